@@ -1,0 +1,58 @@
+-- pgcomply role bootstrap. Cluster-global and idempotent: run by `npm run setup-db`,
+-- `npm start`, the test provisioning and docker-compose's setup service, always as a
+-- superuser (or a role with CREATEROLE). Never part of a migration, because roles belong
+-- to the cluster, not to one database.
+--
+-- Group roles (NOLOGIN) carry the privileges; login roles are granted them.
+--   compliance_owner    owns every object; migrations run as it
+--   compliance_app      the API server acting for one subject (row-level security applies)
+--   compliance_dpo      the data protection officer: any subject, through documented functions
+--   compliance_worker   the job runner: retention, sealing, partition maintenance
+--   compliance_auditor  reads the audit log and reports, writes nothing
+-- Login roles:
+--   pgcomply_migrator   runs migrations; its sessions start as compliance_owner
+--   pgcomply_server     the API server; NOINHERIT, so each request must SET ROLE to
+--                       compliance_app or compliance_dpo and holds nothing in between
+--   pgcomply_worker     the job runner
+-- The password of the login roles comes from the session setting pgcomply.login_password.
+do $setup$
+declare
+  v_password text := nullif(current_setting('pgcomply.login_password', true), '');
+  v_role text;
+begin
+  foreach v_role in array array['compliance_owner', 'compliance_app', 'compliance_dpo',
+                                'compliance_worker', 'compliance_auditor'] loop
+    if not exists (select from pg_catalog.pg_roles where rolname = v_role) then
+      execute format('create role %I nologin', v_role);
+    end if;
+  end loop;
+
+  if not exists (select from pg_catalog.pg_roles where rolname = 'pgcomply_migrator') then
+    create role pgcomply_migrator login;
+  end if;
+  if not exists (select from pg_catalog.pg_roles where rolname = 'pgcomply_server') then
+    create role pgcomply_server login noinherit;
+  end if;
+  if not exists (select from pg_catalog.pg_roles where rolname = 'pgcomply_worker') then
+    create role pgcomply_worker login;
+  end if;
+
+  -- the server must never be able to become the owner, and holds nothing until it
+  -- chooses the role of the request
+  alter role pgcomply_server noinherit nosuperuser nocreatedb nocreaterole nobypassrls;
+  alter role pgcomply_worker nosuperuser nocreatedb nocreaterole nobypassrls;
+  alter role pgcomply_migrator nosuperuser nocreatedb nocreaterole nobypassrls;
+  alter role pgcomply_migrator set role = 'compliance_owner';
+
+  grant compliance_owner to pgcomply_migrator;
+  grant compliance_app to pgcomply_server;
+  grant compliance_dpo to pgcomply_server;
+  grant compliance_worker to pgcomply_worker;
+
+  if v_password is not null then
+    foreach v_role in array array['pgcomply_migrator', 'pgcomply_server', 'pgcomply_worker'] loop
+      execute format('alter role %I password %L', v_role, v_password);
+    end loop;
+  end if;
+end
+$setup$;
