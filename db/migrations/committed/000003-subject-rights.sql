@@ -1,5 +1,5 @@
 --! Previous: sha1:8b15e5a46b96422e4375a2517137b7df4643e511
---! Hash: sha1:dc9130de63d149fdbf3f7f7c28834f0fd0be4007
+--! Hash: sha1:e95594e45d8180b9a0703e71f0309cc628220124
 --! Message: subject-rights
 
 -- Subject rights: data procedures, access and portability export, rectification, atomic
@@ -25,6 +25,8 @@ insert into compliance_private.settings (key, value)
 create function compliance_private.subject_digest(user_id text) returns bytea
   language sql
   stable
+  security definer
+  set search_path to pg_catalog, public, pg_temp
 as $$
   select sha256(s.value || convert_to(user_id, 'UTF8'))
     from compliance_private.settings s where s.key = 'subject_pepper';
@@ -54,6 +56,8 @@ comment on function compliance_private.lock_subject(text) is
 create function compliance_private.is_erased(user_id text) returns boolean
   language sql
   stable
+  security definer
+  set search_path to pg_catalog, public, pg_temp
 as $$
   select exists (select from compliance_private.erased_subjects e
                  where e.subject_digest = compliance_private.subject_digest(user_id));

@@ -21,6 +21,8 @@ insert into compliance_private.settings (key, value)
 create function compliance_private.subject_digest(user_id text) returns bytea
   language sql
   stable
+  security definer
+  set search_path to pg_catalog, public, pg_temp
 as $$
   select sha256(s.value || convert_to(user_id, 'UTF8'))
     from compliance_private.settings s where s.key = 'subject_pepper';
@@ -50,6 +52,8 @@ comment on function compliance_private.lock_subject(text) is
 create function compliance_private.is_erased(user_id text) returns boolean
   language sql
   stable
+  security definer
+  set search_path to pg_catalog, public, pg_temp
 as $$
   select exists (select from compliance_private.erased_subjects e
                  where e.subject_digest = compliance_private.subject_digest(user_id));

