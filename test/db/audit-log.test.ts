@@ -18,7 +18,7 @@ async function auditRows() {
 beforeAll(async () => {
   await db.as('compliance_app', alice, async (tx) => {
     await tx`select compliance.ensure_profile('user:alice', 'alice', 'alice@example.org', 'Alice')`;
-    for (let i = 0; i < 5; i += 1) await tx`select compliance.log_event('phi.access', 'hipaa', 'patient_record', ${String(i)}, '{}', 'user:alice', ${{ patient_id: `p-${i}` }})`;
+    for (let i = 0; i < 5; i += 1) await tx`select compliance.log_event('phi.access', 'hipaa', 'patient_record', ${String(i)}, '{}', 'user:alice', ${tx.json({ patient_id: `p-${i}` })})`;
   });
   await db.admin`select compliance.seal_audit_log()`;
 });
@@ -154,7 +154,7 @@ describe('sealing', () => {
           await tx`set local role compliance_app`;
           await setContext(tx, { actor: `user:w${i}` });
           for (let n = 0; n < 5; n += 1) {
-            await tx`select compliance.update_profile(${`user:w${i}`}, ${{ full_name: `writer ${n}` }})`;
+            await tx`select compliance.update_profile(${`user:w${i}`}, ${tx.json({ full_name: `writer ${n}` })})`;
             await tx`select compliance.log_event('phi.access', 'hipaa', null, null, '{}', ${`user:w${i}`})`;
           }
           written += 1;

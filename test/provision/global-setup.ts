@@ -10,7 +10,7 @@ import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { setupDatabase } from '../../db/setup.js';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl, withDatabase } from '../../db/connection.js';
-import { freePort, startEmbedded } from './embedded.js';
+import { freePort, startEmbedded } from '../../db/embedded.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

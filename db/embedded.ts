@@ -46,7 +46,7 @@ export async function startEmbedded(options: EmbeddedOptions, initialise: boolea
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
     onLog: log,
-    onError: log,
+    onError: (error: unknown) => log(String(error)),
   });
   if (initialise) await pg.initialise();
   await pg.start();

@@ -1,0 +1,30 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { DEVELOPMENT_JWT_SECRET } from './verify.js';
+
+export interface DevelopmentTokenOptions {
+  subject: string;
+  roles?: string[];
+  secret?: string;
+  ttlSeconds?: number;
+  claims?: Record<string, unknown>;
+}
+
+/** An HS256 token such as a development identity provider would issue. */
+export async function signDevelopmentToken(options: DevelopmentTokenOptions): Promise<string> {
+  const name = options.subject.replace(/^[^:]*:/, '');
+  return new SignJWT({
+    preferred_username: name,
+    email: `${name}@example.org`,
+    name,
+    realm_access: { roles: options.roles ?? [] },
+    sid: randomUUID(),
+    ...options.claims,
+  })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(options.subject)
+    .setIssuedAt()
+    .setJti(randomUUID())
+    .setExpirationTime(`${options.ttlSeconds ?? 3600}s`)
+    .sign(new TextEncoder().encode(options.secret ?? DEVELOPMENT_JWT_SECRET));
+}

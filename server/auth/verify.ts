@@ -1,0 +1,84 @@
+/**
+ * Bearer-token verification with jose: against the identity provider's JWKS (OIDC, e.g.
+ * Keycloak, roles from realm_access.roles) or, in development, an HS256 shared secret.
+ */
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+
+export const DEVELOPMENT_JWT_SECRET = 'pgcomply-development-secret-never-use-in-production';
+
+export interface Identity {
+  subject: string;
+  roles: string[];
+  sessionId: string;
+  username?: string;
+  email?: string;
+  name?: string;
+}
+
+export class AuthError extends Error {}
+
+export type Verifier = (token: string) => Promise<Identity>;
+
+export interface VerifierOptions {
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+  secret?: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function sessionIdOf(payload: JWTPayload & { sid?: unknown }): string {
+  if (typeof payload.sid === 'string' && UUID.test(payload.sid)) return payload.sid.toLowerCase();
+  // no session id in the token: one session per token issuance
+  const hex = createHash('sha256').update(`${payload.sub}\u0000${payload.iat ?? ''}\u0000${payload.jti ?? ''}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+function rolesOf(payload: JWTPayload): string[] {
+  const realm = (payload as { realm_access?: { roles?: unknown } }).realm_access?.roles;
+  const direct = (payload as { roles?: unknown }).roles;
+  return [...(Array.isArray(realm) ? realm : []), ...(Array.isArray(direct) ? direct : [])].filter(
+    (r): r is string => typeof r === 'string',
+  );
+}
+
+const optionalClaim = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  const key = options.jwksUrl
+    ? createRemoteJWKSet(new URL(options.jwksUrl))
+    : new TextEncoder().encode(options.secret ?? DEVELOPMENT_JWT_SECRET);
+  const verifyOptions = {
+    issuer: options.issuer,
+    audience: options.audience,
+    algorithms: options.jwksUrl ? ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256', 'EdDSA'] : ['HS256'],
+    requiredClaims: ['sub', 'exp'],
+  };
+  return async (token) => {
+    let payload: JWTPayload;
+    try {
+      payload = (typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions)).payload;
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) throw new AuthError('token expired');
+      if (error instanceof errors.JOSEError) throw new AuthError(`invalid token (${error.code})`);
+      throw new AuthError('invalid token');
+    }
+    const subject = payload.sub!;
+    if (subject.length > 256) throw new AuthError('invalid token (subject too long)');
+    return {
+      subject,
+      roles: rolesOf(payload),
+      sessionId: sessionIdOf(payload),
+      username: optionalClaim((payload as Record<string, unknown>).preferred_username),
+      email: optionalClaim((payload as Record<string, unknown>).email),
+      name: optionalClaim((payload as Record<string, unknown>).name),
+    };
+  };
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  return match?.[1];
+}

@@ -1,0 +1,51 @@
+/** Environment configuration, validated once at start; a bad value ends the process with one line. */
+import { z } from 'zod';
+import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl } from '../db/connection.js';
+
+const optionalText = z.string().trim().min(1).optional().catch(undefined);
+const databaseUrl = (name: string) =>
+  z.string().optional().transform((value, ctx) => {
+    if (!value) return undefined;
+    try {
+      parseDatabaseUrl(value, name);
+      return value;
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+
+const schema = z.object({
+  DATABASE_URL: databaseUrl('DATABASE_URL'),
+  SERVER_DATABASE_URL: databaseUrl('SERVER_DATABASE_URL'),
+  WORKER_DATABASE_URL: databaseUrl('WORKER_DATABASE_URL'),
+  DB_LOGIN_PASSWORD: z.string().min(8, 'DB_LOGIN_PASSWORD must have at least 8 characters').default(DEVELOPMENT_LOGIN_PASSWORD),
+  PORT: z.coerce.number({ message: 'PORT must be a number' }).int().min(0).max(65535, 'PORT must be 0..65535').default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  AUTH_JWKS_URL: z.url({ message: 'AUTH_JWKS_URL must be a URL' }).optional(),
+  AUTH_ISSUER: optionalText,
+  AUTH_AUDIENCE: optionalText,
+  AUTH_JWT_SECRET: z.string().min(32, 'AUTH_JWT_SECRET must have at least 32 characters').optional(),
+  SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+  PGCOMPLY_DATA_DIR: z.string().min(1).default('.data'),
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  RUN_WORKER: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  NODE_ENV: z.string().default('development'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(`${issue.path.join('.') || 'configuration'}: ${issue.message}`);
+  }
+  if (result.data.NODE_ENV === 'production' && !result.data.AUTH_JWKS_URL && !result.data.AUTH_JWT_SECRET) {
+    throw new ConfigError('AUTH_JWKS_URL (or AUTH_JWT_SECRET) must be set in production');
+  }
+  return result.data;
+}

@@ -1,0 +1,53 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Sql } from 'postgres';
+import { AuthError, bearerToken, type Verifier } from './auth/verify.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { RequestContext } from './trpc.js';
+
+export interface ContextDeps {
+  sql: Sql;
+  log: Logger;
+  verifier: Verifier;
+  metrics: Metrics;
+  sessionIdleTimeoutSeconds: number;
+}
+
+/** the REST adapter hands over a fetch Request, the others Node's IncomingMessage */
+type AnyRequest = IncomingMessage | Request;
+
+function header(req: AnyRequest, name: string): string | undefined {
+  if (req.headers instanceof Headers) return req.headers.get(name) ?? undefined;
+  const value = (req as IncomingMessage).headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function clientIp(req: AnyRequest, res?: ServerResponse): string | null {
+  const address = res?.socket?.remoteAddress ?? (req as IncomingMessage).socket?.remoteAddress;
+  if (!address) return null;
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+export async function createRequestContext(deps: ContextDeps, req: AnyRequest, res?: ServerResponse): Promise<RequestContext> {
+  const token = bearerToken(header(req, 'authorization'));
+  let identity: RequestContext['identity'] = null;
+  let authError: string | null = null;
+  if (token) {
+    try {
+      identity = await deps.verifier(token);
+    } catch (error) {
+      authError = error instanceof AuthError ? error.message : 'invalid token';
+      deps.metrics.authFailures.inc();
+    }
+  }
+  const userAgent = header(req, 'user-agent');
+  return {
+    sql: deps.sql,
+    log: deps.log,
+    identity,
+    authError,
+    clientIp: clientIp(req, res),
+    userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null,
+    sessionIdleTimeoutSeconds: deps.sessionIdleTimeoutSeconds,
+  };
+}

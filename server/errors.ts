@@ -1,0 +1,69 @@
+/** Maps PostgreSQL errors (our SQLSTATEs first, db/ERROR_CODES.md) to tRPC errors a person can act on. */
+import { TRPCError } from '@trpc/server';
+type TRPC_ERROR_CODE_KEY = TRPCError['code'];
+
+const BY_SQLSTATE: Record<string, TRPC_ERROR_CODE_KEY> = {
+  UNKSJ: 'NOT_FOUND',
+  NOCNV: 'NOT_FOUND',
+  NOHLD: 'NOT_FOUND',
+  NODSR: 'NOT_FOUND',
+  NOTER: 'NOT_FOUND',
+  ERASD: 'FORBIDDEN',
+  APPND: 'FORBIDDEN',
+  LHOLD: 'CONFLICT',
+  HOLDA: 'CONFLICT',
+  CONFM: 'BAD_REQUEST',
+  BADFL: 'BAD_REQUEST',
+  BADRG: 'BAD_REQUEST',
+  PURPS: 'BAD_REQUEST',
+  RETCT: 'BAD_REQUEST',
+  SESXP: 'UNAUTHORIZED',
+  '42501': 'FORBIDDEN',
+  '23505': 'CONFLICT',
+  '23503': 'CONFLICT',
+  '23514': 'BAD_REQUEST',
+  '22P02': 'BAD_REQUEST',
+  '22001': 'BAD_REQUEST',
+  '40001': 'CONFLICT',
+  '40P01': 'CONFLICT',
+};
+
+const GENERIC_MESSAGES: Record<string, string> = {
+  '42501': 'not permitted',
+  '23505': 'that already exists',
+  '23503': 'the subject or resource no longer exists (it may have been erased)',
+  '40001': 'a concurrent change interfered; try again',
+  '40P01': 'a concurrent change interfered; try again',
+};
+
+interface PostgresLikeError {
+  code?: string;
+  message?: string;
+  hint?: string;
+  constraint_name?: string;
+}
+
+function isPostgresError(error: unknown): error is PostgresLikeError {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof (error as PostgresLikeError).code === 'string'
+    && (error as { name?: string }).name === 'PostgresError';
+}
+
+export function toTRPCError(error: unknown): TRPCError {
+  if (error instanceof TRPCError) return error;
+  if (isPostgresError(error)) {
+    const code = error.code!;
+    const trpcCode = BY_SQLSTATE[code];
+    if (trpcCode) {
+      const ours = /^[A-Z]{5}$/.test(code);
+      let message = ours ? error.message! : GENERIC_MESSAGES[code] ?? error.message!;
+      if (code === '23514' && error.constraint_name) message = `invalid value (${error.constraint_name})`;
+      if (ours && error.hint) message = `${message}. ${error.hint}`;
+      return new TRPCError({ code: trpcCode, message, cause: Object.assign(new Error(code), { sqlstate: code }) });
+    }
+  }
+  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'internal error', cause: error instanceof Error ? error : undefined });
+}
+
+export function sqlStateOf(error: TRPCError): string | undefined {
+  return (error.cause as { sqlstate?: string } | undefined)?.sqlstate;
+}

@@ -1,0 +1,81 @@
+/**
+ * npm start: the API server and the job worker. With no DATABASE_URL it runs on an embedded
+ * PostgreSQL under .data/; either way it creates roles and migrates before serving.
+ */
+import type { AddressInfo } from 'node:net';
+import postgres from 'postgres';
+import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
+import { type LocalCluster, startLocalCluster } from '../db/local-cluster.js';
+import { setupDatabase } from '../db/setup.js';
+import { startWorker } from '../worker/runner.js';
+import { createApp } from './app.js';
+import { createVerifier } from './auth/verify.js';
+import { loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { listen } from './listen.js';
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  let cluster: LocalCluster | undefined;
+  let adminUrl = config.DATABASE_URL;
+  if (!adminUrl) {
+    cluster = await startLocalCluster({ dataDir: config.PGCOMPLY_DATA_DIR, port: config.EMBEDDED_PG_PORT, log: (m) => log.info(m.trim()) });
+    adminUrl = cluster.adminUrl;
+  }
+  try {
+    await setupDatabase({ adminUrl, loginPassword: config.DB_LOGIN_PASSWORD });
+  } catch (error) {
+    await cluster?.stop();
+    throw new Error(`database setup failed: ${(error as Error).message}`);
+  }
+  const admin = parseDatabaseUrl(adminUrl);
+  const sql = postgres(config.SERVER_DATABASE_URL ?? loginRoleUrl(admin, 'server', config.DB_LOGIN_PASSWORD), {
+    max: 10,
+    onnotice: () => undefined,
+    connection: { application_name: 'pgcomply-server' },
+  });
+
+  if (!config.AUTH_JWKS_URL && !config.AUTH_JWT_SECRET) {
+    log.warn('AUTH_JWKS_URL and AUTH_JWT_SECRET are unset: tokens are checked against the development secret. Make one with: npm run token -- --sub user:alice');
+  }
+  const verifier = createVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, secret: config.AUTH_JWT_SECRET });
+  let publicUrl = '';
+  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS }, () => publicUrl);
+  const worker = config.RUN_WORKER
+    ? await startWorker({ connectionString: config.WORKER_DATABASE_URL ?? loginRoleUrl(admin, 'worker', config.DB_LOGIN_PASSWORD) })
+    : undefined;
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await worker?.stop();
+    await sql.end({ timeout: 5 });
+    await cluster?.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  try {
+    await listen(server, config.PORT, config.HOST);
+  } catch (error) {
+    await worker?.stop();
+    await sql.end({ timeout: 5 });
+    await cluster?.stop();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  publicUrl = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+  log.info({ url: publicUrl, worker: Boolean(worker), database: cluster ? 'embedded' : 'DATABASE_URL' }, 'pgcomply is running');
+  process.stdout.write(`pgcomply listening on ${publicUrl} (health: ${publicUrl}/healthz, API: ${publicUrl}/api/openapi.json)\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`pgcomply: ${(error as Error).message ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,85 @@
+/** The data protection officer: any subject's rights, legal holds, the request register, consent evidence. */
+import { z } from 'zod';
+import { toCsvTable } from '../csv.js';
+import * as s from '../schemas.js';
+import { dpoProcedure, router } from '../trpc.js';
+
+const dsrKind = z.enum(['access', 'rectification', 'erasure', 'portability', 'restriction', 'objection']);
+
+const CONSENT_COLUMNS = ['id', 'user_id', 'purpose', 'granted', 'policy_version', 'source', 'recorded_at', 'ip_address', 'user_agent'] as const;
+
+export const dpoRouter = router({
+  export: dpoProcedure
+    .input(z.strictObject({ user_id: s.userId, kind: z.enum(['access', 'portability']).default('access') }))
+    .output(s.document)
+    .query(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select compliance.export_subject(${input.user_id}, ${input.kind}) as document`;
+      return row!.document as Record<string, unknown>;
+    }),
+  erase: dpoProcedure
+    .input(z.strictObject({ user_id: s.userId, reason: z.string().min(1).max(1000), confirm: z.boolean() }))
+    .output(s.document)
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select compliance.erase_subject(${input.user_id}, ${input.reason}, ${input.confirm}) as receipt`;
+      return row!.receipt as Record<string, unknown>;
+    }),
+  placeLegalHold: dpoProcedure
+    .input(z.strictObject({ user_id: s.userId, reason: z.string().min(1).max(1000) }))
+    .output(z.object({ id: z.coerce.string(), placed_at: z.date() }))
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select id, placed_at from compliance.place_legal_hold(${input.user_id}, ${input.reason})`;
+      return row as { id: string; placed_at: Date };
+    }),
+  releaseLegalHold: dpoProcedure
+    .input(z.strictObject({ user_id: s.userId }))
+    .output(z.object({ id: z.coerce.string(), released_at: z.date() }))
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select id, released_at from compliance.release_legal_hold(${input.user_id})`;
+      return row as { id: string; released_at: Date };
+    }),
+  openRequests: dpoProcedure
+    .input(z.void())
+    .output(z.array(z.object({ id: z.coerce.string(), user_id: z.string().nullable(), kind: z.string(), status: z.string(),
+      received_at: z.date(), due_at: z.date(), overdue: z.boolean(), days_left: z.number() })))
+    .query(async ({ ctx }) => (await ctx.tx`select * from compliance.dsr_open_requests`) as never),
+  registerRequest: dpoProcedure
+    .input(z.strictObject({ user_id: s.userId, kind: dsrKind, notes: z.string().max(2000).optional() }))
+    .output(z.object({ id: z.coerce.string(), due_at: z.date() }))
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select id, due_at from compliance.register_dsr(${input.user_id}, ${input.kind}, ${input.notes ?? null})`;
+      return row as { id: string; due_at: Date };
+    }),
+  completeRequest: dpoProcedure
+    .input(z.strictObject({ id: z.coerce.number().int().positive(), status: z.enum(['completed', 'rejected']).default('completed'), notes: z.string().max(2000).optional() }))
+    .output(z.object({ id: z.coerce.string(), status: z.string(), completed_at: z.date() }))
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select id, status, completed_at from compliance.complete_dsr(${input.id}, ${input.status}, ${input.notes ?? null})`;
+      return row as never;
+    }),
+  consents: dpoProcedure
+    .input(z.strictObject({ user_id: s.userId }))
+    .output(z.object({ current: z.array(s.currentConsent), history: z.array(s.consentRecord) }))
+    .query(async ({ ctx, input }) => {
+      const current = await ctx.tx`select purpose, granted, policy_version, recorded_at from compliance.current_consents where user_id = ${input.user_id} order by purpose`;
+      const history = await ctx.tx`select id, purpose, granted, policy_version, source, recorded_at, host(ip_address) as ip_address, user_agent
+                                   from compliance.consent_history(${input.user_id})`;
+      return { current, history } as never;
+    }),
+  consentRecordsCsv: dpoProcedure
+    .input(z.strictObject({ from: z.coerce.date(), to: z.coerce.date(), after_id: z.coerce.number().int().min(0).default(0), page_size: z.coerce.number().int().min(1).max(10_000).default(1000) }))
+    .output(z.object({ csv: z.string(), rows: z.number(), next_after_id: z.string().nullable() }))
+    .query(async ({ ctx, input }) => {
+      const rows = await ctx.tx`select id, user_id, purpose, granted, policy_version, source, recorded_at, host(ip_address) as ip_address, user_agent
+                                from compliance.consent_records_between(${input.from}, ${input.to}, ${input.after_id}, ${input.page_size})`;
+      const csv = toCsvTable(CONSENT_COLUMNS, rows as unknown as Record<string, unknown>[]);
+      const last = rows.at(-1);
+      return { csv, rows: rows.length, next_after_id: rows.length === input.page_size && last ? String(last.id) : null };
+    }),
+  verifyAuditLog: dpoProcedure
+    .input(z.void())
+    .output(z.object({ ok: z.boolean(), seals_checked: z.coerce.number(), rows_checked: z.coerce.number(), problems: z.array(z.unknown()) }))
+    .query(async ({ ctx }) => {
+      const [row] = await ctx.tx`select * from compliance.verify_audit_log()`;
+      return row as never;
+    }),
+});

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { publicProcedure, router } from '../trpc.js';
+import { dpoRouter } from './dpo.js';
+import { meRouter } from './me.js';
+
+export const appRouter = router({
+  health: publicProcedure
+    .input(z.void())
+    .output(z.object({ status: z.enum(['ok', 'unavailable']), database: z.enum(['ok', 'unreachable']) }))
+    .query(async ({ ctx }) => {
+      const database = await ctx.sql`select 1`.then(() => 'ok' as const, () => 'unreachable' as const);
+      return { status: database === 'ok' ? ('ok' as const) : ('unavailable' as const), database };
+    }),
+  me: meRouter,
+  dpo: dpoRouter,
+});
+
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,120 @@
+/** The authenticated subject's own data (GDPR Art. 15-17, 20) and consent (Art. 7). */
+import { z } from 'zod';
+import { toCsv } from '../csv.js';
+import * as s from '../schemas.js';
+import { router, subjectProcedure } from '../trpc.js';
+
+const tags = ['me'];
+
+const consentRouter = router({
+  set: subjectProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/users/me/consent', tags, summary: 'Grant or withdraw consent for a purpose; IP address and user agent are taken from the request' } })
+    .input(s.consentInput)
+    .output(z.object({ status: z.literal('consent_recorded'), record: s.consentRecord }))
+    .mutation(async ({ ctx, input }) => {
+      const [record] = await ctx.tx`
+        select id, purpose, granted, policy_version, source, recorded_at, host(ip_address) as ip_address, user_agent
+          from compliance.record_consent(${ctx.identity.subject}, ${input.consent_type}, ${input.granted}, ${input.policy_version}, 'api')`;
+      return { status: 'consent_recorded' as const, record: record as z.infer<typeof s.consentRecord> };
+    }),
+  list: subjectProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/users/me/consent', tags, summary: 'Current consent per purpose' } })
+    .input(z.void())
+    .output(z.object({ consents: z.array(s.currentConsent) }))
+    .query(async ({ ctx }) => {
+      const consents = await ctx.tx`select purpose, granted, policy_version, recorded_at from compliance.current_consents
+                                     where user_id = ${ctx.identity.subject} order by purpose`;
+      return { consents: consents as unknown as z.infer<typeof s.currentConsent>[] };
+    }),
+  history: subjectProcedure
+    .input(z.void())
+    .output(z.object({ records: z.array(s.consentRecord) }))
+    .query(async ({ ctx }) => {
+      const records = await ctx.tx`select id, purpose, granted, policy_version, source, recorded_at, host(ip_address) as ip_address, user_agent
+                                    from compliance.consent_history(${ctx.identity.subject})`;
+      return { records: records as unknown as z.infer<typeof s.consentRecord>[] };
+    }),
+});
+
+export const meRouter = router({
+  profile: subjectProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/users/me', tags, summary: 'The subject\'s profile' } })
+    .input(z.void())
+    .output(s.profile)
+    .query(async ({ ctx }) => {
+      const [profile] = await ctx.tx`select * from compliance.user_profiles where user_id = ${ctx.identity.subject}`;
+      return profile as z.infer<typeof s.profile>;
+    }),
+  updateProfile: subjectProcedure
+    .meta({ openapi: { method: 'PATCH', path: '/v1/users/me', tags, summary: 'Rectify the profile (GDPR Art. 16); old and new values are audited' } })
+    .input(s.profilePatch)
+    .output(s.profile)
+    .mutation(async ({ ctx, input }) => {
+      const [profile] = await ctx.tx`select * from compliance.update_profile(${ctx.identity.subject}, ${ctx.tx.json(input as never)})`;
+      return profile as z.infer<typeof s.profile>;
+    }),
+  preferences: subjectProcedure
+    .input(z.void())
+    .output(s.document)
+    .query(async ({ ctx }) => {
+      const [row] = await ctx.tx`select preferences from compliance.user_preferences where user_id = ${ctx.identity.subject}`;
+      return (row?.preferences ?? {}) as Record<string, unknown>;
+    }),
+  setPreferences: subjectProcedure
+    .input(z.strictObject({ preferences: s.jsonObject, merge: z.boolean().default(true) }))
+    .output(s.document)
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select preferences from compliance.set_preferences(${ctx.identity.subject}, ${ctx.tx.json(input.preferences as never)}, ${input.merge})`;
+      return row!.preferences as Record<string, unknown>;
+    }),
+  conversations: subjectProcedure
+    .input(z.void())
+    .output(z.array(s.conversation))
+    .query(async ({ ctx }) => {
+      const rows = await ctx.tx`select * from compliance.list_conversations(${ctx.identity.subject})`;
+      return rows as unknown as z.infer<typeof s.conversation>[];
+    }),
+  startConversation: subjectProcedure
+    .input(z.strictObject({ title: z.string().max(512).optional(), metadata: s.jsonObject.optional() }))
+    .output(s.conversation)
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select * from compliance.start_conversation(${ctx.identity.subject}, ${input.title ?? null}, ${ctx.tx.json((input.metadata ?? {}) as never)})`;
+      return row as z.infer<typeof s.conversation>;
+    }),
+  addMessage: subjectProcedure
+    .input(z.strictObject({ conversation_id: z.uuid(), role: z.enum(['user', 'assistant', 'system', 'tool']), content: z.string().min(1).max(100_000) }))
+    .output(s.message)
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select * from compliance.add_message(${input.conversation_id}, ${input.role}, ${input.content})`;
+      return row as z.infer<typeof s.message>;
+    }),
+  data: subjectProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/users/me/data', tags, summary: 'Everything held about the subject (GDPR Art. 15)' } })
+    .input(z.void())
+    .output(s.document)
+    .query(async ({ ctx }) => {
+      const [row] = await ctx.tx`select compliance.export_my_data('access') as document`;
+      return row!.document as Record<string, unknown>;
+    }),
+  export: subjectProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/users/me/export', tags, summary: 'Portable export as JSON or CSV (GDPR Art. 20); served as an attachment' } })
+    .input(z.strictObject({ format: s.exportFormat.default('json') }))
+    .output(z.object({ format: s.exportFormat, filename: z.string(), content: z.union([s.document, z.string()]) }))
+    .query(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select compliance.export_my_data('portability') as document`;
+      const document = row!.document as Record<string, unknown>;
+      const safeName = ctx.identity.subject.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
+      return input.format === 'csv'
+        ? { format: 'csv' as const, filename: `user_data_${safeName}.csv`, content: toCsv(document) }
+        : { format: 'json' as const, filename: `user_data_${safeName}.json`, content: document };
+    }),
+  erase: subjectProcedure
+    .meta({ openapi: { method: 'DELETE', path: '/v1/users/me', tags, summary: 'Erase the account and all its data (GDPR Art. 17); needs confirm=true' } })
+    .input(s.erasureInput)
+    .output(z.object({ message: z.string(), receipt: s.document }))
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select compliance.erase_my_data(${input.reason}, ${input.confirm}) as receipt`;
+      return { message: 'Account deleted successfully', receipt: row!.receipt as Record<string, unknown> };
+    }),
+  consent: consentRouter,
+});

@@ -1,0 +1,77 @@
+/** zod schemas shared by the routers: strict objects (unknown fields are rejected) with bounded sizes. */
+import { z } from 'zod';
+
+export const userId = z.string().min(1).max(256);
+export const jsonObject = z.record(z.string().max(128), z.unknown()).refine((value) => JSON.stringify(value).length <= 65_536, {
+  message: 'at most 64 KiB of JSON',
+});
+export const document = z.record(z.string(), z.unknown());
+
+export const profile = z.object({
+  user_id: z.string(),
+  username: z.string().nullable(),
+  email: z.string().nullable(),
+  full_name: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  created_at: z.date(),
+  updated_at: z.date(),
+});
+
+export const profilePatch = z
+  .strictObject({
+    username: z.string().min(1).max(256).nullable().optional(),
+    email: z.email().max(320).nullable().optional(),
+    full_name: z.string().min(1).max(512).nullable().optional(),
+    metadata: jsonObject.optional(),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, { message: 'give at least one field to change' });
+
+export const consentType = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a consent purpose key such as analytics');
+
+export const consentInput = z.strictObject({
+  consent_type: consentType,
+  granted: z.boolean(),
+  policy_version: z.string().min(1).max(64).default('unversioned'),
+});
+
+export const consentRecord = z.object({
+  id: z.coerce.string(),
+  purpose: z.string(),
+  granted: z.boolean(),
+  policy_version: z.string(),
+  source: z.string(),
+  recorded_at: z.date(),
+  ip_address: z.string().nullable(),
+  user_agent: z.string().nullable(),
+});
+
+export const currentConsent = z.object({
+  purpose: z.string(),
+  granted: z.boolean(),
+  policy_version: z.string(),
+  recorded_at: z.date(),
+});
+
+export const conversation = z.object({
+  conversation_id: z.string(),
+  title: z.string().nullable(),
+  created_at: z.date(),
+  last_message_at: z.date(),
+  archived: z.boolean(),
+  message_count: z.coerce.number().optional(),
+});
+
+export const message = z.object({
+  id: z.coerce.string(),
+  conversation_id: z.string(),
+  role: z.string(),
+  content: z.string(),
+  created_at: z.date(),
+});
+
+export const erasureInput = z.strictObject({
+  confirm: z.boolean().default(false),
+  reason: z.string().min(1).max(1000).default('GDPR Art. 17 request by the data subject'),
+});
+
+export const exportFormat = z.enum(['json', 'csv']);

@@ -1,0 +1,94 @@
+/**
+ * tRPC instance and the procedure kinds. Every procedure that touches data runs in one
+ * transaction that first chooses the database role and sets the request context.
+ */
+import { initTRPC, TRPCError } from '@trpc/server';
+import type { Sql } from 'postgres';
+import type { OpenApiMeta } from 'trpc-to-openapi';
+import type { Identity } from './auth/verify.js';
+import { sqlStateOf, toTRPCError } from './errors.js';
+import type { Logger } from './log.js';
+
+export interface RequestContext {
+  sql: Sql;
+  log: Logger;
+  identity: Identity | null;
+  authError: string | null;
+  clientIp: string | null;
+  userAgent: string | null;
+  sessionIdleTimeoutSeconds: number;
+}
+
+const t = initTRPC
+  .context<RequestContext>()
+  .meta<OpenApiMeta>()
+  .create({
+    isDev: false,
+    errorFormatter({ shape, error }) {
+      // never a stack trace; the SQLSTATE lets a client tell our errors apart
+      return { ...shape, data: { code: shape.data.code, httpStatus: shape.data.httpStatus, sqlstate: sqlStateOf(error) ?? null } };
+    },
+  });
+
+export const router = t.router;
+export const publicProcedure = t.procedure;
+export const createCallerFactory = t.createCallerFactory;
+
+type DatabaseRole = 'compliance_app' | 'compliance_dpo';
+
+function transactional(role: DatabaseRole) {
+  return t.middleware(async ({ ctx, next }) => {
+    const identity = ctx.identity;
+    if (!identity) {
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.authError ?? 'a bearer token is required' });
+    }
+    if (role === 'compliance_dpo' && !identity.roles.includes('dpo')) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'this operation needs the dpo role' });
+    }
+    // one connection, one transaction: committed only when the procedure succeeds
+    const tx = await ctx.sql.reserve();
+    try {
+      await tx`begin`;
+      await tx`set local role compliance_app`;
+      await tx`select compliance.set_request_context(${identity.subject}, ${identity.roles}::text[],
+                 ${ctx.clientIp}::inet, ${ctx.userAgent})`;
+      // first sight of a subject creates its profile from the token's claims
+      await tx`select from compliance.ensure_profile(${identity.subject}, ${identity.username ?? null},
+                 ${identity.email ?? null}, ${identity.name ?? null})`;
+      await tx`select from compliance.touch_session(${identity.subject}, ${identity.sessionId}::uuid,
+                 make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}))`;
+      if (role === 'compliance_dpo') await tx`set local role compliance_dpo`;
+      const result = await next({ ctx: { tx, identity } });
+      if (!result.ok) {
+        // a database error inside the procedure arrives wrapped as an internal error
+        throw result.error.code === 'INTERNAL_SERVER_ERROR' && result.error.cause ? result.error.cause : result.error;
+      }
+      await tx`commit`;
+      return result;
+    } catch (error) {
+      await tx`rollback`.catch(() => undefined);
+      const mapped = toTRPCError(error);
+      if (mapped.code === 'INTERNAL_SERVER_ERROR') ctx.log.error({ err: error }, 'request failed');
+      if (sqlStateOf(mapped) === 'SESXP') {
+        // the expiry itself must stick: close the session outside the failed transaction
+        await closeExpiredSession(ctx, identity).catch(() => undefined);
+      }
+      throw mapped;
+    } finally {
+      tx.release();
+    }
+  });
+}
+
+async function closeExpiredSession(ctx: RequestContext, identity: Identity) {
+  await ctx.sql.begin(async (tx) => {
+    await tx`set local role compliance_app`;
+    await tx`select compliance.set_request_context(${identity.subject}, ${identity.roles}::text[], ${ctx.clientIp}::inet, ${ctx.userAgent})`;
+    await tx`select compliance.close_session(${identity.subject}, ${identity.sessionId}::uuid)`;
+  });
+}
+
+/** acts for the authenticated subject, as compliance_app: row-level security limits it to its own rows */
+export const subjectProcedure = t.procedure.use(transactional('compliance_app'));
+/** acts as the data protection officer, as compliance_dpo: needs the token role dpo */
+export const dpoProcedure = t.procedure.use(transactional('compliance_dpo'));

@@ -1,0 +1,39 @@
+/**
+ * Applies every enabled retention policy: one batch per call of compliance.apply_retention,
+ * each its own transaction, until nothing is due. Killing it between batches loses nothing;
+ * a rerun carries on where it stopped.
+ */
+import type { Task } from 'graphile-worker';
+import { z } from 'zod';
+import { workerLog } from '../log.js';
+
+const payload = z
+  .object({
+    batch_size: z.number().int().min(1).max(100_000).default(1000),
+    categories: z.array(z.string().min(1)).optional(),
+    now: z.iso.datetime({ offset: true }).optional(),
+  })
+  .loose();
+
+export const retention: Task = async (raw, helpers) => {
+  const input = payload.parse(raw ?? {});
+  const { rows: policies } = await helpers.query<{ category: string }>(
+    `select category from compliance.retention_policies where enabled and action <> 'until_erasure' order by category`,
+  );
+  const categories = policies.map((p) => p.category).filter((c) => !input.categories || input.categories.includes(c));
+  for (const category of categories) {
+    let deleted = 0;
+    let batches = 0;
+    for (;;) {
+      const { rows } = await helpers.query<{ result: { deleted: number } }>(
+        'select compliance.apply_retention($1, $2, false, coalesce($3::timestamptz, now())) as result',
+        [category, input.batch_size, input.now ?? null],
+      );
+      const batch = Number(rows[0]!.result.deleted);
+      deleted += batch;
+      batches += 1;
+      if (category === 'audit_logs' || batch < input.batch_size) break;
+    }
+    workerLog.info({ task: 'retention', category, deleted, batches }, 'retention applied');
+  }
+};

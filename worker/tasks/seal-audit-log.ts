@@ -1,0 +1,28 @@
+/** Seals finished audit rows into the hash chain, then schedules itself again a few seconds later. */
+import type { Task } from 'graphile-worker';
+import { z } from 'zod';
+import { workerLog } from '../log.js';
+
+const payload = z.object({ interval_seconds: z.number().int().min(1).max(300).optional() }).loose();
+
+export const SEAL_JOB_KEY = 'seal_audit_log';
+
+export function sealAuditLog(defaultIntervalSeconds: number): Task {
+  return async (raw, helpers) => {
+    const input = payload.parse(raw ?? {});
+    let seals = 0;
+    for (;;) {
+      const { rows } = await helpers.query<{ seals: number }>('select compliance.seal_audit_log(10000, 100) as seals');
+      seals += rows[0]!.seals;
+      if (rows[0]!.seals < 100) break;
+    }
+    if (seals > 0) workerLog.info({ task: 'seal_audit_log', seals }, 'audit log sealed');
+    const interval = input.interval_seconds ?? defaultIntervalSeconds;
+    await helpers.addJob('seal_audit_log', { interval_seconds: interval }, {
+      runAt: new Date(Date.now() + interval * 1000),
+      jobKey: SEAL_JOB_KEY,
+      jobKeyMode: 'preserve_run_at',
+      maxAttempts: 3,
+    });
+  };
+}
