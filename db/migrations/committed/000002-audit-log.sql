@@ -1,5 +1,5 @@
---! Previous: sha1:97c7a97843a7b348fda64022dd3680073264b815
---! Hash: sha1:8b15e5a46b96422e4375a2517137b7df4643e511
+--! Previous: sha1:9dc6487fd5da25e6afa417f35337e3484c29f5af
+--! Hash: sha1:3bb6770c5e5b372481f0c69ca7696e21e56b6062
 --! Message: audit-log
 
 -- Audit log: append-only, tamper-evident (hash-chained seals), sealed without write-path

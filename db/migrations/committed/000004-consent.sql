@@ -1,5 +1,5 @@
---! Previous: sha1:e95594e45d8180b9a0703e71f0309cc628220124
---! Hash: sha1:01af555866903a2206c9eead5fd71e21088f3652
+--! Previous: sha1:54269b4ae89486764fe0a826f8ef83f1da17ecfc
+--! Hash: sha1:a4c15214e52ca53f2d99d5ab0178fd13637ffce8
 --! Message: consent
 
 -- Consent management: recording with evidence, append-only history, current state.

@@ -1,5 +1,5 @@
---! Previous: sha1:01af555866903a2206c9eead5fd71e21088f3652
---! Hash: sha1:5dcfe33dd98098cf04076c7c70aa78cd1506a01a
+--! Previous: sha1:a4c15214e52ca53f2d99d5ab0178fd13637ffce8
+--! Hash: sha1:1615cdcc3c64523695c82ef365148de309e5ea3b
 --! Message: retention
 
 -- Retention as policy data, applied in bounded batches; audit partitions dropped whole.

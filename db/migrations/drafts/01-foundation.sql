@@ -12,8 +12,8 @@ revoke all on schema compliance_private from public;
 grant usage on schema compliance to compliance_app, compliance_dpo, compliance_worker, compliance_auditor;
 
 -- Functions are executable by PUBLIC by default; pgcomply grants each one explicitly.
-alter default privileges in schema compliance revoke execute on functions from public;
-alter default privileges in schema compliance_private revoke execute on functions from public;
+-- (Only the role-wide form can revoke the built-in default; a per-schema one cannot.)
+alter default privileges for role compliance_owner revoke execute on functions from public;
 
 ------------------------------------------------------------------------------------------
 -- Errors

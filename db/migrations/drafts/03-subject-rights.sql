@@ -267,16 +267,25 @@ comment on function compliance.complete_dsr(bigint, text, text) is
   'Closes an open request as completed or rejected, recording who handled it. Errors: NODSR, BADRG.';
 grant execute on function compliance.complete_dsr(bigint, text, text) to compliance_dpo;
 
-create function compliance_private.record_completed_dsr(user_id text, kind text) returns bigint
+create function compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) returns bigint
   language sql
   volatile
 as $$
   insert into compliance.dsr_requests (user_id, kind, status, completed_at, handled_by)
-    values (user_id, kind, 'completed', now(), compliance.current_actor())
+    values (user_id, kind, 'completed', now(), handled_by)
   returning id;
 $$;
-comment on function compliance_private.record_completed_dsr(text, text) is
-  'Registers a request answered on the spot (self-service export or erasure).';
+comment on function compliance_private.record_completed_dsr(text, text, text) is
+  'Registers a request answered on the spot (an export or an erasure); handled_by is self-service when the subject served itself.';
+
+create function compliance_private.handler_for(user_id text) returns text
+  language sql
+  stable
+as $$
+  select case when compliance.current_subject() = user_id then 'self-service' else compliance.current_actor() end;
+$$;
+comment on function compliance_private.handler_for(text) is
+  'Who handled a request about user_id: self-service when the subject acted for itself (so the register never names the subject twice), else the actor.';
 
 ------------------------------------------------------------------------------------------
 -- Data procedures (SECURITY INVOKER: row-level security decides whose rows)
@@ -547,7 +556,7 @@ begin
     perform compliance_private.raise_error('BADRG', 'kind must be access or portability');
   end if;
   perform compliance_private.require_subject(user_id);
-  v_request_id := compliance_private.record_completed_dsr(user_id, kind);
+  v_request_id := compliance_private.record_completed_dsr(user_id, kind, compliance_private.handler_for(user_id));
   perform compliance_private.append_audit('subject.exported', 'gdpr', 'dsr_request', v_request_id::text,
     jsonb_build_object('kind', kind), user_id);
   v_document := compliance_private.subject_document(user_id);
@@ -681,13 +690,19 @@ begin
     v_counts := v_counts || jsonb_build_object(v_table, v_count);
   end loop;
 
-  update compliance.dsr_requests r set user_id = null, notes = null where r.user_id = erase_subject_core.user_id;
-  get diagnostics v_count = row_count;
-  v_counts := v_counts || jsonb_build_object('dsr_requests_anonymised', v_count);
-
   delete from compliance.user_profiles p where p.user_id = erase_subject_core.user_id;
   get diagnostics v_count = row_count;
   v_counts := v_counts || jsonb_build_object('user_profiles', v_count);
+
+  -- the register keeps each request's kind and dates, never who asked
+  v_request_id := compliance_private.record_completed_dsr(null, 'erasure', compliance_private.handler_for(user_id));
+  update compliance.dsr_requests r
+     set user_id = case when r.user_id = erase_subject_core.user_id then null else r.user_id end,
+         notes = case when r.user_id = erase_subject_core.user_id then null else r.notes end,
+         handled_by = case when r.handled_by = erase_subject_core.user_id then null else r.handled_by end
+   where r.user_id = erase_subject_core.user_id or r.handled_by = erase_subject_core.user_id;
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('dsr_requests_anonymised', v_count);
 
   update compliance.audit_logs a
      set user_id = null, actor_id = null, ip_address = null, user_agent = null,
@@ -699,7 +714,6 @@ begin
   insert into compliance_private.erased_subjects (subject_digest) values (compliance_private.subject_digest(user_id));
   delete from compliance_private.bulk_operations b where b.xact_id = pg_current_xact_id();
 
-  v_request_id := compliance_private.record_completed_dsr(null, 'erasure');
   -- counts, never identity: no subject, and no actor or client when the subject asked
   perform compliance_private.append_audit('subject.erased', 'gdpr', 'dsr_request', v_request_id::text,
     jsonb_build_object('deleted', v_counts, 'audit_rows_redacted', v_redacted, 'requested_by', requested_by),
