@@ -1,0 +1,58 @@
+/** Runs the real HTTP app against this file's test database, connected as the server login. */
+import type { AddressInfo } from 'node:net';
+import postgres from 'postgres';
+import { afterAll, beforeAll } from 'vitest';
+import { createApp } from '../../server/app.js';
+import { signDevelopmentToken } from '../../server/auth/token.js';
+import { createVerifier } from '../../server/auth/verify.js';
+import { createLogger } from '../../server/log.js';
+import { createMetrics } from '../../server/metrics.js';
+import { useTestDatabase } from '../provision/database.js';
+
+export function useServer() {
+  const db = useTestDatabase();
+  let baseUrl = '';
+  let close: () => Promise<void> = async () => undefined;
+
+  beforeAll(async () => {
+    const sql = postgres(db.loginUrl('server'), { max: 10, onnotice: () => undefined });
+    const server = createApp(
+      { sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 },
+      () => baseUrl,
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await sql.end();
+    };
+  });
+  afterAll(() => close());
+
+  return {
+    db,
+    get baseUrl() {
+      return baseUrl;
+    },
+    token: (subject: string, roles: string[] = [], ttlSeconds = 3600) => signDevelopmentToken({ subject, roles, ttlSeconds }),
+    async call(method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
+      const response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let json: any;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: response.status, headers: response.headers, text, json };
+    },
+  };
+}
