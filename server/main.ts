@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
 import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
-import { type LocalCluster, startLocalCluster } from '../db/local-cluster.js';
+import { type LocalCluster, startLocalCluster, takeOverSignals } from '../db/local-cluster.js';
 import { setupDatabase } from '../db/setup.js';
 import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
@@ -52,14 +52,16 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
     await worker?.stop();
     await sql.end({ timeout: 5 });
     await cluster?.stop();
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  takeOverSignals((signal) => void stop(signal));
 
   try {
     await listen(server, config.PORT, config.HOST);

@@ -1,6 +1,6 @@
 /** npm run worker: the job worker alone (npm start runs it beside the server). */
 import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
-import { type LocalCluster, startLocalCluster } from '../db/local-cluster.js';
+import { type LocalCluster, startLocalCluster, takeOverSignals } from '../db/local-cluster.js';
 import { setupDatabase } from '../db/setup.js';
 import { loadConfig } from '../server/config.js';
 import { workerLog } from './log.js';
@@ -26,8 +26,7 @@ async function main() {
     await cluster?.stop();
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
+  takeOverSignals(() => void stop());
 }
 
 main().catch((error: unknown) => {

@@ -1,8 +1,9 @@
+import type { TransactionSql } from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { expectSqlState, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
-const worker = (run: Parameters<typeof db.as>[2]) => db.as('compliance_worker', null, run);
+const worker = <T>(run: (tx: TransactionSql) => Promise<T>) => db.as('compliance_worker', null, run);
 
 async function conversation(userId: string, idleDays: number, messages = 2) {
   await db.as('compliance_app', { actor: userId }, (tx) => tx`select compliance.ensure_profile(${userId})`);

@@ -11,6 +11,8 @@ const payload = z
   .object({
     batch_size: z.number().int().min(1).max(100_000).default(1000),
     categories: z.array(z.string().min(1)).optional(),
+    // a pause between batches spares a busy primary and its replicas
+    batch_pause_ms: z.number().int().min(0).max(60_000).default(0),
     now: z.iso.datetime({ offset: true }).optional(),
   })
   .loose();
@@ -33,6 +35,7 @@ export const retention: Task = async (raw, helpers) => {
       deleted += batch;
       batches += 1;
       if (category === 'audit_logs' || batch < input.batch_size) break;
+      if (input.batch_pause_ms > 0) await new Promise((resolve) => setTimeout(resolve, input.batch_pause_ms));
     }
     workerLog.info({ task: 'retention', category, deleted, batches }, 'retention applied');
   }

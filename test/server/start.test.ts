@@ -1,0 +1,101 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../db/embedded.js';
+import { signDevelopmentToken } from '../../server/auth/token.js';
+
+const MAIN = path.resolve('server/main.ts');
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-start-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
+  for (const name of ['DATABASE_URL', 'TEST_DATABASE_URL', 'SERVER_DATABASE_URL', 'WORKER_DATABASE_URL']) delete env[name];
+  return { ...env, ...extra };
+}
+
+function runToExit(env: NodeJS.ProcessEnv) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', MAIN], { env, encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stderr: result.stderr.trim() };
+}
+
+async function startServer(port: number, pgPort: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: cleanEnv({ PORT: String(port), PGCOMPLY_DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort) }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const started = Date.now();
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
+    if (ok) return { child, seconds: (Date.now() - started) / 1000 };
+    if (child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`server did not start: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function stop(child: ReturnType<typeof spawn>) {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+  return child.exitCode;
+}
+
+describe('npm start with no DATABASE_URL', () => {
+  it('answers /healthz within 60 s on an embedded PostgreSQL and keeps the data across a restart', async () => {
+    const port = await freePort();
+    const pgPort = await freePort();
+    const token = await signDevelopmentToken({ subject: 'user:persistent' });
+    const first = await startServer(port, pgPort);
+    expect(first.seconds).toBeLessThan(60);
+    const patch = await fetch(`http://127.0.0.1:${port}/api/v1/users/me`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ full_name: 'Still Here' }),
+    });
+    expect(patch.status).toBe(200);
+    expect(await stop(first.child)).toBe(0);
+
+    const second = await startServer(port, pgPort);
+    try {
+      const profile = await fetch(`http://127.0.0.1:${port}/api/v1/users/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await profile.json()).full_name).toBe('Still Here');
+    } finally {
+      expect(await stop(second.child)).toBe(0);
+    }
+  });
+});
+
+describe('bad configuration', () => {
+  it('ends with one line naming an unparsable DATABASE_URL', () => {
+    const { status, stderr } = runToExit(cleanEnv({ DATABASE_URL: 'not a url' }));
+    expect(status).toBe(1);
+    expect(stderr.split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^pgcomply: DATABASE_URL: DATABASE_URL is not a valid URL/);
+  });
+
+  it('ends with one line when the port is in use', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const { status, stderr } = runToExit(cleanEnv({ PORT: String(port), PGCOMPLY_DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), RUN_WORKER: 'false' }));
+      expect(status).toBe(1);
+      expect(stderr.split('\n')).toHaveLength(1);
+      expect(stderr).toBe(`pgcomply: port ${port} on 127.0.0.1 is already in use; set PORT to a free port`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('ends with one line for a port that is not a number', () => {
+    const { status, stderr } = runToExit(cleanEnv({ PORT: 'eighty' }));
+    expect(status).toBe(1);
+    expect(stderr).toBe('pgcomply: PORT: PORT must be a number');
+  });
+});

@@ -1,0 +1,107 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { parseCrontab, quickAddJob, type Runner } from 'graphile-worker';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CRONTAB, startWorker } from '../../worker/runner.js';
+import { useTestDatabase } from '../provision/database.js';
+
+const db = useTestDatabase();
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('crontab', () => {
+  const items = parseCrontab(CRONTAB);
+  const digest = (hour: number, min: number) => ({ min, hour, date: 23, month: 11, dow: 1 });
+
+  it('runs retention daily at 03:00 UTC and at no other time', () => {
+    const retention = items.find((item) => item.task === 'retention')!;
+    expect(retention.identifier).toBe('retention_daily');
+    expect(retention.match(digest(3, 0))).toBe(true);
+    expect(retention.match(digest(3, 1))).toBe(false);
+    expect(retention.match(digest(15, 0))).toBe(false);
+  });
+
+  it('maintains partitions daily and keeps the sealing loop alive every minute', () => {
+    expect(items.find((item) => item.task === 'partition_maintenance')!.match(digest(2, 30))).toBe(true);
+    const sealing = items.find((item) => item.task === 'seal_audit_log')!;
+    expect(sealing.match(digest(10, 17))).toBe(true);
+    expect(sealing.options.jobKey).toBe('seal_audit_log');
+  });
+});
+
+describe('sealing on its own', () => {
+  let runner: Runner | undefined;
+  afterEach(async () => {
+    await runner?.stop();
+  });
+
+  it('seals every row from finished transactions within seconds', async () => {
+    await db.admin`select compliance.log_event('system.a', 'system')`;
+    await db.admin`select compliance.log_event('system.b', 'system')`;
+    runner = await startWorker({ connectionString: db.loginUrl('worker'), sealIntervalSeconds: 1, pollInterval: 200 });
+    await db.admin`select compliance.log_event('system.c', 'system')`;
+    const unsealed = async () => {
+      const [row] = await db.admin`
+        select count(*)::int as n from compliance.audit_logs a
+         where not exists (select from compliance.audit_seals s where a.id = any (s.row_ids))`;
+      return row!.n === 0 ? true : undefined;
+    };
+    await until(unsealed, 10_000, 'every audit row to be sealed');
+    const [verified] = await db.admin`select ok from compliance.verify_audit_log()`;
+    expect(verified!.ok).toBe(true);
+  });
+});
+
+describe('retention in a real worker process', () => {
+  function workerProcess(): ChildProcess {
+    return spawn(process.execPath, ['--import', 'tsx', path.resolve('worker/main.ts')], {
+      env: { ...process.env, WORKER_DATABASE_URL: db.loginUrl('worker'), LOG_LEVEL: 'warn', DATABASE_URL: '' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+
+  it('deletes each expired row exactly once when killed between batches and run again', async () => {
+    await db.as('compliance_app', { actor: 'user:chatty' }, async (tx) => {
+      await tx`select compliance.ensure_profile('user:chatty')`;
+      await tx`select compliance.start_conversation('user:chatty', 'n' || n) from generate_series(1, 150) n`;
+      await tx`select compliance.start_conversation('user:chatty', 'keep' || n) from generate_series(1, 20) n`;
+    });
+    await db.admin`update compliance.conversations set last_message_at = now() - interval '100 days' where title like 'n%'`;
+    const payload = { batch_size: 5, batch_pause_ms: 40, categories: ['conversations'] };
+
+    const first = workerProcess();
+    await quickAddJob({ connectionString: db.adminUrl }, 'retention', payload);
+    await until(async () => {
+      const [row] = await db.admin`select count(*)::int as n from compliance.conversations where title like 'n%'`;
+      return row!.n < 130 ? true : undefined;
+    }, 30_000, 'the first batches');
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    const [midway] = await db.admin`select count(*)::int as n from compliance.conversations where title like 'n%'`;
+    expect(midway!.n).toBeGreaterThan(0);
+
+    const second = workerProcess();
+    try {
+      await quickAddJob({ connectionString: db.adminUrl }, 'retention', { ...payload, batch_pause_ms: 0 });
+      await until(async () => {
+        const [row] = await db.admin`select count(*)::int as n from compliance.conversations where title like 'n%'`;
+        return row!.n === 0 ? true : undefined;
+      }, 30_000, 'the rerun to finish');
+    } finally {
+      second.kill('SIGTERM');
+      await new Promise((resolve) => second.once('exit', resolve));
+    }
+    const [kept] = await db.admin`select count(*)::int as n from compliance.conversations where title like 'keep%'`;
+    expect(kept!.n).toBe(20);
+    const runs = await db.admin`select (details ->> 'deleted')::int as deleted from compliance.audit_logs where action = 'retention.applied' and resource_id = 'conversations'`;
+    expect(runs.reduce((sum, r) => sum + r.deleted, 0)).toBe(150);
+  });
+});
