@@ -20,18 +20,27 @@ async function main() {
   const log = createLogger(config.LOG_LEVEL);
   let cluster: LocalCluster | undefined;
   let adminUrl = config.DATABASE_URL;
-  if (!adminUrl) {
+  // SERVER_DATABASE_URL alone: a database set up elsewhere (docker-compose's setup service)
+  if (!adminUrl && !config.SERVER_DATABASE_URL) {
     cluster = await startLocalCluster({ dataDir: config.PGCOMPLY_DATA_DIR, port: config.EMBEDDED_PG_PORT, log: (m) => log.info(m.trim()) });
     adminUrl = cluster.adminUrl;
   }
-  try {
-    await setupDatabase({ adminUrl, loginPassword: config.DB_LOGIN_PASSWORD });
-  } catch (error) {
-    await cluster?.stop();
-    throw new Error(`database setup failed: ${(error as Error).message}`);
+  if (adminUrl) {
+    try {
+      await setupDatabase({ adminUrl, loginPassword: config.DB_LOGIN_PASSWORD });
+    } catch (error) {
+      await cluster?.stop();
+      throw new Error(`database setup failed: ${(error as Error).message}`);
+    }
   }
-  const admin = parseDatabaseUrl(adminUrl);
-  const sql = postgres(config.SERVER_DATABASE_URL ?? loginRoleUrl(admin, 'server', config.DB_LOGIN_PASSWORD), {
+  const loginUrl = (role: 'server' | 'worker') =>
+    adminUrl ? loginRoleUrl(parseDatabaseUrl(adminUrl), role, config.DB_LOGIN_PASSWORD) : undefined;
+  const serverUrl = config.SERVER_DATABASE_URL ?? loginUrl('server')!;
+  const workerUrl = config.WORKER_DATABASE_URL ?? loginUrl('worker');
+  if (config.RUN_WORKER && !workerUrl) {
+    throw new Error('set WORKER_DATABASE_URL, or RUN_WORKER=false and run the worker separately (npm run worker)');
+  }
+  const sql = postgres(serverUrl, {
     max: 10,
     onnotice: () => undefined,
     connection: { application_name: 'pgcomply-server' },
@@ -44,7 +53,7 @@ async function main() {
   let publicUrl = '';
   const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS }, () => publicUrl);
   const worker = config.RUN_WORKER
-    ? await startWorker({ connectionString: config.WORKER_DATABASE_URL ?? loginRoleUrl(admin, 'worker', config.DB_LOGIN_PASSWORD) })
+    ? await startWorker({ connectionString: workerUrl! })
     : undefined;
 
   let stopping = false;
