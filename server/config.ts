@@ -39,7 +39,9 @@ export type Config = z.infer<typeof schema>;
 export class ConfigError extends Error {}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = schema.safeParse(env);
+  // an empty variable (as docker-compose passes for an unset one) means unset
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = schema.safeParse(given);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     throw new ConfigError(`${issue.path.join('.') || 'configuration'}: ${issue.message}`);
