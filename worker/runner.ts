@@ -32,7 +32,7 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
     concurrency: options.concurrency ?? 2,
     pollInterval: options.pollInterval ?? 1000,
     noHandleSignals: true,
-    taskList: taskList(options.sealIntervalSeconds ?? 2),
+    taskList: taskList(options.sealIntervalSeconds ?? 1),
     crontab: CRONTAB,
     logger: graphileLogger,
   });

@@ -1,0 +1,45 @@
+/**
+ * P6's server process: the real tRPC app on one port and, on another, a bare node:http handler
+ * running the same transaction with postgres.js and nothing else (no JWT, no zod, no router).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import postgres from 'postgres';
+import { createApp } from '../server/app.js';
+import { createVerifier } from '../server/auth/verify.js';
+import { createLogger } from '../server/log.js';
+import { createMetrics } from '../server/metrics.js';
+
+const url = process.env.SERVER_DATABASE_URL!;
+const sql = postgres(url, { max: 10, onnotice: () => undefined });
+const trpc = createApp({ sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 }, () => '');
+
+const SESSION = '00000000-0000-4000-8000-000000000000';
+const bare = http.createServer((req, res) => {
+  const subject = String(req.headers['x-subject']);
+  let body = '';
+  req.on('data', (chunk) => (body += chunk));
+  req.on('end', () => {
+    const { preferences } = JSON.parse(body) as { preferences: Record<string, unknown> };
+    sql
+      .begin(async (tx) => {
+        await tx`set local role compliance_app`;
+        await tx`select compliance.set_request_context(${subject}, '{}', '127.0.0.1', 'bench')`;
+        await tx`select from compliance.ensure_profile(${subject}, null, null, null)`;
+        await tx`select from compliance.touch_session(${subject}, ${SESSION}::uuid, interval '15 minutes')`;
+        const [row] = await tx`select preferences from compliance.set_preferences(${subject}, ${tx.json(preferences as never)}, true)`;
+        return row!.preferences;
+      })
+      .then((result) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(result));
+      }, (error: Error) => {
+        res.writeHead(500);
+        res.end(error.message);
+      });
+  });
+});
+
+await new Promise<void>((resolve) => trpc.listen(0, '127.0.0.1', resolve));
+await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+process.stdout.write(`${JSON.stringify({ trpc: (trpc.address() as AddressInfo).port, bare: (bare.address() as AddressInfo).port })}\n`);

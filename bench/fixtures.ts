@@ -1,0 +1,38 @@
+/** Bulk data for the benchmarks, made with generate_series (never row by row). */
+import type { Sql } from 'postgres';
+
+/** audit rows with valid personal digests, in chunks of at most one million */
+export async function insertAuditRows(admin: Sql, count: number, options: { subjects?: number; from?: string; spreadSeconds?: number; userId?: string } = {}) {
+  const subjects = options.subjects ?? 10_000;
+  const spread = options.spreadSeconds ?? 3600;
+  for (let start = 0; start < count; start += 1_000_000) {
+    const end = Math.min(count, start + 1_000_000) - 1;
+    await admin`
+      insert into compliance.audit_logs (occurred_at, action, category, resource_type, resource_id, details,
+                                         user_id, actor_id, ip_address, user_agent, personal_salt, personal_digest)
+      select x.ts, 'phi.access', 'hipaa', 'patient_record', x.n::text, '{}', x.uid, x.uid, '10.0.0.1', 'bench-agent', x.salt,
+             compliance_private.audit_personal_digest(x.salt, x.uid, x.uid, '10.0.0.1', 'bench-agent', null)
+        from (select n, int8send(n) as salt,
+                     coalesce(${options.userId ?? null}::text, 'user:bg-' || (n % ${subjects})) as uid,
+                     coalesce(${options.from ?? null}::timestamptz, now() - interval '1 minute') - make_interval(secs => n % ${spread}) as ts
+                from generate_series(${start}::bigint, ${end}::bigint) n) x`;
+  }
+}
+
+/** a subject with conversations, messages and audit rows, inserted without firing the row triggers */
+export async function createSubject(admin: Sql, userId: string, size: { conversations: number; messagesPerConversation: number; auditRows: number }) {
+  await admin.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    await tx`insert into compliance.user_profiles (user_id, username, email, full_name) values (${userId}, 'u', ${userId.replace(/\W/g, '') + '@example.org'}, 'Bench Subject')`;
+    await tx`insert into compliance.user_preferences (user_id, preferences) values (${userId}, '{"theme":"dark"}')`;
+    await tx`insert into compliance.consent_records (user_id, purpose, granted, policy_version) values (${userId}, 'analytics', true, 'v1'), (${userId}, 'marketing', false, 'v1')`;
+    await tx`insert into compliance.sessions (user_id, ip_address, user_agent) values (${userId}, '10.1.2.3', 'bench')`;
+    await tx`insert into compliance.conversations (conversation_id, user_id, title)
+             select gen_random_uuid(), ${userId}, 'conversation ' || n from generate_series(1, ${size.conversations}) n`;
+    await tx`insert into compliance.messages (conversation_id, user_id, role, content)
+             select c.conversation_id, c.user_id, case when n % 2 = 0 then 'user' else 'assistant' end, repeat('message text ', 8) || n
+               from compliance.conversations c cross join generate_series(1, ${size.messagesPerConversation}) n
+              where c.user_id = ${userId}`;
+  });
+  await insertAuditRows(admin, size.auditRows, { userId, spreadSeconds: 600 });
+}

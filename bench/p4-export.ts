@@ -1,0 +1,60 @@
+/** P4: export_subject vs COPY of the same rows. */
+import postgres from 'postgres';
+import { createSubject } from './fixtures.js';
+import { type BenchDatabase, figure, percentile, printConditions, quiet, timed } from './lib.js';
+
+const SUBJECT = 'user:exported';
+
+const COPIES = [
+  `select * from compliance.user_profiles where user_id = '${SUBJECT}'`,
+  `select * from compliance.user_preferences where user_id = '${SUBJECT}'`,
+  `select * from compliance.consent_records where user_id = '${SUBJECT}'`,
+  `select * from compliance.conversations where user_id = '${SUBJECT}'`,
+  `select * from compliance.messages where user_id = '${SUBJECT}'`,
+  `select * from compliance.sessions where user_id = '${SUBJECT}'`,
+  `select * from compliance.audit_logs where user_id = '${SUBJECT}' or actor_id = '${SUBJECT}'`,
+  `select * from compliance.dsr_requests where user_id = '${SUBJECT}'`,
+];
+
+export async function run(db: BenchDatabase, quick: boolean) {
+  const repetitions = quick ? 30 : 200;
+  await createSubject(db.admin, SUBJECT, { conversations: 100, messagesPerConversation: 20, auditRows: 1000 });
+  await db.admin`analyze`;
+  await printConditions(db, { benchmark: 'P4', subject: '100 conversations, 2000 messages, 1000 audit rows', repetitions });
+
+  const sql = postgres(db.adminUrl, { ...quiet, max: 1 });
+  const exports: number[] = [];
+  const copies: number[] = [];
+  let bytes = 0;
+  try {
+    for (let i = 0; i < repetitions; i += 1) {
+      const [ms, size] = await timed(async () =>
+        sql.begin(async (tx) => {
+          await tx`set local role compliance_dpo`;
+          await tx`select compliance.set_request_context('dpo:bench', '{dpo}')`;
+          const [row] = await tx`select compliance.export_subject(${SUBJECT})::text as doc`;
+          return (row!.doc as string).length;
+        }),
+      );
+      exports.push(ms);
+      bytes = size;
+      copies.push(
+        (await timed(async () => {
+          for (const query of COPIES) {
+            const stream = await sql.unsafe(`copy (${query}) to stdout`).readable();
+            for await (const chunk of stream) void chunk;
+          }
+        }))[0],
+      );
+    }
+  } finally {
+    await sql.end();
+  }
+  const exportRate = 1000 / percentile(exports, 50);
+  const copyRate = 1000 / percentile(copies, 50);
+  figure('P4', 'document_bytes', bytes, 'B');
+  figure('P4', 'export_p50', percentile(exports, 50), 'ms');
+  figure('P4', 'export_p99', percentile(exports, 99), 'ms', { op: '<=', value: 25 });
+  figure('P4', 'copy_baseline_p50', percentile(copies, 50), 'ms');
+  figure('P4', 'export_over_copy_throughput', exportRate / copyRate, 'x', { op: '>=', value: 0.5 });
+}
