@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import postgres, { type Sql } from 'postgres';
 import { DEVELOPMENT_LOGIN_PASSWORD, loginRoleUrl, parseDatabaseUrl, withDatabase } from '../db/connection.js';
 import { freePort, startEmbedded } from '../db/embedded.js';
@@ -29,6 +29,7 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
     source = 'DATABASE_URL';
   } else {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-bench-'));
+    chmodSync(dir, 0o755); // the postgres OS user runs the cluster when we are root
     const cluster = await startEmbedded(
       { databaseDir: path.join(dir, 'pg'), port: await freePort(), password: 'bench', persistent: false, settings: { max_connections: '200', shared_buffers: '256MB' } },
       true,

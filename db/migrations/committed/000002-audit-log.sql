@@ -1,5 +1,5 @@
 --! Previous: sha1:9dc6487fd5da25e6afa417f35337e3484c29f5af
---! Hash: sha1:3bb6770c5e5b372481f0c69ca7696e21e56b6062
+--! Hash: sha1:9344bc56af4f1d9a6624152ac9a6fe8f5c5925d8
 --! Message: audit-log
 
 -- Audit log: append-only, tamper-evident (hash-chained seals), sealed without write-path
@@ -21,16 +21,41 @@ comment on column compliance_private.bulk_operations.xact_id is 'The transaction
 comment on column compliance_private.bulk_operations.kind is 'erasure or retention.';
 
 create function compliance_private.in_bulk_operation(kind text) returns boolean
-  language sql
+  language plpgsql
   stable
 as $$
-  select exists (
-    select from compliance_private.bulk_operations b
-    where b.xact_id = pg_current_xact_id() and b.kind = in_bulk_operation.kind
-  );
+begin
+  -- the setting is only a hint that keeps ordinary writes free of a lookup; anyone can set
+  -- it, so the owner-only table is the proof
+  if current_setting('compliance_private.bulk_operation', true) is distinct from kind then
+    return false;
+  end if;
+  return exists (select from compliance_private.bulk_operations b
+                  where b.xact_id = pg_current_xact_id() and b.kind = in_bulk_operation.kind);
+end;
 $$;
 comment on function compliance_private.in_bulk_operation(text) is
-  'Whether the current transaction is an erasure or retention batch (see bulk_operations).';
+  'Whether the current transaction is an erasure or retention batch: the session setting compliance_private.bulk_operation names it and bulk_operations (writable only by the owner) proves it.';
+
+create function compliance_private.begin_bulk_operation(kind text) returns void
+  language sql
+  volatile
+as $$
+  insert into compliance_private.bulk_operations (xact_id, kind) values (pg_current_xact_id(), kind) on conflict do nothing;
+  select set_config('compliance_private.bulk_operation', kind, true);
+$$;
+comment on function compliance_private.begin_bulk_operation(text) is
+  'Marks the current transaction as an erasure or retention batch (see bulk_operations).';
+
+create function compliance_private.end_bulk_operation() returns void
+  language sql
+  volatile
+as $$
+  delete from compliance_private.bulk_operations b where b.xact_id = pg_current_xact_id();
+  select set_config('compliance_private.bulk_operation', '', true);
+$$;
+comment on function compliance_private.end_bulk_operation() is
+  'Ends the mark of begin_bulk_operation before the transaction writes its own summary audit row.';
 
 ------------------------------------------------------------------------------------------
 -- The table
@@ -95,7 +120,8 @@ comment on table compliance.audit_logs_default is
   'Catches rows outside every monthly partition so no audit row is ever refused. compliance.ensure_audit_partitions keeps it empty in normal running.';
 
 create index audit_logs_action_idx on compliance.audit_logs (action, occurred_at);
-create index audit_logs_occurred_at_idx on compliance.audit_logs (occurred_at);
+-- rows arrive in time order: a BRIN index costs writers almost nothing
+create index audit_logs_occurred_at_idx on compliance.audit_logs using brin (occurred_at);
 create index audit_logs_user_id_idx on compliance.audit_logs (user_id, occurred_at) where user_id is not null;
 create index audit_logs_actor_id_idx on compliance.audit_logs (actor_id) where actor_id is not null;
 create index audit_logs_seal_order_idx on compliance.audit_logs (xact_id, id);
@@ -106,20 +132,20 @@ create index audit_logs_seal_order_idx on compliance.audit_logs (xact_id, id);
 
 create function compliance_private.hash_field(value text) returns bytea
   language sql
-  immutable
+  stable
   parallel safe
 as $$
   select case when value is null then '\xffffffff'::bytea
               else int4send(octet_length(value)) || convert_to(value, 'UTF8') end;
 $$;
 comment on function compliance_private.hash_field(text) is
-  'Canonical bytes of one text field: 4-byte big-endian byte length then UTF-8, or ffffffff for NULL. Independent of session settings.';
+  'Canonical bytes of one text field: 4-byte big-endian byte length then UTF-8, or ffffffff for NULL. Declared STABLE only because convert_to is (so the planner can inline it); in a UTF8 database the result depends on no setting.';
 
 create function compliance_private.audit_personal_digest(
   salt bytea, user_id text, actor_id text, ip_address inet, user_agent text, personal_details jsonb
 ) returns bytea
   language sql
-  immutable
+  stable
   parallel safe
 as $$
   select sha256(salt
@@ -138,7 +164,7 @@ create function compliance_private.audit_row_hash(
   personal_digest bytea
 ) returns bytea
   language sql
-  immutable
+  stable
   parallel safe
 as $$
   select sha256(int8send(id)
@@ -183,16 +209,17 @@ declare
   v_ip inet := case when include_client then compliance.current_client_ip() end;
   v_user_agent text := case when include_client then compliance.current_user_agent() end;
   v_id bigint;
+  v_digest bytea;
 begin
+  v_digest := compliance_private.audit_personal_digest(v_salt, append_audit.user_id, append_audit.actor_id,
+    v_ip, v_user_agent, append_audit.personal_details);
   insert into compliance.audit_logs (action, category, resource_type, resource_id, outcome,
     failure_reason, details, user_id, actor_id, ip_address, user_agent, personal_details,
     personal_salt, personal_digest)
   values (append_audit.action, append_audit.category, append_audit.resource_type,
     append_audit.resource_id, append_audit.outcome, append_audit.failure_reason,
     coalesce(append_audit.details, '{}'), append_audit.user_id, append_audit.actor_id, v_ip,
-    v_user_agent, append_audit.personal_details, v_salt,
-    compliance_private.audit_personal_digest(v_salt, append_audit.user_id, append_audit.actor_id,
-      v_ip, v_user_agent, append_audit.personal_details))
+    v_user_agent, append_audit.personal_details, v_salt, v_digest)
   returning id into v_id;
   return v_id;
 end;
@@ -245,76 +272,114 @@ as $$
 declare
   -- TG_ARGV: resource type, key column ('' when the subject is the key), verbs for
   -- insert / update / delete
-  v_resource text := tg_argv[0];
-  v_key_column text := nullif(tg_argv[1], '');
   v_row jsonb;
   v_old jsonb;
-  v_new jsonb;
   v_changed text[];
   v_action text;
-  v_details jsonb;
+  v_details jsonb := '{}';
   v_personal jsonb;
+  v_salt bytea;
+  v_subject text;
+  v_actor text;
+  v_ip inet;
+  v_user_agent text;
+  v_digest bytea;
 begin
-  if compliance_private.in_bulk_operation('erasure') or compliance_private.in_bulk_operation('retention') then
-    return null;  -- the routine writes one summary entry with counts
+  if current_setting('compliance_private.bulk_operation', true) in ('erasure', 'retention') then
+    if compliance_private.in_bulk_operation(current_setting('compliance_private.bulk_operation', true)) then
+      return null;  -- the routine writes one summary entry with counts
+    end if;
   end if;
 
-  if tg_op = 'DELETE' then
-    v_row := to_jsonb(old);
+  -- kept to one statement per row besides the insert: this runs on every personal write
+  if tg_op = 'INSERT' then
+    v_row := to_jsonb(new);
+    v_action := tg_argv[0] || '.' || tg_argv[2];
   else
     v_row := to_jsonb(new);
-  end if;
-
-  if tg_op = 'UPDATE' then
     v_old := to_jsonb(old);
-    v_new := v_row;
-    select coalesce(array_agg(n.key order by n.key), '{}')
-      into v_changed
-      from jsonb_each(v_new) n
+    v_action := tg_argv[0] || '.' || tg_argv[3];
+    select coalesce(array_agg(n.key order by n.key), '{}'),
+           jsonb_build_object('old', coalesce(jsonb_object_agg(n.key, v_old -> n.key), '{}'),
+                              'new', coalesce(jsonb_object_agg(n.key, n.value), '{}'))
+      into v_changed, v_personal
+      from jsonb_each(v_row) n
      where n.key <> 'updated_at' and n.value is distinct from v_old -> n.key;
     v_details := jsonb_build_object('changed_fields', to_jsonb(v_changed));
-    select jsonb_build_object('old', coalesce(jsonb_object_agg(k, v_old -> k), '{}'),
-                              'new', coalesce(jsonb_object_agg(k, v_new -> k), '{}'))
-      into v_personal
-      from unnest(v_changed) k;
-  elsif tg_op = 'INSERT' then
-    v_details := jsonb_build_object('fields', (select jsonb_agg(k order by k) from jsonb_object_keys(v_row) k));
-  else
-    v_details := '{}';
   end if;
-
-  v_action := v_resource || '.' || case tg_op when 'INSERT' then tg_argv[2]
-                                              when 'UPDATE' then tg_argv[3]
-                                              else tg_argv[4] end;
   if tg_table_name = 'consent_records' then
     v_action := case when (v_row ->> 'granted')::boolean then 'consent.granted' else 'consent.withdrawn' end;
-    v_details := v_details || jsonb_build_object('purpose', v_row -> 'purpose',
-      'policy_version', v_row -> 'policy_version', 'source', v_row -> 'source');
+    v_details := jsonb_build_object('purpose', v_row -> 'purpose', 'policy_version', v_row -> 'policy_version',
+                                    'source', v_row -> 'source');
   end if;
 
-  perform compliance_private.append_audit(v_action, 'gdpr', v_resource,
-    case when v_key_column is not null then v_row ->> v_key_column end,
-    v_details, v_row ->> 'user_id', v_personal);
+  v_salt := uuid_send(gen_random_uuid());
+  v_subject := v_row ->> 'user_id';
+  v_actor := compliance.current_actor();
+  v_ip := compliance.current_client_ip();
+  v_user_agent := compliance.current_user_agent();
+  -- computed as a plpgsql expression: far cheaper than inside the INSERT's plan
+  v_digest := compliance_private.audit_personal_digest(v_salt, v_subject, v_actor, v_ip, v_user_agent, v_personal);
+  insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+    actor_id, ip_address, user_agent, personal_details, personal_salt, personal_digest)
+  values (v_action, 'gdpr', tg_argv[0], v_row ->> nullif(tg_argv[1], ''), v_details, v_subject,
+    v_actor, v_ip, v_user_agent, v_personal, v_salt, v_digest);
   return null;
 end;
 $$;
 comment on function compliance_private.tg__audit_row_change() is
-  'AFTER ROW trigger on every personal table: one audit row per insert, update and delete, with the actor from the request context and, for updates, the changed field names (details) and their old and new values (personal part, GDPR Art. 16).';
+  'AFTER INSERT OR UPDATE row trigger on every personal table: one audit row per insert and update, with the actor from the request context and, for updates, the changed field names (details) and their old and new values (personal part, GDPR Art. 16). Deletes are audited per statement by tg__audit_deleted_rows.';
 
-create trigger _900_audit after insert or update or delete on compliance.user_profiles
-  for each row execute function compliance_private.tg__audit_row_change('profile', '', 'created', 'updated', 'deleted');
-create trigger _900_audit after insert or update or delete on compliance.user_preferences
-  for each row execute function compliance_private.tg__audit_row_change('preferences', '', 'created', 'updated', 'deleted');
-create trigger _900_audit after insert or update or delete on compliance.consent_records
-  for each row execute function compliance_private.tg__audit_row_change('consent', 'id', 'recorded', 'updated', 'deleted');
-create trigger _900_audit after insert or update or delete on compliance.conversations
-  for each row execute function compliance_private.tg__audit_row_change('conversation', 'conversation_id', 'created', 'updated', 'deleted');
-create trigger _900_audit after insert or update or delete on compliance.messages
-  for each row execute function compliance_private.tg__audit_row_change('message', 'id', 'created', 'updated', 'deleted');
-create trigger _900_audit after insert or update or delete on compliance.sessions
-  for each row execute function compliance_private.tg__audit_row_change('session', 'id', 'created', 'updated', 'deleted');
-create trigger _900_audit after insert or update or delete on compliance.legal_holds
-  for each row execute function compliance_private.tg__audit_row_change('legal_hold', 'id', 'placed', 'released', 'deleted');
+create function compliance_private.tg__audit_deleted_rows() returns trigger
+  language plpgsql
+  volatile
+  security definer
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  -- once per statement, so an erasure or a retention batch deleting thousands of rows pays
+  -- for one check, not one per row
+  if current_setting('compliance_private.bulk_operation', true) in ('erasure', 'retention') then
+    if compliance_private.in_bulk_operation(current_setting('compliance_private.bulk_operation', true)) then
+      return null;
+    end if;
+  end if;
+  insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+    actor_id, ip_address, user_agent, personal_salt, personal_digest)
+  select tg_argv[0] || '.' || tg_argv[4], 'gdpr', tg_argv[0], x.r ->> nullif(tg_argv[1], ''), '{}', x.r ->> 'user_id',
+         x.actor, x.ip, x.agent, x.salt,
+         compliance_private.audit_personal_digest(x.salt, x.r ->> 'user_id', x.actor, x.ip, x.agent, null)
+    from (select to_jsonb(o) as r, uuid_send(gen_random_uuid()) as salt, compliance.current_actor() as actor,
+                 compliance.current_client_ip() as ip, compliance.current_user_agent() as agent
+            from old_rows o) x;
+  return null;
+end;
+$$;
+comment on function compliance_private.tg__audit_deleted_rows() is
+  'AFTER DELETE statement trigger (transition table old_rows) on every personal table: one audit row per deleted row, with the actor from the request context. Same arguments as tg__audit_row_change.';
+
+do $audit$
+declare
+  v_spec text[];
+begin
+  foreach v_spec slice 1 in array array[
+    ['user_profiles', 'profile', '', 'created', 'updated', 'deleted'],
+    ['user_preferences', 'preferences', '', 'created', 'updated', 'deleted'],
+    ['consent_records', 'consent', 'id', 'recorded', 'updated', 'deleted'],
+    ['conversations', 'conversation', 'conversation_id', 'created', 'updated', 'deleted'],
+    ['messages', 'message', 'id', 'created', 'updated', 'deleted'],
+    ['sessions', 'session', 'id', 'created', 'updated', 'deleted'],
+    ['legal_holds', 'legal_hold', 'id', 'placed', 'released', 'deleted']]
+  loop
+    execute format('create trigger _900_audit after insert or update on compliance.%I for each row
+                    execute function compliance_private.tg__audit_row_change(%L, %L, %L, %L, %L)',
+                   v_spec[1], v_spec[2], v_spec[3], v_spec[4], v_spec[5], v_spec[6]);
+    execute format('create trigger _901_audit_deleted after delete on compliance.%I referencing old table as old_rows
+                    for each statement execute function compliance_private.tg__audit_deleted_rows(%L, %L, %L, %L, %L)',
+                   v_spec[1], v_spec[2], v_spec[3], v_spec[4], v_spec[5], v_spec[6]);
+  end loop;
+end
+$audit$;
 
 ------------------------------------------------------------------------------------------
 -- Append-only enforcement
@@ -346,8 +411,9 @@ create function compliance_private.tg_audit_logs__only_redaction() returns trigg
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  if compliance_private.in_bulk_operation('erasure')
-     and (new.id, new.occurred_at, new.xact_id, new.action, new.category, new.resource_type,
+  -- the statement trigger _010_refuse_change already admitted this UPDATE only inside an
+  -- erasure; each row may change in one way alone
+  if (new.id, new.occurred_at, new.xact_id, new.action, new.category, new.resource_type,
           new.resource_id, new.outcome, new.failure_reason, new.details, new.personal_digest)
          is not distinct from
          (old.id, old.occurred_at, old.xact_id, old.action, old.category, old.resource_type,
@@ -364,7 +430,7 @@ begin
 end;
 $$;
 comment on function compliance_private.tg_audit_logs__only_redaction() is
-  'BEFORE UPDATE row trigger on audit_logs: inside an erasure, permits only setting the personal part and salt to NULL and stamping redacted_at; anything else is refused (APPND).';
+  'BEFORE UPDATE row trigger on audit_logs: permits only setting the personal part and salt to NULL and stamping redacted_at (the statement trigger admits UPDATEs only inside an erasure); anything else is refused (APPND).';
 
 grant execute on function compliance_private.tg_audit_logs__refuse_change(),
   compliance_private.tg_audit_logs__only_redaction(), compliance_private.in_bulk_operation(text)
@@ -490,7 +556,7 @@ create function compliance_private.audit_seal_hash(
   previous_hash bytea, seal_no bigint, last_xact_id xid8, last_row_id bigint, row_count integer, row_hashes bytea
 ) returns bytea
   language sql
-  immutable
+  stable
   parallel safe
 as $$
   select sha256(previous_hash || int8send(seal_no) || int8send(last_xact_id::text::bigint)

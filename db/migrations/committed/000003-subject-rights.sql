@@ -1,5 +1,5 @@
---! Previous: sha1:3bb6770c5e5b372481f0c69ca7696e21e56b6062
---! Hash: sha1:54269b4ae89486764fe0a826f8ef83f1da17ecfc
+--! Previous: sha1:9344bc56af4f1d9a6624152ac9a6fe8f5c5925d8
+--! Hash: sha1:7aa0ec09900ce5668a9589c9c8d5fd50f65edb7b
 --! Message: subject-rights
 
 -- Subject rights: data procedures, access and portability export, rectification, atomic
@@ -195,8 +195,10 @@ comment on function compliance_private.tg_dsr_requests__set_due_at() is
 grant execute on function compliance_private.tg_dsr_requests__set_due_at() to compliance_app, compliance_dpo;
 create trigger _100_set_due_at before insert or update of received_at on compliance.dsr_requests
   for each row execute function compliance_private.tg_dsr_requests__set_due_at();
-create trigger _900_audit after insert or update or delete on compliance.dsr_requests
+create trigger _900_audit after insert or update on compliance.dsr_requests
   for each row execute function compliance_private.tg__audit_row_change('dsr_request', 'id', 'received', 'updated', 'deleted');
+create trigger _901_audit_deleted after delete on compliance.dsr_requests referencing old table as old_rows
+  for each statement execute function compliance_private.tg__audit_deleted_rows('dsr_request', 'id', 'received', 'updated', 'deleted');
 
 alter table compliance.dsr_requests enable row level security;
 alter table compliance.dsr_requests force row level security;
@@ -684,7 +686,7 @@ begin
       'GDPR Art. 17(3)(e): a DPO releases the hold with compliance.release_legal_hold(user_id) when the matter allows.');
   end if;
 
-  insert into compliance_private.bulk_operations (xact_id, kind) values (pg_current_xact_id(), 'erasure');
+  perform compliance_private.begin_bulk_operation('erasure');
 
   -- children before the profile so each count is exact
   foreach v_table in array array['messages', 'conversations', 'consent_records', 'sessions',
@@ -716,7 +718,7 @@ begin
   get diagnostics v_redacted = row_count;
 
   insert into compliance_private.erased_subjects (subject_digest) values (compliance_private.subject_digest(user_id));
-  delete from compliance_private.bulk_operations b where b.xact_id = pg_current_xact_id();
+  perform compliance_private.end_bulk_operation();
 
   -- counts, never identity: no subject, and no actor or client when the subject asked
   perform compliance_private.append_audit('subject.erased', 'gdpr', 'dsr_request', v_request_id::text,

@@ -1,5 +1,5 @@
---! Previous: sha1:54269b4ae89486764fe0a826f8ef83f1da17ecfc
---! Hash: sha1:a4c15214e52ca53f2d99d5ab0178fd13637ffce8
+--! Previous: sha1:7aa0ec09900ce5668a9589c9c8d5fd50f65edb7b
+--! Hash: sha1:dbdef86ff85083abd3af4aa9ba71fa9fa3b24634
 --! Message: consent
 
 -- Consent management: recording with evidence, append-only history, current state.

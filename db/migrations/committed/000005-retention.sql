@@ -1,5 +1,5 @@
---! Previous: sha1:a4c15214e52ca53f2d99d5ab0178fd13637ffce8
---! Hash: sha1:1615cdcc3c64523695c82ef365148de309e5ea3b
+--! Previous: sha1:dbdef86ff85083abd3af4aa9ba71fa9fa3b24634
+--! Hash: sha1:f5da152e068daa42e1b512d186e978e89eb95d60
 --! Message: retention
 
 -- Retention as policy data, applied in bounded batches; audit partitions dropped whole.
@@ -256,8 +256,7 @@ begin
     if dry_run then
       select count(*) into v_deleted from compliance_private.retention_due_ids(category, v_cutoff, 2147483647);
     else
-      insert into compliance_private.bulk_operations (xact_id, kind) values (pg_current_xact_id(), 'retention')
-        on conflict do nothing;
+      perform compliance_private.begin_bulk_operation('retention');
       select array_agg(d.id) into v_ids from compliance_private.retention_due_ids(category, v_cutoff, batch_size) d;
       v_ids := coalesce(v_ids, '{}');
       case category
@@ -272,7 +271,7 @@ begin
           delete from compliance.dsr_requests r where r.id = any (v_ids::bigint[]);
       end case;
       get diagnostics v_deleted = row_count;
-      delete from compliance_private.bulk_operations b where b.xact_id = pg_current_xact_id() and b.kind = 'retention';
+      perform compliance_private.end_bulk_operation();
     end if;
     v_result := jsonb_build_object('category', category, 'dry_run', dry_run, 'cutoff', v_cutoff,
       'deleted', v_deleted, 'batch_size', batch_size);

@@ -191,8 +191,10 @@ comment on function compliance_private.tg_dsr_requests__set_due_at() is
 grant execute on function compliance_private.tg_dsr_requests__set_due_at() to compliance_app, compliance_dpo;
 create trigger _100_set_due_at before insert or update of received_at on compliance.dsr_requests
   for each row execute function compliance_private.tg_dsr_requests__set_due_at();
-create trigger _900_audit after insert or update or delete on compliance.dsr_requests
+create trigger _900_audit after insert or update on compliance.dsr_requests
   for each row execute function compliance_private.tg__audit_row_change('dsr_request', 'id', 'received', 'updated', 'deleted');
+create trigger _901_audit_deleted after delete on compliance.dsr_requests referencing old table as old_rows
+  for each statement execute function compliance_private.tg__audit_deleted_rows('dsr_request', 'id', 'received', 'updated', 'deleted');
 
 alter table compliance.dsr_requests enable row level security;
 alter table compliance.dsr_requests force row level security;
@@ -680,7 +682,7 @@ begin
       'GDPR Art. 17(3)(e): a DPO releases the hold with compliance.release_legal_hold(user_id) when the matter allows.');
   end if;
 
-  insert into compliance_private.bulk_operations (xact_id, kind) values (pg_current_xact_id(), 'erasure');
+  perform compliance_private.begin_bulk_operation('erasure');
 
   -- children before the profile so each count is exact
   foreach v_table in array array['messages', 'conversations', 'consent_records', 'sessions',
@@ -712,7 +714,7 @@ begin
   get diagnostics v_redacted = row_count;
 
   insert into compliance_private.erased_subjects (subject_digest) values (compliance_private.subject_digest(user_id));
-  delete from compliance_private.bulk_operations b where b.xact_id = pg_current_xact_id();
+  perform compliance_private.end_bulk_operation();
 
   -- counts, never identity: no subject, and no actor or client when the subject asked
   perform compliance_private.append_audit('subject.erased', 'gdpr', 'dsr_request', v_request_id::text,
