@@ -12,8 +12,11 @@ export async function run(db: BenchDatabase, quick: boolean) {
   await printConditions(db, { benchmark: 'P5', partition_rows: partitionRows, expired_messages: conversations * messagesPer, batch_conversations: batch });
 
   // a month eight years ago, sealed, so retention may drop it
-  await db.admin`create table compliance.audit_logs_y2018m01 partition of compliance.audit_logs for values from ('2018-01-01') to ('2018-02-01')`;
-  await db.admin`select compliance_private.protect_audit_relation('compliance.audit_logs_y2018m01')`;
+  await db.admin.begin(async (tx) => {
+    await tx`set local role compliance_owner`;
+    await tx`create table compliance.audit_logs_y2018m01 partition of compliance.audit_logs for values from ('2018-01-01') to ('2018-02-01')`;
+    await tx`select compliance_private.protect_audit_relation('compliance.audit_logs_y2018m01')`;
+  });
   await insertAuditRows(db.admin, partitionRows, { from: '2018-01-31', spreadSeconds: 20 * 86400 });
   while ((await db.admin`select compliance.seal_audit_log(10000, 100) as n`)[0]!.n > 0);
   const [dropMs, dropped] = await timed(() => db.admin`select compliance.apply_retention('audit_logs') as r`);
