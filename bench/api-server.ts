@@ -14,9 +14,9 @@ const url = process.env.SERVER_DATABASE_URL!;
 const sql = postgres(url, { max: 10, onnotice: () => undefined });
 const trpc = createApp({ sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 }, () => '');
 
-const SESSION = '00000000-0000-4000-8000-000000000000';
 const bare = http.createServer((req, res) => {
   const subject = String(req.headers['x-subject']);
+  const session = String(req.headers['x-session']);
   let body = '';
   req.on('data', (chunk) => (body += chunk));
   req.on('end', () => {
@@ -26,7 +26,7 @@ const bare = http.createServer((req, res) => {
         await tx`set local role compliance_app`;
         await tx`select compliance.set_request_context(${subject}, '{}', '127.0.0.1', 'bench')`;
         await tx`select from compliance.ensure_profile(${subject}, null, null, null)`;
-        await tx`select from compliance.touch_session(${subject}, ${SESSION}::uuid, interval '15 minutes')`;
+        await tx`select from compliance.touch_session(${subject}, ${session}::uuid, interval '15 minutes')`;
         const [row] = await tx`select preferences from compliance.set_preferences(${subject}, ${tx.json(preferences as never)}, true)`;
         return row!.preferences;
       })

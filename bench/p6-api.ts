@@ -28,7 +28,8 @@ export async function run(db: BenchDatabase, quick: boolean) {
   const seconds = quick ? 3 : 10;
   const rounds = quick ? 1 : 2;
   await printConditions(db, { benchmark: 'P6', connections: CONNECTIONS, pipelining: 1, seconds_per_run: seconds, runs_each: rounds, subjects: SUBJECTS });
-  const tokens = await Promise.all(Array.from({ length: SUBJECTS }, (_, i) => signDevelopmentToken({ subject: `user:api-${i}`, claims: { sid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` } })));
+  const session = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+  const tokens = await Promise.all(Array.from({ length: SUBJECTS }, (_, i) => signDevelopmentToken({ subject: `user:api-${i}`, claims: { sid: session(i) } })));
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bench/api-server.ts')], {
     env: { ...process.env, SERVER_DATABASE_URL: db.loginUrl('server') },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -38,14 +39,16 @@ export async function run(db: BenchDatabase, quick: boolean) {
     const body = JSON.stringify({ preferences: { theme: 'dark', density: 'compact' } });
     const trpcUrl = `http://127.0.0.1:${ports.trpc}/trpc/me.setPreferences`;
     const bareUrl = `http://127.0.0.1:${ports.bare}/`;
-    // warm both paths (profiles and sessions exist afterwards)
-    await load(trpcUrl, 1, (i) => ({ authorization: `Bearer ${tokens[i]}` }), body);
-    await load(bareUrl, 1, (i) => ({ 'x-subject': `user:api-${i}` }), body);
+    // every subject's profile and session exist before measuring (first sight creates them)
+    for (let i = 0; i < SUBJECTS; i += 1) {
+      await fetch(trpcUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i]}` }, body });
+    }
+    const bareHeaders = (i: number) => ({ 'x-subject': `user:api-${i}`, 'x-session': session(i) });
     const trpc: autocannon.Result[] = [];
     const bare: autocannon.Result[] = [];
     for (let round = 0; round < rounds; round += 1) {
       trpc.push(await load(trpcUrl, seconds, (i) => ({ authorization: `Bearer ${tokens[i]}` }), body));
-      bare.push(await load(bareUrl, seconds, (i) => ({ 'x-subject': `user:api-${i}` }), body));
+      bare.push(await load(bareUrl, seconds, bareHeaders, body));
     }
     const rate = (results: autocannon.Result[]) => results.reduce((sum, r) => sum + r.requests.average, 0) / results.length;
     const p99 = (results: autocannon.Result[]) => Math.max(...results.map((r) => r.latency.p99));
