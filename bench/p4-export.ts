@@ -1,6 +1,8 @@
 /** P4: export_subject vs COPY of the same rows. */
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import postgres from 'postgres';
 import { createSubject } from './fixtures.js';
 import { type BenchDatabase, figure, percentile, printConditions, quiet, timed } from './lib.js';
@@ -25,6 +27,9 @@ export async function run(db: BenchDatabase, quick: boolean) {
   await printConditions(db, { benchmark: 'P4', subject: '100 conversations, 2000 messages, 1000 audit rows', repetitions });
 
   const sql = postgres(db.adminUrl, { ...quiet, max: 1 });
+  // COPY through node-postgres: postgres.js's COPY streams stall a long run of them
+  const copier = new pg.Client({ connectionString: db.adminUrl });
+  await copier.connect();
   const exports: number[] = [];
   const copies: number[] = [];
   let bytes = 0;
@@ -43,15 +48,14 @@ export async function run(db: BenchDatabase, quick: boolean) {
       copies.push(
         (await timed(async () => {
           for (const query of COPIES) {
-            const stream = await sql.unsafe(`copy (${query}) to stdout`).readable();
-            // pipeline, not for await: postgres.js stalls the next query after an abandoned iterator
-            await pipeline(stream, new Writable({ write: (_chunk, _encoding, done) => done() }));
+            await pipeline(copier.query(copyTo(`copy (${query}) to stdout`)), new Writable({ write: (_chunk, _encoding, done) => done() }));
           }
         }))[0],
       );
     }
   } finally {
     await sql.end();
+    await copier.end();
   }
   const exportRate = 1000 / percentile(exports, 50);
   const copyRate = 1000 / percentile(copies, 50);

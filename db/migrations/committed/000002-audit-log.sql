@@ -1,5 +1,5 @@
 --! Previous: sha1:9dc6487fd5da25e6afa417f35337e3484c29f5af
---! Hash: sha1:9344bc56af4f1d9a6624152ac9a6fe8f5c5925d8
+--! Hash: sha1:e856f6077052fb959374a369a74e984e420cd7ea
 --! Message: audit-log
 
 -- Audit log: append-only, tamper-evident (hash-chained seals), sealed without write-path
@@ -36,6 +36,19 @@ end;
 $$;
 comment on function compliance_private.in_bulk_operation(text) is
   'Whether the current transaction is an erasure or retention batch: the session setting compliance_private.bulk_operation names it and bulk_operations (writable only by the owner) proves it.';
+
+create function compliance_private.in_any_bulk_operation() returns boolean
+  language plpgsql
+  stable
+as $$
+declare
+  v_kind text := current_setting('compliance_private.bulk_operation', true);
+begin
+  return v_kind in ('erasure', 'retention') and compliance_private.in_bulk_operation(v_kind);
+end;
+$$;
+comment on function compliance_private.in_any_bulk_operation() is
+  'Whether the current transaction is an erasure or a retention batch; without the hint setting it answers without a lookup, so the row audit trigger can ask on every write.';
 
 create function compliance_private.begin_bulk_operation(kind text) returns void
   language sql
@@ -227,38 +240,6 @@ $$;
 comment on function compliance_private.append_audit(text, text, text, text, jsonb, text, jsonb, text, text, text, boolean) is
   'The one place audit rows are written: fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part.';
 
-create function compliance.log_event(
-  action text,
-  category text,
-  resource_type text default null,
-  resource_id text default null,
-  details jsonb default '{}',
-  subject_id text default null,
-  personal_details jsonb default null,
-  outcome text default 'success',
-  failure_reason text default null
-) returns bigint
-  language plpgsql
-  volatile
-  security definer
-  set search_path to pg_catalog, public, pg_temp
-as $$
-begin
-  if subject_id is not null then
-    -- holds the subject against a concurrent erasure until this transaction ends, so an
-    -- event about a subject cannot outlive that subject's erasure
-    perform from compliance.user_profiles p where p.user_id = log_event.subject_id for key share;
-  end if;
-  return compliance_private.append_audit(log_event.action, log_event.category,
-    log_event.resource_type, log_event.resource_id, log_event.details, log_event.subject_id,
-    log_event.personal_details, log_event.outcome, log_event.failure_reason);
-end;
-$$;
-comment on function compliance.log_event(text, text, text, text, jsonb, text, jsonb, text, text) is
-  'Appends an application event to the audit log (PHI access with the patient id in personal_details, logins, exports). details must not hold personal data: it survives erasure; put identifying values in subject_id and personal_details. The actor, client IP and user agent come from the request context. Returns the new row id.';
-grant execute on function compliance.log_event(text, text, text, text, jsonb, text, jsonb, text, text)
-  to compliance_app, compliance_dpo, compliance_worker;
-
 ------------------------------------------------------------------------------------------
 -- Row triggers on the personal tables
 ------------------------------------------------------------------------------------------
@@ -285,10 +266,8 @@ declare
   v_user_agent text;
   v_digest bytea;
 begin
-  if current_setting('compliance_private.bulk_operation', true) in ('erasure', 'retention') then
-    if compliance_private.in_bulk_operation(current_setting('compliance_private.bulk_operation', true)) then
-      return null;  -- the routine writes one summary entry with counts
-    end if;
+  if compliance_private.in_any_bulk_operation() then
+    return null;  -- the routine writes one summary entry with counts
   end if;
 
   -- kept to one statement per row besides the insert: this runs on every personal write
@@ -339,10 +318,8 @@ as $$
 begin
   -- once per statement, so an erasure or a retention batch deleting thousands of rows pays
   -- for one check, not one per row
-  if current_setting('compliance_private.bulk_operation', true) in ('erasure', 'retention') then
-    if compliance_private.in_bulk_operation(current_setting('compliance_private.bulk_operation', true)) then
-      return null;
-    end if;
+  if compliance_private.in_any_bulk_operation() then
+    return null;
   end if;
   insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
     actor_id, ip_address, user_agent, personal_salt, personal_digest)
@@ -433,7 +410,7 @@ comment on function compliance_private.tg_audit_logs__only_redaction() is
   'BEFORE UPDATE row trigger on audit_logs: permits only setting the personal part and salt to NULL and stamping redacted_at (the statement trigger admits UPDATEs only inside an erasure); anything else is refused (APPND).';
 
 grant execute on function compliance_private.tg_audit_logs__refuse_change(),
-  compliance_private.tg_audit_logs__only_redaction(), compliance_private.in_bulk_operation(text)
+  compliance_private.tg_audit_logs__only_redaction()
   to compliance_app, compliance_dpo, compliance_worker, compliance_auditor;
 
 create function compliance_private.protect_audit_relation(relation regclass) returns void

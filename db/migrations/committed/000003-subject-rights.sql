@@ -1,5 +1,5 @@
---! Previous: sha1:9344bc56af4f1d9a6624152ac9a6fe8f5c5925d8
---! Hash: sha1:7aa0ec09900ce5668a9589c9c8d5fd50f65edb7b
+--! Previous: sha1:e856f6077052fb959374a369a74e984e420cd7ea
+--! Hash: sha1:471778e2fcb67e7e66ea5be37a359b9df58f07bb
 --! Message: subject-rights
 
 -- Subject rights: data procedures, access and portability export, rectification, atomic
@@ -93,6 +93,21 @@ $$;
 comment on function compliance_private.require_subject(text) is
   'Raises ERASD for an erased subject and UNKSJ for an unknown one; returns quietly when the profile exists and is visible.';
 
+create function compliance_private.require_context_subject() returns text
+  language plpgsql
+  stable
+as $$
+begin
+  if compliance.current_subject() is null then
+    perform compliance_private.raise_error('NOCTX', 'no subject in the request context',
+      'Call compliance.set_request_context(actor => ''user:...'') first.');
+  end if;
+  return compliance.current_subject();
+end;
+$$;
+comment on function compliance_private.require_context_subject() is
+  'The request actor for the self-service functions; NOCTX when no context is set.';
+
 create function compliance_private.tg_user_profiles__refuse_erased() returns trigger
   language plpgsql
   volatile
@@ -111,8 +126,11 @@ comment on function compliance_private.tg_user_profiles__refuse_erased() is
 create trigger _010_refuse_erased before insert on compliance.user_profiles
   for each row execute function compliance_private.tg_user_profiles__refuse_erased();
 
--- log_event must not store an erased subject's id again
-create or replace function compliance.log_event(
+------------------------------------------------------------------------------------------
+-- Application events
+------------------------------------------------------------------------------------------
+
+create function compliance.log_event(
   action text,
   category text,
   resource_type text default null,
@@ -142,6 +160,10 @@ begin
     log_event.personal_details, log_event.outcome, log_event.failure_reason);
 end;
 $$;
+comment on function compliance.log_event(text, text, text, text, jsonb, text, jsonb, text, text) is
+  'Appends an application event to the audit log (PHI access with the patient id in personal_details, logins, exports). details must not hold personal data: it survives erasure; put identifying values in subject_id and personal_details. The actor, client IP and user agent come from the request context. Returns the new row id. Errors: ERASD for an erased subject.';
+grant execute on function compliance.log_event(text, text, text, text, jsonb, text, jsonb, text, text)
+  to compliance_app, compliance_dpo, compliance_worker;
 
 ------------------------------------------------------------------------------------------
 -- Register of data subject requests
@@ -591,11 +613,7 @@ create function compliance.export_my_data(kind text default 'access') returns js
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  if compliance.current_subject() is null then
-    perform compliance_private.raise_error('NOCTX', 'no subject in the request context',
-      'Call compliance.set_request_context(actor => ''user:...'') first.');
-  end if;
-  return compliance_private.export_subject_core(compliance.current_subject(), kind);
+  return compliance_private.export_subject_core(compliance_private.require_context_subject(), kind);
 end;
 $$;
 comment on function compliance.export_my_data(text) is
@@ -753,11 +771,7 @@ create function compliance.erase_my_data(reason text, confirm boolean default fa
   set search_path to pg_catalog, public, pg_temp
 as $$
 begin
-  if compliance.current_subject() is null then
-    perform compliance_private.raise_error('NOCTX', 'no subject in the request context',
-      'Call compliance.set_request_context(actor => ''user:...'') first.');
-  end if;
-  return compliance_private.erase_subject_core(compliance.current_subject(), reason, confirm, 'subject');
+  return compliance_private.erase_subject_core(compliance_private.require_context_subject(), reason, confirm, 'subject');
 end;
 $$;
 comment on function compliance.erase_my_data(text, boolean) is

@@ -1,5 +1,5 @@
---! Previous: sha1:7aa0ec09900ce5668a9589c9c8d5fd50f65edb7b
---! Hash: sha1:dbdef86ff85083abd3af4aa9ba71fa9fa3b24634
+--! Previous: sha1:471778e2fcb67e7e66ea5be37a359b9df58f07bb
+--! Hash: sha1:a6ecc525d8c939d78da298381017b4335fef2fff
 --! Message: consent
 
 -- Consent management: recording with evidence, append-only history, current state.

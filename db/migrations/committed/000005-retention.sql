@@ -1,5 +1,5 @@
---! Previous: sha1:dbdef86ff85083abd3af4aa9ba71fa9fa3b24634
---! Hash: sha1:f5da152e068daa42e1b512d186e978e89eb95d60
+--! Previous: sha1:a6ecc525d8c939d78da298381017b4335fef2fff
+--! Hash: sha1:363715e2e53ed0e6fa6b5d4408cbd8b3b2fb9627
 --! Message: retention
 
 -- Retention as policy data, applied in bounded batches; audit partitions dropped whole.
@@ -180,6 +180,7 @@ declare
   v_rows bigint;
   v_last record;
   v_anchor compliance.audit_seals;
+  v_drop_started timestamptz;
 begin
   for v_partition in select * from compliance_private.expired_audit_partitions(cutoff) loop
     select * into strict v_head from compliance_private.audit_seal_head for update;
@@ -199,7 +200,9 @@ begin
        where (s.last_xact_id, s.last_row_id) >= (v_last.xact_id, v_last.id)
        order by s.seal_no limit 1;
     end if;
+    v_drop_started := clock_timestamp();
     if not dry_run then
+      -- the only step that locks writers out (ACCESS EXCLUSIVE on the parent), and it is brief
       execute format('drop table compliance.%I', v_partition.partition_name);
       if v_anchor.seal_no is not null and v_anchor.seal_no > v_head.anchor_seal_no then
         update compliance_private.audit_seal_head
@@ -211,7 +214,8 @@ begin
           'last_seal_removed', v_anchor.seal_no, 'last_seal_hash', encode(v_anchor.seal_hash, 'hex')));
     end if;
     v_dropped := v_dropped || jsonb_build_object('partition', v_partition.partition_name, 'rows', v_rows,
-      'last_seal_removed', v_anchor.seal_no);
+      'last_seal_removed', v_anchor.seal_no,
+      'drop_ms', round((extract(epoch from clock_timestamp() - v_drop_started) * 1000)::numeric, 3));
   end loop;
   return v_dropped;
 end;
