@@ -66,7 +66,7 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
 export async function printConditions(db: BenchDatabase, extra: Record<string, unknown>) {
   const [row] = await db.admin`select current_setting('server_version') as version, current_setting('synchronous_commit') as synchronous_commit,
                                       current_setting('shared_buffers') as shared_buffers`;
-  const conditions = { postgres: row!.version, synchronous_commit: row!.synchronous_commit, shared_buffers: row!.shared_buffers,
+  const conditions = { postgres: String(row!.version).split(' ')[0], synchronous_commit: row!.synchronous_commit, shared_buffers: row!.shared_buffers,
     database: db.source, cpus: os.cpus().length, node: process.version, ...extra };
   console.log(`conditions: ${Object.entries(conditions).map(([k, v]) => `${k}=${v}`).join(' ')}`);
 }
