@@ -1,5 +1,5 @@
---! Previous: sha1:e856f6077052fb959374a369a74e984e420cd7ea
---! Hash: sha1:471778e2fcb67e7e66ea5be37a359b9df58f07bb
+--! Previous: sha1:6aa15905754dd84ca90f6802f45b1210ae2a69e0
+--! Hash: sha1:a6fa0851993eb8c3d375c23611c6e7c98264373c
 --! Message: subject-rights
 
 -- Subject rights: data procedures, access and portability export, rectification, atomic

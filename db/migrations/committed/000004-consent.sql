@@ -1,5 +1,5 @@
---! Previous: sha1:471778e2fcb67e7e66ea5be37a359b9df58f07bb
---! Hash: sha1:a6ecc525d8c939d78da298381017b4335fef2fff
+--! Previous: sha1:a6fa0851993eb8c3d375c23611c6e7c98264373c
+--! Hash: sha1:746d027f2d2f1323300cba8b948a870927862848
 --! Message: consent
 
 -- Consent management: recording with evidence, append-only history, current state.

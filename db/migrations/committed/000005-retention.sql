@@ -1,5 +1,5 @@
---! Previous: sha1:a6ecc525d8c939d78da298381017b4335fef2fff
---! Hash: sha1:363715e2e53ed0e6fa6b5d4408cbd8b3b2fb9627
+--! Previous: sha1:746d027f2d2f1323300cba8b948a870927862848
+--! Hash: sha1:fbe6a7c8c62d1d3f2f29f566b5183c960932eb3a
 --! Message: retention
 
 -- Retention as policy data, applied in bounded batches; audit partitions dropped whole.
