@@ -311,3 +311,42 @@ describe('request register', () => {
     await expectSqlState(db.as('compliance_dpo', dpo, (tx) => tx`select compliance.complete_dsr(${request!.id})`), 'NODSR');
   });
 });
+
+describe('sessions', () => {
+  it('lets two requests open the same new session at once', async () => {
+    await seedFullSubject('user:twotabs');
+    const first = postgres(db.adminUrl, { ...quiet, max: 1 });
+    const second = postgres(db.adminUrl, { ...quiet, max: 1 });
+    const session = '6f9d2a10-5b7c-4e3d-8a21-0c4b9e7f1a22';
+    try {
+      let commitFirst!: () => void;
+      const mayCommit = new Promise<void>((resolve) => (commitFirst = resolve));
+      let opened!: () => void;
+      const hasOpened = new Promise<void>((resolve) => (opened = resolve));
+      const asSubject = async (tx: postgres.TransactionSql) => {
+        await tx`set local role compliance_app`;
+        await setContext(tx, { actor: 'user:twotabs' });
+      };
+      const one = first.begin(async (tx) => {
+        await asSubject(tx);
+        await tx`select compliance.touch_session('user:twotabs', ${session}::uuid)`;
+        opened();
+        await mayCommit;
+      });
+      await hasOpened;
+      const two = second.begin(async (tx) => {
+        await asSubject(tx);
+        await tx`select compliance.touch_session('user:twotabs', ${session}::uuid)`;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      commitFirst();
+      await one;
+      await expect(two).resolves.toBeUndefined();
+      const [row] = await db.admin`select count(*)::int as n from compliance.sessions where id = ${session}`;
+      expect(row!.n).toBe(1);
+    } finally {
+      await first.end();
+      await second.end();
+    }
+  });
+});

@@ -175,3 +175,4 @@ describe('the DPO router', () => {
     expect(csv.json.result.data.csv.split('\r\n')[0]).toBe('id,user_id,purpose,granted,policy_version,source,recorded_at,ip_address,user_agent');
   });
 });
+

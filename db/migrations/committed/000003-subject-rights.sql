@@ -1,5 +1,5 @@
 --! Previous: sha1:6aa15905754dd84ca90f6802f45b1210ae2a69e0
---! Hash: sha1:a6fa0851993eb8c3d375c23611c6e7c98264373c
+--! Hash: sha1:1bb8930855ab57853457bf1aa55ff4de9a8f006f
 --! Message: subject-rights
 
 -- Subject rights: data procedures, access and portability export, rectification, atomic
@@ -473,10 +473,19 @@ begin
   select * into v_row from compliance.sessions s
    where s.id = session_id and s.user_id = touch_session.user_id for no key update;
   if not found then
+    -- parallel first requests of one session: one inserts, the others find its row
     insert into compliance.sessions (id, user_id, ip_address, user_agent)
       values (session_id, touch_session.user_id, compliance.current_client_ip(), compliance.current_user_agent())
+      on conflict on constraint sessions_pkey do nothing
     returning * into v_row;
-    return v_row;
+    if found then
+      return v_row;
+    end if;
+    select * into v_row from compliance.sessions s
+     where s.id = session_id and s.user_id = touch_session.user_id for no key update;
+    if not found then
+      perform compliance_private.raise_error('SESXP', 'this session belongs to someone else', 'Sign in again.');
+    end if;
   end if;
   if v_row.ended_at is not null or v_row.last_activity_at < now() - idle_timeout then
     perform compliance_private.raise_error('SESXP', 'session expired due to inactivity',

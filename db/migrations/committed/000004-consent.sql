@@ -1,5 +1,5 @@
---! Previous: sha1:a6fa0851993eb8c3d375c23611c6e7c98264373c
---! Hash: sha1:746d027f2d2f1323300cba8b948a870927862848
+--! Previous: sha1:1bb8930855ab57853457bf1aa55ff4de9a8f006f
+--! Hash: sha1:31437a2abfa0d126bdb0c465bde6e8a7444798d3
 --! Message: consent
 
 -- Consent management: recording with evidence, append-only history, current state.

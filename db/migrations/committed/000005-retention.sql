@@ -1,5 +1,5 @@
---! Previous: sha1:746d027f2d2f1323300cba8b948a870927862848
---! Hash: sha1:fbe6a7c8c62d1d3f2f29f566b5183c960932eb3a
+--! Previous: sha1:31437a2abfa0d126bdb0c465bde6e8a7444798d3
+--! Hash: sha1:f29105f4bb36c5e8b5672a48c02af09786c886e8
 --! Message: retention
 
 -- Retention as policy data, applied in bounded batches; audit partitions dropped whole.
