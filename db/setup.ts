@@ -87,13 +87,8 @@ export async function migrateDatabase(adminUrl: string, loginPassword: string): 
   clearAllPools();
   await runMigrations({
     connectionString: loginRoleUrl(url, 'worker', loginPassword),
-    logger: silentWorkerLogger(),
+    logger: silentLogger,
   });
-}
-
-function silentWorkerLogger() {
-  // graphile-worker and graphile-migrate share @graphile/logger's Logger
-  return silentLogger as never;
 }
 
 export async function setupDatabase(options: SetupOptions): Promise<void> {
