@@ -1,5 +1,5 @@
 --! Previous: sha1:9dc6487fd5da25e6afa417f35337e3484c29f5af
---! Hash: sha1:6aa15905754dd84ca90f6802f45b1210ae2a69e0
+--! Hash: sha1:7d8d828a64ea53ca6a263013d163ee410b2a2e8e
 --! Message: audit-log
 
 -- Audit log: append-only, tamper-evident (hash-chained seals), sealed without write-path
@@ -238,7 +238,7 @@ begin
 end;
 $$;
 comment on function compliance_private.append_audit(text, text, text, text, jsonb, text, jsonb, text, text, text, boolean) is
-  'The one place audit rows are written: fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part.';
+  'Writes one audit row for the routines and log_event: fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part. The row triggers write the same columns inline, because a nested call costs every personal write.';
 
 ------------------------------------------------------------------------------------------
 -- Row triggers on the personal tables
@@ -479,6 +479,18 @@ select compliance.ensure_audit_partitions(3, 1);
 -- Sealing
 ------------------------------------------------------------------------------------------
 
+create view compliance_private.audit_log_checks as
+  select a.xact_id, a.id,
+         compliance_private.audit_row_hash(a.id, a.occurred_at, a.xact_id, a.action, a.category,
+           a.resource_type, a.resource_id, a.outcome, a.failure_reason, a.details, a.personal_digest) as row_hash,
+         a.redacted_at is null
+           and compliance_private.audit_personal_digest(a.personal_salt, a.user_id, a.actor_id,
+                 a.ip_address, a.user_agent, a.personal_details) is distinct from a.personal_digest as digest_mismatch
+    from compliance.audit_logs a;
+comment on view compliance_private.audit_log_checks is
+  'Each audit row''s hash (what a seal covers) and whether its personal part still matches personal_digest; the sealer and the verifier read both from here, filtering on (xact_id, id) so the seal-order index is used.';
+
+
 create table compliance.audit_seals (
   seal_no       bigint      not null,
   last_xact_id  xid8        not null,
@@ -575,14 +587,11 @@ begin
            string_agg(b.row_hash, ''::bytea order by b.xact_id, b.id),
            (array_agg(b.xact_id order by b.xact_id desc, b.id desc))[1]
       into v_count, v_ids, v_hashes, v_last_xact
-      from (select a.id, a.xact_id,
-                   compliance_private.audit_row_hash(a.id, a.occurred_at, a.xact_id, a.action,
-                     a.category, a.resource_type, a.resource_id, a.outcome, a.failure_reason,
-                     a.details, a.personal_digest) as row_hash
-              from compliance.audit_logs a
-             where (a.xact_id, a.id) > (v_head.last_xact_id, v_head.last_row_id)
-               and a.xact_id < v_xmin
-             order by a.xact_id, a.id
+      from (select c.id, c.xact_id, c.row_hash
+              from compliance_private.audit_log_checks c
+             where (c.xact_id, c.id) > (v_head.last_xact_id, v_head.last_row_id)
+               and c.xact_id < v_xmin
+             order by c.xact_id, c.id
              limit max_rows_per_seal) b;
     exit when v_count = 0;
     v_last_id := v_ids[v_count];
@@ -633,7 +642,6 @@ declare
   v_from_xact xid8;
   v_from_id bigint;
   v_problem record;
-  v_rows bigint;
   v_count integer;
   v_hashes bytea;
   v_digest_bad boolean;
@@ -669,74 +677,47 @@ begin
         'detail', 'the seal''s contents do not match its seal_hash');
     end if;
 
-    -- fast path: recompute the seal's row hashes in order; only a mismatch needs the
-    -- row-by-row comparison below, which names what differs
+    -- recompute the seal's row hashes in order; only a mismatch needs the row-by-row
+    -- comparison, which names what differs
     select count(*)::integer, coalesce(string_agg(r.row_hash, ''::bytea order by r.xact_id, r.id), ''::bytea),
            coalesce(bool_or(r.digest_mismatch), false)
       into v_count, v_hashes, v_digest_bad
-      from (select a.xact_id, a.id,
-                   compliance_private.audit_row_hash(a.id, a.occurred_at, a.xact_id, a.action,
-                     a.category, a.resource_type, a.resource_id, a.outcome, a.failure_reason,
-                     a.details, a.personal_digest) as row_hash,
-                   a.redacted_at is null
-                     and compliance_private.audit_personal_digest(a.personal_salt, a.user_id, a.actor_id,
-                           a.ip_address, a.user_agent, a.personal_details) is distinct from a.personal_digest
-                     as digest_mismatch
-              from compliance.audit_logs a
-             where (a.xact_id, a.id) > (v_from_xact, v_from_id)
-               and (a.xact_id, a.id) <= (v_seal.last_xact_id, v_seal.last_row_id)) r;
-    if v_count = v_seal.row_count and v_hashes = v_seal.row_hashes and not v_digest_bad then
-      rows_checked := rows_checked + v_count;
-      v_expected_no := v_seal.seal_no + 1;
-      v_previous_hash := v_seal.seal_hash;
-      v_from_xact := v_seal.last_xact_id;
-      v_from_id := v_seal.last_row_id;
-      continue;
-    end if;
+      from compliance_private.audit_log_checks r
+     where (r.xact_id, r.id) > (v_from_xact, v_from_id)
+       and (r.xact_id, r.id) <= (v_seal.last_xact_id, v_seal.last_row_id);
+    rows_checked := rows_checked + v_count;
 
-    v_rows := 0;
-    for v_problem in
-      with sealed as (
-        select u.id, u.ord, substring(v_seal.row_hashes from (u.ord::integer - 1) * 32 + 1 for 32) as row_hash
-          from unnest(v_seal.row_ids) with ordinality as u(id, ord)
-      ), present as (
-        select a.id,
-               row_number() over (order by a.xact_id, a.id) as ord,
-               compliance_private.audit_row_hash(a.id, a.occurred_at, a.xact_id, a.action,
-                 a.category, a.resource_type, a.resource_id, a.outcome, a.failure_reason,
-                 a.details, a.personal_digest) as row_hash,
-               a.redacted_at is null
-                 and compliance_private.audit_personal_digest(a.personal_salt, a.user_id, a.actor_id,
-                       a.ip_address, a.user_agent, a.personal_details) is distinct from a.personal_digest
-                 as digest_mismatch
-          from compliance.audit_logs a
-         where (a.xact_id, a.id) > (v_from_xact, v_from_id)
-           and (a.xact_id, a.id) <= (v_seal.last_xact_id, v_seal.last_row_id)
-      )
-      select coalesce(s.id, p.id) as id,
-             case when p.id is null then 'deleted_row'
-                  when s.id is null then 'forged_row'
-                  when p.row_hash <> s.row_hash then 'altered_row'
-                  when p.ord <> s.ord then 'reordered_row'
-                  when p.digest_mismatch then 'digest_mismatch'
-             end as kind,
-             p.id is not null as is_present
-        from sealed s
-        full join present p on p.id = s.id
-    loop
-      if v_problem.is_present then
-        v_rows := v_rows + 1;
-      end if;
-      continue when v_problem.kind is null;
-      problems := problems || jsonb_build_object('kind', v_problem.kind, 'seal_no', v_seal.seal_no,
-        'row_id', v_problem.id, 'detail', case v_problem.kind
-          when 'deleted_row' then 'a sealed row is missing'
-          when 'forged_row' then 'a row in the sealed range is not in the seal'
-          when 'altered_row' then 'the row no longer matches its sealed hash'
-          when 'reordered_row' then 'the row is not where the seal put it'
-          else 'the personal part no longer matches personal_digest' end);
-    end loop;
-    rows_checked := rows_checked + v_rows;
+    if v_count <> v_seal.row_count or v_hashes <> v_seal.row_hashes or v_digest_bad then
+      for v_problem in
+        with sealed as (
+          select u.id, u.ord, substring(v_seal.row_hashes from (u.ord::integer - 1) * 32 + 1 for 32) as row_hash
+            from unnest(v_seal.row_ids) with ordinality as u(id, ord)
+        ), present as (
+          select c.id, row_number() over (order by c.xact_id, c.id) as ord, c.row_hash, c.digest_mismatch
+            from compliance_private.audit_log_checks c
+           where (c.xact_id, c.id) > (v_from_xact, v_from_id)
+             and (c.xact_id, c.id) <= (v_seal.last_xact_id, v_seal.last_row_id)
+        )
+        select coalesce(s.id, p.id) as id,
+               case when p.id is null then 'deleted_row'
+                    when s.id is null then 'forged_row'
+                    when p.row_hash <> s.row_hash then 'altered_row'
+                    when p.ord <> s.ord then 'reordered_row'
+                    when p.digest_mismatch then 'digest_mismatch'
+               end as kind
+          from sealed s
+          full join present p on p.id = s.id
+      loop
+        continue when v_problem.kind is null;
+        problems := problems || jsonb_build_object('kind', v_problem.kind, 'seal_no', v_seal.seal_no,
+          'row_id', v_problem.id, 'detail', case v_problem.kind
+            when 'deleted_row' then 'a sealed row is missing'
+            when 'forged_row' then 'a row in the sealed range is not in the seal'
+            when 'altered_row' then 'the row no longer matches its sealed hash'
+            when 'reordered_row' then 'the row is not where the seal put it'
+            else 'the personal part no longer matches personal_digest' end);
+      end loop;
+    end if;
 
     v_expected_no := v_seal.seal_no + 1;
     v_previous_hash := v_seal.seal_hash;
@@ -754,11 +735,8 @@ begin
 
   -- rows not sealed yet: only their personal digests can be checked
   for v_problem in
-    select a.id from compliance.audit_logs a
-     where (a.xact_id, a.id) > (v_from_xact, v_from_id)
-       and a.redacted_at is null
-       and compliance_private.audit_personal_digest(a.personal_salt, a.user_id, a.actor_id,
-             a.ip_address, a.user_agent, a.personal_details) is distinct from a.personal_digest
+    select c.id from compliance_private.audit_log_checks c
+     where (c.xact_id, c.id) > (v_from_xact, v_from_id) and c.digest_mismatch
   loop
     problems := problems || jsonb_build_object('kind', 'digest_mismatch', 'seal_no', null,
       'row_id', v_problem.id, 'detail', 'the personal part no longer matches personal_digest');

@@ -1,5 +1,5 @@
---! Previous: sha1:6aa15905754dd84ca90f6802f45b1210ae2a69e0
---! Hash: sha1:1bb8930855ab57853457bf1aa55ff4de9a8f006f
+--! Previous: sha1:7d8d828a64ea53ca6a263013d163ee410b2a2e8e
+--! Hash: sha1:43d9c5868d3ec2ce406e4d09199774972a706cc4
 --! Message: subject-rights
 
 -- Subject rights: data procedures, access and portability export, rectification, atomic

@@ -1,5 +1,5 @@
---! Previous: sha1:1bb8930855ab57853457bf1aa55ff4de9a8f006f
---! Hash: sha1:31437a2abfa0d126bdb0c465bde6e8a7444798d3
+--! Previous: sha1:43d9c5868d3ec2ce406e4d09199774972a706cc4
+--! Hash: sha1:e2d7f262526b6b0425948a92d091002ddb3d7149
 --! Message: consent
 
 -- Consent management: recording with evidence, append-only history, current state.
@@ -12,8 +12,7 @@ create function compliance_private.tg_consent_records__append_only() returns tri
 as $$
 begin
   if tg_op = 'DELETE' and (
-       compliance_private.in_bulk_operation('erasure')
-       or compliance_private.in_bulk_operation('retention')
+       compliance_private.in_any_bulk_operation()
        -- the cascade of a profile deletion: the subject is going away entirely
        or not exists (select from compliance.user_profiles p where p.user_id = old.user_id)) then
     return old;

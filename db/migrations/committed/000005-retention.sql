@@ -1,5 +1,5 @@
---! Previous: sha1:31437a2abfa0d126bdb0c465bde6e8a7444798d3
---! Hash: sha1:f29105f4bb36c5e8b5672a48c02af09786c886e8
+--! Previous: sha1:e2d7f262526b6b0425948a92d091002ddb3d7149
+--! Hash: sha1:16c26384dd2dca86e0ad573a550b7aaaeda6c33c
 --! Message: retention
 
 -- Retention as policy data, applied in bounded batches; audit partitions dropped whole.
