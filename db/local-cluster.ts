@@ -9,6 +9,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { startEmbedded } from './embedded.js';
+import { setupDatabase } from './setup.js';
 
 export interface LocalCluster {
   adminUrl: string;
@@ -90,4 +91,30 @@ export function takeOverSignals(onSignal: (signal: NodeJS.Signals) => void): voi
     process.removeAllListeners(signal);
     process.on(signal, () => onSignal(signal));
   }
+}
+
+export interface AdminDatabaseOptions {
+  /** DATABASE_URL; without it an embedded cluster under dataDir is used */
+  adminUrl?: string;
+  dataDir: string;
+  port: number;
+  loginPassword: string;
+  log: (message: string) => void;
+}
+
+/**
+ * The database npm start and npm run worker prepare before anything connects: DATABASE_URL's,
+ * or the embedded cluster, set up and migrated. A cluster this process started is stopped
+ * again when setup fails.
+ */
+export async function setUpAdminDatabase(options: AdminDatabaseOptions): Promise<{ adminUrl: string; cluster?: LocalCluster }> {
+  const cluster = options.adminUrl ? undefined : await startLocalCluster({ dataDir: options.dataDir, port: options.port, log: options.log });
+  const adminUrl = options.adminUrl ?? cluster!.adminUrl;
+  try {
+    await setupDatabase({ adminUrl, loginPassword: options.loginPassword });
+  } catch (error) {
+    await cluster?.stop();
+    throw new Error(`database setup failed: ${(error as Error).message}`);
+  }
+  return { adminUrl, cluster };
 }

@@ -5,8 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
 import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
-import { type LocalCluster, startLocalCluster, takeOverSignals } from '../db/local-cluster.js';
-import { setupDatabase } from '../db/setup.js';
+import { setUpAdminDatabase, takeOverSignals } from '../db/local-cluster.js';
 import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
@@ -18,21 +17,13 @@ import { listen } from './listen.js';
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
-  let cluster: LocalCluster | undefined;
-  let adminUrl = config.DATABASE_URL;
   // SERVER_DATABASE_URL alone: a database set up elsewhere (docker-compose's setup service)
-  if (!adminUrl && !config.SERVER_DATABASE_URL) {
-    cluster = await startLocalCluster({ dataDir: config.PGCOMPLY_DATA_DIR, port: config.EMBEDDED_PG_PORT, log: (m) => log.info(m.trim()) });
-    adminUrl = cluster.adminUrl;
-  }
-  if (adminUrl) {
-    try {
-      await setupDatabase({ adminUrl, loginPassword: config.DB_LOGIN_PASSWORD });
-    } catch (error) {
-      await cluster?.stop();
-      throw new Error(`database setup failed: ${(error as Error).message}`);
-    }
-  }
+  const admin = config.DATABASE_URL || !config.SERVER_DATABASE_URL
+    ? await setUpAdminDatabase({ adminUrl: config.DATABASE_URL, dataDir: config.PGCOMPLY_DATA_DIR, port: config.EMBEDDED_PG_PORT,
+        loginPassword: config.DB_LOGIN_PASSWORD, log: (m) => log.info(m.trim()) })
+    : undefined;
+  const cluster = admin?.cluster;
+  const adminUrl = admin?.adminUrl;
   const loginUrl = (role: 'server' | 'worker') =>
     adminUrl ? loginRoleUrl(parseDatabaseUrl(adminUrl), role, config.DB_LOGIN_PASSWORD) : undefined;
   const serverUrl = config.SERVER_DATABASE_URL ?? loginUrl('server')!;

@@ -3,7 +3,7 @@
  * transaction that first chooses the database role and sets the request context.
  */
 import { initTRPC, TRPCError } from '@trpc/server';
-import type { Sql } from 'postgres';
+import type { ReservedSql, Sql, TransactionSql } from 'postgres';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { Identity } from './auth/verify.js';
 import { sqlStateOf, toTRPCError } from './errors.js';
@@ -49,9 +49,7 @@ function transactional(role: DatabaseRole) {
     const tx = await ctx.sql.reserve();
     try {
       await tx`begin`;
-      await tx`set local role compliance_app`;
-      await tx`select compliance.set_request_context(${identity.subject}, ${identity.roles}::text[],
-                 ${ctx.clientIp}::inet, ${ctx.userAgent})`;
+      await actAsSubject(tx, ctx, identity);
       // first sight of a subject creates its profile from the token's claims
       await tx`select from compliance.ensure_profile(${identity.subject}, ${identity.username ?? null},
                  ${identity.email ?? null}, ${identity.name ?? null})`;
@@ -80,10 +78,16 @@ function transactional(role: DatabaseRole) {
   });
 }
 
+/** the first statements of every request transaction: the app role, then who is acting */
+async function actAsSubject(tx: ReservedSql | TransactionSql, ctx: RequestContext, identity: Identity) {
+  await tx`set local role compliance_app`;
+  await tx`select compliance.set_request_context(${identity.subject}, ${identity.roles}::text[],
+             ${ctx.clientIp}::inet, ${ctx.userAgent})`;
+}
+
 async function closeExpiredSession(ctx: RequestContext, identity: Identity) {
   await ctx.sql.begin(async (tx) => {
-    await tx`set local role compliance_app`;
-    await tx`select compliance.set_request_context(${identity.subject}, ${identity.roles}::text[], ${ctx.clientIp}::inet, ${ctx.userAgent})`;
+    await actAsSubject(tx, ctx, identity);
     await tx`select compliance.close_session(${identity.subject}, ${identity.sessionId}::uuid)`;
   });
 }
