@@ -1,5 +1,6 @@
 import postgres, { type TransactionSql } from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { signal } from '../provision/signal.js';
 import { expectSqlState, quiet, setContext, useTestDatabase, type GroupRole } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -107,23 +108,21 @@ describe('sealing', () => {
     const first = postgres(db.adminUrl, { ...quiet, max: 1 });
     const second = postgres(db.adminUrl, { ...quiet, max: 1 });
     try {
-      let releaseFirst!: () => void;
-      const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
-      let firstWrote!: () => void;
-      const firstHasWritten = new Promise<void>((resolve) => (firstWrote = resolve));
+      const firstMayCommit = signal();
+      const firstHasWritten = signal();
       const firstTx = first.begin(async (tx) => {
         const [row] = await tx`select compliance.log_event('order.first', 'system') as id`;
-        firstWrote();
-        await firstMayCommit;
+        firstHasWritten.fire();
+        await firstMayCommit.fired;
         return row!.id as string;
       });
-      await firstHasWritten;
+      await firstHasWritten.fired;
       const secondId = await second.begin(async (tx) => (await tx`select compliance.log_event('order.second', 'system') as id`)[0]!.id as string);
       // the second committed first; the first is still open, so neither may be sealed yet
       await db.admin`select compliance.seal_audit_log()`;
       const sealedEarly = await db.admin`select unnest(row_ids) as id from compliance.audit_seals`;
       expect(sealedEarly.map((r) => r.id)).not.toContain(secondId);
-      releaseFirst();
+      firstMayCommit.fire();
       const firstId = await firstTx;
       expect(BigInt(firstId)).toBeLessThan(BigInt(secondId));
       await db.admin`select compliance.seal_audit_log()`;
@@ -144,11 +143,9 @@ describe('sealing', () => {
       for (let i = 0; i < 8; i += 1) {
         await db.as('compliance_app', { actor: `user:w${i}` }, (tx) => tx`select compliance.ensure_profile(${`user:w${i}`})`);
       }
-      let release!: () => void;
-      const allWritten = new Promise<void>((resolve) => (release = resolve));
+      const allWritten = signal();
       let written = 0;
-      let everyoneWrote!: () => void;
-      const everyone = new Promise<void>((resolve) => (everyoneWrote = resolve));
+      const everyone = signal();
       const transactions = writers.map((sql, i) =>
         sql.begin(async (tx) => {
           await tx`set local role compliance_app`;
@@ -158,19 +155,19 @@ describe('sealing', () => {
             await tx`select compliance.log_event('phi.access', 'hipaa', null, null, '{}', ${`user:w${i}`})`;
           }
           written += 1;
-          if (written === 8) everyoneWrote();
-          await allWritten;
+          if (written === 8) everyone.fire();
+          await allWritten.fired;
         }),
       );
       // all eight wrote their audited rows while the other seven were still open
-      await everyone;
+      await everyone.fired;
       const sealer = db.admin`select compliance.seal_audit_log()`;
       await sealer;
       // only this file's database: other test files run in parallel on the same cluster
       const [waits] = await db.admin`select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
                                       where not l.granted and a.datname = current_database()`;
       expect(waits!.n).toBe(0);
-      release();
+      allWritten.fire();
       await Promise.all(transactions);
     } finally {
       await Promise.all(writers.map((sql) => sql.end()));

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { signal } from '../provision/signal.js';
 import { expectSqlState, quiet, setContext, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -231,18 +232,16 @@ describe('erasure racing a write', () => {
     const eraser = postgres(db.adminUrl, { ...quiet, max: 1 });
     const writer = postgres(db.adminUrl, { ...quiet, max: 1 });
     try {
-      let commitErasure!: () => void;
-      const mayCommit = new Promise<void>((resolve) => (commitErasure = resolve));
-      let erased!: () => void;
-      const hasErased = new Promise<void>((resolve) => (erased = resolve));
+      const mayCommit = signal();
+      const hasErased = signal();
       const erasure = eraser.begin(async (tx) => {
         await tx`set local role compliance_dpo`;
         await setContext(tx, dpo);
         await tx`select compliance.erase_subject('user:race-late', 'request', true)`;
-        erased();
-        await mayCommit;
+        hasErased.fire();
+        await mayCommit.fired;
       });
-      await hasErased;
+      await hasErased.fired;
       const write = writer.begin(async (tx) => {
         await tx`set local role compliance_app`;
         await setContext(tx, { actor: 'user:race-late' });
@@ -251,7 +250,7 @@ describe('erasure racing a write', () => {
         await tx`select compliance.record_consent('user:race-late', 'marketing', true, 'v1')`;
       });
       await new Promise((resolve) => setTimeout(resolve, 200));
-      commitErasure();
+      mayCommit.fire();
       await erasure;
       const outcome = await write.then(() => 'committed', (e: { code?: string }) => e.code);
       expect(['23503', 'UNKSJ', 'ERASD', 'NOCNV']).toContain(outcome);
@@ -268,22 +267,20 @@ describe('erasure racing a write', () => {
     const eraser = postgres(db.adminUrl, { ...quiet, max: 1 });
     const writer = postgres(db.adminUrl, { ...quiet, max: 1 });
     try {
-      let commitWrite!: () => void;
-      const mayCommit = new Promise<void>((resolve) => (commitWrite = resolve));
-      let wrote!: () => void;
-      const hasWritten = new Promise<void>((resolve) => (wrote = resolve));
+      const mayCommit = signal();
+      const hasWritten = signal();
       const write = writer.begin(async (tx) => {
         await tx`set local role compliance_app`;
         await setContext(tx, { actor: 'user:race-early' });
         await tx`select compliance.record_consent('user:race-early', 'marketing', true, 'v1')`;
         await tx`select compliance.log_event('phi.access', 'hipaa', null, null, '{}', 'user:race-early', '{"patient_id":"p"}')`;
-        wrote();
-        await mayCommit;
+        hasWritten.fire();
+        await mayCommit.fired;
       });
-      await hasWritten;
+      await hasWritten.fired;
       const erasure = db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject('user:race-early', 'request', true)`);
       await new Promise((resolve) => setTimeout(resolve, 200));
-      commitWrite();
+      mayCommit.fire();
       await write;
       await erasure;
       const after = await snapshot('user:race-early');
@@ -319,10 +316,8 @@ describe('sessions', () => {
     const second = postgres(db.adminUrl, { ...quiet, max: 1 });
     const session = '6f9d2a10-5b7c-4e3d-8a21-0c4b9e7f1a22';
     try {
-      let commitFirst!: () => void;
-      const mayCommit = new Promise<void>((resolve) => (commitFirst = resolve));
-      let opened!: () => void;
-      const hasOpened = new Promise<void>((resolve) => (opened = resolve));
+      const mayCommit = signal();
+      const hasOpened = signal();
       const asSubject = async (tx: postgres.TransactionSql) => {
         await tx`set local role compliance_app`;
         await setContext(tx, { actor: 'user:twotabs' });
@@ -330,16 +325,16 @@ describe('sessions', () => {
       const one = first.begin(async (tx) => {
         await asSubject(tx);
         await tx`select compliance.touch_session('user:twotabs', ${session}::uuid)`;
-        opened();
-        await mayCommit;
+        hasOpened.fire();
+        await mayCommit.fired;
       });
-      await hasOpened;
+      await hasOpened.fired;
       const two = second.begin(async (tx) => {
         await asSubject(tx);
         await tx`select compliance.touch_session('user:twotabs', ${session}::uuid)`;
       });
       await new Promise((resolve) => setTimeout(resolve, 150));
-      commitFirst();
+      mayCommit.fire();
       await one;
       await expect(two).resolves.toBeUndefined();
       const [row] = await db.admin`select count(*)::int as n from compliance.sessions where id = ${session}`;
