@@ -1,5 +1,5 @@
 --! Previous: sha1:e2d7f262526b6b0425948a92d091002ddb3d7149
---! Hash: sha1:16c26384dd2dca86e0ad573a550b7aaaeda6c33c
+--! Hash: sha1:a1edd27d37810c4c70b1fdfda7ccd4f4a4adf10f
 --! Message: retention
 
 -- Retention as policy data, applied in bounded batches; audit partitions dropped whole.
@@ -147,16 +147,14 @@ comment on function compliance_private.expired_audit_partitions(timestamptz) is
   'Monthly audit partitions whose whole range ends on or before cutoff.';
 
 create view compliance.retention_due with (security_invoker = false) as
-  select p.category, p.action, p.retention_period, p.counted_from,
-         compliance_private.retention_cutoff(p.category, now()) as cutoff,
+  select p.category, p.action, p.retention_period, p.counted_from, c.cutoff,
          case p.action
-           when 'delete' then (select count(*) from compliance_private.retention_due_ids(p.category,
-                                 compliance_private.retention_cutoff(p.category, now()), 2147483647))
-           when 'drop_partition' then (select count(*) from compliance_private.expired_audit_partitions(
-                                 compliance_private.retention_cutoff(p.category, now())))
+           when 'delete' then (select count(*) from compliance_private.retention_due_ids(p.category, c.cutoff, 2147483647))
+           when 'drop_partition' then (select count(*) from compliance_private.expired_audit_partitions(c.cutoff))
          end as due_now,
          case p.action when 'delete' then 'rows' when 'drop_partition' then 'partitions' end as unit
     from compliance.retention_policies p
+    cross join lateral (select compliance_private.retention_cutoff(p.category, now()) as cutoff) c
    where p.enabled
    order by p.category;
 comment on view compliance.retention_due is
