@@ -95,6 +95,28 @@ describe('row audit triggers', () => {
     expect(update!.personal_details).toEqual({ old: { email: 'f@example.org' }, new: { email: 'g@example.org' } });
   });
 
+  it('audits an update of several fields with exactly the changed ones, values typed as stored', async () => {
+    const grace = { actor: 'user:grace' };
+    await db.as('compliance_app', grace, (tx) => tx`select compliance.ensure_profile('user:grace', 'grace', null, 'Grace')`);
+    const [{ max: start }] = (await db.admin`select coalesce(max(id), 0)::bigint as max from compliance.audit_logs`) as unknown as [{ max: string }];
+    await db.as('compliance_app', grace, (tx) => tx`select compliance.update_profile('user:grace', ${tx.json({ email: 'grace@example.org', metadata: { tier: 2, beta: true }, full_name: 'Grace' })})`);
+    const [row] = await db.admin`select details, personal_details from compliance.audit_logs where id > ${start} and action = 'profile.updated'`;
+    // full_name was set to its old value: not a change; updated_at never counts
+    expect([...row!.details.changed_fields].sort()).toEqual(['email', 'metadata']);
+    expect(row!.personal_details).toEqual({ old: { email: null, metadata: {} }, new: { email: 'grace@example.org', metadata: { tier: 2, beta: true } } });
+  });
+
+  it('holds every writer, the owner included, to the audit row rules (audit_logs_row_valid)', async () => {
+    const bad = [
+      db.admin`insert into compliance.audit_logs (action, category, personal_digest) values ('Not Dotted', 'gdpr', sha256(''))`,
+      db.admin`insert into compliance.audit_logs (action, category, personal_digest) values ('a.b', 'finance', sha256(''))`,
+      db.admin`insert into compliance.audit_logs (action, category, personal_digest) values ('a.b', 'gdpr', decode('00', 'hex'))`,
+      db.admin`insert into compliance.audit_logs (action, category, failure_reason, personal_digest) values ('a.b', 'gdpr', 'why', sha256(''))`,
+      db.admin`insert into compliance.audit_logs (action, category, user_id, redacted_at, personal_digest) values ('a.b', 'gdpr', 'user:x', now(), sha256(''))`,
+    ];
+    for (const attempt of bad) await expect(attempt).rejects.toMatchObject({ code: '23514', constraint_name: 'audit_logs_row_valid' });
+  });
+
   it('records a DBA without context as the database login', async () => {
     await db.admin`select compliance.log_event('system.check', 'system')`;
     const [row] = await db.admin`select actor_id from compliance.audit_logs order by id desc limit 1`;
