@@ -21,15 +21,25 @@ const bare = http.createServer((req, res) => {
   req.on('data', (chunk) => (body += chunk));
   req.on('end', () => {
     const { preferences } = JSON.parse(body) as { preferences: Record<string, unknown> };
-    sql
-      .begin(async (tx) => {
-        await tx`set local role compliance_app`;
-        await tx`select compliance.set_request_context(${subject}, '{}', '127.0.0.1', 'bench')`;
-        await tx`select from compliance.ensure_profile(${subject}, null, null, null)`;
-        await tx`select from compliance.touch_session(${subject}, ${session}::uuid, interval '15 minutes')`;
+    (async () => {
+      // the same statements as the tRPC middleware, pipelined the same way
+      const tx = await sql.reserve();
+      try {
+        await Promise.all([
+          tx`begin`,
+          tx`set local role compliance_app`,
+          tx`select compliance.open_request(${subject}, '{}'::text[], '127.0.0.1'::inet, 'bench', ${session}::uuid, make_interval(secs => 900), null, null, null)`,
+        ]);
         const [row] = await tx`select preferences from compliance.set_preferences(${subject}, ${tx.json(preferences as never)}, true)`;
+        await tx`commit`;
         return row!.preferences;
-      })
+      } catch (error) {
+        await tx`rollback`.catch(() => undefined);
+        throw error;
+      } finally {
+        tx.release();
+      }
+    })()
       .then((result) => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(result));

@@ -45,17 +45,18 @@ function transactional(role: DatabaseRole) {
     if (role === 'compliance_dpo' && !identity.roles.includes('dpo')) {
       throw new TRPCError({ code: 'FORBIDDEN', message: 'this operation needs the dpo role' });
     }
-    // one connection, one transaction: committed only when the procedure succeeds
+    // one connection, one transaction: committed only when the procedure succeeds. The
+    // opening statements go out pipelined in one write; the first failure rejects.
     const tx = await ctx.sql.reserve();
     try {
-      await tx`begin`;
-      await actAsSubject(tx, ctx, identity);
-      // first sight of a subject creates its profile from the token's claims
-      await tx`select from compliance.ensure_profile(${identity.subject}, ${identity.username ?? null},
-                 ${identity.email ?? null}, ${identity.name ?? null})`;
-      await tx`select from compliance.touch_session(${identity.subject}, ${identity.sessionId}::uuid,
-                 make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}))`;
-      if (role === 'compliance_dpo') await tx`set local role compliance_dpo`;
+      await Promise.all([
+        tx`begin`,
+        tx`set local role compliance_app`,
+        tx`select compliance.open_request(${identity.subject}, ${identity.roles}::text[], ${ctx.clientIp}::inet,
+             ${ctx.userAgent}, ${identity.sessionId}::uuid, make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}),
+             ${identity.username ?? null}, ${identity.email ?? null}, ${identity.name ?? null})`,
+        ...(role === 'compliance_dpo' ? [tx`set local role compliance_dpo`] : []),
+      ]);
       const result = await next({ ctx: { tx, identity } });
       if (!result.ok) {
         // a database error inside the procedure arrives wrapped as an internal error

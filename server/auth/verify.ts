@@ -47,9 +47,11 @@ function rolesOf(payload: JWTPayload): string[] {
 const optionalClaim = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
 
 export function createVerifier(options: VerifierOptions): Verifier {
+  // the HMAC key is imported once, not at every verification
   const key = options.jwksUrl
     ? createRemoteJWKSet(new URL(options.jwksUrl))
-    : new TextEncoder().encode(options.secret ?? DEVELOPMENT_JWT_SECRET);
+    : crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret ?? DEVELOPMENT_JWT_SECRET),
+        { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   const verifyOptions = {
     issuer: options.issuer,
     audience: options.audience,
@@ -59,7 +61,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return async (token) => {
     let payload: JWTPayload;
     try {
-      payload = (typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions)).payload;
+      payload = (typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, await key, verifyOptions)).payload;
     } catch (error) {
       if (error instanceof errors.JWTExpired) throw new AuthError('token expired');
       if (error instanceof errors.JOSEError) throw new AuthError(`invalid token (${error.code})`);

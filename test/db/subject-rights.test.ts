@@ -310,6 +310,25 @@ describe('request register', () => {
 });
 
 describe('sessions', () => {
+  it('opens a request in one call: context, profile on first sight, session activity (open_request)', async () => {
+    const session = '1d2c3b4a-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
+    const open = (tx: postgres.TransactionSql) =>
+      tx`select compliance.open_request('user:newcomer', '{}', '192.0.2.1', 'vitest', ${session}::uuid, interval '15 minutes', 'newcomer', 'n@example.org', 'New Comer')`;
+    const [who] = await db.admin.begin(async (tx) => {
+      await tx`set local role compliance_app`;
+      await open(tx);
+      return tx`select compliance.current_actor() as actor, (select full_name from compliance.user_profiles) as name`;
+    });
+    expect(who).toEqual({ actor: 'user:newcomer', name: 'New Comer' });
+    const [row] = await db.admin`select host(ip_address) as ip, ended_at from compliance.sessions where id = ${session}`;
+    expect(row).toEqual({ ip: '192.0.2.1', ended_at: null });
+    await db.admin`update compliance.sessions set last_activity_at = now() - interval '16 minutes' where id = ${session}`;
+    await expectSqlState(db.admin.begin(async (tx) => {
+      await tx`set local role compliance_app`;
+      await open(tx);
+    }), 'SESXP');
+  });
+
   it('lets two requests open the same new session at once', async () => {
     await seedFullSubject('user:twotabs');
     const first = postgres(db.adminUrl, { ...quiet, max: 1 });
