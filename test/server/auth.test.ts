@@ -58,3 +58,19 @@ describe('tokens from an OIDC identity provider (JWKS)', () => {
     await expect(verify(forged)).rejects.toBeInstanceOf(AuthError);
   });
 });
+
+describe('remembered tokens', () => {
+  it('stops accepting a remembered token when it expires, and never a forged neighbour', async () => {
+    const secret = 'a-test-secret-of-some-length';
+    const verify = createVerifier({ secret });
+    const expiresAt = Math.floor(Date.now() / 1000) + 2;
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('user:brief').setExpirationTime(expiresAt)
+      .sign(new TextEncoder().encode(secret));
+    expect((await verify(token)).subject).toBe('user:brief');
+    expect((await verify(token)).subject).toBe('user:brief');
+    const forged = `${token.slice(0, -4)}${token.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+    await expect(verify(forged)).rejects.toBeInstanceOf(AuthError);
+    await new Promise((resolve) => setTimeout(resolve, expiresAt * 1000 - Date.now() + 1100));
+    await expect(verify(token)).rejects.toThrow('token expired');
+  });
+});
