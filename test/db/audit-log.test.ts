@@ -106,15 +106,19 @@ describe('row audit triggers', () => {
     expect(row!.personal_details).toEqual({ old: { email: null, metadata: {} }, new: { email: 'grace@example.org', metadata: { tier: 2, beta: true } } });
   });
 
-  it('holds every writer, the owner included, to the audit row rules (audit_logs_row_valid)', async () => {
-    const bad = [
-      db.admin`insert into compliance.audit_logs (action, category, personal_digest) values ('Not Dotted', 'gdpr', sha256(''))`,
-      db.admin`insert into compliance.audit_logs (action, category, personal_digest) values ('a.b', 'finance', sha256(''))`,
-      db.admin`insert into compliance.audit_logs (action, category, personal_digest) values ('a.b', 'gdpr', decode('00', 'hex'))`,
-      db.admin`insert into compliance.audit_logs (action, category, failure_reason, personal_digest) values ('a.b', 'gdpr', 'why', sha256(''))`,
-      db.admin`insert into compliance.audit_logs (action, category, user_id, redacted_at, personal_digest) values ('a.b', 'gdpr', 'user:x', now(), sha256(''))`,
+  it('refuses an event that breaks the audit row rules, with BADRG and nothing written', async () => {
+    const [{ max: before }] = (await db.admin`select coalesce(max(id), 0)::bigint as max from compliance.audit_logs`) as unknown as [{ max: string }];
+    const bad: Array<(tx: TransactionSql) => Promise<unknown>> = [
+      (tx) => tx`select compliance.log_event('Not Dotted', 'gdpr')`,
+      (tx) => tx`select compliance.log_event('a.b', 'finance')`,
+      (tx) => tx`select compliance.log_event('a.b', 'gdpr', outcome => 'maybe')`,
+      (tx) => tx`select compliance.log_event('a.b', 'gdpr', failure_reason => 'why')`,
+      (tx) => tx`select compliance.log_event('a.b', 'gdpr', details => '[1, 2]')`,
     ];
-    for (const attempt of bad) await expect(attempt).rejects.toMatchObject({ code: '23514', constraint_name: 'audit_logs_row_valid' });
+    for (const attempt of bad) await expectSqlState(db.as('compliance_app', alice, attempt), 'BADRG');
+    const [{ max: after }] = (await db.admin`select coalesce(max(id), 0)::bigint as max from compliance.audit_logs`) as unknown as [{ max: string }];
+    expect(after).toBe(before);
+    await db.as('compliance_app', alice, (tx) => tx`select compliance.log_event('login.failed', 'security', outcome => 'failure', failure_reason => 'bad password')`);
   });
 
   it('records a DBA without context as the database login', async () => {
