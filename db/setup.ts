@@ -77,14 +77,19 @@ export async function ensureDatabase(adminUrl: string): Promise<void> {
 
 export async function migrateDatabase(adminUrl: string, loginPassword: string): Promise<void> {
   const url = parseDatabaseUrl(adminUrl);
-  await migrate({
-    connectionString: loginRoleUrl(url, 'migrator', loginPassword),
-    rootConnectionString: withDatabase(url, 'postgres'),
-    databaseOwner: 'compliance_owner',
-    migrationsFolder: MIGRATIONS_FOLDER,
-    logger: silentLogger,
-  });
-  clearAllPools();
+  try {
+    await migrate({
+      connectionString: loginRoleUrl(url, 'migrator', loginPassword),
+      rootConnectionString: withDatabase(url, 'postgres'),
+      databaseOwner: 'compliance_owner',
+      migrationsFolder: MIGRATIONS_FOLDER,
+      logger: silentLogger,
+    });
+  } finally {
+    // graphile-migrate's pool exits the process when an idle connection of it dies later,
+    // so it must not outlive a failed migration either
+    clearAllPools();
+  }
   await runMigrations({
     connectionString: loginRoleUrl(url, 'worker', loginPassword),
     logger: silentLogger,

@@ -1,5 +1,7 @@
 import postgres from 'postgres';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
+import { setupDatabase } from '../../db/setup.js';
 import { expectSqlState, quiet, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -142,5 +144,24 @@ describe('catalogue documentation', () => {
        where n.nspname in ('compliance', 'compliance_private') and p.prosecdef
          and not exists (select from unnest(p.proconfig) c where c like 'search_path=%')`;
     expect(unsafe).toEqual([]);
+  });
+});
+
+describe('a database that is not pgcomply\'s own', () => {
+  it('stops the migration with a clear message when hstore lives in another schema', async () => {
+    const name = `${inject('runPrefix')}_hstore_elsewhere`;
+    const maintenance = postgres(inject('maintenanceUrl'), { ...quiet, max: 1 });
+    await maintenance.unsafe(`create database "${name}"`);
+    const url = withDatabase(parseDatabaseUrl(inject('maintenanceUrl')), name);
+    try {
+      const other = postgres(url, { ...quiet, max: 1 });
+      await other`create extension hstore with schema public`;
+      await other.end();
+      await expect(setupDatabase({ adminUrl: url, loginPassword: inject('loginPassword') }))
+        .rejects.toThrow(/hstore extension is installed in schema public/);
+    } finally {
+      await maintenance.unsafe(`drop database if exists "${name}" with (force)`);
+      await maintenance.end();
+    }
   });
 });
