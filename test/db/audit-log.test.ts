@@ -270,6 +270,18 @@ describe('verification', () => {
     expect(result.problems).toContainEqual(expect.objectContaining({ kind: 'forged_row', row_id: id + 1000000 }));
   });
 
+  it('verifies seals that lie inside one large transaction, and names a row deleted from one, and only that row', async () => {
+    const rows = await db.admin.begin((tx) => tx`select compliance.log_event('bulk.imported', 'system', 'record', n::text) as id from generate_series(1, 25) n`);
+    await db.admin`select compliance.seal_audit_log(max_rows_per_seal => 10)`;
+    const ids = rows.map((r) => Number(r.id));
+    const [inner] = await db.admin`select seal_no from compliance.audit_seals where ${ids[12]!}::bigint = any (row_ids)`;
+    const [first] = await db.admin`select count(*)::int as n from compliance.audit_seals where row_ids <@ ${ids}::bigint[]`;
+    expect(first!.n).toBeGreaterThan(0); // at least one seal holds rows of this transaction only
+    expect((await verify()).ok).toBe(true);
+    const result = await tamper((tx) => tx`delete from compliance.audit_logs where id = ${ids[12]!}`);
+    expect(result.problems).toEqual([expect.objectContaining({ kind: 'deleted_row', row_id: ids[12], seal_no: Number(inner!.seal_no) })]);
+  });
+
   it('names both rows when two rows swap content', async () => {
     const a = await sealedRow(1);
     const b = await sealedRow(3);
