@@ -45,6 +45,35 @@ describe('append-only (APPND)', () => {
     expect((await auditRows()).length).toBeGreaterThan(0);
   });
 
+  it('admits inside an erasure only the redaction itself (APPND), on the table and on a partition', async () => {
+    const [row] = await db.admin`select id, tableoid::regclass::text as partition from compliance.audit_logs where user_id is not null order by id limit 1`;
+    const insideErasure = (change: (tx: TransactionSql) => Promise<unknown>) =>
+      db.as('compliance_owner', null, async (tx) => {
+        await tx`select compliance_private.begin_bulk_operation('erasure')`;
+        await change(tx);
+      });
+    const partition = row!.partition as string;
+    for (const change of [
+      (tx: TransactionSql) => tx`update compliance.audit_logs set action = 'x.y' where id = ${row!.id}`,
+      (tx: TransactionSql) => tx`update compliance.audit_logs set user_id = null where id = ${row!.id}`,
+      (tx: TransactionSql) => tx`update compliance.audit_logs set user_id = null, actor_id = null, ip_address = null, user_agent = null,
+                                   personal_details = null, personal_salt = null, redacted_at = now(), details = '{"x": 1}' where id = ${row!.id}`,
+      (tx: TransactionSql) => tx.unsafe(`update ${partition} set resource_id = 'moved' where id = ${row!.id}`),
+      (tx: TransactionSql) => tx`delete from compliance.audit_logs where id = ${row!.id}`,
+    ]) {
+      await expectSqlState(insideErasure(change), 'APPND');
+    }
+    // the redaction itself passes (rolled back: later tests need the row whole)
+    const redacted = await insideErasure(async (tx) => {
+      await tx`update compliance.audit_logs set user_id = null, actor_id = null, ip_address = null, user_agent = null,
+                 personal_details = null, personal_salt = null, redacted_at = now() where id = ${row!.id}`;
+      const [after] = await tx`select user_id, redacted_at from compliance.audit_logs where id = ${row!.id}`;
+      throw Object.assign(new Error('rollback'), { after });
+    }).catch((error: Error & { after?: { user_id: unknown; redacted_at: unknown } }) => error.after);
+    expect(redacted).toMatchObject({ user_id: null });
+    expect(redacted!.redacted_at).not.toBeNull();
+  });
+
   it('lets the app write only through log_event', async () => {
     await expectSqlState(db.as('compliance_app', alice, (tx) => tx`insert into compliance.audit_logs (action, category, personal_digest) values ('x.y', 'system', sha256(''))`), '42501');
     const rows = await db.as('compliance_app', alice, (tx) => tx`select * from compliance.audit_logs`);
