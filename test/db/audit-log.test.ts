@@ -45,7 +45,7 @@ describe('append-only (APPND)', () => {
     expect((await auditRows()).length).toBeGreaterThan(0);
   });
 
-  it('admits inside an erasure only the redaction itself (APPND), on the table and on a partition', async () => {
+  it('admits inside an erasure only the redaction itself (APPND), on the table and on a partition, never on the seals', async () => {
     const [row] = await db.admin`select id, tableoid::regclass::text as partition from compliance.audit_logs where user_id is not null order by id limit 1`;
     const insideErasure = (change: (tx: TransactionSql) => Promise<unknown>) =>
       db.as('compliance_owner', null, async (tx) => {
@@ -60,6 +60,7 @@ describe('append-only (APPND)', () => {
                                    personal_details = null, personal_salt = null, redacted_at = now(), details = '{"x": 1}' where id = ${row!.id}`,
       (tx: TransactionSql) => tx.unsafe(`update ${partition} set resource_id = 'moved' where id = ${row!.id}`),
       (tx: TransactionSql) => tx`delete from compliance.audit_logs where id = ${row!.id}`,
+      (tx: TransactionSql) => tx`update compliance.audit_seals set sealed_at = sealed_at`,
     ]) {
       await expectSqlState(insideErasure(change), 'APPND');
     }
