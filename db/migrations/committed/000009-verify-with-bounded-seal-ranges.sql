@@ -1,5 +1,5 @@
---! Previous: sha1:ce52019c075013cf74c3533544572ca3da8256ab
---! Hash: sha1:66cbbca90099c346c06aa3a9b2334942f632baab
+--! Previous: sha1:af5939821279108a2bea30cc866bd615ed9b1c0c
+--! Hash: sha1:e663988437e5ff1342f029bd5503e824d251ae4f
 --! Message: verify-with-bounded-seal-ranges
 
 -- Verification reads each seal's rows with index bounds that stop where the seal ends

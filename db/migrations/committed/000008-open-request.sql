@@ -1,5 +1,5 @@
---! Previous: sha1:7138bb1d2fe793301135579ffb82e7e466402e6d
---! Hash: sha1:cb632d3d9e104bf4cd75e23a67c24d37ed435d62
+--! Previous: sha1:2b647821e0cd0d4d52bd48e70b5031d2733f7d3b
+--! Hash: sha1:af5939821279108a2bea30cc866bd615ed9b1c0c
 --! Message: open-request
 
 -- Opening a request in one statement (issue #8, P6): the API's request transaction used to

@@ -1,5 +1,5 @@
---! Previous: sha1:66cbbca90099c346c06aa3a9b2334942f632baab
---! Hash: sha1:39ccc0dd90eefb136b7ad8614883b18928175011
+--! Previous: sha1:e663988437e5ff1342f029bd5503e824d251ae4f
+--! Hash: sha1:7f11145b334beb3d7c0a6c547a809baf3ad3aa44
 --! Message: seals-refuse-updates-in-erasure
 
 -- The seals admit no UPDATE, even inside an erasure. tg_audit_logs__refuse_change admitted an
