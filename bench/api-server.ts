@@ -5,13 +5,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
+import { pepperParameters } from '../db/pepper.js';
 import { createApp } from '../server/app.js';
 import { createVerifier } from '../server/auth/verify.js';
 import { createLogger } from '../server/log.js';
 import { createMetrics } from '../server/metrics.js';
 
 const url = process.env.SERVER_DATABASE_URL!;
-const sql = postgres(url, { max: 10, onnotice: () => undefined });
+const sql = postgres(url, { max: 10, onnotice: () => undefined, connection: pepperParameters(process.env.TOMBSTONE_PEPPER!) });
 const trpc = createApp({ sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 }, () => '');
 
 const bare = http.createServer((req, res) => {

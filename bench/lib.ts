@@ -2,12 +2,14 @@
  * Benchmark plumbing: a fresh, fully migrated database (on DATABASE_URL's server, or on an
  * embedded PostgreSQL with default durability), timing helpers and the figure lines.
  */
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import postgres, { type Sql } from 'postgres';
 import { DEVELOPMENT_LOGIN_PASSWORD, loginRoleUrl, parseDatabaseUrl, withDatabase } from '../db/connection.js';
 import { freePort, startEmbedded } from '../db/embedded.js';
+import { pepperParameters } from '../db/pepper.js';
 import { setupDatabase } from '../db/setup.js';
 
 export interface BenchDatabase {
@@ -18,7 +20,9 @@ export interface BenchDatabase {
   close: () => Promise<void>;
 }
 
-export const quiet = { onnotice: () => undefined } as const;
+/** a throwaway tombstone pepper for the benchmark databases, handed to every session */
+export const BENCH_PEPPER = randomBytes(32).toString('hex');
+export const quiet = { onnotice: () => undefined, connection: pepperParameters(BENCH_PEPPER) } as const;
 
 export async function benchDatabase(name: string): Promise<BenchDatabase> {
   let stopCluster = async () => undefined as void;
@@ -46,7 +50,7 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   await root.end();
   const adminUrl = withDatabase(parseDatabaseUrl(maintenance), name);
   const password = process.env.DB_LOGIN_PASSWORD ?? DEVELOPMENT_LOGIN_PASSWORD;
-  await setupDatabase({ adminUrl, loginPassword: password });
+  await setupDatabase({ adminUrl, loginPassword: password, tombstonePepper: { keyring: BENCH_PEPPER } });
   const admin = postgres(adminUrl, { ...quiet, max: 4 });
   return {
     adminUrl,

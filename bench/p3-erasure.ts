@@ -29,7 +29,7 @@ async function measure(db: BenchDatabase, label: string, repetitions: number) {
   const ours: number[] = [];
   const seeds: number[] = [];
   const one = postgres(db.adminUrl, { ...quiet, max: 1 });
-  const baseline = postgres(db.adminUrl, { ...quiet, max: 1, connection: { session_replication_role: 'replica' } });
+  const baseline = postgres(db.adminUrl, { ...quiet, max: 1, connection: { ...quiet.connection, session_replication_role: 'replica' } });
   try {
     for (let i = 0; i < repetitions; i += 1) {
       await createSubject(db.admin, `user:${label}-ours-${i}`, SIZE);

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { signDevelopmentToken } from '../server/auth/token.js';
-import { type BenchDatabase, figure, printConditions } from './lib.js';
+import { BENCH_PEPPER, type BenchDatabase, figure, printConditions } from './lib.js';
 
 const SUBJECTS = 256;
 const CONNECTIONS = 32;
@@ -31,7 +31,7 @@ export async function run(db: BenchDatabase, quick: boolean) {
   const session = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
   const tokens = await Promise.all(Array.from({ length: SUBJECTS }, (_, i) => signDevelopmentToken({ subject: `user:api-${i}`, claims: { sid: session(i) } })));
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bench/api-server.ts')], {
-    env: { ...process.env, SERVER_DATABASE_URL: db.loginUrl('server') },
+    env: { ...process.env, SERVER_DATABASE_URL: db.loginUrl('server'), TOMBSTONE_PEPPER: BENCH_PEPPER },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {

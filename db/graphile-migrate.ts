@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { databaseName, DEVELOPMENT_LOGIN_PASSWORD, loginRoleUrl, parseDatabaseUrl, withDatabase } from './connection.js';
-import { createRoles, ensureDatabase, grantDatabase } from './setup.js';
+import { createRoles, ensureDatabase, grantDatabase, withCreateOnDatabase } from './setup.js';
 
 const adminRaw = process.env.DATABASE_URL;
 if (!adminRaw) {
@@ -22,13 +22,16 @@ await createRoles(admin.toString(), password);
 await grantDatabase(admin.toString());
 
 const cli = createRequire(import.meta.url).resolve('graphile-migrate/dist/cli.js');
-const result = spawnSync(process.execPath, [cli, ...process.argv.slice(2)], {
-  stdio: 'inherit',
-  env: {
-    ...process.env,
-    DATABASE_URL: loginRoleUrl(admin, 'migrator', password),
-    SHADOW_DATABASE_URL: loginRoleUrl(parseDatabaseUrl(shadowAdmin), 'migrator', password),
-    ROOT_DATABASE_URL: withDatabase(admin, 'postgres'),
-  },
-});
+// the owner may create schemas only while the CLI runs (graphile-migrate recreates the
+// shadow database, which then needs the same grants)
+const result = await withCreateOnDatabase(admin.toString(), async () =>
+  spawnSync(process.execPath, [cli, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      DATABASE_URL: loginRoleUrl(admin, 'migrator', password),
+      SHADOW_DATABASE_URL: loginRoleUrl(parseDatabaseUrl(shadowAdmin), 'migrator', password),
+      ROOT_DATABASE_URL: withDatabase(admin, 'postgres'),
+    },
+  }));
 process.exit(result.status ?? 1);

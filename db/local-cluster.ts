@@ -9,6 +9,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { startEmbedded } from './embedded.js';
+import type { PepperSource } from './pepper.js';
 import { setupDatabase } from './setup.js';
 
 export interface LocalCluster {
@@ -99,6 +100,7 @@ export interface AdminDatabaseOptions {
   dataDir: string;
   port: number;
   loginPassword: string;
+  tombstonePepper: PepperSource;
   log: (message: string) => void;
 }
 
@@ -107,14 +109,14 @@ export interface AdminDatabaseOptions {
  * or the embedded cluster, set up and migrated. A cluster this process started is stopped
  * again when setup fails.
  */
-export async function setUpAdminDatabase(options: AdminDatabaseOptions): Promise<{ adminUrl: string; cluster?: LocalCluster }> {
+export async function setUpAdminDatabase(options: AdminDatabaseOptions): Promise<{ adminUrl: string; tombstoneKeyring: string; cluster?: LocalCluster }> {
   const cluster = options.adminUrl ? undefined : await startLocalCluster({ dataDir: options.dataDir, port: options.port, log: options.log });
   const adminUrl = options.adminUrl ?? cluster!.adminUrl;
   try {
-    await setupDatabase({ adminUrl, loginPassword: options.loginPassword });
+    const tombstoneKeyring = await setupDatabase({ adminUrl, loginPassword: options.loginPassword, tombstonePepper: options.tombstonePepper });
+    return { adminUrl, tombstoneKeyring, cluster };
   } catch (error) {
     await cluster?.stop();
     throw new Error(`database setup failed: ${(error as Error).message}`);
   }
-  return { adminUrl, cluster };
 }

@@ -43,6 +43,11 @@ begin
   alter role pgcomply_worker nosuperuser nocreatedb nocreaterole nobypassrls;
   alter role pgcomply_migrator nosuperuser nocreatedb nocreaterole nobypassrls;
   alter role pgcomply_migrator set role = 'compliance_owner';
+  -- a fixed search_path: the default ("$user", public) would search a schema named after the
+  -- request role, and every name pgcomply's code uses is qualified anyway
+  foreach v_role in array array['pgcomply_migrator', 'pgcomply_server', 'pgcomply_worker'] loop
+    execute format('alter role %I set search_path to pg_catalog, pg_temp', v_role);
+  end loop;
 
   grant compliance_owner to pgcomply_migrator;
   grant compliance_app to pgcomply_server;

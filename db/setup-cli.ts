@@ -1,5 +1,6 @@
 /** npm run setup-db: roles, database privileges and migrations for DATABASE_URL (idempotent). */
 import { DEVELOPMENT_LOGIN_PASSWORD, databaseName, parseDatabaseUrl } from './connection.js';
+import { pepperSource } from './pepper.js';
 import { setupDatabase } from './setup.js';
 
 try {
@@ -7,7 +8,8 @@ try {
   if (!adminUrl) throw new Error('DATABASE_URL is required, e.g. postgres://postgres:secret@127.0.0.1:5432/pgcomply');
   const password = process.env.DB_LOGIN_PASSWORD ?? DEVELOPMENT_LOGIN_PASSWORD;
   if (password.length < 8) throw new Error('DB_LOGIN_PASSWORD must have at least 8 characters');
-  await setupDatabase({ adminUrl, loginPassword: password });
+  const tombstonePepper = pepperSource(process.env, process.env.PGCOMPLY_DATA_DIR ?? '.data', process.env.NODE_ENV === 'production');
+  await setupDatabase({ adminUrl, loginPassword: password, tombstonePepper });
   process.stdout.write(`pgcomply: database ${databaseName(parseDatabaseUrl(adminUrl))} is set up and migrated\n`);
 } catch (error) {
   process.stderr.write(`pgcomply setup: ${(error as Error).message}\n`);

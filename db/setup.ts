@@ -2,7 +2,11 @@
  * One idempotent setup step used by `npm start`, `npm run setup-db`, the tests and
  * docker-compose: create the database if missing, create the cluster-wide roles
  * (db/roles.sql), grant database privileges, run the committed migrations as
- * pgcomply_migrator, and install graphile-worker's schema as pgcomply_worker.
+ * pgcomply_migrator, install graphile-worker's schema as pgcomply_worker, and hand the
+ * database its tombstone pepper's check value (the pepper itself stays outside).
+ *
+ * No login keeps CREATE on the database: the owner and the worker get it only while their
+ * migrations run, so no login can later create a schema that some search_path would find.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +18,8 @@ import { migrate } from 'graphile-migrate';
 import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
 import { Logger } from '@graphile/logger';
 import { runMigrations } from 'graphile-worker';
-import { databaseName, loginRoleUrl, parseDatabaseUrl, withDatabase } from './connection.js';
+import { databaseName, LOGIN_ROLES, loginRoleUrl, parseDatabaseUrl, withDatabase } from './connection.js';
+import { type PepperSource, pepperParameters, readKeyring } from './pepper.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const MIGRATIONS_FOLDER = path.join(here, 'migrations');
@@ -29,6 +34,8 @@ function ident(name: string): string {
 export interface SetupOptions {
   adminUrl: string;
   loginPassword: string;
+  /** where the tombstone pepper comes from (db/pepper.ts) */
+  tombstonePepper: PepperSource;
   /** skip creating the database (it exists, e.g. a per-test copy) */
   createDatabase?: boolean;
 }
@@ -48,17 +55,44 @@ export async function createRoles(adminUrl: string, loginPassword: string): Prom
   }
 }
 
+/**
+ * Database privileges: CONNECT for pgcomply's roles and logins only, no CREATE for anyone but
+ * during migrations (withCreateOnDatabase), no temporary tables but the owner's, and no
+ * CREATE on schema public (PostgreSQL 15 and later revoke it already; older ones do not).
+ */
 export async function grantDatabase(adminUrl: string): Promise<void> {
   const db = ident(databaseName(parseDatabaseUrl(adminUrl)));
+  const logins = Object.values(LOGIN_ROLES).map(ident).join(', ');
   const sql = postgres(adminUrl, quiet);
   try {
     await sql.unsafe(`
-      grant connect, create, temporary on database ${db} to compliance_owner;
-      grant connect on database ${db} to compliance_app, compliance_dpo, compliance_worker, compliance_auditor;
-      -- graphile-worker keeps its queue in its own schema, created by the worker login
-      grant create on database ${db} to pgcomply_worker;
+      revoke all on database ${db} from public;
+      revoke create on database ${db} from compliance_owner, ${logins};
+      grant connect, temporary on database ${db} to compliance_owner;
+      grant connect on database ${db} to compliance_app, compliance_dpo, compliance_worker, compliance_auditor, ${logins};
+      do $public$ begin
+        if exists (select from pg_catalog.pg_namespace where nspname = 'public') then
+          revoke create on schema public from public;
+        end if;
+      end $public$;
     `);
   } finally {
+    await sql.end();
+  }
+}
+
+/**
+ * Runs fn while the owner (migrations create schemas) and the worker login (graphile-worker
+ * creates its own schema on first start) may create schemas in the database.
+ */
+export async function withCreateOnDatabase<T>(adminUrl: string, fn: () => Promise<T>): Promise<T> {
+  const db = ident(databaseName(parseDatabaseUrl(adminUrl)));
+  const sql = postgres(adminUrl, quiet);
+  try {
+    await sql.unsafe(`grant create on database ${db} to compliance_owner, pgcomply_worker`);
+    return await fn();
+  } finally {
+    await sql.unsafe(`revoke create on database ${db} from compliance_owner, pgcomply_worker`).catch(() => undefined);
     await sql.end();
   }
 }
@@ -76,6 +110,10 @@ export async function ensureDatabase(adminUrl: string): Promise<void> {
 }
 
 export async function migrateDatabase(adminUrl: string, loginPassword: string): Promise<void> {
+  await withCreateOnDatabase(adminUrl, () => runAllMigrations(adminUrl, loginPassword));
+}
+
+async function runAllMigrations(adminUrl: string, loginPassword: string): Promise<void> {
   const url = parseDatabaseUrl(adminUrl);
   try {
     await migrate({
@@ -96,10 +134,38 @@ export async function migrateDatabase(adminUrl: string, loginPassword: string): 
   });
 }
 
-export async function setupDatabase(options: SetupOptions): Promise<void> {
+/**
+ * Gives the database its tombstone keyring's check values, as the owner. A database made
+ * before the pepper left it still keeps its pepper in compliance_private.settings: when the
+ * pepper file does not exist yet, that pepper is exported into it, so existing tombstones
+ * stay valid, and then removed from the database.
+ */
+export async function adoptTombstonePepper(adminUrl: string, loginPassword: string, source: PepperSource): Promise<string> {
+  const ownerUrl = loginRoleUrl(parseDatabaseUrl(adminUrl), 'migrator', loginPassword);
+  const owner = postgres(ownerUrl, quiet);
+  let keyring: string;
+  try {
+    const [legacy] = await owner<{ pepper: string }[]>`
+      select encode(value, 'hex') as pepper from compliance_private.settings where key = 'subject_pepper'`;
+    keyring = await readKeyring(source, legacy?.pepper);
+  } finally {
+    await owner.end();
+  }
+  const withPepper = postgres(ownerUrl, { ...quiet, connection: pepperParameters(keyring) });
+  try {
+    await withPepper`select compliance_private.adopt_tombstone_pepper()`;
+  } finally {
+    await withPepper.end();
+  }
+  return keyring;
+}
+
+/** sets the database up and returns the tombstone keyring its sessions must bring */
+export async function setupDatabase(options: SetupOptions): Promise<string> {
   parseDatabaseUrl(options.adminUrl);
   if (options.createDatabase !== false) await ensureDatabase(options.adminUrl);
   await createRoles(options.adminUrl, options.loginPassword);
   await grantDatabase(options.adminUrl);
   await migrateDatabase(options.adminUrl, options.loginPassword);
+  return adoptTombstonePepper(options.adminUrl, options.loginPassword, options.tombstonePepper);
 }

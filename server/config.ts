@@ -1,6 +1,8 @@
 /** Environment configuration, validated once at start; a bad value ends the process with one line. */
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl } from '../db/connection.js';
+import { checkKeyring, type PepperSource, pepperSource } from '../db/pepper.js';
 
 const optionalText = z.string().trim().min(1).optional().catch(undefined);
 const databaseUrl = (name: string) =>
@@ -32,6 +34,8 @@ const schema = z.object({
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   RUN_WORKER: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   NODE_ENV: z.string().default('development'),
+  TOMBSTONE_PEPPER: z.string().trim().min(1).optional(),
+  TOMBSTONE_PEPPER_FILE: z.string().trim().min(1).optional(),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -46,8 +50,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = result.error.issues[0]!;
     throw new ConfigError(`${issue.path.join('.') || 'configuration'}: ${issue.message}`);
   }
-  if (result.data.NODE_ENV === 'production' && !result.data.AUTH_JWKS_URL && !result.data.AUTH_JWT_SECRET) {
+  const config = result.data;
+  const developmentSecret = !config.AUTH_JWKS_URL && !config.AUTH_JWT_SECRET;
+  if (developmentSecret && config.NODE_ENV === 'production') {
     throw new ConfigError('AUTH_JWKS_URL (or AUTH_JWT_SECRET) must be set in production');
   }
-  return result.data;
+  // the development secret is published in the source: anyone who reaches the port could
+  // mint a DPO token, so it serves loopback only
+  if (developmentSecret && !isLoopback(config.HOST)) {
+    throw new ConfigError(`HOST ${config.HOST} is not a loopback address: set AUTH_JWKS_URL or AUTH_JWT_SECRET (openssl rand -hex 32) before listening on it`);
+  }
+  try {
+    if (config.TOMBSTONE_PEPPER) checkKeyring(config.TOMBSTONE_PEPPER, 'TOMBSTONE_PEPPER');
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  return config;
+}
+
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (bare === 'localhost' || bare === '::1') return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  return bare.startsWith('::ffff:127.');
+}
+
+/** where this process finds the tombstone pepper (db/pepper.ts) */
+export function tombstonePepperSource(config: Config): PepperSource {
+  try {
+    return pepperSource(config, config.PGCOMPLY_DATA_DIR, config.NODE_ENV === 'production');
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
 }

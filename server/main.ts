@@ -6,10 +6,11 @@ import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
 import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
 import { setUpAdminDatabase, takeOverSignals } from '../db/local-cluster.js';
+import { pepperParameters, readKeyring } from '../db/pepper.js';
 import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
-import { loadConfig } from './config.js';
+import { loadConfig, tombstonePepperSource } from './config.js';
 import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { listen } from './listen.js';
@@ -17,11 +18,14 @@ import { listen } from './listen.js';
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
+  const pepper = tombstonePepperSource(config);
   // SERVER_DATABASE_URL alone: a database set up elsewhere (docker-compose's setup service)
   const admin = config.DATABASE_URL || !config.SERVER_DATABASE_URL
     ? await setUpAdminDatabase({ adminUrl: config.DATABASE_URL, dataDir: config.PGCOMPLY_DATA_DIR, port: config.EMBEDDED_PG_PORT,
-        loginPassword: config.DB_LOGIN_PASSWORD, log: (m) => log.info(m.trim()) })
+        loginPassword: config.DB_LOGIN_PASSWORD, tombstonePepper: pepper, log: (m) => log.info(m.trim()) })
     : undefined;
+  // without setup here, the pepper must already exist: a new one would not match the database
+  const tombstoneKeyring = admin?.tombstoneKeyring ?? await readKeyring('file' in pepper ? { ...pepper, create: false } : pepper);
   const cluster = admin?.cluster;
   const adminUrl = admin?.adminUrl;
   const loginUrl = (role: 'server' | 'worker') =>
@@ -34,7 +38,7 @@ async function main() {
   const sql = postgres(serverUrl, {
     max: 10,
     onnotice: () => undefined,
-    connection: { application_name: 'pgcomply-server' },
+    connection: { application_name: 'pgcomply-server', ...pepperParameters(tombstoneKeyring) },
   });
 
   if (!config.AUTH_JWKS_URL && !config.AUTH_JWT_SECRET) {

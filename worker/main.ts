@@ -1,7 +1,7 @@
 /** npm run worker: the job worker alone (npm start runs it beside the server). */
 import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
 import { type LocalCluster, setUpAdminDatabase, takeOverSignals } from '../db/local-cluster.js';
-import { loadConfig } from '../server/config.js';
+import { loadConfig, tombstonePepperSource } from '../server/config.js';
 import { workerLog } from './log.js';
 import { startWorker } from './runner.js';
 
@@ -11,7 +11,8 @@ async function main() {
   let connectionString = config.WORKER_DATABASE_URL;
   if (!connectionString) {
     const admin = await setUpAdminDatabase({ adminUrl: config.DATABASE_URL, dataDir: config.PGCOMPLY_DATA_DIR,
-      port: config.EMBEDDED_PG_PORT, loginPassword: config.DB_LOGIN_PASSWORD, log: (m) => workerLog.info(m.trim()) });
+      port: config.EMBEDDED_PG_PORT, loginPassword: config.DB_LOGIN_PASSWORD, tombstonePepper: tombstonePepperSource(config),
+      log: (m) => workerLog.info(m.trim()) });
     cluster = admin.cluster;
     connectionString = loginRoleUrl(parseDatabaseUrl(admin.adminUrl), 'worker', config.DB_LOGIN_PASSWORD);
   }

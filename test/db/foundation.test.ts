@@ -138,12 +138,17 @@ describe('catalogue documentation', () => {
     expect(missing.map((m) => m.object)).toEqual([]);
   });
 
-  it('sets search_path on every SECURITY DEFINER function', async () => {
-    const unsafe = await db.admin`
-      select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-       where n.nspname in ('compliance', 'compliance_private') and p.prosecdef
-         and not exists (select from unnest(p.proconfig) c where c like 'search_path=%')`;
-    expect(unsafe).toEqual([]);
+  it('pins search_path (pg_catalog first) on every function, or binds its names at creation (SQL-standard body)', async () => {
+    const unpinned = await db.admin`
+      select p.oid::regprocedure::text as function from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+       where n.nspname in ('compliance', 'compliance_private')
+         and p.prosqlbody is null
+         and not exists (select from unnest(p.proconfig) c where c like 'search_path=pg_catalog,%' or c = 'search_path=pg_catalog')
+         and not exists (select from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')`;
+    expect(unpinned.map((r) => r.function)).toEqual([]);
+    const [counted] = await db.admin`select count(*)::int as n from pg_proc p
+      where p.pronamespace = 'compliance'::regnamespace and p.prosqlbody is not null`;
+    expect(counted!.n).toBeGreaterThan(3);
   });
 });
 
@@ -157,7 +162,7 @@ describe('a database that is not pgcomply\'s own', () => {
       const other = postgres(url, { ...quiet, max: 1 });
       await other`create extension hstore with schema public`;
       await other.end();
-      await expect(setupDatabase({ adminUrl: url, loginPassword: inject('loginPassword') }))
+      await expect(setupDatabase({ adminUrl: url, loginPassword: inject('loginPassword'), tombstonePepper: { keyring: inject('tombstonePepper') } }))
         .rejects.toThrow(/hstore extension is installed in schema public/);
     } finally {
       await maintenance.unsafe(`drop database if exists "${name}" with (force)`);

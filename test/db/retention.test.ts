@@ -5,6 +5,17 @@ import { expectSqlState, useTestDatabase } from '../provision/database.js';
 const db = useTestDatabase();
 const worker = <T>(run: (tx: TransactionSql) => Promise<T>) => db.as('compliance_worker', null, run);
 
+/** runs fn with retention's clock moved forward by `ahead`: only the owner may move it */
+async function later<T>(ahead: string, fn: () => Promise<T>): Promise<T> {
+  await db.as('compliance_owner', null, (tx) => tx`insert into compliance_private.clock_override (frozen_at)
+    values (now() + ${ahead}::interval) on conflict (singleton) do update set frozen_at = excluded.frozen_at`);
+  try {
+    return await fn();
+  } finally {
+    await db.as('compliance_owner', null, (tx) => tx`delete from compliance_private.clock_override`);
+  }
+}
+
 async function conversation(userId: string, idleDays: number, messages = 2) {
   await db.as('compliance_app', { actor: userId }, (tx) => tx`select compliance.ensure_profile(${userId})`);
   const [c] = await db.as('compliance_app', { actor: userId }, async (tx) => {
@@ -24,12 +35,12 @@ describe('conversations', () => {
     const held = await conversation('user:held', 120);
     await db.admin`select compliance.place_legal_hold('user:held', 'matter')`;
 
-    const [dry] = await worker((tx) => tx`select compliance.apply_retention('conversations', 100, true, now() + interval '91 days') as r`);
+    const [dry] = await later('91 days', () => worker((tx) => tx`select compliance.apply_retention('conversations', 100, true) as r`));
     expect(dry!.r.deleted).toBe(1);
     const [stillThere] = await db.admin`select count(*)::int as n from compliance.conversations`;
     expect(stillThere!.n).toBe(3);
 
-    const [run] = await worker((tx) => tx`select compliance.apply_retention('conversations', 100, false, now() + interval '91 days') as r`);
+    const [run] = await later('91 days', () => worker((tx) => tx`select compliance.apply_retention('conversations', 100, false) as r`));
     expect(run!.r).toMatchObject({ deleted: 1, messages_deleted: 3 });
     const left = await db.admin`select conversation_id from compliance.conversations order by conversation_id`;
     expect(left.map((r) => r.conversation_id).sort()).toEqual([fresh, held].sort());
@@ -44,7 +55,7 @@ describe('conversations', () => {
 
   it('deletes at most one batch per call', async () => {
     for (let i = 0; i < 5; i += 1) await conversation('user:batch', 100, 0);
-    const [first] = await worker((tx) => tx`select compliance.apply_retention('conversations', 2, false, now() + interval '91 days') as r`);
+    const [first] = await later('91 days', () => worker((tx) => tx`select compliance.apply_retention('conversations', 2, false) as r`));
     expect(first!.r.deleted).toBe(2);
   });
 });
@@ -58,16 +69,16 @@ describe('other categories', () => {
       await tx`select compliance.record_consent('user:c', 'analytics', false, 'v2')`;
       await tx`select compliance.record_consent('user:c', 'marketing', true, 'v1')`;
     });
-    const [sessions] = await worker((tx) => tx`select compliance.apply_retention('sessions', 100, false, now() + interval '91 days') as r`);
+    const [sessions] = await later('91 days', () => worker((tx) => tx`select compliance.apply_retention('sessions', 100, false) as r`));
     expect(sessions!.r.deleted).toBeGreaterThanOrEqual(1);
-    const [consents] = await worker((tx) => tx`select compliance.apply_retention('consent_records', 100, false, now() + interval '8 years') as r`);
+    const [consents] = await later('8 years', () => worker((tx) => tx`select compliance.apply_retention('consent_records', 100, false) as r`));
     expect(consents!.r.deleted).toBe(1);
     const left = await db.admin`select purpose, granted from compliance.consent_records where user_id = 'user:c' order by purpose`;
     expect(left).toEqual([{ purpose: 'analytics', granted: false }, { purpose: 'marketing', granted: true }]);
   });
 
   it('keeps profiles until erasure and refuses unknown categories (RETCT)', async () => {
-    const [kept] = await worker((tx) => tx`select compliance.apply_retention('user_profiles', 100, false, now() + interval '100 years') as r`);
+    const [kept] = await later('100 years', () => worker((tx) => tx`select compliance.apply_retention('user_profiles', 100, false) as r`));
     expect(kept!.r.deleted).toBe(0);
     await expectSqlState(worker((tx) => tx`select compliance.apply_retention('kittens')`), 'RETCT');
   });

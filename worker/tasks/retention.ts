@@ -13,7 +13,6 @@ const payload = z
     categories: z.array(z.string().min(1)).optional(),
     // a pause between batches spares a busy primary and its replicas
     batch_pause_ms: z.number().int().min(0).max(60_000).default(0),
-    now: z.iso.datetime({ offset: true }).optional(),
   })
   .loose();
 
@@ -28,8 +27,8 @@ export const retention: Task = async (raw, helpers) => {
     let batches = 0;
     for (;;) {
       const { rows } = await helpers.query<{ result: { deleted: number } }>(
-        'select compliance.apply_retention($1, $2, false, coalesce($3::timestamptz, now())) as result',
-        [category, input.batch_size, input.now ?? null],
+        'select compliance.apply_retention($1, $2, false) as result',
+        [category, input.batch_size],
       );
       const batch = Number(rows[0]!.result.deleted);
       deleted += batch;
