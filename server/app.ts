@@ -1,19 +1,26 @@
 /** The HTTP surface: /healthz, /metrics, tRPC under /trpc, REST + OpenAPI under /api. */
 import http from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { createOpenApiHttpHandler } from 'trpc-to-openapi';
+import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import { type ContextDeps, createRequestContext } from './context.js';
 import { openApiDocument } from './openapi.js';
-import { handleExport, sendJson } from './rest/export.js';
+import { handleExport, sendError, sendJson } from './rest/export.js';
+import { booleanQueryKeys, prepareQuery } from './rest/query.js';
 import { appRouter } from './routers/index.js';
+import { MAX_BODY_BYTES } from './schemas.js';
+import { toTRPCError } from './errors.js';
 
 export function createApp(deps: ContextDeps, publicUrl: () => string): http.Server {
   const createContext = ({ req, res }: { req: http.IncomingMessage | Request; res: http.ServerResponse }) => createRequestContext(deps, req, res);
   const onError = ({ error }: { error: { code: string; cause?: unknown } }) => {
     if (error.code === 'INTERNAL_SERVER_ERROR') deps.log.error({ err: error.cause ?? error }, 'request failed');
   };
-  const trpc = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/', onError });
-  const rest = createOpenApiHttpHandler({ router: appRouter, createContext, onError, maxBodySize: 256 * 1024 });
+  const trpc = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/', onError, maxBodySize: MAX_BODY_BYTES });
+  // the Node handler, not the standalone one: that one turns the request into a fetch Request
+  // first, which drops the query prepared below and answers invalid JSON with a 500
+  const rest = createOpenApiNodeHttpHandler({ router: appRouter, onError, maxBodySize: MAX_BODY_BYTES,
+    createContext: ({ req, res }) => createRequestContext(deps, req as http.IncomingMessage, res as http.ServerResponse) });
+  const booleans = booleanQueryKeys(appRouter);
   let openapi: unknown;
 
   return http.createServer((req, res) => {
@@ -58,6 +65,14 @@ export function createApp(deps: ContextDeps, publicUrl: () => string): http.Serv
     }
     if (path.startsWith('/api/')) {
       req.url = req.url!.slice('/api'.length);
+      try {
+        prepareQuery(req, `${req.method} ${path.slice('/api'.length)}`, booleans);
+        // the adapter parses a body only when its type is exactly application/json
+        if (req.headers['content-type']?.toLowerCase().startsWith('application/json')) req.headers['content-type'] = 'application/json';
+      } catch (error) {
+        sendError(res, toTRPCError(error));
+        return;
+      }
       rest(req, res).catch(fail);
       return;
     }

@@ -2,6 +2,23 @@
 import { z } from 'zod';
 
 export const userId = z.string().min(1).max(256);
+
+/**
+ * A boolean input: JSON true or false only (a query string's exact words are turned into
+ * booleans by server/rest/query.ts). trpc-to-openapi sets `coerce` on every plain z.boolean()
+ * it finds in an input object, in place, which made "false" (or [] or {}) true for both
+ * transports; it leaves a pipe alone.
+ */
+export const strictBoolean = () => z.boolean().pipe(z.boolean());
+
+/**
+ * An erasure's confirmation: only an explicit true confirms; anything else (a missing value,
+ * "false", "TRUE", 1, []) reaches the database as false, which refuses with CONFM.
+ */
+export const confirmation = () => z.boolean().catch(false).pipe(z.boolean());
+
+/** the largest request body either transport reads, before it parses anything */
+export const MAX_BODY_BYTES = 256 * 1024;
 export const jsonObject = z.record(z.string().max(128), z.unknown()).refine((value) => JSON.stringify(value).length <= 65_536, {
   message: 'at most 64 KiB of JSON',
 });
@@ -30,7 +47,7 @@ export const consentType = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a consent
 
 export const consentInput = z.strictObject({
   consent_type: consentType,
-  granted: z.boolean(),
+  granted: strictBoolean(),
   policy_version: z.string().min(1).max(64).default('unversioned'),
 });
 
@@ -70,7 +87,8 @@ export const message = z.object({
 });
 
 export const erasureInput = z.strictObject({
-  confirm: z.boolean().default(false),
+  // anything but an explicit true is no confirmation: the database refuses with CONFM
+  confirm: confirmation().default(false),
   reason: z.string().min(1).max(1000).default('GDPR Art. 17 request by the data subject'),
 });
 

@@ -17,7 +17,7 @@ export const dpoRouter = router({
       return row!.document as Record<string, unknown>;
     }),
   erase: dpoProcedure
-    .input(z.strictObject({ user_id: s.userId, reason: z.string().min(1).max(1000), confirm: z.boolean() }))
+    .input(z.strictObject({ user_id: s.userId, reason: z.string().min(1).max(1000), confirm: s.confirmation() }))
     .output(s.document)
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select compliance.erase_subject(${input.user_id}, ${input.reason}, ${input.confirm}) as receipt`;

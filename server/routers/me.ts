@@ -61,7 +61,7 @@ export const meRouter = router({
       return (row?.preferences ?? {}) as Record<string, unknown>;
     }),
   setPreferences: subjectProcedure
-    .input(z.strictObject({ preferences: s.jsonObject, merge: z.boolean().default(true) }))
+    .input(z.strictObject({ preferences: s.jsonObject, merge: s.strictBoolean().default(true) }))
     .output(s.document)
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select preferences from compliance.set_preferences(${ctx.identity.subject}, ${ctx.tx.json(input.preferences as never)}, ${input.merge})`;
