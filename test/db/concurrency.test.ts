@@ -1,0 +1,59 @@
+/** Issue #13 items 5 and 6: holds and erasure against concurrent transactions, with controlled interleavings. */
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { quiet, setContext, useTestDatabase } from '../provision/database.js';
+import { signal } from '../provision/signal.js';
+
+const db = useTestDatabase();
+const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function withConnections<T>(count: number, fn: (...sql: postgres.Sql[]) => Promise<T>): Promise<T> {
+  const connections = Array.from({ length: count }, () => postgres(db.adminUrl, { ...quiet, max: 1 }));
+  try {
+    return await fn(...connections);
+  } finally {
+    await Promise.all(connections.map((c) => c.end()));
+  }
+}
+
+async function subjectWithConversation(userId: string): Promise<string> {
+  return db.as('compliance_app', { actor: userId }, async (tx) => {
+    await tx`select compliance.ensure_profile(${userId})`;
+    const [c] = await tx`select conversation_id from compliance.start_conversation(${userId}, 'topic')`;
+    await tx`select compliance.add_message(${c!.conversation_id}, 'user', 'first')`;
+    return c!.conversation_id as string;
+  });
+}
+
+describe('erasure against the subject\'s own writes (item 6)', () => {
+  it('wins or waits, never dies in a deadlock, when a writer holds the conversation and then adds a message', async () => {
+    const conversation = await subjectWithConversation('user:busy');
+    await withConnections(2, async (writer, eraser) => {
+      const holding = signal();
+      const mayWrite = signal();
+      const write = writer.begin(async (tx) => {
+        await tx`set local role compliance_app`;
+        await setContext(tx, { actor: 'user:busy' });
+        await tx`select 1 from compliance.conversations where conversation_id = ${conversation} for no key update`;
+        holding.fire();
+        await mayWrite.fired;
+        await tx`select compliance.add_message(${conversation}, 'user', 'while erasing')`;
+      }).then(() => 'committed', (e: { code?: string }) => e.code);
+      await holding.fired;
+      const erasure = eraser.begin(async (tx) => {
+        await tx`set local role compliance_dpo`;
+        await setContext(tx, dpo);
+        return tx`select compliance.erase_subject('user:busy', 'request', true) as r`;
+      }).then(() => 'erased', (e: { code?: string }) => e.code);
+      await pause(300); // the erasure now waits for the conversation
+      mayWrite.fire();
+      expect(await erasure).toBe('erased');
+      expect(['committed', '23503']).toContain(await write);
+    });
+    for (const table of ['user_profiles', 'conversations', 'messages']) {
+      const [row] = await db.admin.unsafe(`select count(*)::int as n from compliance.${table} where user_id = 'user:busy'`);
+      expect(row!.n, table).toBe(0);
+    }
+  });
+});
