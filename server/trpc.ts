@@ -45,38 +45,57 @@ function transactional(role: DatabaseRole) {
     if (role === 'compliance_dpo' && !identity.roles.includes('dpo')) {
       throw new TRPCError({ code: 'FORBIDDEN', message: 'this operation needs the dpo role' });
     }
-    // one connection, one transaction: committed only when the procedure succeeds. The
-    // opening statements go out pipelined in one write; the first failure rejects.
-    const tx = await ctx.sql.reserve();
-    try {
-      await Promise.all([
-        tx`begin`,
-        tx`set local role compliance_app`,
-        tx`select compliance.open_request(${identity.subject}, ${identity.roles}::text[], ${ctx.clientIp}::inet,
-             ${ctx.userAgent}, ${identity.sessionId}::uuid, make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}),
-             ${identity.username ?? null}, ${identity.email ?? null}, ${identity.name ?? null})`,
-        ...(role === 'compliance_dpo' ? [tx`set local role compliance_dpo`] : []),
-      ]);
-      const result = await next({ ctx: { tx, identity } });
-      if (!result.ok) {
-        // a database error inside the procedure arrives wrapped as an internal error
-        throw result.error.code === 'INTERNAL_SERVER_ERROR' && result.error.cause ? result.error.cause : result.error;
+    // one connection, one transaction: committed only when the procedure succeeds. A
+    // deadlock or serialization failure is the database asking for the whole transaction to
+    // run again; after the last attempt the client gets 409.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await runTransaction(ctx, identity, role, (tx) => next({ ctx: { tx, identity } }));
+      } catch (error) {
+        const mapped = toTRPCError(error);
+        if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlStateOf(mapped) ?? '')) continue;
+        if (mapped.code === 'INTERNAL_SERVER_ERROR') ctx.log.error({ err: error }, 'request failed');
+        if (sqlStateOf(mapped) === 'SESXP') {
+          // the expiry itself must stick: close the session outside the failed transaction
+          await closeExpiredSession(ctx, identity).catch(() => undefined);
+        }
+        throw mapped;
       }
-      await tx`commit`;
-      return result;
-    } catch (error) {
-      await tx`rollback`.catch(() => undefined);
-      const mapped = toTRPCError(error);
-      if (mapped.code === 'INTERNAL_SERVER_ERROR') ctx.log.error({ err: error }, 'request failed');
-      if (sqlStateOf(mapped) === 'SESXP') {
-        // the expiry itself must stick: close the session outside the failed transaction
-        await closeExpiredSession(ctx, identity).catch(() => undefined);
-      }
-      throw mapped;
-    } finally {
-      tx.release();
     }
   });
+}
+
+const MAX_ATTEMPTS = 3;
+const RETRYABLE = new Set(['40001', '40P01']);
+
+async function runTransaction<R extends { ok: boolean }>(
+  ctx: RequestContext, identity: Identity, role: DatabaseRole, procedure: (tx: ReservedSql) => Promise<R>,
+): Promise<R> {
+  // the opening statements go out pipelined in one write; the first failure rejects
+  const tx = await ctx.sql.reserve();
+  try {
+    await Promise.all([
+      tx`begin`,
+      tx`set local role compliance_app`,
+      tx`select compliance.open_request(${identity.subject}, ${identity.roles}::text[], ${ctx.clientIp}::inet,
+           ${ctx.userAgent}, ${identity.sessionId}::uuid, make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}),
+           ${identity.username ?? null}, ${identity.email ?? null}, ${identity.name ?? null})`,
+      ...(role === 'compliance_dpo' ? [tx`set local role compliance_dpo`] : []),
+    ]);
+    const result = await procedure(tx);
+    if (!result.ok) {
+      // a database error inside the procedure arrives wrapped as an internal error
+      const error = (result as unknown as { error: TRPCError }).error;
+      throw error.code === 'INTERNAL_SERVER_ERROR' && error.cause ? error.cause : error;
+    }
+    await tx`commit`;
+    return result;
+  } catch (error) {
+    await tx`rollback`.catch(() => undefined);
+    throw error;
+  } finally {
+    tx.release();
+  }
 }
 
 /** the first statements of every request transaction: the app role, then who is acting */
