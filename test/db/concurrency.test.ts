@@ -57,3 +57,36 @@ describe('erasure against the subject\'s own writes (item 6)', () => {
     }
   });
 });
+
+describe('a legal hold placed while retention runs (item 5)', () => {
+  it('stops the batch: it waits for the hold in flight, then keeps every held row', async () => {
+    for (let i = 0; i < 20; i += 1) await subjectWithConversation('user:litigant');
+    await subjectWithConversation('user:bystander');
+    await db.admin`update compliance.conversations set last_message_at = now() - interval '200 days'`;
+    await withConnections(2, async (holder, worker) => {
+      const placed = signal();
+      const mayCommit = signal();
+      const hold = holder.begin(async (tx) => {
+        await tx`set local role compliance_dpo`;
+        await setContext(tx, dpo);
+        await tx`select compliance.place_legal_hold('user:litigant', 'litigation')`;
+        placed.fire();
+        await mayCommit.fired;
+      });
+      await placed.fired;
+      let finished = false;
+      const batch = worker.begin(async (tx) => {
+        await tx`set local role compliance_worker`;
+        return tx`select compliance.apply_retention('conversations', 1000, false) as r`;
+      }).finally(() => { finished = true; });
+      await pause(300);
+      expect(finished).toBe(false); // it waits for the hold
+      mayCommit.fire();
+      await hold;
+      const [run] = await batch;
+      expect(run!.r.deleted).toBe(1);
+    });
+    const rows = await db.admin`select user_id, count(*)::int as n from compliance.conversations group by user_id order by user_id`;
+    expect(rows).toEqual([{ user_id: 'user:litigant', n: 20 }]);
+  });
+});
