@@ -35,6 +35,7 @@ const schema = z.object({
   RUN_WORKER: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   NODE_ENV: z.string().default('development'),
   TOMBSTONE_PEPPER: z.string().trim().min(1).optional(),
+  WORKER_STALE_LOCK_SECONDS: z.coerce.number().int().min(2).max(86_400).default(300),
   TOMBSTONE_PEPPER_FILE: z.string().trim().min(1).optional(),
 });
 

@@ -48,7 +48,7 @@ async function main() {
   let publicUrl = '';
   const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS }, () => publicUrl);
   const worker = config.RUN_WORKER
-    ? await startWorker({ connectionString: workerUrl! })
+    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS })
     : undefined;
 
   let stopping = false;

@@ -7,6 +7,8 @@ import { graphileLogger } from './log.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
 import { retention } from './tasks/retention.js';
 import { SEAL_JOB_KEY, sealAuditLog } from './tasks/seal-audit-log.js';
+import { unlockStaleJobs as unlockStaleJobsTask } from './tasks/unlock-stale-jobs.js';
+import { DEFAULT_STALE_LOCK_SECONDS, unlockStaleJobs } from './stale-locks.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const CRONTAB = readFileSync(path.join(here, 'crontab'), 'utf8');
@@ -16,23 +18,29 @@ export interface WorkerOptions {
   concurrency?: number;
   sealIntervalSeconds?: number;
   pollInterval?: number;
+  /** a job lock older than this belongs to a worker that is gone (worker/stale-locks.ts) */
+  staleLockSeconds?: number;
 }
 
-export function taskList(sealIntervalSeconds: number): TaskList {
+export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number): TaskList {
   return {
     retention,
     partition_maintenance: partitionMaintenance,
     seal_audit_log: sealAuditLog(sealIntervalSeconds),
+    unlock_stale_jobs: unlockStaleJobsTask(connectionString, staleLockSeconds),
   };
 }
 
 export async function startWorker(options: WorkerOptions): Promise<Runner> {
+  const staleLockSeconds = options.staleLockSeconds ?? DEFAULT_STALE_LOCK_SECONDS;
+  // a worker killed before this one started may still hold jobs
+  await unlockStaleJobs(options.connectionString, staleLockSeconds);
   const runner = await run({
     connectionString: options.connectionString,
     concurrency: options.concurrency ?? 2,
     pollInterval: options.pollInterval ?? 1000,
     noHandleSignals: true,
-    taskList: taskList(options.sealIntervalSeconds ?? 1),
+    taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds),
     crontab: CRONTAB,
     logger: graphileLogger,
   });

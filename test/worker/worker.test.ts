@@ -61,12 +61,49 @@ describe('sealing on its own', () => {
 });
 
 describe('retention in a real worker process', () => {
-  function workerProcess(): ChildProcess {
+  function workerProcess(env: Record<string, string> = {}): ChildProcess {
     return spawn(process.execPath, ['--import', 'tsx', path.resolve('worker/main.ts')], {
-      env: { ...process.env, WORKER_DATABASE_URL: db.loginUrl('worker'), LOG_LEVEL: 'warn', DATABASE_URL: '' },
+      env: { ...process.env, WORKER_DATABASE_URL: db.loginUrl('worker'), LOG_LEVEL: 'error', DATABASE_URL: '', ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
   }
+
+  async function stop(child: ChildProcess, signal: NodeJS.Signals) {
+    if (child.exitCode !== null) return;
+    child.kill(signal);
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+
+  it('releases the job of a killed worker once its lock is stale, and the same job finishes (not four hours later)', async () => {
+    await db.as('compliance_app', { actor: 'user:orphaned' }, async (tx) => {
+      await tx`select compliance.ensure_profile('user:orphaned')`;
+      await tx`select compliance.start_conversation('user:orphaned', 'old' || n) from generate_series(1, 40) n`;
+    });
+    await db.admin`update compliance.conversations set last_message_at = now() - interval '100 days' where user_id = 'user:orphaned'`;
+    const job = await quickAddJob({ connectionString: db.adminUrl }, 'retention', { batch_size: 5, batch_pause_ms: 300, categories: ['conversations'] });
+
+    const first = workerProcess();
+    await until(async () => {
+      const [row] = await db.admin`select locked_by from graphile_worker.jobs where id = ${job.id} and locked_by is not null`;
+      return row ? true : undefined;
+    }, 30_000, 'the first worker to take the job');
+    await stop(first, 'SIGKILL');
+    const [orphan] = await db.admin`select locked_by from graphile_worker.jobs where id = ${job.id}`;
+    expect(orphan!.locked_by).not.toBeNull();
+
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // the lock is now older than the threshold
+    const second = workerProcess({ WORKER_STALE_LOCK_SECONDS: '2' });
+    try {
+      await until(async () => {
+        const [row] = await db.admin`select count(*)::int as n from graphile_worker.jobs where id = ${job.id}`;
+        return row!.n === 0 ? true : undefined;
+      }, 30_000, 'the orphaned job to finish');
+    } finally {
+      await stop(second, 'SIGTERM');
+    }
+    const [left] = await db.admin`select count(*)::int as n from compliance.conversations where user_id = 'user:orphaned'`;
+    expect(left!.n).toBe(0);
+  });
 
   it('deletes each expired row exactly once when killed between batches and run again', async () => {
     await db.as('compliance_app', { actor: 'user:chatty' }, async (tx) => {
@@ -76,6 +113,7 @@ describe('retention in a real worker process', () => {
     });
     await db.admin`update compliance.conversations set last_message_at = now() - interval '100 days' where title like 'n%'`;
     const payload = { batch_size: 5, batch_pause_ms: 40, categories: ['conversations'] };
+    const [{ last }] = await db.admin`select coalesce(max(id), 0) as last from compliance.audit_logs` as unknown as [{ last: string }];
 
     const first = workerProcess();
     await quickAddJob({ connectionString: db.adminUrl }, 'retention', payload);
@@ -101,7 +139,8 @@ describe('retention in a real worker process', () => {
     }
     const [kept] = await db.admin`select count(*)::int as n from compliance.conversations where title like 'keep%'`;
     expect(kept!.n).toBe(20);
-    const runs = await db.admin`select (details ->> 'deleted')::int as deleted from compliance.audit_logs where action = 'retention.applied' and resource_id = 'conversations'`;
+    const runs = await db.admin`select (details ->> 'deleted')::int as deleted from compliance.audit_logs
+                                 where action = 'retention.applied' and resource_id = 'conversations' and id > ${last}`;
     expect(runs.reduce((sum, r) => sum + r.deleted, 0)).toBe(150);
   });
 });

@@ -6,6 +6,7 @@
 import type { Task } from 'graphile-worker';
 import { z } from 'zod';
 import { workerLog } from '../log.js';
+import { MAX_JOB_SECONDS } from '../stale-locks.js';
 
 const payload = z
   .object({
@@ -22,7 +23,8 @@ export const retention: Task = async (raw, helpers) => {
     `select category from compliance.retention_policies where enabled and action <> 'until_erasure' order by category`,
   );
   const categories = policies.map((p) => p.category).filter((c) => !input.categories || input.categories.includes(c));
-  for (const category of categories) {
+  const deadline = Date.now() + MAX_JOB_SECONDS * 1000;
+  for (const [index, category] of categories.entries()) {
     let deleted = 0;
     let batches = 0;
     for (;;) {
@@ -34,6 +36,12 @@ export const retention: Task = async (raw, helpers) => {
       deleted += batch;
       batches += 1;
       if (category === 'audit_logs' || batch < input.batch_size) break;
+      if (Date.now() > deadline) {
+        // a job's time is bounded (worker/stale-locks.ts): a fresh job carries on from here
+        await helpers.addJob('retention', { ...input, categories: categories.slice(index) }, { jobKey: 'retention_continue' });
+        workerLog.info({ task: 'retention', category, deleted, batches }, 'retention continues in a new job');
+        return;
+      }
       if (input.batch_pause_ms > 0) await new Promise((resolve) => setTimeout(resolve, input.batch_pause_ms));
     }
     workerLog.info({ task: 'retention', category, deleted, batches }, 'retention applied');

@@ -2,6 +2,7 @@
 import type { Task } from 'graphile-worker';
 import { z } from 'zod';
 import { workerLog } from '../log.js';
+import { MAX_JOB_SECONDS } from '../stale-locks.js';
 
 const payload = z.object({ interval_seconds: z.number().int().min(1).max(300).optional() }).loose();
 
@@ -11,15 +12,22 @@ export function sealAuditLog(defaultIntervalSeconds: number): Task {
   return async (raw, helpers) => {
     const input = payload.parse(raw ?? {});
     let seals = 0;
+    let backlog = false;
+    const deadline = Date.now() + MAX_JOB_SECONDS * 1000;
     for (;;) {
       const { rows } = await helpers.query<{ seals: number }>('select compliance.seal_audit_log(10000, 100) as seals');
       seals += rows[0]!.seals;
       if (rows[0]!.seals < 100) break;
+      // a job's time is bounded (worker/stale-locks.ts): the next job starts at once
+      if (Date.now() > deadline) {
+        backlog = true;
+        break;
+      }
     }
     if (seals > 0) workerLog.info({ task: 'seal_audit_log', seals }, 'audit log sealed');
     const interval = input.interval_seconds ?? defaultIntervalSeconds;
     await helpers.addJob('seal_audit_log', { interval_seconds: interval }, {
-      runAt: new Date(Date.now() + interval * 1000),
+      runAt: new Date(Date.now() + (backlog ? 0 : interval * 1000)),
       jobKey: SEAL_JOB_KEY,
       jobKeyMode: 'preserve_run_at',
       maxAttempts: 3,
