@@ -10,7 +10,7 @@ import postgres from 'postgres';
 import { describe, expect, inject, it } from 'vitest';
 import { pepperParameters } from '../../db/pepper.js';
 import { adoptTombstonePepper } from '../../db/setup.js';
-import { expectSqlState, quiet, useTestDatabase } from '../provision/database.js';
+import { expectSqlState, quiet, setContext, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
 const alice = { actor: 'user:alice' };
@@ -24,6 +24,19 @@ async function erase(userId: string) {
   await subject(userId);
   await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject(${userId}, 'test', true)`);
 }
+
+/** one transaction on `sql` as `role`, acting as `actor` */
+function inSession<T>(sql: postgres.Sql, role: string, actor: { actor: string; roles?: string[] } | null, fn: (tx: postgres.TransactionSql) => Promise<T>) {
+  return sql.begin(async (tx) => {
+    await tx.unsafe(`set local role ${role}`);
+    if (actor) await setContext(tx, actor);
+    return fn(tx);
+  }) as Promise<T>;
+}
+
+/** a profile may not be created again for an erased id: the answer the session gets */
+const recreate = (sql: postgres.Sql, userId: string) =>
+  inSession(sql, 'compliance_app', { actor: userId }, (tx) => tx`select compliance.ensure_profile(${userId})`);
 
 /** a connection as one of pgcomply's logins, with the run's tombstone pepper */
 async function asLogin<T>(login: 'server' | 'worker', fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
@@ -173,16 +186,8 @@ describe('the tombstone pepper lives outside the database (item 6)', () => {
     for (const connection of [{}, pepperParameters(randomBytes(32).toString('hex')), pepperParameters(`${pepper},${pepper}`)]) {
       const sql = postgres(db.adminUrl, { onnotice: () => undefined, max: 1, connection });
       try {
-        await expectSqlState(sql.begin(async (tx) => {
-          await tx`set local role compliance_dpo`;
-          await tx`select compliance.set_request_context('dpo:dana', array['dpo'])`;
-          await tx`select compliance.erase_subject('user:stays', 'test', true)`;
-        }), 'PEPPR');
-        await expectSqlState(sql.begin(async (tx) => {
-          await tx`set local role compliance_app`;
-          await tx`select compliance.set_request_context('user:tombstoned')`;
-          await tx`select compliance.ensure_profile('user:tombstoned')`;
-        }), 'PEPPR');
+        await expectSqlState(inSession(sql, 'compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject('user:stays', 'test', true)`), 'PEPPR');
+        await expectSqlState(recreate(sql, 'user:tombstoned'), 'PEPPR');
       } finally {
         await sql.end();
       }
@@ -196,17 +201,10 @@ describe('the tombstone pepper lives outside the database (item 6)', () => {
     const next = randomBytes(32).toString('hex');
     const rotator = postgres(db.adminUrl, { onnotice: () => undefined, max: 1, connection: pepperParameters(`${pepper},${next}`) });
     try {
-      const [result] = await rotator.begin(async (tx) => {
-        await tx`set local role compliance_owner`;
-        return tx`select compliance_private.rotate_tombstone_pepper() as r`;
-      });
+      const [result] = await inSession(rotator, 'compliance_owner', null, (tx) => tx`select compliance_private.rotate_tombstone_pepper() as r`);
       expect(result!.r.peppers).toBe(2);
       expect(result!.r.tombstones_rehashed).toBeGreaterThan(0);
-      await expectSqlState(rotator.begin(async (tx) => {
-        await tx`set local role compliance_app`;
-        await tx`select compliance.set_request_context('user:rotated')`;
-        await tx`select compliance.ensure_profile('user:rotated')`;
-      }), 'ERASD');
+      await expectSqlState(recreate(rotator, 'user:rotated'), 'ERASD');
     } finally {
       await rotator.end();
     }
@@ -235,11 +233,7 @@ describe('a database that still keeps its pepper inside (item 6, upgrade)', () =
 
     const sql = postgres(db.adminUrl, { onnotice: () => undefined, max: 1, connection: pepperParameters(keyring) });
     try {
-      await expectSqlState(sql.begin(async (tx) => {
-        await tx`set local role compliance_app`;
-        await tx`select compliance.set_request_context('user:erased-long-ago')`;
-        await tx`select compliance.ensure_profile('user:erased-long-ago')`;
-      }), 'ERASD');
+      await expectSqlState(recreate(sql, 'user:erased-long-ago'), 'ERASD');
     } finally {
       await sql.end();
     }
