@@ -56,8 +56,12 @@ describe('append-only (APPND)', () => {
     for (const change of [
       (tx: TransactionSql) => tx`update compliance.audit_logs set action = 'x.y' where id = ${row!.id}`,
       (tx: TransactionSql) => tx`update compliance.audit_logs set user_id = null where id = ${row!.id}`,
-      (tx: TransactionSql) => tx`update compliance.audit_logs set user_id = null, actor_id = null, ip_address = null, user_agent = null,
-                                   personal_details = null, personal_salt = null, redacted_at = now(), details = '{"x": 1}' where id = ${row!.id}`,
+      (tx: TransactionSql) => tx`update compliance.audit_logs set user_id = null, personal_details = null, subject_part_salt = null,
+                                   redacted_at = now(), details = '{"x": 1}' where id = ${row!.id}`,
+      // half a part: the actor's salt gone, the actor still named
+      (tx: TransactionSql) => tx`update compliance.audit_logs set actor_part_salt = null, redacted_at = now() where id = ${row!.id}`,
+      (tx: TransactionSql) => tx`update compliance.audit_logs set subject_part_digest = sha256('x'), user_id = null, personal_details = null,
+                                   subject_part_salt = null, redacted_at = now() where id = ${row!.id}`,
       (tx: TransactionSql) => tx.unsafe(`update ${partition} set resource_id = 'moved' where id = ${row!.id}`),
       (tx: TransactionSql) => tx`delete from compliance.audit_logs where id = ${row!.id}`,
       (tx: TransactionSql) => tx`update compliance.audit_seals set sealed_at = sealed_at`,
@@ -66,12 +70,12 @@ describe('append-only (APPND)', () => {
     }
     // the redaction itself passes (rolled back: later tests need the row whole)
     const redacted = await insideErasure(async (tx) => {
-      await tx`update compliance.audit_logs set user_id = null, actor_id = null, ip_address = null, user_agent = null,
-                 personal_details = null, personal_salt = null, redacted_at = now() where id = ${row!.id}`;
-      const [after] = await tx`select user_id, redacted_at from compliance.audit_logs where id = ${row!.id}`;
+      await tx`update compliance.audit_logs set user_id = null, personal_details = null, subject_part_salt = null,
+                 redacted_at = now() where id = ${row!.id}`;
+      const [after] = await tx`select user_id, actor_id, redacted_at from compliance.audit_logs where id = ${row!.id}`;
       throw Object.assign(new Error('rollback'), { after });
     }).catch((error: Error & { after?: { user_id: unknown; redacted_at: unknown } }) => error.after);
-    expect(redacted).toMatchObject({ user_id: null });
+    expect(redacted).toMatchObject({ user_id: null, actor_id: 'user:alice' });
     expect(redacted!.redacted_at).not.toBeNull();
   });
 
@@ -290,14 +294,14 @@ describe('verification', () => {
   });
 
   it('names a forged row inserted into a sealed range', async () => {
-    const id = await sealedRow(2);
-    const result = await tamper(async (tx) => {
-      const [row] = await tx`insert into compliance.audit_logs (id, occurred_at, xact_id, action, category, personal_digest)
-        select ${id} + 1000000, occurred_at, xact_id, 'phi.access', 'hipaa', personal_digest from compliance.audit_logs where id = ${id}
-        returning id`;
-      return row;
-    });
-    expect(result.problems).toContainEqual(expect.objectContaining({ kind: 'forged_row', row_id: id + 1000000 }));
+    // an id handed out and never used (a rolled-back write) lies inside the next seal's range
+    const [unused] = await db.admin`select nextval('compliance_private.audit_logs_id_seq')::int as id`;
+    await db.admin`select compliance.log_event('system.tick', 'system')`;
+    await db.admin`select compliance.seal_audit_log()`;
+    const id = unused!.id;
+    const result = await tamper((tx) => tx`insert into compliance.audit_logs (id, action, category, personal_digest)
+      values (${id}, 'phi.access', 'hipaa', sha256('forged'))`);
+    expect(result.problems).toContainEqual(expect.objectContaining({ kind: 'forged_row', row_id: id }));
   });
 
   it('verifies seals that lie inside one large transaction, and names a row deleted from one, and only that row', async () => {
@@ -336,12 +340,26 @@ describe('verification', () => {
     expect(result.problems).toContainEqual(expect.objectContaining({ kind: 'digest_mismatch', row_id: id }));
   });
 
-  it('stays ok after an erasure redacts a subject\'s rows', async () => {
+  it('stays ok after an erasure redacts a subject\'s rows, and keeps the DPO who handled them on record', async () => {
+    const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.export_subject('user:alice')`);
+    const danaRows = async () => (await db.admin`select count(*)::int as n from compliance.audit_logs where actor_id = 'dpo:dana'`)[0]!.n;
     const before = await db.admin`select count(*)::int as n from compliance.audit_logs where user_id = 'user:alice' or actor_id = 'user:alice'`;
     expect(before[0]!.n).toBeGreaterThan(0);
-    await db.as('compliance_dpo', { actor: 'dpo:dana', roles: ['dpo'] }, (tx) => tx`select compliance.erase_subject('user:alice', 'Art. 17 request', true)`);
+    const danaBefore = await danaRows();
+    expect(danaBefore).toBeGreaterThan(0);
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject('user:alice', 'Art. 17 request', true)`);
     const after = await db.admin`select count(*)::int as n from compliance.audit_logs where user_id = 'user:alice' or actor_id = 'user:alice'`;
     expect(after[0]!.n).toBe(0);
+    // the export row lost alice and kept dana; the erasure row names dana too
+    expect(await danaRows()).toBe(danaBefore + 1);
+    const [exported] = await db.admin`select user_id, actor_id, ip_address from compliance.audit_logs where action = 'subject.exported'`;
+    expect(exported).toMatchObject({ user_id: null, actor_id: 'dpo:dana' });
+    const [erasure] = await db.admin`select details from compliance.audit_logs where action = 'subject.erased'`;
+    const listed = new Set([...erasure!.details.redacted_subject_rows, ...erasure!.details.redacted_actor_rows]);
+    expect(listed.size).toBe(before[0]!.n);
+    const unsealed = await verify();
+    expect(unsealed.problems).toContainEqual(expect.objectContaining({ kind: 'unaccounted_redaction' }));
     await db.admin`select compliance.seal_audit_log()`;
     const result = await verify();
     expect(result.problems).toEqual([]);
