@@ -7,15 +7,19 @@ export async function insertAuditRows(admin: Sql, count: number, options: { subj
   const spread = options.spreadSeconds ?? 3600;
   for (let start = 0; start < count; start += 1_000_000) {
     const end = Math.min(count, start + 1_000_000) - 1;
+    // layout 2, as the triggers and log_event write it: a subject part and an actor part
     await admin`
       insert into compliance.audit_logs (occurred_at, action, category, resource_type, resource_id, details,
-                                         user_id, actor_id, ip_address, user_agent, personal_salt, personal_digest)
-      select x.ts, 'phi.access', 'hipaa', 'patient_record', x.n::text, '{}', x.uid, x.uid, '10.0.0.1', 'bench-agent', x.salt,
-             compliance_private.audit_personal_digest(x.salt, x.uid, x.uid, '10.0.0.1', 'bench-agent', null)
+                                         user_id, actor_id, ip_address, user_agent, subject_part_salt, subject_part_digest,
+                                         actor_part_salt, actor_part_digest, personal_digest)
+      select y.ts, 'phi.access', 'hipaa', 'patient_record', y.n::text, '{}', y.uid, y.uid, '10.0.0.1', 'bench-agent',
+             y.salt, y.subject_digest, y.salt, y.actor_digest, sha256(y.subject_digest || y.actor_digest)
+        from (select x.*, compliance_private.audit_subject_digest(x.salt, x.uid, null) as subject_digest,
+                     compliance_private.audit_actor_digest(x.salt, x.uid, '10.0.0.1', 'bench-agent') as actor_digest
         from (select n, int8send(n) as salt,
                      coalesce(${options.userId ?? null}::text, 'user:bg-' || (n % ${subjects})) as uid,
                      coalesce(${options.from ?? null}::timestamptz, now() - interval '1 minute') - make_interval(secs => n % ${spread}) as ts
-                from generate_series(${start}::bigint, ${end}::bigint) n) x`;
+                from generate_series(${start}::bigint, ${end}::bigint) n) x) y`;
   }
 }
 

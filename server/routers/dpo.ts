@@ -77,7 +77,14 @@ export const dpoRouter = router({
     }),
   verifyAuditLog: dpoProcedure
     .input(z.void())
-    .output(z.object({ ok: z.boolean(), seals_checked: z.coerce.number(), rows_checked: z.coerce.number(), problems: z.array(z.unknown()) }))
+    .output(z.object({
+      ok: z.boolean(),
+      seals_checked: z.coerce.number(),
+      rows_checked: z.coerce.number(),
+      // rows after the newest seal: their personal parts were checked, their presence is not proven yet
+      unsealed_rows: z.coerce.number(),
+      problems: z.array(z.object({ kind: z.string(), seal_no: z.number().nullable(), row_id: z.number().optional(), detail: z.string() })),
+    }))
     .query(async ({ ctx }) => {
       const [row] = await ctx.tx`select * from compliance.verify_audit_log()`;
       return row as never;
