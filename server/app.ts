@@ -4,8 +4,9 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import { type ContextDeps, createRequestContext } from './context.js';
 import { openApiDocument } from './openapi.js';
-import { handleExport, sendError, sendJson } from './rest/export.js';
-import { booleanQueryKeys, prepareQuery } from './rest/query.js';
+import { handleExport, sendError, sendJson, sendTrpcError } from './rest/export.js';
+import { preReadJsonBody } from './input/json-body.js';
+import { booleanQueryKeys, prepareQuery, restMethods } from './rest/query.js';
 import { appRouter } from './routers/index.js';
 import { MAX_BODY_BYTES } from './schemas.js';
 import { toTRPCError } from './errors.js';
@@ -21,6 +22,7 @@ export function createApp(deps: ContextDeps, publicUrl: () => string): http.Serv
   const rest = createOpenApiNodeHttpHandler({ router: appRouter, onError, maxBodySize: MAX_BODY_BYTES,
     createContext: ({ req, res }) => createRequestContext(deps, req as http.IncomingMessage, res as http.ServerResponse) });
   const booleans = booleanQueryKeys(appRouter);
+  const methods = restMethods(appRouter);
   let openapi: unknown;
 
   return http.createServer((req, res) => {
@@ -56,7 +58,11 @@ export function createApp(deps: ContextDeps, publicUrl: () => string): http.Serv
       return;
     }
     if (path.startsWith('/trpc/')) {
-      trpc(req, res);
+      if (req.method !== 'POST') {
+        trpc(req, res);
+        return;
+      }
+      preReadJsonBody(req, MAX_BODY_BYTES, true).then(() => trpc(req, res), (error: unknown) => sendTrpcError(res, toTRPCError(error))).catch(fail);
       return;
     }
     if (path === '/api/v1/users/me/export' && req.method === 'GET') {
@@ -64,16 +70,24 @@ export function createApp(deps: ContextDeps, publicUrl: () => string): http.Serv
       return;
     }
     if (path.startsWith('/api/')) {
-      req.url = req.url!.slice('/api'.length);
-      try {
-        prepareQuery(req, `${req.method} ${path.slice('/api'.length)}`, booleans);
-        // the adapter parses a body only when its type is exactly application/json
-        if (req.headers['content-type']?.toLowerCase().startsWith('application/json')) req.headers['content-type'] = 'application/json';
-      } catch (error) {
-        sendError(res, toTRPCError(error));
+      const route = path.slice('/api'.length);
+      const allowed = methods.get(route);
+      if (allowed && !allowed.includes(req.method ?? '')) {
+        res.setHeader('allow', allowed.join(', '));
+        sendJson(res, 405, { code: 'METHOD_NOT_SUPPORTED', message: `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}` });
         return;
       }
-      rest(req, res).catch(fail);
+      req.url = req.url!.slice('/api'.length);
+      const json = req.headers['content-type']?.toLowerCase().startsWith('application/json') ?? false;
+      Promise.resolve()
+        .then(() => {
+          prepareQuery(req, `${req.method} ${route}`, booleans);
+          // the adapter parses a body only when its type is exactly application/json
+          if (json) req.headers['content-type'] = 'application/json';
+          return json ? preReadJsonBody(req, MAX_BODY_BYTES, false) : undefined;
+        })
+        .then(() => rest(req, res), (error: unknown) => sendError(res, toTRPCError(error)))
+        .catch(fail);
       return;
     }
     sendJson(res, 404, { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` });

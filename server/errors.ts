@@ -25,6 +25,8 @@ const BY_SQLSTATE: Record<string, TRPC_ERROR_CODE_KEY> = {
   '23514': 'BAD_REQUEST',
   '22P02': 'BAD_REQUEST',
   '22001': 'BAD_REQUEST',
+  '22P05': 'BAD_REQUEST',
+  '22021': 'BAD_REQUEST',
   '40001': 'CONFLICT',
   '40P01': 'CONFLICT',
 };
@@ -33,6 +35,8 @@ const GENERIC_MESSAGES: Record<string, string> = {
   '42501': 'not permitted',
   '23505': 'that already exists',
   '23503': 'the subject or resource no longer exists (it may have been erased)',
+  '22P05': 'a text value holds a character that cannot be stored (U+0000)',
+  '22021': 'a text value is not valid UTF-8',
   '40001': 'a concurrent change interfered; try again',
   '40P01': 'a concurrent change interfered; try again',
 };

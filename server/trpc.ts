@@ -2,6 +2,7 @@
  * tRPC instance and the procedure kinds. Every procedure that touches data runs in one
  * transaction that first chooses the database role and sets the request context.
  */
+import { fieldWithNul } from './input/nul.js';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { ReservedSql, Sql, TransactionSql } from 'postgres';
 import type { OpenApiMeta } from 'trpc-to-openapi';
@@ -31,7 +32,16 @@ const t = initTRPC
   });
 
 export const router = t.router;
-export const publicProcedure = t.procedure;
+
+/** every procedure refuses U+0000 in any string of its input, on both transports */
+const textOnly = t.procedure.use(async ({ getRawInput, next }) => {
+  const field = fieldWithNul(await getRawInput());
+  if (field !== undefined) {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: `${field || 'the input'}: contains U+0000 (a NUL character), which a text field cannot hold` });
+  }
+  return next();
+});
+export const publicProcedure = textOnly;
 export const createCallerFactory = t.createCallerFactory;
 
 type DatabaseRole = 'compliance_app' | 'compliance_dpo';
@@ -113,6 +123,6 @@ async function closeExpiredSession(ctx: RequestContext, identity: Identity) {
 }
 
 /** acts for the authenticated subject, as compliance_app: row-level security limits it to its own rows */
-export const subjectProcedure = t.procedure.use(transactional('compliance_app'));
+export const subjectProcedure = textOnly.use(transactional('compliance_app'));
 /** acts as the data protection officer, as compliance_dpo: needs the token role dpo */
-export const dpoProcedure = t.procedure.use(transactional('compliance_dpo'));
+export const dpoProcedure = textOnly.use(transactional('compliance_dpo'));

@@ -1,6 +1,7 @@
 /** GET /api/v1/users/me/export?format=json|csv: the portable export as a file download. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TRPCError } from '@trpc/server';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { z } from 'zod';
 import { exportFormat } from '../schemas.js';
@@ -18,6 +19,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown) {
 
 export function sendError(res: ServerResponse, error: TRPCError) {
   sendJson(res, getHTTPStatusCodeFromError(error), { code: error.code, message: error.message });
+}
+
+/** an error refused before the tRPC adapter ran, in the shape tRPC clients read */
+export function sendTrpcError(res: ServerResponse, error: TRPCError) {
+  const httpStatus = getHTTPStatusCodeFromError(error);
+  sendJson(res, httpStatus, { error: { message: error.message, code: TRPC_ERROR_CODES_BY_KEY[error.code], data: { code: error.code, httpStatus, sqlstate: null } } });
 }
 
 export async function handleExport(req: IncomingMessage, res: ServerResponse, ctx: RequestContext) {

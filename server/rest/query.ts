@@ -43,6 +43,18 @@ export function booleanQueryKeys(router: AnyTRPCRouter): Map<string, Set<string>
   return routes;
 }
 
+/** for each REST path, the methods it answers (the export route is served outside the adapter, and listed too) */
+export function restMethods(router: AnyTRPCRouter): Map<string, string[]> {
+  const paths = new Map<string, string[]>();
+  const procedures = router._def.procedures as Record<string, { _def: { meta?: { openapi?: { method: string; path: string } } } }>;
+  for (const procedure of Object.values(procedures)) {
+    const openapi = procedure._def.meta?.openapi;
+    if (!openapi) continue;
+    paths.set(openapi.path, [...(paths.get(openapi.path) ?? []), openapi.method].sort());
+  }
+  return paths;
+}
+
 /** parses req's query string into req.query, for the route `METHOD /path` (path without /api) */
 export function prepareQuery(req: IncomingMessage & { query?: unknown }, route: string, booleans: Map<string, Set<string>>): void {
   const url = new URL(req.url ?? '/', 'http://localhost');
