@@ -7,10 +7,10 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
-/** the first existing directory on the way to target that other users cannot enter, if any */
+/** the first existing directory above target that other users cannot enter, if any (target itself may be private) */
 export function blockedAncestor(target: string): string | undefined {
   const parts = path.resolve(target).split(path.sep).filter(Boolean);
-  for (let i = 0; i <= parts.length; i += 1) {
+  for (let i = 0; i < parts.length; i += 1) {
     const dir = path.sep + parts.slice(0, i).join(path.sep);
     let mode: number;
     try {

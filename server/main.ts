@@ -56,13 +56,23 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    await new Promise<void>((resolve) => {
+    // each component stops on its own: one that fails to (the database may already be going
+    // down with the same Ctrl-C) is one line, and the rest still stop
+    const step = async (component: string, run: () => Promise<unknown>) => {
+      try {
+        await run();
+        log.info({ component }, `${component} stopped`);
+      } catch (error) {
+        log.warn({ component }, `${component} did not stop cleanly: ${(error as Error).message}`);
+      }
+    };
+    await step('server', () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
-    });
-    await worker?.stop();
-    await sql.end({ timeout: 5 });
-    await cluster?.stop();
+    }));
+    if (worker) await step('worker', () => worker.stop());
+    await step('database connections', () => sql.end({ timeout: 5 }));
+    if (cluster) await step('embedded PostgreSQL', () => cluster.stop());
     process.exit(0);
   };
   takeOverSignals((signal) => void stop(signal));

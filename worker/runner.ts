@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, type Runner, type TaskList } from 'graphile-worker';
-import { graphileLogger } from './log.js';
+import pg from 'pg';
+import { graphileLogger, reportClosedConnection } from './log.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
 import { retention } from './tasks/retention.js';
 import { SEAL_JOB_KEY, sealAuditLog } from './tasks/seal-audit-log.js';
@@ -33,18 +34,35 @@ export function taskList(sealIntervalSeconds: number, connectionString: string, 
 
 export async function startWorker(options: WorkerOptions): Promise<Runner> {
   const staleLockSeconds = options.staleLockSeconds ?? DEFAULT_STALE_LOCK_SECONDS;
+  const concurrency = options.concurrency ?? 2;
   // a worker killed before this one started may still hold jobs
   await unlockStaleJobs(options.connectionString, staleLockSeconds);
+  // our own pool, so a connection the server ends (its shutdown, a failover,
+  // pg_terminate_backend) is one log line and a reconnect, never an unhandled 'error' event
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: concurrency + 2 });
+  pool.on('error', reportClosedConnection);
   const runner = await run({
-    connectionString: options.connectionString,
-    concurrency: options.concurrency ?? 2,
+    pgPool: pool,
+    concurrency,
     pollInterval: options.pollInterval ?? 1000,
     noHandleSignals: true,
     taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds),
     crontab: CRONTAB,
     logger: graphileLogger,
+  }).catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
   });
   // start the sealing loop now rather than at the next minute
   await runner.addJob('seal_audit_log', {}, { jobKey: SEAL_JOB_KEY, jobKeyMode: 'preserve_run_at' });
-  return runner;
+  const stopRunner = runner.stop.bind(runner);
+  return Object.assign(runner, {
+    stop: async () => {
+      try {
+        await stopRunner();
+      } finally {
+        await pool.end().catch(() => undefined);
+      }
+    },
+  });
 }

@@ -22,10 +22,12 @@ function runToExit(env: NodeJS.ProcessEnv) {
   return { status: result.status, stderr: result.stderr.trim() };
 }
 
-async function startServer(port: number, pgPort: number) {
+async function startServer(port: number, pgPort: number, options: { detached?: boolean; env?: Record<string, string> } = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-    env: cleanEnv({ PORT: String(port), PGCOMPLY_DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort) }),
+    env: cleanEnv({ PORT: String(port), PGCOMPLY_DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
+    // its own process group, as a terminal's foreground job is: Ctrl-C signals the whole group
+    detached: options.detached ?? false,
   });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
@@ -33,7 +35,7 @@ async function startServer(port: number, pgPort: number) {
   const started = Date.now();
   for (;;) {
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
-    if (ok) return { child, seconds: (Date.now() - started) / 1000 };
+    if (ok) return { child, seconds: (Date.now() - started) / 1000, output: () => output };
     if (child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`server did not start: ${output}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -67,6 +69,45 @@ describe('npm start with no DATABASE_URL', () => {
       expect((await profile.json()).full_name).toBe('Still Here');
     } finally {
       expect(await stop(second.child)).toBe(0);
+    }
+  });
+});
+
+describe('Ctrl-C on npm start (issue #14, defect 4)', () => {
+  it('stops quietly when the whole process group gets SIGINT, the embedded PostgreSQL too, and keeps the data', async () => {
+    const port = await freePort();
+    const pgPort = await freePort();
+    const token = await signDevelopmentToken({ subject: 'user:ctrl-c' });
+    const running = await startServer(port, pgPort, { detached: true, env: { LOG_LEVEL: 'info' } });
+    const patch = await fetch(`http://127.0.0.1:${port}/api/v1/users/me`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ full_name: 'Survives Ctrl-C' }),
+    });
+    expect(patch.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the worker is polling and sealing
+    const exited = new Promise<number | null>((resolve) => running.child.once('exit', (code) => resolve(code)));
+    process.kill(-running.child.pid!, 'SIGINT');
+    expect([0, 130]).toContain(await exited);
+
+    const output = running.output();
+    const afterSignal = output.slice(output.indexOf('shutting down')).trim().split('\n').slice(1);
+    expect(output).not.toMatch(/\n\s+at |Unhandled|Emitted 'error'|\[Symbol\(/);
+    for (const line of afterSignal) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(afterSignal.length).toBeLessThanOrEqual(6);
+    expect(afterSignal.map((line) => JSON.parse(line).msg)).toEqual(expect.arrayContaining(['server stopped', 'worker stopped', 'embedded PostgreSQL stopped']));
+    // nothing left running: the database port is free again
+    await expect(new Promise((resolve, reject) => {
+      const socket = net.connect(pgPort, '127.0.0.1', () => { socket.destroy(); reject(new Error('PostgreSQL still listens')); });
+      socket.once('error', resolve);
+    })).resolves.toBeDefined();
+
+    const again = await startServer(port, pgPort);
+    try {
+      const profile = await fetch(`http://127.0.0.1:${port}/api/v1/users/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await profile.json()).full_name).toBe('Survives Ctrl-C');
+    } finally {
+      expect(await stop(again.child)).toBe(0);
     }
   });
 });
