@@ -41,6 +41,14 @@ const GENERIC_MESSAGES: Record<string, string> = {
   '40P01': 'a concurrent change interfered; try again',
 };
 
+/**
+ * Our SQL errors speak SQL in their hints ("call again with confirm => true"), which is right for
+ * a DBA in psql and wrong for an API client: these say the same in the API's words.
+ */
+const API_MESSAGES: Record<string, string> = {
+  CONFM: 'erasure needs confirmation: set confirm to true (over REST, the query parameter confirm=true). Erasure deletes every personal row of the subject and cannot be undone',
+};
+
 interface PostgresLikeError {
   code?: string;
   message?: string;
@@ -63,6 +71,7 @@ export function toTRPCError(error: unknown): TRPCError {
       let message = ours ? error.message! : GENERIC_MESSAGES[code] ?? error.message!;
       if (code === '23514' && error.constraint_name) message = `invalid value (${error.constraint_name})`;
       if (ours && error.hint) message = `${message}. ${error.hint}`;
+      if (API_MESSAGES[code]) message = API_MESSAGES[code];
       return new TRPCError({ code: trpcCode, message, cause: Object.assign(new Error(code), { sqlstate: code }) });
     }
   }

@@ -3,6 +3,7 @@
  * transaction that first chooses the database role and sets the request context.
  */
 import { fieldWithNul } from './input/nul.js';
+import { z } from 'zod';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { ReservedSql, Sql, TransactionSql } from 'postgres';
 import type { OpenApiMeta } from 'trpc-to-openapi';
@@ -20,14 +21,21 @@ export interface RequestContext {
   sessionIdleTimeoutSeconds: number;
 }
 
+/** `field: what is wrong` for each issue, joined: what a person reads in an error message */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : 'input'}: ${issue.message}`).join('; ');
+}
+
 const t = initTRPC
   .context<RequestContext>()
   .meta<OpenApiMeta>()
   .create({
     isDev: false,
     errorFormatter({ shape, error }) {
-      // never a stack trace; the SQLSTATE lets a client tell our errors apart
-      return { ...shape, data: { code: shape.data.code, httpStatus: shape.data.httpStatus, sqlstate: sqlStateOf(error) ?? null } };
+      // never a stack trace; the SQLSTATE lets a client tell our errors apart; an invalid input
+      // is a sentence per field, not zod's issue list encoded as JSON
+      const message = error.cause instanceof z.ZodError ? describeIssues(error.cause) : shape.message;
+      return { ...shape, message, data: { code: shape.data.code, httpStatus: shape.data.httpStatus, sqlstate: sqlStateOf(error) ?? null } };
     },
   });
 

@@ -74,6 +74,19 @@ export const meRouter = router({
       const rows = await ctx.tx`select * from compliance.list_conversations(${ctx.identity.subject})`;
       return rows as unknown as z.infer<typeof s.conversation>[];
     }),
+  conversationMessages: subjectProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/users/me/conversations/{conversation_id}/messages', tags,
+      summary: 'The messages of one of your conversations, oldest first, a page at a time (after_id: the last id of the previous page)' } })
+    .input(z.strictObject({
+      conversation_id: z.uuid(),
+      after_id: z.coerce.number().int().min(0).default(0),
+      page_size: z.coerce.number().int().min(1).max(1000).default(100),
+    }))
+    .output(z.array(s.message.omit({ conversation_id: true })))
+    .query(async ({ ctx, input }) => {
+      const rows = await ctx.tx`select * from compliance.conversation_messages(${input.conversation_id}, ${input.after_id}, ${input.page_size})`;
+      return rows as unknown as z.infer<typeof s.message>[];
+    }),
   startConversation: subjectProcedure
     .input(z.strictObject({ title: z.string().max(512).optional(), metadata: s.jsonObject.optional() }))
     .output(s.conversation)

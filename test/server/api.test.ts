@@ -45,7 +45,7 @@ describe('authentication', () => {
     await api.db.admin`update compliance.sessions set last_activity_at = now() - interval '16 minutes' where user_id = 'user:sleepy'`;
     const expired = await api.call('GET', '/api/v1/users/me', token);
     expect(expired.status).toBe(401);
-    expect(expired.json.message).toContain('session expired due to inactivity');
+    expect(expired.json.message).toContain('session expired after 15 minutes of inactivity');
     const [session] = await api.db.admin`select ended_at from compliance.sessions where user_id = 'user:sleepy'`;
     expect(session!.ended_at).not.toBeNull();
   });
@@ -117,7 +117,8 @@ describe('the seed guide\'s REST paths', () => {
   it('serves an OpenAPI document with exactly those paths', async () => {
     const response = await api.call('GET', '/api/openapi.json');
     expect(response.status).toBe(200);
-    expect(Object.keys(response.json.paths).sort()).toEqual(['/v1/users/me', '/v1/users/me/consent', '/v1/users/me/data', '/v1/users/me/export']);
+    expect(Object.keys(response.json.paths).sort()).toEqual(['/v1/users/me', '/v1/users/me/consent',
+      '/v1/users/me/conversations/{conversation_id}/messages', '/v1/users/me/data', '/v1/users/me/export']);
     expect(Object.keys(response.json.paths['/v1/users/me']).sort()).toEqual(['delete', 'get', 'patch']);
     expect(response.json.paths['/v1/users/me/export'].get.responses['200'].content['text/csv']).toBeDefined();
   });
