@@ -13,7 +13,7 @@ import { createMetrics } from '../server/metrics.js';
 
 const url = process.env.SERVER_DATABASE_URL!;
 const sql = postgres(url, { max: 10, onnotice: () => undefined, connection: pepperParameters(process.env.TOMBSTONE_PEPPER!) });
-const trpc = createApp({ sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 }, () => '');
+const trpc = createApp({ sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 });
 
 const bare = http.createServer((req, res) => {
   const subject = String(req.headers['x-subject']);

@@ -11,7 +11,7 @@ import { appRouter } from './routers/index.js';
 import { MAX_BODY_BYTES } from './schemas.js';
 import { toTRPCError } from './errors.js';
 
-export function createApp(deps: ContextDeps, publicUrl: () => string): http.Server {
+export function createApp(deps: ContextDeps): http.Server {
   const createContext = ({ req, res }: { req: http.IncomingMessage | Request; res: http.ServerResponse }) => createRequestContext(deps, req, res);
   const onError = ({ error }: { error: { code: string; cause?: unknown } }) => {
     if (error.code === 'INTERNAL_SERVER_ERROR') deps.log.error({ err: error.cause ?? error }, 'request failed');
@@ -53,7 +53,7 @@ export function createApp(deps: ContextDeps, publicUrl: () => string): http.Serv
       return;
     }
     if (path === '/api/openapi.json' && req.method === 'GET') {
-      openapi ??= openApiDocument(publicUrl());
+      openapi ??= openApiDocument();
       sendJson(res, 200, openapi);
       return;
     }

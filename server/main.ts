@@ -45,8 +45,7 @@ async function main() {
     log.warn('AUTH_JWKS_URL and AUTH_JWT_SECRET are unset: tokens are checked against the development secret. Make one with: npm run token -- --sub user:alice');
   }
   const verifier = createVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, secret: config.AUTH_JWT_SECRET });
-  let publicUrl = '';
-  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS }, () => publicUrl);
+  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS });
   const worker = config.RUN_WORKER
     ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS })
     : undefined;
@@ -86,7 +85,9 @@ async function main() {
     throw error;
   }
   const { port } = server.address() as AddressInfo;
-  publicUrl = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+  // 0.0.0.0 and :: listen everywhere and are nobody's address to call: show the loopback one
+  const shownHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST === '::' ? '::1' : config.HOST;
+  const publicUrl = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   log.info({ url: publicUrl, worker: Boolean(worker), database: cluster ? 'embedded' : 'DATABASE_URL' }, 'pgcomply is running');
   process.stdout.write(`pgcomply listening on ${publicUrl} (health: ${publicUrl}/healthz, API: ${publicUrl}/api/openapi.json)\n`);
 }

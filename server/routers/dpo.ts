@@ -10,6 +10,7 @@ const CONSENT_COLUMNS = ['id', 'user_id', 'purpose', 'granted', 'policy_version'
 
 export const dpoRouter = router({
   export: dpoProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/dpo/subjects/{user_id}/export', tags: ['dpo'], summary: 'A subject\'s data (GDPR Art. 15 access or Art. 20 portability), audited' } })
     .input(z.strictObject({ user_id: s.userId, kind: z.enum(['access', 'portability']).default('access') }))
     .output(s.document)
     .query(async ({ ctx, input }) => {
@@ -17,6 +18,7 @@ export const dpoRouter = router({
       return row!.document as Record<string, unknown>;
     }),
   erase: dpoProcedure
+    .meta({ openapi: { method: 'DELETE', path: '/v1/dpo/subjects/{user_id}', tags: ['dpo'], summary: 'Erase a subject (GDPR Art. 17): needs reason and confirm=true; refused under legal hold' } })
     .input(z.strictObject({ user_id: s.userId, reason: z.string().min(1).max(1000), confirm: s.confirmation() }))
     .output(s.document)
     .mutation(async ({ ctx, input }) => {
@@ -24,6 +26,7 @@ export const dpoRouter = router({
       return row!.receipt as Record<string, unknown>;
     }),
   placeLegalHold: dpoProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/dpo/subjects/{user_id}/legal-hold', tags: ['dpo'], summary: 'Place a legal hold: retention and erasure stop for the subject' } })
     .input(z.strictObject({ user_id: s.userId, reason: z.string().min(1).max(1000) }))
     .output(z.object({ id: z.coerce.string(), placed_at: z.date() }))
     .mutation(async ({ ctx, input }) => {
@@ -31,6 +34,7 @@ export const dpoRouter = router({
       return row as { id: string; placed_at: Date };
     }),
   releaseLegalHold: dpoProcedure
+    .meta({ openapi: { method: 'DELETE', path: '/v1/dpo/subjects/{user_id}/legal-hold', tags: ['dpo'], summary: 'Release the subject\'s legal hold' } })
     .input(z.strictObject({ user_id: s.userId }))
     .output(z.object({ id: z.coerce.string(), released_at: z.date() }))
     .mutation(async ({ ctx, input }) => {
@@ -38,11 +42,13 @@ export const dpoRouter = router({
       return row as { id: string; released_at: Date };
     }),
   openRequests: dpoProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/dpo/requests', tags: ['dpo'], summary: 'Open data subject requests, with their deadlines' } })
     .input(z.void())
     .output(z.array(z.object({ id: z.coerce.string(), user_id: z.string().nullable(), kind: z.string(), status: z.string(),
       received_at: z.date(), due_at: z.date(), overdue: z.boolean(), days_left: z.number() })))
     .query(async ({ ctx }) => (await ctx.tx`select * from compliance.dsr_open_requests`) as never),
   registerRequest: dpoProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/dpo/requests', tags: ['dpo'], summary: 'Register a data subject request received outside the API (mail, phone)' } })
     .input(z.strictObject({ user_id: s.userId, kind: dsrKind, notes: z.string().max(2000).optional() }))
     .output(z.object({ id: z.coerce.string(), due_at: z.date() }))
     .mutation(async ({ ctx, input }) => {
@@ -50,6 +56,7 @@ export const dpoRouter = router({
       return row as { id: string; due_at: Date };
     }),
   completeRequest: dpoProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/dpo/requests/{id}/completion', tags: ['dpo'], summary: 'Complete or reject a data subject request' } })
     .input(z.strictObject({ id: z.coerce.number().int().positive(), status: z.enum(['completed', 'rejected']).default('completed'), notes: z.string().max(2000).optional() }))
     .output(z.object({ id: z.coerce.string(), status: z.string(), completed_at: z.date() }))
     .mutation(async ({ ctx, input }) => {
@@ -57,6 +64,7 @@ export const dpoRouter = router({
       return row as never;
     }),
   consents: dpoProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/dpo/subjects/{user_id}/consents', tags: ['dpo'], summary: 'A subject\'s current consents and their full history' } })
     .input(z.strictObject({ user_id: s.userId }))
     .output(z.object({ current: z.array(s.currentConsent), history: z.array(s.consentRecord) }))
     .query(async ({ ctx, input }) => {
@@ -66,6 +74,7 @@ export const dpoRouter = router({
       return { current, history } as never;
     }),
   consentRecordsCsv: dpoProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/dpo/consent-records', tags: ['dpo'], summary: 'Consent records of a period as CSV, a page at a time (after_id)' } })
     .input(z.strictObject({ from: z.coerce.date(), to: z.coerce.date(), after_id: z.coerce.number().int().min(0).default(0), page_size: z.coerce.number().int().min(1).max(10_000).default(1000) }))
     .output(z.object({ csv: z.string(), rows: z.number(), next_after_id: z.string().nullable() }))
     .query(async ({ ctx, input }) => {
@@ -76,6 +85,7 @@ export const dpoRouter = router({
       return { csv, rows: rows.length, next_after_id: rows.length === input.page_size && last ? String(last.id) : null };
     }),
   verifyAuditLog: dpoProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/dpo/audit-log/verification', tags: ['dpo'], summary: 'Verify the audit log\'s hash chain now (db/AUDIT_HASHING.md)' } })
     .input(z.void())
     .output(z.object({
       ok: z.boolean(),

@@ -5,6 +5,7 @@ import { meRouter } from './me.js';
 
 export const appRouter = router({
   health: publicProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/health', tags: ['health'], summary: 'Whether the server and its database answer' } })
     .input(z.void())
     .output(z.object({ status: z.enum(['ok', 'unavailable']), database: z.enum(['ok', 'unreachable']) }))
     .query(async ({ ctx }) => {

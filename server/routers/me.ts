@@ -27,6 +27,7 @@ const consentRouter = router({
       return { consents: consents as unknown as z.infer<typeof s.currentConsent>[] };
     }),
   history: subjectProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/users/me/consent/history', tags, summary: 'Every consent decision, newest first, with the request it came from' } })
     .input(z.void())
     .output(z.object({ records: z.array(s.consentRecord) }))
     .query(async ({ ctx }) => {
@@ -54,6 +55,7 @@ export const meRouter = router({
       return profile as z.infer<typeof s.profile>;
     }),
   preferences: subjectProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/users/me/preferences', tags, summary: 'The subject\'s preferences' } })
     .input(z.void())
     .output(s.document)
     .query(async ({ ctx }) => {
@@ -61,6 +63,7 @@ export const meRouter = router({
       return (row?.preferences ?? {}) as Record<string, unknown>;
     }),
   setPreferences: subjectProcedure
+    .meta({ openapi: { method: 'PUT', path: '/v1/users/me/preferences', tags, summary: 'Set preferences: merged into the stored ones (merge=true, the default) or replacing them' } })
     .input(z.strictObject({ preferences: s.jsonObject, merge: s.strictBoolean().default(true) }))
     .output(s.document)
     .mutation(async ({ ctx, input }) => {
@@ -68,6 +71,7 @@ export const meRouter = router({
       return row!.preferences as Record<string, unknown>;
     }),
   conversations: subjectProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/users/me/conversations', tags, summary: 'The subject\'s conversations, most recent first' } })
     .input(z.void())
     .output(z.array(s.conversation))
     .query(async ({ ctx }) => {
@@ -88,6 +92,7 @@ export const meRouter = router({
       return rows as unknown as z.infer<typeof s.message>[];
     }),
   startConversation: subjectProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/users/me/conversations', tags, summary: 'Start a conversation' } })
     .input(z.strictObject({ title: z.string().max(512).optional(), metadata: s.jsonObject.optional() }))
     .output(s.conversation)
     .mutation(async ({ ctx, input }) => {
@@ -95,6 +100,7 @@ export const meRouter = router({
       return row as z.infer<typeof s.conversation>;
     }),
   addMessage: subjectProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/users/me/conversations/{conversation_id}/messages', tags, summary: 'Add a message to one of your conversations' } })
     .input(z.strictObject({ conversation_id: z.uuid(), role: z.enum(['user', 'assistant', 'system', 'tool']), content: z.string().min(1).max(100_000) }))
     .output(s.message)
     .mutation(async ({ ctx, input }) => {
