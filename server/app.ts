@@ -6,7 +6,7 @@ import { type ContextDeps, createRequestContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { handleExport, sendError, sendJson, sendTrpcError } from './rest/export.js';
 import { preReadJsonBody } from './input/json-body.js';
-import { booleanQueryKeys, prepareQuery, restMethods } from './rest/query.js';
+import { booleanQueryKeys, decodePathSegments, prepareQuery, restMethods, routeTemplate } from './rest/query.js';
 import { appRouter } from './routers/index.js';
 import { MAX_BODY_BYTES } from './schemas.js';
 import { toTRPCError } from './errors.js';
@@ -70,18 +70,18 @@ export function createApp(deps: ContextDeps): http.Server {
       return;
     }
     if (path.startsWith('/api/')) {
-      const route = path.slice('/api'.length);
-      const allowed = methods.get(route);
+      const template = routeTemplate(methods.keys(), path.slice('/api'.length));
+      const allowed = template ? methods.get(template) : undefined;
       if (allowed && !allowed.includes(req.method ?? '')) {
         res.setHeader('allow', allowed.join(', '));
         sendJson(res, 405, { code: 'METHOD_NOT_SUPPORTED', message: `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}` });
         return;
       }
-      req.url = req.url!.slice('/api'.length);
+      req.url = decodePathSegments(req.url!.slice('/api'.length));
       const json = req.headers['content-type']?.toLowerCase().startsWith('application/json') ?? false;
       Promise.resolve()
         .then(() => {
-          prepareQuery(req, `${req.method} ${route}`, booleans);
+          prepareQuery(req, `${req.method} ${template}`, booleans);
           // the adapter parses a body only when its type is exactly application/json
           if (json) req.headers['content-type'] = 'application/json';
           return json ? preReadJsonBody(req, MAX_BODY_BYTES, false) : undefined;

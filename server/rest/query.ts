@@ -55,7 +55,16 @@ export function restMethods(router: AnyTRPCRouter): Map<string, string[]> {
   return paths;
 }
 
-/** parses req's query string into req.query, for the route `METHOD /path` (path without /api) */
+/** the route template (`/v1/dpo/subjects/{user_id}`) a request path matches, among templates */
+export function routeTemplate(templates: Iterable<string>, path: string): string | undefined {
+  for (const template of templates) {
+    const pattern = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}/g, '[^/]+')}$`);
+    if (pattern.test(path)) return template;
+  }
+  return undefined;
+}
+
+/** parses req's query string into req.query, for the route `METHOD /template` (path without /api) */
 export function prepareQuery(req: IncomingMessage & { query?: unknown }, route: string, booleans: Map<string, Set<string>>): void {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const flags = booleans.get(route);
@@ -68,4 +77,24 @@ export function prepareQuery(req: IncomingMessage & { query?: unknown }, route: 
     (query[key] ??= []).push(typed);
   }
   req.query = query;
+}
+
+/**
+ * trpc-to-openapi hands path parameters over as they stand in the URL, still percent-encoded
+ * (`user%3Aalice`). Each path segment is decoded here when its text survives the adapter's URL
+ * parsing unchanged; a segment with a slash, a space or other characters URLs must encode
+ * stays encoded (and such a user id reaches the procedure encoded: use the tRPC route for it).
+ */
+export function decodePathSegments(url: string): string {
+  const query = url.indexOf('?');
+  const pathname = query === -1 ? url : url.slice(0, query);
+  const decoded = pathname.split('/').map((segment) => {
+    try {
+      const text = decodeURIComponent(segment);
+      return /[/\s"#<>?`{}%\u0000-\u001f\u007f-\uffff]/.test(text) ? segment : text;
+    } catch {
+      return segment;
+    }
+  });
+  return decoded.join('/') + (query === -1 ? '' : url.slice(query));
 }

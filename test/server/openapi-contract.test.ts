@@ -72,3 +72,36 @@ describe('a client generated from the document', () => {
     expect(result.erased).toBe('Account deleted successfully');
   });
 });
+
+describe('the DPO over REST', () => {
+  it('does the whole job: requests, holds, consents, export, erasure and verification', async () => {
+    const subjectToken = await api.token('user:rest-subject');
+    expect((await api.call('GET', '/api/v1/users/me', subjectToken)).status).toBe(200);
+    const dpo = await api.token('dpo:rest', ['dpo']);
+    const subject = encodeURIComponent('user:rest-subject');
+
+    const registered = await api.call('POST', '/api/v1/dpo/requests', dpo, { user_id: 'user:rest-subject', kind: 'access' });
+    expect(registered.status, registered.text).toBe(200);
+    const open = await api.call('GET', '/api/v1/dpo/requests', dpo);
+    expect(open.json.map((r: { id: string }) => r.id)).toContain(registered.json.id);
+    const completed = await api.call('POST', `/api/v1/dpo/requests/${registered.json.id}/completion`, dpo, { status: 'completed' });
+    expect(completed.json.status).toBe('completed');
+
+    const hold = await api.call('POST', `/api/v1/dpo/subjects/${subject}/legal-hold`, dpo, { reason: 'litigation' });
+    expect(hold.status, hold.text).toBe(200);
+    const held = await api.call('DELETE', `/api/v1/dpo/subjects/${subject}?reason=request&confirm=true`, dpo);
+    expect(held.status, held.text).toBe(409);
+    expect((await api.call('DELETE', `/api/v1/dpo/subjects/${subject}/legal-hold`, dpo)).status).toBe(200);
+
+    expect((await api.call('GET', `/api/v1/dpo/subjects/${subject}/consents`, dpo)).json).toMatchObject({ current: [], history: [] });
+    expect((await api.call('GET', `/api/v1/dpo/subjects/${subject}/export`, dpo)).json).toMatchObject({ profile: expect.anything() });
+    const unconfirmed = await api.call('DELETE', `/api/v1/dpo/subjects/${subject}?reason=request&confirm=false`, dpo);
+    expect(unconfirmed.status).toBe(400);
+    const erased = await api.call('DELETE', `/api/v1/dpo/subjects/${subject}?reason=request&confirm=true`, dpo);
+    expect(erased.status, erased.text).toBe(200);
+    await api.db.admin`select compliance.seal_audit_log()`;
+    const verified = await api.call('GET', '/api/v1/dpo/audit-log/verification', dpo);
+    expect(verified.json).toMatchObject({ ok: true, problems: [] });
+    expect((await api.call('GET', '/api/v1/dpo/requests', subjectToken)).status).toBe(403);
+  });
+});
