@@ -49,6 +49,15 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
+/** the superuser URL of the embedded cluster under dataDir, if it is running */
+export async function runningEmbeddedUrl(dataDir: string): Promise<string | undefined> {
+  const resolved = path.resolve(dataDir);
+  const port = await runningPort(path.join(resolved, 'pg'));
+  if (port === undefined) return undefined;
+  const password = (await readFile(path.join(resolved, 'superuser-password'), 'utf8')).trim();
+  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/pgcomply`;
+}
+
 async function runningPort(clusterDir: string): Promise<number | undefined> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;

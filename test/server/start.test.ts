@@ -61,6 +61,18 @@ describe('npm start with no DATABASE_URL', () => {
       body: JSON.stringify({ full_name: 'Still Here' }),
     });
     expect(patch.status).toBe(200);
+    expect(first.output()).toContain('npm run psql');
+
+    // npm run psql: psql on the embedded database when psql is installed, else how to connect
+    const psqlCli = (extraEnv: Record<string, string>) => spawnSync(process.execPath, ['--import', 'tsx', path.resolve('db/psql-cli.ts'), '-Atc', 'select current_user'],
+      { env: cleanEnv({ PGCOMPLY_DATA_DIR: dataDir, ...extraEnv }), encoding: 'utf8', timeout: 30_000 });
+    const hasPsql = spawnSync('psql', ['--version']).status === 0;
+    const session = psqlCli({});
+    expect(session.status).toBe(0);
+    expect(session.stdout.trim()).toBe(hasPsql ? 'postgres' : expect.stringContaining('postgresql-client'));
+    const withoutPsql = psqlCli({ PATH: '/nonexistent' });
+    expect(withoutPsql.stdout).toMatch(new RegExp(`postgres://postgres:[^@]+@127\\.0\\.0\\.1:${pgPort}/pgcomply`));
+    expect(withoutPsql.stdout).toContain('apt install postgresql-client');
     expect(await stop(first.child)).toBe(0);
 
     const second = await startServer(port, pgPort);
