@@ -60,13 +60,13 @@ describe('a client generated from the document', () => {
     // a computed path: the project's own typecheck must not need the generated file
     const flowModule = path.join(contractDir, 'readme-flow.ts');
     const { readmeFlow } = (await import(flowModule)) as { readmeFlow: (baseUrl: string, token: string) => Promise<any> };
-    const result = await readmeFlow(api.baseUrl, await api.token('user:generated'));
+    const result = await readmeFlow(api.baseUrl, await api.token('user:carol'));
     expect(result.data).toMatchObject({ profile: expect.anything() });
-    expect(result.fullName).toBe('Alice Liddell');
+    expect(result.fullName).toBe('Carol Danvers');
     expect(result.recorded).toBe('consent_recorded');
     expect(result.purposes).toContain('analytics:true');
     expect(result.csv.type).toMatch(/^text\/csv/);
-    expect(result.csv.body).toContain('Alice Liddell');
+    expect(result.csv.body).toContain('Carol Danvers');
     expect(result.json.type).toMatch(/^application\/json/);
     expect(result.json.body).toMatchObject({ profile: expect.anything() });
     expect(result.erased).toBe('Account deleted successfully');

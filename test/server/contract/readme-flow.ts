@@ -9,7 +9,7 @@ import type { paths } from './generated/api.js';
 export async function readmeFlow(baseUrl: string, token: string) {
   const client = createClient<paths>({ baseUrl: `${baseUrl}/api`, headers: { authorization: `Bearer ${token}` } });
   const data = await client.GET('/v1/users/me/data');
-  const profile = await client.PATCH('/v1/users/me', { body: { full_name: 'Alice Liddell' } });
+  const profile = await client.PATCH('/v1/users/me', { body: { full_name: 'Carol Danvers' } });
   const granted = await client.POST('/v1/users/me/consent', { body: { consent_type: 'analytics', granted: true } });
   const consents = await client.GET('/v1/users/me/consent');
   const csv = await client.GET('/v1/users/me/export', { params: { query: { format: 'csv' } }, parseAs: 'text' });

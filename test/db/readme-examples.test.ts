@@ -1,0 +1,38 @@
+/**
+ * db/README.md's SQL examples run top to bottom on a fresh database, in one session that brings
+ * the tombstone pepper as the README tells a DBA to (issue #14).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../provision/database.js';
+
+const db = useTestDatabase();
+
+function sqlBlocks(file: string): string[] {
+  const text = readFileSync(path.resolve(file), 'utf8');
+  const start = text.indexOf('## Acting as someone');
+  return [...text.slice(start).matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+describe('db/README.md', () => {
+  it('has examples that run top to bottom on a fresh database', async () => {
+    const blocks = sqlBlocks('db/README.md');
+    expect(blocks.length).toBeGreaterThanOrEqual(6);
+    await db.admin.reserve().then(async (session) => {
+      try {
+        for (const [index, block] of blocks.entries()) {
+          await session.unsafe(block).catch((error: Error & { code?: string }) => {
+            throw new Error(`block ${index + 1} failed (${error.code}): ${error.message}\n${block}`);
+          });
+        }
+      } finally {
+        session.release();
+      }
+    });
+    const [bob] = await db.admin`select count(*)::int as n from compliance.user_profiles where user_id = 'user:bob'`;
+    expect(bob!.n).toBe(0); // erased, then re-registered: the profile comes back only on first sight
+    const [alice] = await db.admin`select email from compliance.user_profiles where user_id = 'user:alice'`;
+    expect(alice!.email).toBe('alice@new.example');
+  });
+});
