@@ -6,6 +6,28 @@
 import type { IncomingMessage } from 'node:http';
 import { TRPCError } from '@trpc/server';
 
+/** deeper bodies are refused: nothing the API takes nests this far, and the adapters recurse */
+export const MAX_JSON_DEPTH = 64;
+
+/** how deeply the JSON text nests arrays and objects (strings skipped), stopping once past limit */
+export function jsonDepth(text: string, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i += 1; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      depth += 1;
+      if (depth > deepest && (deepest = depth) > limit) return deepest;
+    } else if (c === 93 || c === 125) depth -= 1;
+  }
+  return deepest;
+}
+
 /** reads and checks the body, then leaves it on req.body for the adapter */
 export async function preReadJsonBody(req: IncomingMessage & { body?: unknown }, maxBytes: number, keepText: boolean): Promise<void> {
   const chunks: Buffer[] = [];
@@ -19,6 +41,9 @@ export async function preReadJsonBody(req: IncomingMessage & { body?: unknown },
   if (text.trim() === '') {
     req.body = undefined;
     return;
+  }
+  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: `the request body nests deeper than ${MAX_JSON_DEPTH} levels` });
   }
   let parsed: unknown;
   try {

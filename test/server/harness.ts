@@ -17,7 +17,7 @@ export function useServer() {
   beforeAll(async () => {
     const sql = postgres(db.loginUrl('server'), { ...quiet, max: 10 });
     const server = createApp(
-      { sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 },
+      { sql, log: createLogger(process.env.HARNESS_LOG ?? 'silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 },
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
