@@ -4,12 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, type Runner, type TaskList } from 'graphile-worker';
 import pg from 'pg';
-import { graphileLogger, reportClosedConnection } from './log.js';
+import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
 import { retention } from './tasks/retention.js';
 import { SEAL_JOB_KEY, sealAuditLog } from './tasks/seal-audit-log.js';
 import { unlockStaleJobs as unlockStaleJobsTask } from './tasks/unlock-stale-jobs.js';
-import { DEFAULT_STALE_LOCK_SECONDS, unlockStaleJobs } from './stale-locks.js';
+import { DEFAULT_STALE_LOCK_SECONDS, releaseJobsOf, unlockStaleJobs } from './stale-locks.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const CRONTAB = readFileSync(path.join(here, 'crontab'), 'utf8');
@@ -32,37 +32,82 @@ export function taskList(sealIntervalSeconds: number, connectionString: string, 
   };
 }
 
-export async function startWorker(options: WorkerOptions): Promise<Runner> {
+/** what npm start and npm run worker hold: the running worker, restarted when it loses a job loop */
+export interface Worker {
+  stop(): Promise<void>;
+}
+
+/** one graphile-worker runner on its own pool; resolves the ids of its job loops as they start */
+async function startRunner(options: WorkerOptions, onFatal: () => void): Promise<{ runner: Runner; pool: pg.Pool; workerIds: string[] }> {
   const staleLockSeconds = options.staleLockSeconds ?? DEFAULT_STALE_LOCK_SECONDS;
   const concurrency = options.concurrency ?? 2;
-  // a worker killed before this one started may still hold jobs
-  await unlockStaleJobs(options.connectionString, staleLockSeconds);
   // our own pool, so a connection the server ends (its shutdown, a failover,
   // pg_terminate_backend) is one log line and a reconnect, never an unhandled 'error' event
   const pool = new pg.Pool({ connectionString: options.connectionString, max: concurrency + 2 });
   pool.on('error', reportClosedConnection);
-  const runner = await run({
-    pgPool: pool,
-    concurrency,
-    pollInterval: options.pollInterval ?? 1000,
-    noHandleSignals: true,
-    taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds),
-    crontab: CRONTAB,
-    logger: graphileLogger,
-  }).catch(async (error: unknown) => {
-    await pool.end();
+  const workerIds: string[] = [];
+  try {
+    const runner = await run({
+      pgPool: pool,
+      concurrency,
+      pollInterval: options.pollInterval ?? 1000,
+      noHandleSignals: true,
+      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds),
+      crontab: CRONTAB,
+      logger: graphileLogger,
+    });
+    runner.events.on('worker:create', ({ worker }) => workerIds.push(worker.workerId));
+    // a job loop that cannot record a job's end (its connection died) ends for good: graphile-worker
+    // expects the process to be restarted, so the runner is
+    runner.events.on('worker:fatalError', onFatal);
+    // start the sealing loop now rather than at the next minute
+    await runner.addJob('seal_audit_log', {}, { jobKey: SEAL_JOB_KEY, jobKeyMode: 'preserve_run_at' });
+    return { runner, pool, workerIds };
+  } catch (error) {
+    await pool.end().catch(() => undefined);
     throw error;
-  });
-  // start the sealing loop now rather than at the next minute
-  await runner.addJob('seal_audit_log', {}, { jobKey: SEAL_JOB_KEY, jobKeyMode: 'preserve_run_at' });
-  const stopRunner = runner.stop.bind(runner);
-  return Object.assign(runner, {
-    stop: async () => {
-      try {
-        await stopRunner();
-      } finally {
-        await pool.end().catch(() => undefined);
+  }
+}
+
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const staleLockSeconds = options.staleLockSeconds ?? DEFAULT_STALE_LOCK_SECONDS;
+  // a worker killed before this one started may still hold jobs
+  await unlockStaleJobs(options.connectionString, staleLockSeconds);
+  let stopping = false;
+  let restarting: Promise<void> | undefined;
+  let current = await startRunner(options, () => void restart());
+
+  async function restart(): Promise<void> {
+    if (stopping || restarting) return;
+    restarting = (async () => {
+      workerLog.warn('a job loop of the worker lost its database connection; restarting the worker');
+      const previous = current;
+      await previous.runner.stop().catch(() => undefined);
+      await previous.pool.end().catch(() => undefined);
+      for (let attempt = 1; !stopping; attempt += 1) {
+        try {
+          // the jobs the dead loops held are ours: release them now rather than when stale
+          await releaseJobsOf(options.connectionString, previous.workerIds);
+          current = await startRunner(options, () => void restart());
+          workerLog.info({ attempt }, 'worker restarted');
+          return;
+        } catch (error) {
+          workerLog.warn({ attempt }, `the worker could not restart yet: ${(error as Error).message}`);
+          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)));
+        }
       }
+    })().finally(() => {
+      restarting = undefined;
+    });
+    return restarting;
+  }
+
+  return {
+    async stop() {
+      stopping = true;
+      await restarting;
+      await current.runner.stop().catch(() => undefined);
+      await current.pool.end().catch(() => undefined);
     },
-  });
+  };
 }

@@ -31,3 +31,14 @@ export async function unlockStaleJobs(connectionString: string, staleSeconds: nu
     await utils.release();
   }
 }
+
+/** releases the jobs locked by the given job loops of this process (they are known to be dead) */
+export async function releaseJobsOf(connectionString: string, workerIds: string[]): Promise<void> {
+  if (workerIds.length === 0) return;
+  const utils = await makeWorkerUtils({ connectionString });
+  try {
+    await utils.forceUnlockWorkers(workerIds);
+  } finally {
+    await utils.release();
+  }
+}

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { parseCrontab, quickAddJob, type Runner } from 'graphile-worker';
+import { parseCrontab, quickAddJob } from 'graphile-worker';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CRONTAB, startWorker } from '../../worker/runner.js';
+import { CRONTAB, startWorker, type Worker } from '../../worker/runner.js';
 import { useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -38,7 +38,7 @@ describe('crontab', () => {
 });
 
 describe('sealing on its own', () => {
-  let runner: Runner | undefined;
+  let runner: Worker | undefined;
   afterEach(async () => {
     await runner?.stop();
   });
