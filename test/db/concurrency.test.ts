@@ -90,3 +90,34 @@ describe('a legal hold placed while retention runs (item 5)', () => {
     expect(rows).toEqual([{ user_id: 'user:litigant', n: 20 }]);
   });
 });
+
+describe('retention against a writer (issue #14)', () => {
+  it('keeps a conversation that got a message while the batch waited for it, and the message', async () => {
+    const conversation = await subjectWithConversation('user:late-reply');
+    await db.admin`update compliance.conversations set last_message_at = now() - interval '400 days' where conversation_id = ${conversation}`;
+    await withConnections(2, async (writer, retention) => {
+      const replied = signal();
+      const mayCommit = signal();
+      const write = writer.begin(async (tx) => {
+        await tx`set local role compliance_app`;
+        await setContext(tx, { actor: 'user:late-reply' });
+        await tx`select compliance.add_message(${conversation}, 'user', 'still here')`;
+        replied.fire();
+        await mayCommit.fired;
+      });
+      await replied.fired;
+      // the batch picks the conversation (the reply is not committed), then waits for its row
+      const batch = retention.begin(async (tx) => {
+        await tx`set local role compliance_worker`;
+        return tx`select compliance.apply_retention('conversations') as r`;
+      });
+      await pause(300);
+      mayCommit.fire();
+      await write;
+      const [result] = await batch;
+      expect(result!.r.deleted).toBe(0);
+    });
+    const [left] = await db.admin`select count(*)::int as n from compliance.messages where conversation_id = ${conversation}`;
+    expect(left!.n).toBe(2);
+  });
+});

@@ -91,6 +91,8 @@ describe('a worker killed and cut off again and again', () => {
     } finally {
       await kill(worker, 'SIGTERM');
     }
+    // rows the last job wrote as the worker stopped
+    await db.admin`select compliance.seal_audit_log()`;
 
     const after = await counts();
     expect(after).toMatchObject({ expired: 0, expired_messages: 0, held: 20, held_messages: 20, fresh: 20, unsealed: 0 });
