@@ -1,0 +1,150 @@
+/**
+ * Backup and restore (issue #14): pg_dump -Fc, pg_restore into a new database; there the chain
+ * verifies, tombstones hold (ERASD), and row-level security and grants still apply.
+ *
+ * pg_dump must be at least the server's major version. The round trip uses a pg_dump of the test
+ * cluster's own major version when this machine has one; otherwise it runs against the machine's
+ * server on 127.0.0.1:5432 when a pg_dump matches that one, and says so. Without any pg_dump it
+ * cannot run, and fails saying what to install.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import postgres, { type Sql } from 'postgres';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
+import { grantDatabase, setupDatabase } from '../../db/setup.js';
+import { expectSqlState, quiet, setContext } from '../provision/database.js';
+
+const pepper = inject('tombstonePepper');
+const work = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-backup-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** every pg_dump on this machine, by major version */
+function pgDumps(): Map<number, string> {
+  const found = new Map<number, string>();
+  const candidates = ['/usr/lib/postgresql', '/usr/local/pgsql', '/opt/homebrew/opt']
+    .filter(existsSync)
+    .flatMap((root) => readdirSync(root).map((entry) => path.join(root, entry, 'bin', 'pg_dump')));
+  const onPath = spawnSync('sh', ['-c', 'command -v pg_dump'], { encoding: 'utf8' }).stdout.trim();
+  for (const candidate of [...candidates, onPath].filter((p) => p && existsSync(p))) {
+    const version = spawnSync(candidate, ['--version'], { encoding: 'utf8' }).stdout.match(/(\d+)\.\d+/);
+    if (version && !found.has(Number(version[1]))) found.set(Number(version[1]), candidate);
+  }
+  return found;
+}
+
+async function serverMajor(url: string): Promise<number | undefined> {
+  const sql = postgres(url, { ...quiet, max: 1, connect_timeout: 3 });
+  try {
+    const [row] = await sql`select current_setting('server_version_num')::int / 10000 as major`;
+    return row!.major as number;
+  } catch {
+    return undefined;
+  } finally {
+    await sql.end();
+  }
+}
+
+interface RoundTrip { maintenanceUrl: string; pgDump: string; pgRestore: string; note: string }
+
+async function chooseServer(): Promise<RoundTrip> {
+  const dumps = pgDumps();
+  const own = inject('maintenanceUrl');
+  const ownMajor = (await serverMajor(own))!;
+  const tool = (dump: string) => ({ pgDump: dump, pgRestore: path.join(path.dirname(dump), 'pg_restore') });
+  const ownDump = dumps.get(ownMajor);
+  if (ownDump) return { maintenanceUrl: own, ...tool(ownDump), note: `pg_dump ${ownMajor} on the test cluster` };
+  const other = 'postgres://postgres@127.0.0.1:5432/postgres';
+  const otherMajor = await serverMajor(other);
+  if (otherMajor !== undefined && dumps.get(otherMajor)) {
+    const note = `this machine has no pg_dump ${ownMajor} for the test cluster (it has ${[...dumps.keys()].join(', ')}); `
+      + `the round trip ran against the PostgreSQL ${otherMajor} server on 127.0.0.1:5432`;
+    console.warn(`backup test: ${note}`);
+    return { maintenanceUrl: other, ...tool(dumps.get(otherMajor)!), note };
+  }
+  throw new Error(`no pg_dump for PostgreSQL ${ownMajor} on this machine (found: ${[...dumps.keys()].join(', ') || 'none'}); `
+    + `install the PostgreSQL ${ownMajor} client tools (e.g. apt install postgresql-client-${ownMajor})`);
+}
+
+let roundTrip: RoundTrip;
+let restored: Sql;
+const names = { source: `${inject('runPrefix')}_backup_src`, target: `${inject('runPrefix')}_backup_dst` };
+
+beforeAll(async () => {
+  roundTrip = await chooseServer();
+  const maintenance = parseDatabaseUrl(roundTrip.maintenanceUrl);
+  const sourceUrl = withDatabase(maintenance, names.source);
+  const targetUrl = withDatabase(maintenance, names.target);
+  await setupDatabase({ adminUrl: sourceUrl, loginPassword: inject('loginPassword'), tombstonePepper: { keyring: pepper } });
+  const source = postgres(sourceUrl, { ...quiet, max: 1 });
+  try {
+    for (const subject of ['user:alice', 'user:bob', 'user:carol']) {
+      await source.begin(async (tx) => {
+        await tx`set local role compliance_app`;
+        await setContext(tx, { actor: subject });
+        await tx`select compliance.ensure_profile(${subject})`;
+        await tx`select compliance.start_conversation(${subject}, 'private to ' || ${subject})`;
+        await tx`select compliance.record_consent(${subject}, 'analytics', true, 'v1')`;
+      });
+    }
+    await source.begin(async (tx) => {
+      await tx`set local role compliance_dpo`;
+      await setContext(tx, { actor: 'dpo:backup', roles: ['dpo'] });
+      await tx`select compliance.erase_subject('user:bob', 'Art. 17', true)`;
+    });
+    await source`select compliance.seal_audit_log()`;
+    const [verified] = await source`select ok from compliance.verify_audit_log()`;
+    expect(verified!.ok).toBe(true);
+  } finally {
+    await source.end();
+  }
+
+  const file = path.join(work, 'pgcomply.dump');
+  execFileSync(roundTrip.pgDump, ['-Fc', '-f', file, '-d', sourceUrl], { stdio: 'pipe' });
+  const create = postgres(roundTrip.maintenanceUrl, { ...quiet, max: 1 });
+  await create.unsafe(`create database "${names.target}"`);
+  await create.end();
+  execFileSync(roundTrip.pgRestore, ['--exit-on-error', '-d', targetUrl, file], { stdio: 'pipe' });
+  // database-level privileges are not part of a pg_dump: setup grants them, as after any restore
+  await grantDatabase(targetUrl);
+  restored = postgres(targetUrl, { ...quiet, max: 2 });
+}, 120_000);
+
+afterAll(async () => {
+  await restored?.end();
+  const maintenance = postgres(roundTrip.maintenanceUrl, { ...quiet, max: 1 });
+  for (const name of Object.values(names)) await maintenance.unsafe(`drop database if exists "${name}" with (force)`);
+  await maintenance.end();
+});
+
+describe(`pg_dump -Fc, then pg_restore into a new database`, () => {
+  it('verifies the audit chain there', async () => {
+    console.info(`backup test: ${roundTrip.note}`);
+    const [verified] = await restored`select ok, problems, seals_checked from compliance.verify_audit_log()`;
+    expect(verified!.problems).toEqual([]);
+    expect(Number(verified!.seals_checked)).toBeGreaterThan(0);
+  });
+
+  it('keeps the erased subject erased (ERASD)', async () => {
+    await expectSqlState(restored.begin(async (tx) => {
+      await tx`set local role compliance_app`;
+      await setContext(tx, { actor: 'user:bob' });
+      await tx`select compliance.ensure_profile('user:bob')`;
+    }), 'ERASD');
+  });
+
+  it('keeps row-level security and grants: the app reads only its own subject, and never the audit log', async () => {
+    const seen = await restored.begin(async (tx) => {
+      await tx`set local role compliance_app`;
+      await setContext(tx, { actor: 'user:alice' });
+      return tx`select user_id, title from compliance.conversations where user_id in ('user:carol', 'user:alice')`;
+    });
+    expect(seen.map((r) => r.user_id)).toEqual(['user:alice']);
+    await expectSqlState(restored.begin(async (tx) => {
+      await tx`set local role compliance_app`;
+      await tx`select count(*) from compliance.audit_seals`;
+    }), '42501');
+  });
+});
