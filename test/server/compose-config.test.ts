@@ -12,11 +12,13 @@ import { signDevelopmentToken } from '../../server/auth/token.js';
 import { useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
-const role = `${inject('runPrefix')}_compose`.toLowerCase();
+// not named pgcomply_*: the security test lists those logins; cluster-wide, so dropped after
+const role = `compose_login_${inject('runPrefix')}`.toLowerCase();
 const password = 'p/a@s#s%w:o?r&d';
 
 afterAll(async () => {
-  await db.admin.unsafe(`drop role if exists "${role}"`).catch(() => undefined);
+  await db.admin.unsafe(`revoke connect on database "${db.name}" from "${role}"`);
+  await db.admin.unsafe(`drop role if exists "${role}"`);
 });
 
 describe('a server login whose password is only in PGPASSWORD', () => {
