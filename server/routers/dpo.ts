@@ -46,7 +46,7 @@ export const dpoRouter = router({
     .input(z.void())
     .output(z.array(z.object({ id: z.coerce.string(), user_id: z.string().nullable(), kind: z.string(), status: z.string(),
       received_at: z.date(), due_at: z.date(), overdue: z.boolean(), days_left: z.number() })))
-    .query(async ({ ctx }) => (await ctx.tx`select * from compliance.dsr_open_requests`) as never),
+    .query(async ({ ctx }) => (await ctx.tx`select * from compliance.open_requests()`) as never),
   registerRequest: dpoProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/dpo/requests', tags: ['dpo'], summary: 'Register a data subject request received outside the API (mail, phone)' } })
     .input(z.strictObject({ user_id: s.userId, kind: dsrKind, notes: z.string().max(2000).optional() }))
@@ -68,10 +68,11 @@ export const dpoRouter = router({
     .input(z.strictObject({ user_id: s.userId }))
     .output(z.object({ current: z.array(s.currentConsent), history: z.array(s.consentRecord) }))
     .query(async ({ ctx, input }) => {
-      const current = await ctx.tx`select purpose, granted, policy_version, recorded_at from compliance.current_consents where user_id = ${input.user_id} order by purpose`;
-      const history = await ctx.tx`select id, purpose, granted, policy_version, source, recorded_at, host(ip_address) as ip_address, user_agent
-                                   from compliance.consent_history(${input.user_id})`;
-      return { current, history } as never;
+      const [row] = await ctx.tx`select compliance.subject_consents(${input.user_id}) as consents`;
+      const { current, history } = row!.consents as { current: Record<string, unknown>[]; history: Record<string, unknown>[] };
+      // JSON carries times as text: back to dates, as the schema describes them
+      const dated = (r: Record<string, unknown>) => ({ ...r, recorded_at: new Date(r.recorded_at as string) });
+      return { current: current.map(dated), history: history.map((r) => ({ ...dated(r), id: String(r.id) })) } as never;
     }),
   consentRecordsCsv: dpoProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/dpo/consent-records', tags: ['dpo'], summary: 'Consent records of a period as CSV, a page at a time (after_id)' } })

@@ -57,7 +57,8 @@ describe('append-only consent records', () => {
   for (const role of roles) {
     it(`cannot be updated or deleted as ${role}`, async () => {
       for (const statement of ['update compliance.consent_records set granted = not granted', 'delete from compliance.consent_records']) {
-        const error = await db.as(role, carol, (tx) => tx.unsafe(statement)).catch((e: { code: string }) => e);
+        const context = role === 'compliance_dpo' ? { ...carol, roles: ['dpo'] } : carol;
+        const error = await db.as(role, context, (tx) => tx.unsafe(statement)).catch((e: { code: string }) => e);
         expect(['42501', 'APPND']).toContain((error as { code?: string })?.code);
       }
     });

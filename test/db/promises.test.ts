@@ -94,3 +94,53 @@ describe('sealing (item 8)', () => {
     }
   });
 });
+
+describe('reads of other people\'s data are audited (item 3)', () => {
+  it('writes one row per DPO read of a subject\'s consents, of a period\'s consent records, and of the request register', async () => {
+    await subject('user:consenting', 'consenting@example.org');
+    await db.as('compliance_app', { actor: 'user:consenting' }, (tx) => tx`select compliance.record_consent('user:consenting', 'analytics', true, 'v1')`);
+    const reads = async () => (await db.admin`select action, user_id, actor_id, details from compliance.audit_logs
+      where action in ('subject.consents_read', 'consent.records_read', 'dsr.register_read') order by id`);
+    const before = (await reads()).length;
+    await db.as('compliance_dpo', dpo, async (tx) => {
+      const [row] = await tx`select compliance.subject_consents('user:consenting') as c`;
+      expect(row!.c.history).toHaveLength(1);
+      await tx`select * from compliance.consent_records_between(now() - interval '1 day', now() + interval '1 day')`;
+      await tx`select * from compliance.open_requests()`;
+    });
+    const after = (await reads()).slice(before);
+    expect(after.map((r) => [r.action, r.user_id, r.actor_id])).toEqual([
+      ['subject.consents_read', 'user:consenting', 'dpo:dana'],
+      ['consent.records_read', null, 'dpo:dana'],
+      ['dsr.register_read', null, 'dpo:dana'],
+    ]);
+    expect(after[1]!.details).toMatchObject({ procedure: 'consent_records_between', rows: expect.any(Number) });
+  });
+});
+
+describe('the auditor (item 5)', () => {
+  it('reads the audit log without its personal columns, and those only through an audited function with a reason', async () => {
+    await subject('user:audited', 'audited@example.org');
+    const [row] = await db.admin`select id from compliance.audit_logs where user_id = 'user:audited' limit 1`;
+    const auditor = (fn: (tx: postgres.TransactionSql) => Promise<unknown>) => db.as('compliance_auditor', { actor: 'auditor:ann' }, fn);
+    await expectSqlState(auditor((tx) => tx`select user_id from compliance.audit_logs`), '42501');
+    await expectSqlState(auditor((tx) => tx`select personal_details from compliance.audit_logs`), '42501');
+    const visible = await auditor((tx) => tx`select id, action, details, personal_digest from compliance.audit_logs where id = ${row!.id}`) as unknown[];
+    expect(visible).toHaveLength(1);
+    await expectSqlState(auditor((tx) => tx`select * from compliance.audit_personal_fields(array[${row!.id}]::bigint[], '')`), 'BADRG');
+    const fields = await auditor((tx) => tx`select * from compliance.audit_personal_fields(array[${row!.id}]::bigint[], 'ticket SEC-12')`) as { user_id: string }[];
+    expect(fields[0]!.user_id).toBe('user:audited');
+    const [trace] = await db.admin`select actor_id, details, personal_details from compliance.audit_logs where action = 'audit.personal_fields_read'`;
+    expect(trace).toMatchObject({ actor_id: 'auditor:ann', personal_details: { reason: 'ticket SEC-12' } });
+    expect(trace!.details.rows).toEqual([Number(row!.id)]);
+  });
+});
+
+describe('the DPO role (item 6)', () => {
+  it('is refused to a context whose actor lacks the dpo role (DPORL)', async () => {
+    await expectSqlState(db.as('compliance_dpo', { actor: 'user:mallory', roles: [] }, (tx) => tx`select 1`), 'DPORL');
+    await expectSqlState(db.as('compliance_dpo', { actor: 'user:mallory', roles: ['auditor'] }, (tx) => tx`select 1`), 'DPORL');
+    const [ok] = await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.current_actor() as actor`);
+    expect(ok!.actor).toBe('dpo:dana');
+  });
+});
