@@ -58,9 +58,12 @@ function transactional(role: DatabaseRole) {
   return t.middleware(async ({ ctx, next }) => {
     const identity = ctx.identity;
     if (!identity) {
+      const reason = !ctx.authError ? 'no_token' : ctx.authError === 'token expired' ? 'expired_token' : 'invalid_token';
+      await recordRefusal(ctx, reason, ctx.authError);
       throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.authError ?? 'a bearer token is required' });
     }
     if (role === 'compliance_dpo' && !identity.roles.includes('dpo')) {
+      await recordRefusal(ctx, 'forbidden', 'needs the dpo role');
       throw new TRPCError({ code: 'FORBIDDEN', message: 'this operation needs the dpo role' });
     }
     // one connection, one transaction: committed only when the procedure succeeds. A
@@ -76,6 +79,9 @@ function transactional(role: DatabaseRole) {
         if (sqlStateOf(mapped) === 'SESXP') {
           // the expiry itself must stick: close the session outside the failed transaction
           await closeExpiredSession(ctx, identity).catch(() => undefined);
+          await recordRefusal(ctx, 'session_expired', null);
+        } else if (mapped.code === 'FORBIDDEN') {
+          await recordRefusal(ctx, 'forbidden', sqlStateOf(mapped) ?? null);
         }
         throw mapped;
       }
@@ -121,6 +127,20 @@ async function actAsSubject(tx: ReservedSql | TransactionSql, ctx: RequestContex
   await tx`set local role compliance_app`;
   await tx`select compliance.set_request_context(${identity.subject}, ${identity.roles}::text[],
              ${ctx.clientIp}::inet, ${ctx.userAgent})`;
+}
+
+type RefusalReason = 'invalid_token' | 'expired_token' | 'no_token' | 'forbidden' | 'session_expired';
+
+/**
+ * A refused request is recorded in a transaction of its own (the request's own is rolled back);
+ * the database counts them per source and minute and audits the first of each. A failure to
+ * record is logged, and the client still gets its refusal.
+ */
+async function recordRefusal(ctx: RequestContext, reason: RefusalReason, detail: string | null) {
+  await ctx.sql.begin(async (tx) => {
+    await tx`set local role compliance_app`;
+    await tx`select compliance.record_refusal(${reason}, ${ctx.clientIp}::inet, ${ctx.userAgent}, ${detail})`;
+  }).catch((error: unknown) => ctx.log.warn({ err: error, reason }, 'could not record a refused request'));
 }
 
 async function closeExpiredSession(ctx: RequestContext, identity: Identity) {

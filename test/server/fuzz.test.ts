@@ -77,7 +77,8 @@ async function token(kind: TokenKind): Promise<string | undefined> {
 
 async function fingerprint() {
   const [row] = await api.db.admin`select
-    (select count(*) from compliance.audit_logs) as audit, (select count(*) from compliance.user_profiles) as profiles,
+    (select count(*) from compliance.audit_logs where action <> 'security.request_refused') as audit,
+    (select count(*) from compliance.user_profiles) as profiles,
     (select count(*) from compliance.consent_records) as consents, (select count(*) from compliance.conversations) as conversations,
     (select count(*) from compliance.messages) as messages, (select count(*) from compliance.dsr_requests) as requests,
     (select count(*) from compliance.legal_holds) as holds, (select count(*) from compliance.user_preferences) as preferences,
