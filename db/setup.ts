@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import postgres from 'postgres';
+import { connect } from './tls.js';
 import { migrate } from 'graphile-migrate';
 // graphile-migrate keeps idle pools for 200 ms and exits the process if their server goes
 // away meanwhile; release them at once so a caller may stop the cluster right after setup
@@ -42,7 +42,7 @@ export interface SetupOptions {
 
 export async function createRoles(adminUrl: string, loginPassword: string): Promise<void> {
   const rolesSql = await readFile(path.join(here, 'roles.sql'), 'utf8');
-  const sql = postgres(adminUrl, quiet);
+  const sql = connect(adminUrl, quiet);
   try {
     await sql.begin(async (tx) => {
       // roles are cluster-global: two setups at once (parallel CI jobs) must not race
@@ -63,7 +63,7 @@ export async function createRoles(adminUrl: string, loginPassword: string): Prom
 export async function grantDatabase(adminUrl: string): Promise<void> {
   const db = ident(databaseName(parseDatabaseUrl(adminUrl)));
   const logins = Object.values(LOGIN_ROLES).map(ident).join(', ');
-  const sql = postgres(adminUrl, quiet);
+  const sql = connect(adminUrl, quiet);
   try {
     await sql.unsafe(`
       revoke all on database ${db} from public;
@@ -87,7 +87,7 @@ export async function grantDatabase(adminUrl: string): Promise<void> {
  */
 export async function withCreateOnDatabase<T>(adminUrl: string, fn: () => Promise<T>): Promise<T> {
   const db = ident(databaseName(parseDatabaseUrl(adminUrl)));
-  const sql = postgres(adminUrl, quiet);
+  const sql = connect(adminUrl, quiet);
   try {
     await sql.unsafe(`grant create on database ${db} to compliance_owner, pgcomply_worker`);
     return await fn();
@@ -100,7 +100,7 @@ export async function withCreateOnDatabase<T>(adminUrl: string, fn: () => Promis
 export async function ensureDatabase(adminUrl: string): Promise<void> {
   const url = parseDatabaseUrl(adminUrl);
   const name = databaseName(url);
-  const sql = postgres(withDatabase(url, 'postgres'), quiet);
+  const sql = connect(withDatabase(url, 'postgres'), quiet);
   try {
     const [row] = await sql`select exists (select from pg_database where datname = ${name}) as present`;
     if (!row?.present) await sql.unsafe(`create database ${ident(name)}`);
@@ -142,7 +142,7 @@ async function runAllMigrations(adminUrl: string, loginPassword: string): Promis
  */
 export async function adoptTombstonePepper(adminUrl: string, loginPassword: string, source: PepperSource): Promise<string> {
   const ownerUrl = loginRoleUrl(parseDatabaseUrl(adminUrl), 'migrator', loginPassword);
-  const owner = postgres(ownerUrl, quiet);
+  const owner = connect(ownerUrl, quiet);
   let keyring: string;
   try {
     const [legacy] = await owner<{ pepper: string }[]>`
@@ -151,7 +151,7 @@ export async function adoptTombstonePepper(adminUrl: string, loginPassword: stri
   } finally {
     await owner.end();
   }
-  const withPepper = postgres(ownerUrl, { ...quiet, connection: pepperParameters(keyring) });
+  const withPepper = connect(ownerUrl, { ...quiet, connection: pepperParameters(keyring) });
   try {
     await withPepper`select compliance_private.adopt_tombstone_pepper()`;
   } finally {

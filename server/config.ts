@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { isIP } from 'node:net';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl } from '../db/connection.js';
 import { checkKeyring, type PepperSource, pepperSource } from '../db/pepper.js';
+import { requiresTls } from '../db/tls.js';
 
 const optionalText = z.string().trim().min(1).optional().catch(undefined);
 const databaseUrl = (name: string) =>
@@ -37,6 +38,7 @@ const schema = z.object({
   TOMBSTONE_PEPPER: z.string().trim().min(1).optional(),
   WORKER_STALE_LOCK_SECONDS: z.coerce.number().int().min(2).max(86_400).default(300),
   TOMBSTONE_PEPPER_FILE: z.string().trim().min(1).optional(),
+  REQUIRE_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -60,6 +62,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // mint a DPO token, so it serves loopback only
   if (developmentSecret && !isLoopback(config.HOST)) {
     throw new ConfigError(`HOST ${config.HOST} is not a loopback address: set AUTH_JWKS_URL or AUTH_JWT_SECRET (openssl rand -hex 32) before listening on it`);
+  }
+  if (config.REQUIRE_TLS) {
+    const urls = { DATABASE_URL: config.DATABASE_URL, SERVER_DATABASE_URL: config.SERVER_DATABASE_URL, WORKER_DATABASE_URL: config.WORKER_DATABASE_URL };
+    if (!Object.values(urls).some(Boolean)) {
+      throw new ConfigError('REQUIRE_TLS=true: the embedded PostgreSQL has no TLS; set DATABASE_URL (or SERVER_DATABASE_URL and WORKER_DATABASE_URL) with sslmode=verify-full');
+    }
+    for (const [name, url] of Object.entries(urls)) {
+      if (url && !requiresTls(url)) {
+        throw new ConfigError(`REQUIRE_TLS=true: ${name} must ask for TLS, e.g. ?sslmode=verify-full&sslrootcert=/path/to/ca.pem`);
+      }
+    }
   }
   try {
     if (config.TOMBSTONE_PEPPER) checkKeyring(config.TOMBSTONE_PEPPER, 'TOMBSTONE_PEPPER');

@@ -3,7 +3,7 @@
  * PostgreSQL under .data/; either way it creates roles and migrates before serving.
  */
 import type { AddressInfo } from 'node:net';
-import postgres from 'postgres';
+import { connect } from '../db/tls.js';
 import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
 import { setUpAdminDatabase, takeOverSignals } from '../db/local-cluster.js';
 import { pepperParameters, readKeyring } from '../db/pepper.js';
@@ -35,7 +35,7 @@ async function main() {
   if (config.RUN_WORKER && !workerUrl) {
     throw new Error('set WORKER_DATABASE_URL, or RUN_WORKER=false and run the worker separately (npm run worker)');
   }
-  const sql = postgres(serverUrl, {
+  const sql = connect(serverUrl, {
     max: 10,
     onnotice: () => undefined,
     connection: { application_name: 'pgcomply-server', ...pepperParameters(tombstoneKeyring) },

@@ -1,0 +1,35 @@
+/**
+ * TLS for every database connection, set in the URL as libpq sets it:
+ * `?sslmode=verify-full&sslrootcert=/etc/ssl/certs/db-ca.pem`. node-postgres (the worker and the
+ * migrations) reads both parameters itself; postgres.js (the server and setup) reads sslmode
+ * but would send sslrootcert to the server as a setting, so `connect` reads the CA file and hands
+ * it over as TLS options instead.
+ */
+import { readFileSync } from 'node:fs';
+import postgres, { type Options, type Sql } from 'postgres';
+
+const ENCRYPTED = new Set(['require', 'verify-ca', 'verify-full']);
+
+/** whether a connection string asks for an encrypted connection */
+export function requiresTls(url: string): boolean {
+  return ENCRYPTED.has(new URL(url).searchParams.get('sslmode') ?? '');
+}
+
+/** a postgres.js connection that honours sslmode and sslrootcert in the URL */
+export function connect(url: string, options: Options<Record<string, never>> = {}): Sql {
+  const parsed = new URL(url);
+  const rootCert = parsed.searchParams.get('sslrootcert');
+  if (!rootCert || rootCert === 'system') return postgres(url, options);
+  const mode = parsed.searchParams.get('sslmode') ?? 'verify-full';
+  parsed.searchParams.delete('sslrootcert');
+  parsed.searchParams.delete('sslmode');
+  let ca: string;
+  try {
+    ca = readFileSync(rootCert, 'utf8');
+  } catch (error) {
+    throw new Error(`sslrootcert ${rootCert} cannot be read (${(error as NodeJS.ErrnoException).code}); give the path of the server's CA certificate`);
+  }
+  // libpq: require with a root certificate verifies the chain like verify-ca; verify-full checks the host name too
+  const ssl = { ca, rejectUnauthorized: true, ...(mode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }) };
+  return postgres(parsed.toString(), { ...options, ssl });
+}
