@@ -174,6 +174,15 @@ describe('the DPO router', () => {
     expect(unknown.status).toBe(404);
     const csv = await api.call('GET', `/trpc/dpo.consentRecordsCsv?input=${encodeURIComponent(JSON.stringify({ from: '2000-01-01', to: '2100-01-01' }))}`, token);
     expect(csv.json.result.data.csv.split('\r\n')[0]).toBe('id,user_id,purpose,granted,policy_version,source,recorded_at,ip_address,user_agent');
+    // the request register: register, read, complete
+    const registered = await api.call('POST', '/trpc/dpo.registerRequest', token, { user_id: 'user:consenter', kind: 'access' });
+    expect(registered.status).toBe(200);
+    const open = await api.call('GET', '/trpc/dpo.openRequests', token);
+    expect(open.json.result.data.map((r: { id: string }) => r.id)).toContain(registered.json.result.data.id);
+    const completed = await api.call('POST', '/trpc/dpo.completeRequest', token, { id: Number(registered.json.result.data.id) });
+    expect(completed.json.result.data.status).toBe('completed');
+    const after = await api.call('GET', '/trpc/dpo.openRequests', token);
+    expect(after.json.result.data.map((r: { id: string }) => r.id)).not.toContain(registered.json.result.data.id);
   });
 });
 
