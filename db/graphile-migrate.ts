@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { databaseName, DEVELOPMENT_LOGIN_PASSWORD, loginRoleUrl, parseDatabaseUrl, withDatabase } from './connection.js';
+import { CURRENT_MIGRATION, expandIncludes } from './includes.js';
 import { createRoles, ensureDatabase, grantDatabase, withCreateOnDatabase } from './setup.js';
 
 const adminRaw = process.env.DATABASE_URL;
@@ -22,6 +23,9 @@ await createRoles(admin.toString(), password);
 await grantDatabase(admin.toString());
 
 const cli = createRequire(import.meta.url).resolve('graphile-migrate/dist/cli.js');
+// graphile-migrate 1.4 has no --!include: commit inlines the fixture files itself, so the
+// committed migration stays self-contained
+if (process.argv[2] === 'commit') expandIncludes(CURRENT_MIGRATION);
 // the owner may create schemas only while the CLI runs (graphile-migrate recreates the
 // shadow database, which then needs the same grants)
 const result = await withCreateOnDatabase(admin.toString(), async () =>
@@ -32,6 +36,8 @@ const result = await withCreateOnDatabase(admin.toString(), async () =>
       DATABASE_URL: loginRoleUrl(admin, 'migrator', password),
       SHADOW_DATABASE_URL: loginRoleUrl(parseDatabaseUrl(shadowAdmin), 'migrator', password),
       ROOT_DATABASE_URL: withDatabase(admin, 'postgres'),
+      // for the afterAllMigrations hook that rewrites db/schema.sql (db/schema-dump.ts)
+      PGCOMPLY_SCHEMA_DUMP_URL: admin.toString(),
     },
   }));
 process.exit(result.status ?? 1);

@@ -1,0 +1,8355 @@
+--
+-- PostgreSQL database dump
+--
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: compliance; Type: SCHEMA; Schema: -; Owner: compliance_owner
+--
+
+CREATE SCHEMA compliance;
+
+ALTER SCHEMA compliance OWNER TO compliance_owner;
+
+--
+-- Name: SCHEMA compliance; Type: COMMENT; Schema: -; Owner: compliance_owner
+--
+
+COMMENT ON SCHEMA compliance IS 'pgcomply public surface: personal-data tables a role may read and the functions a client may call. See db/README.md.';
+
+--
+-- Name: compliance_private; Type: SCHEMA; Schema: -; Owner: compliance_owner
+--
+
+CREATE SCHEMA compliance_private;
+
+ALTER SCHEMA compliance_private OWNER TO compliance_owner;
+
+--
+-- Name: SCHEMA compliance_private; Type: COMMENT; Schema: -; Owner: compliance_owner
+--
+
+COMMENT ON SCHEMA compliance_private IS 'pgcomply internals (helpers, sealing state, secrets). No client role can read or write a table in it; the app and DPO roles may call the few helper functions granted to them.';
+
+--
+-- Name: graphile_migrate; Type: SCHEMA; Schema: -; Owner: compliance_owner
+--
+
+CREATE SCHEMA graphile_migrate;
+
+ALTER SCHEMA graphile_migrate OWNER TO compliance_owner;
+
+--
+-- Name: graphile_worker; Type: SCHEMA; Schema: -; Owner: pgcomply_worker
+--
+
+CREATE SCHEMA graphile_worker;
+
+ALTER SCHEMA graphile_worker OWNER TO pgcomply_worker;
+
+--
+-- Name: hstore; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA compliance_private;
+
+--
+-- Name: EXTENSION hstore; Type: COMMENT; Schema: -; Owner: 
+--
+
+COMMENT ON EXTENSION hstore IS 'Key/value records; pgcomply uses its C operators to find an update''s changed fields in the audit row trigger (compliance_private.tg__audit_row_change).';
+
+--
+-- Name: exported_message; Type: TYPE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TYPE compliance_private.exported_message AS (
+	id bigint,
+	role text,
+	content text,
+	created_at timestamp with time zone
+);
+
+ALTER TYPE compliance_private.exported_message OWNER TO compliance_owner;
+
+--
+-- Name: TYPE exported_message; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TYPE compliance_private.exported_message IS 'The fields of a message in the export document (compliance_private.subject_document), in their order there.';
+
+--
+-- Name: job_spec; Type: TYPE; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE TYPE graphile_worker.job_spec AS (
+	identifier text,
+	payload json,
+	queue_name text,
+	run_at timestamp with time zone,
+	max_attempts smallint,
+	job_key text,
+	priority smallint,
+	flags text[]
+);
+
+ALTER TYPE graphile_worker.job_spec OWNER TO pgcomply_worker;
+
+SET default_table_access_method = heap;
+
+--
+-- Name: messages; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.messages (
+    id bigint NOT NULL,
+    conversation_id uuid NOT NULL,
+    user_id text NOT NULL,
+    role text NOT NULL,
+    content text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT messages_content_length CHECK ((length(content) <= 100000)),
+    CONSTRAINT messages_role_known CHECK ((role = ANY (ARRAY['user'::text, 'assistant'::text, 'system'::text, 'tool'::text])))
+);
+
+ALTER TABLE ONLY compliance.messages FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.messages OWNER TO compliance_owner;
+
+--
+-- Name: TABLE messages; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.messages IS 'One row per message of a conversation. Personal data; goes with its conversation.';
+
+--
+-- Name: COLUMN messages.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.messages.id IS 'Message identifier; orders messages.';
+
+--
+-- Name: COLUMN messages.conversation_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.messages.conversation_id IS 'The conversation (with user_id, a composite foreign key, so a message always belongs to its conversation''s subject).';
+
+--
+-- Name: COLUMN messages.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.messages.user_id IS 'Personal: the subject who owns the conversation (kept on the row so row-level security needs no join).';
+
+--
+-- Name: COLUMN messages.role; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.messages.role IS 'Who wrote it: user, assistant, system or tool.';
+
+--
+-- Name: COLUMN messages.content; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.messages.content IS 'Personal: the message text.';
+
+--
+-- Name: COLUMN messages.created_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.messages.created_at IS 'When the message was added.';
+
+--
+-- Name: add_message(uuid, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.add_message(conversation_id uuid, role text, content text) RETURNS compliance.messages
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_conversation compliance.conversations;
+  v_row compliance.messages;
+begin
+  select * into v_conversation from compliance.conversations c
+   where c.conversation_id = add_message.conversation_id for no key update;
+  if not found then
+    perform compliance_private.raise_error('NOCNV', format('no conversation %s', conversation_id),
+      'The conversation does not exist or belongs to someone else.');
+  end if;
+  insert into compliance.messages (conversation_id, user_id, role, content)
+    values (add_message.conversation_id, v_conversation.user_id, add_message.role, add_message.content)
+  returning * into v_row;
+  update compliance.conversations c set last_message_at = v_row.created_at
+   where c.conversation_id = add_message.conversation_id;
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.add_message(conversation_id uuid, role text, content text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION add_message(conversation_id uuid, role text, content text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.add_message(conversation_id uuid, role text, content text) IS 'Adds a message to a conversation and moves its last_message_at (retention counts from it). Errors: NOCNV.';
+
+--
+-- Name: apply_retention(text, integer, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.apply_retention(category text, batch_size integer DEFAULT 1000, dry_run boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_policy compliance.retention_policies;
+  v_cutoff timestamptz;
+  v_ids text[];
+  v_deleted bigint := 0;
+  v_messages bigint := 0;
+  v_result jsonb;
+begin
+  if batch_size not between 1 and 100000 then
+    perform compliance_private.raise_error('BADRG', 'batch_size must be between 1 and 100000');
+  end if;
+  v_cutoff := compliance_private.retention_cutoff(category, compliance_private.retention_now());
+  select * into strict v_policy from compliance.retention_policies p where p.category = apply_retention.category;
+
+  if not v_policy.enabled or v_policy.action = 'until_erasure' then
+    v_result := jsonb_build_object('category', category, 'dry_run', dry_run, 'skipped',
+      case when v_policy.enabled then 'kept until erasure' else 'policy disabled' end, 'deleted', 0);
+  elsif v_policy.action = 'drop_partition' then
+    v_result := jsonb_build_object('category', category, 'dry_run', dry_run, 'cutoff', v_cutoff,
+      'partitions', compliance_private.drop_expired_audit_partitions(v_cutoff, dry_run));
+    v_result := v_result || jsonb_build_object('deleted', (select coalesce(sum((p ->> 'rows')::bigint), 0)
+                                                          from jsonb_array_elements(v_result -> 'partitions') p));
+  else
+    if dry_run then
+      select count(*) into v_deleted from compliance_private.retention_due_ids(category, v_cutoff, 2147483647);
+    else
+      perform compliance_private.begin_bulk_operation('retention');
+      select array_agg(d.id) into v_ids from compliance_private.retention_due_ids(category, v_cutoff, batch_size) d;
+      v_ids := coalesce(v_ids, '{}');
+      -- A hold being placed on one of these subjects holds its profile FOR NO KEY UPDATE
+      -- (tg_legal_holds__lock_subject): wait for it, and keep new holds out until this batch
+      -- commits. Each DELETE then checks holds again, in its own snapshot, after the wait.
+      perform from compliance.user_profiles p
+       where p.user_id in (select s.user_id from compliance_private.retention_row_subjects(category, v_ids) s)
+       order by p.user_id
+         for share;
+      -- each DELETE checks again that its row is still due: a writer that was holding the row
+      -- (a new message moves last_message_at) commits first, and the row then stays
+      case category
+        when 'conversations' then
+          with gone as (
+            delete from compliance.conversations c where c.conversation_id = any (v_ids::uuid[])
+               and c.last_message_at < v_cutoff
+               and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null)
+            returning c.conversation_id
+          )
+          -- the messages go with their conversation (ON DELETE CASCADE, at the statement's end);
+          -- this count reads them from the statement's snapshot
+          select (select count(*) from gone),
+                 (select count(*) from compliance.messages m where m.conversation_id in (select g.conversation_id from gone g))
+            into v_deleted, v_messages;
+        when 'sessions' then
+          delete from compliance.sessions s where s.id = any (v_ids::uuid[])
+             and s.last_activity_at < v_cutoff
+             and not exists (select from compliance.legal_holds h where h.user_id = s.user_id and h.released_at is null);
+          get diagnostics v_deleted = row_count;
+        when 'consent_records' then
+          delete from compliance.consent_records c where c.id = any (v_ids::bigint[])
+             and c.recorded_at < v_cutoff
+             and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null);
+          get diagnostics v_deleted = row_count;
+        when 'dsr_requests' then
+          delete from compliance.dsr_requests r where r.id = any (v_ids::bigint[])
+             and r.received_at < v_cutoff and r.completed_at is not null
+             and not exists (select from compliance.legal_holds h where h.user_id = r.user_id and h.released_at is null);
+          get diagnostics v_deleted = row_count;
+      end case;
+      perform compliance_private.end_bulk_operation();
+    end if;
+    v_result := jsonb_build_object('category', category, 'dry_run', dry_run, 'cutoff', v_cutoff,
+      'deleted', v_deleted, 'batch_size', batch_size);
+    if category = 'conversations' and not dry_run then
+      v_result := v_result || jsonb_build_object('messages_deleted', v_messages);
+    end if;
+  end if;
+
+  perform compliance_private.append_audit('retention.applied', 'system', 'retention_policy', category, v_result);
+  return v_result;
+end;
+$$;
+
+ALTER FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION apply_retention(category text, batch_size integer, dry_run boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) IS 'Applies one category''s retention policy as of compliance_private.retention_now() (the database clock; only the owner can move it, for tests): deletes at most batch_size due rows, each checked again as it is deleted (conversations take their messages), or drops the expired audit partitions and removes the seals of their rows; subjects under legal hold are skipped, and an audit month holding a held subject''s rows is kept. dry_run deletes nothing and reports how many rows are due in total. Each call writes one retention.applied audit row with the counts. Returns {category, dry_run, cutoff, deleted, ...}; call again while deleted = batch_size. Errors: RETCT unknown category, BADRG.';
+
+--
+-- Name: audit_digest(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) RETURNS record
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select s.seal_no, encode(s.seal_hash, 'hex'), s.last_row_id, s.sealed_at
+    from compliance.audit_seals s order by s.seal_no desc limit 1;
+$$;
+
+ALTER FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) IS 'The newest seal''s number and hash (hex). Record it outside the database (a ticket, a notary, a WORM bucket): a rewrite of the whole chain then shows as a different hash for the same seal number.';
+
+--
+-- Name: audit_personal_fields(bigint[], text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) RETURNS TABLE(id bigint, user_id text, actor_id text, ip_address inet, user_agent text, personal_details jsonb)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if reason is null or length(trim(reason)) < 3 or length(reason) > 1000 then
+    perform compliance_private.raise_error('BADRG', 'give the reason for reading personal audit fields (3 to 1000 characters)',
+      'Name the investigation or request, for example the ticket it belongs to.');
+  end if;
+  if cardinality(row_ids) not between 1 and 1000 then
+    perform compliance_private.raise_error('BADRG', 'name 1 to 1000 audit rows');
+  end if;
+  -- the read itself, with who asked and why; the rows it showed are named, their contents are not
+  perform compliance_private.append_audit('audit.personal_fields_read', 'security', 'audit_log', null,
+    jsonb_build_object('rows', to_jsonb(row_ids)), null, jsonb_build_object('reason', reason));
+  return query
+    select a.id, a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details
+      from compliance.audit_logs a where a.id = any (row_ids) order by a.id;
+end;
+$$;
+
+ALTER FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_personal_fields(row_ids bigint[], reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) IS 'Auditor or DPO: the personal columns of up to 1000 audit rows, for a stated reason; the read is audited (audit.personal_fields_read, with the row ids, the reason in its personal part). The auditor cannot select these columns otherwise.';
+
+--
+-- Name: close_session(text, uuid); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.close_session(user_id text, session_id uuid) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  update compliance.sessions s set ended_at = greatest(now(), s.created_at)
+   where s.id = session_id and s.user_id = close_session.user_id and s.ended_at is null
+  returning true;
+$$;
+
+ALTER FUNCTION compliance.close_session(user_id text, session_id uuid) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION close_session(user_id text, session_id uuid); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.close_session(user_id text, session_id uuid) IS 'Closes a session (logout). Returns NULL when there was no open session.';
+
+--
+-- Name: dsr_requests; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.dsr_requests (
+    id bigint NOT NULL,
+    user_id text,
+    kind text NOT NULL,
+    status text DEFAULT 'received'::text NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    due_at timestamp with time zone NOT NULL,
+    completed_at timestamp with time zone,
+    handled_by text,
+    notes text,
+    CONSTRAINT dsr_requests_completed_when_closed CHECK (((status = ANY (ARRAY['completed'::text, 'rejected'::text])) = (completed_at IS NOT NULL))),
+    CONSTRAINT dsr_requests_kind_known CHECK ((kind = ANY (ARRAY['access'::text, 'rectification'::text, 'erasure'::text, 'portability'::text, 'restriction'::text, 'objection'::text]))),
+    CONSTRAINT dsr_requests_notes_length CHECK ((length(notes) <= 2000)),
+    CONSTRAINT dsr_requests_status_known CHECK ((status = ANY (ARRAY['received'::text, 'in_progress'::text, 'completed'::text, 'rejected'::text])))
+);
+
+ALTER TABLE ONLY compliance.dsr_requests FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.dsr_requests OWNER TO compliance_owner;
+
+--
+-- Name: TABLE dsr_requests; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.dsr_requests IS 'Register of data subject requests (GDPR Art. 12(3): answer within one month). Kept 7 years (retention policy dsr_requests). After the subject''s erasure a request keeps its kind and dates but no identity (user_id set NULL, notes removed).';
+
+--
+-- Name: COLUMN dsr_requests.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.id IS 'Request number.';
+
+--
+-- Name: COLUMN dsr_requests.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.user_id IS 'Personal: the requesting subject; NULL once the subject is erased.';
+
+--
+-- Name: COLUMN dsr_requests.kind; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.kind IS 'access, rectification, erasure, portability, restriction or objection.';
+
+--
+-- Name: COLUMN dsr_requests.status; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.status IS 'received, in_progress, completed or rejected.';
+
+--
+-- Name: COLUMN dsr_requests.received_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.received_at IS 'When the request arrived.';
+
+--
+-- Name: COLUMN dsr_requests.due_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.due_at IS 'Statutory deadline: received_at plus one calendar month (UTC).';
+
+--
+-- Name: COLUMN dsr_requests.completed_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.completed_at IS 'When it was completed or rejected.';
+
+--
+-- Name: COLUMN dsr_requests.handled_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.handled_by IS 'Personal: who handled it (actor).';
+
+--
+-- Name: COLUMN dsr_requests.notes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.notes IS 'Personal: free-text notes; removed at erasure.';
+
+--
+-- Name: complete_dsr(bigint, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.complete_dsr(request_id bigint, status text DEFAULT 'completed'::text, notes text DEFAULT NULL::text) RETURNS compliance.dsr_requests
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_request compliance.dsr_requests;
+begin
+  if status not in ('completed', 'rejected') then
+    perform compliance_private.raise_error('BADRG', 'status must be completed or rejected');
+  end if;
+  update compliance.dsr_requests r
+     set status = complete_dsr.status, completed_at = now(), handled_by = compliance.current_actor(),
+         notes = coalesce(complete_dsr.notes, r.notes)
+   where r.id = request_id and r.completed_at is null
+  returning * into v_request;
+  if not found then
+    perform compliance_private.raise_error('NODSR', format('no open request %s', request_id),
+      'See compliance.dsr_open_requests for the open requests.');
+  end if;
+  return v_request;
+end;
+$$;
+
+ALTER FUNCTION compliance.complete_dsr(request_id bigint, status text, notes text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION complete_dsr(request_id bigint, status text, notes text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.complete_dsr(request_id bigint, status text, notes text) IS 'Closes an open request as completed or rejected, recording who handled it. Errors: NODSR, BADRG.';
+
+--
+-- Name: consent_records; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.consent_records (
+    id bigint NOT NULL,
+    user_id text NOT NULL,
+    purpose text NOT NULL,
+    granted boolean NOT NULL,
+    policy_version text NOT NULL,
+    source text DEFAULT 'api'::text NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    ip_address inet,
+    user_agent text,
+    CONSTRAINT consent_records_policy_version_length CHECK (((length(policy_version) >= 1) AND (length(policy_version) <= 64))),
+    CONSTRAINT consent_records_source_known CHECK ((source = ANY (ARRAY['api'::text, 'import'::text, 'dba'::text]))),
+    CONSTRAINT consent_records_user_agent_length CHECK ((length(user_agent) <= 512))
+);
+
+ALTER TABLE ONLY compliance.consent_records FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.consent_records OWNER TO compliance_owner;
+
+--
+-- Name: TABLE consent_records; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.consent_records IS 'Append-only consent history (GDPR Art. 7(1): the controller must be able to demonstrate consent). Each grant or withdrawal is a new row with its evidence. Kept 7 years (retention policy consent_records) or until erasure; no role may update or delete a row otherwise.';
+
+--
+-- Name: COLUMN consent_records.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_records.id IS 'Surrogate key; orders records made in the same instant.';
+
+--
+-- Name: COLUMN consent_records.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_records.user_id IS 'Personal: the subject who gave or withdrew consent.';
+
+--
+-- Name: COLUMN consent_records.purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_records.purpose IS 'The purpose (consent_purposes.purpose).';
+
+--
+-- Name: COLUMN consent_records.granted; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_records.granted IS 'true for a grant, false for a withdrawal.';
+
+--
+-- Name: COLUMN consent_records.policy_version; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_records.policy_version IS 'Version of the privacy notice the subject saw.';
+
+--
+-- Name: COLUMN consent_records.source; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_records.source IS 'How the record arrived: api, import or dba.';
+
+--
+-- Name: COLUMN consent_records.recorded_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_records.recorded_at IS 'When consent was given or withdrawn.';
+
+--
+-- Name: COLUMN consent_records.ip_address; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_records.ip_address IS 'Personal: client IP address of the request that recorded it (evidence).';
+
+--
+-- Name: COLUMN consent_records.user_agent; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_records.user_agent IS 'Personal: user agent of the request that recorded it (evidence).';
+
+--
+-- Name: consent_history(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.consent_history(user_id text) RETURNS SETOF compliance.consent_records
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select * from compliance.consent_records c
+   where c.user_id = consent_history.user_id
+   order by c.recorded_at, c.id;
+$$;
+
+ALTER FUNCTION compliance.consent_history(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION consent_history(user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.consent_history(user_id text) IS 'Every consent record of the subject, oldest first: the proof of consent (Art. 7(1)). Also in the subject export.';
+
+--
+-- Name: consent_records_between(timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.consent_records_between(from_time timestamp with time zone, to_time timestamp with time zone, after_id bigint DEFAULT 0, page_size integer DEFAULT 1000) RETURNS SETOF compliance.consent_records
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_rows bigint;
+begin
+  if page_size not between 1 and 10000 then
+    perform compliance_private.raise_error('BADRG', 'page_size must be between 1 and 10000');
+  end if;
+  return query
+    select * from compliance.consent_records c
+     where c.recorded_at >= from_time and c.recorded_at < to_time and c.id > after_id
+     order by c.id
+     limit page_size;
+  get diagnostics v_rows = row_count;
+  perform compliance.log_event('consent.records_read', 'gdpr', 'consent', null,
+    jsonb_build_object('procedure', 'consent_records_between', 'from', from_time, 'to', to_time,
+                       'after_id', after_id, 'rows', v_rows));
+end;
+$$;
+
+ALTER FUNCTION compliance.consent_records_between(from_time timestamp with time zone, to_time timestamp with time zone, after_id bigint, page_size integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION consent_records_between(from_time timestamp with time zone, to_time timestamp with time zone, after_id bigint, page_size integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.consent_records_between(from_time timestamp with time zone, to_time timestamp with time zone, after_id bigint, page_size integer) IS 'DPO: every consent record of every subject recorded in [from_time, to_time), in id order, page_size (1..10000) at a time after after_id: the all-subject evidence export. Audited (consent.records_read, with the range). Errors: BADRG.';
+
+--
+-- Name: conversation_messages(uuid, bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint DEFAULT 0, page_size integer DEFAULT 100) RETURNS TABLE(id bigint, role text, content text, created_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if page_size not between 1 and 1000 or after_id is null or after_id < 0 then
+    perform compliance_private.raise_error('BADRG', 'page_size must be 1..1000 and after_id at least 0',
+      'Page with after_id: the id of the last message of the previous page.');
+  end if;
+  -- row-level security decides whose conversations the caller sees
+  if not exists (select from compliance.conversations c where c.conversation_id = conversation_messages.conversation_id) then
+    perform compliance_private.raise_error('NOCNV', format('no conversation %s', conversation_id),
+      'The conversation does not exist or belongs to someone else.');
+  end if;
+  return query
+    select m.id, m.role, m.content, m.created_at
+      from compliance.messages m
+     where m.conversation_id = conversation_messages.conversation_id and m.id > after_id
+     order by m.id
+     limit page_size;
+end;
+$$;
+
+ALTER FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint, page_size integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION conversation_messages(conversation_id uuid, after_id bigint, page_size integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint, page_size integer) IS 'The messages of one conversation in the order they were added, page_size (1..1000) at a time after the message id after_id. Row-level security limits the app to its subject''s conversations. Errors: NOCNV when the caller cannot see the conversation, BADRG for a bad page.';
+
+--
+-- Name: current_actor(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.current_actor() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN COALESCE(NULLIF(current_setting('compliance.actor'::text, true), ''::text), (SESSION_USER)::text);
+
+ALTER FUNCTION compliance.current_actor() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION current_actor(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.current_actor() IS 'Who the audit log records as acting: the request context''s actor, or the database login (session_user) when a DBA calls SQL directly without a context.';
+
+--
+-- Name: current_actor_roles(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.current_actor_roles() RETURNS text[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN COALESCE(string_to_array(NULLIF(current_setting('compliance.actor_roles'::text, true), ''::text), ','::text), '{}'::text[]);
+
+ALTER FUNCTION compliance.current_actor_roles() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION current_actor_roles(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.current_actor_roles() IS 'The application roles of the actor (from the token), as set by set_request_context.';
+
+--
+-- Name: current_client_ip(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.current_client_ip() RETURNS inet
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN (NULLIF(current_setting('compliance.client_ip'::text, true), ''::text))::inet;
+
+ALTER FUNCTION compliance.current_client_ip() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION current_client_ip(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.current_client_ip() IS 'The client IP address of the current request, or NULL outside a request.';
+
+--
+-- Name: current_subject(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.current_subject() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN NULLIF(current_setting('compliance.actor'::text, true), ''::text);
+
+ALTER FUNCTION compliance.current_subject() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION current_subject(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.current_subject() IS 'The user id of the actor set by set_request_context, or NULL when no context is set. Row-level security compares rows with it, so no context means no rows.';
+
+--
+-- Name: current_user_agent(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.current_user_agent() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN NULLIF(current_setting('compliance.user_agent'::text, true), ''::text);
+
+ALTER FUNCTION compliance.current_user_agent() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION current_user_agent(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.current_user_agent() IS 'The user agent of the current request, or NULL outside a request.';
+
+--
+-- Name: ensure_audit_partitions(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.ensure_audit_partitions(months_ahead integer DEFAULT 3, months_back integer DEFAULT 0) RETURNS SETOF text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_month date;
+  v_name text;
+begin
+  if months_ahead not between 0 and 120 or months_back not between 0 and 120 then
+    perform compliance_private.raise_error('BADRG', 'months_ahead and months_back must be between 0 and 120');
+  end if;
+  for v_month in
+    select generate_series(date_trunc('month', now() - make_interval(months => months_back)),
+                           date_trunc('month', now() + make_interval(months => months_ahead)),
+                           interval '1 month')::date
+  loop
+    v_name := format('audit_logs_y%sm%s', to_char(v_month, 'YYYY'), to_char(v_month, 'MM'));
+    continue when to_regclass('compliance.' || v_name) is not null;
+    if exists (select from compliance.audit_logs_default d
+               where d.occurred_at >= v_month and d.occurred_at < (v_month + interval '1 month')) then
+      raise warning 'audit_logs_default holds rows for %; partition % not created', to_char(v_month, 'YYYY-MM'), v_name;
+      continue;
+    end if;
+    execute format('create table compliance.%I partition of compliance.audit_logs for values from (%L) to (%L)',
+                   v_name, v_month::timestamptz, (v_month + interval '1 month')::timestamptz);
+    perform compliance_private.protect_audit_relation(format('compliance.%I', v_name)::regclass);
+    execute format('comment on table compliance.%I is %L', v_name,
+                   format('Audit rows of %s (monthly partition of compliance.audit_logs).', to_char(v_month, 'YYYY-MM')));
+    return next v_name;
+  end loop;
+end;
+$$;
+
+ALTER FUNCTION compliance.ensure_audit_partitions(months_ahead integer, months_back integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION ensure_audit_partitions(months_ahead integer, months_back integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.ensure_audit_partitions(months_ahead integer, months_back integer) IS 'Creates the monthly audit_logs partitions from months_back before to months_ahead after the current month, so inserts never land in the default partition. Idempotent; the worker runs it daily. Returns the partitions it created.';
+
+--
+-- Name: user_profiles; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.user_profiles (
+    user_id text NOT NULL,
+    username text,
+    email text,
+    full_name text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_profiles_email_shape CHECK (((email IS NULL) OR ((length(email) <= 320) AND (email ~~ '%_@_%'::text)))),
+    CONSTRAINT user_profiles_full_name_length CHECK ((length(full_name) <= 512)),
+    CONSTRAINT user_profiles_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT user_profiles_user_id_length CHECK (((length(user_id) >= 1) AND (length(user_id) <= 256))),
+    CONSTRAINT user_profiles_username_length CHECK ((length(username) <= 256))
+);
+
+ALTER TABLE ONLY compliance.user_profiles FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.user_profiles OWNER TO compliance_owner;
+
+--
+-- Name: TABLE user_profiles; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.user_profiles IS 'One row per data subject. Personal data (GDPR Art. 4(1)); kept until erasure (compliance.erase_subject). The personal tables (preferences, consent records, conversations, messages, sessions, legal holds) reference it with ON DELETE CASCADE; dsr_requests keeps its register rows with the subject set to NULL (ON DELETE SET NULL); audit_logs has no foreign key: erasure redacts its personal parts instead.';
+
+--
+-- Name: COLUMN user_profiles.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.user_profiles.user_id IS 'Personal: the subject''s identifier as issued by the identity provider (e.g. user:alice).';
+
+--
+-- Name: COLUMN user_profiles.username; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.user_profiles.username IS 'Personal: preferred username from the identity provider.';
+
+--
+-- Name: COLUMN user_profiles.email; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.user_profiles.email IS 'Personal: e-mail address.';
+
+--
+-- Name: COLUMN user_profiles.full_name; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.user_profiles.full_name IS 'Personal: full name.';
+
+--
+-- Name: COLUMN user_profiles.metadata; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.user_profiles.metadata IS 'Personal: free-form attributes about the subject (JSON object).';
+
+--
+-- Name: COLUMN user_profiles.created_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.user_profiles.created_at IS 'When the profile was created.';
+
+--
+-- Name: COLUMN user_profiles.updated_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.user_profiles.updated_at IS 'When the profile last changed; maintained by trigger.';
+
+--
+-- Name: ensure_profile(text, text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.ensure_profile(user_id text, username text DEFAULT NULL::text, email text DEFAULT NULL::text, full_name text DEFAULT NULL::text) RETURNS compliance.user_profiles
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_profile compliance.user_profiles;
+begin
+  select * into v_profile from compliance.user_profiles p where p.user_id = ensure_profile.user_id;
+  if found then
+    return v_profile;
+  end if;
+  insert into compliance.user_profiles (user_id, username, email, full_name)
+    values (ensure_profile.user_id, ensure_profile.username, ensure_profile.email, ensure_profile.full_name)
+    on conflict on constraint user_profiles_pkey do nothing
+    returning * into v_profile;
+  if not found then
+    select * into strict v_profile from compliance.user_profiles p where p.user_id = ensure_profile.user_id;
+  end if;
+  return v_profile;
+end;
+$$;
+
+ALTER FUNCTION compliance.ensure_profile(user_id text, username text, email text, full_name text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION ensure_profile(user_id text, username text, email text, full_name text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.ensure_profile(user_id text, username text, email text, full_name text) IS 'Returns the subject''s profile, creating it from the identity provider''s claims on first sight. Errors: ERASD for an erased user id.';
+
+--
+-- Name: erase_my_data(text, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.erase_my_data(reason text, confirm boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  return compliance_private.erase_subject_core(compliance_private.require_context_subject(), reason, confirm, 'subject');
+end;
+$$;
+
+ALTER FUNCTION compliance.erase_my_data(reason text, confirm boolean) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION erase_my_data(reason text, confirm boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.erase_my_data(reason text, confirm boolean) IS 'The request actor erases its own data (self-service Art. 17); same transaction and errors as compliance.erase_subject.';
+
+--
+-- Name: erase_subject(text, text, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select compliance_private.erase_subject_core(user_id, reason, confirm, 'dpo');
+$$;
+
+ALTER FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION erase_subject(user_id text, reason text, confirm boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) IS 'DPO: erases a subject (GDPR Art. 17) in one transaction or not at all: locks the subject, deletes every personal row (profile, preferences, consents, conversations, messages, sessions, released holds), strips identity from its requests and from the legal holds it placed or released, removes its part of the audit rows about it and the actor''s part where it acted (listing those rows in the subject.erased row, which carries counts and no identity), and leaves a tombstone so later writes for the id fail (ERASD). Returns a receipt with counts per table. Errors: CONFM without confirm => true, LHOLD under legal hold, UNKSJ unknown subject, ERASD already erased, BADRG without a reason.';
+
+--
+-- Name: export_my_data(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.export_my_data(kind text DEFAULT 'access'::text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  return compliance_private.export_subject_core(compliance_private.require_context_subject(), kind);
+end;
+$$;
+
+ALTER FUNCTION compliance.export_my_data(kind text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION export_my_data(kind text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.export_my_data(kind text) IS 'The request actor''s own data as JSON (self-service Art. 15/20). Errors: NOCTX, UNKSJ, ERASD.';
+
+--
+-- Name: export_subject(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.export_subject(user_id text, kind text DEFAULT 'access'::text) RETURNS json
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select compliance_private.export_subject_core(user_id, kind);
+$$;
+
+ALTER FUNCTION compliance.export_subject(user_id text, kind text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION export_subject(user_id text, kind text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.export_subject(user_id text, kind text) IS 'DPO: everything held about any subject as JSON (GDPR Art. 15 access, Art. 20 portability: kind access or portability). Registers the request as completed and audits the export. Errors: UNKSJ for an unknown subject (never an empty document), ERASD for an erased one.';
+
+--
+-- Name: has_consent(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.has_consent(user_id text, purpose text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select coalesce((
+    select c.granted from compliance.consent_records c
+     where c.user_id = has_consent.user_id and c.purpose = has_consent.purpose
+     order by c.recorded_at desc, c.id desc
+     limit 1), false);
+$$;
+
+ALTER FUNCTION compliance.has_consent(user_id text, purpose text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION has_consent(user_id text, purpose text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.has_consent(user_id text, purpose text) IS 'Whether the subject''s consent for the purpose is in force: false when never given or withdrawn. One index probe (consent_records_current_idx), cheap enough for every request.';
+
+--
+-- Name: is_under_legal_hold(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.is_under_legal_hold(user_id text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select exists (
+    select from compliance.legal_holds h
+    where h.user_id = is_under_legal_hold.user_id and h.released_at is null
+  );
+$$;
+
+ALTER FUNCTION compliance.is_under_legal_hold(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION is_under_legal_hold(user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.is_under_legal_hold(user_id text) IS 'Whether the subject has an active legal hold. Readable by every role so retention and erasure can honour holds without reading the hold''s details.';
+
+--
+-- Name: list_conversations(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.list_conversations(user_id text) RETURNS TABLE(conversation_id uuid, title text, created_at timestamp with time zone, last_message_at timestamp with time zone, archived boolean, message_count bigint)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select c.conversation_id, c.title, c.created_at, c.last_message_at, c.archived,
+         (select count(*) from compliance.messages m
+           where m.conversation_id = c.conversation_id and m.user_id = c.user_id)
+    from compliance.conversations c
+   where c.user_id = list_conversations.user_id
+   order by c.last_message_at desc;
+$$;
+
+ALTER FUNCTION compliance.list_conversations(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION list_conversations(user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.list_conversations(user_id text) IS 'A subject''s conversations, most recent first, with message counts.';
+
+--
+-- Name: log_event(text, text, text, text, jsonb, text, jsonb, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.log_event(action text, category text, resource_type text DEFAULT NULL::text, resource_id text DEFAULT NULL::text, details jsonb DEFAULT '{}'::jsonb, subject_id text DEFAULT NULL::text, personal_details jsonb DEFAULT NULL::jsonb, outcome text DEFAULT 'success'::text, failure_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if subject_id is not null and compliance_private.acting_for_one_subject()
+     and subject_id is distinct from compliance.current_subject() then
+    perform compliance_private.raise_error('OTHSJ',
+      'the app role may log events only about the subject it acts for',
+      'Leave subject_id empty or set it to the request''s own subject; events about other subjects are written by the DPO or the worker.');
+  end if;
+  if subject_id is not null then
+    -- holds the subject against a concurrent erasure until this transaction ends, so an
+    -- event about a subject cannot outlive that subject's erasure
+    perform from compliance.user_profiles p where p.user_id = log_event.subject_id for key share;
+    if not found then
+      perform compliance_private.refuse_erased(subject_id);
+    end if;
+  end if;
+  return compliance_private.append_audit(log_event.action, log_event.category,
+    log_event.resource_type, log_event.resource_id, log_event.details, log_event.subject_id,
+    log_event.personal_details, log_event.outcome, log_event.failure_reason);
+end;
+$$;
+
+ALTER FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) IS 'Appends an application event to the audit log (PHI access with the patient id in personal_details, logins, exports). details must not hold personal data: it survives erasure; put identifying values in subject_id and personal_details. The actor, client IP and user agent come from the request context. The app role may name only its own subject (OTHSJ). Returns the new row id. Errors: ERASD for an erased subject, OTHSJ, BADRG.';
+
+--
+-- Name: open_request(text, text[], inet, text, uuid, interval, text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval DEFAULT '00:15:00'::interval, username text DEFAULT NULL::text, email text DEFAULT NULL::text, full_name text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  perform compliance.set_request_context(actor, roles, client_ip, user_agent);
+  -- first sight of a subject creates its profile from the identity provider's claims
+  perform compliance.ensure_profile(actor, username, email, full_name);
+  perform compliance.touch_session(actor, session_id, idle_timeout);
+end;
+$$;
+
+ALTER FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text) IS 'The first call of an API request transaction, after SET LOCAL ROLE compliance_app: sets the request context (the actor is the authenticated subject), creates the subject''s profile on first sight (ensure_profile) and records activity in its session (touch_session). Errors: ERASD for an erased subject, SESXP for an idle or closed session.';
+
+--
+-- Name: dsr_open_requests; Type: VIEW; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE VIEW compliance.dsr_open_requests WITH (security_invoker='true') AS
+ SELECT r.id,
+    r.user_id,
+    r.kind,
+    r.status,
+    r.received_at,
+    r.due_at,
+    (r.due_at < now()) AS overdue,
+    (GREATEST((0)::numeric, EXTRACT(day FROM (r.due_at - now()))))::integer AS days_left
+   FROM compliance.dsr_requests r
+  WHERE (r.completed_at IS NULL)
+  ORDER BY r.due_at;
+
+ALTER TABLE compliance.dsr_open_requests OWNER TO compliance_owner;
+
+--
+-- Name: VIEW dsr_open_requests; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON VIEW compliance.dsr_open_requests IS 'Requests not yet completed, earliest deadline first, with overdue and days_left: what a DPO must answer next.';
+
+--
+-- Name: COLUMN dsr_open_requests.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_open_requests.id IS 'The request''s id (dsr_requests.id).';
+
+--
+-- Name: COLUMN dsr_open_requests.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_open_requests.user_id IS 'The data subject who asked.';
+
+--
+-- Name: COLUMN dsr_open_requests.kind; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_open_requests.kind IS 'access, portability, rectification, erasure, restriction or objection.';
+
+--
+-- Name: COLUMN dsr_open_requests.status; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_open_requests.status IS 'received or in_progress (open requests only).';
+
+--
+-- Name: COLUMN dsr_open_requests.received_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_open_requests.received_at IS 'When the request arrived; the one-month deadline counts from it.';
+
+--
+-- Name: COLUMN dsr_open_requests.due_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_open_requests.due_at IS 'When the answer is due (GDPR Art. 12(3): one month, extendable).';
+
+--
+-- Name: COLUMN dsr_open_requests.overdue; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_open_requests.overdue IS 'Whether due_at has passed.';
+
+--
+-- Name: COLUMN dsr_open_requests.days_left; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_open_requests.days_left IS 'Whole days until due_at (0 once due or overdue).';
+
+--
+-- Name: open_requests(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.open_requests() RETURNS SETOF compliance.dsr_open_requests
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_rows bigint;
+begin
+  return query select * from compliance.dsr_open_requests r order by r.due_at;
+  get diagnostics v_rows = row_count;
+  perform compliance.log_event('dsr.register_read', 'gdpr', 'dsr_register', null,
+    jsonb_build_object('procedure', 'open_requests', 'rows', v_rows));
+end;
+$$;
+
+ALTER FUNCTION compliance.open_requests() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION open_requests(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.open_requests() IS 'DPO: the open data subject requests, the soonest due first (the dsr_open_requests view, read and audited as dsr.register_read).';
+
+--
+-- Name: legal_holds; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.legal_holds (
+    id bigint NOT NULL,
+    user_id text NOT NULL,
+    reason text NOT NULL,
+    placed_at timestamp with time zone DEFAULT now() NOT NULL,
+    placed_by text DEFAULT compliance.current_actor(),
+    released_at timestamp with time zone,
+    released_by text,
+    CONSTRAINT legal_holds_reason_length CHECK (((length(reason) >= 1) AND (length(reason) <= 1000))),
+    CONSTRAINT legal_holds_release_after_place CHECK (((released_at IS NULL) OR (released_at >= placed_at)))
+);
+
+ALTER TABLE ONLY compliance.legal_holds FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.legal_holds OWNER TO compliance_owner;
+
+--
+-- Name: TABLE legal_holds; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.legal_holds IS 'Legal holds (GDPR Art. 17(3)(e)): while a hold is active (released_at is NULL), erasure and deleting the profile are refused (LHOLD), retention skips the subject''s rows, and an expired audit month holding rows about or by the subject is kept (audit.partition_kept). One active hold per subject.';
+
+--
+-- Name: COLUMN legal_holds.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.legal_holds.id IS 'Hold identifier.';
+
+--
+-- Name: COLUMN legal_holds.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.legal_holds.user_id IS 'Personal: the subject under hold.';
+
+--
+-- Name: COLUMN legal_holds.reason; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.legal_holds.reason IS 'Personal (may name the matter): why the data must be kept.';
+
+--
+-- Name: COLUMN legal_holds.placed_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.legal_holds.placed_at IS 'When the hold was placed.';
+
+--
+-- Name: COLUMN legal_holds.placed_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.legal_holds.placed_by IS 'Who placed the hold (the request actor); NULL once that person was erased.';
+
+--
+-- Name: COLUMN legal_holds.released_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.legal_holds.released_at IS 'When it was released; NULL while active.';
+
+--
+-- Name: COLUMN legal_holds.released_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.legal_holds.released_by IS 'Who released the hold; NULL while it holds, or once that person was erased.';
+
+--
+-- Name: place_legal_hold(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.place_legal_hold(user_id text, reason text) RETURNS compliance.legal_holds
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_hold compliance.legal_holds;
+begin
+  perform compliance_private.require_subject(user_id);
+  if compliance.is_under_legal_hold(user_id) then
+    perform compliance_private.raise_error('HOLDA', 'the subject is already under an active legal hold',
+      'Release it first, or keep the existing hold.');
+  end if;
+  insert into compliance.legal_holds (user_id, reason) values (place_legal_hold.user_id, place_legal_hold.reason)
+    returning * into v_hold;
+  return v_hold;
+end;
+$$;
+
+ALTER FUNCTION compliance.place_legal_hold(user_id text, reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION place_legal_hold(user_id text, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.place_legal_hold(user_id text, reason text) IS 'DPO: places a legal hold; erasure is refused (LHOLD) and retention skips the subject until it is released. Audited as legal_hold.placed. Errors: UNKSJ, ERASD, HOLDA.';
+
+--
+-- Name: record_consent(text, text, boolean, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text DEFAULT 'api'::text) RETURNS compliance.consent_records
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.consent_records;
+begin
+  if granted is null then
+    perform compliance_private.raise_error('BADRG', 'granted must be true or false');
+  end if;
+  if not exists (select from compliance.consent_purposes p where p.purpose = record_consent.purpose and p.active) then
+    perform compliance_private.raise_error('PURPS',
+      format('unknown or inactive consent purpose %s; valid purposes: %s', coalesce(purpose, 'NULL'),
+        (select string_agg(p.purpose, ', ' order by p.purpose) from compliance.consent_purposes p where p.active)),
+      'A DBA adds purposes to compliance.consent_purposes.');
+  end if;
+  perform compliance_private.require_subject(user_id);
+  insert into compliance.consent_records (user_id, purpose, granted, policy_version, source, ip_address, user_agent)
+    values (record_consent.user_id, record_consent.purpose, record_consent.granted,
+            record_consent.policy_version, record_consent.source,
+            compliance.current_client_ip(), compliance.current_user_agent())
+  returning * into v_row;
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_consent(user_id text, purpose text, granted boolean, policy_version text, source text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) IS 'Records a grant (granted => true) or withdrawal (false) of consent for a purpose, with the privacy notice version, the source (api, import, dba) and, as evidence, the client IP and user agent of the request context (GDPR Art. 7(1)). Withdrawing is the same call as granting (Art. 7(3)). Audited as consent.granted / consent.withdrawn. Errors: PURPS unknown or inactive purpose, UNKSJ, ERASD.';
+
+--
+-- Name: record_refusal(text, inet, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_refusal(reason text, client_ip inet DEFAULT NULL::inet, user_agent text DEFAULT NULL::text, detail text DEFAULT NULL::text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_first boolean;
+  v_row bigint;
+begin
+  if reason is null or reason not in ('invalid_token', 'expired_token', 'no_token', 'forbidden', 'session_expired') then
+    perform compliance_private.raise_error('BADRG', format('refusal reason %L is unknown', reason),
+      'Use invalid_token, expired_token, no_token, forbidden or session_expired.');
+  end if;
+  insert into compliance_private.refusal_windows as w (client_ip, reason, window_start)
+  values (client_ip, reason, date_trunc('minute', now()))
+  on conflict on constraint refusal_windows_pkey do update set refusals = w.refusals + 1
+  returning w.refusals = 1 into v_first;
+  if v_first then
+    perform set_config('compliance.client_ip', coalesce(client_ip::text, ''), true),
+            set_config('compliance.user_agent', coalesce(left(user_agent, 512), ''), true);
+    v_row := compliance_private.append_audit('security.request_refused', 'security', 'request', null,
+      jsonb_build_object('reason', reason, 'minute', date_trunc('minute', now())), null,
+      case when detail is null then null else jsonb_build_object('detail', left(detail, 200)) end,
+      'failure', reason, null);
+    update compliance_private.refusal_windows w set audit_row_id = v_row
+     where w.client_ip is not distinct from record_refusal.client_ip and w.reason = record_refusal.reason
+       and w.window_start = date_trunc('minute', now());
+    -- the counters of three months ago are of no more use
+    delete from compliance_private.refusal_windows w where w.window_start < now() - interval '90 days';
+  end if;
+  return v_first;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_refusal(reason text, client_ip inet, user_agent text, detail text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_refusal(reason text, client_ip inet, user_agent text, detail text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_refusal(reason text, client_ip inet, user_agent text, detail text) IS 'The server records a refused request here, in a transaction of its own: counted per client IP, reason and minute; the first of each minute writes a security.request_refused audit row (reason; IP, user agent and detail in its personal part). Returns whether it wrote one.';
+
+--
+-- Name: register_dsr(text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.register_dsr(user_id text, kind text, notes text DEFAULT NULL::text) RETURNS compliance.dsr_requests
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_request compliance.dsr_requests;
+begin
+  perform compliance_private.require_subject(user_id);
+  insert into compliance.dsr_requests (user_id, kind, notes, status)
+    values (register_dsr.user_id, register_dsr.kind, register_dsr.notes, 'received')
+    returning * into v_request;
+  return v_request;
+end;
+$$;
+
+ALTER FUNCTION compliance.register_dsr(user_id text, kind text, notes text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION register_dsr(user_id text, kind text, notes text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.register_dsr(user_id text, kind text, notes text) IS 'Registers a data subject request received now; due_at is one calendar month later. Errors: UNKSJ, ERASD.';
+
+--
+-- Name: release_legal_hold(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.release_legal_hold(user_id text) RETURNS compliance.legal_holds
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_hold compliance.legal_holds;
+begin
+  update compliance.legal_holds h set released_at = now(), released_by = compliance.current_actor()
+   where h.user_id = release_legal_hold.user_id and h.released_at is null
+  returning * into v_hold;
+  if not found then
+    perform compliance_private.raise_error('NOHLD', 'the subject has no active legal hold');
+  end if;
+  return v_hold;
+end;
+$$;
+
+ALTER FUNCTION compliance.release_legal_hold(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION release_legal_hold(user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.release_legal_hold(user_id text) IS 'DPO: releases the subject''s active legal hold. Audited as legal_hold.released. Errors: NOHLD.';
+
+--
+-- Name: reregister_subject(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.reregister_subject(user_id text, reason text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  delete from compliance_private.erased_subjects e where e.subject_digest = compliance_private.subject_digest(user_id);
+  if not found then
+    perform compliance_private.raise_error('NOTER', 'that user id has no erasure tombstone');
+  end if;
+  perform compliance_private.append_audit('subject.reregistered', 'gdpr', null, null, '{}', null,
+    jsonb_build_object('reason', reason));
+  return true;
+end;
+$$;
+
+ALTER FUNCTION compliance.reregister_subject(user_id text, reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION reregister_subject(user_id text, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.reregister_subject(user_id text, reason text) IS 'DPO: removes the erasure tombstone of a user id so the person can register again. Errors: NOTER.';
+
+--
+-- Name: seal_audit_log(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.seal_audit_log(max_rows_per_seal integer DEFAULT 10000, max_seals integer DEFAULT 100) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_seen bigint;
+  v_head compliance_private.audit_seal_head;
+  v_own xid8;
+  v_limit bigint;
+  v_seals integer := 0;
+  v_count integer;
+  v_ids bigint[];
+  v_hashes bytea;
+  v_last bigint;
+  v_hash bytea;
+begin
+  if max_rows_per_seal not between 1 and 1000000 or max_seals < 1 then
+    perform compliance_private.raise_error('BADRG', 'max_rows_per_seal must be 1..1000000 and max_seals at least 1');
+  end if;
+  -- every id handed out so far; each was taken by a transaction that already had its id
+  select case when s.is_called then s.last_value else s.last_value - 1 end into v_seen
+    from compliance_private.audit_logs_id_seq s;
+  -- serializes sealers only: writers never touch this row. Locking it gives us a transaction
+  -- id newer than that of every transaction holding an id up to v_seen.
+  select * into strict v_head from compliance_private.audit_seal_head for update;
+  v_own := pg_current_xact_id();
+
+  if not compliance_private.older_transaction_running(v_own) then
+    v_limit := v_seen;              -- nothing older than us is running: every id seen is final
+    v_head.pending_row_id := null;
+    v_head.pending_xact_id := null;
+  elsif v_head.pending_xact_id <= v_own and not compliance_private.older_transaction_running(v_head.pending_xact_id) then
+    v_limit := v_head.pending_row_id;  -- an earlier run's horizon has come of age
+    v_head.pending_row_id := v_seen;
+    v_head.pending_xact_id := v_own;
+  else
+    v_limit := v_head.next_row_id - 1;
+    if v_head.pending_xact_id is null or v_head.pending_xact_id > v_own then
+      -- none yet, or recorded on another cluster before a restore
+      v_head.pending_row_id := v_seen;
+      v_head.pending_xact_id := v_own;
+    end if;
+  end if;
+
+  while v_seals < max_seals and v_head.next_row_id <= v_limit loop
+    select count(*)::integer, array_agg(b.id order by b.id), string_agg(b.row_hash, ''::bytea order by b.id)
+      into v_count, v_ids, v_hashes
+      from (select c.id, c.row_hash
+              from compliance_private.audit_log_checks c
+             where c.id >= v_head.next_row_id and c.id <= v_limit
+             order by c.id
+             limit max_rows_per_seal) b;
+    if v_count = 0 then
+      v_head.next_row_id := v_limit + 1;  -- only ids of rolled-back rows: nothing to seal
+      exit;
+    end if;
+    -- a full seal ends at its last row; the last one covers the range up to the limit
+    v_last := case when v_count = max_rows_per_seal then v_ids[v_count] else v_limit end;
+    v_head.last_seal_no := v_head.last_seal_no + 1;
+    v_hash := compliance_private.audit_seal_hash_v2(v_head.last_hash, v_head.last_seal_no,
+                v_head.next_row_id, v_last, v_count, v_hashes);
+    insert into compliance.audit_seals (seal_no, layout, first_row_id, last_row_id, row_count, row_ids,
+                                        row_hashes, previous_hash, seal_hash)
+    values (v_head.last_seal_no, 2, v_head.next_row_id, v_last, v_count, v_ids, v_hashes,
+            v_head.last_hash, v_hash);
+    v_head.next_row_id := v_last + 1;
+    v_head.last_hash := v_hash;
+    v_seals := v_seals + 1;
+  end loop;
+
+  update compliance_private.audit_seal_head
+     set last_seal_no = v_head.last_seal_no, last_hash = v_head.last_hash, next_row_id = v_head.next_row_id,
+         pending_row_id = v_head.pending_row_id, pending_xact_id = v_head.pending_xact_id;
+  return v_seals;
+end;
+$$;
+
+ALTER FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) IS 'Seals audit rows in id order into new audit_seals (at most max_rows_per_seal rows each, at most max_seals per call): every id handed out before the call once no older transaction is still running, otherwise up to the horizon an earlier call recorded. Takes no lock that a writer waits for; concurrent sealers wait for each other. Survives a restore onto another cluster (db/AUDIT_HASHING.md). Returns the number of seals made. The worker runs it every few seconds.';
+
+--
+-- Name: user_preferences; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.user_preferences (
+    user_id text NOT NULL,
+    preferences jsonb DEFAULT '{}'::jsonb NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_preferences_object CHECK ((jsonb_typeof(preferences) = 'object'::text))
+);
+
+ALTER TABLE ONLY compliance.user_preferences FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.user_preferences OWNER TO compliance_owner;
+
+--
+-- Name: TABLE user_preferences; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.user_preferences IS 'A subject''s preferences (one JSON object per subject). Personal data; kept until erasure.';
+
+--
+-- Name: COLUMN user_preferences.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.user_preferences.user_id IS 'Personal: the subject (references user_profiles; the primary key doubles as the foreign-key index).';
+
+--
+-- Name: COLUMN user_preferences.preferences; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.user_preferences.preferences IS 'Personal: the preferences as a JSON object.';
+
+--
+-- Name: COLUMN user_preferences.updated_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.user_preferences.updated_at IS 'When the preferences last changed; maintained by trigger.';
+
+--
+-- Name: set_preferences(text, jsonb, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.set_preferences(user_id text, preferences jsonb, merge boolean DEFAULT true) RETURNS compliance.user_preferences
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.user_preferences;
+begin
+  if preferences is null or jsonb_typeof(preferences) <> 'object' then
+    perform compliance_private.raise_error('BADFL', 'preferences must be a JSON object');
+  end if;
+  perform compliance_private.require_subject(user_id);
+  insert into compliance.user_preferences as p (user_id, preferences)
+    values (set_preferences.user_id, set_preferences.preferences)
+    on conflict on constraint user_preferences_pkey do update
+      set preferences = case when set_preferences.merge then p.preferences || excluded.preferences
+                             else excluded.preferences end
+  returning * into v_row;
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.set_preferences(user_id text, preferences jsonb, merge boolean) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION set_preferences(user_id text, preferences jsonb, merge boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.set_preferences(user_id text, preferences jsonb, merge boolean) IS 'Sets a subject''s preferences: merged into the existing object (merge => true) or replacing it. Errors: BADFL, UNKSJ, ERASD.';
+
+--
+-- Name: set_request_context(text, text[], inet, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.set_request_context(actor text, roles text[] DEFAULT '{}'::text[], client_ip inet DEFAULT NULL::inet, user_agent text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- the server switches to compliance_dpo for a token with the dpo role; a context that says
+  -- otherwise is a server bug acting with rights its caller does not have
+  if current_user = 'compliance_dpo' and not coalesce('dpo' = any (roles), false) then
+    perform compliance_private.raise_error('DPORL', 'the DPO role needs an actor whose roles include dpo',
+      'Set the request context with roles => ''{dpo}'' for a data protection officer, or act as compliance_app.');
+  end if;
+  perform set_config('compliance.actor', coalesce(actor, ''), true),
+          set_config('compliance.actor_roles', coalesce(array_to_string(roles, ','), ''), true),
+          set_config('compliance.client_ip', coalesce(client_ip::text, ''), true),
+          set_config('compliance.user_agent', coalesce(left(user_agent, 512), ''), true);
+end;
+$$;
+
+ALTER FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION set_request_context(actor text, roles text[], client_ip inet, user_agent text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) IS 'Sets who is acting in this transaction (actor, their roles, client IP and user agent); every audit row reads them. As compliance_dpo, the roles must include dpo (DPORL otherwise).';
+
+--
+-- Name: conversations; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.conversations (
+    conversation_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id text NOT NULL,
+    title text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_message_at timestamp with time zone DEFAULT now() NOT NULL,
+    archived boolean DEFAULT false NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT conversations_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT conversations_title_length CHECK ((length(title) <= 512))
+);
+
+ALTER TABLE ONLY compliance.conversations FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.conversations OWNER TO compliance_owner;
+
+--
+-- Name: TABLE conversations; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.conversations IS 'A subject''s conversations. Personal data; deleted 90 days after the last message (retention policy conversations), with their messages.';
+
+--
+-- Name: COLUMN conversations.conversation_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.conversations.conversation_id IS 'Conversation identifier.';
+
+--
+-- Name: COLUMN conversations.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.conversations.user_id IS 'Personal: the subject who owns the conversation.';
+
+--
+-- Name: COLUMN conversations.title; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.conversations.title IS 'Personal: title, may contain anything the subject wrote.';
+
+--
+-- Name: COLUMN conversations.created_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.conversations.created_at IS 'When the conversation started.';
+
+--
+-- Name: COLUMN conversations.last_message_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.conversations.last_message_at IS 'When the last message was added; retention counts from it.';
+
+--
+-- Name: COLUMN conversations.archived; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.conversations.archived IS 'Whether the subject archived the conversation.';
+
+--
+-- Name: COLUMN conversations.metadata; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.conversations.metadata IS 'Personal: free-form attributes (JSON object).';
+
+--
+-- Name: start_conversation(text, text, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.start_conversation(user_id text, title text DEFAULT NULL::text, metadata jsonb DEFAULT '{}'::jsonb) RETURNS compliance.conversations
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.conversations;
+begin
+  perform compliance_private.require_subject(user_id);
+  insert into compliance.conversations (user_id, title, metadata)
+    values (start_conversation.user_id, start_conversation.title, coalesce(start_conversation.metadata, '{}'))
+  returning * into v_row;
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.start_conversation(user_id text, title text, metadata jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION start_conversation(user_id text, title text, metadata jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.start_conversation(user_id text, title text, metadata jsonb) IS 'Starts a conversation for a subject. Errors: UNKSJ, ERASD.';
+
+--
+-- Name: subject_consents(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.subject_consents(user_id text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_result jsonb;
+begin
+  perform compliance_private.require_subject(user_id);
+  select jsonb_build_object(
+           'current', coalesce((select jsonb_agg(jsonb_build_object('purpose', c.purpose, 'granted', c.granted,
+                                  'policy_version', c.policy_version, 'recorded_at', c.recorded_at) order by c.purpose)
+                                  from compliance.current_consents c where c.user_id = subject_consents.user_id), '[]'),
+           'history', coalesce((select jsonb_agg(jsonb_build_object('id', r.id, 'purpose', r.purpose, 'granted', r.granted,
+                                  'policy_version', r.policy_version, 'source', r.source, 'recorded_at', r.recorded_at,
+                                  'ip_address', host(r.ip_address), 'user_agent', r.user_agent) order by r.recorded_at, r.id)
+                                  from compliance.consent_records r where r.user_id = subject_consents.user_id), '[]'))
+    into v_result;
+  perform compliance.log_event('subject.consents_read', 'gdpr', 'consent', null,
+    jsonb_build_object('procedure', 'subject_consents', 'records', jsonb_array_length(v_result -> 'history')), user_id);
+  return v_result;
+end;
+$$;
+
+ALTER FUNCTION compliance.subject_consents(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION subject_consents(user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.subject_consents(user_id text) IS 'DPO: a subject''s current consent per purpose and every consent record (GDPR Art. 7(1) evidence), as JSON {current, history}. Audited (subject.consents_read). Errors: UNKSJ, ERASD.';
+
+--
+-- Name: sessions; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_activity_at timestamp with time zone DEFAULT now() NOT NULL,
+    ended_at timestamp with time zone,
+    ip_address inet,
+    user_agent text,
+    CONSTRAINT sessions_end_after_start CHECK (((ended_at IS NULL) OR (ended_at >= created_at))),
+    CONSTRAINT sessions_user_agent_length CHECK ((length(user_agent) <= 512))
+);
+
+ALTER TABLE ONLY compliance.sessions FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.sessions OWNER TO compliance_owner;
+
+--
+-- Name: TABLE sessions; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.sessions IS 'A subject''s authenticated sessions (HIPAA §164.312(a)(2)(iii) automatic logoff after 15 minutes of inactivity). Personal data; deleted 90 days after last activity.';
+
+--
+-- Name: COLUMN sessions.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.sessions.id IS 'Session identifier.';
+
+--
+-- Name: COLUMN sessions.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.sessions.user_id IS 'Personal: the subject.';
+
+--
+-- Name: COLUMN sessions.created_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.sessions.created_at IS 'When the session started.';
+
+--
+-- Name: COLUMN sessions.last_activity_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.sessions.last_activity_at IS 'Last request in the session; retention and the inactivity timeout count from it.';
+
+--
+-- Name: COLUMN sessions.ended_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.sessions.ended_at IS 'When the session was closed (logout or timeout); NULL while open.';
+
+--
+-- Name: COLUMN sessions.ip_address; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.sessions.ip_address IS 'Personal: client IP address at session start.';
+
+--
+-- Name: COLUMN sessions.user_agent; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.sessions.user_agent IS 'Personal: user agent at session start.';
+
+--
+-- Name: touch_session(text, uuid, interval); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval DEFAULT '00:15:00'::interval) RETURNS compliance.sessions
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.sessions;
+begin
+  perform compliance_private.require_subject(user_id);
+  select * into v_row from compliance.sessions s
+   where s.id = session_id and s.user_id = touch_session.user_id for no key update;
+  if not found then
+    -- parallel first requests of one session: one inserts, the others find its row
+    insert into compliance.sessions (id, user_id, ip_address, user_agent)
+      values (session_id, touch_session.user_id, compliance.current_client_ip(), compliance.current_user_agent())
+      on conflict on constraint sessions_pkey do nothing
+    returning * into v_row;
+    if found then
+      return v_row;
+    end if;
+    select * into v_row from compliance.sessions s
+     where s.id = session_id and s.user_id = touch_session.user_id for no key update;
+    if not found then
+      perform compliance_private.raise_error('SESXP', 'this session belongs to someone else', 'Sign in again.');
+    end if;
+  end if;
+  if v_row.ended_at is not null then
+    perform compliance_private.raise_error('SESXP', 'this session has ended', 'Sign in again.');
+  end if;
+  if v_row.last_activity_at < now() - idle_timeout then
+    perform compliance_private.raise_error('SESXP',
+      format('session expired after %s of inactivity', compliance_private.describe_interval(idle_timeout)),
+      'Sign in again (HIPAA automatic logoff).');
+  end if;
+  update compliance.sessions s set last_activity_at = now() where s.id = session_id
+    returning * into v_row;
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION touch_session(user_id text, session_id uuid, idle_timeout interval); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) IS 'Records activity in a session, opening it on first use. A session idle longer than idle_timeout (default 15 minutes, HIPAA automatic logoff) or closed refuses further use (SESXP).';
+
+--
+-- Name: update_profile(text, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.update_profile(user_id text, patch jsonb) RETURNS compliance.user_profiles
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_unknown text[];
+  v_profile compliance.user_profiles;
+begin
+  if patch is null or jsonb_typeof(patch) <> 'object' then
+    perform compliance_private.raise_error('BADFL', 'patch must be a JSON object');
+  end if;
+  select array_agg(k order by k) into v_unknown
+    from jsonb_object_keys(patch) k where k not in ('username', 'email', 'full_name', 'metadata');
+  if v_unknown is not null then
+    perform compliance_private.raise_error('BADFL',
+      format('unknown profile field(s): %s', array_to_string(v_unknown, ', ')),
+      'A profile has username, email, full_name and metadata.');
+  end if;
+  perform compliance_private.require_subject(user_id);
+  update compliance.user_profiles p set
+    username  = case when patch ? 'username'  then patch ->> 'username'  else p.username end,
+    email     = case when patch ? 'email'     then patch ->> 'email'     else p.email end,
+    full_name = case when patch ? 'full_name' then patch ->> 'full_name' else p.full_name end,
+    metadata  = case when patch ? 'metadata'  then coalesce(patch -> 'metadata', '{}') else p.metadata end
+  where p.user_id = update_profile.user_id
+  returning * into v_profile;
+  return v_profile;
+end;
+$$;
+
+ALTER FUNCTION compliance.update_profile(user_id text, patch jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION update_profile(user_id text, patch jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.update_profile(user_id text, patch jsonb) IS 'Rectification (GDPR Art. 16): applies a patch of known fields (username, email, full_name, metadata); the audit log records the old and new values. Errors: BADFL for an unknown field, UNKSJ, ERASD.';
+
+--
+-- Name: verify_audit_log(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) RETURNS record
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_bounds record;
+  v_first compliance.audit_seals;
+  v_seal compliance.audit_seals;
+  v_start record;
+  v_expected_no bigint;
+  v_previous_hash bytea;
+  v_from_xact xid8 := '0'::xid8;
+  v_from_id bigint := 0;
+  v_start_xact xid8 := '0'::xid8;  -- where the layout-1 seals begin
+  v_start_id bigint := 0;
+  v_next_id bigint;
+  v_dropped jsonb;   -- {id: true}: sealed rows a sealed drop record removed
+  v_expected jsonb;  -- {id: 'a' | 's' | 'as'}: the parts sealed erasures redacted
+  v_redacted jsonb := '{}';  -- {id: 'a' | 's' | 'as' | '1'}: the parts found redacted ('1': a layout-1 row)
+  v_found jsonb;
+  v_problem record;
+  v_count integer;
+  v_hashes bytea;
+  v_bad boolean;
+  v_head compliance_private.audit_seal_head;
+begin
+  seals_checked := 0;
+  rows_checked := 0;
+  problems := '[]';
+  select * into strict v_bounds from compliance_private.audit_chain_bounds();
+
+  -- what sealed records account for: only rows inside the layout-2 seals count, and of the
+  -- upgrade records only the first (a later one would be a forgery)
+  with accounting as (
+    select a.id, a.action, a.details from compliance.audit_logs a
+     where a.action in ('audit.partition_dropped', 'subject.erased', 'audit.layout_upgraded')
+       and a.outcome = 'success' and a.id >= v_bounds.layout2_from and a.id <= v_bounds.layout2_end
+       and (a.action <> 'audit.layout_upgraded'
+            or a.id = (select min(u.id) from compliance.audit_logs u where u.action = 'audit.layout_upgraded'))
+  ), parts as (
+    select e.id, 's' as part from accounting c cross join jsonb_array_elements_text(c.details -> 'redacted_subject_rows') e(id)
+    union all
+    select e.id, 'a' from accounting c cross join jsonb_array_elements_text(c.details -> 'redacted_actor_rows') e(id)
+  )
+  select coalesce((select jsonb_object_agg(p.id, p.parts)
+                     from (select x.id, string_agg(distinct x.part, '' order by x.part) as parts from parts x group by x.id) p), '{}'),
+         coalesce((select jsonb_object_agg(e.id, true)
+                     from accounting c cross join jsonb_array_elements_text(c.details -> 'dropped_rows_in_kept_seals') e(id)), '{}')
+    into v_expected, v_dropped;
+
+  -- where the chain starts: at seal 1, or where a sealed drop record says it removed seals
+  select * into v_first from compliance.audit_seals s order by s.seal_no limit 1;
+  v_previous_hash := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
+  v_expected_no := 1;
+  if v_first.seal_no > 1 then
+    v_expected_no := v_first.seal_no;
+    v_previous_hash := v_first.previous_hash;
+    select (a.details -> 'seal_end' ->> 'xact_id')::xid8 as xact_id, (a.details -> 'seal_end' ->> 'row_id')::bigint as row_id
+      into v_start
+      from compliance.audit_logs a
+     where a.action = 'audit.partition_dropped' and a.id >= v_bounds.layout2_from and a.id <= v_bounds.layout2_end
+       and (a.details ->> 'seals_removed_through')::bigint = v_first.seal_no - 1
+       and a.details ->> 'seal_hash' = encode(v_first.previous_hash, 'hex')
+     order by a.id limit 1;
+    if not found then
+      problems := problems || jsonb_build_object('kind', 'unaccounted_gap', 'seal_no', v_first.seal_no,
+        'detail', format('the chain starts at seal %s, and no sealed audit.partition_dropped row says seals up to %s were removed with that hash',
+                         v_first.seal_no, v_first.seal_no - 1));
+    elsif v_first.layout = 1 then
+      v_from_xact := v_start.xact_id;
+      v_from_id := v_start.row_id;
+      v_start_xact := v_start.xact_id;
+      v_start_id := v_start.row_id;
+    end if;
+  end if;
+
+  for v_seal in select * from compliance.audit_seals s order by s.seal_no loop
+    seals_checked := seals_checked + 1;
+    if v_seal.seal_no <> v_expected_no then
+      problems := problems || jsonb_build_object('kind', 'missing_seal', 'seal_no', v_expected_no,
+        'detail', format('seals %s to %s are missing', v_expected_no, v_seal.seal_no - 1));
+    end if;
+    if v_seal.previous_hash <> v_previous_hash then
+      problems := problems || jsonb_build_object('kind', 'broken_chain', 'seal_no', v_seal.seal_no,
+        'detail', 'previous_hash does not match the hash of the seal before it');
+    end if;
+    if compliance_private.audit_seal_hash_of(v_seal) is distinct from v_seal.seal_hash then
+      problems := problems || jsonb_build_object('kind', 'altered_seal', 'seal_no', v_seal.seal_no,
+        'detail', 'the seal''s contents do not match its seal_hash');
+    end if;
+    if v_seal.layout = 2 and v_seal.first_row_id <> coalesce(v_next_id, v_bounds.layout2_from) then
+      problems := problems || jsonb_build_object('kind', 'broken_chain', 'seal_no', v_seal.seal_no,
+        'detail', format('the seal covers ids from %s, the seal before it ended at %s', v_seal.first_row_id,
+                         coalesce(v_next_id, v_bounds.layout2_from) - 1));
+    end if;
+
+    -- recompute the seal's row hashes in order; only a mismatch needs the row-by-row
+    -- comparison, which names what differs
+    select count(*)::integer,
+           coalesce(string_agg(r.row_hash, ''::bytea order by case when v_seal.layout = 1 then r.xact_id end, r.id), ''::bytea),
+           coalesce(bool_or(r.personal_problem is not null), false),
+           jsonb_object_agg(r.id, case when r.subject_redacted and r.actor_redacted and v_seal.layout = 1 then '1'
+                                       else case when r.actor_redacted then 'a' else '' end
+                                            || case when r.subject_redacted then 's' else '' end end)
+             filter (where r.subject_redacted or r.actor_redacted)
+      into v_count, v_hashes, v_bad, v_found
+      from compliance_private.audit_seal_rows(v_seal, v_from_xact, v_from_id, v_bounds.layout2_from) r;
+    rows_checked := rows_checked + v_count;
+    v_redacted := v_redacted || coalesce(v_found, '{}');
+
+    if v_count <> v_seal.row_count or v_hashes <> v_seal.row_hashes or v_bad then
+      for v_problem in
+        with sealed as (
+          select u.id, u.ord, substring(v_seal.row_hashes from (u.ord::integer - 1) * 32 + 1 for 32) as row_hash
+            from unnest(v_seal.row_ids) with ordinality as u(id, ord)
+        ), present as (
+          select c.id, c.xact_id, c.row_hash, c.personal_problem
+            from compliance_private.audit_seal_rows(v_seal, v_from_xact, v_from_id, v_bounds.layout2_from) c
+        ), matched as (
+          -- positions among the rows both sides hold, so a deleted or forged row does not
+          -- make every row after it look moved
+          select s.id, row_number() over (order by s.ord) as sealed_ord,
+                 row_number() over (order by case when v_seal.layout = 1 then p.xact_id end, p.id) as present_ord
+            from sealed s join present p on p.id = s.id
+        )
+        select coalesce(s.id, p.id) as id,
+               case when p.id is null then case when v_dropped ? s.id::text then null else 'deleted_row' end
+                    when s.id is null then 'forged_row'
+                    when p.row_hash <> s.row_hash then 'altered_row'
+                    when m.sealed_ord <> m.present_ord then 'reordered_row'
+                    else p.personal_problem
+               end as kind
+          from sealed s
+          full join present p on p.id = s.id
+          left join matched m on m.id = s.id
+      loop
+        continue when v_problem.kind is null;
+        problems := problems || jsonb_build_object('kind', v_problem.kind, 'seal_no', v_seal.seal_no,
+          'row_id', v_problem.id, 'detail', compliance_private.audit_problem_detail(v_problem.kind));
+      end loop;
+    end if;
+
+    v_expected_no := v_seal.seal_no + 1;
+    v_previous_hash := v_seal.seal_hash;
+    if v_seal.layout = 1 then
+      v_from_xact := v_seal.last_xact_id;
+      v_from_id := v_seal.last_row_id;
+    else
+      v_next_id := v_seal.last_row_id + 1;
+    end if;
+  end loop;
+
+  -- the head only adds an alarm: newest seals that went missing
+  select * into v_head from compliance_private.audit_seal_head;
+  if v_head.last_seal_no >= v_expected_no then
+    problems := problems || jsonb_build_object('kind', 'missing_seal', 'seal_no', v_expected_no,
+      'detail', format('the chain ends at seal %s but seal %s was made', v_expected_no - 1, v_head.last_seal_no));
+  elsif v_head.last_seal_no = v_expected_no - 1 and v_head.last_hash <> v_previous_hash then
+    problems := problems || jsonb_build_object('kind', 'broken_chain', 'seal_no', v_head.last_seal_no,
+      'detail', 'the newest seal''s hash differs from the one recorded when it was made');
+  end if;
+
+  -- rows below layout 2 that no layout-1 seal covers: every such row was sealed when layout 2
+  -- began, so one is a forgery (or a row of a removed seal that retention did not drop)
+  for v_problem in
+    select a.id from compliance.audit_logs a
+     where a.id < v_bounds.layout2_from
+       and not coalesce((a.xact_id, a.id) > (v_start_xact, v_start_id)
+                        and (a.xact_id, a.id) <= (v_bounds.layout1_end_xact, v_bounds.layout1_end_id), false)
+  loop
+    problems := problems || jsonb_build_object('kind', 'forged_row', 'seal_no', null, 'row_id', v_problem.id,
+      'detail', 'the row lies before the layout-2 seals and in no layout-1 seal');
+  end loop;
+
+  -- rows not sealed yet: only their personal parts can be checked
+  select count(*), jsonb_object_agg(c.id, case when c.actor_redacted then 'a' else '' end
+                                          || case when c.subject_redacted then 's' else '' end)
+                     filter (where c.subject_redacted or c.actor_redacted)
+    into unsealed_rows, v_found
+    from compliance_private.audit_log_checks c
+   where c.id >= coalesce(v_next_id, v_bounds.layout2_from);
+  v_redacted := v_redacted || coalesce(v_found, '{}');
+  rows_checked := rows_checked + unsealed_rows;
+  for v_problem in
+    select c.id, c.personal_problem from compliance_private.audit_log_checks c
+     where c.id >= coalesce(v_next_id, v_bounds.layout2_from) and c.personal_problem is not null
+  loop
+    problems := problems || jsonb_build_object('kind', v_problem.personal_problem, 'seal_no', null,
+      'row_id', v_problem.id, 'detail', compliance_private.audit_problem_detail(v_problem.personal_problem));
+  end loop;
+
+  -- every redacted part must be one a sealed erasure lists, and every part it lists redacted
+  for v_problem in
+    select k.id::bigint as id,
+           case when f.parts = '1' then case when e.parts is null then 'unaccounted_redaction' end
+                when compliance_private.audit_parts_missing(e.parts, f.parts) then 'unaccounted_redaction'
+                when compliance_private.audit_parts_missing(f.parts, e.parts) then 'unredacted_row'
+           end as kind
+      from (select jsonb_object_keys(v_redacted) as id union select jsonb_object_keys(v_expected)) k
+      cross join lateral (select v_redacted ->> k.id as parts) f
+      cross join lateral (select v_expected ->> k.id as parts) e
+     where f.parts is not null or exists (select from compliance.audit_logs a where a.id = k.id::bigint)
+     order by 1
+  loop
+    continue when v_problem.kind is null;
+    problems := problems || jsonb_build_object('kind', v_problem.kind, 'seal_no', null, 'row_id', v_problem.id,
+      'detail', compliance_private.audit_problem_detail(v_problem.kind));
+  end loop;
+
+  ok := jsonb_array_length(problems) = 0;
+end;
+$$;
+
+ALTER FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) IS 'Recomputes the whole seal chain, every row hash and every personal digest, from the chain''s own records only. Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap. db/AUDIT_HASHING.md says what it proves and what it cannot see.';
+
+--
+-- Name: acting_for_one_subject(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.acting_for_one_subject() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN ((current_setting('role'::text) = 'compliance_app'::text) OR (CURRENT_USER = 'compliance_app'::name));
+
+ALTER FUNCTION compliance_private.acting_for_one_subject() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION acting_for_one_subject(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.acting_for_one_subject() IS 'Whether the caller is the app role (entered with SET ROLE compliance_app, so this holds inside SECURITY DEFINER functions too), which may learn about and act for the request context''s subject only.';
+
+--
+-- Name: adopt_tombstone_pepper(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.adopt_tombstone_pepper() RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_legacy bytea;
+  v_tombstones bigint;
+  v_text text := nullif(current_setting('compliance.tombstone_pepper', true), '');
+  v_peppers bytea[];
+  v_position smallint := 0;
+begin
+  if exists (select from compliance_private.tombstone_peppers) then
+    perform compliance_private.session_peppers();
+    return 'the session''s keyring matches';
+  end if;
+  if v_text is null then
+    perform compliance_private.raise_error('PEPPR', 'adopting a tombstone pepper needs compliance.tombstone_pepper set to hex peppers');
+  end if;
+  v_peppers := compliance_private.parse_keyring(v_text);
+  select s.value into v_legacy from compliance_private.settings s where s.key = 'subject_pepper';
+  select count(*) into v_tombstones from compliance_private.erased_subjects;
+  if v_tombstones > 0 and v_peppers is distinct from array[v_legacy] then
+    perform compliance_private.raise_error('PEPPR',
+      format('%s tombstone(s) were made with the pepper stored in this database; the session must bring exactly that pepper', v_tombstones),
+      'Setup exports it to TOMBSTONE_PEPPER_FILE (or .data/tombstone-pepper) when that file does not exist yet.');
+  end if;
+  for v_position in 1 .. cardinality(v_peppers) loop
+    insert into compliance_private.tombstone_peppers (position, pepper_check)
+      values (v_position, compliance_private.tombstone_pepper_check(v_peppers[v_position]));
+  end loop;
+  delete from compliance_private.settings s where s.key = 'subject_pepper';
+  perform compliance_private.append_audit('tombstone.pepper_adopted', 'security', 'tombstone_pepper', null,
+    jsonb_build_object('peppers', cardinality(v_peppers), 'tombstones', v_tombstones, 'removed_from_database', v_legacy is not null));
+  return format('adopted %s pepper(s)', cardinality(v_peppers));
+end;
+$$;
+
+ALTER FUNCTION compliance_private.adopt_tombstone_pepper() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION adopt_tombstone_pepper(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.adopt_tombstone_pepper() IS 'Setup step, owner only: records check values for the session''s tombstone keyring and removes the pepper older versions kept in compliance_private.settings (refusing if existing tombstones need that pepper and the session brought another). Idempotent: afterwards it only checks the keyring. Errors: PEPPR.';
+
+--
+-- Name: append_audit(text, text, text, text, jsonb, text, jsonb, text, text, text, boolean); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.append_audit(action text, category text, resource_type text DEFAULT NULL::text, resource_id text DEFAULT NULL::text, details jsonb DEFAULT '{}'::jsonb, user_id text DEFAULT NULL::text, personal_details jsonb DEFAULT NULL::jsonb, outcome text DEFAULT 'success'::text, failure_reason text DEFAULT NULL::text, actor_id text DEFAULT compliance.current_actor(), include_client boolean DEFAULT true) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  -- the transaction id before the row id: the sealer relies on it (db/AUDIT_HASHING.md)
+  v_xact xid8 := pg_current_xact_id();
+  v_ip inet := case when include_client then compliance.current_client_ip() end;
+  v_user_agent text := case when include_client then compliance.current_user_agent() end;
+  v_subject_salt bytea := uuid_send(gen_random_uuid());
+  v_actor_salt bytea := uuid_send(gen_random_uuid());
+  v_subject_digest bytea;
+  v_actor_digest bytea;
+  v_id bigint;
+begin
+  if action is null or action !~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$' then
+    perform compliance_private.raise_error('BADRG', format('action %L is not dotted lower case', action),
+      'Name the event like profile.updated or phi.access.');
+  end if;
+  if category is null or category not in ('gdpr', 'hipaa', 'soc2', 'security', 'system') then
+    perform compliance_private.raise_error('BADRG', format('category %L is unknown', category),
+      'Use gdpr, hipaa, soc2, security or system.');
+  end if;
+  if outcome is null or outcome not in ('success', 'failure') then
+    perform compliance_private.raise_error('BADRG', format('outcome %L is unknown', outcome), 'Use success or failure.');
+  end if;
+  if failure_reason is not null and outcome <> 'failure' then
+    perform compliance_private.raise_error('BADRG', 'a failure_reason needs outcome failure');
+  end if;
+  if details is not null and jsonb_typeof(details) <> 'object' then
+    perform compliance_private.raise_error('BADRG', 'details must be a JSON object',
+      'Put non-personal details under named keys: {"count": 3}.');
+  end if;
+  -- details and resource_id outlive erasure, so they must not name anyone
+  perform compliance_private.refuse_personal_outside(append_audit.details, append_audit.resource_id,
+    append_audit.user_id, append_audit.actor_id);
+  v_subject_digest := compliance_private.audit_subject_digest(v_subject_salt, append_audit.user_id, append_audit.personal_details);
+  v_actor_digest := compliance_private.audit_actor_digest(v_actor_salt, append_audit.actor_id, v_ip, v_user_agent);
+  insert into compliance.audit_logs (xact_id, action, category, resource_type, resource_id, outcome,
+    failure_reason, details, user_id, actor_id, ip_address, user_agent, personal_details,
+    subject_part_salt, subject_part_digest, actor_part_salt, actor_part_digest, personal_digest)
+  values (v_xact, append_audit.action, append_audit.category, append_audit.resource_type,
+    append_audit.resource_id, append_audit.outcome, append_audit.failure_reason,
+    coalesce(append_audit.details, '{}'), append_audit.user_id, append_audit.actor_id, v_ip,
+    v_user_agent, append_audit.personal_details, v_subject_salt, v_subject_digest, v_actor_salt,
+    v_actor_digest, sha256(v_subject_digest || v_actor_digest))
+  returning id into v_id;
+  return v_id;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) IS 'Writes one audit row for the routines and log_event: checks the row rules (action dotted lower case, a known category and outcome, a failure_reason only with a failure, details a JSON object: BADRG otherwise), fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part. The row triggers write the same columns inline, because a nested call costs every personal write.';
+
+--
+-- Name: hash_field(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.hash_field(value text) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE WHEN (value IS NULL) THEN '\xffffffff'::bytea ELSE (int4send(octet_length(value)) || convert_to(value, 'UTF8'::name)) END;
+
+ALTER FUNCTION compliance_private.hash_field(value text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION hash_field(value text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.hash_field(value text) IS 'Canonical bytes of one text field: 4-byte big-endian byte length then UTF-8, or ffffffff for NULL. Declared STABLE only because convert_to is (so the planner can inline it); in a UTF8 database the result depends on no setting.';
+
+--
+-- Name: audit_actor_digest(bytea, text, inet, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_actor_digest(salt bytea, actor_id text, ip_address inet, user_agent text) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN sha256((((salt || compliance_private.hash_field(actor_id)) || compliance_private.hash_field(host(ip_address))) || compliance_private.hash_field(user_agent)));
+
+ALTER FUNCTION compliance_private.audit_actor_digest(salt bytea, actor_id text, ip_address inet, user_agent text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_actor_digest(salt bytea, actor_id text, ip_address inet, user_agent text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_actor_digest(salt bytea, actor_id text, ip_address inet, user_agent text) IS 'Layout 2: the digest of an audit row''s actor part (db/AUDIT_HASHING.md).';
+
+--
+-- Name: audit_seals; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_seals (
+    seal_no bigint NOT NULL,
+    last_xact_id xid8,
+    last_row_id bigint NOT NULL,
+    row_count integer NOT NULL,
+    row_ids bigint[] NOT NULL,
+    row_hashes bytea NOT NULL,
+    previous_hash bytea NOT NULL,
+    seal_hash bytea NOT NULL,
+    sealed_at timestamp with time zone DEFAULT now() NOT NULL,
+    layout smallint DEFAULT 1 NOT NULL,
+    first_row_id bigint,
+    CONSTRAINT audit_seals_counts_agree CHECK (((row_count = cardinality(row_ids)) AND (octet_length(row_hashes) = (32 * row_count)))),
+    CONSTRAINT audit_seals_hash_length CHECK (((octet_length(previous_hash) = 32) AND (octet_length(seal_hash) = 32))),
+    CONSTRAINT audit_seals_layout_known CHECK ((((layout = 1) AND (last_xact_id IS NOT NULL) AND (first_row_id IS NULL)) OR ((layout = 2) AND (last_xact_id IS NULL) AND (first_row_id IS NOT NULL) AND (first_row_id <= last_row_id))))
+);
+
+ALTER TABLE compliance.audit_seals OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_seals; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_seals IS 'Hash chain over the audit log (db/AUDIT_HASHING.md). Seal n hashes the previous seal''s hash, its own range and its rows'' hashes. Append-only (APPND) except that retention removes the seals whose rows it dropped, recording the last one in its audit.partition_dropped row. Not personal data.';
+
+--
+-- Name: COLUMN audit_seals.seal_no; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.seal_no IS 'Position in the chain, from 1.';
+
+--
+-- Name: COLUMN audit_seals.last_xact_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.last_xact_id IS 'Layout 1: transaction id of the last row covered. NULL in layout 2.';
+
+--
+-- Name: COLUMN audit_seals.last_row_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.last_row_id IS 'Layout 1: id of the last row covered. Layout 2: the last id of the range covered (not necessarily a row: ids of rolled-back rows are covered too).';
+
+--
+-- Name: COLUMN audit_seals.row_count; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.row_count IS 'Number of rows covered.';
+
+--
+-- Name: COLUMN audit_seals.row_ids; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.row_ids IS 'Ids of the rows covered, in seal order, so verification can name a deleted row.';
+
+--
+-- Name: COLUMN audit_seals.row_hashes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.row_hashes IS 'The rows'' hashes (32 bytes each, in seal order), so verification can name an altered row.';
+
+--
+-- Name: COLUMN audit_seals.previous_hash; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.previous_hash IS 'seal_hash of the previous seal (32 zero bytes for seal 1).';
+
+--
+-- Name: COLUMN audit_seals.seal_hash; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.seal_hash IS 'This seal''s hash; the latest one is what compliance.audit_digest() returns for anchoring outside the database.';
+
+--
+-- Name: COLUMN audit_seals.sealed_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.sealed_at IS 'When the seal was made.';
+
+--
+-- Name: COLUMN audit_seals.layout; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.layout IS '1: the seal covers the rows after the previous seal''s (last_xact_id, last_row_id) in (xact_id, id) order. 2: it covers the rows with ids first_row_id to last_row_id. db/AUDIT_HASHING.md.';
+
+--
+-- Name: COLUMN audit_seals.first_row_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.first_row_id IS 'Layout 2: the first id of the range covered (the previous layout-2 seal''s last_row_id + 1).';
+
+--
+-- Name: audit_seal_head; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.audit_seal_head (
+    singleton boolean DEFAULT true NOT NULL,
+    last_seal_no bigint DEFAULT 0 NOT NULL,
+    last_hash bytea DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea NOT NULL,
+    next_row_id bigint NOT NULL,
+    pending_row_id bigint,
+    pending_xact_id xid8,
+    CONSTRAINT audit_seal_head_pending_whole CHECK (((pending_row_id IS NULL) = (pending_xact_id IS NULL))),
+    CONSTRAINT audit_seal_head_singleton CHECK (singleton)
+);
+
+ALTER TABLE compliance_private.audit_seal_head OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_seal_head; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.audit_seal_head IS 'Where sealing continues: the newest seal and its hash, the first id not yet sealed, and a pending horizon. One row; its lock serializes sealers, never writers. Verification does not read it except to notice newest seals that went missing.';
+
+--
+-- Name: COLUMN audit_seal_head.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.singleton IS 'Always true: the table has one row.';
+
+--
+-- Name: COLUMN audit_seal_head.last_seal_no; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.last_seal_no IS 'Number of the newest seal.';
+
+--
+-- Name: COLUMN audit_seal_head.last_hash; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.last_hash IS 'Hash of the newest seal.';
+
+--
+-- Name: COLUMN audit_seal_head.next_row_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.next_row_id IS 'The first id the next seal covers.';
+
+--
+-- Name: COLUMN audit_seal_head.pending_row_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.pending_row_id IS 'Every id up to this one may be sealed once every transaction older than pending_xact_id has ended.';
+
+--
+-- Name: COLUMN audit_seal_head.pending_xact_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.pending_xact_id IS 'A sealer''s own transaction id, taken after it read pending_row_id from the id sequence. Ignored when it is newer than the current transaction (after a restore onto another cluster).';
+
+--
+-- Name: audit_chain_bounds(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) RETURNS record
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+ SELECT COALESCE(( SELECT s.first_row_id
+            FROM compliance.audit_seals s
+           WHERE (s.layout = 2)
+           ORDER BY s.seal_no
+          LIMIT 1), ( SELECT h.next_row_id
+            FROM compliance_private.audit_seal_head h)) AS "coalesce",
+     ( SELECT s.last_xact_id
+            FROM compliance.audit_seals s
+           WHERE (s.layout = 1)
+           ORDER BY s.seal_no DESC
+          LIMIT 1) AS last_xact_id,
+     ( SELECT s.last_row_id
+            FROM compliance.audit_seals s
+           WHERE (s.layout = 1)
+           ORDER BY s.seal_no DESC
+          LIMIT 1) AS last_row_id,
+     ( SELECT s.last_row_id
+            FROM compliance.audit_seals s
+           WHERE (s.layout = 2)
+           ORDER BY s.seal_no DESC
+          LIMIT 1) AS last_row_id;
+END;
+
+ALTER FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) IS 'Where layout 2 begins (the first layout-2 seal''s first id), where the layout-1 seals end and where the layout-2 seals end.';
+
+--
+-- Name: audit_first_kept(regclass, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_partition regclass;
+  v_row record;
+begin
+  -- partition by partition, each with its own index, so the partition being dropped is never read
+  for v_partition in
+    select i.inhrelid::regclass from pg_inherits i
+     where i.inhparent = 'compliance.audit_logs'::regclass and i.inhrelid <> dropping
+  loop
+    execute format('select a.xact_id, a.id from %s a where a.id < $1 order by a.xact_id, a.id limit 1', v_partition)
+      into v_row using layout2_from;
+    if v_row.id is not null and (v1_id is null or (v_row.xact_id, v_row.id) < (v1_xact, v1_id)) then
+      v1_xact := v_row.xact_id;
+      v1_id := v_row.id;
+    end if;
+    execute format('select min(a.id) as id from %s a where a.id >= $1', v_partition) into v_row using layout2_from;
+    if v_row.id is not null and (v2_id is null or v_row.id < v2_id) then
+      v2_id := v_row.id;
+    end if;
+  end loop;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) IS 'The first audit row, in seal order, outside the partition being dropped: in layout 1 by (xact_id, id) below layout2_from, in layout 2 by id.';
+
+--
+-- Name: audit_personal_digest(bytea, text, text, inet, text, jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_personal_digest(salt bytea, user_id text, actor_id text, ip_address inet, user_agent text, personal_details jsonb) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN sha256((((((salt || compliance_private.hash_field(user_id)) || compliance_private.hash_field(actor_id)) || compliance_private.hash_field(host(ip_address))) || compliance_private.hash_field(user_agent)) || compliance_private.hash_field((personal_details)::text)));
+
+ALTER FUNCTION compliance_private.audit_personal_digest(salt bytea, user_id text, actor_id text, ip_address inet, user_agent text, personal_details jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_personal_digest(salt bytea, user_id text, actor_id text, ip_address inet, user_agent text, personal_details jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_personal_digest(salt bytea, user_id text, actor_id text, ip_address inet, user_agent text, personal_details jsonb) IS 'personal_digest of an audit row: sha256 over the salt and the personal fields'' canonical bytes.';
+
+--
+-- Name: audit_row_hash(bigint, timestamp with time zone, xid8, text, text, text, text, text, text, jsonb, bytea); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_row_hash(id bigint, occurred_at timestamp with time zone, xact_id xid8, action text, category text, resource_type text, resource_id text, outcome text, failure_reason text, details jsonb, personal_digest bytea) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN sha256(((((((((((int8send(id) || int8send(((EXTRACT(epoch FROM occurred_at) * (1000000)::numeric))::bigint)) || int8send(((xact_id)::text)::bigint)) || compliance_private.hash_field(action)) || compliance_private.hash_field(category)) || compliance_private.hash_field(resource_type)) || compliance_private.hash_field(resource_id)) || compliance_private.hash_field(outcome)) || compliance_private.hash_field(failure_reason)) || compliance_private.hash_field((details)::text)) || personal_digest));
+
+ALTER FUNCTION compliance_private.audit_row_hash(id bigint, occurred_at timestamp with time zone, xact_id xid8, action text, category text, resource_type text, resource_id text, outcome text, failure_reason text, details jsonb, personal_digest bytea) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_row_hash(id bigint, occurred_at timestamp with time zone, xact_id xid8, action text, category text, resource_type text, resource_id text, outcome text, failure_reason text, details jsonb, personal_digest bytea); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_row_hash(id bigint, occurred_at timestamp with time zone, xact_id xid8, action text, category text, resource_type text, resource_id text, outcome text, failure_reason text, details jsonb, personal_digest bytea) IS 'Hash of an audit row''s non-personal part plus personal_digest; what a seal covers. Timestamps as integer microseconds, integers as int8send, so the bytes do not depend on TimeZone or DateStyle.';
+
+--
+-- Name: audit_subject_digest(bytea, text, jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_subject_digest(salt bytea, user_id text, personal_details jsonb) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN sha256(((salt || compliance_private.hash_field(user_id)) || compliance_private.hash_field((personal_details)::text)));
+
+ALTER FUNCTION compliance_private.audit_subject_digest(salt bytea, user_id text, personal_details jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_subject_digest(salt bytea, user_id text, personal_details jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_subject_digest(salt bytea, user_id text, personal_details jsonb) IS 'Layout 2: the digest of an audit row''s subject part (db/AUDIT_HASHING.md).';
+
+--
+-- Name: audit_logs_id_seq; Type: SEQUENCE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE SEQUENCE compliance_private.audit_logs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE compliance_private.audit_logs_id_seq OWNER TO compliance_owner;
+
+--
+-- Name: SEQUENCE audit_logs_id_seq; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance_private.audit_logs_id_seq IS 'Identifiers of audit_logs rows.';
+
+--
+-- Name: audit_logs; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_logs (
+    id bigint DEFAULT nextval('compliance_private.audit_logs_id_seq'::regclass) NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    xact_id xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    action text NOT NULL,
+    category text NOT NULL,
+    resource_type text,
+    resource_id text,
+    outcome text DEFAULT 'success'::text NOT NULL,
+    failure_reason text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_id text,
+    actor_id text,
+    ip_address inet,
+    user_agent text,
+    personal_details jsonb,
+    personal_salt bytea,
+    personal_digest bytea NOT NULL,
+    redacted_at timestamp with time zone,
+    subject_part_salt bytea,
+    subject_part_digest bytea,
+    actor_part_salt bytea,
+    actor_part_digest bytea
+)
+PARTITION BY RANGE (occurred_at);
+
+ALTER TABLE ONLY compliance.audit_logs FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.audit_logs OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_logs; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_logs IS 'Append-only, tamper-evident audit trail (HIPAA §164.312(b), SOC 2 CC6.6/CC7.2, GDPR Art. 5(2)); kept 7 years, dropped a monthly partition at a time (a month holding rows of a subject under legal hold is kept). Each row has a non-personal part (covered by the seal hashes) and a personal part covered only through personal_digest: layout 2 splits it into the subject''s (user_id, personal_details) and the actor''s (actor_id, ip_address, user_agent), each with its own salt and digest, so erasure removes one without the other and the chain still verifies (db/AUDIT_HASHING.md). details and resource_id never name anyone (PERSD). UPDATE, DELETE and TRUNCATE are refused for every role (APPND). No role but the owner may INSERT: rows are written by compliance.log_event (through append_audit, which checks the row rules) and by the row triggers on personal tables. No CHECK constraint: PostgreSQL would parse it again at every audited write.';
+
+--
+-- Name: COLUMN audit_logs.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.id IS 'Row identifier (sequence); ties rows in the same transaction.';
+
+--
+-- Name: COLUMN audit_logs.occurred_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.occurred_at IS 'When it happened (transaction start time); the partition key.';
+
+--
+-- Name: COLUMN audit_logs.xact_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.xact_id IS 'The inserting transaction (pg_current_xact_id()); the sealer orders and seals rows by (xact_id, id).';
+
+--
+-- Name: COLUMN audit_logs.action; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.action IS 'What happened, dotted: profile.updated, consent.granted, phi.access, subject.erased, ...';
+
+--
+-- Name: COLUMN audit_logs.category; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.category IS 'gdpr, hipaa, soc2, security or system.';
+
+--
+-- Name: COLUMN audit_logs.resource_type; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.resource_type IS 'Kind of resource acted on (profile, conversation, message, ...).';
+
+--
+-- Name: COLUMN audit_logs.resource_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.resource_id IS 'Identifier of the resource; never a user id (the subject is in user_id).';
+
+--
+-- Name: COLUMN audit_logs.outcome; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.outcome IS 'success or failure.';
+
+--
+-- Name: COLUMN audit_logs.failure_reason; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.failure_reason IS 'Why it failed (only with outcome failure).';
+
+--
+-- Name: COLUMN audit_logs.details; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.details IS 'Non-personal details (field names changed, counts, purposes). Never personal data: it is kept after erasure.';
+
+--
+-- Name: COLUMN audit_logs.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.user_id IS 'Personal: the data subject the event is about. NULL after redaction.';
+
+--
+-- Name: COLUMN audit_logs.actor_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.actor_id IS 'Personal: who acted (request actor or database login). NULL after redaction.';
+
+--
+-- Name: COLUMN audit_logs.ip_address; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.ip_address IS 'Personal: client IP address. NULL after redaction.';
+
+--
+-- Name: COLUMN audit_logs.user_agent; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.user_agent IS 'Personal: client user agent. NULL after redaction.';
+
+--
+-- Name: COLUMN audit_logs.personal_details; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.personal_details IS 'Personal: details that identify someone, e.g. old and new values of a rectification, a patient id. NULL after redaction.';
+
+--
+-- Name: COLUMN audit_logs.personal_salt; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.personal_salt IS 'Layout 1 only: random salt of personal_digest; NULL after redaction so the digest cannot be used to guess the erased values. NULL on layout-2 rows, whose parts have their own salts.';
+
+--
+-- Name: COLUMN audit_logs.personal_digest; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.personal_digest IS 'Covered by the row hash. Layout 1: sha256(personal_salt || personal part). Layout 2: sha256(subject_part_digest || actor_part_digest). Kept after redaction.';
+
+--
+-- Name: COLUMN audit_logs.redacted_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.redacted_at IS 'When an erasure last removed a part of this row''s personal data; NULL if none was removed.';
+
+--
+-- Name: COLUMN audit_logs.subject_part_salt; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.subject_part_salt IS 'Layout 2: random salt of subject_part_digest; NULL once erasure redacted the subject part (user_id, personal_details). NULL on layout-1 rows.';
+
+--
+-- Name: COLUMN audit_logs.subject_part_digest; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.subject_part_digest IS 'Layout 2: sha256(subject_part_salt || user_id || personal_details), kept after redaction. NULL marks a layout-1 row.';
+
+--
+-- Name: COLUMN audit_logs.actor_part_salt; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.actor_part_salt IS 'Layout 2: random salt of actor_part_digest; NULL once erasure redacted the actor part (actor_id, ip_address, user_agent).';
+
+--
+-- Name: COLUMN audit_logs.actor_part_digest; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.actor_part_digest IS 'Layout 2: sha256(actor_part_salt || actor_id || ip_address || user_agent), kept after redaction.';
+
+--
+-- Name: audit_log_checks; Type: VIEW; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE VIEW compliance_private.audit_log_checks AS
+ SELECT a.xact_id,
+    a.id,
+    a.tableoid,
+    compliance_private.audit_row_hash(a.id, a.occurred_at, a.xact_id, a.action, a.category, a.resource_type, a.resource_id, a.outcome, a.failure_reason, a.details, a.personal_digest) AS row_hash,
+        CASE
+            WHEN (a.subject_part_digest IS NULL) THEN
+            CASE
+                WHEN (a.personal_salt IS NULL) THEN
+                CASE
+                    WHEN (num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) > 0) THEN 'redacted_not_empty'::text
+                    ELSE NULL::text
+                END
+                WHEN (compliance_private.audit_personal_digest(a.personal_salt, a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) <> a.personal_digest) THEN 'digest_mismatch'::text
+                ELSE NULL::text
+            END
+            WHEN ((a.actor_part_digest IS NULL) OR (sha256((a.subject_part_digest || a.actor_part_digest)) <> a.personal_digest)) THEN 'digest_mismatch'::text
+            WHEN ((a.subject_part_salt IS NULL) AND (num_nonnulls(a.user_id, a.personal_details) > 0)) THEN 'redacted_not_empty'::text
+            WHEN ((a.actor_part_salt IS NULL) AND (num_nonnulls(a.actor_id, a.ip_address, a.user_agent) > 0)) THEN 'redacted_not_empty'::text
+            WHEN ((a.subject_part_salt IS NOT NULL) AND (compliance_private.audit_subject_digest(a.subject_part_salt, a.user_id, a.personal_details) <> a.subject_part_digest)) THEN 'digest_mismatch'::text
+            WHEN ((a.actor_part_salt IS NOT NULL) AND (compliance_private.audit_actor_digest(a.actor_part_salt, a.actor_id, a.ip_address, a.user_agent) <> a.actor_part_digest)) THEN 'digest_mismatch'::text
+            ELSE NULL::text
+        END AS personal_problem,
+        CASE
+            WHEN (a.subject_part_digest IS NULL) THEN (a.personal_salt IS NULL)
+            ELSE (a.subject_part_salt IS NULL)
+        END AS subject_redacted,
+        CASE
+            WHEN (a.subject_part_digest IS NULL) THEN (a.personal_salt IS NULL)
+            ELSE (a.actor_part_salt IS NULL)
+        END AS actor_redacted
+   FROM compliance.audit_logs a;
+
+ALTER TABLE compliance_private.audit_log_checks OWNER TO compliance_owner;
+
+--
+-- Name: VIEW audit_log_checks; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON VIEW compliance_private.audit_log_checks IS 'Each audit row''s hash (what a seal covers), what is wrong with its personal part (digest_mismatch: a part no longer matches its digest; redacted_not_empty: a redacted part still holds data; NULL: nothing), and which parts are redacted (layout 1: both or neither). The sealer and the verifier read it by id ranges (layout-2 seals) or (xact_id, id) ranges (layout-1 seals) so an index is used.';
+
+--
+-- Name: COLUMN audit_log_checks.xact_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_log_checks.xact_id IS 'The row''s transaction id (audit_logs.xact_id).';
+
+--
+-- Name: COLUMN audit_log_checks.id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_log_checks.id IS 'The row''s id (audit_logs.id).';
+
+--
+-- Name: COLUMN audit_log_checks.tableoid; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_log_checks.tableoid IS 'The partition holding the row.';
+
+--
+-- Name: COLUMN audit_log_checks.row_hash; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_log_checks.row_hash IS 'The row''s hash, what a seal covers (db/AUDIT_HASHING.md).';
+
+--
+-- Name: COLUMN audit_log_checks.personal_problem; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_log_checks.personal_problem IS 'NULL, digest_mismatch or redacted_not_empty.';
+
+--
+-- Name: COLUMN audit_log_checks.subject_redacted; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_log_checks.subject_redacted IS 'Whether the subject part is redacted (layout 1: the whole personal part).';
+
+--
+-- Name: COLUMN audit_log_checks.actor_redacted; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_log_checks.actor_redacted IS 'Whether the actor part is redacted (layout 1: the whole personal part).';
+
+--
+-- Name: audit_log_checks_between(xid8, bigint, xid8, bigint, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_log_checks_between(from_xact xid8, from_id bigint, to_xact xid8, to_id bigint, below_id bigint) RETURNS SETOF compliance_private.audit_log_checks
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+ SELECT c.xact_id,
+     c.id,
+     c.tableoid,
+     c.row_hash,
+     c.personal_problem,
+     c.subject_redacted,
+     c.actor_redacted
+    FROM compliance_private.audit_log_checks c
+   WHERE ((c.xact_id = audit_log_checks_between.from_xact) AND (c.id > audit_log_checks_between.from_id) AND (c.id <=
+         CASE
+             WHEN (audit_log_checks_between.from_xact = audit_log_checks_between.to_xact) THEN audit_log_checks_between.to_id
+             ELSE '9223372036854775807'::bigint
+         END) AND (c.id < audit_log_checks_between.below_id))
+ UNION ALL
+  SELECT c.xact_id,
+     c.id,
+     c.tableoid,
+     c.row_hash,
+     c.personal_problem,
+     c.subject_redacted,
+     c.actor_redacted
+    FROM compliance_private.audit_log_checks c
+   WHERE ((c.xact_id > audit_log_checks_between.from_xact) AND (c.xact_id < audit_log_checks_between.to_xact) AND (c.id < audit_log_checks_between.below_id))
+ UNION ALL
+  SELECT c.xact_id,
+     c.id,
+     c.tableoid,
+     c.row_hash,
+     c.personal_problem,
+     c.subject_redacted,
+     c.actor_redacted
+    FROM compliance_private.audit_log_checks c
+   WHERE ((audit_log_checks_between.from_xact < audit_log_checks_between.to_xact) AND (c.xact_id = audit_log_checks_between.to_xact) AND (c.id <= audit_log_checks_between.to_id) AND (c.id < audit_log_checks_between.below_id));
+END;
+
+ALTER FUNCTION compliance_private.audit_log_checks_between(from_xact xid8, from_id bigint, to_xact xid8, to_id bigint, below_id bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_log_checks_between(from_xact xid8, from_id bigint, to_xact xid8, to_id bigint, below_id bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_log_checks_between(from_xact xid8, from_id bigint, to_xact xid8, to_id bigint, below_id bigint) IS 'Layout-1 seals: the audit_log_checks rows after (from_xact, from_id) up to and including (to_xact, to_id) in (xact_id, id) order and with an id below below_id (where layout 2 begins), read with index bounds that end where the range ends.';
+
+--
+-- Name: audit_parts_missing(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_parts_missing(have text, need text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    RETURN (((strpos(COALESCE(need, ''::text), 'a'::text) > 0) AND (strpos(COALESCE(have, ''::text), 'a'::text) = 0)) OR ((strpos(COALESCE(need, ''::text), 's'::text) > 0) AND (strpos(COALESCE(have, ''::text), 's'::text) = 0)));
+
+ALTER FUNCTION compliance_private.audit_parts_missing(have text, need text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_parts_missing(have text, need text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_parts_missing(have text, need text) IS 'Whether need names a personal part (a: actor, s: subject) that have does not.';
+
+--
+-- Name: audit_problem_detail(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_problem_detail(kind text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    RETURN CASE kind WHEN 'deleted_row'::text THEN 'a sealed row is missing, and no sealed drop record removed it'::text WHEN 'forged_row'::text THEN 'a row in the sealed range is not in the seal'::text WHEN 'altered_row'::text THEN 'the row no longer matches its sealed hash'::text WHEN 'reordered_row'::text THEN 'the row is not where the seal put it'::text WHEN 'digest_mismatch'::text THEN 'the personal part no longer matches its digest'::text WHEN 'redacted_not_empty'::text THEN 'a redacted personal part still holds data'::text WHEN 'unaccounted_redaction'::text THEN 'a personal part is redacted that no sealed erasure lists'::text WHEN 'unredacted_row'::text THEN 'a sealed erasure lists this row''s personal part as redacted, and it is not'::text ELSE NULL::text END;
+
+ALTER FUNCTION compliance_private.audit_problem_detail(kind text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_problem_detail(kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_problem_detail(kind text) IS 'The sentence verify_audit_log() gives with each kind of row finding.';
+
+--
+-- Name: audit_seal_hash(bytea, bigint, xid8, bigint, integer, bytea); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_seal_hash(previous_hash bytea, seal_no bigint, last_xact_id xid8, last_row_id bigint, row_count integer, row_hashes bytea) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN sha256((((((previous_hash || int8send(seal_no)) || int8send(((last_xact_id)::text)::bigint)) || int8send(last_row_id)) || int8send((row_count)::bigint)) || row_hashes));
+
+ALTER FUNCTION compliance_private.audit_seal_hash(previous_hash bytea, seal_no bigint, last_xact_id xid8, last_row_id bigint, row_count integer, row_hashes bytea) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_seal_hash(previous_hash bytea, seal_no bigint, last_xact_id xid8, last_row_id bigint, row_count integer, row_hashes bytea); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_seal_hash(previous_hash bytea, seal_no bigint, last_xact_id xid8, last_row_id bigint, row_count integer, row_hashes bytea) IS 'The hash of one seal (db/AUDIT_HASHING.md).';
+
+--
+-- Name: audit_seal_hash_v2(bytea, bigint, bigint, bigint, integer, bytea); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_seal_hash_v2(previous_hash bytea, seal_no bigint, first_row_id bigint, last_row_id bigint, row_count integer, row_hashes bytea) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN sha256((((((('\x00000002'::bytea || previous_hash) || int8send(seal_no)) || int8send(first_row_id)) || int8send(last_row_id)) || int8send((row_count)::bigint)) || row_hashes));
+
+ALTER FUNCTION compliance_private.audit_seal_hash_v2(previous_hash bytea, seal_no bigint, first_row_id bigint, last_row_id bigint, row_count integer, row_hashes bytea) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_seal_hash_v2(previous_hash bytea, seal_no bigint, first_row_id bigint, last_row_id bigint, row_count integer, row_hashes bytea); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_seal_hash_v2(previous_hash bytea, seal_no bigint, first_row_id bigint, last_row_id bigint, row_count integer, row_hashes bytea) IS 'The hash of a layout-2 seal (db/AUDIT_HASHING.md).';
+
+--
+-- Name: audit_seal_hash_of(compliance.audit_seals); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_seal_hash_of(seal compliance.audit_seals) RETURNS bytea
+    LANGUAGE sql STABLE
+    RETURN CASE (seal).layout WHEN 1 THEN compliance_private.audit_seal_hash((seal).previous_hash, (seal).seal_no, (seal).last_xact_id, (seal).last_row_id, (seal).row_count, (seal).row_hashes) WHEN 2 THEN compliance_private.audit_seal_hash_v2((seal).previous_hash, (seal).seal_no, (seal).first_row_id, (seal).last_row_id, (seal).row_count, (seal).row_hashes) ELSE NULL::bytea END;
+
+ALTER FUNCTION compliance_private.audit_seal_hash_of(seal compliance.audit_seals) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_seal_hash_of(seal compliance.audit_seals); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_seal_hash_of(seal compliance.audit_seals) IS 'Recomputes a stored seal''s hash by its layout.';
+
+--
+-- Name: audit_seal_rows(compliance.audit_seals, xid8, bigint, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint) RETURNS SETOF compliance_private.audit_log_checks
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+ SELECT audit_log_checks_between.xact_id,
+     audit_log_checks_between.id,
+     audit_log_checks_between.tableoid,
+     audit_log_checks_between.row_hash,
+     audit_log_checks_between.personal_problem,
+     audit_log_checks_between.subject_redacted,
+     audit_log_checks_between.actor_redacted
+    FROM compliance_private.audit_log_checks_between(audit_seal_rows.from_xact, audit_seal_rows.from_id, (audit_seal_rows.seal).last_xact_id, (audit_seal_rows.seal).last_row_id, audit_seal_rows.layout2_from) audit_log_checks_between(xact_id, id, tableoid, row_hash, personal_problem, subject_redacted, actor_redacted)
+   WHERE ((audit_seal_rows.seal).layout = 1)
+ UNION ALL
+  SELECT c.xact_id,
+     c.id,
+     c.tableoid,
+     c.row_hash,
+     c.personal_problem,
+     c.subject_redacted,
+     c.actor_redacted
+    FROM compliance_private.audit_log_checks c
+   WHERE (((audit_seal_rows.seal).layout = 2) AND (c.id >= (audit_seal_rows.seal).first_row_id) AND (c.id <= (audit_seal_rows.seal).last_row_id));
+END;
+
+ALTER FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint) IS 'The rows present in a seal''s range: layout 1 after (from_xact, from_id), the previous seal''s end, and below layout2_from; layout 2 its id range.';
+
+--
+-- Name: begin_bulk_operation(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.begin_bulk_operation(kind text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  insert into compliance_private.bulk_operations (xact_id, kind) values (pg_current_xact_id(), kind) on conflict do nothing;
+  select set_config('compliance_private.bulk_operation', kind, true);
+$$;
+
+ALTER FUNCTION compliance_private.begin_bulk_operation(kind text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION begin_bulk_operation(kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.begin_bulk_operation(kind text) IS 'Marks the current transaction as an erasure or retention batch (see bulk_operations).';
+
+--
+-- Name: describe_interval(interval); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.describe_interval(value interval) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    RETURN CASE WHEN (value < '00:01:00'::interval) THEN format('%s seconds'::text, (EXTRACT(epoch FROM value))::bigint) WHEN ((value < '01:00:00'::interval) AND (EXTRACT(second FROM value) = (0)::numeric)) THEN format('%s minute%s'::text, ((EXTRACT(epoch FROM value))::bigint / 60), CASE WHEN ((EXTRACT(epoch FROM value))::bigint = 60) THEN ''::text ELSE 's'::text END) ELSE (value)::text END;
+
+ALTER FUNCTION compliance_private.describe_interval(value interval) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION describe_interval(value interval); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.describe_interval(value interval) IS 'An interval in words for messages: 45 seconds, 1 minute, 15 minutes; longer ones in PostgreSQL''s own form.';
+
+--
+-- Name: drop_expired_audit_partitions(timestamp with time zone, boolean); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_partition record;
+  v_relid regclass;
+  v_head compliance_private.audit_seal_head;
+  v_bounds record;
+  v_kept record;
+  v_last_removed compliance.audit_seals;
+  v_kept_rows jsonb;
+  v_dropped jsonb := '[]';
+  v_unsealed boolean;
+  v_rows bigint;
+  v_held bigint;
+  v_drop_started timestamptz;
+begin
+  for v_partition in select * from compliance_private.expired_audit_partitions(cutoff) loop
+    select * into strict v_head from compliance_private.audit_seal_head for update;
+    v_relid := format('compliance.%I', v_partition.partition_name)::regclass;
+    execute format('select exists (select from %s a where a.id >= $1)', v_relid) into v_unsealed using v_head.next_row_id;
+    if v_unsealed then
+      raise warning 'audit partition % holds unsealed rows; not dropped (run compliance.seal_audit_log())', v_partition.partition_name;
+      continue;
+    end if;
+    execute format('select count(*) from %s', v_relid) into v_rows;
+    -- a subject under legal hold keeps every audit row about them or by them: the month waits
+    -- for the hold's release (holding it back keeps the chain whole)
+    execute format($q$select count(*) from %s a
+                        where a.user_id in (select h.user_id from compliance.legal_holds h where h.released_at is null)
+                           or a.actor_id in (select h.user_id from compliance.legal_holds h where h.released_at is null)$q$, v_relid)
+      into v_held;
+    if v_held > 0 then
+      raise warning 'audit partition % holds % rows of subjects under legal hold; kept until the holds are released',
+        v_partition.partition_name, v_held;
+      if not dry_run then
+        perform compliance_private.append_audit('audit.partition_kept', 'system', 'audit_partition', v_partition.partition_name,
+          jsonb_build_object('rows', v_rows, 'held_rows', v_held, 'range_end', v_partition.range_end, 'reason', 'legal hold'));
+      end if;
+      v_dropped := v_dropped || jsonb_build_object('partition', v_partition.partition_name, 'rows', 0, 'kept_for_legal_hold', v_held);
+      continue;
+    end if;
+
+    -- the seals all of whose rows go with this partition (or went before): those before the
+    -- first row that stays, in chain order
+    select * into strict v_bounds from compliance_private.audit_chain_bounds();
+    select * into strict v_kept from compliance_private.audit_first_kept(v_relid, v_bounds.layout2_from);
+    select * into v_last_removed from compliance.audit_seals s
+     where case when s.layout = 1 then v_kept.v1_id is null or (s.last_xact_id, s.last_row_id) < (v_kept.v1_xact, v_kept.v1_id)
+                else v_kept.v1_id is null and (v_kept.v2_id is null or s.last_row_id < v_kept.v2_id) end
+     order by s.seal_no desc limit 1;
+    -- this partition's rows that kept seals still list: verification must know they went
+    execute format($q$
+      select coalesce(jsonb_agg(a.id order by a.id), '[]') from %s a
+       where case when a.id >= $1 then $2 is null or $2 = 1 or a.id > $4
+                  else $2 is null or ($2 = 1 and (a.xact_id, a.id) > ($3, $4)) end$q$, v_relid)
+      into v_kept_rows
+      using v_bounds.layout2_from, v_last_removed.layout, v_last_removed.last_xact_id, v_last_removed.last_row_id;
+
+    v_drop_started := clock_timestamp();
+    if not dry_run then
+      -- the only step that locks writers out (ACCESS EXCLUSIVE on the parent), and it is brief
+      execute format('drop table %s', v_relid);
+      if v_last_removed.seal_no is not null then
+        perform compliance_private.begin_bulk_operation('retention');
+        delete from compliance.audit_seals s where s.seal_no <= v_last_removed.seal_no;
+        perform compliance_private.end_bulk_operation();
+      end if;
+      perform compliance_private.append_audit('audit.partition_dropped', 'system', 'audit_partition',
+        v_partition.partition_name,
+        jsonb_build_object('rows', v_rows, 'range_end', v_partition.range_end,
+          'seals_removed_through', v_last_removed.seal_no,
+          'seal_hash', encode(v_last_removed.seal_hash, 'hex'),
+          'seal_end', jsonb_build_object('xact_id', v_last_removed.last_xact_id, 'row_id', v_last_removed.last_row_id),
+          'dropped_rows_in_kept_seals', v_kept_rows));
+    end if;
+    v_dropped := v_dropped || jsonb_build_object('partition', v_partition.partition_name, 'rows', v_rows,
+      'seals_removed_through', v_last_removed.seal_no, 'rows_in_kept_seals', jsonb_array_length(v_kept_rows),
+      'drop_ms', round((extract(epoch from clock_timestamp() - v_drop_started) * 1000)::numeric, 3));
+  end loop;
+  return v_dropped;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean) IS 'Drops whole audit partitions older than cutoff once every row in them is sealed, removes the seals all of whose rows are gone, and audits each drop (audit.partition_dropped) with the last seal removed, its hash and end, and the ids of dropped rows that kept seals still list: the records verification accepts for a chain that no longer starts at seal 1.';
+
+--
+-- Name: end_bulk_operation(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.end_bulk_operation() RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  delete from compliance_private.bulk_operations b where b.xact_id = pg_current_xact_id();
+  select set_config('compliance_private.bulk_operation', '', true);
+$$;
+
+ALTER FUNCTION compliance_private.end_bulk_operation() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION end_bulk_operation(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.end_bulk_operation() IS 'Ends the mark of begin_bulk_operation before the transaction writes its own summary audit row.';
+
+--
+-- Name: erase_subject_core(text, text, boolean, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_counts jsonb := '{}';
+  v_count bigint;
+  v_redacted bigint;
+  v_subject_rows jsonb;
+  v_actor_rows jsonb;
+  v_request_id bigint;
+  v_table text;
+begin
+  if confirm is not true then
+    perform compliance_private.raise_error('CONFM', 'erasure needs confirm => true',
+      'Erasure deletes every personal row of the subject and cannot be undone; call again with confirm => true.');
+  end if;
+  if reason is null or length(trim(reason)) = 0 or length(reason) > 1000 then
+    perform compliance_private.raise_error('BADRG', 'give a reason (1 to 1000 characters) for the erasure');
+  end if;
+
+  -- the subject lock first, then the row lock: profile creation takes the same order. The
+  -- row lock excludes other erasures and profile updates but not the key-share locks that a
+  -- writer's foreign-key checks take, so a writer already holding one of the subject's rows
+  -- can finish (its rows go with the profile's cascade) instead of deadlocking with us.
+  perform compliance_private.lock_subject(user_id);
+  perform from compliance.user_profiles p where p.user_id = erase_subject_core.user_id for no key update;
+  if not found then
+    perform compliance_private.refuse_erased(user_id);
+    perform compliance_private.raise_error('UNKSJ', 'no subject with that user id', 'Check the user id.');
+  end if;
+  if compliance.is_under_legal_hold(user_id) then
+    perform compliance_private.raise_error('LHOLD', 'subject is under legal hold; erasure is refused',
+      'GDPR Art. 17(3)(e): a DPO releases the hold with compliance.release_legal_hold(user_id) when the matter allows.');
+  end if;
+
+  perform compliance_private.begin_bulk_operation('erasure');
+
+  -- children before the profile so each count is exact
+  foreach v_table in array array['messages', 'conversations', 'consent_records', 'sessions',
+                                 'user_preferences', 'legal_holds'] loop
+    execute format('delete from compliance.%I t where t.user_id = $1', v_table) using user_id;
+    get diagnostics v_count = row_count;
+    v_counts := v_counts || jsonb_build_object(v_table, v_count);
+  end loop;
+
+  delete from compliance.user_profiles p where p.user_id = erase_subject_core.user_id;
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('user_profiles', v_count);
+
+  -- the register keeps each request's kind and dates, never who asked
+  v_request_id := compliance_private.record_completed_dsr(null, 'erasure', compliance_private.handler_for(user_id));
+  update compliance.dsr_requests r
+     set user_id = case when r.user_id = erase_subject_core.user_id then null else r.user_id end,
+         notes = case when r.user_id = erase_subject_core.user_id then null else r.notes end,
+         handled_by = case when r.handled_by = erase_subject_core.user_id then null else r.handled_by end
+   where r.user_id = erase_subject_core.user_id or r.handled_by = erase_subject_core.user_id;
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('dsr_requests_anonymised', v_count);
+
+  -- holds on other subjects keep their dates and reasons, never who placed or released them
+  update compliance.legal_holds h
+     set placed_by = case when h.placed_by = erase_subject_core.user_id then null else h.placed_by end,
+         released_by = case when h.released_by = erase_subject_core.user_id then null else h.released_by end
+   where h.placed_by = erase_subject_core.user_id or h.released_by = erase_subject_core.user_id;
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('legal_holds_anonymised', v_count);
+
+  -- the subject's part of rows about them, the actor's part of rows where they acted: a DPO who
+  -- handled the subject stays on record. Layout-1 rows have one personal part and lose it whole.
+  with targets as (
+    select a.id, a.occurred_at, a.user_id = erase_subject_core.user_id as subject,
+           coalesce(a.actor_id = erase_subject_core.user_id, false) as actor, a.subject_part_digest is null as layout1
+      from compliance.audit_logs a
+     where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id
+  ), redacted as (
+    update compliance.audit_logs a
+       set user_id = case when t.subject or t.layout1 then null else a.user_id end,
+           personal_details = case when t.subject or t.layout1 then null else a.personal_details end,
+           subject_part_salt = case when t.subject then null else a.subject_part_salt end,
+           actor_id = case when t.actor or t.layout1 then null else a.actor_id end,
+           ip_address = case when t.actor or t.layout1 then null else a.ip_address end,
+           user_agent = case when t.actor or t.layout1 then null else a.user_agent end,
+           actor_part_salt = case when t.actor then null else a.actor_part_salt end,
+           personal_salt = null,
+           redacted_at = now()
+      from targets t
+     where a.id = t.id and a.occurred_at = t.occurred_at
+    returning a.id, t.subject, t.actor
+  )
+  select count(*), coalesce(jsonb_agg(r.id order by r.id) filter (where r.subject), '[]'),
+         coalesce(jsonb_agg(r.id order by r.id) filter (where r.actor), '[]')
+    into v_redacted, v_subject_rows, v_actor_rows
+    from redacted r;
+
+  insert into compliance_private.erased_subjects (subject_digest) values (compliance_private.subject_digest(user_id));
+  perform compliance_private.end_bulk_operation();
+
+  -- counts, never identity: no subject, and no actor or client when the subject asked
+  perform compliance_private.append_audit('subject.erased', 'gdpr', 'dsr_request', v_request_id::text,
+    -- the rows it redacted, so verification can tell these redactions from any other
+    jsonb_build_object('deleted', v_counts, 'audit_rows_redacted', v_redacted, 'requested_by', requested_by,
+                       'redacted_subject_rows', v_subject_rows, 'redacted_actor_rows', v_actor_rows),
+    null, jsonb_build_object('reason', reason), 'success', null,
+    case when requested_by = 'subject' then null else compliance.current_actor() end,
+    requested_by <> 'subject');
+
+  return jsonb_build_object('erased', true, 'erased_at', now(), 'dsr_request_id', v_request_id,
+    'deleted', v_counts, 'audit_rows_redacted', v_redacted);
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION erase_subject_core(user_id text, reason text, confirm boolean, requested_by text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text) IS 'The erasure transaction; see compliance.erase_subject.';
+
+--
+-- Name: expired_audit_partitions(timestamp with time zone); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.expired_audit_partitions(cutoff timestamp with time zone) RETURNS TABLE(partition_name text, range_end timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select c.relname::text, b.range_end
+    from pg_inherits i
+    join pg_class c on c.oid = i.inhrelid
+    cross join lateral (
+      select (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz as range_end
+    ) b
+   where i.inhparent = 'compliance.audit_logs'::regclass
+     and c.relname <> 'audit_logs_default'
+     and b.range_end <= cutoff
+   order by b.range_end;
+$$;
+
+ALTER FUNCTION compliance_private.expired_audit_partitions(cutoff timestamp with time zone) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION expired_audit_partitions(cutoff timestamp with time zone); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.expired_audit_partitions(cutoff timestamp with time zone) IS 'Monthly audit partitions whose whole range ends on or before cutoff.';
+
+--
+-- Name: export_subject_core(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.export_subject_core(user_id text, kind text) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_request_id bigint;
+begin
+  if kind not in ('access', 'portability') then
+    perform compliance_private.raise_error('BADRG', 'kind must be access or portability');
+  end if;
+  perform compliance_private.require_subject(user_id);
+  v_request_id := compliance_private.record_completed_dsr(user_id, kind, compliance_private.handler_for(user_id));
+  perform compliance_private.append_audit('subject.exported', 'gdpr', 'dsr_request', v_request_id::text,
+    jsonb_build_object('kind', kind), user_id);
+  return compliance_private.subject_document(user_id);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.export_subject_core(user_id text, kind text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION export_subject_core(user_id text, kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document.';
+
+--
+-- Name: handler_for(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.handler_for(user_id text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select case when compliance.current_subject() = user_id then 'self-service' else compliance.current_actor() end;
+$$;
+
+ALTER FUNCTION compliance_private.handler_for(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION handler_for(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.handler_for(user_id text) IS 'Who handled a request about user_id: self-service when the subject acted for itself (so the register never names the subject twice), else the actor.';
+
+--
+-- Name: in_any_bulk_operation(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.in_any_bulk_operation() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_kind text := current_setting('compliance_private.bulk_operation', true);
+begin
+  -- nested, not AND-ed: an expression that calls PL/pgSQL costs ~20 µs even unevaluated
+  if v_kind in ('erasure', 'retention') then
+    return compliance_private.in_bulk_operation(v_kind);
+  end if;
+  return false;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.in_any_bulk_operation() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION in_any_bulk_operation(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.in_any_bulk_operation() IS 'Whether the current transaction is an erasure or a retention batch; without the hint setting it answers without a lookup, so the row audit trigger can ask on every write.';
+
+--
+-- Name: in_bulk_operation(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.in_bulk_operation(kind text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- the setting is only a hint that keeps ordinary writes free of a lookup; anyone can set
+  -- it, so the owner-only table is the proof
+  if current_setting('compliance_private.bulk_operation', true) is distinct from kind then
+    return false;
+  end if;
+  return exists (select from compliance_private.bulk_operations b
+                  where b.xact_id = pg_current_xact_id() and b.kind = in_bulk_operation.kind);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.in_bulk_operation(kind text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION in_bulk_operation(kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.in_bulk_operation(kind text) IS 'Whether the current transaction is an erasure or retention batch: the session setting compliance_private.bulk_operation names it and bulk_operations (writable only by the owner) proves it.';
+
+--
+-- Name: is_erased(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.is_erased(user_id text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select exists (select from compliance_private.erased_subjects e
+                 where e.subject_digest = compliance_private.subject_digest(user_id));
+$$;
+
+ALTER FUNCTION compliance_private.is_erased(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION is_erased(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.is_erased(user_id text) IS 'Whether a tombstone exists for this user id.';
+
+--
+-- Name: lock_subject(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.lock_subject(user_id text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select pg_advisory_xact_lock(hashtextextended('pgcomply.subject:' || user_id, 0));
+$$;
+
+ALTER FUNCTION compliance_private.lock_subject(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION lock_subject(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.lock_subject(user_id text) IS 'Transaction-level lock on one subject id, taken by erasure and by profile creation so neither can slip past the other.';
+
+--
+-- Name: older_transaction_running(xid8); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.older_transaction_running(horizon xid8) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  -- every transaction holds an exclusive lock on its own id while it runs; only those connected
+  -- to this database can write its audit rows. A prepared transaction keeps its id, and no pid.
+  select exists (
+           select from pg_locks l join pg_stat_activity a on a.pid = l.pid
+            where l.locktype = 'transactionid' and l.mode = 'ExclusiveLock' and l.pid <> pg_backend_pid()
+              and a.datname = current_database()
+              and age(l.transactionid) > age((horizon::text::bigint % 4294967296)::text::xid))
+      or exists (
+           select from pg_prepared_xacts p
+            where p.database = current_database()
+              and age(p.transaction) > age((horizon::text::bigint % 4294967296)::text::xid));
+$$;
+
+ALTER FUNCTION compliance_private.older_transaction_running(horizon xid8) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION older_transaction_running(horizon xid8); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.older_transaction_running(horizon xid8) IS 'Whether a transaction of this database older than horizon (its id lower) is still running or prepared. The sealer''s test that every id it read from the sequence is final (db/AUDIT_HASHING.md); transactions of other databases of the cluster do not count.';
+
+--
+-- Name: parse_keyring(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.parse_keyring(keyring text) RETURNS bytea[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_peppers bytea[] := '{}';
+  v_part text;
+begin
+  foreach v_part in array string_to_array(keyring, ',') loop
+    if v_part !~ '^[0-9a-fA-F]+$' or length(v_part) not between 64 and 256 or length(v_part) % 2 <> 0 then
+      perform compliance_private.raise_error('PEPPR', 'compliance.tombstone_pepper must be hex peppers of 32 to 128 bytes, separated by commas');
+    end if;
+    v_peppers := v_peppers || decode(v_part, 'hex');
+  end loop;
+  return v_peppers;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.parse_keyring(keyring text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION parse_keyring(keyring text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.parse_keyring(keyring text) IS 'The peppers of a keyring (hex, separated by commas, oldest first). Errors: PEPPR when malformed.';
+
+--
+-- Name: protect_audit_relation(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.protect_audit_relation(relation regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  execute format('create trigger _010_refuse_change before update or delete or truncate on %s
+                  for each statement execute function compliance_private.tg_audit_logs__refuse_change()', relation);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.protect_audit_relation(relation regclass) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION protect_audit_relation(relation regclass); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.protect_audit_relation(relation regclass) IS 'Adds the append-only statement trigger to an audit relation (statement triggers are not inherited by partitions, so every partition gets its own).';
+
+--
+-- Name: raise_error(text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.raise_error(code text, message text, hint text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  raise exception using errcode = code, message = message, hint = coalesce(hint, '');
+end;
+$$;
+
+ALTER FUNCTION compliance_private.raise_error(code text, message text, hint text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION raise_error(code text, message text, hint text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.raise_error(code text, message text, hint text) IS 'Raises a pgcomply error with one of the SQLSTATEs listed in db/ERROR_CODES.md.';
+
+--
+-- Name: record_completed_dsr(text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  insert into compliance.dsr_requests (user_id, kind, status, completed_at, handled_by)
+    values (user_id, kind, 'completed', now(), handled_by)
+  returning id;
+$$;
+
+ALTER FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_completed_dsr(user_id text, kind text, handled_by text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) IS 'Registers a request answered on the spot (an export or an erasure); handled_by is self-service when the subject served itself.';
+
+--
+-- Name: refuse_erased(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.refuse_erased(user_id text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if compliance_private.acting_for_one_subject() and user_id is distinct from compliance.current_subject() then
+    -- no answer about another subject: the caller goes on to UNKSJ or a row-level security refusal,
+    -- exactly as for an id that never existed
+    return;
+  end if;
+  if compliance_private.is_erased(user_id) then
+    perform compliance_private.raise_error('ERASD',
+      'this subject was erased; no data can be stored for it',
+      'If the person registers again, a DPO calls compliance.reregister_subject(user_id, reason) first.');
+  end if;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.refuse_erased(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION refuse_erased(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.refuse_erased(user_id text) IS 'Raises ERASD when the user id has a tombstone. The app role gets an answer only about the subject it acts for; for any other id it returns quietly.';
+
+--
+-- Name: refuse_personal_outside(jsonb, text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.refuse_personal_outside(details jsonb, resource_id text, user_id text, actor_id text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_field text;
+  v_text text;
+begin
+  foreach v_field in array array['details', 'resource_id'] loop
+    v_text := case v_field when 'details' then details::text else resource_id end;
+    continue when v_text is null;
+    if (length(user_id) >= 3 and strpos(v_text, user_id) > 0) or (length(actor_id) >= 3 and strpos(v_text, actor_id) > 0) then
+      perform compliance_private.raise_error('PERSD', format('%s names the subject or the actor', v_field),
+        'details and resource_id are kept after erasure: put who it is about in user_id and anything identifying in personal_details.');
+    end if;
+    if v_text ~ '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}' then
+      perform compliance_private.raise_error('PERSD', format('%s holds an e-mail address', v_field),
+        'details and resource_id are kept after erasure: put identifying values in personal_details.');
+    end if;
+  end loop;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.refuse_personal_outside(details jsonb, resource_id text, user_id text, actor_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION refuse_personal_outside(details jsonb, resource_id text, user_id text, actor_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.refuse_personal_outside(details jsonb, resource_id text, user_id text, actor_id text) IS 'Refuses (PERSD) audit details or a resource id that contain the subject''s or the actor''s id (3 characters or more) or an e-mail address: those fields survive erasure.';
+
+--
+-- Name: require_context_subject(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.require_context_subject() RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if compliance.current_subject() is null then
+    perform compliance_private.raise_error('NOCTX', 'no subject in the request context',
+      'Call compliance.set_request_context(actor => ''user:...'') first.');
+  end if;
+  return compliance.current_subject();
+end;
+$$;
+
+ALTER FUNCTION compliance_private.require_context_subject() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION require_context_subject(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.require_context_subject() IS 'The request actor for the self-service functions; NOCTX when no context is set.';
+
+--
+-- Name: require_subject(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.require_subject(user_id text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if user_id is null or not exists (select from compliance.user_profiles p where p.user_id = require_subject.user_id) then
+    perform compliance_private.refuse_erased(user_id);
+    perform compliance_private.raise_error('UNKSJ', format('no subject with user id %s', coalesce(user_id, 'NULL')),
+      'Check the user id; a subject exists once its profile was created.');
+  end if;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.require_subject(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION require_subject(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.require_subject(user_id text) IS 'Raises ERASD for an erased subject and UNKSJ for an unknown one; returns quietly when the profile exists and is visible.';
+
+--
+-- Name: retention_cutoff(text, timestamp with time zone); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.retention_cutoff(category text, as_of timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_policy compliance.retention_policies;
+begin
+  select * into v_policy from compliance.retention_policies p where p.category = retention_cutoff.category;
+  if not found then
+    perform compliance_private.raise_error('RETCT',
+      format('no retention policy for category %s; known: %s', coalesce(category, 'NULL'),
+        (select string_agg(p.category, ', ' order by p.category) from compliance.retention_policies p)));
+  end if;
+  if v_policy.action = 'until_erasure' then
+    return null;
+  end if;
+  return as_of - v_policy.retention_period;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.retention_cutoff(category text, as_of timestamp with time zone) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION retention_cutoff(category text, as_of timestamp with time zone); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.retention_cutoff(category text, as_of timestamp with time zone) IS 'Rows counted from before this instant are due under the category''s policy (NULL for until_erasure). Errors: RETCT.';
+
+--
+-- Name: retention_due_ids(text, timestamp with time zone, integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer) RETURNS TABLE(id text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- subjects under an active legal hold keep everything
+  case category
+    when 'conversations' then
+      return query select c.conversation_id::text from compliance.conversations c
+        where c.last_message_at < cutoff
+          and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null)
+        order by c.last_message_at limit max_rows;
+    when 'sessions' then
+      return query select s.id::text from compliance.sessions s
+        where s.last_activity_at < cutoff
+          and not exists (select from compliance.legal_holds h where h.user_id = s.user_id and h.released_at is null)
+        order by s.last_activity_at limit max_rows;
+    when 'consent_records' then
+      -- the record in force (latest per subject and purpose) is proof of a current consent: kept
+      return query select c.id::text from compliance.consent_records c
+        where c.recorded_at < cutoff
+          and exists (select from compliance.consent_records n
+                       where n.user_id = c.user_id and n.purpose = c.purpose
+                         and (n.recorded_at, n.id) > (c.recorded_at, c.id))
+          and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null)
+        order by c.recorded_at limit max_rows;
+    when 'dsr_requests' then
+      return query select r.id::text from compliance.dsr_requests r
+        where r.received_at < cutoff and r.completed_at is not null
+          and not exists (select from compliance.legal_holds h where h.user_id = r.user_id and h.released_at is null)
+        order by r.received_at limit max_rows;
+    else
+      perform compliance_private.raise_error('RETCT', format('category %s is not deleted row by row', category));
+  end case;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer) IS 'Keys of the rows of a row-deleted category that are due (older than cutoff, not under legal hold), oldest first, at most max_rows.';
+
+--
+-- Name: clock_override; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.clock_override (
+    singleton boolean DEFAULT true NOT NULL,
+    frozen_at timestamp with time zone NOT NULL,
+    set_by text DEFAULT SESSION_USER NOT NULL,
+    set_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT clock_override_one_row CHECK (singleton)
+);
+
+ALTER TABLE compliance_private.clock_override OWNER TO compliance_owner;
+
+--
+-- Name: TABLE clock_override; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.clock_override IS 'At most one row: the instant retention treats as now, for tests that need data to be old. Only the owner can write it (no client role can reach compliance_private); every change is audited (retention.clock_overridden). Empty in production.';
+
+--
+-- Name: COLUMN clock_override.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.clock_override.singleton IS 'Always true: the table holds one row at most.';
+
+--
+-- Name: COLUMN clock_override.frozen_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.clock_override.frozen_at IS 'The instant retention uses instead of now().';
+
+--
+-- Name: COLUMN clock_override.set_by; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.clock_override.set_by IS 'The database login that set it.';
+
+--
+-- Name: COLUMN clock_override.set_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.clock_override.set_at IS 'When it was set.';
+
+--
+-- Name: retention_now(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.retention_now() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN COALESCE((SELECT o.frozen_at FROM compliance_private.clock_override o), now());
+
+ALTER FUNCTION compliance_private.retention_now() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION retention_now(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.retention_now() IS 'The instant retention counts from: now(), or the owner''s frozen clock (compliance_private.clock_override) in tests.';
+
+--
+-- Name: retention_row_subjects(text, text[]); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.retention_row_subjects(category text, ids text[]) RETURNS TABLE(user_id text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  case category
+    when 'conversations' then
+      return query select distinct c.user_id from compliance.conversations c where c.conversation_id = any (ids::uuid[]);
+    when 'sessions' then
+      return query select distinct s.user_id from compliance.sessions s where s.id = any (ids::uuid[]);
+    when 'consent_records' then
+      return query select distinct c.user_id from compliance.consent_records c where c.id = any (ids::bigint[]);
+    when 'dsr_requests' then
+      return query select distinct r.user_id from compliance.dsr_requests r where r.id = any (ids::bigint[]) and r.user_id is not null;
+    else
+      perform compliance_private.raise_error('RETCT', format('category %s is not deleted row by row', category));
+  end case;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.retention_row_subjects(category text, ids text[]) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION retention_row_subjects(category text, ids text[]); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.retention_row_subjects(category text, ids text[]) IS 'The subjects whose rows of a row-deleted category a retention batch is about to delete (keys as retention_due_ids returns them).';
+
+--
+-- Name: rotate_tombstone_pepper(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.rotate_tombstone_pepper() RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_peppers bytea[] := compliance_private.session_peppers(1);
+  v_new bytea := v_peppers[cardinality(v_peppers)];
+  v_count bigint;
+begin
+  lock table compliance_private.erased_subjects in exclusive mode;
+  update compliance_private.erased_subjects e set subject_digest = sha256(v_new || e.subject_digest);
+  get diagnostics v_count = row_count;
+  insert into compliance_private.tombstone_peppers (position, pepper_check)
+    values (cardinality(v_peppers), compliance_private.tombstone_pepper_check(v_new));
+  perform compliance_private.append_audit('tombstone.pepper_rotated', 'security', 'tombstone_pepper', null,
+    jsonb_build_object('peppers', cardinality(v_peppers), 'tombstones_rehashed', v_count));
+  return jsonb_build_object('peppers', cardinality(v_peppers), 'tombstones_rehashed', v_count);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.rotate_tombstone_pepper() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION rotate_tombstone_pepper(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.rotate_tombstone_pepper() IS 'Owner only: adds a pepper. Call it in a session whose keyring is the current one plus the new pepper at the end; every tombstone is hashed once more under the new pepper, so a dump and any single leaked pepper no longer confirm an erased id. From then on every session needs the longer keyring. Errors: PEPPR.';
+
+--
+-- Name: session_peppers(integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.session_peppers(extra integer DEFAULT 0) RETURNS bytea[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_text text := nullif(current_setting('compliance.tombstone_pepper', true), '');
+  v_peppers bytea[];
+  v_known integer;
+  v_mismatch integer;
+begin
+  if v_text is null then
+    perform compliance_private.raise_error('PEPPR', 'this session has no tombstone pepper (compliance.tombstone_pepper)',
+      'The server and setup pass it from TOMBSTONE_PEPPER or TOMBSTONE_PEPPER_FILE; in psql start with PGOPTIONS="-c compliance.tombstone_pepper=<keyring>". See db/README.md.');
+  end if;
+  v_peppers := compliance_private.parse_keyring(v_text);
+  select count(*) into v_known from compliance_private.tombstone_peppers;
+  if v_known = 0 then
+    perform compliance_private.raise_error('PEPPR', 'this database has adopted no tombstone pepper yet',
+      'Run setup (npm run setup-db), which calls compliance_private.adopt_tombstone_pepper().');
+  end if;
+  if cardinality(v_peppers) <> v_known + extra then
+    perform compliance_private.raise_error('PEPPR',
+      format('the session''s keyring has %s pepper(s); this database''s tombstones use %s', cardinality(v_peppers), v_known + extra),
+      'Give every pepper, oldest first, separated by commas.');
+  end if;
+  select count(*) into v_mismatch from compliance_private.tombstone_peppers t
+   where t.pepper_check <> compliance_private.tombstone_pepper_check(v_peppers[t.position]);
+  if v_mismatch > 0 then
+    perform compliance_private.raise_error('PEPPR', 'the session''s tombstone pepper is not the one this database uses',
+      'Check TOMBSTONE_PEPPER / TOMBSTONE_PEPPER_FILE: a wrong pepper would let erased ids be stored again.');
+  end if;
+  return v_peppers;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.session_peppers(extra integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION session_peppers(extra integer); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.session_peppers(extra integer) IS 'The session''s tombstone keyring (compliance.tombstone_pepper), checked against compliance_private.tombstone_peppers; extra => 1 admits one new pepper during a rotation. Errors: PEPPR when it is missing, malformed or wrong.';
+
+--
+-- Name: subject_digest(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.subject_digest(user_id text) RETURNS bytea
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_digest bytea := convert_to(user_id, 'UTF8');
+  v_pepper bytea;
+begin
+  foreach v_pepper in array compliance_private.session_peppers() loop
+    v_digest := sha256(v_pepper || v_digest);
+  end loop;
+  return v_digest;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.subject_digest(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION subject_digest(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.subject_digest(user_id text) IS 'Peppered hash of a user id (the session''s keyring applied in turn): lets pgcomply recognise an erased subject without keeping the id. Owner only. Errors: PEPPR.';
+
+--
+-- Name: subject_document(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.subject_document(user_id text) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- json_agg over a row (C row-to-JSON) rather than jsonb_build_object per row: the export is
+  -- dominated by per-value formatting
+  return (select json_build_object(
+    'subject_id', p.user_id,
+    'generated_at', now(),
+    'profile', (select row_to_json(x) from (select p.user_id, p.username, p.email, p.full_name, p.metadata,
+                                                  p.created_at, p.updated_at) x),
+    'preferences', (select to_jsonb(pr) - 'user_id' from compliance.user_preferences pr where pr.user_id = p.user_id),
+    'consents', coalesce((
+      select json_agg(x order by x.purpose, x.recorded_at, x.id)
+        from (select c.id, c.purpose, c.granted, c.policy_version, c.source, c.recorded_at,
+                     host(c.ip_address) as ip_address, c.user_agent
+                from compliance.consent_records c where c.user_id = p.user_id) x), '[]'),
+    'conversations', coalesce((
+      select json_agg(x order by x.created_at, x.conversation_id)
+        from (select cv.conversation_id, cv.title, cv.created_at, cv.last_message_at, cv.archived, cv.metadata,
+                     coalesce(m.messages, '[]') as messages
+                from compliance.conversations cv
+                left join (select m.conversation_id,
+                                  json_agg((m.id, m.role, m.content, m.created_at)::compliance_private.exported_message
+                                           order by m.id) as messages
+                             from compliance.messages m
+                            where m.user_id = p.user_id
+                            group by m.conversation_id) m on m.conversation_id = cv.conversation_id
+               where cv.user_id = p.user_id) x), '[]'),
+    'sessions', coalesce((
+      select json_agg(x order by x.created_at, x.id)
+        from (select s.id, s.created_at, s.last_activity_at, s.ended_at, host(s.ip_address) as ip_address, s.user_agent
+                from compliance.sessions s where s.user_id = p.user_id) x), '[]'),
+    'audit_trail', coalesce((
+      select json_agg(x order by x.occurred_at, x.id)
+        from (select a.id, a.occurred_at, a.action, a.category, a.resource_type, a.resource_id, a.outcome,
+                     a.failure_reason, a.details, a.actor_id, host(a.ip_address) as ip_address, a.user_agent,
+                     a.personal_details
+                from compliance.audit_logs a where a.user_id = p.user_id or a.actor_id = p.user_id) x), '[]'),
+    'dsr_requests', coalesce((
+      select json_agg(x order by x.id)
+        from (select r.id, r.kind, r.status, r.received_at, r.due_at, r.completed_at
+                from compliance.dsr_requests r where r.user_id = p.user_id) x), '[]'))
+  from compliance.user_profiles p
+  where p.user_id = subject_document.user_id);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.subject_document(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION subject_document(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, dsr_requests). NULL for an unknown subject.';
+
+--
+-- Name: tg__audit_deleted_rows(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg__audit_deleted_rows() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- once per statement, so an erasure or a retention batch deleting thousands of rows pays
+  -- for one check, not one per row
+  if compliance_private.in_any_bulk_operation() then
+    return null;
+  end if;
+  insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+    actor_id, ip_address, user_agent, subject_part_salt, subject_part_digest, actor_part_salt,
+    actor_part_digest, personal_digest)
+  select y.action, 'gdpr', y.resource_type, y.resource_id, '{}', y.subject, y.actor, y.ip, y.agent,
+         y.subject_salt, y.subject_digest, y.actor_salt, y.actor_digest, sha256(y.subject_digest || y.actor_digest)
+    from (select x.*,
+                 compliance_private.audit_subject_digest(x.subject_salt, x.subject, null) as subject_digest,
+                 compliance_private.audit_actor_digest(x.actor_salt, x.actor, x.ip, x.agent) as actor_digest
+            from (select tg_argv[0] || '.' || tg_argv[4] as action, tg_argv[0] as resource_type,
+                         to_jsonb(o) ->> nullif(tg_argv[1], '') as resource_id, to_jsonb(o) ->> 'user_id' as subject,
+                         uuid_send(gen_random_uuid()) as subject_salt, uuid_send(gen_random_uuid()) as actor_salt,
+                         compliance.current_actor() as actor, compliance.current_client_ip() as ip,
+                         compliance.current_user_agent() as agent
+                    from old_rows o) x) y;
+  return null;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg__audit_deleted_rows() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg__audit_deleted_rows(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg__audit_deleted_rows() IS 'AFTER DELETE statement trigger (transition table old_rows) on every personal table: one audit row per deleted row, with the actor from the request context. Same arguments as tg__audit_row_change.';
+
+--
+-- Name: tg__audit_row_change(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg__audit_row_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  -- TG_ARGV: resource type, key column ('' when the subject is the key), verbs for
+  -- insert / update / delete
+  v_new compliance_private.hstore;
+  v_changed text[];
+  v_unchanged text[];
+  v_action text;
+  v_details jsonb := '{}';
+  v_personal jsonb;
+  v_subject_salt bytea;
+  v_actor_salt bytea;
+  v_subject text;
+  v_actor text;
+  v_ip inet;
+  v_user_agent text;
+  v_subject_digest bytea;
+  v_actor_digest bytea;
+begin
+  if compliance_private.in_any_bulk_operation() then
+    return null;  -- the routine writes one summary entry with counts
+  end if;
+
+  -- every step is a single expression (no query): this runs on every personal write. The
+  -- triggering write already gave the transaction its id, so the row id comes after it.
+  v_new := compliance_private.hstore(new);
+  if tg_op = 'INSERT' then
+    v_action := tg_argv[0] || '.' || tg_argv[2];
+  else
+    v_action := tg_argv[0] || '.' || tg_argv[3];
+    v_changed := compliance_private.akeys(compliance_private.delete(
+                   compliance_private.delete(v_new, compliance_private.hstore(old)), 'updated_at'::text));
+    v_unchanged := compliance_private.akeys(compliance_private.delete(v_new, v_changed));
+    v_personal := jsonb_build_object('old', to_jsonb(old) - v_unchanged, 'new', to_jsonb(new) - v_unchanged);
+    v_details := jsonb_build_object('changed_fields', to_jsonb(v_changed));
+  end if;
+  if tg_table_name = 'consent_records' then
+    v_action := case when compliance_private.fetchval(v_new, 'granted')::boolean
+                     then 'consent.granted' else 'consent.withdrawn' end;
+    v_details := jsonb_build_object('purpose', compliance_private.fetchval(v_new, 'purpose'),
+                                    'policy_version', compliance_private.fetchval(v_new, 'policy_version'),
+                                    'source', compliance_private.fetchval(v_new, 'source'));
+  end if;
+
+  v_subject_salt := uuid_send(gen_random_uuid());
+  v_actor_salt := uuid_send(gen_random_uuid());
+  v_subject := compliance_private.fetchval(v_new, 'user_id');
+  v_actor := compliance.current_actor();
+  v_ip := compliance.current_client_ip();
+  v_user_agent := compliance.current_user_agent();
+  -- computed as plpgsql expressions: far cheaper than inside the INSERT's plan
+  v_subject_digest := compliance_private.audit_subject_digest(v_subject_salt, v_subject, v_personal);
+  v_actor_digest := compliance_private.audit_actor_digest(v_actor_salt, v_actor, v_ip, v_user_agent);
+  insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+    actor_id, ip_address, user_agent, personal_details, subject_part_salt, subject_part_digest,
+    actor_part_salt, actor_part_digest, personal_digest)
+  values (v_action, 'gdpr', tg_argv[0], compliance_private.fetchval(v_new, nullif(tg_argv[1], '')), v_details,
+    v_subject, v_actor, v_ip, v_user_agent, v_personal, v_subject_salt, v_subject_digest, v_actor_salt,
+    v_actor_digest, sha256(v_subject_digest || v_actor_digest));
+  return null;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg__audit_row_change() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg__audit_row_change(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg__audit_row_change() IS 'AFTER INSERT OR UPDATE row trigger on every personal table: one audit row per insert and update, with the actor from the request context and, for updates, the changed field names (details.changed_fields, shortest name first) and their old and new values (personal part, GDPR Art. 16). Deletes are audited per statement by tg__audit_deleted_rows.';
+
+--
+-- Name: tg__set_updated_at(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg__set_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  new.updated_at := greatest(now(), old.updated_at + interval '1 microsecond');
+  return new;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg__set_updated_at() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg__set_updated_at(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg__set_updated_at() IS 'BEFORE UPDATE trigger: keeps updated_at moving forward, even for two updates in one transaction.';
+
+--
+-- Name: tg_audit_logs__only_redaction(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg_audit_logs__only_redaction() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- the statement trigger _010_refuse_change admitted this UPDATE only inside an erasure;
+  -- each row may lose personal parts, whole, and nothing else may change
+  if (new.id, new.occurred_at, new.xact_id, new.action, new.category, new.resource_type,
+          new.resource_id, new.outcome, new.failure_reason, new.details, new.personal_digest,
+          new.subject_part_digest, new.actor_part_digest)
+         is not distinct from
+         (old.id, old.occurred_at, old.xact_id, old.action, old.category, old.resource_type,
+          old.resource_id, old.outcome, old.failure_reason, old.details, old.personal_digest,
+          old.subject_part_digest, old.actor_part_digest)
+     and new.redacted_at is not null
+     and (case when old.subject_part_digest is null then
+           -- layout 1: the personal part goes whole
+           num_nonnulls(new.user_id, new.actor_id, new.ip_address, new.user_agent, new.personal_details,
+                        new.personal_salt) = 0
+         else
+           new.personal_salt is null
+           and ((new.user_id, new.personal_details, new.subject_part_salt)
+                  is not distinct from (old.user_id, old.personal_details, old.subject_part_salt)
+                or num_nonnulls(new.user_id, new.personal_details, new.subject_part_salt) = 0)
+           and ((new.actor_id, new.ip_address, new.user_agent, new.actor_part_salt)
+                  is not distinct from (old.actor_id, old.ip_address, old.user_agent, old.actor_part_salt)
+                or num_nonnulls(new.actor_id, new.ip_address, new.user_agent, new.actor_part_salt) = 0)
+         end) then
+    return new;
+  end if;
+  perform compliance_private.raise_error('APPND',
+    'audit rows are append-only; the only permitted change is erasure''s redaction of a personal part',
+    'Use compliance.erase_subject to remove a subject''s personal data from the audit log.');
+  return null;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg_audit_logs__only_redaction() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_audit_logs__only_redaction(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg_audit_logs__only_redaction() IS 'BEFORE UPDATE row trigger on audit_logs: permits only the removal of whole personal parts (layout 1: the personal part and its salt; layout 2: the subject part and/or the actor part with its salt) and stamping redacted_at; the statement trigger admits UPDATEs only inside an erasure. Anything else is refused (APPND).';
+
+--
+-- Name: tg_audit_logs__refuse_change(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg_audit_logs__refuse_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if tg_op = 'UPDATE' and tg_relid <> 'compliance.audit_seals'::regclass
+     and compliance_private.in_bulk_operation('erasure') then
+    return null;  -- each changed row is then checked by tg_audit_logs__only_redaction
+  end if;
+  if tg_op = 'DELETE' and tg_relid = 'compliance.audit_seals'::regclass
+     and compliance_private.in_bulk_operation('retention') then
+    return null;  -- drop_expired_audit_partitions removes the seals of the rows it dropped
+  end if;
+  perform compliance_private.raise_error('APPND',
+    format('%s on %s is refused: the audit log is append-only', tg_op, tg_table_name),
+    'Audit rows are never changed or removed. Erasure redacts personal fields through compliance.erase_subject; retention drops audit partitions through compliance.apply_retention.');
+  return null;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg_audit_logs__refuse_change() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_audit_logs__refuse_change(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg_audit_logs__refuse_change() IS 'BEFORE UPDATE/DELETE/TRUNCATE statement trigger on audit_logs, its partitions and audit_seals: refuses every change (APPND) for every role, the owner included, except an UPDATE of audit rows inside an erasure (tg_audit_logs__only_redaction then checks each row) and a DELETE of seals inside audit retention.';
+
+--
+-- Name: tg_clock_override__audit(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg_clock_override__audit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  perform compliance_private.append_audit('retention.clock_overridden', 'security', 'clock', 'retention',
+    jsonb_build_object('frozen_at', case when tg_op = 'DELETE' then null else new.frozen_at end,
+                       'operation', lower(tg_op)));
+  return null;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg_clock_override__audit() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_clock_override__audit(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg_clock_override__audit() IS 'AFTER INSERT, UPDATE or DELETE on clock_override: audits every move of the retention clock.';
+
+--
+-- Name: tg_consent_records__append_only(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg_consent_records__append_only() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if tg_op = 'DELETE' and (
+       compliance_private.in_any_bulk_operation()
+       -- the cascade of a profile deletion: the subject is going away entirely
+       or not exists (select from compliance.user_profiles p where p.user_id = old.user_id)) then
+    return old;
+  end if;
+  perform compliance_private.raise_error('APPND',
+    format('%s on consent_records is refused: consent history is append-only', tg_op),
+    'Record a withdrawal with compliance.record_consent(user_id, purpose, false, policy_version) instead.');
+  return null;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg_consent_records__append_only() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_consent_records__append_only(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg_consent_records__append_only() IS 'BEFORE UPDATE/DELETE/TRUNCATE on consent_records: the history is append-only for every role, the owner included (APPND). Only erasure, retention and the cascade of a deleted profile remove rows.';
+
+--
+-- Name: tg_dsr_requests__set_due_at(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg_dsr_requests__set_due_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  new.due_at := (timezone('UTC', new.received_at) + interval '1 month') at time zone 'UTC';
+  return new;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg_dsr_requests__set_due_at() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_dsr_requests__set_due_at(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg_dsr_requests__set_due_at() IS 'BEFORE INSERT OR UPDATE OF received_at on dsr_requests: the deadline is always one calendar month after receipt (UTC).';
+
+--
+-- Name: tg_legal_holds__lock_subject(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg_legal_holds__lock_subject() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  perform from compliance.user_profiles p where p.user_id = new.user_id for no key update;
+  return new;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg_legal_holds__lock_subject() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_legal_holds__lock_subject(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg_legal_holds__lock_subject() IS 'BEFORE INSERT on legal_holds: locks the subject''s profile until the hold commits, so a running retention batch (which takes FOR SHARE on the profiles it deletes from) either waits for the hold or is waited for.';
+
+--
+-- Name: tg_retention_policies__audit(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg_retention_policies__audit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  perform compliance_private.append_audit('retention.policy_changed', 'soc2', 'retention_policy', new.category,
+    jsonb_build_object(
+      'old', jsonb_build_object('retention_period', old.retention_period, 'action', old.action, 'enabled', old.enabled, 'counted_from', old.counted_from),
+      'new', jsonb_build_object('retention_period', new.retention_period, 'action', new.action, 'enabled', new.enabled, 'counted_from', new.counted_from)));
+  return null;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg_retention_policies__audit() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_retention_policies__audit(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg_retention_policies__audit() IS 'AFTER UPDATE on retention_policies: audits every policy change with its old and new values (SOC 2 PI1.4).';
+
+--
+-- Name: tg_user_profiles__refuse_delete_under_hold(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg_user_profiles__refuse_delete_under_hold() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if compliance.is_under_legal_hold(old.user_id) then
+    perform compliance_private.raise_error('LHOLD',
+      'subject is under legal hold; its data cannot be deleted',
+      'Release the hold with compliance.release_legal_hold(user_id, reason) once the legal matter allows it.');
+  end if;
+  return old;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg_user_profiles__refuse_delete_under_hold() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_user_profiles__refuse_delete_under_hold(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg_user_profiles__refuse_delete_under_hold() IS 'BEFORE DELETE on user_profiles: a subject under an active legal hold cannot be deleted by anyone (LHOLD).';
+
+--
+-- Name: tg_user_profiles__refuse_erased(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg_user_profiles__refuse_erased() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- waits for a running erasure of the same id, then sees its tombstone
+  perform compliance_private.lock_subject(new.user_id);
+  perform compliance_private.refuse_erased(new.user_id);
+  return new;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg_user_profiles__refuse_erased() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_user_profiles__refuse_erased(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg_user_profiles__refuse_erased() IS 'BEFORE INSERT on user_profiles: a profile cannot be created for an erased user id (ERASD), even concurrently with its erasure.';
+
+--
+-- Name: tombstone_pepper_check(bytea); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN sha256((convert_to('pgcomply tombstone pepper check'::text, 'UTF8'::name) || pepper));
+
+ALTER FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tombstone_pepper_check(pepper bytea); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) IS 'The check value stored for a pepper: tells the right pepper from a wrong one without revealing it.';
+
+--
+-- Name: _private_jobs; Type: TABLE; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE TABLE graphile_worker._private_jobs (
+    id bigint NOT NULL,
+    job_queue_id integer,
+    task_id integer NOT NULL,
+    payload json DEFAULT '{}'::json NOT NULL,
+    priority smallint DEFAULT 0 NOT NULL,
+    run_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempts smallint DEFAULT 0 NOT NULL,
+    max_attempts smallint DEFAULT 25 NOT NULL,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    key text,
+    locked_at timestamp with time zone,
+    locked_by text,
+    revision integer DEFAULT 0 NOT NULL,
+    flags jsonb,
+    is_available boolean GENERATED ALWAYS AS (((locked_at IS NULL) AND (attempts < max_attempts))) STORED NOT NULL,
+    CONSTRAINT jobs_key_check CHECK (((length(key) > 0) AND (length(key) <= 512))),
+    CONSTRAINT jobs_max_attempts_check CHECK ((max_attempts >= 1))
+);
+
+ALTER TABLE graphile_worker._private_jobs OWNER TO pgcomply_worker;
+
+--
+-- Name: add_job(text, json, text, timestamp with time zone, integer, text, integer, text[], text); Type: FUNCTION; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE FUNCTION graphile_worker.add_job(identifier text, payload json DEFAULT NULL::json, queue_name text DEFAULT NULL::text, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, max_attempts integer DEFAULT NULL::integer, job_key text DEFAULT NULL::text, priority integer DEFAULT NULL::integer, flags text[] DEFAULT NULL::text[], job_key_mode text DEFAULT 'replace'::text) RETURNS graphile_worker._private_jobs
+    LANGUAGE plpgsql
+    AS $$
+declare
+  v_job "graphile_worker"._private_jobs;
+begin
+  if (job_key is null or job_key_mode is null or job_key_mode in ('replace', 'preserve_run_at')) then
+    select * into v_job
+    from "graphile_worker".add_jobs(
+      ARRAY[(
+        identifier,
+        payload,
+        queue_name,
+        run_at,
+        max_attempts::smallint,
+        job_key,
+        priority::smallint,
+        flags
+      )::"graphile_worker".job_spec],
+      (job_key_mode = 'preserve_run_at')
+    )
+    limit 1;
+    return v_job;
+  elsif job_key_mode = 'unsafe_dedupe' then
+    -- Ensure all the tasks exist
+    insert into "graphile_worker"._private_tasks as tasks (identifier)
+    values (add_job.identifier)
+    on conflict do nothing;
+    -- Ensure all the queues exist
+    if add_job.queue_name is not null then
+      insert into "graphile_worker"._private_job_queues as job_queues (queue_name)
+      values (add_job.queue_name)
+      on conflict do nothing;
+    end if;
+    -- Insert job, but if one already exists then do nothing, even if the
+    -- existing job has already started (and thus represents an out-of-date
+    -- world state). This is dangerous because it means that whatever state
+    -- change triggered this add_job may not be acted upon (since it happened
+    -- after the existing job started executing, but no further job is being
+    -- scheduled), but it is useful in very rare circumstances for
+    -- de-duplication. If in doubt, DO NOT USE THIS.
+    insert into "graphile_worker"._private_jobs as jobs (
+      job_queue_id,
+      task_id,
+      payload,
+      run_at,
+      max_attempts,
+      key,
+      priority,
+      flags
+    )
+      select
+        job_queues.id,
+        tasks.id,
+        coalesce(add_job.payload, '{}'::json),
+        coalesce(add_job.run_at, now()),
+        coalesce(add_job.max_attempts::smallint, 25::smallint),
+        add_job.job_key,
+        coalesce(add_job.priority::smallint, 0::smallint),
+        (
+          select jsonb_object_agg(flag, true)
+          from unnest(add_job.flags) as item(flag)
+        )
+      from "graphile_worker"._private_tasks as tasks
+      left join "graphile_worker"._private_job_queues as job_queues
+      on job_queues.queue_name = add_job.queue_name
+      where tasks.identifier = add_job.identifier
+    on conflict (key)
+      -- Bump the updated_at so that there's something to return
+      do update set
+        revision = jobs.revision + 1,
+        updated_at = now()
+      returning *
+      into v_job;
+    if v_job.revision = 0 then
+      perform pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":1}');
+    end if;
+    return v_job;
+  else
+    raise exception 'Invalid job_key_mode value, expected ''replace'', ''preserve_run_at'' or ''unsafe_dedupe''.' using errcode = 'GWBKM';
+  end if;
+end;
+$$;
+
+ALTER FUNCTION graphile_worker.add_job(identifier text, payload json, queue_name text, run_at timestamp with time zone, max_attempts integer, job_key text, priority integer, flags text[], job_key_mode text) OWNER TO pgcomply_worker;
+
+--
+-- Name: add_jobs(graphile_worker.job_spec[], boolean); Type: FUNCTION; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE FUNCTION graphile_worker.add_jobs(specs graphile_worker.job_spec[], job_key_preserve_run_at boolean DEFAULT false) RETURNS SETOF graphile_worker._private_jobs
+    LANGUAGE plpgsql
+    AS $$
+begin
+  -- Ensure all the tasks exist
+  insert into "graphile_worker"._private_tasks as tasks (identifier)
+  select distinct spec.identifier
+  from unnest(specs) spec
+  on conflict do nothing;
+  -- Ensure all the queues exist
+  insert into "graphile_worker"._private_job_queues as job_queues (queue_name)
+  select distinct spec.queue_name
+  from unnest(specs) spec
+  where spec.queue_name is not null
+  on conflict do nothing;
+  -- Ensure any locked jobs have their key cleared - in the case of locked
+  -- existing job create a new job instead as it must have already started
+  -- executing (i.e. it's world state is out of date, and the fact add_job
+  -- has been called again implies there's new information that needs to be
+  -- acted upon).
+  update "graphile_worker"._private_jobs as jobs
+  set
+    key = null,
+    attempts = jobs.max_attempts,
+    updated_at = now()
+  from unnest(specs) spec
+  where spec.job_key is not null
+  and jobs.key = spec.job_key
+  and is_available is not true;
+
+  -- WARNING: this count is not 100% accurate; 'on conflict' clause will cause it to be an overestimate
+  perform pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || array_length(specs, 1)::text || '}');
+
+  -- TODO: is there a risk that a conflict could occur depending on the
+  -- isolation level?
+  return query insert into "graphile_worker"._private_jobs as jobs (
+    job_queue_id,
+    task_id,
+    payload,
+    run_at,
+    max_attempts,
+    key,
+    priority,
+    flags
+  )
+    select
+      job_queues.id,
+      tasks.id,
+      coalesce(spec.payload, '{}'::json),
+      coalesce(spec.run_at, now()),
+      coalesce(spec.max_attempts, 25),
+      spec.job_key,
+      coalesce(spec.priority, 0),
+      (
+        select jsonb_object_agg(flag, true)
+        from unnest(spec.flags) as item(flag)
+      )
+    from unnest(specs) spec
+    inner join "graphile_worker"._private_tasks as tasks
+    on tasks.identifier = spec.identifier
+    left join "graphile_worker"._private_job_queues as job_queues
+    on job_queues.queue_name = spec.queue_name
+  on conflict (key) do update set
+    job_queue_id = excluded.job_queue_id,
+    task_id = excluded.task_id,
+    payload =
+      case
+      when json_typeof(jobs.payload) = 'array' and json_typeof(excluded.payload) = 'array' then
+        (jobs.payload::jsonb || excluded.payload::jsonb)::json
+      else
+        excluded.payload
+      end,
+    max_attempts = excluded.max_attempts,
+    run_at = (case
+      when job_key_preserve_run_at is true and jobs.attempts = 0 then jobs.run_at
+      else excluded.run_at
+    end),
+    priority = excluded.priority,
+    revision = jobs.revision + 1,
+    flags = excluded.flags,
+    -- always reset error/retry state
+    attempts = 0,
+    last_error = null,
+    updated_at = now()
+  where jobs.locked_at is null
+  returning *;
+end;
+$$;
+
+ALTER FUNCTION graphile_worker.add_jobs(specs graphile_worker.job_spec[], job_key_preserve_run_at boolean) OWNER TO pgcomply_worker;
+
+--
+-- Name: complete_jobs(bigint[]); Type: FUNCTION; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE FUNCTION graphile_worker.complete_jobs(job_ids bigint[]) RETURNS SETOF graphile_worker._private_jobs
+    LANGUAGE sql
+    AS $$
+  delete from "graphile_worker"._private_jobs as jobs
+    where id = any(job_ids)
+    and (
+      locked_at is null
+    or
+      locked_at < now() - interval '4 hours'
+    )
+    returning *;
+$$;
+
+ALTER FUNCTION graphile_worker.complete_jobs(job_ids bigint[]) OWNER TO pgcomply_worker;
+
+--
+-- Name: force_unlock_workers(text[]); Type: FUNCTION; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE FUNCTION graphile_worker.force_unlock_workers(worker_ids text[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+update "graphile_worker"._private_jobs as jobs
+set locked_at = null, locked_by = null
+where locked_by = any(worker_ids);
+update "graphile_worker"._private_job_queues as job_queues
+set locked_at = null, locked_by = null
+where locked_by = any(worker_ids);
+$$;
+
+ALTER FUNCTION graphile_worker.force_unlock_workers(worker_ids text[]) OWNER TO pgcomply_worker;
+
+--
+-- Name: permanently_fail_jobs(bigint[], text); Type: FUNCTION; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE FUNCTION graphile_worker.permanently_fail_jobs(job_ids bigint[], error_message text DEFAULT NULL::text) RETURNS SETOF graphile_worker._private_jobs
+    LANGUAGE sql
+    AS $$
+  update "graphile_worker"._private_jobs as jobs
+    set
+      last_error = coalesce(error_message, 'Manually marked as failed'),
+      attempts = max_attempts,
+      updated_at = now()
+    where id = any(job_ids)
+    and (
+      locked_at is null
+    or
+      locked_at < NOW() - interval '4 hours'
+    )
+    returning *;
+$$;
+
+ALTER FUNCTION graphile_worker.permanently_fail_jobs(job_ids bigint[], error_message text) OWNER TO pgcomply_worker;
+
+--
+-- Name: remove_job(text); Type: FUNCTION; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE FUNCTION graphile_worker.remove_job(job_key text) RETURNS graphile_worker._private_jobs
+    LANGUAGE plpgsql STRICT
+    AS $$
+declare
+  v_job "graphile_worker"._private_jobs;
+begin
+  -- Delete job if not locked
+  delete from "graphile_worker"._private_jobs as jobs
+    where key = job_key
+    and (
+      locked_at is null
+    or
+      locked_at < NOW() - interval '4 hours'
+    )
+  returning * into v_job;
+  if not (v_job is null) then
+    perform pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":-1}');
+    return v_job;
+  end if;
+  -- Otherwise prevent job from retrying, and clear the key
+  update "graphile_worker"._private_jobs as jobs
+  set
+    key = null,
+    attempts = jobs.max_attempts,
+    updated_at = now()
+  where key = job_key
+  returning * into v_job;
+  return v_job;
+end;
+$$;
+
+ALTER FUNCTION graphile_worker.remove_job(job_key text) OWNER TO pgcomply_worker;
+
+--
+-- Name: reschedule_jobs(bigint[], timestamp with time zone, integer, integer, integer); Type: FUNCTION; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE FUNCTION graphile_worker.reschedule_jobs(job_ids bigint[], run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, priority integer DEFAULT NULL::integer, attempts integer DEFAULT NULL::integer, max_attempts integer DEFAULT NULL::integer) RETURNS SETOF graphile_worker._private_jobs
+    LANGUAGE sql
+    AS $$
+  update "graphile_worker"._private_jobs as jobs
+    set
+      run_at = coalesce(reschedule_jobs.run_at, jobs.run_at),
+      priority = coalesce(reschedule_jobs.priority::smallint, jobs.priority),
+      attempts = coalesce(reschedule_jobs.attempts::smallint, jobs.attempts),
+      max_attempts = coalesce(reschedule_jobs.max_attempts::smallint, jobs.max_attempts),
+      updated_at = now()
+    where id = any(job_ids)
+    and (
+      locked_at is null
+    or
+      locked_at < NOW() - interval '4 hours'
+    )
+    returning *;
+$$;
+
+ALTER FUNCTION graphile_worker.reschedule_jobs(job_ids bigint[], run_at timestamp with time zone, priority integer, attempts integer, max_attempts integer) OWNER TO pgcomply_worker;
+
+--
+-- Name: audit_logs_default; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_logs_default (
+    id bigint DEFAULT nextval('compliance_private.audit_logs_id_seq'::regclass) NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    xact_id xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    action text NOT NULL,
+    category text NOT NULL,
+    resource_type text,
+    resource_id text,
+    outcome text DEFAULT 'success'::text NOT NULL,
+    failure_reason text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_id text,
+    actor_id text,
+    ip_address inet,
+    user_agent text,
+    personal_details jsonb,
+    personal_salt bytea,
+    personal_digest bytea NOT NULL,
+    redacted_at timestamp with time zone,
+    subject_part_salt bytea,
+    subject_part_digest bytea,
+    actor_part_salt bytea,
+    actor_part_digest bytea
+);
+
+ALTER TABLE compliance.audit_logs_default OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_logs_default; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_logs_default IS 'Catches rows outside every monthly partition so no audit row is ever refused. compliance.ensure_audit_partitions keeps it empty in normal running.';
+
+--
+-- Name: audit_logs_y2026m11; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_logs_y2026m11 (
+    id bigint DEFAULT nextval('compliance_private.audit_logs_id_seq'::regclass) NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    xact_id xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    action text NOT NULL,
+    category text NOT NULL,
+    resource_type text,
+    resource_id text,
+    outcome text DEFAULT 'success'::text NOT NULL,
+    failure_reason text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_id text,
+    actor_id text,
+    ip_address inet,
+    user_agent text,
+    personal_details jsonb,
+    personal_salt bytea,
+    personal_digest bytea NOT NULL,
+    redacted_at timestamp with time zone,
+    subject_part_salt bytea,
+    subject_part_digest bytea,
+    actor_part_salt bytea,
+    actor_part_digest bytea
+);
+
+ALTER TABLE compliance.audit_logs_y2026m11 OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_logs_y2026m11; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_logs_y2026m11 IS 'Audit rows of 2026-11 (monthly partition of compliance.audit_logs).';
+
+--
+-- Name: audit_logs_y2026m12; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_logs_y2026m12 (
+    id bigint DEFAULT nextval('compliance_private.audit_logs_id_seq'::regclass) NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    xact_id xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    action text NOT NULL,
+    category text NOT NULL,
+    resource_type text,
+    resource_id text,
+    outcome text DEFAULT 'success'::text NOT NULL,
+    failure_reason text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_id text,
+    actor_id text,
+    ip_address inet,
+    user_agent text,
+    personal_details jsonb,
+    personal_salt bytea,
+    personal_digest bytea NOT NULL,
+    redacted_at timestamp with time zone,
+    subject_part_salt bytea,
+    subject_part_digest bytea,
+    actor_part_salt bytea,
+    actor_part_digest bytea
+);
+
+ALTER TABLE compliance.audit_logs_y2026m12 OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_logs_y2026m12; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_logs_y2026m12 IS 'Audit rows of 2026-12 (monthly partition of compliance.audit_logs).';
+
+--
+-- Name: audit_logs_y2027m01; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_logs_y2027m01 (
+    id bigint DEFAULT nextval('compliance_private.audit_logs_id_seq'::regclass) NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    xact_id xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    action text NOT NULL,
+    category text NOT NULL,
+    resource_type text,
+    resource_id text,
+    outcome text DEFAULT 'success'::text NOT NULL,
+    failure_reason text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_id text,
+    actor_id text,
+    ip_address inet,
+    user_agent text,
+    personal_details jsonb,
+    personal_salt bytea,
+    personal_digest bytea NOT NULL,
+    redacted_at timestamp with time zone,
+    subject_part_salt bytea,
+    subject_part_digest bytea,
+    actor_part_salt bytea,
+    actor_part_digest bytea
+);
+
+ALTER TABLE compliance.audit_logs_y2027m01 OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_logs_y2027m01; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_logs_y2027m01 IS 'Audit rows of 2027-01 (monthly partition of compliance.audit_logs).';
+
+--
+-- Name: audit_logs_y2027m02; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_logs_y2027m02 (
+    id bigint DEFAULT nextval('compliance_private.audit_logs_id_seq'::regclass) NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    xact_id xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    action text NOT NULL,
+    category text NOT NULL,
+    resource_type text,
+    resource_id text,
+    outcome text DEFAULT 'success'::text NOT NULL,
+    failure_reason text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_id text,
+    actor_id text,
+    ip_address inet,
+    user_agent text,
+    personal_details jsonb,
+    personal_salt bytea,
+    personal_digest bytea NOT NULL,
+    redacted_at timestamp with time zone,
+    subject_part_salt bytea,
+    subject_part_digest bytea,
+    actor_part_salt bytea,
+    actor_part_digest bytea
+);
+
+ALTER TABLE compliance.audit_logs_y2027m02 OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_logs_y2027m02; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_logs_y2027m02 IS 'Audit rows of 2027-02 (monthly partition of compliance.audit_logs).';
+
+--
+-- Name: audit_logs_y2027m03; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_logs_y2027m03 (
+    id bigint DEFAULT nextval('compliance_private.audit_logs_id_seq'::regclass) NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    xact_id xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    action text NOT NULL,
+    category text NOT NULL,
+    resource_type text,
+    resource_id text,
+    outcome text DEFAULT 'success'::text NOT NULL,
+    failure_reason text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_id text,
+    actor_id text,
+    ip_address inet,
+    user_agent text,
+    personal_details jsonb,
+    personal_salt bytea,
+    personal_digest bytea NOT NULL,
+    redacted_at timestamp with time zone,
+    subject_part_salt bytea,
+    subject_part_digest bytea,
+    actor_part_salt bytea,
+    actor_part_digest bytea
+);
+
+ALTER TABLE compliance.audit_logs_y2027m03 OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_logs_y2027m03; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_logs_y2027m03 IS 'Audit rows of 2027-03 (monthly partition of compliance.audit_logs).';
+
+--
+-- Name: consent_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.consent_purposes (
+    purpose text NOT NULL,
+    description text NOT NULL,
+    legal_basis text NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT consent_purposes_key_shape CHECK ((purpose ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+);
+
+ALTER TABLE compliance.consent_purposes OWNER TO compliance_owner;
+
+--
+-- Name: TABLE consent_purposes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.consent_purposes IS 'The purposes a subject can consent to (GDPR Art. 6(1)(a)). Not personal data. A DBA adds a purpose with one INSERT; deactivate rather than delete, since consent records reference it.';
+
+--
+-- Name: COLUMN consent_purposes.purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_purposes.purpose IS 'Key used by the API (consent_type), lower snake case.';
+
+--
+-- Name: COLUMN consent_purposes.description; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_purposes.description IS 'What the subject consents to, as shown to them.';
+
+--
+-- Name: COLUMN consent_purposes.legal_basis; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_purposes.legal_basis IS 'The legal basis that this consent satisfies.';
+
+--
+-- Name: COLUMN consent_purposes.active; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_purposes.active IS 'Whether new consent may be recorded for this purpose.';
+
+--
+-- Name: COLUMN consent_purposes.created_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_purposes.created_at IS 'When the purpose was added.';
+
+--
+-- Name: consent_records_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.consent_records ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.consent_records_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE consent_records_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.consent_records_id_seq IS 'Identifiers of consent_records rows.';
+
+--
+-- Name: current_consents; Type: VIEW; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE VIEW compliance.current_consents WITH (security_invoker='true') AS
+ SELECT DISTINCT ON (c.user_id, c.purpose) c.user_id,
+    c.purpose,
+    c.granted,
+    c.policy_version,
+    c.recorded_at,
+    c.id AS consent_record_id
+   FROM compliance.consent_records c
+  ORDER BY c.user_id, c.purpose, c.recorded_at DESC, c.id DESC;
+
+ALTER TABLE compliance.current_consents OWNER TO compliance_owner;
+
+--
+-- Name: VIEW current_consents; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON VIEW compliance.current_consents IS 'The latest consent record per subject and purpose: the consent in force. Row-level security applies (a subject sees its own).';
+
+--
+-- Name: COLUMN current_consents.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.current_consents.user_id IS 'The data subject.';
+
+--
+-- Name: COLUMN current_consents.purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.current_consents.purpose IS 'The purpose consented to or refused (consent_purposes.purpose).';
+
+--
+-- Name: COLUMN current_consents.granted; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.current_consents.granted IS 'The subject''s latest decision for the purpose: true granted, false withdrawn.';
+
+--
+-- Name: COLUMN current_consents.policy_version; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.current_consents.policy_version IS 'The policy version the latest decision was made under.';
+
+--
+-- Name: COLUMN current_consents.recorded_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.current_consents.recorded_at IS 'When the latest decision was recorded.';
+
+--
+-- Name: COLUMN current_consents.consent_record_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.current_consents.consent_record_id IS 'The consent_records row holding the latest decision.';
+
+--
+-- Name: dsr_requests_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.dsr_requests ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.dsr_requests_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE dsr_requests_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.dsr_requests_id_seq IS 'Identifiers of dsr_requests rows.';
+
+--
+-- Name: legal_holds_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.legal_holds ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.legal_holds_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE legal_holds_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.legal_holds_id_seq IS 'Identifiers of legal_holds rows.';
+
+--
+-- Name: messages_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.messages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.messages_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE messages_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.messages_id_seq IS 'Identifiers of messages rows.';
+
+--
+-- Name: retention_policies; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.retention_policies (
+    category text NOT NULL,
+    retention_period interval,
+    counted_from text,
+    legal_basis text NOT NULL,
+    action text NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT retention_policies_action_known CHECK ((action = ANY (ARRAY['delete'::text, 'drop_partition'::text, 'until_erasure'::text]))),
+    CONSTRAINT retention_policies_audit_log_floor CHECK (((category <> 'audit_logs'::text) OR (retention_period >= '6 years'::interval))),
+    CONSTRAINT retention_policies_period_positive CHECK (((retention_period IS NULL) OR (retention_period > '00:00:00'::interval))),
+    CONSTRAINT retention_policies_period_when_timed CHECK (((action = 'until_erasure'::text) = (retention_period IS NULL)))
+);
+
+ALTER TABLE compliance.retention_policies OWNER TO compliance_owner;
+
+--
+-- Name: TABLE retention_policies; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.retention_policies IS 'One row per data category (the table name): how long it is kept, counted from which column, why, and what happens then (delete rows in batches, drop whole audit partitions, or keep until erasure). A DBA changes a period with one UPDATE, which is audited (retention.policy_changed).';
+
+--
+-- Name: COLUMN retention_policies.category; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_policies.category IS 'The table the policy governs.';
+
+--
+-- Name: COLUMN retention_policies.retention_period; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_policies.retention_period IS 'How long rows are kept; NULL for until_erasure.';
+
+--
+-- Name: COLUMN retention_policies.counted_from; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_policies.counted_from IS 'The timestamp column the period counts from.';
+
+--
+-- Name: COLUMN retention_policies.legal_basis; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_policies.legal_basis IS 'Why this period (the regulation that requires or limits it).';
+
+--
+-- Name: COLUMN retention_policies.action; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_policies.action IS 'delete (batched row deletion), drop_partition (whole monthly audit partitions) or until_erasure (kept until the subject is erased).';
+
+--
+-- Name: COLUMN retention_policies.enabled; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_policies.enabled IS 'false pauses enforcement of this category.';
+
+--
+-- Name: COLUMN retention_policies.updated_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_policies.updated_at IS 'When the policy last changed; maintained by trigger.';
+
+--
+-- Name: CONSTRAINT retention_policies_audit_log_floor ON retention_policies; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON CONSTRAINT retention_policies_audit_log_floor ON compliance.retention_policies IS 'HIPAA §164.316(b)(2)(i): the audit log is kept at least six years, so no policy change can make current audit partitions expire.';
+
+--
+-- Name: retention_due; Type: VIEW; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE VIEW compliance.retention_due WITH (security_invoker='false') AS
+ SELECT p.category,
+    p.action,
+    p.retention_period,
+    p.counted_from,
+    c.cutoff,
+        CASE p.action
+            WHEN 'delete'::text THEN ( SELECT count(*) AS count
+               FROM compliance_private.retention_due_ids(p.category, c.cutoff, 2147483647) retention_due_ids(id))
+            WHEN 'drop_partition'::text THEN ( SELECT count(*) AS count
+               FROM compliance_private.expired_audit_partitions(c.cutoff) expired_audit_partitions(partition_name, range_end))
+            ELSE NULL::bigint
+        END AS due_now,
+        CASE p.action
+            WHEN 'delete'::text THEN 'rows'::text
+            WHEN 'drop_partition'::text THEN 'partitions'::text
+            ELSE NULL::text
+        END AS unit
+   FROM (compliance.retention_policies p
+     CROSS JOIN LATERAL ( SELECT compliance_private.retention_cutoff(p.category, compliance_private.retention_now()) AS cutoff) c)
+  WHERE p.enabled
+  ORDER BY p.category;
+
+ALTER TABLE compliance.retention_due OWNER TO compliance_owner;
+
+--
+-- Name: VIEW retention_due; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON VIEW compliance.retention_due IS 'What retention would remove now, per category: rows for delete policies (subjects under legal hold excluded), whole monthly partitions for the audit log.';
+
+--
+-- Name: COLUMN retention_due.category; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_due.category IS 'The retention category (retention_policies.category).';
+
+--
+-- Name: COLUMN retention_due.action; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_due.action IS 'What retention does: delete, drop_partition or until_erasure.';
+
+--
+-- Name: COLUMN retention_due.retention_period; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_due.retention_period IS 'How long the category is kept.';
+
+--
+-- Name: COLUMN retention_due.counted_from; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_due.counted_from IS 'The column the period counts from.';
+
+--
+-- Name: COLUMN retention_due.cutoff; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_due.cutoff IS 'Rows older than this are due (retention''s clock minus the period).';
+
+--
+-- Name: COLUMN retention_due.due_now; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_due.due_now IS 'How many rows (or audit partitions) would go now; subjects under legal hold excluded.';
+
+--
+-- Name: COLUMN retention_due.unit; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_due.unit IS 'What due_now counts: rows or partitions.';
+
+--
+-- Name: bulk_operations; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.bulk_operations (
+    xact_id xid8 NOT NULL,
+    kind text NOT NULL,
+    CONSTRAINT bulk_operations_kind_known CHECK ((kind = ANY (ARRAY['erasure'::text, 'retention'::text])))
+);
+
+ALTER TABLE compliance_private.bulk_operations OWNER TO compliance_owner;
+
+--
+-- Name: TABLE bulk_operations; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.bulk_operations IS 'Marks the transaction of a running erasure or retention batch (a row lives only inside that transaction). Row audit triggers skip per-row entries there because the routine writes one summary entry, and the append-only trigger permits redaction only inside an erasure. Only the owner can write it, so a client cannot forge the mark.';
+
+--
+-- Name: COLUMN bulk_operations.xact_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.bulk_operations.xact_id IS 'The transaction (pg_current_xact_id()) running the operation.';
+
+--
+-- Name: COLUMN bulk_operations.kind; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.bulk_operations.kind IS 'erasure or retention.';
+
+--
+-- Name: erased_subjects; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.erased_subjects (
+    subject_digest bytea NOT NULL,
+    erased_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE compliance_private.erased_subjects OWNER TO compliance_owner;
+
+--
+-- Name: TABLE erased_subjects; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.erased_subjects IS 'Tombstones of erased subjects, by peppered hash (never the id itself), so a late write for an erased user id fails (ERASD) until compliance.reregister_subject.';
+
+--
+-- Name: COLUMN erased_subjects.subject_digest; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.erased_subjects.subject_digest IS 'compliance_private.subject_digest(user_id).';
+
+--
+-- Name: COLUMN erased_subjects.erased_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.erased_subjects.erased_at IS 'When the subject was erased.';
+
+--
+-- Name: refusal_windows; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.refusal_windows (
+    client_ip inet,
+    reason text NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    refusals integer DEFAULT 1 NOT NULL,
+    audit_row_id bigint,
+    CONSTRAINT refusal_windows_reason_known CHECK ((reason = ANY (ARRAY['invalid_token'::text, 'expired_token'::text, 'no_token'::text, 'forbidden'::text, 'session_expired'::text]))),
+    CONSTRAINT refusal_windows_refusals_positive CHECK ((refusals > 0))
+);
+
+ALTER TABLE compliance_private.refusal_windows OWNER TO compliance_owner;
+
+--
+-- Name: TABLE refusal_windows; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.refusal_windows IS 'Refused API requests counted per client IP, reason and minute; audit_row_id is the security.request_refused row the first of them wrote. Owner-only: written through compliance.record_refusal. Kept 90 days.';
+
+--
+-- Name: COLUMN refusal_windows.client_ip; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.refusal_windows.client_ip IS 'The client the refusals came from (NULL if unknown).';
+
+--
+-- Name: COLUMN refusal_windows.reason; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.refusal_windows.reason IS 'invalid_token, expired_token, no_token, forbidden or session_expired.';
+
+--
+-- Name: COLUMN refusal_windows.window_start; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.refusal_windows.window_start IS 'The minute the refusals fell in.';
+
+--
+-- Name: COLUMN refusal_windows.refusals; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.refusal_windows.refusals IS 'How many requests from the client were refused for the reason in that minute.';
+
+--
+-- Name: COLUMN refusal_windows.audit_row_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.refusal_windows.audit_row_id IS 'The audit row written for the first refusal of the minute.';
+
+--
+-- Name: settings; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.settings (
+    key text NOT NULL,
+    value bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE compliance_private.settings OWNER TO compliance_owner;
+
+--
+-- Name: TABLE settings; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.settings IS 'Installation secrets and settings that no client reads.';
+
+--
+-- Name: COLUMN settings.key; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.settings.key IS 'Setting name.';
+
+--
+-- Name: COLUMN settings.value; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.settings.value IS 'Setting value (bytes).';
+
+--
+-- Name: COLUMN settings.created_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.settings.created_at IS 'When it was set.';
+
+--
+-- Name: tombstone_peppers; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.tombstone_peppers (
+    "position" smallint NOT NULL,
+    pepper_check bytea NOT NULL,
+    added_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tombstone_peppers_check_length CHECK ((octet_length(pepper_check) = 32)),
+    CONSTRAINT tombstone_peppers_position_positive CHECK (("position" >= 1))
+);
+
+ALTER TABLE compliance_private.tombstone_peppers OWNER TO compliance_owner;
+
+--
+-- Name: TABLE tombstone_peppers; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.tombstone_peppers IS 'The peppers every tombstone was hashed under, in order, as check values only (the peppers live outside the database). A session''s compliance.tombstone_pepper keyring must match them one for one.';
+
+--
+-- Name: COLUMN tombstone_peppers."position"; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.tombstone_peppers."position" IS 'Order in the keyring: 1 is the first pepper, each rotation adds the next.';
+
+--
+-- Name: COLUMN tombstone_peppers.pepper_check; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.tombstone_peppers.pepper_check IS 'compliance_private.tombstone_pepper_check(pepper).';
+
+--
+-- Name: COLUMN tombstone_peppers.added_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.tombstone_peppers.added_at IS 'When the pepper was adopted or rotated in.';
+
+--
+-- Name: current; Type: TABLE; Schema: graphile_migrate; Owner: compliance_owner
+--
+
+CREATE TABLE graphile_migrate.current (
+    filename text DEFAULT 'current.sql'::text NOT NULL,
+    content text NOT NULL,
+    date timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE graphile_migrate.current OWNER TO compliance_owner;
+
+--
+-- Name: migrations; Type: TABLE; Schema: graphile_migrate; Owner: compliance_owner
+--
+
+CREATE TABLE graphile_migrate.migrations (
+    hash text NOT NULL,
+    previous_hash text,
+    filename text NOT NULL,
+    date timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE graphile_migrate.migrations OWNER TO compliance_owner;
+
+--
+-- Name: _private_job_queues; Type: TABLE; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE TABLE graphile_worker._private_job_queues (
+    id integer NOT NULL,
+    queue_name text NOT NULL,
+    locked_at timestamp with time zone,
+    locked_by text,
+    is_available boolean GENERATED ALWAYS AS ((locked_at IS NULL)) STORED NOT NULL,
+    CONSTRAINT job_queues_queue_name_check CHECK ((length(queue_name) <= 128))
+);
+
+ALTER TABLE graphile_worker._private_job_queues OWNER TO pgcomply_worker;
+
+--
+-- Name: _private_known_crontabs; Type: TABLE; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE TABLE graphile_worker._private_known_crontabs (
+    identifier text NOT NULL,
+    known_since timestamp with time zone NOT NULL,
+    last_execution timestamp with time zone
+);
+
+ALTER TABLE graphile_worker._private_known_crontabs OWNER TO pgcomply_worker;
+
+--
+-- Name: _private_tasks; Type: TABLE; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE TABLE graphile_worker._private_tasks (
+    id integer NOT NULL,
+    identifier text NOT NULL,
+    CONSTRAINT tasks_identifier_check CHECK ((length(identifier) <= 128))
+);
+
+ALTER TABLE graphile_worker._private_tasks OWNER TO pgcomply_worker;
+
+--
+-- Name: job_queues_id_seq; Type: SEQUENCE; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE graphile_worker._private_job_queues ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME graphile_worker.job_queues_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: jobs; Type: VIEW; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE VIEW graphile_worker.jobs AS
+ SELECT jobs.id,
+    job_queues.queue_name,
+    tasks.identifier AS task_identifier,
+    jobs.priority,
+    jobs.run_at,
+    jobs.attempts,
+    jobs.max_attempts,
+    jobs.last_error,
+    jobs.created_at,
+    jobs.updated_at,
+    jobs.key,
+    jobs.locked_at,
+    jobs.locked_by,
+    jobs.revision,
+    jobs.flags
+   FROM ((graphile_worker._private_jobs jobs
+     JOIN graphile_worker._private_tasks tasks ON ((tasks.id = jobs.task_id)))
+     LEFT JOIN graphile_worker._private_job_queues job_queues ON ((job_queues.id = jobs.job_queue_id)));
+
+ALTER TABLE graphile_worker.jobs OWNER TO pgcomply_worker;
+
+--
+-- Name: jobs_id_seq1; Type: SEQUENCE; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE graphile_worker._private_jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME graphile_worker.jobs_id_seq1
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: migrations; Type: TABLE; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE TABLE graphile_worker.migrations (
+    id integer NOT NULL,
+    ts timestamp with time zone DEFAULT now() NOT NULL,
+    breaking boolean DEFAULT false NOT NULL
+);
+
+ALTER TABLE graphile_worker.migrations OWNER TO pgcomply_worker;
+
+--
+-- Name: tasks_id_seq; Type: SEQUENCE; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE graphile_worker._private_tasks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME graphile_worker.tasks_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: audit_logs_default; Type: TABLE ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs ATTACH PARTITION compliance.audit_logs_default DEFAULT;
+
+--
+-- Name: audit_logs_y2026m11; Type: TABLE ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs ATTACH PARTITION compliance.audit_logs_y2026m11 FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00');
+
+--
+-- Name: audit_logs_y2026m12; Type: TABLE ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs ATTACH PARTITION compliance.audit_logs_y2026m12 FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');
+
+--
+-- Name: audit_logs_y2027m01; Type: TABLE ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs ATTACH PARTITION compliance.audit_logs_y2027m01 FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00');
+
+--
+-- Name: audit_logs_y2027m02; Type: TABLE ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs ATTACH PARTITION compliance.audit_logs_y2027m02 FOR VALUES FROM ('2027-02-01 00:00:00+00') TO ('2027-03-01 00:00:00+00');
+
+--
+-- Name: audit_logs_y2027m03; Type: TABLE ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs ATTACH PARTITION compliance.audit_logs_y2027m03 FOR VALUES FROM ('2027-03-01 00:00:00+00') TO ('2027-04-01 00:00:00+00');
+
+--
+-- Name: audit_logs audit_logs_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs
+    ADD CONSTRAINT audit_logs_pkey PRIMARY KEY (id, occurred_at);
+
+--
+-- Name: audit_logs_default audit_logs_default_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs_default
+    ADD CONSTRAINT audit_logs_default_pkey PRIMARY KEY (id, occurred_at);
+
+--
+-- Name: audit_logs_y2026m11 audit_logs_y2026m11_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs_y2026m11
+    ADD CONSTRAINT audit_logs_y2026m11_pkey PRIMARY KEY (id, occurred_at);
+
+--
+-- Name: audit_logs_y2026m12 audit_logs_y2026m12_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs_y2026m12
+    ADD CONSTRAINT audit_logs_y2026m12_pkey PRIMARY KEY (id, occurred_at);
+
+--
+-- Name: audit_logs_y2027m01 audit_logs_y2027m01_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs_y2027m01
+    ADD CONSTRAINT audit_logs_y2027m01_pkey PRIMARY KEY (id, occurred_at);
+
+--
+-- Name: audit_logs_y2027m02 audit_logs_y2027m02_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs_y2027m02
+    ADD CONSTRAINT audit_logs_y2027m02_pkey PRIMARY KEY (id, occurred_at);
+
+--
+-- Name: audit_logs_y2027m03 audit_logs_y2027m03_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_logs_y2027m03
+    ADD CONSTRAINT audit_logs_y2027m03_pkey PRIMARY KEY (id, occurred_at);
+
+--
+-- Name: audit_seals audit_seals_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_seals
+    ADD CONSTRAINT audit_seals_pkey PRIMARY KEY (seal_no);
+
+--
+-- Name: consent_purposes consent_purposes_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.consent_purposes
+    ADD CONSTRAINT consent_purposes_pkey PRIMARY KEY (purpose);
+
+--
+-- Name: consent_records consent_records_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.consent_records
+    ADD CONSTRAINT consent_records_pkey PRIMARY KEY (id);
+
+--
+-- Name: conversations conversations_owner_key; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.conversations
+    ADD CONSTRAINT conversations_owner_key UNIQUE (conversation_id, user_id);
+
+--
+-- Name: conversations conversations_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.conversations
+    ADD CONSTRAINT conversations_pkey PRIMARY KEY (conversation_id);
+
+--
+-- Name: dsr_requests dsr_requests_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.dsr_requests
+    ADD CONSTRAINT dsr_requests_pkey PRIMARY KEY (id);
+
+--
+-- Name: legal_holds legal_holds_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.legal_holds
+    ADD CONSTRAINT legal_holds_pkey PRIMARY KEY (id);
+
+--
+-- Name: messages messages_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.messages
+    ADD CONSTRAINT messages_pkey PRIMARY KEY (id);
+
+--
+-- Name: retention_policies retention_policies_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.retention_policies
+    ADD CONSTRAINT retention_policies_pkey PRIMARY KEY (category);
+
+--
+-- Name: sessions sessions_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_preferences user_preferences_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.user_preferences
+    ADD CONSTRAINT user_preferences_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: user_profiles user_profiles_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.user_profiles
+    ADD CONSTRAINT user_profiles_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: audit_seal_head audit_seal_head_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.audit_seal_head
+    ADD CONSTRAINT audit_seal_head_pkey PRIMARY KEY (singleton);
+
+--
+-- Name: bulk_operations bulk_operations_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.bulk_operations
+    ADD CONSTRAINT bulk_operations_pkey PRIMARY KEY (xact_id, kind);
+
+--
+-- Name: clock_override clock_override_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.clock_override
+    ADD CONSTRAINT clock_override_pkey PRIMARY KEY (singleton);
+
+--
+-- Name: erased_subjects erased_subjects_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.erased_subjects
+    ADD CONSTRAINT erased_subjects_pkey PRIMARY KEY (subject_digest);
+
+--
+-- Name: refusal_windows refusal_windows_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.refusal_windows
+    ADD CONSTRAINT refusal_windows_pkey UNIQUE NULLS NOT DISTINCT (client_ip, reason, window_start);
+
+--
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
+
+--
+-- Name: tombstone_peppers tombstone_peppers_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.tombstone_peppers
+    ADD CONSTRAINT tombstone_peppers_pkey PRIMARY KEY ("position");
+
+--
+-- Name: current current_pkey; Type: CONSTRAINT; Schema: graphile_migrate; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY graphile_migrate.current
+    ADD CONSTRAINT current_pkey PRIMARY KEY (filename);
+
+--
+-- Name: migrations migrations_pkey; Type: CONSTRAINT; Schema: graphile_migrate; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY graphile_migrate.migrations
+    ADD CONSTRAINT migrations_pkey PRIMARY KEY (hash);
+
+--
+-- Name: _private_job_queues job_queues_pkey1; Type: CONSTRAINT; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE ONLY graphile_worker._private_job_queues
+    ADD CONSTRAINT job_queues_pkey1 PRIMARY KEY (id);
+
+--
+-- Name: _private_job_queues job_queues_queue_name_key; Type: CONSTRAINT; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE ONLY graphile_worker._private_job_queues
+    ADD CONSTRAINT job_queues_queue_name_key UNIQUE (queue_name);
+
+--
+-- Name: _private_jobs jobs_key_key1; Type: CONSTRAINT; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE ONLY graphile_worker._private_jobs
+    ADD CONSTRAINT jobs_key_key1 UNIQUE (key);
+
+--
+-- Name: _private_jobs jobs_pkey1; Type: CONSTRAINT; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE ONLY graphile_worker._private_jobs
+    ADD CONSTRAINT jobs_pkey1 PRIMARY KEY (id);
+
+--
+-- Name: _private_known_crontabs known_crontabs_pkey; Type: CONSTRAINT; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE ONLY graphile_worker._private_known_crontabs
+    ADD CONSTRAINT known_crontabs_pkey PRIMARY KEY (identifier);
+
+--
+-- Name: migrations migrations_pkey; Type: CONSTRAINT; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE ONLY graphile_worker.migrations
+    ADD CONSTRAINT migrations_pkey PRIMARY KEY (id);
+
+--
+-- Name: _private_tasks tasks_identifier_key; Type: CONSTRAINT; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE ONLY graphile_worker._private_tasks
+    ADD CONSTRAINT tasks_identifier_key UNIQUE (identifier);
+
+--
+-- Name: _private_tasks tasks_pkey; Type: CONSTRAINT; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE ONLY graphile_worker._private_tasks
+    ADD CONSTRAINT tasks_pkey PRIMARY KEY (id);
+
+--
+-- Name: audit_logs_action_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_action_idx ON ONLY compliance.audit_logs USING btree (action, occurred_at);
+
+--
+-- Name: audit_logs_actor_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_actor_id_idx ON ONLY compliance.audit_logs USING btree (actor_id) WHERE (actor_id IS NOT NULL);
+
+--
+-- Name: audit_logs_default_action_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_default_action_occurred_at_idx ON compliance.audit_logs_default USING btree (action, occurred_at);
+
+--
+-- Name: audit_logs_default_actor_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_default_actor_id_idx ON compliance.audit_logs_default USING btree (actor_id) WHERE (actor_id IS NOT NULL);
+
+--
+-- Name: audit_logs_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_occurred_at_idx ON ONLY compliance.audit_logs USING brin (occurred_at);
+
+--
+-- Name: audit_logs_default_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_default_occurred_at_idx ON compliance.audit_logs_default USING brin (occurred_at);
+
+--
+-- Name: audit_logs_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_user_id_idx ON ONLY compliance.audit_logs USING btree (user_id, occurred_at) WHERE (user_id IS NOT NULL);
+
+--
+-- Name: audit_logs_default_user_id_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_default_user_id_occurred_at_idx ON compliance.audit_logs_default USING btree (user_id, occurred_at) WHERE (user_id IS NOT NULL);
+
+--
+-- Name: audit_logs_seal_order_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_seal_order_idx ON ONLY compliance.audit_logs USING btree (xact_id, id);
+
+--
+-- Name: audit_logs_default_xact_id_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_default_xact_id_id_idx ON compliance.audit_logs_default USING btree (xact_id, id);
+
+--
+-- Name: audit_logs_y2026m11_action_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2026m11_action_occurred_at_idx ON compliance.audit_logs_y2026m11 USING btree (action, occurred_at);
+
+--
+-- Name: audit_logs_y2026m11_actor_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2026m11_actor_id_idx ON compliance.audit_logs_y2026m11 USING btree (actor_id) WHERE (actor_id IS NOT NULL);
+
+--
+-- Name: audit_logs_y2026m11_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2026m11_occurred_at_idx ON compliance.audit_logs_y2026m11 USING brin (occurred_at);
+
+--
+-- Name: audit_logs_y2026m11_user_id_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2026m11_user_id_occurred_at_idx ON compliance.audit_logs_y2026m11 USING btree (user_id, occurred_at) WHERE (user_id IS NOT NULL);
+
+--
+-- Name: audit_logs_y2026m11_xact_id_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2026m11_xact_id_id_idx ON compliance.audit_logs_y2026m11 USING btree (xact_id, id);
+
+--
+-- Name: audit_logs_y2026m12_action_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2026m12_action_occurred_at_idx ON compliance.audit_logs_y2026m12 USING btree (action, occurred_at);
+
+--
+-- Name: audit_logs_y2026m12_actor_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2026m12_actor_id_idx ON compliance.audit_logs_y2026m12 USING btree (actor_id) WHERE (actor_id IS NOT NULL);
+
+--
+-- Name: audit_logs_y2026m12_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2026m12_occurred_at_idx ON compliance.audit_logs_y2026m12 USING brin (occurred_at);
+
+--
+-- Name: audit_logs_y2026m12_user_id_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2026m12_user_id_occurred_at_idx ON compliance.audit_logs_y2026m12 USING btree (user_id, occurred_at) WHERE (user_id IS NOT NULL);
+
+--
+-- Name: audit_logs_y2026m12_xact_id_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2026m12_xact_id_id_idx ON compliance.audit_logs_y2026m12 USING btree (xact_id, id);
+
+--
+-- Name: audit_logs_y2027m01_action_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m01_action_occurred_at_idx ON compliance.audit_logs_y2027m01 USING btree (action, occurred_at);
+
+--
+-- Name: audit_logs_y2027m01_actor_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m01_actor_id_idx ON compliance.audit_logs_y2027m01 USING btree (actor_id) WHERE (actor_id IS NOT NULL);
+
+--
+-- Name: audit_logs_y2027m01_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m01_occurred_at_idx ON compliance.audit_logs_y2027m01 USING brin (occurred_at);
+
+--
+-- Name: audit_logs_y2027m01_user_id_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m01_user_id_occurred_at_idx ON compliance.audit_logs_y2027m01 USING btree (user_id, occurred_at) WHERE (user_id IS NOT NULL);
+
+--
+-- Name: audit_logs_y2027m01_xact_id_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m01_xact_id_id_idx ON compliance.audit_logs_y2027m01 USING btree (xact_id, id);
+
+--
+-- Name: audit_logs_y2027m02_action_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m02_action_occurred_at_idx ON compliance.audit_logs_y2027m02 USING btree (action, occurred_at);
+
+--
+-- Name: audit_logs_y2027m02_actor_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m02_actor_id_idx ON compliance.audit_logs_y2027m02 USING btree (actor_id) WHERE (actor_id IS NOT NULL);
+
+--
+-- Name: audit_logs_y2027m02_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m02_occurred_at_idx ON compliance.audit_logs_y2027m02 USING brin (occurred_at);
+
+--
+-- Name: audit_logs_y2027m02_user_id_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m02_user_id_occurred_at_idx ON compliance.audit_logs_y2027m02 USING btree (user_id, occurred_at) WHERE (user_id IS NOT NULL);
+
+--
+-- Name: audit_logs_y2027m02_xact_id_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m02_xact_id_id_idx ON compliance.audit_logs_y2027m02 USING btree (xact_id, id);
+
+--
+-- Name: audit_logs_y2027m03_action_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m03_action_occurred_at_idx ON compliance.audit_logs_y2027m03 USING btree (action, occurred_at);
+
+--
+-- Name: audit_logs_y2027m03_actor_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m03_actor_id_idx ON compliance.audit_logs_y2027m03 USING btree (actor_id) WHERE (actor_id IS NOT NULL);
+
+--
+-- Name: audit_logs_y2027m03_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m03_occurred_at_idx ON compliance.audit_logs_y2027m03 USING brin (occurred_at);
+
+--
+-- Name: audit_logs_y2027m03_user_id_occurred_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m03_user_id_occurred_at_idx ON compliance.audit_logs_y2027m03 USING btree (user_id, occurred_at) WHERE (user_id IS NOT NULL);
+
+--
+-- Name: audit_logs_y2027m03_xact_id_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_y2027m03_xact_id_id_idx ON compliance.audit_logs_y2027m03 USING btree (xact_id, id);
+
+--
+-- Name: consent_records_current_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX consent_records_current_idx ON compliance.consent_records USING btree (user_id, purpose, recorded_at DESC, id DESC) INCLUDE (granted);
+
+--
+-- Name: consent_records_purpose_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX consent_records_purpose_idx ON compliance.consent_records USING btree (purpose);
+
+--
+-- Name: consent_records_recorded_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX consent_records_recorded_at_idx ON compliance.consent_records USING btree (recorded_at);
+
+--
+-- Name: conversations_last_message_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX conversations_last_message_at_idx ON compliance.conversations USING btree (last_message_at);
+
+--
+-- Name: conversations_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX conversations_user_id_idx ON compliance.conversations USING btree (user_id, last_message_at DESC);
+
+--
+-- Name: dsr_requests_open_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX dsr_requests_open_idx ON compliance.dsr_requests USING btree (due_at) WHERE (completed_at IS NULL);
+
+--
+-- Name: dsr_requests_received_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX dsr_requests_received_at_idx ON compliance.dsr_requests USING btree (received_at);
+
+--
+-- Name: dsr_requests_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX dsr_requests_user_id_idx ON compliance.dsr_requests USING btree (user_id);
+
+--
+-- Name: legal_holds_one_active_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE UNIQUE INDEX legal_holds_one_active_idx ON compliance.legal_holds USING btree (user_id) WHERE (released_at IS NULL);
+
+--
+-- Name: legal_holds_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX legal_holds_user_id_idx ON compliance.legal_holds USING btree (user_id);
+
+--
+-- Name: messages_conversation_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX messages_conversation_idx ON compliance.messages USING btree (conversation_id, user_id, id);
+
+--
+-- Name: messages_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX messages_user_id_idx ON compliance.messages USING btree (user_id);
+
+--
+-- Name: sessions_last_activity_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX sessions_last_activity_at_idx ON compliance.sessions USING btree (last_activity_at);
+
+--
+-- Name: sessions_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX sessions_user_id_idx ON compliance.sessions USING btree (user_id, last_activity_at DESC);
+
+--
+-- Name: jobs_main_index; Type: INDEX; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE INDEX jobs_main_index ON graphile_worker._private_jobs USING btree (priority, run_at) INCLUDE (id, task_id, job_queue_id) WHERE (is_available = true);
+
+--
+-- Name: jobs_no_queue_index; Type: INDEX; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+CREATE INDEX jobs_no_queue_index ON graphile_worker._private_jobs USING btree (priority, run_at) INCLUDE (id, task_id) WHERE ((is_available = true) AND (job_queue_id IS NULL));
+
+--
+-- Name: audit_logs_default_action_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_action_idx ATTACH PARTITION compliance.audit_logs_default_action_occurred_at_idx;
+
+--
+-- Name: audit_logs_default_actor_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_actor_id_idx ATTACH PARTITION compliance.audit_logs_default_actor_id_idx;
+
+--
+-- Name: audit_logs_default_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_occurred_at_idx ATTACH PARTITION compliance.audit_logs_default_occurred_at_idx;
+
+--
+-- Name: audit_logs_default_pkey; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_pkey ATTACH PARTITION compliance.audit_logs_default_pkey;
+
+--
+-- Name: audit_logs_default_user_id_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_user_id_idx ATTACH PARTITION compliance.audit_logs_default_user_id_occurred_at_idx;
+
+--
+-- Name: audit_logs_default_xact_id_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_seal_order_idx ATTACH PARTITION compliance.audit_logs_default_xact_id_id_idx;
+
+--
+-- Name: audit_logs_y2026m11_action_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_action_idx ATTACH PARTITION compliance.audit_logs_y2026m11_action_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2026m11_actor_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_actor_id_idx ATTACH PARTITION compliance.audit_logs_y2026m11_actor_id_idx;
+
+--
+-- Name: audit_logs_y2026m11_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_occurred_at_idx ATTACH PARTITION compliance.audit_logs_y2026m11_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2026m11_pkey; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_pkey ATTACH PARTITION compliance.audit_logs_y2026m11_pkey;
+
+--
+-- Name: audit_logs_y2026m11_user_id_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_user_id_idx ATTACH PARTITION compliance.audit_logs_y2026m11_user_id_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2026m11_xact_id_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_seal_order_idx ATTACH PARTITION compliance.audit_logs_y2026m11_xact_id_id_idx;
+
+--
+-- Name: audit_logs_y2026m12_action_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_action_idx ATTACH PARTITION compliance.audit_logs_y2026m12_action_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2026m12_actor_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_actor_id_idx ATTACH PARTITION compliance.audit_logs_y2026m12_actor_id_idx;
+
+--
+-- Name: audit_logs_y2026m12_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_occurred_at_idx ATTACH PARTITION compliance.audit_logs_y2026m12_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2026m12_pkey; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_pkey ATTACH PARTITION compliance.audit_logs_y2026m12_pkey;
+
+--
+-- Name: audit_logs_y2026m12_user_id_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_user_id_idx ATTACH PARTITION compliance.audit_logs_y2026m12_user_id_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2026m12_xact_id_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_seal_order_idx ATTACH PARTITION compliance.audit_logs_y2026m12_xact_id_id_idx;
+
+--
+-- Name: audit_logs_y2027m01_action_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_action_idx ATTACH PARTITION compliance.audit_logs_y2027m01_action_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2027m01_actor_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_actor_id_idx ATTACH PARTITION compliance.audit_logs_y2027m01_actor_id_idx;
+
+--
+-- Name: audit_logs_y2027m01_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_occurred_at_idx ATTACH PARTITION compliance.audit_logs_y2027m01_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2027m01_pkey; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_pkey ATTACH PARTITION compliance.audit_logs_y2027m01_pkey;
+
+--
+-- Name: audit_logs_y2027m01_user_id_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_user_id_idx ATTACH PARTITION compliance.audit_logs_y2027m01_user_id_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2027m01_xact_id_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_seal_order_idx ATTACH PARTITION compliance.audit_logs_y2027m01_xact_id_id_idx;
+
+--
+-- Name: audit_logs_y2027m02_action_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_action_idx ATTACH PARTITION compliance.audit_logs_y2027m02_action_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2027m02_actor_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_actor_id_idx ATTACH PARTITION compliance.audit_logs_y2027m02_actor_id_idx;
+
+--
+-- Name: audit_logs_y2027m02_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_occurred_at_idx ATTACH PARTITION compliance.audit_logs_y2027m02_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2027m02_pkey; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_pkey ATTACH PARTITION compliance.audit_logs_y2027m02_pkey;
+
+--
+-- Name: audit_logs_y2027m02_user_id_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_user_id_idx ATTACH PARTITION compliance.audit_logs_y2027m02_user_id_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2027m02_xact_id_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_seal_order_idx ATTACH PARTITION compliance.audit_logs_y2027m02_xact_id_id_idx;
+
+--
+-- Name: audit_logs_y2027m03_action_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_action_idx ATTACH PARTITION compliance.audit_logs_y2027m03_action_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2027m03_actor_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_actor_id_idx ATTACH PARTITION compliance.audit_logs_y2027m03_actor_id_idx;
+
+--
+-- Name: audit_logs_y2027m03_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_occurred_at_idx ATTACH PARTITION compliance.audit_logs_y2027m03_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2027m03_pkey; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_pkey ATTACH PARTITION compliance.audit_logs_y2027m03_pkey;
+
+--
+-- Name: audit_logs_y2027m03_user_id_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_user_id_idx ATTACH PARTITION compliance.audit_logs_y2027m03_user_id_occurred_at_idx;
+
+--
+-- Name: audit_logs_y2027m03_xact_id_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_seal_order_idx ATTACH PARTITION compliance.audit_logs_y2027m03_xact_id_id_idx;
+
+--
+-- Name: consent_records _010_append_only; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_append_only BEFORE DELETE OR UPDATE ON compliance.consent_records FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_consent_records__append_only();
+
+--
+-- Name: audit_logs _010_refuse_change; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON compliance.audit_logs FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_audit_logs__refuse_change();
+
+--
+-- Name: audit_logs_default _010_refuse_change; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON compliance.audit_logs_default FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_audit_logs__refuse_change();
+
+--
+-- Name: audit_logs_y2026m11 _010_refuse_change; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON compliance.audit_logs_y2026m11 FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_audit_logs__refuse_change();
+
+--
+-- Name: audit_logs_y2026m12 _010_refuse_change; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON compliance.audit_logs_y2026m12 FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_audit_logs__refuse_change();
+
+--
+-- Name: audit_logs_y2027m01 _010_refuse_change; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON compliance.audit_logs_y2027m01 FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_audit_logs__refuse_change();
+
+--
+-- Name: audit_logs_y2027m02 _010_refuse_change; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON compliance.audit_logs_y2027m02 FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_audit_logs__refuse_change();
+
+--
+-- Name: audit_logs_y2027m03 _010_refuse_change; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON compliance.audit_logs_y2027m03 FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_audit_logs__refuse_change();
+
+--
+-- Name: audit_seals _010_refuse_change; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON compliance.audit_seals FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_audit_logs__refuse_change();
+
+--
+-- Name: user_profiles _010_refuse_erased; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_refuse_erased BEFORE INSERT ON compliance.user_profiles FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_user_profiles__refuse_erased();
+
+--
+-- Name: consent_records _011_append_only_truncate; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _011_append_only_truncate BEFORE TRUNCATE ON compliance.consent_records FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_consent_records__append_only();
+
+--
+-- Name: audit_logs _020_only_redaction; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _020_only_redaction BEFORE UPDATE ON compliance.audit_logs FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_audit_logs__only_redaction();
+
+--
+-- Name: legal_holds _050_lock_subject; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _050_lock_subject BEFORE INSERT ON compliance.legal_holds FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_legal_holds__lock_subject();
+
+--
+-- Name: user_profiles _050_refuse_delete_under_hold; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _050_refuse_delete_under_hold BEFORE DELETE ON compliance.user_profiles FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_user_profiles__refuse_delete_under_hold();
+
+--
+-- Name: dsr_requests _100_set_due_at; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _100_set_due_at BEFORE INSERT OR UPDATE OF received_at ON compliance.dsr_requests FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_dsr_requests__set_due_at();
+
+--
+-- Name: retention_policies _100_set_updated_at; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON compliance.retention_policies FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__set_updated_at();
+
+--
+-- Name: user_preferences _100_set_updated_at; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON compliance.user_preferences FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__set_updated_at();
+
+--
+-- Name: user_profiles _100_set_updated_at; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON compliance.user_profiles FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__set_updated_at();
+
+--
+-- Name: consent_records _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.consent_records FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('consent', 'id', 'recorded', 'updated', 'deleted');
+
+--
+-- Name: conversations _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.conversations FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('conversation', 'conversation_id', 'created', 'updated', 'deleted');
+
+--
+-- Name: dsr_requests _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.dsr_requests FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('dsr_request', 'id', 'received', 'updated', 'deleted');
+
+--
+-- Name: legal_holds _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.legal_holds FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('legal_hold', 'id', 'placed', 'released', 'deleted');
+
+--
+-- Name: messages _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.messages FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('message', 'id', 'created', 'updated', 'deleted');
+
+--
+-- Name: retention_policies _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _900_audit AFTER UPDATE ON compliance.retention_policies FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_retention_policies__audit();
+
+--
+-- Name: sessions _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.sessions FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('session', 'id', 'created', 'updated', 'deleted');
+
+--
+-- Name: user_preferences _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.user_preferences FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('preferences', '', 'created', 'updated', 'deleted');
+
+--
+-- Name: user_profiles _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.user_profiles FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('profile', '', 'created', 'updated', 'deleted');
+
+--
+-- Name: consent_records _901_audit_deleted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.consent_records REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_deleted_rows('consent', 'id', 'recorded', 'updated', 'deleted');
+
+--
+-- Name: conversations _901_audit_deleted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.conversations REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_deleted_rows('conversation', 'conversation_id', 'created', 'updated', 'deleted');
+
+--
+-- Name: dsr_requests _901_audit_deleted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.dsr_requests REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_deleted_rows('dsr_request', 'id', 'received', 'updated', 'deleted');
+
+--
+-- Name: legal_holds _901_audit_deleted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.legal_holds REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_deleted_rows('legal_hold', 'id', 'placed', 'released', 'deleted');
+
+--
+-- Name: messages _901_audit_deleted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.messages REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_deleted_rows('message', 'id', 'created', 'updated', 'deleted');
+
+--
+-- Name: sessions _901_audit_deleted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.sessions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_deleted_rows('session', 'id', 'created', 'updated', 'deleted');
+
+--
+-- Name: user_preferences _901_audit_deleted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.user_preferences REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_deleted_rows('preferences', '', 'created', 'updated', 'deleted');
+
+--
+-- Name: user_profiles _901_audit_deleted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.user_profiles REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_deleted_rows('profile', '', 'created', 'updated', 'deleted');
+
+--
+-- Name: clock_override _900_audit; Type: TRIGGER; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON compliance_private.clock_override FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_clock_override__audit();
+
+--
+-- Name: consent_records consent_records_purpose_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.consent_records
+    ADD CONSTRAINT consent_records_purpose_fkey FOREIGN KEY (purpose) REFERENCES compliance.consent_purposes(purpose) ON DELETE RESTRICT;
+
+--
+-- Name: consent_records consent_records_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.consent_records
+    ADD CONSTRAINT consent_records_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
+-- Name: conversations conversations_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.conversations
+    ADD CONSTRAINT conversations_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
+-- Name: dsr_requests dsr_requests_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.dsr_requests
+    ADD CONSTRAINT dsr_requests_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE SET NULL;
+
+--
+-- Name: legal_holds legal_holds_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.legal_holds
+    ADD CONSTRAINT legal_holds_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
+-- Name: messages messages_conversation_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.messages
+    ADD CONSTRAINT messages_conversation_fkey FOREIGN KEY (conversation_id, user_id) REFERENCES compliance.conversations(conversation_id, user_id) ON DELETE CASCADE;
+
+--
+-- Name: messages messages_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.messages
+    ADD CONSTRAINT messages_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
+-- Name: sessions sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
+-- Name: user_preferences user_preferences_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.user_preferences
+    ADD CONSTRAINT user_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
+-- Name: migrations migrations_previous_hash_fkey; Type: FK CONSTRAINT; Schema: graphile_migrate; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY graphile_migrate.migrations
+    ADD CONSTRAINT migrations_previous_hash_fkey FOREIGN KEY (previous_hash) REFERENCES graphile_migrate.migrations(hash);
+
+--
+-- Name: audit_logs; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.audit_logs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: consent_records; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.consent_records ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: conversations; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.conversations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: consent_records dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.consent_records TO compliance_dpo USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY dpo_every_subject ON consent_records; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.consent_records IS 'The DPO reaches every subject (reads; writes only where a grant allows).';
+
+--
+-- Name: conversations dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.conversations TO compliance_dpo USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY dpo_every_subject ON conversations; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.conversations IS 'The DPO reaches every subject (reads; writes only where a grant allows).';
+
+--
+-- Name: dsr_requests dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.dsr_requests TO compliance_dpo USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY dpo_every_subject ON dsr_requests; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.dsr_requests IS 'The DPO manages every request.';
+
+--
+-- Name: legal_holds dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.legal_holds TO compliance_dpo USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY dpo_every_subject ON legal_holds; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.legal_holds IS 'The DPO reaches every subject (reads; writes only where a grant allows).';
+
+--
+-- Name: messages dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.messages TO compliance_dpo USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY dpo_every_subject ON messages; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.messages IS 'The DPO reaches every subject (reads; writes only where a grant allows).';
+
+--
+-- Name: sessions dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.sessions TO compliance_dpo USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY dpo_every_subject ON sessions; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.sessions IS 'The DPO reaches every subject (reads; writes only where a grant allows).';
+
+--
+-- Name: user_preferences dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.user_preferences TO compliance_dpo USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY dpo_every_subject ON user_preferences; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.user_preferences IS 'The DPO reaches every subject (reads; writes only where a grant allows).';
+
+--
+-- Name: user_profiles dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.user_profiles TO compliance_dpo USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY dpo_every_subject ON user_profiles; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.user_profiles IS 'The DPO reaches every subject (reads; writes only where a grant allows).';
+
+--
+-- Name: dsr_requests; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.dsr_requests ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: legal_holds; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.legal_holds ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: messages; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.messages ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_logs owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.audit_logs TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON audit_logs; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.audit_logs IS 'The SECURITY DEFINER routines (append, seal, verify, redact) run as the owner.';
+
+--
+-- Name: consent_records owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.consent_records TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON consent_records; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.consent_records IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
+
+--
+-- Name: conversations owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.conversations TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON conversations; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.conversations IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
+
+--
+-- Name: dsr_requests owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.dsr_requests TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON dsr_requests; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.dsr_requests IS 'SECURITY DEFINER routines register and complete requests.';
+
+--
+-- Name: legal_holds owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.legal_holds TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON legal_holds; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.legal_holds IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
+
+--
+-- Name: messages owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.messages TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON messages; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.messages IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
+
+--
+-- Name: sessions owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.sessions TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON sessions; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.sessions IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
+
+--
+-- Name: user_preferences owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.user_preferences TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON user_preferences; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.user_preferences IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
+
+--
+-- Name: user_profiles owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.user_profiles TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON user_profiles; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.user_profiles IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
+
+--
+-- Name: audit_logs readers_every_row; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers_every_row ON compliance.audit_logs FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers_every_row ON audit_logs; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers_every_row ON compliance.audit_logs IS 'The auditor and the DPO read the whole audit log.';
+
+--
+-- Name: sessions; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.sessions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: consent_records subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY subject_own_rows ON compliance.consent_records TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+
+--
+-- Name: POLICY subject_own_rows ON consent_records; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY subject_own_rows ON compliance.consent_records IS 'The API acting for a subject sees and changes only rows whose user_id is the request actor.';
+
+--
+-- Name: conversations subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY subject_own_rows ON compliance.conversations TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+
+--
+-- Name: POLICY subject_own_rows ON conversations; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY subject_own_rows ON compliance.conversations IS 'The API acting for a subject sees and changes only rows whose user_id is the request actor.';
+
+--
+-- Name: dsr_requests subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY subject_own_rows ON compliance.dsr_requests FOR SELECT TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+
+--
+-- Name: POLICY subject_own_rows ON dsr_requests; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY subject_own_rows ON compliance.dsr_requests IS 'A subject sees its own requests.';
+
+--
+-- Name: legal_holds subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY subject_own_rows ON compliance.legal_holds TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+
+--
+-- Name: POLICY subject_own_rows ON legal_holds; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY subject_own_rows ON compliance.legal_holds IS 'The API acting for a subject sees and changes only rows whose user_id is the request actor.';
+
+--
+-- Name: messages subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY subject_own_rows ON compliance.messages TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+
+--
+-- Name: POLICY subject_own_rows ON messages; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY subject_own_rows ON compliance.messages IS 'The API acting for a subject sees and changes only rows whose user_id is the request actor.';
+
+--
+-- Name: sessions subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY subject_own_rows ON compliance.sessions TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+
+--
+-- Name: POLICY subject_own_rows ON sessions; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY subject_own_rows ON compliance.sessions IS 'The API acting for a subject sees and changes only rows whose user_id is the request actor.';
+
+--
+-- Name: user_preferences subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY subject_own_rows ON compliance.user_preferences TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+
+--
+-- Name: POLICY subject_own_rows ON user_preferences; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY subject_own_rows ON compliance.user_preferences IS 'The API acting for a subject sees and changes only rows whose user_id is the request actor.';
+
+--
+-- Name: user_profiles subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY subject_own_rows ON compliance.user_profiles TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+
+--
+-- Name: POLICY subject_own_rows ON user_profiles; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY subject_own_rows ON compliance.user_profiles IS 'The API acting for a subject sees and changes only rows whose user_id is the request actor.';
+
+--
+-- Name: user_preferences; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.user_preferences ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_profiles; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.user_profiles ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: _private_job_queues; Type: ROW SECURITY; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE graphile_worker._private_job_queues ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: _private_jobs; Type: ROW SECURITY; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE graphile_worker._private_jobs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: _private_known_crontabs; Type: ROW SECURITY; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE graphile_worker._private_known_crontabs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: _private_tasks; Type: ROW SECURITY; Schema: graphile_worker; Owner: pgcomply_worker
+--
+
+ALTER TABLE graphile_worker._private_tasks ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: SCHEMA compliance; Type: ACL; Schema: -; Owner: compliance_owner
+--
+
+GRANT USAGE ON SCHEMA compliance TO compliance_app;
+GRANT USAGE ON SCHEMA compliance TO compliance_dpo;
+GRANT USAGE ON SCHEMA compliance TO compliance_worker;
+GRANT USAGE ON SCHEMA compliance TO compliance_auditor;
+
+--
+-- Name: SCHEMA compliance_private; Type: ACL; Schema: -; Owner: compliance_owner
+--
+
+GRANT USAGE ON SCHEMA compliance_private TO compliance_app;
+GRANT USAGE ON SCHEMA compliance_private TO compliance_dpo;
+
+--
+-- Name: TABLE messages; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT,DELETE ON TABLE compliance.messages TO compliance_app;
+GRANT SELECT ON TABLE compliance.messages TO compliance_dpo;
+
+--
+-- Name: COLUMN messages.conversation_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(conversation_id) ON TABLE compliance.messages TO compliance_app;
+
+--
+-- Name: COLUMN messages.user_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(user_id) ON TABLE compliance.messages TO compliance_app;
+
+--
+-- Name: COLUMN messages.role; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(role) ON TABLE compliance.messages TO compliance_app;
+
+--
+-- Name: COLUMN messages.content; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(content) ON TABLE compliance.messages TO compliance_app;
+
+--
+-- Name: FUNCTION add_message(conversation_id uuid, role text, content text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.add_message(conversation_id uuid, role text, content text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.add_message(conversation_id uuid, role text, content text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.add_message(conversation_id uuid, role text, content text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION apply_retention(category text, batch_size integer, dry_run boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) TO compliance_dpo;
+
+--
+-- Name: FUNCTION audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) TO compliance_worker;
+
+--
+-- Name: FUNCTION audit_personal_fields(row_ids bigint[], reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION close_session(user_id text, session_id uuid); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.close_session(user_id text, session_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.close_session(user_id text, session_id uuid) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.close_session(user_id text, session_id uuid) TO compliance_dpo;
+
+--
+-- Name: TABLE dsr_requests; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.dsr_requests TO compliance_app;
+GRANT SELECT ON TABLE compliance.dsr_requests TO compliance_dpo;
+
+--
+-- Name: COLUMN dsr_requests.status; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(status) ON TABLE compliance.dsr_requests TO compliance_dpo;
+
+--
+-- Name: COLUMN dsr_requests.completed_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(completed_at) ON TABLE compliance.dsr_requests TO compliance_dpo;
+
+--
+-- Name: COLUMN dsr_requests.handled_by; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(handled_by) ON TABLE compliance.dsr_requests TO compliance_dpo;
+
+--
+-- Name: COLUMN dsr_requests.notes; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(notes) ON TABLE compliance.dsr_requests TO compliance_dpo;
+
+--
+-- Name: FUNCTION complete_dsr(request_id bigint, status text, notes text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.complete_dsr(request_id bigint, status text, notes text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.complete_dsr(request_id bigint, status text, notes text) TO compliance_dpo;
+
+--
+-- Name: TABLE consent_records; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.consent_records TO compliance_app;
+GRANT SELECT ON TABLE compliance.consent_records TO compliance_dpo;
+
+--
+-- Name: COLUMN consent_records.user_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(user_id) ON TABLE compliance.consent_records TO compliance_app;
+GRANT INSERT(user_id) ON TABLE compliance.consent_records TO compliance_dpo;
+
+--
+-- Name: COLUMN consent_records.purpose; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(purpose) ON TABLE compliance.consent_records TO compliance_app;
+GRANT INSERT(purpose) ON TABLE compliance.consent_records TO compliance_dpo;
+
+--
+-- Name: COLUMN consent_records.granted; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(granted) ON TABLE compliance.consent_records TO compliance_app;
+GRANT INSERT(granted) ON TABLE compliance.consent_records TO compliance_dpo;
+
+--
+-- Name: COLUMN consent_records.policy_version; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(policy_version) ON TABLE compliance.consent_records TO compliance_app;
+GRANT INSERT(policy_version) ON TABLE compliance.consent_records TO compliance_dpo;
+
+--
+-- Name: COLUMN consent_records.source; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(source) ON TABLE compliance.consent_records TO compliance_app;
+GRANT INSERT(source) ON TABLE compliance.consent_records TO compliance_dpo;
+
+--
+-- Name: COLUMN consent_records.ip_address; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(ip_address) ON TABLE compliance.consent_records TO compliance_app;
+GRANT INSERT(ip_address) ON TABLE compliance.consent_records TO compliance_dpo;
+
+--
+-- Name: COLUMN consent_records.user_agent; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(user_agent) ON TABLE compliance.consent_records TO compliance_app;
+GRANT INSERT(user_agent) ON TABLE compliance.consent_records TO compliance_dpo;
+
+--
+-- Name: FUNCTION consent_history(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.consent_history(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.consent_history(user_id text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.consent_history(user_id text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION consent_records_between(from_time timestamp with time zone, to_time timestamp with time zone, after_id bigint, page_size integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.consent_records_between(from_time timestamp with time zone, to_time timestamp with time zone, after_id bigint, page_size integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.consent_records_between(from_time timestamp with time zone, to_time timestamp with time zone, after_id bigint, page_size integer) TO compliance_dpo;
+
+--
+-- Name: FUNCTION conversation_messages(conversation_id uuid, after_id bigint, page_size integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint, page_size integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint, page_size integer) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint, page_size integer) TO compliance_dpo;
+
+--
+-- Name: FUNCTION current_actor(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.current_actor() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.current_actor() TO compliance_app;
+GRANT ALL ON FUNCTION compliance.current_actor() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.current_actor() TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.current_actor() TO compliance_auditor;
+
+--
+-- Name: FUNCTION current_actor_roles(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.current_actor_roles() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.current_actor_roles() TO compliance_app;
+GRANT ALL ON FUNCTION compliance.current_actor_roles() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.current_actor_roles() TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.current_actor_roles() TO compliance_auditor;
+
+--
+-- Name: FUNCTION current_client_ip(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.current_client_ip() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.current_client_ip() TO compliance_app;
+GRANT ALL ON FUNCTION compliance.current_client_ip() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.current_client_ip() TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.current_client_ip() TO compliance_auditor;
+
+--
+-- Name: FUNCTION current_subject(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.current_subject() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.current_subject() TO compliance_app;
+GRANT ALL ON FUNCTION compliance.current_subject() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.current_subject() TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.current_subject() TO compliance_auditor;
+
+--
+-- Name: FUNCTION current_user_agent(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.current_user_agent() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.current_user_agent() TO compliance_app;
+GRANT ALL ON FUNCTION compliance.current_user_agent() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.current_user_agent() TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.current_user_agent() TO compliance_auditor;
+
+--
+-- Name: FUNCTION ensure_audit_partitions(months_ahead integer, months_back integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.ensure_audit_partitions(months_ahead integer, months_back integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.ensure_audit_partitions(months_ahead integer, months_back integer) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.ensure_audit_partitions(months_ahead integer, months_back integer) TO compliance_dpo;
+
+--
+-- Name: TABLE user_profiles; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.user_profiles TO compliance_app;
+GRANT SELECT ON TABLE compliance.user_profiles TO compliance_dpo;
+
+--
+-- Name: COLUMN user_profiles.user_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(user_id) ON TABLE compliance.user_profiles TO compliance_app;
+GRANT INSERT(user_id) ON TABLE compliance.user_profiles TO compliance_dpo;
+
+--
+-- Name: COLUMN user_profiles.username; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(username),UPDATE(username) ON TABLE compliance.user_profiles TO compliance_app;
+GRANT INSERT(username),UPDATE(username) ON TABLE compliance.user_profiles TO compliance_dpo;
+
+--
+-- Name: COLUMN user_profiles.email; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(email),UPDATE(email) ON TABLE compliance.user_profiles TO compliance_app;
+GRANT INSERT(email),UPDATE(email) ON TABLE compliance.user_profiles TO compliance_dpo;
+
+--
+-- Name: COLUMN user_profiles.full_name; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(full_name),UPDATE(full_name) ON TABLE compliance.user_profiles TO compliance_app;
+GRANT INSERT(full_name),UPDATE(full_name) ON TABLE compliance.user_profiles TO compliance_dpo;
+
+--
+-- Name: COLUMN user_profiles.metadata; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(metadata),UPDATE(metadata) ON TABLE compliance.user_profiles TO compliance_app;
+GRANT INSERT(metadata),UPDATE(metadata) ON TABLE compliance.user_profiles TO compliance_dpo;
+
+--
+-- Name: FUNCTION ensure_profile(user_id text, username text, email text, full_name text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.ensure_profile(user_id text, username text, email text, full_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.ensure_profile(user_id text, username text, email text, full_name text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.ensure_profile(user_id text, username text, email text, full_name text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION erase_my_data(reason text, confirm boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.erase_my_data(reason text, confirm boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.erase_my_data(reason text, confirm boolean) TO compliance_app;
+
+--
+-- Name: FUNCTION erase_subject(user_id text, reason text, confirm boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) TO compliance_dpo;
+
+--
+-- Name: FUNCTION export_my_data(kind text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.export_my_data(kind text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.export_my_data(kind text) TO compliance_app;
+
+--
+-- Name: FUNCTION export_subject(user_id text, kind text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.export_subject(user_id text, kind text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.export_subject(user_id text, kind text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION has_consent(user_id text, purpose text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.has_consent(user_id text, purpose text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.has_consent(user_id text, purpose text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.has_consent(user_id text, purpose text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION is_under_legal_hold(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.is_under_legal_hold(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.is_under_legal_hold(user_id text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.is_under_legal_hold(user_id text) TO compliance_worker;
+
+--
+-- Name: FUNCTION list_conversations(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.list_conversations(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.list_conversations(user_id text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.list_conversations(user_id text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) TO compliance_worker;
+
+--
+-- Name: FUNCTION open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text) TO compliance_app;
+
+--
+-- Name: TABLE dsr_open_requests; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.dsr_open_requests TO compliance_dpo;
+
+--
+-- Name: FUNCTION open_requests(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.open_requests() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.open_requests() TO compliance_dpo;
+
+--
+-- Name: TABLE legal_holds; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.legal_holds TO compliance_dpo;
+
+--
+-- Name: FUNCTION place_legal_hold(user_id text, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.place_legal_hold(user_id text, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.place_legal_hold(user_id text, reason text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION record_consent(user_id text, purpose text, granted boolean, policy_version text, source text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION record_refusal(reason text, client_ip inet, user_agent text, detail text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_refusal(reason text, client_ip inet, user_agent text, detail text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_refusal(reason text, client_ip inet, user_agent text, detail text) TO compliance_app;
+
+--
+-- Name: FUNCTION register_dsr(user_id text, kind text, notes text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.register_dsr(user_id text, kind text, notes text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.register_dsr(user_id text, kind text, notes text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION release_legal_hold(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.release_legal_hold(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.release_legal_hold(user_id text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION reregister_subject(user_id text, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.reregister_subject(user_id text, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.reregister_subject(user_id text, reason text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) TO compliance_dpo;
+
+--
+-- Name: TABLE user_preferences; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT,DELETE ON TABLE compliance.user_preferences TO compliance_app;
+GRANT SELECT ON TABLE compliance.user_preferences TO compliance_dpo;
+
+--
+-- Name: COLUMN user_preferences.user_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(user_id) ON TABLE compliance.user_preferences TO compliance_app;
+GRANT INSERT(user_id) ON TABLE compliance.user_preferences TO compliance_dpo;
+
+--
+-- Name: COLUMN user_preferences.preferences; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(preferences),UPDATE(preferences) ON TABLE compliance.user_preferences TO compliance_app;
+GRANT INSERT(preferences),UPDATE(preferences) ON TABLE compliance.user_preferences TO compliance_dpo;
+
+--
+-- Name: FUNCTION set_preferences(user_id text, preferences jsonb, merge boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.set_preferences(user_id text, preferences jsonb, merge boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.set_preferences(user_id text, preferences jsonb, merge boolean) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.set_preferences(user_id text, preferences jsonb, merge boolean) TO compliance_dpo;
+
+--
+-- Name: FUNCTION set_request_context(actor text, roles text[], client_ip inet, user_agent text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_auditor;
+
+--
+-- Name: TABLE conversations; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT,DELETE ON TABLE compliance.conversations TO compliance_app;
+GRANT SELECT ON TABLE compliance.conversations TO compliance_dpo;
+
+--
+-- Name: COLUMN conversations.conversation_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(conversation_id) ON TABLE compliance.conversations TO compliance_app;
+
+--
+-- Name: COLUMN conversations.user_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(user_id) ON TABLE compliance.conversations TO compliance_app;
+
+--
+-- Name: COLUMN conversations.title; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(title),UPDATE(title) ON TABLE compliance.conversations TO compliance_app;
+
+--
+-- Name: COLUMN conversations.last_message_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(last_message_at) ON TABLE compliance.conversations TO compliance_app;
+
+--
+-- Name: COLUMN conversations.archived; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(archived),UPDATE(archived) ON TABLE compliance.conversations TO compliance_app;
+
+--
+-- Name: COLUMN conversations.metadata; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(metadata),UPDATE(metadata) ON TABLE compliance.conversations TO compliance_app;
+
+--
+-- Name: FUNCTION start_conversation(user_id text, title text, metadata jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.start_conversation(user_id text, title text, metadata jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.start_conversation(user_id text, title text, metadata jsonb) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.start_conversation(user_id text, title text, metadata jsonb) TO compliance_dpo;
+
+--
+-- Name: FUNCTION subject_consents(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.subject_consents(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.subject_consents(user_id text) TO compliance_dpo;
+
+--
+-- Name: TABLE sessions; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.sessions TO compliance_app;
+GRANT SELECT ON TABLE compliance.sessions TO compliance_dpo;
+
+--
+-- Name: COLUMN sessions.id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(id) ON TABLE compliance.sessions TO compliance_app;
+
+--
+-- Name: COLUMN sessions.user_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(user_id) ON TABLE compliance.sessions TO compliance_app;
+
+--
+-- Name: COLUMN sessions.last_activity_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(last_activity_at) ON TABLE compliance.sessions TO compliance_app;
+
+--
+-- Name: COLUMN sessions.ended_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(ended_at) ON TABLE compliance.sessions TO compliance_app;
+
+--
+-- Name: COLUMN sessions.ip_address; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(ip_address) ON TABLE compliance.sessions TO compliance_app;
+
+--
+-- Name: COLUMN sessions.user_agent; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(user_agent) ON TABLE compliance.sessions TO compliance_app;
+
+--
+-- Name: FUNCTION touch_session(user_id text, session_id uuid, idle_timeout interval); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) TO compliance_dpo;
+
+--
+-- Name: FUNCTION update_profile(user_id text, patch jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.update_profile(user_id text, patch jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.update_profile(user_id text, patch jsonb) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.update_profile(user_id text, patch jsonb) TO compliance_dpo;
+
+--
+-- Name: FUNCTION verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) TO compliance_worker;
+
+--
+-- Name: FUNCTION acting_for_one_subject(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.acting_for_one_subject() FROM PUBLIC;
+
+--
+-- Name: FUNCTION adopt_tombstone_pepper(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.adopt_tombstone_pepper() FROM PUBLIC;
+
+--
+-- Name: FUNCTION append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION hash_field(value text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.hash_field(value text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_actor_digest(salt bytea, actor_id text, ip_address inet, user_agent text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_actor_digest(salt bytea, actor_id text, ip_address inet, user_agent text) FROM PUBLIC;
+
+--
+-- Name: TABLE audit_seals; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_auditor;
+GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_dpo;
+GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_worker;
+GRANT DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_app;
+
+--
+-- Name: FUNCTION audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_personal_digest(salt bytea, user_id text, actor_id text, ip_address inet, user_agent text, personal_details jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_personal_digest(salt bytea, user_id text, actor_id text, ip_address inet, user_agent text, personal_details jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_row_hash(id bigint, occurred_at timestamp with time zone, xact_id xid8, action text, category text, resource_type text, resource_id text, outcome text, failure_reason text, details jsonb, personal_digest bytea); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_row_hash(id bigint, occurred_at timestamp with time zone, xact_id xid8, action text, category text, resource_type text, resource_id text, outcome text, failure_reason text, details jsonb, personal_digest bytea) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_subject_digest(salt bytea, user_id text, personal_details jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_subject_digest(salt bytea, user_id text, personal_details jsonb) FROM PUBLIC;
+
+--
+-- Name: TABLE audit_logs; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_logs TO compliance_app;
+GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_logs TO compliance_dpo;
+GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_logs TO compliance_worker;
+GRANT DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(id) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.occurred_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(occurred_at) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.xact_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(xact_id) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.action; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(action) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.category; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(category) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.resource_type; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(resource_type) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.resource_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(resource_id) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.outcome; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(outcome) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.failure_reason; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(failure_reason) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.details; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(details) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.personal_digest; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(personal_digest) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.redacted_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(redacted_at) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.subject_part_digest; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(subject_part_digest) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: COLUMN audit_logs.actor_part_digest; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(actor_part_digest) ON TABLE compliance.audit_logs TO compliance_auditor;
+
+--
+-- Name: FUNCTION audit_log_checks_between(from_xact xid8, from_id bigint, to_xact xid8, to_id bigint, below_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_log_checks_between(from_xact xid8, from_id bigint, to_xact xid8, to_id bigint, below_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_parts_missing(have text, need text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_parts_missing(have text, need text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_problem_detail(kind text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_problem_detail(kind text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_seal_hash(previous_hash bytea, seal_no bigint, last_xact_id xid8, last_row_id bigint, row_count integer, row_hashes bytea); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_seal_hash(previous_hash bytea, seal_no bigint, last_xact_id xid8, last_row_id bigint, row_count integer, row_hashes bytea) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_seal_hash_v2(previous_hash bytea, seal_no bigint, first_row_id bigint, last_row_id bigint, row_count integer, row_hashes bytea); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_seal_hash_v2(previous_hash bytea, seal_no bigint, first_row_id bigint, last_row_id bigint, row_count integer, row_hashes bytea) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_seal_hash_of(seal compliance.audit_seals); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_seal_hash_of(seal compliance.audit_seals) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION begin_bulk_operation(kind text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.begin_bulk_operation(kind text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION describe_interval(value interval); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.describe_interval(value interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance_private.describe_interval(value interval) TO compliance_app;
+GRANT ALL ON FUNCTION compliance_private.describe_interval(value interval) TO compliance_dpo;
+
+--
+-- Name: FUNCTION drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION end_bulk_operation(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.end_bulk_operation() FROM PUBLIC;
+
+--
+-- Name: FUNCTION erase_subject_core(user_id text, reason text, confirm boolean, requested_by text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION expired_audit_partitions(cutoff timestamp with time zone); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.expired_audit_partitions(cutoff timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION export_subject_core(user_id text, kind text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION handler_for(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.handler_for(user_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION in_any_bulk_operation(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.in_any_bulk_operation() FROM PUBLIC;
+
+--
+-- Name: FUNCTION in_bulk_operation(kind text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.in_bulk_operation(kind text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION is_erased(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.is_erased(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance_private.is_erased(user_id text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION lock_subject(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.lock_subject(user_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION older_transaction_running(horizon xid8); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.older_transaction_running(horizon xid8) FROM PUBLIC;
+
+--
+-- Name: FUNCTION parse_keyring(keyring text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.parse_keyring(keyring text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION protect_audit_relation(relation regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.protect_audit_relation(relation regclass) FROM PUBLIC;
+
+--
+-- Name: FUNCTION raise_error(code text, message text, hint text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.raise_error(code text, message text, hint text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance_private.raise_error(code text, message text, hint text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance_private.raise_error(code text, message text, hint text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION record_completed_dsr(user_id text, kind text, handled_by text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION refuse_erased(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.refuse_erased(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance_private.refuse_erased(user_id text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance_private.refuse_erased(user_id text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION refuse_personal_outside(details jsonb, resource_id text, user_id text, actor_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.refuse_personal_outside(details jsonb, resource_id text, user_id text, actor_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION require_context_subject(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.require_context_subject() FROM PUBLIC;
+
+--
+-- Name: FUNCTION require_subject(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.require_subject(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance_private.require_subject(user_id text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance_private.require_subject(user_id text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION retention_cutoff(category text, as_of timestamp with time zone); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.retention_cutoff(category text, as_of timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION retention_now(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.retention_now() FROM PUBLIC;
+
+--
+-- Name: FUNCTION retention_row_subjects(category text, ids text[]); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.retention_row_subjects(category text, ids text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION rotate_tombstone_pepper(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.rotate_tombstone_pepper() FROM PUBLIC;
+
+--
+-- Name: FUNCTION session_peppers(extra integer); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.session_peppers(extra integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION subject_digest(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.subject_digest(user_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION subject_document(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.subject_document(user_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__audit_deleted_rows(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg__audit_deleted_rows() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__audit_row_change(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg__audit_row_change() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__set_updated_at(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg__set_updated_at() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance_private.tg__set_updated_at() TO compliance_app;
+GRANT ALL ON FUNCTION compliance_private.tg__set_updated_at() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance_private.tg__set_updated_at() TO compliance_worker;
+
+--
+-- Name: FUNCTION tg_audit_logs__only_redaction(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg_audit_logs__only_redaction() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance_private.tg_audit_logs__only_redaction() TO compliance_app;
+GRANT ALL ON FUNCTION compliance_private.tg_audit_logs__only_redaction() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance_private.tg_audit_logs__only_redaction() TO compliance_worker;
+GRANT ALL ON FUNCTION compliance_private.tg_audit_logs__only_redaction() TO compliance_auditor;
+
+--
+-- Name: FUNCTION tg_audit_logs__refuse_change(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg_audit_logs__refuse_change() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance_private.tg_audit_logs__refuse_change() TO compliance_app;
+GRANT ALL ON FUNCTION compliance_private.tg_audit_logs__refuse_change() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance_private.tg_audit_logs__refuse_change() TO compliance_worker;
+GRANT ALL ON FUNCTION compliance_private.tg_audit_logs__refuse_change() TO compliance_auditor;
+
+--
+-- Name: FUNCTION tg_clock_override__audit(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg_clock_override__audit() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_consent_records__append_only(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg_consent_records__append_only() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_dsr_requests__set_due_at(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg_dsr_requests__set_due_at() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance_private.tg_dsr_requests__set_due_at() TO compliance_app;
+GRANT ALL ON FUNCTION compliance_private.tg_dsr_requests__set_due_at() TO compliance_dpo;
+
+--
+-- Name: FUNCTION tg_legal_holds__lock_subject(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg_legal_holds__lock_subject() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_retention_policies__audit(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg_retention_policies__audit() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg_user_profiles__refuse_delete_under_hold(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg_user_profiles__refuse_delete_under_hold() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance_private.tg_user_profiles__refuse_delete_under_hold() TO compliance_app;
+GRANT ALL ON FUNCTION compliance_private.tg_user_profiles__refuse_delete_under_hold() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance_private.tg_user_profiles__refuse_delete_under_hold() TO compliance_worker;
+
+--
+-- Name: FUNCTION tg_user_profiles__refuse_erased(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg_user_profiles__refuse_erased() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tombstone_pepper_check(pepper bytea); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) FROM PUBLIC;
+
+--
+-- Name: TABLE consent_purposes; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.consent_purposes TO compliance_app;
+GRANT SELECT ON TABLE compliance.consent_purposes TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.consent_purposes TO compliance_auditor;
+
+--
+-- Name: TABLE current_consents; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.current_consents TO compliance_app;
+GRANT SELECT ON TABLE compliance.current_consents TO compliance_dpo;
+
+--
+-- Name: TABLE retention_policies; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.retention_policies TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.retention_policies TO compliance_worker;
+GRANT SELECT ON TABLE compliance.retention_policies TO compliance_auditor;
+
+--
+-- Name: COLUMN retention_policies.retention_period; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(retention_period) ON TABLE compliance.retention_policies TO compliance_dpo;
+
+--
+-- Name: COLUMN retention_policies.legal_basis; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(legal_basis) ON TABLE compliance.retention_policies TO compliance_dpo;
+
+--
+-- Name: COLUMN retention_policies.enabled; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(enabled) ON TABLE compliance.retention_policies TO compliance_dpo;
+
+--
+-- Name: TABLE retention_due; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.retention_due TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.retention_due TO compliance_worker;
+GRANT SELECT ON TABLE compliance.retention_due TO compliance_auditor;
+
+--
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: -; Owner: compliance_owner
+--
+
+ALTER DEFAULT PRIVILEGES FOR ROLE compliance_owner REVOKE ALL ON FUNCTIONS  FROM PUBLIC;
+
+--
+-- PostgreSQL database dump complete
+--
