@@ -636,16 +636,19 @@ COMMENT ON FUNCTION compliance.consent_records_between(from_time timestamp with 
 --
 
 CREATE FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint DEFAULT 0, page_size integer DEFAULT 100) RETURNS TABLE(id bigint, role text, content text, created_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_subject text;
 begin
   if page_size not between 1 and 1000 or after_id is null or after_id < 0 then
     perform compliance_private.raise_error('BADRG', 'page_size must be 1..1000 and after_id at least 0',
       'Page with after_id: the id of the last message of the previous page.');
   end if;
   -- row-level security decides whose conversations the caller sees
-  if not exists (select from compliance.conversations c where c.conversation_id = conversation_messages.conversation_id) then
+  select c.user_id into v_subject from compliance.conversations c where c.conversation_id = conversation_messages.conversation_id;
+  if not found then
     perform compliance_private.raise_error('NOCNV', format('no conversation %s', conversation_id),
       'The conversation does not exist or belongs to someone else.');
   end if;
@@ -655,6 +658,11 @@ begin
      where m.conversation_id = conversation_messages.conversation_id and m.id > after_id
      order by m.id
      limit page_size;
+  -- someone other than the subject (a DPO) reading the conversation leaves a row (issue #15, item 3)
+  if current_user <> 'compliance_app' then
+    perform compliance.log_event('subject.messages_read', 'gdpr', 'conversation', conversation_id::text,
+      jsonb_build_object('procedure', 'conversation_messages', 'after_id', after_id, 'page_size', page_size), v_subject);
+  end if;
 end;
 $$;
 
@@ -664,7 +672,7 @@ ALTER FUNCTION compliance.conversation_messages(conversation_id uuid, after_id b
 -- Name: FUNCTION conversation_messages(conversation_id uuid, after_id bigint, page_size integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint, page_size integer) IS 'The messages of one conversation in the order they were added, page_size (1..1000) at a time after the message id after_id. Row-level security limits the app to its subject''s conversations. Errors: NOCNV when the caller cannot see the conversation, BADRG for a bad page.';
+COMMENT ON FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint, page_size integer) IS 'The messages of one conversation in the order they were added, page_size (1..1000) at a time after the message id after_id. Row-level security limits the app to its subject''s conversations; any other reader (a DPO) is audited (subject.messages_read). Errors: NOCNV when the caller cannot see the conversation, BADRG for a bad page.';
 
 --
 -- Name: current_actor(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner

@@ -144,3 +144,21 @@ describe('the DPO role (item 6)', () => {
     expect(ok!.actor).toBe('dpo:dana');
   });
 });
+
+describe('a DPO reading a conversation (item 3)', () => {
+  it('leaves a row; the subject reading their own does not', async () => {
+    const [conversation] = await db.as('compliance_app', { actor: 'user:talker' }, async (tx) => {
+      await tx`select compliance.ensure_profile('user:talker')`;
+      const rows = await tx`select conversation_id from compliance.start_conversation('user:talker', 'private')`;
+      await tx`select compliance.add_message(${rows[0]!.conversation_id}, 'user', 'hello')`;
+      return rows;
+    });
+    const id = conversation!.conversation_id as string;
+    const reads = async () => (await db.admin`select count(*)::int as n from compliance.audit_logs where action = 'subject.messages_read' and resource_id = ${id}`)[0]!.n;
+    await db.as('compliance_app', { actor: 'user:talker' }, (tx) => tx`select * from compliance.conversation_messages(${id})`);
+    expect(await reads()).toBe(0);
+    const seen = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.conversation_messages(${id})`);
+    expect(seen).toHaveLength(1);
+    expect(await reads()).toBe(1);
+  });
+});
