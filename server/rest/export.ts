@@ -1,31 +1,15 @@
 /** GET /api/v1/users/me/export?format=json|csv: the portable export as a file download. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TRPCError } from '@trpc/server';
-import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
-import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { z } from 'zod';
 import { exportFormat } from '../schemas.js';
 import { appRouter } from '../routers/index.js';
 import { createCallerFactory, type RequestContext } from '../trpc.js';
 import { toTRPCError } from '../errors.js';
+import { sendError } from './respond.js';
 
 const createCaller = createCallerFactory(appRouter);
 const query = z.strictObject({ format: exportFormat.default('json') });
-
-export function sendJson(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
-}
-
-export function sendError(res: ServerResponse, error: TRPCError) {
-  sendJson(res, getHTTPStatusCodeFromError(error), { code: error.code, message: error.message });
-}
-
-/** an error refused before the tRPC adapter ran, in the shape tRPC clients read */
-export function sendTrpcError(res: ServerResponse, error: TRPCError) {
-  const httpStatus = getHTTPStatusCodeFromError(error);
-  sendJson(res, httpStatus, { error: { message: error.message, code: TRPC_ERROR_CODES_BY_KEY[error.code], data: { code: error.code, httpStatus, sqlstate: null } } });
-}
 
 export async function handleExport(req: IncomingMessage, res: ServerResponse, ctx: RequestContext) {
   try {
