@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run, type Runner, type TaskList } from 'graphile-worker';
+import { EventEmitter } from 'node:events';
+import { run, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
 import pg from 'pg';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
@@ -37,7 +38,7 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-/** one graphile-worker runner on its own pool; resolves the ids of its job loops as they start */
+/** one graphile-worker runner on its own pool, and the ids of its job loops as they start */
 async function startRunner(options: WorkerOptions, onFatal: () => void): Promise<{ runner: Runner; pool: pg.Pool; workerIds: string[] }> {
   const staleLockSeconds = options.staleLockSeconds ?? DEFAULT_STALE_LOCK_SECONDS;
   const concurrency = options.concurrency ?? 2;
@@ -46,9 +47,16 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
   const pool = new pg.Pool({ connectionString: options.connectionString, max: concurrency + 2 });
   pool.on('error', reportClosedConnection);
   const workerIds: string[] = [];
+  // listening from before run(): the job loops are created while it starts
+  const events: WorkerEvents = new EventEmitter();
+  events.on('worker:create', ({ worker }) => workerIds.push(worker.workerId));
+  // a job loop that cannot record a job's end (its connection died) ends for good: graphile-worker
+  // expects the process to be restarted, so the runner is
+  events.on('worker:fatalError', onFatal);
   try {
     const runner = await run({
       pgPool: pool,
+      events,
       concurrency,
       pollInterval: options.pollInterval ?? 1000,
       noHandleSignals: true,
@@ -56,10 +64,6 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
       crontab: CRONTAB,
       logger: graphileLogger,
     });
-    runner.events.on('worker:create', ({ worker }) => workerIds.push(worker.workerId));
-    // a job loop that cannot record a job's end (its connection died) ends for good: graphile-worker
-    // expects the process to be restarted, so the runner is
-    runner.events.on('worker:fatalError', onFatal);
     // start the sealing loop now rather than at the next minute
     await runner.addJob('seal_audit_log', {}, { jobKey: SEAL_JOB_KEY, jobKeyMode: 'preserve_run_at' });
     return { runner, pool, workerIds };
