@@ -7,7 +7,7 @@ import { openApiDocument } from './openapi.js';
 import { handleExport } from './rest/export.js';
 import { sendError, sendJson, sendTrpcError } from './rest/respond.js';
 import { preReadJsonBody } from './input/json-body.js';
-import { booleanQueryKeys, decodePathSegments, prepareQuery, restMethods, routeTemplate } from './rest/query.js';
+import { booleanQueryKeys, decodePathSegments, prepareQuery, restMethods, routeMatcher } from './rest/query.js';
 import { appRouter } from './routers/index.js';
 import { MAX_BODY_BYTES } from './schemas.js';
 import { toTRPCError } from './errors.js';
@@ -24,6 +24,7 @@ export function createApp(deps: ContextDeps): http.Server {
     createContext: ({ req, res }) => createRequestContext(deps, req as http.IncomingMessage, res as http.ServerResponse) });
   const booleans = booleanQueryKeys(appRouter);
   const methods = restMethods(appRouter);
+  const routeTemplate = routeMatcher(methods.keys());
   let openapi: unknown;
 
   return http.createServer((req, res) => {
@@ -71,7 +72,7 @@ export function createApp(deps: ContextDeps): http.Server {
       return;
     }
     if (path.startsWith('/api/')) {
-      const template = routeTemplate(methods.keys(), path.slice('/api'.length));
+      const template = routeTemplate(path.slice('/api'.length));
       const allowed = template ? methods.get(template) : undefined;
       if (allowed && !allowed.includes(req.method ?? '')) {
         res.setHeader('allow', allowed.join(', '));

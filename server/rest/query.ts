@@ -55,13 +55,13 @@ export function restMethods(router: AnyTRPCRouter): Map<string, string[]> {
   return paths;
 }
 
-/** the route template (`/v1/dpo/subjects/{user_id}`) a request path matches, among templates */
-export function routeTemplate(templates: Iterable<string>, path: string): string | undefined {
-  for (const template of templates) {
-    const pattern = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}/g, '[^/]+')}$`);
-    if (pattern.test(path)) return template;
-  }
-  return undefined;
+/** a matcher from request path to route template (`/v1/dpo/subjects/{user_id}`), patterns compiled once */
+export function routeMatcher(templates: Iterable<string>): (path: string) => string | undefined {
+  const patterns = [...templates].map((template) => ({
+    template,
+    pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}/g, '[^/]+')}$`),
+  }));
+  return (path) => patterns.find(({ pattern }) => pattern.test(path))?.template;
 }
 
 /** parses req's query string into req.query, for the route `METHOD /template` (path without /api) */
