@@ -2,14 +2,12 @@
 import { DEVELOPMENT_LOGIN_PASSWORD, databaseName, parseDatabaseUrl } from './connection.js';
 import { pepperSource } from './pepper.js';
 import { setupDatabase } from './setup.js';
-import { requiresTls } from './tls.js';
+import { refuseUnencrypted } from './tls.js';
 
 try {
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) throw new Error('DATABASE_URL is required, e.g. postgres://postgres:secret@127.0.0.1:5432/pgcomply');
-  if (process.env.REQUIRE_TLS === 'true' && !requiresTls(adminUrl)) {
-    throw new Error('REQUIRE_TLS=true: DATABASE_URL must ask for TLS, e.g. ?sslmode=verify-full&sslrootcert=/path/to/ca.pem');
-  }
+  if (process.env.REQUIRE_TLS === 'true') refuseUnencrypted('DATABASE_URL', adminUrl);
   const password = process.env.DB_LOGIN_PASSWORD ?? DEVELOPMENT_LOGIN_PASSWORD;
   if (password.length < 8) throw new Error('DB_LOGIN_PASSWORD must have at least 8 characters');
   const tombstonePepper = pepperSource(process.env, process.env.PGCOMPLY_DATA_DIR ?? '.data', process.env.NODE_ENV === 'production');

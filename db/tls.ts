@@ -15,6 +15,13 @@ export function requiresTls(url: string): boolean {
   return ENCRYPTED.has(new URL(url).searchParams.get('sslmode') ?? '');
 }
 
+/** REQUIRE_TLS=true: throws one sentence unless the URL named `name` asks for TLS */
+export function refuseUnencrypted(name: string, url: string): void {
+  if (!requiresTls(url)) {
+    throw new Error(`REQUIRE_TLS=true: ${name} must ask for TLS, e.g. ?sslmode=verify-full&sslrootcert=/path/to/ca.pem`);
+  }
+}
+
 /** a postgres.js connection that honours sslmode and sslrootcert in the URL */
 export function connect(url: string, options: Options<Record<string, never>> = {}): Sql {
   const parsed = new URL(url);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { isIP } from 'node:net';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl } from '../db/connection.js';
 import { checkKeyring, type PepperSource, pepperSource } from '../db/pepper.js';
-import { requiresTls } from '../db/tls.js';
+import { refuseUnencrypted } from '../db/tls.js';
 
 const optionalText = z.string().trim().min(1).optional().catch(undefined);
 const databaseUrl = (name: string) =>
@@ -68,10 +68,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!Object.values(urls).some(Boolean)) {
       throw new ConfigError('REQUIRE_TLS=true: the embedded PostgreSQL has no TLS; set DATABASE_URL (or SERVER_DATABASE_URL and WORKER_DATABASE_URL) with sslmode=verify-full');
     }
-    for (const [name, url] of Object.entries(urls)) {
-      if (url && !requiresTls(url)) {
-        throw new ConfigError(`REQUIRE_TLS=true: ${name} must ask for TLS, e.g. ?sslmode=verify-full&sslrootcert=/path/to/ca.pem`);
-      }
+    try {
+      for (const [name, url] of Object.entries(urls)) if (url) refuseUnencrypted(name, url);
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
     }
   }
   try {
