@@ -49,13 +49,16 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
+function superuserUrl(password: string, port: number): string {
+  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/pgcomply`;
+}
+
 /** the superuser URL of the embedded cluster under dataDir, if it is running */
 export async function runningEmbeddedUrl(dataDir: string): Promise<string | undefined> {
   const resolved = path.resolve(dataDir);
   const port = await runningPort(path.join(resolved, 'pg'));
   if (port === undefined) return undefined;
-  const password = (await readFile(path.join(resolved, 'superuser-password'), 'utf8')).trim();
-  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/pgcomply`;
+  return superuserUrl((await readFile(path.join(resolved, 'superuser-password'), 'utf8')).trim(), port);
 }
 
 async function runningPort(clusterDir: string): Promise<number | undefined> {
@@ -75,7 +78,7 @@ export async function startLocalCluster(options: { dataDir: string; port: number
   // the postgres OS user (when running as root) must be able to reach the cluster directory
   await chmod(dataDir, 0o755);
   const password = await superuserPassword(dataDir);
-  const url = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/pgcomply`;
+  const url = (port: number) => superuserUrl(password, port);
 
   const port = await runningPort(clusterDir);
   if (port !== undefined) {
