@@ -10,10 +10,14 @@ import { createApp } from '../server/app.js';
 import { createVerifier } from '../server/auth/verify.js';
 import { createLogger } from '../server/log.js';
 import { createMetrics } from '../server/metrics.js';
+import { randomBytes } from 'node:crypto';
+import { DataKeys } from '../server/phi/data-keys.js';
+import { keyRing } from '../server/phi/master-keys.js';
 
 const url = process.env.SERVER_DATABASE_URL!;
 const sql = postgres(url, { max: 10, onnotice: () => undefined, connection: pepperParameters(process.env.TOMBSTONE_PEPPER!) });
-const trpc = createApp({ sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 });
+const trpc = createApp({ sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900,
+  dataKeys: new DataKeys(keyRing(new Map([[1, randomBytes(32)]]))) });
 
 const bare = http.createServer((req, res) => {
   const subject = String(req.headers['x-subject']);

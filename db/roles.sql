@@ -9,10 +9,13 @@
 --   compliance_dpo      the data protection officer: any subject, through documented functions
 --   compliance_worker   the job runner: retention, sealing, partition maintenance
 --   compliance_auditor  reads the audit log and reports, writes nothing
+--   compliance_staff    a workforce member (token role staff): reaches a patient's health
+--                       records only through the PHI functions, which ask for an access grant
 -- Login roles:
 --   pgcomply_migrator   runs migrations; its sessions start as compliance_owner
 --   pgcomply_server     the API server; NOINHERIT, so each request must SET ROLE to
---                       compliance_app or compliance_dpo and holds nothing in between
+--                       compliance_app, compliance_dpo, compliance_staff or
+--                       compliance_auditor and holds nothing in between
 --   pgcomply_worker     the job runner
 -- The password of the login roles comes from the session setting pgcomply.login_password.
 do $setup$
@@ -21,7 +24,7 @@ declare
   v_role text;
 begin
   foreach v_role in array array['compliance_owner', 'compliance_app', 'compliance_dpo',
-                                'compliance_worker', 'compliance_auditor'] loop
+                                'compliance_worker', 'compliance_auditor', 'compliance_staff'] loop
     if not exists (select from pg_catalog.pg_roles where rolname = v_role) then
       execute format('create role %I nologin', v_role);
     end if;
@@ -52,6 +55,8 @@ begin
   grant compliance_owner to pgcomply_migrator;
   grant compliance_app to pgcomply_server;
   grant compliance_dpo to pgcomply_server;
+  grant compliance_staff to pgcomply_server;
+  grant compliance_auditor to pgcomply_server;
   grant compliance_worker to pgcomply_worker;
 
   if v_password is not null then

@@ -675,6 +675,66 @@ ALTER FUNCTION compliance.conversation_messages(conversation_id uuid, after_id b
 COMMENT ON FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint, page_size integer) IS 'The messages of one conversation in the order they were added, page_size (1..1000) at a time after the message id after_id. Row-level security limits the app to its subject''s conversations; any other reader (a DPO) is audited (subject.messages_read). Errors: NOCNV when the caller cannot see the conversation, BADRG for a bad page.';
 
 --
+-- Name: create_health_record(uuid, text, text, text, text, integer, timestamp with time zone, bytea, bytea, bytea, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea DEFAULT NULL::bytea, new_kek_version integer DEFAULT NULL::integer) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.health_records;
+begin
+  if not exists (select from compliance.health_record_categories c where c.category = create_health_record.category) then
+    perform compliance_private.raise_error('PHICT',
+      format('unknown health record category %s; valid categories: %s', coalesce(create_health_record.category, 'NULL'),
+        (select string_agg(c.category, ', ' order by c.category) from compliance.health_record_categories c)),
+      'A DBA adds categories to compliance.health_record_categories.');
+  end if;
+  if classification is null or classification not in ('confidential', 'restricted') then
+    perform compliance_private.raise_error('BADRG', format('classification %L is unknown', classification), 'Use confidential or restricted.');
+  end if;
+  if recorded_at is distinct from date_trunc('milliseconds', now()) then
+    perform compliance_private.raise_error('BADRG', 'recorded_at must be the one phi_access returned in this transaction',
+      'The integrity code covers recorded_at: take it from compliance.phi_access(…, ''create'') in the same transaction.');
+  end if;
+  if compliance_private.phi_check(patient, purpose, 'create') is not null then
+    return null;
+  end if;
+  if new_wrapped_key is not null then
+    insert into compliance_private.subject_keys (user_id, key_version, wrapped_key, kek_version)
+    values (patient, create_health_record.key_version, new_wrapped_key, new_kek_version)
+    on conflict on constraint subject_keys_pkey do nothing;
+    if not found then
+      -- two first records of one patient at once: the other's key won; this transaction runs again
+      raise exception 'the patient''s data key was created concurrently' using errcode = '40001',
+        hint = 'Run the transaction again: phi_access then returns the key that exists.';
+    end if;
+  elsif not exists (select from compliance_private.subject_keys k
+                     where k.user_id = create_health_record.patient and k.key_version = create_health_record.key_version) then
+    perform compliance_private.raise_error('BADRG', format('the patient has no data key version %s', create_health_record.key_version),
+      'Pass the key phi_access returned, or a new wrapped key (new_wrapped_key, new_kek_version) when it returned none.');
+  end if;
+  insert into compliance.health_records as h (id, user_id, category, classification, recorded_by, recorded_at,
+    key_version, ciphertext, integrity)
+  values (create_health_record.id, patient, create_health_record.category, create_health_record.classification,
+    compliance.current_actor(), create_health_record.recorded_at, create_health_record.key_version,
+    create_health_record.ciphertext, create_health_record.integrity)
+  returning h.* into v_row;
+  perform compliance_private.log_phi_access('phi.created', patient, purpose, 'create', array[v_row.id]);
+  return v_row.updated_at;
+end;
+$$;
+
+ALTER FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) IS 'Stores a health record the server encrypted: id and recorded_at as bound into its associated data and integrity code (recorded_at from phi_access in this transaction), the patient''s data key version, and, for the patient''s first record, the new wrapped data key. Returns the record''s updated_at. Audited as phi.created. A refused caller gets NULL and a phi.denied audit row. Errors: PHICT unknown category (lists the valid ones), BADRG, 40001 when another transaction made the patient''s first key at the same moment (run again), 23514 for a record over 1 MiB.';
+
+--
 -- Name: current_actor(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -753,6 +813,38 @@ ALTER FUNCTION compliance.current_user_agent() OWNER TO compliance_owner;
 --
 
 COMMENT ON FUNCTION compliance.current_user_agent() IS 'The user agent of the current request, or NULL outside a request.';
+
+--
+-- Name: delete_health_record(uuid, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.delete_health_record(id uuid, purpose text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_patient text;
+begin
+  select h.user_id into v_patient from compliance.health_records h where h.id = delete_health_record.id;
+  if not found then
+    perform compliance_private.raise_error('PHINF', 'no health record with that id', 'Check the record id.');
+  end if;
+  if compliance_private.phi_check(v_patient, purpose, 'delete', delete_health_record.id) is not null then
+    return false;
+  end if;
+  delete from compliance.health_records h where h.id = delete_health_record.id;
+  perform compliance_private.log_phi_access('phi.deleted', v_patient, purpose, 'delete', array[delete_health_record.id]);
+  return true;
+end;
+$$;
+
+ALTER FUNCTION compliance.delete_health_record(id uuid, purpose text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION delete_health_record(id uuid, purpose text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.delete_health_record(id uuid, purpose text) IS 'Deletes one health record. true when deleted (audited as phi.deleted); false when the caller is refused (a phi.denied audit row says why). Errors: PHINF no such record.';
 
 --
 -- Name: ensure_audit_partitions(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -1214,6 +1306,210 @@ ALTER FUNCTION compliance.open_requests() OWNER TO compliance_owner;
 COMMENT ON FUNCTION compliance.open_requests() IS 'DPO: the open data subject requests, the soonest due first (the dsr_open_requests view, read and audited as dsr.register_read).';
 
 --
+-- Name: phi_access(text, text, text, uuid); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid DEFAULT NULL::uuid) RETURNS TABLE(allowed boolean, reason text, key_version integer, wrapped_key bytea, kek_version integer, category text, recorded_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_reason text := compliance_private.phi_check(patient, purpose, intent, record_id);
+begin
+  if v_reason is not null then
+    return query select false, v_reason, null::integer, null::bytea, null::integer, null::text, null::timestamptz;
+    return;
+  end if;
+  return query
+    select true, null::text, k.key_version, k.wrapped_key, k.kek_version, h.category,
+           coalesce(h.recorded_at, date_trunc('milliseconds', now()))
+      from (select) one
+      left join lateral (select k.key_version, k.wrapped_key, k.kek_version from compliance_private.subject_keys k
+                          where k.user_id = phi_access.patient order by k.key_version desc limit 1) k on true
+      left join compliance.health_records h on h.id = phi_access.record_id;
+end;
+$$;
+
+ALTER FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION phi_access(patient text, purpose text, intent text, record_id uuid); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) IS 'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category and recorded_at for an update (else the millisecond recorded_at a new record gets in this transaction). A refusal returns allowed = false with the reason and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it first in every PHI request.';
+
+--
+-- Name: phi_access_log(bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.phi_access_log(before_id bigint DEFAULT NULL::bigint, page_size integer DEFAULT 50) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, action text, actor_id text, actor_role text, purpose text, record_ids jsonb, outcome text, failure_reason text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_subject text := compliance_private.require_context_subject();
+begin
+  if page_size is null or page_size not between 1 and 500 then
+    perform compliance_private.raise_error('BADRG', 'page_size must be between 1 and 500');
+  end if;
+  -- the actor's network address and user agent are the actor's personal data, not the patient's
+  return query
+    select a.id, a.occurred_at, a.action, a.actor_id,
+           coalesce(a.details ->> 'actor_role',
+                    case when a.actor_id is null or a.actor_id like 'pgcomply\_%' then 'system'
+                         when a.actor_id = v_subject then 'patient' else 'dpo' end),
+           a.details ->> 'purpose', coalesce(a.details -> 'record_ids', '[]'::jsonb), a.outcome, a.failure_reason
+      from compliance.audit_logs a
+     where a.user_id = v_subject
+       and a.action <> 'phi.unusual_access'
+       and (a.action like 'phi.%' or a.actor_id is distinct from v_subject)
+       and (phi_access_log.before_id is null or a.id < phi_access_log.before_id)
+     order by a.id desc
+     limit page_size;
+end;
+$$;
+
+ALTER FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION phi_access_log(before_id bigint, page_size integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) IS '"Who accessed my data" for the request''s subject, newest first, a page at a time (before_id: the last id of the previous page): every access to their health records and every refused attempt (phi.*), and every action someone else (the DPO, the system) took about them: when, who, in which role, for what purpose, which records, the outcome. Errors: NOCTX without a request context, BADRG.';
+
+--
+-- Name: phi_audit_events(text, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.phi_audit_events(patient text DEFAULT NULL::text, since timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id bigint DEFAULT 0, max_rows integer DEFAULT 200) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, action text, outcome text, failure_reason text, user_id text, actor_id text, actor_role text, purpose text, intent text, record_ids jsonb, ip_address text, user_agent text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_count bigint;
+  v_known boolean := false;
+begin
+  if max_rows is null or max_rows not between 1 and 1000 then
+    perform compliance_private.raise_error('BADRG', 'max_rows must be between 1 and 1000');
+  end if;
+  if patient is not null then
+    perform from compliance.user_profiles p where p.user_id = phi_audit_events.patient for key share;
+    v_known := found;
+  end if;
+  return query
+    select a.id, a.occurred_at, a.action, a.outcome, a.failure_reason, a.user_id, a.actor_id,
+           a.details ->> 'actor_role', a.details ->> 'purpose', a.details ->> 'intent',
+           coalesce(a.details -> 'record_ids', '[]'::jsonb), host(a.ip_address), a.user_agent
+      from compliance.audit_logs a
+     where a.action in ('phi.read', 'phi.created', 'phi.updated', 'phi.deleted', 'phi.denied', 'phi.integrity_failure')
+       and (phi_audit_events.patient is null or a.user_id = phi_audit_events.patient)
+       and (phi_audit_events.since is null or a.occurred_at >= phi_audit_events.since)
+       and a.id > coalesce(phi_audit_events.after_id, 0)
+     order by a.id
+     limit max_rows;
+  get diagnostics v_count = row_count;
+  -- reading who accessed a patient's records is itself an access to personal data; an unknown
+  -- or erased patient is not named
+  perform compliance_private.append_audit('audit.phi_events_read', 'hipaa', 'audit_log', null,
+    jsonb_build_object('rows', v_count, 'since', since, 'after_id', after_id, 'one_patient', patient is not null),
+    case when v_known then patient end);
+end;
+$$;
+
+ALTER FUNCTION compliance.phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer) IS 'The PHI access log (phi.read, created, updated, deleted, denied, integrity_failure), oldest first from after_id, for one patient or all, since a time: who, in which role, from which address, for what purpose, which records, the outcome. The server turns it into FHIR AuditEvent resources. For the DPO and the auditor; each call is audited (audit.phi_events_read). Errors: BADRG.';
+
+--
+-- Name: subject_keys; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.subject_keys (
+    user_id text NOT NULL,
+    key_version integer DEFAULT 1 NOT NULL,
+    wrapped_key bytea NOT NULL,
+    kek_version integer NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    rewrapped_at timestamp with time zone,
+    CONSTRAINT subject_keys_kek_version_positive CHECK ((kek_version > 0)),
+    CONSTRAINT subject_keys_key_version_positive CHECK ((key_version > 0)),
+    CONSTRAINT subject_keys_wrapped_key_length CHECK ((octet_length(wrapped_key) = 60))
+);
+
+ALTER TABLE ONLY compliance_private.subject_keys FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.subject_keys OWNER TO compliance_owner;
+
+--
+-- Name: TABLE subject_keys; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.subject_keys IS 'Each patient''s data key (DEK), stored only wrapped (AES-256-GCM) by the master key (KEK) version kek_version, which never enters the database. Erasure deletes the row: the patient''s ciphertext left in WAL, replicas or older backups can then no longer be decrypted with the keys the live database holds (crypto-shredding; db/README.md says what it does not cover).';
+
+--
+-- Name: COLUMN subject_keys.user_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.subject_keys.user_id IS 'The patient; the key goes with the profile.';
+
+--
+-- Name: COLUMN subject_keys.key_version; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.subject_keys.key_version IS 'Which data key of the patient (records name it in key_version); 1 unless the patient was re-keyed.';
+
+--
+-- Name: COLUMN subject_keys.wrapped_key; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.subject_keys.wrapped_key IS 'nonce || ciphertext || tag of the data key under the master key, associated data binding patient, key version and master key version.';
+
+--
+-- Name: COLUMN subject_keys.kek_version; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.subject_keys.kek_version IS 'The master key version that wrapped it; key rotation rewraps it under a newer one.';
+
+--
+-- Name: COLUMN subject_keys.created_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.subject_keys.created_at IS 'When the key was made (the patient''s first record).';
+
+--
+-- Name: COLUMN subject_keys.rewrapped_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.subject_keys.rewrapped_at IS 'When a key rotation last rewrapped it; NULL if never.';
+
+--
+-- Name: phi_key_versions(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.phi_key_versions() RETURNS TABLE(kek_version integer, data_keys bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT k.kek_version,
+     count(*) AS data_keys
+    FROM compliance_private.subject_keys k
+   GROUP BY k.kek_version
+   ORDER BY k.kek_version;
+END;
+
+ALTER FUNCTION compliance.phi_key_versions() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION phi_key_versions(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.phi_key_versions() IS 'Which master key versions wrap the stored data keys, and how many each: the server checks at start that it holds every one, and a rotation is done when only the new version is left.';
+
+--
 -- Name: legal_holds; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1312,6 +1608,45 @@ ALTER FUNCTION compliance.place_legal_hold(user_id text, reason text) OWNER TO c
 COMMENT ON FUNCTION compliance.place_legal_hold(user_id text, reason text) IS 'DPO: places a legal hold; erasure is refused (LHOLD) and retention skips the subject until it is released. Audited as legal_hold.placed. Errors: UNKSJ, ERASD, HOLDA.';
 
 --
+-- Name: read_health_records(text, text, uuid[]); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[] DEFAULT NULL::uuid[]) RETURNS TABLE(id uuid, category text, classification text, recorded_by text, recorded_at timestamp with time zone, updated_at timestamp with time zone, key_version integer, ciphertext bytea, integrity bytea, wrapped_key bytea, kek_version integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_ids uuid[];
+begin
+  if compliance_private.phi_check(patient, purpose, 'read') is not null then
+    return;
+  end if;
+  select coalesce(array_agg(h.id order by h.recorded_at, h.id), '{}') into v_ids
+    from compliance.health_records h
+   where h.user_id = read_health_records.patient
+     and (read_health_records.record_ids is null or h.id = any (read_health_records.record_ids));
+  -- a list is a query (FHIR search), a request for named records a read
+  perform compliance_private.log_phi_access('phi.read', patient, purpose,
+    case when record_ids is null then 'search' else 'read' end, v_ids);
+  return query
+    select h.id, h.category, h.classification, h.recorded_by, h.recorded_at, h.updated_at, h.key_version,
+           h.ciphertext, h.integrity, k.wrapped_key, k.kek_version
+      from compliance.health_records h
+      join compliance_private.subject_keys k on k.user_id = h.user_id and k.key_version = h.key_version
+     where h.id = any (v_ids)
+     order by h.recorded_at, h.id;
+end;
+$$;
+
+ALTER FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[]) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION read_health_records(patient text, purpose text, record_ids uuid[]); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[]) IS 'The patient''s health records (all, or those in record_ids), oldest first, as ciphertext with the integrity code and the wrapped data key: the server checks the integrity code, unwraps the key and decrypts. Audited as phi.read with the record ids returned (intent search without record_ids, else read). A refused caller gets no rows and a phi.denied audit row (see phi_access, which says why).';
+
+--
 -- Name: record_consent(text, text, boolean, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1348,6 +1683,31 @@ ALTER FUNCTION compliance.record_consent(user_id text, purpose text, granted boo
 --
 
 COMMENT ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) IS 'Records a grant (granted => true) or withdrawal (false) of consent for a purpose, with the privacy notice version, the source (api, import, dba) and, as evidence, the client IP and user agent of the request context (GDPR Art. 7(1)). Withdrawing is the same call as granting (Art. 7(3)). Audited as consent.granted / consent.withdrawn. Errors: PURPS unknown or inactive purpose, UNKSJ, ERASD.';
+
+--
+-- Name: record_phi_key_rotation(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_phi_key_rotation(kek_version integer, rewrapped integer) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_remaining bigint;
+begin
+  select count(*) into v_remaining from compliance_private.subject_keys k where k.kek_version <> record_phi_key_rotation.kek_version;
+  return compliance_private.append_audit('phi.keys_rotated', 'hipaa', 'subject_keys', null,
+    jsonb_build_object('kek_version', kek_version, 'rewrapped', rewrapped, 'remaining', v_remaining));
+end;
+$$;
+
+ALTER FUNCTION compliance.record_phi_key_rotation(kek_version integer, rewrapped integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_phi_key_rotation(kek_version integer, rewrapped integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_phi_key_rotation(kek_version integer, rewrapped integer) IS 'Audits a finished key rotation (phi.keys_rotated): the new master key version, how many data keys were rewrapped, and how many are still under another version (0 means the old master key may be retired). Worker role only.';
 
 --
 -- Name: record_refusal(text, inet, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -1451,6 +1811,43 @@ ALTER FUNCTION compliance.release_legal_hold(user_id text) OWNER TO compliance_o
 COMMENT ON FUNCTION compliance.release_legal_hold(user_id text) IS 'DPO: releases the subject''s active legal hold. Audited as legal_hold.released. Errors: NOHLD.';
 
 --
+-- Name: report_phi_integrity_failure(uuid, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_patient text;
+  v_row_id bigint;
+begin
+  if failed_check is null or failed_check not in ('integrity_code', 'decryption', 'key_unwrap') then
+    perform compliance_private.raise_error('BADRG', format('failed_check %L is unknown', failed_check),
+      'Use integrity_code, decryption or key_unwrap.');
+  end if;
+  select h.user_id into v_patient from compliance.health_records h where h.id = record_id;
+  if not found then
+    perform compliance_private.raise_error('PHINF', 'no health record with that id', 'Check the record id.');
+  end if;
+  if compliance_private.phi_check(v_patient, purpose, 'read', record_id) is not null then
+    return null;
+  end if;
+  v_row_id := compliance_private.log_phi_access('phi.integrity_failure', v_patient, purpose, 'read', array[record_id],
+    'failure', failed_check);
+  return v_row_id;
+end;
+$$;
+
+ALTER FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION report_phi_integrity_failure(record_id uuid, purpose text, failed_check text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) IS 'Records that a health record the caller read failed a check in the server (failed_check: integrity_code, decryption or key_unwrap): a phi.integrity_failure audit row about the patient, so a tampered or misplaced record is on the record and in the daily review. Returns the audit row id (NULL when the caller may not read the record: a phi.denied row instead). Errors: PHINF, BADRG.';
+
+--
 -- Name: reregister_subject(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1476,6 +1873,84 @@ ALTER FUNCTION compliance.reregister_subject(user_id text, reason text) OWNER TO
 --
 
 COMMENT ON FUNCTION compliance.reregister_subject(user_id text, reason text) IS 'DPO: removes the erasure tombstone of a user id so the person can register again. Errors: NOTER.';
+
+--
+-- Name: review_phi_access(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.review_phi_access() RETURNS TABLE(finding text, actor_id text, accesses bigint, weekly_baseline numeric, audit_row_id bigint, alert_row_id bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_through bigint;
+  v_sealed bigint;
+  v_found record;
+begin
+  select p.reviewed_through into v_through from compliance_private.phi_access_review_progress p for update;
+  -- single rows only up to the sealed end: every row below it has committed or never will, so
+  -- moving past it skips none (db/AUDIT_HASHING.md)
+  select coalesce((select s.last_row_id from compliance.audit_seals s where s.layout = 2 order by s.seal_no desc limit 1), 0)
+    into v_sealed;
+  for v_found in
+    select u.* from compliance.phi_unusual_access u
+     where (u.audit_row_id is null
+            -- the counts once a day per actor and kind while they stay over
+            and not exists (select from compliance.audit_logs a
+                             where a.action = 'phi.unusual_access' and a.occurred_at >= now() - interval '20 hours'
+                               and a.user_id is not distinct from u.actor_id and a.details ->> 'finding' = u.finding))
+        or (u.audit_row_id > v_through and u.audit_row_id <= v_sealed)
+     order by u.audit_row_id nulls first, u.actor_id
+  loop
+    finding := v_found.finding;
+    actor_id := v_found.actor_id;
+    accesses := v_found.accesses;
+    weekly_baseline := v_found.weekly_baseline;
+    audit_row_id := v_found.audit_row_id;
+    -- the row is about the actor flagged, so their erasure reaches it; the patient stays in the
+    -- access row it points to
+    alert_row_id := compliance_private.append_audit('phi.unusual_access', 'hipaa', 'audit_log', v_found.audit_row_id::text,
+      jsonb_build_object('finding', v_found.finding, 'accesses', v_found.accesses, 'weekly_baseline', v_found.weekly_baseline),
+      v_found.actor_id);
+    return next;
+  end loop;
+  update compliance_private.phi_access_review_progress p
+     set reviewed_through = greatest(v_through, v_sealed), reviewed_at = now();
+end;
+$$;
+
+ALTER FUNCTION compliance.review_phi_access() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION review_phi_access(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.review_phi_access() IS 'The daily review of PHI access (worker job phi_unusual_access): writes a phi.unusual_access audit row about the actor for each finding of compliance.phi_unusual_access not alerted yet (single accesses once; counts once a day while over) and returns them for the alert. Reads single accesses only up to the newest seal, so a late-committing row is reviewed next time, never skipped.';
+
+--
+-- Name: rewrap_subject_key(text, integer, integer, bytea, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  update compliance_private.subject_keys k
+     set wrapped_key = rewrap_subject_key.wrapped_key, kek_version = rewrap_subject_key.kek_version, rewrapped_at = now()
+   where k.user_id = rewrap_subject_key.user_id and k.key_version = rewrap_subject_key.key_version
+     and k.kek_version = rewrap_subject_key.wrapped_by;
+  return found;
+end;
+$$;
+
+ALTER FUNCTION compliance.rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer) IS 'Stores a data key rewrapped under master key version kek_version, if it is still wrapped by wrapped_by (false when the patient was erased or another rotation got there first). Worker role only.';
 
 --
 -- Name: seal_audit_log(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -1647,11 +2122,14 @@ CREATE FUNCTION compliance.set_request_context(actor text, roles text[] DEFAULT 
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
-  -- the server switches to compliance_dpo for a token with the dpo role; a context that says
-  -- otherwise is a server bug acting with rights its caller does not have
-  if current_user = 'compliance_dpo' and not coalesce('dpo' = any (roles), false) then
-    perform compliance_private.raise_error('DPORL', 'the DPO role needs an actor whose roles include dpo',
-      'Set the request context with roles => ''{dpo}'' for a data protection officer, or act as compliance_app.');
+  -- the server switches to compliance_dpo or compliance_staff only for a token with the dpo or
+  -- staff role; a context that says otherwise is a server bug acting with rights its caller does
+  -- not have. Raised here, not through compliance_private, which the staff role cannot reach.
+  if current_user in ('compliance_dpo', 'compliance_staff')
+     and not coalesce(substr(current_user, 12) = any (roles), false) then
+    raise exception 'the % role needs an actor whose roles include %', current_user, substr(current_user, 12)
+      using errcode = 'DPORL',
+            hint = format('Set the request context with roles => ''{%s}'', or act for a subject as compliance_app.', substr(current_user, 12));
   end if;
   perform set_config('compliance.actor', coalesce(actor, ''), true),
           set_config('compliance.actor_roles', coalesce(array_to_string(roles, ','), ''), true),
@@ -1666,7 +2144,7 @@ ALTER FUNCTION compliance.set_request_context(actor text, roles text[], client_i
 -- Name: FUNCTION set_request_context(actor text, roles text[], client_ip inet, user_agent text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) IS 'Sets who is acting in this transaction (actor, their roles, client IP and user agent); every audit row reads them. As compliance_dpo, the roles must include dpo (DPORL otherwise).';
+COMMENT ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) IS 'Sets who is acting in this transaction (actor, their roles, client IP and user agent); every audit row reads them. As compliance_dpo or compliance_staff, the roles must include dpo or staff (DPORL otherwise).';
 
 --
 -- Name: conversations; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -1799,6 +2277,35 @@ ALTER FUNCTION compliance.subject_consents(user_id text) OWNER TO compliance_own
 COMMENT ON FUNCTION compliance.subject_consents(user_id text) IS 'DPO: a subject''s current consent per purpose and every consent record (GDPR Art. 7(1) evidence), as JSON {current, history}. Audited (subject.consents_read). Errors: UNKSJ, ERASD.';
 
 --
+-- Name: subject_keys_to_rewrap(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.subject_keys_to_rewrap(kek_version integer, max_rows integer DEFAULT 1000) RETURNS TABLE(user_id text, key_version integer, wrapped_key bytea, wrapped_by integer)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if max_rows is null or max_rows not between 1 and 100000 then
+    perform compliance_private.raise_error('BADRG', 'max_rows must be between 1 and 100000');
+  end if;
+  return query
+    select k.user_id, k.key_version, k.wrapped_key, k.kek_version
+      from compliance_private.subject_keys k
+     where k.kek_version <> subject_keys_to_rewrap.kek_version
+     order by k.user_id, k.key_version
+     limit max_rows;
+end;
+$$;
+
+ALTER FUNCTION compliance.subject_keys_to_rewrap(kek_version integer, max_rows integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION subject_keys_to_rewrap(kek_version integer, max_rows integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.subject_keys_to_rewrap(kek_version integer, max_rows integer) IS 'A batch of wrapped data keys not yet wrapped by master key version kek_version, for the key rotation command (npm run phi-keys -- rotate): it unwraps each with its old master key, wraps it with the new one and stores it with rewrap_subject_key. No record''s ciphertext changes. Worker role only.';
+
+--
 -- Name: sessions; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1916,6 +2423,46 @@ ALTER FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_time
 --
 
 COMMENT ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) IS 'Records activity in a session, opening it on first use. A session idle longer than idle_timeout (default 15 minutes, HIPAA automatic logoff) or closed refuses further use (SESXP).';
+
+--
+-- Name: update_health_record(uuid, text, text, integer, bytea, bytea); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_patient text;
+  v_row compliance.health_records;
+begin
+  if classification is null or classification not in ('confidential', 'restricted') then
+    perform compliance_private.raise_error('BADRG', format('classification %L is unknown', classification), 'Use confidential or restricted.');
+  end if;
+  select h.user_id into v_patient from compliance.health_records h where h.id = update_health_record.id;
+  if not found then
+    perform compliance_private.raise_error('PHINF', 'no health record with that id', 'Check the record id.');
+  end if;
+  if compliance_private.phi_check(v_patient, purpose, 'update', update_health_record.id) is not null then
+    return null;
+  end if;
+  update compliance.health_records h
+     set classification = update_health_record.classification, key_version = update_health_record.key_version,
+         ciphertext = update_health_record.ciphertext, integrity = update_health_record.integrity
+   where h.id = update_health_record.id
+  returning h.* into v_row;
+  perform compliance_private.log_phi_access('phi.updated', v_patient, purpose, 'update', array[v_row.id]);
+  return v_row.updated_at;
+end;
+$$;
+
+ALTER FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) IS 'Replaces a health record''s content (re-encrypted by the server under the patient''s data key, with a new integrity code over the unchanged recorded_at and category from phi_access) and classification. Returns the new updated_at. Audited as phi.updated. A refused caller gets NULL and a phi.denied audit row. Errors: PHINF no such record, BADRG.';
 
 --
 -- Name: update_profile(text, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -3263,12 +3810,17 @@ begin
   perform compliance_private.begin_bulk_operation('erasure');
 
   -- children before the profile so each count is exact
-  foreach v_table in array array['messages', 'conversations', 'consent_records', 'sessions',
+  foreach v_table in array array['health_records', 'messages', 'conversations', 'consent_records', 'sessions',
                                  'user_preferences', 'legal_holds'] loop
     execute format('delete from compliance.%I t where t.user_id = $1', v_table) using user_id;
     get diagnostics v_count = row_count;
     v_counts := v_counts || jsonb_build_object(v_table, v_count);
   end loop;
+  -- crypto-shredding: without the wrapped data key, the patient's ciphertext that WAL, replicas
+  -- or a later restore may still hold cannot be decrypted with the live database's keys
+  delete from compliance_private.subject_keys k where k.user_id = erase_subject_core.user_id;
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('subject_keys', v_count);
 
   delete from compliance.user_profiles p where p.user_id = erase_subject_core.user_id;
   get diagnostics v_count = row_count;
@@ -3283,6 +3835,11 @@ begin
    where r.user_id = erase_subject_core.user_id or r.handled_by = erase_subject_core.user_id;
   get diagnostics v_count = row_count;
   v_counts := v_counts || jsonb_build_object('dsr_requests_anonymised', v_count);
+
+  -- other patients' records keep their content, never who recorded them
+  update compliance.health_records h set recorded_by = null where h.recorded_by = erase_subject_core.user_id;
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('health_records_anonymised', v_count);
 
   -- holds on other subjects keep their dates and reasons, never who placed or released them
   update compliance.legal_holds h
@@ -3515,6 +4072,45 @@ ALTER FUNCTION compliance_private.lock_subject(user_id text) OWNER TO compliance
 COMMENT ON FUNCTION compliance_private.lock_subject(user_id text) IS 'Transaction-level lock on one subject id, taken by erasure and by profile creation so neither can slip past the other.';
 
 --
+-- Name: phi_caller_role(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.phi_caller_role() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE current_setting('role'::text) WHEN 'compliance_app'::text THEN 'patient'::text WHEN 'compliance_dpo'::text THEN 'dpo'::text WHEN 'compliance_staff'::text THEN 'staff'::text WHEN 'compliance_auditor'::text THEN 'auditor'::text ELSE 'other'::text END;
+
+ALTER FUNCTION compliance_private.phi_caller_role() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION phi_caller_role(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.phi_caller_role() IS 'The role a PHI function''s caller acts in, read from SET ROLE (so it holds inside SECURITY DEFINER functions): patient (compliance_app, acting for its own subject), dpo, staff, auditor, or other (a session that chose none of them, such as a DBA''s login).';
+
+--
+-- Name: log_phi_access(text, text, text, text, uuid[], text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text DEFAULT 'success'::text, failure_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT compliance_private.append_audit(action, 'hipaa'::text, 'health_record'::text,
+         CASE
+             WHEN (cardinality(record_ids) = 1) THEN ((record_ids)[1])::text
+             ELSE NULL::text
+         END, jsonb_build_object('purpose', purpose, 'intent', intent, 'actor_role', compliance_private.phi_caller_role(), 'record_ids', to_jsonb(COALESCE(record_ids, '{}'::uuid[]))), patient, NULL::jsonb, outcome, failure_reason) AS append_audit;
+END;
+
+ALTER FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) IS 'Writes one PHI access row (category hipaa): the patient as the row''s subject; the actor, IP and user agent from the request context; details with the purpose of use, the intent, the actor''s role and the record ids; the outcome and failure reason.';
+
+--
 -- Name: older_transaction_running(xid8); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -3572,6 +4168,66 @@ ALTER FUNCTION compliance_private.parse_keyring(keyring text) OWNER TO complianc
 --
 
 COMMENT ON FUNCTION compliance_private.parse_keyring(keyring text) IS 'The peppers of a keyring (hex, separated by commas, oldest first). Errors: PEPPR when malformed.';
+
+--
+-- Name: phi_check(text, text, text, uuid); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid DEFAULT NULL::uuid) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_role text := compliance_private.phi_caller_role();
+  v_reason text;
+  v_known boolean;
+begin
+  if purpose is null or purpose not in ('treatment', 'payment', 'operations', 'emergency', 'patient_request') then
+    perform compliance_private.raise_error('BADRG', format('purpose of use %L is unknown', purpose),
+      'Use treatment, payment, operations, emergency or patient_request (HIPAA purposes of use).');
+  end if;
+  if intent not in ('read', 'create', 'update', 'delete') then
+    perform compliance_private.raise_error('BADRG', format('intent %L is unknown', intent), 'Use read, create, update or delete.');
+  end if;
+  -- holds the patient against a concurrent erasure until this transaction ends: no access row
+  -- may outlive the patient's erasure
+  perform from compliance.user_profiles p where p.user_id = phi_check.patient for key share;
+  v_known := found;
+
+  v_reason := case
+    when not v_known then 'unknown_patient'
+    when exists (select from compliance.health_records h where h.id = record_id and h.user_id <> patient)
+      then 'not_this_patients_record'
+    when v_role = 'patient' then
+      case when patient is distinct from compliance.current_subject() then 'not_the_patient'
+           when purpose <> 'patient_request' then 'patient_purpose_is_patient_request' end
+    when v_role = 'dpo' then
+      -- the DPO sees records only while fulfilling an access or portability request, which this
+      -- same transaction registered (export_subject)
+      case when intent <> 'read' then 'dpo_reads_only'
+           when purpose <> 'patient_request' then 'dpo_purpose_is_patient_request'
+           when not exists (select from compliance.dsr_requests r
+                             where r.user_id = patient and r.kind in ('access', 'portability')
+                               and r.xmin = pg_current_xact_id()::xid) then 'no_access_request_in_this_transaction' end
+    -- workforce access needs an access grant, which pgcomply does not issue yet
+    when v_role = 'staff' then 'no_active_grant'
+    else 'role_not_permitted'
+  end;
+  if v_reason is not null then
+    perform compliance_private.log_phi_access('phi.denied', case when v_known then patient end, purpose, intent,
+      case when record_id is null then '{}'::uuid[] else array[record_id] end, 'failure', v_reason);
+  end if;
+  return v_reason;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION phi_check(patient text, purpose text, intent text, record_id uuid); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) IS 'The access decision of every PHI function: NULL when the caller may (a patient their own records for patient_request; a DPO reading inside the transaction that registered the patient''s access or portability request; staff only under an access grant, which does not exist yet), else the reason, after writing a phi.denied audit row. Never raises for a refusal, so the refusal''s row survives when the caller commits; raises BADRG for an unknown purpose or intent. Locks the patient''s profile against erasure (FOR KEY SHARE).';
 
 --
 -- Name: protect_audit_relation(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -5207,6 +5863,127 @@ ALTER TABLE compliance.dsr_requests ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 COMMENT ON SEQUENCE compliance.dsr_requests_id_seq IS 'Identifiers of dsr_requests rows.';
 
 --
+-- Name: health_record_categories; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.health_record_categories (
+    category text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT health_record_categories_name_format CHECK ((category ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+);
+
+ALTER TABLE compliance.health_record_categories OWNER TO compliance_owner;
+
+--
+-- Name: TABLE health_record_categories; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.health_record_categories IS 'The kinds of health record pgcomply accepts. A DBA adds one with INSERT (name: lower case, digits, underscores); create_health_record refuses any other with PHICT and lists these.';
+
+--
+-- Name: COLUMN health_record_categories.category; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_record_categories.category IS 'The category name a record carries; bound into its encryption (associated data) and integrity code.';
+
+--
+-- Name: COLUMN health_record_categories.description; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_record_categories.description IS 'What records of this category hold.';
+
+--
+-- Name: health_records; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.health_records (
+    id uuid NOT NULL,
+    user_id text NOT NULL,
+    category text NOT NULL,
+    classification text DEFAULT 'restricted'::text NOT NULL,
+    recorded_by text,
+    recorded_at timestamp with time zone DEFAULT date_trunc('milliseconds'::text, now()) NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    key_version integer NOT NULL,
+    ciphertext bytea NOT NULL,
+    integrity bytea NOT NULL,
+    CONSTRAINT health_records_ciphertext_size CHECK (((octet_length(ciphertext) >= 28) AND (octet_length(ciphertext) <= (1048576 + 28)))),
+    CONSTRAINT health_records_classification_known CHECK ((classification = ANY (ARRAY['confidential'::text, 'restricted'::text]))),
+    CONSTRAINT health_records_integrity_length CHECK ((octet_length(integrity) = 32)),
+    CONSTRAINT health_records_recorded_at_milliseconds CHECK ((recorded_at = date_trunc('milliseconds'::text, recorded_at)))
+);
+
+ALTER TABLE ONLY compliance.health_records FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.health_records OWNER TO compliance_owner;
+
+--
+-- Name: TABLE health_records; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.health_records IS 'Protected health information (HIPAA). The content is only ever here as AES-256-GCM ciphertext made by the server under the patient''s data key; PostgreSQL never sees plaintext or an unwrapped key. No client role reads the table: the PHI functions (read_health_records, create_health_record, …) decide who may and audit every access and every refusal.';
+
+--
+-- Name: COLUMN health_records.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.id IS 'The record id, chosen by the server before encrypting: it is bound into the ciphertext''s associated data, so a ciphertext moved to another record fails to decrypt.';
+
+--
+-- Name: COLUMN health_records.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.user_id IS 'The patient; the record goes with the profile.';
+
+--
+-- Name: COLUMN health_records.category; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.category IS 'A compliance.health_record_categories name; bound into the associated data.';
+
+--
+-- Name: COLUMN health_records.classification; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.classification IS 'confidential or restricted (the default): how tightly the record is held.';
+
+--
+-- Name: COLUMN health_records.recorded_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.recorded_by IS 'Who recorded it (the actor); emptied when that person is erased.';
+
+--
+-- Name: COLUMN health_records.recorded_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.recorded_at IS 'When it was recorded, to the millisecond; covered by the integrity code.';
+
+--
+-- Name: COLUMN health_records.updated_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.updated_at IS 'When its content or classification last changed.';
+
+--
+-- Name: COLUMN health_records.key_version; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.key_version IS 'Which of the patient''s data keys encrypted it (compliance_private.subject_keys).';
+
+--
+-- Name: COLUMN health_records.ciphertext; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.ciphertext IS 'nonce (12 bytes) || AES-256-GCM ciphertext || tag (16 bytes); associated data: record id, patient, category, key version.';
+
+--
+-- Name: COLUMN health_records.integrity; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.integrity IS 'HMAC-SHA256 over id, patient, category, classification, key version, recorded_at and ciphertext, under a key derived (HKDF) from the patient''s data key. Every read checks it.';
+
+--
 -- Name: legal_holds_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -5243,6 +6020,203 @@ ALTER TABLE compliance.messages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 --
 
 COMMENT ON SEQUENCE compliance.messages_id_seq IS 'Identifiers of messages rows.';
+
+--
+-- Name: phi_access_review_settings; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.phi_access_review_settings (
+    singleton boolean DEFAULT true NOT NULL,
+    weekly_threshold integer DEFAULT 500 NOT NULL,
+    baseline_factor numeric DEFAULT 3 NOT NULL,
+    day_starts time without time zone DEFAULT '07:00:00'::time without time zone NOT NULL,
+    day_ends time without time zone DEFAULT '19:00:00'::time without time zone NOT NULL,
+    time_zone text DEFAULT 'UTC'::text NOT NULL,
+    CONSTRAINT phi_access_review_settings_day_ordered CHECK ((day_starts < day_ends)),
+    CONSTRAINT phi_access_review_settings_factor_above_one CHECK ((baseline_factor > (1)::numeric)),
+    CONSTRAINT phi_access_review_settings_one_row CHECK (singleton),
+    CONSTRAINT phi_access_review_settings_threshold_positive CHECK ((weekly_threshold > 0)),
+    CONSTRAINT phi_access_review_settings_time_zone_known CHECK ((('2000-01-01 00:00:00+00'::timestamp with time zone AT TIME ZONE time_zone) IS NOT NULL))
+);
+
+ALTER TABLE ONLY compliance.phi_access_review_settings FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.phi_access_review_settings OWNER TO compliance_owner;
+
+--
+-- Name: TABLE phi_access_review_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.phi_access_review_settings IS 'One row: what the unusual-access review (view phi_unusual_access, function review_phi_access) flags. A DPO changes it with UPDATE.';
+
+--
+-- Name: COLUMN phi_access_review_settings.singleton; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_access_review_settings.singleton IS 'Always true: the table has one row.';
+
+--
+-- Name: COLUMN phi_access_review_settings.weekly_threshold; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_access_review_settings.weekly_threshold IS 'An actor with more successful PHI accesses than this in the last 7 days is flagged.';
+
+--
+-- Name: COLUMN phi_access_review_settings.baseline_factor; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_access_review_settings.baseline_factor IS 'An actor whose 7-day count exceeds this many times their own baseline (the 30 days before, scaled to 7) is flagged.';
+
+--
+-- Name: COLUMN phi_access_review_settings.day_starts; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_access_review_settings.day_starts IS 'Workforce access before this local time is flagged.';
+
+--
+-- Name: COLUMN phi_access_review_settings.day_ends; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_access_review_settings.day_ends IS 'Workforce access from this local time on is flagged.';
+
+--
+-- Name: COLUMN phi_access_review_settings.time_zone; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_access_review_settings.time_zone IS 'The time zone day_starts and day_ends are read in (an IANA name).';
+
+--
+-- Name: phi_unusual_access; Type: VIEW; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE VIEW compliance.phi_unusual_access AS
+ WITH settings AS (
+         SELECT s.weekly_threshold,
+            s.baseline_factor,
+            s.day_starts,
+            s.day_ends,
+            s.time_zone
+           FROM compliance.phi_access_review_settings s
+        ), access AS (
+         SELECT a.id,
+            a.occurred_at,
+            a.user_id,
+            a.actor_id,
+            a.action,
+            a.outcome,
+            (a.details ->> 'actor_role'::text) AS actor_role
+           FROM compliance.audit_logs a
+          WHERE ((a.occurred_at >= (now() - '37 days'::interval)) AND (a.action = ANY (ARRAY['phi.read'::text, 'phi.created'::text, 'phi.updated'::text, 'phi.deleted'::text, 'phi.denied'::text, 'phi.integrity_failure'::text])))
+        ), workforce AS (
+         SELECT access.id,
+            access.occurred_at,
+            access.user_id,
+            access.actor_id
+           FROM access
+          WHERE ((access.actor_role IS DISTINCT FROM 'patient'::text) AND (access.outcome = 'success'::text) AND (access.action <> 'phi.integrity_failure'::text))
+        ), counts AS (
+         SELECT workforce.actor_id,
+            count(*) FILTER (WHERE (workforce.occurred_at >= (now() - '7 days'::interval))) AS last_week,
+            count(*) FILTER (WHERE (workforce.occurred_at < (now() - '7 days'::interval))) AS baseline_month
+           FROM workforce
+          GROUP BY workforce.actor_id
+        )
+ SELECT 'over_threshold'::text AS finding,
+    c.actor_id,
+    NULL::text AS patient,
+    c.last_week AS accesses,
+    round((((c.baseline_month)::numeric * 7.0) / 30.0), 1) AS weekly_baseline,
+    NULL::bigint AS audit_row_id,
+    NULL::timestamp with time zone AS occurred_at
+   FROM counts c,
+    settings s
+  WHERE (c.last_week > s.weekly_threshold)
+UNION ALL
+ SELECT 'over_baseline'::text AS finding,
+    c.actor_id,
+    NULL::text AS patient,
+    c.last_week AS accesses,
+    round((((c.baseline_month)::numeric * 7.0) / 30.0), 1) AS weekly_baseline,
+    NULL::bigint AS audit_row_id,
+    NULL::timestamp with time zone AS occurred_at
+   FROM counts c,
+    settings s
+  WHERE ((c.baseline_month > 0) AND ((c.last_week)::numeric > (((s.baseline_factor * (c.baseline_month)::numeric) * 7.0) / 30.0)))
+UNION ALL
+ SELECT 'outside_hours'::text AS finding,
+    w.actor_id,
+    w.user_id AS patient,
+    (1)::bigint AS accesses,
+    NULL::numeric AS weekly_baseline,
+    w.id AS audit_row_id,
+    w.occurred_at
+   FROM workforce w,
+    settings s
+  WHERE ((w.occurred_at >= (now() - '7 days'::interval)) AND ((((w.occurred_at AT TIME ZONE s.time_zone))::time without time zone < s.day_starts) OR (((w.occurred_at AT TIME ZONE s.time_zone))::time without time zone >= s.day_ends)))
+UNION ALL
+ SELECT
+        CASE
+            WHEN (a.action = 'phi.denied'::text) THEN 'refused'::text
+            ELSE 'integrity_failure'::text
+        END AS finding,
+    a.actor_id,
+    a.user_id AS patient,
+    (1)::bigint AS accesses,
+    NULL::numeric AS weekly_baseline,
+    a.id AS audit_row_id,
+    a.occurred_at
+   FROM access a
+  WHERE ((a.occurred_at >= (now() - '7 days'::interval)) AND (a.action = ANY (ARRAY['phi.denied'::text, 'phi.integrity_failure'::text])));
+
+ALTER TABLE compliance.phi_unusual_access OWNER TO compliance_owner;
+
+--
+-- Name: VIEW phi_unusual_access; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON VIEW compliance.phi_unusual_access IS 'PHI access worth a second look, over the last 7 days (HIPAA §164.308(a)(1)(ii)(D) information system activity review): each workforce actor (anyone but the patient themself) with more successful accesses than weekly_threshold (over_threshold) or more than baseline_factor times their own baseline from the 30 days before (over_baseline), each workforce access outside day_starts..day_ends (outside_hours), every refused attempt (refused) and every record that failed its integrity check (integrity_failure). Settings: compliance.phi_access_review_settings. review_phi_access alerts on them daily.';
+
+--
+-- Name: COLUMN phi_unusual_access.finding; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_unusual_access.finding IS 'over_threshold, over_baseline, outside_hours, refused or integrity_failure.';
+
+--
+-- Name: COLUMN phi_unusual_access.actor_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_unusual_access.actor_id IS 'Who accessed (NULL once erased).';
+
+--
+-- Name: COLUMN phi_unusual_access.patient; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_unusual_access.patient IS 'Whose records, for a finding about one access; NULL for the counts.';
+
+--
+-- Name: COLUMN phi_unusual_access.accesses; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_unusual_access.accesses IS 'Successful accesses by the actor in the last 7 days, or 1 for a finding about one access.';
+
+--
+-- Name: COLUMN phi_unusual_access.weekly_baseline; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_unusual_access.weekly_baseline IS 'The actor''s accesses in the 30 days before the last 7, scaled to a week.';
+
+--
+-- Name: COLUMN phi_unusual_access.audit_row_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_unusual_access.audit_row_id IS 'The audit row of the one access the finding is about; NULL for the counts.';
+
+--
+-- Name: COLUMN phi_unusual_access.occurred_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_unusual_access.occurred_at IS 'When that access happened; NULL for the counts.';
 
 --
 -- Name: retention_policies; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -5453,6 +6427,45 @@ COMMENT ON COLUMN compliance_private.erased_subjects.subject_digest IS 'complian
 --
 
 COMMENT ON COLUMN compliance_private.erased_subjects.erased_at IS 'When the subject was erased.';
+
+--
+-- Name: phi_access_review_progress; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.phi_access_review_progress (
+    singleton boolean DEFAULT true NOT NULL,
+    reviewed_through bigint DEFAULT 0 NOT NULL,
+    reviewed_at timestamp with time zone,
+    CONSTRAINT phi_access_review_progress_one_row CHECK (singleton)
+);
+
+ALTER TABLE ONLY compliance_private.phi_access_review_progress FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.phi_access_review_progress OWNER TO compliance_owner;
+
+--
+-- Name: TABLE phi_access_review_progress; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.phi_access_review_progress IS 'The last audit row id the PHI access review has flagged single rows up to (it reads only sealed rows, so none can still appear below it).';
+
+--
+-- Name: COLUMN phi_access_review_progress.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.phi_access_review_progress.singleton IS 'Always true: the table has one row.';
+
+--
+-- Name: COLUMN phi_access_review_progress.reviewed_through; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.phi_access_review_progress.reviewed_through IS 'Audit rows up to this id have been reviewed for out-of-hours and refused access.';
+
+--
+-- Name: COLUMN phi_access_review_progress.reviewed_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.phi_access_review_progress.reviewed_at IS 'When the review last ran.';
 
 --
 -- Name: refusal_windows; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
@@ -5849,6 +6862,20 @@ ALTER TABLE ONLY compliance.dsr_requests
     ADD CONSTRAINT dsr_requests_pkey PRIMARY KEY (id);
 
 --
+-- Name: health_record_categories health_record_categories_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.health_record_categories
+    ADD CONSTRAINT health_record_categories_pkey PRIMARY KEY (category);
+
+--
+-- Name: health_records health_records_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.health_records
+    ADD CONSTRAINT health_records_pkey PRIMARY KEY (id);
+
+--
 -- Name: legal_holds legal_holds_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -5861,6 +6888,13 @@ ALTER TABLE ONLY compliance.legal_holds
 
 ALTER TABLE ONLY compliance.messages
     ADD CONSTRAINT messages_pkey PRIMARY KEY (id);
+
+--
+-- Name: phi_access_review_settings phi_access_review_settings_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.phi_access_review_settings
+    ADD CONSTRAINT phi_access_review_settings_pkey PRIMARY KEY (singleton);
 
 --
 -- Name: retention_policies retention_policies_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
@@ -5919,6 +6953,13 @@ ALTER TABLE ONLY compliance_private.erased_subjects
     ADD CONSTRAINT erased_subjects_pkey PRIMARY KEY (subject_digest);
 
 --
+-- Name: phi_access_review_progress phi_access_review_progress_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.phi_access_review_progress
+    ADD CONSTRAINT phi_access_review_progress_pkey PRIMARY KEY (singleton);
+
+--
 -- Name: refusal_windows refusal_windows_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -5931,6 +6972,13 @@ ALTER TABLE ONLY compliance_private.refusal_windows
 
 ALTER TABLE ONLY compliance_private.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
+
+--
+-- Name: subject_keys subject_keys_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.subject_keys
+    ADD CONSTRAINT subject_keys_pkey PRIMARY KEY (user_id, key_version);
 
 --
 -- Name: tombstone_peppers tombstone_peppers_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
@@ -6266,6 +7314,18 @@ CREATE INDEX dsr_requests_received_at_idx ON compliance.dsr_requests USING btree
 --
 
 CREATE INDEX dsr_requests_user_id_idx ON compliance.dsr_requests USING btree (user_id);
+
+--
+-- Name: health_records_recorded_by_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX health_records_recorded_by_idx ON compliance.health_records USING btree (recorded_by) WHERE (recorded_by IS NOT NULL);
+
+--
+-- Name: health_records_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX health_records_user_id_idx ON compliance.health_records USING btree (user_id, recorded_at);
 
 --
 -- Name: legal_holds_one_active_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
@@ -6622,6 +7682,12 @@ CREATE TRIGGER _050_refuse_delete_under_hold BEFORE DELETE ON compliance.user_pr
 CREATE TRIGGER _100_set_due_at BEFORE INSERT OR UPDATE OF received_at ON compliance.dsr_requests FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_dsr_requests__set_due_at();
 
 --
+-- Name: health_records _100_set_updated_at; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON compliance.health_records FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__set_updated_at();
+
+--
 -- Name: retention_policies _100_set_updated_at; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
@@ -6776,6 +7842,27 @@ ALTER TABLE ONLY compliance.dsr_requests
     ADD CONSTRAINT dsr_requests_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE SET NULL;
 
 --
+-- Name: health_records health_records_category_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.health_records
+    ADD CONSTRAINT health_records_category_fkey FOREIGN KEY (category) REFERENCES compliance.health_record_categories(category);
+
+--
+-- Name: health_records health_records_key_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.health_records
+    ADD CONSTRAINT health_records_key_fkey FOREIGN KEY (user_id, key_version) REFERENCES compliance_private.subject_keys(user_id, key_version) ON DELETE CASCADE;
+
+--
+-- Name: health_records health_records_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.health_records
+    ADD CONSTRAINT health_records_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
 -- Name: legal_holds legal_holds_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -6809,6 +7896,13 @@ ALTER TABLE ONLY compliance.sessions
 
 ALTER TABLE ONLY compliance.user_preferences
     ADD CONSTRAINT user_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
+-- Name: subject_keys subject_keys_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.subject_keys
+    ADD CONSTRAINT subject_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
 -- Name: migrations migrations_previous_hash_fkey; Type: FK CONSTRAINT; Schema: graphile_migrate; Owner: compliance_owner
@@ -6938,6 +8032,12 @@ COMMENT ON POLICY dpo_every_subject ON compliance.user_profiles IS 'The DPO reac
 ALTER TABLE compliance.dsr_requests ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: health_records; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.health_records ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: legal_holds; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -6998,6 +8098,18 @@ CREATE POLICY owner_routines ON compliance.dsr_requests TO compliance_owner USIN
 COMMENT ON POLICY owner_routines ON compliance.dsr_requests IS 'SECURITY DEFINER routines register and complete requests.';
 
 --
+-- Name: health_records owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.health_records TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON health_records; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.health_records IS 'Only the PHI functions (SECURITY DEFINER, running as the owner) reach health records; no client role has a policy here.';
+
+--
 -- Name: legal_holds owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -7020,6 +8132,18 @@ CREATE POLICY owner_routines ON compliance.messages TO compliance_owner USING (t
 --
 
 COMMENT ON POLICY owner_routines ON compliance.messages IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
+
+--
+-- Name: phi_access_review_settings owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.phi_access_review_settings TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON phi_access_review_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.phi_access_review_settings IS 'The review (SECURITY DEFINER, running as the owner) reads the settings.';
 
 --
 -- Name: sessions owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -7058,6 +8182,12 @@ CREATE POLICY owner_routines ON compliance.user_profiles TO compliance_owner USI
 COMMENT ON POLICY owner_routines ON compliance.user_profiles IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
 
 --
+-- Name: phi_access_review_settings; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.phi_access_review_settings ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: audit_logs readers_every_row; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -7068,6 +8198,18 @@ CREATE POLICY readers_every_row ON compliance.audit_logs FOR SELECT TO complianc
 --
 
 COMMENT ON POLICY readers_every_row ON compliance.audit_logs IS 'The auditor and the DPO read the whole audit log.';
+
+--
+-- Name: phi_access_review_settings review_roles; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY review_roles ON compliance.phi_access_review_settings TO compliance_dpo, compliance_worker, compliance_auditor USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY review_roles ON phi_access_review_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY review_roles ON compliance.phi_access_review_settings IS 'The one settings row is visible to the DPO, worker and auditor; the grants decide that only the DPO may change it.';
 
 --
 -- Name: sessions; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
@@ -7184,6 +8326,42 @@ ALTER TABLE compliance.user_preferences ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compliance.user_profiles ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: phi_access_review_progress owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.phi_access_review_progress TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON phi_access_review_progress; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.phi_access_review_progress IS 'Only review_phi_access (SECURITY DEFINER) reads and moves the review''s progress.';
+
+--
+-- Name: subject_keys owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.subject_keys TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON subject_keys; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.subject_keys IS 'Only the PHI and key-rotation functions (SECURITY DEFINER, running as the owner) reach the wrapped data keys.';
+
+--
+-- Name: phi_access_review_progress; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.phi_access_review_progress ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: subject_keys; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.subject_keys ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: _private_job_queues; Type: ROW SECURITY; Schema: graphile_worker; Owner: pgcomply_worker
 --
 
@@ -7215,6 +8393,7 @@ GRANT USAGE ON SCHEMA compliance TO compliance_app;
 GRANT USAGE ON SCHEMA compliance TO compliance_dpo;
 GRANT USAGE ON SCHEMA compliance TO compliance_worker;
 GRANT USAGE ON SCHEMA compliance TO compliance_auditor;
+GRANT USAGE ON SCHEMA compliance TO compliance_staff;
 
 --
 -- Name: SCHEMA compliance_private; Type: ACL; Schema: -; Owner: compliance_owner
@@ -7413,6 +8592,15 @@ GRANT ALL ON FUNCTION compliance.conversation_messages(conversation_id uuid, aft
 GRANT ALL ON FUNCTION compliance.conversation_messages(conversation_id uuid, after_id bigint, page_size integer) TO compliance_dpo;
 
 --
+-- Name: FUNCTION create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) TO compliance_staff;
+
+--
 -- Name: FUNCTION current_actor(); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -7461,6 +8649,15 @@ GRANT ALL ON FUNCTION compliance.current_user_agent() TO compliance_app;
 GRANT ALL ON FUNCTION compliance.current_user_agent() TO compliance_dpo;
 GRANT ALL ON FUNCTION compliance.current_user_agent() TO compliance_worker;
 GRANT ALL ON FUNCTION compliance.current_user_agent() TO compliance_auditor;
+
+--
+-- Name: FUNCTION delete_health_record(id uuid, purpose text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.delete_health_record(id uuid, purpose text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.delete_health_record(id uuid, purpose text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.delete_health_record(id uuid, purpose text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.delete_health_record(id uuid, purpose text) TO compliance_staff;
 
 --
 -- Name: FUNCTION ensure_audit_partitions(months_ahead integer, months_back integer); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -7602,6 +8799,38 @@ REVOKE ALL ON FUNCTION compliance.open_requests() FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.open_requests() TO compliance_dpo;
 
 --
+-- Name: FUNCTION phi_access(patient text, purpose text, intent text, record_id uuid); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) TO compliance_staff;
+
+--
+-- Name: FUNCTION phi_access_log(before_id bigint, page_size integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) TO compliance_app;
+
+--
+-- Name: FUNCTION phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer) TO compliance_auditor;
+
+--
+-- Name: FUNCTION phi_key_versions(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.phi_key_versions() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.phi_key_versions() TO compliance_app;
+GRANT ALL ON FUNCTION compliance.phi_key_versions() TO compliance_worker;
+
+--
 -- Name: TABLE legal_holds; Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -7615,12 +8844,28 @@ REVOKE ALL ON FUNCTION compliance.place_legal_hold(user_id text, reason text) FR
 GRANT ALL ON FUNCTION compliance.place_legal_hold(user_id text, reason text) TO compliance_dpo;
 
 --
+-- Name: FUNCTION read_health_records(patient text, purpose text, record_ids uuid[]); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[]) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[]) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[]) TO compliance_staff;
+
+--
 -- Name: FUNCTION record_consent(user_id text, purpose text, granted boolean, policy_version text, source text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
 REVOKE ALL ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) TO compliance_app;
 GRANT ALL ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION record_phi_key_rotation(kek_version integer, rewrapped integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_phi_key_rotation(kek_version integer, rewrapped integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_phi_key_rotation(kek_version integer, rewrapped integer) TO compliance_worker;
 
 --
 -- Name: FUNCTION record_refusal(reason text, client_ip inet, user_agent text, detail text); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -7644,11 +8889,34 @@ REVOKE ALL ON FUNCTION compliance.release_legal_hold(user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.release_legal_hold(user_id text) TO compliance_dpo;
 
 --
+-- Name: FUNCTION report_phi_integrity_failure(record_id uuid, purpose text, failed_check text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) TO compliance_staff;
+
+--
 -- Name: FUNCTION reregister_subject(user_id text, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
 REVOKE ALL ON FUNCTION compliance.reregister_subject(user_id text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.reregister_subject(user_id text, reason text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION review_phi_access(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.review_phi_access() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.review_phi_access() TO compliance_worker;
+
+--
+-- Name: FUNCTION rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer) TO compliance_worker;
 
 --
 -- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -7696,6 +8964,7 @@ GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], c
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_dpo;
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_worker;
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_staff;
 
 --
 -- Name: TABLE conversations; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -7756,6 +9025,13 @@ REVOKE ALL ON FUNCTION compliance.subject_consents(user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.subject_consents(user_id text) TO compliance_dpo;
 
 --
+-- Name: FUNCTION subject_keys_to_rewrap(kek_version integer, max_rows integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.subject_keys_to_rewrap(kek_version integer, max_rows integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.subject_keys_to_rewrap(kek_version integer, max_rows integer) TO compliance_worker;
+
+--
 -- Name: TABLE sessions; Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -7805,6 +9081,15 @@ GRANT INSERT(user_agent) ON TABLE compliance.sessions TO compliance_app;
 REVOKE ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) TO compliance_app;
 GRANT ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) TO compliance_dpo;
+
+--
+-- Name: FUNCTION update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) TO compliance_staff;
 
 --
 -- Name: FUNCTION update_profile(user_id text, patch jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -8103,6 +9388,18 @@ GRANT ALL ON FUNCTION compliance_private.is_erased(user_id text) TO compliance_d
 REVOKE ALL ON FUNCTION compliance_private.lock_subject(user_id text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION phi_caller_role(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.phi_caller_role() FROM PUBLIC;
+
+--
+-- Name: FUNCTION log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION older_transaction_running(horizon xid8); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8113,6 +9410,12 @@ REVOKE ALL ON FUNCTION compliance_private.older_transaction_running(horizon xid8
 --
 
 REVOKE ALL ON FUNCTION compliance_private.parse_keyring(keyring text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION phi_check(patient text, purpose text, intent text, record_id uuid); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION protect_audit_relation(relation regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -8318,6 +9621,60 @@ GRANT SELECT ON TABLE compliance.consent_purposes TO compliance_auditor;
 
 GRANT SELECT ON TABLE compliance.current_consents TO compliance_app;
 GRANT SELECT ON TABLE compliance.current_consents TO compliance_dpo;
+
+--
+-- Name: TABLE health_record_categories; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_app;
+GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_staff;
+GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_auditor;
+
+--
+-- Name: TABLE phi_access_review_settings; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.phi_access_review_settings TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.phi_access_review_settings TO compliance_worker;
+GRANT SELECT ON TABLE compliance.phi_access_review_settings TO compliance_auditor;
+
+--
+-- Name: COLUMN phi_access_review_settings.weekly_threshold; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(weekly_threshold) ON TABLE compliance.phi_access_review_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN phi_access_review_settings.baseline_factor; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(baseline_factor) ON TABLE compliance.phi_access_review_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN phi_access_review_settings.day_starts; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(day_starts) ON TABLE compliance.phi_access_review_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN phi_access_review_settings.day_ends; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(day_ends) ON TABLE compliance.phi_access_review_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN phi_access_review_settings.time_zone; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(time_zone) ON TABLE compliance.phi_access_review_settings TO compliance_dpo;
+
+--
+-- Name: TABLE phi_unusual_access; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.phi_unusual_access TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.phi_unusual_access TO compliance_worker;
 
 --
 -- Name: TABLE retention_policies; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -9,18 +9,23 @@ import { sendError, sendJson, sendTrpcError } from './rest/respond.js';
 import { preReadJsonBody } from './input/json-body.js';
 import { booleanQueryKeys, decodePathSegments, prepareQuery, restMethods, routeMatcher } from './rest/query.js';
 import { appRouter } from './routers/index.js';
-import { MAX_BODY_BYTES } from './schemas.js';
+import { MAX_BODY_BYTES, MAX_HEALTH_RECORD_BODY_BYTES } from './schemas.js';
 import { toTRPCError } from './errors.js';
+
+/** health records may be up to 1 MiB of JSON; every other body stays small */
+function bodyLimit(path: string): number {
+  return /^\/trpc\/(me\.health\.|staff\.)|^\/api\/v1\/(users\/me\/health-records|staff\/)/.test(path) ? MAX_HEALTH_RECORD_BODY_BYTES : MAX_BODY_BYTES;
+}
 
 export function createApp(deps: ContextDeps): http.Server {
   const createContext = ({ req, res }: { req: http.IncomingMessage | Request; res: http.ServerResponse }) => createRequestContext(deps, req, res);
   const onError = ({ error }: { error: { code: string; cause?: unknown } }) => {
     if (error.code === 'INTERNAL_SERVER_ERROR') deps.log.error({ err: error.cause ?? error }, 'request failed');
   };
-  const trpc = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/', onError, maxBodySize: MAX_BODY_BYTES });
+  const trpc = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/', onError, maxBodySize: MAX_HEALTH_RECORD_BODY_BYTES });
   // the Node handler, not the standalone one: that one turns the request into a fetch Request
   // first, which drops the query prepared below and answers invalid JSON with a 500
-  const rest = createOpenApiNodeHttpHandler({ router: appRouter, onError, maxBodySize: MAX_BODY_BYTES,
+  const rest = createOpenApiNodeHttpHandler({ router: appRouter, onError, maxBodySize: MAX_HEALTH_RECORD_BODY_BYTES,
     createContext: ({ req, res }) => createRequestContext(deps, req as http.IncomingMessage, res as http.ServerResponse) });
   const booleans = booleanQueryKeys(appRouter);
   const methods = restMethods(appRouter);
@@ -64,7 +69,7 @@ export function createApp(deps: ContextDeps): http.Server {
         trpc(req, res);
         return;
       }
-      preReadJsonBody(req, MAX_BODY_BYTES, true).then(() => trpc(req, res), (error: unknown) => sendTrpcError(res, toTRPCError(error))).catch(fail);
+      preReadJsonBody(req, bodyLimit(path), true).then(() => trpc(req, res), (error: unknown) => sendTrpcError(res, toTRPCError(error))).catch(fail);
       return;
     }
     if (path === '/api/v1/users/me/export' && req.method === 'GET') {
@@ -86,7 +91,7 @@ export function createApp(deps: ContextDeps): http.Server {
           prepareQuery(req, `${req.method} ${template}`, booleans);
           // the adapter parses a body only when its type is exactly application/json
           if (json) req.headers['content-type'] = 'application/json';
-          return json ? preReadJsonBody(req, MAX_BODY_BYTES, false) : undefined;
+          return json ? preReadJsonBody(req, bodyLimit(path), false) : undefined;
         })
         .then(() => rest(req, res), (error: unknown) => sendError(res, toTRPCError(error)))
         .catch(fail);

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl } from '../db/connection.js';
 import { checkKeyring, type PepperSource, pepperSource } from '../db/pepper.js';
 import { refuseUnencrypted } from '../db/tls.js';
+import { type MasterKeySource, masterKeySource, parseKeyRing } from './phi/master-keys.js';
 
 const optionalText = z.string().trim().min(1).optional().catch(undefined);
 const databaseUrl = (name: string) =>
@@ -39,6 +40,8 @@ const schema = z.object({
   WORKER_STALE_LOCK_SECONDS: z.coerce.number().int().min(2).max(86_400).default(300),
   TOMBSTONE_PEPPER_FILE: z.string().trim().min(1).optional(),
   REQUIRE_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  PHI_MASTER_KEY: z.string().trim().min(1).optional(),
+  PHI_MASTER_KEY_FILE: z.string().trim().min(1).optional(),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -76,6 +79,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   try {
     if (config.TOMBSTONE_PEPPER) checkKeyring(config.TOMBSTONE_PEPPER, 'TOMBSTONE_PEPPER');
+    if (config.PHI_MASTER_KEY) parseKeyRing(config.PHI_MASTER_KEY, 'PHI_MASTER_KEY');
+    phiMasterKeySource(config);
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
@@ -87,6 +92,15 @@ export function isLoopback(host: string): boolean {
   if (bare === 'localhost' || bare === '::1') return true;
   if (isIP(bare) === 4) return bare.startsWith('127.');
   return bare.startsWith('::ffff:127.');
+}
+
+/** where this process finds the PHI master keys (server/phi/master-keys.ts) */
+export function phiMasterKeySource(config: Config): MasterKeySource {
+  try {
+    return masterKeySource(config, config.PGCOMPLY_DATA_DIR, config.NODE_ENV === 'production');
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
 }
 
 /** where this process finds the tombstone pepper (db/pepper.ts) */

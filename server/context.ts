@@ -3,6 +3,7 @@ import type { Sql } from 'postgres';
 import { AuthError, bearerToken, type Verifier } from './auth/verify.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { DataKeys } from './phi/data-keys.js';
 import type { RequestContext } from './trpc.js';
 
 export interface ContextDeps {
@@ -11,6 +12,8 @@ export interface ContextDeps {
   verifier: Verifier;
   metrics: Metrics;
   sessionIdleTimeoutSeconds: number;
+  /** the patients' data keys, unwrapped with the PHI master keys (server/phi/) */
+  dataKeys: DataKeys;
 }
 
 /** the REST adapter hands over a fetch Request, the others Node's IncomingMessage */
@@ -43,6 +46,7 @@ export async function createRequestContext(deps: ContextDeps, req: AnyRequest, r
   const userAgent = header(req, 'user-agent');
   return {
     sql: deps.sql,
+    dataKeys: deps.dataKeys,
     log: deps.log,
     identity,
     authError,

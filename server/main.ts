@@ -10,7 +10,9 @@ import { pepperParameters, readKeyring } from '../db/pepper.js';
 import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
-import { loadConfig, tombstonePepperSource } from './config.js';
+import { loadConfig, phiMasterKeySource, tombstonePepperSource } from './config.js';
+import { DataKeys } from './phi/data-keys.js';
+import { loadMasterKeys, reportMissingMasterKeys } from './phi/master-keys.js';
 import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { listen } from './listen.js';
@@ -45,7 +47,11 @@ async function main() {
     log.warn('AUTH_JWKS_URL and AUTH_JWT_SECRET are unset: tokens are checked against the development secret. Make one with: npm run token -- --sub user:alice');
   }
   const verifier = createVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, secret: config.AUTH_JWT_SECRET });
-  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS });
+  const masterKeys = await loadMasterKeys(phiMasterKeySource(config), (file) =>
+    log.warn({ file }, `no PHI master key was given: made one in ${file} for development. Back it up: without it no health record can be read. Set PHI_MASTER_KEY or PHI_MASTER_KEY_FILE in production`));
+  await reportMissingMasterKeys(sql, masterKeys, log);
+  const dataKeys = new DataKeys(masterKeys);
+  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys });
   const worker = config.RUN_WORKER
     ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS })
     : undefined;

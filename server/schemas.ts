@@ -93,3 +93,34 @@ export const erasureInput = z.strictObject({
 });
 
 export const exportFormat = z.enum(['json', 'csv']);
+
+/** the body limit of the health record routes: a record holds up to 1 MiB of JSON */
+export const MAX_HEALTH_RECORD_BODY_BYTES = 2 * 1024 * 1024;
+export const healthRecordData = z.record(z.string().max(128), z.unknown());
+export const classification = z.enum(['confidential', 'restricted']);
+export const purposeOfUse = z.enum(['treatment', 'payment', 'operations', 'emergency', 'patient_request']);
+export const healthRecordCategory = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a category such as lab_result (compliance.health_record_categories)');
+
+export const healthRecord = z.object({
+  id: z.string(),
+  category: z.string(),
+  classification,
+  recorded_by: z.string().nullable(),
+  recorded_at: z.date(),
+  updated_at: z.date(),
+  integrity: z.enum(['verified', 'failed']),
+  problem: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()).nullable(),
+});
+
+export const accessLogEntry = z.object({
+  id: z.coerce.string(),
+  occurred_at: z.date(),
+  action: z.string(),
+  actor_id: z.string().nullable(),
+  actor_role: z.string(),
+  purpose: z.string().nullable(),
+  record_ids: z.array(z.string()),
+  outcome: z.string(),
+  failure_reason: z.string().nullable(),
+});

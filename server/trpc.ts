@@ -10,9 +10,11 @@ import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { Identity } from './auth/verify.js';
 import { sqlStateOf, toTRPCError } from './errors.js';
 import type { Logger } from './log.js';
+import type { DataKeys } from './phi/data-keys.js';
 
 export interface RequestContext {
   sql: Sql;
+  dataKeys: DataKeys;
   log: Logger;
   identity: Identity | null;
   authError: string | null;
@@ -52,9 +54,22 @@ const textOnly = t.procedure.use(async ({ getRawInput, next }) => {
 export const publicProcedure = textOnly;
 export const createCallerFactory = t.createCallerFactory;
 
-type DatabaseRole = 'compliance_app' | 'compliance_dpo';
+type DatabaseRole = 'compliance_app' | 'compliance_dpo' | 'compliance_staff' | 'compliance_auditor';
 
-function transactional(role: DatabaseRole) {
+/**
+ * A refusal the database has already written to the audit log (a PHI access refused): the
+ * request's transaction commits, so that row stays, and the client then gets the error.
+ */
+export class RecordedRefusal extends Error {
+  readonly sqlstate: string;
+  constructor(sqlstate: string) {
+    super(sqlstate);
+    this.sqlstate = sqlstate;
+  }
+}
+
+/** the database role a request acts in, from its token roles, in order of preference; the first one the token has wins */
+function transactional(choices: readonly { role: DatabaseRole; tokenRole: string | null }[]) {
   return t.middleware(async ({ ctx, next }) => {
     const identity = ctx.identity;
     if (!identity) {
@@ -62,9 +77,11 @@ function transactional(role: DatabaseRole) {
       await recordRefusal(ctx, reason, ctx.authError);
       throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.authError ?? 'a bearer token is required' });
     }
-    if (role === 'compliance_dpo' && !identity.roles.includes('dpo')) {
-      await recordRefusal(ctx, 'forbidden', 'needs the dpo role');
-      throw new TRPCError({ code: 'FORBIDDEN', message: 'this operation needs the dpo role' });
+    const role = choices.find((c) => c.tokenRole === null || identity.roles.includes(c.tokenRole))?.role;
+    if (!role) {
+      const needs = choices.map((c) => c.tokenRole).join(' or ');
+      await recordRefusal(ctx, 'forbidden', `needs the ${needs} role`);
+      throw new TRPCError({ code: 'FORBIDDEN', message: `this operation needs the ${needs} role` });
     }
     // one connection, one transaction: committed only when the procedure succeeds. A
     // deadlock or serialization failure is the database asking for the whole transaction to
@@ -80,7 +97,7 @@ function transactional(role: DatabaseRole) {
           // the expiry itself must stick: close the session outside the failed transaction
           await closeExpiredSession(ctx, identity).catch(() => undefined);
           await recordRefusal(ctx, 'session_expired', null);
-        } else if (mapped.code === 'FORBIDDEN') {
+        } else if (mapped.code === 'FORBIDDEN' && !(mapped.cause instanceof RecordedRefusal)) {
           await recordRefusal(ctx, 'forbidden', sqlStateOf(mapped) ?? null);
         }
         throw mapped;
@@ -104,12 +121,13 @@ async function runTransaction<R extends { ok: boolean }>(
       tx`select compliance.open_request(${identity.subject}, ${identity.roles}::text[], ${ctx.clientIp}::inet,
            ${ctx.userAgent}, ${identity.sessionId}::uuid, make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}),
            ${identity.username ?? null}, ${identity.email ?? null}, ${identity.name ?? null})`,
-      ...(role === 'compliance_dpo' ? [tx`set local role compliance_dpo`] : []),
+      ...(role === 'compliance_app' ? [] : [tx.unsafe(`set local role ${role}`)]),
     ]);
     const result = await procedure(tx);
     if (!result.ok) {
       // a database error inside the procedure arrives wrapped as an internal error
       const error = (result as unknown as { error: TRPCError }).error;
+      if (error.cause instanceof RecordedRefusal) await tx`commit`;
       throw error.code === 'INTERNAL_SERVER_ERROR' && error.cause ? error.cause : error;
     }
     await tx`commit`;
@@ -151,6 +169,11 @@ async function closeExpiredSession(ctx: RequestContext, identity: Identity) {
 }
 
 /** acts for the authenticated subject, as compliance_app: row-level security limits it to its own rows */
-export const subjectProcedure = textOnly.use(transactional('compliance_app'));
+export const subjectProcedure = textOnly.use(transactional([{ role: 'compliance_app', tokenRole: null }]));
 /** acts as the data protection officer, as compliance_dpo: needs the token role dpo */
-export const dpoProcedure = textOnly.use(transactional('compliance_dpo'));
+export const dpoProcedure = textOnly.use(transactional([{ role: 'compliance_dpo', tokenRole: 'dpo' }]));
+/** a workforce member, as compliance_staff: needs the token role staff */
+export const staffProcedure = textOnly.use(transactional([{ role: 'compliance_staff', tokenRole: 'staff' }]));
+/** reads the PHI access log: as compliance_dpo for a DPO, else as compliance_auditor for an auditor */
+export const reviewerProcedure = textOnly.use(transactional([
+  { role: 'compliance_dpo', tokenRole: 'dpo' }, { role: 'compliance_auditor', tokenRole: 'auditor' }]));

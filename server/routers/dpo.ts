@@ -1,7 +1,8 @@
 /** The data protection officer: any subject's rights, legal holds, the request register, consent evidence. */
 import { z } from 'zod';
-import { toCsvTable } from '../csv.js';
+import { toCsv, toCsvTable } from '../csv.js';
 import * as s from '../schemas.js';
+import { withHealthRecords } from '../phi/export.js';
 import { dpoProcedure, router } from '../trpc.js';
 
 const dsrKind = z.enum(['access', 'rectification', 'erasure', 'portability', 'restriction', 'objection']);
@@ -10,12 +11,15 @@ const CONSENT_COLUMNS = ['id', 'user_id', 'purpose', 'granted', 'policy_version'
 
 export const dpoRouter = router({
   export: dpoProcedure
-    .meta({ openapi: { method: 'GET', path: '/v1/dpo/subjects/{user_id}/export', tags: ['dpo'], summary: 'A subject\'s data (GDPR Art. 15 access or Art. 20 portability), audited' } })
-    .input(z.strictObject({ user_id: s.userId, kind: z.enum(['access', 'portability']).default('access') }))
+    .meta({ openapi: { method: 'GET', path: '/v1/dpo/subjects/{user_id}/export', tags: ['dpo'], summary: 'A subject\'s data with their decrypted health records (GDPR Art. 15 access or Art. 20 portability), audited; format=csv gives { format, filename, content } with the document as one CSV table' } })
+    .input(z.strictObject({ user_id: s.userId, kind: z.enum(['access', 'portability']).default('access'), format: s.exportFormat.default('json') }))
     .output(s.document)
     .query(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select compliance.export_subject(${input.user_id}, ${input.kind}) as document`;
-      return row!.document as Record<string, unknown>;
+      const document = await withHealthRecords(ctx, input.user_id, row!.document as Record<string, unknown>);
+      if (input.format === 'json') return document;
+      const safeName = input.user_id.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
+      return { format: 'csv', filename: `user_data_${safeName}.csv`, content: toCsv(document) };
     }),
   erase: dpoProcedure
     .meta({ openapi: { method: 'DELETE', path: '/v1/dpo/subjects/{user_id}', tags: ['dpo'], summary: 'Erase a subject (GDPR Art. 17): needs reason and confirm=true; refused under legal hold' } })
@@ -23,6 +27,7 @@ export const dpoRouter = router({
     .output(s.document)
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select compliance.erase_subject(${input.user_id}, ${input.reason}, ${input.confirm}) as receipt`;
+      ctx.dataKeys.forget(input.user_id);
       return row!.receipt as Record<string, unknown>;
     }),
   placeLegalHold: dpoProcedure

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { publicProcedure, router } from '../trpc.js';
 import { dpoRouter } from './dpo.js';
 import { meRouter } from './me.js';
+import { phiRouter } from './phi.js';
+import { staffRouter } from './staff.js';
 
 export const appRouter = router({
   health: publicProcedure
@@ -14,6 +16,8 @@ export const appRouter = router({
     }),
   me: meRouter,
   dpo: dpoRouter,
+  staff: staffRouter,
+  phi: phiRouter,
 });
 
 export type AppRouter = typeof appRouter;

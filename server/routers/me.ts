@@ -2,7 +2,9 @@
 import { z } from 'zod';
 import { toCsv } from '../csv.js';
 import * as s from '../schemas.js';
+import { withHealthRecords } from '../phi/export.js';
 import { router, subjectProcedure } from '../trpc.js';
+import { accessLog, healthRouter } from './health.js';
 
 const tags = ['me'];
 
@@ -113,7 +115,7 @@ export const meRouter = router({
     .output(s.document)
     .query(async ({ ctx }) => {
       const [row] = await ctx.tx`select compliance.export_my_data('access') as document`;
-      return row!.document as Record<string, unknown>;
+      return withHealthRecords(ctx, ctx.identity.subject, row!.document as Record<string, unknown>);
     }),
   export: subjectProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/users/me/export', tags, summary: 'Portable export as JSON or CSV (GDPR Art. 20); served as an attachment' } })
@@ -121,7 +123,7 @@ export const meRouter = router({
     .output(z.object({ format: s.exportFormat, filename: z.string(), content: z.union([s.document, z.string()]) }))
     .query(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select compliance.export_my_data('portability') as document`;
-      const document = row!.document as Record<string, unknown>;
+      const document = await withHealthRecords(ctx, ctx.identity.subject, row!.document as Record<string, unknown>);
       const safeName = ctx.identity.subject.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
       return input.format === 'csv'
         ? { format: 'csv' as const, filename: `user_data_${safeName}.csv`, content: toCsv(document) }
@@ -133,7 +135,10 @@ export const meRouter = router({
     .output(z.object({ message: z.string(), receipt: s.document }))
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select compliance.erase_my_data(${input.reason}, ${input.confirm}) as receipt`;
+      ctx.dataKeys.forget(ctx.identity.subject);
       return { message: 'Account deleted successfully', receipt: row!.receipt as Record<string, unknown> };
     }),
   consent: consentRouter,
+  health: healthRouter,
+  accessLog,
 });

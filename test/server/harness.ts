@@ -7,17 +7,25 @@ import { signDevelopmentToken } from '../../server/auth/token.js';
 import { createVerifier } from '../../server/auth/verify.js';
 import { createLogger } from '../../server/log.js';
 import { createMetrics } from '../../server/metrics.js';
+import { randomBytes } from 'node:crypto';
+import { DataKeys } from '../../server/phi/data-keys.js';
+import { keyRing, type MasterKeys } from '../../server/phi/master-keys.js';
 import { quiet, useTestDatabase } from '../provision/database.js';
 
-export function useServer() {
+/** a master key ring for one test file: version 1, random */
+export const testMasterKeys = (versions: Record<number, Buffer> = { 1: randomBytes(32) }) =>
+  keyRing(new Map(Object.entries(versions).map(([v, key]) => [Number(v), key])));
+
+export function useServer(options: { masterKeys?: MasterKeys } = {}) {
   const db = useTestDatabase();
+  const dataKeys = new DataKeys(options.masterKeys ?? testMasterKeys());
   let baseUrl = '';
   let close: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
     const sql = postgres(db.loginUrl('server'), { ...quiet, max: 10 });
     const server = createApp(
-      { sql, log: createLogger(process.env.HARNESS_LOG ?? 'silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900 },
+      { sql, log: createLogger(process.env.HARNESS_LOG ?? 'silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900, dataKeys },
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -30,6 +38,7 @@ export function useServer() {
 
   return {
     db,
+    dataKeys,
     get baseUrl() {
       return baseUrl;
     },

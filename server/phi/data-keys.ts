@@ -1,0 +1,68 @@
+/**
+ * Patients' data keys: made here, stored only wrapped by a master key, unwrapped on use. An
+ * unwrapped key stays in memory for at most DATA_KEY_CACHE_SECONDS (60 s) and 10,000 keys,
+ * so a busy patient costs one unwrap a minute; erasure through this server drops it at once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { MasterKeys } from './master-keys.js';
+import { integrityKeyOf } from './record-cipher.js';
+
+export const DATA_KEY_CACHE_SECONDS = 60;
+const MAX_CACHED_KEYS = 10_000;
+
+export interface DataKey {
+  key: Buffer;
+  integrityKey: Buffer;
+}
+
+export interface WrappedDataKey {
+  patient: string;
+  keyVersion: number;
+  kekVersion: number;
+  wrapped: Buffer;
+}
+
+export class DataKeys {
+  private readonly cache = new Map<string, { dataKey: DataKey; until: number }>();
+
+  constructor(readonly master: MasterKeys, private readonly ttlMs = DATA_KEY_CACHE_SECONDS * 1000) {}
+
+  /** a new data key for the patient, and its wrapped form to store */
+  create(patient: string, keyVersion = 1): { dataKey: DataKey; wrapped: WrappedDataKey } {
+    const key = randomBytes(32);
+    const kekVersion = this.master.currentVersion;
+    const wrapped = this.master.wrap(key, { patient, keyVersion }, kekVersion);
+    const dataKey = { key, integrityKey: integrityKeyOf(key) };
+    this.remember(cacheKey({ patient, keyVersion, kekVersion, wrapped }), dataKey);
+    return { dataKey, wrapped: { patient, keyVersion, kekVersion, wrapped } };
+  }
+
+  /** throws MasterKeyError when the master key version is not loaded or did not wrap it */
+  unwrap(stored: WrappedDataKey): DataKey {
+    const id = cacheKey(stored);
+    const hit = this.cache.get(id);
+    if (hit && hit.until > Date.now()) return hit.dataKey;
+    const key = this.master.unwrap(stored.wrapped, { patient: stored.patient, keyVersion: stored.keyVersion }, stored.kekVersion);
+    const dataKey = { key, integrityKey: integrityKeyOf(key) };
+    this.remember(id, dataKey);
+    return dataKey;
+  }
+
+  /** drops the patient's unwrapped keys (after their erasure) */
+  forget(patient: string): void {
+    for (const id of this.cache.keys()) if (id.startsWith(`${patient}\u0000`)) this.drop(id);
+  }
+
+  private remember(id: string, dataKey: DataKey) {
+    if (this.cache.size >= MAX_CACHED_KEYS) this.drop(this.cache.keys().next().value!);
+    this.cache.set(id, { dataKey, until: Date.now() + this.ttlMs });
+  }
+
+  // not zeroed: a request may still hold the key across an await
+  private drop(id: string) {
+    this.cache.delete(id);
+  }
+}
+
+// the wrapped bytes are part of the name: a rewrapped or replaced key is a different entry
+const cacheKey = (k: WrappedDataKey) => `${k.patient}\u0000${k.keyVersion}\u0000${k.kekVersion}\u0000${k.wrapped.toString('base64')}`;

@@ -1,0 +1,184 @@
+/**
+ * Health record requests inside a request's transaction: the database decides who may and
+ * audits it (compliance.phi_access, read_health_records, …); this side encrypts, decrypts and
+ * checks integrity, because the keys never reach PostgreSQL.
+ */
+import { randomUUID } from 'node:crypto';
+import { TRPCError } from '@trpc/server';
+import type { ReservedSql, TransactionSql } from 'postgres';
+import { RecordedRefusal } from '../trpc.js';
+import type { DataKey, DataKeys } from './data-keys.js';
+import { MasterKeyError } from './master-keys.js';
+import { decryptRecord, encryptRecord, integrityCode, integrityHolds, type RecordBinding } from './record-cipher.js';
+
+type Tx = ReservedSql | TransactionSql;
+
+export const PURPOSES = ['treatment', 'payment', 'operations', 'emergency', 'patient_request'] as const;
+export type Purpose = (typeof PURPOSES)[number];
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+export interface HealthRecord {
+  id: string;
+  category: string;
+  classification: 'confidential' | 'restricted';
+  recorded_by: string | null;
+  recorded_at: Date;
+  updated_at: Date;
+  /** verified: data is the record; failed: data is null and problem says why */
+  integrity: 'verified' | 'failed';
+  problem: string | null;
+  data: Record<string, unknown> | null;
+}
+
+interface Access {
+  allowed: boolean;
+  reason: string | null;
+  key_version: number | null;
+  wrapped_key: Buffer | null;
+  kek_version: number | null;
+  category: string | null;
+  recorded_at: Date;
+}
+
+interface StoredRecord {
+  id: string;
+  category: string;
+  classification: HealthRecord['classification'];
+  recorded_by: string | null;
+  recorded_at: Date;
+  updated_at: Date;
+  key_version: number;
+  ciphertext: Buffer;
+  integrity: Buffer;
+  wrapped_key: Buffer;
+  kek_version: number;
+}
+
+/** asks the database; a refusal is already in the audit log, and the transaction commits to keep it */
+async function requireAccess(tx: Tx, patient: string, purpose: Purpose, intent: 'read' | 'create' | 'update' | 'delete', recordId: string | null = null): Promise<Access> {
+  const [access] = await tx<Access[]>`select * from compliance.phi_access(${patient}, ${purpose}, ${intent}, ${recordId}::uuid)`;
+  if (!access!.allowed) throw refused(access!.reason);
+  return access!;
+}
+
+function refused(reason: string | null): TRPCError {
+  return new TRPCError({ code: 'FORBIDDEN', message: `access to these health records is refused (${reason ?? 'not permitted'}); the attempt is recorded`, cause: new RecordedRefusal('PHIDN') });
+}
+
+function keyUnavailable(error: unknown): never {
+  if (error instanceof MasterKeyError) {
+    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `the health records cannot be decrypted here: ${error.message}`, cause: Object.assign(new Error('PHIKY'), { sqlstate: 'PHIKY' }) });
+  }
+  throw error;
+}
+
+function serialize(data: Record<string, unknown>): Buffer {
+  const plaintext = Buffer.from(JSON.stringify(data), 'utf8');
+  if (plaintext.length > MAX_RECORD_BYTES) {
+    throw new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `a health record holds at most 1 MiB (${MAX_RECORD_BYTES} bytes of JSON); this one has ${plaintext.length}` });
+  }
+  return plaintext;
+}
+
+/** the patient's data key: the stored one unwrapped, or a new one to store with the first record */
+function dataKeyFor(keys: DataKeys, patient: string, access: Access): { dataKey: DataKey; keyVersion: number; newKey?: { wrapped: Buffer; kekVersion: number } } {
+  if (access.wrapped_key === null) {
+    const made = keys.create(patient);
+    return { dataKey: made.dataKey, keyVersion: 1, newKey: { wrapped: made.wrapped.wrapped, kekVersion: made.wrapped.kekVersion } };
+  }
+  try {
+    return { dataKey: keys.unwrap({ patient, keyVersion: access.key_version!, kekVersion: access.kek_version!, wrapped: access.wrapped_key }), keyVersion: access.key_version! };
+  } catch (error) {
+    return keyUnavailable(error);
+  }
+}
+
+export interface NewRecord {
+  /** who records it: the request's actor */
+  actor: string;
+  patient: string;
+  purpose: Purpose;
+  category: string;
+  classification: HealthRecord['classification'];
+  data: Record<string, unknown>;
+}
+
+export async function createRecord(tx: Tx, keys: DataKeys, input: NewRecord): Promise<HealthRecord> {
+  const plaintext = serialize(input.data);
+  const access = await requireAccess(tx, input.patient, input.purpose, 'create');
+  const { dataKey, keyVersion, newKey } = dataKeyFor(keys, input.patient, access);
+  const binding: RecordBinding = { id: randomUUID(), patient: input.patient, category: input.category, keyVersion };
+  const ciphertext = encryptRecord(dataKey.key, binding, plaintext);
+  const code = integrityCode(dataKey.integrityKey, { ...binding, classification: input.classification, recordedAt: access.recorded_at, ciphertext });
+  const [row] = await tx<{ updated_at: Date | null }[]>`
+    select compliance.create_health_record(${binding.id}::uuid, ${input.patient}, ${input.category}, ${input.classification},
+      ${input.purpose}, ${keyVersion}, ${access.recorded_at}, ${ciphertext}, ${code}, ${newKey?.wrapped ?? null}, ${newKey?.kekVersion ?? null}) as updated_at`;
+  if (!row!.updated_at) throw refused('changed since phi_access');
+  return { id: binding.id, category: input.category, classification: input.classification, recorded_by: input.actor,
+    recorded_at: access.recorded_at, updated_at: row!.updated_at, integrity: 'verified', problem: null, data: input.data };
+}
+
+export interface RecordChange {
+  id: string;
+  patient: string;
+  purpose: Purpose;
+  classification: HealthRecord['classification'];
+  data: Record<string, unknown>;
+}
+
+export async function updateRecord(tx: Tx, keys: DataKeys, input: RecordChange): Promise<HealthRecord> {
+  const plaintext = serialize(input.data);
+  const access = await requireAccess(tx, input.patient, input.purpose, 'update', input.id);
+  const { dataKey, keyVersion } = dataKeyFor(keys, input.patient, access);
+  const binding: RecordBinding = { id: input.id, patient: input.patient, category: access.category!, keyVersion };
+  const ciphertext = encryptRecord(dataKey.key, binding, plaintext);
+  const code = integrityCode(dataKey.integrityKey, { ...binding, classification: input.classification, recordedAt: access.recorded_at, ciphertext });
+  const [row] = await tx<{ updated_at: Date | null }[]>`
+    select compliance.update_health_record(${input.id}::uuid, ${input.purpose}, ${input.classification}, ${keyVersion}, ${ciphertext}, ${code}) as updated_at`;
+  if (!row!.updated_at) throw refused('changed since phi_access');
+  const [record] = await readRecords(tx, keys, input.patient, input.purpose, [input.id], false);
+  return record!;
+}
+
+export async function deleteRecord(tx: Tx, patient: string, purpose: Purpose, id: string): Promise<void> {
+  await requireAccess(tx, patient, purpose, 'delete', id);
+  const [row] = await tx<{ deleted: boolean }[]>`select compliance.delete_health_record(${id}::uuid, ${purpose}) as deleted`;
+  if (!row!.deleted) throw refused('changed since phi_access');
+}
+
+/**
+ * The patient's records (all, or the ids given), each checked: a record whose integrity code
+ * or decryption fails is reported to the database (phi.integrity_failure) and returned without
+ * data. `ask`: whether to ask phi_access first (a refusal then commits and fails the request).
+ */
+export async function readRecords(tx: Tx, keys: DataKeys, patient: string, purpose: Purpose, ids: string[] | null = null, ask = true): Promise<HealthRecord[]> {
+  if (ask) await requireAccess(tx, patient, purpose, 'read', ids?.length === 1 ? ids[0]! : null);
+  const rows = await tx<StoredRecord[]>`select * from compliance.read_health_records(${patient}, ${purpose}, ${ids}::uuid[])`;
+  const records: HealthRecord[] = [];
+  for (const row of rows) {
+    const failed = (problem: string, check: string) => {
+      records.push({ ...metadata(row), integrity: 'failed', problem, data: null });
+      return check;
+    };
+    let dataKey: DataKey;
+    try {
+      dataKey = keys.unwrap({ patient, keyVersion: row.key_version, kekVersion: row.kek_version, wrapped: row.wrapped_key });
+    } catch (error) {
+      keyUnavailable(error);
+    }
+    const binding: RecordBinding = { id: row.id, patient, category: row.category, keyVersion: row.key_version };
+    let check: string | undefined;
+    if (!integrityHolds(dataKey.integrityKey, { ...binding, classification: row.classification, recordedAt: row.recorded_at, ciphertext: row.ciphertext }, row.integrity)) {
+      check = failed('the record failed its integrity check: it was altered or moved; its content is withheld', 'integrity_code');
+    } else {
+      const plaintext = decryptRecord(dataKey.key, binding, row.ciphertext);
+      if (!plaintext) check = failed('the record could not be decrypted: it was altered or moved; its content is withheld', 'decryption');
+      else records.push({ ...metadata(row), integrity: 'verified', problem: null, data: JSON.parse(plaintext.toString('utf8')) as Record<string, unknown> });
+    }
+    if (check) await tx`select compliance.report_phi_integrity_failure(${row.id}::uuid, ${purpose}, ${check})`;
+  }
+  return records;
+}
+
+const metadata = (row: StoredRecord) => ({ id: row.id, category: row.category, classification: row.classification,
+  recorded_by: row.recorded_by, recorded_at: row.recorded_at, updated_at: row.updated_at });

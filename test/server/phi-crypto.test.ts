@@ -1,0 +1,51 @@
+/** The record cipher and the master key ring, on their own: what each binding refuses. */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { keyRing, MasterKeyError, parseKeyRing } from '../../server/phi/master-keys.js';
+import { decryptRecord, encryptRecord, integrityCode, integrityHolds, integrityKeyOf } from '../../server/phi/record-cipher.js';
+
+const binding = { id: '7b0f6f5e-4f1e-4b8e-9a59-3f0f3c1c2d11', patient: 'user:a', category: 'note', keyVersion: 1 };
+
+describe('record encryption', () => {
+  it('decrypts only under the binding it was made for', () => {
+    const key = randomBytes(32);
+    const sealed = encryptRecord(key, binding, Buffer.from('{"x":1}'));
+    expect(decryptRecord(key, binding, sealed)?.toString()).toBe('{"x":1}');
+    for (const moved of [{ id: '00000000-0000-4000-8000-000000000000' }, { patient: 'user:b' }, { category: 'diagnosis' }, { keyVersion: 2 }]) {
+      expect(decryptRecord(key, { ...binding, ...moved }, sealed)).toBeUndefined();
+    }
+    expect(decryptRecord(randomBytes(32), binding, sealed)).toBeUndefined();
+    // a fresh nonce each time: the same content never gives the same ciphertext
+    expect(encryptRecord(key, binding, Buffer.from('{"x":1}')).equals(sealed)).toBe(false);
+  });
+
+  it('checks an integrity code over every bound field and the recorded time', () => {
+    const key = integrityKeyOf(randomBytes(32));
+    const fields = { ...binding, classification: 'restricted', recordedAt: new Date('2026-12-02T10:00:00.123Z'), ciphertext: randomBytes(40) };
+    const code = integrityCode(key, fields);
+    expect(integrityHolds(key, fields, code)).toBe(true);
+    for (const changed of [{ classification: 'confidential' }, { recordedAt: new Date('2026-12-02T10:00:00.124Z') }, { patient: 'user:b' }]) {
+      expect(integrityHolds(key, { ...fields, ...changed }, code)).toBe(false);
+    }
+  });
+});
+
+describe('master keys', () => {
+  it('wrap a data key for one patient and key version, under the newest master key', () => {
+    const ring = keyRing(parseKeyRing(`1:${randomBytes(32).toString('base64')},2:${randomBytes(32).toString('hex')}`, 'test'));
+    expect(ring.currentVersion).toBe(2);
+    const dataKey = randomBytes(32);
+    const wrapped = ring.wrap(dataKey, { patient: 'user:a', keyVersion: 1 });
+    expect(wrapped).toHaveLength(60);
+    expect(ring.unwrap(wrapped, { patient: 'user:a', keyVersion: 1 }, 2).equals(dataKey)).toBe(true);
+    expect(() => ring.unwrap(wrapped, { patient: 'user:b', keyVersion: 1 }, 2)).toThrow(MasterKeyError);
+    expect(() => ring.unwrap(wrapped, { patient: 'user:a', keyVersion: 1 }, 1)).toThrow(/does not unwrap/);
+    expect(() => ring.unwrap(wrapped, { patient: 'user:a', keyVersion: 1 }, 3)).toThrow(/version 3 is not loaded/);
+  });
+
+  it('refuse a malformed key ring in one sentence', () => {
+    expect(() => parseKeyRing('not-a-key', 'PHI_MASTER_KEY')).toThrow(/version:key entries/);
+    expect(() => parseKeyRing(`1:${randomBytes(16).toString('base64')}`, 'PHI_MASTER_KEY')).toThrow(/32 bytes/);
+    expect(() => parseKeyRing(`1:${randomBytes(32).toString('hex')},1:${randomBytes(32).toString('hex')}`, 'PHI_MASTER_KEY')).toThrow(/twice/);
+  });
+});
