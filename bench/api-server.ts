@@ -60,3 +60,4 @@ await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
 process.stdout.write(`${JSON.stringify({ trpc: (trpc.address() as AddressInfo).port, bare: (bare.address() as AddressInfo).port })}\n`);
 // a clean exit on SIGINT lets `node --cpu-prof` write its profile
 process.on('SIGINT', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(0));

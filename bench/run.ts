@@ -11,8 +11,9 @@ import * as p4 from './p4-export.js';
 import * as p5 from './p5-retention.js';
 import * as p6 from './p6-api.js';
 import * as p7 from './p7-verify.js';
+import * as p8 from './p8-phi.js';
 
-const BENCHMARKS = { P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7 } as const;
+const BENCHMARKS = { P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7, P8: p8 } as const;
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const selected = values.only ? values.only.split(',').map((s) => s.trim().toUpperCase()) : Object.keys(BENCHMARKS);

@@ -694,9 +694,12 @@ begin
   if classification is null or classification not in ('confidential', 'restricted') then
     perform compliance_private.raise_error('BADRG', format('classification %L is unknown', classification), 'Use confidential or restricted.');
   end if;
-  if recorded_at is distinct from date_trunc('milliseconds', now()) then
-    perform compliance_private.raise_error('BADRG', 'recorded_at must be the one phi_access returned in this transaction',
-      'The integrity code covers recorded_at: take it from compliance.phi_access(…, ''create'') in the same transaction.');
+  -- the server's clock (the integrity code covers it, so the server chooses it), within five
+  -- minutes of the database's
+  if recorded_at is null or recorded_at <> date_trunc('milliseconds', recorded_at)
+     or recorded_at not between now() - interval '5 minutes' and clock_timestamp() + interval '5 minutes' then
+    perform compliance_private.raise_error('BADRG', 'recorded_at must be the current time, to the millisecond, within five minutes of the database clock',
+      'Check the server''s clock against the database''s (NTP).');
   end if;
   if compliance_private.phi_check(patient, purpose, 'create') is not null then
     return null;
@@ -732,7 +735,7 @@ ALTER FUNCTION compliance.create_health_record(id uuid, patient text, category t
 -- Name: FUNCTION create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) IS 'Stores a health record the server encrypted: id and recorded_at as bound into its associated data and integrity code (recorded_at from phi_access in this transaction), the patient''s data key version, and, for the patient''s first record, the new wrapped data key. Returns the record''s updated_at. Audited as phi.created. A refused caller gets NULL and a phi.denied audit row. Errors: PHICT unknown category (lists the valid ones), BADRG, 40001 when another transaction made the patient''s first key at the same moment (run again), 23514 for a record over 1 MiB.';
+COMMENT ON FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) IS 'Stores a health record the server encrypted: id and recorded_at (the server''s clock, to the millisecond, at most five minutes from the database''s) as bound into its associated data and integrity code, the patient''s data key version, and, for the patient''s first record, the new wrapped data key. Returns the record''s updated_at. Audited as phi.created. A refused caller gets NULL and a phi.denied audit row. Errors: PHICT unknown category (lists the valid ones), BADRG, 40001 when another transaction made the patient''s first key at the same moment (run again), 23514 for a record over 1 MiB.';
 
 --
 -- Name: current_actor(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -1336,7 +1339,7 @@ ALTER FUNCTION compliance.phi_access(patient text, purpose text, intent text, re
 -- Name: FUNCTION phi_access(patient text, purpose text, intent text, record_id uuid); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) IS 'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category and recorded_at for an update (else the millisecond recorded_at a new record gets in this transaction). A refusal returns allowed = false with the reason and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it first in every PHI request.';
+COMMENT ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) IS 'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category and recorded_at for an update (else the database''s time, to the millisecond). A refusal returns allowed = false with the reason and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it before a write whose patient key it does not hold, and after a read that returned nothing, to learn why.';
 
 --
 -- Name: phi_access_log(bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -1618,13 +1621,19 @@ CREATE FUNCTION compliance.read_health_records(patient text, purpose text, recor
 declare
   v_ids uuid[];
 begin
-  if compliance_private.phi_check(patient, purpose, 'read') is not null then
+  if compliance_private.phi_check(patient, purpose, 'read',
+       case when cardinality(record_ids) = 1 then record_ids[1] end) is not null then
     return;
   end if;
-  select coalesce(array_agg(h.id order by h.recorded_at, h.id), '{}') into v_ids
-    from compliance.health_records h
-   where h.user_id = read_health_records.patient
-     and (read_health_records.record_ids is null or h.id = any (read_health_records.record_ids));
+  -- two statements, not one with an OR: each gets its index (the patient's, or the ids')
+  if record_ids is null then
+    select coalesce(array_agg(h.id order by h.recorded_at, h.id), '{}') into v_ids
+      from compliance.health_records h where h.user_id = read_health_records.patient;
+  else
+    select coalesce(array_agg(h.id order by h.recorded_at, h.id), '{}') into v_ids
+      from compliance.health_records h
+     where h.id = any (read_health_records.record_ids) and h.user_id = read_health_records.patient;
+  end if;
   -- a list is a query (FHIR search), a request for named records a read
   perform compliance_private.log_phi_access('phi.read', patient, purpose,
     case when record_ids is null then 'search' else 'read' end, v_ids);
@@ -4072,35 +4081,22 @@ ALTER FUNCTION compliance_private.lock_subject(user_id text) OWNER TO compliance
 COMMENT ON FUNCTION compliance_private.lock_subject(user_id text) IS 'Transaction-level lock on one subject id, taken by erasure and by profile creation so neither can slip past the other.';
 
 --
--- Name: phi_caller_role(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
---
-
-CREATE FUNCTION compliance_private.phi_caller_role() RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN CASE current_setting('role'::text) WHEN 'compliance_app'::text THEN 'patient'::text WHEN 'compliance_dpo'::text THEN 'dpo'::text WHEN 'compliance_staff'::text THEN 'staff'::text WHEN 'compliance_auditor'::text THEN 'auditor'::text ELSE 'other'::text END;
-
-ALTER FUNCTION compliance_private.phi_caller_role() OWNER TO compliance_owner;
-
---
--- Name: FUNCTION phi_caller_role(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON FUNCTION compliance_private.phi_caller_role() IS 'The role a PHI function''s caller acts in, read from SET ROLE (so it holds inside SECURITY DEFINER functions): patient (compliance_app, acting for its own subject), dpo, staff, auditor, or other (a session that chose none of them, such as a DBA''s login).';
-
---
 -- Name: log_phi_access(text, text, text, text, uuid[], text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
 CREATE FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text DEFAULT 'success'::text, failure_reason text DEFAULT NULL::text) RETURNS bigint
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
-    BEGIN ATOMIC
- SELECT compliance_private.append_audit(action, 'hipaa'::text, 'health_record'::text,
-         CASE
-             WHEN (cardinality(record_ids) = 1) THEN ((record_ids)[1])::text
-             ELSE NULL::text
-         END, jsonb_build_object('purpose', purpose, 'intent', intent, 'actor_role', compliance_private.phi_caller_role(), 'record_ids', to_jsonb(COALESCE(record_ids, '{}'::uuid[]))), patient, NULL::jsonb, outcome, failure_reason) AS append_audit;
-END;
+    AS $$
+begin
+  -- PL/pgSQL, not an SQL function: its plan is kept across calls, and every PHI access calls it
+  return compliance_private.append_audit(action, 'hipaa', 'health_record',
+    case when cardinality(record_ids) = 1 then record_ids[1]::text end,
+    jsonb_build_object('purpose', purpose, 'intent', intent, 'actor_role', compliance_private.phi_caller_role(),
+                       'record_ids', to_jsonb(coalesce(record_ids, '{}'::uuid[]))),
+    patient, null, outcome, failure_reason);
+end;
+$$;
 
 ALTER FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) OWNER TO compliance_owner;
 
@@ -4170,6 +4166,22 @@ ALTER FUNCTION compliance_private.parse_keyring(keyring text) OWNER TO complianc
 COMMENT ON FUNCTION compliance_private.parse_keyring(keyring text) IS 'The peppers of a keyring (hex, separated by commas, oldest first). Errors: PEPPR when malformed.';
 
 --
+-- Name: phi_caller_role(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.phi_caller_role() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE current_setting('role'::text) WHEN 'compliance_app'::text THEN 'patient'::text WHEN 'compliance_dpo'::text THEN 'dpo'::text WHEN 'compliance_staff'::text THEN 'staff'::text WHEN 'compliance_auditor'::text THEN 'auditor'::text ELSE 'other'::text END;
+
+ALTER FUNCTION compliance_private.phi_caller_role() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION phi_caller_role(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.phi_caller_role() IS 'The role a PHI function''s caller acts in, read from SET ROLE (so it holds inside SECURITY DEFINER functions): patient (compliance_app, acting for its own subject), dpo, staff, auditor, or other (a session that chose none of them, such as a DBA''s login).';
+
+--
 -- Name: phi_check(text, text, text, uuid); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -4213,7 +4225,15 @@ begin
     when v_role = 'staff' then 'no_active_grant'
     else 'role_not_permitted'
   end;
-  if v_reason is not null then
+  -- one row per refusal and transaction: the server asks phi_access and calls the data function
+  -- in one round trip, and both refuse alike
+  if v_reason is not null and not exists (
+       select from compliance.audit_logs a
+        where a.xact_id = pg_current_xact_id() and a.action = 'phi.denied'
+          and a.user_id is not distinct from (case when v_known then patient end)
+          and a.failure_reason = v_reason and a.details ->> 'intent' = intent
+          and a.details ->> 'purpose' = purpose
+          and a.details -> 'record_ids' = to_jsonb(case when record_id is null then '{}'::uuid[] else array[record_id] end)) then
     perform compliance_private.log_phi_access('phi.denied', case when v_known then patient end, purpose, intent,
       case when record_id is null then '{}'::uuid[] else array[record_id] end, 'failure', v_reason);
   end if;
@@ -4227,7 +4247,7 @@ ALTER FUNCTION compliance_private.phi_check(patient text, purpose text, intent t
 -- Name: FUNCTION phi_check(patient text, purpose text, intent text, record_id uuid); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) IS 'The access decision of every PHI function: NULL when the caller may (a patient their own records for patient_request; a DPO reading inside the transaction that registered the patient''s access or portability request; staff only under an access grant, which does not exist yet), else the reason, after writing a phi.denied audit row. Never raises for a refusal, so the refusal''s row survives when the caller commits; raises BADRG for an unknown purpose or intent. Locks the patient''s profile against erasure (FOR KEY SHARE).';
+COMMENT ON FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) IS 'The access decision of every PHI function: NULL when the caller may (a patient their own records for patient_request; a DPO reading inside the transaction that registered the patient''s access or portability request; staff only under an access grant, which does not exist yet), else the reason, after writing a phi.denied audit row (one per refusal and transaction). Never raises for a refusal, so the refusal''s row survives when the caller commits; raises BADRG for an unknown purpose or intent. Locks the patient''s profile against erasure (FOR KEY SHARE).';
 
 --
 -- Name: protect_audit_relation(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -5912,6 +5932,7 @@ CREATE TABLE compliance.health_records (
     CONSTRAINT health_records_integrity_length CHECK ((octet_length(integrity) = 32)),
     CONSTRAINT health_records_recorded_at_milliseconds CHECK ((recorded_at = date_trunc('milliseconds'::text, recorded_at)))
 );
+ALTER TABLE ONLY compliance.health_records ALTER COLUMN ciphertext SET STORAGE EXTERNAL;
 
 ALTER TABLE ONLY compliance.health_records FORCE ROW LEVEL SECURITY;
 
@@ -9388,12 +9409,6 @@ GRANT ALL ON FUNCTION compliance_private.is_erased(user_id text) TO compliance_d
 REVOKE ALL ON FUNCTION compliance_private.lock_subject(user_id text) FROM PUBLIC;
 
 --
--- Name: FUNCTION phi_caller_role(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
---
-
-REVOKE ALL ON FUNCTION compliance_private.phi_caller_role() FROM PUBLIC;
-
---
 -- Name: FUNCTION log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9410,6 +9425,12 @@ REVOKE ALL ON FUNCTION compliance_private.older_transaction_running(horizon xid8
 --
 
 REVOKE ALL ON FUNCTION compliance_private.parse_keyring(keyring text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION phi_caller_role(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.phi_caller_role() FROM PUBLIC;
 
 --
 -- Name: FUNCTION phi_check(patient text, purpose text, intent text, record_id uuid); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -7,6 +7,7 @@ import { run, type Runner, type TaskList, type WorkerEvents } from 'graphile-wor
 import pg from 'pg';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
+import { phiUnusualAccess } from './tasks/phi-unusual-access.js';
 import { retention } from './tasks/retention.js';
 import { SEAL_JOB_KEY, sealAuditLog } from './tasks/seal-audit-log.js';
 import { unlockStaleJobs as unlockStaleJobsTask } from './tasks/unlock-stale-jobs.js';
@@ -28,6 +29,7 @@ export function taskList(sealIntervalSeconds: number, connectionString: string, 
   return {
     retention,
     partition_maintenance: partitionMaintenance,
+    phi_unusual_access: phiUnusualAccess,
     seal_audit_log: sealAuditLog(sealIntervalSeconds),
     unlock_stale_jobs: unlockStaleJobsTask(connectionString, staleLockSeconds),
   };

@@ -24,6 +24,8 @@ export interface WrappedDataKey {
 
 export class DataKeys {
   private readonly cache = new Map<string, { dataKey: DataKey; until: number }>();
+  /** each patient's newest key, so a write need not ask for it first */
+  private readonly newest = new Map<string, { keyVersion: number; dataKey: DataKey; until: number }>();
 
   constructor(readonly master: MasterKeys, private readonly ttlMs = DATA_KEY_CACHE_SECONDS * 1000) {}
 
@@ -34,6 +36,7 @@ export class DataKeys {
     const wrapped = this.master.wrap(key, { patient, keyVersion }, kekVersion);
     const dataKey = { key, integrityKey: integrityKeyOf(key) };
     this.remember(cacheKey({ patient, keyVersion, kekVersion, wrapped }), dataKey);
+    this.rememberNewest(patient, keyVersion, dataKey);
     return { dataKey, wrapped: { patient, keyVersion, kekVersion, wrapped } };
   }
 
@@ -45,12 +48,27 @@ export class DataKeys {
     const key = this.master.unwrap(stored.wrapped, { patient: stored.patient, keyVersion: stored.keyVersion }, stored.kekVersion);
     const dataKey = { key, integrityKey: integrityKeyOf(key) };
     this.remember(id, dataKey);
+    this.rememberNewest(stored.patient, stored.keyVersion, dataKey);
     return dataKey;
+  }
+
+  /** the patient's newest data key seen in the last minute, if any */
+  newestOf(patient: string): { keyVersion: number; dataKey: DataKey } | undefined {
+    const hit = this.newest.get(patient);
+    return hit && hit.until > Date.now() ? hit : undefined;
+  }
+
+  private rememberNewest(patient: string, keyVersion: number, dataKey: DataKey) {
+    const known = this.newestOf(patient);
+    if (known && known.keyVersion > keyVersion) return;
+    if (this.newest.size >= MAX_CACHED_KEYS) this.newest.delete(this.newest.keys().next().value!);
+    this.newest.set(patient, { keyVersion, dataKey, until: Date.now() + this.ttlMs });
   }
 
   /** drops the patient's unwrapped keys (after their erasure) */
   forget(patient: string): void {
     for (const id of this.cache.keys()) if (id.startsWith(`${patient}\u0000`)) this.drop(id);
+    this.newest.delete(patient);
   }
 
   private remember(id: string, dataKey: DataKey) {

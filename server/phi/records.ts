@@ -54,11 +54,20 @@ interface StoredRecord {
   kek_version: number;
 }
 
-/** asks the database; a refusal is already in the audit log, and the transaction commits to keep it */
+/**
+ * asks the database; a refusal is already in the audit log (once per transaction, however often
+ * asked), and the transaction commits to keep it
+ */
 async function requireAccess(tx: Tx, patient: string, purpose: Purpose, intent: 'read' | 'create' | 'update' | 'delete', recordId: string | null = null): Promise<Access> {
   const [access] = await tx<Access[]>`select * from compliance.phi_access(${patient}, ${purpose}, ${intent}, ${recordId}::uuid)`;
   if (!access!.allowed) throw refused(access!.reason);
   return access!;
+}
+
+/** a data function refused: ask why (the database wrote the row already; asking again adds none) */
+async function explainRefusal(tx: Tx, patient: string, purpose: Purpose, intent: 'read' | 'create' | 'update' | 'delete', recordId: string | null = null): Promise<never> {
+  await requireAccess(tx, patient, purpose, intent, recordId);
+  throw new TRPCError({ code: 'CONFLICT', message: 'the access to these records changed while the request ran; try again' });
 }
 
 function refused(reason: string | null): TRPCError {
@@ -105,17 +114,19 @@ export interface NewRecord {
 
 export async function createRecord(tx: Tx, keys: DataKeys, input: NewRecord): Promise<HealthRecord> {
   const plaintext = serialize(input.data);
-  const access = await requireAccess(tx, input.patient, input.purpose, 'create');
-  const { dataKey, keyVersion, newKey } = dataKeyFor(keys, input.patient, access);
+  // with the patient's key at hand the write goes out at once; the database still decides
+  const held = keys.newestOf(input.patient);
+  const { dataKey, keyVersion, newKey }: ReturnType<typeof dataKeyFor> = held ?? dataKeyFor(keys, input.patient, await requireAccess(tx, input.patient, input.purpose, 'create'));
+  const recordedAt = new Date();
   const binding: RecordBinding = { id: randomUUID(), patient: input.patient, category: input.category, keyVersion };
   const ciphertext = encryptRecord(dataKey.key, binding, plaintext);
-  const code = integrityCode(dataKey.integrityKey, { ...binding, classification: input.classification, recordedAt: access.recorded_at, ciphertext });
+  const code = integrityCode(dataKey.integrityKey, { ...binding, classification: input.classification, recordedAt, ciphertext });
   const [row] = await tx<{ updated_at: Date | null }[]>`
     select compliance.create_health_record(${binding.id}::uuid, ${input.patient}, ${input.category}, ${input.classification},
-      ${input.purpose}, ${keyVersion}, ${access.recorded_at}, ${ciphertext}, ${code}, ${newKey?.wrapped ?? null}, ${newKey?.kekVersion ?? null}) as updated_at`;
-  if (!row!.updated_at) throw refused('changed since phi_access');
+      ${input.purpose}, ${keyVersion}, ${recordedAt}, ${ciphertext}, ${code}, ${newKey?.wrapped ?? null}, ${newKey?.kekVersion ?? null}) as updated_at`;
+  if (!row!.updated_at) await explainRefusal(tx, input.patient, input.purpose, 'create');
   return { id: binding.id, category: input.category, classification: input.classification, recorded_by: input.actor,
-    recorded_at: access.recorded_at, updated_at: row!.updated_at, integrity: 'verified', problem: null, data: input.data };
+    recorded_at: recordedAt, updated_at: row!.updated_at!, integrity: 'verified', problem: null, data: input.data };
 }
 
 export interface RecordChange {
@@ -135,7 +146,7 @@ export async function updateRecord(tx: Tx, keys: DataKeys, input: RecordChange):
   const code = integrityCode(dataKey.integrityKey, { ...binding, classification: input.classification, recordedAt: access.recorded_at, ciphertext });
   const [row] = await tx<{ updated_at: Date | null }[]>`
     select compliance.update_health_record(${input.id}::uuid, ${input.purpose}, ${input.classification}, ${keyVersion}, ${ciphertext}, ${code}) as updated_at`;
-  if (!row!.updated_at) throw refused('changed since phi_access');
+  if (!row!.updated_at) await explainRefusal(tx, input.patient, input.purpose, 'update', input.id);
   const [record] = await readRecords(tx, keys, input.patient, input.purpose, [input.id], false);
   return record!;
 }
@@ -143,7 +154,7 @@ export async function updateRecord(tx: Tx, keys: DataKeys, input: RecordChange):
 export async function deleteRecord(tx: Tx, patient: string, purpose: Purpose, id: string): Promise<void> {
   await requireAccess(tx, patient, purpose, 'delete', id);
   const [row] = await tx<{ deleted: boolean }[]>`select compliance.delete_health_record(${id}::uuid, ${purpose}) as deleted`;
-  if (!row!.deleted) throw refused('changed since phi_access');
+  if (!row!.deleted) await explainRefusal(tx, patient, purpose, 'delete', id);
 }
 
 /**
@@ -152,8 +163,9 @@ export async function deleteRecord(tx: Tx, patient: string, purpose: Purpose, id
  * data. `ask`: whether to ask phi_access first (a refusal then commits and fails the request).
  */
 export async function readRecords(tx: Tx, keys: DataKeys, patient: string, purpose: Purpose, ids: string[] | null = null, ask = true): Promise<HealthRecord[]> {
-  if (ask) await requireAccess(tx, patient, purpose, 'read', ids?.length === 1 ? ids[0]! : null);
   const rows = await tx<StoredRecord[]>`select * from compliance.read_health_records(${patient}, ${purpose}, ${ids}::uuid[])`;
+  // nothing came back: refused (the database wrote the phi.denied row; asking again adds none) or nothing there
+  if (ask && rows.length === 0) await requireAccess(tx, patient, purpose, 'read', ids?.length === 1 ? ids[0]! : null);
   const records: HealthRecord[] = [];
   for (const row of rows) {
     const failed = (problem: string, check: string) => {

@@ -37,6 +37,29 @@ describe('crontab', () => {
   });
 });
 
+describe('the daily PHI access review', () => {
+  let runner: Worker | undefined;
+  afterEach(async () => {
+    await runner?.stop();
+  });
+
+  it('is scheduled daily at 06:00 UTC and turns a refused staff access into a phi.unusual_access row', async () => {
+    const review = parseCrontab(CRONTAB).find((item) => item.task === 'phi_unusual_access')!;
+    expect(review.match({ min: 0, hour: 6, date: 2, month: 12, dow: 3 })).toBe(true);
+    expect(review.match({ min: 0, hour: 7, date: 2, month: 12, dow: 3 })).toBe(false);
+    await db.as('compliance_app', { actor: 'user:watched' }, (tx) => tx`select compliance.ensure_profile('user:watched')`);
+    await db.as('compliance_staff', { actor: 'staff:curious', roles: ['staff'] },
+      (tx) => tx`select * from compliance.phi_access('user:watched', 'operations', 'read')`);
+    runner = await startWorker({ connectionString: db.loginUrl('worker'), sealIntervalSeconds: 1, pollInterval: 200 });
+    // the review reads only sealed rows: let the running worker seal first
+    await until(async () => ((await db.admin`select 1 from compliance.audit_seals where layout = 2 and last_row_id >=
+      (select max(id) from compliance.audit_logs where action = 'phi.denied')`).length ? true : undefined), 10_000, 'the refusal to be sealed');
+    await quickAddJob({ connectionString: db.loginUrl('worker') }, 'phi_unusual_access', {});
+    const alert = await until(async () => (await db.admin`select user_id, details from compliance.audit_logs where action = 'phi.unusual_access'`)[0], 10_000, 'the review');
+    expect(alert).toMatchObject({ user_id: 'staff:curious', details: { finding: 'refused' } });
+  });
+});
+
 describe('sealing on its own', () => {
   let runner: Worker | undefined;
   afterEach(async () => {

@@ -1,5 +1,5 @@
 --! Previous: sha1:19a9dd3db2052fea4fbe2ac6d345a973164dcd6d
---! Hash: sha1:03655ae1b2479eb261cb09acc846fc641d4eefe1
+--! Hash: sha1:b0f5777e5c267c9529d1fa3468071161a26a0711
 --! Message: health-records
 
 -- HIPAA health records (§164.312): stored only as ciphertext the server made, with a per-patient
@@ -96,6 +96,8 @@ comment on column compliance.health_records.ciphertext is 'nonce (12 bytes) || A
 comment on column compliance.health_records.integrity is 'HMAC-SHA256 over id, patient, category, classification, key version, recorded_at and ciphertext, under a key derived (HKDF) from the patient''s data key. Every read checks it.';
 alter table compliance.health_records enable row level security;
 alter table compliance.health_records force row level security;
+-- ciphertext does not compress: spare PostgreSQL the attempt (TOAST stores it out of line as is)
+alter table compliance.health_records alter column ciphertext set storage external;
 create index health_records_user_id_idx on compliance.health_records (user_id, recorded_at);
 create index health_records_recorded_by_idx on compliance.health_records (recorded_by) where recorded_by is not null;
 create trigger _100_set_updated_at before update on compliance.health_records
@@ -239,7 +241,15 @@ begin
     when v_role = 'staff' then 'no_active_grant'
     else 'role_not_permitted'
   end;
-  if v_reason is not null then
+  -- one row per refusal and transaction: the server asks phi_access and calls the data function
+  -- in one round trip, and both refuse alike
+  if v_reason is not null and not exists (
+       select from compliance.audit_logs a
+        where a.xact_id = pg_current_xact_id() and a.action = 'phi.denied'
+          and a.user_id is not distinct from (case when v_known then patient end)
+          and a.failure_reason = v_reason and a.details ->> 'intent' = intent
+          and a.details ->> 'purpose' = purpose
+          and a.details -> 'record_ids' = to_jsonb(case when record_id is null then '{}'::uuid[] else array[record_id] end)) then
     perform compliance_private.log_phi_access('phi.denied', case when v_known then patient end, purpose, intent,
       case when record_id is null then '{}'::uuid[] else array[record_id] end, 'failure', v_reason);
   end if;
@@ -248,7 +258,7 @@ end;
 $function$;
 
 comment on function compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) is
-  'The access decision of every PHI function: NULL when the caller may (a patient their own records for patient_request; a DPO reading inside the transaction that registered the patient''s access or portability request; staff only under an access grant, which does not exist yet), else the reason, after writing a phi.denied audit row. Never raises for a refusal, so the refusal''s row survives when the caller commits; raises BADRG for an unknown purpose or intent. Locks the patient''s profile against erasure (FOR KEY SHARE).';
+  'The access decision of every PHI function: NULL when the caller may (a patient their own records for patient_request; a DPO reading inside the transaction that registered the patient''s access or portability request; staff only under an access grant, which does not exist yet), else the reason, after writing a phi.denied audit row (one per refusal and transaction). Never raises for a refusal, so the refusal''s row survives when the caller commits; raises BADRG for an unknown purpose or intent. Locks the patient''s profile against erasure (FOR KEY SHARE).';
 
 -- included from fixtures/health/log_phi_access.sql
 -- compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text): its current definition. Change it here and include this file
@@ -256,14 +266,18 @@ comment on function compliance_private.phi_check(patient text, purpose text, int
 
 CREATE OR REPLACE FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text DEFAULT 'success'::text, failure_reason text DEFAULT NULL::text)
  RETURNS bigint
- LANGUAGE sql
+ LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
-BEGIN ATOMIC
- SELECT compliance_private.append_audit(log_phi_access.action, 'hipaa'::text, 'health_record'::text,
-   CASE WHEN (cardinality(log_phi_access.record_ids) = 1) THEN (log_phi_access.record_ids[1])::text ELSE NULL::text END,
-   jsonb_build_object('purpose', log_phi_access.purpose, 'intent', log_phi_access.intent, 'actor_role', compliance_private.phi_caller_role(), 'record_ids', to_jsonb(COALESCE(log_phi_access.record_ids, '{}'::uuid[]))),
-   log_phi_access.patient, NULL::jsonb, log_phi_access.outcome, log_phi_access.failure_reason) AS append_audit;
-END;
+AS $function$
+begin
+  -- PL/pgSQL, not an SQL function: its plan is kept across calls, and every PHI access calls it
+  return compliance_private.append_audit(action, 'hipaa', 'health_record',
+    case when cardinality(record_ids) = 1 then record_ids[1]::text end,
+    jsonb_build_object('purpose', purpose, 'intent', intent, 'actor_role', compliance_private.phi_caller_role(),
+                       'record_ids', to_jsonb(coalesce(record_ids, '{}'::uuid[]))),
+    patient, null, outcome, failure_reason);
+end;
+$function$;
 
 comment on function compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) is
   'Writes one PHI access row (category hipaa): the patient as the row''s subject; the actor, IP and user agent from the request context; details with the purpose of use, the intent, the actor''s role and the record ids; the outcome and failure reason.';
@@ -296,7 +310,7 @@ end;
 $function$;
 
 comment on function compliance.phi_access(patient text, purpose text, intent text, record_id uuid) is
-  'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category and recorded_at for an update (else the millisecond recorded_at a new record gets in this transaction). A refusal returns allowed = false with the reason and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it first in every PHI request.';
+  'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category and recorded_at for an update (else the database''s time, to the millisecond). A refusal returns allowed = false with the reason and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it before a write whose patient key it does not hold, and after a read that returned nothing, to learn why.';
 
 -- included from fixtures/health/read_health_records.sql
 -- compliance.read_health_records(patient text, purpose text, record_ids uuid[]): its current definition. Change it here and include this file
@@ -311,13 +325,19 @@ AS $function$
 declare
   v_ids uuid[];
 begin
-  if compliance_private.phi_check(patient, purpose, 'read') is not null then
+  if compliance_private.phi_check(patient, purpose, 'read',
+       case when cardinality(record_ids) = 1 then record_ids[1] end) is not null then
     return;
   end if;
-  select coalesce(array_agg(h.id order by h.recorded_at, h.id), '{}') into v_ids
-    from compliance.health_records h
-   where h.user_id = read_health_records.patient
-     and (read_health_records.record_ids is null or h.id = any (read_health_records.record_ids));
+  -- two statements, not one with an OR: each gets its index (the patient's, or the ids')
+  if record_ids is null then
+    select coalesce(array_agg(h.id order by h.recorded_at, h.id), '{}') into v_ids
+      from compliance.health_records h where h.user_id = read_health_records.patient;
+  else
+    select coalesce(array_agg(h.id order by h.recorded_at, h.id), '{}') into v_ids
+      from compliance.health_records h
+     where h.id = any (read_health_records.record_ids) and h.user_id = read_health_records.patient;
+  end if;
   -- a list is a query (FHIR search), a request for named records a read
   perform compliance_private.log_phi_access('phi.read', patient, purpose,
     case when record_ids is null then 'search' else 'read' end, v_ids);
@@ -356,9 +376,12 @@ begin
   if classification is null or classification not in ('confidential', 'restricted') then
     perform compliance_private.raise_error('BADRG', format('classification %L is unknown', classification), 'Use confidential or restricted.');
   end if;
-  if recorded_at is distinct from date_trunc('milliseconds', now()) then
-    perform compliance_private.raise_error('BADRG', 'recorded_at must be the one phi_access returned in this transaction',
-      'The integrity code covers recorded_at: take it from compliance.phi_access(…, ''create'') in the same transaction.');
+  -- the server's clock (the integrity code covers it, so the server chooses it), within five
+  -- minutes of the database's
+  if recorded_at is null or recorded_at <> date_trunc('milliseconds', recorded_at)
+     or recorded_at not between now() - interval '5 minutes' and clock_timestamp() + interval '5 minutes' then
+    perform compliance_private.raise_error('BADRG', 'recorded_at must be the current time, to the millisecond, within five minutes of the database clock',
+      'Check the server''s clock against the database''s (NTP).');
   end if;
   if compliance_private.phi_check(patient, purpose, 'create') is not null then
     return null;
@@ -389,7 +412,7 @@ end;
 $function$;
 
 comment on function compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) is
-  'Stores a health record the server encrypted: id and recorded_at as bound into its associated data and integrity code (recorded_at from phi_access in this transaction), the patient''s data key version, and, for the patient''s first record, the new wrapped data key. Returns the record''s updated_at. Audited as phi.created. A refused caller gets NULL and a phi.denied audit row. Errors: PHICT unknown category (lists the valid ones), BADRG, 40001 when another transaction made the patient''s first key at the same moment (run again), 23514 for a record over 1 MiB.';
+  'Stores a health record the server encrypted: id and recorded_at (the server''s clock, to the millisecond, at most five minutes from the database''s) as bound into its associated data and integrity code, the patient''s data key version, and, for the patient''s first record, the new wrapped data key. Returns the record''s updated_at. Audited as phi.created. A refused caller gets NULL and a phi.denied audit row. Errors: PHICT unknown category (lists the valid ones), BADRG, 40001 when another transaction made the patient''s first key at the same moment (run again), 23514 for a record over 1 MiB.';
 
 -- included from fixtures/health/update_health_record.sql
 -- compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea): its current definition. Change it here and include this file
