@@ -57,7 +57,7 @@ export async function run(db: BenchDatabase, quick: boolean) {
   const rounds = quick ? 1 : 2;
   await printConditions(db, { benchmark: 'P8', clients: CLIENTS, subjects: SUBJECTS, record_bytes: 4096, seconds_per_run: seconds, runs_each: rounds });
   const tokens = await Promise.all(Array.from({ length: SUBJECTS }, (_, i) => signDevelopmentToken({ subject: `user:phi-${i}` })));
-  const child = spawn(process.execPath, [...(process.env.P8_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '--import', 'tsx', path.resolve('bench/api-server.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bench/api-server.ts')], {
     env: { ...process.env, SERVER_DATABASE_URL: db.loginUrl('server'), TOMBSTONE_PEPPER: BENCH_PEPPER },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -69,8 +69,8 @@ export async function run(db: BenchDatabase, quick: boolean) {
     const phi: Awaited<ReturnType<typeof closedLoop>>[] = [];
     const plain: Awaited<ReturnType<typeof closedLoop>>[] = [];
     for (let round = 0; round < rounds; round += 1) {
-      if (process.env.P8_ONLY !== 'profile') phi.push(await closedLoop(base, tokens, seconds, healthRecord));
-      if (process.env.P8_ONLY !== 'phi') plain.push(await closedLoop(base, tokens, seconds, profile));
+      phi.push(await closedLoop(base, tokens, seconds, healthRecord));
+      plain.push(await closedLoop(base, tokens, seconds, profile));
     }
     const mean = (runs: typeof phi, key: 'rate' | 'p50' | 'p99') => runs.reduce((sum, r) => sum + r[key], 0) / runs.length;
     figure('P8', 'phi_write_read_per_s', mean(phi, 'rate'), 'pairs/s');

@@ -1619,31 +1619,37 @@ CREATE FUNCTION compliance.read_health_records(patient text, purpose text, recor
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_ids uuid[];
+  v_ids uuid[] := '{}';
+  v_row record;
 begin
   if compliance_private.phi_check(patient, purpose, 'read',
        case when cardinality(record_ids) = 1 then record_ids[1] end) is not null then
     return;
   end if;
-  -- two statements, not one with an OR: each gets its index (the patient's, or the ids')
-  if record_ids is null then
-    select coalesce(array_agg(h.id order by h.recorded_at, h.id), '{}') into v_ids
-      from compliance.health_records h where h.user_id = read_health_records.patient;
-  else
-    select coalesce(array_agg(h.id order by h.recorded_at, h.id), '{}') into v_ids
-      from compliance.health_records h
-     where h.id = any (read_health_records.record_ids) and h.user_id = read_health_records.patient;
-  end if;
+  -- one pass: each row is returned and its id collected for the audit row written after the
+  -- last (the caller receives nothing before the function ends)
+  -- two branches, each gated by whether ids were named, so each keeps its own index
+  for v_row in
+    select r.*, k.wrapped_key, k.kek_version
+      from (select h.* from compliance.health_records h
+             where read_health_records.record_ids is null and h.user_id = read_health_records.patient
+            union all
+            select h.* from compliance.health_records h
+             where read_health_records.record_ids is not null and h.id = any (read_health_records.record_ids)
+               and h.user_id = read_health_records.patient) r
+      join compliance_private.subject_keys k on k.user_id = r.user_id and k.key_version = r.key_version
+     order by r.recorded_at, r.id
+  loop
+    v_ids := v_ids || v_row.id;
+    id := v_row.id; category := v_row.category; classification := v_row.classification;
+    recorded_by := v_row.recorded_by; recorded_at := v_row.recorded_at; updated_at := v_row.updated_at;
+    key_version := v_row.key_version; ciphertext := v_row.ciphertext; integrity := v_row.integrity;
+    wrapped_key := v_row.wrapped_key; kek_version := v_row.kek_version;
+    return next;
+  end loop;
   -- a list is a query (FHIR search), a request for named records a read
   perform compliance_private.log_phi_access('phi.read', patient, purpose,
     case when record_ids is null then 'search' else 'read' end, v_ids);
-  return query
-    select h.id, h.category, h.classification, h.recorded_by, h.recorded_at, h.updated_at, h.key_version,
-           h.ciphertext, h.integrity, k.wrapped_key, k.kek_version
-      from compliance.health_records h
-      join compliance_private.subject_keys k on k.user_id = h.user_id and k.key_version = h.key_version
-     where h.id = any (v_ids)
-     order by h.recorded_at, h.id;
 end;
 $$;
 
