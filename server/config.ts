@@ -80,7 +80,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   try {
     if (config.TOMBSTONE_PEPPER) checkKeyring(config.TOMBSTONE_PEPPER, 'TOMBSTONE_PEPPER');
     if (config.PHI_MASTER_KEY) parseKeyRing(config.PHI_MASTER_KEY, 'PHI_MASTER_KEY');
-    phiMasterKeySource(config);
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
@@ -94,7 +93,7 @@ export function isLoopback(host: string): boolean {
   return bare.startsWith('::ffff:127.');
 }
 
-/** where this process finds the PHI master keys (server/phi/master-keys.ts) */
+/** where the server finds the PHI master keys (server/phi/master-keys.ts); required in production */
 export function phiMasterKeySource(config: Config): MasterKeySource {
   try {
     return masterKeySource(config, config.PGCOMPLY_DATA_DIR, config.NODE_ENV === 'production');

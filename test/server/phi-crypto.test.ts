@@ -49,3 +49,15 @@ describe('master keys', () => {
     expect(() => parseKeyRing(`1:${randomBytes(32).toString('hex')},1:${randomBytes(32).toString('hex')}`, 'PHI_MASTER_KEY')).toThrow(/twice/);
   });
 });
+
+describe('where the master keys come from', () => {
+  it('are required in production, generated under the data directory in development, and checked when given', async () => {
+    const { loadConfig, phiMasterKeySource } = await import('../../server/config.js');
+    const production = loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(32) });
+    expect(() => phiMasterKeySource(production)).toThrow(/PHI_MASTER_KEY or PHI_MASTER_KEY_FILE in production/);
+    expect(phiMasterKeySource(loadConfig({ PGCOMPLY_DATA_DIR: '/srv/data' }))).toEqual({ file: '/srv/data/phi-master-key', create: true });
+    expect(() => loadConfig({ PHI_MASTER_KEY: '1:short' })).toThrow(/PHI_MASTER_KEY: each master key must be 32 bytes/);
+    const compose = (await import('node:fs')).readFileSync('docker-compose.yml', 'utf8');
+    expect(compose).toMatch(/PHI_MASTER_KEY: \$\{PHI_MASTER_KEY:\?/);
+  });
+});
