@@ -93,6 +93,8 @@ function transactional(choices: readonly { role: DatabaseRole; tokenRole: string
         const mapped = toTRPCError(error);
         if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlStateOf(mapped) ?? '')) continue;
         if (mapped.code === 'INTERNAL_SERVER_ERROR') ctx.log.error({ err: error }, 'request failed');
+        // a master key that is missing or wrong is the operator's to fix: say so where they look
+        if (sqlStateOf(mapped) === 'PHIKY') ctx.log.error({ sqlstate: 'PHIKY' }, mapped.message);
         if (sqlStateOf(mapped) === 'SESXP') {
           // the expiry itself must stick: close the session outside the failed transaction
           await closeExpiredSession(ctx, identity).catch(() => undefined);
