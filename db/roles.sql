@@ -11,11 +11,13 @@
 --   compliance_auditor  reads the audit log and reports, writes nothing
 --   compliance_staff    a workforce member (token role staff): reaches a patient's health
 --                       records only through the PHI functions, which ask for an access grant
+--   compliance_approver approves access grants and reviews emergency access (token role
+--                       approver); sees no health record by that role alone
 -- Login roles:
 --   pgcomply_migrator   runs migrations; its sessions start as compliance_owner
 --   pgcomply_server     the API server; NOINHERIT, so each request must SET ROLE to
---                       compliance_app, compliance_dpo, compliance_staff or
---                       compliance_auditor and holds nothing in between
+--                       compliance_app, compliance_dpo, compliance_staff,
+--                       compliance_approver or compliance_auditor and holds nothing in between
 --   pgcomply_worker     the job runner
 -- The password of the login roles comes from the session setting pgcomply.login_password.
 do $setup$
@@ -24,7 +26,8 @@ declare
   v_role text;
 begin
   foreach v_role in array array['compliance_owner', 'compliance_app', 'compliance_dpo',
-                                'compliance_worker', 'compliance_auditor', 'compliance_staff'] loop
+                                'compliance_worker', 'compliance_auditor', 'compliance_staff',
+                                'compliance_approver'] loop
     if not exists (select from pg_catalog.pg_roles where rolname = v_role) then
       execute format('create role %I nologin', v_role);
     end if;
@@ -56,6 +59,7 @@ begin
   grant compliance_app to pgcomply_server;
   grant compliance_dpo to pgcomply_server;
   grant compliance_staff to pgcomply_server;
+  grant compliance_approver to pgcomply_server;
   grant compliance_auditor to pgcomply_server;
   grant compliance_worker to pgcomply_worker;
 

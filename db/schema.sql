@@ -301,6 +301,217 @@ ALTER FUNCTION compliance.apply_retention(category text, batch_size integer, dry
 COMMENT ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) IS 'Applies one category''s retention policy as of compliance_private.retention_now() (the database clock; only the owner can move it, for tests): deletes at most batch_size due rows, each checked again as it is deleted (conversations take their messages), or drops the expired audit partitions and removes the seals of their rows; subjects under legal hold are skipped, and an audit month holding a held subject''s rows is kept. dry_run deletes nothing and reports how many rows are due in total. Each call writes one retention.applied audit row with the counts. Returns {category, dry_run, cutoff, deleted, ...}; call again while deleted = batch_size. Errors: RETCT unknown category, BADRG.';
 
 --
+-- Name: access_grants; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.access_grants (
+    id bigint NOT NULL,
+    grantee text,
+    user_id text NOT NULL,
+    scope text NOT NULL,
+    purpose text NOT NULL,
+    reason text NOT NULL,
+    kind text NOT NULL,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    requested_by text,
+    approved_by text,
+    approved_at timestamp with time zone,
+    denied_by text,
+    denied_at timestamp with time zone,
+    starts_at timestamp with time zone,
+    expires_at timestamp with time zone,
+    revoked_by text,
+    revoked_at timestamp with time zone,
+    review_due_at timestamp with time zone,
+    reviewed_by text,
+    reviewed_at timestamp with time zone,
+    review_outcome text,
+    review_note text,
+    CONSTRAINT access_grants_emergency_at_most_four_hours CHECK (((kind <> 'emergency'::text) OR ((starts_at IS NOT NULL) AND (expires_at <= (starts_at + '04:00:00'::interval)) AND (purpose = 'emergency'::text) AND (approved_at IS NULL)))),
+    CONSTRAINT access_grants_kind_known CHECK ((kind = ANY (ARRAY['assignment'::text, 'emergency'::text]))),
+    CONSTRAINT access_grants_not_approved_by_grantee CHECK (((approved_by IS NULL) OR (grantee IS NULL) OR (approved_by <> grantee))),
+    CONSTRAINT access_grants_not_reviewed_by_grantee CHECK (((reviewed_by IS NULL) OR (grantee IS NULL) OR (reviewed_by <> grantee))),
+    CONSTRAINT access_grants_one_decision CHECK (((approved_at IS NULL) OR (denied_at IS NULL))),
+    CONSTRAINT access_grants_period_ordered CHECK (((expires_at IS NULL) OR (expires_at > starts_at))),
+    CONSTRAINT access_grants_purpose_known CHECK ((purpose = ANY (ARRAY['treatment'::text, 'payment'::text, 'operations'::text, 'emergency'::text]))),
+    CONSTRAINT access_grants_reason_given CHECK ((((length(reason) >= 1) AND (length(reason) <= 2000)) AND ((kind <> 'emergency'::text) OR (length(TRIM(BOTH FROM reason)) >= 20)))),
+    CONSTRAINT access_grants_review_complete CHECK (((reviewed_at IS NULL) = (review_outcome IS NULL))),
+    CONSTRAINT access_grants_review_outcome_known CHECK (((review_outcome IS NULL) OR (review_outcome = ANY (ARRAY['appropriate'::text, 'inappropriate'::text])))),
+    CONSTRAINT access_grants_scope_known CHECK ((scope = ANY (ARRAY['phi.read'::text, 'phi.write'::text])))
+);
+
+ALTER TABLE ONLY compliance.access_grants FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.access_grants OWNER TO compliance_owner;
+
+--
+-- Name: TABLE access_grants; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.access_grants IS 'Who in the workforce may reach which patient''s health records, for what purpose and until when. An assignment grant is requested (request_access) and active only once an approver other than the grantee approves it, for a bounded time; an emergency grant (break_glass) is active at once for at most 4 hours, alerted, and reviewed afterwards by an approver other than the grantee. The health-record functions check for an active grant at the moment of access; expiry needs no job. Rows change only through the grant functions, each audited.';
+
+--
+-- Name: COLUMN access_grants.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.id IS 'The grant; access rows under it carry its id.';
+
+--
+-- Name: COLUMN access_grants.grantee; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.grantee IS 'The workforce member (actor id) the grant is for; emptied when that person is erased.';
+
+--
+-- Name: COLUMN access_grants.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.user_id IS 'The patient; the grant goes with the profile.';
+
+--
+-- Name: COLUMN access_grants.scope; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.scope IS 'phi.read (read records) or phi.write (create, update, delete them).';
+
+--
+-- Name: COLUMN access_grants.purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.purpose IS 'The purpose of use the grant is for (treatment, payment, operations; emergency for break-glass); an access for another purpose is refused.';
+
+--
+-- Name: COLUMN access_grants.reason; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.reason IS 'Why access is needed; at least 20 characters for an emergency.';
+
+--
+-- Name: COLUMN access_grants.kind; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.kind IS 'assignment (approved) or emergency (break-glass).';
+
+--
+-- Name: COLUMN access_grants.requested_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.requested_at IS 'When it was requested or created.';
+
+--
+-- Name: COLUMN access_grants.requested_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.requested_by IS 'Who asked: the grantee, or the approver who created it.';
+
+--
+-- Name: COLUMN access_grants.approved_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.approved_by IS 'The approver who approved it (never the grantee).';
+
+--
+-- Name: COLUMN access_grants.approved_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.approved_at IS 'When it was approved; an assignment grant is active only after this.';
+
+--
+-- Name: COLUMN access_grants.denied_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.denied_by IS 'The approver who denied the request.';
+
+--
+-- Name: COLUMN access_grants.denied_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.denied_at IS 'When the request was denied.';
+
+--
+-- Name: COLUMN access_grants.starts_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.starts_at IS 'When access begins (on approval, or at once for an emergency).';
+
+--
+-- Name: COLUMN access_grants.expires_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.expires_at IS 'When access ends, checked against the database clock at each access.';
+
+--
+-- Name: COLUMN access_grants.revoked_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.revoked_by IS 'Who revoked it.';
+
+--
+-- Name: COLUMN access_grants.revoked_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.revoked_at IS 'When it was revoked: no access from then on.';
+
+--
+-- Name: COLUMN access_grants.review_due_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.review_due_at IS 'For an emergency: by when an approver must review it.';
+
+--
+-- Name: COLUMN access_grants.reviewed_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.reviewed_by IS 'The approver who reviewed the emergency access (never the grantee).';
+
+--
+-- Name: COLUMN access_grants.reviewed_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.reviewed_at IS 'When it was reviewed.';
+
+--
+-- Name: COLUMN access_grants.review_outcome; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.review_outcome IS 'appropriate or inappropriate (which raises an alert).';
+
+--
+-- Name: COLUMN access_grants.review_note; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.review_note IS 'The reviewer''s note.';
+
+--
+-- Name: approve_access_request(bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.approve_access_request(grant_id bigint, days integer DEFAULT NULL::integer) RETURNS compliance.access_grants
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.access_grants := compliance_private.grant_for_decision(grant_id, 'pending');
+begin
+  update compliance.access_grants g
+     set approved_by = compliance.current_actor(), approved_at = now(), starts_at = now(),
+         expires_at = now() + compliance_private.grant_duration(days)
+   where g.id = v_row.id
+  returning g.* into v_row;
+  perform compliance_private.audit_access_grant('access.approved', v_row);
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.approve_access_request(grant_id bigint, days integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION approve_access_request(grant_id bigint, days integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.approve_access_request(grant_id bigint, days integer) IS 'An approver approves a pending request: access starts now and lasts days (default and maximum from access_grant_settings). Audited as access.approved. Errors: GRSLF (the request is the approver''s own), GRNOT, GRSTA (not pending), BADRG.';
+
+--
 -- Name: audit_digest(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -352,6 +563,89 @@ ALTER FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) O
 --
 
 COMMENT ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) IS 'Auditor or DPO: the personal columns of up to 1000 audit rows, for a stated reason; the read is audited (audit.personal_fields_read, with the row ids, the reason in its personal part). The auditor cannot select these columns otherwise.';
+
+--
+-- Name: break_glass(text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.break_glass(patient text, reason text, scope text DEFAULT 'phi.read'::text) RETURNS compliance.access_grants
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_settings compliance.access_grant_settings;
+  v_row compliance.access_grants;
+begin
+  perform compliance_private.require_context_subject();
+  perform compliance_private.check_grant_request(patient, scope, 'emergency', reason, 'emergency');
+  -- one emergency per workforce member and patient at a time: a second call waits for the
+  -- first, then finds it
+  perform pg_advisory_xact_lock(hashtextextended('pgcomply.break_glass:' || compliance.current_actor() || ':' || patient, 0));
+  select g.* into v_row from compliance.access_grants g
+   where g.grantee = compliance.current_actor() and g.user_id = break_glass.patient and g.kind = 'emergency'
+     and g.scope = break_glass.scope and g.revoked_at is null and clock_timestamp() < g.expires_at
+   order by g.id desc limit 1;
+  if found then
+    -- the hours never stack
+    return v_row;
+  end if;
+  select * into strict v_settings from compliance.access_grant_settings;
+  insert into compliance.access_grants as g (grantee, user_id, scope, purpose, reason, kind, requested_by,
+    starts_at, expires_at, review_due_at)
+  values (compliance.current_actor(), patient, break_glass.scope, 'emergency', break_glass.reason, 'emergency',
+    compliance.current_actor(), now(), now() + make_interval(secs => v_settings.emergency_hours * 3600),
+    now() + make_interval(hours => v_settings.emergency_review_hours))
+  returning g.* into v_row;
+  perform compliance_private.audit_access_grant('access.emergency', v_row);
+  perform compliance_private.raise_alert('phi.emergency_access',
+    jsonb_build_object('grant_id', v_row.id, 'scope', v_row.scope, 'starts_at', v_row.starts_at,
+                       'expires_at', v_row.expires_at, 'review_due_at', v_row.review_due_at),
+    v_row.user_id, v_row.grantee);
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.break_glass(patient text, reason text, scope text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION break_glass(patient text, reason text, scope text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.break_glass(patient text, reason text, scope text) IS 'Emergency access (HIPAA §164.312(a)(2)(ii) break-the-glass): the acting workforce member gets the patient''s records at once, for purpose emergency, for the configured hours (at most 4). An alert goes out (alert_outbox, in this transaction) and an approver other than them must review it (review_emergency_access) by review_due_at. Called again while one is active, it returns that grant: the hours never stack. Audited as access.emergency. Errors: GRRSN (a reason of at least 20 characters), BADRG, UNKSJ, ERASD.';
+
+--
+-- Name: claim_alerts(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.claim_alerts(lease_seconds integer DEFAULT 60, max_rows integer DEFAULT 20) RETURNS TABLE(id bigint, topic text, payload jsonb, user_id text, actor_id text, created_at timestamp with time zone, attempts integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if lease_seconds is null or lease_seconds not between 1 and 3600 or max_rows is null or max_rows not between 1 and 1000 then
+    perform compliance_private.raise_error('BADRG', 'lease_seconds must be 1 to 3600 and max_rows 1 to 1000');
+  end if;
+  -- a claim is a lease: the attempt is counted and the alert is not due again until the lease
+  -- ends, so a worker that dies mid-delivery leaves it to the next one
+  return query
+    update compliance.alert_outbox a
+       set attempts = a.attempts + 1, last_attempt_at = now(), next_attempt_at = now() + make_interval(secs => lease_seconds)
+     where a.id in (select d.id from compliance.alert_outbox d
+                     where d.state = 'pending' and d.next_attempt_at <= now()
+                     order by d.next_attempt_at, d.id
+                     limit max_rows
+                       for update skip locked)
+    returning a.id, a.topic, a.payload, a.user_id, a.actor_id, a.created_at, a.attempts;
+end;
+$$;
+
+ALTER FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION claim_alerts(lease_seconds integer, max_rows integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) IS 'The worker takes up to max_rows due alerts for delivery, leasing each for lease_seconds (an alert whose worker dies is due again when the lease ends) and counting the attempt. Commit the claim before delivering. Worker role only. Errors: BADRG.';
 
 --
 -- Name: close_session(text, uuid); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -850,6 +1144,59 @@ ALTER FUNCTION compliance.delete_health_record(id uuid, purpose text) OWNER TO c
 COMMENT ON FUNCTION compliance.delete_health_record(id uuid, purpose text) IS 'Deletes one health record. true when deleted (audited as phi.deleted); false when the caller is refused (a phi.denied audit row says why). Errors: PHINF no such record.';
 
 --
+-- Name: deny_access_request(bigint, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.deny_access_request(grant_id bigint, note text DEFAULT NULL::text) RETURNS compliance.access_grants
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.access_grants := compliance_private.grant_for_decision(grant_id, 'pending');
+begin
+  update compliance.access_grants g
+     set denied_by = compliance.current_actor(), denied_at = now()
+   where g.id = v_row.id
+  returning g.* into v_row;
+  perform compliance_private.audit_access_grant('access.denied', v_row, note);
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.deny_access_request(grant_id bigint, note text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION deny_access_request(grant_id bigint, note text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.deny_access_request(grant_id bigint, note text) IS 'An approver denies a pending request, with an optional note (audited in the personal part). Audited as access.denied. Errors: GRSLF, GRNOT, GRSTA.';
+
+--
+-- Name: emergency_review_queue(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.emergency_review_queue() RETURNS TABLE(grant_id bigint, grantee text, patient text, scope text, reason text, starts_at timestamp with time zone, expires_at timestamp with time zone, review_due_at timestamp with time zone, days_left numeric, overdue boolean, overdue_total bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select g.id, g.grantee, g.user_id, g.scope, g.reason, g.starts_at, g.expires_at, g.review_due_at,
+         round(extract(epoch from g.review_due_at - now()) / 86400, 1),
+         g.review_due_at < now(),
+         count(*) filter (where g.review_due_at < now()) over ()
+    from compliance.access_grants g
+   where g.kind = 'emergency' and g.reviewed_at is null
+   order by g.review_due_at, g.id;
+$$;
+
+ALTER FUNCTION compliance.emergency_review_queue() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION emergency_review_queue(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.emergency_review_queue() IS 'Emergency accesses no one has reviewed yet, most urgent first: the days left until the review is due (negative once overdue), whether it is overdue, and how many are overdue in all.';
+
+--
 -- Name: ensure_audit_partitions(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1080,6 +1427,44 @@ ALTER FUNCTION compliance.export_subject(user_id text, kind text) OWNER TO compl
 COMMENT ON FUNCTION compliance.export_subject(user_id text, kind text) IS 'DPO: everything held about any subject as JSON (GDPR Art. 15 access, Art. 20 portability: kind access or portability). Registers the request as completed and audits the export. Errors: UNKSJ for an unknown subject (never an empty document), ERASD for an erased one.';
 
 --
+-- Name: grant_access(text, text, text, text, text, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer DEFAULT NULL::integer) RETURNS compliance.access_grants
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.access_grants;
+begin
+  perform compliance_private.require_context_subject();
+  if grantee is null or length(grantee) not between 1 and 256 then
+    perform compliance_private.raise_error('BADRG', 'name the workforce member (grantee)');
+  end if;
+  if grantee = compliance.current_actor() then
+    perform compliance_private.raise_error('GRSLF', 'an approver cannot grant access to themself',
+      'Ask another approver.');
+  end if;
+  perform compliance_private.check_grant_request(patient, scope, purpose, reason, 'assignment');
+  insert into compliance.access_grants as g (grantee, user_id, scope, purpose, reason, kind, requested_by,
+    approved_by, approved_at, starts_at, expires_at)
+  values (grant_access.grantee, patient, grant_access.scope, grant_access.purpose, grant_access.reason, 'assignment',
+    compliance.current_actor(), compliance.current_actor(), now(), now(), now() + compliance_private.grant_duration(days))
+  returning g.* into v_row;
+  perform compliance_private.audit_access_grant('access.granted', v_row);
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer) IS 'An approver gives a workforce member (grantee, never themself: GRSLF) access to a patient''s health records at once, for days (default and maximum from access_grant_settings). Audited as access.granted. Errors: GRSLF, BADRG, GRRSN, UNKSJ, ERASD.';
+
+--
 -- Name: has_consent(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1184,6 +1569,27 @@ ALTER FUNCTION compliance.log_event(action text, category text, resource_type te
 --
 
 COMMENT ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) IS 'Appends an application event to the audit log (PHI access with the patient id in personal_details, logins, exports). details must not hold personal data: it survives erasure; put identifying values in subject_id and personal_details. The actor, client IP and user agent come from the request context. The app role may name only its own subject (OTHSJ). Returns the new row id. Errors: ERASD for an erased subject, OTHSJ, BADRG.';
+
+--
+-- Name: my_access_grants(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.my_access_grants() RETURNS SETOF compliance.access_grants
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select g.* from compliance.access_grants g
+   where g.grantee = compliance_private.require_context_subject()
+   order by g.requested_at desc, g.id desc;
+$$;
+
+ALTER FUNCTION compliance.my_access_grants() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION my_access_grants(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.my_access_grants() IS 'The acting workforce member''s grants and requests, newest first, whatever their state. Errors: NOCTX without a request context.';
 
 --
 -- Name: open_request(text, text[], inet, text, uuid, interval, text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -1309,6 +1715,27 @@ ALTER FUNCTION compliance.open_requests() OWNER TO compliance_owner;
 COMMENT ON FUNCTION compliance.open_requests() IS 'DPO: the open data subject requests, the soonest due first (the dsr_open_requests view, read and audited as dsr.register_read).';
 
 --
+-- Name: pending_access_requests(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.pending_access_requests() RETURNS SETOF compliance.access_grants
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select g.* from compliance.access_grants g
+   where g.kind = 'assignment' and g.approved_at is null and g.denied_at is null and g.revoked_at is null
+   order by g.requested_at, g.id;
+$$;
+
+ALTER FUNCTION compliance.pending_access_requests() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION pending_access_requests(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.pending_access_requests() IS 'Access requests waiting for an approver, oldest first.';
+
+--
 -- Name: phi_access(text, text, text, uuid); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1345,7 +1772,7 @@ COMMENT ON FUNCTION compliance.phi_access(patient text, purpose text, intent tex
 -- Name: phi_access_log(bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.phi_access_log(before_id bigint DEFAULT NULL::bigint, page_size integer DEFAULT 50) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, action text, actor_id text, actor_role text, purpose text, record_ids jsonb, outcome text, failure_reason text)
+CREATE FUNCTION compliance.phi_access_log(before_id bigint DEFAULT NULL::bigint, page_size integer DEFAULT 50) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, action text, actor_id text, actor_role text, purpose text, record_ids jsonb, outcome text, failure_reason text, grant_id bigint, emergency boolean)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -1361,7 +1788,8 @@ begin
            coalesce(a.details ->> 'actor_role',
                     case when a.actor_id is null or a.actor_id like 'pgcomply\_%' then 'system'
                          when a.actor_id = v_subject then 'patient' else 'dpo' end),
-           a.details ->> 'purpose', coalesce(a.details -> 'record_ids', '[]'::jsonb), a.outcome, a.failure_reason
+           a.details ->> 'purpose', coalesce(a.details -> 'record_ids', '[]'::jsonb), a.outcome, a.failure_reason,
+           (a.details ->> 'grant_id')::bigint, coalesce(a.details ->> 'grant_kind' = 'emergency', false)
       from compliance.audit_logs a
      where a.user_id = v_subject
        and a.action <> 'phi.unusual_access'
@@ -1378,13 +1806,13 @@ ALTER FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) OW
 -- Name: FUNCTION phi_access_log(before_id bigint, page_size integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) IS '"Who accessed my data" for the request''s subject, newest first, a page at a time (before_id: the last id of the previous page): every access to their health records and every refused attempt (phi.*), and every action someone else (the DPO, the system) took about them: when, who, in which role, for what purpose, which records, the outcome. Errors: NOCTX without a request context, BADRG.';
+COMMENT ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) IS '"Who accessed my data" for the request''s subject, newest first, a page at a time (before_id: the last id of the previous page): every access to their health records and every refused attempt (phi.*), and every action someone else (the DPO, the system) took about them: when, who, in which role, for what purpose, which records, the outcome, and the access grant with whether it was an emergency (break-glass) access. Errors: NOCTX without a request context, BADRG.';
 
 --
 -- Name: phi_audit_events(text, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.phi_audit_events(patient text DEFAULT NULL::text, since timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id bigint DEFAULT 0, max_rows integer DEFAULT 200) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, action text, outcome text, failure_reason text, user_id text, actor_id text, actor_role text, purpose text, intent text, record_ids jsonb, ip_address text, user_agent text)
+CREATE FUNCTION compliance.phi_audit_events(patient text DEFAULT NULL::text, since timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id bigint DEFAULT 0, max_rows integer DEFAULT 200) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, action text, outcome text, failure_reason text, user_id text, actor_id text, actor_role text, purpose text, intent text, record_ids jsonb, ip_address text, user_agent text, grant_id bigint, grant_kind text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -1402,7 +1830,8 @@ begin
   return query
     select a.id, a.occurred_at, a.action, a.outcome, a.failure_reason, a.user_id, a.actor_id,
            a.details ->> 'actor_role', a.details ->> 'purpose', a.details ->> 'intent',
-           coalesce(a.details -> 'record_ids', '[]'::jsonb), host(a.ip_address), a.user_agent
+           coalesce(a.details -> 'record_ids', '[]'::jsonb), host(a.ip_address), a.user_agent,
+           (a.details ->> 'grant_id')::bigint, a.details ->> 'grant_kind'
       from compliance.audit_logs a
      where a.action in ('phi.read', 'phi.created', 'phi.updated', 'phi.deleted', 'phi.denied', 'phi.integrity_failure')
        and (phi_audit_events.patient is null or a.user_id = phi_audit_events.patient)
@@ -1425,7 +1854,7 @@ ALTER FUNCTION compliance.phi_audit_events(patient text, since timestamp with ti
 -- Name: FUNCTION phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer) IS 'The PHI access log (phi.read, created, updated, deleted, denied, integrity_failure), oldest first from after_id, for one patient or all, since a time: who, in which role, from which address, for what purpose, which records, the outcome. The server turns it into FHIR AuditEvent resources. For the DPO and the auditor; each call is audited (audit.phi_events_read). Errors: BADRG.';
+COMMENT ON FUNCTION compliance.phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer) IS 'The PHI access log (phi.read, created, updated, deleted, denied, integrity_failure), oldest first from after_id, for one patient or all, since a time: who, in which role, from which address, for what purpose, which records, under which access grant, the outcome. The server turns it into FHIR AuditEvent resources. For the DPO and the auditor; each call is audited (audit.phi_events_read). Errors: BADRG.';
 
 --
 -- Name: subject_keys; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
@@ -1662,6 +2091,159 @@ ALTER FUNCTION compliance.read_health_records(patient text, purpose text, record
 COMMENT ON FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[]) IS 'The patient''s health records (all, or those in record_ids), oldest first, as ciphertext with the integrity code and the wrapped data key: the server checks the integrity code, unwraps the key and decrypts. Audited as phi.read with the record ids returned (intent search without record_ids, else read). A refused caller gets no rows and a phi.denied audit row (see phi_access, which says why).';
 
 --
+-- Name: alert_outbox; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.alert_outbox (
+    id bigint NOT NULL,
+    topic text NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_id text,
+    actor_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_attempt_at timestamp with time zone,
+    last_error text,
+    delivered_at timestamp with time zone,
+    delivered_via text,
+    CONSTRAINT alert_outbox_delivered_via_known CHECK (((delivered_via IS NULL) OR (delivered_via = ANY (ARRAY['webhook'::text, 'log'::text])))),
+    CONSTRAINT alert_outbox_delivered_when CHECK (((state = 'delivered'::text) = (delivered_at IS NOT NULL))),
+    CONSTRAINT alert_outbox_payload_object CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT alert_outbox_state_known CHECK ((state = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text]))),
+    CONSTRAINT alert_outbox_topic_format CHECK ((topic ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$'::text))
+);
+
+ALTER TABLE ONLY compliance.alert_outbox FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.alert_outbox OWNER TO compliance_owner;
+
+--
+-- Name: TABLE alert_outbox; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.alert_outbox IS 'The transactional outbox of alerts (emergency access, an inappropriate review, later compliance checks): a row is written in the transaction that raises the alert; the worker delivers it to ALERT_WEBHOOK_URL (HMAC-signed) or, without one, to its log, retrying with backoff, and records each attempt and the final state here.';
+
+--
+-- Name: COLUMN alert_outbox.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.id IS 'The alert; the webhook body carries it, so a receiver can drop a repeat.';
+
+--
+-- Name: COLUMN alert_outbox.topic; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.topic IS 'What happened, dotted lower case (phi.emergency_access, phi.emergency_review_inappropriate).';
+
+--
+-- Name: COLUMN alert_outbox.payload; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.payload IS 'The alert''s facts, never a name: grant ids, times, counts.';
+
+--
+-- Name: COLUMN alert_outbox.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.user_id IS 'The patient the alert is about, if any; emptied on their erasure.';
+
+--
+-- Name: COLUMN alert_outbox.actor_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.actor_id IS 'The workforce member the alert is about, if any; emptied on their erasure.';
+
+--
+-- Name: COLUMN alert_outbox.created_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.created_at IS 'When the alert was raised (its transaction''s time).';
+
+--
+-- Name: COLUMN alert_outbox.state; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.state IS 'pending (to deliver), delivered, or failed (gave up after the last attempt; also logged).';
+
+--
+-- Name: COLUMN alert_outbox.attempts; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.attempts IS 'Delivery attempts so far.';
+
+--
+-- Name: COLUMN alert_outbox.next_attempt_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.next_attempt_at IS 'When the next attempt is due; a claimed alert is leased until then, so one whose worker died is tried again.';
+
+--
+-- Name: COLUMN alert_outbox.last_attempt_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.last_attempt_at IS 'When delivery was last tried.';
+
+--
+-- Name: COLUMN alert_outbox.last_error; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.last_error IS 'Why the last attempt failed.';
+
+--
+-- Name: COLUMN alert_outbox.delivered_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.delivered_at IS 'When it was delivered.';
+
+--
+-- Name: COLUMN alert_outbox.delivered_via; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.alert_outbox.delivered_via IS 'webhook, or log when no webhook is configured.';
+
+--
+-- Name: record_alert_delivery(bigint, text, text, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text DEFAULT NULL::text, retry_in_seconds integer DEFAULT NULL::integer) RETURNS compliance.alert_outbox
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.alert_outbox;
+begin
+  if outcome is null or outcome not in ('webhook', 'log', 'retry', 'failed') then
+    perform compliance_private.raise_error('BADRG', format('outcome %L is unknown', outcome), 'Use webhook, log, retry or failed.');
+  end if;
+  if outcome = 'retry' and (retry_in_seconds is null or retry_in_seconds not between 1 and 86400) then
+    perform compliance_private.raise_error('BADRG', 'a retry needs retry_in_seconds between 1 and 86400');
+  end if;
+  update compliance.alert_outbox a
+     set state = case outcome when 'retry' then 'pending' when 'failed' then 'failed' else 'delivered' end,
+         delivered_at = case when outcome in ('webhook', 'log') then now() end,
+         delivered_via = case when outcome in ('webhook', 'log') then outcome end,
+         next_attempt_at = case when outcome = 'retry' then now() + make_interval(secs => retry_in_seconds) else a.next_attempt_at end,
+         last_error = left(error, 1000)
+   where a.id = alert_id and a.state = 'pending'
+  returning a.* into v_row;
+  if not found then
+    perform compliance_private.raise_error('GRNOT', format('no pending alert %s', coalesce(alert_id::text, 'NULL')));
+  end if;
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) IS 'The worker records what became of an attempt: delivered by webhook or to the log, retry (after retry_in_seconds, with the error), or failed for good (with the error). Worker role only. Errors: BADRG, GRNOT (not pending).';
+
+--
 -- Name: record_consent(text, text, boolean, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1863,6 +2445,36 @@ ALTER FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose t
 COMMENT ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) IS 'Records that a health record the caller read failed a check in the server (failed_check: integrity_code, decryption or key_unwrap): a phi.integrity_failure audit row about the patient, so a tampered or misplaced record is on the record and in the daily review. Returns the audit row id (NULL when the caller may not read the record: a phi.denied row instead). Errors: PHINF, BADRG.';
 
 --
+-- Name: request_access(text, text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.request_access(patient text, scope text, purpose text, reason text) RETURNS compliance.access_grants
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.access_grants;
+begin
+  perform compliance_private.require_context_subject();
+  perform compliance_private.check_grant_request(patient, scope, purpose, reason, 'assignment');
+  insert into compliance.access_grants as g (grantee, user_id, scope, purpose, reason, kind, requested_by)
+  values (compliance.current_actor(), patient, request_access.scope, request_access.purpose, request_access.reason,
+          'assignment', compliance.current_actor())
+  returning g.* into v_row;
+  perform compliance_private.audit_access_grant('access.requested', v_row);
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.request_access(patient text, scope text, purpose text, reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION request_access(patient text, scope text, purpose text, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.request_access(patient text, scope text, purpose text, reason text) IS 'A workforce member asks for access to a patient''s health records (scope phi.read or phi.write, purpose treatment, payment or operations, a reason). It grants nothing until an approver other than them approves it (approve_access_request). Audited as access.requested. Errors: BADRG, GRRSN, UNKSJ, ERASD.';
+
+--
 -- Name: reregister_subject(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1888,6 +2500,47 @@ ALTER FUNCTION compliance.reregister_subject(user_id text, reason text) OWNER TO
 --
 
 COMMENT ON FUNCTION compliance.reregister_subject(user_id text, reason text) IS 'DPO: removes the erasure tombstone of a user id so the person can register again. Errors: NOTER.';
+
+--
+-- Name: review_emergency_access(bigint, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.review_emergency_access(grant_id bigint, outcome text, note text DEFAULT NULL::text) RETURNS compliance.access_grants
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.access_grants;
+begin
+  if outcome is null or outcome not in ('appropriate', 'inappropriate') then
+    perform compliance_private.raise_error('BADRG', format('outcome %L is unknown', outcome), 'Use appropriate or inappropriate.');
+  end if;
+  v_row := compliance_private.grant_for_decision(grant_id, 'emergency_unreviewed');
+  update compliance.access_grants g
+     set reviewed_by = compliance.current_actor(), reviewed_at = now(), review_outcome = outcome, review_note = note,
+         -- an inappropriate access ends now if it still runs
+         revoked_at = case when outcome = 'inappropriate' and g.revoked_at is null and g.expires_at > clock_timestamp() then clock_timestamp() else g.revoked_at end,
+         revoked_by = case when outcome = 'inappropriate' and g.revoked_at is null and g.expires_at > clock_timestamp() then compliance.current_actor() else g.revoked_by end
+   where g.id = v_row.id
+  returning g.* into v_row;
+  perform compliance_private.audit_access_grant('access.reviewed', v_row, note);
+  if outcome = 'inappropriate' then
+    perform compliance_private.raise_alert('phi.emergency_review_inappropriate',
+      jsonb_build_object('grant_id', v_row.id, 'reviewed_at', v_row.reviewed_at, 'starts_at', v_row.starts_at,
+                         'expires_at', v_row.expires_at),
+      v_row.user_id, v_row.grantee);
+  end if;
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.review_emergency_access(grant_id bigint, outcome text, note text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION review_emergency_access(grant_id bigint, outcome text, note text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.review_emergency_access(grant_id bigint, outcome text, note text) IS 'An approver other than the grantee reviews an emergency access after the fact: appropriate, or inappropriate (which ends it if it still runs and raises an alert). Audited as access.reviewed. Errors: GRSLF (their own), GRNOT, GRSTA (not an unreviewed emergency), BADRG.';
 
 --
 -- Name: review_phi_access(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -1941,6 +2594,34 @@ ALTER FUNCTION compliance.review_phi_access() OWNER TO compliance_owner;
 --
 
 COMMENT ON FUNCTION compliance.review_phi_access() IS 'The daily review of PHI access (worker job phi_unusual_access): writes a phi.unusual_access audit row about the actor for each finding of compliance.phi_unusual_access not alerted yet (single accesses once; counts once a day while over) and returns them for the alert. Reads single accesses only up to the newest seal, so a late-committing row is reviewed next time, never skipped.';
+
+--
+-- Name: revoke_access_grant(bigint, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.revoke_access_grant(grant_id bigint, note text DEFAULT NULL::text) RETURNS compliance.access_grants
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.access_grants := compliance_private.grant_for_decision(grant_id, 'revocable');
+begin
+  update compliance.access_grants g
+     set revoked_by = compliance.current_actor(), revoked_at = clock_timestamp()
+   where g.id = v_row.id
+  returning g.* into v_row;
+  perform compliance_private.audit_access_grant('access.revoked', v_row, note);
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.revoke_access_grant(grant_id bigint, note text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION revoke_access_grant(grant_id bigint, note text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.revoke_access_grant(grant_id bigint, note text) IS 'An approver or the DPO ends a grant (active or pending) now: the next access under it is refused (grant_revoked). Audited as access.revoked. Errors: GRNOT, GRSTA (already revoked, denied or expired).';
 
 --
 -- Name: rewrap_subject_key(text, integer, integer, bytea, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -2137,10 +2818,10 @@ CREATE FUNCTION compliance.set_request_context(actor text, roles text[] DEFAULT 
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
-  -- the server switches to compliance_dpo or compliance_staff only for a token with the dpo or
-  -- staff role; a context that says otherwise is a server bug acting with rights its caller does
+  -- the server switches to compliance_dpo, compliance_staff or compliance_approver only for a
+  -- token with the dpo, staff or approver role; a context that says otherwise is a server bug acting with rights its caller does
   -- not have. Raised here, not through compliance_private, which the staff role cannot reach.
-  if current_user in ('compliance_dpo', 'compliance_staff')
+  if current_user in ('compliance_dpo', 'compliance_staff', 'compliance_approver')
      and not coalesce(substr(current_user, 12) = any (roles), false) then
     raise exception 'the % role needs an actor whose roles include %', current_user, substr(current_user, 12)
       using errcode = 'DPORL',
@@ -2159,7 +2840,7 @@ ALTER FUNCTION compliance.set_request_context(actor text, roles text[], client_i
 -- Name: FUNCTION set_request_context(actor text, roles text[], client_ip inet, user_agent text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) IS 'Sets who is acting in this transaction (actor, their roles, client IP and user agent); every audit row reads them. As compliance_dpo or compliance_staff, the roles must include dpo or staff (DPORL otherwise).';
+COMMENT ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) IS 'Sets who is acting in this transaction (actor, their roles, client IP and user agent); every audit row reads them. As compliance_dpo, compliance_staff or compliance_approver, the roles must include dpo, staff or approver (DPORL otherwise).';
 
 --
 -- Name: conversations; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -2763,6 +3444,37 @@ ALTER FUNCTION compliance_private.acting_for_one_subject() OWNER TO compliance_o
 COMMENT ON FUNCTION compliance_private.acting_for_one_subject() IS 'Whether the caller is the app role (entered with SET ROLE compliance_app, so this holds inside SECURITY DEFINER functions too), which may learn about and act for the request context''s subject only.';
 
 --
+-- Name: active_access_grant(text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.active_access_grant(patient text, intent text, purpose text) RETURNS compliance.access_grants
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  -- the database clock at this moment, not the transaction's start: a grant that expires
+  -- while a long transaction runs stops there
+  select g.* from compliance.access_grants g
+   where g.grantee = compliance.current_actor()
+     and g.user_id = active_access_grant.patient
+     and g.scope = case when active_access_grant.intent in ('read', 'search') then 'phi.read' else 'phi.write' end
+     and g.purpose = active_access_grant.purpose
+     and (g.kind = 'emergency' or g.approved_at is not null)
+     and g.denied_at is null
+     and g.starts_at <= clock_timestamp() and clock_timestamp() < g.expires_at
+     and (g.revoked_at is null or g.revoked_at > clock_timestamp())
+   order by g.kind = 'emergency', g.id desc
+   limit 1;
+$$;
+
+ALTER FUNCTION compliance_private.active_access_grant(patient text, intent text, purpose text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION active_access_grant(patient text, intent text, purpose text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.active_access_grant(patient text, intent text, purpose text) IS 'The grant under which the acting workforce member may do intent on the patient''s records for purpose right now (started, not expired, not revoked, approved or emergency, scope and purpose matching), an assignment before an emergency; NULL when there is none.';
+
+--
 -- Name: adopt_tombstone_pepper(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -2873,6 +3585,35 @@ ALTER FUNCTION compliance_private.append_audit(action text, category text, resou
 --
 
 COMMENT ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) IS 'Writes one audit row for the routines and log_event: checks the row rules (action dotted lower case, a known category and outcome, a failure_reason only with a failure, details a JSON object: BADRG otherwise), fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part. The row triggers write the same columns inline, because a nested call costs every personal write.';
+
+--
+-- Name: audit_access_grant(text, compliance.access_grants, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_access_grant(action text, grant_row compliance.access_grants, note text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- about the patient, so it shows in their access log; who it is for and the free text are
+  -- personal, and erasure reaches them there
+  return compliance_private.append_audit(action, 'hipaa', 'access_grant', grant_row.id::text,
+    jsonb_build_object('grant_id', grant_row.id, 'grant_kind', grant_row.kind, 'scope', grant_row.scope,
+      'purpose', grant_row.purpose, 'starts_at', grant_row.starts_at, 'expires_at', grant_row.expires_at,
+      'review_due_at', grant_row.review_due_at, 'review_outcome', grant_row.review_outcome,
+      'actor_role', compliance_private.phi_caller_role()),
+    grant_row.user_id,
+    jsonb_strip_nulls(jsonb_build_object('grantee', grant_row.grantee, 'reason', grant_row.reason, 'note', note)));
+end;
+$$;
+
+ALTER FUNCTION compliance_private.audit_access_grant(action text, grant_row compliance.access_grants, note text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_access_grant(action text, grant_row compliance.access_grants, note text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_access_grant(action text, grant_row compliance.access_grants, note text) IS 'Audits a change of an access grant (access.requested, granted, approved, denied, revoked, emergency, reviewed): the patient as the row''s subject, the grant''s id, kind, scope, purpose and times in details, the grantee, reason and note in the personal part.';
 
 --
 -- Name: hash_field(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -3650,6 +4391,41 @@ ALTER FUNCTION compliance_private.begin_bulk_operation(kind text) OWNER TO compl
 COMMENT ON FUNCTION compliance_private.begin_bulk_operation(kind text) IS 'Marks the current transaction as an erasure or retention batch (see bulk_operations).';
 
 --
+-- Name: check_grant_request(text, text, text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if scope is null or scope not in ('phi.read', 'phi.write') then
+    perform compliance_private.raise_error('BADRG', format('scope %L is unknown', scope), 'Use phi.read or phi.write.');
+  end if;
+  if purpose is null or purpose not in ('treatment', 'payment', 'operations', 'emergency') or (purpose = 'emergency') <> (kind = 'emergency') then
+    perform compliance_private.raise_error('BADRG', format('purpose of use %L does not fit a grant of kind %s', purpose, kind),
+      'Use treatment, payment or operations; emergency is for break_glass.');
+  end if;
+  if reason is null or length(trim(reason)) < (case when kind = 'emergency' then 20 else 1 end) or length(reason) > 2000 then
+    perform compliance_private.raise_error('GRRSN',
+      format('give a reason of %s to 2000 characters', case when kind = 'emergency' then 20 else 1 end),
+      'Say why access is needed; an emergency needs at least 20 characters an approver can review.');
+  end if;
+  -- the patient must exist, and is held against erasure until this transaction ends
+  perform compliance_private.require_subject(patient);
+  perform from compliance.user_profiles p where p.user_id = check_grant_request.patient for key share;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_grant_request(patient text, scope text, purpose text, reason text, kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text) IS 'The checks every new grant passes: a known scope and a purpose that fits the kind (BADRG), a reason (GRRSN: at least 20 characters for an emergency), a patient who exists (UNKSJ, ERASD), held against erasure until the transaction ends.';
+
+--
 -- Name: describe_interval(interval); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -3825,7 +4601,7 @@ begin
   perform compliance_private.begin_bulk_operation('erasure');
 
   -- children before the profile so each count is exact
-  foreach v_table in array array['health_records', 'messages', 'conversations', 'consent_records', 'sessions',
+  foreach v_table in array array['health_records', 'access_grants', 'messages', 'conversations', 'consent_records', 'sessions',
                                  'user_preferences', 'legal_holds'] loop
     execute format('delete from compliance.%I t where t.user_id = $1', v_table) using user_id;
     get diagnostics v_count = row_count;
@@ -3855,6 +4631,23 @@ begin
   update compliance.health_records h set recorded_by = null where h.recorded_by = erase_subject_core.user_id;
   get diagnostics v_count = row_count;
   v_counts := v_counts || jsonb_build_object('health_records_anonymised', v_count);
+
+  -- other patients' grants keep their dates and terms, never who held, asked for or decided them
+  update compliance.access_grants g
+     set grantee = nullif(g.grantee, erase_subject_core.user_id),
+         requested_by = nullif(g.requested_by, erase_subject_core.user_id),
+         approved_by = nullif(g.approved_by, erase_subject_core.user_id),
+         denied_by = nullif(g.denied_by, erase_subject_core.user_id),
+         revoked_by = nullif(g.revoked_by, erase_subject_core.user_id),
+         reviewed_by = nullif(g.reviewed_by, erase_subject_core.user_id)
+   where erase_subject_core.user_id in (g.grantee, g.requested_by, g.approved_by, g.denied_by, g.revoked_by, g.reviewed_by);
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('access_grants_anonymised', v_count);
+  update compliance.alert_outbox a
+     set user_id = nullif(a.user_id, erase_subject_core.user_id), actor_id = nullif(a.actor_id, erase_subject_core.user_id)
+   where erase_subject_core.user_id in (a.user_id, a.actor_id);
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('alerts_anonymised', v_count);
 
   -- holds on other subjects keep their dates and reasons, never who placed or released them
   update compliance.legal_holds h
@@ -3973,6 +4766,77 @@ ALTER FUNCTION compliance_private.export_subject_core(user_id text, kind text) O
 --
 
 COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document.';
+
+--
+-- Name: grant_duration(integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.grant_duration(days integer) RETURNS interval
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_settings compliance.access_grant_settings;
+begin
+  select * into strict v_settings from compliance.access_grant_settings;
+  if days is not null and days not between 1 and v_settings.assignment_days_max then
+    perform compliance_private.raise_error('BADRG', format('days must be between 1 and %s', v_settings.assignment_days_max),
+      'A DPO changes the maximum in compliance.access_grant_settings.');
+  end if;
+  return make_interval(days => coalesce(days, v_settings.assignment_days));
+end;
+$$;
+
+ALTER FUNCTION compliance_private.grant_duration(days integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION grant_duration(days integer); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.grant_duration(days integer) IS 'How long an assignment grant lasts: days, or the configured default; more than the configured maximum is BADRG.';
+
+--
+-- Name: grant_for_decision(bigint, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.grant_for_decision(grant_id bigint, wanted text) RETURNS compliance.access_grants
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.access_grants;
+begin
+  perform compliance_private.require_context_subject();
+  select g.* into v_row from compliance.access_grants g where g.id = grant_id for no key update;
+  if not found then
+    perform compliance_private.raise_error('GRNOT', format('no access grant %s', coalesce(grant_id::text, 'NULL')), 'Check the grant id.');
+  end if;
+  -- the one deciding is never the one the grant is for, whatever roles they hold
+  if wanted in ('pending', 'emergency_unreviewed') and v_row.grantee = compliance.current_actor() then
+    perform compliance_private.raise_error('GRSLF',
+      case when wanted = 'pending' then 'nobody approves or denies their own access request' else 'nobody reviews their own emergency access' end,
+      'Another approver decides.');
+  end if;
+  if wanted = 'pending' and (v_row.kind <> 'assignment' or v_row.approved_at is not null or v_row.denied_at is not null or v_row.revoked_at is not null) then
+    perform compliance_private.raise_error('GRSTA', format('access grant %s is not a pending request', grant_id),
+      'See compliance.pending_access_requests().');
+  elsif wanted = 'emergency_unreviewed' and (v_row.kind <> 'emergency' or v_row.reviewed_at is not null) then
+    perform compliance_private.raise_error('GRSTA', format('access grant %s is not an emergency access awaiting review', grant_id),
+      'See compliance.emergency_review_queue().');
+  elsif wanted = 'revocable' and (v_row.revoked_at is not null or v_row.denied_at is not null or v_row.expires_at <= clock_timestamp()) then
+    perform compliance_private.raise_error('GRSTA', format('access grant %s is not active or pending: nothing to revoke', grant_id));
+  end if;
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.grant_for_decision(grant_id bigint, wanted text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION grant_for_decision(grant_id bigint, wanted text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.grant_for_decision(grant_id bigint, wanted text) IS 'Locks a grant for a decision and checks it is in the state the decision needs (wanted: pending, emergency_unreviewed, revocable): GRNOT if there is no such grant, GRSTA if it is in another state, GRSLF if the one deciding is its grantee.';
 
 --
 -- Name: handler_for(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -4094,12 +4958,20 @@ CREATE FUNCTION compliance_private.log_phi_access(action text, patient text, pur
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_role text := compliance_private.phi_caller_role();
+  v_grant compliance.access_grants;
 begin
+  -- an access under a grant names it, so an emergency access shows as one
+  if v_role = 'staff' and outcome = 'success' then
+    v_grant := compliance_private.active_access_grant(patient, intent, purpose);
+  end if;
   -- PL/pgSQL, not an SQL function: its plan is kept across calls, and every PHI access calls it
   return compliance_private.append_audit(action, 'hipaa', 'health_record',
     case when cardinality(record_ids) = 1 then record_ids[1]::text end,
-    jsonb_build_object('purpose', purpose, 'intent', intent, 'actor_role', compliance_private.phi_caller_role(),
-                       'record_ids', to_jsonb(coalesce(record_ids, '{}'::uuid[]))),
+    jsonb_strip_nulls(jsonb_build_object('purpose', purpose, 'intent', intent, 'actor_role', v_role,
+                       'record_ids', to_jsonb(coalesce(record_ids, '{}'::uuid[])),
+                       'grant_id', v_grant.id, 'grant_kind', v_grant.kind)),
     patient, null, outcome, failure_reason);
 end;
 $$;
@@ -4110,7 +4982,7 @@ ALTER FUNCTION compliance_private.log_phi_access(action text, patient text, purp
 -- Name: FUNCTION log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) IS 'Writes one PHI access row (category hipaa): the patient as the row''s subject; the actor, IP and user agent from the request context; details with the purpose of use, the intent, the actor''s role and the record ids; the outcome and failure reason.';
+COMMENT ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) IS 'Writes one PHI access row (category hipaa): the patient as the row''s subject; the actor, IP and user agent from the request context; details with the purpose of use, the intent, the actor''s role, the record ids and, for workforce access, the grant''s id and kind; the outcome and failure reason.';
 
 --
 -- Name: older_transaction_running(xid8); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -4177,7 +5049,7 @@ COMMENT ON FUNCTION compliance_private.parse_keyring(keyring text) IS 'The peppe
 
 CREATE FUNCTION compliance_private.phi_caller_role() RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN CASE current_setting('role'::text) WHEN 'compliance_app'::text THEN 'patient'::text WHEN 'compliance_dpo'::text THEN 'dpo'::text WHEN 'compliance_staff'::text THEN 'staff'::text WHEN 'compliance_auditor'::text THEN 'auditor'::text ELSE 'other'::text END;
+    RETURN CASE current_setting('role'::text) WHEN 'compliance_app'::text THEN 'patient'::text WHEN 'compliance_dpo'::text THEN 'dpo'::text WHEN 'compliance_staff'::text THEN 'staff'::text WHEN 'compliance_auditor'::text THEN 'auditor'::text WHEN 'compliance_approver'::text THEN 'approver'::text ELSE 'other'::text END;
 
 ALTER FUNCTION compliance_private.phi_caller_role() OWNER TO compliance_owner;
 
@@ -4185,7 +5057,7 @@ ALTER FUNCTION compliance_private.phi_caller_role() OWNER TO compliance_owner;
 -- Name: FUNCTION phi_caller_role(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.phi_caller_role() IS 'The role a PHI function''s caller acts in, read from SET ROLE (so it holds inside SECURITY DEFINER functions): patient (compliance_app, acting for its own subject), dpo, staff, auditor, or other (a session that chose none of them, such as a DBA''s login).';
+COMMENT ON FUNCTION compliance_private.phi_caller_role() IS 'The role a PHI function''s caller acts in, read from SET ROLE (so it holds inside SECURITY DEFINER functions): patient (compliance_app, acting for its own subject), dpo, staff, auditor, approver, or other (a session that chose none of them, such as a DBA''s login).';
 
 --
 -- Name: phi_check(text, text, text, uuid); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -4227,8 +5099,8 @@ begin
            when not exists (select from compliance.dsr_requests r
                              where r.user_id = patient and r.kind in ('access', 'portability')
                                and r.xmin = pg_current_xact_id()::xid) then 'no_access_request_in_this_transaction' end
-    -- workforce access needs an access grant, which pgcomply does not issue yet
-    when v_role = 'staff' then 'no_active_grant'
+    -- workforce access needs a grant active at this moment (compliance.access_grants)
+    when v_role = 'staff' then compliance_private.staff_refusal(patient, intent, purpose)
     else 'role_not_permitted'
   end;
   -- one row per refusal and transaction: the server asks phi_access and calls the data function
@@ -4253,7 +5125,7 @@ ALTER FUNCTION compliance_private.phi_check(patient text, purpose text, intent t
 -- Name: FUNCTION phi_check(patient text, purpose text, intent text, record_id uuid); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) IS 'The access decision of every PHI function: NULL when the caller may (a patient their own records for patient_request; a DPO reading inside the transaction that registered the patient''s access or portability request; staff only under an access grant, which does not exist yet), else the reason, after writing a phi.denied audit row (one per refusal and transaction). Never raises for a refusal, so the refusal''s row survives when the caller commits; raises BADRG for an unknown purpose or intent. Locks the patient''s profile against erasure (FOR KEY SHARE).';
+COMMENT ON FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) IS 'The access decision of every PHI function: NULL when the caller may (a patient their own records for patient_request; a DPO reading inside the transaction that registered the patient''s access or portability request; staff only under an access grant active at that moment, whose scope and purpose match), else the reason, after writing a phi.denied audit row (one per refusal and transaction). Never raises for a refusal, so the refusal''s row survives when the caller commits; raises BADRG for an unknown purpose or intent. Locks the patient''s profile against erasure (FOR KEY SHARE).';
 
 --
 -- Name: protect_audit_relation(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -4276,6 +5148,34 @@ ALTER FUNCTION compliance_private.protect_audit_relation(relation regclass) OWNE
 --
 
 COMMENT ON FUNCTION compliance_private.protect_audit_relation(relation regclass) IS 'Adds the append-only statement trigger to an audit relation (statement triggers are not inherited by partitions, so every partition gets its own).';
+
+--
+-- Name: raise_alert(text, jsonb, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.raise_alert(topic text, payload jsonb, user_id text DEFAULT NULL::text, actor_id text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_id bigint;
+begin
+  -- the payload outlives erasure: who it is about goes in user_id and actor_id
+  perform compliance_private.refuse_personal_outside(payload, null, user_id, actor_id);
+  insert into compliance.alert_outbox (topic, payload, user_id, actor_id)
+  values (raise_alert.topic, raise_alert.payload, raise_alert.user_id, raise_alert.actor_id)
+  returning id into v_id;
+  return v_id;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.raise_alert(topic text, payload jsonb, user_id text, actor_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION raise_alert(topic text, payload jsonb, user_id text, actor_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.raise_alert(topic text, payload jsonb, user_id text, actor_id text) IS 'Puts an alert in compliance.alert_outbox in the caller''s transaction (nothing is sent for a change that rolls back); the worker''s delivery loop finds it within seconds. The payload must not name anyone (PERSD): the patient and the actor go in their own columns, which erasure empties.';
 
 --
 -- Name: raise_error(text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -4686,6 +5586,50 @@ ALTER FUNCTION compliance_private.session_peppers(extra integer) OWNER TO compli
 --
 
 COMMENT ON FUNCTION compliance_private.session_peppers(extra integer) IS 'The session''s tombstone keyring (compliance.tombstone_pepper), checked against compliance_private.tombstone_peppers; extra => 1 admits one new pepper during a rotation. Errors: PEPPR when it is missing, malformed or wrong.';
+
+--
+-- Name: staff_refusal(text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.staff_refusal(patient text, intent text, purpose text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_scope text := case when intent in ('read', 'search') then 'phi.read' else 'phi.write' end;
+  v_now timestamptz := clock_timestamp();
+  v_grant compliance.access_grants;
+begin
+  -- a row is NULL only when every field is: ask for the id
+  if (compliance_private.active_access_grant(patient, intent, purpose)).id is not null then
+    return null;
+  end if;
+  -- why not: the grant that came closest, in the order a reader would check
+  select g.* into v_grant from compliance.access_grants g
+   where g.grantee = compliance.current_actor() and g.user_id = staff_refusal.patient
+   order by (g.scope = v_scope and g.purpose = staff_refusal.purpose) desc, g.requested_at desc
+   limit 1;
+  return case
+    when not found then 'no_active_grant'
+    when v_grant.revoked_at is not null and v_grant.revoked_at <= v_now then 'grant_revoked'
+    when v_grant.denied_at is not null then 'grant_denied'
+    when v_grant.kind = 'assignment' and v_grant.approved_at is null then 'grant_not_approved'
+    when v_grant.expires_at <= v_now then 'grant_expired'
+    when v_grant.starts_at > v_now then 'grant_not_started'
+    when v_grant.scope <> v_scope then 'grant_scope'
+    when v_grant.purpose <> staff_refusal.purpose then 'grant_purpose'
+    else 'no_active_grant'
+  end;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.staff_refusal(patient text, intent text, purpose text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION staff_refusal(patient text, intent text, purpose text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.staff_refusal(patient text, intent text, purpose text) IS 'Why the acting workforce member may not do intent (read, search, create, update, delete) on the patient''s records for purpose: NULL when an active grant allows it, else no_active_grant, grant_revoked, grant_denied, grant_not_approved, grant_expired, grant_not_started, grant_scope or grant_purpose, from their nearest grant.';
 
 --
 -- Name: subject_digest(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -5518,6 +6462,88 @@ CREATE FUNCTION graphile_worker.reschedule_jobs(job_ids bigint[], run_at timesta
 $$;
 
 ALTER FUNCTION graphile_worker.reschedule_jobs(job_ids bigint[], run_at timestamp with time zone, priority integer, attempts integer, max_attempts integer) OWNER TO pgcomply_worker;
+
+--
+-- Name: access_grant_settings; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.access_grant_settings (
+    singleton boolean DEFAULT true NOT NULL,
+    assignment_days integer DEFAULT 30 NOT NULL,
+    assignment_days_max integer DEFAULT 30 NOT NULL,
+    emergency_hours numeric DEFAULT 4 NOT NULL,
+    emergency_review_hours integer DEFAULT 72 NOT NULL,
+    CONSTRAINT access_grant_settings_days_bounded CHECK ((((assignment_days >= 1) AND (assignment_days <= assignment_days_max)) AND ((assignment_days_max >= 1) AND (assignment_days_max <= 366)))),
+    CONSTRAINT access_grant_settings_emergency_at_most_four_hours CHECK (((emergency_hours > (0)::numeric) AND (emergency_hours <= (4)::numeric))),
+    CONSTRAINT access_grant_settings_one_row CHECK (singleton),
+    CONSTRAINT access_grant_settings_review_window CHECK (((emergency_review_hours >= 1) AND (emergency_review_hours <= 720)))
+);
+
+ALTER TABLE ONLY compliance.access_grant_settings FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.access_grant_settings OWNER TO compliance_owner;
+
+--
+-- Name: TABLE access_grant_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.access_grant_settings IS 'One row: how long grants last and how soon an emergency access must be reviewed. A DPO changes it with UPDATE.';
+
+--
+-- Name: COLUMN access_grant_settings.singleton; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grant_settings.singleton IS 'Always true: the table has one row.';
+
+--
+-- Name: COLUMN access_grant_settings.assignment_days; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grant_settings.assignment_days IS 'How long an approved assignment grant lasts when the approver names no duration.';
+
+--
+-- Name: COLUMN access_grant_settings.assignment_days_max; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grant_settings.assignment_days_max IS 'The longest an assignment grant may last; a longer request is refused (BADRG).';
+
+--
+-- Name: COLUMN access_grant_settings.emergency_hours; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grant_settings.emergency_hours IS 'How long a break-glass grant lasts: at most 4 hours.';
+
+--
+-- Name: COLUMN access_grant_settings.emergency_review_hours; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grant_settings.emergency_review_hours IS 'Within how many hours an approver other than the grantee must review an emergency access.';
+
+--
+-- Name: access_grants_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.access_grants ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.access_grants_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: alert_outbox_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.alert_outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.alert_outbox_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 --
 -- Name: audit_logs_default; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -6798,6 +7824,27 @@ ALTER TABLE ONLY compliance.audit_logs ATTACH PARTITION compliance.audit_logs_y2
 ALTER TABLE ONLY compliance.audit_logs ATTACH PARTITION compliance.audit_logs_y2027m03 FOR VALUES FROM ('2027-03-01 00:00:00+00') TO ('2027-04-01 00:00:00+00');
 
 --
+-- Name: access_grant_settings access_grant_settings_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.access_grant_settings
+    ADD CONSTRAINT access_grant_settings_pkey PRIMARY KEY (singleton);
+
+--
+-- Name: access_grants access_grants_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.access_grants
+    ADD CONSTRAINT access_grants_pkey PRIMARY KEY (id);
+
+--
+-- Name: alert_outbox alert_outbox_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.alert_outbox
+    ADD CONSTRAINT alert_outbox_pkey PRIMARY KEY (id);
+
+--
 -- Name: audit_logs audit_logs_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -7083,6 +8130,36 @@ ALTER TABLE ONLY graphile_worker._private_tasks
 
 ALTER TABLE ONLY graphile_worker._private_tasks
     ADD CONSTRAINT tasks_pkey PRIMARY KEY (id);
+
+--
+-- Name: access_grants_grantee_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX access_grants_grantee_idx ON compliance.access_grants USING btree (grantee, user_id) WHERE (revoked_at IS NULL);
+
+--
+-- Name: access_grants_open_review_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX access_grants_open_review_idx ON compliance.access_grants USING btree (review_due_at) WHERE ((kind = 'emergency'::text) AND (reviewed_at IS NULL));
+
+--
+-- Name: access_grants_pending_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX access_grants_pending_idx ON compliance.access_grants USING btree (requested_at) WHERE ((approved_at IS NULL) AND (denied_at IS NULL) AND (kind = 'assignment'::text));
+
+--
+-- Name: access_grants_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX access_grants_user_id_idx ON compliance.access_grants USING btree (user_id);
+
+--
+-- Name: alert_outbox_due_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX alert_outbox_due_idx ON compliance.alert_outbox USING btree (next_attempt_at) WHERE (state = 'pending'::text);
 
 --
 -- Name: audit_logs_action_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
@@ -7841,6 +8918,13 @@ CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.user_profiles REFER
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON compliance_private.clock_override FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_clock_override__audit();
 
 --
+-- Name: access_grants access_grants_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.access_grants
+    ADD CONSTRAINT access_grants_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
 -- Name: consent_records consent_records_purpose_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -7937,6 +9021,24 @@ ALTER TABLE ONLY compliance_private.subject_keys
 
 ALTER TABLE ONLY graphile_migrate.migrations
     ADD CONSTRAINT migrations_previous_hash_fkey FOREIGN KEY (previous_hash) REFERENCES graphile_migrate.migrations(hash);
+
+--
+-- Name: access_grant_settings; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.access_grant_settings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: access_grants; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.access_grants ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: alert_outbox; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.alert_outbox ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: audit_logs; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
@@ -8077,6 +9179,42 @@ ALTER TABLE compliance.legal_holds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compliance.messages ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: access_grant_settings owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.access_grant_settings TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON access_grant_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.access_grant_settings IS 'The grant functions (SECURITY DEFINER) read the settings.';
+
+--
+-- Name: access_grants owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.access_grants TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON access_grants; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.access_grants IS 'Grants change and are read only through the grant functions (SECURITY DEFINER, running as the owner).';
+
+--
+-- Name: alert_outbox owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.alert_outbox TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON alert_outbox; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.alert_outbox IS 'Alerts are written by raise_alert and delivered through claim_alerts and record_alert_delivery (SECURITY DEFINER, running as the owner).';
+
+--
 -- Name: audit_logs owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -8215,6 +9353,18 @@ COMMENT ON POLICY owner_routines ON compliance.user_profiles IS 'SECURITY DEFINE
 ALTER TABLE compliance.phi_access_review_settings ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: alert_outbox readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.alert_outbox FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON alert_outbox; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.alert_outbox IS 'The DPO and auditors see every alert and its delivery (evidence that alerts went out).';
+
+--
 -- Name: audit_logs readers_every_row; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -8225,6 +9375,18 @@ CREATE POLICY readers_every_row ON compliance.audit_logs FOR SELECT TO complianc
 --
 
 COMMENT ON POLICY readers_every_row ON compliance.audit_logs IS 'The auditor and the DPO read the whole audit log.';
+
+--
+-- Name: access_grant_settings review_roles; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY review_roles ON compliance.access_grant_settings TO compliance_dpo, compliance_auditor, compliance_approver USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY review_roles ON access_grant_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY review_roles ON compliance.access_grant_settings IS 'The one settings row is visible to the DPO, approvers and auditors; the grants decide that only the DPO may change it.';
 
 --
 -- Name: phi_access_review_settings review_roles; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -8421,6 +9583,7 @@ GRANT USAGE ON SCHEMA compliance TO compliance_dpo;
 GRANT USAGE ON SCHEMA compliance TO compliance_worker;
 GRANT USAGE ON SCHEMA compliance TO compliance_auditor;
 GRANT USAGE ON SCHEMA compliance TO compliance_staff;
+GRANT USAGE ON SCHEMA compliance TO compliance_approver;
 
 --
 -- Name: SCHEMA compliance_private; Type: ACL; Schema: -; Owner: compliance_owner
@@ -8477,6 +9640,13 @@ GRANT ALL ON FUNCTION compliance.apply_retention(category text, batch_size integ
 GRANT ALL ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) TO compliance_dpo;
 
 --
+-- Name: FUNCTION approve_access_request(grant_id bigint, days integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.approve_access_request(grant_id bigint, days integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.approve_access_request(grant_id bigint, days integer) TO compliance_approver;
+
+--
 -- Name: FUNCTION audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -8492,6 +9662,20 @@ GRANT ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash 
 REVOKE ALL ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) TO compliance_auditor;
 GRANT ALL ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION break_glass(patient text, reason text, scope text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.break_glass(patient text, reason text, scope text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.break_glass(patient text, reason text, scope text) TO compliance_staff;
+
+--
+-- Name: FUNCTION claim_alerts(lease_seconds integer, max_rows integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) TO compliance_worker;
 
 --
 -- Name: FUNCTION close_session(user_id text, session_id uuid); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -8687,6 +9871,21 @@ GRANT ALL ON FUNCTION compliance.delete_health_record(id uuid, purpose text) TO 
 GRANT ALL ON FUNCTION compliance.delete_health_record(id uuid, purpose text) TO compliance_staff;
 
 --
+-- Name: FUNCTION deny_access_request(grant_id bigint, note text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.deny_access_request(grant_id bigint, note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.deny_access_request(grant_id bigint, note text) TO compliance_approver;
+
+--
+-- Name: FUNCTION emergency_review_queue(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.emergency_review_queue() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.emergency_review_queue() TO compliance_approver;
+GRANT ALL ON FUNCTION compliance.emergency_review_queue() TO compliance_dpo;
+
+--
 -- Name: FUNCTION ensure_audit_partitions(months_ahead integer, months_back integer); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -8773,6 +9972,13 @@ REVOKE ALL ON FUNCTION compliance.export_subject(user_id text, kind text) FROM P
 GRANT ALL ON FUNCTION compliance.export_subject(user_id text, kind text) TO compliance_dpo;
 
 --
+-- Name: FUNCTION grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer) TO compliance_approver;
+
+--
 -- Name: FUNCTION has_consent(user_id text, purpose text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -8806,6 +10012,13 @@ GRANT ALL ON FUNCTION compliance.log_event(action text, category text, resource_
 GRANT ALL ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) TO compliance_worker;
 
 --
+-- Name: FUNCTION my_access_grants(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.my_access_grants() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.my_access_grants() TO compliance_staff;
+
+--
 -- Name: FUNCTION open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -8824,6 +10037,13 @@ GRANT SELECT ON TABLE compliance.dsr_open_requests TO compliance_dpo;
 
 REVOKE ALL ON FUNCTION compliance.open_requests() FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.open_requests() TO compliance_dpo;
+
+--
+-- Name: FUNCTION pending_access_requests(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.pending_access_requests() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.pending_access_requests() TO compliance_approver;
 
 --
 -- Name: FUNCTION phi_access(patient text, purpose text, intent text, record_id uuid); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -8880,6 +10100,85 @@ GRANT ALL ON FUNCTION compliance.read_health_records(patient text, purpose text,
 GRANT ALL ON FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[]) TO compliance_staff;
 
 --
+-- Name: TABLE alert_outbox; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.alert_outbox TO compliance_dpo;
+
+--
+-- Name: COLUMN alert_outbox.id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(id) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: COLUMN alert_outbox.topic; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(topic) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: COLUMN alert_outbox.payload; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(payload) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: COLUMN alert_outbox.created_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(created_at) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: COLUMN alert_outbox.state; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(state) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: COLUMN alert_outbox.attempts; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(attempts) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: COLUMN alert_outbox.next_attempt_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(next_attempt_at) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: COLUMN alert_outbox.last_attempt_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(last_attempt_at) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: COLUMN alert_outbox.last_error; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(last_error) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: COLUMN alert_outbox.delivered_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(delivered_at) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: COLUMN alert_outbox.delivered_via; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(delivered_via) ON TABLE compliance.alert_outbox TO compliance_auditor;
+
+--
+-- Name: FUNCTION record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) TO compliance_worker;
+
+--
 -- Name: FUNCTION record_consent(user_id text, purpose text, granted boolean, policy_version text, source text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -8925,6 +10224,13 @@ GRANT ALL ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, pu
 GRANT ALL ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) TO compliance_staff;
 
 --
+-- Name: FUNCTION request_access(patient text, scope text, purpose text, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.request_access(patient text, scope text, purpose text, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.request_access(patient text, scope text, purpose text, reason text) TO compliance_staff;
+
+--
 -- Name: FUNCTION reregister_subject(user_id text, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -8932,11 +10238,26 @@ REVOKE ALL ON FUNCTION compliance.reregister_subject(user_id text, reason text) 
 GRANT ALL ON FUNCTION compliance.reregister_subject(user_id text, reason text) TO compliance_dpo;
 
 --
+-- Name: FUNCTION review_emergency_access(grant_id bigint, outcome text, note text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.review_emergency_access(grant_id bigint, outcome text, note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.review_emergency_access(grant_id bigint, outcome text, note text) TO compliance_approver;
+
+--
 -- Name: FUNCTION review_phi_access(); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
 REVOKE ALL ON FUNCTION compliance.review_phi_access() FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.review_phi_access() TO compliance_worker;
+
+--
+-- Name: FUNCTION revoke_access_grant(grant_id bigint, note text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.revoke_access_grant(grant_id bigint, note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.revoke_access_grant(grant_id bigint, note text) TO compliance_approver;
+GRANT ALL ON FUNCTION compliance.revoke_access_grant(grant_id bigint, note text) TO compliance_dpo;
 
 --
 -- Name: FUNCTION rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -8992,6 +10313,7 @@ GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], c
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_worker;
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_auditor;
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_staff;
+GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_approver;
 
 --
 -- Name: TABLE conversations; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -9142,6 +10464,12 @@ GRANT ALL ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_chec
 REVOKE ALL ON FUNCTION compliance_private.acting_for_one_subject() FROM PUBLIC;
 
 --
+-- Name: FUNCTION active_access_grant(patient text, intent text, purpose text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.active_access_grant(patient text, intent text, purpose text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION adopt_tombstone_pepper(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9152,6 +10480,12 @@ REVOKE ALL ON FUNCTION compliance_private.adopt_tombstone_pepper() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_access_grant(action text, grant_row compliance.access_grants, note text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_access_grant(action text, grant_row compliance.access_grants, note text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION hash_field(value text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -9346,6 +10680,12 @@ REVOKE ALL ON FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_
 REVOKE ALL ON FUNCTION compliance_private.begin_bulk_operation(kind text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION check_grant_request(patient text, scope text, purpose text, reason text, kind text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION describe_interval(value interval); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9382,6 +10722,18 @@ REVOKE ALL ON FUNCTION compliance_private.expired_audit_partitions(cutoff timest
 --
 
 REVOKE ALL ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION grant_duration(days integer); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.grant_duration(days integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION grant_for_decision(grant_id bigint, wanted text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.grant_for_decision(grant_id bigint, wanted text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION handler_for(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -9449,6 +10801,12 @@ REVOKE ALL ON FUNCTION compliance_private.phi_check(patient text, purpose text, 
 --
 
 REVOKE ALL ON FUNCTION compliance_private.protect_audit_relation(relation regclass) FROM PUBLIC;
+
+--
+-- Name: FUNCTION raise_alert(topic text, payload jsonb, user_id text, actor_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.raise_alert(topic text, payload jsonb, user_id text, actor_id text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION raise_error(code text, message text, hint text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -9527,6 +10885,12 @@ REVOKE ALL ON FUNCTION compliance_private.rotate_tombstone_pepper() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.session_peppers(extra integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION staff_refusal(patient text, intent text, purpose text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.staff_refusal(patient text, intent text, purpose text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION subject_digest(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -9633,6 +10997,38 @@ REVOKE ALL ON FUNCTION compliance_private.tg_user_profiles__refuse_erased() FROM
 --
 
 REVOKE ALL ON FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) FROM PUBLIC;
+
+--
+-- Name: TABLE access_grant_settings; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.access_grant_settings TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.access_grant_settings TO compliance_approver;
+GRANT SELECT ON TABLE compliance.access_grant_settings TO compliance_auditor;
+
+--
+-- Name: COLUMN access_grant_settings.assignment_days; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(assignment_days) ON TABLE compliance.access_grant_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN access_grant_settings.assignment_days_max; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(assignment_days_max) ON TABLE compliance.access_grant_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN access_grant_settings.emergency_hours; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(emergency_hours) ON TABLE compliance.access_grant_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN access_grant_settings.emergency_review_hours; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(emergency_review_hours) ON TABLE compliance.access_grant_settings TO compliance_dpo;
 
 --
 -- Name: TABLE consent_purposes; Type: ACL; Schema: compliance; Owner: compliance_owner

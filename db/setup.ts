@@ -69,7 +69,7 @@ export async function grantDatabase(adminUrl: string): Promise<void> {
       revoke all on database ${db} from public;
       revoke create on database ${db} from compliance_owner, ${logins};
       grant connect, temporary on database ${db} to compliance_owner;
-      grant connect on database ${db} to compliance_app, compliance_dpo, compliance_worker, compliance_auditor, compliance_staff, ${logins};
+      grant connect on database ${db} to compliance_app, compliance_dpo, compliance_worker, compliance_auditor, compliance_staff, compliance_approver, ${logins};
       do $public$ begin
         if exists (select from pg_catalog.pg_namespace where nspname = 'public') then
           revoke create on schema public from public;

@@ -42,6 +42,9 @@ const schema = z.object({
   REQUIRE_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   PHI_MASTER_KEY: z.string().trim().min(1).optional(),
   PHI_MASTER_KEY_FILE: z.string().trim().min(1).optional(),
+  ALERT_WEBHOOK_URL: z.url({ message: 'ALERT_WEBHOOK_URL must be a URL' }).optional(),
+  ALERT_WEBHOOK_SECRET: z.string().min(32, 'ALERT_WEBHOOK_SECRET must have at least 32 characters (openssl rand -hex 32)').optional(),
+  ALERT_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -77,6 +80,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError((error as Error).message);
     }
   }
+  if (config.ALERT_WEBHOOK_URL && !config.ALERT_WEBHOOK_SECRET) {
+    throw new ConfigError('ALERT_WEBHOOK_URL needs ALERT_WEBHOOK_SECRET (openssl rand -hex 32): receivers check each alert\'s signature');
+  }
   try {
     if (config.TOMBSTONE_PEPPER) checkKeyring(config.TOMBSTONE_PEPPER, 'TOMBSTONE_PEPPER');
     if (config.PHI_MASTER_KEY) parseKeyRing(config.PHI_MASTER_KEY, 'PHI_MASTER_KEY');
@@ -109,4 +115,9 @@ export function tombstonePepperSource(config: Config): PepperSource {
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+}
+
+/** where the worker delivers alerts (worker/tasks/deliver-alerts.ts) */
+export function alertDeliveryOf(config: Config) {
+  return { webhookUrl: config.ALERT_WEBHOOK_URL, webhookSecret: config.ALERT_WEBHOOK_SECRET, leaseSeconds: config.ALERT_LEASE_SECONDS };
 }

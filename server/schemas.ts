@@ -123,4 +123,34 @@ export const accessLogEntry = z.object({
   record_ids: z.array(z.string()),
   outcome: z.string(),
   failure_reason: z.string().nullable(),
+  grant_id: z.coerce.string().nullable(),
+  emergency: z.boolean(),
 });
+
+export const accessScope = z.enum(['phi.read', 'phi.write']);
+export const accessGrant = z.object({
+  id: z.coerce.string(),
+  grantee: z.string().nullable(),
+  user_id: z.string(),
+  scope: z.string(),
+  purpose: z.string(),
+  reason: z.string(),
+  kind: z.enum(['assignment', 'emergency']),
+  requested_at: z.date(),
+  requested_by: z.string().nullable(),
+  approved_by: z.string().nullable(),
+  approved_at: z.date().nullable(),
+  denied_by: z.string().nullable(),
+  denied_at: z.date().nullable(),
+  starts_at: z.date().nullable(),
+  expires_at: z.date().nullable(),
+  revoked_by: z.string().nullable(),
+  revoked_at: z.date().nullable(),
+  review_due_at: z.date().nullable(),
+  reviewed_by: z.string().nullable(),
+  reviewed_at: z.date().nullable(),
+  review_outcome: z.string().nullable(),
+  review_note: z.string().nullable(),
+});
+export const grantId = z.coerce.number().int().positive();
+export const grantReason = z.string().min(1).max(2000);

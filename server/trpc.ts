@@ -54,7 +54,7 @@ const textOnly = t.procedure.use(async ({ getRawInput, next }) => {
 export const publicProcedure = textOnly;
 export const createCallerFactory = t.createCallerFactory;
 
-type DatabaseRole = 'compliance_app' | 'compliance_dpo' | 'compliance_staff' | 'compliance_auditor';
+type DatabaseRole = 'compliance_app' | 'compliance_dpo' | 'compliance_staff' | 'compliance_approver' | 'compliance_auditor';
 
 /**
  * A refusal the database has already written to the audit log (a PHI access refused): the
@@ -176,6 +176,8 @@ export const subjectProcedure = textOnly.use(transactional([{ role: 'compliance_
 export const dpoProcedure = textOnly.use(transactional([{ role: 'compliance_dpo', tokenRole: 'dpo' }]));
 /** a workforce member, as compliance_staff: needs the token role staff */
 export const staffProcedure = textOnly.use(transactional([{ role: 'compliance_staff', tokenRole: 'staff' }]));
+/** approves workforce access and reviews emergency access, as compliance_approver: needs the token role approver */
+export const approverProcedure = textOnly.use(transactional([{ role: 'compliance_approver', tokenRole: 'approver' }]));
 /** reads the PHI access log: as compliance_dpo for a DPO, else as compliance_auditor for an auditor */
 export const reviewerProcedure = textOnly.use(transactional([
   { role: 'compliance_dpo', tokenRole: 'dpo' }, { role: 'compliance_auditor', tokenRole: 'auditor' }]));

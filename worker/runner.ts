@@ -8,6 +8,7 @@ import pg from 'pg';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
 import { phiUnusualAccess } from './tasks/phi-unusual-access.js';
+import { type AlertDelivery, DELIVER_ALERTS_JOB_KEY, deliverAlerts } from './tasks/deliver-alerts.js';
 import { retention } from './tasks/retention.js';
 import { SEAL_JOB_KEY, sealAuditLog } from './tasks/seal-audit-log.js';
 import { unlockStaleJobs as unlockStaleJobsTask } from './tasks/unlock-stale-jobs.js';
@@ -23,10 +24,15 @@ export interface WorkerOptions {
   pollInterval?: number;
   /** a job lock older than this belongs to a worker that is gone (worker/stale-locks.ts) */
   staleLockSeconds?: number;
+  /** where alerts go (worker/tasks/deliver-alerts.ts); the log when no webhook is given */
+  alerts?: Partial<AlertDelivery>;
 }
 
-export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number): TaskList {
+const alertDelivery = (options: WorkerOptions): AlertDelivery => ({ leaseSeconds: 60, intervalSeconds: 2, ...options.alerts });
+
+export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery): TaskList {
   return {
+    deliver_alerts: deliverAlerts(alerts),
     retention,
     partition_maintenance: partitionMaintenance,
     phi_unusual_access: phiUnusualAccess,
@@ -62,12 +68,13 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
       concurrency,
       pollInterval: options.pollInterval ?? 1000,
       noHandleSignals: true,
-      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds),
+      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options)),
       crontab: CRONTAB,
       logger: graphileLogger,
     });
     // start the sealing loop now rather than at the next minute
     await runner.addJob('seal_audit_log', {}, { jobKey: SEAL_JOB_KEY, jobKeyMode: 'preserve_run_at' });
+    await runner.addJob('deliver_alerts', {}, { jobKey: DELIVER_ALERTS_JOB_KEY, jobKeyMode: 'preserve_run_at' });
     return { runner, pool, workerIds };
   } catch (error) {
     await pool.end().catch(() => undefined);

@@ -18,6 +18,8 @@ export interface AccessEvent {
   record_ids: string[];
   ip_address: string | null;
   user_agent: string | null;
+  grant_id: string | number | null;
+  grant_kind: string | null;
 }
 
 const BALP = 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.';
@@ -27,6 +29,7 @@ const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
 export const RECORD_IDENTIFIER_SYSTEM = 'urn:pgcomply:health-record';
 export const ACTOR_IDENTIFIER_SYSTEM = 'urn:pgcomply:actor';
+export const GRANT_POLICY_PREFIX = 'urn:pgcomply:access-grant:';
 
 /** HIPAA purposes of use as HL7 v3 ActReason codes */
 const PURPOSE_CODES: Record<string, { code: string; display: string }> = {
@@ -84,7 +87,9 @@ export function toAuditEvent(event: AccessEvent, serverAddress: string): Record<
       { type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP', display: 'information recipient' }] },
         who: event.actor_id ? { identifier: { system: ACTOR_IDENTIFIER_SYSTEM, value: event.actor_id } } : { display: 'erased actor' },
         ...(event.actor_role ? { role: [{ text: event.actor_role }] } : {}),
-        requestor: true, ...(clientNetwork ? { network: clientNetwork } : {}), ...(purposeOfEvent ? { purposeOfUse: purposeOfEvent } : {}) },
+        requestor: true, ...(clientNetwork ? { network: clientNetwork } : {}), ...(purposeOfEvent ? { purposeOfUse: purposeOfEvent } : {}),
+        // the access grant that authorised a workforce access (agent.policy: the policy that authorised the event)
+        ...(event.grant_id ? { policy: [`${GRANT_POLICY_PREFIX}${event.grant_id}`] } : {}) },
       { type: { coding: [{ system: DCM, code: '110153', display: 'Source Role ID' }] },
         who: { display: event.user_agent ?? 'unknown client' }, requestor: false, ...(clientNetwork ? { network: clientNetwork } : {}) },
       { type: { coding: [{ system: DCM, code: '110152', display: 'Destination Role ID' }] },

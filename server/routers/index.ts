@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { publicProcedure, router } from '../trpc.js';
+import { approverRouter } from './approver.js';
 import { dpoRouter } from './dpo.js';
 import { meRouter } from './me.js';
 import { phiRouter } from './phi.js';
@@ -17,6 +18,7 @@ export const appRouter = router({
   me: meRouter,
   dpo: dpoRouter,
   staff: staffRouter,
+  approver: approverRouter,
   phi: phiRouter,
 });
 

@@ -9,7 +9,7 @@ import { type LoginRole, loginRoleUrl, parseDatabaseUrl, withDatabase } from '..
 import { pepperParameters } from '../../db/pepper.js';
 import { grantDatabase } from '../../db/setup.js';
 
-export type GroupRole = 'compliance_owner' | 'compliance_app' | 'compliance_dpo' | 'compliance_worker' | 'compliance_auditor' | 'compliance_staff';
+export type GroupRole = 'compliance_owner' | 'compliance_app' | 'compliance_dpo' | 'compliance_worker' | 'compliance_auditor' | 'compliance_staff' | 'compliance_approver';
 
 export interface RequestContext {
   actor: string | null;
