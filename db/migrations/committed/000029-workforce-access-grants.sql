@@ -1,5 +1,5 @@
 --! Previous: sha1:71c1ca9580f50b2e5685624eb1ae5b46dc446b2b
---! Hash: sha1:d2047664c0c6e0d40d687ae27f9df36c09902f53
+--! Hash: sha1:29e88219057539a14475d8a16940f6c2d609db61
 --! Message: workforce-access-grants
 
 -- Workforce access to PHI (HIPAA §164.308(a)(4), §164.312(a)(2)(ii)): access grants approved by
@@ -98,6 +98,7 @@ comment on column compliance.access_grants.reviewed_by is 'The approver who revi
 comment on column compliance.access_grants.reviewed_at is 'When it was reviewed.';
 comment on column compliance.access_grants.review_outcome is 'appropriate or inappropriate (which raises an alert).';
 comment on column compliance.access_grants.review_note is 'The reviewer''s note.';
+comment on sequence compliance.access_grants_id_seq is 'Numbers access grants in the order they were requested.';
 alter table compliance.access_grants enable row level security;
 alter table compliance.access_grants force row level security;
 create index access_grants_grantee_idx on compliance.access_grants (grantee, user_id) where revoked_at is null;
@@ -144,6 +145,7 @@ comment on column compliance.alert_outbox.last_attempt_at is 'When delivery was 
 comment on column compliance.alert_outbox.last_error is 'Why the last attempt failed.';
 comment on column compliance.alert_outbox.delivered_at is 'When it was delivered.';
 comment on column compliance.alert_outbox.delivered_via is 'webhook, or log when no webhook is configured.';
+comment on sequence compliance.alert_outbox_id_seq is 'Numbers alerts in the order they were raised.';
 alter table compliance.alert_outbox enable row level security;
 alter table compliance.alert_outbox force row level security;
 create index alert_outbox_due_idx on compliance.alert_outbox (next_attempt_at) where state = 'pending';
