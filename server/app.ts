@@ -32,7 +32,7 @@ export function createApp(deps: ContextDeps): http.Server {
   const routeTemplate = routeMatcher(methods.keys());
   let openapi: unknown;
 
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     const path = (req.url ?? '/').split('?')[0]!;
     const group = path.startsWith('/trpc/') ? 'trpc' : path.startsWith('/api/') ? 'rest' : path;
@@ -99,4 +99,9 @@ export function createApp(deps: ContextDeps): http.Server {
     }
     sendJson(res, 404, { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` });
   });
+  // an idle connection is closed by the client, not by us at the moment it sends the next
+  // request (Node's 5 s default races clients and load balancers, whose idle limit is often 60 s)
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }

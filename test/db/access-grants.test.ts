@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { TransactionSql } from 'postgres';
 import { expectSqlState, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -30,8 +31,10 @@ async function staffRead(name: string, patient: string, purpose = 'treatment') {
   });
 }
 
-const asStaff = <T>(name: string, fn: (tx: any) => Promise<T>) => db.as('compliance_staff', staff(name), fn);
-const asApprover = <T>(name: string, fn: (tx: any) => Promise<T>) => db.as('compliance_approver', approver(name), fn);
+// rows as the tests read them: any columns
+type Rows = any[];
+const asStaff = (name: string, fn: (tx: TransactionSql) => Promise<unknown>) => db.as('compliance_staff', staff(name), fn) as Promise<Rows>;
+const asApprover = (name: string, fn: (tx: TransactionSql) => Promise<unknown>) => db.as('compliance_approver', approver(name), fn) as Promise<Rows>;
 
 describe('assignment grants', () => {
   it('give access only once approved, and only until expiry or revocation', async () => {
