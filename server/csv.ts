@@ -65,3 +65,8 @@ export function toCsv(document: Record<string, unknown>): string {
 export function toCsvTable(columns: readonly string[], rows: readonly Record<string, unknown>[]): string {
   return formatCsv([columns, ...rows.map((row) => columns.map((column) => cellText(row[column])))]);
 }
+
+/** the download name of a subject's export: the id with anything but [A-Za-z0-9._-] replaced */
+export function exportFileName(subject: string, format: 'json' | 'csv'): string {
+  return `user_data_${subject.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100)}.${format}`;
+}

@@ -102,6 +102,12 @@ function dataKeyFor(keys: DataKeys, patient: string, access: Access): { dataKey:
   }
 }
 
+/** the record's ciphertext and integrity code, under the patient's data key */
+function seal(dataKey: DataKey, binding: RecordBinding, classification: string, recordedAt: Date, plaintext: Buffer) {
+  const ciphertext = encryptRecord(dataKey.key, binding, plaintext);
+  return { ciphertext, code: integrityCode(dataKey.integrityKey, { ...binding, classification, recordedAt, ciphertext }) };
+}
+
 export interface NewRecord {
   /** who records it: the request's actor */
   actor: string;
@@ -119,8 +125,7 @@ export async function createRecord(tx: Tx, keys: DataKeys, input: NewRecord): Pr
   const { dataKey, keyVersion, newKey }: ReturnType<typeof dataKeyFor> = held ?? dataKeyFor(keys, input.patient, await requireAccess(tx, input.patient, input.purpose, 'create'));
   const recordedAt = new Date();
   const binding: RecordBinding = { id: randomUUID(), patient: input.patient, category: input.category, keyVersion };
-  const ciphertext = encryptRecord(dataKey.key, binding, plaintext);
-  const code = integrityCode(dataKey.integrityKey, { ...binding, classification: input.classification, recordedAt, ciphertext });
+  const { ciphertext, code } = seal(dataKey, binding, input.classification, recordedAt, plaintext);
   const [row] = await tx<{ updated_at: Date | null }[]>`
     select compliance.create_health_record(${binding.id}::uuid, ${input.patient}, ${input.category}, ${input.classification},
       ${input.purpose}, ${keyVersion}, ${recordedAt}, ${ciphertext}, ${code}, ${newKey?.wrapped ?? null}, ${newKey?.kekVersion ?? null}) as updated_at`;
@@ -142,8 +147,7 @@ export async function updateRecord(tx: Tx, keys: DataKeys, input: RecordChange):
   const access = await requireAccess(tx, input.patient, input.purpose, 'update', input.id);
   const { dataKey, keyVersion } = dataKeyFor(keys, input.patient, access);
   const binding: RecordBinding = { id: input.id, patient: input.patient, category: access.category!, keyVersion };
-  const ciphertext = encryptRecord(dataKey.key, binding, plaintext);
-  const code = integrityCode(dataKey.integrityKey, { ...binding, classification: input.classification, recordedAt: access.recorded_at, ciphertext });
+  const { ciphertext, code } = seal(dataKey, binding, input.classification, access.recorded_at, plaintext);
   const [row] = await tx<{ updated_at: Date | null }[]>`
     select compliance.update_health_record(${input.id}::uuid, ${input.purpose}, ${input.classification}, ${keyVersion}, ${ciphertext}, ${code}) as updated_at`;
   if (!row!.updated_at) await explainRefusal(tx, input.patient, input.purpose, 'update', input.id);

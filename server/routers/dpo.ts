@@ -1,6 +1,6 @@
 /** The data protection officer: any subject's rights, legal holds, the request register, consent evidence. */
 import { z } from 'zod';
-import { toCsv, toCsvTable } from '../csv.js';
+import { exportFileName, toCsv, toCsvTable } from '../csv.js';
 import * as s from '../schemas.js';
 import { withHealthRecords } from '../phi/export.js';
 import { dpoProcedure, router } from '../trpc.js';
@@ -18,8 +18,7 @@ export const dpoRouter = router({
       const [row] = await ctx.tx`select compliance.export_subject(${input.user_id}, ${input.kind}) as document`;
       const document = await withHealthRecords(ctx, input.user_id, row!.document as Record<string, unknown>);
       if (input.format === 'json') return document;
-      const safeName = input.user_id.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
-      return { format: 'csv', filename: `user_data_${safeName}.csv`, content: toCsv(document) };
+      return { format: 'csv', filename: exportFileName(input.user_id, 'csv'), content: toCsv(document) };
     }),
   erase: dpoProcedure
     .meta({ openapi: { method: 'DELETE', path: '/v1/dpo/subjects/{user_id}', tags: ['dpo'], summary: 'Erase a subject (GDPR Art. 17): needs reason and confirm=true; refused under legal hold' } })

@@ -1,6 +1,6 @@
 /** The authenticated subject's own data (GDPR Art. 15-17, 20) and consent (Art. 7). */
 import { z } from 'zod';
-import { toCsv } from '../csv.js';
+import { exportFileName, toCsv } from '../csv.js';
 import * as s from '../schemas.js';
 import { withHealthRecords } from '../phi/export.js';
 import { router, subjectProcedure } from '../trpc.js';
@@ -124,10 +124,9 @@ export const meRouter = router({
     .query(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select compliance.export_my_data('portability') as document`;
       const document = await withHealthRecords(ctx, ctx.identity.subject, row!.document as Record<string, unknown>);
-      const safeName = ctx.identity.subject.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
       return input.format === 'csv'
-        ? { format: 'csv' as const, filename: `user_data_${safeName}.csv`, content: toCsv(document) }
-        : { format: 'json' as const, filename: `user_data_${safeName}.json`, content: document };
+        ? { format: 'csv' as const, filename: exportFileName(ctx.identity.subject, 'csv'), content: toCsv(document) }
+        : { format: 'json' as const, filename: exportFileName(ctx.identity.subject, 'json'), content: document };
     }),
   erase: subjectProcedure
     .meta({ openapi: { method: 'DELETE', path: '/v1/users/me', tags, summary: 'Erase the account and all its data (GDPR Art. 17); needs confirm=true' } })

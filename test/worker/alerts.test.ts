@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { alertSignature } from '../../worker/tasks/deliver-alerts.js';
 import { startWorker, type Worker } from '../../worker/runner.js';
 import { useTestDatabase } from '../provision/database.js';
+import { until } from '../provision/until.js';
 
 const db = useTestDatabase();
 const SECRET = 'a-webhook-secret-of-at-least-32-characters';
@@ -38,16 +39,6 @@ afterAll(async () => {
   receiver.closeAllConnections();
   await new Promise((resolve) => receiver.close(resolve));
 });
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function breakGlass(patient: string, medic: string): Promise<string> {
   await db.as('compliance_app', { actor: patient }, (tx) => tx`select compliance.ensure_profile(${patient})`);

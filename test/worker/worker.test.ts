@@ -4,18 +4,9 @@ import { parseCrontab, quickAddJob } from 'graphile-worker';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CRONTAB, startWorker, type Worker } from '../../worker/runner.js';
 import { useTestDatabase } from '../provision/database.js';
+import { until } from '../provision/until.js';
 
 const db = useTestDatabase();
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('crontab', () => {
   const items = parseCrontab(CRONTAB);
