@@ -56,6 +56,9 @@ begin
   end loop;
 
   grant compliance_owner to pgcomply_migrator;
+  -- the client_tls compliance check reads every connection's TLS state (pg_stat_ssl), which
+  -- PostgreSQL shows other roles only with this
+  grant pg_read_all_stats to compliance_owner;
   grant compliance_app to pgcomply_server;
   grant compliance_dpo to pgcomply_server;
   grant compliance_staff to pgcomply_server;

@@ -204,6 +204,25 @@ ALTER FUNCTION compliance.add_message(conversation_id uuid, role text, content t
 COMMENT ON FUNCTION compliance.add_message(conversation_id uuid, role text, content text) IS 'Adds a message to a conversation and moves its last_message_at (retention counts from it). Errors: NOCNV.';
 
 --
+-- Name: alert_counts(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.alert_counts() RETURNS TABLE(topic text, state text, alerts bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select a.topic, a.state, count(*) from compliance.alert_outbox a group by a.topic, a.state order by a.topic, a.state;
+$$;
+
+ALTER FUNCTION compliance.alert_counts() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION alert_counts(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.alert_counts() IS 'How many alerts the outbox holds by topic and delivery state (pending, delivered, failed), and nothing about whom they name: what /metrics exports as pgcomply_alerts.';
+
+--
 -- Name: apply_retention(text, integer, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -2282,6 +2301,32 @@ ALTER FUNCTION compliance.record_consent(user_id text, purpose text, granted boo
 COMMENT ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) IS 'Records a grant (granted => true) or withdrawal (false) of consent for a purpose, with the privacy notice version, the source (api, import, dba) and, as evidence, the client IP and user agent of the request context (GDPR Art. 7(1)). Withdrawing is the same call as granting (Art. 7(3)). Audited as consent.granted / consent.withdrawn. Errors: PURPS unknown or inactive purpose, UNKSJ, ERASD.';
 
 --
+-- Name: record_heartbeat(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_heartbeat() RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_minute timestamptz := date_trunc('minute', now());
+begin
+  insert into compliance_private.worker_heartbeats (beat_at) values (v_minute)
+    on conflict on constraint worker_heartbeats_pkey do nothing;
+  delete from compliance_private.worker_heartbeats h where h.beat_at < now() - interval '400 days';
+  return v_minute;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_heartbeat() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_heartbeat(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_heartbeat() IS 'The worker says it is alive (every minute, job heartbeat): records the current minute. Uptime counts minutes without a beat as down. Worker role only.';
+
+--
 -- Name: record_phi_key_rotation(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -2647,6 +2692,138 @@ ALTER FUNCTION compliance.rewrap_subject_key(user_id text, key_version integer, 
 --
 
 COMMENT ON FUNCTION compliance.rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer) IS 'Stores a data key rewrapped under master key version kek_version, if it is still wrapped by wrapped_by (false when the patient was erased or another rotation got there first). Worker role only.';
+
+--
+-- Name: check_results; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.check_results (
+    run_id bigint NOT NULL,
+    check_name text NOT NULL,
+    status text NOT NULL,
+    measured jsonb DEFAULT '{}'::jsonb NOT NULL,
+    threshold jsonb DEFAULT '{}'::jsonb NOT NULL,
+    detail text NOT NULL,
+    evidence text NOT NULL,
+    CONSTRAINT check_results_status_known CHECK ((status = ANY (ARRAY['pass'::text, 'fail'::text, 'not_applicable'::text])))
+);
+
+ALTER TABLE ONLY compliance.check_results FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.check_results OWNER TO compliance_owner;
+
+--
+-- Name: TABLE check_results; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.check_results IS 'One row per check per run: the status (pass, fail, not_applicable), what was measured and against what threshold, a sentence, and the evidence: the SQL that produced the measurement, to run again.';
+
+--
+-- Name: COLUMN check_results.run_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_results.run_id IS 'The run (check_runs.id).';
+
+--
+-- Name: COLUMN check_results.check_name; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_results.check_name IS 'Which check (compliance_private.check_<name>).';
+
+--
+-- Name: COLUMN check_results.status; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_results.status IS 'pass, fail, or not_applicable (not measurable by a data store; never a pass).';
+
+--
+-- Name: COLUMN check_results.measured; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_results.measured IS 'The measured values.';
+
+--
+-- Name: COLUMN check_results.threshold; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_results.threshold IS 'What they were measured against.';
+
+--
+-- Name: COLUMN check_results.detail; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_results.detail IS 'One sentence: what was found, or why it cannot be measured.';
+
+--
+-- Name: COLUMN check_results.evidence; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_results.evidence IS 'The query whose result is the measurement.';
+
+--
+-- Name: run_compliance_checks(text, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.run_compliance_checks(trigger text DEFAULT 'demand'::text, require_tls boolean DEFAULT false) RETURNS SETOF compliance.check_results
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_run compliance.check_runs;
+  v_since bigint;
+  v_context jsonb;
+  v_name text;
+  v_result record;
+  v_row compliance.check_results;
+begin
+  if trigger is null or trigger not in ('schedule', 'demand') then
+    perform compliance_private.raise_error('BADRG', format('trigger %L is unknown', trigger), 'Use schedule or demand.');
+  end if;
+  -- findings are counted from where the last run began
+  select r.audit_high_water into v_since from compliance.check_runs r order by r.id desc limit 1;
+  insert into compliance.check_runs as r (trigger, audit_high_water)
+  values (run_compliance_checks.trigger, coalesce((select max(a.id) from compliance.audit_logs a), 0))
+  returning r.* into v_run;
+  v_context := jsonb_build_object('since_audit_id', coalesce(v_since, 0), 'require_tls', coalesce(require_tls, false));
+  foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
+                                'phi_findings', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
+                                'master_key_age', 'backup_age', 'worker_heartbeat', 'uptime', 'outside_the_database'] loop
+    execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
+    insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
+    values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
+    returning c.* into v_row;
+    -- one alert per failing check per run, in this transaction
+    if v_row.status = 'fail' then
+      perform compliance_private.raise_alert('compliance.check_failed',
+        jsonb_build_object('run_id', v_run.id, 'check', v_name, 'measured', v_row.measured, 'threshold', v_row.threshold));
+    end if;
+    return next v_row;
+  end loop;
+  update compliance.check_runs r
+     set finished_at = clock_timestamp(),
+         passed = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'pass'),
+         failed = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'fail'),
+         not_applicable = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'not_applicable')
+   where r.id = v_run.id
+  returning r.* into v_run;
+  perform compliance_private.append_audit('compliance.checks_run', 'soc2', 'check_run', v_run.id::text,
+    jsonb_build_object('trigger', v_run.trigger, 'passed', v_run.passed, 'failed', v_run.failed,
+      'not_applicable', v_run.not_applicable,
+      'failed_checks', (select coalesce(jsonb_agg(c.check_name order by c.check_name), '[]') from compliance.check_results c
+                         where c.run_id = v_run.id and c.status = 'fail'),
+      -- the results themselves are anchored in the chain by their hash
+      'results_sha256', encode(sha256(convert_to((select jsonb_agg(to_jsonb(c) order by c.check_name)::text
+                                                  from compliance.check_results c where c.run_id = v_run.id), 'UTF8')), 'hex')));
+end;
+$_$;
+
+ALTER FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION run_compliance_checks(trigger text, require_tls boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean) IS 'Runs every compliance check (compliance_private.check_*) now, stores a run and its results, raises one compliance.check_failed alert per failing check in the outbox, and audits the run (compliance.checks_run, with the results'' hash). require_tls: whether the deployment requires TLS (REQUIRE_TLS), for the client_tls check. Returns the results. The worker runs it daily at 06:00 UTC; a DPO on demand.';
 
 --
 -- Name: seal_audit_log(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -3201,6 +3378,43 @@ ALTER FUNCTION compliance.update_profile(user_id text, patch jsonb) OWNER TO com
 --
 
 COMMENT ON FUNCTION compliance.update_profile(user_id text, patch jsonb) IS 'Rectification (GDPR Art. 16): applies a patch of known fields (username, email, full_name, metadata); the audit log records the old and new values. Errors: BADFL for an unknown field, UNKSJ, ERASD.';
+
+--
+-- Name: uptime(interval, timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.uptime(window_length interval DEFAULT '30 days'::interval, at timestamp with time zone DEFAULT now()) RETURNS TABLE(ratio numeric, minutes_up bigint, minutes_counted bigint, counted_from timestamp with time zone, counted_to timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_first timestamptz;
+begin
+  -- whole minutes before the current one (which may not have beaten yet), from the window's
+  -- start or the first beat ever, whichever is later
+  counted_to := date_trunc('minute', at);
+  select min(h.beat_at) into v_first from compliance_private.worker_heartbeats h;
+  counted_from := greatest(date_trunc('minute', at - window_length), v_first);
+  if v_first is null or counted_from >= counted_to then
+    ratio := 1; minutes_up := 0; minutes_counted := 0;
+    return next;
+    return;
+  end if;
+  minutes_counted := (extract(epoch from counted_to - counted_from) / 60)::bigint;
+  select count(*) into minutes_up from compliance_private.worker_heartbeats h
+   where h.beat_at >= counted_from and h.beat_at < counted_to;
+  ratio := round(minutes_up::numeric / minutes_counted, 6);
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION uptime(window_length interval, at timestamp with time zone); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) IS 'Uptime over the window ending at at (30 days by default): the share of whole minutes, from the window''s start or the first heartbeat, whichever is later, in which the worker beat. A gap is downtime. /metrics exports it as pgcomply_sla_uptime_ratio.';
 
 --
 -- Name: verify_audit_log(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4391,6 +4605,131 @@ ALTER FUNCTION compliance_private.begin_bulk_operation(kind text) OWNER TO compl
 COMMENT ON FUNCTION compliance_private.begin_bulk_operation(kind text) IS 'Marks the current transaction as an erasure or retention batch (see bulk_operations).';
 
 --
+-- Name: check_audit_chain(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_audit_chain(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_result record;
+begin
+  select * into v_result from compliance.verify_audit_log();
+  status := case when v_result.ok then 'pass' else 'fail' end;
+  measured := jsonb_build_object('seals_checked', v_result.seals_checked, 'rows_checked', v_result.rows_checked,
+    'unsealed_rows', v_result.unsealed_rows, 'problems', jsonb_array_length(v_result.problems),
+    'first_problems', (select coalesce(jsonb_agg(p), '[]') from (select p from jsonb_array_elements(v_result.problems) p limit 5) x));
+  threshold := jsonb_build_object('problems', 0);
+  detail := case when v_result.ok then format('%s seals and %s rows verify', v_result.seals_checked, v_result.rows_checked)
+                 else format('%s problem(s) in the audit chain', jsonb_array_length(v_result.problems)) end;
+  evidence := 'select * from compliance.verify_audit_log()';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_audit_chain(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_audit_chain(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_audit_chain(context jsonb) IS 'Compliance check: the audit log''s hash chain verifies (compliance.verify_audit_log).';
+
+--
+-- Name: check_backup_age(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_backup_age(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  status := 'not_applicable';
+  measured := '{}';
+  threshold := '{}';
+  detail := 'no backup verification is recorded in the database yet (the operator CLI will record them): backups are not visible from inside PostgreSQL';
+  evidence := 'none: backups live outside the database';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_backup_age(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_backup_age(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_backup_age(context jsonb) IS 'Compliance check: the age of the last verified backup. pgcomply cannot see backups until the operator CLI records their verification, so this is not_applicable, never a pass.';
+
+--
+-- Name: check_client_tls(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_client_tls(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_plain bigint;
+begin
+  threshold := jsonb_build_object('plain_connections', 0);
+  evidence := 'select count(*) from pg_stat_activity a join pg_stat_ssl s using (pid) where a.datname = current_database() and a.backend_type = ''client backend'' and not s.ssl';
+  if not coalesce((context ->> 'require_tls')::boolean, false) then
+    status := 'not_applicable';
+    measured := '{}';
+    detail := 'REQUIRE_TLS is not set: connections without TLS are allowed by configuration';
+    return next;
+    return;
+  end if;
+  select count(*) into v_plain from pg_catalog.pg_stat_activity a join pg_catalog.pg_stat_ssl s on s.pid = a.pid
+   where a.datname = current_database() and a.backend_type = 'client backend' and not s.ssl;
+  status := case when v_plain = 0 then 'pass' else 'fail' end;
+  measured := jsonb_build_object('plain_connections', v_plain);
+  detail := format('%s client connection(s) without TLS', v_plain);
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_client_tls(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_client_tls(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_client_tls(context jsonb) IS 'Compliance check: with REQUIRE_TLS (context require_tls), no client connection to this database is without TLS (pg_stat_ssl); without it, not_applicable.';
+
+--
+-- Name: check_emergency_reviews(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_emergency_reviews(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_overdue bigint;
+begin
+  select count(*) into v_overdue from compliance.access_grants g
+   where g.kind = 'emergency' and g.reviewed_at is null and g.review_due_at < now();
+  status := case when v_overdue = 0 then 'pass' else 'fail' end;
+  measured := jsonb_build_object('overdue_reviews', v_overdue);
+  threshold := jsonb_build_object('max_overdue', 0);
+  detail := format('%s emergency access review(s) overdue', v_overdue);
+  evidence := 'select count(*) from compliance.access_grants where kind = ''emergency'' and reviewed_at is null and review_due_at < now()';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_emergency_reviews(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_emergency_reviews(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_emergency_reviews(context jsonb) IS 'Compliance check: no emergency (break-glass) access is past its review deadline.';
+
+--
 -- Name: check_grant_request(text, text, text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -4424,6 +4763,423 @@ ALTER FUNCTION compliance_private.check_grant_request(patient text, scope text, 
 --
 
 COMMENT ON FUNCTION compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text) IS 'The checks every new grant passes: a known scope and a purpose that fits the kind (BADRG), a reason (GRRSN: at least 20 characters for an emergency), a patient who exists (UNKSJ, ERASD), held against erasure until the transaction ends.';
+
+--
+-- Name: check_master_key_age(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_master_key_age(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_limit interval := (select s.master_key_max_age from compliance.compliance_check_settings s);
+  v_version integer;
+  v_since timestamptz;
+begin
+  select max(k.kek_version) into v_version from compliance_private.subject_keys k;
+  threshold := jsonb_build_object('max_age_days', extract(day from v_limit));
+  evidence := 'select kek_version, min(coalesce(rewrapped_at, created_at)) from compliance_private.subject_keys group by kek_version';
+  if v_version is null then
+    status := 'not_applicable';
+    measured := '{}';
+    detail := 'no health record is stored yet, so no master key wraps anything';
+    return next;
+    return;
+  end if;
+  select min(coalesce(k.rewrapped_at, k.created_at)) into v_since from compliance_private.subject_keys k where k.kek_version = v_version;
+  status := case when v_since >= now() - v_limit then 'pass' else 'fail' end;
+  measured := jsonb_build_object('kek_version', v_version, 'in_use_since', v_since, 'age_days', extract(day from now() - v_since));
+  detail := format('master key version %s has wrapped data keys since %s', v_version, v_since);
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_master_key_age(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_master_key_age(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_master_key_age(context jsonb) IS 'Compliance check: the newest PHI master key version has wrapped data keys for less than master_key_max_age (rotate with npm run phi-keys -- rotate); not_applicable before the first health record.';
+
+--
+-- Name: check_outside_the_database(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_outside_the_database(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select 'not_applicable'::text, '{}'::jsonb, '{}'::jsonb,
+         'TLS certificates of other services and vulnerability scans are outside what a data store can see: check them with the tools that can'::text,
+         'none'::text;
+$$;
+
+ALTER FUNCTION compliance_private.check_outside_the_database(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_outside_the_database(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_outside_the_database(context jsonb) IS 'Compliance check that says what it cannot measure: certificates of other services and vulnerability scans. Always not_applicable, never a pass.';
+
+--
+-- Name: check_overdue_requests(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_overdue_requests(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_overdue bigint;
+begin
+  select count(*) into v_overdue from compliance.dsr_open_requests r where r.overdue;
+  status := case when v_overdue = 0 then 'pass' else 'fail' end;
+  measured := jsonb_build_object('overdue_requests', v_overdue);
+  threshold := jsonb_build_object('max_overdue', 0);
+  detail := format('%s data subject request(s) past their deadline', v_overdue);
+  evidence := 'select count(*) from compliance.dsr_open_requests where overdue';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_overdue_requests(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_overdue_requests(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_overdue_requests(context jsonb) IS 'Compliance check: no data subject request is past its deadline (GDPR Art. 12(3)).';
+
+--
+-- Name: check_password_encryption(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_password_encryption(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  status := case when current_setting('password_encryption') = 'scram-sha-256' then 'pass' else 'fail' end;
+  measured := jsonb_build_object('password_encryption', current_setting('password_encryption'));
+  threshold := jsonb_build_object('password_encryption', 'scram-sha-256');
+  detail := format('password_encryption is %s', current_setting('password_encryption'));
+  evidence := 'show password_encryption';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_password_encryption(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_password_encryption(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_password_encryption(context jsonb) IS 'Compliance check: password_encryption is scram-sha-256, so no new password is stored as MD5.';
+
+--
+-- Name: check_phi_findings(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_phi_findings(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_since bigint := coalesce((context ->> 'since_audit_id')::bigint, 0);
+  v_integrity bigint;
+  v_unusual bigint;
+begin
+  select count(*) filter (where a.action = 'phi.integrity_failure'), count(*) filter (where a.action = 'phi.unusual_access')
+    into v_integrity, v_unusual
+    from compliance.audit_logs a
+   where a.id > v_since and a.action in ('phi.integrity_failure', 'phi.unusual_access');
+  status := case when v_integrity + v_unusual = 0 then 'pass' else 'fail' end;
+  measured := jsonb_build_object('integrity_failures', v_integrity, 'unusual_access_findings', v_unusual, 'since_audit_id', v_since);
+  threshold := jsonb_build_object('max_findings', 0);
+  detail := format('%s integrity failure(s) and %s unusual-access finding(s) since audit row %s', v_integrity, v_unusual, v_since);
+  evidence := format('select action, count(*) from compliance.audit_logs where id > %s and action in (''phi.integrity_failure'', ''phi.unusual_access'') group by action', v_since);
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_phi_findings(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_phi_findings(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_phi_findings(context jsonb) IS 'Compliance check: no PHI integrity failure and no unusual-access finding since the last run (context since_audit_id).';
+
+--
+-- Name: check_privileges(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_privileges(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_added jsonb;
+  v_removed jsonb;
+  v_logins jsonb;
+  v_bypass jsonb;
+begin
+  select coalesce(jsonb_agg(format('%s: %s to %s', x.privilege, x.object_name, x.grantee) order by x.object_name, x.grantee, x.privilege), '[]')
+    into v_added
+    from (select * from compliance_private.current_grants() except select * from compliance_private.expected_grants) x;
+  select coalesce(jsonb_agg(format('%s: %s to %s', x.privilege, x.object_name, x.grantee) order by x.object_name, x.grantee, x.privilege), '[]')
+    into v_removed
+    from (select * from compliance_private.expected_grants except select * from compliance_private.current_grants()) x;
+  -- logins that may act as one of our group roles, other than pgcomply's own three
+  select coalesce(jsonb_agg(format('%s in %s', m.rolname, g.rolname) order by m.rolname, g.rolname), '[]') into v_logins
+    from pg_catalog.pg_auth_members am
+    join pg_catalog.pg_roles g on g.oid = am.roleid
+    join pg_catalog.pg_roles m on m.oid = am.member
+   where g.rolname in ('compliance_owner', 'compliance_app', 'compliance_dpo', 'compliance_worker', 'compliance_staff', 'compliance_approver')
+     and m.rolcanlogin and not m.rolsuper
+     and (m.rolname, g.rolname) not in (('pgcomply_migrator', 'compliance_owner'), ('pgcomply_server', 'compliance_app'),
+          ('pgcomply_server', 'compliance_dpo'), ('pgcomply_server', 'compliance_staff'), ('pgcomply_server', 'compliance_approver'),
+          ('pgcomply_worker', 'compliance_worker'));
+  -- a role that skips row-level security, short of a superuser (who skips everything)
+  select coalesce(jsonb_agg(r.rolname order by r.rolname), '[]') into v_bypass
+    from pg_catalog.pg_roles r where r.rolbypassrls and not r.rolsuper;
+  status := case when v_added = '[]' and v_removed = '[]' and v_logins = '[]' and v_bypass = '[]' then 'pass' else 'fail' end;
+  measured := jsonb_build_object('unexpected_grants', v_added, 'missing_grants', v_removed,
+    'unexpected_members', v_logins, 'bypassrls_roles', v_bypass);
+  threshold := jsonb_build_object('unexpected_grants', '[]'::jsonb, 'missing_grants', '[]'::jsonb, 'unexpected_members', '[]'::jsonb, 'bypassrls_roles', '[]'::jsonb);
+  detail := case when status = 'pass' then 'grants are as the migrations left them; no other login acts as a pgcomply role; no role bypasses row-level security'
+                 else format('%s unexpected grant(s), %s missing, %s unexpected member(s) of pgcomply roles, %s role(s) with BYPASSRLS',
+                             jsonb_array_length(v_added), jsonb_array_length(v_removed), jsonb_array_length(v_logins), jsonb_array_length(v_bypass)) end;
+  evidence := 'select * from compliance_private.current_grants() except select * from compliance_private.expected_grants; select rolname from pg_roles where rolbypassrls and not rolsuper';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_privileges(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_privileges(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_privileges(context jsonb) IS 'Compliance check: the grants on pgcomply''s objects equal the set the migrations recorded (expected_grants), no login other than pgcomply_migrator, pgcomply_server and pgcomply_worker may act as a role that reaches personal data (the auditor role is meant for people), and no role but a superuser has BYPASSRLS.';
+
+--
+-- Name: check_retention_backlog(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_retention_backlog(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_grace interval := (select s.retention_grace from compliance.compliance_check_settings s);
+  v_now timestamptz := compliance_private.retention_now();
+  v_policy record;
+  v_overdue bigint;
+  v_counts jsonb := '{}';
+begin
+  -- rows past their retention by more than the grace: what the daily job should have deleted
+  for v_policy in select p.category from compliance.retention_policies p where p.enabled and p.action = 'delete' order by p.category loop
+    select count(*) into v_overdue
+      from compliance_private.retention_due_ids(v_policy.category,
+             compliance_private.retention_cutoff(v_policy.category, v_now) - v_grace, 100000);
+    v_counts := v_counts || jsonb_build_object(v_policy.category, v_overdue);
+  end loop;
+  status := case when (select coalesce(sum(value::bigint), 0) from jsonb_each_text(v_counts)) = 0 then 'pass' else 'fail' end;
+  measured := jsonb_build_object('overdue_rows', v_counts);
+  threshold := jsonb_build_object('grace', v_grace::text, 'max_overdue_rows', 0);
+  detail := case when status = 'pass' then 'no row is kept past its retention period beyond the grace'
+                 else format('rows past retention by more than %s: %s', v_grace, v_counts) end;
+  evidence := format('select count(*) from compliance_private.retention_due_ids(<category>, compliance_private.retention_cutoff(<category>, now()) - %L, 100000)', v_grace);
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_retention_backlog(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_retention_backlog(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_retention_backlog(context jsonb) IS 'Compliance check: per category deleted row by row, no row is past its retention period by more than retention_grace (subjects under legal hold excepted, as retention skips them).';
+
+--
+-- Name: check_row_level_security(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_row_level_security(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_missing text[];
+begin
+  select coalesce(array_agg(format('%I.%I', n.nspname, c.relname) order by n.nspname, c.relname), '{}') into v_missing
+    from pg_catalog.pg_class c
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+   where n.nspname in ('compliance', 'compliance_private') and c.relkind in ('r', 'p') and not c.relispartition
+     and exists (select from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attname = 'user_id' and not a.attisdropped)
+     and not (c.relrowsecurity and c.relforcerowsecurity);
+  status := case when cardinality(v_missing) = 0 then 'pass' else 'fail' end;
+  measured := jsonb_build_object('tables_without_forced_rls', to_jsonb(v_missing));
+  threshold := jsonb_build_object('tables_without_forced_rls', '[]'::jsonb);
+  detail := case when cardinality(v_missing) = 0 then 'row-level security is enabled and forced on every table with a user_id'
+                 else 'row-level security is not enabled and forced on ' || array_to_string(v_missing, ', ') end;
+  evidence := 'select relname, relrowsecurity, relforcerowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_attribute a on a.attrelid = c.oid and a.attname = ''user_id'' where n.nspname in (''compliance'', ''compliance_private'') and c.relkind in (''r'', ''p'') and not c.relispartition';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_row_level_security(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_row_level_security(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_row_level_security(context jsonb) IS 'Compliance check: every table of ours with a user_id column has row-level security enabled and forced, found from the catalog, so a new table without it fails.';
+
+--
+-- Name: check_seal_lag(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_seal_lag(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_limit integer := (select s.seal_lag_seconds from compliance.compliance_check_settings s);
+  v_sealed bigint := coalesce((select s.last_row_id from compliance.audit_seals s where s.layout = 2 order by s.seal_no desc limit 1), 0);
+  v_oldest timestamptz;
+begin
+  select min(a.occurred_at) into v_oldest from compliance.audit_logs a where a.id > v_sealed;
+  status := case when v_oldest is null or v_oldest >= now() - make_interval(secs => v_limit) then 'pass' else 'fail' end;
+  measured := jsonb_build_object('oldest_unsealed_seconds', coalesce(round(extract(epoch from now() - v_oldest)), 0));
+  threshold := jsonb_build_object('max_seconds', v_limit);
+  detail := case when v_oldest is null then 'every audit row is sealed'
+                 else format('the oldest unsealed audit row is %s s old', round(extract(epoch from now() - v_oldest))) end;
+  evidence := 'select min(occurred_at) from compliance.audit_logs where id > (select last_row_id from compliance.audit_seals where layout = 2 order by seal_no desc limit 1)';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_seal_lag(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_seal_lag(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_seal_lag(context jsonb) IS 'Compliance check: the oldest audit row not yet sealed is younger than seal_lag_seconds (the worker seals every second).';
+
+--
+-- Name: check_uptime(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_uptime(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_settings compliance.compliance_check_settings;
+  v_uptime record;
+begin
+  select * into strict v_settings from compliance.compliance_check_settings;
+  select * into v_uptime from compliance.uptime(v_settings.uptime_window, now());
+  threshold := jsonb_build_object('target_ratio', v_settings.uptime_target);
+  measured := jsonb_build_object('ratio', v_uptime.ratio, 'minutes_up', v_uptime.minutes_up, 'minutes_counted', v_uptime.minutes_counted);
+  evidence := format('select * from compliance.uptime(%L)', v_settings.uptime_window);
+  if v_uptime.minutes_counted = 0 then
+    status := 'not_applicable';
+    detail := 'no heartbeat yet: uptime cannot be measured';
+  else
+    status := case when v_uptime.ratio >= v_settings.uptime_target then 'pass' else 'fail' end;
+    detail := format('uptime %s%% over %s minutes', round(v_uptime.ratio * 100, 3), v_uptime.minutes_counted);
+  end if;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_uptime(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_uptime(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_uptime(context jsonb) IS 'Compliance check: uptime over uptime_window, computed from the worker''s heartbeats (a minute without one is down), reaches uptime_target (SOC 2 A1.2).';
+
+--
+-- Name: check_worker_heartbeat(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_worker_heartbeat(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_limit interval := (select s.heartbeat_max_age from compliance.compliance_check_settings s);
+  v_last timestamptz;
+begin
+  select max(h.beat_at) into v_last from compliance_private.worker_heartbeats h;
+  -- a beat is the minute it fell in: it is at most a minute older than it looks
+  status := case when v_last is not null and v_last + interval '1 minute' >= now() - v_limit then 'pass' else 'fail' end;
+  measured := jsonb_build_object('last_heartbeat', v_last);
+  threshold := jsonb_build_object('max_age_seconds', extract(epoch from v_limit));
+  detail := case when v_last is null then 'the worker has never beaten' else format('the worker last beat at %s', v_last) end;
+  evidence := 'select max(beat_at) from compliance_private.worker_heartbeats';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_worker_heartbeat(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_worker_heartbeat(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_worker_heartbeat(context jsonb) IS 'Compliance check: the worker beat within heartbeat_max_age (it records a heartbeat every minute).';
+
+--
+-- Name: current_grants(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.current_grants() RETURNS TABLE(object_name text, grantee text, privilege text)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  -- every privilege granted on our schemas, relations (with their columns) and functions, by
+  -- anyone to anyone other than the owner
+  with objects as (
+    select n.nspname::text as name, n.nspacl as acl, n.nspowner as owner
+      from pg_catalog.pg_namespace n where n.nspname in ('compliance', 'compliance_private')
+    union all
+    select format('%I.%I', n.nspname, c.relname), c.relacl, c.relowner
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where n.nspname in ('compliance', 'compliance_private') and c.relkind in ('r', 'p', 'v', 'm', 'S') and not c.relispartition
+    union all
+    select format('%I.%I(%I)', n.nspname, c.relname, a.attname), a.attacl, c.relowner
+      from pg_catalog.pg_attribute a join pg_catalog.pg_class c on c.oid = a.attrelid
+      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where n.nspname in ('compliance', 'compliance_private') and a.attacl is not null and not c.relispartition
+    union all
+    select p.oid::regprocedure::text, p.proacl, p.proowner
+      from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+     where n.nspname in ('compliance', 'compliance_private')
+       and not exists (select from pg_catalog.pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+  )
+  select o.name, case when x.grantee = 0 then 'PUBLIC' else pg_catalog.pg_get_userbyid(x.grantee)::text end, x.privilege_type::text
+    from objects o cross join lateral aclexplode(o.acl) x
+   where o.acl is not null and x.grantee <> o.owner;
+$$;
+
+ALTER FUNCTION compliance_private.current_grants() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION current_grants(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.current_grants() IS 'Every privilege on pgcomply''s schemas, tables, views, sequences, columns and functions held by a role other than the owner, as (object, grantee, privilege): what the privileges check compares with expected_grants.';
 
 --
 -- Name: describe_interval(interval); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -5218,6 +5974,33 @@ ALTER FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, 
 --
 
 COMMENT ON FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) IS 'Registers a request answered on the spot (an export or an erasure); handled_by is self-service when the subject served itself.';
+
+--
+-- Name: record_expected_grants(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.record_expected_grants() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_count integer;
+begin
+  delete from compliance_private.expected_grants;
+  insert into compliance_private.expected_grants (object_name, grantee, privilege)
+  select distinct g.object_name, g.grantee, g.privilege from compliance_private.current_grants() g;
+  get diagnostics v_count = row_count;
+  return v_count;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.record_expected_grants() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_expected_grants(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.record_expected_grants() IS 'Records the grants as they are now as the expected set. The last statement of every migration that changes a grant (db/CONVENTIONS.md); never called at run time.';
 
 --
 -- Name: refuse_erased(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -6780,6 +7563,168 @@ ALTER TABLE compliance.audit_logs_y2027m03 OWNER TO compliance_owner;
 COMMENT ON TABLE compliance.audit_logs_y2027m03 IS 'Audit rows of 2027-03 (monthly partition of compliance.audit_logs).';
 
 --
+-- Name: check_runs; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.check_runs (
+    id bigint NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    trigger text NOT NULL,
+    passed integer DEFAULT 0 NOT NULL,
+    failed integer DEFAULT 0 NOT NULL,
+    not_applicable integer DEFAULT 0 NOT NULL,
+    audit_high_water bigint NOT NULL,
+    CONSTRAINT check_runs_trigger_known CHECK ((trigger = ANY (ARRAY['schedule'::text, 'demand'::text])))
+);
+
+ALTER TABLE ONLY compliance.check_runs FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.check_runs OWNER TO compliance_owner;
+
+--
+-- Name: TABLE check_runs; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.check_runs IS 'Each run of the compliance checks: when, why (the daily schedule or on demand), and how many passed, failed or could not be measured. Audited as compliance.checks_run.';
+
+--
+-- Name: COLUMN check_runs.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_runs.id IS 'The run.';
+
+--
+-- Name: COLUMN check_runs.started_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_runs.started_at IS 'When it started.';
+
+--
+-- Name: COLUMN check_runs.finished_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_runs.finished_at IS 'When every check had been stored.';
+
+--
+-- Name: COLUMN check_runs.trigger; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_runs.trigger IS 'schedule (the worker, daily 06:00 UTC) or demand.';
+
+--
+-- Name: COLUMN check_runs.passed; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_runs.passed IS 'Checks that passed.';
+
+--
+-- Name: COLUMN check_runs.failed; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_runs.failed IS 'Checks that failed (each raised one alert).';
+
+--
+-- Name: COLUMN check_runs.not_applicable; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_runs.not_applicable IS 'Checks a data store cannot measure, with the reason in the result; never counted as a pass.';
+
+--
+-- Name: COLUMN check_runs.audit_high_water; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.check_runs.audit_high_water IS 'The newest audit row id when the run began: the next run counts findings after it.';
+
+--
+-- Name: check_runs_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.check_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.check_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE check_runs_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.check_runs_id_seq IS 'Numbers check runs in order.';
+
+--
+-- Name: compliance_check_settings; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.compliance_check_settings (
+    singleton boolean DEFAULT true NOT NULL,
+    uptime_target numeric DEFAULT 0.999 NOT NULL,
+    uptime_window interval DEFAULT '30 days'::interval NOT NULL,
+    seal_lag_seconds integer DEFAULT 60 NOT NULL,
+    retention_grace interval DEFAULT '1 day'::interval NOT NULL,
+    heartbeat_max_age interval DEFAULT '00:03:00'::interval NOT NULL,
+    master_key_max_age interval DEFAULT '365 days'::interval NOT NULL,
+    CONSTRAINT compliance_check_settings_one_row CHECK (singleton),
+    CONSTRAINT compliance_check_settings_positive CHECK (((uptime_window > '00:00:00'::interval) AND (seal_lag_seconds > 0) AND (retention_grace >= '00:00:00'::interval) AND (heartbeat_max_age > '00:00:00'::interval) AND (master_key_max_age > '00:00:00'::interval))),
+    CONSTRAINT compliance_check_settings_uptime_target_ratio CHECK (((uptime_target > (0)::numeric) AND (uptime_target <= (1)::numeric)))
+);
+
+ALTER TABLE ONLY compliance.compliance_check_settings FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.compliance_check_settings OWNER TO compliance_owner;
+
+--
+-- Name: TABLE compliance_check_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.compliance_check_settings IS 'One row: the thresholds the compliance checks measure against. A DPO changes them with UPDATE; each run records the thresholds it used.';
+
+--
+-- Name: COLUMN compliance_check_settings.singleton; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.singleton IS 'Always true: the table has one row.';
+
+--
+-- Name: COLUMN compliance_check_settings.uptime_target; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.uptime_target IS 'The availability target (SOC 2 A1.2): 0.999 is 99.9%.';
+
+--
+-- Name: COLUMN compliance_check_settings.uptime_window; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.uptime_window IS 'The window uptime is computed over (30 days).';
+
+--
+-- Name: COLUMN compliance_check_settings.seal_lag_seconds; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.seal_lag_seconds IS 'The oldest unsealed audit row may be at most this old.';
+
+--
+-- Name: COLUMN compliance_check_settings.retention_grace; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.retention_grace IS 'How long past its retention a row may stay before the backlog check fails.';
+
+--
+-- Name: COLUMN compliance_check_settings.heartbeat_max_age; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.heartbeat_max_age IS 'The worker''s last heartbeat may be at most this old.';
+
+--
+-- Name: COLUMN compliance_check_settings.master_key_max_age; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.master_key_max_age IS 'How long the newest PHI master key version may wrap data keys before rotation is due.';
+
+--
 -- Name: consent_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -7494,6 +8439,44 @@ COMMENT ON COLUMN compliance_private.erased_subjects.subject_digest IS 'complian
 COMMENT ON COLUMN compliance_private.erased_subjects.erased_at IS 'When the subject was erased.';
 
 --
+-- Name: expected_grants; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.expected_grants (
+    object_name text NOT NULL,
+    grantee text NOT NULL,
+    privilege text NOT NULL
+);
+
+ALTER TABLE ONLY compliance_private.expected_grants FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.expected_grants OWNER TO compliance_owner;
+
+--
+-- Name: TABLE expected_grants; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.expected_grants IS 'The grants on pgcomply''s objects as the migrations left them (record_expected_grants at the end of a migration that changes any). The privileges check fails on any difference.';
+
+--
+-- Name: COLUMN expected_grants.object_name; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.expected_grants.object_name IS 'The table, view, sequence, function or schema.';
+
+--
+-- Name: COLUMN expected_grants.grantee; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.expected_grants.grantee IS 'The role holding the privilege (PUBLIC for everyone).';
+
+--
+-- Name: COLUMN expected_grants.privilege; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.expected_grants.privilege IS 'SELECT, INSERT, UPDATE (with its columns), EXECUTE, USAGE, …';
+
+--
 -- Name: phi_access_review_progress; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -7657,6 +8640,31 @@ COMMENT ON COLUMN compliance_private.tombstone_peppers.pepper_check IS 'complian
 --
 
 COMMENT ON COLUMN compliance_private.tombstone_peppers.added_at IS 'When the pepper was adopted or rotated in.';
+
+--
+-- Name: worker_heartbeats; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.worker_heartbeats (
+    beat_at timestamp with time zone NOT NULL,
+    CONSTRAINT worker_heartbeats_whole_minutes CHECK ((beat_at = date_trunc('minute'::text, beat_at)))
+);
+
+ALTER TABLE ONLY compliance_private.worker_heartbeats FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.worker_heartbeats OWNER TO compliance_owner;
+
+--
+-- Name: TABLE worker_heartbeats; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.worker_heartbeats IS 'One row per minute in which a worker was alive (compliance.record_heartbeat, every minute): uptime counts the minutes without one as downtime. Kept for 400 days.';
+
+--
+-- Name: COLUMN worker_heartbeats.beat_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.worker_heartbeats.beat_at IS 'The minute (truncated) a worker beat in.';
 
 --
 -- Name: current; Type: TABLE; Schema: graphile_migrate; Owner: compliance_owner
@@ -7913,6 +8921,27 @@ ALTER TABLE ONLY compliance.audit_seals
     ADD CONSTRAINT audit_seals_pkey PRIMARY KEY (seal_no);
 
 --
+-- Name: check_results check_results_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.check_results
+    ADD CONSTRAINT check_results_pkey PRIMARY KEY (run_id, check_name);
+
+--
+-- Name: check_runs check_runs_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.check_runs
+    ADD CONSTRAINT check_runs_pkey PRIMARY KEY (id);
+
+--
+-- Name: compliance_check_settings compliance_check_settings_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.compliance_check_settings
+    ADD CONSTRAINT compliance_check_settings_pkey PRIMARY KEY (singleton);
+
+--
 -- Name: consent_purposes consent_purposes_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -8039,6 +9068,13 @@ ALTER TABLE ONLY compliance_private.erased_subjects
     ADD CONSTRAINT erased_subjects_pkey PRIMARY KEY (subject_digest);
 
 --
+-- Name: expected_grants expected_grants_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.expected_grants
+    ADD CONSTRAINT expected_grants_pkey PRIMARY KEY (object_name, grantee, privilege);
+
+--
 -- Name: phi_access_review_progress phi_access_review_progress_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8072,6 +9108,13 @@ ALTER TABLE ONLY compliance_private.subject_keys
 
 ALTER TABLE ONLY compliance_private.tombstone_peppers
     ADD CONSTRAINT tombstone_peppers_pkey PRIMARY KEY ("position");
+
+--
+-- Name: worker_heartbeats worker_heartbeats_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.worker_heartbeats
+    ADD CONSTRAINT worker_heartbeats_pkey PRIMARY KEY (beat_at);
 
 --
 -- Name: current current_pkey; Type: CONSTRAINT; Schema: graphile_migrate; Owner: compliance_owner
@@ -8937,6 +9980,13 @@ ALTER TABLE ONLY compliance.access_grants
     ADD CONSTRAINT access_grants_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
+-- Name: check_results check_results_run_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.check_results
+    ADD CONSTRAINT check_results_run_id_fkey FOREIGN KEY (run_id) REFERENCES compliance.check_runs(id) ON DELETE CASCADE;
+
+--
 -- Name: consent_records consent_records_purpose_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -9057,6 +10107,24 @@ ALTER TABLE compliance.alert_outbox ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE compliance.audit_logs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: check_results; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.check_results ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: check_runs; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.check_runs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: compliance_check_settings; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.compliance_check_settings ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: consent_records; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
@@ -9239,6 +10307,42 @@ CREATE POLICY owner_routines ON compliance.audit_logs TO compliance_owner USING 
 COMMENT ON POLICY owner_routines ON compliance.audit_logs IS 'The SECURITY DEFINER routines (append, seal, verify, redact) run as the owner.';
 
 --
+-- Name: check_results owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.check_results TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON check_results; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.check_results IS 'The compliance-check routines (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
+-- Name: check_runs owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.check_runs TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON check_runs; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.check_runs IS 'The compliance-check routines (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
+-- Name: compliance_check_settings owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.compliance_check_settings TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON compliance_check_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.compliance_check_settings IS 'The compliance-check routines (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
 -- Name: consent_records owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -9377,6 +10481,30 @@ CREATE POLICY readers ON compliance.alert_outbox FOR SELECT TO compliance_dpo, c
 COMMENT ON POLICY readers ON compliance.alert_outbox IS 'The DPO and auditors see every alert and its delivery (evidence that alerts went out).';
 
 --
+-- Name: check_results readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.check_results FOR SELECT TO compliance_dpo, compliance_worker, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON check_results; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.check_results IS 'Check runs and results are evidence: the DPO, auditors and the worker read them all; only run_compliance_checks writes.';
+
+--
+-- Name: check_runs readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.check_runs FOR SELECT TO compliance_dpo, compliance_worker, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON check_runs; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.check_runs IS 'Check runs and results are evidence: the DPO, auditors and the worker read them all; only run_compliance_checks writes.';
+
+--
 -- Name: audit_logs readers_every_row; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -9399,6 +10527,18 @@ CREATE POLICY review_roles ON compliance.access_grant_settings TO compliance_dpo
 --
 
 COMMENT ON POLICY review_roles ON compliance.access_grant_settings IS 'The one settings row is visible to the DPO, approvers and auditors; the grants decide that only the DPO may change it.';
+
+--
+-- Name: compliance_check_settings review_roles; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY review_roles ON compliance.compliance_check_settings TO compliance_dpo, compliance_worker, compliance_auditor USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY review_roles ON compliance_check_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY review_roles ON compliance.compliance_check_settings IS 'The one settings row is visible to the DPO, worker and auditor; the grants decide that only the DPO may change it.';
 
 --
 -- Name: phi_access_review_settings review_roles; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -9527,6 +10667,24 @@ ALTER TABLE compliance.user_preferences ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compliance.user_profiles ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: expected_grants; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.expected_grants ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: expected_grants owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.expected_grants TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON expected_grants; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.expected_grants IS 'The compliance-check routines (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
 -- Name: phi_access_review_progress owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9551,6 +10709,18 @@ CREATE POLICY owner_routines ON compliance_private.subject_keys TO compliance_ow
 COMMENT ON POLICY owner_routines ON compliance_private.subject_keys IS 'Only the PHI and key-rotation functions (SECURITY DEFINER, running as the owner) reach the wrapped data keys.';
 
 --
+-- Name: worker_heartbeats owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.worker_heartbeats TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON worker_heartbeats; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.worker_heartbeats IS 'The compliance-check routines (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
 -- Name: phi_access_review_progress; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9561,6 +10731,12 @@ ALTER TABLE compliance_private.phi_access_review_progress ENABLE ROW LEVEL SECUR
 --
 
 ALTER TABLE compliance_private.subject_keys ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: worker_heartbeats; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.worker_heartbeats ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: _private_job_queues; Type: ROW SECURITY; Schema: graphile_worker; Owner: pgcomply_worker
@@ -9642,6 +10818,15 @@ GRANT INSERT(content) ON TABLE compliance.messages TO compliance_app;
 REVOKE ALL ON FUNCTION compliance.add_message(conversation_id uuid, role text, content text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.add_message(conversation_id uuid, role text, content text) TO compliance_app;
 GRANT ALL ON FUNCTION compliance.add_message(conversation_id uuid, role text, content text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION alert_counts(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.alert_counts() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.alert_counts() TO compliance_app;
+GRANT ALL ON FUNCTION compliance.alert_counts() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.alert_counts() TO compliance_auditor;
 
 --
 -- Name: FUNCTION apply_retention(category text, batch_size integer, dry_run boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -10199,6 +11384,13 @@ GRANT ALL ON FUNCTION compliance.record_consent(user_id text, purpose text, gran
 GRANT ALL ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) TO compliance_dpo;
 
 --
+-- Name: FUNCTION record_heartbeat(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_heartbeat() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_heartbeat() TO compliance_worker;
+
+--
 -- Name: FUNCTION record_phi_key_rotation(kek_version integer, rewrapped integer); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -10277,6 +11469,22 @@ GRANT ALL ON FUNCTION compliance.revoke_access_grant(grant_id bigint, note text)
 
 REVOKE ALL ON FUNCTION compliance.rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.rewrap_subject_key(user_id text, key_version integer, wrapped_by integer, wrapped_key bytea, kek_version integer) TO compliance_worker;
+
+--
+-- Name: TABLE check_results; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.check_results TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.check_results TO compliance_auditor;
+GRANT SELECT ON TABLE compliance.check_results TO compliance_worker;
+
+--
+-- Name: FUNCTION run_compliance_checks(trigger text, require_tls boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean) TO compliance_dpo;
 
 --
 -- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -10459,6 +11667,16 @@ GRANT ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, cla
 REVOKE ALL ON FUNCTION compliance.update_profile(user_id text, patch jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.update_profile(user_id text, patch jsonb) TO compliance_app;
 GRANT ALL ON FUNCTION compliance.update_profile(user_id text, patch jsonb) TO compliance_dpo;
+
+--
+-- Name: FUNCTION uptime(window_length interval, at timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) TO compliance_app;
 
 --
 -- Name: FUNCTION verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -10692,10 +11910,106 @@ REVOKE ALL ON FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_
 REVOKE ALL ON FUNCTION compliance_private.begin_bulk_operation(kind text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION check_audit_chain(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_audit_chain(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_backup_age(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_backup_age(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_client_tls(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_client_tls(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_emergency_reviews(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_emergency_reviews(context jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_grant_request(patient text, scope text, purpose text, reason text, kind text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
 REVOKE ALL ON FUNCTION compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_master_key_age(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_master_key_age(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_outside_the_database(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_outside_the_database(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_overdue_requests(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_overdue_requests(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_password_encryption(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_password_encryption(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_phi_findings(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_phi_findings(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_privileges(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_privileges(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_retention_backlog(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_retention_backlog(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_row_level_security(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_row_level_security(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_seal_lag(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_seal_lag(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_uptime(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_uptime(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_worker_heartbeat(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_worker_heartbeat(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION current_grants(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.current_grants() FROM PUBLIC;
 
 --
 -- Name: FUNCTION describe_interval(value interval); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -10833,6 +12147,12 @@ GRANT ALL ON FUNCTION compliance_private.raise_error(code text, message text, hi
 --
 
 REVOKE ALL ON FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION record_expected_grants(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.record_expected_grants() FROM PUBLIC;
 
 --
 -- Name: FUNCTION refuse_erased(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -11041,6 +12361,58 @@ GRANT UPDATE(emergency_hours) ON TABLE compliance.access_grant_settings TO compl
 --
 
 GRANT UPDATE(emergency_review_hours) ON TABLE compliance.access_grant_settings TO compliance_dpo;
+
+--
+-- Name: TABLE check_runs; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.check_runs TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.check_runs TO compliance_auditor;
+GRANT SELECT ON TABLE compliance.check_runs TO compliance_worker;
+
+--
+-- Name: TABLE compliance_check_settings; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.compliance_check_settings TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.compliance_check_settings TO compliance_worker;
+GRANT SELECT ON TABLE compliance.compliance_check_settings TO compliance_auditor;
+
+--
+-- Name: COLUMN compliance_check_settings.uptime_target; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(uptime_target) ON TABLE compliance.compliance_check_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN compliance_check_settings.uptime_window; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(uptime_window) ON TABLE compliance.compliance_check_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN compliance_check_settings.seal_lag_seconds; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(seal_lag_seconds) ON TABLE compliance.compliance_check_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN compliance_check_settings.retention_grace; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(retention_grace) ON TABLE compliance.compliance_check_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN compliance_check_settings.heartbeat_max_age; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(heartbeat_max_age) ON TABLE compliance.compliance_check_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN compliance_check_settings.master_key_max_age; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(master_key_max_age) ON TABLE compliance.compliance_check_settings TO compliance_dpo;
 
 --
 -- Name: TABLE consent_purposes; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -7,6 +7,7 @@ import { openApiDocument } from './openapi.js';
 import { handleExport } from './rest/export.js';
 import { sendError, sendJson, sendTrpcError } from './rest/respond.js';
 import { preReadJsonBody } from './input/json-body.js';
+import { registerDatabaseMetrics } from './metrics.js';
 import { booleanQueryKeys, decodePathSegments, prepareQuery, restMethods, routeMatcher } from './rest/query.js';
 import { appRouter } from './routers/index.js';
 import { MAX_BODY_BYTES, MAX_HEALTH_RECORD_BODY_BYTES } from './schemas.js';
@@ -18,6 +19,7 @@ function bodyLimit(path: string): number {
 }
 
 export function createApp(deps: ContextDeps): http.Server {
+  registerDatabaseMetrics(deps.metrics, deps.sql);
   const createContext = ({ req, res }: { req: http.IncomingMessage | Request; res: http.ServerResponse }) => createRequestContext(deps, req, res);
   const onError = ({ error }: { error: { code: string; cause?: unknown } }) => {
     if (error.code === 'INTERNAL_SERVER_ERROR') deps.log.error({ err: error.cause ?? error }, 'request failed');

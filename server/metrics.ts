@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Sql, TransactionSql } from 'postgres';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -19,3 +20,37 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Figures the database computes, read at each scrape: uptime over 30 days from the worker's
+ * heartbeats (compliance.uptime) and the alerts in the outbox by topic and state. A scrape the
+ * database cannot answer keeps the last values rather than failing /metrics.
+ */
+export function registerDatabaseMetrics(metrics: Metrics, sql: Sql): void {
+  const read = <T extends object>(query: (tx: TransactionSql) => Promise<T[]>) =>
+    sql.begin(async (tx) => {
+      await tx`set local role compliance_app`;
+      return query(tx);
+    }).catch(() => undefined);
+  new Gauge({
+    name: 'pgcomply_sla_uptime_ratio',
+    help: 'Share of the last 30 days (since the first heartbeat, if later) in which the worker was alive; a minute without a heartbeat counts as down',
+    registers: [metrics.registry],
+    async collect() {
+      const rows = await read((tx) => tx<{ ratio: string }[]>`select ratio from compliance.uptime('30 days')`);
+      if (rows?.[0]) this.set(Number(rows[0].ratio));
+    },
+  });
+  new Gauge({
+    name: 'pgcomply_alerts',
+    help: 'Alerts in the outbox by topic and delivery state (pending, delivered, failed); it only grows for delivered and failed',
+    labelNames: ['topic', 'state'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      const rows = await read((tx) => tx<{ topic: string; state: string; alerts: string }[]>`select * from compliance.alert_counts()`);
+      if (!rows) return;
+      this.reset();
+      for (const row of rows) this.set({ topic: row.topic, state: row.state }, Number(row.alerts));
+    },
+  });
+}

@@ -16,7 +16,7 @@ async function main() {
     cluster = admin.cluster;
     connectionString = loginRoleUrl(parseDatabaseUrl(admin.adminUrl), 'worker', config.DB_LOGIN_PASSWORD);
   }
-  const runner = await startWorker({ connectionString, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config) });
+  const runner = await startWorker({ connectionString, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS });
   workerLog.info('pgcomply worker running');
   const stop = async () => {
     await runner.stop();

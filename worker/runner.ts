@@ -8,6 +8,8 @@ import pg from 'pg';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
 import { phiUnusualAccess } from './tasks/phi-unusual-access.js';
+import { complianceChecks } from './tasks/compliance-checks.js';
+import { heartbeat } from './tasks/heartbeat.js';
 import { type AlertDelivery, DELIVER_ALERTS_JOB_KEY, deliverAlerts } from './tasks/deliver-alerts.js';
 import { retention } from './tasks/retention.js';
 import { SEAL_JOB_KEY, sealAuditLog } from './tasks/seal-audit-log.js';
@@ -26,12 +28,16 @@ export interface WorkerOptions {
   staleLockSeconds?: number;
   /** where alerts go (worker/tasks/deliver-alerts.ts); the log when no webhook is given */
   alerts?: Partial<AlertDelivery>;
+  /** REQUIRE_TLS: the client_tls compliance check then fails on any connection without TLS */
+  requireTls?: boolean;
 }
 
 const alertDelivery = (options: WorkerOptions): AlertDelivery => ({ leaseSeconds: 60, intervalSeconds: 2, ...options.alerts });
 
-export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery): TaskList {
+export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery, requireTls = false): TaskList {
   return {
+    heartbeat,
+    compliance_checks: complianceChecks(requireTls),
     deliver_alerts: deliverAlerts(alerts),
     retention,
     partition_maintenance: partitionMaintenance,
@@ -68,13 +74,15 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
       concurrency,
       pollInterval: options.pollInterval ?? 1000,
       noHandleSignals: true,
-      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options)),
+      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls),
       crontab: CRONTAB,
       logger: graphileLogger,
     });
     // start the sealing loop now rather than at the next minute
     await runner.addJob('seal_audit_log', {}, { jobKey: SEAL_JOB_KEY, jobKeyMode: 'preserve_run_at' });
     await runner.addJob('deliver_alerts', {}, { jobKey: DELIVER_ALERTS_JOB_KEY, jobKeyMode: 'preserve_run_at' });
+    // alive from the first minute, not from the next cron tick
+    await runner.addJob('heartbeat', {}, { jobKey: 'heartbeat', jobKeyMode: 'replace' });
     return { runner, pool, workerIds };
   } catch (error) {
     await pool.end().catch(() => undefined);

@@ -83,4 +83,13 @@ describe('workforce access over the API', () => {
     expect(review.status, review.text).toBe(200);
     expect(review.json).toMatchObject({ review_outcome: 'appropriate', reviewed_by: 'approver:ivy' });
   });
+
+  it('exports the outbox\'s alerts and the uptime the database computes on /metrics', async () => {
+    await api.db.admin`insert into compliance_private.worker_heartbeats
+                       select date_trunc('minute', now()) - make_interval(mins => m) from generate_series(1, 10) m where m <> 5`;
+    const metrics = await api.call('GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toMatch(/pgcomply_alerts\{topic="phi\.emergency_access",state="pending"\} [1-9]/);
+    expect(metrics.text).toMatch(/pgcomply_sla_uptime_ratio 0\.9/);
+  });
 });

@@ -34,10 +34,10 @@ describe('the daily PHI access review', () => {
     await runner?.stop();
   });
 
-  it('is scheduled daily at 06:00 UTC and turns a refused staff access into a phi.unusual_access row', async () => {
+  it('is scheduled daily at 05:30 UTC, before the compliance checks, and turns a refused staff access into a phi.unusual_access row', async () => {
     const review = parseCrontab(CRONTAB).find((item) => item.task === 'phi_unusual_access')!;
-    expect(review.match({ min: 0, hour: 6, date: 2, month: 12, dow: 3 })).toBe(true);
-    expect(review.match({ min: 0, hour: 7, date: 2, month: 12, dow: 3 })).toBe(false);
+    expect(review.match({ min: 30, hour: 5, date: 2, month: 12, dow: 3 })).toBe(true);
+    expect(review.match({ min: 0, hour: 6, date: 2, month: 12, dow: 3 })).toBe(false);
     await db.as('compliance_app', { actor: 'user:watched' }, (tx) => tx`select compliance.ensure_profile('user:watched')`);
     await db.as('compliance_staff', { actor: 'staff:curious', roles: ['staff'] },
       (tx) => tx`select * from compliance.phi_access('user:watched', 'operations', 'read')`);
@@ -48,6 +48,25 @@ describe('the daily PHI access review', () => {
     await quickAddJob({ connectionString: db.loginUrl('worker') }, 'phi_unusual_access', {});
     const alert = await until(async () => (await db.admin`select user_id, details from compliance.audit_logs where action = 'phi.unusual_access'`)[0], 10_000, 'the review');
     expect(alert).toMatchObject({ user_id: 'staff:curious', details: { finding: 'refused' } });
+  });
+});
+
+describe('the heartbeat and the daily compliance checks', () => {
+  let runner: Worker | undefined;
+  afterEach(async () => {
+    await runner?.stop();
+  });
+
+  it('beats at start and every minute, and runs the checks at 06:00 UTC as a scheduled run', async () => {
+    const items = parseCrontab(CRONTAB);
+    expect(items.find((item) => item.task === 'compliance_checks')!.match({ min: 0, hour: 6, date: 2, month: 12, dow: 3 })).toBe(true);
+    expect(items.find((item) => item.task === 'heartbeat')!.match({ min: 17, hour: 13, date: 2, month: 12, dow: 3 })).toBe(true);
+    runner = await startWorker({ connectionString: db.loginUrl('worker'), pollInterval: 200 });
+    await until(async () => ((await db.admin`select 1 from compliance_private.worker_heartbeats`).length ? true : undefined), 10_000, 'the first heartbeat');
+    await quickAddJob({ connectionString: db.loginUrl('worker') }, 'compliance_checks', {});
+    const run = await until(async () => (await db.admin`select trigger, failed, passed from compliance.check_runs where finished_at is not null`)[0], 10_000, 'a scheduled check run');
+    expect(run.trigger).toBe('schedule');
+    expect(run.passed).toBeGreaterThan(0);
   });
 });
 

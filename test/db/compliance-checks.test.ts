@@ -1,0 +1,188 @@
+/**
+ * Continuous compliance (issue #19): each check fails when the real thing is broken and passes
+ * when it is whole; what cannot be measured is not_applicable, never a pass; a run stores its
+ * results, is audited, and raises one alert per failing check.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { quiet, useTestDatabase } from '../provision/database.js';
+
+const db = useTestDatabase();
+const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
+
+interface Result { check_name: string; status: string; measured: Record<string, any>; detail: string; evidence: string; run_id: string }
+
+async function run(requireTls = false): Promise<Map<string, Result>> {
+  const rows = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.run_compliance_checks('demand', ${requireTls})`);
+  return new Map((rows as unknown as Result[]).map((r) => [r.check_name, r]));
+}
+const statusOf = async (name: string, requireTls = false) => (await run(requireTls)).get(name)!;
+const seal = () => db.admin`select compliance.seal_audit_log()`;
+
+describe('compliance checks', () => {
+  it('verify the audit chain, and fail on a row deleted with the triggers off', async () => {
+    await db.admin`select compliance.log_event('system.check_me', 'system')`;
+    await seal();
+    expect((await statusOf('audit_chain')).status).toBe('pass');
+    await db.admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from compliance.audit_logs where action = 'system.check_me'`;
+    });
+    const broken = await statusOf('audit_chain');
+    expect(broken.status).toBe('fail');
+    expect(broken.measured.problems).toBeGreaterThan(0);
+  });
+
+  it('measure the seal lag', async () => {
+    await db.admin`update compliance.compliance_check_settings set seal_lag_seconds = 1`;
+    await db.admin`select compliance.log_event('system.unsealed', 'system')`;
+    await db.admin`select pg_sleep(1.2)`;
+    expect((await statusOf('seal_lag')).status).toBe('fail');
+    await seal();
+    const whole = await statusOf('seal_lag');
+    // the run's own audit rows are seconds old at most
+    expect(whole.status).toBe('pass');
+  });
+
+  it('fail on rows kept past retention beyond the grace, and pass once retention ran', async () => {
+    await db.as('compliance_app', { actor: 'user:old' }, async (tx) => {
+      await tx`select compliance.ensure_profile('user:old')`;
+      await tx`select compliance.start_conversation('user:old', 'stale')`;
+    });
+    expect((await statusOf('retention_backlog')).status).toBe('pass');
+    await db.admin`update compliance.conversations set last_message_at = now() - interval '95 days' where user_id = 'user:old'`;
+    const overdue = await statusOf('retention_backlog');
+    expect(overdue).toMatchObject({ status: 'fail', measured: { overdue_rows: { conversations: 1 } } });
+    await db.as('compliance_worker', null, (tx) => tx`select compliance.apply_retention('conversations')`);
+    expect((await statusOf('retention_backlog')).status).toBe('pass');
+  });
+
+  it('fail on an overdue data subject request and an overdue emergency review', async () => {
+    await db.as('compliance_app', { actor: 'user:asks' }, (tx) => tx`select compliance.ensure_profile('user:asks')`);
+    const [request] = await db.as('compliance_dpo', dpo, (tx) => tx`select id from compliance.register_dsr('user:asks', 'objection')`);
+    expect((await statusOf('overdue_requests')).status).toBe('pass');
+    await db.admin`update compliance.dsr_requests set due_at = now() - interval '1 day' where id = ${request!.id}`;
+    expect(await statusOf('overdue_requests')).toMatchObject({ status: 'fail', measured: { overdue_requests: 1 } });
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.complete_dsr(${request!.id})`);
+    expect((await statusOf('overdue_requests')).status).toBe('pass');
+
+    const [grant] = await db.as('compliance_staff', { actor: 'staff:er', roles: ['staff'] },
+      (tx) => tx`select id from compliance.break_glass('user:asks', 'collapsed at reception, needs history')`);
+    expect((await statusOf('emergency_reviews')).status).toBe('pass');
+    await db.admin`update compliance.access_grants set review_due_at = now() - interval '1 hour' where id = ${grant!.id}`;
+    expect((await statusOf('emergency_reviews')).status).toBe('fail');
+    await db.as('compliance_approver', { actor: 'approver:ada', roles: ['approver'] },
+      (tx) => tx`select compliance.review_emergency_access(${grant!.id}, 'appropriate')`);
+    expect((await statusOf('emergency_reviews')).status).toBe('pass');
+  });
+
+  it('report PHI findings since the last run, once', async () => {
+    await run();
+    await db.admin`select compliance_private.log_phi_access('phi.integrity_failure', null, 'patient_request', 'read', '{}', 'failure', 'integrity_code')`;
+    expect(await statusOf('phi_findings')).toMatchObject({ status: 'fail', measured: { integrity_failures: 1 } });
+    expect((await statusOf('phi_findings')).status).toBe('pass');
+  });
+
+  it('find a table with a user_id and no forced row-level security from the catalog', async () => {
+    expect((await statusOf('row_level_security')).status).toBe('pass');
+    await db.admin`alter table compliance.sessions no force row level security`;
+    const broken = await statusOf('row_level_security');
+    expect(broken).toMatchObject({ status: 'fail', measured: { tables_without_forced_rls: ['compliance.sessions'] } });
+    await db.admin`alter table compliance.sessions force row level security`;
+    await db.admin`create table compliance.new_personal (user_id text)`;
+    expect((await statusOf('row_level_security')).measured.tables_without_forced_rls).toEqual(['compliance.new_personal']);
+    await db.admin`drop table compliance.new_personal`;
+    expect((await statusOf('row_level_security')).status).toBe('pass');
+  });
+
+  it('find a grant the migrations did not make, and a login acting as a pgcomply role', async () => {
+    expect((await statusOf('privileges')).status).toBe('pass');
+    await db.admin`grant select on compliance.user_profiles to compliance_auditor`;
+    const granted = await statusOf('privileges');
+    expect(granted.status).toBe('fail');
+    expect(granted.measured.unexpected_grants).toContain('SELECT: compliance.user_profiles to compliance_auditor');
+    await db.admin`revoke select on compliance.user_profiles from compliance_auditor`;
+    expect((await statusOf('privileges')).status).toBe('pass');
+    const login = `pgcomply_intruder_${randomBytes(3).toString('hex')}`;
+    await db.admin.unsafe(`create role ${login} login in role compliance_dpo`);
+    try {
+      expect((await statusOf('privileges')).measured.unexpected_members).toContain(`${login} in compliance_dpo`);
+    } finally {
+      await db.admin.unsafe(`drop role ${login}`);
+    }
+  });
+
+  it('check password hashing and, when TLS is required, every client connection', async () => {
+    expect((await statusOf('password_encryption')).status).toBe('pass');
+    const md5 = await db.admin.begin(async (tx) => {
+      await tx`set local password_encryption = 'md5'`;
+      await tx`set local role compliance_dpo`;
+      await tx`select compliance.set_request_context('dpo:dana', '{dpo}')`;
+      const rows = await tx`select status from compliance.run_compliance_checks('demand') where check_name = 'password_encryption'`;
+      return rows[0]!.status;
+    });
+    expect(md5).toBe('fail');
+    expect((await statusOf('client_tls')).status).toBe('not_applicable');
+    // a client without TLS: with REQUIRE_TLS that is a failure, counted
+    const plain = postgres(db.adminUrl, { ...quiet, ssl: false, max: 1 });
+    try {
+      await plain`select 1`;
+      const found = await statusOf('client_tls', true);
+      expect(found.status).toBe('fail');
+      expect(found.measured.plain_connections).toBeGreaterThanOrEqual(1);
+    } finally {
+      await plain.end();
+    }
+  });
+
+  it('measure the master key\'s age, and say not_applicable for backups and what lies outside', async () => {
+    expect((await statusOf('master_key_age')).status).toBe('not_applicable');
+    await db.as('compliance_app', { actor: 'user:keyed' }, (tx) => tx`select compliance.ensure_profile('user:keyed')`);
+    await db.admin`insert into compliance_private.subject_keys (user_id, wrapped_key, kek_version, created_at) values ('user:keyed', ${randomBytes(60)}, 1, now() - interval '400 days')`;
+    expect(await statusOf('master_key_age')).toMatchObject({ status: 'fail', measured: { kek_version: 1 } });
+    await db.admin`update compliance_private.subject_keys set kek_version = 2, rewrapped_at = now() where user_id = 'user:keyed'`;
+    expect((await statusOf('master_key_age')).status).toBe('pass');
+    const results = await run();
+    expect(results.get('backup_age')!.status).toBe('not_applicable');
+    expect(results.get('outside_the_database')).toMatchObject({ status: 'not_applicable' });
+    expect(results.get('outside_the_database')!.detail).toContain('vulnerability');
+  });
+
+  it('fail without a recent heartbeat, and compute uptime exactly, gaps counted as downtime', async () => {
+    expect((await statusOf('worker_heartbeat')).status).toBe('fail');
+    await db.as('compliance_worker', null, (tx) => tx`select compliance.record_heartbeat()`);
+    expect((await statusOf('worker_heartbeat')).status).toBe('pass');
+    await db.admin`delete from compliance_private.worker_heartbeats`;
+    await db.admin`insert into compliance_private.worker_heartbeats select date_trunc('minute', now()) - interval '10 minutes'`;
+    expect((await statusOf('worker_heartbeat')).status).toBe('fail');
+
+    // 100 minutes from 10:00, one of them (10:42) without a beat: exactly 99%
+    await db.admin`delete from compliance_private.worker_heartbeats`;
+    await db.admin`insert into compliance_private.worker_heartbeats
+                   select timestamptz '2026-11-01 10:00Z' + make_interval(mins => m) from generate_series(0, 99) m where m <> 42`;
+    const [uptime] = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.uptime('30 days', timestamptz '2026-11-01 11:40:30Z')`);
+    expect(uptime).toMatchObject({ ratio: '0.990000', minutes_up: '99', minutes_counted: '100' });
+    // a window that starts after the first beat: 10:30 to 11:40, the gap inside
+    const [window] = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.uptime('70 minutes', timestamptz '2026-11-01 11:40Z')`);
+    expect(window).toMatchObject({ ratio: '0.985714', minutes_up: '69', minutes_counted: '70' });
+    await db.admin`update compliance.compliance_check_settings set uptime_window = '3650 days'`;
+    expect(await statusOf('uptime')).toMatchObject({ status: 'fail' });
+  });
+
+  it('store a run, audit it, and raise one alert per failing check', async () => {
+    const results = await run();
+    const failing = [...results.values()].filter((r) => r.status === 'fail').map((r) => r.check_name).sort();
+    expect(failing.length).toBeGreaterThan(0); // the heartbeat is stale here
+    const runId = [...results.values()][0]!.run_id;
+    const [stored] = await db.admin`select passed, failed, not_applicable, finished_at from compliance.check_runs where id = ${runId}`;
+    expect(stored!.failed).toBe(failing.length);
+    expect(stored!.passed + stored!.failed + stored!.not_applicable).toBe(15);
+    const alerts = await db.admin`select payload ->> 'check' as check from compliance.alert_outbox
+                                   where topic = 'compliance.check_failed' and payload ->> 'run_id' = ${String(runId)} order by 1`;
+    expect(alerts.map((a) => a.check)).toEqual(failing);
+    const [audit] = await db.admin`select details from compliance.audit_logs where action = 'compliance.checks_run' and resource_id = ${String(runId)}`;
+    expect(audit!.details).toMatchObject({ failed: failing.length, failed_checks: failing });
+    expect(audit!.details.results_sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
