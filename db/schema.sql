@@ -584,6 +584,46 @@ ALTER FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) O
 COMMENT ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) IS 'Auditor or DPO: the personal columns of up to 1000 audit rows, for a stated reason; the read is audited (audit.personal_fields_read, with the row ids, the reason in its personal part). The auditor cannot select these columns otherwise.';
 
 --
+-- Name: breach_deadlines(timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.breach_deadlines(at timestamp with time zone DEFAULT now()) RETURNS TABLE(breach_id bigint, status text, discovered_at timestamp with time zone, affected_count integer, authority_due_at timestamp with time zone, authority text, authority_hours_left numeric, individuals_due_at timestamp with time zone, individuals text, individuals_hours_left numeric, hhs_and_media_required boolean, hhs text, media text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  -- each notification: notified, overdue, due_within_24h or pending, as at the instant given
+  with d as (
+    select b.*, b.discovered_at + interval '72 hours' as authority_due, b.discovered_at + interval '60 days' as individuals_due
+      from compliance.breaches b
+  )
+  select d.id, d.status, d.discovered_at, d.affected_count,
+         d.authority_due,
+         case when d.notified_authority_at is not null then 'notified' when d.authority_due <= at then 'overdue'
+              when d.authority_due <= at + interval '24 hours' then 'due_within_24h' else 'pending' end,
+         round(extract(epoch from d.authority_due - at) / 3600, 1),
+         d.individuals_due,
+         case when d.notified_individuals_at is not null then 'notified' when d.individuals_due <= at then 'overdue'
+              when d.individuals_due <= at + interval '24 hours' then 'due_within_24h' else 'pending' end,
+         round(extract(epoch from d.individuals_due - at) / 3600, 1),
+         d.affected_count >= 500,
+         case when d.affected_count < 500 then 'not_required' when d.notified_hhs_at is not null then 'notified'
+              when d.individuals_due <= at then 'overdue' else 'pending' end,
+         case when d.affected_count < 500 then 'not_required' when d.notified_media_at is not null then 'notified'
+              when d.individuals_due <= at then 'overdue' else 'pending' end
+    from d
+   order by least(case when d.notified_authority_at is null then d.authority_due end,
+                  case when d.notified_individuals_at is null then d.individuals_due end) nulls last, d.id;
+$$;
+
+ALTER FUNCTION compliance.breach_deadlines(at timestamp with time zone) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION breach_deadlines(at timestamp with time zone); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.breach_deadlines(at timestamp with time zone) IS 'Every breach with its deadlines as at the instant given (now by default): the supervisory authority 72 hours after discovery (GDPR Art. 33), individuals 60 days after (HIPAA §164.404; GDPR Art. 34 "without undue delay"), HHS and the media too when 500 or more are affected (HIPAA §164.406-408, within the same 60 days); each notified, overdue, due_within_24h or pending, with the hours left. Most urgent first.';
+
+--
 -- Name: break_glass(text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -665,6 +705,171 @@ ALTER FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) 
 --
 
 COMMENT ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) IS 'The worker takes up to max_rows due alerts for delivery, leasing each for lease_seconds (an alert whose worker dies is due again when the lease ends) and counting the attempt. Commit the claim before delivering. Worker role only. Errors: BADRG.';
+
+--
+-- Name: breaches; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.breaches (
+    id bigint NOT NULL,
+    discovered_at timestamp with time zone NOT NULL,
+    description text NOT NULL,
+    data_categories text[] DEFAULT '{}'::text[] NOT NULL,
+    affected_count integer DEFAULT 0 NOT NULL,
+    risk_assessment text,
+    status text DEFAULT 'open'::text NOT NULL,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    opened_by text,
+    notified_authority_at timestamp with time zone,
+    notified_individuals_at timestamp with time zone,
+    notified_hhs_at timestamp with time zone,
+    notified_media_at timestamp with time zone,
+    closed_at timestamp with time zone,
+    closed_by text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT breaches_affected_count_positive CHECK ((affected_count >= 0)),
+    CONSTRAINT breaches_closed_when CHECK (((status = 'closed'::text) = (closed_at IS NOT NULL))),
+    CONSTRAINT breaches_description_given CHECK (((length(TRIM(BOTH FROM description)) >= 1) AND (length(TRIM(BOTH FROM description)) <= 4000))),
+    CONSTRAINT breaches_notified_after_discovery CHECK (((COALESCE(notified_authority_at, notified_individuals_at, notified_hhs_at, notified_media_at) IS NULL) OR (LEAST(notified_authority_at, notified_individuals_at, notified_hhs_at, notified_media_at) >= discovered_at))),
+    CONSTRAINT breaches_status_known CHECK ((status = ANY (ARRAY['open'::text, 'contained'::text, 'closed'::text])))
+);
+
+ALTER TABLE ONLY compliance.breaches FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.breaches OWNER TO compliance_owner;
+
+--
+-- Name: TABLE breaches; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.breaches IS 'The breach register: what happened, when it was discovered (every deadline counts from it: the supervisory authority within 72 hours, GDPR Art. 33; individuals within 60 days, HIPAA §164.404; HHS and the media as well when 500 or more are affected, §164.406-408), the risk assessment, and when each notification was made. Changes go through the breach functions, each audited; compliance.breach_deadlines says what is due.';
+
+--
+-- Name: COLUMN breaches.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.id IS 'The breach.';
+
+--
+-- Name: COLUMN breaches.discovered_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.discovered_at IS 'When the breach was discovered: the deadlines count from here.';
+
+--
+-- Name: COLUMN breaches.description; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.description IS 'What happened (no names: the affected subjects are listed in breach_subjects).';
+
+--
+-- Name: COLUMN breaches.data_categories; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.data_categories IS 'Which kinds of data were involved (profile, health_records, …).';
+
+--
+-- Name: COLUMN breaches.affected_count; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.affected_count IS 'How many people are affected; 500 or more requires notifying HHS and the media (HIPAA).';
+
+--
+-- Name: COLUMN breaches.risk_assessment; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.risk_assessment IS 'The assessment of the risk to the people affected (GDPR Art. 33(3)(d), HIPAA §164.402).';
+
+--
+-- Name: COLUMN breaches.status; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.status IS 'open, contained or closed.';
+
+--
+-- Name: COLUMN breaches.opened_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.opened_at IS 'When it was entered in the register.';
+
+--
+-- Name: COLUMN breaches.opened_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.opened_by IS 'The DPO who entered it; emptied when that person is erased.';
+
+--
+-- Name: COLUMN breaches.notified_authority_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.notified_authority_at IS 'When the supervisory authority was notified.';
+
+--
+-- Name: COLUMN breaches.notified_individuals_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.notified_individuals_at IS 'When the affected individuals were notified.';
+
+--
+-- Name: COLUMN breaches.notified_hhs_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.notified_hhs_at IS 'When HHS was notified.';
+
+--
+-- Name: COLUMN breaches.notified_media_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.notified_media_at IS 'When the media were notified.';
+
+--
+-- Name: COLUMN breaches.closed_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.closed_at IS 'When it was closed.';
+
+--
+-- Name: COLUMN breaches.closed_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.closed_by IS 'Who closed it; emptied when that person is erased.';
+
+--
+-- Name: COLUMN breaches.updated_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.updated_at IS 'When it last changed; maintained by trigger.';
+
+--
+-- Name: close_breach(bigint, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.close_breach(breach_id bigint, note text DEFAULT NULL::text) RETURNS compliance.breaches
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.breaches;
+begin
+  update compliance.breaches b
+     set status = 'closed', closed_at = now(), closed_by = compliance.current_actor()
+   where b.id = breach_id and b.status <> 'closed'
+  returning b.* into v_row;
+  if not found then
+    perform compliance_private.raise_error('NOTER', format('no open breach %s', breach_id), 'See compliance.breach_deadlines().');
+  end if;
+  perform compliance_private.audit_breach('breach.closed', v_row, jsonb_build_object('note', note));
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.close_breach(breach_id bigint, note text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION close_breach(breach_id bigint, note text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.close_breach(breach_id bigint, note text) IS 'The DPO closes a breach, with a note for the audit row. Notifications still missing stay visible in breach_deadlines. Audited as breach.closed. Errors: NOTER.';
 
 --
 -- Name: close_session(text, uuid); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -1611,6 +1816,50 @@ ALTER FUNCTION compliance.my_access_grants() OWNER TO compliance_owner;
 COMMENT ON FUNCTION compliance.my_access_grants() IS 'The acting workforce member''s grants and requests, newest first, whatever their state. Errors: NOCTX without a request context.';
 
 --
+-- Name: open_breach(timestamp with time zone, text, text[], integer, text, text[]); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.open_breach(discovered_at timestamp with time zone, description text, data_categories text[] DEFAULT '{}'::text[], affected_count integer DEFAULT NULL::integer, risk_assessment text DEFAULT NULL::text, affected_user_ids text[] DEFAULT NULL::text[]) RETURNS compliance.breaches
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.breaches;
+  v_unknown text[];
+begin
+  if discovered_at is null or discovered_at > clock_timestamp() then
+    perform compliance_private.raise_error('BADRG', 'discovered_at must be given and not in the future');
+  end if;
+  if description is null or length(trim(description)) not between 1 and 4000 then
+    perform compliance_private.raise_error('BADRG', 'describe the breach (1 to 4000 characters)');
+  end if;
+  select coalesce(array_agg(u), '{}') into v_unknown from unnest(coalesce(affected_user_ids, '{}')) u
+   where not exists (select from compliance.user_profiles p where p.user_id = u);
+  if cardinality(v_unknown) > 0 then
+    perform compliance_private.raise_error('UNKSJ', format('no subject with user id %s', array_to_string(v_unknown, ', ')),
+      'List only subjects who exist; give the others in affected_count.');
+  end if;
+  insert into compliance.breaches as b (discovered_at, description, data_categories, affected_count, risk_assessment, opened_by)
+  values (open_breach.discovered_at, open_breach.description, coalesce(open_breach.data_categories, '{}'),
+    greatest(coalesce(open_breach.affected_count, 0), cardinality(coalesce(affected_user_ids, '{}'))),
+    open_breach.risk_assessment, compliance.current_actor())
+  returning b.* into v_row;
+  insert into compliance.breach_subjects (breach_id, user_id)
+  select v_row.id, u from unnest(coalesce(affected_user_ids, '{}')) u on conflict do nothing;
+  perform compliance_private.audit_breach('breach.opened', v_row);
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.open_breach(discovered_at timestamp with time zone, description text, data_categories text[], affected_count integer, risk_assessment text, affected_user_ids text[]) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION open_breach(discovered_at timestamp with time zone, description text, data_categories text[], affected_count integer, risk_assessment text, affected_user_ids text[]); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.open_breach(discovered_at timestamp with time zone, description text, data_categories text[], affected_count integer, risk_assessment text, affected_user_ids text[]) IS 'The DPO registers a breach discovered at discovered_at (the deadlines count from it), with the data categories, the number affected (at least the subjects listed in affected_user_ids, who will see the notice in their export) and the risk assessment. Audited as breach.opened. Errors: BADRG, UNKSJ.';
+
+--
 -- Name: open_request(text, text[], inet, text, uuid, interval, text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -2263,6 +2512,47 @@ ALTER FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, e
 COMMENT ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) IS 'The worker records what became of an attempt: delivered by webhook or to the log, retry (after retry_in_seconds, with the error), or failed for good (with the error). Worker role only. Errors: BADRG, GRNOT (not pending).';
 
 --
+-- Name: record_breach_notification(bigint, text, timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_breach_notification(breach_id bigint, recipient text, notified_at timestamp with time zone DEFAULT now()) RETURNS compliance.breaches
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.breaches;
+begin
+  if recipient is null or recipient not in ('authority', 'individuals', 'hhs', 'media') then
+    perform compliance_private.raise_error('BADRG', format('recipient %L is unknown', recipient), 'Use authority, individuals, hhs or media.');
+  end if;
+  select * into v_row from compliance.breaches b where b.id = breach_id for no key update;
+  if not found then
+    perform compliance_private.raise_error('NOTER', format('no breach %s', breach_id), 'See compliance.breach_deadlines().');
+  end if;
+  if notified_at is null or notified_at < v_row.discovered_at or notified_at > clock_timestamp() then
+    perform compliance_private.raise_error('BADRG', 'notified_at must lie between the discovery and now');
+  end if;
+  update compliance.breaches b
+     set notified_authority_at = case when recipient = 'authority' then notified_at else b.notified_authority_at end,
+         notified_individuals_at = case when recipient = 'individuals' then notified_at else b.notified_individuals_at end,
+         notified_hhs_at = case when recipient = 'hhs' then notified_at else b.notified_hhs_at end,
+         notified_media_at = case when recipient = 'media' then notified_at else b.notified_media_at end
+   where b.id = v_row.id
+  returning b.* into v_row;
+  perform compliance_private.audit_breach('breach.notified', v_row, jsonb_build_object('notified_' || recipient, notified_at));
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_breach_notification(breach_id bigint, recipient text, notified_at timestamp with time zone) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_breach_notification(breach_id bigint, recipient text, notified_at timestamp with time zone); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_breach_notification(breach_id bigint, recipient text, notified_at timestamp with time zone) IS 'Records that the authority, the individuals, HHS or the media were notified of a breach, at notified_at (now by default; not before the discovery, not in the future). Audited as breach.notified. Errors: BADRG, NOTER.';
+
+--
 -- Name: record_consent(text, text, boolean, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -2786,7 +3076,7 @@ begin
   returning r.* into v_run;
   v_context := jsonb_build_object('since_audit_id', coalesce(v_since, 0), 'require_tls', coalesce(require_tls, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
-                                'phi_findings', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
+                                'phi_findings', 'breach_deadlines', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
                                 'master_key_age', 'backup_age', 'worker_heartbeat', 'uptime', 'outside_the_database'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
@@ -3296,6 +3586,67 @@ ALTER FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_time
 --
 
 COMMENT ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) IS 'Records activity in a session, opening it on first use. A session idle longer than idle_timeout (default 15 minutes, HIPAA automatic logoff) or closed refuses further use (SESXP).';
+
+--
+-- Name: update_breach(bigint, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) RETURNS compliance.breaches
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.breaches;
+  v_unknown text;
+begin
+  if changes is null or jsonb_typeof(changes) <> 'object' or changes = '{}' then
+    perform compliance_private.raise_error('BADFL', 'changes must be a JSON object with at least one field');
+  end if;
+  select k into v_unknown from jsonb_object_keys(changes) k
+   where k not in ('description', 'data_categories', 'affected_count', 'risk_assessment', 'status', 'add_affected_user_ids', 'note') limit 1;
+  if found then
+    perform compliance_private.raise_error('BADFL', format('unknown field %s', v_unknown),
+      'Use description, data_categories, affected_count, risk_assessment, status (open or contained), add_affected_user_ids, note.');
+  end if;
+  if changes ->> 'status' = 'closed' then
+    perform compliance_private.raise_error('BADRG', 'close a breach with compliance.close_breach');
+  end if;
+  select * into v_row from compliance.breaches b where b.id = breach_id for no key update;
+  if not found then
+    perform compliance_private.raise_error('NOTER', format('no breach %s', breach_id), 'See compliance.breach_deadlines().');
+  end if;
+  if v_row.status = 'closed' then
+    perform compliance_private.raise_error('BADRG', format('breach %s is closed', breach_id));
+  end if;
+  if changes ? 'add_affected_user_ids' then
+    if exists (select from jsonb_array_elements_text(changes -> 'add_affected_user_ids') u
+                where not exists (select from compliance.user_profiles p where p.user_id = u)) then
+      perform compliance_private.raise_error('UNKSJ', 'add_affected_user_ids names a subject who does not exist');
+    end if;
+    insert into compliance.breach_subjects (breach_id, user_id)
+    select v_row.id, u from jsonb_array_elements_text(changes -> 'add_affected_user_ids') u on conflict do nothing;
+  end if;
+  update compliance.breaches b
+     set description = coalesce(changes ->> 'description', b.description),
+         data_categories = coalesce((select array_agg(c) from jsonb_array_elements_text(changes -> 'data_categories') c), b.data_categories),
+         affected_count = greatest(coalesce((changes ->> 'affected_count')::integer, b.affected_count),
+                                   (select count(*) from compliance.breach_subjects s where s.breach_id = b.id)::integer),
+         risk_assessment = coalesce(changes ->> 'risk_assessment', b.risk_assessment),
+         status = coalesce(changes ->> 'status', b.status)
+   where b.id = v_row.id
+  returning b.* into v_row;
+  perform compliance_private.audit_breach('breach.updated', v_row, changes);
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION update_breach(breach_id bigint, changes jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) IS 'The DPO updates an open breach: description, data_categories, affected_count, risk_assessment, status (open or contained), add_affected_user_ids, and a note for the audit row. Audited as breach.updated with the fields changed. Errors: BADFL (an unknown field), NOTER (no such breach), BADRG (closed), UNKSJ.';
 
 --
 -- Name: update_health_record(uuid, text, text, integer, bytea, bytea); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -3860,6 +4211,36 @@ ALTER FUNCTION compliance_private.audit_actor_digest(salt bytea, actor_id text, 
 --
 
 COMMENT ON FUNCTION compliance_private.audit_actor_digest(salt bytea, actor_id text, ip_address inet, user_agent text) IS 'Layout 2: the digest of an audit row''s actor part (db/AUDIT_HASHING.md).';
+
+--
+-- Name: audit_breach(text, compliance.breaches, jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_breach(action text, breach compliance.breaches, changes jsonb DEFAULT '{}'::jsonb) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- the register's facts, never a name: the description and assessment are free text, so they
+  -- go in the personal part
+  return compliance_private.append_audit(action, 'gdpr', 'breach', breach.id::text,
+    jsonb_build_object('breach_id', breach.id, 'status', breach.status, 'discovered_at', breach.discovered_at,
+      'affected_count', breach.affected_count, 'data_categories', to_jsonb(breach.data_categories),
+      'notified_authority_at', breach.notified_authority_at, 'notified_individuals_at', breach.notified_individuals_at,
+      'notified_hhs_at', breach.notified_hhs_at, 'notified_media_at', breach.notified_media_at,
+      'changed_fields', (select coalesce(jsonb_agg(k order by k), '[]') from jsonb_object_keys(changes) k)),
+    null, jsonb_strip_nulls(jsonb_build_object('description', breach.description, 'risk_assessment', breach.risk_assessment,
+      'note', changes ->> 'note')));
+end;
+$$;
+
+ALTER FUNCTION compliance_private.audit_breach(action text, breach compliance.breaches, changes jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_breach(action text, breach compliance.breaches, changes jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_breach(action text, breach compliance.breaches, changes jsonb) IS 'Audits a change of a breach (breach.opened, updated, notified, closed): its id, status, dates, count and categories in details, its free text in the personal part.';
 
 --
 -- Name: audit_seals; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -4663,6 +5044,41 @@ ALTER FUNCTION compliance_private.check_backup_age(context jsonb) OWNER TO compl
 COMMENT ON FUNCTION compliance_private.check_backup_age(context jsonb) IS 'Compliance check: the age of the last verified backup. pgcomply cannot see backups until the operator CLI records their verification, so this is not_applicable, never a pass.';
 
 --
+-- Name: check_breach_deadlines(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_breach_deadlines(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_due jsonb;
+begin
+  select coalesce(jsonb_agg(jsonb_build_object('breach_id', d.breach_id, 'authority', d.authority, 'individuals', d.individuals,
+                                               'hhs', d.hhs, 'media', d.media) order by d.breach_id), '[]')
+    into v_due
+    from compliance.breach_deadlines(now()) d
+   where d.authority in ('overdue', 'due_within_24h') or d.individuals in ('overdue', 'due_within_24h')
+      or d.hhs = 'overdue' or d.media = 'overdue';
+  status := case when v_due = '[]' then 'pass' else 'fail' end;
+  measured := jsonb_build_object('breaches_due', v_due);
+  threshold := jsonb_build_object('due_within_hours', 24, 'breaches_due', '[]'::jsonb);
+  detail := case when v_due = '[]' then 'no breach notification is overdue or due within 24 hours'
+                 else format('%s breach(es) with a notification overdue or due within 24 hours', jsonb_array_length(v_due)) end;
+  evidence := 'select * from compliance.breach_deadlines(now()) where authority in (''overdue'', ''due_within_24h'') or individuals in (''overdue'', ''due_within_24h'')';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_breach_deadlines(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_breach_deadlines(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_breach_deadlines(context jsonb) IS 'Compliance check: no breach notification (authority, individuals, HHS, media) is overdue or due within 24 hours without having been made.';
+
+--
 -- Name: check_client_tls(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -5357,7 +5773,7 @@ begin
   perform compliance_private.begin_bulk_operation('erasure');
 
   -- children before the profile so each count is exact
-  foreach v_table in array array['health_records', 'access_grants', 'messages', 'conversations', 'consent_records', 'sessions',
+  foreach v_table in array array['health_records', 'access_grants', 'breach_subjects', 'messages', 'conversations', 'consent_records', 'sessions',
                                  'user_preferences', 'legal_holds'] loop
     execute format('delete from compliance.%I t where t.user_id = $1', v_table) using user_id;
     get diagnostics v_count = row_count;
@@ -5399,6 +5815,9 @@ begin
    where erase_subject_core.user_id in (g.grantee, g.requested_by, g.approved_by, g.denied_by, g.revoked_by, g.reviewed_by);
   get diagnostics v_count = row_count;
   v_counts := v_counts || jsonb_build_object('access_grants_anonymised', v_count);
+  update compliance.breaches b
+     set opened_by = nullif(b.opened_by, erase_subject_core.user_id), closed_by = nullif(b.closed_by, erase_subject_core.user_id)
+   where erase_subject_core.user_id in (b.opened_by, b.closed_by);
   update compliance.alert_outbox a
      set user_id = nullif(a.user_id, erase_subject_core.user_id), actor_id = nullif(a.actor_id, erase_subject_core.user_id)
    where erase_subject_core.user_id in (a.user_id, a.actor_id);
@@ -6485,6 +6904,11 @@ begin
                      a.failure_reason, a.details, a.actor_id, host(a.ip_address) as ip_address, a.user_agent,
                      a.personal_details
                 from compliance.audit_logs a where a.user_id = p.user_id or a.actor_id = p.user_id) x), '[]'),
+    'breach_notices', coalesce((
+      select json_agg(x order by x.discovered_at, x.id)
+        from (select b.id, b.discovered_at, b.description, b.data_categories, b.status, b.notified_individuals_at
+                from compliance.breaches b join compliance.breach_subjects bs on bs.breach_id = b.id
+               where bs.user_id = p.user_id) x), '[]'),
     'dsr_requests', coalesce((
       select json_agg(x order by x.id)
         from (select r.id, r.kind, r.status, r.received_at, r.due_at, r.completed_at
@@ -6500,7 +6924,7 @@ ALTER FUNCTION compliance_private.subject_document(user_id text) OWNER TO compli
 -- Name: FUNCTION subject_document(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, dsr_requests). NULL for an unknown subject.';
+COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, breach_notices, dsr_requests). NULL for an unknown subject.';
 
 --
 -- Name: tg__audit_deleted_rows(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -7561,6 +7985,56 @@ ALTER TABLE compliance.audit_logs_y2027m03 OWNER TO compliance_owner;
 --
 
 COMMENT ON TABLE compliance.audit_logs_y2027m03 IS 'Audit rows of 2027-03 (monthly partition of compliance.audit_logs).';
+
+--
+-- Name: breach_subjects; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.breach_subjects (
+    breach_id bigint NOT NULL,
+    user_id text NOT NULL
+);
+
+ALTER TABLE ONLY compliance.breach_subjects FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.breach_subjects OWNER TO compliance_owner;
+
+--
+-- Name: TABLE breach_subjects; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.breach_subjects IS 'Who a breach affected, where known: each sees the breach notice in their own export; erasure removes them (the breach keeps its count).';
+
+--
+-- Name: COLUMN breach_subjects.breach_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breach_subjects.breach_id IS 'The breach.';
+
+--
+-- Name: COLUMN breach_subjects.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breach_subjects.user_id IS 'A subject it affected.';
+
+--
+-- Name: breaches_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.breaches ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.breaches_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE breaches_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.breaches_id_seq IS 'Numbers breaches in the order they were registered.';
 
 --
 -- Name: check_runs; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -8921,6 +9395,20 @@ ALTER TABLE ONLY compliance.audit_seals
     ADD CONSTRAINT audit_seals_pkey PRIMARY KEY (seal_no);
 
 --
+-- Name: breach_subjects breach_subjects_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.breach_subjects
+    ADD CONSTRAINT breach_subjects_pkey PRIMARY KEY (breach_id, user_id);
+
+--
+-- Name: breaches breaches_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.breaches
+    ADD CONSTRAINT breaches_pkey PRIMARY KEY (id);
+
+--
 -- Name: check_results check_results_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -9427,6 +9915,12 @@ CREATE INDEX audit_logs_y2027m03_user_id_occurred_at_idx ON compliance.audit_log
 CREATE INDEX audit_logs_y2027m03_xact_id_id_idx ON compliance.audit_logs_y2027m03 USING btree (xact_id, id);
 
 --
+-- Name: breach_subjects_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX breach_subjects_user_id_idx ON compliance.breach_subjects USING btree (user_id);
+
+--
 -- Name: consent_records_current_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
 --
 
@@ -9841,6 +10335,12 @@ CREATE TRIGGER _050_refuse_delete_under_hold BEFORE DELETE ON compliance.user_pr
 CREATE TRIGGER _100_set_due_at BEFORE INSERT OR UPDATE OF received_at ON compliance.dsr_requests FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_dsr_requests__set_due_at();
 
 --
+-- Name: breaches _100_set_updated_at; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON compliance.breaches FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__set_updated_at();
+
+--
 -- Name: health_records _100_set_updated_at; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
@@ -9980,6 +10480,20 @@ ALTER TABLE ONLY compliance.access_grants
     ADD CONSTRAINT access_grants_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
+-- Name: breach_subjects breach_subjects_breach_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.breach_subjects
+    ADD CONSTRAINT breach_subjects_breach_id_fkey FOREIGN KEY (breach_id) REFERENCES compliance.breaches(id) ON DELETE CASCADE;
+
+--
+-- Name: breach_subjects breach_subjects_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.breach_subjects
+    ADD CONSTRAINT breach_subjects_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
 -- Name: check_results check_results_run_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -10109,6 +10623,18 @@ ALTER TABLE compliance.alert_outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compliance.audit_logs ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: breach_subjects; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.breach_subjects ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: breaches; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.breaches ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: check_results; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -10137,6 +10663,18 @@ ALTER TABLE compliance.consent_records ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE compliance.conversations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: breach_subjects dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.breach_subjects FOR SELECT TO compliance_dpo USING (true);
+
+--
+-- Name: POLICY dpo_every_subject ON breach_subjects; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.breach_subjects IS 'The DPO sees who every breach affected; changes go through the breach functions.';
 
 --
 -- Name: consent_records dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -10305,6 +10843,30 @@ CREATE POLICY owner_routines ON compliance.audit_logs TO compliance_owner USING 
 --
 
 COMMENT ON POLICY owner_routines ON compliance.audit_logs IS 'The SECURITY DEFINER routines (append, seal, verify, redact) run as the owner.';
+
+--
+-- Name: breach_subjects owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.breach_subjects TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON breach_subjects; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.breach_subjects IS 'The breach functions, erasure and the export (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
+-- Name: breaches owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.breaches TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON breaches; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.breaches IS 'The breach functions, erasure and the export (SECURITY DEFINER, running as the owner) reach every row.';
 
 --
 -- Name: check_results owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -10479,6 +11041,18 @@ CREATE POLICY readers ON compliance.alert_outbox FOR SELECT TO compliance_dpo, c
 --
 
 COMMENT ON POLICY readers ON compliance.alert_outbox IS 'The DPO and auditors see every alert and its delivery (evidence that alerts went out).';
+
+--
+-- Name: breaches readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.breaches FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON breaches; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.breaches IS 'The DPO and auditors read the whole register; only the breach functions change it.';
 
 --
 -- Name: check_results readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -10861,6 +11435,14 @@ GRANT ALL ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason 
 GRANT ALL ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason text) TO compliance_dpo;
 
 --
+-- Name: FUNCTION breach_deadlines(at timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.breach_deadlines(at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.breach_deadlines(at timestamp with time zone) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.breach_deadlines(at timestamp with time zone) TO compliance_auditor;
+
+--
 -- Name: FUNCTION break_glass(patient text, reason text, scope text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -10873,6 +11455,20 @@ GRANT ALL ON FUNCTION compliance.break_glass(patient text, reason text, scope te
 
 REVOKE ALL ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) TO compliance_worker;
+
+--
+-- Name: TABLE breaches; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.breaches TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.breaches TO compliance_auditor;
+
+--
+-- Name: FUNCTION close_breach(breach_id bigint, note text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.close_breach(breach_id bigint, note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.close_breach(breach_id bigint, note text) TO compliance_dpo;
 
 --
 -- Name: FUNCTION close_session(user_id text, session_id uuid); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -11216,6 +11812,13 @@ REVOKE ALL ON FUNCTION compliance.my_access_grants() FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.my_access_grants() TO compliance_staff;
 
 --
+-- Name: FUNCTION open_breach(discovered_at timestamp with time zone, description text, data_categories text[], affected_count integer, risk_assessment text, affected_user_ids text[]); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.open_breach(discovered_at timestamp with time zone, description text, data_categories text[], affected_count integer, risk_assessment text, affected_user_ids text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.open_breach(discovered_at timestamp with time zone, description text, data_categories text[], affected_count integer, risk_assessment text, affected_user_ids text[]) TO compliance_dpo;
+
+--
 -- Name: FUNCTION open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -11374,6 +11977,13 @@ GRANT SELECT(delivered_via) ON TABLE compliance.alert_outbox TO compliance_audit
 
 REVOKE ALL ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) TO compliance_worker;
+
+--
+-- Name: FUNCTION record_breach_notification(breach_id bigint, recipient text, notified_at timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_breach_notification(breach_id bigint, recipient text, notified_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_breach_notification(breach_id bigint, recipient text, notified_at timestamp with time zone) TO compliance_dpo;
 
 --
 -- Name: FUNCTION record_consent(user_id text, purpose text, granted boolean, policy_version text, source text); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -11652,6 +12262,13 @@ GRANT ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, id
 GRANT ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) TO compliance_dpo;
 
 --
+-- Name: FUNCTION update_breach(breach_id bigint, changes jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) TO compliance_dpo;
+
+--
 -- Name: FUNCTION update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -11728,6 +12345,12 @@ REVOKE ALL ON FUNCTION compliance_private.hash_field(value text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.audit_actor_digest(salt bytea, actor_id text, ip_address inet, user_agent text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_breach(action text, breach compliance.breaches, changes jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_breach(action text, breach compliance.breaches, changes jsonb) FROM PUBLIC;
 
 --
 -- Name: TABLE audit_seals; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -11920,6 +12543,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_audit_chain(context jsonb) FROM 
 --
 
 REVOKE ALL ON FUNCTION compliance_private.check_backup_age(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_breach_deadlines(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_breach_deadlines(context jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION check_client_tls(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -12361,6 +12990,12 @@ GRANT UPDATE(emergency_hours) ON TABLE compliance.access_grant_settings TO compl
 --
 
 GRANT UPDATE(emergency_review_hours) ON TABLE compliance.access_grant_settings TO compliance_dpo;
+
+--
+-- Name: TABLE breach_subjects; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.breach_subjects TO compliance_dpo;
 
 --
 -- Name: TABLE check_runs; Type: ACL; Schema: compliance; Owner: compliance_owner

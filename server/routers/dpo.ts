@@ -4,6 +4,7 @@ import { exportFileName, toCsv, toCsvTable } from '../csv.js';
 import * as s from '../schemas.js';
 import { withHealthRecords } from '../phi/export.js';
 import { dpoProcedure, router } from '../trpc.js';
+import { breachRouter } from './breaches.js';
 
 const dsrKind = z.enum(['access', 'rectification', 'erasure', 'portability', 'restriction', 'objection']);
 
@@ -104,4 +105,5 @@ export const dpoRouter = router({
       const [row] = await ctx.tx`select * from compliance.verify_audit_log()`;
       return row as never;
     }),
+  breaches: breachRouter,
 });

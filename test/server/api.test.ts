@@ -77,7 +77,7 @@ describe('the seed guide\'s REST paths', () => {
 
     const data = await api.call('GET', '/api/v1/users/me/data', token);
     expect(data.status).toBe(200);
-    expect(Object.keys(data.json).sort()).toEqual(['audit_trail', 'consents', 'conversations', 'dsr_requests', 'generated_at', 'health_records', 'preferences', 'profile', 'sessions', 'subject_id']);
+    expect(Object.keys(data.json).sort()).toEqual(['audit_trail', 'breach_notices', 'consents', 'conversations', 'dsr_requests', 'generated_at', 'health_records', 'preferences', 'profile', 'sessions', 'subject_id']);
 
     const json = await api.call('GET', '/api/v1/users/me/export?format=json', token);
     expect(json.headers.get('content-disposition')).toBe('attachment; filename="user_data_user_alice.json"');
@@ -186,3 +186,17 @@ describe('the DPO router', () => {
   });
 });
 
+describe('the DPO\'s breach register over REST', () => {
+  it('opens, lists with deadlines, notifies and closes a breach; a subject\'s token cannot', async () => {
+    const dpo = await api.token('dpo:dana', ['dpo']);
+    const opened = await api.call('POST', '/api/v1/dpo/breaches', dpo, { discovered_at: new Date(Date.now() - 3_600_000).toISOString(), description: 'stolen backup tape', data_categories: ['profile'], affected_count: 600 });
+    expect(opened.status, opened.text).toBe(200);
+    const list = await api.call('GET', '/api/v1/dpo/breaches', dpo);
+    expect(list.json.find((b: { breach_id: string }) => b.breach_id === opened.json.id)).toMatchObject({ authority: 'pending', hhs_and_media_required: true });
+    const notified = await api.call('POST', `/api/v1/dpo/breaches/${opened.json.id}/notifications`, dpo, { recipient: 'authority' });
+    expect(notified.status, notified.text).toBe(200);
+    expect(notified.json.notified_authority_at).not.toBeNull();
+    expect((await api.call('POST', `/api/v1/dpo/breaches/${opened.json.id}/closure`, dpo, {})).json.status).toBe('closed');
+    expect((await api.call('GET', '/api/v1/dpo/breaches', await api.token('user:curious'))).status).toBe(403);
+  });
+});

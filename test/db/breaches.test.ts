@@ -1,0 +1,57 @@
+/**
+ * The breach register (issue #19): deadlines computed from discovered_at and flagged at the right
+ * instants (fixed timestamps), notifications recorded, every change audited, affected subjects
+ * see the notice in their export and erasure reaches them, and the daily check flags what is due.
+ */
+import { describe, expect, it } from 'vitest';
+import { expectSqlState, useTestDatabase } from '../provision/database.js';
+
+const db = useTestDatabase();
+const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
+const asDpo = (fn: (tx: any) => Promise<unknown>) => db.as('compliance_dpo', dpo, fn) as Promise<any[]>;
+
+describe('the breach register', () => {
+  it('computes each deadline and flags it at the right instants', async () => {
+    const [breach] = await asDpo((tx) => tx`select * from compliance.open_breach('2026-10-01 09:00Z', 'laptop with an export stolen', '{profile,health_records}', 620)`);
+    const at = async (instant: string) => (await asDpo((tx) => tx`select * from compliance.breach_deadlines(${instant}::timestamptz) where breach_id = ${breach.id}`))[0];
+    expect(await at('2026-10-02 08:59:59Z')).toMatchObject({ authority: 'pending', individuals: 'pending', hhs_and_media_required: true });
+    expect(await at('2026-10-03 09:00:00Z')).toMatchObject({ authority: 'due_within_24h', authority_hours_left: '24.0' });
+    expect(await at('2026-10-04 08:59:59Z')).toMatchObject({ authority: 'due_within_24h' });
+    expect(await at('2026-10-04 09:00:00Z')).toMatchObject({ authority: 'overdue', authority_hours_left: '0.0' });
+    expect(await at('2026-11-29 09:00:00Z')).toMatchObject({ individuals: 'due_within_24h', hhs: 'pending' });
+    expect(await at('2026-11-30 09:00:00Z')).toMatchObject({ individuals: 'overdue', hhs: 'overdue', media: 'overdue' });
+    await asDpo((tx) => tx`select compliance.record_breach_notification(${breach.id}, 'authority', '2026-10-03 10:00Z')`);
+    expect(await at('2026-10-05 00:00Z')).toMatchObject({ authority: 'notified' });
+    const small = (await asDpo((tx) => tx`select * from compliance.open_breach('2026-10-01 09:00Z', 'mis-sent letter', '{profile}', 3)`))[0];
+    expect((await asDpo((tx) => tx`select hhs, media from compliance.breach_deadlines('2026-12-01Z') where breach_id = ${small.id}`))[0])
+      .toMatchObject({ hhs: 'not_required', media: 'not_required' });
+  });
+
+  it('audits every change, shows the notice to the affected, and loses them on erasure', async () => {
+    await db.as('compliance_app', { actor: 'user:hit' }, (tx) => tx`select compliance.ensure_profile('user:hit')`);
+    const [breach] = await asDpo((tx) => tx`select * from compliance.open_breach(now() - interval '1 hour', 'misconfigured bucket', '{profile}', 1, 'low', '{user:hit}')`);
+    await asDpo((tx) => tx`select compliance.update_breach(${breach.id}, '{"status": "contained", "note": "bucket closed"}')`);
+    await asDpo((tx) => tx`select compliance.record_breach_notification(${breach.id}, 'individuals')`);
+    await asDpo((tx) => tx`select compliance.close_breach(${breach.id}, 'done')`);
+    const actions = (await db.admin`select action from compliance.audit_logs where resource_type = 'breach' and resource_id = ${String(breach.id)} order by id`).map((r) => r.action);
+    expect(actions).toEqual(['breach.opened', 'breach.updated', 'breach.notified', 'breach.closed']);
+    const [exported] = await db.as('compliance_app', { actor: 'user:hit' }, (tx) => tx`select compliance.export_my_data('access') as d`);
+    expect(exported!.d.breach_notices).toMatchObject([{ id: Number(breach.id), description: 'misconfigured bucket', status: 'closed' }]);
+    await expectSqlState(asDpo((tx) => tx`select compliance.update_breach(${breach.id}, '{"colour": "red"}')`), 'BADFL');
+    await expectSqlState(asDpo((tx) => tx`select compliance.record_breach_notification(${breach.id}, 'press')`), 'BADRG');
+    await expectSqlState(asDpo((tx) => tx`select compliance.open_breach(now(), 'x', '{}', 1, null, '{user:nobody}')`), 'UNKSJ');
+    const [receipt] = await asDpo((tx) => tx`select compliance.erase_subject('user:hit', 'asked', true) as r`);
+    expect(receipt!.r.deleted.breach_subjects).toBe(1);
+    expect((await db.admin`select affected_count from compliance.breaches where id = ${breach.id}`)[0]!.affected_count).toBe(1);
+  });
+
+  it('fails the daily check while a notification is due within 24 hours or overdue', async () => {
+    const check = async () => (await asDpo((tx) => tx`select status, measured from compliance.run_compliance_checks() where check_name = 'breach_deadlines'`))[0];
+    await db.admin`delete from compliance.breaches`;
+    expect((await check()).status).toBe('pass');
+    const [breach] = await asDpo((tx) => tx`select * from compliance.open_breach(now() - interval '50 hours', 'phishing', '{profile}', 10)`);
+    expect(await check()).toMatchObject({ status: 'fail', measured: { breaches_due: [{ authority: 'due_within_24h' }] } });
+    await asDpo((tx) => tx`select compliance.record_breach_notification(${breach.id}, 'authority')`);
+    expect((await check()).status).toBe('pass');
+  });
+});
