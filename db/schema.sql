@@ -3051,10 +3051,10 @@ COMMENT ON COLUMN compliance.check_results.detail IS 'One sentence: what was fou
 COMMENT ON COLUMN compliance.check_results.evidence IS 'The query whose result is the measurement.';
 
 --
--- Name: run_compliance_checks(text, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+-- Name: run_compliance_checks(text, boolean, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.run_compliance_checks(trigger text DEFAULT 'demand'::text, require_tls boolean DEFAULT false) RETURNS SETOF compliance.check_results
+CREATE FUNCTION compliance.run_compliance_checks(trigger text DEFAULT 'demand'::text, require_tls boolean DEFAULT false, full_verification boolean DEFAULT false) RETURNS SETOF compliance.check_results
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -3074,7 +3074,8 @@ begin
   insert into compliance.check_runs as r (trigger, audit_high_water)
   values (run_compliance_checks.trigger, coalesce((select max(a.id) from compliance.audit_logs a), 0))
   returning r.* into v_run;
-  v_context := jsonb_build_object('since_audit_id', coalesce(v_since, 0), 'require_tls', coalesce(require_tls, false));
+  v_context := jsonb_build_object('since_audit_id', coalesce(v_since, 0), 'require_tls', coalesce(require_tls, false),
+    'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
                                 'master_key_age', 'backup_age', 'worker_heartbeat', 'uptime', 'outside_the_database'] loop
@@ -3107,13 +3108,13 @@ begin
 end;
 $_$;
 
-ALTER FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION run_compliance_checks(trigger text, require_tls boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION run_compliance_checks(trigger text, require_tls boolean, full_verification boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean) IS 'Runs every compliance check (compliance_private.check_*) now, stores a run and its results, raises one compliance.check_failed alert per failing check in the outbox, and audits the run (compliance.checks_run, with the results'' hash). require_tls: whether the deployment requires TLS (REQUIRE_TLS), for the client_tls check. Returns the results. The worker runs it daily at 06:00 UTC; a DPO on demand.';
+COMMENT ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) IS 'Runs every compliance check (compliance_private.check_*) now, stores a run and its results, raises one compliance.check_failed alert per failing check in the outbox, and audits the run (compliance.checks_run, with the results'' hash). require_tls: whether the deployment requires TLS (REQUIRE_TLS), for the client_tls check; full_verification: verify the whole audit chain rather than from the last checkpoint. Returns the results. The worker runs it daily at 06:00 UTC; a DPO on demand.';
 
 --
 -- Name: seal_audit_log(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -3768,10 +3769,10 @@ ALTER FUNCTION compliance.uptime(window_length interval, at timestamp with time 
 COMMENT ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) IS 'Uptime over the window ending at at (30 days by default): the share of whole minutes, from the window''s start or the first heartbeat, whichever is later, in which the worker beat. A gap is downtime. /metrics exports it as pgcomply_sla_uptime_ratio.';
 
 --
--- Name: verify_audit_log(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+-- Name: verify_audit_log(bigint, bytea); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) RETURNS record
+CREATE FUNCTION compliance.verify_audit_log(from_seal bigint DEFAULT NULL::bigint, from_hash bytea DEFAULT NULL::bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) RETURNS record
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -3796,11 +3797,19 @@ declare
   v_hashes bytea;
   v_bad boolean;
   v_head compliance_private.audit_seal_head;
+  v_checkpoint compliance.audit_seals;
+  v_range_from bigint := 0;  -- incremental: the first row id the checked seals cover
 begin
   seals_checked := 0;
   rows_checked := 0;
   problems := '[]';
   select * into strict v_bounds from compliance_private.audit_chain_bounds();
+  -- from a checkpoint (a seal verified before, whose hash the caller kept anchored): only what
+  -- was sealed after it. A checkpoint that is gone or not layout 2 means a full verification.
+  if from_seal is not null then
+    select * into v_checkpoint from compliance.audit_seals s where s.seal_no = from_seal and s.layout = 2;
+  end if;
+  incremental := v_checkpoint.seal_no is not null and from_hash is not null;
 
   -- what sealed records account for: only rows inside the layout-2 seals count, and of the
   -- upgrade records only the first (a later one would be a forgery)
@@ -3825,7 +3834,17 @@ begin
   select * into v_first from compliance.audit_seals s order by s.seal_no limit 1;
   v_previous_hash := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
   v_expected_no := 1;
-  if v_first.seal_no > 1 then
+  if incremental then
+    -- the checkpoint's own row must still hash as it did when it was verified
+    if v_checkpoint.seal_hash <> from_hash then
+      problems := problems || jsonb_build_object('kind', 'altered_seal', 'seal_no', v_checkpoint.seal_no,
+        'detail', 'the seal''s hash differs from the one recorded when it was last verified');
+    end if;
+    v_expected_no := v_checkpoint.seal_no + 1;
+    v_previous_hash := from_hash;
+    v_next_id := v_checkpoint.last_row_id + 1;
+    v_range_from := v_next_id;
+  elsif v_first.seal_no > 1 then
     v_expected_no := v_first.seal_no;
     v_previous_hash := v_first.previous_hash;
     select (a.details -> 'seal_end' ->> 'xact_id')::xid8 as xact_id, (a.details -> 'seal_end' ->> 'row_id')::bigint as row_id
@@ -3847,7 +3866,7 @@ begin
     end if;
   end if;
 
-  for v_seal in select * from compliance.audit_seals s order by s.seal_no loop
+  for v_seal in select * from compliance.audit_seals s where s.seal_no >= v_expected_no or not incremental order by s.seal_no loop
     seals_checked := seals_checked + 1;
     if v_seal.seal_no <> v_expected_no then
       problems := problems || jsonb_build_object('kind', 'missing_seal', 'seal_no', v_expected_no,
@@ -3934,10 +3953,11 @@ begin
   end if;
 
   -- rows below layout 2 that no layout-1 seal covers: every such row was sealed when layout 2
-  -- began, so one is a forgery (or a row of a removed seal that retention did not drop)
+  -- began, so one is a forgery (or a row of a removed seal that retention did not drop); a full
+  -- verification's question, as it reads the oldest rows
   for v_problem in
     select a.id from compliance.audit_logs a
-     where a.id < v_bounds.layout2_from
+     where not incremental and a.id < v_bounds.layout2_from
        and not coalesce((a.xact_id, a.id) > (v_start_xact, v_start_id)
                         and (a.xact_id, a.id) <= (v_bounds.layout1_end_xact, v_bounds.layout1_end_id), false)
   loop
@@ -3972,7 +3992,9 @@ begin
       from (select jsonb_object_keys(v_redacted) as id union select jsonb_object_keys(v_expected)) k
       cross join lateral (select v_redacted ->> k.id as parts) f
       cross join lateral (select v_expected ->> k.id as parts) e
-     where f.parts is not null or exists (select from compliance.audit_logs a where a.id = k.id::bigint)
+     where (f.parts is not null or exists (select from compliance.audit_logs a where a.id = k.id::bigint))
+       -- incremental: only the rows the checked seals and the unsealed tail hold
+       and k.id::bigint >= v_range_from
      order by 1
   loop
     continue when v_problem.kind is null;
@@ -3981,16 +4003,18 @@ begin
   end loop;
 
   ok := jsonb_array_length(problems) = 0;
+  last_seal_no := v_expected_no - 1;
+  last_seal_hash := v_previous_hash;
 end;
 $$;
 
-ALTER FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) IS 'Recomputes the whole seal chain, every row hash and every personal digest, from the chain''s own records only. Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap. db/AUDIT_HASHING.md says what it proves and what it cannot see.';
+COMMENT ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) IS 'Recomputes the whole seal chain, every row hash and every personal digest, from the chain''s own records only; or, given a checkpoint (from_seal and the from_hash it had when verified), only the seals after it and the rows they and the unsealed tail hold, so the cost follows the rows added since (redactions of older rows and layout-1 rows are then left to a full run). Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap; whether it ran incrementally; and the last seal it verified with its hash, the next checkpoint. db/AUDIT_HASHING.md says what it proves and what it cannot see.';
 
 --
 -- Name: acting_for_one_subject(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -4994,17 +5018,39 @@ CREATE FUNCTION compliance_private.check_audit_chain(context jsonb) RETURNS TABL
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
+  v_full boolean := coalesce((context ->> 'full_verification')::boolean, false);
+  v_sealed_end bigint := coalesce((select s.last_row_id from compliance.audit_seals s where s.layout = 2 order by s.seal_no desc limit 1), 0);
+  v_from_seal bigint;
+  v_from_hash bytea;
   v_result record;
 begin
-  select * into v_result from compliance.verify_audit_log();
+  -- the checkpoint is the newest audit.verified row that is itself sealed: anchored in the chain
+  if not v_full then
+    select (a.details ->> 'seal_no')::bigint, decode(a.details ->> 'seal_hash', 'hex')
+      into v_from_seal, v_from_hash
+      from compliance.audit_logs a
+     where a.action = 'audit.verified' and a.outcome = 'success' and a.id <= v_sealed_end
+     order by a.id desc limit 1;
+  end if;
+  select * into v_result from compliance.verify_audit_log(v_from_seal, v_from_hash);
   status := case when v_result.ok then 'pass' else 'fail' end;
-  measured := jsonb_build_object('seals_checked', v_result.seals_checked, 'rows_checked', v_result.rows_checked,
+  measured := jsonb_build_object('incremental', v_result.incremental, 'from_seal', case when v_result.incremental then v_from_seal end,
+    'seals_checked', v_result.seals_checked, 'rows_checked', v_result.rows_checked,
     'unsealed_rows', v_result.unsealed_rows, 'problems', jsonb_array_length(v_result.problems),
     'first_problems', (select coalesce(jsonb_agg(p), '[]') from (select p from jsonb_array_elements(v_result.problems) p limit 5) x));
   threshold := jsonb_build_object('problems', 0);
-  detail := case when v_result.ok then format('%s seals and %s rows verify', v_result.seals_checked, v_result.rows_checked)
+  detail := case when v_result.ok then format('%s seals and %s rows verify%s', v_result.seals_checked, v_result.rows_checked,
+                                              case when v_result.incremental then format(' (after seal %s)', v_from_seal) else ' (the whole chain)' end)
                  else format('%s problem(s) in the audit chain', jsonb_array_length(v_result.problems)) end;
-  evidence := 'select * from compliance.verify_audit_log()';
+  evidence := case when v_result.incremental
+                   then format('select * from compliance.verify_audit_log(%s, %L::bytea)', v_from_seal, v_from_hash)
+                   else 'select * from compliance.verify_audit_log()' end;
+  -- the next run starts here; the row is sealed like any other, which anchors it
+  if v_result.ok and v_result.last_seal_no > 0 then
+    perform compliance_private.append_audit('audit.verified', 'soc2', 'audit_seal', v_result.last_seal_no::text,
+      jsonb_build_object('seal_no', v_result.last_seal_no, 'seal_hash', encode(v_result.last_seal_hash, 'hex'),
+        'incremental', v_result.incremental, 'seals_checked', v_result.seals_checked, 'rows_checked', v_result.rows_checked));
+  end if;
   return next;
 end;
 $$;
@@ -5015,7 +5061,7 @@ ALTER FUNCTION compliance_private.check_audit_chain(context jsonb) OWNER TO comp
 -- Name: FUNCTION check_audit_chain(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_audit_chain(context jsonb) IS 'Compliance check: the audit log''s hash chain verifies (compliance.verify_audit_log).';
+COMMENT ON FUNCTION compliance_private.check_audit_chain(context jsonb) IS 'Compliance check: the audit chain verifies. Incrementally, from the newest sealed audit.verified row (the checkpoint, anchored in the chain), so the daily cost follows the day''s rows; the whole chain when context full_verification is true or no checkpoint exists. A passing run writes the next checkpoint.';
 
 --
 -- Name: check_backup_age(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -12089,12 +12135,12 @@ GRANT SELECT ON TABLE compliance.check_results TO compliance_auditor;
 GRANT SELECT ON TABLE compliance.check_results TO compliance_worker;
 
 --
--- Name: FUNCTION run_compliance_checks(trigger text, require_tls boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION run_compliance_checks(trigger text, require_tls boolean, full_verification boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean) TO compliance_worker;
-GRANT ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean) TO compliance_dpo;
+REVOKE ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) TO compliance_dpo;
 
 --
 -- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -12296,13 +12342,13 @@ GRANT ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp wit
 GRANT ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) TO compliance_app;
 
 --
--- Name: FUNCTION verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) TO compliance_auditor;
-GRANT ALL ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) TO compliance_dpo;
-GRANT ALL ON FUNCTION compliance.verify_audit_log(OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb) TO compliance_worker;
+REVOKE ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) TO compliance_worker;
 
 --
 -- Name: FUNCTION acting_for_one_subject(); Type: ACL; Schema: compliance_private; Owner: compliance_owner

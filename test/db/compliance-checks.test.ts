@@ -13,8 +13,8 @@ const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
 
 interface Result { check_name: string; status: string; measured: Record<string, any>; detail: string; evidence: string; run_id: string }
 
-async function run(requireTls = false): Promise<Map<string, Result>> {
-  const rows = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.run_compliance_checks('demand', ${requireTls})`);
+async function run(requireTls = false, full = false): Promise<Map<string, Result>> {
+  const rows = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.run_compliance_checks('demand', ${requireTls}, ${full})`);
   return new Map((rows as unknown as Result[]).map((r) => [r.check_name, r]));
 }
 const statusOf = async (name: string, requireTls = false) => (await run(requireTls)).get(name)!;
