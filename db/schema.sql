@@ -220,7 +220,7 @@ ALTER FUNCTION compliance.alert_counts() OWNER TO compliance_owner;
 -- Name: FUNCTION alert_counts(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.alert_counts() IS 'How many alerts the outbox holds by topic and delivery state (pending, delivered, failed), and nothing about whom they name: what /metrics exports as pgcomply_alerts.';
+COMMENT ON FUNCTION compliance.alert_counts() IS 'How many alerts the outbox holds by topic and delivery state (pending, delivered, failed), and nothing about whom they name: what /metrics exports as pgcomply_alerts_total (delivered, failed) and pgcomply_alerts_pending.';
 
 --
 -- Name: apply_retention(text, integer, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner

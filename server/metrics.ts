@@ -41,16 +41,29 @@ export function registerDatabaseMetrics(metrics: Metrics, sql: Sql): void {
       if (rows?.[0]) this.set(Number(rows[0].ratio));
     },
   });
-  new Gauge({
-    name: 'pgcomply_alerts',
-    help: 'Alerts in the outbox by topic and delivery state (pending, delivered, failed); it only grows for delivered and failed',
-    labelNames: ['topic', 'state'] as const,
+  // counts from the outbox, which keeps every alert: delivered and failed only ever grow
+  new Counter({
+    name: 'pgcomply_alerts_total',
+    help: 'Alerts raised (emergency access, inappropriate reviews, failed compliance checks) by topic and outcome: delivered (by webhook or to the log) or failed',
+    labelNames: ['topic', 'outcome'] as const,
     registers: [metrics.registry],
     async collect() {
       const rows = await read((tx) => tx<{ topic: string; state: string; alerts: string }[]>`select * from compliance.alert_counts()`);
       if (!rows) return;
       this.reset();
-      for (const row of rows) this.set({ topic: row.topic, state: row.state }, Number(row.alerts));
+      for (const row of rows) if (row.state !== 'pending') this.inc({ topic: row.topic, outcome: row.state }, Number(row.alerts));
+    },
+  });
+  new Gauge({
+    name: 'pgcomply_alerts_pending',
+    help: 'Alerts waiting in the outbox for delivery, by topic',
+    labelNames: ['topic'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      const rows = await read((tx) => tx<{ topic: string; state: string; alerts: string }[]>`select * from compliance.alert_counts()`);
+      if (!rows) return;
+      this.reset();
+      for (const row of rows) if (row.state === 'pending') this.set({ topic: row.topic }, Number(row.alerts));
     },
   });
 }

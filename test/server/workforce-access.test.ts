@@ -89,7 +89,9 @@ describe('workforce access over the API', () => {
                        select date_trunc('minute', now()) - make_interval(mins => m) from generate_series(1, 10) m where m <> 5`;
     const metrics = await api.call('GET', '/metrics');
     expect(metrics.status).toBe(200);
-    expect(metrics.text).toMatch(/pgcomply_alerts\{topic="phi\.emergency_access",state="pending"\} [1-9]/);
+    expect(metrics.text).toMatch(/pgcomply_alerts_pending\{topic="phi\.emergency_access"\} [1-9]/);
+    await api.db.admin`update compliance.alert_outbox set state = 'delivered', delivered_at = now(), delivered_via = 'log'`;
+    expect((await api.call('GET', '/metrics')).text).toMatch(/pgcomply_alerts_total\{topic="phi\.emergency_access",outcome="delivered"\} [1-9]/);
     expect(metrics.text).toMatch(/pgcomply_sla_uptime_ratio 0\.9/);
   });
 });

@@ -1,5 +1,5 @@
 --! Previous: sha1:1ae06971d8dcc26ad4f64d8165f0925bf40fc124
---! Hash: sha1:1715d79625ad230446311d61593772d2b473b459
+--! Hash: sha1:55ff4e1e36720de2ed038a44e7126f00fc42541a
 --! Message: incremental-audit-verification
 
 -- Incremental audit verification (issue #19): verify_audit_log can start from a checkpoint, the
@@ -302,6 +302,22 @@ $function$;
 
 comment on function compliance_private.check_audit_chain(context jsonb) is
   'Compliance check: the audit chain verifies. Incrementally, from the newest sealed audit.verified row (the checkpoint, anchored in the chain), so the daily cost follows the day''s rows; the whole chain when context full_verification is true or no checkpoint exists. A passing run writes the next checkpoint.';
+
+-- included from fixtures/checks/alert_counts.sql
+-- compliance.alert_counts(): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.alert_counts()
+ RETURNS TABLE(topic text, state text, alerts bigint)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select a.topic, a.state, count(*) from compliance.alert_outbox a group by a.topic, a.state order by a.topic, a.state;
+$function$;
+
+comment on function compliance.alert_counts() is
+  'How many alerts the outbox holds by topic and delivery state (pending, delivered, failed), and nothing about whom they name: what /metrics exports as pgcomply_alerts_total (delivered, failed) and pgcomply_alerts_pending.';
 
 drop function compliance.run_compliance_checks(text, boolean);
 -- included from fixtures/checks/run_compliance_checks.sql
