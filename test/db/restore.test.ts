@@ -10,7 +10,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pepperParameters } from '../../db/pepper.js';
@@ -32,20 +31,28 @@ async function restore(from: Sql, into: Sql) {
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname in ('compliance', 'compliance_private') and c.relkind in ('r', 'p') and not c.relispartition
        and not exists (select from pg_depend d where d.objid = c.oid and d.deptype = 'e')`;
+  // one connection reads every table in turn
+  const reader = await from.reserve();
   await into.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
     for (const table of tables) await tx.unsafe(`delete from ${table.name}`);
     for (const table of tables) {
-      const out = await from.unsafe(`copy (select ${table.columns} from ${table.name}) to stdout`).readable();
+      // read whole, then written: piping one COPY stream into another stalled after thirty tables
+      const chunks: Buffer[] = [];
+      for await (const chunk of await reader.unsafe(`copy (select ${table.columns} from ${table.name}) to stdout`).readable()) chunks.push(chunk as Buffer);
       const inn = await tx.unsafe(`copy ${table.name} (${table.columns}) from stdin`).writable();
-      await pipeline(out, inn);
+      await new Promise<void>((resolve, reject) => {
+        inn.once('error', reject);
+        inn.once('finish', () => resolve());
+        inn.end(Buffer.concat(chunks));
+      });
     }
     const sequences = await from`select format('%I.%I', schemaname, sequencename) as name, last_value, last_value is not null as called
                                    from pg_sequences where schemaname in ('compliance', 'compliance_private')`;
     for (const sequence of sequences) {
       if (sequence.called) await tx`select setval(${sequence.name}::regclass, ${sequence.last_value}::bigint, true)`;
     }
-  });
+  }).finally(() => reader.release());
 }
 
 beforeAll(async () => {

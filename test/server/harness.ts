@@ -30,7 +30,11 @@ export function useServer(options: { masterKeys?: MasterKeys } = {}) {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     close = async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // a request a test left half-sent would hold the server open until headersTimeout
+        server.closeAllConnections();
+      });
       await sql.end();
     };
   });
