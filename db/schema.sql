@@ -1611,6 +1611,61 @@ ALTER FUNCTION compliance.erase_subject(user_id text, reason text, confirm boole
 COMMENT ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) IS 'DPO: erases a subject (GDPR Art. 17) in one transaction or not at all: locks the subject, deletes every personal row (profile, preferences, consents, conversations, messages, sessions, released holds), strips identity from its requests and from the legal holds it placed or released, removes its part of the audit rows about it and the actor''s part where it acted (listing those rows in the subject.erased row, which carries counts and no identity), and leaves a tombstone so later writes for the id fail (ERASD). Returns a receipt with counts per table. Errors: CONFM without confirm => true, LHOLD under legal hold, UNKSJ unknown subject, ERASD already erased, BADRG without a reason.';
 
 --
+-- Name: evidence_population(text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.evidence_population(name text, period_from timestamp with time zone, period_to timestamp with time zone) RETURNS SETOF jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_query text;
+begin
+  select p.query into v_query from compliance.evidence_populations p where p.name = evidence_population.name;
+  if not found then
+    perform compliance_private.raise_error('BADRG', format('unknown evidence population %L; known: %s', name,
+      (select string_agg(p.name, ', ' order by p.name) from compliance.evidence_populations p)));
+  end if;
+  if period_from is null or period_to is null or period_from >= period_to then
+    perform compliance_private.raise_error('BADRG', 'the period needs a start before its end');
+  end if;
+  -- the stored query is the owner's (a migration's), never the caller's
+  return query execute format('select to_jsonb(x) from (%s) x', v_query) using period_from, period_to;
+end;
+$$;
+
+ALTER FUNCTION compliance.evidence_population(name text, period_from timestamp with time zone, period_to timestamp with time zone) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION evidence_population(name text, period_from timestamp with time zone, period_to timestamp with time zone); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.evidence_population(name text, period_from timestamp with time zone, period_to timestamp with time zone) IS 'One evidence population over [period_from, period_to): its rows as JSON, in the order its query gives, with no personal data. The query is the one compliance.evidence_populations records, so the manifest can quote it. For the DPO and the auditor. Errors: BADRG (unknown population, the valid ones listed; a period that ends before it starts).';
+
+--
+-- Name: evidence_sample(text, timestamp with time zone, timestamp with time zone, integer, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.evidence_sample(name text, period_from timestamp with time zone, period_to timestamp with time zone, size integer, seed text) RETURNS SETOF jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  -- each row ranked by a hash of the seed and the row itself: the same seed over the same
+  -- population draws the same sample, and an auditor can redraw it
+  select r from compliance.evidence_population(evidence_sample.name, evidence_sample.period_from, evidence_sample.period_to) r
+   order by md5(evidence_sample.seed || r::text), r::text
+   limit greatest(evidence_sample.size, 0);
+$$;
+
+ALTER FUNCTION compliance.evidence_sample(name text, period_from timestamp with time zone, period_to timestamp with time zone, size integer, seed text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION evidence_sample(name text, period_from timestamp with time zone, period_to timestamp with time zone, size integer, seed text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.evidence_sample(name text, period_from timestamp with time zone, period_to timestamp with time zone, size integer, seed text) IS 'A sample of size rows from an evidence population, drawn by the seed (record the seed with the sample): the same seed over the same population always gives the same rows. For the DPO and the auditor.';
+
+--
 -- Name: export_my_data(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -2591,6 +2646,108 @@ ALTER FUNCTION compliance.record_consent(user_id text, purpose text, granted boo
 COMMENT ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) IS 'Records a grant (granted => true) or withdrawal (false) of consent for a purpose, with the privacy notice version, the source (api, import, dba) and, as evidence, the client IP and user agent of the request context (GDPR Art. 7(1)). Withdrawing is the same call as granting (Art. 7(3)). Audited as consent.granted / consent.withdrawn. Errors: PURPS unknown or inactive purpose, UNKSJ, ERASD.';
 
 --
+-- Name: evidence_packages; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.evidence_packages (
+    id bigint NOT NULL,
+    generated_at timestamp with time zone DEFAULT now() NOT NULL,
+    generated_by text,
+    period_from timestamp with time zone NOT NULL,
+    period_to timestamp with time zone NOT NULL,
+    manifest jsonb NOT NULL,
+    manifest_sha256 text NOT NULL,
+    CONSTRAINT evidence_packages_manifest_hash CHECK ((manifest_sha256 = encode(sha256(convert_to((manifest)::text, 'UTF8'::name)), 'hex'::text))),
+    CONSTRAINT evidence_packages_period_ordered CHECK ((period_from < period_to))
+);
+
+ALTER TABLE ONLY compliance.evidence_packages FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.evidence_packages OWNER TO compliance_owner;
+
+--
+-- Name: TABLE evidence_packages; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.evidence_packages IS 'Each evidence package produced: its period and manifest (per population: name, controls, query, generated_at, database, schema version, row count, the CSV''s SHA-256). The manifest''s SHA-256 is also in the audit chain (evidence.package_generated), so a package altered afterwards no longer matches.';
+
+--
+-- Name: COLUMN evidence_packages.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_packages.id IS 'The package.';
+
+--
+-- Name: COLUMN evidence_packages.generated_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_packages.generated_at IS 'When it was produced.';
+
+--
+-- Name: COLUMN evidence_packages.generated_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_packages.generated_by IS 'Who produced it; emptied when that person is erased.';
+
+--
+-- Name: COLUMN evidence_packages.period_from; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_packages.period_from IS 'The period''s start (inclusive).';
+
+--
+-- Name: COLUMN evidence_packages.period_to; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_packages.period_to IS 'The period''s end (exclusive).';
+
+--
+-- Name: COLUMN evidence_packages.manifest; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_packages.manifest IS 'The manifest: {"populations": [...]} as the server built it.';
+
+--
+-- Name: COLUMN evidence_packages.manifest_sha256; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_packages.manifest_sha256 IS 'SHA-256 (hex) of the manifest''s text as stored.';
+
+--
+-- Name: record_evidence_package(timestamp with time zone, timestamp with time zone, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_evidence_package(period_from timestamp with time zone, period_to timestamp with time zone, manifest jsonb) RETURNS compliance.evidence_packages
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.evidence_packages;
+begin
+  if manifest is null or jsonb_typeof(manifest -> 'populations') <> 'array' then
+    perform compliance_private.raise_error('BADRG', 'the manifest needs a populations array');
+  end if;
+  insert into compliance.evidence_packages as p (generated_by, period_from, period_to, manifest, manifest_sha256)
+  values (compliance.current_actor(), record_evidence_package.period_from, record_evidence_package.period_to, manifest,
+          encode(sha256(convert_to(manifest::text, 'UTF8')), 'hex'))
+  returning p.* into v_row;
+  perform compliance_private.append_audit('evidence.package_generated', 'soc2', 'evidence_package', v_row.id::text,
+    jsonb_build_object('period_from', v_row.period_from, 'period_to', v_row.period_to, 'manifest_sha256', v_row.manifest_sha256,
+      'populations', (select jsonb_agg(jsonb_build_object('name', e ->> 'name', 'rows', e -> 'rows', 'sha256', e ->> 'sha256'))
+                        from jsonb_array_elements(manifest -> 'populations') e)));
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_evidence_package(period_from timestamp with time zone, period_to timestamp with time zone, manifest jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_evidence_package(period_from timestamp with time zone, period_to timestamp with time zone, manifest jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_evidence_package(period_from timestamp with time zone, period_to timestamp with time zone, manifest jsonb) IS 'Records an evidence package the server assembled: stores its manifest with the manifest''s SHA-256 and writes that hash, with each population''s row count and CSV hash, into the audit chain (evidence.package_generated). For the DPO and the auditor. Errors: BADRG.';
+
+--
 -- Name: record_heartbeat(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -3115,6 +3272,25 @@ ALTER FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolea
 --
 
 COMMENT ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) IS 'Runs every compliance check (compliance_private.check_*) now, stores a run and its results, raises one compliance.check_failed alert per failing check in the outbox, and audits the run (compliance.checks_run, with the results'' hash). require_tls: whether the deployment requires TLS (REQUIRE_TLS), for the client_tls check; full_verification: verify the whole audit chain rather than from the last checkpoint. Returns the results. The worker runs it daily at 06:00 UTC; a DPO on demand.';
+
+--
+-- Name: schema_version(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.schema_version() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select m.filename from graphile_migrate.migrations m order by m.date desc, m.filename desc limit 1;
+$$;
+
+ALTER FUNCTION compliance.schema_version() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION schema_version(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.schema_version() IS 'The newest migration applied (its file name, e.g. 000033.sql): the schema version an evidence manifest records.';
 
 --
 -- Name: seal_audit_log(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -8392,6 +8568,72 @@ ALTER TABLE compliance.dsr_requests ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 COMMENT ON SEQUENCE compliance.dsr_requests_id_seq IS 'Identifiers of dsr_requests rows.';
 
 --
+-- Name: evidence_packages_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.evidence_packages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.evidence_packages_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE evidence_packages_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.evidence_packages_id_seq IS 'Numbers evidence packages in order.';
+
+--
+-- Name: evidence_populations; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.evidence_populations (
+    name text NOT NULL,
+    controls text[] NOT NULL,
+    description text NOT NULL,
+    query text NOT NULL,
+    CONSTRAINT evidence_populations_has_controls CHECK ((cardinality(controls) > 0)),
+    CONSTRAINT evidence_populations_name_format CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+);
+
+ALTER TABLE ONLY compliance.evidence_populations FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.evidence_populations OWNER TO compliance_owner;
+
+--
+-- Name: TABLE evidence_populations; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.evidence_populations IS 'The evidence populations an auditor can ask for: each a query over a period ($1 from, $2 to, half-open) that returns one row per item, with no personal data, and the controls it serves. Only the owner (a migration) changes them.';
+
+--
+-- Name: COLUMN evidence_populations.name; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_populations.name IS 'The population''s name (dsr_requests, phi_accesses, …).';
+
+--
+-- Name: COLUMN evidence_populations.controls; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_populations.controls IS 'The controls and articles it is evidence for.';
+
+--
+-- Name: COLUMN evidence_populations.description; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_populations.description IS 'What one row is.';
+
+--
+-- Name: COLUMN evidence_populations.query; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.evidence_populations.query IS 'The query text, recorded in every manifest: $1 is the period''s start (inclusive), $2 its end (exclusive).';
+
+--
 -- Name: health_record_categories; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -9509,6 +9751,20 @@ ALTER TABLE ONLY compliance.conversations
 
 ALTER TABLE ONLY compliance.dsr_requests
     ADD CONSTRAINT dsr_requests_pkey PRIMARY KEY (id);
+
+--
+-- Name: evidence_packages evidence_packages_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.evidence_packages
+    ADD CONSTRAINT evidence_packages_pkey PRIMARY KEY (id);
+
+--
+-- Name: evidence_populations evidence_populations_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.evidence_populations
+    ADD CONSTRAINT evidence_populations_pkey PRIMARY KEY (name);
 
 --
 -- Name: health_record_categories health_record_categories_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
@@ -10825,6 +11081,18 @@ COMMENT ON POLICY dpo_every_subject ON compliance.user_profiles IS 'The DPO reac
 ALTER TABLE compliance.dsr_requests ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: evidence_packages; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.evidence_packages ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: evidence_populations; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.evidence_populations ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: health_records; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -10987,6 +11255,30 @@ CREATE POLICY owner_routines ON compliance.dsr_requests TO compliance_owner USIN
 COMMENT ON POLICY owner_routines ON compliance.dsr_requests IS 'SECURITY DEFINER routines register and complete requests.';
 
 --
+-- Name: evidence_packages owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.evidence_packages TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON evidence_packages; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.evidence_packages IS 'The evidence functions (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
+-- Name: evidence_populations owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.evidence_populations TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON evidence_populations; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.evidence_populations IS 'The evidence functions (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
 -- Name: health_records owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -11123,6 +11415,30 @@ CREATE POLICY readers ON compliance.check_runs FOR SELECT TO compliance_dpo, com
 --
 
 COMMENT ON POLICY readers ON compliance.check_runs IS 'Check runs and results are evidence: the DPO, auditors and the worker read them all; only run_compliance_checks writes.';
+
+--
+-- Name: evidence_packages readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.evidence_packages FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON evidence_packages; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.evidence_packages IS 'The DPO and auditors read every row; only the owner and the evidence functions write.';
+
+--
+-- Name: evidence_populations readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.evidence_populations FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON evidence_populations; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.evidence_populations IS 'The DPO and auditors read every row; only the owner and the evidence functions write.';
 
 --
 -- Name: audit_logs readers_every_row; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -11797,6 +12113,22 @@ REVOKE ALL ON FUNCTION compliance.erase_subject(user_id text, reason text, confi
 GRANT ALL ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) TO compliance_dpo;
 
 --
+-- Name: FUNCTION evidence_population(name text, period_from timestamp with time zone, period_to timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.evidence_population(name text, period_from timestamp with time zone, period_to timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.evidence_population(name text, period_from timestamp with time zone, period_to timestamp with time zone) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.evidence_population(name text, period_from timestamp with time zone, period_to timestamp with time zone) TO compliance_auditor;
+
+--
+-- Name: FUNCTION evidence_sample(name text, period_from timestamp with time zone, period_to timestamp with time zone, size integer, seed text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.evidence_sample(name text, period_from timestamp with time zone, period_to timestamp with time zone, size integer, seed text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.evidence_sample(name text, period_from timestamp with time zone, period_to timestamp with time zone, size integer, seed text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.evidence_sample(name text, period_from timestamp with time zone, period_to timestamp with time zone, size integer, seed text) TO compliance_auditor;
+
+--
 -- Name: FUNCTION export_my_data(kind text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12040,6 +12372,21 @@ GRANT ALL ON FUNCTION compliance.record_consent(user_id text, purpose text, gran
 GRANT ALL ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) TO compliance_dpo;
 
 --
+-- Name: TABLE evidence_packages; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.evidence_packages TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.evidence_packages TO compliance_auditor;
+
+--
+-- Name: FUNCTION record_evidence_package(period_from timestamp with time zone, period_to timestamp with time zone, manifest jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_evidence_package(period_from timestamp with time zone, period_to timestamp with time zone, manifest jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_evidence_package(period_from timestamp with time zone, period_to timestamp with time zone, manifest jsonb) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.record_evidence_package(period_from timestamp with time zone, period_to timestamp with time zone, manifest jsonb) TO compliance_auditor;
+
+--
 -- Name: FUNCTION record_heartbeat(); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12141,6 +12488,14 @@ GRANT SELECT ON TABLE compliance.check_results TO compliance_worker;
 REVOKE ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) TO compliance_worker;
 GRANT ALL ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) TO compliance_dpo;
+
+--
+-- Name: FUNCTION schema_version(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.schema_version() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.schema_version() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.schema_version() TO compliance_auditor;
 
 --
 -- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -13109,6 +13464,13 @@ GRANT SELECT ON TABLE compliance.consent_purposes TO compliance_auditor;
 
 GRANT SELECT ON TABLE compliance.current_consents TO compliance_app;
 GRANT SELECT ON TABLE compliance.current_consents TO compliance_dpo;
+
+--
+-- Name: TABLE evidence_populations; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.evidence_populations TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.evidence_populations TO compliance_auditor;
 
 --
 -- Name: TABLE health_record_categories; Type: ACL; Schema: compliance; Owner: compliance_owner

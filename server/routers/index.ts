@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { publicProcedure, router } from '../trpc.js';
 import { approverRouter } from './approver.js';
 import { dpoRouter } from './dpo.js';
+import { evidenceRouter } from './evidence.js';
 import { meRouter } from './me.js';
 import { phiRouter } from './phi.js';
 import { staffRouter } from './staff.js';
@@ -20,6 +21,7 @@ export const appRouter = router({
   staff: staffRouter,
   approver: approverRouter,
   phi: phiRouter,
+  evidence: evidenceRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,0 +1,26 @@
+/** SOC 2 evidence for the DPO and the auditor: packages of populations with a hashed manifest, and reproducible samples. */
+import { z } from 'zod';
+import { buildEvidencePackage } from '../evidence/package.js';
+import * as s from '../schemas.js';
+import { reviewerProcedure, router } from '../trpc.js';
+
+const tags = ['evidence'];
+const period = { from: z.coerce.date(), to: z.coerce.date() };
+
+export const evidenceRouter = router({
+  package: reviewerProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/evidence/packages', tags,
+      summary: 'Produce the evidence populations of a period [from, to) as CSVs with a manifest (controls, query, time, database, schema version, row count, SHA-256 each); the manifest\'s hash goes into the audit chain' } })
+    .input(z.strictObject(period))
+    .output(z.object({ package_id: z.string(), manifest_sha256: z.string(), manifest: s.document, csv: z.record(z.string(), z.string()) }))
+    .mutation(({ ctx, input }) => buildEvidencePackage(ctx.tx, input.from, input.to)),
+  sample: reviewerProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/evidence/{population}/sample', tags, summary: 'A reproducible sample of a population: the same seed draws the same rows' } })
+    .input(z.strictObject({ population: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/), ...period, size: z.coerce.number().int().min(1).max(1000).default(25), seed: z.string().min(1).max(200) }))
+    .output(z.object({ population: z.string(), seed: z.string(), rows: z.array(s.document) }))
+    .query(async ({ ctx, input }) => {
+      const rows = await ctx.tx<{ row: Record<string, unknown> }[]>`
+        select r as row from compliance.evidence_sample(${input.population}, ${input.from}, ${input.to}, ${input.size}, ${input.seed}) r`;
+      return { population: input.population, seed: input.seed, rows: rows.map((r) => r.row) };
+    }),
+});

@@ -1,0 +1,69 @@
+/**
+ * Evidence populations (issue #20, first part): each population's row count equals an
+ * independent count, every CSV and the manifest hash verify, the manifest's hash is in the audit
+ * chain, and the same seed draws the same sample.
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { useServer } from './harness.js';
+
+const api = useServer();
+const period = { from: '2026-01-01T00:00:00Z', to: '2027-01-01T00:00:00Z' };
+
+describe('evidence packages', () => {
+  it('count each population as an independent query does, and hash what they hold', async () => {
+    for (const user of ['user:ev1', 'user:ev2', 'user:ev3']) {
+      const token = await api.token(user);
+      await api.call('POST', '/api/v1/users/me/consent', token, { consent_type: 'analytics', granted: true });
+      await api.call('POST', '/api/v1/users/me/health-records', token, { category: 'note', data: { n: user } });
+    }
+    const dpo = await api.token('dpo:dana', ['dpo']);
+    await api.call('POST', '/api/v1/dpo/requests', dpo, { user_id: 'user:ev1', kind: 'objection' });
+    await api.call('POST', '/api/v1/dpo/breaches', dpo, { discovered_at: new Date(Date.now() - 60_000).toISOString(), description: 'lost laptop', affected_count: 2 });
+
+    const auditor = await api.token('auditor:ann', ['auditor']);
+    const made = await api.call('POST', '/api/v1/evidence/packages', auditor, period);
+    expect(made.status, made.text).toBe(200);
+    const { manifest, csv, manifest_sha256, package_id } = made.json;
+    const count = async (query: string) => Number((await api.db.admin.unsafe(query, [period.from, period.to]))[0]!.n);
+    const expected: Record<string, number> = {
+      dsr_requests: await count('select count(*) as n from compliance.dsr_requests where received_at >= $1 and received_at < $2'),
+      consent_changes: await count('select count(*) as n from compliance.consent_records where recorded_at >= $1 and recorded_at < $2'),
+      phi_accesses: await count(`select count(*) as n from compliance.audit_logs where action like 'phi.%' and action not in ('phi.unusual_access', 'phi.keys_rotated') and occurred_at >= $1 and occurred_at < $2`),
+      breaches: await count('select count(*) as n from compliance.breaches where discovered_at >= $1 and discovered_at < $2'),
+    };
+    expect(expected.consent_changes).toBe(3);
+    for (const [name, n] of Object.entries(expected)) {
+      const entry = manifest.populations.find((p: { name: string }) => p.name === name);
+      expect(entry.rows, name).toBe(n);
+      expect(csv[name].trimEnd().split('\r\n').length - 1, `${name} CSV rows`).toBe(n);
+      expect(createHash('sha256').update(csv[name]).digest('hex'), `${name} hash`).toBe(entry.sha256);
+      expect(entry).toMatchObject({ database: api.db.name, schema_version: expect.stringMatching(/^\d{6}\.sql$/) });
+      expect(entry.query).toContain('$1');
+    }
+    const [stored] = await api.db.admin`select manifest, manifest_sha256, encode(sha256(convert_to(manifest::text, 'UTF8')), 'hex') as recomputed
+                                         from compliance.evidence_packages where id = ${package_id}`;
+    expect(stored!.recomputed).toBe(manifest_sha256);
+    const [audit] = await api.db.admin`select details from compliance.audit_logs where action = 'evidence.package_generated' and resource_id = ${package_id}`;
+    expect(audit!.details.manifest_sha256).toBe(manifest_sha256);
+    // an altered package no longer matches the hash the chain holds
+    await api.db.admin.begin(async (tx) => {
+      await tx`alter table compliance.evidence_packages drop constraint evidence_packages_manifest_hash`;
+      await tx`update compliance.evidence_packages set manifest = jsonb_set(manifest, '{populations,0,rows}', '999') where id = ${package_id}`;
+      const [altered] = await tx`select encode(sha256(convert_to(manifest::text, 'UTF8')), 'hex') as h from compliance.evidence_packages where id = ${package_id}`;
+      expect(altered!.h).not.toBe(audit!.details.manifest_sha256);
+      throw new Error('rolled back');
+    }).catch(() => undefined);
+  });
+
+  it('draws the same sample from the same seed, and refuses a subject', async () => {
+    const auditor = await api.token('auditor:ann', ['auditor']);
+    const path = (seed: string) => `/api/v1/evidence/phi_accesses/sample?from=${period.from}&to=${period.to}&size=2&seed=${seed}`;
+    const first = await api.call('GET', path('audit-2026-q4'), auditor);
+    expect(first.status, first.text).toBe(200);
+    expect(first.json.rows).toHaveLength(2);
+    expect((await api.call('GET', path('audit-2026-q4'), auditor)).json.rows).toEqual(first.json.rows);
+    expect((await api.call('GET', path('x'), await api.token('user:ev1'))).status).toBe(403);
+    expect((await api.call('GET', `/api/v1/evidence/nothing/sample?from=${period.from}&to=${period.to}&seed=s`, auditor)).status).toBe(400);
+  });
+});
