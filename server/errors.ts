@@ -80,10 +80,15 @@ export function toTRPCError(error: unknown): TRPCError {
       if (code === '23514' && error.constraint_name) message = `invalid value (${error.constraint_name})`;
       if (ours && error.hint) message = `${message}. ${error.hint}`;
       if (API_MESSAGES[code]) message = API_MESSAGES[code];
-      return new TRPCError({ code: trpcCode, message, cause: Object.assign(new Error(code), { sqlstate: code }) });
+      return new TRPCError({ code: trpcCode, message, cause: sqlstateCause(code) });
     }
   }
   return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'internal error', cause: error instanceof Error ? error : undefined });
+}
+
+/** the cause that carries one of our SQLSTATEs to the client (data.sqlstate) */
+export function sqlstateCause(code: string): Error & { sqlstate: string } {
+  return Object.assign(new Error(code), { sqlstate: code });
 }
 
 export function sqlStateOf(error: TRPCError): string | undefined {

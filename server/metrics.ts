@@ -32,6 +32,11 @@ export function registerDatabaseMetrics(metrics: Metrics, sql: Sql): void {
       await tx`set local role compliance_app`;
       return query(tx);
     }).catch(() => undefined);
+  // both alert metrics are collected in the same scrape, at once: they share one read
+  type AlertCount = { topic: string; state: string; alerts: string };
+  let alertRead: Promise<AlertCount[] | undefined> | undefined;
+  const alertCounts = () => (alertRead ??= read((tx) => tx<AlertCount[]>`select * from compliance.alert_counts()`)
+    .finally(() => { alertRead = undefined; }));
   new Gauge({
     name: 'pgcomply_sla_uptime_ratio',
     help: 'Share of the last 30 days (since the first heartbeat, if later) in which the worker was alive; a minute without a heartbeat counts as down',
@@ -48,7 +53,7 @@ export function registerDatabaseMetrics(metrics: Metrics, sql: Sql): void {
     labelNames: ['topic', 'outcome'] as const,
     registers: [metrics.registry],
     async collect() {
-      const rows = await read((tx) => tx<{ topic: string; state: string; alerts: string }[]>`select * from compliance.alert_counts()`);
+      const rows = await alertCounts();
       if (!rows) return;
       this.reset();
       for (const row of rows) if (row.state !== 'pending') this.inc({ topic: row.topic, outcome: row.state }, Number(row.alerts));
@@ -60,7 +65,7 @@ export function registerDatabaseMetrics(metrics: Metrics, sql: Sql): void {
     labelNames: ['topic'] as const,
     registers: [metrics.registry],
     async collect() {
-      const rows = await read((tx) => tx<{ topic: string; state: string; alerts: string }[]>`select * from compliance.alert_counts()`);
+      const rows = await alertCounts();
       if (!rows) return;
       this.reset();
       for (const row of rows) if (row.state === 'pending') this.set({ topic: row.topic }, Number(row.alerts));

@@ -67,18 +67,14 @@ export class DataKeys {
 
   /** drops the patient's unwrapped keys (after their erasure) */
   forget(patient: string): void {
-    for (const id of this.cache.keys()) if (id.startsWith(`${patient}\u0000`)) this.drop(id);
+    for (const id of this.cache.keys()) if (id.startsWith(`${patient}\u0000`)) this.cache.delete(id);
     this.newest.delete(patient);
   }
 
+  // an evicted key is not zeroed: a request may still hold it across an await
   private remember(id: string, dataKey: DataKey) {
-    if (this.cache.size >= MAX_CACHED_KEYS) this.drop(this.cache.keys().next().value!);
+    if (this.cache.size >= MAX_CACHED_KEYS) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(id, { dataKey, until: Date.now() + this.ttlMs });
-  }
-
-  // not zeroed: a request may still hold the key across an await
-  private drop(id: string) {
-    this.cache.delete(id);
   }
 }
 

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import type { ReservedSql, TransactionSql } from 'postgres';
+import { sqlstateCause } from '../errors.js';
 import { RecordedRefusal } from '../trpc.js';
 import type { DataKey, DataKeys } from './data-keys.js';
 import { MasterKeyError } from './master-keys.js';
@@ -76,7 +77,7 @@ function refused(reason: string | null): TRPCError {
 
 function keyUnavailable(error: unknown): never {
   if (error instanceof MasterKeyError) {
-    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `the health records cannot be decrypted here: ${error.message}`, cause: Object.assign(new Error('PHIKY'), { sqlstate: 'PHIKY' }) });
+    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `the health records cannot be decrypted here: ${error.message}`, cause: sqlstateCause('PHIKY') });
   }
   throw error;
 }

@@ -1,6 +1,7 @@
 /** The patient's own health records (HIPAA), and who accessed them. */
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { sqlstateCause } from '../errors.js';
 import { createRecord, deleteRecord, readRecords, updateRecord } from '../phi/records.js';
 import * as s from '../schemas.js';
 import { router, subjectProcedure } from '../trpc.js';
@@ -59,5 +60,5 @@ export const accessLog = subjectProcedure
   });
 
 function notFound() {
-  return new TRPCError({ code: 'NOT_FOUND', message: 'no health record with that id', cause: Object.assign(new Error('PHINF'), { sqlstate: 'PHINF' }) });
+  return new TRPCError({ code: 'NOT_FOUND', message: 'no health record with that id', cause: sqlstateCause('PHINF') });
 }
