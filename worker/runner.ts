@@ -78,14 +78,11 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
       crontab: CRONTAB,
       logger: graphileLogger,
     });
-    // the loops start now rather than at the next minute, and the heartbeat from the first
-    // minute. A start the database cuts off (its connections terminated) is not fatal: the
-    // crontab starts each of them within a minute anyway
-    await Promise.all([
-      runner.addJob('seal_audit_log', {}, { jobKey: SEAL_JOB_KEY, jobKeyMode: 'preserve_run_at' }),
-      runner.addJob('deliver_alerts', {}, { jobKey: DELIVER_ALERTS_JOB_KEY, jobKeyMode: 'preserve_run_at' }),
-      runner.addJob('heartbeat', {}, { jobKey: 'heartbeat', jobKeyMode: 'replace' }),
-    ]).catch((error: Error) => workerLog.warn(`the worker's loops will start with the crontab: ${error.message}`));
+    // start the sealing loop now rather than at the next minute
+    await runner.addJob('seal_audit_log', {}, { jobKey: SEAL_JOB_KEY, jobKeyMode: 'preserve_run_at' });
+    await runner.addJob('deliver_alerts', {}, { jobKey: DELIVER_ALERTS_JOB_KEY, jobKeyMode: 'preserve_run_at' });
+    // alive from the first minute, not from the next cron tick
+    await runner.addJob('heartbeat', {}, { jobKey: 'heartbeat', jobKeyMode: 'replace' });
     return { runner, pool, workerIds };
   } catch (error) {
     await pool.end().catch(() => undefined);
