@@ -90,13 +90,28 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
   }
 }
 
+const FIRST_START_ATTEMPTS = 4;
+
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const staleLockSeconds = options.staleLockSeconds ?? DEFAULT_STALE_LOCK_SECONDS;
-  // a worker killed before this one started may still hold jobs
-  await unlockStaleJobs(options.connectionString, staleLockSeconds);
   let stopping = false;
   let restarting: Promise<void> | undefined;
-  let current = await startRunner(options, () => void restart());
+  // the first start is tried again, as a restart is, when the database cuts it off (its
+  // connections terminated while the loops were being set up); a setting that is wrong still
+  // fails the start, after the last attempt
+  let current: Awaited<ReturnType<typeof startRunner>>;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      // a worker killed before this one started may still hold jobs
+      await unlockStaleJobs(options.connectionString, staleLockSeconds);
+      current = await startRunner(options, () => void restart());
+      break;
+    } catch (error) {
+      if (attempt >= FIRST_START_ATTEMPTS) throw error;
+      workerLog.warn({ attempt }, `the worker could not start yet: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+    }
+  }
 
   async function restart(): Promise<void> {
     if (stopping || restarting) return;
