@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'node:events';
 import { run, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
 import pg from 'pg';
+import { waitOutConnectionLoss } from './cron-pool.js';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
 import { phiUnusualAccess } from './tasks/phi-unusual-access.js';
@@ -52,18 +53,32 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-/** one graphile-worker runner on its own pool, and the ids of its job loops as they start */
-async function startRunner(options: WorkerOptions, onFatal: () => void): Promise<{ runner: Runner; pool: pg.Pool; workerIds: string[] }> {
+/**
+ * one graphile-worker runner on its own pool, and the id its jobs are locked under (graphile-worker
+ * 0.17 locks a job under its worker pool's id, not the job loop's)
+ */
+interface RunningRunner {
+  runner: Runner;
+  pool: pg.Pool;
+  workerIds: string[];
+  /** stops the runner, then its pool; a cron query waiting for the database gives up first */
+  stop(): Promise<void>;
+}
+
+async function startRunner(options: WorkerOptions, onFatal: () => void): Promise<RunningRunner> {
   const staleLockSeconds = options.staleLockSeconds ?? DEFAULT_STALE_LOCK_SECONDS;
   const concurrency = options.concurrency ?? 2;
   // our own pool, so a connection the server ends (its shutdown, a failover,
   // pg_terminate_backend) is one log line and a reconnect, never an unhandled 'error' event
   const pool = new pg.Pool({ connectionString: options.connectionString, max: concurrency + 2 });
   pool.on('error', reportClosedConnection);
+  const cronQueries = waitOutConnectionLoss(pool);
+  // and one a job loop holds checked out: the loop's next query then fails and is retried
+  pool.on('connect', (client) => client.on('error', reportClosedConnection));
   const workerIds: string[] = [];
-  // listening from before run(): the job loops are created while it starts
+  // listening from before run(): the worker pool is created while it starts
   const events: WorkerEvents = new EventEmitter();
-  events.on('worker:create', ({ worker }) => workerIds.push(worker.workerId));
+  events.on('pool:create', ({ workerPool }) => workerIds.push(workerPool.id));
   // a job loop that cannot record a job's end (its connection died) ends for good: graphile-worker
   // expects the process to be restarted, so the runner is
   events.on('worker:fatalError', onFatal);
@@ -83,7 +98,12 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
     await runner.addJob('deliver_alerts', {}, { jobKey: DELIVER_ALERTS_JOB_KEY, jobKeyMode: 'preserve_run_at' });
     // alive from the first minute, not from the next cron tick
     await runner.addJob('heartbeat', {}, { jobKey: 'heartbeat', jobKeyMode: 'replace' });
-    return { runner, pool, workerIds };
+    const stop = async () => {
+      cronQueries.stopWaiting();
+      await runner.stop().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    };
+    return { runner, pool, workerIds, stop };
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw error;
@@ -99,7 +119,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   // the first start is tried again, as a restart is, when the database cuts it off (its
   // connections terminated while the loops were being set up); a setting that is wrong still
   // fails the start, after the last attempt
-  let current: Awaited<ReturnType<typeof startRunner>>;
+  let current: RunningRunner;
   for (let attempt = 1; ; attempt += 1) {
     try {
       // a worker killed before this one started may still hold jobs
@@ -118,8 +138,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     restarting = (async () => {
       workerLog.warn('a job loop of the worker lost its database connection; restarting the worker');
       const previous = current;
-      await previous.runner.stop().catch(() => undefined);
-      await previous.pool.end().catch(() => undefined);
+      await previous.stop();
       for (let attempt = 1; !stopping; attempt += 1) {
         try {
           // the jobs the dead loops held are ours: release them now rather than when stale
@@ -142,8 +161,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     async stop() {
       stopping = true;
       await restarting;
-      await current.runner.stop().catch(() => undefined);
-      await current.pool.end().catch(() => undefined);
+      await current.stop();
     },
   };
 }
