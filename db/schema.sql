@@ -105,6 +105,32 @@ CREATE TYPE graphile_worker.job_spec AS (
 
 ALTER TYPE graphile_worker.job_spec OWNER TO pgcomply_worker;
 
+--
+-- Name: access_review_items_of(bigint); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.access_review_items_of(campaign_id bigint) RETURNS TABLE(id bigint, kind text, login_name text, actor_id text, grant_id bigint, roles text[], granted_by text, last_used_at timestamp with time zone, decision text, note text, decided_by text, decided_at timestamp with time zone, dba_action text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select i.id, i.kind, i.login_name, i.actor_id, i.grant_id, i.roles, i.granted_by, i.last_used_at,
+         i.decision, i.note, i.decided_by, i.decided_at,
+         -- a role membership revoked in review is a DBA's statement to run
+         case when i.kind = 'database_login' and i.decision = 'revoke'
+              then (select string_agg(format('REVOKE %I FROM %I;', r, i.login_name), ' ' order by r) from unnest(i.roles) r) end
+    from compliance.access_review_items i
+   where i.campaign_id = access_review_items_of.campaign_id
+   order by i.kind, i.id;
+$$;
+
+ALTER FUNCTION compliance.access_review_items_of(campaign_id bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION access_review_items_of(campaign_id bigint); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.access_review_items_of(campaign_id bigint) IS 'The DPO''s worklist for one access review campaign: every item with its roles, who granted it where known, its decision and note, and for a database login to revoke, the REVOKE statements a DBA runs (pgcomply does not change role memberships itself).';
+
 SET default_table_access_method = heap;
 
 --
@@ -1336,6 +1362,188 @@ ALTER FUNCTION compliance.current_user_agent() OWNER TO compliance_owner;
 COMMENT ON FUNCTION compliance.current_user_agent() IS 'The user agent of the current request, or NULL outside a request.';
 
 --
+-- Name: access_review_items; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.access_review_items (
+    id bigint NOT NULL,
+    campaign_id bigint NOT NULL,
+    kind text NOT NULL,
+    login_name text,
+    actor_id text,
+    grant_id bigint,
+    roles text[] DEFAULT '{}'::text[] NOT NULL,
+    granted_by text,
+    last_used_at timestamp with time zone,
+    decision text,
+    note text,
+    decided_by text,
+    decided_at timestamp with time zone,
+    CONSTRAINT access_review_items_decision_complete CHECK ((((decision IS NULL) = (decided_at IS NULL)) AND ((decision IS NULL) = (note IS NULL)))),
+    CONSTRAINT access_review_items_decision_known CHECK (((decision IS NULL) OR (decision = ANY (ARRAY['keep'::text, 'revoke'::text])))),
+    CONSTRAINT access_review_items_kind_fields CHECK ((((kind = 'database_login'::text) AND (login_name IS NOT NULL) AND (actor_id IS NULL) AND (grant_id IS NULL)) OR ((kind = 'application_actor'::text) AND (login_name IS NULL) AND (grant_id IS NULL)) OR ((kind = 'access_grant'::text) AND (login_name IS NULL) AND (grant_id IS NOT NULL)))),
+    CONSTRAINT access_review_items_kind_known CHECK ((kind = ANY (ARRAY['database_login'::text, 'application_actor'::text, 'access_grant'::text]))),
+    CONSTRAINT access_review_items_not_by_granter CHECK (((decided_by IS NULL) OR (granted_by IS NULL) OR (decided_by <> granted_by))),
+    CONSTRAINT access_review_items_not_by_holder CHECK (((decided_by IS NULL) OR (actor_id IS NULL) OR (decided_by <> actor_id)))
+);
+
+ALTER TABLE ONLY compliance.access_review_items FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.access_review_items OWNER TO compliance_owner;
+
+--
+-- Name: TABLE access_review_items; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.access_review_items IS 'One item of an access review campaign: a database login with the pgcomply roles it can use, an application actor with the roles it used in the last 90 days, or an access grant in force; and the reviewer''s keep or revoke with a note. Written only by compliance.open_access_review and decide_access_review_item.';
+
+--
+-- Name: COLUMN access_review_items.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.id IS 'The item.';
+
+--
+-- Name: COLUMN access_review_items.campaign_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.campaign_id IS 'Its campaign.';
+
+--
+-- Name: COLUMN access_review_items.kind; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.kind IS 'database_login, application_actor or access_grant.';
+
+--
+-- Name: COLUMN access_review_items.login_name; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.login_name IS 'For a database login: its role name.';
+
+--
+-- Name: COLUMN access_review_items.actor_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.actor_id IS 'For an application actor: the actor; for an access grant: its grantee. Emptied when that person is erased.';
+
+--
+-- Name: COLUMN access_review_items.grant_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.grant_id IS 'For an access grant: the grant.';
+
+--
+-- Name: COLUMN access_review_items.roles; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.roles IS 'The pgcomply roles the login can use, the application roles the actor used, or the grant''s scope.';
+
+--
+-- Name: COLUMN access_review_items.granted_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.granted_by IS 'Who granted it, where the log knows (an access grant''s approver, the grantee for break-glass): never its reviewer. Emptied when that person is erased.';
+
+--
+-- Name: COLUMN access_review_items.last_used_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.last_used_at IS 'For an application actor: the last audit row in which it used one of its roles.';
+
+--
+-- Name: COLUMN access_review_items.decision; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.decision IS 'keep or revoke; null until decided.';
+
+--
+-- Name: COLUMN access_review_items.note; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.note IS 'Why, in the reviewer''s words.';
+
+--
+-- Name: COLUMN access_review_items.decided_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.decided_by IS 'The reviewer. Emptied when that person is erased.';
+
+--
+-- Name: COLUMN access_review_items.decided_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_items.decided_at IS 'When it was decided.';
+
+--
+-- Name: decide_access_review_item(bigint, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.decide_access_review_item(item_id bigint, decision text, note text) RETURNS compliance.access_review_items
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_item compliance.access_review_items;
+  v_reviewer text := compliance.current_actor();
+begin
+  perform compliance_private.require_context_subject();
+  if decision is null or decision not in ('keep', 'revoke') then
+    perform compliance_private.raise_error('BADRG', format('decision %L is unknown', decision), 'Use keep or revoke.');
+  end if;
+  if note is null or length(trim(note)) not between 1 and 2000 then
+    perform compliance_private.raise_error('BADRG', 'say why in a note (1 to 2000 characters)');
+  end if;
+  select i.* into v_item from compliance.access_review_items i where i.id = item_id for no key update;
+  if not found then
+    perform compliance_private.raise_error('RVNOT', format('no access review item %s', coalesce(item_id::text, 'NULL')),
+      'See compliance.access_review_items_of(campaign_id).');
+  end if;
+  if v_item.decided_at is not null then
+    perform compliance_private.raise_error('RVSTA', format('access review item %s was decided already (%s)', item_id, v_item.decision));
+  end if;
+  -- segregation of duties: nobody confirms access they granted, or their own
+  if v_reviewer = v_item.granted_by or v_reviewer = v_item.actor_id then
+    perform compliance_private.raise_error('RVSLF',
+      case when v_reviewer = v_item.actor_id then 'nobody reviews their own access' else 'nobody reviews access they granted' end,
+      'Another reviewer decides this item.');
+  end if;
+  update compliance.access_review_items i
+     set decision = decide_access_review_item.decision, note = decide_access_review_item.note,
+         decided_by = v_reviewer, decided_at = clock_timestamp()
+   where i.id = v_item.id
+  returning i.* into v_item;
+  -- a grant ends now; a database role is a DBA's to revoke, and the item says so
+  if decision = 'revoke' and v_item.kind = 'access_grant' then
+    perform compliance.revoke_access_grant(v_item.grant_id, 'access review ' || v_item.campaign_id || ': ' || note);
+  end if;
+  perform compliance_private.append_audit('access_review.decided', 'soc2', 'access_review_item', v_item.id::text,
+    jsonb_build_object('campaign_id', v_item.campaign_id, 'kind', v_item.kind, 'decision', v_item.decision,
+      'grant_id', v_item.grant_id, 'roles', v_item.roles),
+    null, jsonb_strip_nulls(jsonb_build_object('login', v_item.login_name, 'actor', v_item.actor_id, 'note', v_item.note)));
+  -- the last decision completes the campaign
+  update compliance.access_review_campaigns c set completed_at = clock_timestamp()
+   where c.id = v_item.campaign_id and c.completed_at is null
+     and not exists (select from compliance.access_review_items i where i.campaign_id = c.id and i.decided_at is null);
+  if found then
+    perform compliance_private.append_audit('access_review.completed', 'soc2', 'access_review_campaign', v_item.campaign_id::text,
+      (select jsonb_build_object('items', count(*), 'kept', count(*) filter (where i.decision = 'keep'),
+                'revoked', count(*) filter (where i.decision = 'revoke'))
+         from compliance.access_review_items i where i.campaign_id = v_item.campaign_id));
+  end if;
+  return v_item;
+end;
+$$;
+
+ALTER FUNCTION compliance.decide_access_review_item(item_id bigint, decision text, note text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION decide_access_review_item(item_id bigint, decision text, note text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.decide_access_review_item(item_id bigint, decision text, note text) IS 'The DPO records keep or revoke, with a note, for one item of an access review campaign. Revoking an access grant ends it at once (compliance.revoke_access_grant); revoking a database role membership is left to a DBA (the item''s dba_action says what to run). The reviewer may not be the one who granted the access, nor the one who holds it. The last decision completes the campaign. Audited as access_review.decided (and access_review.completed). Errors: BADRG, RVNOT, RVSTA (decided already), RVSLF (own or self-granted access), and the grant''s GRSTA.';
+
+--
 -- Name: delete_health_record(uuid, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1869,6 +2077,125 @@ ALTER FUNCTION compliance.my_access_grants() OWNER TO compliance_owner;
 --
 
 COMMENT ON FUNCTION compliance.my_access_grants() IS 'The acting workforce member''s grants and requests, newest first, whatever their state. Errors: NOCTX without a request context.';
+
+--
+-- Name: access_review_campaigns; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.access_review_campaigns (
+    id bigint NOT NULL,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    due_at timestamp with time zone NOT NULL,
+    opened_by text,
+    completed_at timestamp with time zone,
+    CONSTRAINT access_review_campaigns_completed_after_opening CHECK (((completed_at IS NULL) OR (completed_at >= opened_at))),
+    CONSTRAINT access_review_campaigns_due_after_opening CHECK ((due_at > opened_at))
+);
+
+ALTER TABLE ONLY compliance.access_review_campaigns FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.access_review_campaigns OWNER TO compliance_owner;
+
+--
+-- Name: TABLE access_review_campaigns; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.access_review_campaigns IS 'Access review campaigns (SOC 2 CC6.2, CC6.3): each a snapshot of who could reach the data when it was opened (compliance.open_access_review), reviewed item by item.';
+
+--
+-- Name: COLUMN access_review_campaigns.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaigns.id IS 'The campaign.';
+
+--
+-- Name: COLUMN access_review_campaigns.opened_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaigns.opened_at IS 'When the snapshot was taken.';
+
+--
+-- Name: COLUMN access_review_campaigns.due_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaigns.due_at IS 'When every item should be decided; unfinished after it, the access_review check fails.';
+
+--
+-- Name: COLUMN access_review_campaigns.opened_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaigns.opened_by IS 'The actor who opened it (null for the worker''s weekly run); emptied when that person is erased.';
+
+--
+-- Name: COLUMN access_review_campaigns.completed_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaigns.completed_at IS 'When its last item was decided.';
+
+--
+-- Name: open_access_review(interval); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.open_access_review(due_in interval DEFAULT '7 days'::interval) RETURNS compliance.access_review_campaigns
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_campaign compliance.access_review_campaigns;
+begin
+  if due_in is null or due_in <= interval '0' or due_in > interval '90 days' then
+    perform compliance_private.raise_error('BADRG', 'due_in must be more than nothing and at most 90 days');
+  end if;
+  insert into compliance.access_review_campaigns as c (opened_at, due_at, opened_by)
+  values (clock_timestamp(), clock_timestamp() + due_in, compliance.current_actor())
+  returning c.* into v_campaign;
+
+  -- every login that can act as a pgcomply role, with the roles it can use (inherited too)
+  insert into compliance.access_review_items (campaign_id, kind, login_name, roles)
+  select v_campaign.id, 'database_login', l.rolname,
+         array_agg(g.rolname::text order by g.rolname)
+    from pg_catalog.pg_roles l
+    join pg_catalog.pg_roles g on g.rolname like 'compliance\_%' and g.oid <> l.oid
+   where l.rolcanlogin and pg_catalog.pg_has_role(l.oid, g.oid, 'MEMBER')
+   group by l.rolname;
+
+  -- every application actor who acted as dpo, approver or staff in the last 90 days
+  insert into compliance.access_review_items (campaign_id, kind, actor_id, roles, last_used_at)
+  select v_campaign.id, 'application_actor', u.actor_id, array_agg(distinct u.role order by u.role), max(u.occurred_at)
+    from (select a.actor_id, coalesce(r.role, a.details ->> 'actor_role') as role, a.occurred_at
+            from compliance.audit_logs a
+            left join compliance.access_review_role_actions r on r.action = a.action
+           where a.occurred_at >= v_campaign.opened_at - interval '90 days'
+             and a.actor_id is not null
+             and (r.role is not null or a.details ->> 'actor_role' in ('dpo', 'approver', 'staff'))) u
+   group by u.actor_id;
+
+  -- every access grant in force now, with who granted it (the grantee for break-glass)
+  insert into compliance.access_review_items (campaign_id, kind, actor_id, grant_id, roles, granted_by)
+  select v_campaign.id, 'access_grant', g.grantee, g.id, array[g.scope],
+         case when g.kind = 'emergency' then g.grantee else g.approved_by end
+    from compliance.access_grants g
+   where g.revoked_at is null and g.denied_at is null
+     and (g.kind = 'emergency' or g.approved_at is not null)
+     and g.starts_at <= v_campaign.opened_at and g.expires_at > v_campaign.opened_at;
+
+  perform compliance_private.append_audit('access_review.opened', 'soc2', 'access_review_campaign', v_campaign.id::text,
+    (select jsonb_build_object('due_at', v_campaign.due_at, 'items', count(*),
+              'database_logins', count(*) filter (where i.kind = 'database_login'),
+              'application_actors', count(*) filter (where i.kind = 'application_actor'),
+              'access_grants', count(*) filter (where i.kind = 'access_grant'))
+       from compliance.access_review_items i where i.campaign_id = v_campaign.id));
+  return v_campaign;
+end;
+$$;
+
+ALTER FUNCTION compliance.open_access_review(due_in interval) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION open_access_review(due_in interval); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.open_access_review(due_in interval) IS 'Opens an access review campaign (SOC 2 CC6.2, CC6.3): a snapshot, taken now, of every database login with the pgcomply roles it can use, every application actor who acted as dpo, approver or staff in the last 90 days (from the audit log: the action''s role in access_review_role_actions, or the actor_role the PHI and grant functions record), and every access grant in force. Due in due_in (7 days). The worker opens one every Monday at 09:00 UTC; a DPO on demand. Audited as access_review.opened with the counts. Errors: BADRG.';
 
 --
 -- Name: open_breach(timestamp with time zone, text, text[], integer, text, text[]); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -3234,7 +3561,7 @@ begin
   v_context := jsonb_build_object('since_audit_id', coalesce(v_since, 0), 'require_tls', coalesce(require_tls, false),
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
-                                'phi_findings', 'breach_deadlines', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
+                                'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
                                 'master_key_age', 'backup_age', 'worker_heartbeat', 'uptime', 'outside_the_database'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
@@ -5186,6 +5513,39 @@ ALTER FUNCTION compliance_private.begin_bulk_operation(kind text) OWNER TO compl
 COMMENT ON FUNCTION compliance_private.begin_bulk_operation(kind text) IS 'Marks the current transaction as an erasure or retention batch (see bulk_operations).';
 
 --
+-- Name: check_access_review(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_access_review(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_overdue bigint;
+  v_campaigns bigint;
+begin
+  select count(*), count(*) filter (where c.completed_at is null and c.due_at < now())
+    into v_campaigns, v_overdue from compliance.access_review_campaigns c;
+  -- before the first campaign there is nothing to measure
+  status := case when v_campaigns = 0 then 'not_applicable' when v_overdue = 0 then 'pass' else 'fail' end;
+  measured := jsonb_build_object('campaigns', v_campaigns, 'overdue_campaigns', v_overdue);
+  threshold := jsonb_build_object('max_overdue', 0);
+  detail := case when v_campaigns = 0 then 'no access review campaign has been opened yet'
+                 else format('%s access review campaign(s) unfinished past their due date', v_overdue) end;
+  evidence := 'select count(*) from compliance.access_review_campaigns where completed_at is null and due_at < now()';
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_access_review(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_access_review(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_access_review(context jsonb) IS 'Compliance check (SOC 2 CC6.2): no access review campaign is unfinished past its due date; not_applicable before the first campaign.';
+
+--
 -- Name: check_audit_chain(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -6045,6 +6405,16 @@ begin
    where erase_subject_core.user_id in (a.user_id, a.actor_id);
   get diagnostics v_count = row_count;
   v_counts := v_counts || jsonb_build_object('alerts_anonymised', v_count);
+
+  -- reviews, packages and reports keep what was decided and produced, never by or about whom
+  update compliance.access_review_items i
+     set actor_id = nullif(i.actor_id, erase_subject_core.user_id), granted_by = nullif(i.granted_by, erase_subject_core.user_id),
+         decided_by = nullif(i.decided_by, erase_subject_core.user_id)
+   where erase_subject_core.user_id in (i.actor_id, i.granted_by, i.decided_by);
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('access_review_items_anonymised', v_count);
+  update compliance.access_review_campaigns c set opened_by = null where c.opened_by = erase_subject_core.user_id;
+  update compliance.evidence_packages p set generated_by = null where p.generated_by = erase_subject_core.user_id;
 
   -- holds on other subjects keep their dates and reasons, never who placed or released them
   update compliance.legal_holds h
@@ -7968,6 +8338,154 @@ ALTER TABLE compliance.access_grants ALTER COLUMN id ADD GENERATED ALWAYS AS IDE
 COMMENT ON SEQUENCE compliance.access_grants_id_seq IS 'Numbers access grants in the order they were requested.';
 
 --
+-- Name: access_review_campaign_status; Type: VIEW; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE VIEW compliance.access_review_campaign_status AS
+SELECT
+    NULL::bigint AS id,
+    NULL::timestamp with time zone AS opened_at,
+    NULL::timestamp with time zone AS due_at,
+    NULL::timestamp with time zone AS completed_at,
+    NULL::bigint AS items,
+    NULL::bigint AS decided,
+    NULL::bigint AS kept,
+    NULL::bigint AS revoked,
+    NULL::boolean AS overdue;
+
+ALTER TABLE compliance.access_review_campaign_status OWNER TO compliance_owner;
+
+--
+-- Name: VIEW access_review_campaign_status; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON VIEW compliance.access_review_campaign_status IS 'Each access review campaign''s completion: items, how many are decided, kept and revoked, and whether it is past its due date unfinished.';
+
+--
+-- Name: COLUMN access_review_campaign_status.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaign_status.id IS 'The campaign.';
+
+--
+-- Name: COLUMN access_review_campaign_status.opened_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaign_status.opened_at IS 'When its snapshot was taken.';
+
+--
+-- Name: COLUMN access_review_campaign_status.due_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaign_status.due_at IS 'When every item should be decided.';
+
+--
+-- Name: COLUMN access_review_campaign_status.completed_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaign_status.completed_at IS 'When the last item was decided; null while any is open.';
+
+--
+-- Name: COLUMN access_review_campaign_status.items; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaign_status.items IS 'Items in the snapshot.';
+
+--
+-- Name: COLUMN access_review_campaign_status.decided; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaign_status.decided IS 'Items decided.';
+
+--
+-- Name: COLUMN access_review_campaign_status.kept; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaign_status.kept IS 'Items kept.';
+
+--
+-- Name: COLUMN access_review_campaign_status.revoked; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaign_status.revoked IS 'Items revoked.';
+
+--
+-- Name: COLUMN access_review_campaign_status.overdue; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_campaign_status.overdue IS 'Unfinished and past its due date: the access_review check fails.';
+
+--
+-- Name: access_review_campaigns_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.access_review_campaigns ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.access_review_campaigns_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE access_review_campaigns_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.access_review_campaigns_id_seq IS 'Numbers access review campaigns in order.';
+
+--
+-- Name: access_review_items_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.access_review_items ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.access_review_items_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE access_review_items_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.access_review_items_id_seq IS 'Numbers access review items.';
+
+--
+-- Name: access_review_role_actions; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.access_review_role_actions (
+    role text NOT NULL,
+    action text NOT NULL,
+    CONSTRAINT access_review_role_actions_role_known CHECK ((role = ANY (ARRAY['dpo'::text, 'approver'::text, 'staff'::text])))
+);
+
+ALTER TABLE ONLY compliance.access_review_role_actions FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.access_review_role_actions OWNER TO compliance_owner;
+
+--
+-- Name: TABLE access_review_role_actions; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.access_review_role_actions IS 'Audit actions only one application role performs: an actor with such a row in the last 90 days used that role, for the access review. The PHI and grant functions record the role in details.actor_role and need no row here. A DBA adds one with an INSERT.';
+
+--
+-- Name: COLUMN access_review_role_actions.role; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_role_actions.role IS 'The application role the action needs: dpo, approver or staff.';
+
+--
+-- Name: COLUMN access_review_role_actions.action; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_review_role_actions.action IS 'The audit action (compliance.audit_logs.action).';
+
+--
 -- Name: alert_outbox_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -9620,6 +10138,27 @@ ALTER TABLE ONLY compliance.access_grants
     ADD CONSTRAINT access_grants_pkey PRIMARY KEY (id);
 
 --
+-- Name: access_review_campaigns access_review_campaigns_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.access_review_campaigns
+    ADD CONSTRAINT access_review_campaigns_pkey PRIMARY KEY (id);
+
+--
+-- Name: access_review_items access_review_items_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.access_review_items
+    ADD CONSTRAINT access_review_items_pkey PRIMARY KEY (id);
+
+--
+-- Name: access_review_role_actions access_review_role_actions_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.access_review_role_actions
+    ADD CONSTRAINT access_review_role_actions_pkey PRIMARY KEY (action);
+
+--
 -- Name: alert_outbox alert_outbox_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -9999,6 +10538,30 @@ CREATE INDEX access_grants_pending_idx ON compliance.access_grants USING btree (
 --
 
 CREATE INDEX access_grants_user_id_idx ON compliance.access_grants USING btree (user_id);
+
+--
+-- Name: access_review_items_campaign; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX access_review_items_campaign ON compliance.access_review_items USING btree (campaign_id, kind, id);
+
+--
+-- Name: INDEX access_review_items_campaign; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON INDEX compliance.access_review_items_campaign IS 'A campaign''s worklist in order.';
+
+--
+-- Name: access_review_items_grant; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX access_review_items_grant ON compliance.access_review_items USING btree (grant_id) WHERE (grant_id IS NOT NULL);
+
+--
+-- Name: INDEX access_review_items_grant; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON INDEX compliance.access_review_items_grant IS 'The reviews of a grant.';
 
 --
 -- Name: alert_outbox_due_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
@@ -10547,6 +11110,24 @@ ALTER INDEX compliance.audit_logs_user_id_idx ATTACH PARTITION compliance.audit_
 ALTER INDEX compliance.audit_logs_seal_order_idx ATTACH PARTITION compliance.audit_logs_y2027m03_xact_id_id_idx;
 
 --
+-- Name: access_review_campaign_status _RETURN; Type: RULE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE OR REPLACE VIEW compliance.access_review_campaign_status WITH (security_barrier='true') AS
+ SELECT c.id,
+    c.opened_at,
+    c.due_at,
+    c.completed_at,
+    count(i.id) AS items,
+    count(i.id) FILTER (WHERE (i.decided_at IS NOT NULL)) AS decided,
+    count(i.id) FILTER (WHERE (i.decision = 'keep'::text)) AS kept,
+    count(i.id) FILTER (WHERE (i.decision = 'revoke'::text)) AS revoked,
+    ((c.completed_at IS NULL) AND (c.due_at < now())) AS overdue
+   FROM (compliance.access_review_campaigns c
+     LEFT JOIN compliance.access_review_items i ON ((i.campaign_id = c.id)))
+  GROUP BY c.id;
+
+--
 -- Name: consent_records _010_append_only; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
@@ -10782,6 +11363,20 @@ ALTER TABLE ONLY compliance.access_grants
     ADD CONSTRAINT access_grants_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
+-- Name: access_review_items access_review_items_campaign_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.access_review_items
+    ADD CONSTRAINT access_review_items_campaign_fkey FOREIGN KEY (campaign_id) REFERENCES compliance.access_review_campaigns(id);
+
+--
+-- Name: access_review_items access_review_items_grant_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.access_review_items
+    ADD CONSTRAINT access_review_items_grant_fkey FOREIGN KEY (grant_id) REFERENCES compliance.access_grants(id);
+
+--
 -- Name: breach_subjects breach_subjects_breach_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -10911,6 +11506,24 @@ ALTER TABLE compliance.access_grant_settings ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE compliance.access_grants ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: access_review_campaigns; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.access_review_campaigns ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: access_review_items; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.access_review_items ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: access_review_role_actions; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.access_review_role_actions ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: alert_outbox; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
@@ -11133,6 +11746,42 @@ CREATE POLICY owner_routines ON compliance.access_grants TO compliance_owner USI
 --
 
 COMMENT ON POLICY owner_routines ON compliance.access_grants IS 'Grants change and are read only through the grant functions (SECURITY DEFINER, running as the owner).';
+
+--
+-- Name: access_review_campaigns owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.access_review_campaigns TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON access_review_campaigns; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.access_review_campaigns IS 'The access review functions (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
+-- Name: access_review_items owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.access_review_items TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON access_review_items; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.access_review_items IS 'The access review functions (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
+-- Name: access_review_role_actions owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.access_review_role_actions TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON access_review_role_actions; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.access_review_role_actions IS 'The access review functions (SECURITY DEFINER, running as the owner) reach every row.';
 
 --
 -- Name: alert_outbox owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -11367,6 +12016,42 @@ COMMENT ON POLICY owner_routines ON compliance.user_profiles IS 'SECURITY DEFINE
 --
 
 ALTER TABLE compliance.phi_access_review_settings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: access_review_campaigns readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.access_review_campaigns FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON access_review_campaigns; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.access_review_campaigns IS 'The DPO and auditors read every row (the auditor only the columns granted to it); only the access review functions write.';
+
+--
+-- Name: access_review_items readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.access_review_items FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON access_review_items; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.access_review_items IS 'The DPO and auditors read every row (the auditor only the columns granted to it); only the access review functions write.';
+
+--
+-- Name: access_review_role_actions readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.access_review_role_actions FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON access_review_role_actions; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.access_review_role_actions IS 'The DPO and auditors read every row (the auditor only the columns granted to it); only the access review functions write.';
 
 --
 -- Name: alert_outbox readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -11717,6 +12402,13 @@ GRANT USAGE ON SCHEMA compliance_private TO compliance_app;
 GRANT USAGE ON SCHEMA compliance_private TO compliance_dpo;
 
 --
+-- Name: FUNCTION access_review_items_of(campaign_id bigint); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.access_review_items_of(campaign_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.access_review_items_of(campaign_id bigint) TO compliance_dpo;
+
+--
 -- Name: TABLE messages; Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12017,6 +12709,73 @@ GRANT ALL ON FUNCTION compliance.current_user_agent() TO compliance_worker;
 GRANT ALL ON FUNCTION compliance.current_user_agent() TO compliance_auditor;
 
 --
+-- Name: TABLE access_review_items; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.access_review_items TO compliance_dpo;
+
+--
+-- Name: COLUMN access_review_items.id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(id) ON TABLE compliance.access_review_items TO compliance_auditor;
+
+--
+-- Name: COLUMN access_review_items.campaign_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(campaign_id) ON TABLE compliance.access_review_items TO compliance_auditor;
+
+--
+-- Name: COLUMN access_review_items.kind; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(kind) ON TABLE compliance.access_review_items TO compliance_auditor;
+
+--
+-- Name: COLUMN access_review_items.login_name; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(login_name) ON TABLE compliance.access_review_items TO compliance_auditor;
+
+--
+-- Name: COLUMN access_review_items.grant_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(grant_id) ON TABLE compliance.access_review_items TO compliance_auditor;
+
+--
+-- Name: COLUMN access_review_items.roles; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(roles) ON TABLE compliance.access_review_items TO compliance_auditor;
+
+--
+-- Name: COLUMN access_review_items.last_used_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(last_used_at) ON TABLE compliance.access_review_items TO compliance_auditor;
+
+--
+-- Name: COLUMN access_review_items.decision; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(decision) ON TABLE compliance.access_review_items TO compliance_auditor;
+
+--
+-- Name: COLUMN access_review_items.decided_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(decided_at) ON TABLE compliance.access_review_items TO compliance_auditor;
+
+--
+-- Name: FUNCTION decide_access_review_item(item_id bigint, decision text, note text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.decide_access_review_item(item_id bigint, decision text, note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.decide_access_review_item(item_id bigint, decision text, note text) TO compliance_dpo;
+
+--
 -- Name: FUNCTION delete_health_record(id uuid, purpose text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12188,6 +12947,21 @@ GRANT ALL ON FUNCTION compliance.log_event(action text, category text, resource_
 
 REVOKE ALL ON FUNCTION compliance.my_access_grants() FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.my_access_grants() TO compliance_staff;
+
+--
+-- Name: TABLE access_review_campaigns; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.access_review_campaigns TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.access_review_campaigns TO compliance_auditor;
+
+--
+-- Name: FUNCTION open_access_review(due_in interval); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.open_access_review(due_in interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.open_access_review(due_in interval) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.open_access_review(due_in interval) TO compliance_worker;
 
 --
 -- Name: FUNCTION open_breach(discovered_at timestamp with time zone, description text, data_categories text[], affected_count integer, risk_assessment text, affected_user_ids text[]); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -12934,6 +13708,12 @@ REVOKE ALL ON FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_
 REVOKE ALL ON FUNCTION compliance_private.begin_bulk_operation(kind text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION check_access_review(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_access_review(context jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_audit_chain(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -13391,6 +14171,20 @@ GRANT UPDATE(emergency_hours) ON TABLE compliance.access_grant_settings TO compl
 --
 
 GRANT UPDATE(emergency_review_hours) ON TABLE compliance.access_grant_settings TO compliance_dpo;
+
+--
+-- Name: TABLE access_review_campaign_status; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.access_review_campaign_status TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.access_review_campaign_status TO compliance_auditor;
+
+--
+-- Name: TABLE access_review_role_actions; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.access_review_role_actions TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.access_review_role_actions TO compliance_auditor;
 
 --
 -- Name: TABLE breach_subjects; Type: ACL; Schema: compliance; Owner: compliance_owner

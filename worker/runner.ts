@@ -7,6 +7,7 @@ import { run, type Runner, type TaskList, type WorkerEvents } from 'graphile-wor
 import pg from 'pg';
 import { waitOutConnectionLoss } from './cron-pool.js';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
+import { accessReview } from './tasks/access-review.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
 import { phiUnusualAccess } from './tasks/phi-unusual-access.js';
 import { complianceChecks } from './tasks/compliance-checks.js';
@@ -37,6 +38,7 @@ const alertDelivery = (options: WorkerOptions): AlertDelivery => ({ leaseSeconds
 
 export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery, requireTls = false): TaskList {
   return {
+    access_review: accessReview,
     heartbeat,
     compliance_checks: complianceChecks(requireTls),
     deliver_alerts: deliverAlerts(alerts),

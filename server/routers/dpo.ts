@@ -4,6 +4,7 @@ import { exportFileName, toCsv, toCsvTable } from '../csv.js';
 import * as s from '../schemas.js';
 import { withHealthRecords } from '../phi/export.js';
 import { dpoProcedure, router } from '../trpc.js';
+import { accessReviewRouter } from './access-reviews.js';
 import { breachRouter } from './breaches.js';
 
 const dsrKind = z.enum(['access', 'rectification', 'erasure', 'portability', 'restriction', 'objection']);
@@ -106,4 +107,5 @@ export const dpoRouter = router({
       return row as never;
     }),
   breaches: breachRouter,
+  accessReviews: accessReviewRouter,
 });
