@@ -1914,6 +1914,132 @@ ALTER FUNCTION compliance.export_subject(user_id text, kind text) OWNER TO compl
 COMMENT ON FUNCTION compliance.export_subject(user_id text, kind text) IS 'DPO: everything held about any subject as JSON (GDPR Art. 15 access, Art. 20 portability: kind access or portability). Registers the request as completed and audits the export. Errors: UNKSJ for an unknown subject (never an empty document), ERASD for an erased one.';
 
 --
+-- Name: reports; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.reports (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    period_from timestamp with time zone NOT NULL,
+    period_to timestamp with time zone NOT NULL,
+    generated_at timestamp with time zone DEFAULT now() NOT NULL,
+    generated_by text,
+    complete boolean NOT NULL,
+    content jsonb NOT NULL,
+    content_sha256 text NOT NULL,
+    CONSTRAINT reports_content_hash CHECK ((content_sha256 = encode(sha256(convert_to((content)::text, 'UTF8'::name)), 'hex'::text))),
+    CONSTRAINT reports_kind_known CHECK ((kind = 'monthly'::text)),
+    CONSTRAINT reports_period_ordered CHECK ((period_from < period_to))
+);
+
+ALTER TABLE ONLY compliance.reports FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.reports OWNER TO compliance_owner;
+
+--
+-- Name: TABLE reports; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.reports IS 'Compliance reports as computed (compliance.generate_monthly_report): the content JSON and its SHA-256, which is also in the audit chain (report.generated), so a report altered afterwards no longer matches. A month reported again gets a new row; the newest is current.';
+
+--
+-- Name: COLUMN reports.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.reports.id IS 'The report.';
+
+--
+-- Name: COLUMN reports.kind; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.reports.kind IS 'monthly.';
+
+--
+-- Name: COLUMN reports.period_from; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.reports.period_from IS 'The period''s start (inclusive): the month''s first instant, UTC.';
+
+--
+-- Name: COLUMN reports.period_to; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.reports.period_to IS 'The period''s end (exclusive).';
+
+--
+-- Name: COLUMN reports.generated_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.reports.generated_at IS 'When it was computed.';
+
+--
+-- Name: COLUMN reports.generated_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.reports.generated_by IS 'Who asked for it (null for the worker''s monthly run); emptied when that person is erased.';
+
+--
+-- Name: COLUMN reports.complete; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.reports.complete IS 'False when computed before the period ended.';
+
+--
+-- Name: COLUMN reports.content; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.reports.content IS 'The report: {period, gdpr, retention, soc2, hipaa, audit_chain, breaches}, each figure {value, population}.';
+
+--
+-- Name: COLUMN reports.content_sha256; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.reports.content_sha256 IS 'SHA-256 (hex) of the content''s text as stored.';
+
+--
+-- Name: generate_monthly_report(date); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.generate_monthly_report(month date DEFAULT ((date_trunc('month'::text, (now() AT TIME ZONE 'UTC'::text)) - '1 mon'::interval))::date) RETURNS compliance.reports
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_from timestamptz;
+  v_to timestamptz;
+  v_content jsonb;
+  v_row compliance.reports;
+begin
+  if month is null then
+    perform compliance_private.raise_error('BADRG', 'name the month (any day in it)');
+  end if;
+  -- calendar months in UTC, whatever the session's time zone
+  v_from := date_trunc('month', month::timestamp) at time zone 'UTC';
+  v_to := (date_trunc('month', month::timestamp) + interval '1 month') at time zone 'UTC';
+  if v_from > now() then
+    perform compliance_private.raise_error('BADRG', format('%s has not begun', to_char(v_from at time zone 'UTC', 'YYYY-MM')));
+  end if;
+  v_content := compliance_private.monthly_report_content(v_from, v_to);
+  insert into compliance.reports as r (kind, period_from, period_to, generated_by, content, content_sha256, complete)
+  values ('monthly', v_from, v_to, compliance.current_actor(), v_content,
+          encode(sha256(convert_to(v_content::text, 'UTF8')), 'hex'), v_to <= now())
+  returning r.* into v_row;
+  perform compliance_private.append_audit('report.generated', 'soc2', 'report', v_row.id::text,
+    jsonb_build_object('kind', v_row.kind, 'period_from', v_row.period_from, 'period_to', v_row.period_to,
+      'complete', v_row.complete, 'content_sha256', v_row.content_sha256));
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.generate_monthly_report(month date) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION generate_monthly_report(month date); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.generate_monthly_report(month date) IS 'Computes the report of the calendar month (UTC) holding month (the previous month by default), stores it in compliance.reports and writes its SHA-256 into the audit chain (report.generated). A month still running gives a report marked complete = false. The worker runs it on day 1 at 09:00 UTC; the DPO or an auditor on demand. Errors: BADRG (no month, or one not begun).';
+
+--
 -- Name: grant_access(text, text, text, text, text, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -6415,6 +6541,7 @@ begin
   v_counts := v_counts || jsonb_build_object('access_review_items_anonymised', v_count);
   update compliance.access_review_campaigns c set opened_by = null where c.opened_by = erase_subject_core.user_id;
   update compliance.evidence_packages p set generated_by = null where p.generated_by = erase_subject_core.user_id;
+  update compliance.reports r set generated_by = null where r.generated_by = erase_subject_core.user_id;
 
   -- holds on other subjects keep their dates and reasons, never who placed or released them
   update compliance.legal_holds h
@@ -6750,6 +6877,105 @@ ALTER FUNCTION compliance_private.log_phi_access(action text, patient text, purp
 --
 
 COMMENT ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) IS 'Writes one PHI access row (category hipaa): the patient as the row''s subject; the actor, IP and user agent from the request context; details with the purpose of use, the intent, the actor''s role, the record ids and, for workforce access, the grant''s id and kind; the outcome and failure reason.';
+
+--
+-- Name: monthly_report_content(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  -- every figure is {value, population}: the evidence population (compliance.evidence_populations)
+  -- over the same period holds the rows it was counted from
+  with requests as (
+    select r.* from compliance.dsr_requests r where r.received_at >= period_from and r.received_at < period_to
+  ), audit as (
+    select a.action, a.resource_id, a.outcome, a.details, a.occurred_at from compliance.audit_logs a
+     where a.occurred_at >= period_from and a.occurred_at < period_to
+       and a.action in ('subject.erased', 'retention.applied', 'phi.read', 'phi.created', 'phi.updated', 'phi.deleted',
+                        'phi.denied', 'phi.integrity_failure', 'phi.unusual_access')
+  ), consent as (
+    select c.purpose, date_trunc('week', c.recorded_at, 'UTC') as week, c.granted from compliance.consent_records c
+     where c.recorded_at >= period_from and c.recorded_at < period_to
+  ), checks as (
+    select c.check_name, c.status from compliance.check_runs r join compliance.check_results c on c.run_id = r.id
+     where r.started_at >= period_from and r.started_at < period_to
+  ), emergencies as (
+    select g.* from compliance.access_grants g where g.kind = 'emergency' and g.requested_at >= period_from and g.requested_at < period_to
+  ), campaigns as (
+    select s.* from compliance.access_review_campaign_status s where s.opened_at >= period_from and s.opened_at < period_to
+  ), breaches as (
+    select b.* from compliance.breaches b where b.discovered_at >= period_from and b.discovered_at < period_to
+  )
+  select jsonb_build_object(
+    'period', jsonb_build_object('from', period_from, 'to', period_to),
+    'gdpr', jsonb_build_object(
+      'requests_received', jsonb_build_object('value', (select count(*) from requests), 'population', 'dsr_requests'),
+      'requests_completed', jsonb_build_object('value', (select count(*) from requests r where r.completed_at is not null), 'population', 'dsr_requests'),
+      'requests_overdue', jsonb_build_object('value', (select count(*) from requests r
+          where r.completed_at > r.due_at or (r.completed_at is null and r.due_at < least(now(), period_to))), 'population', 'dsr_requests'),
+      'median_days_to_complete', jsonb_build_object('value', (select round(percentile_cont(0.5) within group
+          (order by extract(epoch from r.completed_at - r.received_at) / 86400)::numeric, 1) from requests r where r.completed_at is not null),
+        'population', 'dsr_requests'),
+      'erasures', jsonb_build_object('value', (select count(*) from audit a where a.action = 'subject.erased'), 'population', 'erasures'),
+      'consent_trend', jsonb_build_object('population', 'consent_changes', 'weeks', coalesce((
+        select jsonb_agg(jsonb_build_object('purpose', c.purpose, 'week', c.week, 'granted', c.granted_count, 'withdrawn', c.withdrawn_count)
+                         order by c.purpose, c.week)
+          from (select c.purpose, c.week, count(*) filter (where c.granted) as granted_count, count(*) filter (where not c.granted) as withdrawn_count
+                  from consent c group by c.purpose, c.week) c), '[]'))),
+    'retention', jsonb_build_object('population', 'retention_runs', 'deleted_per_category', coalesce((
+      select jsonb_agg(jsonb_build_object('category', d.category, 'deleted', d.deleted) order by d.category)
+        from (select a.resource_id as category, sum((a.details ->> 'deleted')::bigint) as deleted from audit a
+               where a.action = 'retention.applied' and jsonb_typeof(a.details -> 'deleted') = 'number'
+                 and coalesce(a.details ->> 'dry_run', 'false') = 'false'
+               group by a.resource_id) d), '[]')),
+    'soc2', jsonb_build_object(
+      'check_pass_rates', jsonb_build_object('population', 'verification_results', 'checks', coalesce((
+        select jsonb_agg(jsonb_build_object('check', c.check_name, 'runs', c.runs, 'passed', c.passed, 'failed', c.failed,
+                 'not_applicable', c.not_applicable, 'pass_rate', case when c.runs > c.not_applicable then round(c.passed::numeric / (c.runs - c.not_applicable), 4) end)
+                 order by c.check_name)
+          from (select c.check_name, count(*) as runs, count(*) filter (where c.status = 'pass') as passed,
+                       count(*) filter (where c.status = 'fail') as failed, count(*) filter (where c.status = 'not_applicable') as not_applicable
+                  from checks c group by c.check_name) c), '[]')),
+      -- no minute counted is no measurement, not 100%
+      'uptime', (select jsonb_build_object('value', case when u.minutes_counted > 0 then u.ratio end, 'minutes_up', u.minutes_up, 'minutes_counted', u.minutes_counted, 'population', 'worker_heartbeats')
+                   from compliance.uptime(least(period_to, now()) - period_from, least(period_to, now())) u),
+      'access_reviews', jsonb_build_object('population', 'access_reviews',
+        'campaigns', (select count(*) from campaigns), 'completed', (select count(*) from campaigns c where c.completed_at is not null),
+        'overdue', (select count(*) from campaigns c where c.overdue),
+        'items', (select coalesce(sum(c.items), 0) from campaigns c), 'decided', (select coalesce(sum(c.decided), 0) from campaigns c),
+        'revoked', (select coalesce(sum(c.revoked), 0) from campaigns c)),
+      'evidence_packages', jsonb_build_object('value', (select count(*) from compliance.evidence_packages p
+          where p.generated_at >= period_from and p.generated_at < period_to), 'population', 'evidence_packages')),
+    'hipaa', jsonb_build_object(
+      'phi_accesses', jsonb_build_object('value', (select count(*) from audit a where a.action in ('phi.read', 'phi.created', 'phi.updated', 'phi.deleted')), 'population', 'phi_accesses'),
+      'phi_refused', jsonb_build_object('value', (select count(*) from audit a where a.action = 'phi.denied'), 'population', 'phi_accesses'),
+      'integrity_failures', jsonb_build_object('value', (select count(*) from audit a where a.action = 'phi.integrity_failure'), 'population', 'phi_accesses'),
+      'unusual_access_findings', jsonb_build_object('value', (select count(*) from audit a where a.action = 'phi.unusual_access'), 'population', 'phi_unusual_access'),
+      'emergency_access', jsonb_build_object('population', 'access_grants', 'value', (select count(*) from emergencies),
+        'reviewed', (select count(*) from emergencies g where g.reviewed_at is not null),
+        'inappropriate', (select count(*) from emergencies g where g.review_outcome = 'inappropriate'),
+        'review_overdue', (select count(*) from emergencies g where g.reviewed_at is null and g.review_due_at < now()))),
+    'audit_chain', jsonb_build_object('population', 'verification_results',
+      'latest_verification', (select jsonb_build_object('status', c.status, 'detail', c.detail, 'at', r.started_at)
+                                from compliance.check_runs r join compliance.check_results c on c.run_id = r.id and c.check_name = 'audit_chain'
+                               where r.started_at < period_to order by r.id desc limit 1),
+      'last_anchor', (select jsonb_build_object('seal_no', s.seal_no, 'seal_hash', encode(s.seal_hash, 'hex'), 'sealed_at', s.sealed_at, 'last_row_id', s.last_row_id)
+                        from compliance.audit_seals s where s.sealed_at < period_to order by s.seal_no desc limit 1)),
+    'breaches', jsonb_build_object('population', 'breaches', 'value', (select count(*) from breaches),
+      'items', coalesce((select jsonb_agg(jsonb_build_object('id', b.id, 'discovered_at', b.discovered_at, 'status', b.status,
+                 'affected_count', b.affected_count, 'notified_authority_at', b.notified_authority_at,
+                 'notified_individuals_at', b.notified_individuals_at, 'closed_at', b.closed_at) order by b.id) from breaches b), '[]')));
+$$;
+
+ALTER FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) IS 'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification and last anchor, and breaches. Each figure names the evidence population it was counted from. No names.';
 
 --
 -- Name: older_transaction_running(xid8); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -9509,6 +9735,25 @@ COMMENT ON COLUMN compliance.phi_unusual_access.audit_row_id IS 'The audit row o
 COMMENT ON COLUMN compliance.phi_unusual_access.occurred_at IS 'When that access happened; NULL for the counts.';
 
 --
+-- Name: reports_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.reports ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.reports_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE reports_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.reports_id_seq IS 'Numbers reports in order.';
+
+--
 -- Name: retention_policies; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -10341,6 +10586,13 @@ ALTER TABLE ONLY compliance.phi_access_review_settings
     ADD CONSTRAINT phi_access_review_settings_pkey PRIMARY KEY (singleton);
 
 --
+-- Name: reports reports_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.reports
+    ADD CONSTRAINT reports_pkey PRIMARY KEY (id);
+
+--
 -- Name: retention_policies retention_policies_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -10868,6 +11120,18 @@ CREATE INDEX messages_conversation_idx ON compliance.messages USING btree (conve
 --
 
 CREATE INDEX messages_user_id_idx ON compliance.messages USING btree (user_id);
+
+--
+-- Name: reports_period; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX reports_period ON compliance.reports USING btree (kind, period_from, id);
+
+--
+-- Name: INDEX reports_period; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON INDEX compliance.reports_period IS 'The newest report of a month.';
 
 --
 -- Name: sessions_last_activity_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
@@ -11976,6 +12240,18 @@ CREATE POLICY owner_routines ON compliance.phi_access_review_settings TO complia
 COMMENT ON POLICY owner_routines ON compliance.phi_access_review_settings IS 'The review (SECURITY DEFINER, running as the owner) reads the settings.';
 
 --
+-- Name: reports owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.reports TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON reports; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.reports IS 'The report functions (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
 -- Name: sessions owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12126,6 +12402,18 @@ CREATE POLICY readers ON compliance.evidence_populations FOR SELECT TO complianc
 COMMENT ON POLICY readers ON compliance.evidence_populations IS 'The DPO and auditors read every row; only the owner and the evidence functions write.';
 
 --
+-- Name: reports readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.reports FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON reports; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.reports IS 'The DPO and auditors read every report; only compliance.generate_monthly_report writes.';
+
+--
 -- Name: audit_logs readers_every_row; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12136,6 +12424,12 @@ CREATE POLICY readers_every_row ON compliance.audit_logs FOR SELECT TO complianc
 --
 
 COMMENT ON POLICY readers_every_row ON compliance.audit_logs IS 'The auditor and the DPO read the whole audit log.';
+
+--
+-- Name: reports; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.reports ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: access_grant_settings review_roles; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -12900,6 +13194,22 @@ GRANT ALL ON FUNCTION compliance.export_my_data(kind text) TO compliance_app;
 
 REVOKE ALL ON FUNCTION compliance.export_subject(user_id text, kind text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.export_subject(user_id text, kind text) TO compliance_dpo;
+
+--
+-- Name: TABLE reports; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.reports TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.reports TO compliance_auditor;
+
+--
+-- Name: FUNCTION generate_monthly_report(month date); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.generate_monthly_report(month date) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.generate_monthly_report(month date) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.generate_monthly_report(month date) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.generate_monthly_report(month date) TO compliance_worker;
 
 --
 -- Name: FUNCTION grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -13907,6 +14217,12 @@ REVOKE ALL ON FUNCTION compliance_private.lock_subject(user_id text) FROM PUBLIC
 --
 
 REVOKE ALL ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION older_transaction_running(horizon xid8); Type: ACL; Schema: compliance_private; Owner: compliance_owner

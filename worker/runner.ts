@@ -8,6 +8,7 @@ import pg from 'pg';
 import { waitOutConnectionLoss } from './cron-pool.js';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
 import { accessReview } from './tasks/access-review.js';
+import { monthlyReport } from './tasks/monthly-report.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
 import { phiUnusualAccess } from './tasks/phi-unusual-access.js';
 import { complianceChecks } from './tasks/compliance-checks.js';
@@ -40,6 +41,7 @@ export function taskList(sealIntervalSeconds: number, connectionString: string, 
   return {
     access_review: accessReview,
     heartbeat,
+    monthly_report: monthlyReport,
     compliance_checks: complianceChecks(requireTls),
     deliver_alerts: deliverAlerts(alerts),
     retention,

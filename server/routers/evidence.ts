@@ -6,6 +6,7 @@ import { reviewerProcedure, router } from '../trpc.js';
 
 const tags = ['evidence'];
 const period = { from: z.coerce.date(), to: z.coerce.date() };
+const populationName = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/);
 
 export const evidenceRouter = router({
   package: reviewerProcedure
@@ -14,9 +15,18 @@ export const evidenceRouter = router({
     .input(z.strictObject(period))
     .output(z.object({ package_id: z.string(), manifest_sha256: z.string(), manifest: s.document, csv: z.record(z.string(), z.string()) }))
     .mutation(({ ctx, input }) => buildEvidencePackage(ctx.tx, input.from, input.to)),
+  population: reviewerProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/evidence/{population}', tags, summary: 'One whole population of a period [from, to), as its stored query returns it: where each figure of a report came from' } })
+    .input(z.strictObject({ population: populationName, ...period }))
+    .output(z.object({ population: z.string(), rows: z.array(s.document) }))
+    .query(async ({ ctx, input }) => {
+      const rows = await ctx.tx<{ row: Record<string, unknown> }[]>`
+        select r as row from compliance.evidence_population(${input.population}, ${input.from}, ${input.to}) r`;
+      return { population: input.population, rows: rows.map((r) => r.row) };
+    }),
   sample: reviewerProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/evidence/{population}/sample', tags, summary: 'A reproducible sample of a population: the same seed draws the same rows' } })
-    .input(z.strictObject({ population: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/), ...period, size: z.coerce.number().int().min(1).max(1000).default(25), seed: z.string().min(1).max(200) }))
+    .input(z.strictObject({ population: populationName, ...period, size: z.coerce.number().int().min(1).max(1000).default(25), seed: z.string().min(1).max(200) }))
     .output(z.object({ population: z.string(), seed: z.string(), rows: z.array(s.document) }))
     .query(async ({ ctx, input }) => {
       const rows = await ctx.tx<{ row: Record<string, unknown> }[]>`

@@ -3,6 +3,7 @@ import { publicProcedure, router } from '../trpc.js';
 import { approverRouter } from './approver.js';
 import { dpoRouter } from './dpo.js';
 import { evidenceRouter } from './evidence.js';
+import { reportRouter } from './reports.js';
 import { meRouter } from './me.js';
 import { phiRouter } from './phi.js';
 import { staffRouter } from './staff.js';
@@ -22,6 +23,7 @@ export const appRouter = router({
   approver: approverRouter,
   phi: phiRouter,
   evidence: evidenceRouter,
+  reports: reportRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,0 +1,128 @@
+/**
+ * The monthly report (issue #20): computed for a fixture month, it shows the fixture's numbers;
+ * its hash is in the audit chain; its HTML opens in headless Chromium with no request but the
+ * page's own and no console error (a screenshot goes to test/artifacts/); every figure links to
+ * its population, and following a link gives that many rows.
+ */
+import { mkdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { useServer } from './harness.js';
+
+const api = useServer();
+const CHROMIUM = '/usr/bin/chromium';
+
+async function openInChromium(html: string) {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(html);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/report.html`;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  }).catch((error: Error) => {
+    throw new Error(`headless Chromium did not start from ${CHROMIUM} (apt-get install -y chromium): ${error.message}`);
+  });
+  try {
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    const failed: string[] = [];
+    const consoleErrors: string[] = [];
+    page.on('request', (request) => requests.push(request.url()));
+    page.on('requestfailed', (request) => failed.push(`${request.url()}: ${request.failure()?.errorText}`));
+    page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+    page.on('pageerror', (error) => consoleErrors.push(error.message));
+    const response = await page.goto(url, { waitUntil: 'networkidle' });
+    mkdirSync('test/artifacts', { recursive: true });
+    await page.screenshot({ path: 'test/artifacts/monthly-report.png', fullPage: true });
+    const links = await page.$$eval('a[href]', (anchors) => anchors.map((a) => ({ href: a.getAttribute('href')!, text: a.textContent ?? '' })));
+    const title = await page.title();
+    await page.emulateMedia({ media: 'print' });
+    const pdf = await page.pdf({ format: 'A4' });
+    return { status: response?.status(), requests, failed, consoleErrors, links, title, pdfBytes: pdf.length };
+  } finally {
+    await browser.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+describe('the monthly report', () => {
+  it('shows the fixture month\'s numbers, is in the audit chain, and renders as one self-contained page', async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    for (const user of ['user:mr1', 'user:mr2']) {
+      const token = await api.token(user);
+      expect((await api.call('POST', '/api/v1/users/me/consent', token, { consent_type: 'analytics', granted: true })).status).toBe(200);
+      await api.call('POST', '/api/v1/users/me/health-records', token, { category: 'note', data: { text: `note of ${user}` } });
+    }
+    const mr1 = await api.token('user:mr1');
+    await api.call('POST', '/api/v1/users/me/consent', mr1, { consent_type: 'analytics', granted: false });
+    expect((await api.call('GET', '/api/v1/users/me/health-records', mr1)).status).toBe(200);
+    // an erased subject's consents go with it: one who gave none keeps the trend as the fixture made it
+    const leaving = await api.token('user:mr-leaving');
+    await api.call('PATCH', '/api/v1/users/me', leaving, { full_name: 'Leaving' });
+    const erased = await api.call('DELETE', '/api/v1/users/me?confirm=true', leaving);
+    expect(erased.status, erased.text).toBe(200);
+    const dpo = await api.token('dpo:dana', ['dpo']);
+    await api.call('POST', '/api/v1/dpo/breaches', dpo, { discovered_at: new Date(Date.now() - 60_000).toISOString(), description: 'misdirected letter', affected_count: 1 });
+    await api.db.admin`select compliance.run_compliance_checks()`;
+
+    const generated = await api.call('POST', '/api/v1/reports/monthly', dpo, { month });
+    expect(generated.status, generated.text).toBe(200);
+    const { content, content_sha256, id, complete } = generated.json;
+    expect(complete).toBe(false);
+    const count = async (query: string) => Number((await api.db.admin.unsafe(query))[0]!.n);
+    expect(content.gdpr.erasures.value).toBe(1);
+    expect(content.gdpr.requests_received.value).toBe(await count('select count(*) as n from compliance.dsr_requests'));
+    expect(content.gdpr.consent_trend.weeks.filter((w: { purpose: string }) => w.purpose === 'analytics')
+      .reduce((sum: { granted: number; withdrawn: number }, w: { granted: number; withdrawn: number }) =>
+        ({ granted: sum.granted + w.granted, withdrawn: sum.withdrawn + w.withdrawn }), { granted: 0, withdrawn: 0 }))
+      .toEqual({ granted: 2, withdrawn: 1 });
+    expect(content.hipaa.phi_accesses.value).toBe(await count(`select count(*) as n from compliance.audit_logs where action in ('phi.read', 'phi.created', 'phi.updated', 'phi.deleted')`));
+    expect(content.hipaa.phi_accesses.value).toBeGreaterThanOrEqual(3);
+    expect(content.breaches.value).toBe(1);
+    const [chainCheck] = await api.db.admin`select status, detail from compliance.check_results where check_name = 'audit_chain'`;
+    const passed = chainCheck!.status === 'pass' ? 1 : 0;
+    expect(content.soc2.check_pass_rates.checks.find((c: { check: string }) => c.check === 'audit_chain')).toMatchObject({ runs: 1, passed, pass_rate: passed });
+    expect(content.soc2.check_pass_rates.checks.find((c: { check: string }) => c.check === 'backup_age')).toMatchObject({ runs: 1, pass_rate: null });
+    expect(content.audit_chain.latest_verification).toMatchObject({ status: chainCheck!.status, detail: chainCheck!.detail });
+    const [audit] = await api.db.admin`select details from compliance.audit_logs where action = 'report.generated' and resource_id = ${id}`;
+    expect(audit!.details.content_sha256).toBe(content_sha256);
+
+    const auditor = await api.token('auditor:ann', ['auditor']);
+    const page = await api.call('GET', `/api/v1/reports/${id}/html`, auditor);
+    expect(page.status, page.text).toBe(200);
+    const opened = await openInChromium(page.json.html);
+    expect(opened.status).toBe(200);
+    expect(opened.title).toBe(`pgcomply compliance report ${month}`);
+    expect(opened.requests).toHaveLength(1);
+    expect(opened.failed).toEqual([]);
+    expect(opened.consoleErrors).toEqual([]);
+    expect(opened.pdfBytes).toBeGreaterThan(10_000);
+
+    // every figure links to a population that exists, and the breach figure's link gives its row
+    const populations = new Set((await api.db.admin`select name from compliance.evidence_populations`).map((r) => r.name as string));
+    const evidenceLinks = opened.links.filter((l) => l.href.startsWith('/api/v1/evidence/'));
+    expect(evidenceLinks.length).toBeGreaterThan(15);
+    for (const link of evidenceLinks) expect(populations, link.href).toContain(decodeURIComponent(link.href.split('/')[4]!.split('?')[0]!));
+    const breachLink = evidenceLinks.find((l) => l.href.startsWith('/api/v1/evidence/breaches?'))!;
+    expect(breachLink.text).toBe('1');
+    const followed = await api.call('GET', breachLink.href, auditor);
+    expect(followed.status, followed.text).toBe(200);
+    expect(followed.json.rows).toHaveLength(1);
+  });
+
+  it('refuses a month that has not begun, and a subject', async () => {
+    const dpo = await api.token('dpo:dana', ['dpo']);
+    const next = new Date();
+    next.setUTCMonth(next.getUTCMonth() + 2);
+    const future = await api.call('POST', '/api/v1/reports/monthly', dpo, { month: next.toISOString().slice(0, 7) });
+    expect(future.status).toBe(400);
+    expect(future.json.data.sqlstate).toBe('BADRG');
+    expect((await api.call('POST', '/api/v1/reports/monthly', dpo, { month: '2026-13' })).status).toBe(400);
+    expect((await api.call('GET', '/api/v1/reports', await api.token('user:mr3'))).status).toBe(403);
+  });
+});
