@@ -6,6 +6,7 @@ import { withHealthRecords } from '../phi/export.js';
 import { dpoProcedure, router } from '../trpc.js';
 import { accessReviewRouter } from './access-reviews.js';
 import { breachRouter } from './breaches.js';
+import { operationsRouter } from './operations.js';
 
 const dsrKind = z.enum(['access', 'rectification', 'erasure', 'portability', 'restriction', 'objection']);
 
@@ -108,4 +109,5 @@ export const dpoRouter = router({
     }),
   breaches: breachRouter,
   accessReviews: accessReviewRouter,
+  operations: operationsRouter,
 });

@@ -1,0 +1,94 @@
+/**
+ * How the CLI reaches pgcomply: as the server's login, through the same tRPC procedures the API
+ * serves (createCaller), so a command validates, sets the request context, audits and refuses
+ * exactly as the matching API call does. The identity is --actor with --role; the session id is
+ * new per invocation.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Sql } from 'postgres';
+import { loginRoleUrl, parseDatabaseUrl } from '../../db/connection.js';
+import { runningEmbeddedUrl } from '../../db/local-cluster.js';
+import { pepperParameters, readKeyring } from '../../db/pepper.js';
+import { connect } from '../../db/tls.js';
+import { loadConfig, phiMasterKeySource, tombstonePepperSource } from '../config.js';
+import { createLogger } from '../log.js';
+import { DataKeys } from '../phi/data-keys.js';
+import { loadMasterKeys, MasterKeyError, type MasterKeys } from '../phi/master-keys.js';
+import { appRouter } from '../routers/index.js';
+import { createCallerFactory } from '../trpc.js';
+
+export class UsageError extends Error {}
+
+export interface GlobalOptions {
+  database?: string;
+  actor?: string;
+  role?: string;
+  debug?: boolean;
+}
+
+const createCaller = createCallerFactory(appRouter);
+export type Caller = ReturnType<typeof createCaller>;
+
+/** the superuser or owner URL: --database, DATABASE_URL, else the embedded PostgreSQL npm start runs */
+export async function adminUrl(options: GlobalOptions): Promise<string> {
+  const config = loadConfig();
+  const url = options.database ?? config.DATABASE_URL ?? await runningEmbeddedUrl(config.PGCOMPLY_DATA_DIR);
+  if (!url) {
+    throw new UsageError(`no database: give --database or DATABASE_URL, or start the embedded PostgreSQL under ${config.PGCOMPLY_DATA_DIR} with npm start`);
+  }
+  return url;
+}
+
+/** host:port of a URL, for the one line an unreachable database gets */
+export function whereIs(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || '5432'}`;
+}
+
+export interface Session {
+  caller: Caller;
+  sql: Sql;
+  close(): Promise<void>;
+}
+
+/** the PHI master keys; without them only health records are out of reach, so their absence waits until one is read */
+async function masterKeysOrNone(config: ReturnType<typeof loadConfig>): Promise<MasterKeys> {
+  const source = phiMasterKeySource(config);
+  try {
+    return await loadMasterKeys('file' in source ? { ...source, create: false } : source);
+  } catch (error) {
+    const missing = () => { throw new MasterKeyError(`no PHI master key: ${(error as Error).message}`); };
+    return { currentVersion: 0, versions: [], wrap: missing, unwrap: missing };
+  }
+}
+
+export async function openSession(options: GlobalOptions): Promise<Session> {
+  if (!options.actor) throw new UsageError('say who is acting: --actor dpo:jane (it goes into the audit log)');
+  const config = loadConfig();
+  const admin = await adminUrl(options);
+  const serverUrl = options.database || config.DATABASE_URL || !config.SERVER_DATABASE_URL
+    ? loginRoleUrl(parseDatabaseUrl(admin), 'server', config.DB_LOGIN_PASSWORD)
+    : config.SERVER_DATABASE_URL;
+  const pepper = tombstonePepperSource(config);
+  const keyring = await readKeyring('file' in pepper ? { ...pepper, create: false } : pepper);
+  const masterKeys = await masterKeysOrNone(config);
+  const sql = connect(serverUrl, { max: 2, onnotice: () => undefined,
+    connection: { application_name: 'pgcomply-cli', ...pepperParameters(keyring) } });
+  try {
+    await sql`select 1`;
+  } catch (error) {
+    await sql.end({ timeout: 1 });
+    throw new UsageError(`cannot reach the database at ${whereIs(serverUrl)}: ${(error as Error).message}`);
+  }
+  const caller = createCaller({
+    sql,
+    dataKeys: new DataKeys(masterKeys),
+    log: createLogger(options.debug ? 'debug' : 'silent', 'pgcomply-cli'),
+    identity: { subject: options.actor, roles: [options.role ?? 'dpo'], sessionId: randomUUID() },
+    authError: null,
+    clientIp: null,
+    userAgent: 'pgcomply-cli',
+    sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,
+  });
+  return { caller, sql, close: () => sql.end({ timeout: 5 }) };
+}

@@ -1,0 +1,34 @@
+/** The DPO's operations from a terminal or the console: retention planned and applied, compliance checks on demand. */
+import { z } from 'zod';
+import * as s from '../schemas.js';
+import { dpoProcedure, router } from '../trpc.js';
+
+const tags = ['dpo'];
+const checkResult = z.object({ check_name: z.string(), status: z.enum(['pass', 'fail', 'not_applicable']), measured: s.document.nullable(),
+  threshold: s.document.nullable(), detail: z.string(), evidence: z.string().nullable() });
+
+export const operationsRouter = router({
+  retentionPlan: dpoProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/dpo/retention/plan', tags, summary: 'A dry run of every enabled retention policy: how many rows each would delete now, and the cutoff' } })
+    .input(z.void())
+    .output(z.array(s.document))
+    .query(async ({ ctx }) => {
+      const rows = await ctx.tx<{ plan: Record<string, unknown> }[]>`
+        select compliance.apply_retention(p.category, 1, true) as plan from compliance.retention_policies p where p.enabled order by p.category`;
+      return rows.map((r) => r.plan);
+    }),
+  retentionRun: dpoProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/dpo/retention/{category}/run', tags, summary: 'Apply one category\'s retention now, one batch (call again while deleted equals batch_size)' } })
+    .input(z.strictObject({ category: z.string().min(1).max(64), batch_size: z.number().int().min(1).max(10_000).default(1000) }))
+    .output(s.document)
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select compliance.apply_retention(${input.category}, ${input.batch_size}, false) as result`;
+      return row!.result as Record<string, unknown>;
+    }),
+  runChecks: dpoProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/dpo/checks/run', tags, summary: 'Run every compliance check now; failures raise alerts; the run is audited' } })
+    .input(z.strictObject({ full_verification: z.boolean().default(false) }))
+    .output(z.array(checkResult))
+    .mutation(async ({ ctx, input }) => (await ctx.tx`select check_name, status, measured, threshold, detail, evidence
+        from compliance.run_compliance_checks('demand', false, ${input.full_verification})`) as never),
+});
