@@ -20,19 +20,44 @@ describe('evidence packages', () => {
     const dpo = await api.token('dpo:dana', ['dpo']);
     await api.call('POST', '/api/v1/dpo/requests', dpo, { user_id: 'user:ev1', kind: 'objection' });
     await api.call('POST', '/api/v1/dpo/breaches', dpo, { discovered_at: new Date(Date.now() - 60_000).toISOString(), description: 'lost laptop', affected_count: 2 });
+    // something in every population: an erasure, a retention run, a grant, a review, a check run, a package
+    expect((await api.call('DELETE', '/api/v1/dpo/subjects/user:ev3?reason=asked&confirm=true', dpo)).status).toBe(200);
+    expect((await api.call('POST', '/api/v1/dpo/retention/sessions/run', dpo, {})).status).toBe(200);
+    const staff = await api.token('staff:sam', ['staff']);
+    const requested = await api.call('POST', '/api/v1/staff/access-requests', staff, { patient_id: 'user:ev1', scope: 'phi.read', purpose: 'treatment', reason: 'follow-up visit' });
+    expect(requested.status, requested.text).toBe(200);
+    expect((await api.call('POST', '/api/v1/dpo/access-reviews', dpo, {})).status).toBe(200);
+    expect((await api.call('POST', '/api/v1/dpo/checks/run', dpo, {})).status).toBe(200);
 
     const auditor = await api.token('auditor:ann', ['auditor']);
+    expect((await api.call('POST', '/api/v1/evidence/packages', auditor, period)).status).toBe(200);
     const made = await api.call('POST', '/api/v1/evidence/packages', auditor, period);
     expect(made.status, made.text).toBe(200);
     const { manifest, csv, manifest_sha256, package_id } = made.json;
     const count = async (query: string) => Number((await api.db.admin.unsafe(query, [period.from, period.to]))[0]!.n);
+    // each written apart from the stored query it checks
     const expected: Record<string, number> = {
       dsr_requests: await count('select count(*) as n from compliance.dsr_requests where received_at >= $1 and received_at < $2'),
+      erasures: await count(`select count(*) as n from compliance.audit_logs where action = 'subject.erased' and occurred_at >= $1 and occurred_at < $2`),
       consent_changes: await count('select count(*) as n from compliance.consent_records where recorded_at >= $1 and recorded_at < $2'),
+      retention_runs: await count(`select count(*) as n from compliance.audit_logs where action = 'retention.applied' and occurred_at >= $1 and occurred_at < $2`),
+      access_grants: await count('select count(*) as n from compliance.access_grants where requested_at >= $1 and requested_at < $2'),
+      access_reviews: await count(`select count(*) as n from compliance.access_review_items i where exists (select from compliance.access_review_campaigns c
+                                     where c.id = i.campaign_id and c.opened_at >= $1 and c.opened_at < $2)`),
       phi_accesses: await count(`select count(*) as n from compliance.audit_logs where action like 'phi.%' and action not in ('phi.unusual_access', 'phi.keys_rotated') and occurred_at >= $1 and occurred_at < $2`),
+      phi_unusual_access: await count(`select count(*) as n from compliance.audit_logs where action = 'phi.unusual_access' and occurred_at >= $1 and occurred_at < $2`),
+      role_memberships: await count(`select count(*) as n from pg_auth_members m join pg_roles r on r.oid = m.roleid where starts_with(r.rolname, 'compliance_') and $1::timestamptz < $2::timestamptz`),
+      verification_results: await count(`select count(*) as n from compliance.check_results c join compliance.check_runs r on r.id = c.run_id where r.started_at >= $1 and r.started_at < $2`),
       breaches: await count('select count(*) as n from compliance.breaches where discovered_at >= $1 and discovered_at < $2'),
+      evidence_packages: await count(`select count(*) as n from compliance.evidence_packages where id < ${Number(package_id)} and generated_at >= $1 and generated_at < $2`),
+      worker_heartbeats: await count('select count(*) as n from compliance_private.worker_heartbeats where beat_at >= $1 and beat_at < $2'),
     };
-    expect(expected.consent_changes).toBe(3);
+    expect(Object.keys(expected).sort()).toEqual(manifest.populations.map((p: { name: string }) => p.name).sort());
+    for (const name of ['erasures', 'retention_runs', 'access_grants', 'access_reviews', 'verification_results', 'evidence_packages', 'role_memberships']) {
+      expect(expected[name], name).toBeGreaterThan(0);
+    }
+    // three given, the erased subject's gone with it
+    expect(expected.consent_changes).toBe(2);
     for (const [name, n] of Object.entries(expected)) {
       const entry = manifest.populations.find((p: { name: string }) => p.name === name);
       expect(entry.rows, name).toBe(n);
