@@ -7222,11 +7222,27 @@ CREATE FUNCTION compliance_private.record_expected_grants() RETURNS integer
     AS $$
 declare
   v_count integer;
+  v_changes jsonb;
 begin
+  -- what this migration changed, into the audit chain: the grant-change population reads it
+  with now_granted as (select distinct g.object_name, g.grantee, g.privilege from compliance_private.current_grants() g),
+  changes as (
+    select 'added' as change, n.* from now_granted n
+     where not exists (select from compliance_private.expected_grants e where (e.object_name, e.grantee, e.privilege) = (n.object_name, n.grantee, n.privilege))
+    union all
+    select 'removed', e.* from compliance_private.expected_grants e
+     where not exists (select from now_granted n where (e.object_name, e.grantee, e.privilege) = (n.object_name, n.grantee, n.privilege)))
+  select jsonb_agg(jsonb_build_object('change', c.change, 'object', c.object_name, 'grantee', c.grantee, 'privilege', c.privilege)
+                   order by c.object_name, c.grantee, c.privilege, c.change)
+    into v_changes from changes c;
   delete from compliance_private.expected_grants;
   insert into compliance_private.expected_grants (object_name, grantee, privilege)
   select distinct g.object_name, g.grantee, g.privilege from compliance_private.current_grants() g;
   get diagnostics v_count = row_count;
+  if v_changes is not null then
+    perform compliance_private.append_audit('security.grants_recorded', 'security', 'grants', null,
+      jsonb_build_object('expected_grants', v_count, 'changes', v_changes));
+  end if;
   return v_count;
 end;
 $$;
@@ -7237,7 +7253,7 @@ ALTER FUNCTION compliance_private.record_expected_grants() OWNER TO compliance_o
 -- Name: FUNCTION record_expected_grants(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.record_expected_grants() IS 'Records the grants as they are now as the expected set. The last statement of every migration that changes a grant (db/CONVENTIONS.md); never called at run time.';
+COMMENT ON FUNCTION compliance_private.record_expected_grants() IS 'Records the grants as they are now as the expected set, and each grant added or removed since the last time in one security.grants_recorded audit row (the role_memberships evidence population lists them). The last statement of every migration that changes a grant (db/CONVENTIONS.md); never called at run time.';
 
 --
 -- Name: refuse_erased(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner

@@ -28,6 +28,11 @@ describe('evidence packages', () => {
     expect(requested.status, requested.text).toBe(200);
     expect((await api.call('POST', '/api/v1/dpo/access-reviews', dpo, {})).status).toBe(200);
     expect((await api.call('POST', '/api/v1/dpo/checks/run', dpo, {})).status).toBe(200);
+    // a grant given and taken back, as a migration would record them
+    await api.db.admin`grant select on compliance.reports to compliance_worker`;
+    await api.db.admin`select compliance_private.record_expected_grants()`;
+    await api.db.admin`revoke select on compliance.reports from compliance_worker`;
+    await api.db.admin`select compliance_private.record_expected_grants()`;
 
     const auditor = await api.token('auditor:ann', ['auditor']);
     expect((await api.call('POST', '/api/v1/evidence/packages', auditor, period)).status).toBe(200);
@@ -46,13 +51,21 @@ describe('evidence packages', () => {
                                      where c.id = i.campaign_id and c.opened_at >= $1 and c.opened_at < $2)`),
       phi_accesses: await count(`select count(*) as n from compliance.audit_logs where action like 'phi.%' and action not in ('phi.unusual_access', 'phi.keys_rotated') and occurred_at >= $1 and occurred_at < $2`),
       phi_unusual_access: await count(`select count(*) as n from compliance.audit_logs where action = 'phi.unusual_access' and occurred_at >= $1 and occurred_at < $2`),
-      role_memberships: await count(`select count(*) as n from pg_auth_members m join pg_roles r on r.oid = m.roleid where starts_with(r.rolname, 'compliance_') and $1::timestamptz < $2::timestamptz`),
+      role_memberships: await count(`select count(*) as n from pg_auth_members m join pg_roles r on r.oid = m.roleid where starts_with(r.rolname, 'compliance_') and $1::timestamptz < $2::timestamptz`)
+        + await count(`select coalesce(sum(jsonb_array_length(details -> 'changes')), 0) as n from compliance.audit_logs
+                        where action = 'security.grants_recorded' and occurred_at >= $1 and occurred_at < $2`),
       verification_results: await count(`select count(*) as n from compliance.check_results c join compliance.check_runs r on r.id = c.run_id where r.started_at >= $1 and r.started_at < $2`),
       breaches: await count('select count(*) as n from compliance.breaches where discovered_at >= $1 and discovered_at < $2'),
       evidence_packages: await count(`select count(*) as n from compliance.evidence_packages where id < ${Number(package_id)} and generated_at >= $1 and generated_at < $2`),
       worker_heartbeats: await count('select count(*) as n from compliance_private.worker_heartbeats where beat_at >= $1 and beat_at < $2'),
     };
     expect(Object.keys(expected).sort()).toEqual(manifest.populations.map((p: { name: string }) => p.name).sort());
+    const [header, ...lines] = (csv.role_memberships as string).split('\r\n');
+    const at = (name: string) => header!.split(',').indexOf(name);
+    const grantChanges = lines.map((line) => line.split(',')).filter((cells) => cells[at('kind')]!.startsWith('grant_'))
+      .map((cells) => ['kind', 'grantee', 'role_or_object', 'privilege'].map((c) => cells[at(c)]).join(','));
+    expect(grantChanges).toEqual(expect.arrayContaining([
+      'grant_added,compliance_worker,compliance.reports,SELECT', 'grant_removed,compliance_worker,compliance.reports,SELECT']));
     for (const name of ['erasures', 'retention_runs', 'access_grants', 'access_reviews', 'verification_results', 'evidence_packages', 'role_memberships']) {
       expect(expected[name], name).toBeGreaterThan(0);
     }
