@@ -1819,6 +1819,26 @@ ALTER FUNCTION compliance.erase_subject(user_id text, reason text, confirm boole
 COMMENT ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) IS 'DPO: erases a subject (GDPR Art. 17) in one transaction or not at all: locks the subject, deletes every personal row (profile, preferences, consents, conversations, messages, sessions, released holds), strips identity from its requests and from the legal holds it placed or released, removes its part of the audit rows about it and the actor''s part where it acted (listing those rows in the subject.erased row, which carries counts and no identity), and leaves a tombstone so later writes for the id fail (ERASD). Returns a receipt with counts per table. Errors: CONFM without confirm => true, LHOLD under legal hold, UNKSJ unknown subject, ERASD already erased, BADRG without a reason.';
 
 --
+-- Name: erasure_journal(timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.erasure_journal(since timestamp with time zone DEFAULT '-infinity'::timestamp with time zone) RETURNS TABLE(subject_digest text, erased_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select encode(e.subject_digest, 'hex'), e.erased_at from compliance_private.erased_subjects e
+   where e.erased_at > erasure_journal.since order by e.erased_at, e.subject_digest;
+$$;
+
+ALTER FUNCTION compliance.erasure_journal(since timestamp with time zone) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION erasure_journal(since timestamp with time zone); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.erasure_journal(since timestamp with time zone) IS 'The erasures after since: each erased subject''s peppered digest (hex, never the id) and when. Anchors carry it outside the database, so that erasures undone by restoring an older backup can be replayed (compliance.replay_erasures). For the DPO, auditors and the worker.';
+
+--
 -- Name: evidence_population(text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -3351,6 +3371,61 @@ ALTER FUNCTION compliance.release_legal_hold(user_id text) OWNER TO compliance_o
 --
 
 COMMENT ON FUNCTION compliance.release_legal_hold(user_id text) IS 'DPO: releases the subject''s active legal hold. Audited as legal_hold.released. Errors: NOHLD.';
+
+--
+-- Name: replay_erasures(jsonb, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.replay_erasures(journal jsonb, reason text DEFAULT 'erasure replayed after a restore'::text) RETURNS TABLE(subject_digest text, erased_at timestamp with time zone, outcome text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_entry jsonb;
+  v_digest bytea;
+  v_user_id text;
+begin
+  if journal is null or jsonb_typeof(journal) <> 'array' then
+    perform compliance_private.raise_error('BADRG', 'the journal must be an array of {subject_digest, erased_at}');
+  end if;
+  for v_entry in select e from jsonb_array_elements(journal) e loop
+    if v_entry ->> 'subject_digest' is null or v_entry ->> 'subject_digest' !~ '^[0-9a-f]{64}$' then
+      perform compliance_private.raise_error('BADRG', format('not a journal entry: %s', v_entry));
+    end if;
+    v_digest := decode(v_entry ->> 'subject_digest', 'hex');
+    subject_digest := v_entry ->> 'subject_digest';
+    erased_at := (v_entry ->> 'erased_at')::timestamptz;
+    if exists (select from compliance_private.erased_subjects t where t.subject_digest = v_digest) then
+      outcome := 'already_erased';
+    else
+      -- the id is known only by its digest: compare every subject this database holds
+      select p.user_id into v_user_id from compliance.user_profiles p
+       where compliance_private.subject_digest(p.user_id) = v_digest limit 1;
+      if v_user_id is null then
+        insert into compliance_private.erased_subjects (subject_digest, erased_at) values (v_digest, replay_erasures.erased_at);
+        outcome := 'tombstoned';
+      else
+        begin
+          perform compliance_private.erase_subject_core(v_user_id, reason, true, 'dpo');
+          outcome := 'erased';
+        exception when sqlstate 'LHOLD' then
+          -- a hold in the restored data: the DPO decides, the replay says so
+          outcome := 'held';
+        end;
+      end if;
+    end if;
+    return next;
+  end loop;
+end;
+$_$;
+
+ALTER FUNCTION compliance.replay_erasures(journal jsonb, reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION replay_erasures(journal jsonb, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.replay_erasures(journal jsonb, reason text) IS 'After restoring an older backup: erases again every subject whose peppered digest the journal lists (from anchors, compliance.erasure_journal) and who is back in the data; restores the tombstone of one who is not; reports per entry erased, tombstoned, already_erased, or held (under a legal hold in the restored data: not erased, for the DPO to decide). Needs the same tombstone pepper. For the DPO. Errors: BADRG, PEPPR.';
 
 --
 -- Name: report_phi_integrity_failure(uuid, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -13182,6 +13257,15 @@ REVOKE ALL ON FUNCTION compliance.erase_subject(user_id text, reason text, confi
 GRANT ALL ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) TO compliance_dpo;
 
 --
+-- Name: FUNCTION erasure_journal(since timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.erasure_journal(since timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.erasure_journal(since timestamp with time zone) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.erasure_journal(since timestamp with time zone) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.erasure_journal(since timestamp with time zone) TO compliance_worker;
+
+--
 -- Name: FUNCTION evidence_population(name text, period_from timestamp with time zone, period_to timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -13520,6 +13604,13 @@ GRANT ALL ON FUNCTION compliance.register_dsr(user_id text, kind text, notes tex
 
 REVOKE ALL ON FUNCTION compliance.release_legal_hold(user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.release_legal_hold(user_id text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION replay_erasures(journal jsonb, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.replay_erasures(journal jsonb, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.replay_erasures(journal jsonb, reason text) TO compliance_dpo;
 
 --
 -- Name: FUNCTION report_phi_integrity_failure(record_id uuid, purpose text, failed_check text); Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -1,4 +1,5 @@
 /** Environment configuration, validated once at start; a bad value ends the process with one line. */
+import { type AnchorKey, loadAnchorKey } from './anchors/anchors.js';
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl } from '../db/connection.js';
@@ -45,6 +46,9 @@ const schema = z.object({
   ALERT_WEBHOOK_URL: z.url({ message: 'ALERT_WEBHOOK_URL must be a URL' }).optional(),
   ALERT_WEBHOOK_SECRET: z.string().min(32, 'ALERT_WEBHOOK_SECRET must have at least 32 characters (openssl rand -hex 32)').optional(),
   ALERT_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
+  ANCHOR_DIR: z.string().trim().min(1).optional(),
+  ANCHOR_SIGNING_KEY: z.string().trim().min(1).optional(),
+  ANCHOR_SIGNING_KEY_FILE: z.string().trim().min(1).optional(),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -115,6 +119,20 @@ export function tombstonePepperSource(config: Config): PepperSource {
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+}
+
+/** the anchor signing key (server/anchors/anchors.ts): made under the data directory only in development */
+export function anchorKeyOf(config: Config): AnchorKey {
+  const production = config.NODE_ENV === 'production';
+  if (production && !config.ANCHOR_SIGNING_KEY && !config.ANCHOR_SIGNING_KEY_FILE) {
+    throw new ConfigError('NODE_ENV=production: set ANCHOR_SIGNING_KEY or ANCHOR_SIGNING_KEY_FILE (an Ed25519 key: openssl genpkey -algorithm ed25519)');
+  }
+  return loadAnchorKey(config, config.PGCOMPLY_DATA_DIR, { create: !production });
+}
+
+/** where the worker publishes anchors, if anywhere */
+export function anchorPublishingOf(config: Config): { dir: string; key: AnchorKey } | undefined {
+  return config.ANCHOR_DIR ? { dir: config.ANCHOR_DIR, key: anchorKeyOf(config) } : undefined;
 }
 
 /** where the worker delivers alerts (worker/tasks/deliver-alerts.ts) */

@@ -10,7 +10,7 @@ import { pepperParameters, readKeyring } from '../db/pepper.js';
 import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
-import { alertDeliveryOf, loadConfig, phiMasterKeySource, tombstonePepperSource } from './config.js';
+import { alertDeliveryOf, anchorPublishingOf, loadConfig, phiMasterKeySource, tombstonePepperSource } from './config.js';
 import { DataKeys } from './phi/data-keys.js';
 import { loadMasterKeys, reportMissingMasterKeys } from './phi/master-keys.js';
 import { createLogger } from './log.js';
@@ -53,7 +53,7 @@ async function main() {
   const dataKeys = new DataKeys(masterKeys);
   const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys });
   const worker = config.RUN_WORKER
-    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS })
+    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors: anchorPublishingOf(config) })
     : undefined;
 
   let stopping = false;

@@ -1,7 +1,7 @@
 /** npm run worker: the job worker alone (npm start runs it beside the server). */
 import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
 import { type LocalCluster, setUpAdminDatabase, takeOverSignals } from '../db/local-cluster.js';
-import { alertDeliveryOf, loadConfig, tombstonePepperSource } from '../server/config.js';
+import { alertDeliveryOf, anchorPublishingOf, loadConfig, tombstonePepperSource } from '../server/config.js';
 import { workerLog } from './log.js';
 import { startWorker } from './runner.js';
 
@@ -16,7 +16,7 @@ async function main() {
     cluster = admin.cluster;
     connectionString = loginRoleUrl(parseDatabaseUrl(admin.adminUrl), 'worker', config.DB_LOGIN_PASSWORD);
   }
-  const runner = await startWorker({ connectionString, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS });
+  const runner = await startWorker({ connectionString, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors: anchorPublishingOf(config) });
   workerLog.info('pgcomply worker running');
   const stop = async () => {
     await runner.stop();

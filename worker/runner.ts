@@ -9,6 +9,7 @@ import { waitOutConnectionLoss } from './cron-pool.js';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
 import { accessReview } from './tasks/access-review.js';
 import { monthlyReport } from './tasks/monthly-report.js';
+import { type AnchorPublishing, publishAnchor } from './tasks/publish-anchor.js';
 import { partitionMaintenance } from './tasks/partition-maintenance.js';
 import { phiUnusualAccess } from './tasks/phi-unusual-access.js';
 import { complianceChecks } from './tasks/compliance-checks.js';
@@ -33,11 +34,13 @@ export interface WorkerOptions {
   alerts?: Partial<AlertDelivery>;
   /** REQUIRE_TLS: the client_tls compliance check then fails on any connection without TLS */
   requireTls?: boolean;
+  /** ANCHOR_DIR and the signing key: an anchor is published there hourly (worker/tasks/publish-anchor.ts) */
+  anchors?: AnchorPublishing;
 }
 
 const alertDelivery = (options: WorkerOptions): AlertDelivery => ({ leaseSeconds: 60, intervalSeconds: 2, ...options.alerts });
 
-export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery, requireTls = false): TaskList {
+export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery, requireTls = false, anchors?: AnchorPublishing): TaskList {
   return {
     access_review: accessReview,
     heartbeat,
@@ -47,6 +50,7 @@ export function taskList(sealIntervalSeconds: number, connectionString: string, 
     retention,
     partition_maintenance: partitionMaintenance,
     phi_unusual_access: phiUnusualAccess,
+    publish_anchor: publishAnchor(anchors),
     seal_audit_log: sealAuditLog(sealIntervalSeconds),
     unlock_stale_jobs: unlockStaleJobsTask(connectionString, staleLockSeconds),
   };
@@ -93,7 +97,7 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
       concurrency,
       pollInterval: options.pollInterval ?? 1000,
       noHandleSignals: true,
-      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls),
+      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors),
       crontab: CRONTAB,
       logger: graphileLogger,
     });

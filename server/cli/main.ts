@@ -10,6 +10,8 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { sqlStateOf } from '../errors.js';
 import { describeIssues } from '../trpc.js';
+import { appendAnchor, checkAnchors, journalSince, readAnchors, signAnchor, signatureHolds } from '../anchors/anchors.js';
+import { anchorKeyOf, loadConfig } from '../config.js';
 import { renderMonthlyReport } from '../reports/html.js';
 import { doctor } from './doctor.js';
 import { printResult, progress, writeOut } from './output.js';
@@ -148,6 +150,55 @@ retention.command('run').description('apply retention now, batch after batch, fo
     return Object.entries(done).map(([category, deleted]) => ({ category, deleted }));
   }));
 
+program.command('anchor').description('sign the newest seal and the erasures since the last anchor (Ed25519) and append it to an anchor log kept outside the database')
+  .option('--out <file>', 'the anchor log (JSON lines) to append to; stdout when none')
+  .action(async (options: { out?: string }) => withSession(async ({ caller }) => {
+    const key = anchorKeyOf(loadConfig());
+    const since = options.out ? journalSince(readAnchors(options.out)) : null;
+    const anchor = signAnchor(await caller.evidence.anchorState({ since: since ?? undefined }), key);
+    if (options.out) {
+      appendAnchor(options.out, anchor);
+      return { seal_no: anchor.seal_no, seal_hash: anchor.seal_hash, erasures: anchor.erasures.length, key_id: anchor.key_id, appended_to: options.out };
+    }
+    process.stdout.write(`${JSON.stringify(anchor)}\n`);
+    return undefined;
+  }));
+
+program.command('verify').description('verify the audit chain (compliance.verify_audit_log), and with --anchors that every anchored seal is still there, unchanged; exit 1 on any finding')
+  .option('--anchors <file>', 'an anchor log written by pgcomply anchor or the worker (ANCHOR_DIR)')
+  .action(async (options: { anchors?: string }) => withSession(async ({ caller }) => {
+    const verdict = await caller.dpo.verifyAuditLog();
+    const problems: { kind: string; seal_no: number | null; row_id?: number; detail: string }[] = [...verdict.problems];
+    let anchorsChecked = 0;
+    if (options.anchors) {
+      const anchors = readAnchors(options.anchors);
+      if (anchors.length === 0) throw new UsageError(`${options.anchors} holds no anchor`);
+      const lookup = await caller.evidence.seals({ seal_nos: [...new Set(anchors.map((a) => Number(a.seal_no)))] });
+      problems.push(...checkAnchors(anchors, anchorKeyOf(loadConfig()), new Map(lookup.seals.map((x) => [x.seal_no, x.seal_hash])), lookup.first_kept_seal ?? Infinity));
+      anchorsChecked = anchors.length;
+    }
+    if (problems.length > 0) process.exitCode = EXIT.finding;
+    return { ok: problems.length === 0, seals_checked: verdict.seals_checked, rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows,
+      anchors_checked: anchorsChecked, problems };
+  }));
+
+program.command('erasures').description('the erasure journal').command('replay')
+  .description('after restoring an older backup: erase again everyone the anchors\' journal lists as erased after the restored chain\'s newest seal')
+  .requiredOption('--anchors <file>', 'the anchor log')
+  .action(async (options: { anchors: string }) => withSession(async ({ caller }) => {
+    const key = anchorKeyOf(loadConfig());
+    const anchors = readAnchors(options.anchors);
+    const forged = anchors.filter((a) => !signatureHolds(a, key));
+    if (forged.length) throw new UsageError(`${forged.length} anchor(s) in ${options.anchors} are not signed by this key (${key.keyId}): nothing replayed`);
+    const restored = await caller.evidence.anchorState({});
+    // what the restored backup cannot know: erasures after its newest seal
+    const journal = anchors.flatMap((a) => a.erasures).filter((e) => e.erased_at > restored.sealed_at);
+    const unique = [...new Map(journal.map((e) => [e.subject_digest, e])).values()];
+    const outcomes = await caller.dpo.operations.replayErasures({ journal: unique.map((e) => ({ subject_digest: e.subject_digest, erased_at: new Date(e.erased_at) })) });
+    if (outcomes.some((o) => o.outcome === 'held')) process.exitCode = EXIT.finding;
+    return outcomes;
+  }));
+
 function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   return EXIT.usage;
@@ -167,7 +218,11 @@ function messageOf(error: unknown): string {
 program.parseAsync().then(() => process.exit(Number(process.exitCode ?? EXIT.ok)), (error: unknown) => {
   // commander has printed its own usage message
   if (error instanceof CommanderError) process.exit(exitCodeOf(error));
-  if (globals().debug) process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  if (globals().debug) {
+    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    const cause = (error as Error).cause;
+    if (cause) process.stderr.write(`caused by: ${(cause as Error).stack ?? String(cause)}\n`);
+  }
   process.stderr.write(`pgcomply: ${messageOf(error).split('\n')[0]}\n`);
   process.exit(exitCodeOf(error));
 });

@@ -25,6 +25,12 @@ export const operationsRouter = router({
       const [row] = await ctx.tx`select compliance.apply_retention(${input.category}, ${input.batch_size}, false) as result`;
       return row!.result as Record<string, unknown>;
     }),
+  replayErasures: dpoProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/dpo/erasures/replay', tags, summary: 'After restoring an older backup: erase again every subject whose digest the journal (from anchors) lists' } })
+    .input(z.strictObject({ journal: z.array(z.strictObject({ subject_digest: z.string().regex(/^[0-9a-f]{64}$/), erased_at: z.coerce.date() })).max(1_000_000),
+      reason: z.string().min(1).max(1000).default('erasure replayed after a restore') }))
+    .output(z.array(z.object({ subject_digest: z.string(), erased_at: z.date(), outcome: z.enum(['erased', 'tombstoned', 'already_erased', 'held']) })))
+    .mutation(async ({ ctx, input }) => (await ctx.tx`select * from compliance.replay_erasures(${ctx.tx.json(input.journal as never)}, ${input.reason})`) as never),
   runChecks: dpoProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/dpo/checks/run', tags, summary: 'Run every compliance check now; failures raise alerts; the run is audited' } })
     .input(z.strictObject({ full_verification: z.boolean().default(false) }))

@@ -1,0 +1,133 @@
+/**
+ * Signed anchors (issue #21): the newest seal's number and hash, with the erasures since the last
+ * anchor (peppered digests), signed with Ed25519 and appended to a JSON-lines log kept outside the
+ * database. A superuser who rewrites the whole chain consistently still changes the hash of a
+ * seal an anchor holds; verify --anchors finds it. The key is ANCHOR_SIGNING_KEY (PKCS#8 PEM) or
+ * ANCHOR_SIGNING_KEY_FILE; in development one is made under the data directory.
+ */
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface AnchorState {
+  database: string;
+  seal_no: string;
+  seal_hash: string;
+  last_row_id: string;
+  sealed_at: string;
+  erasures: { subject_digest: string; erased_at: string }[];
+}
+
+/** the state from compliance.audit_digest() and compliance.erasure_journal(), as either driver returns them */
+export function toAnchorState(database: string, digest: { seal_no: unknown; seal_hash: string; last_row_id: unknown; sealed_at: Date },
+  erasures: { subject_digest: string; erased_at: Date }[]): AnchorState {
+  return { database, seal_no: String(digest.seal_no), seal_hash: digest.seal_hash, last_row_id: String(digest.last_row_id),
+    sealed_at: digest.sealed_at.toISOString(), erasures: erasures.map((e) => ({ subject_digest: e.subject_digest, erased_at: e.erased_at.toISOString() })) };
+}
+
+export interface Anchor extends AnchorState {
+  version: 1;
+  anchored_at: string;
+  key_id: string;
+  signature: string;
+}
+
+export interface AnchorKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  keyId: string;
+}
+
+export class AnchorError extends Error {}
+
+function keyOf(privateKey: KeyObject): AnchorKey {
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new AnchorError('the anchor signing key must be an Ed25519 key');
+  const publicKey = createPublicKey(privateKey);
+  const keyId = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return { privateKey, publicKey, keyId };
+}
+
+/** the signing key from the environment, or the development one under dataDir (made on first use when allowed) */
+export function loadAnchorKey(env: { ANCHOR_SIGNING_KEY?: string; ANCHOR_SIGNING_KEY_FILE?: string }, dataDir: string, options: { create: boolean }): AnchorKey {
+  try {
+    if (env.ANCHOR_SIGNING_KEY) return keyOf(createPrivateKey(env.ANCHOR_SIGNING_KEY.replace(/\\n/g, '\n')));
+    const file = env.ANCHOR_SIGNING_KEY_FILE ?? path.join(dataDir, 'anchor-signing-key.pem');
+    if (!existsSync(file)) {
+      if (env.ANCHOR_SIGNING_KEY_FILE || !options.create) throw new AnchorError(`the anchor signing key file ${file} does not exist`);
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      const { privateKey } = generateKeyPairSync('ed25519');
+      writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    }
+    return keyOf(createPrivateKey(readFileSync(file)));
+  } catch (error) {
+    if (error instanceof AnchorError) throw error;
+    throw new AnchorError(`the anchor signing key cannot be read: ${(error as Error).message}`);
+  }
+}
+
+/** the bytes signed: every field but the signature, in a fixed order */
+function signedBytes(anchor: Omit<Anchor, 'signature'>): Buffer {
+  const { version, database, seal_no, seal_hash, last_row_id, sealed_at, erasures, anchored_at, key_id } = anchor;
+  return Buffer.from(JSON.stringify({ version, database, seal_no, seal_hash, last_row_id, sealed_at, erasures, anchored_at, key_id }));
+}
+
+export function signAnchor(state: AnchorState, key: AnchorKey, at = new Date()): Anchor {
+  const unsigned = { version: 1 as const, ...state, anchored_at: at.toISOString(), key_id: key.keyId };
+  return { ...unsigned, signature: sign(null, signedBytes(unsigned), key.privateKey).toString('base64') };
+}
+
+export function signatureHolds(anchor: Anchor, key: AnchorKey): boolean {
+  if (anchor.key_id !== key.keyId) return false;
+  return verify(null, signedBytes(anchor), key.publicKey, Buffer.from(anchor.signature, 'base64'));
+}
+
+export function readAnchors(file: string): Anchor[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((line) => line.trim()).map((line, i) => {
+    try {
+      return JSON.parse(line) as Anchor;
+    } catch {
+      throw new AnchorError(`${file}, line ${i + 1}: not an anchor (JSON expected)`);
+    }
+  });
+}
+
+export function appendAnchor(file: string, anchor: Anchor): void {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  appendFileSync(file, `${JSON.stringify(anchor)}\n`);
+}
+
+/** when the erasures an anchor carries begin: after the newest one the log already holds */
+export function journalSince(previous: Anchor[]): string | null {
+  const times = previous.flatMap((a) => a.erasures.map((e) => e.erased_at));
+  return times.length ? times.sort().at(-1)! : null;
+}
+
+export interface AnchorFinding {
+  kind: 'anchor_signature' | 'anchor_mismatch' | 'anchor_missing';
+  seal_no: number;
+  detail: string;
+}
+
+/**
+ * Checks each anchor against the chain as it is now: its signature, then that its seal is still
+ * there with the same hash. A seal before the chain's first kept seal was removed by retention,
+ * which the chain itself accounts for (verify_audit_log's start check).
+ */
+export function checkAnchors(anchors: Anchor[], key: AnchorKey, seals: Map<string, string>, firstKeptSeal: number): AnchorFinding[] {
+  const findings: AnchorFinding[] = [];
+  for (const anchor of anchors) {
+    const sealNo = Number(anchor.seal_no);
+    if (!signatureHolds(anchor, key)) {
+      findings.push({ kind: 'anchor_signature', seal_no: sealNo, detail: `the anchor of seal ${sealNo} made ${anchor.anchored_at} is not signed by this key (${key.keyId})` });
+      continue;
+    }
+    const now = seals.get(anchor.seal_no);
+    if (now === undefined) {
+      if (sealNo >= firstKeptSeal) findings.push({ kind: 'anchor_missing', seal_no: sealNo, detail: `seal ${sealNo}, anchored ${anchor.anchored_at}, is not in the chain` });
+    } else if (now !== anchor.seal_hash) {
+      findings.push({ kind: 'anchor_mismatch', seal_no: sealNo, detail: `seal ${sealNo} has hash ${now}, the anchor of ${anchor.anchored_at} holds ${anchor.seal_hash}: the chain was rewritten` });
+    }
+  }
+  return findings;
+}

@@ -1,0 +1,32 @@
+/**
+ * Hourly, when ANCHOR_DIR is set: the newest seal and the erasures since the last anchor, signed
+ * (server/anchors/anchors.ts) and appended to ANCHOR_DIR/anchors.jsonl. Point ANCHOR_DIR at
+ * storage the database's superuser cannot rewrite (another host, a WORM bucket's mount).
+ */
+import path from 'node:path';
+import type { Task } from 'graphile-worker';
+import { type AnchorKey, appendAnchor, journalSince, readAnchors, signAnchor, toAnchorState } from '../../server/anchors/anchors.js';
+import { workerLog } from '../log.js';
+
+export interface AnchorPublishing {
+  dir: string;
+  key: AnchorKey;
+}
+
+export const ANCHOR_FILE = 'anchors.jsonl';
+
+export function publishAnchor(publishing: AnchorPublishing | undefined): Task {
+  return async (_payload, helpers) => {
+    if (!publishing) return;
+    const file = path.join(publishing.dir, ANCHOR_FILE);
+    const since = journalSince(readAnchors(file));
+    const { rows: [digest] } = await helpers.query<{ database: string; seal_no: string; seal_hash: string; last_row_id: string; sealed_at: Date }>(
+      'select current_database() as database, d.* from compliance.audit_digest() d where d.seal_no is not null');
+    if (!digest) return;
+    const { rows: erasures } = await helpers.query<{ subject_digest: string; erased_at: Date }>(
+      "select subject_digest, erased_at from compliance.erasure_journal(coalesce($1::timestamptz, '-infinity'))", [since]);
+    const anchor = signAnchor(toAnchorState(digest.database, digest, erasures), publishing.key);
+    appendAnchor(file, anchor);
+    workerLog.info({ task: 'publish_anchor', seal_no: anchor.seal_no, erasures: anchor.erasures.length, file }, 'anchor published');
+  };
+}
