@@ -15,7 +15,9 @@ import { anchorKeyOf, loadConfig } from '../config.js';
 import { renderMonthlyReport } from '../reports/html.js';
 import { doctor } from './doctor.js';
 import { printResult, progress, writeOut } from './output.js';
-import { type GlobalOptions, openSession, type Session, UsageError } from './session.js';
+import type { Sql } from 'postgres';
+import { type Verdict, verifyIndependently } from '../verify/verifier.js';
+import { adminConnection, type GlobalOptions, openSession, type Session, UsageError } from './session.js';
 
 export const EXIT = { ok: 0, finding: 1, usage: 2 } as const;
 
@@ -164,23 +166,46 @@ program.command('anchor').description('sign the newest seal and the erasures sin
     return undefined;
   }));
 
-program.command('verify').description('verify the audit chain (compliance.verify_audit_log), and with --anchors that every anchored seal is still there, unchanged; exit 1 on any finding')
+program.command('verify').description('verify the audit chain independently (db/AUDIT_HASHING.md in TypeScript, rows read with COPY), and with --anchors that every anchored seal is still there, unchanged; exit 1 on any finding')
   .option('--anchors <file>', 'an anchor log written by pgcomply anchor or the worker (ANCHOR_DIR)')
-  .action(async (options: { anchors?: string }) => withSession(async ({ caller }) => {
-    const verdict = await caller.dpo.verifyAuditLog();
-    const problems: { kind: string; seal_no: number | null; row_id?: number; detail: string }[] = [...verdict.problems];
-    let anchorsChecked = 0;
-    if (options.anchors) {
-      const anchors = readAnchors(options.anchors);
-      if (anchors.length === 0) throw new UsageError(`${options.anchors} holds no anchor`);
-      const lookup = await caller.evidence.seals({ seal_nos: [...new Set(anchors.map((a) => Number(a.seal_no)))] });
-      problems.push(...checkAnchors(anchors, anchorKeyOf(loadConfig()), new Map(lookup.seals.map((x) => [x.seal_no, x.seal_hash])), lookup.first_kept_seal ?? Infinity));
-      anchorsChecked = anchors.length;
+  .option('--sql', 'ask compliance.verify_audit_log() inside the database instead')
+  .action(async (options: { anchors?: string; sql?: boolean }) => {
+    const sql = await adminConnection(globals());
+    try {
+      const verdict = options.sql
+        ? (await sql<Verdict[]>`select ok, seals_checked::int, rows_checked::int, unsealed_rows::int, problems from compliance.verify_audit_log()`)[0]!
+        : await verifyWithProgress(sql);
+      const problems: { kind: string; seal_no: number | null; row_id?: number; detail: string }[] = [...verdict.problems];
+      let anchorsChecked = 0;
+      if (options.anchors) {
+        const anchors = readAnchors(options.anchors);
+        if (anchors.length === 0) throw new UsageError(`${options.anchors} holds no anchor`);
+        const wanted = [...new Set(anchors.map((a) => a.seal_no))];
+        const seals = await sql<{ seal_no: string; seal_hash: string }[]>`
+          select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals where seal_no = any(${wanted}::bigint[])`;
+        const [first] = await sql<{ n: number | null }[]>`select min(seal_no)::int as n from compliance.audit_seals`;
+        problems.push(...checkAnchors(anchors, anchorKeyOf(loadConfig()), new Map(seals.map((x) => [x.seal_no, x.seal_hash])), first!.n ?? Infinity));
+        anchorsChecked = anchors.length;
+      }
+      if (problems.length > 0) process.exitCode = EXIT.finding;
+      printResult({ ok: problems.length === 0, verifier: options.sql ? 'sql' : 'independent', seals_checked: verdict.seals_checked,
+        rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows, anchors_checked: anchorsChecked, problems }, Boolean(globals().json));
+    } finally {
+      await sql.end({ timeout: 5 });
     }
-    if (problems.length > 0) process.exitCode = EXIT.finding;
-    return { ok: problems.length === 0, seals_checked: verdict.seals_checked, rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows,
-      anchors_checked: anchorsChecked, problems };
-  }));
+  });
+
+/** the independent verifier, with a progress bar over the rows on a terminal */
+async function verifyWithProgress(sql: Sql): Promise<Verdict> {
+  const [estimate] = await sql<{ n: number }[]>`select coalesce(sum(c.reltuples), 0)::float8 as n from pg_class c
+    join pg_inherits i on i.inhrelid = c.oid where i.inhparent = 'compliance.audit_logs'::regclass and c.reltuples > 0`;
+  const bar = progress(Math.max(1, Math.round(estimate!.n)), 'verifying rows');
+  try {
+    return await verifyIndependently(sql, () => bar.tick());
+  } finally {
+    bar.stop();
+  }
+}
 
 program.command('erasures').description('the erasure journal').command('replay')
   .description('after restoring an older backup: erase again everyone the anchors\' journal lists as erased after the restored chain\'s newest seal')

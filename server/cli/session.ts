@@ -45,6 +45,19 @@ export function whereIs(url: string): string {
   return `${parsed.hostname}:${parsed.port || '5432'}`;
 }
 
+/** a direct connection with the admin URL, for what reads the tables themselves (pgcomply verify) */
+export async function adminConnection(options: GlobalOptions): Promise<Sql> {
+  const url = await adminUrl(options);
+  const sql = connect(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-cli' } });
+  try {
+    await sql`select 1`;
+  } catch (error) {
+    await sql.end({ timeout: 1 });
+    throw new UsageError(`cannot reach the database at ${whereIs(url)}: ${(error as Error).message}`);
+  }
+  return sql;
+}
+
 export interface Session {
   caller: Caller;
   sql: Sql;

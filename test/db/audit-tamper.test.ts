@@ -7,6 +7,7 @@
 import postgres, { type Sql } from 'postgres';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
+import { verifyIndependently } from '../../server/verify/verifier.js';
 import { quiet, useTestDatabase } from '../provision/database.js';
 
 const base = useTestDatabase();
@@ -95,6 +96,9 @@ beforeAll(async () => {
   await admin.end({ timeout: 5 });
 });
 
+/** problems as comparable keys, in one order */
+const findings = (problems: Problem[]) => problems.map((p) => `${p.kind} seal=${p.seal_no} row=${p.row_id ?? '-'}`).sort();
+
 let copies = 0;
 /** a copy of the sealed base, tampered with as a superuser with triggers off, then verified */
 async function tampered(change: (sql: Sql) => Promise<unknown>): Promise<Verdict> {
@@ -109,6 +113,10 @@ async function tampered(change: (sql: Sql) => Promise<unknown>): Promise<Verdict
       await change(tx as unknown as Sql);
     });
     const [verdict] = await sql`select ok, problems from compliance.verify_audit_log()`;
+    // the TypeScript verifier (pgcomply verify) must name the same problems, row for row
+    const independent = await verifyIndependently(sql);
+    expect(independent.ok).toBe(verdict!.ok);
+    expect(findings(independent.problems)).toEqual(findings((verdict as unknown as Verdict).problems));
     return verdict as unknown as Verdict;
   } finally {
     await sql.end();
@@ -197,3 +205,41 @@ describe('redaction (item 2)', () => {
     expect(verdict.problems).toContainEqual(expect.objectContaining({ kind: 'altered_row', row_id: id }));
   });
 });
+
+describe('rows and seals rearranged (both verifiers, issue #21)', () => {
+  /** the newest seal holding at least two rows */
+  const twoRowSeal = (sql: Sql) => sql`select seal_no, row_ids from compliance.audit_seals where row_count >= 2 order by seal_no desc limit 1`;
+
+  it('names a row the seal does not list as forged, and the seal that was edited to drop it', async () => {
+    const verdict = await tampered(async (sql) => {
+      const [seal] = await twoRowSeal(sql);
+      await sql`update compliance.audit_seals set row_ids = row_ids[2:], row_hashes = substring(row_hashes from 33), row_count = row_count - 1
+                 where seal_no = ${seal!.seal_no}`;
+    });
+    expect(verdict.problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['forged_row', 'altered_seal']));
+  });
+
+  it('names rows whose sealed order was swapped', async () => {
+    const verdict = await tampered(async (sql) => {
+      const [seal] = await twoRowSeal(sql);
+      await sql`update compliance.audit_seals set row_ids = array[row_ids[2], row_ids[1]] || row_ids[3:],
+                   row_hashes = substring(row_hashes from 33 for 32) || substring(row_hashes from 1 for 32) || substring(row_hashes from 65)
+                 where seal_no = ${seal!.seal_no}`;
+    });
+    expect(verdict.problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['reordered_row', 'altered_seal']));
+  });
+
+  it('names a broken chain when a seal no longer points at the one before it', async () => {
+    const verdict = await tampered(async (sql) => {
+      const [seal] = await sql`select seal_no from compliance.audit_seals order by seal_no desc limit 1 offset 1`;
+      await sql`update compliance.audit_seals set previous_hash = sha256(previous_hash) where seal_no = ${seal!.seal_no}`;
+    });
+    expect(verdict.problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['broken_chain', 'altered_seal']));
+  });
+
+  it('agrees with the SQL verifier on the untouched chain', async () => {
+    const verdict = await tampered(async () => undefined);
+    expect(verdict.ok).toBe(true);
+  });
+});
+
