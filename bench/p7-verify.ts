@@ -2,6 +2,7 @@
  * P7: verify_audit_log over a sealed audit log of five million rows; then a day's rows more,
  * verified incrementally from the checkpoint the full run reached (issue #19).
  */
+import { copyRowsOnly, verifyIndependently } from '../server/verify/verifier.js';
 import { insertAuditRows } from './fixtures.js';
 import { type BenchDatabase, figure, printConditions, timed } from './lib.js';
 
@@ -19,6 +20,13 @@ export async function run(db: BenchDatabase, quick: boolean) {
   figure('P7', 'rows_checked', checked, 'rows');
   figure('P7', 'seal_rate', rows / (sealMs / 1000), 'rows/s');
   figure('P7', 'verify_rate', checked / (ms / 1000), 'rows/s', { op: '>=', value: 500_000 });
+
+  // P7b: pgcomply verify, the independent TypeScript verifier over COPY, beside COPY alone
+  const [copyMs, copied] = await timed(() => copyRowsOnly(db.adminUrl));
+  figure('P7b', 'copy_only_rate', copied / (copyMs / 1000), 'rows/s');
+  const [independentMs, independent] = await timed(() => verifyIndependently(db.adminUrl));
+  figure('P7b', 'independent_verify_ok', independent.ok ? 1 : 0, 'bool');
+  figure('P7b', 'independent_verify_rate', independent.rows_checked / (independentMs / 1000), 'rows/s', { op: '>=', value: 500_000 });
 
   // a day's rows on top of the five million, then the daily check's verification from the checkpoint
   const dayRows = quick ? 10_000 : 50_000;

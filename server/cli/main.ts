@@ -17,7 +17,7 @@ import { doctor } from './doctor.js';
 import { printResult, progress, writeOut } from './output.js';
 import type { Sql } from 'postgres';
 import { type Verdict, verifyIndependently } from '../verify/verifier.js';
-import { adminConnection, type GlobalOptions, openSession, type Session, UsageError } from './session.js';
+import { adminConnection, adminUrl, type GlobalOptions, openSession, type Session, UsageError } from './session.js';
 
 export const EXIT = { ok: 0, finding: 1, usage: 2 } as const;
 
@@ -170,11 +170,12 @@ program.command('verify').description('verify the audit chain independently (db/
   .option('--anchors <file>', 'an anchor log written by pgcomply anchor or the worker (ANCHOR_DIR)')
   .option('--sql', 'ask compliance.verify_audit_log() inside the database instead')
   .action(async (options: { anchors?: string; sql?: boolean }) => {
+    const url = await adminUrl(globals());
     const sql = await adminConnection(globals());
     try {
       const verdict = options.sql
         ? (await sql<Verdict[]>`select ok, seals_checked::int, rows_checked::int, unsealed_rows::int, problems from compliance.verify_audit_log()`)[0]!
-        : await verifyWithProgress(sql);
+        : await verifyWithProgress(sql, url);
       const problems: { kind: string; seal_no: number | null; row_id?: number; detail: string }[] = [...verdict.problems];
       let anchorsChecked = 0;
       if (options.anchors) {
@@ -196,12 +197,12 @@ program.command('verify').description('verify the audit chain independently (db/
   });
 
 /** the independent verifier, with a progress bar over the rows on a terminal */
-async function verifyWithProgress(sql: Sql): Promise<Verdict> {
+async function verifyWithProgress(sql: Sql, url: string): Promise<Verdict> {
   const [estimate] = await sql<{ n: number }[]>`select coalesce(sum(c.reltuples), 0)::float8 as n from pg_class c
     join pg_inherits i on i.inhrelid = c.oid where i.inhparent = 'compliance.audit_logs'::regclass and c.reltuples > 0`;
   const bar = progress(Math.max(1, Math.round(estimate!.n)), 'verifying rows');
   try {
-    return await verifyIndependently(sql, () => bar.tick());
+    return await verifyIndependently(url, () => bar.tick());
   } finally {
     bar.stop();
   }

@@ -44,7 +44,7 @@ export const evidenceRouter = router({
     .output(z.object({ first_kept_seal: z.number().nullable(), seals: z.array(z.object({ seal_no: z.string(), seal_hash: z.string() })) }))
     .mutation(async ({ ctx, input }) => {
       const seals = await ctx.tx<{ seal_no: string; seal_hash: string }[]>`
-        select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals where seal_no = any(${input.seal_nos}::bigint[]) order by seal_no`;
+        select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals s where s.seal_no = any(${input.seal_nos}::bigint[]) order by s.seal_no`;
       const [first] = await ctx.tx`select min(seal_no)::int as n from compliance.audit_seals`;
       return { first_kept_seal: first!.n as number | null, seals };
     }),

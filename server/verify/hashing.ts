@@ -27,9 +27,9 @@ export const sha256 = (...parts: Buffer[]): Buffer => {
   return hash.digest();
 };
 
-/** micros(ts) from PostgreSQL's text form in UTC: 2026-12-03 08:01:02.123456+00 */
+/** micros(ts) from the UTC time as the verifier reads it: 2026-12-03 08:01:02.123456 */
 export function micros(timestamp: string): bigint {
-  const match = /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?\+00$/.exec(timestamp);
+  const match = /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/.exec(timestamp);
   if (!match) throw new Error(`not a UTC timestamp: ${timestamp}`);
   const [, y, mo, d, h, mi, s, fraction] = match;
   const seconds = BigInt(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s))) / 1000n;

@@ -5,6 +5,7 @@
  * function and no mutable state but the seal head's alarm, as the SQL one.
  */
 import type { Sql } from 'postgres';
+import { connect } from '../../db/tls.js';
 import { type AuditRow, personalCheck, rowHash, type Seal, sealHash } from './hashing.js';
 
 export interface Problem {
@@ -43,7 +44,8 @@ function unescapeCopy(value: string): string | null {
   return value.replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', v: '\v' } as Record<string, string>)[c] ?? c);
 }
 
-const ROW_QUERY = `copy (select id, occurred_at, xact_id, action, category, resource_type, resource_id, outcome, failure_reason, details,
+// the time in UTC whatever the session's TimeZone: micros() reads it
+const ROW_QUERY = `copy (select id, to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), xact_id, action, category, resource_type, resource_id, outcome, failure_reason, details,
   user_id, actor_id, host(ip_address), user_agent, personal_details, encode(personal_salt, 'hex'), encode(personal_digest, 'hex'),
   encode(subject_part_salt, 'hex'), encode(subject_part_digest, 'hex'), encode(actor_part_salt, 'hex'), encode(actor_part_digest, 'hex')
   from compliance.audit_logs order by id) to stdout`;
@@ -68,27 +70,60 @@ function check(row: AuditRow): Checked {
 
 async function* copyLines(sql: Sql, query: string): AsyncGenerator<string> {
   const stream = await sql.unsafe(query).readable();
-  let rest = '';
+  // split on the newline byte, never inside a chunk's text: a chunk may end within a UTF-8 character
+  let rest: Buffer = Buffer.alloc(0);
   for await (const chunk of stream) {
-    const text = rest + chunk.toString('utf8');
-    const lines = text.split('\n');
-    rest = lines.pop()!;
-    for (const line of lines) yield line;
+    const bytes: Buffer = rest.length ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
+    let start = 0;
+    for (let newline = bytes.indexOf(10, start); newline !== -1; newline = bytes.indexOf(10, start)) {
+      yield bytes.toString('utf8', start, newline);
+      start = newline + 1;
+    }
+    rest = bytes.subarray(start);
   }
-  if (rest) yield rest;
+  if (rest.length) yield rest.toString('utf8');
 }
 
 const cmp = (a: [bigint, bigint], b: [bigint, bigint]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
 const missing = (have: string | undefined, need: string | undefined) =>
   ((need ?? '').includes('a') && !(have ?? '').includes('a')) || ((need ?? '').includes('s') && !(have ?? '').includes('s'));
 
-export async function verifyIndependently(sql: Sql, onRow: () => void = () => undefined): Promise<Verdict> {
-  await sql`set timezone = 'UTC'`;
+/**
+ * Verifies the chain of the database at url. The rows are read on a connection of their own that
+ * is closed afterwards: postgres.js can leave a connection that streamed a COPY unusable
+ * (porsager/postgres#1016), so nothing else is sent on it.
+ */
+export async function verifyIndependently(url: string, onRow: () => void = () => undefined): Promise<Verdict> {
+  const sql = connect(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-verify' } });
+  try {
+    return await verifyOn(sql, url, onRow);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function* copyOnItsOwn(url: string): AsyncGenerator<string> {
+  const copy = connect(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-verify-copy' } });
+  try {
+    yield* copyLines(copy, ROW_QUERY);
+  } finally {
+    await copy.end({ timeout: 1 });
+  }
+}
+
+/** the COPY the verifier reads, read and thrown away: the physical floor the verifier is measured against */
+export async function copyRowsOnly(url: string): Promise<number> {
+  let rows = 0;
+  for await (const line of copyOnItsOwn(url)) if (line) rows += 1;
+  return rows;
+}
+
+async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdict> {
   const seals: Seal[] = (await sql<{ seal_no: string; layout: number; previous_hash: string; seal_hash: string; first_row_id: string | null; last_row_id: string;
     last_xact_id: string | null; row_count: number; row_ids: string[]; row_hashes: string }[]>`
     select seal_no::text, layout, encode(previous_hash, 'hex') as previous_hash, encode(seal_hash, 'hex') as seal_hash, first_row_id::text,
            last_row_id::text, last_xact_id::text, row_count, row_ids::text[], encode(row_hashes, 'hex') as row_hashes
-      from compliance.audit_seals order by seal_no`).map((s) => ({
+      from compliance.audit_seals s order by s.seal_no`).map((s) => ({
     sealNo: BigInt(s.seal_no), layout: s.layout as 1 | 2, previousHash: hex(s.previous_hash)!, sealHash: hex(s.seal_hash)!, firstRowId: big(s.first_row_id),
     lastRowId: BigInt(s.last_row_id), lastXactId: big(s.last_xact_id), rowCount: s.row_count, rowIds: s.row_ids.map(BigInt), rowHashes: hex(s.row_hashes)!,
   }));
@@ -102,8 +137,8 @@ export async function verifyIndependently(sql: Sql, onRow: () => void = () => un
 
   // the accounting records: sealed (inside the layout-2 seals), successful, and of the upgrade records only the first
   const records = await sql<{ id: string; action: string; details: Record<string, unknown> }[]>`
-    select id::text, action, details from compliance.audit_logs
-     where action in ('audit.partition_dropped', 'subject.erased', 'audit.layout_upgraded') and outcome = 'success' order by id`;
+    select a.id::text, a.action, a.details from compliance.audit_logs a
+     where a.action in ('audit.partition_dropped', 'subject.erased', 'audit.layout_upgraded') and a.outcome = 'success' order by a.id`;
   const firstUpgrade = records.find((r) => r.action === 'audit.layout_upgraded')?.id;
   const accounting = records.filter((r) => layout2End !== null && BigInt(r.id) >= layout2From && BigInt(r.id) <= layout2End
     && (r.action !== 'audit.layout_upgraded' || r.id === firstUpgrade));
@@ -201,7 +236,7 @@ export async function verifyIndependently(sql: Sql, onRow: () => void = () => un
       sealIndex += 1;
     }
   };
-  for await (const line of copyLines(sql, ROW_QUERY)) {
+  for await (const line of copyOnItsOwn(url)) {
     const row = check(parseRow(line));
     onRow();
     if (expected.has(String(row.id))) listedPresent.add(String(row.id));
