@@ -23,7 +23,7 @@ let cluster: EmbeddedCluster | undefined;
 let target: Sql | undefined;
 
 /** every table of the two schemas, and the sequences, copied as a data-only restore would */
-async function restore(from: Sql, into: Sql) {
+async function restore(from: Sql, fromUrl: string, into: Sql) {
   const tables = await from`
     select format('%I.%I', n.nspname, c.relname) as name,
            (select string_agg(quote_ident(a.attname), ', ' order by a.attnum) from pg_attribute a
@@ -31,15 +31,19 @@ async function restore(from: Sql, into: Sql) {
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname in ('compliance', 'compliance_private') and c.relkind in ('r', 'p') and not c.relispartition
        and not exists (select from pg_depend d where d.objid = c.oid and d.deptype = 'e')`;
-  // one connection reads every table in turn
-  const reader = await from.reserve();
   await into.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
     for (const table of tables) await tx.unsafe(`delete from ${table.name}`);
     for (const table of tables) {
-      // read whole, then written: piping one COPY stream into another stalled after thirty tables
+      // read whole, then written, each table on a connection of its own: postgres.js can leave a
+      // connection that streamed a COPY unusable (porsager/postgres#1016)
+      const reader = postgres(fromUrl, { onnotice: () => undefined, max: 1 });
       const chunks: Buffer[] = [];
-      for await (const chunk of await reader.unsafe(`copy (select ${table.columns} from ${table.name}) to stdout`).readable()) chunks.push(chunk as Buffer);
+      try {
+        for await (const chunk of await reader.unsafe(`copy (select ${table.columns} from ${table.name}) to stdout`).readable()) chunks.push(chunk as Buffer);
+      } finally {
+        await reader.end({ timeout: 1 });
+      }
       const inn = await tx.unsafe(`copy ${table.name} (${table.columns}) from stdin`).writable();
       await new Promise<void>((resolve, reject) => {
         inn.once('error', reject);
@@ -52,7 +56,7 @@ async function restore(from: Sql, into: Sql) {
     for (const sequence of sequences) {
       if (sequence.called) await tx`select setval(${sequence.name}::regclass, ${sequence.last_value}::bigint, true)`;
     }
-  }).finally(() => reader.release());
+  });
 }
 
 beforeAll(async () => {
@@ -76,7 +80,7 @@ beforeAll(async () => {
   const targetUrl = cluster.adminUrl('restored');
   await setupDatabase({ adminUrl: targetUrl, loginPassword: inject('loginPassword'), tombstonePepper: { keyring: pepper } });
   target = postgres(targetUrl, { onnotice: () => undefined, connection: pepperParameters(pepper), max: 2 });
-  await restore(admin, target);
+  await restore(admin, source.adminUrl, target);
 }, 120_000);
 
 afterAll(async () => {
