@@ -12,6 +12,7 @@ import { sqlStateOf } from '../errors.js';
 import { describeIssues } from '../trpc.js';
 import { appendAnchor, checkAnchors, journalSince, readAnchors, signAnchor, signatureHolds } from '../anchors/anchors.js';
 import { anchorKeyOf, loadConfig } from '../config.js';
+import { keyRotate, keyStatus } from '../phi/key-commands.js';
 import { renderMonthlyReport } from '../reports/html.js';
 import { doctor } from './doctor.js';
 import { printResult, progress, writeOut } from './output.js';
@@ -224,6 +225,25 @@ program.command('erasures').description('the erasure journal').command('replay')
     if (outcomes.some((o) => o.outcome === 'held')) process.exitCode = EXIT.finding;
     return outcomes;
   }));
+
+const keys = program.command('keys').description('PHI master keys');
+keys.command('status').description('which master key versions wrap the stored data keys, and which are loaded here')
+  .action(async () => {
+    const status = await keyStatus(globals().database);
+    if (status.in_use.some((v) => !v.loaded)) process.exitCode = EXIT.finding;
+    printResult(status.in_use.map((v) => ({ ...v, newest_loaded: status.newest })), Boolean(globals().json));
+  });
+keys.command('rotate').description('rewrap every data key under the newest master key in PHI_MASTER_KEY; no record is re-encrypted')
+  .action(async () => {
+    const before = await keyStatus(globals().database);
+    const bar = progress(before.in_use.filter((v) => v.kek_version !== before.newest).reduce((n, v) => n + v.data_keys, 0), 'rewrapping data keys');
+    let seen = 0;
+    const result = await keyRotate((done) => {
+      for (; seen < done; seen += 1) bar.tick();
+    }, globals().database);
+    bar.stop();
+    printResult({ rewrapped: result.rewrapped, master_key_version: result.kekVersion, remaining_under_older_versions: result.remaining }, Boolean(globals().json));
+  });
 
 function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

@@ -141,4 +141,15 @@ describe('pgcomply, the executable', () => {
     const [stored] = await db.admin`select manifest_sha256 from compliance.evidence_packages where id = ${evidence.package_id}`;
     expect(stored!.manifest_sha256).toBe(evidence.manifest_sha256);
   });
+
+  it('keys status and rotate, and one line without a master key', async () => {
+    const key = { PHI_MASTER_KEY: `1:${Buffer.alloc(32, 7).toString('base64')},2:${Buffer.alloc(32, 9).toString('base64')}` };
+    const status = await pgcomply(['--json', 'keys', 'status'], key);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toEqual([]);
+    const rotated = await pgcomply(['--json', 'keys', 'rotate'], key);
+    expect(JSON.parse(rotated.stdout)).toMatchObject({ rewrapped: 0, master_key_version: 2, remaining_under_older_versions: 0 });
+    refused(await pgcomply(['keys', 'status']), /master key/);
+  });
 });
+
