@@ -4,7 +4,6 @@
  * an older backup is replayed from the anchors' journal, and the restored chain then verifies.
  * The backup is a copy of the database (CREATE DATABASE … TEMPLATE), as a physical backup restores it.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { grantDatabase } from '../../db/setup.js';
 import { loadAnchorKey } from '../../server/anchors/anchors.js';
 import { CRONTAB, startWorker } from '../../worker/runner.js';
 import { quiet, useTestDatabase } from '../provision/database.js';
+import { type Run, runPgcomply } from '../provision/pgcomply.js';
 import { until } from '../provision/until.js';
 
 const db = useTestDatabase();
@@ -30,20 +30,9 @@ afterAll(async () => {
   await sql.end();
 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
 function pgcomply(database: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.resolve('server/cli/pgcomply.mjs'), '--actor', 'dpo:anchors', '--json', ...args], {
-      env: { ...process.env, DATABASE_URL: database, DB_LOGIN_PASSWORD: inject('loginPassword'), TOMBSTONE_PEPPER: inject('tombstonePepper'),
-        PGCOMPLY_DATA_DIR: scratch, LOG_LEVEL: 'silent' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runPgcomply(['--actor', 'dpo:anchors', '--json', ...args], { ...process.env, DATABASE_URL: database, DB_LOGIN_PASSWORD: inject('loginPassword'),
+    TOMBSTONE_PEPPER: inject('tombstonePepper'), PGCOMPLY_DATA_DIR: scratch, LOG_LEVEL: 'silent' });
 }
 const ok = (run: Run) => {
   expect(run.code, run.stderr + run.stdout).toBe(0);

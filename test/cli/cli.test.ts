@@ -3,33 +3,21 @@
  * against a real database; what it did is in the database and in the audit log under --actor;
  * bad input exits 2 with one line and no stack trace.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { useTestDatabase } from '../provision/database.js';
+import { type Run, runPgcomply } from '../provision/pgcomply.js';
 
 const db = useTestDatabase();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
 function pgcomply(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.resolve('server/cli/pgcomply.mjs'), ...args], {
-      env: { ...process.env, DATABASE_URL: db.adminUrl, DB_LOGIN_PASSWORD: inject('loginPassword'),
-        TOMBSTONE_PEPPER: inject('tombstonePepper'), PGCOMPLY_DATA_DIR: scratch, LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runPgcomply(args, { ...process.env, DATABASE_URL: db.adminUrl, DB_LOGIN_PASSWORD: inject('loginPassword'),
+    TOMBSTONE_PEPPER: inject('tombstonePepper'), PGCOMPLY_DATA_DIR: scratch, LOG_LEVEL: 'silent', ...env });
 }
 const asDpo = (...args: string[]) => pgcomply(['--actor', 'dpo:cli', '--json', ...args]);
 const json = (run: Run) => {
