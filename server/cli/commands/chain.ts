@@ -1,0 +1,83 @@
+/** The audit chain from outside: anchors, the independent verifier, the erasure replay. */
+import type { Sql } from 'postgres';
+import { appendAnchor, checkAnchors, journalSince, readAnchors, signAnchor, signatureHolds } from '../../anchors/anchors.js';
+import { anchorKeyOf, loadConfig } from '../../config.js';
+import { type Verdict, verifyIndependently } from '../../verify/verifier.js';
+import { printResult, progress } from '../output.js';
+import { adminConnection, adminUrl, UsageError } from '../session.js';
+import type { Cli } from '../program.js';
+
+export function registerChain(cli: Cli): void {
+  cli.program.command('anchor').description('sign the newest seal and the erasures since the last anchor (Ed25519) and append it to an anchor log kept outside the database')
+    .option('--out <file>', 'the anchor log (JSON lines) to append to; stdout when none')
+    .action(async (options: { out?: string }) => cli.withSession(async ({ caller }) => {
+      const key = anchorKeyOf(loadConfig());
+      const since = options.out ? journalSince(readAnchors(options.out)) : null;
+      const anchor = signAnchor(await caller.evidence.anchorState({ since: since ?? undefined }), key);
+      if (options.out) {
+        appendAnchor(options.out, anchor);
+        return { seal_no: anchor.seal_no, seal_hash: anchor.seal_hash, erasures: anchor.erasures.length, key_id: anchor.key_id, appended_to: options.out };
+      }
+      process.stdout.write(`${JSON.stringify(anchor)}\n`);
+      return undefined;
+    }));
+
+  cli.program.command('verify').description('verify the audit chain independently (db/AUDIT_HASHING.md in TypeScript, rows read with COPY), and with --anchors that every anchored seal is still there, unchanged; exit 1 on any finding')
+    .option('--anchors <file>', 'an anchor log written by pgcomply anchor or the worker (ANCHOR_DIR)')
+    .option('--sql', 'ask compliance.verify_audit_log() inside the database instead')
+    .action(async (options: { anchors?: string; sql?: boolean }) => {
+      const url = await adminUrl(cli.globals());
+      const sql = await adminConnection(cli.globals());
+      try {
+        const verdict = options.sql
+          ? (await sql<Verdict[]>`select ok, seals_checked::int, rows_checked::int, unsealed_rows::int, problems from compliance.verify_audit_log()`)[0]!
+          : await verifyWithProgress(sql, url);
+        const problems: { kind: string; seal_no: number | null; row_id?: number; detail: string }[] = [...verdict.problems];
+        let anchorsChecked = 0;
+        if (options.anchors) {
+          const anchors = readAnchors(options.anchors);
+          if (anchors.length === 0) throw new UsageError(`${options.anchors} holds no anchor`);
+          const wanted = [...new Set(anchors.map((a) => a.seal_no))];
+          const seals = await sql<{ seal_no: string; seal_hash: string }[]>`
+            select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals where seal_no = any(${wanted}::bigint[])`;
+          const [first] = await sql<{ n: number | null }[]>`select min(seal_no)::int as n from compliance.audit_seals`;
+          problems.push(...checkAnchors(anchors, anchorKeyOf(loadConfig()), new Map(seals.map((x) => [x.seal_no, x.seal_hash])), first!.n ?? Infinity));
+          anchorsChecked = anchors.length;
+        }
+        if (problems.length > 0) process.exitCode = cli.EXIT.finding;
+        printResult({ ok: problems.length === 0, verifier: options.sql ? 'sql' : 'independent', seals_checked: verdict.seals_checked,
+          rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows, anchors_checked: anchorsChecked, problems }, Boolean(cli.globals().json));
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+    });
+
+  /** the independent verifier, with a progress bar over the rows on a terminal */
+  async function verifyWithProgress(sql: Sql, url: string): Promise<Verdict> {
+    const [estimate] = await sql<{ n: number }[]>`select coalesce(sum(c.reltuples), 0)::float8 as n from pg_class c
+      join pg_inherits i on i.inhrelid = c.oid where i.inhparent = 'compliance.audit_logs'::regclass and c.reltuples > 0`;
+    const bar = progress(Math.max(1, Math.round(estimate!.n)), 'verifying rows');
+    try {
+      return await verifyIndependently(url, () => bar.tick());
+    } finally {
+      bar.stop();
+    }
+  }
+
+  cli.program.command('erasures').description('the erasure journal').command('replay')
+    .description('after restoring an older backup: erase again everyone the anchors\' journal lists as erased after the restored chain\'s newest seal')
+    .requiredOption('--anchors <file>', 'the anchor log')
+    .action(async (options: { anchors: string }) => cli.withSession(async ({ caller }) => {
+      const key = anchorKeyOf(loadConfig());
+      const anchors = readAnchors(options.anchors);
+      const forged = anchors.filter((a) => !signatureHolds(a, key));
+      if (forged.length) throw new UsageError(`${forged.length} anchor(s) in ${options.anchors} are not signed by this key (${key.keyId}): nothing replayed`);
+      const restored = await caller.evidence.anchorState({});
+      // what the restored backup cannot know: erasures after its newest seal
+      const journal = anchors.flatMap((a) => a.erasures).filter((e) => e.erased_at > restored.sealed_at);
+      const unique = [...new Map(journal.map((e) => [e.subject_digest, e])).values()];
+      const outcomes = await caller.dpo.operations.replayErasures({ journal: unique.map((e) => ({ subject_digest: e.subject_digest, erased_at: new Date(e.erased_at) })) });
+      if (outcomes.some((o) => o.outcome === 'held')) process.exitCode = cli.EXIT.finding;
+      return outcomes;
+    }));
+}
