@@ -1,7 +1,8 @@
 /**
- * pgcomply: the operator CLI (README, "For operators"). Each command is one call of the procedure
- * the API serves (server/cli/session.ts), acting as --actor. Exit codes: 0 done, 1 a finding (a
- * compliance check failed), 2 bad usage, a refusal, or no database.
+ * pgcomply: the operator CLI (README, "For operators"). A command that acts calls the procedure
+ * the API serves (server/cli/session.ts) as --actor; verify and keys read with their own
+ * connections and change nothing but key wrapping. Exit codes: 0 done, 1 a finding, 2 bad usage,
+ * a refusal, or no database.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { TRPCError } from '@trpc/server';
