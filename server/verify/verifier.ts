@@ -48,7 +48,7 @@ function unescapeCopy(value: string): string | null {
 const ROW_QUERY = `copy (select id, to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), xact_id, action, category, resource_type, resource_id, outcome, failure_reason, details,
   user_id, actor_id, host(ip_address), user_agent, personal_details, encode(personal_salt, 'hex'), encode(personal_digest, 'hex'),
   encode(subject_part_salt, 'hex'), encode(subject_part_digest, 'hex'), encode(actor_part_salt, 'hex'), encode(actor_part_digest, 'hex')
-  from compliance.audit_logs order by id) to stdout`;
+  from compliance.audit_logs where id >= %FROM% order by id) to stdout`;
 
 function parseRow(line: string): AuditRow {
   const f = line.split('\t').map(unescapeCopy);
@@ -93,19 +93,25 @@ const missing = (have: string | undefined, need: string | undefined) =>
  * is closed afterwards: postgres.js can leave a connection that streamed a COPY unusable
  * (porsager/postgres#1016), so nothing else is sent on it.
  */
-export async function verifyIndependently(url: string, onRow: () => void = () => undefined): Promise<Verdict> {
+export interface VerifyOptions {
+  onRow?: () => void;
+  /** from the checkpoint (the newest sealed audit.verified row), as the daily check does: only what was sealed after it */
+  sinceCheckpoint?: boolean;
+}
+
+export async function verifyIndependently(url: string, options: VerifyOptions = {}): Promise<Verdict & { incremental: boolean }> {
   const sql = connect(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-verify' } });
   try {
-    return await verifyOn(sql, url, onRow);
+    return await verifyOn(sql, url, options.onRow ?? (() => undefined), Boolean(options.sinceCheckpoint));
   } finally {
     await sql.end({ timeout: 5 });
   }
 }
 
-async function* copyOnItsOwn(url: string): AsyncGenerator<string> {
+async function* copyOnItsOwn(url: string, fromId = 0n): AsyncGenerator<string> {
   const copy = connect(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-verify-copy' } });
   try {
-    yield* copyLines(copy, ROW_QUERY);
+    yield* copyLines(copy, ROW_QUERY.replace('%FROM%', String(fromId)));
   } finally {
     await copy.end({ timeout: 1 });
   }
@@ -118,7 +124,7 @@ export async function copyRowsOnly(url: string): Promise<number> {
   return rows;
 }
 
-async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdict> {
+async function verifyOn(sql: Sql, url: string, onRow: () => void, sinceCheckpoint: boolean): Promise<Verdict & { incremental: boolean }> {
   const seals: Seal[] = (await sql<{ seal_no: string; layout: number; previous_hash: string; seal_hash: string; first_row_id: string | null; last_row_id: string;
     last_xact_id: string | null; row_count: number; row_ids: string[]; row_hashes: string }[]>`
     select seal_no::text, layout, encode(previous_hash, 'hex') as previous_hash, encode(seal_hash, 'hex') as seal_hash, first_row_id::text,
@@ -134,6 +140,16 @@ async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdi
   const layout2From = layout2[0]?.firstRowId ?? BigInt(head!.next_row_id);
   const layout2End = layout2.at(-1)?.lastRowId ?? null;
   const layout1End: [bigint, bigint] | null = layout1.length ? [layout1.at(-1)!.lastXactId!, layout1.at(-1)!.lastRowId] : null;
+  // the checkpoint: the newest audit.verified row that is itself sealed, naming a layout-2 seal
+  let checkpoint: { seal: Seal; hash: Buffer } | undefined;
+  if (sinceCheckpoint && layout2End !== null) {
+    const [row] = await sql<{ seal_no: string | null; seal_hash: string | null }[]>`
+      select a.details ->> 'seal_no' as seal_no, a.details ->> 'seal_hash' as seal_hash from compliance.audit_logs a
+       where a.action = 'audit.verified' and a.outcome = 'success' and a.id <= ${String(layout2End)}::bigint order by a.id desc limit 1`;
+    const seal = row?.seal_no ? layout2.find((x) => x.sealNo === BigInt(row.seal_no!)) : undefined;
+    if (seal && row!.seal_hash) checkpoint = { seal, hash: Buffer.from(row!.seal_hash, 'hex') };
+  }
+  const incremental = checkpoint !== undefined;
 
   // the accounting records: sealed (inside the layout-2 seals), successful, and of the upgrade records only the first
   const records = await sql<{ id: string; action: string; details: Record<string, unknown> }[]>`
@@ -188,7 +204,17 @@ async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdi
   let start: [bigint, bigint] = [0n, 0n];
   let nextId: bigint | null = null;
   const first = seals[0];
-  if (first && first.sealNo > 1n) {
+  let rangeFrom = 0n;
+  if (checkpoint) {
+    // the checkpoint's own seal must still hash as it did when it was verified
+    if (!checkpoint.seal.sealHash.equals(checkpoint.hash)) {
+      add('altered_seal', checkpoint.seal.sealNo, undefined, 'the seal\'s hash differs from the one recorded when it was last verified');
+    }
+    expectedNo = checkpoint.seal.sealNo + 1n;
+    previousHash = checkpoint.hash;
+    nextId = checkpoint.seal.lastRowId + 1n;
+    rangeFrom = nextId;
+  } else if (first && first.sealNo > 1n) {
     expectedNo = first.sealNo;
     previousHash = first.previousHash;
     const drop = accounting.find((r) => r.action === 'audit.partition_dropped'
@@ -204,7 +230,8 @@ async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdi
 
   // each seal's own fields, in chain order; a layout-1 seal's rows are the window after the one before
   const layout1Windows: { seal: Seal; from: [bigint, bigint] }[] = [];
-  for (const seal of seals) {
+  const checked = checkpoint ? seals.filter((x) => x.sealNo >= expectedNo) : seals;
+  for (const seal of checked) {
     if (seal.sealNo !== expectedNo) add('missing_seal', expectedNo, undefined, `seals ${expectedNo} to ${seal.sealNo - 1n} are missing`);
     if (!seal.previousHash.equals(previousHash)) add('broken_chain', seal.sealNo, undefined, 'previous_hash does not match the hash of the seal before it');
     if (!sealHash(seal).equals(seal.sealHash)) add('altered_seal', seal.sealNo, undefined, 'the seal\'s contents do not match its seal_hash');
@@ -221,6 +248,7 @@ async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdi
     }
   }
   const tailFrom = nextId ?? layout2From;
+  const rowSeals = checkpoint ? layout2.filter((x) => x.sealNo > checkpoint!.seal.sealNo) : layout2;
 
   // the rows, streamed in id order: a layout-2 seal is compared as soon as its range is read,
   // rows below layout 2 are kept for the layout-1 seals, the tail after the last seal is counted
@@ -230,13 +258,13 @@ async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdi
   let sealIndex = 0;
   let current: Checked[] = [];
   const closeSealsBefore = (id: bigint | null) => {
-    while (sealIndex < layout2.length && (id === null || id > layout2[sealIndex]!.lastRowId)) {
-      compareRows(layout2[sealIndex]!, current);
+    while (sealIndex < rowSeals.length && (id === null || id > rowSeals[sealIndex]!.lastRowId)) {
+      compareRows(rowSeals[sealIndex]!, current);
       current = [];
       sealIndex += 1;
     }
   };
-  for await (const line of copyOnItsOwn(url)) {
+  for await (const line of copyOnItsOwn(url, rangeFrom)) {
     const row = check(parseRow(line));
     onRow();
     if (expected.has(String(row.id))) listedPresent.add(String(row.id));
@@ -245,7 +273,7 @@ async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdi
       continue;
     }
     closeSealsBefore(row.id);
-    const seal = layout2[sealIndex];
+    const seal = rowSeals[sealIndex];
     if (seal && row.id >= seal.firstRowId!) current.push(row);
     else if (row.id >= tailFrom) tail.push(row);
   }
@@ -263,7 +291,7 @@ async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdi
   }
 
   // rows below layout 2 that no layout-1 seal covers
-  for (const row of below) {
+  for (const row of checkpoint ? [] : below) {
     const covered = layout1End !== null && cmp([row.xact, row.id], start) > 0 && cmp([row.xact, row.id], layout1End) <= 0;
     if (!covered) add('forged_row', null, row.id, 'the row lies before the layout-2 seals and in no layout-1 seal');
   }
@@ -281,6 +309,8 @@ async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdi
     const found = redacted.get(id);
     const listed = expected.get(id);
     if (found === undefined && !listedPresent.has(id)) continue;
+    // incremental: only the rows the checked seals and the unsealed tail hold
+    if (BigInt(id) < rangeFrom) continue;
     let kind: string | null = null;
     if (found === '1') kind = listed === undefined ? 'unaccounted_redaction' : null;
     else if (missing(listed, found)) kind = 'unaccounted_redaction';
@@ -288,5 +318,5 @@ async function verifyOn(sql: Sql, url: string, onRow: () => void): Promise<Verdi
     if (kind) add(kind, null, BigInt(id));
   }
 
-  return { ok: problems.length === 0, seals_checked: seals.length, rows_checked: rowsChecked, unsealed_rows: tail.length, problems };
+  return { ok: problems.length === 0, incremental, seals_checked: checked.length, rows_checked: rowsChecked, unsealed_rows: tail.length, problems };
 }

@@ -4,6 +4,7 @@
  * checkpoint; the whole chain is one flag away and sees the rest.
  */
 import { describe, expect, it } from 'vitest';
+import { verifyIndependently } from '../../server/verify/verifier.js';
 import { useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -20,6 +21,19 @@ const deleteWithTriggersOff = (action: string) => db.admin.begin(async (tx) => {
   await tx`delete from compliance.audit_logs where id = (select min(id) from compliance.audit_logs where action = ${action})`;
 });
 
+/** the SQL verifier from the checkpoint the daily check uses, and the TypeScript one told to do the same: they must agree */
+async function bothFromCheckpoint() {
+  const [checkpoint] = await db.admin`select (details ->> 'seal_no')::bigint as seal_no, decode(details ->> 'seal_hash', 'hex') as seal_hash
+    from compliance.audit_logs where action = 'audit.verified' and outcome = 'success'
+     and id <= (select last_row_id from compliance.audit_seals where layout = 2 order by seal_no desc limit 1) order by id desc limit 1`;
+  const [inside] = await db.admin`select ok, incremental, problems from compliance.verify_audit_log(${checkpoint?.seal_no ?? null}, ${checkpoint?.seal_hash ?? null})`;
+  const outside = await verifyIndependently(db.adminUrl, { sinceCheckpoint: true });
+  const keys = (problems: { kind: string; seal_no: number | null; row_id?: number }[]) => problems.map((p) => `${p.kind}/${p.seal_no}/${p.row_id ?? '-'}`).sort();
+  expect(outside.incremental).toBe(inside!.incremental);
+  expect(keys(outside.problems)).toEqual(keys(inside!.problems));
+  return outside;
+}
+
 describe('incremental audit verification', () => {
   it('checks only what was sealed after the checkpoint, and a full run checks everything', async () => {
     await logEvents(200, 'system.old_rows');
@@ -33,6 +47,8 @@ describe('incremental audit verification', () => {
     expect(daily).toMatchObject({ status: 'pass', measured: { incremental: true } });
     expect(daily.measured.rows_checked).toBeLessThan(40);
     expect(daily.evidence).toMatch(/verify_audit_log\(\d+, /);
+    await seal(); // the daily run's own checkpoint row, sealed
+    expect(await bothFromCheckpoint()).toMatchObject({ ok: true, incremental: true });
 
     // a row after the checkpoint goes missing: the next daily run finds it
     await seal();
@@ -42,6 +58,8 @@ describe('incremental audit verification', () => {
     const found = await auditCheck();
     expect(found).toMatchObject({ status: 'fail', measured: { incremental: true } });
     expect(found.measured.first_problems[0]).toMatchObject({ kind: 'deleted_row' });
+    const outside = await bothFromCheckpoint();
+    expect(outside.problems.map((p) => p.kind)).toContain('deleted_row');
   });
 
   it('leaves an old row to the full run, which finds it', async () => {
@@ -62,5 +80,6 @@ describe('incremental audit verification', () => {
       (select decode(details ->> 'seal_hash', 'hex') from compliance.audit_logs where action = 'audit.verified' order by id desc limit 1))`;
     expect(result!.ok).toBe(false);
     expect(result!.problems.map((p: { kind: string }) => p.kind)).toContain('altered_seal');
+    expect((await bothFromCheckpoint()).problems.map((p) => p.kind)).toContain('altered_seal');
   });
 });

@@ -25,13 +25,14 @@ export function registerChain(cli: Cli): void {
   cli.program.command('verify').description('verify the audit chain independently (db/AUDIT_HASHING.md in TypeScript, rows read with COPY), and with --anchors that every anchored seal is still there, unchanged; exit 1 on any finding')
     .option('--anchors <file>', 'an anchor log written by pgcomply anchor or the worker (ANCHOR_DIR)')
     .option('--sql', 'ask compliance.verify_audit_log() inside the database instead')
-    .action(async (options: { anchors?: string; sql?: boolean }) => {
+    .option('--since-checkpoint', 'only what was sealed after the last passing verification the chain records (as the daily check does)')
+    .action(async (options: { anchors?: string; sql?: boolean; sinceCheckpoint?: boolean }) => {
       const url = await adminUrl(cli.globals());
       const sql = await adminConnection(cli.globals());
       try {
         const verdict = options.sql
           ? (await sql<Verdict[]>`select ok, seals_checked::int, rows_checked::int, unsealed_rows::int, problems from compliance.verify_audit_log()`)[0]!
-          : await verifyWithProgress(sql, url);
+          : await verifyWithProgress(sql, url, Boolean(options.sinceCheckpoint));
         const problems: { kind: string; seal_no: number | null; row_id?: number; detail: string }[] = [...verdict.problems];
         let anchorsChecked = 0;
         if (options.anchors) {
@@ -45,7 +46,8 @@ export function registerChain(cli: Cli): void {
           anchorsChecked = anchors.length;
         }
         if (problems.length > 0) process.exitCode = cli.EXIT.finding;
-        printResult({ ok: problems.length === 0, verifier: options.sql ? 'sql' : 'independent', seals_checked: verdict.seals_checked,
+        printResult({ ok: problems.length === 0, verifier: options.sql ? 'sql' : 'independent',
+          incremental: (verdict as { incremental?: boolean }).incremental ?? false, seals_checked: verdict.seals_checked,
           rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows, anchors_checked: anchorsChecked, problems }, Boolean(cli.globals().json));
       } finally {
         await sql.end({ timeout: 5 });
@@ -53,12 +55,12 @@ export function registerChain(cli: Cli): void {
     });
 
   /** the independent verifier, with a progress bar over the rows on a terminal */
-  async function verifyWithProgress(sql: Sql, url: string): Promise<Verdict> {
+  async function verifyWithProgress(sql: Sql, url: string, sinceCheckpoint: boolean): Promise<Verdict> {
     const [estimate] = await sql<{ n: number }[]>`select coalesce(sum(c.reltuples), 0)::float8 as n from pg_class c
       join pg_inherits i on i.inhrelid = c.oid where i.inhparent = 'compliance.audit_logs'::regclass and c.reltuples > 0`;
     const bar = progress(Math.max(1, Math.round(estimate!.n)), 'verifying rows');
     try {
-      return await verifyIndependently(url, () => bar.tick());
+      return await verifyIndependently(url, { onRow: () => bar.tick(), sinceCheckpoint });
     } finally {
       bar.stop();
     }
