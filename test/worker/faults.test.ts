@@ -70,7 +70,10 @@ describe('a worker killed and cut off again and again', () => {
     }
     const midway = await counts();
     expect(midway.expired, 'the faults interrupted retention before it finished').toBeGreaterThan(0);
-    expect(midway.unsealed, 'and sealing').toBeGreaterThan(0);
+    // whether a killed worker's last seal came before or after its last audit row is chance (CI
+    // once saw every row sealed): rows written now leave the last worker sealing while it is cut off
+    await insertAuditRows(db.admin, 40_000, { subjects: 100 });
+    expect((await counts()).unsealed, 'sealing left for the last worker').toBeGreaterThan(0);
 
     // the last worker lives on: its sessions are cut twice more while it works, and it finishes
     const worker = workerProcess();
