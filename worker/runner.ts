@@ -61,10 +61,7 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-/**
- * one graphile-worker runner on its own pool, and the id its jobs are locked under (graphile-worker
- * 0.17 locks a job under its worker pool's id, not the job loop's)
- */
+/** one graphile-worker runner on its own pool, and the ids of its job loops as they start */
 interface RunningRunner {
   runner: Runner;
   pool: pg.Pool;
@@ -84,9 +81,9 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
   // and one a job loop holds checked out: the loop's next query then fails and is retried
   pool.on('connect', (client) => client.on('error', reportClosedConnection));
   const workerIds: string[] = [];
-  // listening from before run(): the worker pool is created while it starts
+  // listening from before run(): the job loops are created while it starts
   const events: WorkerEvents = new EventEmitter();
-  events.on('pool:create', ({ workerPool }) => workerIds.push(workerPool.id));
+  events.on('worker:create', ({ worker }) => workerIds.push(worker.workerId));
   // a job loop that cannot record a job's end (its connection died) ends for good: graphile-worker
   // expects the process to be restarted, so the runner is
   events.on('worker:fatalError', onFatal);
