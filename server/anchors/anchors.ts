@@ -18,6 +18,11 @@ export interface AnchorState {
   erasures: { subject_digest: string; erased_at: string }[];
 }
 
+/** what an anchor reads, for the API (postgres.js) and the worker (pg) alike: the newest seal, nothing before the first */
+export const ANCHOR_DIGEST_QUERY = 'select current_database() as database, d.* from compliance.audit_digest() d where d.seal_no is not null';
+/** the erasures after $1 (null: all of them) */
+export const ANCHOR_JOURNAL_QUERY = "select subject_digest, erased_at from compliance.erasure_journal(coalesce($1::timestamptz, '-infinity'))";
+
 /** the state from compliance.audit_digest() and compliance.erasure_journal(), as either driver returns them */
 export function toAnchorState(database: string, digest: { seal_no: unknown; seal_hash: string; last_row_id: unknown; sealed_at: Date },
   erasures: { subject_digest: string; erased_at: Date }[]): AnchorState {

@@ -1,7 +1,7 @@
 /** SOC 2 evidence for the DPO and the auditor: packages of populations with a hashed manifest, and reproducible samples. */
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { toAnchorState } from '../anchors/anchors.js';
+import { ANCHOR_DIGEST_QUERY, ANCHOR_JOURNAL_QUERY, toAnchorState } from '../anchors/anchors.js';
 import { buildEvidencePackage } from '../evidence/package.js';
 import * as s from '../schemas.js';
 import { reviewerProcedure, router } from '../trpc.js';
@@ -32,21 +32,10 @@ export const evidenceRouter = router({
     .output(z.object({ database: z.string(), seal_no: z.string(), seal_hash: z.string(), last_row_id: z.string(), sealed_at: z.string(),
       erasures: z.array(z.object({ subject_digest: z.string(), erased_at: z.string() })) }))
     .query(async ({ ctx, input }) => {
-      const [digest] = await ctx.tx`select current_database() as database, d.* from compliance.audit_digest() d where d.seal_no is not null`;
+      const [digest] = await ctx.tx.unsafe(ANCHOR_DIGEST_QUERY);
       if (!digest) throw new TRPCError({ code: 'NOT_FOUND', message: 'nothing is sealed yet: there is no seal to anchor' });
-      const erasures = await ctx.tx<{ subject_digest: string; erased_at: Date }[]>`
-        select subject_digest, erased_at from compliance.erasure_journal(coalesce(${input.since ?? null}::timestamptz, '-infinity'))`;
+      const erasures = await ctx.tx.unsafe<{ subject_digest: string; erased_at: Date }[]>(ANCHOR_JOURNAL_QUERY, [input.since ?? null]);
       return toAnchorState(digest.database, digest as never, erasures);
-    }),
-  seals: reviewerProcedure
-    .meta({ openapi: { method: 'POST', path: '/v1/evidence/seals/lookup', tags, summary: 'The hashes of the listed seals as the chain holds them now, and the first seal retention kept: what an anchor is checked against' } })
-    .input(z.strictObject({ seal_nos: z.array(z.coerce.number().int().positive()).max(100_000) }))
-    .output(z.object({ first_kept_seal: z.number().nullable(), seals: z.array(z.object({ seal_no: z.string(), seal_hash: z.string() })) }))
-    .mutation(async ({ ctx, input }) => {
-      const seals = await ctx.tx<{ seal_no: string; seal_hash: string }[]>`
-        select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals s where s.seal_no = any(${input.seal_nos}::bigint[]) order by s.seal_no`;
-      const [first] = await ctx.tx`select min(seal_no)::int as n from compliance.audit_seals`;
-      return { first_kept_seal: first!.n as number | null, seals };
     }),
   sample: reviewerProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/evidence/{population}/sample', tags, summary: 'A reproducible sample of a population: the same seed draws the same rows' } })

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Task } from 'graphile-worker';
-import { type AnchorKey, appendAnchor, journalSince, readAnchors, signAnchor, toAnchorState } from '../../server/anchors/anchors.js';
+import { ANCHOR_DIGEST_QUERY, ANCHOR_JOURNAL_QUERY, type AnchorKey, appendAnchor, journalSince, readAnchors, signAnchor, toAnchorState } from '../../server/anchors/anchors.js';
 import { workerLog } from '../log.js';
 
 export interface AnchorPublishing {
@@ -21,10 +21,9 @@ export function publishAnchor(publishing: AnchorPublishing | undefined): Task {
     const file = path.join(publishing.dir, ANCHOR_FILE);
     const since = journalSince(readAnchors(file));
     const { rows: [digest] } = await helpers.query<{ database: string; seal_no: string; seal_hash: string; last_row_id: string; sealed_at: Date }>(
-      'select current_database() as database, d.* from compliance.audit_digest() d where d.seal_no is not null');
+      ANCHOR_DIGEST_QUERY);
     if (!digest) return;
-    const { rows: erasures } = await helpers.query<{ subject_digest: string; erased_at: Date }>(
-      "select subject_digest, erased_at from compliance.erasure_journal(coalesce($1::timestamptz, '-infinity'))", [since]);
+    const { rows: erasures } = await helpers.query<{ subject_digest: string; erased_at: Date }>(ANCHOR_JOURNAL_QUERY, [since]);
     const anchor = signAnchor(toAnchorState(digest.database, digest, erasures), publishing.key);
     appendAnchor(file, anchor);
     workerLog.info({ task: 'publish_anchor', seal_no: anchor.seal_no, erasures: anchor.erasures.length, file }, 'anchor published');
