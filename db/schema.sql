@@ -3040,6 +3040,50 @@ ALTER FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, e
 COMMENT ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) IS 'The worker records what became of an attempt: delivered by webhook or to the log, retry (after retry_in_seconds, with the error), or failed for good (with the error). Worker role only. Errors: BADRG, GRNOT (not pending).';
 
 --
+-- Name: record_backup_verification(text, text, bigint, timestamp with time zone, bigint, text, bigint, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_backup_verification(file_name text, file_sha256 text, file_bytes bigint, archive_created_at timestamp with time zone, last_seal_no bigint, last_seal_hash text, rows_checked bigint, problems jsonb) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_id bigint;
+  v_ok boolean;
+begin
+  if file_name is null or btrim(file_name) = '' or file_sha256 is null or file_sha256 !~ '^[0-9a-f]{64}$'
+     or file_bytes is null or file_bytes <= 0 or archive_created_at is null or rows_checked is null or rows_checked < 0
+     or problems is null or jsonb_typeof(problems) <> 'array' then
+    perform compliance_private.raise_error('BADRG', 'a backup verification needs the file''s name, SHA-256 (hex), size and creation time, the rows checked and the problems (an array)');
+  end if;
+  if archive_created_at > now() + interval '5 minutes' then
+    perform compliance_private.raise_error('BADRG', format('the backup says it was made at %s, which is in the future', archive_created_at));
+  end if;
+  v_ok := jsonb_array_length(problems) = 0;
+  insert into compliance.backup_verifications (file_name, file_sha256, file_bytes, archive_created_at, last_seal_no, last_seal_hash,
+    rows_checked, ok, problems)
+  values (record_backup_verification.file_name, record_backup_verification.file_sha256, record_backup_verification.file_bytes,
+    record_backup_verification.archive_created_at, record_backup_verification.last_seal_no, record_backup_verification.last_seal_hash,
+    record_backup_verification.rows_checked, v_ok, record_backup_verification.problems)
+  returning id into v_id;
+  perform compliance_private.append_audit('backup.verified', 'soc2', 'backup_verification', v_id::text,
+    jsonb_build_object('file_sha256', record_backup_verification.file_sha256, 'archive_created_at', record_backup_verification.archive_created_at,
+      'last_seal_no', record_backup_verification.last_seal_no, 'ok', v_ok, 'problems', jsonb_array_length(record_backup_verification.problems)),
+    outcome => case when v_ok then 'success' else 'failure' end,
+    failure_reason => case when v_ok then null else 'the restored backup had problems' end);
+  return v_id;
+end;
+$_$;
+
+ALTER FUNCTION compliance.record_backup_verification(file_name text, file_sha256 text, file_bytes bigint, archive_created_at timestamp with time zone, last_seal_no bigint, last_seal_hash text, rows_checked bigint, problems jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_backup_verification(file_name text, file_sha256 text, file_bytes bigint, archive_created_at timestamp with time zone, last_seal_no bigint, last_seal_hash text, rows_checked bigint, problems jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_backup_verification(file_name text, file_sha256 text, file_bytes bigint, archive_created_at timestamp with time zone, last_seal_no bigint, last_seal_hash text, rows_checked bigint, problems jsonb) IS 'Records that a backup was restored into a scratch database and checked (pgcomply backup verify): the archive''s name, SHA-256, size and creation time, the newest seal it holds, the rows its audit chain verified and every problem found (chain, row-level security, grants). Audited as backup.verified (failure when problems were found). Only the owner and superusers may call it: the application logins cannot make a backup look verified.';
+
+--
 -- Name: record_breach_notification(bigint, text, timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -5808,12 +5852,29 @@ CREATE FUNCTION compliance_private.check_backup_age(context jsonb) RETURNS TABLE
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_limit interval := (select s.backup_max_age from compliance.compliance_check_settings s);
+  v_good compliance.backup_verifications;
+  v_last compliance.backup_verifications;
 begin
-  status := 'not_applicable';
-  measured := '{}';
-  threshold := '{}';
-  detail := 'no backup verification is recorded in the database yet (the operator CLI will record them): backups are not visible from inside PostgreSQL';
-  evidence := 'none: backups live outside the database';
+  threshold := jsonb_build_object('max_age_hours', round(extract(epoch from v_limit) / 3600, 1));
+  evidence := 'select verified_at, archive_created_at, ok, file_sha256, last_seal_no from compliance.backup_verifications order by verified_at desc';
+  select * into v_last from compliance.backup_verifications b order by b.verified_at desc, b.id desc limit 1;
+  if v_last.id is null then
+    status := 'not_applicable';
+    measured := '{}';
+    detail := 'no backup verification is recorded: backups are not visible from inside PostgreSQL until pgcomply backup verify restores one';
+    return next;
+    return;
+  end if;
+  select * into v_good from compliance.backup_verifications b where b.ok order by b.archive_created_at desc, b.id desc limit 1;
+  measured := jsonb_build_object('newest_verified_backup', v_good.archive_created_at, 'age_hours', round(extract(epoch from now() - v_good.archive_created_at) / 3600, 1),
+    'file_sha256', v_good.file_sha256, 'last_verification_ok', v_last.ok);
+  status := case when v_good.id is not null and v_good.archive_created_at >= now() - v_limit then 'pass' else 'fail' end;
+  detail := case
+    when v_good.id is null then format('no backup verified without problems; the last one (%s) had %s', v_last.file_name, jsonb_array_length(v_last.problems))
+    when status = 'pass' then format('the newest backup restored and verified was made at %s', v_good.archive_created_at)
+    else format('the newest backup restored and verified was made at %s, longer ago than %s', v_good.archive_created_at, v_limit) end;
   return next;
 end;
 $$;
@@ -5824,7 +5885,7 @@ ALTER FUNCTION compliance_private.check_backup_age(context jsonb) OWNER TO compl
 -- Name: FUNCTION check_backup_age(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_backup_age(context jsonb) IS 'Compliance check: the age of the last verified backup. pgcomply cannot see backups until the operator CLI records their verification, so this is not_applicable, never a pass.';
+COMMENT ON FUNCTION compliance_private.check_backup_age(context jsonb) IS 'Compliance check: the newest backup that pgcomply backup verify restored and found sound was made less than backup_max_age ago (SOC 2 A1.2). not_applicable until a first verification is recorded, because backups are invisible from inside PostgreSQL; never a pass without one.';
 
 --
 -- Name: check_breach_deadlines(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -6617,6 +6678,7 @@ begin
   update compliance.access_review_campaigns c set opened_by = null where c.opened_by = erase_subject_core.user_id;
   update compliance.evidence_packages p set generated_by = null where p.generated_by = erase_subject_core.user_id;
   update compliance.reports r set generated_by = null where r.generated_by = erase_subject_core.user_id;
+  update compliance.backup_verifications b set verified_by = null where b.verified_by = erase_subject_core.user_id;
 
   -- holds on other subjects keep their dates and reasons, never who placed or released them
   update compliance.legal_holds h
@@ -9044,6 +9106,131 @@ ALTER TABLE compliance.audit_logs_y2027m03 OWNER TO compliance_owner;
 COMMENT ON TABLE compliance.audit_logs_y2027m03 IS 'Audit rows of 2027-03 (monthly partition of compliance.audit_logs).';
 
 --
+-- Name: backup_verifications; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.backup_verifications (
+    id bigint NOT NULL,
+    verified_at timestamp with time zone DEFAULT now() NOT NULL,
+    verified_by text DEFAULT compliance.current_actor(),
+    file_name text NOT NULL,
+    file_sha256 text NOT NULL,
+    file_bytes bigint NOT NULL,
+    archive_created_at timestamp with time zone NOT NULL,
+    last_seal_no bigint,
+    last_seal_hash text,
+    rows_checked bigint NOT NULL,
+    ok boolean NOT NULL,
+    problems jsonb NOT NULL,
+    CONSTRAINT backup_verifications_file_bytes_positive CHECK ((file_bytes > 0)),
+    CONSTRAINT backup_verifications_ok_means_no_problem CHECK ((ok = (jsonb_array_length(problems) = 0))),
+    CONSTRAINT backup_verifications_problems_array CHECK ((jsonb_typeof(problems) = 'array'::text)),
+    CONSTRAINT backup_verifications_seal_hash_hex CHECK ((last_seal_hash ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT backup_verifications_sha256_hex CHECK ((file_sha256 ~ '^[0-9a-f]{64}$'::text))
+);
+
+ALTER TABLE ONLY compliance.backup_verifications FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.backup_verifications OWNER TO compliance_owner;
+
+--
+-- Name: TABLE backup_verifications; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.backup_verifications IS 'Every backup pgcomply backup verify restored into a scratch database and checked, with what it found. The backup-age check reads the newest sound one. Written only through compliance.record_backup_verification.';
+
+--
+-- Name: COLUMN backup_verifications.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.id IS 'The verification.';
+
+--
+-- Name: COLUMN backup_verifications.verified_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.verified_at IS 'When the check ran.';
+
+--
+-- Name: COLUMN backup_verifications.verified_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.verified_by IS 'Who ran it (the CLI''s --actor, else the database login); emptied when that person is erased.';
+
+--
+-- Name: COLUMN backup_verifications.file_name; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.file_name IS 'The archive''s file name as given to the CLI.';
+
+--
+-- Name: COLUMN backup_verifications.file_sha256; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.file_sha256 IS 'SHA-256 (hex) of the archive''s bytes: which file was verified.';
+
+--
+-- Name: COLUMN backup_verifications.file_bytes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.file_bytes IS 'The archive''s size in bytes.';
+
+--
+-- Name: COLUMN backup_verifications.archive_created_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.archive_created_at IS 'When pg_dump made the archive (its header): the backup''s age is counted from here.';
+
+--
+-- Name: COLUMN backup_verifications.last_seal_no; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.last_seal_no IS 'The newest audit seal the backup holds (null when it holds none).';
+
+--
+-- Name: COLUMN backup_verifications.last_seal_hash; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.last_seal_hash IS 'That seal''s hash (hex): an anchor log can place the backup in the chain.';
+
+--
+-- Name: COLUMN backup_verifications.rows_checked; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.rows_checked IS 'Audit rows the independent verifier checked in the restored copy.';
+
+--
+-- Name: COLUMN backup_verifications.ok; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.ok IS 'True when nothing was found: the chain verifies, and row-level security and grants match the live database.';
+
+--
+-- Name: COLUMN backup_verifications.problems; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.backup_verifications.problems IS 'What was found, [{kind, detail, ...}]: audit chain problems as verify_audit_log names them, missing_rls, grant_missing, grant_extra, restore_failed.';
+
+--
+-- Name: backup_verifications_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.backup_verifications ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.backup_verifications_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: SEQUENCE backup_verifications_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.backup_verifications_id_seq IS 'Numbers backup verifications in order.';
+
+--
 -- Name: breach_subjects; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -9198,6 +9385,8 @@ CREATE TABLE compliance.compliance_check_settings (
     retention_grace interval DEFAULT '1 day'::interval NOT NULL,
     heartbeat_max_age interval DEFAULT '00:03:00'::interval NOT NULL,
     master_key_max_age interval DEFAULT '365 days'::interval NOT NULL,
+    backup_max_age interval DEFAULT '26:00:00'::interval NOT NULL,
+    CONSTRAINT compliance_check_settings_backup_max_age_positive CHECK ((backup_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_one_row CHECK (singleton),
     CONSTRAINT compliance_check_settings_positive CHECK (((uptime_window > '00:00:00'::interval) AND (seal_lag_seconds > 0) AND (retention_grace >= '00:00:00'::interval) AND (heartbeat_max_age > '00:00:00'::interval) AND (master_key_max_age > '00:00:00'::interval))),
     CONSTRAINT compliance_check_settings_uptime_target_ratio CHECK (((uptime_target > (0)::numeric) AND (uptime_target <= (1)::numeric)))
@@ -9254,6 +9443,12 @@ COMMENT ON COLUMN compliance.compliance_check_settings.heartbeat_max_age IS 'The
 --
 
 COMMENT ON COLUMN compliance.compliance_check_settings.master_key_max_age IS 'How long the newest PHI master key version may wrap data keys before rotation is due.';
+
+--
+-- Name: COLUMN compliance_check_settings.backup_max_age; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.backup_max_age IS 'How old the newest backup verified by pgcomply backup verify may be (a daily backup with two hours to spare).';
 
 --
 -- Name: consent_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -10556,6 +10751,13 @@ ALTER TABLE ONLY compliance.audit_logs_y2027m03
 
 ALTER TABLE ONLY compliance.audit_seals
     ADD CONSTRAINT audit_seals_pkey PRIMARY KEY (seal_no);
+
+--
+-- Name: backup_verifications backup_verifications_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.backup_verifications
+    ADD CONSTRAINT backup_verifications_pkey PRIMARY KEY (id);
 
 --
 -- Name: breach_subjects breach_subjects_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
@@ -11893,6 +12095,12 @@ ALTER TABLE compliance.alert_outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compliance.audit_logs ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: backup_verifications; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.backup_verifications ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: breach_subjects; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12163,6 +12371,18 @@ CREATE POLICY owner_routines ON compliance.audit_logs TO compliance_owner USING 
 COMMENT ON POLICY owner_routines ON compliance.audit_logs IS 'The SECURITY DEFINER routines (append, seal, verify, redact) run as the owner.';
 
 --
+-- Name: backup_verifications owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.backup_verifications TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON backup_verifications; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.backup_verifications IS 'compliance.record_backup_verification and erasure (SECURITY DEFINER, running as the owner) reach every row.';
+
+--
 -- Name: breach_subjects owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12431,6 +12651,18 @@ CREATE POLICY readers ON compliance.alert_outbox FOR SELECT TO compliance_dpo, c
 --
 
 COMMENT ON POLICY readers ON compliance.alert_outbox IS 'The DPO and auditors see every alert and its delivery (evidence that alerts went out).';
+
+--
+-- Name: backup_verifications readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.backup_verifications FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON backup_verifications; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.backup_verifications IS 'The DPO and auditors read every backup verification; only compliance.record_backup_verification writes.';
 
 --
 -- Name: breaches readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -13541,6 +13773,12 @@ REVOKE ALL ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome
 GRANT ALL ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) TO compliance_worker;
 
 --
+-- Name: FUNCTION record_backup_verification(file_name text, file_sha256 text, file_bytes bigint, archive_created_at timestamp with time zone, last_seal_no bigint, last_seal_hash text, rows_checked bigint, problems jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_backup_verification(file_name text, file_sha256 text, file_bytes bigint, archive_created_at timestamp with time zone, last_seal_no bigint, last_seal_hash text, rows_checked bigint, problems jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION record_breach_notification(breach_id bigint, recipient text, notified_at timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -14608,6 +14846,13 @@ GRANT SELECT ON TABLE compliance.access_review_campaign_status TO compliance_aud
 
 GRANT SELECT ON TABLE compliance.access_review_role_actions TO compliance_dpo;
 GRANT SELECT ON TABLE compliance.access_review_role_actions TO compliance_auditor;
+
+--
+-- Name: TABLE backup_verifications; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.backup_verifications TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.backup_verifications TO compliance_auditor;
 
 --
 -- Name: TABLE breach_subjects; Type: ACL; Schema: compliance; Owner: compliance_owner

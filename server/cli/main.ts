@@ -9,6 +9,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { sqlStateOf } from '../errors.js';
 import { describeIssues } from '../trpc.js';
+import { registerBackup } from './commands/backup.js';
 import { registerChain } from './commands/chain.js';
 import { registerDpoWork } from './commands/dpo.js';
 import { registerKeys } from './commands/keys.js';
@@ -52,6 +53,7 @@ const cli = { program, globals, withSession, EXIT };
 registerReports(cli);
 registerDpoWork(cli);
 registerChain(cli);
+registerBackup(cli);
 registerKeys(cli);
 
 function exitCodeOf(error: unknown): number {
