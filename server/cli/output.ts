@@ -27,9 +27,9 @@ export function writeOut(content: string, file: string | undefined): void {
 }
 
 /** a progress bar on stderr when it is a terminal; nothing otherwise */
-export function progress(total: number, label: string): { tick(): void; stop(): void } {
+export function progress(total: number, label: string): { tick(count?: number): void; stop(): void } {
   if (!process.stderr.isTTY) return { tick: () => undefined, stop: () => undefined };
   const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total}`, stream: process.stderr }, Presets.shades_classic);
   bar.start(total, 0);
-  return { tick: () => bar.increment(), stop: () => bar.stop() };
+  return { tick: (count = 1) => bar.increment(count), stop: () => bar.stop() };
 }

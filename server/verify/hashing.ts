@@ -1,71 +1,31 @@
 /**
- * db/AUDIT_HASHING.md in TypeScript: the bytes each hash covers, computed from the raw column
- * values (text as COPY gives them), never from PostgreSQL's own hash functions.
+ * db/AUDIT_HASHING.md in TypeScript: the bytes each hash covers, taken from a binary COPY tuple
+ * of ROW_COLUMNS as it arrives (text as its UTF-8 bytes, jsonb as its canonical text), never
+ * from PostgreSQL's own hash functions.
  */
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
+import type { Tuple } from './binary-copy.js';
 
+/** one SHA-256; crypto.hash (Node ≥ 20.12) is the cheaper call for the millions of small inputs here */
+export const sha256: (data: Uint8Array) => Buffer = typeof crypto.hash === 'function'
+  ? (data) => crypto.hash('sha256', data, 'buffer')
+  : (data) => crypto.createHash('sha256').update(data).digest();
+
+/** the columns a row is read with, in this order; host() because inet is hashed as field(host(ip)) */
+export const ROW_COLUMNS = `id, occurred_at, xact_id, action, category, resource_type, resource_id, outcome, failure_reason, details,
+  user_id, actor_id, host(ip_address), user_agent, personal_details, personal_salt, personal_digest,
+  subject_part_salt, subject_part_digest, actor_part_salt, actor_part_digest`;
+export const ROW_FIELDS = 21;
+const ID = 0, OCCURRED_AT = 1, XACT_ID = 2, ACTION = 3, FAILURE_REASON = 8, DETAILS = 9, USER_ID = 10, ACTOR_ID = 11, USER_AGENT = 13,
+  PERSONAL_DETAILS = 14, PERSONAL_SALT = 15, PERSONAL_DIGEST = 16, SUBJECT_SALT = 17, SUBJECT_DIGEST = 18, ACTOR_SALT = 19, ACTOR_DIGEST = 20;
+
+// binary timestamptz counts microseconds from 2000-01-01; micros() counts them from 1970-01-01: added as two 32-bit halves
+const MICROS_1970_TO_2000 = 946_684_800_000_000;
+const SHIFT_HIGH = Math.floor(MICROS_1970_TO_2000 / 2 ** 32);
+const SHIFT_LOW = MICROS_1970_TO_2000 % 2 ** 32;
 const NULL_FIELD = Buffer.from([0xff, 0xff, 0xff, 0xff]);
 
-/** field(t): int4 byte length then UTF-8, or ff ff ff ff for NULL */
-export function field(value: string | null): Buffer {
-  if (value === null) return NULL_FIELD;
-  const bytes = Buffer.from(value, 'utf8');
-  const length = Buffer.alloc(4);
-  length.writeInt32BE(bytes.length);
-  return Buffer.concat([length, bytes]);
-}
-
-export function int8(value: bigint): Buffer {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigInt64BE(value);
-  return bytes;
-}
-
-export const sha256 = (...parts: Buffer[]): Buffer => {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return hash.digest();
-};
-
-/** micros(ts) from the UTC time as the verifier reads it: 2026-12-03 08:01:02.123456 */
-export function micros(timestamp: string): bigint {
-  const match = /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/.exec(timestamp);
-  if (!match) throw new Error(`not a UTC timestamp: ${timestamp}`);
-  const [, y, mo, d, h, mi, s, fraction] = match;
-  const seconds = BigInt(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s))) / 1000n;
-  return seconds * 1_000_000n + BigInt((fraction ?? '').padEnd(6, '0'));
-}
-
-export interface AuditRow {
-  id: bigint;
-  occurredAt: string;
-  xactId: bigint;
-  action: string | null;
-  category: string | null;
-  resourceType: string | null;
-  resourceId: string | null;
-  outcome: string | null;
-  failureReason: string | null;
-  details: string | null;
-  userId: string | null;
-  actorId: string | null;
-  ipHost: string | null;
-  userAgent: string | null;
-  personalDetails: string | null;
-  personalSalt: Buffer | null;
-  personalDigest: Buffer;
-  subjectSalt: Buffer | null;
-  subjectDigest: Buffer | null;
-  actorSalt: Buffer | null;
-  actorDigest: Buffer | null;
-}
-
-export function rowHash(r: AuditRow): Buffer {
-  return scratch.start().int8(r.id).int8(microsCached(r.occurredAt)).int8(r.xactId).field(r.action).field(r.category).field(r.resourceType)
-    .field(r.resourceId).field(r.outcome).field(r.failureReason).field(r.details).bytes(r.personalDigest).digest();
-}
-
-/** the bytes of one hash, written into one reused buffer: the verifier hashes millions of rows */
+/** the bytes of one hash, written into one reused buffer */
 class Scratch {
   private buffer = Buffer.alloc(4096);
   private length = 0;
@@ -82,91 +42,120 @@ class Scratch {
     return this;
   }
 
-  bytes(value: Buffer): this {
-    this.room(value.length);
-    value.copy(this.buffer, this.length);
-    this.length += value.length;
+  bytes(source: Uint8Array, from = 0, to = source.length): this {
+    this.room(to - from);
+    // short values (ids, salts, digests) byte by byte: a subarray view per copy costs more
+    if (to - from <= 48) {
+      const target = this.buffer;
+      let at = this.length;
+      for (let i = from; i < to; i += 1) target[at++] = source[i]!;
+    } else {
+      this.buffer.set(source.subarray(from, to), this.length);
+    }
+    this.length += to - from;
     return this;
   }
 
-  int8(value: bigint): this {
+  /** micros(ts) from a binary timestamptz */
+  micros(t: Tuple, i: number): this {
     this.room(8);
-    this.buffer.writeBigInt64BE(value, this.length);
+    const low = t.buf.readUInt32BE(t.start[i]! + 4) + SHIFT_LOW;
+    this.buffer.writeInt32BE((t.buf.readInt32BE(t.start[i]!) + SHIFT_HIGH + (low >= 2 ** 32 ? 1 : 0)) | 0, this.length);
+    this.buffer.writeUInt32BE(low % 2 ** 32, this.length + 4);
     this.length += 8;
     return this;
   }
 
-  field(value: string | null): this {
-    if (value === null) return this.bytes(NULL_FIELD);
-    const size = Buffer.byteLength(value, 'utf8');
-    this.room(4 + size);
-    this.buffer.writeInt32BE(size, this.length);
-    this.buffer.write(value, this.length + 4, 'utf8');
-    this.length += 4 + size;
-    return this;
+  /** a field's data (a bytea value): nothing for NULL */
+  value(t: Tuple, i: number): this {
+    return t.len[i]! > 0 ? this.bytes(t.buf, t.start[i]!, t.start[i]! + t.len[i]!) : this;
+  }
+
+  /** fields first..last as field(t) each: length prefixes included, as COPY sends them */
+  fields(t: Tuple, first: number, last: number): this {
+    return this.bytes(t.buf, t.start[first]! - 4, t.start[last]! + Math.max(t.len[last]!, 0));
+  }
+
+  /** field(jsonb::text): binary jsonb is a version byte then that text */
+  jsonb(t: Tuple, i: number): this {
+    const length = t.len[i]!;
+    if (length < 0) return this.bytes(NULL_FIELD);
+    this.room(length + 3);
+    this.buffer.writeInt32BE(length - 1, this.length);
+    this.length += 4;
+    return this.bytes(t.buf, t.start[i]! + 1, t.start[i]! + length);
   }
 
   digest(): Buffer {
-    return createHash('sha256').update(this.buffer.subarray(0, this.length)).digest();
+    return sha256(this.buffer.subarray(0, this.length));
   }
 }
 
 const scratch = new Scratch();
 
-let lastSecond = '';
-let lastSecondMicros = 0n;
-/** micros() with the seconds part remembered: consecutive rows mostly share it */
-function microsCached(timestamp: string): bigint {
-  const second = timestamp.slice(0, 19);
-  if (second !== lastSecond) {
-    lastSecond = second;
-    lastSecondMicros = micros(second);
-  }
-  const dot = timestamp.indexOf('.', 19);
-  return dot === -1 ? lastSecondMicros : lastSecondMicros + BigInt(timestamp.slice(dot + 1).padEnd(6, '0'));
-}
+const isNull = (t: Tuple, i: number) => t.len[i] === -1;
+const equals = (hash: Buffer, t: Tuple, i: number) => t.len[i] === 32 && hash.compare(t.buf, t.start[i]!, t.start[i]! + 32) === 0;
+/** an int8 or xid8 that fits a double exactly (ids and transaction ids do, for a very long time) */
+const number = (t: Tuple, i: number) => t.buf.readUInt32BE(t.start[i]!) * 2 ** 32 + t.buf.readUInt32BE(t.start[i]! + 4);
 
-const nonNull = (...values: unknown[]) => values.some((v) => v !== null);
+/** a row as the checks need it: its hash, what is wrong with its personal part, which parts are redacted ('1': layout 1, whole) */
+export interface CheckedRow { id: number; xact: number; hash: Buffer; problem: string | null; parts: string }
 
-/** what is wrong with a row's personal part (the SQL view audit_log_checks), and which parts are redacted */
-export function personalCheck(r: AuditRow): { problem: 'digest_mismatch' | 'redacted_not_empty' | null; subjectRedacted: boolean; actorRedacted: boolean } {
-  if (r.subjectDigest === null) {
+export function checkRow(t: Tuple): CheckedRow {
+  const hash = scratch.start().value(t, ID).micros(t, OCCURRED_AT).value(t, XACT_ID)
+    .fields(t, ACTION, FAILURE_REASON).jsonb(t, DETAILS).value(t, PERSONAL_DIGEST).digest();
+  let problem: string | null = null;
+  let parts: string;
+  if (isNull(t, SUBJECT_DIGEST)) {
     // layout 1: one salt, one digest, redacted whole
-    const redacted = r.personalSalt === null;
-    let problem: 'digest_mismatch' | 'redacted_not_empty' | null = null;
+    const redacted = isNull(t, PERSONAL_SALT);
     if (redacted) {
-      if (nonNull(r.userId, r.actorId, r.ipHost, r.userAgent, r.personalDetails)) problem = 'redacted_not_empty';
-    } else if (!scratch.start().bytes(r.personalSalt!).field(r.userId).field(r.actorId).field(r.ipHost).field(r.userAgent).field(r.personalDetails).digest().equals(r.personalDigest)) {
+      if (!isNull(t, USER_ID) || !isNull(t, ACTOR_ID) || !isNull(t, ACTOR_ID + 1) || !isNull(t, USER_AGENT) || !isNull(t, PERSONAL_DETAILS)) problem = 'redacted_not_empty';
+    } else if (!equals(scratch.start().value(t, PERSONAL_SALT).fields(t, USER_ID, USER_AGENT).jsonb(t, PERSONAL_DETAILS).digest(), t, PERSONAL_DIGEST)) {
       problem = 'digest_mismatch';
     }
-    return { problem, subjectRedacted: redacted, actorRedacted: redacted };
+    parts = redacted ? '1' : '';
+  } else {
+    const subjectRedacted = isNull(t, SUBJECT_SALT);
+    const actorRedacted = isNull(t, ACTOR_SALT);
+    if (isNull(t, ACTOR_DIGEST) || !equals(scratch.start().value(t, SUBJECT_DIGEST).value(t, ACTOR_DIGEST).digest(), t, PERSONAL_DIGEST)) problem = 'digest_mismatch';
+    else if (subjectRedacted && (!isNull(t, USER_ID) || !isNull(t, PERSONAL_DETAILS))) problem = 'redacted_not_empty';
+    else if (actorRedacted && (!isNull(t, ACTOR_ID) || !isNull(t, ACTOR_ID + 1) || !isNull(t, USER_AGENT))) problem = 'redacted_not_empty';
+    else if (!subjectRedacted && !equals(scratch.start().value(t, SUBJECT_SALT).fields(t, USER_ID, USER_ID).jsonb(t, PERSONAL_DETAILS).digest(), t, SUBJECT_DIGEST)) {
+      problem = 'digest_mismatch';
+    } else if (!actorRedacted && !equals(scratch.start().value(t, ACTOR_SALT).fields(t, ACTOR_ID, USER_AGENT).digest(), t, ACTOR_DIGEST)) {
+      problem = 'digest_mismatch';
+    }
+    parts = `${actorRedacted ? 'a' : ''}${subjectRedacted ? 's' : ''}`;
   }
-  const subjectRedacted = r.subjectSalt === null;
-  const actorRedacted = r.actorSalt === null;
-  let problem: 'digest_mismatch' | 'redacted_not_empty' | null = null;
-  if (r.actorDigest === null || !sha256(r.subjectDigest, r.actorDigest).equals(r.personalDigest)) problem = 'digest_mismatch';
-  else if (subjectRedacted && nonNull(r.userId, r.personalDetails)) problem = 'redacted_not_empty';
-  else if (actorRedacted && nonNull(r.actorId, r.ipHost, r.userAgent)) problem = 'redacted_not_empty';
-  else if (!subjectRedacted && !scratch.start().bytes(r.subjectSalt!).field(r.userId).field(r.personalDetails).digest().equals(r.subjectDigest)) problem = 'digest_mismatch';
-  else if (!actorRedacted && !scratch.start().bytes(r.actorSalt!).field(r.actorId).field(r.ipHost).field(r.userAgent).digest().equals(r.actorDigest)) problem = 'digest_mismatch';
-  return { problem, subjectRedacted, actorRedacted };
+  return { id: number(t, ID), xact: number(t, XACT_ID), hash, problem, parts };
 }
 
 export interface Seal {
-  sealNo: bigint;
+  sealNo: number;
   layout: 1 | 2;
   previousHash: Buffer;
   sealHash: Buffer;
-  firstRowId: bigint | null;
-  lastRowId: bigint;
-  lastXactId: bigint | null;
+  firstRowId: number | null;
+  lastRowId: number;
+  lastXactId: number | null;
   rowCount: number;
-  rowIds: bigint[];
+}
+
+/** a seal with what it sealed: its rows' ids in order and their hashes, 32 bytes each */
+export interface SealContents extends Seal {
+  rowIds: number[];
   rowHashes: Buffer;
 }
 
-export function sealHash(s: Seal): Buffer {
-  return s.layout === 1
-    ? sha256(s.previousHash, int8(s.sealNo), int8(s.lastXactId!), int8(s.lastRowId), int8(BigInt(s.rowCount)), s.rowHashes)
-    : sha256(Buffer.from([0, 0, 0, 2]), s.previousHash, int8(s.sealNo), int8(s.firstRowId!), int8(s.lastRowId), int8(BigInt(s.rowCount)), s.rowHashes);
+const int8 = (value: number) => {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigInt64BE(BigInt(value));
+  return bytes;
+};
+
+export function sealHash(s: SealContents): Buffer {
+  return sha256(s.layout === 1
+    ? Buffer.concat([s.previousHash, int8(s.sealNo), int8(s.lastXactId!), int8(s.lastRowId), int8(s.rowCount), s.rowHashes])
+    : Buffer.concat([Buffer.from([0, 0, 0, 2]), s.previousHash, int8(s.sealNo), int8(s.firstRowId!), int8(s.lastRowId), int8(s.rowCount), s.rowHashes]));
 }

@@ -60,7 +60,7 @@ export function registerChain(cli: Cli): void {
       join pg_inherits i on i.inhrelid = c.oid where i.inhparent = 'compliance.audit_logs'::regclass and c.reltuples > 0`;
     const bar = progress(Math.max(1, Math.round(estimate!.n)), 'verifying rows');
     try {
-      return await verifyIndependently(url, { onRow: () => bar.tick(), sinceCheckpoint });
+      return await verifyIndependently(url, { onRows: (count) => bar.tick(count), sinceCheckpoint });
     } finally {
       bar.stop();
     }
