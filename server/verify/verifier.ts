@@ -99,6 +99,19 @@ export async function copyRowsOnly(url: string, parallelism = defaultParallelism
   }
 }
 
+/**
+ * The checkpoint the daily check verifies from (compliance_private.check_audit_chain): the newest
+ * successful audit.verified row that is itself sealed, naming the seal it verified up to.
+ */
+export async function findCheckpoint(sql: Sql): Promise<{ sealNo: number; sealHash: string } | null> {
+  const [row] = await sql<{ seal_no: string | null; seal_hash: string | null }[]>`
+    select a.details ->> 'seal_no' as seal_no, a.details ->> 'seal_hash' as seal_hash from compliance.audit_logs a
+     where a.action = 'audit.verified' and a.outcome = 'success'
+       and a.id <= coalesce((select s.last_row_id from compliance.audit_seals s where s.layout = 2 order by s.seal_no desc limit 1), 0)
+     order by a.id desc limit 1`;
+  return row?.seal_no && row.seal_hash ? { sealNo: Number(row.seal_no), sealHash: row.seal_hash } : null;
+}
+
 const defaultParallelism = () => Math.max(1, Math.min(4, availableParallelism()));
 
 async function sealList(sql: Sql): Promise<Seal[]> {
@@ -124,11 +137,9 @@ async function verifyOn(sql: Sql, url: string, options: VerifyOptions): Promise<
   // the checkpoint: the newest audit.verified row that is itself sealed, naming a layout-2 seal
   let checkpoint: { seal: Seal; hash: Buffer } | undefined;
   if (options.sinceCheckpoint && layout2End !== null) {
-    const [row] = await sql<{ seal_no: string | null; seal_hash: string | null }[]>`
-      select a.details ->> 'seal_no' as seal_no, a.details ->> 'seal_hash' as seal_hash from compliance.audit_logs a
-       where a.action = 'audit.verified' and a.outcome = 'success' and a.id <= ${layout2End}::bigint order by a.id desc limit 1`;
-    const seal = row?.seal_no ? layout2.find((x) => x.sealNo === Number(row.seal_no)) : undefined;
-    if (seal && row!.seal_hash) checkpoint = { seal, hash: Buffer.from(row!.seal_hash, 'hex') };
+    const found = await findCheckpoint(sql);
+    const seal = found ? layout2.find((x) => x.sealNo === found.sealNo) : undefined;
+    if (seal) checkpoint = { seal, hash: Buffer.from(found!.sealHash, 'hex') };
   }
   const incremental = checkpoint !== undefined;
 

@@ -103,6 +103,20 @@ describe('pgcomply, the executable', () => {
     const stored = await db.admin`select check_name, status from compliance.check_results where run_id = (select max(id) from compliance.check_runs)`;
     expect(results.map((r) => [r.check, r.status]).sort()).toEqual(stored.map((r) => [r.check_name, r.status]).sort());
     expect(checks.code).toBe(results.some((r) => r.status === 'fail') ? 1 : 0);
+
+    // a passing audit check over sealed rows leaves a checkpoint, itself sealed next: both verifiers start after it
+    await db.admin`select compliance.seal_audit_log()`;
+    await asDpo('check', 'run');
+    await db.admin`select compliance.seal_audit_log()`;
+    await db.admin`select compliance.log_event('system.after_checkpoint', 'system') from generate_series(1, 3)`;
+    await db.admin`select compliance.seal_audit_log()`;
+    const full = json(await asDpo('verify'));
+    for (const args of [['verify', '--since-checkpoint'], ['verify', '--sql', '--since-checkpoint']]) {
+      const incremental = json(await asDpo(...args));
+      expect(incremental, args.join(' ')).toMatchObject({ ok: true, incremental: true });
+      expect(incremental.rows_checked).toBeGreaterThanOrEqual(3);
+      expect(incremental.rows_checked).toBeLessThan(full.rows_checked);
+    }
   });
 
   it('report monthly as JSON and HTML, and an evidence package on disk whose hashes hold', async () => {

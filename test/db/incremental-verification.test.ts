@@ -4,7 +4,7 @@
  * checkpoint; the whole chain is one flag away and sees the rest.
  */
 import { describe, expect, it } from 'vitest';
-import { verifyIndependently } from '../../server/verify/verifier.js';
+import { findCheckpoint, verifyIndependently } from '../../server/verify/verifier.js';
 import { useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -23,10 +23,9 @@ const deleteWithTriggersOff = (action: string) => db.admin.begin(async (tx) => {
 
 /** the SQL verifier from the checkpoint the daily check uses, and the TypeScript one told to do the same: they must agree */
 async function bothFromCheckpoint() {
-  const [checkpoint] = await db.admin`select (details ->> 'seal_no')::bigint as seal_no, decode(details ->> 'seal_hash', 'hex') as seal_hash
-    from compliance.audit_logs where action = 'audit.verified' and outcome = 'success'
-     and id <= (select last_row_id from compliance.audit_seals where layout = 2 order by seal_no desc limit 1) order by id desc limit 1`;
-  const [inside] = await db.admin`select ok, incremental, problems from compliance.verify_audit_log(${checkpoint?.seal_no ?? null}, ${checkpoint?.seal_hash ?? null})`;
+  const checkpoint = await findCheckpoint(db.admin);
+  const [inside] = await db.admin`select ok, incremental, problems
+    from compliance.verify_audit_log(${checkpoint?.sealNo ?? null}, ${checkpoint ? Buffer.from(checkpoint.sealHash, 'hex') : null})`;
   const outside = await verifyIndependently(db.adminUrl, { sinceCheckpoint: true });
   const keys = (problems: { kind: string; seal_no: number | null; row_id?: number }[]) => problems.map((p) => `${p.kind}/${p.seal_no}/${p.row_id ?? '-'}`).sort();
   expect(outside.incremental).toBe(inside!.incremental);
