@@ -699,6 +699,34 @@ ALTER FUNCTION compliance.break_glass(patient text, reason text, scope text) OWN
 COMMENT ON FUNCTION compliance.break_glass(patient text, reason text, scope text) IS 'Emergency access (HIPAA §164.312(a)(2)(ii) break-the-glass): the acting workforce member gets the patient''s records at once, for purpose emergency, for the configured hours (at most 4). An alert goes out (alert_outbox, in this transaction) and an approver other than them must review it (review_emergency_access) by review_due_at. Called again while one is active, it returns that grant: the hours never stack. Audited as access.emergency. Errors: GRRSN (a reason of at least 20 characters), BADRG, UNKSJ, ERASD.';
 
 --
+-- Name: check_history(integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.check_history(runs integer DEFAULT 14) RETURNS TABLE(check_name text, run_id bigint, started_at timestamp with time zone, trigger text, status text, detail text, measured jsonb, threshold jsonb)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if runs is null or runs < 1 or runs > 400 then
+    perform compliance_private.raise_error('BADRG', 'runs must be between 1 and 400');
+  end if;
+  return query
+    select c.check_name, r.id, r.started_at, r.trigger, c.status, c.detail, c.measured, c.threshold
+      from (select x.id, x.started_at, x.trigger from compliance.check_runs x order by x.id desc limit runs) r
+      join compliance.check_results c on c.run_id = r.id
+     order by c.check_name, r.id desc;
+end;
+$$;
+
+ALTER FUNCTION compliance.check_history(runs integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_history(runs integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.check_history(runs integer) IS 'DPO and auditors: every check''s result in the newest runs (1 to 400) compliance check runs, newest first per check: the compliance page''s latest status and history. Errors: BADRG.';
+
+--
 -- Name: claim_alerts(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1932,6 +1960,49 @@ ALTER FUNCTION compliance.export_subject(user_id text, kind text) OWNER TO compl
 --
 
 COMMENT ON FUNCTION compliance.export_subject(user_id text, kind text) IS 'DPO: everything held about any subject as JSON (GDPR Art. 15 access, Art. 20 portability: kind access or portability). Registers the request as completed and audits the export. Errors: UNKSJ for an unknown subject (never an empty document), ERASD for an erased one.';
+
+--
+-- Name: find_subjects(text, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.find_subjects(query text, max_rows integer DEFAULT 20) RETURNS TABLE(user_id text, username text, email text, created_at timestamp with time zone, legal_hold_reason text, legal_hold_placed_at timestamp with time zone, open_requests integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_pattern text;
+  v_rows bigint;
+begin
+  if query is null or length(btrim(query)) < 2 or length(query) > 320 then
+    perform compliance_private.raise_error('BADRG', 'search with 2 to 320 characters of a user id, username or e-mail address');
+  end if;
+  if max_rows is null or max_rows < 1 or max_rows > 100 then
+    perform compliance_private.raise_error('BADRG', 'max_rows must be between 1 and 100');
+  end if;
+  -- the query is matched literally: the LIKE wildcards in it are escaped
+  v_pattern := '%' || replace(replace(replace(btrim(query), chr(92), chr(92) || chr(92)), '%', chr(92) || '%'), '_', chr(92) || '_') || '%';
+  return query
+    select p.user_id, p.username, p.email, p.created_at, h.reason, h.placed_at,
+           (select count(*)::int from compliance.dsr_requests r where r.user_id = p.user_id and r.completed_at is null)
+      from compliance.user_profiles p
+      left join lateral (select l.reason, l.placed_at from compliance.legal_holds l
+                          where l.user_id = p.user_id and l.released_at is null order by l.placed_at desc limit 1) h on true
+     where p.user_id ilike v_pattern or p.username ilike v_pattern or p.email ilike v_pattern
+     order by p.user_id
+     limit max_rows;
+  get diagnostics v_rows = row_count;
+  perform compliance.log_event('subject.searched', 'gdpr', 'user_profiles', null,
+    jsonb_build_object('procedure', 'find_subjects', 'rows', v_rows));
+end;
+$$;
+
+ALTER FUNCTION compliance.find_subjects(query text, max_rows integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION find_subjects(query text, max_rows integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.find_subjects(query text, max_rows integer) IS 'DPO: subjects whose user id, username or e-mail address contains query (2 to 320 characters, matched literally, case-insensitive), at most max_rows (1 to 100), with an active legal hold and the number of open requests. Audited as subject.searched with the number of rows (never the query, which may be personal data). Errors: BADRG.';
 
 --
 -- Name: reports; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -13121,6 +13192,14 @@ REVOKE ALL ON FUNCTION compliance.break_glass(patient text, reason text, scope t
 GRANT ALL ON FUNCTION compliance.break_glass(patient text, reason text, scope text) TO compliance_staff;
 
 --
+-- Name: FUNCTION check_history(runs integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.check_history(runs integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.check_history(runs integer) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.check_history(runs integer) TO compliance_auditor;
+
+--
 -- Name: FUNCTION claim_alerts(lease_seconds integer, max_rows integer); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -13526,6 +13605,13 @@ GRANT ALL ON FUNCTION compliance.export_my_data(kind text) TO compliance_app;
 
 REVOKE ALL ON FUNCTION compliance.export_subject(user_id text, kind text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.export_subject(user_id text, kind text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION find_subjects(query text, max_rows integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.find_subjects(query text, max_rows integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.find_subjects(query text, max_rows integer) TO compliance_dpo;
 
 --
 -- Name: TABLE reports; Type: ACL; Schema: compliance; Owner: compliance_owner
