@@ -9531,7 +9531,9 @@ CREATE TABLE compliance.consent_purposes (
     legal_basis text NOT NULL,
     active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT consent_purposes_key_shape CHECK ((purpose ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+    policy_version text DEFAULT '1.0'::text NOT NULL,
+    CONSTRAINT consent_purposes_key_shape CHECK ((purpose ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT consent_purposes_policy_version_length CHECK (((length(policy_version) >= 1) AND (length(policy_version) <= 64)))
 );
 
 ALTER TABLE compliance.consent_purposes OWNER TO compliance_owner;
@@ -9571,6 +9573,12 @@ COMMENT ON COLUMN compliance.consent_purposes.active IS 'Whether new consent may
 --
 
 COMMENT ON COLUMN compliance.consent_purposes.created_at IS 'When the purpose was added.';
+
+--
+-- Name: COLUMN consent_purposes.policy_version; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_purposes.policy_version IS 'The version of the text a subject is shown when asked for this consent now: the privacy center records a consent under it, so each consent record names what was agreed to. Raise it when the text changes.';
 
 --
 -- Name: consent_records_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner

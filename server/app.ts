@@ -1,4 +1,4 @@
-/** The HTTP surface: /healthz, /metrics, tRPC under /trpc, REST + OpenAPI under /api. */
+/** The HTTP surface: /healthz, /metrics, tRPC under /trpc, REST + OpenAPI under /api, the privacy center and DPO console at / and /dpo. */
 import http from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
@@ -12,13 +12,14 @@ import { booleanQueryKeys, decodePathSegments, prepareQuery, restMethods, routeM
 import { appRouter } from './routers/index.js';
 import { MAX_BODY_BYTES, MAX_HEALTH_RECORD_BODY_BYTES } from './schemas.js';
 import { toTRPCError } from './errors.js';
+import { serveWeb, type WebOptions } from './web/serve.js';
 
 /** health records may be up to 1 MiB of JSON; every other body stays small */
 function bodyLimit(path: string): number {
   return /^\/trpc\/(me\.health\.|staff\.)|^\/api\/v1\/(users\/me\/health-records|staff\/)/.test(path) ? MAX_HEALTH_RECORD_BODY_BYTES : MAX_BODY_BYTES;
 }
 
-export function createApp(deps: ContextDeps): http.Server {
+export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
   registerDatabaseMetrics(deps.metrics, deps.sql);
   const createContext = ({ req, res }: { req: http.IncomingMessage | Request; res: http.ServerResponse }) => createRequestContext(deps, req, res);
   const onError = ({ error }: { error: { code: string; cause?: unknown } }) => {
@@ -99,6 +100,7 @@ export function createApp(deps: ContextDeps): http.Server {
         .catch(fail);
       return;
     }
+    if (web && serveWeb(web, req, res, path)) return;
     sendJson(res, 404, { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` });
   });
   // an idle connection is closed by the client, not by us at the moment it sends the next

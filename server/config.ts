@@ -6,6 +6,7 @@ import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl } from '../db/connection.j
 import { checkKeyring, type PepperSource, pepperSource } from '../db/pepper.js';
 import { refuseUnencrypted } from '../db/tls.js';
 import { type MasterKeySource, masterKeySource, parseKeyRing } from './phi/master-keys.js';
+import type { WebOptions } from './web/serve.js';
 
 const optionalText = z.string().trim().min(1).optional().catch(undefined);
 const databaseUrl = (name: string) =>
@@ -31,6 +32,8 @@ const schema = z.object({
   AUTH_JWKS_URL: z.url({ message: 'AUTH_JWKS_URL must be a URL' }).optional(),
   AUTH_ISSUER: optionalText,
   AUTH_AUDIENCE: optionalText,
+  OIDC_CLIENT_ID: optionalText,
+  OIDC_SCOPE: z.string().trim().min(1).default('openid profile email'),
   AUTH_JWT_SECRET: z.string().min(32, 'AUTH_JWT_SECRET must have at least 32 characters').optional(),
   SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
   PGCOMPLY_DATA_DIR: z.string().min(1).default('.data'),
@@ -83,6 +86,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     } catch (error) {
       throw new ConfigError((error as Error).message);
     }
+  }
+  if (config.OIDC_CLIENT_ID && (!config.AUTH_JWKS_URL || !config.AUTH_ISSUER)) {
+    throw new ConfigError('OIDC_CLIENT_ID (the privacy center\'s sign-in) needs AUTH_ISSUER and AUTH_JWKS_URL of the same identity provider');
   }
   if (config.ALERT_WEBHOOK_URL && !config.ALERT_WEBHOOK_SECRET) {
     throw new ConfigError('ALERT_WEBHOOK_URL needs ALERT_WEBHOOK_SECRET (openssl rand -hex 32): receivers check each alert\'s signature');
@@ -138,4 +144,10 @@ export function anchorPublishingOf(config: Config): { dir: string; key: AnchorKe
 /** where the worker delivers alerts (worker/tasks/deliver-alerts.ts) */
 export function alertDeliveryOf(config: Config) {
   return { webhookUrl: config.ALERT_WEBHOOK_URL, webhookSecret: config.ALERT_WEBHOOK_SECRET, leaseSeconds: config.ALERT_LEASE_SECONDS };
+}
+
+/** how the privacy center and DPO console sign people in (server/web/serve.ts) */
+export function webAuthOf(config: Config): WebOptions['auth'] {
+  if (config.OIDC_CLIENT_ID && config.AUTH_ISSUER) return { mode: 'oidc', issuer: config.AUTH_ISSUER, clientId: config.OIDC_CLIENT_ID, scope: config.OIDC_SCOPE };
+  return !config.AUTH_JWKS_URL && !config.AUTH_JWT_SECRET ? { mode: 'development' } : { mode: 'token' };
 }

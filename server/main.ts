@@ -10,7 +10,8 @@ import { pepperParameters, readKeyring } from '../db/pepper.js';
 import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
-import { alertDeliveryOf, anchorPublishingOf, loadConfig, phiMasterKeySource, tombstonePepperSource } from './config.js';
+import { alertDeliveryOf, anchorPublishingOf, loadConfig, phiMasterKeySource, tombstonePepperSource, webAuthOf } from './config.js';
+import { ensureWebBuilt, WEB_DIST } from './web/build.js';
 import { DataKeys } from './phi/data-keys.js';
 import { loadMasterKeys, reportMissingMasterKeys } from './phi/master-keys.js';
 import { createLogger } from './log.js';
@@ -51,7 +52,9 @@ async function main() {
     log.warn({ file }, `no PHI master key was given: made one in ${file} for development. Back it up: without it no health record can be read. Set PHI_MASTER_KEY or PHI_MASTER_KEY_FILE in production`));
   await reportMissingMasterKeys(sql, masterKeys, log);
   const dataKeys = new DataKeys(masterKeys);
-  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys });
+  await ensureWebBuilt({ log: (m) => log.info(m) });
+  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys },
+    { distDir: WEB_DIST, auth: webAuthOf(config), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS });
   const worker = config.RUN_WORKER
     ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors: anchorPublishingOf(config) })
     : undefined;

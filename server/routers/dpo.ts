@@ -32,6 +32,12 @@ export const dpoRouter = router({
       ctx.dataKeys.forget(input.user_id);
       return row!.receipt as Record<string, unknown>;
     }),
+  findSubjects: dpoProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/dpo/subjects', tags: ['dpo'], summary: 'Subjects whose user id, username or e-mail contains query (at least 2 characters), with an active legal hold and open requests; audited' } })
+    .input(z.strictObject({ query: z.string().trim().min(2).max(320), max_rows: z.coerce.number().int().min(1).max(100).default(20) }))
+    .output(z.array(z.object({ user_id: z.string(), username: z.string().nullable(), email: z.string().nullable(), created_at: z.date(),
+      legal_hold_reason: z.string().nullable(), legal_hold_placed_at: z.date().nullable(), open_requests: z.number() })))
+    .query(async ({ ctx, input }) => (await ctx.tx`select * from compliance.find_subjects(${input.query}, ${input.max_rows})`) as never),
   placeLegalHold: dpoProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/dpo/subjects/{user_id}/legal-hold', tags: ['dpo'], summary: 'Place a legal hold: retention and erasure stop for the subject' } })
     .input(z.strictObject({ user_id: s.userId, reason: z.string().min(1).max(1000) }))

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { publicProcedure, router } from '../trpc.js';
 import { approverRouter } from './approver.js';
+import { checksRouter } from './checks.js';
 import { dpoRouter } from './dpo.js';
 import { evidenceRouter } from './evidence.js';
 import { reportRouter } from './reports.js';
@@ -24,6 +25,7 @@ export const appRouter = router({
   phi: phiRouter,
   evidence: evidenceRouter,
   reports: reportRouter,
+  checks: checksRouter,
 });
 
 export type AppRouter = typeof appRouter;

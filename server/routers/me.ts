@@ -19,6 +19,14 @@ const consentRouter = router({
           from compliance.record_consent(${ctx.identity.subject}, ${input.consent_type}, ${input.granted}, ${input.policy_version}, 'api')`;
       return { status: 'consent_recorded' as const, record: record as z.infer<typeof s.consentRecord> };
     }),
+  purposes: subjectProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/users/me/consent/purposes', tags, summary: 'The purposes consent can be asked for, with their description, legal basis and the policy version asked under now' } })
+    .input(z.void())
+    .output(z.object({ purposes: z.array(z.object({ purpose: z.string(), description: z.string(), legal_basis: z.string(), policy_version: z.string() })) }))
+    .query(async ({ ctx }) => {
+      const purposes = await ctx.tx`select purpose, description, legal_basis, policy_version from compliance.consent_purposes where active order by purpose`;
+      return { purposes: purposes as never };
+    }),
   list: subjectProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/users/me/consent', tags, summary: 'Current consent per purpose' } })
     .input(z.void())

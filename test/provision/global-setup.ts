@@ -12,6 +12,7 @@ import type { TestProject } from 'vitest/node';
 import { setupDatabase } from '../../db/setup.js';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { freePort, startEmbedded } from '../../db/embedded.js';
+import { ensureWebBuilt } from '../../server/web/build.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -96,6 +97,8 @@ export default async function setup(project: TestProject) {
   // a pepper of this run's own: the databases, like production ones, never hold it
   const tombstonePepper = randomBytes(32).toString('hex');
   await setupDatabase({ adminUrl: templateUrl, loginPassword, tombstonePepper: { keyring: tombstonePepper } });
+  // the pages the browser tests open, built once here rather than by each test file at once
+  await ensureWebBuilt();
 
   project.provide('maintenanceUrl', cluster.maintenanceUrl);
   project.provide('templateDatabase', templateDatabase);

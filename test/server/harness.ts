@@ -11,12 +11,14 @@ import { randomBytes } from 'node:crypto';
 import { DataKeys } from '../../server/phi/data-keys.js';
 import { keyRing, type MasterKeys } from '../../server/phi/master-keys.js';
 import { quiet, useTestDatabase } from '../provision/database.js';
+import { WEB_DIST } from '../../server/web/build.js';
+import type { WebOptions } from '../../server/web/serve.js';
 
 /** a master key ring for one test file: version 1, random */
 export const testMasterKeys = (versions: Record<number, Buffer> = { 1: randomBytes(32) }) =>
   keyRing(new Map(Object.entries(versions).map(([v, key]) => [Number(v), key])));
 
-export function useServer(options: { masterKeys?: MasterKeys } = {}) {
+export function useServer(options: { masterKeys?: MasterKeys; web?: Partial<WebOptions> } = {}) {
   const db = useTestDatabase();
   const dataKeys = new DataKeys(options.masterKeys ?? testMasterKeys());
   let baseUrl = '';
@@ -26,6 +28,7 @@ export function useServer(options: { masterKeys?: MasterKeys } = {}) {
     const sql = postgres(db.loginUrl('server'), { ...quiet, max: 10 });
     const server = createApp(
       { sql, log: createLogger(process.env.HARNESS_LOG ?? 'silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900, dataKeys },
+      options.web ? { distDir: WEB_DIST, auth: { mode: 'development' }, sessionIdleTimeoutSeconds: 900, ...options.web } : undefined,
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,9 +1,15 @@
 --! Previous: sha1:1821009079fd41c20856f281724a7f8223fc4c4b
---! Hash: sha1:631f10739bbe96fba5f8a6753852c9303767a25e
+--! Hash: sha1:d626e27adc758435bb49c3e29870185a3c61cfe7
 --! Message: console-reads
 
--- What the DPO console reads (issue #22): finding a subject, and the compliance checks' latest
--- results with their history.
+-- What the privacy center and DPO console read (issue #22): the policy version each consent
+-- purpose is currently asked under, finding a subject, and the compliance checks' latest results
+-- with their history.
+
+alter table compliance.consent_purposes add column policy_version text not null default '1.0',
+  add constraint consent_purposes_policy_version_length check (length(policy_version) between 1 and 64);
+comment on column compliance.consent_purposes.policy_version is
+  'The version of the text a subject is shown when asked for this consent now: the privacy center records a consent under it, so each consent record names what was agreed to. Raise it when the text changes.';
 
 -- included from fixtures/console/find_subjects.sql
 -- compliance.find_subjects(query text, max_rows integer): its current definition. Change it here and include this file

@@ -1,0 +1,44 @@
+/** The typed tRPC client the pages use: the same API, the same refusals, as every other client. */
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import type { AppRouter } from '../../routers/index.js';
+
+const TOKEN_KEY = 'pgcomply.token';
+
+export const tokenStore = {
+  get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  set: (token: string) => sessionStorage.setItem(TOKEN_KEY, token),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export const api = createTRPCClient<AppRouter>({
+  links: [httpLink({ url: '/trpc', headers: () => {
+    const token = tokenStore.get();
+    return token ? { authorization: `Bearer ${token}` } : {};
+  } })],
+});
+
+export interface ApiProblem { message: string; sqlstate: string | null; code: string | null }
+
+export function problemOf(error: unknown): ApiProblem {
+  if (error instanceof TRPCClientError) {
+    const data = error.data as { sqlstate?: string | null; code?: string } | undefined;
+    return { message: error.message, sqlstate: data?.sqlstate ?? null, code: data?.code ?? null };
+  }
+  return { message: error instanceof Error ? error.message : String(error), sqlstate: null, code: null };
+}
+
+/** a date the API sent (JSON carries it as a string) in the reader's locale */
+export const when = (value: string | Date | null | undefined): string =>
+  value ? new Date(value).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '—';
+
+/** saves content as a file through the browser's download */
+export function download(filename: string, content: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([content], { type }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

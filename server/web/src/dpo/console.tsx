@@ -1,0 +1,41 @@
+/** The DPO console: what each role sees (dpo: requests, subjects, breaches, compliance; approver: access; auditor: compliance). */
+import { useState } from 'react';
+import { useSession } from '../session.js';
+import { Access } from './access.js';
+import { Breaches } from './breaches.js';
+import { Compliance } from './compliance.js';
+import { Requests } from './requests.js';
+import { Subjects } from './subjects.js';
+
+export function DpoConsole() {
+  const { identity } = useSession();
+  const roles = new Set(identity?.roles ?? []);
+  const isDpo = roles.has('dpo');
+  const isAuditor = roles.has('auditor');
+  const tabs = [
+    ...(isDpo ? [['requests', 'Requests'], ['subjects', 'Subjects'], ['breaches', 'Breaches']] as const : []),
+    ...(roles.has('approver') ? [['access', 'Access']] as const : []),
+    ...(isDpo || isAuditor ? [['compliance', 'Compliance']] as const : []),
+  ];
+  const [tab, setTab] = useState<string>(tabs[0]?.[0] ?? '');
+  if (tabs.length === 0) {
+    return <main className="container"><h1>DPO console</h1><p>Your sign-in carries none of the roles dpo, approver or auditor, so there is nothing here for you.</p></main>;
+  }
+  return (
+    <main className="container">
+      <h1>DPO console</h1>
+      <nav aria-label="Console sections">
+        <ul>
+          {tabs.map(([key, label]) => (
+            <li key={key}><button type="button" className={tab === key ? '' : 'outline'} aria-current={tab === key ? 'page' : undefined} onClick={() => setTab(key)}>{label}</button></li>
+          ))}
+        </ul>
+      </nav>
+      {tab === 'requests' ? <Requests /> : null}
+      {tab === 'subjects' ? <Subjects /> : null}
+      {tab === 'breaches' ? <Breaches /> : null}
+      {tab === 'access' ? <Access /> : null}
+      {tab === 'compliance' ? <Compliance isDpo={isDpo} isAuditor={isAuditor} /> : null}
+    </main>
+  );
+}

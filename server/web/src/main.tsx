@@ -1,0 +1,86 @@
+/** The pages' shell: configuration, sign-in, idle logoff, and the two pages (/ and /dpo). */
+import '@picocss/pico/css/pico.min.css';
+import './styles.css';
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { StrictMode, useEffect, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import { problemOf } from './api.js';
+import { DpoConsole } from './dpo/console.js';
+import { IdleGuard } from './idle.js';
+import { PrivacyCenter } from './privacy/center.js';
+import { SessionProvider, useSession, useUiConfig } from './session.js';
+import { SignIn } from './sign-in.js';
+
+function usePath(): [string, (path: string) => void] {
+  const [path, setPath] = useState(location.pathname);
+  useEffect(() => {
+    const onPop = () => setPath(location.pathname);
+    window.addEventListener('popstate', onPop);
+    return () => window.removeEventListener('popstate', onPop);
+  }, []);
+  return [path, (next) => {
+    history.pushState(null, '', next);
+    setPath(next);
+  }];
+}
+
+function Pages() {
+  const { identity, signOut } = useSession();
+  const [path, go] = usePath();
+  // the server ended the session (idle on its side, or closed): sign out and say why
+  const [client] = useState(() => {
+    const onError = (error: unknown) => {
+      if (problemOf(error).code === 'UNAUTHORIZED') signOut(`Your session ended: ${problemOf(error).message}`);
+    };
+    return new QueryClient({ queryCache: new QueryCache({ onError }), mutationCache: new MutationCache({ onError }),
+      defaultOptions: { queries: { retry: false, refetchOnWindowFocus: false } } });
+  });
+  if (!identity) return <SignIn />;
+  const staffRoles = ['dpo', 'approver', 'auditor'].filter((r) => identity.roles.includes(r));
+  const link = (to: string, label: string) => (
+    <li><a href={to} aria-current={path === to ? 'page' : undefined} onClick={(event) => { event.preventDefault(); go(to); }}>{label}</a></li>
+  );
+  return (
+    <QueryClientProvider client={client}>
+      <header className="container">
+        <nav aria-label="Main">
+          <ul><li><strong>pgcomply</strong></li></ul>
+          <ul>
+            {link('/', 'Privacy center')}
+            {staffRoles.length ? link('/dpo', 'DPO console') : null}
+            <li><button type="button" className="outline secondary" onClick={() => signOut('You signed out.')}>Sign out</button></li>
+          </ul>
+        </nav>
+      </header>
+      <IdleGuard />
+      {path === '/dpo' ? <DpoConsole /> : <PrivacyCenter />}
+    </QueryClientProvider>
+  );
+}
+
+function App() {
+  const { config, failure, returned } = useUiConfig();
+  if (!config) return <main className="container"><p aria-busy={!failure} role={failure ? 'alert' : undefined}>{failure ?? 'Loading…'}</p></main>;
+  return (
+    <SessionProvider config={config}>
+      <Returned token={returned?.token} returnTo={returned?.returnTo} failure={failure} />
+      <Pages />
+    </SessionProvider>
+  );
+}
+
+/** completes a sign-in that came back from the identity provider */
+function Returned({ token, returnTo, failure }: { token?: string; returnTo?: string; failure: string | null }) {
+  const { signIn, signOut } = useSession();
+  useEffect(() => {
+    if (token) {
+      signIn(token);
+      if (returnTo && returnTo !== '/') history.replaceState(null, '', returnTo);
+    } else if (failure) {
+      signOut(failure);
+    }
+  }, [token, returnTo, failure, signIn, signOut]);
+  return null;
+}
+
+createRoot(document.getElementById('root')!).render(<StrictMode><App /></StrictMode>);

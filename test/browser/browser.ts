@@ -1,0 +1,84 @@
+/**
+ * Headless Chromium for the page tests (issue #22): Debian's (/usr/bin/chromium) or CHROMIUM_PATH;
+ * without one the tests fail saying how to install it, never skip. Each visit records every
+ * request (none may leave the machine), every console error, and leaves a screenshot in
+ * test/artifacts/ when its test fails.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { AxeBuilder } from '@axe-core/playwright';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, onTestFailed } from 'vitest';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export interface Visit {
+  page: Page;
+  requests: string[];
+  consoleErrors: string[];
+  /** no request left the machine and the console showed no error but the refusals the test provoked */
+  expectClean(provokedRefusals?: number): void;
+  /** axe-core: no serious or critical violation on the page as it is now */
+  expectAccessible(what: string): Promise<void>;
+}
+
+export function useBrowser(baseUrl: () => string) {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set CHROMIUM_PATH; the page tests need a real browser`);
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(() => browser?.close());
+
+  return {
+    async open(path: string, options: { clock?: boolean; name: string }): Promise<Visit> {
+      const context = await browser!.newContext({ acceptDownloads: true, baseURL: baseUrl() });
+      const page = await context.newPage();
+      if (options.clock) await page.clock.install();
+      const requests: string[] = [];
+      const consoleErrors: string[] = [];
+      page.on('request', (request) => requests.push(request.url()));
+      page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+      page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
+      onTestFailed(async () => {
+        mkdirSync('test/artifacts', { recursive: true });
+        await page.screenshot({ path: `test/artifacts/${options.name}-failed.png`, fullPage: true }).catch(() => undefined);
+      });
+      await page.goto(path);
+      return {
+        page,
+        requests,
+        consoleErrors,
+        expectClean(provokedRefusals = 0) {
+          const origin = new URL(baseUrl()).origin;
+          expect(requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:') && !url.startsWith('blob:'))).toEqual([]);
+          const refusals = consoleErrors.filter((text) => /^Failed to load resource: the server responded with a status of 409/.test(text));
+          expect(consoleErrors.filter((text) => !refusals.includes(text))).toEqual([]);
+          expect(refusals).toHaveLength(provokedRefusals);
+        },
+        async expectAccessible(what: string) {
+          const results = await new AxeBuilder({ page }).analyze();
+          const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map((v) => `${what}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+          expect(serious).toEqual([]);
+        },
+      };
+    },
+  };
+}
+
+/** the development sign-in, as a person fills it in */
+export async function signIn(page: Page, subject: string, roles: string[] = []): Promise<void> {
+  await page.getByLabel('User id').fill(subject);
+  for (const role of roles) await page.locator(`input[name="roles"][value="${role}"]`).check();
+  await page.getByRole('button', { name: 'Sign in (development)' }).click();
+}
+
+export function screenshotTo(page: Page, file: string): Promise<Buffer> {
+  mkdirSync('test/artifacts', { recursive: true });
+  return page.screenshot({ path: `test/artifacts/${file}`, fullPage: true });
+}
