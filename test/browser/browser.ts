@@ -38,6 +38,8 @@ export function useBrowser(baseUrl: () => string) {
     async open(path: string, options: { clock?: boolean; name: string }): Promise<Visit> {
       const context = await browser!.newContext({ acceptDownloads: true, baseURL: baseUrl() });
       const page = await context.newPage();
+      // a step that cannot happen fails with its locator named, well inside the test's own timeout
+      page.setDefaultTimeout(10_000);
       if (options.clock) await page.clock.install();
       const requests: string[] = [];
       const consoleErrors: string[] = [];

@@ -4,6 +4,9 @@ import { useEffect, useState } from 'react';
 import { api, when } from '../api.js';
 import { Loading, Problem } from '../ui.js';
 
+/** the deadlines still running (breach_deadlines: notified, overdue, due_within_24h or pending) */
+const OPEN = new Set(['pending', 'due_within_24h', 'overdue']);
+
 function countdown(due: string | Date, now: number): string {
   const ms = new Date(due).getTime() - now;
   const hours = Math.floor(Math.abs(ms) / 3_600_000);
@@ -29,8 +32,8 @@ export function Breaches() {
             {breaches.data!.map((b) => (
               <tr key={b.breach_id}>
                 <td>{b.breach_id}</td><td>{when(b.discovered_at)}</td><td>{b.status}</td><td>{b.affected_count}</td>
-                <td>{b.authority}{b.authority === 'due' ? <>: <mark>{countdown(b.authority_due_at, now)}</mark></> : null}</td>
-                <td>{b.individuals}{b.individuals === 'due' ? <>: {countdown(b.individuals_due_at, now)}</> : null}</td>
+                <td>{b.authority.replace(/_/g, ' ')}{OPEN.has(b.authority) ? <>: <mark>{countdown(b.authority_due_at, now)}</mark></> : null}</td>
+                <td>{b.individuals.replace(/_/g, ' ')}{OPEN.has(b.individuals) ? <>: {countdown(b.individuals_due_at, now)}</> : null}</td>
               </tr>
             ))}
           </tbody>

@@ -4,7 +4,7 @@
  * the evidence package.
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { type FormEvent, useState } from 'react';
+import type { FormEvent } from 'react';
 import { api, download, when } from '../api.js';
 import { json, Loading, Problem } from '../ui.js';
 
@@ -65,15 +65,19 @@ function AuditChain() {
   );
 }
 
+/** a report opens in a tab of its own: one self-contained page, printable to PDF */
+async function openReport(id: string | number): Promise<void> {
+  const { html } = await api.reports.html.query({ report_id: Number(id) });
+  const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
+  window.open(url, '_blank');
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 function Reports() {
   const client = useQueryClient();
   const reports = useQuery({ queryKey: ['reports.list'], queryFn: () => api.reports.list.query() });
-  const [open, setOpen] = useState<string | null>(null);
-  const html = useQuery({ queryKey: ['reports.html', open], queryFn: () => api.reports.html.query({ report_id: Number(open) }), enabled: open !== null });
-  const generate = useMutation({ mutationFn: (month: string) => api.reports.generate.mutate({ month }), onSuccess: (report) => {
-    setOpen(report.id);
-    return client.invalidateQueries({ queryKey: ['reports.list'] });
-  } });
+  const open = useMutation({ mutationFn: openReport });
+  const generate = useMutation({ mutationFn: (month: string) => api.reports.generate.mutate({ month }), onSuccess: () => client.invalidateQueries({ queryKey: ['reports.list'] }) });
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     generate.mutate(String(new FormData(event.currentTarget).get('month')));
@@ -85,19 +89,17 @@ function Reports() {
         <label>Month<input type="month" name="month" required defaultValue={new Date().toISOString().slice(0, 7)} /></label>
         <button type="submit" className="outline" aria-busy={generate.isPending}>Compute the report</button>
       </form>
-      <Problem error={generate.error} />
+      {generate.data ? <p role="status">Computed the report for {new Date(generate.data.period_from).toISOString().slice(0, 7)}: SHA-256 <code className="hash">{generate.data.content_sha256}</code>.</p> : null}
+      <Problem error={generate.error ?? open.error} />
       {reports.isPending ? <Loading what="the reports" /> : reports.error ? <Problem error={reports.error} /> : reports.data!.length === 0 ? <p>No report yet.</p> : (
         <ul aria-label="Monthly reports">
           {reports.data!.map((r) => (
             <li key={r.id}>
-              <button type="button" className="link" onClick={() => setOpen(r.id)}>
-                Open the report for {new Date(r.period_from).toISOString().slice(0, 7)}</button> (computed {when(r.generated_at)}{r.complete ? '' : ', month not over'})
+              <button type="button" className="link" onClick={() => open.mutate(r.id)}>
+                Open the report for {new Date(r.period_from).toISOString().slice(0, 7)} (report {r.id})</button> computed {when(r.generated_at)}{r.complete ? '' : ', month not over'}
             </li>
           ))}
         </ul>
-      )}
-      {open === null ? null : html.isPending ? <Loading what="the report" /> : html.error ? <Problem error={html.error} /> : (
-        <iframe title="Monthly report" sandbox="" srcDoc={html.data!.html} className="report" />
       )}
     </>
   );
