@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll } from 'vitest';
 import { createApp } from '../../server/app.js';
 import { signDevelopmentToken } from '../../server/auth/token.js';
-import { createVerifier } from '../../server/auth/verify.js';
+import { createVerifier, type Verifier } from '../../server/auth/verify.js';
 import { createLogger } from '../../server/log.js';
 import { createMetrics } from '../../server/metrics.js';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +18,7 @@ import type { WebOptions } from '../../server/web/serve.js';
 export const testMasterKeys = (versions: Record<number, Buffer> = { 1: randomBytes(32) }) =>
   keyRing(new Map(Object.entries(versions).map(([v, key]) => [Number(v), key])));
 
-export function useServer(options: { masterKeys?: MasterKeys; web?: Partial<WebOptions> } = {}) {
+export function useServer(options: { masterKeys?: MasterKeys; web?: Partial<WebOptions>; verifier?: Verifier } = {}) {
   const db = useTestDatabase();
   const dataKeys = new DataKeys(options.masterKeys ?? testMasterKeys());
   let baseUrl = '';
@@ -27,8 +27,10 @@ export function useServer(options: { masterKeys?: MasterKeys; web?: Partial<WebO
   beforeAll(async () => {
     const sql = postgres(db.loginUrl('server'), { ...quiet, max: 10 });
     const server = createApp(
-      { sql, log: createLogger(process.env.HARNESS_LOG ?? 'silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900, dataKeys },
-      options.web ? { distDir: WEB_DIST, auth: { mode: 'development' }, sessionIdleTimeoutSeconds: 900, ...options.web } : undefined,
+      { sql, log: createLogger(process.env.HARNESS_LOG ?? 'silent'), verifier: options.verifier ?? createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900, dataKeys },
+      // the given properties' descriptors, not their values: a getter may name what starts after the server
+      options.web ? Object.defineProperties({ distDir: WEB_DIST, auth: { mode: 'development' }, sessionIdleTimeoutSeconds: 900 } as WebOptions,
+        Object.getOwnPropertyDescriptors(options.web)) : undefined,
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

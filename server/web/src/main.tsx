@@ -75,7 +75,10 @@ function Returned({ token, returnTo, failure }: { token?: string; returnTo?: str
   useEffect(() => {
     if (token) {
       signIn(token);
-      if (returnTo && returnTo !== '/') history.replaceState(null, '', returnTo);
+      if (returnTo && returnTo !== '/') {
+        history.replaceState(null, '', returnTo);
+        window.dispatchEvent(new PopStateEvent('popstate'));
+      }
     } else if (failure) {
       signOut(failure);
     }

@@ -65,9 +65,13 @@ export function SessionProvider({ config, children }: { config: UiConfig; childr
 const PKCE_KEY = 'pgcomply.pkce';
 const redirectUri = () => `${location.origin}/`;
 
+/** plain HTTP only to a provider on this machine (development, tests); anywhere else oauth4webapi insists on HTTPS */
+const transport = (issuer: string) =>
+  (/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(issuer) ? { [oauth.allowInsecureRequests]: true } : {});
+
 async function authorizationServer(issuer: string): Promise<oauth.AuthorizationServer> {
   const url = new URL(issuer);
-  return oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url));
+  return oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, transport(issuer)));
 }
 
 /** to the identity provider, with a PKCE challenge; back at / with ?code= */
@@ -90,10 +94,13 @@ export async function finishOidcSignIn(config: AuthConfig): Promise<{ token: str
   sessionStorage.removeItem(PKCE_KEY);
   history.replaceState(null, '', '/');
   if (!saved) throw new Error('the sign-in came back without one having started here: sign in again');
+  if (here.searchParams.has('error')) {
+    throw new Error(`the identity provider refused: ${here.searchParams.get('error_description') ?? here.searchParams.get('error')}`);
+  }
   const as = await authorizationServer(config.issuer);
   const client: oauth.Client = { client_id: config.client_id };
   const params = oauth.validateAuthResponse(as, client, here, saved.state);
-  const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri(), saved.verifier);
+  const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri(), saved.verifier, transport(config.issuer));
   const result = await oauth.processAuthorizationCodeResponse(as, client, response);
   return { token: result.access_token, returnTo: saved.returnTo };
 }
