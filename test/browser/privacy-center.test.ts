@@ -21,6 +21,7 @@ async function seedSubject(subject: string) {
   const id = conversation.json.conversation_id as string;
   expect((await api.call('POST', `/api/v1/users/me/conversations/${id}/messages`, token, { role: 'user', content: 'Is my data safe?' })).status).toBe(200);
   expect((await api.call('POST', '/api/v1/users/me/health-records', token, { category: 'note', data: { text: 'blood pressure 120/80' } })).status).toBe(200);
+  expect((await api.call('PUT', '/api/v1/users/me/preferences', token, { preferences: { newsletter_language: 'Esperanto' } })).status).toBe(200);
   return token;
 }
 
@@ -41,6 +42,8 @@ describe('the privacy center', () => {
     await signIn(page, 'user:pia');
     await page.getByRole('heading', { name: 'Your privacy center' }).waitFor();
     await page.getByText('blood pressure 120/80').waitFor();
+    await page.getByText('newsletter_language').waitFor();
+    await page.getByText('Esperanto').waitFor();
     await page.getByText('Questions about my plan').click();
     await page.getByText('Is my data safe?').waitFor();
     await visit.expectAccessible('privacy center');
