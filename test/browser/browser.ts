@@ -36,7 +36,8 @@ export function useBrowser(baseUrl: () => string) {
 
   return {
     async open(path: string, options: { clock?: boolean; name: string }): Promise<Visit> {
-      const context = await browser!.newContext({ acceptDownloads: true, baseURL: baseUrl() });
+      // reduced motion (Pico then skips its transitions): axe measures colours at one instant, not mid-fade
+      const context = await browser!.newContext({ acceptDownloads: true, baseURL: baseUrl(), reducedMotion: 'reduce' });
       const page = await context.newPage();
       // a step that cannot happen fails with its locator named, well inside the test's own timeout
       page.setDefaultTimeout(10_000);

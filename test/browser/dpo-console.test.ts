@@ -93,6 +93,35 @@ describe('the DPO console', () => {
     visit.expectClean(1);
   });
 
+  it('is usable by keyboard alone: a section, a search, a subject, a legal hold', async () => {
+    await subject('user:kim', 'kim@example.org');
+    const visit = await openConsole('dpo-keyboard', 'dpo:dora', ['dpo']);
+    const { page } = visit;
+    const press = async (key: string, times = 1) => { for (let i = 0; i < times; i += 1) await page.keyboard.press(key); };
+    const focused = () => page.evaluate(() => document.activeElement?.textContent || document.activeElement?.getAttribute('name'));
+    // the section tabs are buttons in the tab order after the main navigation
+    await page.getByRole('button', { name: 'Requests' }).focus();
+    await press('Tab');
+    expect(await focused()).toBe('Subjects');
+    await press('Enter');
+    await press('Tab');
+    expect(await focused()).toBe('Breaches');
+    await page.getByLabel(/Find a subject/).focus();
+    await page.keyboard.type('kim@');
+    await press('Enter');
+    const kim = page.getByRole('button', { name: 'user:kim' });
+    await kim.waitFor();
+    await kim.focus();
+    await press('Enter');
+    await page.getByLabel('Reason for a legal hold').focus();
+    await page.keyboard.type('regulator inquiry');
+    await press('Enter');
+    await page.getByText(/Under legal hold/).waitFor();
+    const [hold] = await api.db.admin`select reason from compliance.legal_holds where user_id = 'user:kim' and released_at is null`;
+    expect(hold!.reason).toBe('regulator inquiry');
+    visit.expectClean();
+  });
+
   it('lets an approver approve a pending request and review an emergency access', async () => {
     await subject('user:gus', 'gus@example.org');
     const staff = await api.token('staff:sue', ['staff']);
