@@ -145,6 +145,14 @@ export const meRouter = router({
       ctx.dataKeys.forget(ctx.identity.subject);
       return { message: 'Account deleted successfully', receipt: row!.receipt as Record<string, unknown> };
     }),
+  signOut: subjectProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/users/me/session/close', tags, summary: 'Sign out: the token\'s session is closed, and every later request with it is refused (SESXP)' } })
+    .input(z.void())
+    .output(z.object({ closed: z.boolean() }))
+    .mutation(async ({ ctx }) => {
+      const [row] = await ctx.tx`select compliance.close_session(${ctx.identity.subject}, ${ctx.identity.sessionId}::uuid) as closed`;
+      return { closed: row?.closed === true };
+    }),
   consent: consentRouter,
   health: healthRouter,
   accessLog,

@@ -139,6 +139,8 @@ describe('the privacy center', () => {
     const { page } = visit;
     await signIn(page, 'user:ida');
     await page.getByRole('heading', { name: 'Your privacy center' }).waitFor();
+    const token = await page.evaluate(() => sessionStorage.getItem('pgcomply.token'));
+    expect((await api.call('GET', '/api/v1/users/me', token!)).status).toBe(200);
     await page.clock.fastForward('12:30');
     expect(await page.getByText(/You will be signed out in/).count()).toBe(0);
     await page.clock.fastForward('00:45');
@@ -148,6 +150,8 @@ describe('the privacy center', () => {
     await page.getByText('You were signed out after 15 minutes without activity (automatic logoff).').waitFor();
     await page.getByLabel('User id').waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem('pgcomply.token'))).toBeNull();
+    // the server closed the session: the token is worthless now, whoever holds a copy
+    await expect.poll(async () => (await api.call('GET', '/api/v1/users/me', token!)).status).toBe(401);
     visit.expectClean();
   });
 });

@@ -11,8 +11,9 @@ export const tokenStore = {
 };
 
 export const api = createTRPCClient<AppRouter>({
-  links: [httpLink({ url: '/trpc', headers: () => {
-    const token = tokenStore.get();
+  // a call may carry its own token (context.token): sign-out sends the one it is about to forget
+  links: [httpLink({ url: '/trpc', headers: ({ op }) => {
+    const token = (op.context.token as string | undefined) ?? tokenStore.get();
     return token ? { authorization: `Bearer ${token}` } : {};
   } })],
 });

@@ -30,7 +30,7 @@ function Pages() {
   // the server ended the session (idle on its side, or closed): sign out and say why
   const [client] = useState(() => {
     const onError = (error: unknown) => {
-      if (problemOf(error).code === 'UNAUTHORIZED') signOut(`Your session ended: ${problemOf(error).message}`);
+      if (problemOf(error).code === 'UNAUTHORIZED') signOut(`Your session ended: ${problemOf(error).message}`, { sessionGone: true });
     };
     return new QueryClient({ queryCache: new QueryCache({ onError }), mutationCache: new MutationCache({ onError }),
       defaultOptions: { queries: { retry: false, refetchOnWindowFocus: false } } });

@@ -6,7 +6,7 @@
  */
 import * as oauth from 'oauth4webapi';
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
-import { tokenStore } from './api.js';
+import { api, tokenStore } from './api.js';
 
 export type AuthConfig = { mode: 'development' } | { mode: 'token' } | { mode: 'oidc'; issuer: string; client_id: string; scope: string };
 export interface UiConfig { auth: AuthConfig; session_idle_timeout_seconds: number }
@@ -19,7 +19,8 @@ interface Session {
   /** why the last session ended, shown on the sign-in page */
   endedBecause: string | null;
   signIn(token: string): void;
-  signOut(reason?: string): void;
+  /** closes the session on the server too, unless it is gone already (the account was erased) */
+  signOut(reason?: string, options?: { sessionGone?: boolean }): void;
 }
 
 const SessionContext = createContext<Session | null>(null);
@@ -53,7 +54,10 @@ export function SessionProvider({ config, children }: { config: UiConfig; childr
     setEndedBecause(null);
     setToken(next);
   }, []);
-  const signOut = useCallback((reason?: string) => {
+  const signOut = useCallback((reason?: string, options: { sessionGone?: boolean } = {}) => {
+    // the server closes the token's session, so the token is worthless from now on; a session it already ended refuses, which is fine
+    const token = tokenStore.get();
+    if (token && !options.sessionGone) api.me.signOut.mutate(undefined, { context: { token } }).catch(() => undefined);
     tokenStore.clear();
     setEndedBecause(reason ?? null);
     setToken(null);

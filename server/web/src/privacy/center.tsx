@@ -17,7 +17,7 @@ export function PrivacyCenter() {
       <HealthRecords />
       <Download />
       <AccessLog />
-      <DeleteAccount onErased={() => signOut('Your account was deleted. You are signed out.')} />
+      <DeleteAccount onErased={() => signOut('Your account was deleted. You are signed out.', { sessionGone: true })} />
     </main>
   );
 }
