@@ -2214,6 +2214,29 @@ ALTER FUNCTION compliance.is_under_legal_hold(user_id text) OWNER TO compliance_
 COMMENT ON FUNCTION compliance.is_under_legal_hold(user_id text) IS 'Whether the subject has an active legal hold. Readable by every role so retention and erasure can honour holds without reading the hold''s details.';
 
 --
+-- Name: last_anchor(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint) RETURNS record
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select a.occurred_at, (a.details ->> 'seal_no')::bigint, a.details ->> 'seal_hash', a.details ->> 'key_id', a.details ->> 'destination',
+         (select count(*) from compliance.audit_seals s where s.seal_no > (a.details ->> 'seal_no')::bigint)
+    from compliance.audit_logs a
+   where a.action = 'audit.anchored' and a.outcome = 'success'
+   order by a.id desc limit 1;
+$$;
+
+ALTER FUNCTION compliance.last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint) IS 'The newest anchor recorded by compliance.record_anchor: when, which seal and hash, the signing key''s id, where it was written, and how many seals were made since (what the next anchor will cover). All NULL when none was. For the DPO and auditors.';
+
+--
 -- Name: list_conversations(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -3109,6 +3132,36 @@ ALTER FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, e
 --
 
 COMMENT ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) IS 'The worker records what became of an attempt: delivered by webhook or to the log, retry (after retry_in_seconds, with the error), or failed for good (with the error). Worker role only. Errors: BADRG, GRNOT (not pending).';
+
+--
+-- Name: record_anchor(bigint, text, text, integer, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+begin
+  if key_id is null or key_id !~ '^[0-9A-Za-z_-]{1,64}$' or erasures is null or erasures < 0
+     or destination is null or length(destination) not between 1 and 1024 then
+    perform compliance_private.raise_error('BADRG', 'an anchor needs the signing key''s id, the number of erasures it carries and where it was written');
+  end if;
+  if not exists (select from compliance.audit_seals s where s.seal_no = record_anchor.seal_no and encode(s.seal_hash, 'hex') = record_anchor.seal_hash) then
+    perform compliance_private.raise_error('BADRG', format('seal %s with hash %s is not in the chain: an anchor names a seal as it is', record_anchor.seal_no, record_anchor.seal_hash));
+  end if;
+  return compliance_private.append_audit('audit.anchored', 'soc2', 'audit_seal', record_anchor.seal_no::text,
+    jsonb_build_object('seal_no', record_anchor.seal_no, 'seal_hash', record_anchor.seal_hash, 'key_id', record_anchor.key_id,
+      'erasures', record_anchor.erasures, 'destination', record_anchor.destination));
+end;
+$_$;
+
+ALTER FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) IS 'Records in the audit chain that an anchor was written outside the database (pgcomply anchor, the worker''s hourly publish_anchor): the seal it names, which must be in the chain with that hash, the signing key''s id, how many erasure journal entries it carries and where it was written. compliance.last_anchor reads the newest. For the worker, the DPO and auditors. Errors: BADRG.';
 
 --
 -- Name: record_backup_verification(text, text, bigint, timestamp with time zone, bigint, text, bigint, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -13661,6 +13714,14 @@ GRANT ALL ON FUNCTION compliance.is_under_legal_hold(user_id text) TO compliance
 GRANT ALL ON FUNCTION compliance.is_under_legal_hold(user_id text) TO compliance_worker;
 
 --
+-- Name: FUNCTION last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint) TO compliance_auditor;
+
+--
 -- Name: FUNCTION list_conversations(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -13865,6 +13926,15 @@ GRANT SELECT(delivered_via) ON TABLE compliance.alert_outbox TO compliance_audit
 
 REVOKE ALL ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) TO compliance_worker;
+
+--
+-- Name: FUNCTION record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) TO compliance_auditor;
 
 --
 -- Name: FUNCTION record_backup_verification(file_name text, file_sha256 text, file_bytes bigint, archive_created_at timestamp with time zone, last_seal_no bigint, last_seal_hash text, rows_checked bigint, problems jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -57,7 +57,9 @@ export function restMethods(router: AnyTRPCRouter): Map<string, string[]> {
 
 /** a matcher from request path to route template (`/v1/dpo/subjects/{user_id}`), patterns compiled once */
 export function routeMatcher(templates: Iterable<string>): (path: string) => string | undefined {
-  const patterns = [...templates].map((template) => ({
+  // a literal segment wins over a parameter (/v1/dpo/requests/x before /v1/dpo/{...}): the method check names the route that answers
+  const parameters = (template: string) => (template.match(/\{/g) ?? []).length;
+  const patterns = [...templates].sort((a, b) => parameters(a) - parameters(b)).map((template) => ({
     template,
     pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}/g, '[^/]+')}$`),
   }));

@@ -27,7 +27,7 @@ export const evidenceRouter = router({
       return { population: input.population, rows: rows.map((r) => r.row) };
     }),
   anchorState: reviewerProcedure
-    .meta({ openapi: { method: 'GET', path: '/v1/evidence/anchor-state', tags, summary: 'What an anchor records: the newest seal and the erasures (peppered digests) after since; the caller signs it outside the database' } })
+    .meta({ openapi: { method: 'GET', path: '/v1/anchors/state', tags, summary: 'What an anchor records: the newest seal and the erasures (peppered digests) after since; the caller signs it outside the database' } })
     .input(z.strictObject({ since: z.iso.datetime({ offset: true }).optional().describe('only erasures after this instant (ISO 8601)') }))
     .output(z.object({ database: z.string(), seal_no: z.string(), seal_hash: z.string(), last_row_id: z.string(), sealed_at: z.string(),
       erasures: z.array(z.object({ subject_digest: z.string(), erased_at: z.string() })) }))
@@ -36,6 +36,23 @@ export const evidenceRouter = router({
       if (!digest) throw new TRPCError({ code: 'NOT_FOUND', message: 'nothing is sealed yet: there is no seal to anchor' });
       const erasures = await ctx.tx.unsafe<{ subject_digest: string; erased_at: Date }[]>(ANCHOR_JOURNAL_QUERY, [input.since ?? null]);
       return toAnchorState(digest.database, digest as never, erasures);
+    }),
+  recordAnchor: reviewerProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/anchors', tags, summary: 'Record in the audit chain that an anchor of this seal was written outside the database (pgcomply anchor does)' } })
+    .input(z.strictObject({ seal_no: z.coerce.number().int().positive(), seal_hash: z.string().regex(/^[0-9a-f]{64}$/), key_id: z.string().regex(/^[0-9A-Za-z_-]{1,64}$/),
+      erasures: z.number().int().min(0), destination: z.string().min(1).max(1024) }))
+    .output(z.object({ audit_row_id: z.coerce.string() }))
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select compliance.record_anchor(${input.seal_no}, ${input.seal_hash}, ${input.key_id}, ${input.erasures}, ${input.destination}) as id`;
+      return { audit_row_id: String(row!.id) };
+    }),
+  lastAnchor: reviewerProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/anchors/last', tags, summary: 'The newest anchor the chain records: when, which seal, which key, where; null when none was written' } })
+    .input(z.void())
+    .output(z.object({ anchored_at: z.date(), seal_no: z.coerce.string(), seal_hash: z.string(), key_id: z.string(), destination: z.string(), seals_since: z.coerce.number() }).nullable())
+    .query(async ({ ctx }) => {
+      const [row] = await ctx.tx`select * from compliance.last_anchor()`;
+      return row?.seal_no === null || row === undefined ? null : (row as never);
     }),
   sample: reviewerProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/evidence/{population}/sample', tags, summary: 'A reproducible sample of a population: the same seed draws the same rows' } })

@@ -152,6 +152,13 @@ describe('the DPO console', () => {
     const dpo = await api.token('dpo:dora', ['dpo']);
     await api.db.admin`select compliance.seal_audit_log()`;
     expect((await api.call('POST', '/api/v1/dpo/checks/run', dpo, {})).status).toBe(200);
+    // an anchor was written somewhere (as pgcomply anchor records it), then one more seal was made
+    const auditor = await api.token('auditor:ann', ['auditor']);
+    const state = (await api.call('GET', '/api/v1/anchors/state', auditor)).json;
+    expect((await api.call('POST', '/api/v1/anchors', auditor, { seal_no: Number(state.seal_no), seal_hash: state.seal_hash, key_id: 'ab12cd34ef56ab78',
+      erasures: 0, destination: '/mnt/worm/anchors.jsonl' })).json).toMatchObject({ audit_row_id: expect.any(String) });
+    await api.db.admin`select compliance.log_event('system.later', 'system')`;
+    await api.db.admin`select compliance.seal_audit_log()`;
 
     const visit = await openConsole('dpo-compliance', 'auditor:ann', ['auditor']);
     const { page } = visit;
@@ -160,6 +167,8 @@ describe('the DPO console', () => {
     expect(await checks.getByRole('row').count()).toBeGreaterThan(10);
     await page.getByText(/Last verified .*: pass/).waitFor();
     await page.getByText(/Newest seal \(what an anchor signs\): number \d+/).waitFor();
+    await page.getByText(new RegExp(`Last anchor: seal ${state.seal_no}, written .* to /mnt/worm/anchors.jsonl`)).waitFor();
+    await page.getByText('1 seal(s) made since are not anchored yet').waitFor();
     expect(await page.getByRole('button', { name: 'Run every check now' }).count()).toBe(0);
     await visit.expectAccessible('compliance');
 

@@ -62,6 +62,9 @@ describe('anchors', () => {
     expect(anchored.erasures).toBe(1);
     const anchor = JSON.parse(readFileSync(anchorLog, 'utf8').trim());
     expect(anchor).toMatchObject({ version: 1, seal_no: anchored.seal_no, signature: expect.any(String) });
+    // the chain records the anchor, and who wrote it
+    const [recorded] = await db.admin`select actor_id, details from compliance.audit_logs where action = 'audit.anchored' order by id desc limit 1`;
+    expect(recorded).toMatchObject({ actor_id: 'dpo:anchors', details: { seal_no: Number(anchored.seal_no), seal_hash: anchored.seal_hash, destination: anchorLog, erasures: 1 } });
 
     // the restored backup has the subject back; the replay erases them again
     const restored = postgres(backupUrl, { ...quiet, max: 1 });
@@ -126,6 +129,9 @@ describe('anchors', () => {
       await quickAddJob({ connectionString: db.loginUrl('worker') }, 'publish_anchor', {});
       const file = path.join(dir, 'anchors.jsonl');
       await until(async () => (existsSync(file) ? true : undefined), 15_000, 'the worker to publish an anchor');
+      const published = JSON.parse(readFileSync(file, 'utf8').trim().split('\n').at(-1)!);
+      await until(async () => (await db.admin`select 1 from compliance.audit_logs where action = 'audit.anchored' and details ->> 'destination' = ${file}
+        and (details ->> 'seal_no')::bigint = ${Number(published.seal_no)}`).length > 0 || undefined, 15_000, 'the worker to record the anchor in the chain');
     } finally {
       await runner.stop();
     }

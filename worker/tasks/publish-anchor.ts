@@ -26,6 +26,8 @@ export function publishAnchor(publishing: AnchorPublishing | undefined): Task {
     const { rows: erasures } = await helpers.query<{ subject_digest: string; erased_at: Date }>(ANCHOR_JOURNAL_QUERY, [since]);
     const anchor = signAnchor(toAnchorState(digest.database, digest, erasures), publishing.key);
     appendAnchor(file, anchor);
+    // the chain records that this anchor exists outside it (compliance.last_anchor)
+    await helpers.query('select compliance.record_anchor($1, $2, $3, $4, $5)', [anchor.seal_no, anchor.seal_hash, anchor.key_id, anchor.erasures.length, file]);
     workerLog.info({ task: 'publish_anchor', seal_no: anchor.seal_no, erasures: anchor.erasures.length, file }, 'anchor published');
   };
 }

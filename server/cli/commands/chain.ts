@@ -14,12 +14,12 @@ export function registerChain(cli: Cli): void {
       const key = anchorKeyOf(loadConfig());
       const since = options.out ? journalSince(readAnchors(options.out)) : null;
       const anchor = signAnchor(await caller.evidence.anchorState({ since: since ?? undefined }), key);
-      if (options.out) {
-        appendAnchor(options.out, anchor);
-        return { seal_no: anchor.seal_no, seal_hash: anchor.seal_hash, erasures: anchor.erasures.length, key_id: anchor.key_id, appended_to: options.out };
-      }
-      process.stdout.write(`${JSON.stringify(anchor)}\n`);
-      return undefined;
+      if (options.out) appendAnchor(options.out, anchor);
+      else process.stdout.write(`${JSON.stringify(anchor)}\n`);
+      // the chain records that the anchor exists outside it
+      await caller.evidence.recordAnchor({ seal_no: Number(anchor.seal_no), seal_hash: anchor.seal_hash, key_id: anchor.key_id,
+        erasures: anchor.erasures.length, destination: options.out ?? 'stdout' });
+      return options.out ? { seal_no: anchor.seal_no, seal_hash: anchor.seal_hash, erasures: anchor.erasures.length, key_id: anchor.key_id, appended_to: options.out } : undefined;
     }));
 
   cli.program.command('verify').description('verify the audit chain independently (db/AUDIT_HASHING.md in TypeScript, rows read with COPY), and with --anchors that every anchored seal is still there, unchanged; exit 1 on any finding')

@@ -52,6 +52,7 @@ function Checks({ canRun }: { canRun: boolean }) {
 
 function AuditChain() {
   const anchor = useQuery({ queryKey: ['evidence.anchorState'], queryFn: () => api.evidence.anchorState.query({}) });
+  const last = useQuery({ queryKey: ['evidence.lastAnchor'], queryFn: () => api.evidence.lastAnchor.query() });
   const history = useQuery({ queryKey: ['checks.history'], queryFn: () => api.checks.history.query({ runs: 14 }) });
   const latest = history.data?.find((r) => r.check_name === 'audit_chain');
   return (
@@ -61,6 +62,10 @@ function AuditChain() {
       {anchor.isPending ? <Loading what="the newest seal" /> : anchor.error ? <Problem error={anchor.error} /> : (
         <p>Newest seal (what an anchor signs): number {anchor.data!.seal_no}, sealed {when(anchor.data!.sealed_at)}, hash <code className="hash">{anchor.data!.seal_hash}</code>.</p>
       )}
+      {last.isPending ? <Loading what="the last anchor" /> : last.error ? <Problem error={last.error} /> : last.data ? (
+        <p>Last anchor: seal {last.data.seal_no}, written {when(last.data.anchored_at)} to <code>{last.data.destination}</code> with key {last.data.key_id}
+          {last.data.seals_since > 0 ? <>; <mark>{last.data.seals_since} seal(s) made since are not anchored yet</mark></> : null}.</p>
+      ) : <p><mark>No anchor has been written</mark>: a rewrite of the whole chain would go unnoticed. Set ANCHOR_DIR for the worker, or run pgcomply anchor.</p>}
     </>
   );
 }
