@@ -7222,8 +7222,13 @@ CREATE FUNCTION compliance_private.monthly_report_content(period_from timestamp 
       'latest_verification', (select jsonb_build_object('status', c.status, 'detail', c.detail, 'at', r.started_at)
                                 from compliance.check_runs r join compliance.check_results c on c.run_id = r.id and c.check_name = 'audit_chain'
                                where r.started_at < period_to order by r.id desc limit 1),
-      'last_anchor', (select jsonb_build_object('seal_no', s.seal_no, 'seal_hash', encode(s.seal_hash, 'hex'), 'sealed_at', s.sealed_at, 'last_row_id', s.last_row_id)
-                        from compliance.audit_seals s where s.sealed_at < period_to order by s.seal_no desc limit 1)),
+      'newest_seal', (select jsonb_build_object('seal_no', s.seal_no, 'seal_hash', encode(s.seal_hash, 'hex'), 'sealed_at', s.sealed_at, 'last_row_id', s.last_row_id)
+                        from compliance.audit_seals s where s.sealed_at < period_to order by s.seal_no desc limit 1),
+      -- an anchor written outside the database, as compliance.record_anchor recorded it; null when none was
+      'last_anchor', (select jsonb_build_object('anchored_at', a.occurred_at, 'seal_no', (a.details ->> 'seal_no')::bigint, 'seal_hash', a.details ->> 'seal_hash',
+                                                'key_id', a.details ->> 'key_id', 'destination', a.details ->> 'destination')
+                        from compliance.audit_logs a where a.action = 'audit.anchored' and a.outcome = 'success' and a.occurred_at < period_to
+                       order by a.id desc limit 1)),
     'breaches', jsonb_build_object('population', 'breaches', 'value', (select count(*) from breaches),
       'items', coalesce((select jsonb_agg(jsonb_build_object('id', b.id, 'discovered_at', b.discovered_at, 'status', b.status,
                  'affected_count', b.affected_count, 'notified_authority_at', b.notified_authority_at,
@@ -7236,7 +7241,7 @@ ALTER FUNCTION compliance_private.monthly_report_content(period_from timestamp w
 -- Name: FUNCTION monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) IS 'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification and last anchor, and breaches. Each figure names the evidence population it was counted from. No names.';
+COMMENT ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) IS 'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification, newest seal and last anchor written outside the database, and breaches. Each figure names the evidence population it was counted from. No names.';
 
 --
 -- Name: older_transaction_running(xid8); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner

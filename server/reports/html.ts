@@ -78,6 +78,7 @@ export function renderMonthlyReport(report: StoredReport): string {
   const gdpr = c.gdpr, soc2 = c.soc2, hipaa = c.hipaa, chain = c.audit_chain;
   const checks: Json[] = soc2.check_pass_rates.checks;
   const anchor = chain.last_anchor;
+  const seal = chain.newest_seal;
   const verification = chain.latest_verification;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>pgcomply compliance report ${escape(month)}</title>
@@ -133,7 +134,8 @@ ${figure('emergency reviews overdue', hipaa.emergency_access.review_overdue, hip
 <section><h2>Audit chain</h2>
 <p>Latest verification (<a href="${escape(populationHref(chain.population, period))}">verification_results</a>):
 ${verification ? `<strong>${escape(verification.status)}</strong>, ${escape(verification.detail)} (${escape(verification.at)})` : 'none in or before this period'}.</p>
-<p>Last anchor: ${anchor ? `seal ${escape(anchor.seal_no)}, sealed ${escape(anchor.sealed_at)}, hash <code>${escape(anchor.seal_hash)}</code>` : 'no seal yet'}.</p></section>
+<p>Newest seal: ${seal ? `seal ${escape(seal.seal_no)}, sealed ${escape(seal.sealed_at)}, hash <code>${escape(seal.seal_hash)}</code>` : 'no seal yet'}.</p>
+<p>Last anchor: ${anchor ? `seal ${escape(anchor.seal_no)}, written ${escape(anchor.anchored_at)} to <code>${escape(anchor.destination)}</code> with key ${escape(anchor.key_id)}` : 'none was written outside the database, so a rewrite of the whole chain would go unnoticed'}.</p></section>
 <section><h2>Breaches</h2><div class="figures">${figure('breaches discovered', c.breaches.value, c.breaches.population, period)}</div>
 ${table(['breach', 'discovered', 'status', 'affected', 'authority notified', 'individuals notified', 'closed'],
     c.breaches.items.map((b: Json) => [b.id, b.discovered_at, b.status, b.affected_count, b.notified_authority_at, b.notified_individuals_at, b.closed_at]))}</section>

@@ -89,6 +89,10 @@ describe('the monthly report', () => {
     expect(content.soc2.check_pass_rates.checks.find((c: { check: string }) => c.check === 'audit_chain')).toMatchObject({ runs: 1, passed, pass_rate: passed });
     expect(content.soc2.check_pass_rates.checks.find((c: { check: string }) => c.check === 'backup_age')).toMatchObject({ runs: 1, pass_rate: null });
     expect(content.audit_chain.latest_verification).toMatchObject({ status: chainCheck!.status, detail: chainCheck!.detail });
+    // the newest seal is what the chain holds; the last anchor is one written outside it, and none was
+    const [newest] = await api.db.admin`select seal_no::int as seal_no from compliance.audit_seals order by seal_no desc limit 1`;
+    expect(content.audit_chain.newest_seal?.seal_no ?? null).toBe(newest?.seal_no ?? null);
+    expect(content.audit_chain.last_anchor).toBeNull();
     const [audit] = await api.db.admin`select details from compliance.audit_logs where action = 'report.generated' and resource_id = ${id}`;
     expect(audit!.details.content_sha256).toBe(content_sha256);
 
@@ -98,6 +102,7 @@ describe('the monthly report', () => {
     const opened = await openInChromium(page.json.html);
     expect(opened.status).toBe(200);
     expect(opened.title).toBe(`pgcomply compliance report ${month}`);
+    expect(page.json.html).toContain('Last anchor: none was written outside the database');
     expect(opened.requests).toHaveLength(1);
     expect(opened.failed).toEqual([]);
     expect(opened.consoleErrors).toEqual([]);
