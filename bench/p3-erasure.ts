@@ -49,7 +49,7 @@ async function measure(db: BenchDatabase, label: string, repetitions: number) {
 
 export async function run(db: BenchDatabase, quick: boolean) {
   const small = 100_000;
-  const large = quick ? 500_000 : 5_000_000;
+  const large = quick ? 150_000 : 5_000_000;
   const repetitions = quick ? 5 : 20;
   await printConditions(db, { benchmark: 'P3', subject: '100 conversations, 2000 messages, 1000 audit rows', audit_rows: `${small} then ${large}`, repetitions });
 

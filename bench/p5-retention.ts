@@ -5,8 +5,8 @@ import { type BenchDatabase, closedLoop, connections, closeAll, figure, percenti
 import { auditedUpdate, seedSubjects } from './p1-audited-write.js';
 
 export async function run(db: BenchDatabase, quick: boolean) {
-  const partitionRows = quick ? 100_000 : 1_000_000;
-  const conversations = quick ? 1_000 : 10_000;
+  const partitionRows = quick ? 30_000 : 1_000_000;
+  const conversations = quick ? 300 : 10_000;
   const messagesPer = 100;
   const batch = 100;
   await printConditions(db, { benchmark: 'P5', partition_rows: partitionRows, expired_messages: conversations * messagesPer, batch_conversations: batch });

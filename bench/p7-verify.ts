@@ -7,7 +7,7 @@ import { insertAuditRows } from './fixtures.js';
 import { type BenchDatabase, figure, printConditions, timed } from './lib.js';
 
 export async function run(db: BenchDatabase, quick: boolean) {
-  const rows = quick ? 200_000 : 5_000_000;
+  const rows = quick ? 60_000 : 5_000_000;
   await insertAuditRows(db.admin, rows, { subjects: 50_000 });
   const [sealMs] = await timed(async () => {
     while ((await db.admin`select compliance.seal_audit_log(10000, 100) as n`)[0]!.n > 0);
@@ -29,7 +29,7 @@ export async function run(db: BenchDatabase, quick: boolean) {
   figure('P7b', 'independent_verify_rate', independent.rows_checked / (independentMs / 1000), 'rows/s', { op: '>=', value: 500_000 });
 
   // a day's rows on top of the five million, then the daily check's verification from the checkpoint
-  const dayRows = quick ? 10_000 : 50_000;
+  const dayRows = quick ? 5_000 : 50_000;
   await insertAuditRows(db.admin, dayRows, { subjects: 50_000 });
   while ((await db.admin`select compliance.seal_audit_log(10000, 100) as n`)[0]!.n > 0);
   const [incrementalMs, incremental] = await timed(() => db.admin`select ok, rows_checked, incremental
