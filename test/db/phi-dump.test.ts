@@ -45,6 +45,10 @@ describe('pg_dump of a database with health records', () => {
       for (const key of [masterKey, ...dataKeys]) expect(dump.includes(key)).toBe(false);
     } finally {
       await sql.end();
+      // the round trip may have run on the machine's own server, which the run's teardown does not sweep
+      const maintenance = postgres(roundTrip.maintenanceUrl, { ...quiet, max: 1 });
+      await maintenance.unsafe(`drop database if exists "${new URL(url).pathname.slice(1)}" with (force)`);
+      await maintenance.end();
     }
   });
 });
