@@ -45,9 +45,8 @@ export function whereIs(url: string): string {
   return `${parsed.hostname}:${parsed.port || '5432'}`;
 }
 
-/** a direct connection with the admin URL, for what reads the tables themselves (pgcomply verify) */
-export async function adminConnection(options: GlobalOptions): Promise<Sql> {
-  const url = await adminUrl(options);
+/** a direct connection with the admin URL (from adminUrl), for what reads the tables themselves (pgcomply verify) */
+export async function adminConnection(url: string): Promise<Sql> {
   const sql = connect(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-cli' } });
   try {
     await sql`select 1`;

@@ -5,7 +5,7 @@
  */
 import type { Sql } from 'postgres';
 import { connect } from '../../db/tls.js';
-import { readBinaryCopy } from './binary-copy.js';
+import { readBinaryCopy, type Tuple } from './binary-copy.js';
 import { type CheckedRow, checkRow, ROW_COLUMNS, ROW_FIELDS, type SealContents, sealHash } from './hashing.js';
 
 export interface Problem {
@@ -107,10 +107,7 @@ export async function sealContents(sql: Sql, layout: 1 | 2, from: number, to: nu
 export const rowQuery = (from: number, to: number | null) =>
   `copy (select ${ROW_COLUMNS} from compliance.audit_logs where id >= ${from}${to === null ? '' : ` and id <= ${to}`} order by id) to stdout (format binary)`;
 
-/**
- * Checks one slice. The COPY runs on a connection of its own that is closed afterwards:
- * postgres.js can leave a connection that streamed a COPY unusable (porsager/postgres#1016).
- */
+/** Checks one slice: its seals' contents, then its rows as readRows streams them. */
 export async function checkRange(task: RangeTask, onRows: (count: number) => void = () => undefined): Promise<RangeResult> {
   const meta = connect(task.url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-verify' } });
   let seals: SealContents[];
@@ -137,43 +134,45 @@ export async function checkRange(task: RangeTask, onRows: (count: number) => voi
     }
   };
   let unreported = 0;
-  const copy = connect(task.url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-verify-copy' } });
-  try {
-    const stream = await copy.unsafe(rowQuery(task.idFrom, task.idTo)).readable();
-    await readBinaryCopy(stream, ROW_FIELDS, (tuple) => {
-      const row = checkRow(tuple);
-      if (listed.has(row.id)) result.listedPresent.push(row.id);
-      if (++unreported === 10_000) {
-        onRows(unreported);
-        unreported = 0;
-      }
-      if (row.id < task.layout2From) {
-        result.below.push(row);
-        return;
-      }
-      closeSealsBefore(row.id);
-      const seal = seals[sealIndex];
-      if (seal && row.id >= seal.firstRowId!) current.push(row);
-      else if (row.id >= task.tailFrom) result.tail.push(row);
-    });
-  } finally {
-    await copy.end({ timeout: 1 });
-  }
+  await readRows(task.url, task.idFrom, task.idTo, (tuple) => {
+    const row = checkRow(tuple);
+    if (listed.has(row.id)) result.listedPresent.push(row.id);
+    if (++unreported === 10_000) {
+      onRows(unreported);
+      unreported = 0;
+    }
+    if (row.id < task.layout2From) {
+      result.below.push(row);
+      return;
+    }
+    closeSealsBefore(row.id);
+    const seal = seals[sealIndex];
+    if (seal && row.id >= seal.firstRowId!) current.push(row);
+    else if (row.id >= task.tailFrom) result.tail.push(row);
+  });
   closeSealsBefore(Infinity);
   onRows(unreported);
   return result;
 }
 
-/** the same COPY, read and thrown away: the physical floor the verifier is measured against */
-export async function copyRange(url: string, from: number, to: number | null): Promise<number> {
+/**
+ * Streams the rows with ids in [from, to] to onTuple, on a connection of its own that is closed
+ * afterwards: postgres.js can leave a connection that streamed a COPY unusable (porsager/postgres#1016).
+ */
+async function readRows(url: string, from: number, to: number | null, onTuple: (tuple: Tuple) => void): Promise<void> {
   const copy = connect(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-verify-copy' } });
-  let rows = 0;
   try {
-    await readBinaryCopy(await copy.unsafe(rowQuery(from, to)).readable(), ROW_FIELDS, () => {
-      rows += 1;
-    });
+    await readBinaryCopy(await copy.unsafe(rowQuery(from, to)).readable(), ROW_FIELDS, onTuple);
   } finally {
     await copy.end({ timeout: 1 });
   }
+}
+
+/** the same COPY, read and thrown away: the physical floor the verifier is measured against */
+export async function copyRange(url: string, from: number, to: number | null): Promise<number> {
+  let rows = 0;
+  await readRows(url, from, to, () => {
+    rows += 1;
+  });
   return rows;
 }

@@ -11,7 +11,7 @@ export function registerBackup(cli: Cli): void {
     .option('--pg-restore <path>', 'the pg_restore to use (its major version at least the dump\'s)', 'pg_restore')
     .action(async (file: string, options: { pgRestore: string }) => {
       const url = await adminUrl(cli.globals());
-      const admin = await adminConnection(cli.globals());
+      const admin = await adminConnection(url);
       const bar = progress(4, 'restore, verify the chain, check access, record');
       try {
         const result = await verifyBackup({ file, adminUrl: url, admin, pgRestore: options.pgRestore, actor: cli.globals().actor, onStage: () => bar.tick() });

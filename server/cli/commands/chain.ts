@@ -28,7 +28,7 @@ export function registerChain(cli: Cli): void {
     .option('--since-checkpoint', 'only what was sealed after the last passing verification the chain records (as the daily check does)')
     .action(async (options: { anchors?: string; sql?: boolean; sinceCheckpoint?: boolean }) => {
       const url = await adminUrl(cli.globals());
-      const sql = await adminConnection(cli.globals());
+      const sql = await adminConnection(url);
       try {
         const verdict = options.sql
           ? await verifyInSql(sql, Boolean(options.sinceCheckpoint))
