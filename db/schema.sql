@@ -2269,6 +2269,12 @@ CREATE FUNCTION compliance.log_event(action text, category text, resource_type t
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
+  -- verification, the checks and the reports trust these actions: a login role that could write
+  -- one could, for example, account for a deleted sealed row
+  if compliance_private.is_reserved_action(log_event.action) then
+    perform compliance_private.raise_error('RSRVD', format('the action %L is reserved for pgcomply''s own routines', log_event.action),
+      'Name your event in a namespace of your own (note.added, login.failed); pgcomply writes its own records itself.');
+  end if;
   if subject_id is not null and compliance_private.acting_for_one_subject()
      and subject_id is distinct from compliance.current_subject() then
     perform compliance_private.raise_error('OTHSJ',
@@ -2295,7 +2301,7 @@ ALTER FUNCTION compliance.log_event(action text, category text, resource_type te
 -- Name: FUNCTION log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) IS 'Appends an application event to the audit log (PHI access with the patient id in personal_details, logins, exports). details must not hold personal data: it survives erasure; put identifying values in subject_id and personal_details. The actor, client IP and user agent come from the request context. The app role may name only its own subject (OTHSJ). Returns the new row id. Errors: ERASD for an erased subject, OTHSJ, BADRG.';
+COMMENT ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) IS 'Appends an application event to the audit log (PHI access with the patient id in personal_details, logins, exports). details must not hold personal data: it survives erasure; put identifying values in subject_id and personal_details. The actor, client IP and user agent come from the request context. The app role may name only its own subject (OTHSJ). Returns the new row id. Actions pgcomply''s own routines write (audit.*, subject.*, retention.*, report.*, backup.*, phi.* but phi.access, …) are refused: RSRVD. Errors: ERASD for an erased subject, OTHSJ, RSRVD, BADRG.';
 
 --
 -- Name: my_access_grants(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4045,7 +4051,8 @@ begin
              order by c.id
              limit max_rows_per_seal) b;
     if v_count = 0 then
-      v_head.next_row_id := v_limit + 1;  -- only ids of rolled-back rows: nothing to seal
+      -- only ids of rolled-back rows so far: the next seal's range starts here and covers them,
+      -- so every id belongs to exactly one seal's range and the ranges stay contiguous
       exit;
     end if;
     -- a full seal ends at its last row; the last one covers the range up to the limit
@@ -4075,7 +4082,7 @@ ALTER FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals in
 -- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) IS 'Seals audit rows in id order into new audit_seals (at most max_rows_per_seal rows each, at most max_seals per call): every id handed out before the call once no older transaction is still running, otherwise up to the horizon an earlier call recorded. Takes no lock that a writer waits for; concurrent sealers wait for each other. Survives a restore onto another cluster (db/AUDIT_HASHING.md). Returns the number of seals made. The worker runs it every few seconds.';
+COMMENT ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) IS 'Seals audit rows in id order into new audit_seals (at most max_rows_per_seal rows each, at most max_seals per call): every id handed out before the call once no older transaction is still running, otherwise up to the horizon an earlier call recorded. Takes no lock that a writer waits for; concurrent sealers wait for each other. Ids of rolled-back rows stay inside the range of the next seal that has rows, so the ranges are contiguous. Survives a restore onto another cluster (db/AUDIT_HASHING.md). Returns the number of seals made. The worker runs it every few seconds.';
 
 --
 -- Name: user_preferences; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -4644,7 +4651,7 @@ COMMENT ON FUNCTION compliance.uptime(window_length interval, at timestamp with 
 -- Name: verify_audit_log(bigint, bytea); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.verify_audit_log(from_seal bigint DEFAULT NULL::bigint, from_hash bytea DEFAULT NULL::bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) RETURNS record
+CREATE FUNCTION compliance.verify_audit_log(from_seal bigint DEFAULT NULL::bigint, from_hash bytea DEFAULT NULL::bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) RETURNS record
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -4671,10 +4678,14 @@ declare
   v_head compliance_private.audit_seal_head;
   v_checkpoint compliance.audit_seals;
   v_range_from bigint := 0;  -- incremental: the first row id the checked seals cover
+  v_pending jsonb;   -- {id: 'a' | 's' | 'as'}: the parts erasures not sealed yet redacted
+  v_gaps jsonb;      -- [{from, to, seal_no}]: ranges the sealer left out before migration 000041
+  v_gap jsonb;
 begin
   seals_checked := 0;
   rows_checked := 0;
   problems := '[]';
+  notes := '[]';
   select * into strict v_bounds from compliance_private.audit_chain_bounds();
   -- from a checkpoint (a seal verified before, whose hash the caller kept anchored): only what
   -- was sealed after it. A checkpoint that is gone or not layout 2 means a full verification.
@@ -4701,6 +4712,28 @@ begin
          coalesce((select jsonb_object_agg(e.id, true)
                      from accounting c cross join jsonb_array_elements_text(c.details -> 'dropped_rows_in_kept_seals') e(id)), '{}')
     into v_expected, v_dropped;
+
+  -- erasures written but not sealed yet: their redactions are pending, not findings; they
+  -- excuse a redaction and never accuse a row (once sealed they count like any other)
+  select coalesce(jsonb_object_agg(p.id, p.parts), '{}') into v_pending
+    from (select x.id, string_agg(distinct x.part, '' order by x.part) as parts
+            from (select e.id, 's' as part from compliance.audit_logs a
+                    cross join jsonb_array_elements_text(a.details -> 'redacted_subject_rows') e(id)
+                   where a.action = 'subject.erased' and a.outcome = 'success'
+                     and a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)
+                  union all
+                  select e.id, 'a' from compliance.audit_logs a
+                    cross join jsonb_array_elements_text(a.details -> 'redacted_actor_rows') e(id)
+                   where a.action = 'subject.erased' and a.outcome = 'success'
+                     and a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)) x
+           group by x.id) p;
+
+  -- id ranges no seal covered: before migration 000041 the sealer skipped ids of rolled-back rows
+  -- when they were all it found. Only the record that migration wrote counts (the action is
+  -- reserved: no login role can write it), and only for the seals it names.
+  select coalesce(a.details -> 'gaps', '[]') into v_gaps from compliance.audit_logs a
+   where a.id = (select min(u.id) from compliance.audit_logs u where u.action = 'audit.sealer_gaps_recorded');
+  v_gaps := coalesce(v_gaps, '[]');
 
   -- where the chain starts: at seal 1, or where a sealed drop record says it removed seals
   select * into v_first from compliance.audit_seals s order by s.seal_no limit 1;
@@ -4752,7 +4785,26 @@ begin
       problems := problems || jsonb_build_object('kind', 'altered_seal', 'seal_no', v_seal.seal_no,
         'detail', 'the seal''s contents do not match its seal_hash');
     end if;
-    if v_seal.layout = 2 and v_seal.first_row_id <> coalesce(v_next_id, v_bounds.layout2_from) then
+    v_gap := null;
+    if v_seal.layout = 2 and v_seal.first_row_id > coalesce(v_next_id, v_bounds.layout2_from) then
+      select g into v_gap from jsonb_array_elements(v_gaps) g
+       where (g ->> 'seal_no')::bigint = v_seal.seal_no
+         and (g ->> 'from')::bigint = coalesce(v_next_id, v_bounds.layout2_from)
+         and (g ->> 'to')::bigint = v_seal.first_row_id - 1;
+    end if;
+    if v_gap is not null then
+      notes := notes || jsonb_build_object('kind', 'unsealed_id_range', 'seal_no', v_seal.seal_no,
+        'from', v_gap -> 'from', 'to', v_gap -> 'to',
+        'detail', 'ids no seal covers: before migration 000041 the sealer skipped ids of rolled-back rows');
+      -- the range held no row when it was skipped; a row there now was put there since
+      for v_problem in
+        select a.id from compliance.audit_logs a
+         where a.id between (v_gap ->> 'from')::bigint and (v_gap ->> 'to')::bigint
+      loop
+        problems := problems || jsonb_build_object('kind', 'forged_row', 'seal_no', v_seal.seal_no, 'row_id', v_problem.id,
+          'detail', 'the row lies in an id range that no seal covers');
+      end loop;
+    elsif v_seal.layout = 2 and v_seal.first_row_id <> coalesce(v_next_id, v_bounds.layout2_from) then
       problems := problems || jsonb_build_object('kind', 'broken_chain', 'seal_no', v_seal.seal_no,
         'detail', format('the seal covers ids from %s, the seal before it ended at %s', v_seal.first_row_id,
                          coalesce(v_next_id, v_bounds.layout2_from) - 1));
@@ -4858,7 +4910,9 @@ begin
   for v_problem in
     select k.id::bigint as id,
            case when f.parts = '1' then case when e.parts is null then 'unaccounted_redaction' end
-                when compliance_private.audit_parts_missing(e.parts, f.parts) then 'unaccounted_redaction'
+                when compliance_private.audit_parts_missing(e.parts, f.parts)
+                  then case when compliance_private.audit_parts_missing(coalesce(e.parts, '') || coalesce(v_pending ->> k.id, ''), f.parts)
+                            then 'unaccounted_redaction' else 'pending_redaction' end
                 when compliance_private.audit_parts_missing(f.parts, e.parts) then 'unredacted_row'
            end as kind
       from (select jsonb_object_keys(v_redacted) as id union select jsonb_object_keys(v_expected)) k
@@ -4870,6 +4924,11 @@ begin
      order by 1
   loop
     continue when v_problem.kind is null;
+    if v_problem.kind = 'pending_redaction' then
+      notes := notes || jsonb_build_object('kind', 'pending_redaction', 'seal_no', null, 'row_id', v_problem.id,
+        'detail', 'redacted by an erasure whose record is not sealed yet; it counts once the worker seals it');
+      continue;
+    end if;
     problems := problems || jsonb_build_object('kind', v_problem.kind, 'seal_no', null, 'row_id', v_problem.id,
       'detail', compliance_private.audit_problem_detail(v_problem.kind));
   end loop;
@@ -4880,13 +4939,13 @@ begin
 end;
 $$;
 
-ALTER FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) IS 'Recomputes the whole seal chain, every row hash and every personal digest, from the chain''s own records only; or, given a checkpoint (from_seal and the from_hash it had when verified), only the seals after it and the rows they and the unsealed tail hold, so the cost follows the rows added since (redactions of older rows and layout-1 rows are then left to a full run). Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap; whether it ran incrementally; and the last seal it verified with its hash, the next checkpoint. db/AUDIT_HASHING.md says what it proves and what it cannot see.';
+COMMENT ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) IS 'Recomputes the whole seal chain, every row hash and every personal digest, from the chain''s own records only; or, given a checkpoint (from_seal and the from_hash it had when verified), only the seals after it and the rows they and the unsealed tail hold, so the cost follows the rows added since (redactions of older rows and layout-1 rows are then left to a full run). Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap; whether it ran incrementally; the last seal it verified with its hash, the next checkpoint; and notes, which do not fail it: pending_redaction (an erasure not sealed yet redacted the row) and unsealed_id_range (ids the sealer skipped before migration 000041, listed by the record that migration wrote; a row found there is forged_row). db/AUDIT_HASHING.md says what it proves and what it cannot see.';
 
 --
 -- Name: acting_for_one_subject(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -7085,6 +7144,22 @@ ALTER FUNCTION compliance_private.is_erased(user_id text) OWNER TO compliance_ow
 --
 
 COMMENT ON FUNCTION compliance_private.is_erased(user_id text) IS 'Whether a tombstone exists for this user id.';
+
+--
+-- Name: is_reserved_action(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.is_reserved_action(action text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((split_part(action, '.'::text, 1) = ANY (ARRAY['audit'::text, 'subject'::text, 'retention'::text, 'report'::text, 'backup'::text, 'evidence'::text, 'compliance'::text, 'access_review'::text, 'tombstone'::text, 'security'::text, 'consent'::text, 'profile'::text, 'preferences'::text, 'conversation'::text, 'message'::text, 'session'::text, 'dsr_request'::text, 'legal_hold'::text, 'breach'::text, 'access_grant'::text, 'phi'::text])) AND (action <> 'phi.access'::text));
+
+ALTER FUNCTION compliance_private.is_reserved_action(action text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION is_reserved_action(action text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.is_reserved_action(action text) IS 'Whether an audit action belongs to pgcomply''s own routines and triggers (audit.*, subject.*, retention.*, report.*, backup.*, phi.* but phi.access, …): verification, the checks and the reports trust these rows, so only the routine that does the work writes them, never compliance.log_event (RSRVD).';
 
 --
 -- Name: lock_subject(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -14295,13 +14370,13 @@ GRANT ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp wit
 GRANT ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) TO compliance_app;
 
 --
--- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) TO compliance_auditor;
-GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) TO compliance_dpo;
-GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea) TO compliance_worker;
+REVOKE ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_worker;
 
 --
 -- Name: FUNCTION acting_for_one_subject(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -14719,6 +14794,12 @@ REVOKE ALL ON FUNCTION compliance_private.in_bulk_operation(kind text) FROM PUBL
 
 REVOKE ALL ON FUNCTION compliance_private.is_erased(user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance_private.is_erased(user_id text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION is_reserved_action(action text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.is_reserved_action(action text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION lock_subject(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -109,18 +109,19 @@ export async function ensureDatabase(adminUrl: string): Promise<void> {
   }
 }
 
-export async function migrateDatabase(adminUrl: string, loginPassword: string): Promise<void> {
-  await withCreateOnDatabase(adminUrl, () => runAllMigrations(adminUrl, loginPassword));
+/** migrationsFolder: another folder only to build a database as an older release left it (the upgrade tests) */
+export async function migrateDatabase(adminUrl: string, loginPassword: string, migrationsFolder = MIGRATIONS_FOLDER): Promise<void> {
+  await withCreateOnDatabase(adminUrl, () => runAllMigrations(adminUrl, loginPassword, migrationsFolder));
 }
 
-async function runAllMigrations(adminUrl: string, loginPassword: string): Promise<void> {
+async function runAllMigrations(adminUrl: string, loginPassword: string, migrationsFolder: string): Promise<void> {
   const url = parseDatabaseUrl(adminUrl);
   try {
     await migrate({
       connectionString: loginRoleUrl(url, 'migrator', loginPassword),
       rootConnectionString: withDatabase(url, 'postgres'),
       databaseOwner: 'compliance_owner',
-      migrationsFolder: MIGRATIONS_FOLDER,
+      migrationsFolder,
       logger: silentLogger,
     });
   } finally {

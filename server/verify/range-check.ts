@@ -55,6 +55,8 @@ export interface RangeResult {
   listedPresent: number[];
   below: CheckedRow[];
   tail: CheckedRow[];
+  /** ids of rows between two seals' ranges: the verifier decides (a gap the old sealer left holds none) */
+  between: number[];
 }
 
 /** compares a seal's present rows with what it sealed, naming each difference */
@@ -118,7 +120,7 @@ export async function checkRange(task: RangeTask, onRows: (count: number) => voi
   }
   const dropped = new Set(task.droppedIds);
   const listed = new Set(task.listedIds);
-  const result: RangeResult = { problems: [], rowsChecked: 0, redacted: [], listedPresent: [], below: [], tail: [] };
+  const result: RangeResult = { problems: [], rowsChecked: 0, redacted: [], listedPresent: [], below: [], tail: [], between: [] };
   for (const seal of seals) if (!sealHash(seal).equals(seal.sealHash)) result.problems.push(problem('altered_seal', seal.sealNo));
 
   let sealIndex = 0;
@@ -149,6 +151,7 @@ export async function checkRange(task: RangeTask, onRows: (count: number) => voi
     const seal = seals[sealIndex];
     if (seal && row.id >= seal.firstRowId!) current.push(row);
     else if (row.id >= task.tailFrom) result.tail.push(row);
+    else result.between.push(row.id);
   });
   closeSealsBefore(Infinity);
   onRows(unreported);

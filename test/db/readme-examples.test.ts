@@ -34,5 +34,13 @@ describe('db/README.md', () => {
     expect(bob!.n).toBe(0); // erased, then re-registered: the profile comes back only on first sight
     const [alice] = await db.admin`select email from compliance.user_profiles where user_id = 'user:alice'`;
     expect(alice!.email).toBe('alice@new.example');
+    // right after the examples (an erasure among them), without waiting for the worker to seal:
+    // verification and the daily check pass, the erasure's redactions listed as pending
+    const [verdict] = await db.admin`select ok, problems, notes from compliance.verify_audit_log()`;
+    expect(verdict!.problems).toEqual([]);
+    expect(verdict!.ok).toBe(true);
+    const [check] = await db.as('compliance_dpo', { actor: 'dpo:dana', roles: ['dpo'] },
+      (tx) => tx`select status from compliance.run_compliance_checks('demand', false) where check_name = 'audit_chain'`);
+    expect(check!.status).toBe('pass');
   });
 });

@@ -1,5 +1,6 @@
 import type { TransactionSql } from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { verifyIndependently } from '../../server/verify/verifier.js';
 import { expectSqlState, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -116,6 +117,13 @@ describe('audit log partitions', () => {
     // the month's rows share seals with younger rows: no seal goes, the kept ones list what went
     expect(drop!.details).toMatchObject({ seals_removed_through: null, rows: 50 });
     expect(drop!.details.dropped_rows_in_kept_seals).toHaveLength(50);
+
+    // until the drop record is sealed, the rows it removed count as deleted: a drop record is
+    // trusted only once sealed (an unsealed one may be forged, db/AUDIT_HASHING.md)
+    const [unsealed] = await db.admin`select ok, problems from compliance.verify_audit_log()`;
+    expect(unsealed!.problems.map((p: { kind: string }) => p.kind)).toContain('deleted_row');
+    const outside = await verifyIndependently(db.adminUrl);
+    expect(outside.problems.map((p) => p.kind)).toContain('deleted_row');
 
     await db.admin`select compliance.seal_audit_log()`;
     const [after] = await db.admin`select * from compliance.verify_audit_log()`;

@@ -48,7 +48,7 @@ export function registerChain(cli: Cli): void {
         if (problems.length > 0) process.exitCode = cli.EXIT.finding;
         printResult({ ok: problems.length === 0, verifier: options.sql ? 'sql' : 'independent',
           incremental: (verdict as { incremental?: boolean }).incremental ?? false, seals_checked: verdict.seals_checked,
-          rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows, anchors_checked: anchorsChecked, problems }, Boolean(cli.globals().json));
+          rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows, anchors_checked: anchorsChecked, problems, notes: verdict.notes }, Boolean(cli.globals().json));
       } finally {
         await sql.end({ timeout: 5 });
       }
@@ -58,7 +58,7 @@ export function registerChain(cli: Cli): void {
   async function verifyInSql(sql: Sql, sinceCheckpoint: boolean): Promise<Verdict & { incremental: boolean }> {
     const checkpoint = sinceCheckpoint ? await findCheckpoint(sql) : null;
     const [verdict] = await sql<(Verdict & { incremental: boolean })[]>`
-      select ok, incremental, seals_checked::int, rows_checked::int, unsealed_rows::int, problems
+      select ok, incremental, seals_checked::int, rows_checked::int, unsealed_rows::int, problems, notes
         from compliance.verify_audit_log(${checkpoint?.sealNo ?? null}::bigint, decode(${checkpoint?.sealHash ?? null}::text, 'hex'))`;
     return verdict!;
   }
