@@ -21,8 +21,16 @@ export function normaliseDump(dump: string): string {
     .trim() + '\n';
 }
 
+/**
+ * The audit log's monthly partitions are left out: migration 000002 and the worker create them
+ * around the month a database is made, so their names would make the file depend on the date.
+ * Their shape is the parent's (compliance.audit_logs), which the dump keeps.
+ */
+export const DATED_PARTITIONS = 'compliance.audit_logs_y*';
+
 export function dumpSchema(url: string, pgDump = 'pg_dump'): string {
-  return normaliseDump(execFileSync(pgDump, ['--schema-only', '--no-tablespaces', '-d', url], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }));
+  return normaliseDump(execFileSync(pgDump, ['--schema-only', '--no-tablespaces', `--exclude-table=${DATED_PARTITIONS}`, '-d', url],
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }));
 }
 
 // as graphile-migrate's afterAllMigrations command: the development database, not its shadow

@@ -67,7 +67,10 @@ describe('the monthly report', () => {
     const erased = await api.call('DELETE', '/api/v1/users/me?confirm=true', leaving);
     expect(erased.status, erased.text).toBe(200);
     const dpo = await api.token('dpo:dana', ['dpo']);
-    await api.call('POST', '/api/v1/dpo/breaches', dpo, { discovered_at: new Date(Date.now() - 60_000).toISOString(), description: 'misdirected letter', affected_count: 1 });
+    // a minute ago, or the month's first instant when the month began less than a minute ago
+    const monthStart = Date.parse(`${month}-01T00:00:00Z`);
+    const discovered = new Date(Math.max(Date.now() - 60_000, monthStart)).toISOString();
+    await api.call('POST', '/api/v1/dpo/breaches', dpo, { discovered_at: discovered, description: 'misdirected letter', affected_count: 1 });
     await api.db.admin`select compliance.run_compliance_checks()`;
 
     const generated = await api.call('POST', '/api/v1/reports/monthly', dpo, { month });

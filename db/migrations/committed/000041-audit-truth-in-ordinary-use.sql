@@ -1,5 +1,5 @@
 --! Previous: sha1:cb842d089f2d52aaad4cd3e40e7f005b7e489196
---! Hash: sha1:b55e7297672bcc9bd7c35486514390fc5c50fb1a
+--! Hash: sha1:b795d441ee36d2654f44ada86d6bd62721d6840b
 --! Message: audit-truth-in-ordinary-use
 
 -- Audit truth in ordinary use. The sealer kept the ids of rolled-back rows out of every seal when
@@ -405,10 +405,10 @@ CREATE OR REPLACE FUNCTION compliance_private.is_reserved_action(action text)
  RETURNS boolean
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
-RETURN ((split_part(action, '.'::text, 1) = ANY (ARRAY['audit'::text, 'subject'::text, 'retention'::text, 'report'::text, 'backup'::text, 'evidence'::text, 'compliance'::text, 'access_review'::text, 'tombstone'::text, 'security'::text, 'consent'::text, 'profile'::text, 'preferences'::text, 'conversation'::text, 'message'::text, 'session'::text, 'dsr_request'::text, 'legal_hold'::text, 'breach'::text, 'access_grant'::text, 'phi'::text])) AND (action <> 'phi.access'::text));
+RETURN ((split_part(action, '.'::text, 1) = ANY (ARRAY['audit'::text, 'subject'::text, 'retention'::text, 'report'::text, 'backup'::text, 'evidence'::text, 'compliance'::text, 'access_review'::text, 'tombstone'::text, 'security'::text, 'consent'::text, 'profile'::text, 'preferences'::text, 'conversation'::text, 'message'::text, 'session'::text, 'dsr_request'::text, 'legal_hold'::text, 'breach'::text, 'access_grant'::text, 'phi'::text])) AND (action <> ALL (ARRAY['phi.access'::text, 'subject.consents_read'::text, 'consent.records_read'::text, 'subject.messages_read'::text, 'subject.searched'::text])));
 
 comment on function compliance_private.is_reserved_action(action text) is
-  'Whether an audit action belongs to pgcomply''s own routines and triggers (audit.*, subject.*, retention.*, report.*, backup.*, phi.* but phi.access, …): verification, the checks and the reports trust these rows, so only the routine that does the work writes them, never compliance.log_event (RSRVD).';
+  'Whether an audit action belongs to pgcomply''s own routines and triggers (audit.*, subject.*, retention.*, report.*, backup.*, phi.*, …): verification, the checks and the reports trust these rows, so only the routine that does the work writes them, never compliance.log_event (RSRVD). Not reserved: phi.access (the application''s own PHI event) and the read receipts that routines running with the caller''s rights write through log_event (subject.consents_read, consent.records_read, subject.messages_read, subject.searched); nothing trusts those to account for anything.';
 
 revoke all on function compliance_private.is_reserved_action(text) from public;
 -- included from fixtures/audit/log_event.sql

@@ -1,0 +1,86 @@
+/**
+ * Verification, the checks and the reports trust the audit rows pgcomply's own routines write: a
+ * sealed audit.partition_dropped accounts for deleted rows, a subject.erased for redactions, an
+ * audit.verified is the daily check's checkpoint. No login may write one through log_event.
+ */
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { type LoginRole } from '../../db/connection.js';
+import { quiet, useTestDatabase } from '../provision/database.js';
+
+const db = useTestDatabase();
+
+/** the actions verification, a check or a report trusts, and the families the row triggers write */
+const RESERVED = [
+  'audit.partition_dropped', 'audit.partition_kept', 'audit.verified', 'audit.anchored', 'audit.layout_upgraded',
+  'audit.sealer_gaps_recorded', 'audit.personal_fields_read', 'audit.phi_events_read',
+  'subject.erased', 'subject.exported', 'subject.reregistered', 'retention.applied', 'retention.policy_changed',
+  'retention.clock_overridden', 'report.generated', 'backup.verified', 'evidence.package_generated',
+  'compliance.checks_run', 'access_review.opened', 'access_review.decided', 'access_review.completed',
+  'tombstone.pepper_adopted', 'tombstone.pepper_rotated', 'security.request_refused', 'security.grants_recorded',
+  'phi.read', 'phi.created', 'phi.unusual_access', 'phi.keys_rotated', 'consent.granted', 'consent.withdrawn',
+  'profile.created', 'profile.updated',
+];
+
+/** every login and every role it may act as */
+const SESSIONS: { login: LoginRole; role: string | null; context: string[] }[] = [
+  { login: 'server', role: 'compliance_app', context: [] },
+  { login: 'server', role: 'compliance_dpo', context: ['dpo'] },
+  { login: 'server', role: 'compliance_staff', context: ['staff'] },
+  { login: 'server', role: 'compliance_approver', context: ['approver'] },
+  { login: 'server', role: 'compliance_auditor', context: ['auditor'] },
+  { login: 'worker', role: null, context: [] },
+  { login: 'migrator', role: null, context: [] },
+];
+
+describe('reserved audit actions', () => {
+  it('refuses every reserved action to every login and role through log_event (RSRVD), writing nothing', async () => {
+    const [before] = await db.admin`select count(*)::int as n from compliance.audit_logs`;
+    for (const session of SESSIONS) {
+      const sql = postgres(db.loginUrl(session.login), { ...quiet, max: 1 });
+      try {
+        for (const action of RESERVED) {
+          const error = await sql.begin(async (tx) => {
+            if (session.role) await tx.unsafe(`set local role ${session.role}`);
+            await tx`select compliance.set_request_context('user:f1', ${session.context}::text[])`;
+            await tx`select compliance.log_event(${action}, 'soc2', 'audit_partition', 'p0',
+                      jsonb_build_object('dropped_rows_in_kept_seals', jsonb_build_array('9')))`;
+          }).then(() => undefined, (e: { code?: string }) => e);
+          // a role without execute on log_event is refused before it: 42501
+          expect([`${session.login}/${session.role}/${action}: ${error?.code}`]).toEqual(
+            [`${session.login}/${session.role}/${action}: ${error?.code === '42501' ? '42501' : 'RSRVD'}`]);
+        }
+      } finally {
+        await sql.end();
+      }
+    }
+    const [after] = await db.admin`select count(*)::int as n from compliance.audit_logs where action = any(${RESERVED})`;
+    const [mine] = await db.admin`select count(*)::int as n from compliance.audit_logs where actor_id = 'user:f1'`;
+    expect(mine!.n).toBe(0);
+    expect(after!.n).toBeLessThanOrEqual(before!.n);
+  });
+
+  it('still writes an application event in a namespace of its own, and phi.access', async () => {
+    for (const action of ['note.added', 'login.failed', 'phi.access']) {
+      const [row] = await db.as('compliance_app', { actor: 'user:f2' }, (tx) => tx`select compliance.log_event(${action}, 'hipaa') as id`);
+      expect(Number(row!.id)).toBeGreaterThan(0);
+    }
+  });
+
+  it('keeps the forged drop record of the review out: a row deleted after it is still named (deleted_row)', async () => {
+    await db.admin`select compliance.log_event('note.added', 'system') from generate_series(1, 3)`;
+    await db.admin`select compliance.seal_audit_log()`;
+    const [victim] = await db.admin`select max(id)::int as id from compliance.audit_logs where action = 'note.added'`;
+    const forged = db.as('compliance_app', { actor: 'user:f1' }, (tx) => tx`select compliance.log_event('audit.partition_dropped', 'soc2',
+      'audit_partition', 'p0', jsonb_build_object('dropped_rows_in_kept_seals', jsonb_build_array(${String(victim!.id)}::text)))`);
+    await expect(forged).rejects.toMatchObject({ code: 'RSRVD' });
+    await db.admin`select compliance.seal_audit_log()`;
+    await db.admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from compliance.audit_logs where id = ${victim!.id}`;
+    });
+    const [verdict] = await db.admin`select ok, problems from compliance.verify_audit_log()`;
+    expect(verdict!.ok).toBe(false);
+    expect(verdict!.problems).toContainEqual(expect.objectContaining({ kind: 'deleted_row', row_id: victim!.id }));
+  });
+});
