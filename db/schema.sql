@@ -1079,6 +1079,8 @@ CREATE TABLE compliance.consent_records (
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
     ip_address inet,
     user_agent text,
+    given_at timestamp with time zone,
+    CONSTRAINT consent_records_given_before_recorded CHECK (((given_at IS NULL) OR (given_at <= recorded_at))),
     CONSTRAINT consent_records_policy_version_length CHECK (((length(policy_version) >= 1) AND (length(policy_version) <= 64))),
     CONSTRAINT consent_records_source_known CHECK ((source = ANY (ARRAY['api'::text, 'import'::text, 'dba'::text]))),
     CONSTRAINT consent_records_user_agent_length CHECK ((length(user_agent) <= 512))
@@ -1147,6 +1149,12 @@ COMMENT ON COLUMN compliance.consent_records.ip_address IS 'Personal: client IP 
 --
 
 COMMENT ON COLUMN compliance.consent_records.user_agent IS 'Personal: user agent of the request that recorded it (evidence).';
+
+--
+-- Name: COLUMN consent_records.given_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.consent_records.given_at IS 'When the person gave or withdrew the consent, as imported evidence says (pgcomply import consents); NULL when it is recorded_at. Never after recorded_at.';
 
 --
 -- Name: consent_history(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -7162,14 +7170,52 @@ ALTER FUNCTION compliance_private.is_reserved_action(action text) OWNER TO compl
 COMMENT ON FUNCTION compliance_private.is_reserved_action(action text) IS 'Whether an audit action belongs to pgcomply''s own routines and triggers (audit.*, subject.*, retention.*, report.*, backup.*, phi.*, …): verification, the checks and the reports trust these rows, so only the routine that does the work writes them, never compliance.log_event (RSRVD). Not reserved: phi.access (the application''s own PHI event) and the read receipts that routines running with the caller''s rights write through log_event (subject.consents_read, consent.records_read, subject.messages_read, subject.searched); nothing trusts those to account for anything.';
 
 --
+-- Name: lock_all_subjects(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.lock_all_subjects() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- one slot of the lock table for any number of subjects; holding it again costs nothing
+  perform pg_advisory_xact_lock(hashtextextended('pgcomply.every-subject', 0));
+  perform set_config('compliance_private.subjects_locked', '64', true);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.lock_all_subjects() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION lock_all_subjects(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.lock_all_subjects() IS 'Transaction-level lock on every subject at once (the every-subject lock, exclusive), for a statement that creates many profiles: an erasure or a single profile creation (lock_subject, which takes it shared) waits for the transaction, and it waits for them.';
+
+--
 -- Name: lock_subject(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
 CREATE FUNCTION compliance_private.lock_subject(user_id text) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select pg_advisory_xact_lock(hashtextextended('pgcomply.subject:' || user_id, 0));
+declare
+  -- a hint only: whatever a session sets it to, the locks taken stay correct, never fewer
+  v_taken integer := coalesce(nullif(current_setting('compliance_private.subjects_locked', true), '')::integer, 0);
+begin
+  -- each lock holds a slot of the shared lock table until commit: past a few dozen subjects one
+  -- transaction takes the lock on every subject instead (a bulk load of a million fits)
+  if v_taken >= 64 then
+    perform compliance_private.lock_all_subjects();
+    return;
+  end if;
+  if v_taken = 0 then
+    perform pg_advisory_xact_lock_shared(hashtextextended('pgcomply.every-subject', 0));
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('pgcomply.subject:' || lock_subject.user_id, 0));
+  perform set_config('compliance_private.subjects_locked', (v_taken + 1)::text, true);
+end;
 $$;
 
 ALTER FUNCTION compliance_private.lock_subject(user_id text) OWNER TO compliance_owner;
@@ -7178,7 +7224,7 @@ ALTER FUNCTION compliance_private.lock_subject(user_id text) OWNER TO compliance
 -- Name: FUNCTION lock_subject(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.lock_subject(user_id text) IS 'Transaction-level lock on one subject id, taken by erasure and by profile creation so neither can slip past the other.';
+COMMENT ON FUNCTION compliance_private.lock_subject(user_id text) IS 'Transaction-level lock on one subject id, taken by erasure and by profile creation so neither can slip past the other. Each takes the every-subject lock shared first; after 64 subjects in one transaction it takes the every-subject lock exclusively instead (lock_all_subjects), so a bulk load does not run out of shared memory.';
 
 --
 -- Name: log_phi_access(text, text, text, text, uuid[], text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -8036,6 +8082,22 @@ ALTER FUNCTION compliance_private.subject_digest(user_id text) OWNER TO complian
 COMMENT ON FUNCTION compliance_private.subject_digest(user_id text) IS 'Peppered hash of a user id (the session''s keyring applied in turn): lets pgcomply recognise an erased subject without keeping the id. Owner only. Errors: PEPPR.';
 
 --
+-- Name: subject_digest_with(bytea[], text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE cardinality(peppers) WHEN 1 THEN sha256(((peppers)[1] || convert_to(user_id, 'UTF8'::name))) WHEN 2 THEN sha256(((peppers)[2] || sha256(((peppers)[1] || convert_to(user_id, 'UTF8'::name))))) ELSE NULL::bytea END;
+
+ALTER FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION subject_digest_with(peppers bytea[], user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id text) IS 'subject_digest for a keyring the caller already checked (session_peppers()), as one expression, so a statement can digest a million ids without a function call each: keyrings of one or two peppers; NULL for more (the caller then uses subject_digest).';
+
+--
 -- Name: subject_document(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8142,6 +8204,57 @@ ALTER FUNCTION compliance_private.tg__audit_deleted_rows() OWNER TO compliance_o
 COMMENT ON FUNCTION compliance_private.tg__audit_deleted_rows() IS 'AFTER DELETE statement trigger (transition table old_rows) on every personal table: one audit row per deleted row, with the actor from the request context. Same arguments as tg__audit_row_change.';
 
 --
+-- Name: tg__audit_inserted_rows(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg__audit_inserted_rows() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  -- TG_ARGV as tg__audit_row_change: resource type, key column ('' when the subject is the key), verbs
+  v_actor text := compliance.current_actor();
+  v_ip inet := compliance.current_client_ip();
+  v_user_agent text := compliance.current_user_agent();
+  -- one actor, one salt for the statement's rows: the actor part is the same in each, and an
+  -- erasure of the actor redacts all of them together
+  v_actor_salt bytea := uuid_send(gen_random_uuid());
+  v_actor_digest bytea := compliance_private.audit_actor_digest(v_actor_salt, v_actor, v_ip, v_user_agent);
+  v_consent boolean := tg_table_name = 'consent_records';
+begin
+  if compliance_private.in_any_bulk_operation() then
+    return null;  -- the routine writes one summary entry with counts
+  end if;
+  -- once per statement and set-based: a bulk load of a million rows writes its million audit rows
+  -- in one INSERT … SELECT instead of a million trigger calls
+  execute format($q$
+    insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+      actor_id, ip_address, user_agent, subject_part_salt, subject_part_digest, actor_part_salt,
+      actor_part_digest, personal_digest)
+    select x.action, 'gdpr', $1, x.resource_id, x.details, x.subject, $2, $3, $4, x.salt, x.digest, $5, $6, sha256(x.digest || $6)
+      from (select y.*, compliance_private.audit_subject_digest(y.salt, y.subject, null) as digest
+              from (select %s as action, %s as resource_id, %s as details, r.user_id::text as subject,
+                           uuid_send(gen_random_uuid()) as salt
+                      from new_rows r) y) x$q$,
+    case when v_consent then $s$case when r.granted then 'consent.granted' else 'consent.withdrawn' end$s$
+         else quote_literal(tg_argv[0] || '.' || tg_argv[2]) end,
+    case when tg_argv[1] = '' then 'null::text' else format('r.%I::text', tg_argv[1]) end,
+    case when v_consent then $s$jsonb_build_object('purpose', r.purpose, 'policy_version', r.policy_version, 'source', r.source)$s$
+         else $s$'{}'::jsonb$s$ end)
+  using tg_argv[0], v_actor, v_ip, v_user_agent, v_actor_salt, v_actor_digest;
+  return null;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.tg__audit_inserted_rows() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg__audit_inserted_rows(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg__audit_inserted_rows() IS 'AFTER INSERT statement trigger (transition table new_rows) on every personal table: one audit row per inserted row, with the actor from the request context (consent records: consent.granted or consent.withdrawn with purpose, policy version and source). Set-based, so a bulk load is audited at the cost of one INSERT … SELECT; the rows of one statement share the actor part''s salt. Same arguments as tg__audit_row_change, which audits updates.';
+
+--
 -- Name: tg__audit_row_change(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8217,7 +8330,7 @@ ALTER FUNCTION compliance_private.tg__audit_row_change() OWNER TO compliance_own
 -- Name: FUNCTION tg__audit_row_change(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.tg__audit_row_change() IS 'AFTER INSERT OR UPDATE row trigger on every personal table: one audit row per insert and update, with the actor from the request context and, for updates, the changed field names (details.changed_fields, shortest name first) and their old and new values (personal part, GDPR Art. 16). Deletes are audited per statement by tg__audit_deleted_rows.';
+COMMENT ON FUNCTION compliance_private.tg__audit_row_change() IS 'AFTER UPDATE row trigger on every personal table (inserts are audited per statement by tg__audit_inserted_rows): one audit row per update, with the actor from the request context and, for updates, the changed field names (details.changed_fields, shortest name first) and their old and new values (personal part, GDPR Art. 16). Deletes are audited per statement by tg__audit_deleted_rows.';
 
 --
 -- Name: tg__set_updated_at(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -8479,11 +8592,37 @@ CREATE FUNCTION compliance_private.tg_user_profiles__refuse_erased() RETURNS tri
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_peppers bytea[];
+  v_subject text;
 begin
-  -- waits for a running erasure of the same id, then sees its tombstone
-  perform compliance_private.lock_subject(new.user_id);
-  perform compliance_private.refuse_erased(new.user_id);
-  return new;
+  -- lock first, then look: a running erasure of one of these ids finishes before the check,
+  -- whose fresh snapshot then sees its tombstone
+  if (select count(*) from (select from new_rows limit 65) n) > 64 then
+    perform compliance_private.lock_all_subjects();
+  else
+    for v_subject in select n.user_id from new_rows n order by n.user_id loop
+      perform compliance_private.lock_subject(v_subject);
+    end loop;
+  end if;
+  if not exists (select from compliance_private.erased_subjects) then
+    return null;
+  end if;
+  v_peppers := compliance_private.session_peppers();
+  -- a join, so each new id is digested once (a hash join on the digest)
+  if cardinality(v_peppers) <= 2 then
+    select n.user_id into v_subject from new_rows n
+      join compliance_private.erased_subjects e on e.subject_digest = compliance_private.subject_digest_with(v_peppers, n.user_id)
+     limit 1;
+  else
+    select n.user_id into v_subject from new_rows n
+      join compliance_private.erased_subjects e on e.subject_digest = compliance_private.subject_digest(n.user_id)
+     limit 1;
+  end if;
+  if found then
+    perform compliance_private.refuse_erased(v_subject);
+  end if;
+  return null;
 end;
 $$;
 
@@ -8493,7 +8632,7 @@ ALTER FUNCTION compliance_private.tg_user_profiles__refuse_erased() OWNER TO com
 -- Name: FUNCTION tg_user_profiles__refuse_erased(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.tg_user_profiles__refuse_erased() IS 'BEFORE INSERT on user_profiles: a profile cannot be created for an erased user id (ERASD), even concurrently with its erasure.';
+COMMENT ON FUNCTION compliance_private.tg_user_profiles__refuse_erased() IS 'AFTER INSERT statement trigger on user_profiles (transition table new_rows): no profile can be created for an erased user id (ERASD), even concurrently with its erasure. It locks each new subject (lock_subject), or every subject at once for more than 64, then checks all new ids against the tombstones in one query, so a bulk load of a million profiles works.';
 
 --
 -- Name: tombstone_pepper_check(bytea); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11344,7 +11483,7 @@ CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON complia
 -- Name: user_profiles _010_refuse_erased; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE TRIGGER _010_refuse_erased BEFORE INSERT ON compliance.user_profiles FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_user_profiles__refuse_erased();
+CREATE TRIGGER _010_refuse_erased AFTER INSERT ON compliance.user_profiles REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_user_profiles__refuse_erased();
 
 --
 -- Name: consent_records _011_append_only_truncate; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
@@ -11410,31 +11549,31 @@ CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON compliance.user_profiles FOR
 -- Name: consent_records _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.consent_records FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('consent', 'id', 'recorded', 'updated', 'deleted');
+CREATE TRIGGER _900_audit AFTER UPDATE ON compliance.consent_records FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('consent', 'id', 'recorded', 'updated', 'deleted');
 
 --
 -- Name: conversations _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.conversations FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('conversation', 'conversation_id', 'created', 'updated', 'deleted');
+CREATE TRIGGER _900_audit AFTER UPDATE ON compliance.conversations FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('conversation', 'conversation_id', 'created', 'updated', 'deleted');
 
 --
 -- Name: dsr_requests _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.dsr_requests FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('dsr_request', 'id', 'received', 'updated', 'deleted');
+CREATE TRIGGER _900_audit AFTER UPDATE ON compliance.dsr_requests FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('dsr_request', 'id', 'received', 'updated', 'deleted');
 
 --
 -- Name: legal_holds _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.legal_holds FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('legal_hold', 'id', 'placed', 'released', 'deleted');
+CREATE TRIGGER _900_audit AFTER UPDATE ON compliance.legal_holds FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('legal_hold', 'id', 'placed', 'released', 'deleted');
 
 --
 -- Name: messages _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.messages FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('message', 'id', 'created', 'updated', 'deleted');
+CREATE TRIGGER _900_audit AFTER UPDATE ON compliance.messages FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('message', 'id', 'created', 'updated', 'deleted');
 
 --
 -- Name: retention_policies _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
@@ -11446,19 +11585,19 @@ CREATE TRIGGER _900_audit AFTER UPDATE ON compliance.retention_policies FOR EACH
 -- Name: sessions _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.sessions FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('session', 'id', 'created', 'updated', 'deleted');
+CREATE TRIGGER _900_audit AFTER UPDATE ON compliance.sessions FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('session', 'id', 'created', 'updated', 'deleted');
 
 --
 -- Name: user_preferences _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.user_preferences FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('preferences', '', 'created', 'updated', 'deleted');
+CREATE TRIGGER _900_audit AFTER UPDATE ON compliance.user_preferences FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('preferences', '', 'created', 'updated', 'deleted');
 
 --
 -- Name: user_profiles _900_audit; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE TRIGGER _900_audit AFTER INSERT OR UPDATE ON compliance.user_profiles FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('profile', '', 'created', 'updated', 'deleted');
+CREATE TRIGGER _900_audit AFTER UPDATE ON compliance.user_profiles FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__audit_row_change('profile', '', 'created', 'updated', 'deleted');
 
 --
 -- Name: consent_records _901_audit_deleted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
@@ -11507,6 +11646,54 @@ CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.user_preferences RE
 --
 
 CREATE TRIGGER _901_audit_deleted AFTER DELETE ON compliance.user_profiles REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_deleted_rows('profile', '', 'created', 'updated', 'deleted');
+
+--
+-- Name: consent_records _902_audit_inserted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _902_audit_inserted AFTER INSERT ON compliance.consent_records REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_inserted_rows('consent', 'id', 'recorded', 'updated', 'deleted');
+
+--
+-- Name: conversations _902_audit_inserted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _902_audit_inserted AFTER INSERT ON compliance.conversations REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_inserted_rows('conversation', 'conversation_id', 'created', 'updated', 'deleted');
+
+--
+-- Name: dsr_requests _902_audit_inserted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _902_audit_inserted AFTER INSERT ON compliance.dsr_requests REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_inserted_rows('dsr_request', 'id', 'received', 'updated', 'deleted');
+
+--
+-- Name: legal_holds _902_audit_inserted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _902_audit_inserted AFTER INSERT ON compliance.legal_holds REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_inserted_rows('legal_hold', 'id', 'placed', 'released', 'deleted');
+
+--
+-- Name: messages _902_audit_inserted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _902_audit_inserted AFTER INSERT ON compliance.messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_inserted_rows('message', 'id', 'created', 'updated', 'deleted');
+
+--
+-- Name: sessions _902_audit_inserted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _902_audit_inserted AFTER INSERT ON compliance.sessions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_inserted_rows('session', 'id', 'created', 'updated', 'deleted');
+
+--
+-- Name: user_preferences _902_audit_inserted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _902_audit_inserted AFTER INSERT ON compliance.user_preferences REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_inserted_rows('preferences', '', 'created', 'updated', 'deleted');
+
+--
+-- Name: user_profiles _902_audit_inserted; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _902_audit_inserted AFTER INSERT ON compliance.user_profiles REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg__audit_inserted_rows('profile', '', 'created', 'updated', 'deleted');
 
 --
 -- Name: clock_override _900_audit; Type: TRIGGER; Schema: compliance_private; Owner: compliance_owner
@@ -12854,6 +13041,13 @@ GRANT INSERT(user_agent) ON TABLE compliance.consent_records TO compliance_app;
 GRANT INSERT(user_agent) ON TABLE compliance.consent_records TO compliance_dpo;
 
 --
+-- Name: COLUMN consent_records.given_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT INSERT(given_at) ON TABLE compliance.consent_records TO compliance_app;
+GRANT INSERT(given_at) ON TABLE compliance.consent_records TO compliance_dpo;
+
+--
 -- Name: FUNCTION consent_history(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -14192,6 +14386,12 @@ GRANT ALL ON FUNCTION compliance_private.is_erased(user_id text) TO compliance_d
 REVOKE ALL ON FUNCTION compliance_private.is_reserved_action(action text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION lock_all_subjects(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.lock_all_subjects() FROM PUBLIC;
+
+--
 -- Name: FUNCTION lock_subject(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -14342,6 +14542,12 @@ REVOKE ALL ON FUNCTION compliance_private.staff_refusal(patient text, intent tex
 REVOKE ALL ON FUNCTION compliance_private.subject_digest(user_id text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION subject_digest_with(peppers bytea[], user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION subject_document(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -14352,6 +14558,12 @@ REVOKE ALL ON FUNCTION compliance_private.subject_document(user_id text) FROM PU
 --
 
 REVOKE ALL ON FUNCTION compliance_private.tg__audit_deleted_rows() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__audit_inserted_rows(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg__audit_inserted_rows() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg__audit_row_change(); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -12,6 +12,7 @@ import { describeIssues } from '../trpc.js';
 import { registerBackup } from './commands/backup.js';
 import { registerChain } from './commands/chain.js';
 import { registerDpoWork } from './commands/dpo.js';
+import { registerImport } from './commands/import.js';
 import { registerKeys } from './commands/keys.js';
 import { registerReports } from './commands/reports.js';
 import { doctor } from './doctor.js';
@@ -55,6 +56,7 @@ registerDpoWork(cli);
 registerChain(cli);
 registerBackup(cli);
 registerKeys(cli);
+registerImport(cli);
 
 function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

@@ -1,5 +1,5 @@
 --! Previous: sha1:cb842d089f2d52aaad4cd3e40e7f005b7e489196
---! Hash: sha1:b795d441ee36d2654f44ada86d6bd62721d6840b
+--! Hash: sha1:5082b713aec82480aa277570e97c1a071d815863
 --! Message: audit-truth-in-ordinary-use
 
 -- Audit truth in ordinary use. The sealer kept the ids of rolled-back rows out of every seal when
@@ -473,5 +473,276 @@ begin
     jsonb_build_object('gaps', v_gaps, 'migration', '000041'), null, null, 'success', null, null, false);
 end;
 $$;
+
+
+-- Bulk loads: a DBA adopting pgcomply loads a million subjects in one transaction. Profile
+-- creation locked each subject until commit (one lock-table slot each: out of shared memory at
+-- about 20,000); past 64 subjects a transaction now takes one every-subject lock instead. Inserts
+-- are audited per statement, set-based, and new ids are checked against the tombstones in one query.
+-- included from fixtures/subject-rights/lock_all_subjects.sql
+-- compliance_private.lock_all_subjects(): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.lock_all_subjects()
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  -- one slot of the lock table for any number of subjects; holding it again costs nothing
+  perform pg_advisory_xact_lock(hashtextextended('pgcomply.every-subject', 0));
+  perform set_config('compliance_private.subjects_locked', '64', true);
+end;
+$function$;
+
+comment on function compliance_private.lock_all_subjects() is
+  'Transaction-level lock on every subject at once (the every-subject lock, exclusive), for a statement that creates many profiles: an erasure or a single profile creation (lock_subject, which takes it shared) waits for the transaction, and it waits for them.';
+
+-- included from fixtures/subject-rights/lock_subject.sql
+-- compliance_private.lock_subject(user_id text): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.lock_subject(user_id text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  -- a hint only: whatever a session sets it to, the locks taken stay correct, never fewer
+  v_taken integer := coalesce(nullif(current_setting('compliance_private.subjects_locked', true), '')::integer, 0);
+begin
+  -- each lock holds a slot of the shared lock table until commit: past a few dozen subjects one
+  -- transaction takes the lock on every subject instead (a bulk load of a million fits)
+  if v_taken >= 64 then
+    perform compliance_private.lock_all_subjects();
+    return;
+  end if;
+  if v_taken = 0 then
+    perform pg_advisory_xact_lock_shared(hashtextextended('pgcomply.every-subject', 0));
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('pgcomply.subject:' || lock_subject.user_id, 0));
+  perform set_config('compliance_private.subjects_locked', (v_taken + 1)::text, true);
+end;
+$function$;
+
+comment on function compliance_private.lock_subject(user_id text) is
+  'Transaction-level lock on one subject id, taken by erasure and by profile creation so neither can slip past the other. Each takes the every-subject lock shared first; after 64 subjects in one transaction it takes the every-subject lock exclusively instead (lock_all_subjects), so a bulk load does not run out of shared memory.';
+
+revoke all on function compliance_private.lock_all_subjects(), compliance_private.lock_subject(text) from public;
+-- included from fixtures/tombstones/subject_digest_with.sql
+-- compliance_private.subject_digest_with(peppers bytea[], user_id text): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id text)
+ RETURNS bytea
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+RETURN CASE cardinality(peppers) WHEN 1 THEN sha256((peppers[1] || convert_to(user_id, 'UTF8'::name))) WHEN 2 THEN sha256((peppers[2] || sha256((peppers[1] || convert_to(user_id, 'UTF8'::name))))) ELSE NULL::bytea END;
+
+comment on function compliance_private.subject_digest_with(peppers bytea[], user_id text) is
+  'subject_digest for a keyring the caller already checked (session_peppers()), as one expression, so a statement can digest a million ids without a function call each: keyrings of one or two peppers; NULL for more (the caller then uses subject_digest).';
+
+revoke all on function compliance_private.subject_digest_with(bytea[], text) from public;
+-- included from fixtures/tombstones/tg_user_profiles__refuse_erased.sql
+-- compliance_private.tg_user_profiles__refuse_erased(): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.tg_user_profiles__refuse_erased()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_peppers bytea[];
+  v_subject text;
+begin
+  -- lock first, then look: a running erasure of one of these ids finishes before the check,
+  -- whose fresh snapshot then sees its tombstone
+  if (select count(*) from (select from new_rows limit 65) n) > 64 then
+    perform compliance_private.lock_all_subjects();
+  else
+    for v_subject in select n.user_id from new_rows n order by n.user_id loop
+      perform compliance_private.lock_subject(v_subject);
+    end loop;
+  end if;
+  if not exists (select from compliance_private.erased_subjects) then
+    return null;
+  end if;
+  v_peppers := compliance_private.session_peppers();
+  -- a join, so each new id is digested once (a hash join on the digest)
+  if cardinality(v_peppers) <= 2 then
+    select n.user_id into v_subject from new_rows n
+      join compliance_private.erased_subjects e on e.subject_digest = compliance_private.subject_digest_with(v_peppers, n.user_id)
+     limit 1;
+  else
+    select n.user_id into v_subject from new_rows n
+      join compliance_private.erased_subjects e on e.subject_digest = compliance_private.subject_digest(n.user_id)
+     limit 1;
+  end if;
+  if found then
+    perform compliance_private.refuse_erased(v_subject);
+  end if;
+  return null;
+end;
+$function$;
+
+comment on function compliance_private.tg_user_profiles__refuse_erased() is
+  'AFTER INSERT statement trigger on user_profiles (transition table new_rows): no profile can be created for an erased user id (ERASD), even concurrently with its erasure. It locks each new subject (lock_subject), or every subject at once for more than 64, then checks all new ids against the tombstones in one query, so a bulk load of a million profiles works.';
+
+drop trigger _010_refuse_erased on compliance.user_profiles;
+create trigger _010_refuse_erased after insert on compliance.user_profiles referencing new table as new_rows
+  for each statement execute function compliance_private.tg_user_profiles__refuse_erased();
+
+-- included from fixtures/audit/tg__audit_inserted_rows.sql
+-- compliance_private.tg__audit_inserted_rows(): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.tg__audit_inserted_rows()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  -- TG_ARGV as tg__audit_row_change: resource type, key column ('' when the subject is the key), verbs
+  v_actor text := compliance.current_actor();
+  v_ip inet := compliance.current_client_ip();
+  v_user_agent text := compliance.current_user_agent();
+  -- one actor, one salt for the statement's rows: the actor part is the same in each, and an
+  -- erasure of the actor redacts all of them together
+  v_actor_salt bytea := uuid_send(gen_random_uuid());
+  v_actor_digest bytea := compliance_private.audit_actor_digest(v_actor_salt, v_actor, v_ip, v_user_agent);
+  v_consent boolean := tg_table_name = 'consent_records';
+begin
+  if compliance_private.in_any_bulk_operation() then
+    return null;  -- the routine writes one summary entry with counts
+  end if;
+  -- once per statement and set-based: a bulk load of a million rows writes its million audit rows
+  -- in one INSERT … SELECT instead of a million trigger calls
+  execute format($q$
+    insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+      actor_id, ip_address, user_agent, subject_part_salt, subject_part_digest, actor_part_salt,
+      actor_part_digest, personal_digest)
+    select x.action, 'gdpr', $1, x.resource_id, x.details, x.subject, $2, $3, $4, x.salt, x.digest, $5, $6, sha256(x.digest || $6)
+      from (select y.*, compliance_private.audit_subject_digest(y.salt, y.subject, null) as digest
+              from (select %s as action, %s as resource_id, %s as details, r.user_id::text as subject,
+                           uuid_send(gen_random_uuid()) as salt
+                      from new_rows r) y) x$q$,
+    case when v_consent then $s$case when r.granted then 'consent.granted' else 'consent.withdrawn' end$s$
+         else quote_literal(tg_argv[0] || '.' || tg_argv[2]) end,
+    case when tg_argv[1] = '' then 'null::text' else format('r.%I::text', tg_argv[1]) end,
+    case when v_consent then $s$jsonb_build_object('purpose', r.purpose, 'policy_version', r.policy_version, 'source', r.source)$s$
+         else $s$'{}'::jsonb$s$ end)
+  using tg_argv[0], v_actor, v_ip, v_user_agent, v_actor_salt, v_actor_digest;
+  return null;
+end;
+$function$;
+
+comment on function compliance_private.tg__audit_inserted_rows() is
+  'AFTER INSERT statement trigger (transition table new_rows) on every personal table: one audit row per inserted row, with the actor from the request context (consent records: consent.granted or consent.withdrawn with purpose, policy version and source). Set-based, so a bulk load is audited at the cost of one INSERT … SELECT; the rows of one statement share the actor part''s salt. Same arguments as tg__audit_row_change, which audits updates.';
+
+-- included from fixtures/audit/tg__audit_row_change.sql
+-- compliance_private.tg__audit_row_change(): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.tg__audit_row_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  -- TG_ARGV: resource type, key column ('' when the subject is the key), verbs for
+  -- insert / update / delete
+  v_new compliance_private.hstore;
+  v_changed text[];
+  v_unchanged text[];
+  v_action text;
+  v_details jsonb := '{}';
+  v_personal jsonb;
+  v_subject_salt bytea;
+  v_actor_salt bytea;
+  v_subject text;
+  v_actor text;
+  v_ip inet;
+  v_user_agent text;
+  v_subject_digest bytea;
+  v_actor_digest bytea;
+begin
+  if compliance_private.in_any_bulk_operation() then
+    return null;  -- the routine writes one summary entry with counts
+  end if;
+
+  -- every step is a single expression (no query): this runs on every personal write. The
+  -- triggering write already gave the transaction its id, so the row id comes after it.
+  v_new := compliance_private.hstore(new);
+  if tg_op = 'INSERT' then
+    v_action := tg_argv[0] || '.' || tg_argv[2];
+  else
+    v_action := tg_argv[0] || '.' || tg_argv[3];
+    v_changed := compliance_private.akeys(compliance_private.delete(
+                   compliance_private.delete(v_new, compliance_private.hstore(old)), 'updated_at'::text));
+    v_unchanged := compliance_private.akeys(compliance_private.delete(v_new, v_changed));
+    v_personal := jsonb_build_object('old', to_jsonb(old) - v_unchanged, 'new', to_jsonb(new) - v_unchanged);
+    v_details := jsonb_build_object('changed_fields', to_jsonb(v_changed));
+  end if;
+  if tg_table_name = 'consent_records' then
+    v_action := case when compliance_private.fetchval(v_new, 'granted')::boolean
+                     then 'consent.granted' else 'consent.withdrawn' end;
+    v_details := jsonb_build_object('purpose', compliance_private.fetchval(v_new, 'purpose'),
+                                    'policy_version', compliance_private.fetchval(v_new, 'policy_version'),
+                                    'source', compliance_private.fetchval(v_new, 'source'));
+  end if;
+
+  v_subject_salt := uuid_send(gen_random_uuid());
+  v_actor_salt := uuid_send(gen_random_uuid());
+  v_subject := compliance_private.fetchval(v_new, 'user_id');
+  v_actor := compliance.current_actor();
+  v_ip := compliance.current_client_ip();
+  v_user_agent := compliance.current_user_agent();
+  -- computed as plpgsql expressions: far cheaper than inside the INSERT's plan
+  v_subject_digest := compliance_private.audit_subject_digest(v_subject_salt, v_subject, v_personal);
+  v_actor_digest := compliance_private.audit_actor_digest(v_actor_salt, v_actor, v_ip, v_user_agent);
+  insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+    actor_id, ip_address, user_agent, personal_details, subject_part_salt, subject_part_digest,
+    actor_part_salt, actor_part_digest, personal_digest)
+  values (v_action, 'gdpr', tg_argv[0], compliance_private.fetchval(v_new, nullif(tg_argv[1], '')), v_details,
+    v_subject, v_actor, v_ip, v_user_agent, v_personal, v_subject_salt, v_subject_digest, v_actor_salt,
+    v_actor_digest, sha256(v_subject_digest || v_actor_digest));
+  return null;
+end;
+$function$;
+
+comment on function compliance_private.tg__audit_row_change() is
+  'AFTER UPDATE row trigger on every personal table (inserts are audited per statement by tg__audit_inserted_rows): one audit row per update, with the actor from the request context and, for updates, the changed field names (details.changed_fields, shortest name first) and their old and new values (personal part, GDPR Art. 16). Deletes are audited per statement by tg__audit_deleted_rows.';
+
+revoke all on function compliance_private.tg__audit_inserted_rows() from public;
+do $$
+declare
+  v_trigger record;
+begin
+  for v_trigger in
+    select c.relname, pg_get_triggerdef(t.oid) as definition,
+           substring(pg_get_triggerdef(t.oid) from 'tg__audit_row_change\((.*)\)$') as arguments
+      from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'compliance' and t.tgname = '_900_audit' and t.tgfoid = 'compliance_private.tg__audit_row_change'::regproc
+  loop
+    execute format('drop trigger _900_audit on compliance.%I', v_trigger.relname);
+    execute format('create trigger _900_audit after update on compliance.%I for each row execute function compliance_private.tg__audit_row_change(%s)',
+                   v_trigger.relname, v_trigger.arguments);
+    execute format('create trigger _902_audit_inserted after insert on compliance.%I referencing new table as new_rows for each statement execute function compliance_private.tg__audit_inserted_rows(%s)',
+                   v_trigger.relname, v_trigger.arguments);
+  end loop;
+end;
+$$;
+
+
+-- Imported consents keep the evidence they came with: when the person gave them (given_at), next
+-- to when pgcomply recorded them (recorded_at, which nobody sets).
+alter table compliance.consent_records add column given_at timestamptz;
+alter table compliance.consent_records add constraint consent_records_given_before_recorded check (given_at is null or given_at <= recorded_at);
+comment on column compliance.consent_records.given_at is 'When the person gave or withdrew the consent, as imported evidence says (pgcomply import consents); NULL when it is recorded_at. Never after recorded_at.';
+grant insert (given_at) on compliance.consent_records to compliance_app, compliance_dpo;
 
 select compliance_private.record_expected_grants();
