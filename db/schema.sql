@@ -3945,7 +3945,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'worker_heartbeat', 'uptime', 'outside_the_database'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
@@ -5980,6 +5980,52 @@ ALTER FUNCTION compliance_private.check_access_review(context jsonb) OWNER TO co
 --
 
 COMMENT ON FUNCTION compliance_private.check_access_review(context jsonb) IS 'Compliance check (SOC 2 CC6.2): no access review campaign is unfinished past its due date; not_applicable before the first campaign.';
+
+--
+-- Name: check_anchors(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_anchors(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_limit interval := (select s.anchor_max_age from compliance.compliance_check_settings s);
+  v_last timestamptz;
+  v_seal bigint;
+  v_first_seal timestamptz;
+begin
+  threshold := jsonb_build_object('max_age_hours', round(extract(epoch from v_limit) / 3600, 2));
+  evidence := $q$select occurred_at, details from compliance.audit_logs where action = 'audit.anchored' and outcome = 'success' order by id desc$q$;
+  select a.occurred_at, (a.details ->> 'seal_no')::bigint into v_last, v_seal
+    from compliance.audit_logs a where a.action = 'audit.anchored' and a.outcome = 'success' order by a.id desc limit 1;
+  select s.sealed_at into v_first_seal from compliance.audit_seals s order by s.seal_no limit 1;
+  if v_last is null and (v_first_seal is null or v_first_seal > now() - v_limit) then
+    -- a chain younger than the limit owes no anchor yet
+    status := 'not_applicable';
+    measured := jsonb_build_object('anchors', 0, 'first_seal_at', v_first_seal);
+    detail := format('no anchor yet; the first is due within %s of the first seal (the worker writes one at start and hourly)', v_limit);
+    return next;
+    return;
+  end if;
+  measured := jsonb_build_object('last_anchor_at', v_last, 'seal_no', v_seal,
+    'age_hours', round(extract(epoch from now() - v_last) / 3600, 2));
+  status := case when v_last >= now() - v_limit then 'pass' else 'fail' end;
+  detail := case
+    when v_last is null then format('no anchor was ever written outside the database, and the chain is older than %s: tamper evidence is off (set ANCHOR_DIR and the signing key, run the worker)', v_limit)
+    when status = 'pass' then format('the newest anchor (seal %s) was written at %s', v_seal, v_last)
+    else format('the newest anchor (seal %s) was written at %s, longer ago than %s: is the worker publishing anchors?', v_seal, v_last, v_limit) end;
+  return next;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.check_anchors(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_anchors(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_anchors(context jsonb) IS 'Compliance check: an anchor (the newest seal, signed and written outside the database, recorded as audit.anchored) was written less than anchor_max_age ago (twice the worker''s hourly interval). Fails when the newest is older, or when none was ever written for a chain older than that; not_applicable only while the chain is younger.';
 
 --
 -- Name: check_audit_chain(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -9544,6 +9590,8 @@ CREATE TABLE compliance.compliance_check_settings (
     heartbeat_max_age interval DEFAULT '00:03:00'::interval NOT NULL,
     master_key_max_age interval DEFAULT '365 days'::interval NOT NULL,
     backup_max_age interval DEFAULT '26:00:00'::interval NOT NULL,
+    anchor_max_age interval DEFAULT '02:00:00'::interval NOT NULL,
+    CONSTRAINT compliance_check_settings_anchor_max_age_positive CHECK ((anchor_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_backup_max_age_positive CHECK ((backup_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_one_row CHECK (singleton),
     CONSTRAINT compliance_check_settings_positive CHECK (((uptime_window > '00:00:00'::interval) AND (seal_lag_seconds > 0) AND (retention_grace >= '00:00:00'::interval) AND (heartbeat_max_age > '00:00:00'::interval) AND (master_key_max_age > '00:00:00'::interval))),
@@ -9607,6 +9655,12 @@ COMMENT ON COLUMN compliance.compliance_check_settings.master_key_max_age IS 'Ho
 --
 
 COMMENT ON COLUMN compliance.compliance_check_settings.backup_max_age IS 'How old the newest backup verified by pgcomply backup verify may be (a daily backup with two hours to spare).';
+
+--
+-- Name: COLUMN compliance_check_settings.anchor_max_age; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.anchor_max_age IS 'The anchors check fails when the newest anchor written outside the database is older than this (twice the worker''s hourly interval).';
 
 --
 -- Name: consent_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -14195,6 +14249,12 @@ REVOKE ALL ON FUNCTION compliance_private.begin_bulk_operation(kind text) FROM P
 --
 
 REVOKE ALL ON FUNCTION compliance_private.check_access_review(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_anchors(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_anchors(context jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION check_audit_chain(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -1,3 +1,4 @@
+import path from 'node:path';
 /** Environment configuration, validated once at start; a bad value ends the process with one line. */
 import { type AnchorKey, loadAnchorKey } from './anchors/anchors.js';
 import { z } from 'zod';
@@ -136,9 +137,16 @@ export function anchorKeyOf(config: Config): AnchorKey {
   return loadAnchorKey(config, config.PGCOMPLY_DATA_DIR, { create: !production });
 }
 
-/** where the worker publishes anchors, if anywhere */
-export function anchorPublishingOf(config: Config): { dir: string; key: AnchorKey } | undefined {
-  return config.ANCHOR_DIR ? { dir: config.ANCHOR_DIR, key: anchorKeyOf(config) } : undefined;
+/**
+ * Where the worker publishes anchors: ANCHOR_DIR, in development <data dir>/anchors. Tamper
+ * evidence that is off by default is none, so production refuses to start without the directory
+ * and the key.
+ */
+export function anchorPublishingOf(config: Config): { dir: string; key: AnchorKey } {
+  if (config.NODE_ENV === 'production' && !config.ANCHOR_DIR) {
+    throw new ConfigError('NODE_ENV=production: set ANCHOR_DIR, where the worker writes its signed anchors (storage the database\'s superuser cannot rewrite)');
+  }
+  return { dir: config.ANCHOR_DIR ?? path.join(config.PGCOMPLY_DATA_DIR, 'anchors'), key: anchorKeyOf(config) };
 }
 
 /** where the worker delivers alerts (worker/tasks/deliver-alerts.ts) */

@@ -22,6 +22,8 @@ async function main() {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
   const pepper = tombstonePepperSource(config);
+  // before anything starts: production refuses to run a worker that writes no anchors
+  const anchors = config.RUN_WORKER ? anchorPublishingOf(config) : undefined;
   // SERVER_DATABASE_URL alone: a database set up elsewhere (docker-compose's setup service)
   const admin = config.DATABASE_URL || !config.SERVER_DATABASE_URL
     ? await setUpAdminDatabase({ adminUrl: config.DATABASE_URL, dataDir: config.PGCOMPLY_DATA_DIR, port: config.EMBEDDED_PG_PORT,
@@ -56,7 +58,7 @@ async function main() {
   const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys },
     { distDir: WEB_DIST, auth: webAuthOf(config), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS });
   const worker = config.RUN_WORKER
-    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors: anchorPublishingOf(config) })
+    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors })
     : undefined;
 
   let stopping = false;

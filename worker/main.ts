@@ -7,6 +7,8 @@ import { startWorker } from './runner.js';
 
 async function main() {
   const config = loadConfig();
+  // before anything starts: production refuses to run without anchors
+  const anchors = anchorPublishingOf(config);
   let cluster: LocalCluster | undefined;
   let connectionString = config.WORKER_DATABASE_URL;
   if (!connectionString) {
@@ -16,7 +18,7 @@ async function main() {
     cluster = admin.cluster;
     connectionString = loginRoleUrl(parseDatabaseUrl(admin.adminUrl), 'worker', config.DB_LOGIN_PASSWORD);
   }
-  const runner = await startWorker({ connectionString, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors: anchorPublishingOf(config) });
+  const runner = await startWorker({ connectionString, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors });
   workerLog.info('pgcomply worker running');
   const stop = async () => {
     await runner.stop();

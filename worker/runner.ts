@@ -103,6 +103,10 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
     await runner.addJob('deliver_alerts', {}, { jobKey: DELIVER_ALERTS_JOB_KEY, jobKeyMode: 'preserve_run_at' });
     // alive from the first minute, not from the next cron tick
     await runner.addJob('heartbeat', {}, { jobKey: 'heartbeat', jobKeyMode: 'replace' });
+    // an anchor within the first interval, once the sealer has sealed something
+    if (options.anchors) {
+      await runner.addJob('publish_anchor', { first: true }, { jobKey: 'publish_anchor_at_start', jobKeyMode: 'replace', maxAttempts: 8 });
+    }
     const stop = async () => {
       cronQueries.stopWaiting();
       await runner.stop().catch(() => undefined);

@@ -1,9 +1,10 @@
-/** pgcomply doctor: what an operator checks first, each a line with pass or fail and why. */
+/** pgcomply doctor: what an operator checks first, each a line with pass or fail and why: exit 1 when one fails, the audit chain and the anchors' age among them. */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { loadConfig } from '../config.js';
+import { findCheckpoint } from '../verify/verifier.js';
 import { adminUrl, type GlobalOptions, whereIs } from './session.js';
 
 export interface Finding {
@@ -53,6 +54,18 @@ export async function doctor(options: GlobalOptions): Promise<Finding[]> {
                                     max(beat_at) > now() - (select heartbeat_max_age from compliance.compliance_check_settings) as fresh
                                from compliance_private.worker_heartbeats`.catch(() => [{ last: null, fresh: false }]);
     add('worker heartbeat', Boolean(beat!.fresh), beat!.last ? `last beat ${(beat!.last as Date).toISOString()}` : 'the worker has never beaten: start it (npm start or npm run worker)');
+
+    // the chain from the daily check's checkpoint (the whole chain without one), as the check verifies it
+    const checkpoint = await findCheckpoint(sql).catch(() => null);
+    const [chain] = await sql<{ ok: boolean; problems: { kind: string }[]; notes: unknown[]; unsealed_rows: string }[]>`
+      select ok, problems, notes, unsealed_rows::text from compliance.verify_audit_log(${checkpoint?.sealNo ?? null}::bigint,
+        decode(${checkpoint?.sealHash ?? null}::text, 'hex'))`;
+    add('audit chain', chain!.ok, chain!.ok
+      ? `verifies${checkpoint ? ` after seal ${checkpoint.sealNo}` : ''}; ${chain!.unsealed_rows} rows not sealed yet${chain!.notes.length ? `, ${chain!.notes.length} note(s)` : ''}`
+      : `${chain!.problems.length} problem(s), first: ${[...new Set(chain!.problems.map((p) => p.kind))].join(', ')} (pgcomply verify names them)`);
+
+    const [anchors] = await sql<{ status: string; detail: string }[]>`select status, detail from compliance_private.check_anchors('{}')`;
+    add('anchors', anchors!.status !== 'fail', anchors!.detail);
   } finally {
     await sql.end({ timeout: 5 });
   }

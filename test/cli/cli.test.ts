@@ -32,6 +32,11 @@ const refused = (run: Run, pattern: RegExp) => {
   expect(run.stderr).not.toMatch(/\n\s+at /);
 };
 
+async function doctor() {
+  const run = await pgcomply(['--json', 'doctor']);
+  return { code: run.code, findings: new Map((JSON.parse(run.stdout) as { check: string; status: string; detail: string }[]).map((f) => [f.check, f])) };
+}
+
 async function subject(userId: string) {
   await db.as('compliance_app', { actor: userId }, async (tx) => {
     await tx`select compliance.ensure_profile(${userId})`;
@@ -49,14 +54,13 @@ describe('pgcomply, the executable', () => {
     refused(await pgcomply(['--actor', 'dpo:cli', '--database', 'postgres://postgres@127.0.0.1:1/x', 'dsr', 'list']), /127\.0\.0\.1:1/);
   });
 
-  it('doctor: configuration, connectivity, roles, migrations, heartbeat', async () => {
-    const run = await pgcomply(['--json', 'doctor']);
-    const findings = JSON.parse(run.stdout) as { check: string; status: string }[];
-    expect(findings.map((f) => f.check)).toEqual(['configuration', 'connectivity', 'roles', 'migrations', 'worker heartbeat']);
-    expect(findings.filter((f) => f.check !== 'worker heartbeat').every((f) => f.status === 'pass')).toBe(true);
+  it('doctor: configuration, connectivity, roles, migrations, heartbeat, audit chain, anchors', async () => {
+    const first = await doctor();
+    expect([...first.findings.keys()]).toEqual(['configuration', 'connectivity', 'roles', 'migrations', 'worker heartbeat', 'audit chain', 'anchors']);
+    expect([...first.findings.values()].filter((f) => f.check !== 'worker heartbeat').every((f) => f.status === 'pass')).toBe(true);
     // no worker beats in a test database: a finding, exit 1
-    expect(findings.at(-1)!.status).toBe('fail');
-    expect(run.code).toBe(1);
+    expect(first.findings.get('worker heartbeat')!.status).toBe('fail');
+    expect(first.code).toBe(1);
   });
 
   it('dsr register, list, complete; hold place and release', async () => {
@@ -153,5 +157,23 @@ describe('pgcomply, the executable', () => {
     expect(JSON.parse(rotated.stdout)).toMatchObject({ rewrapped: 0, master_key_version: 2, remaining_under_older_versions: 0 });
     refused(await pgcomply(['keys', 'status']), /master key/);
   });
-});
 
+  // last: it breaks this file's chain on purpose
+  it('doctor exits 1 when the audit chain fails (deleted_row) or the anchors are overdue', async () => {
+    await db.admin`select compliance.log_event('note.added', 'system')`;
+    await db.admin`select compliance.seal_audit_log()`;
+    await db.admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from compliance.audit_logs where id = (select max(id) from compliance.audit_logs where action = 'note.added')`;
+    });
+    await db.admin`update compliance.compliance_check_settings set anchor_max_age = interval '1 millisecond'`;
+    try {
+      const second = await doctor();
+      expect(second.findings.get('audit chain')).toMatchObject({ status: 'fail', detail: expect.stringContaining('deleted_row') });
+      expect(second.findings.get('anchors')).toMatchObject({ status: 'fail', detail: expect.stringContaining('no anchor was ever written') });
+      expect(second.code).toBe(1);
+    } finally {
+      await db.admin`update compliance.compliance_check_settings set anchor_max_age = interval '2 hours'`;
+    }
+  });
+});

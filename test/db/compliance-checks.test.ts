@@ -175,6 +175,26 @@ describe('compliance checks', () => {
     expect(await statusOf('uptime')).toMatchObject({ status: 'pass', measured: { ratio: 1 } });
   });
 
+  it('fail when no anchor was written outside the database for twice the anchor interval, pass after one', async () => {
+    await seal();
+    const fresh = await statusOf('anchors');
+    expect(fresh).toMatchObject({ status: 'not_applicable', threshold: { max_age_hours: 2 } });
+    // a chain older than the limit with no anchor: tamper evidence is off
+    await db.admin`update compliance.compliance_check_settings set anchor_max_age = interval '1 millisecond'`;
+    await db.admin`select pg_sleep(0.01)`;
+    const none = await statusOf('anchors');
+    expect(none.status).toBe('fail');
+    expect(none.detail).toMatch(/no anchor was ever written/);
+    await db.admin`update compliance.compliance_check_settings set anchor_max_age = interval '2 hours'`;
+    const [digest] = await db.admin`select seal_no, seal_hash from compliance.audit_digest()`;
+    await db.as('compliance_worker', null, (tx) => tx`select compliance.record_anchor(${digest!.seal_no}, ${digest!.seal_hash}, 'k1', 0, '/anchors/anchors.jsonl')`);
+    expect(await statusOf('anchors')).toMatchObject({ status: 'pass', measured: { seal_no: Number(digest!.seal_no) } });
+    // an anchor older than the limit
+    await db.admin`update compliance.compliance_check_settings set anchor_max_age = interval '1 millisecond'`;
+    expect((await statusOf('anchors')).status).toBe('fail');
+    await db.admin`update compliance.compliance_check_settings set anchor_max_age = interval '2 hours'`;
+  });
+
   it('store a run, audit it, and raise one alert per failing check', async () => {
     await db.admin`delete from compliance_private.worker_heartbeats`;
     const results = await run();
@@ -183,7 +203,7 @@ describe('compliance checks', () => {
     const runId = [...results.values()][0]!.run_id;
     const [stored] = await db.admin`select passed, failed, not_applicable, finished_at from compliance.check_runs where id = ${runId}`;
     expect(stored!.failed).toBe(failing.length);
-    expect(stored!.passed + stored!.failed + stored!.not_applicable).toBe(17);
+    expect(stored!.passed + stored!.failed + stored!.not_applicable).toBe(18);
     const alerts = await db.admin`select payload ->> 'check' as check from compliance.alert_outbox
                                    where topic = 'compliance.check_failed' and payload ->> 'run_id' = ${String(runId)} order by 1`;
     expect(alerts.map((a) => a.check)).toEqual(failing);

@@ -1,11 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../db/embedded.js';
 import { signDevelopmentToken } from '../../server/auth/token.js';
+import { runPgcomply } from '../provision/pgcomply.js';
+import { until } from '../provision/until.js';
 
 const MAIN = path.resolve('server/main.ts');
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-start-'));
@@ -73,6 +75,13 @@ describe('npm start with no DATABASE_URL', () => {
     const withoutPsql = psqlCli({ PATH: '/nonexistent' });
     expect(withoutPsql.stdout).toMatch(new RegExp(`postgres://postgres:[^@]+@127\\.0\\.0\\.1:${pgPort}/pgcomply`));
     expect(withoutPsql.stdout).toContain('apt install postgresql-client');
+
+    // tamper evidence from the first start: a signed anchor under the data directory, which verify checks
+    const anchorLog = path.join(dataDir, 'anchors', 'anchors.jsonl');
+    await until(async () => (existsSync(anchorLog) && readFileSync(anchorLog, 'utf8').trim() ? true : undefined), 90_000, `an anchor in ${anchorLog}`);
+    const verified = await runPgcomply(['--json', 'verify', '--anchors', anchorLog], cleanEnv({ PGCOMPLY_DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort) }));
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, anchors_checked: 1 });
     expect(await stop(first.child)).toBe(0);
 
     const second = await startServer(port, pgPort);
@@ -144,6 +153,14 @@ describe('bad configuration', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('refuses to start in production without ANCHOR_DIR, in one line', () => {
+    const { status, stderr } = runToExit(cleanEnv({ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), PHI_MASTER_KEY: `1:${'a'.repeat(64)}`,
+      TOMBSTONE_PEPPER: 'b'.repeat(64), ANCHOR_SIGNING_KEY_FILE: path.join(dataDir, 'no-such-key.pem'), PGCOMPLY_DATA_DIR: dataDir }));
+    expect(status).toBe(1);
+    expect(stderr.split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/ANCHOR_DIR/);
   });
 
   it('ends with one line for a port that is not a number', () => {

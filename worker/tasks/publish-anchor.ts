@@ -1,5 +1,5 @@
 /**
- * Hourly, when ANCHOR_DIR is set: the newest seal and the erasures since the last anchor, signed
+ * At start and hourly (ANCHOR_DIR, in development .data/anchors): the newest seal and the erasures since the last anchor, signed
  * (server/anchors/anchors.ts) and appended to ANCHOR_DIR/anchors.jsonl. Point ANCHOR_DIR at
  * storage the database's superuser cannot rewrite (another host, a WORM bucket's mount).
  */
@@ -16,13 +16,17 @@ export interface AnchorPublishing {
 export const ANCHOR_FILE = 'anchors.jsonl';
 
 export function publishAnchor(publishing: AnchorPublishing | undefined): Task {
-  return async (_payload, helpers) => {
+  return async (payload, helpers) => {
     if (!publishing) return;
     const file = path.join(publishing.dir, ANCHOR_FILE);
     const since = journalSince(readAnchors(file));
     const { rows: [digest] } = await helpers.query<{ database: string; seal_no: string; seal_hash: string; last_row_id: string; sealed_at: Date }>(
       ANCHOR_DIGEST_QUERY);
-    if (!digest) return;
+    if (!digest) {
+      // the start's anchor waits for the first seal (retried); an hourly one has nothing new to say
+      if ((payload as { first?: boolean } | null)?.first) throw new Error('no seal yet: the first anchor waits for the sealer');
+      return;
+    }
     const { rows: erasures } = await helpers.query<{ subject_digest: string; erased_at: Date }>(ANCHOR_JOURNAL_QUERY, [since]);
     const anchor = signAnchor(toAnchorState(digest.database, digest, erasures), publishing.key);
     appendAnchor(file, anchor);

@@ -1,5 +1,5 @@
 --! Previous: sha1:cb842d089f2d52aaad4cd3e40e7f005b7e489196
---! Hash: sha1:5082b713aec82480aa277570e97c1a071d815863
+--! Hash: sha1:9de5d764f9ca8b90cf3d150e8a2bf78c7dcf7bde
 --! Message: audit-truth-in-ordinary-use
 
 -- Audit truth in ordinary use. The sealer kept the ids of rolled-back rows out of every seal when
@@ -744,5 +744,117 @@ alter table compliance.consent_records add column given_at timestamptz;
 alter table compliance.consent_records add constraint consent_records_given_before_recorded check (given_at is null or given_at <= recorded_at);
 comment on column compliance.consent_records.given_at is 'When the person gave or withdrew the consent, as imported evidence says (pgcomply import consents); NULL when it is recorded_at. Never after recorded_at.';
 grant insert (given_at) on compliance.consent_records to compliance_app, compliance_dpo;
+
+
+-- Tamper evidence on by default: the worker anchors at start and hourly, and a check named
+-- anchors fails when the newest anchor is older than twice that interval.
+alter table compliance.compliance_check_settings add column anchor_max_age interval not null default interval '2 hours';
+alter table compliance.compliance_check_settings add constraint compliance_check_settings_anchor_max_age_positive check (anchor_max_age > interval '0');
+comment on column compliance.compliance_check_settings.anchor_max_age is 'The anchors check fails when the newest anchor written outside the database is older than this (twice the worker''s hourly interval).';
+-- included from fixtures/checks/check_anchors.sql
+-- compliance_private.check_anchors(context jsonb): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.check_anchors(context jsonb)
+ RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_limit interval := (select s.anchor_max_age from compliance.compliance_check_settings s);
+  v_last timestamptz;
+  v_seal bigint;
+  v_first_seal timestamptz;
+begin
+  threshold := jsonb_build_object('max_age_hours', round(extract(epoch from v_limit) / 3600, 2));
+  evidence := $q$select occurred_at, details from compliance.audit_logs where action = 'audit.anchored' and outcome = 'success' order by id desc$q$;
+  select a.occurred_at, (a.details ->> 'seal_no')::bigint into v_last, v_seal
+    from compliance.audit_logs a where a.action = 'audit.anchored' and a.outcome = 'success' order by a.id desc limit 1;
+  select s.sealed_at into v_first_seal from compliance.audit_seals s order by s.seal_no limit 1;
+  if v_last is null and (v_first_seal is null or v_first_seal > now() - v_limit) then
+    -- a chain younger than the limit owes no anchor yet
+    status := 'not_applicable';
+    measured := jsonb_build_object('anchors', 0, 'first_seal_at', v_first_seal);
+    detail := format('no anchor yet; the first is due within %s of the first seal (the worker writes one at start and hourly)', v_limit);
+    return next;
+    return;
+  end if;
+  measured := jsonb_build_object('last_anchor_at', v_last, 'seal_no', v_seal,
+    'age_hours', round(extract(epoch from now() - v_last) / 3600, 2));
+  status := case when v_last >= now() - v_limit then 'pass' else 'fail' end;
+  detail := case
+    when v_last is null then format('no anchor was ever written outside the database, and the chain is older than %s: tamper evidence is off (set ANCHOR_DIR and the signing key, run the worker)', v_limit)
+    when status = 'pass' then format('the newest anchor (seal %s) was written at %s', v_seal, v_last)
+    else format('the newest anchor (seal %s) was written at %s, longer ago than %s: is the worker publishing anchors?', v_seal, v_last, v_limit) end;
+  return next;
+end;
+$function$;
+
+comment on function compliance_private.check_anchors(context jsonb) is
+  'Compliance check: an anchor (the newest seal, signed and written outside the database, recorded as audit.anchored) was written less than anchor_max_age ago (twice the worker''s hourly interval). Fails when the newest is older, or when none was ever written for a chain older than that; not_applicable only while the chain is younger.';
+
+revoke all on function compliance_private.check_anchors(jsonb) from public;
+-- included from fixtures/checks/run_compliance_checks.sql
+-- compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.run_compliance_checks(trigger text DEFAULT 'demand'::text, require_tls boolean DEFAULT false, full_verification boolean DEFAULT false)
+ RETURNS SETOF compliance.check_results
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_run compliance.check_runs;
+  v_since bigint;
+  v_context jsonb;
+  v_name text;
+  v_result record;
+  v_row compliance.check_results;
+begin
+  if trigger is null or trigger not in ('schedule', 'demand') then
+    perform compliance_private.raise_error('BADRG', format('trigger %L is unknown', trigger), 'Use schedule or demand.');
+  end if;
+  -- findings are counted from where the last run began
+  select r.audit_high_water into v_since from compliance.check_runs r order by r.id desc limit 1;
+  insert into compliance.check_runs as r (trigger, audit_high_water)
+  values (run_compliance_checks.trigger, coalesce((select max(a.id) from compliance.audit_logs a), 0))
+  returning r.* into v_run;
+  v_context := jsonb_build_object('since_audit_id', coalesce(v_since, 0), 'require_tls', coalesce(require_tls, false),
+    'full_verification', coalesce(full_verification, false));
+  foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
+                                'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database'] loop
+    execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
+    insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
+    values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
+    returning c.* into v_row;
+    -- one alert per failing check per run, in this transaction
+    if v_row.status = 'fail' then
+      perform compliance_private.raise_alert('compliance.check_failed',
+        jsonb_build_object('run_id', v_run.id, 'check', v_name, 'measured', v_row.measured, 'threshold', v_row.threshold));
+    end if;
+    return next v_row;
+  end loop;
+  update compliance.check_runs r
+     set finished_at = clock_timestamp(),
+         passed = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'pass'),
+         failed = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'fail'),
+         not_applicable = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'not_applicable')
+   where r.id = v_run.id
+  returning r.* into v_run;
+  perform compliance_private.append_audit('compliance.checks_run', 'soc2', 'check_run', v_run.id::text,
+    jsonb_build_object('trigger', v_run.trigger, 'passed', v_run.passed, 'failed', v_run.failed,
+      'not_applicable', v_run.not_applicable,
+      'failed_checks', (select coalesce(jsonb_agg(c.check_name order by c.check_name), '[]') from compliance.check_results c
+                         where c.run_id = v_run.id and c.status = 'fail'),
+      -- the results themselves are anchored in the chain by their hash
+      'results_sha256', encode(sha256(convert_to((select jsonb_agg(to_jsonb(c) order by c.check_name)::text
+                                                  from compliance.check_results c where c.run_id = v_run.id), 'UTF8')), 'hex')));
+end;
+$function$;
+
+comment on function compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) is
+  'Runs every compliance check (compliance_private.check_*) now, stores a run and its results, raises one compliance.check_failed alert per failing check in the outbox, and audits the run (compliance.checks_run, with the results'' hash). require_tls: whether the deployment requires TLS (REQUIRE_TLS), for the client_tls check; full_verification: verify the whole audit chain rather than from the last checkpoint. Returns the results. The worker runs it daily at 06:00 UTC; a DPO on demand.';
 
 select compliance_private.record_expected_grants();
