@@ -57,11 +57,17 @@ describe('the privacy center', () => {
     expect(profile!.full_name).toBe('Pia Exemplary');
 
     // grant, then withdraw, consent: two records under the purpose's policy version, the history beside
+    // one click, one decision: click() and not check(), which on this controlled switch (checked while
+    // the decision is recorded, then as stored) has clicked a second time and withdrawn what it granted
     const analytics = page.getByRole('switch', { name: 'analytics' });
-    await analytics.check();
+    expect(await analytics.isChecked()).toBe(false);
+    await analytics.click();
     await expect.poll(() => page.getByRole('table', { name: 'Consent history' }).getByRole('row').count()).toBe(2);
-    await analytics.uncheck();
+    await expect.poll(() => analytics.isEnabled()).toBe(true);
+    expect(await analytics.isChecked()).toBe(true);
+    await analytics.click();
     await expect.poll(() => page.getByRole('table', { name: 'Consent history' }).getByRole('row').count()).toBe(3);
+    await expect.poll(() => analytics.isEnabled()).toBe(true);
     expect(await analytics.isChecked()).toBe(false);
     const records = await api.db.admin`select granted, policy_version, source from compliance.consent_records where user_id = 'user:pia' and purpose = 'analytics' order by id`;
     expect(records.map((r) => [r.granted, r.policy_version, r.source])).toEqual([[true, '1.0', 'api'], [false, '1.0', 'api']]);
