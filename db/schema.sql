@@ -8132,7 +8132,7 @@ COMMENT ON FUNCTION compliance_private.subject_digest(user_id text) IS 'Peppered
 --
 
 CREATE FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id text) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     RETURN CASE cardinality(peppers) WHEN 1 THEN sha256(((peppers)[1] || convert_to(user_id, 'UTF8'::name))) WHEN 2 THEN sha256(((peppers)[2] || sha256(((peppers)[1] || convert_to(user_id, 'UTF8'::name))))) ELSE NULL::bytea END;
 
 ALTER FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id text) OWNER TO compliance_owner;
@@ -8141,7 +8141,7 @@ ALTER FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id t
 -- Name: FUNCTION subject_digest_with(peppers bytea[], user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id text) IS 'subject_digest for a keyring the caller already checked (session_peppers()), as one expression, so a statement can digest a million ids without a function call each: keyrings of one or two peppers; NULL for more (the caller then uses subject_digest).';
+COMMENT ON FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id text) IS 'subject_digest for a keyring the caller already checked (session_peppers()), as one expression, so a statement can digest a million ids without a function call each (STABLE only because convert_to is, so the planner inlines it): keyrings of one or two peppers; NULL for more (the caller then uses subject_digest).';
 
 --
 -- Name: subject_document(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner

@@ -1,5 +1,5 @@
 --! Previous: sha1:cb842d089f2d52aaad4cd3e40e7f005b7e489196
---! Hash: sha1:9de5d764f9ca8b90cf3d150e8a2bf78c7dcf7bde
+--! Hash: sha1:031764d7e64078f1a71a33ef0707d407534432bf
 --! Message: audit-truth-in-ordinary-use
 
 -- Audit truth in ordinary use. The sealer kept the ids of rolled-back rows out of every seal when
@@ -536,11 +536,11 @@ revoke all on function compliance_private.lock_all_subjects(), compliance_privat
 CREATE OR REPLACE FUNCTION compliance_private.subject_digest_with(peppers bytea[], user_id text)
  RETURNS bytea
  LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
+ STABLE PARALLEL SAFE
 RETURN CASE cardinality(peppers) WHEN 1 THEN sha256((peppers[1] || convert_to(user_id, 'UTF8'::name))) WHEN 2 THEN sha256((peppers[2] || sha256((peppers[1] || convert_to(user_id, 'UTF8'::name))))) ELSE NULL::bytea END;
 
 comment on function compliance_private.subject_digest_with(peppers bytea[], user_id text) is
-  'subject_digest for a keyring the caller already checked (session_peppers()), as one expression, so a statement can digest a million ids without a function call each: keyrings of one or two peppers; NULL for more (the caller then uses subject_digest).';
+  'subject_digest for a keyring the caller already checked (session_peppers()), as one expression, so a statement can digest a million ids without a function call each (STABLE only because convert_to is, so the planner inlines it): keyrings of one or two peppers; NULL for more (the caller then uses subject_digest).';
 
 revoke all on function compliance_private.subject_digest_with(bytea[], text) from public;
 -- included from fixtures/tombstones/tg_user_profiles__refuse_erased.sql
