@@ -35,9 +35,18 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
   const routeTemplate = routeMatcher(methods.keys());
   let openapi: unknown;
 
+  const allowedHosts = new Set(deps.allowedHosts ?? ['localhost', '127.0.0.1', '[::1]']);
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     const path = (req.url ?? '/').split('?')[0]!;
+    // no answer is sniffed into something it is not
+    res.setHeader('x-content-type-options', 'nosniff');
+    // a page whose own name was rebound to this address must not read or act here (DNS
+    // rebinding); liveness probes name the pod's address, and learn only that it is up
+    if (!allowedHosts.has(hostName(req.headers.host)) && path !== '/healthz') {
+      sendJson(res, 421, { code: 'MISDIRECTED_REQUEST', message: 'this server does not answer for that host name (ALLOWED_HOSTS)' });
+      return;
+    }
     const group = path.startsWith('/trpc/') ? 'trpc' : path.startsWith('/api/') ? 'rest' : path;
     res.on('finish', () => {
       deps.metrics.requests.observe({ route: group, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -108,4 +117,11 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   return server;
+}
+
+/** the Host header's name without the port, lower case; '' when there is none */
+function hostName(host: string | undefined): string {
+  if (!host) return '';
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  return name.toLowerCase();
 }

@@ -29,6 +29,8 @@ const schema = z.object({
   DB_LOGIN_PASSWORD: z.string().min(8, 'DB_LOGIN_PASSWORD must have at least 8 characters').default(DEVELOPMENT_LOGIN_PASSWORD),
   PORT: z.coerce.number({ message: 'PORT must be a number' }).int().min(0).max(65535, 'PORT must be 0..65535').default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
+  // host names the server answers for (DNS rebinding): comma-separated; loopback names when unset
+  ALLOWED_HOSTS: z.string().trim().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   AUTH_JWKS_URL: z.url({ message: 'AUTH_JWKS_URL must be a URL' }).optional(),
   AUTH_ISSUER: optionalText,
@@ -77,6 +79,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (developmentSecret && !isLoopback(config.HOST)) {
     throw new ConfigError(`HOST ${config.HOST} is not a loopback address: set AUTH_JWKS_URL or AUTH_JWT_SECRET (openssl rand -hex 32) before listening on it`);
   }
+  if (!config.ALLOWED_HOSTS && config.NODE_ENV === 'production' && !isLoopback(config.HOST)) {
+    throw new ConfigError(`HOST ${config.HOST} is not a loopback address: set ALLOWED_HOSTS to the host names clients use (pgcomply.example.com), so a page that rebinds its own name to this server is refused`);
+  }
   if (config.REQUIRE_TLS) {
     const urls = { DATABASE_URL: config.DATABASE_URL, SERVER_DATABASE_URL: config.SERVER_DATABASE_URL, WORKER_DATABASE_URL: config.WORKER_DATABASE_URL };
     if (!Object.values(urls).some(Boolean)) {
@@ -101,6 +106,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError((error as Error).message);
   }
   return config;
+}
+
+/** the Host names the server answers for: ALLOWED_HOSTS, else the loopback names */
+export function allowedHostsOf(config: Config): string[] {
+  return config.ALLOWED_HOSTS ? config.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)
+    : ['localhost', '127.0.0.1', '[::1]'];
 }
 
 export function isLoopback(host: string): boolean {

@@ -14,6 +14,8 @@ export interface ContextDeps {
   sessionIdleTimeoutSeconds: number;
   /** the patients' data keys, unwrapped with the PHI master keys (server/phi/) */
   dataKeys: DataKeys;
+  /** the Host names requests may name (DNS rebinding); default: the loopback names */
+  allowedHosts?: string[];
 }
 
 /** the REST adapter hands over a fetch Request, the others Node's IncomingMessage */

@@ -10,7 +10,7 @@ import { pepperParameters, readKeyring } from '../db/pepper.js';
 import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
-import { alertDeliveryOf, anchorPublishingOf, loadConfig, phiMasterKeySource, tombstonePepperSource, webAuthOf } from './config.js';
+import { alertDeliveryOf, allowedHostsOf, anchorPublishingOf, loadConfig, phiMasterKeySource, tombstonePepperSource, webAuthOf } from './config.js';
 import { ensureWebBuilt, WEB_DIST } from './web/build.js';
 import { DataKeys } from './phi/data-keys.js';
 import { loadMasterKeys, reportMissingMasterKeys } from './phi/master-keys.js';
@@ -55,7 +55,7 @@ async function main() {
   await reportMissingMasterKeys(sql, masterKeys, log);
   const dataKeys = new DataKeys(masterKeys);
   await ensureWebBuilt({ log: (m) => log.info(m) });
-  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys },
+  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys, allowedHosts: allowedHostsOf(config) },
     { distDir: WEB_DIST, auth: webAuthOf(config), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS });
   const worker = config.RUN_WORKER
     ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors })

@@ -19,6 +19,8 @@ const SECRET = 'a-webhook-secret-of-at-least-32-characters';
 interface Received { headers: http.IncomingHttpHeaders; body: string }
 /** what the receiver does with the next request: answer with a status, or never answer */
 let respond: (n: number) => number | 'hang' = () => 200;
+/** where a 3xx answer points */
+let redirectTo: string | undefined;
 const received: Received[] = [];
 let receiverUrl = '';
 const receiver = http.createServer((req, res) => {
@@ -28,7 +30,7 @@ const receiver = http.createServer((req, res) => {
     received.push({ headers: req.headers, body });
     const answer = respond(received.length);
     if (answer === 'hang') return;
-    res.writeHead(answer).end();
+    res.writeHead(answer, answer >= 300 && answer < 400 && redirectTo ? { location: redirectTo } : {}).end();
   });
 });
 beforeAll(async () => {
@@ -71,6 +73,31 @@ describe('alert delivery', () => {
       const body = JSON.parse(request.body);
       expect(body).toMatchObject({ topic: 'phi.emergency_access', patient: 'user:al1', actor: 'staff:medic1', id: delivered.id });
       expect(request.headers['x-pgcomply-signature']).toBe(alertSignature(SECRET, String(request.headers['x-pgcomply-timestamp']), request.body));
+    }
+  });
+
+  it('never follows a redirect with a signed alert: the elsewhere address gets nothing, the alert is retried', async () => {
+    received.length = 0;
+    const elsewhere: string[] = [];
+    const thief = http.createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url}`);
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => thief.listen(0, '127.0.0.1', resolve));
+    const thiefUrl = `http://127.0.0.1:${(thief.address() as AddressInfo).port}/stolen`;
+    respond = (n) => (n === 1 ? 307 : 200);
+    redirectTo = thiefUrl;
+    try {
+      const grantId = await breakGlass('user:al4', 'staff:medic4');
+      worker = await startWorker({ connectionString: db.loginUrl('worker'), pollInterval: 200,
+        alerts: { webhookUrl: receiverUrl, webhookSecret: SECRET, leaseSeconds: 10, intervalSeconds: 1 } });
+      const delivered = await until(async () => ((await alertOf(grantId)).state === 'delivered' ? alertOf(grantId) : undefined), 20_000, 'the alert to be delivered');
+      expect(delivered).toMatchObject({ attempts: 2, delivered_via: 'webhook' });
+      expect(elsewhere).toEqual([]);
+    } finally {
+      redirectTo = undefined;
+      thief.closeAllConnections();
+      await new Promise((resolve) => thief.close(resolve));
     }
   });
 

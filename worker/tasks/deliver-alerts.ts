@@ -48,8 +48,13 @@ async function post(options: AlertDelivery, body: string, id: string): Promise<s
         'x-pgcomply-signature': alertSignature(options.webhookSecret!, timestamp, body) },
       body,
       signal: AbortSignal.timeout(Math.max(500, options.leaseSeconds * 500)),
+      // a signed alert goes to the configured receiver only: a redirect is an answer, not a new address
+      redirect: 'manual',
     });
     await response.arrayBuffer().catch(() => undefined);
+    if (response.status >= 300 && response.status < 400) {
+      return `the webhook answered ${response.status} (a redirect, not followed: alerts go to ALERT_WEBHOOK_URL only)`;
+    }
     return response.ok ? null : `the webhook answered ${response.status}`;
   } catch (error) {
     return `the webhook could not be reached: ${(error as Error).message}`;
