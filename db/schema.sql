@@ -613,13 +613,17 @@ COMMENT ON FUNCTION compliance.audit_personal_fields(row_ids bigint[], reason te
 -- Name: breach_deadlines(timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.breach_deadlines(at timestamp with time zone DEFAULT now()) RETURNS TABLE(breach_id bigint, status text, discovered_at timestamp with time zone, affected_count integer, authority_due_at timestamp with time zone, authority text, authority_hours_left numeric, individuals_due_at timestamp with time zone, individuals text, individuals_hours_left numeric, hhs_and_media_required boolean, hhs text, media text)
+CREATE FUNCTION compliance.breach_deadlines(at timestamp with time zone DEFAULT now()) RETURNS TABLE(breach_id bigint, status text, discovered_at timestamp with time zone, affected_count integer, authority_due_at timestamp with time zone, authority text, authority_hours_left numeric, individuals_due_at timestamp with time zone, individuals text, individuals_hours_left numeric, hhs_and_media_required boolean, hhs text, media text, hhs_due_at timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   -- each notification: notified, overdue, due_within_24h or pending, as at the instant given
   with d as (
-    select b.*, b.discovered_at + interval '72 hours' as authority_due, b.discovered_at + interval '60 days' as individuals_due
+    select b.*, b.discovered_at + interval '72 hours' as authority_due, b.discovered_at + interval '60 days' as individuals_due,
+           -- HHS: with the individuals when 500 or more are affected (§164.408(b)); otherwise in the
+           -- yearly log, within 60 days after the end of the calendar year of discovery (§164.408(c))
+           case when b.affected_count >= 500 then b.discovered_at + interval '60 days'
+                else (date_trunc('year', b.discovered_at at time zone 'UTC') + interval '1 year' + interval '60 days') at time zone 'UTC' end as hhs_due
       from compliance.breaches b
   )
   select d.id, d.status, d.discovered_at, d.affected_count,
@@ -632,10 +636,11 @@ CREATE FUNCTION compliance.breach_deadlines(at timestamp with time zone DEFAULT 
               when d.individuals_due <= at + interval '24 hours' then 'due_within_24h' else 'pending' end,
          round(extract(epoch from d.individuals_due - at) / 3600, 1),
          d.affected_count >= 500,
-         case when d.affected_count < 500 then 'not_required' when d.notified_hhs_at is not null then 'notified'
-              when d.individuals_due <= at then 'overdue' else 'pending' end,
+         case when d.notified_hhs_at is not null then 'notified' when d.hhs_due <= at then 'overdue'
+              when d.hhs_due <= at + interval '24 hours' then 'due_within_24h' else 'pending' end,
          case when d.affected_count < 500 then 'not_required' when d.notified_media_at is not null then 'notified'
-              when d.individuals_due <= at then 'overdue' else 'pending' end
+              when d.individuals_due <= at then 'overdue' else 'pending' end,
+         d.hhs_due
     from d
    order by least(case when d.notified_authority_at is null then d.authority_due end,
                   case when d.notified_individuals_at is null then d.individuals_due end) nulls last, d.id;
@@ -647,7 +652,7 @@ ALTER FUNCTION compliance.breach_deadlines(at timestamp with time zone) OWNER TO
 -- Name: FUNCTION breach_deadlines(at timestamp with time zone); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.breach_deadlines(at timestamp with time zone) IS 'Every breach with its deadlines as at the instant given (now by default): the supervisory authority 72 hours after discovery (GDPR Art. 33), individuals 60 days after (HIPAA §164.404; GDPR Art. 34 "without undue delay"), HHS and the media too when 500 or more are affected (HIPAA §164.406-408, within the same 60 days); each notified, overdue, due_within_24h or pending, with the hours left. Most urgent first.';
+COMMENT ON FUNCTION compliance.breach_deadlines(at timestamp with time zone) IS 'Every breach with its deadlines as at the instant given (now by default): the supervisory authority 72 hours after discovery (GDPR Art. 33), individuals 60 days after (HIPAA §164.404; GDPR Art. 34 "without undue delay"), HHS and the media within the same 60 days when 500 or more are affected (HIPAA §164.406-408(b)), HHS alone in the yearly log when fewer are, within 60 days after the end of the calendar year of discovery (§164.408(c), hhs_due_at); each notified, overdue, due_within_24h or pending, with the hours left. Most urgent first.';
 
 --
 -- Name: break_glass(text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -2126,6 +2131,10 @@ begin
   perform compliance_private.append_audit('report.generated', 'soc2', 'report', v_row.id::text,
     jsonb_build_object('kind', v_row.kind, 'period_from', v_row.period_from, 'period_to', v_row.period_to,
       'complete', v_row.complete, 'content_sha256', v_row.content_sha256));
+  -- the DPO and the auditors learn that it is there to read
+  perform compliance_private.raise_alert('report.ready',
+    jsonb_build_object('report_id', v_row.id, 'kind', v_row.kind, 'period_from', v_row.period_from, 'period_to', v_row.period_to,
+      'complete', v_row.complete, 'content_sha256', v_row.content_sha256));
   return v_row;
 end;
 $$;
@@ -2136,7 +2145,7 @@ ALTER FUNCTION compliance.generate_monthly_report(month date) OWNER TO complianc
 -- Name: FUNCTION generate_monthly_report(month date); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.generate_monthly_report(month date) IS 'Computes the report of the calendar month (UTC) holding month (the previous month by default), stores it in compliance.reports and writes its SHA-256 into the audit chain (report.generated). A month still running gives a report marked complete = false. The worker runs it on day 1 at 09:00 UTC; the DPO or an auditor on demand. Errors: BADRG (no month, or one not begun).';
+COMMENT ON FUNCTION compliance.generate_monthly_report(month date) IS 'Computes the report of the calendar month (UTC) holding month (the previous month by default), stores it in compliance.reports and writes its SHA-256 into the audit chain (report.generated). A month still running gives a report marked complete = false. The worker runs it on day 1 at 09:00 UTC; the DPO or an auditor on demand. Errors: BADRG (no month, or one not begun). Raises a report.ready alert.';
 
 --
 -- Name: grant_access(text, text, text, text, text, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -2439,6 +2448,10 @@ begin
               'application_actors', count(*) filter (where i.kind = 'application_actor'),
               'access_grants', count(*) filter (where i.kind = 'access_grant'))
        from compliance.access_review_items i where i.campaign_id = v_campaign.id));
+  -- the reviewers learn that a campaign waits for them
+  perform compliance_private.raise_alert('access_review.opened',
+    (select jsonb_build_object('campaign_id', v_campaign.id, 'due_at', v_campaign.due_at, 'items', count(*))
+       from compliance.access_review_items i where i.campaign_id = v_campaign.id));
   return v_campaign;
 end;
 $$;
@@ -2449,7 +2462,7 @@ ALTER FUNCTION compliance.open_access_review(due_in interval) OWNER TO complianc
 -- Name: FUNCTION open_access_review(due_in interval); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.open_access_review(due_in interval) IS 'Opens an access review campaign (SOC 2 CC6.2, CC6.3): a snapshot, taken now, of every database login with the pgcomply roles it can use, every application actor who acted as dpo, approver or staff in the last 90 days (from the audit log: the action''s role in access_review_role_actions, or the actor_role the PHI and grant functions record), and every access grant in force. Due in due_in (7 days). The worker opens one every Monday at 09:00 UTC; a DPO on demand. Audited as access_review.opened with the counts. Errors: BADRG.';
+COMMENT ON FUNCTION compliance.open_access_review(due_in interval) IS 'Opens an access review campaign (SOC 2 CC6.2, CC6.3): a snapshot, taken now, of every database login with the pgcomply roles it can use, every application actor who acted as dpo, approver or staff in the last 90 days (from the audit log: the action''s role in access_review_role_actions, or the actor_role the PHI and grant functions record), and every access grant in force. Due in due_in (7 days). The worker opens one every Monday at 09:00 UTC; a DPO on demand. Audited as access_review.opened with the counts. Errors: BADRG. Raises an access_review.opened alert for the reviewers.';
 
 --
 -- Name: open_breach(timestamp with time zone, text, text[], integer, text, text[]); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -3782,6 +3795,11 @@ begin
     alert_row_id := compliance_private.append_audit('phi.unusual_access', 'hipaa', 'audit_log', v_found.audit_row_id::text,
       jsonb_build_object('finding', v_found.finding, 'accesses', v_found.accesses, 'weekly_baseline', v_found.weekly_baseline),
       v_found.actor_id);
+    -- at once, not through the next day's check: the finding is news for whoever watches
+    perform compliance_private.raise_alert('phi.unusual_access',
+      jsonb_build_object('finding', v_found.finding, 'accesses', v_found.accesses, 'weekly_baseline', v_found.weekly_baseline,
+        'access_row_id', v_found.audit_row_id, 'audit_row_id', alert_row_id),
+      null, v_found.actor_id);
     return next;
   end loop;
   update compliance_private.phi_access_review_progress p
@@ -3795,7 +3813,7 @@ ALTER FUNCTION compliance.review_phi_access() OWNER TO compliance_owner;
 -- Name: FUNCTION review_phi_access(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.review_phi_access() IS 'The daily review of PHI access (worker job phi_unusual_access): writes a phi.unusual_access audit row about the actor for each finding of compliance.phi_unusual_access not alerted yet (single accesses once; counts once a day while over) and returns them for the alert. Reads single accesses only up to the newest seal, so a late-committing row is reviewed next time, never skipped.';
+COMMENT ON FUNCTION compliance.review_phi_access() IS 'The daily review of PHI access (worker job phi_unusual_access): writes a phi.unusual_access audit row about the actor for each finding of compliance.phi_unusual_access not alerted yet (single accesses once; counts once a day while over) and returns them for the alert. Reads single accesses only up to the newest seal, so a late-committing row is reviewed next time, never skipped. Each finding is also raised at once as a phi.unusual_access alert in the outbox.';
 
 --
 -- Name: revoke_access_grant(bigint, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -6140,13 +6158,13 @@ begin
     into v_due
     from compliance.breach_deadlines(now()) d
    where d.authority in ('overdue', 'due_within_24h') or d.individuals in ('overdue', 'due_within_24h')
-      or d.hhs = 'overdue' or d.media = 'overdue';
+      or d.hhs in ('overdue', 'due_within_24h') or d.media = 'overdue';
   status := case when v_due = '[]' then 'pass' else 'fail' end;
   measured := jsonb_build_object('breaches_due', v_due);
   threshold := jsonb_build_object('due_within_hours', 24, 'breaches_due', '[]'::jsonb);
   detail := case when v_due = '[]' then 'no breach notification is overdue or due within 24 hours'
                  else format('%s breach(es) with a notification overdue or due within 24 hours', jsonb_array_length(v_due)) end;
-  evidence := 'select * from compliance.breach_deadlines(now()) where authority in (''overdue'', ''due_within_24h'') or individuals in (''overdue'', ''due_within_24h'')';
+  evidence := 'select * from compliance.breach_deadlines(now()) where authority in (''overdue'', ''due_within_24h'') or individuals in (''overdue'', ''due_within_24h'') or hhs in (''overdue'', ''due_within_24h'') or media = ''overdue''';
   return next;
 end;
 $$;

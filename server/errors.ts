@@ -36,6 +36,9 @@ const BY_SQLSTATE: Record<string, TRPC_ERROR_CODE_KEY> = {
   '23503': 'CONFLICT',
   '23514': 'BAD_REQUEST',
   '22P02': 'BAD_REQUEST',
+  // a date or time the database cannot hold (year 0, year 33658): the input's fault
+  '22007': 'BAD_REQUEST',
+  '22008': 'BAD_REQUEST',
   '22001': 'BAD_REQUEST',
   '22P05': 'BAD_REQUEST',
   '22021': 'BAD_REQUEST',
@@ -49,6 +52,8 @@ const GENERIC_MESSAGES: Record<string, string> = {
   '23503': 'the subject or resource no longer exists (it may have been erased)',
   '22P05': 'a text value holds a character that cannot be stored (U+0000)',
   '22021': 'a text value is not valid UTF-8',
+  '22007': 'a date or time is not valid',
+  '22008': 'a date or time is out of range',
   '40001': 'a concurrent change interfered; try again',
   '40P01': 'a concurrent change interfered; try again',
 };

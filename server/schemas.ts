@@ -154,3 +154,10 @@ export const accessGrant = z.object({
 });
 export const grantId = z.coerce.number().int().positive();
 export const grantReason = z.string().min(1).max(2000);
+
+/**
+ * An instant from a client: an ISO 8601 string, or milliseconds since 1970 on tRPC. Years 1900 to
+ * 9999 only: PostgreSQL cannot read the six-digit years JavaScript writes for what lies beyond.
+ */
+export const instant = z.coerce.date().refine((d) => !Number.isNaN(d.getTime()) && d.getUTCFullYear() >= 1900 && d.getUTCFullYear() <= 9999,
+  'a date and time between the years 1900 and 9999');

@@ -1,6 +1,7 @@
 /** The DPO's breach register (GDPR Art. 33/34, HIPAA §164.404-408): each call is one SQL function, audited. */
 import { z } from 'zod';
 import * as s from '../schemas.js';
+import { instant } from '../schemas.js';
 import { dpoProcedure, router } from '../trpc.js';
 
 const tags = ['dpo'];
@@ -28,6 +29,8 @@ const deadline = z.object({
   authority_due_at: z.date(), authority: z.string(), authority_hours_left: z.coerce.number(),
   individuals_due_at: z.date(), individuals: z.string(), individuals_hours_left: z.coerce.number(),
   hhs_and_media_required: z.boolean(), hhs: z.string(), media: z.string(),
+  // HHS: with the individuals at 500 or more, else 60 days after the year of discovery ends (§164.408(c))
+  hhs_due_at: z.date(),
 });
 const breachId = z.coerce.number().int().positive();
 const categories = z.array(z.string().min(1).max(64)).max(50);
@@ -40,7 +43,7 @@ export const breachRouter = router({
     .query(async ({ ctx }) => (await ctx.tx`select * from compliance.breach_deadlines()`) as never),
   open: dpoProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/dpo/breaches', tags, summary: 'Register a breach; the deadlines count from discovered_at' } })
-    .input(z.strictObject({ discovered_at: z.coerce.date(), description: z.string().min(1).max(4000), data_categories: categories.default([]),
+    .input(z.strictObject({ discovered_at: instant, description: z.string().min(1).max(4000), data_categories: categories.default([]),
       affected_count: z.number().int().min(0).optional(), risk_assessment: z.string().max(4000).optional(), affected_user_ids: z.array(s.userId).max(10_000).optional() }))
     .output(breach)
     .mutation(async ({ ctx, input }) => {
@@ -61,7 +64,7 @@ export const breachRouter = router({
     }),
   notify: dpoProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/dpo/breaches/{breach_id}/notifications', tags, summary: 'Record that the authority, the individuals, HHS or the media were notified' } })
-    .input(z.strictObject({ breach_id: breachId, recipient: z.enum(['authority', 'individuals', 'hhs', 'media']), notified_at: z.coerce.date().optional() }))
+    .input(z.strictObject({ breach_id: breachId, recipient: z.enum(['authority', 'individuals', 'hhs', 'media']), notified_at: instant.optional() }))
     .output(breach)
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx<Breach[]>`select * from compliance.record_breach_notification(${input.breach_id}, ${input.recipient}, ${input.notified_at ?? new Date()})`;

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { exportFileName, toCsv, toCsvTable } from '../csv.js';
 import * as s from '../schemas.js';
+import { instant } from '../schemas.js';
 import { withHealthRecords } from '../phi/export.js';
 import { dpoProcedure, router } from '../trpc.js';
 import { accessReviewRouter } from './access-reviews.js';
@@ -89,7 +90,7 @@ export const dpoRouter = router({
     }),
   consentRecordsCsv: dpoProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/dpo/consent-records', tags: ['dpo'], summary: 'Consent records of a period as CSV, a page at a time (after_id)' } })
-    .input(z.strictObject({ from: z.coerce.date(), to: z.coerce.date(), after_id: z.coerce.number().int().min(0).default(0), page_size: z.coerce.number().int().min(1).max(10_000).default(1000) }))
+    .input(z.strictObject({ from: instant, to: instant, after_id: z.coerce.number().int().min(0).default(0), page_size: z.coerce.number().int().min(1).max(10_000).default(1000) }))
     .output(z.object({ csv: z.string(), rows: z.number(), next_after_id: z.string().nullable() }))
     .query(async ({ ctx, input }) => {
       const rows = await ctx.tx`select id, user_id, purpose, granted, policy_version, source, recorded_at, host(ip_address) as ip_address, user_agent

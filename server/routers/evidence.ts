@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { ANCHOR_DIGEST_QUERY, ANCHOR_JOURNAL_QUERY, toAnchorState } from '../anchors/anchors.js';
 import { buildEvidencePackage } from '../evidence/package.js';
 import * as s from '../schemas.js';
+import { instant } from '../schemas.js';
 import { reviewerProcedure, router } from '../trpc.js';
 
 const tags = ['evidence'];
-const period = { from: z.coerce.date(), to: z.coerce.date() };
+const period = { from: instant, to: instant };
 const populationName = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/);
 
 export const evidenceRouter = router({

@@ -1,6 +1,7 @@
 /** The DPO's operations from a terminal or the console: retention planned and applied, compliance checks on demand. */
 import { z } from 'zod';
 import * as s from '../schemas.js';
+import { instant } from '../schemas.js';
 import { dpoProcedure, router } from '../trpc.js';
 
 const tags = ['dpo'];
@@ -27,7 +28,7 @@ export const operationsRouter = router({
     }),
   replayErasures: dpoProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/dpo/erasures/replay', tags, summary: 'After restoring an older backup: erase again every subject whose digest the journal (from anchors) lists' } })
-    .input(z.strictObject({ journal: z.array(z.strictObject({ subject_digest: z.string().regex(/^[0-9a-f]{64}$/), erased_at: z.coerce.date() })).max(1_000_000),
+    .input(z.strictObject({ journal: z.array(z.strictObject({ subject_digest: z.string().regex(/^[0-9a-f]{64}$/), erased_at: instant })).max(1_000_000),
       reason: z.string().min(1).max(1000).default('erasure replayed after a restore') }))
     .output(z.array(z.object({ subject_digest: z.string(), erased_at: z.date(), outcome: z.enum(['erased', 'tombstoned', 'already_erased', 'held']) })))
     .mutation(async ({ ctx, input }) => (await ctx.tx`select * from compliance.replay_erasures(${ctx.tx.json(input.journal as never)}, ${input.reason})`) as never),

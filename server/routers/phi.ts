@@ -2,11 +2,12 @@
 import { z } from 'zod';
 import { auditEventBundle, type AccessEvent } from '../phi/fhir.js';
 import * as s from '../schemas.js';
+import { instant } from '../schemas.js';
 import { reviewerProcedure, router } from '../trpc.js';
 
 const input = z.strictObject({
   patient: s.userId.optional(),
-  since: z.coerce.date().optional(),
+  since: instant.optional(),
   after_id: z.coerce.number().int().min(0).default(0),
   _count: z.coerce.number().int().min(1).max(1000).default(200),
 });

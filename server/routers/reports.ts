@@ -22,7 +22,7 @@ async function storedReport(tx: ReservedSql, id: number): Promise<StoredReport |
 export const reportRouter = router({
   generate: reviewerProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/reports/monthly', tags, summary: 'Compute the report of a calendar month (UTC); its hash goes into the audit chain. The worker does this on day 1 at 09:00 UTC for the month before' } })
-    .input(z.strictObject({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM') }))
+    .input(z.strictObject({ month: z.string().regex(/^(19\d\d|[2-9]\d{3})-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM, from 1900 on') }))
     .output(summary.extend({ content: s.document }))
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select * from compliance.generate_monthly_report(${`${input.month}-01`}::date)`;

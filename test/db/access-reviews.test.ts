@@ -54,6 +54,9 @@ describe('an access review campaign', () => {
     const [campaign] = await asDpo('dpo:eve', (tx) => tx`select * from compliance.open_access_review()`);
     expect(campaign.due_at.getTime() - campaign.opened_at.getTime()).toBe(7 * 86_400_000);
     const items = await asDpo('dpo:eve', (tx) => tx`select * from compliance.access_review_items_of(${campaign.id})`);
+    // the reviewers hear of it through the alert outbox
+    const [opened] = await db.admin`select payload from compliance.alert_outbox where topic = 'access_review.opened' and (payload ->> 'campaign_id')::bigint = ${campaign.id}`;
+    expect(opened!.payload).toMatchObject({ items: items.length });
 
     const actors = items.filter((i) => i.kind === 'application_actor').map((i) => [i.actor_id, i.roles]);
     expect(actors.sort()).toEqual([['approver:bo', ['approver']], ['dpo:dora', ['dpo']], ['staff:ana', ['staff']], ['staff:cy', ['staff']]]);

@@ -18,13 +18,22 @@ describe('the breach register', () => {
     expect(await at('2026-10-03 09:00:00Z')).toMatchObject({ authority: 'due_within_24h', authority_hours_left: '24.0' });
     expect(await at('2026-10-04 08:59:59Z')).toMatchObject({ authority: 'due_within_24h' });
     expect(await at('2026-10-04 09:00:00Z')).toMatchObject({ authority: 'overdue', authority_hours_left: '0.0' });
-    expect(await at('2026-11-29 09:00:00Z')).toMatchObject({ individuals: 'due_within_24h', hhs: 'pending' });
+    expect(await at('2026-11-29 09:00:00Z')).toMatchObject({ individuals: 'due_within_24h', hhs: 'due_within_24h' });
     expect(await at('2026-11-30 09:00:00Z')).toMatchObject({ individuals: 'overdue', hhs: 'overdue', media: 'overdue' });
     await asDpo((tx) => tx`select compliance.record_breach_notification(${breach.id}, 'authority', '2026-10-03 10:00Z')`);
     expect(await at('2026-10-05 00:00Z')).toMatchObject({ authority: 'notified' });
     const small = (await asDpo((tx) => tx`select * from compliance.open_breach('2026-10-01 09:00Z', 'mis-sent letter', '{profile}', 3)`))[0];
-    expect((await asDpo((tx) => tx`select hhs, media from compliance.breach_deadlines('2026-12-01Z') where breach_id = ${small.id}`))[0])
-      .toMatchObject({ hhs: 'not_required', media: 'not_required' });
+    // fewer than 500: no media, and HHS in the yearly log, 60 days after the calendar year ends (§164.408(c))
+    const smallAt = async (instant: string) => (await asDpo((tx) => tx`select hhs, media, hhs_due_at from compliance.breach_deadlines(${instant}::timestamptz) where breach_id = ${small.id}`))[0];
+    expect(await smallAt('2026-12-01Z')).toMatchObject({ hhs: 'pending', media: 'not_required', hhs_due_at: new Date('2027-03-02T00:00:00Z') });
+    expect(await smallAt('2027-03-01 00:00:01Z')).toMatchObject({ hhs: 'due_within_24h' });
+    expect(await smallAt('2027-03-02 00:00:00Z')).toMatchObject({ hhs: 'overdue', media: 'not_required' });
+    // a leap year: the 60 days after 31 December 2023 end with 29 February 2024
+    const leap = (await asDpo((tx) => tx`select * from compliance.open_breach('2023-12-31 23:00Z', 'lost folder', '{profile}', 7)`))[0];
+    const [leapDue] = await asDpo((tx) => tx`select hhs_due_at from compliance.breach_deadlines('2024-01-01Z') where breach_id = ${leap.id}`);
+    expect(leapDue.hhs_due_at).toEqual(new Date('2024-03-01T00:00:00Z'));
+    await asDpo((tx) => tx`select compliance.record_breach_notification(${small.id}, 'hhs', '2026-12-01Z')`);
+    expect(await smallAt('2027-06-01Z')).toMatchObject({ hhs: 'notified' });
   });
 
   it('audits every change, shows the notice to the affected, and loses them on erasure', async () => {

@@ -145,3 +145,23 @@ describe('every procedure, over REST', () => {
     });
   }
 });
+
+describe('inputs the fuzzer once turned into a 500', () => {
+  it('refuses a month in year 0 with 400 (22008 as the input\'s fault)', async () => {
+    const dpo = await token('dpo');
+    for (const month of ['0000-01', '0001-12', '1899-12']) {
+      const answer = await send('POST', '/api/v1/reports/monthly', dpo, JSON.stringify({ month }), 'application/json');
+      expect(answer.status, `${month}: ${answer.text}`).toBe(400);
+    }
+  });
+
+  it('refuses an instant beyond year 9999 with 400 on tRPC as on REST', async () => {
+    const dpo = await token('dpo');
+    const trpc = await send('GET', `/trpc/phi.auditEvents?input=${encodeURIComponent(JSON.stringify({ since: 1e15 }))}`, dpo, undefined, undefined);
+    expect(trpc.status, trpc.text).toBe(400);
+    const rest = await send('GET', '/api/v1/phi/audit-events?since=1e15', dpo, undefined, undefined);
+    expect(rest.status, rest.text).toBe(400);
+    const far = await send('GET', `/api/v1/evidence/breaches?from=${encodeURIComponent('+033658-09-27T01:46:40.000Z')}&to=2030-01-01T00:00:00Z`, dpo, undefined, undefined);
+    expect(far.status, far.text).toBe(400);
+  });
+});

@@ -98,6 +98,9 @@ describe('the monthly report', () => {
     expect(content.audit_chain.last_anchor).toBeNull();
     const [audit] = await api.db.admin`select details from compliance.audit_logs where action = 'report.generated' and resource_id = ${id}`;
     expect(audit!.details.content_sha256).toBe(content_sha256);
+    // and "report ready" goes out through the alert outbox
+    const [ready] = await api.db.admin`select payload from compliance.alert_outbox where topic = 'report.ready' and payload ->> 'report_id' = ${String(id)}`;
+    expect(ready!.payload).toMatchObject({ content_sha256, complete: false });
 
     const auditor = await api.token('auditor:ann', ['auditor']);
     const page = await api.call('GET', `/api/v1/reports/${id}/html`, auditor);

@@ -72,6 +72,12 @@ describe('npm start with no DATABASE_URL', () => {
     const session = psqlCli({});
     expect(session.status).toBe(0);
     expect(session.stdout.trim()).toBe(hasPsql ? 'postgres' : expect.stringContaining('postgresql-client'));
+    if (hasPsql) {
+      // the session brings the tombstone pepper: an erasure typed at this prompt works
+      const peppered = spawnSync(process.execPath, ['--import', 'tsx', path.resolve('db/psql-cli.ts'), '-Atc', 'select cardinality(compliance_private.session_peppers())'],
+        { env: cleanEnv({ PGCOMPLY_DATA_DIR: dataDir }), encoding: 'utf8', timeout: 30_000 });
+      expect(peppered.stdout.trim(), peppered.stderr).toBe('1');
+    }
     const withoutPsql = psqlCli({ PATH: '/nonexistent' });
     expect(withoutPsql.stdout).toMatch(new RegExp(`postgres://postgres:[^@]+@127\\.0\\.0\\.1:${pgPort}/pgcomply`));
     expect(withoutPsql.stdout).toContain('apt install postgresql-client');

@@ -48,6 +48,10 @@ describe('the daily PHI access review', () => {
     await quickAddJob({ connectionString: db.loginUrl('worker') }, 'phi_unusual_access', {});
     const alert = await until(async () => (await db.admin`select user_id, details from compliance.audit_logs where action = 'phi.unusual_access'`)[0], 10_000, 'the review');
     expect(alert).toMatchObject({ user_id: 'staff:curious', details: { finding: 'refused' } });
+    // and an alert in the outbox at once, not with the next day's checks
+    const [raised] = await db.admin`select topic, actor_id, payload from compliance.alert_outbox where topic = 'phi.unusual_access'`;
+    expect(raised).toMatchObject({ actor_id: 'staff:curious', payload: { finding: 'refused' } });
+    expect(await db.admin`select 1 from compliance.check_runs`).toHaveLength(0);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * The daily review of PHI access (HIPAA §164.308(a)(1)(ii)(D)): compliance.review_phi_access
- * writes a phi.unusual_access audit row per new finding; each is also an alert. Alerts are log
- * lines at warn level until the alert outbox exists (continuous compliance).
+ * writes a phi.unusual_access audit row per new finding and raises its alert in the outbox, in
+ * the same transaction; the deliver_alerts job sends it at once. The log line is for the operator.
  */
 import type { Task } from 'graphile-worker';
 import { workerLog } from '../log.js';

@@ -1,0 +1,248 @@
+--! Previous: sha1:031764d7e64078f1a71a33ef0707d407534432bf
+--! Hash: sha1:c098ddcb91f47011a2a113a9403b64e67b202777
+--! Message: second-review
+
+-- A second review's findings: alerts that reach someone (unusual PHI access at once, a report
+-- ready, a review opened).
+
+-- included from fixtures/health/review_phi_access.sql
+-- compliance.review_phi_access(): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.review_phi_access()
+ RETURNS TABLE(finding text, actor_id text, accesses bigint, weekly_baseline numeric, audit_row_id bigint, alert_row_id bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_through bigint;
+  v_sealed bigint;
+  v_found record;
+begin
+  select p.reviewed_through into v_through from compliance_private.phi_access_review_progress p for update;
+  -- single rows only up to the sealed end: every row below it has committed or never will, so
+  -- moving past it skips none (db/AUDIT_HASHING.md)
+  select coalesce((select s.last_row_id from compliance.audit_seals s where s.layout = 2 order by s.seal_no desc limit 1), 0)
+    into v_sealed;
+  for v_found in
+    select u.* from compliance.phi_unusual_access u
+     where (u.audit_row_id is null
+            -- the counts once a day per actor and kind while they stay over
+            and not exists (select from compliance.audit_logs a
+                             where a.action = 'phi.unusual_access' and a.occurred_at >= now() - interval '20 hours'
+                               and a.user_id is not distinct from u.actor_id and a.details ->> 'finding' = u.finding))
+        or (u.audit_row_id > v_through and u.audit_row_id <= v_sealed)
+     order by u.audit_row_id nulls first, u.actor_id
+  loop
+    finding := v_found.finding;
+    actor_id := v_found.actor_id;
+    accesses := v_found.accesses;
+    weekly_baseline := v_found.weekly_baseline;
+    audit_row_id := v_found.audit_row_id;
+    -- the row is about the actor flagged, so their erasure reaches it; the patient stays in the
+    -- access row it points to
+    alert_row_id := compliance_private.append_audit('phi.unusual_access', 'hipaa', 'audit_log', v_found.audit_row_id::text,
+      jsonb_build_object('finding', v_found.finding, 'accesses', v_found.accesses, 'weekly_baseline', v_found.weekly_baseline),
+      v_found.actor_id);
+    -- at once, not through the next day's check: the finding is news for whoever watches
+    perform compliance_private.raise_alert('phi.unusual_access',
+      jsonb_build_object('finding', v_found.finding, 'accesses', v_found.accesses, 'weekly_baseline', v_found.weekly_baseline,
+        'access_row_id', v_found.audit_row_id, 'audit_row_id', alert_row_id),
+      null, v_found.actor_id);
+    return next;
+  end loop;
+  update compliance_private.phi_access_review_progress p
+     set reviewed_through = greatest(v_through, v_sealed), reviewed_at = now();
+end;
+$function$;
+
+comment on function compliance.review_phi_access() is
+  'The daily review of PHI access (worker job phi_unusual_access): writes a phi.unusual_access audit row about the actor for each finding of compliance.phi_unusual_access not alerted yet (single accesses once; counts once a day while over) and returns them for the alert. Reads single accesses only up to the newest seal, so a late-committing row is reviewed next time, never skipped. Each finding is also raised at once as a phi.unusual_access alert in the outbox.';
+
+-- included from fixtures/access-reviews/open_access_review.sql
+-- compliance.open_access_review(due_in interval): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.open_access_review(due_in interval DEFAULT '7 days'::interval)
+ RETURNS compliance.access_review_campaigns
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_campaign compliance.access_review_campaigns;
+begin
+  if due_in is null or due_in <= interval '0' or due_in > interval '90 days' then
+    perform compliance_private.raise_error('BADRG', 'due_in must be more than nothing and at most 90 days');
+  end if;
+  insert into compliance.access_review_campaigns as c (opened_at, due_at, opened_by)
+  values (clock_timestamp(), clock_timestamp() + due_in, compliance.current_actor())
+  returning c.* into v_campaign;
+
+  -- every login that can act as a pgcomply role, with the roles it can use (inherited too)
+  insert into compliance.access_review_items (campaign_id, kind, login_name, roles)
+  select v_campaign.id, 'database_login', l.rolname,
+         array_agg(g.rolname::text order by g.rolname)
+    from pg_catalog.pg_roles l
+    join pg_catalog.pg_roles g on g.rolname like 'compliance\_%' and g.oid <> l.oid
+   where l.rolcanlogin and pg_catalog.pg_has_role(l.oid, g.oid, 'MEMBER')
+   group by l.rolname;
+
+  -- every application actor who acted as dpo, approver or staff in the last 90 days
+  insert into compliance.access_review_items (campaign_id, kind, actor_id, roles, last_used_at)
+  select v_campaign.id, 'application_actor', u.actor_id, array_agg(distinct u.role order by u.role), max(u.occurred_at)
+    from (select a.actor_id, coalesce(r.role, a.details ->> 'actor_role') as role, a.occurred_at
+            from compliance.audit_logs a
+            left join compliance.access_review_role_actions r on r.action = a.action
+           where a.occurred_at >= v_campaign.opened_at - interval '90 days'
+             and a.actor_id is not null
+             and (r.role is not null or a.details ->> 'actor_role' in ('dpo', 'approver', 'staff'))) u
+   group by u.actor_id;
+
+  -- every access grant in force now, with who granted it (the grantee for break-glass)
+  insert into compliance.access_review_items (campaign_id, kind, actor_id, grant_id, roles, granted_by)
+  select v_campaign.id, 'access_grant', g.grantee, g.id, array[g.scope],
+         case when g.kind = 'emergency' then g.grantee else g.approved_by end
+    from compliance.access_grants g
+   where g.revoked_at is null and g.denied_at is null
+     and (g.kind = 'emergency' or g.approved_at is not null)
+     and g.starts_at <= v_campaign.opened_at and g.expires_at > v_campaign.opened_at;
+
+  perform compliance_private.append_audit('access_review.opened', 'soc2', 'access_review_campaign', v_campaign.id::text,
+    (select jsonb_build_object('due_at', v_campaign.due_at, 'items', count(*),
+              'database_logins', count(*) filter (where i.kind = 'database_login'),
+              'application_actors', count(*) filter (where i.kind = 'application_actor'),
+              'access_grants', count(*) filter (where i.kind = 'access_grant'))
+       from compliance.access_review_items i where i.campaign_id = v_campaign.id));
+  -- the reviewers learn that a campaign waits for them
+  perform compliance_private.raise_alert('access_review.opened',
+    (select jsonb_build_object('campaign_id', v_campaign.id, 'due_at', v_campaign.due_at, 'items', count(*))
+       from compliance.access_review_items i where i.campaign_id = v_campaign.id));
+  return v_campaign;
+end;
+$function$;
+
+comment on function compliance.open_access_review(due_in interval) is
+  'Opens an access review campaign (SOC 2 CC6.2, CC6.3): a snapshot, taken now, of every database login with the pgcomply roles it can use, every application actor who acted as dpo, approver or staff in the last 90 days (from the audit log: the action''s role in access_review_role_actions, or the actor_role the PHI and grant functions record), and every access grant in force. Due in due_in (7 days). The worker opens one every Monday at 09:00 UTC; a DPO on demand. Audited as access_review.opened with the counts. Errors: BADRG. Raises an access_review.opened alert for the reviewers.';
+
+-- included from fixtures/reports/generate_monthly_report.sql
+-- compliance.generate_monthly_report(month date): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.generate_monthly_report(month date DEFAULT ((date_trunc('month'::text, (now() AT TIME ZONE 'UTC'::text)) - '1 mon'::interval))::date)
+ RETURNS compliance.reports
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_from timestamptz;
+  v_to timestamptz;
+  v_content jsonb;
+  v_row compliance.reports;
+begin
+  if month is null then
+    perform compliance_private.raise_error('BADRG', 'name the month (any day in it)');
+  end if;
+  -- calendar months in UTC, whatever the session's time zone
+  v_from := date_trunc('month', month::timestamp) at time zone 'UTC';
+  v_to := (date_trunc('month', month::timestamp) + interval '1 month') at time zone 'UTC';
+  if v_from > now() then
+    perform compliance_private.raise_error('BADRG', format('%s has not begun', to_char(v_from at time zone 'UTC', 'YYYY-MM')));
+  end if;
+  v_content := compliance_private.monthly_report_content(v_from, v_to);
+  insert into compliance.reports as r (kind, period_from, period_to, generated_by, content, content_sha256, complete)
+  values ('monthly', v_from, v_to, compliance.current_actor(), v_content,
+          encode(sha256(convert_to(v_content::text, 'UTF8')), 'hex'), v_to <= now())
+  returning r.* into v_row;
+  perform compliance_private.append_audit('report.generated', 'soc2', 'report', v_row.id::text,
+    jsonb_build_object('kind', v_row.kind, 'period_from', v_row.period_from, 'period_to', v_row.period_to,
+      'complete', v_row.complete, 'content_sha256', v_row.content_sha256));
+  -- the DPO and the auditors learn that it is there to read
+  perform compliance_private.raise_alert('report.ready',
+    jsonb_build_object('report_id', v_row.id, 'kind', v_row.kind, 'period_from', v_row.period_from, 'period_to', v_row.period_to,
+      'complete', v_row.complete, 'content_sha256', v_row.content_sha256));
+  return v_row;
+end;
+$function$;
+
+comment on function compliance.generate_monthly_report(month date) is
+  'Computes the report of the calendar month (UTC) holding month (the previous month by default), stores it in compliance.reports and writes its SHA-256 into the audit chain (report.generated). A month still running gives a report marked complete = false. The worker runs it on day 1 at 09:00 UTC; the DPO or an auditor on demand. Errors: BADRG (no month, or one not begun). Raises a report.ready alert.';
+
+-- HHS hears of every breach: with the individuals at 500 or more, in the yearly log otherwise.
+drop function compliance.breach_deadlines(timestamptz);
+-- included from fixtures/breaches/breach_deadlines.sql
+-- compliance.breach_deadlines(at timestamp with time zone): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.breach_deadlines(at timestamp with time zone DEFAULT now())
+ RETURNS TABLE(breach_id bigint, status text, discovered_at timestamp with time zone, affected_count integer, authority_due_at timestamp with time zone, authority text, authority_hours_left numeric, individuals_due_at timestamp with time zone, individuals text, individuals_hours_left numeric, hhs_and_media_required boolean, hhs text, media text, hhs_due_at timestamp with time zone)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  -- each notification: notified, overdue, due_within_24h or pending, as at the instant given
+  with d as (
+    select b.*, b.discovered_at + interval '72 hours' as authority_due, b.discovered_at + interval '60 days' as individuals_due,
+           -- HHS: with the individuals when 500 or more are affected (§164.408(b)); otherwise in the
+           -- yearly log, within 60 days after the end of the calendar year of discovery (§164.408(c))
+           case when b.affected_count >= 500 then b.discovered_at + interval '60 days'
+                else (date_trunc('year', b.discovered_at at time zone 'UTC') + interval '1 year' + interval '60 days') at time zone 'UTC' end as hhs_due
+      from compliance.breaches b
+  )
+  select d.id, d.status, d.discovered_at, d.affected_count,
+         d.authority_due,
+         case when d.notified_authority_at is not null then 'notified' when d.authority_due <= at then 'overdue'
+              when d.authority_due <= at + interval '24 hours' then 'due_within_24h' else 'pending' end,
+         round(extract(epoch from d.authority_due - at) / 3600, 1),
+         d.individuals_due,
+         case when d.notified_individuals_at is not null then 'notified' when d.individuals_due <= at then 'overdue'
+              when d.individuals_due <= at + interval '24 hours' then 'due_within_24h' else 'pending' end,
+         round(extract(epoch from d.individuals_due - at) / 3600, 1),
+         d.affected_count >= 500,
+         case when d.notified_hhs_at is not null then 'notified' when d.hhs_due <= at then 'overdue'
+              when d.hhs_due <= at + interval '24 hours' then 'due_within_24h' else 'pending' end,
+         case when d.affected_count < 500 then 'not_required' when d.notified_media_at is not null then 'notified'
+              when d.individuals_due <= at then 'overdue' else 'pending' end,
+         d.hhs_due
+    from d
+   order by least(case when d.notified_authority_at is null then d.authority_due end,
+                  case when d.notified_individuals_at is null then d.individuals_due end) nulls last, d.id;
+$function$;
+
+comment on function compliance.breach_deadlines(at timestamp with time zone) is
+  'Every breach with its deadlines as at the instant given (now by default): the supervisory authority 72 hours after discovery (GDPR Art. 33), individuals 60 days after (HIPAA §164.404; GDPR Art. 34 "without undue delay"), HHS and the media within the same 60 days when 500 or more are affected (HIPAA §164.406-408(b)), HHS alone in the yearly log when fewer are, within 60 days after the end of the calendar year of discovery (§164.408(c), hhs_due_at); each notified, overdue, due_within_24h or pending, with the hours left. Most urgent first.';
+
+revoke all on function compliance.breach_deadlines(timestamptz) from public;
+grant execute on function compliance.breach_deadlines(timestamptz) to compliance_dpo, compliance_auditor;
+-- included from fixtures/checks/check_breach_deadlines.sql
+-- compliance_private.check_breach_deadlines(context jsonb): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.check_breach_deadlines(context jsonb)
+ RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_due jsonb;
+begin
+  select coalesce(jsonb_agg(jsonb_build_object('breach_id', d.breach_id, 'authority', d.authority, 'individuals', d.individuals,
+                                               'hhs', d.hhs, 'media', d.media) order by d.breach_id), '[]')
+    into v_due
+    from compliance.breach_deadlines(now()) d
+   where d.authority in ('overdue', 'due_within_24h') or d.individuals in ('overdue', 'due_within_24h')
+      or d.hhs in ('overdue', 'due_within_24h') or d.media = 'overdue';
+  status := case when v_due = '[]' then 'pass' else 'fail' end;
+  measured := jsonb_build_object('breaches_due', v_due);
+  threshold := jsonb_build_object('due_within_hours', 24, 'breaches_due', '[]'::jsonb);
+  detail := case when v_due = '[]' then 'no breach notification is overdue or due within 24 hours'
+                 else format('%s breach(es) with a notification overdue or due within 24 hours', jsonb_array_length(v_due)) end;
+  evidence := 'select * from compliance.breach_deadlines(now()) where authority in (''overdue'', ''due_within_24h'') or individuals in (''overdue'', ''due_within_24h'') or hhs in (''overdue'', ''due_within_24h'') or media = ''overdue''';
+  return next;
+end;
+$function$;
+
+comment on function compliance_private.check_breach_deadlines(context jsonb) is
+  'Compliance check: no breach notification (authority, individuals, HHS, media) is overdue or due within 24 hours without having been made.';
