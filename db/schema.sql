@@ -10459,6 +10459,59 @@ COMMENT ON COLUMN compliance_private.bulk_operations.xact_id IS 'The transaction
 COMMENT ON COLUMN compliance_private.bulk_operations.kind IS 'erasure or retention.';
 
 --
+-- Name: database_identity; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.database_identity (
+    singleton boolean DEFAULT true NOT NULL,
+    database_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    system_identifier bigint NOT NULL,
+    database_name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT database_identity_one_row CHECK (singleton)
+);
+
+ALTER TABLE ONLY compliance_private.database_identity FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.database_identity OWNER TO compliance_owner;
+
+--
+-- Name: TABLE database_identity; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.database_identity IS 'This pgcomply database''s identity, made once by migration 000042: a dump carries it, a restore keeps it, so pgcomply backup verify can tell an archive of this database from one of another. Owner only.';
+
+--
+-- Name: COLUMN database_identity.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.database_identity.singleton IS 'Always true: one row.';
+
+--
+-- Name: COLUMN database_identity.database_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.database_identity.database_id IS 'A random id, the same in every backup and restore of this database.';
+
+--
+-- Name: COLUMN database_identity.system_identifier; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.database_identity.system_identifier IS 'The PostgreSQL cluster''s system identifier (pg_control_system()) where the database was when the identity was made.';
+
+--
+-- Name: COLUMN database_identity.database_name; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.database_identity.database_name IS 'The database''s name when the identity was made.';
+
+--
+-- Name: COLUMN database_identity.created_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.database_identity.created_at IS 'When the identity was made.';
+
+--
 -- Name: erased_subjects; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -11106,6 +11159,13 @@ ALTER TABLE ONLY compliance_private.bulk_operations
 
 ALTER TABLE ONLY compliance_private.clock_override
     ADD CONSTRAINT clock_override_pkey PRIMARY KEY (singleton);
+
+--
+-- Name: database_identity database_identity_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.database_identity
+    ADD CONSTRAINT database_identity_pkey PRIMARY KEY (singleton);
 
 --
 -- Name: erased_subjects erased_subjects_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
@@ -12766,10 +12826,28 @@ ALTER TABLE compliance.user_preferences ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compliance.user_profiles ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: database_identity; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.database_identity ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: expected_grants; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
 --
 
 ALTER TABLE compliance_private.expected_grants ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: database_identity owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.database_identity TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON database_identity; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.database_identity IS 'Written once by migration 000042 (the owner); pgcomply backup verify reads it as the superuser. No application role reads it.';
 
 --
 -- Name: expected_grants owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner

@@ -51,7 +51,7 @@ async function sha256Of(file: string): Promise<string> {
 }
 
 /** the archive's header, as pg_restore --list prints it; an error that names the file when it is none */
-async function readHeader(pgRestore: string, file: string): Promise<{ createdAt: string; dumpedFrom: string | null }> {
+async function readHeader(pgRestore: string, file: string): Promise<{ createdAt: string; dumpedFrom: string | null; databaseName: string | null }> {
   const listed = await run(pgRestore, ['--list', file]);
   if (listed.code !== 0) {
     throw new BackupUnreadable(`${file} is not a pg_dump -Fc archive this pg_restore can read: ${listed.stderr.trim().split('\n')[0] ?? ''}`);
@@ -59,7 +59,49 @@ async function readHeader(pgRestore: string, file: string): Promise<{ createdAt:
   const created = /^; Archive created at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)/m.exec(listed.stdout);
   if (!created) throw new BackupUnreadable(`${file}: pg_restore --list shows no creation time`);
   const from = /^;\s+Dumped from database version: (.+)$/m.exec(listed.stdout);
-  return { createdAt: `${created[1]!.replace(' ', 'T')}Z`, dumpedFrom: from?.[1]?.trim() ?? null };
+  const dbname = /^;\s+dbname: (.+)$/m.exec(listed.stdout);
+  return { createdAt: `${created[1]!.replace(' ', 'T')}Z`, dumpedFrom: from?.[1]?.trim() ?? null, databaseName: dbname?.[1]?.trim() ?? null };
+}
+
+interface Identity { database_id: string; system_identifier: string; database_name: string }
+type FirstSeal = { seal_no: string; seal_hash: string } | undefined;
+
+async function identityOf(sql: Sql): Promise<{ identity: Identity | undefined; firstSeal: FirstSeal }> {
+  const [identity] = await sql<Identity[]>`
+    select database_id::text, system_identifier::text, database_name from compliance_private.database_identity`.catch(() => []);
+  const [firstSeal] = await sql<{ seal_no: string; seal_hash: string }[]>`
+    select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals order by seal_no limit 1`;
+  return { identity, firstSeal };
+}
+
+/**
+ * Whether the archive is this database's: the identity its migration made (a random id, the
+ * cluster's system identifier and the name where it was made: a dump and a restore carry them),
+ * the name the archive was dumped from, and the first seal of its chain, which this database must
+ * hold with the same hash (unless retention has since removed it).
+ */
+async function otherDatabaseProblems(admin: Sql, scratch: Sql, dumpedFromName: string | null): Promise<BackupProblem[]> {
+  const live = await identityOf(admin);
+  const archived = await identityOf(scratch);
+  const [here] = await admin<{ name: string }[]>`select current_database() as name`;
+  const problems: BackupProblem[] = [];
+  if (!archived.identity) {
+    problems.push({ kind: 'other_database', detail: 'the archive holds no database identity (made by migration 000042): it cannot be told to be this database\'s' });
+  } else if (!live.identity || archived.identity.database_id !== live.identity.database_id
+             || archived.identity.system_identifier !== live.identity.system_identifier) {
+    problems.push({ kind: 'other_database', detail: `the archive is of another pgcomply database (${archived.identity.database_name}, identity ${archived.identity.database_id})` });
+  }
+  if (dumpedFromName && dumpedFromName !== here!.name) {
+    problems.push({ kind: 'other_database', detail: `the archive was dumped from database ${dumpedFromName}, this is ${here!.name}` });
+  }
+  if (archived.firstSeal) {
+    const [same] = await admin<{ seal_hash: string }[]>`
+      select encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals where seal_no = ${archived.firstSeal.seal_no}::bigint`;
+    if (same && same.seal_hash !== archived.firstSeal.seal_hash) {
+      problems.push({ kind: 'other_chain', detail: `seal ${archived.firstSeal.seal_no} of the archive's chain differs from this database's` });
+    }
+  }
+  return problems;
 }
 
 /** what the restored database's own checks say about row-level security and grants */
@@ -119,6 +161,7 @@ export async function verifyBackup(options: BackupVerifyOptions): Promise<Backup
       const scratch = connect(scratchUrl, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-backup-verify' } });
       try {
         problems.push(...await accessProblems(scratch));
+        problems.push(...await otherDatabaseProblems(admin, scratch, header.databaseName));
         [lastSeal] = await scratch<{ seal_no: number; seal_hash: string }[]>`
           select s.seal_no::int8 as seal_no, encode(s.seal_hash, 'hex') as seal_hash from compliance.audit_seals s order by s.seal_no desc limit 1`;
       } finally {

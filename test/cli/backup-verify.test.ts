@@ -119,6 +119,30 @@ describe('pgcomply backup verify', () => {
     expect(audited!.outcome).toBe('failure');
   });
 
+  it('does not take an archive of another pgcomply database for this one\'s (other_database), so backup_age does not count it', async () => {
+    const otherUrl = withDatabase(parseDatabaseUrl(roundTrip.maintenanceUrl), `${name}_other`);
+    await setupDatabase({ adminUrl: otherUrl, loginPassword: inject('loginPassword'), tombstonePepper: { keyring: inject('tombstonePepper') } });
+    try {
+      const other = postgres(otherUrl, { ...quiet, max: 1 });
+      await other`select compliance.seal_audit_log()`;
+      await other.end();
+      const file = path.join(work, 'other.dump');
+      execFileSync(roundTrip.pgDump, ['-Fc', '-f', file, '-d', otherUrl], { stdio: 'pipe' });
+      const before = await source`select count(*)::int as n from compliance.backup_verifications where ok`;
+      const run = await verify(file);
+      expect(run.code, run.stderr).toBe(1);
+      const result = JSON.parse(run.stdout);
+      expect(result.ok).toBe(false);
+      expect(result.problems.map((p: { kind: string }) => p.kind)).toContain('other_database');
+      const after = await source`select count(*)::int as n from compliance.backup_verifications where ok`;
+      expect(after[0]!.n).toBe(before[0]!.n);
+    } finally {
+      const maintenance = postgres(roundTrip.maintenanceUrl, { ...quiet, max: 1 });
+      await maintenance.unsafe(`drop database if exists "${name}_other" with (force)`);
+      await maintenance.end();
+    }
+  }, 120_000);
+
   it('refuses a file that is no archive, or is missing, with one line and exit 2, recording nothing', async () => {
     const before = (await source<{ n: number }[]>`select count(*)::int as n from compliance.backup_verifications`)[0]!.n;
     for (const [file, says] of [[path.resolve('package.json'), /is not a pg_dump -Fc archive/], [path.join(work, 'missing.dump'), /cannot read .*missing\.dump: ENOENT/]] as const) {

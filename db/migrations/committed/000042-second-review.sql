@@ -1,5 +1,5 @@
 --! Previous: sha1:031764d7e64078f1a71a33ef0707d407534432bf
---! Hash: sha1:c098ddcb91f47011a2a113a9403b64e67b202777
+--! Hash: sha1:ca315b48d4d42ee6a797e21ea6733f4d4d98ddd3
 --! Message: second-review
 
 -- A second review's findings: alerts that reach someone (unusual PHI access at once, a report
@@ -246,3 +246,35 @@ $function$;
 
 comment on function compliance_private.check_breach_deadlines(context jsonb) is
   'Compliance check: no breach notification (authority, individuals, HHS, media) is overdue or due within 24 hours without having been made.';
+
+-- Whose backup is it? A database's identity, made once and carried by every dump of it, so that
+-- pgcomply backup verify can refuse an archive of another pgcomply database.
+create table compliance_private.database_identity (
+  singleton boolean not null default true,
+  database_id uuid not null default gen_random_uuid(),
+  system_identifier bigint not null,
+  database_name text not null,
+  created_at timestamptz not null default now(),
+  constraint database_identity_pkey primary key (singleton),
+  constraint database_identity_one_row check (singleton)
+);
+comment on table compliance_private.database_identity is
+  'This pgcomply database''s identity, made once by migration 000042: a dump carries it, a restore keeps it, so pgcomply backup verify can tell an archive of this database from one of another. Owner only.';
+comment on column compliance_private.database_identity.singleton is 'Always true: one row.';
+comment on column compliance_private.database_identity.database_id is 'A random id, the same in every backup and restore of this database.';
+comment on column compliance_private.database_identity.system_identifier is 'The PostgreSQL cluster''s system identifier (pg_control_system()) where the database was when the identity was made.';
+comment on column compliance_private.database_identity.database_name is 'The database''s name when the identity was made.';
+comment on column compliance_private.database_identity.created_at is 'When the identity was made.';
+alter table compliance_private.database_identity enable row level security;
+alter table compliance_private.database_identity force row level security;
+-- included from fixtures/access/database_identity.owner_routines.sql
+-- policy owner_routines on compliance_private.database_identity: its current definition (db/CONVENTIONS.md).
+
+drop policy if exists owner_routines on compliance_private.database_identity;
+create policy owner_routines on compliance_private.database_identity as permissive for all to compliance_owner
+  using (true)
+  with check (true);
+comment on policy owner_routines on compliance_private.database_identity is 'Written once by migration 000042 (the owner); pgcomply backup verify reads it as the superuser. No application role reads it.';
+
+insert into compliance_private.database_identity (system_identifier, database_name)
+select s.system_identifier, current_database() from pg_control_system() s;
