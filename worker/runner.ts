@@ -34,8 +34,10 @@ export interface WorkerOptions {
   alerts?: Partial<AlertDelivery>;
   /** REQUIRE_TLS: the client_tls compliance check then fails on any connection without TLS */
   requireTls?: boolean;
-  /** ANCHOR_DIR and the signing key: an anchor is published there hourly (worker/tasks/publish-anchor.ts) */
+  /** ANCHOR_DIR and the signing key: an anchor is published at start and hourly (worker/tasks/publish-anchor.ts) */
   anchors?: AnchorPublishing;
+  /** is told every graphile-worker event of every runner this worker starts (the fault tests watch the jobs) */
+  observer?: WorkerEvents;
 }
 
 const alertDelivery = (options: WorkerOptions): AlertDelivery => ({ leaseSeconds: 60, intervalSeconds: 2, ...options.alerts });
@@ -83,12 +85,20 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
   const workerIds: string[] = [];
   // listening from before run(): the job loops are created while it starts
   const events: WorkerEvents = new EventEmitter();
+  if (options.observer) {
+    const emit = events.emit.bind(events);
+    events.emit = ((name: string, ...args: unknown[]) => {
+      options.observer!.emit(name as never, ...(args as [never]));
+      return emit(name as never, ...(args as [never]));
+    }) as typeof events.emit;
+  }
   events.on('worker:create', ({ worker }) => workerIds.push(worker.workerId));
   // a job loop that cannot record a job's end (its connection died) ends for good: graphile-worker
   // expects the process to be restarted, so the runner is
   events.on('worker:fatalError', onFatal);
+  let runner: Runner | undefined;
   try {
-    const runner = await run({
+    runner = await run({
       pgPool: pool,
       events,
       concurrency,
@@ -107,13 +117,17 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
     if (options.anchors) {
       await runner.addJob('publish_anchor', { first: true }, { jobKey: 'publish_anchor_at_start', jobKeyMode: 'replace', maxAttempts: 8 });
     }
+    const started = runner;
     const stop = async () => {
       cronQueries.stopWaiting();
-      await runner.stop().catch(() => undefined);
+      await started.stop().catch(() => undefined);
       await pool.end().catch(() => undefined);
     };
-    return { runner, pool, workerIds, stop };
+    return { runner: started, pool, workerIds, stop };
   } catch (error) {
+    // a runner whose start failed half-way must not keep loops running beside the next one
+    cronQueries.stopWaiting();
+    await runner?.stop().catch(() => undefined);
     await pool.end().catch(() => undefined);
     throw error;
   }
@@ -123,17 +137,70 @@ const FIRST_START_ATTEMPTS = 4;
 
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const staleLockSeconds = options.staleLockSeconds ?? DEFAULT_STALE_LOCK_SECONDS;
+  // One state machine for start and restart. Each runner started is a generation; a job loop that
+  // dies marks its generation lost. A lost generation that is current is replaced; one that is
+  // still starting is replaced as soon as its start returns (a loop can die while run() sets the
+  // loops up, before the runner is ours); an old one is already stopped. Nothing here may reject
+  // unhandled: a worker never exits on a lost connection.
+  interface Generation { running?: RunningRunner; lost: boolean }
+  let current: Generation | undefined;
   let stopping = false;
   let restarting: Promise<void> | undefined;
+  let again = false;
+
+  async function launch(): Promise<Generation> {
+    const generation: Generation = { lost: false };
+    generation.running = await startRunner(options, () => {
+      generation.lost = true;
+      if (generation === current) scheduleRestart();
+    });
+    return generation;
+  }
+
+  function scheduleRestart(): void {
+    if (stopping) return;
+    if (restarting) {
+      again = true;
+      return;
+    }
+    restarting = (async () => {
+      do {
+        again = false;
+        workerLog.warn('a job loop of the worker lost its database connection; restarting the worker');
+        const previous = current;
+        current = undefined;
+        await previous?.running?.stop().catch(() => undefined);
+        for (let attempt = 1; !stopping; attempt += 1) {
+          try {
+            // the jobs the dead loops held are ours: release them now rather than when stale
+            await releaseJobsOf(options.connectionString, previous?.running?.workerIds ?? []);
+            const next = await launch();
+            current = next;
+            if (next.lost) again = true;
+            workerLog.info({ attempt }, 'worker restarted');
+            break;
+          } catch (error) {
+            workerLog.warn({ attempt }, `the worker could not restart yet: ${(error as Error).message}`);
+            await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)));
+          }
+        }
+      } while (again && !stopping);
+    })().catch((error: unknown) => workerLog.error({ err: error }, 'the worker could not restart'))
+      .finally(() => {
+        restarting = undefined;
+      });
+  }
+
   // the first start is tried again, as a restart is, when the database cuts it off (its
   // connections terminated while the loops were being set up); a setting that is wrong still
   // fails the start, after the last attempt
-  let current: RunningRunner;
   for (let attempt = 1; ; attempt += 1) {
     try {
       // a worker killed before this one started may still hold jobs
       await unlockStaleJobs(options.connectionString, staleLockSeconds);
-      current = await startRunner(options, () => void restart());
+      const first = await launch();
+      current = first;
+      if (first.lost) scheduleRestart();
       break;
     } catch (error) {
       if (attempt >= FIRST_START_ATTEMPTS) throw error;
@@ -142,35 +209,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     }
   }
 
-  async function restart(): Promise<void> {
-    if (stopping || restarting) return;
-    restarting = (async () => {
-      workerLog.warn('a job loop of the worker lost its database connection; restarting the worker');
-      const previous = current;
-      await previous.stop();
-      for (let attempt = 1; !stopping; attempt += 1) {
-        try {
-          // the jobs the dead loops held are ours: release them now rather than when stale
-          await releaseJobsOf(options.connectionString, previous.workerIds);
-          current = await startRunner(options, () => void restart());
-          workerLog.info({ attempt }, 'worker restarted');
-          return;
-        } catch (error) {
-          workerLog.warn({ attempt }, `the worker could not restart yet: ${(error as Error).message}`);
-          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)));
-        }
-      }
-    })().finally(() => {
-      restarting = undefined;
-    });
-    return restarting;
-  }
-
   return {
     async stop() {
       stopping = true;
       await restarting;
-      await current.stop();
+      await current?.running?.stop();
     },
   };
 }
