@@ -2664,6 +2664,11 @@ declare
   v_reason text := compliance_private.phi_check(patient, purpose, intent, record_id);
 begin
   if v_reason is not null then
+    -- the workforce learns nothing of who exists: an unknown (or erased) patient reads as a
+    -- patient they hold no grant for; the phi.denied row keeps the real reason for the DPO
+    if v_reason = 'unknown_patient' and compliance_private.phi_caller_role() in ('staff', 'approver') then
+      v_reason := 'no_active_grant';
+    end if;
     return query select false, v_reason, null::integer, null::bytea, null::integer, null::text, null::timestamptz;
     return;
   end if;
@@ -2683,7 +2688,7 @@ ALTER FUNCTION compliance.phi_access(patient text, purpose text, intent text, re
 -- Name: FUNCTION phi_access(patient text, purpose text, intent text, record_id uuid); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) IS 'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category and recorded_at for an update (else the database''s time, to the millisecond). A refusal returns allowed = false with the reason and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it before a write whose patient key it does not hold, and after a read that returned nothing, to learn why.';
+COMMENT ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) IS 'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category and recorded_at for an update (else the database''s time, to the millisecond). A refusal returns allowed = false with the reason (to staff, an unknown or erased patient reads as no_active_grant; the audit row keeps unknown_patient) and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it before a write whose patient key it does not hold, and after a read that returned nothing, to learn why.';
 
 --
 -- Name: phi_access_log(bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -6265,9 +6270,13 @@ begin
       format('give a reason of %s to 2000 characters', case when kind = 'emergency' then 20 else 1 end),
       'Say why access is needed; an emergency needs at least 20 characters an approver can review.');
   end if;
-  -- the patient must exist, and is held against erasure until this transaction ends
-  perform compliance_private.require_subject(patient);
+  -- the patient must exist, and is held against erasure until this transaction ends. An erased
+  -- patient is answered as one who never existed: the workforce must not learn who was erased
   perform from compliance.user_profiles p where p.user_id = check_grant_request.patient for key share;
+  if not found then
+    perform compliance_private.raise_error('UNKSJ', 'no patient with that user id',
+      'Check the user id; a patient exists once their profile was created.');
+  end if;
 end;
 $$;
 
@@ -6277,7 +6286,7 @@ ALTER FUNCTION compliance_private.check_grant_request(patient text, scope text, 
 -- Name: FUNCTION check_grant_request(patient text, scope text, purpose text, reason text, kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text) IS 'The checks every new grant passes: a known scope and a purpose that fits the kind (BADRG), a reason (GRRSN: at least 20 characters for an emergency), a patient who exists (UNKSJ, ERASD), held against erasure until the transaction ends.';
+COMMENT ON FUNCTION compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text) IS 'The checks every new grant passes: a known scope and a purpose that fits the kind (BADRG), a reason (GRRSN: at least 20 characters for an emergency), a patient who exists (UNKSJ, also for an erased patient, whom the workforce must not tell from one who never existed), held against erasure until the transaction ends.';
 
 --
 -- Name: check_master_key_age(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -8395,6 +8404,42 @@ ALTER FUNCTION compliance_private.tg__audit_row_change() OWNER TO compliance_own
 --
 
 COMMENT ON FUNCTION compliance_private.tg__audit_row_change() IS 'AFTER UPDATE row trigger on every personal table (inserts are audited per statement by tg__audit_inserted_rows): one audit row per update, with the actor from the request context and, for updates, the changed field names (details.changed_fields, shortest name first) and their old and new values (personal part, GDPR Art. 16). Deletes are audited per statement by tg__audit_deleted_rows.';
+
+--
+-- Name: tg__refuse_foreign_key_value(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg__refuse_foreign_key_value() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  -- TG_ARGV[0]: the key column a client may choose
+  v_key text := to_jsonb(new) ->> tg_argv[0];
+  v_taken boolean;
+begin
+  if not compliance_private.acting_for_one_subject() then
+    return new;
+  end if;
+  execute format('select exists (select from %I.%I t where t.%I::text = $1 and t.user_id is distinct from $2)',
+                 tg_table_schema, tg_table_name, tg_argv[0])
+    into v_taken using v_key, compliance.current_subject();
+  if v_taken then
+    -- the same answer as writing a row for another subject: a duplicate key would tell the app
+    -- role that another subject holds this id
+    raise exception 'new row violates row-level security policy for table "%"', tg_table_name using errcode = '42501';
+  end if;
+  return new;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.tg__refuse_foreign_key_value() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg__refuse_foreign_key_value(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg__refuse_foreign_key_value() IS 'BEFORE INSERT on tables whose key the app role may choose (conversations, sessions): a key another subject already holds is refused with 42501, as a row for another subject is, never with the 23505 that would tell the app role it exists. TG_ARGV[0]: the key column.';
 
 --
 -- Name: tg__set_updated_at(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11588,6 +11633,18 @@ CREATE OR REPLACE VIEW compliance.access_review_campaign_status WITH (security_b
   GROUP BY c.id;
 
 --
+-- Name: conversations _005_refuse_foreign_key_value; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _005_refuse_foreign_key_value BEFORE INSERT ON compliance.conversations FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__refuse_foreign_key_value('conversation_id');
+
+--
+-- Name: sessions _005_refuse_foreign_key_value; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _005_refuse_foreign_key_value BEFORE INSERT ON compliance.sessions FOR EACH ROW EXECUTE FUNCTION compliance_private.tg__refuse_foreign_key_value('id');
+
+--
 -- Name: consent_records _010_append_only; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
@@ -14726,6 +14783,12 @@ REVOKE ALL ON FUNCTION compliance_private.tg__audit_inserted_rows() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.tg__audit_row_change() FROM PUBLIC;
+
+--
+-- Name: FUNCTION tg__refuse_foreign_key_value(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg__refuse_foreign_key_value() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg__set_updated_at(); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -1,5 +1,5 @@
 --! Previous: sha1:031764d7e64078f1a71a33ef0707d407534432bf
---! Hash: sha1:ca315b48d4d42ee6a797e21ea6733f4d4d98ddd3
+--! Hash: sha1:1ee93ee6cca666eee66de35cc03e14f4f15bf792
 --! Message: second-review
 
 -- A second review's findings: alerts that reach someone (unusual PHI access at once, a report
@@ -278,3 +278,114 @@ comment on policy owner_routines on compliance_private.database_identity is 'Wri
 
 insert into compliance_private.database_identity (system_identifier, database_name)
 select s.system_identifier, current_database() from pg_control_system() s;
+
+-- No oracles: the workforce cannot tell an erased patient from one who never existed, and the app
+-- role cannot learn that another subject holds a conversation or session id.
+-- included from fixtures/workforce/check_grant_request.sql
+-- compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if scope is null or scope not in ('phi.read', 'phi.write') then
+    perform compliance_private.raise_error('BADRG', format('scope %L is unknown', scope), 'Use phi.read or phi.write.');
+  end if;
+  if purpose is null or purpose not in ('treatment', 'payment', 'operations', 'emergency') or (purpose = 'emergency') <> (kind = 'emergency') then
+    perform compliance_private.raise_error('BADRG', format('purpose of use %L does not fit a grant of kind %s', purpose, kind),
+      'Use treatment, payment or operations; emergency is for break_glass.');
+  end if;
+  if reason is null or length(trim(reason)) < (case when kind = 'emergency' then 20 else 1 end) or length(reason) > 2000 then
+    perform compliance_private.raise_error('GRRSN',
+      format('give a reason of %s to 2000 characters', case when kind = 'emergency' then 20 else 1 end),
+      'Say why access is needed; an emergency needs at least 20 characters an approver can review.');
+  end if;
+  -- the patient must exist, and is held against erasure until this transaction ends. An erased
+  -- patient is answered as one who never existed: the workforce must not learn who was erased
+  perform from compliance.user_profiles p where p.user_id = check_grant_request.patient for key share;
+  if not found then
+    perform compliance_private.raise_error('UNKSJ', 'no patient with that user id',
+      'Check the user id; a patient exists once their profile was created.');
+  end if;
+end;
+$function$;
+
+comment on function compliance_private.check_grant_request(patient text, scope text, purpose text, reason text, kind text) is
+  'The checks every new grant passes: a known scope and a purpose that fits the kind (BADRG), a reason (GRRSN: at least 20 characters for an emergency), a patient who exists (UNKSJ, also for an erased patient, whom the workforce must not tell from one who never existed), held against erasure until the transaction ends.';
+
+-- included from fixtures/health/phi_access.sql
+-- compliance.phi_access(patient text, purpose text, intent text, record_id uuid): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid DEFAULT NULL::uuid)
+ RETURNS TABLE(allowed boolean, reason text, key_version integer, wrapped_key bytea, kek_version integer, category text, recorded_at timestamp with time zone)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_reason text := compliance_private.phi_check(patient, purpose, intent, record_id);
+begin
+  if v_reason is not null then
+    -- the workforce learns nothing of who exists: an unknown (or erased) patient reads as a
+    -- patient they hold no grant for; the phi.denied row keeps the real reason for the DPO
+    if v_reason = 'unknown_patient' and compliance_private.phi_caller_role() in ('staff', 'approver') then
+      v_reason := 'no_active_grant';
+    end if;
+    return query select false, v_reason, null::integer, null::bytea, null::integer, null::text, null::timestamptz;
+    return;
+  end if;
+  return query
+    select true, null::text, k.key_version, k.wrapped_key, k.kek_version, h.category,
+           coalesce(h.recorded_at, date_trunc('milliseconds', now()))
+      from (select) one
+      left join lateral (select k.key_version, k.wrapped_key, k.kek_version from compliance_private.subject_keys k
+                          where k.user_id = phi_access.patient order by k.key_version desc limit 1) k on true
+      left join compliance.health_records h on h.id = phi_access.record_id;
+end;
+$function$;
+
+comment on function compliance.phi_access(patient text, purpose text, intent text, record_id uuid) is
+  'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category and recorded_at for an update (else the database''s time, to the millisecond). A refusal returns allowed = false with the reason (to staff, an unknown or erased patient reads as no_active_grant; the audit row keeps unknown_patient) and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it before a write whose patient key it does not hold, and after a read that returned nothing, to learn why.';
+
+-- included from fixtures/subject-rights/tg__refuse_foreign_key_value.sql
+-- compliance_private.tg__refuse_foreign_key_value(): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.tg__refuse_foreign_key_value()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  -- TG_ARGV[0]: the key column a client may choose
+  v_key text := to_jsonb(new) ->> tg_argv[0];
+  v_taken boolean;
+begin
+  if not compliance_private.acting_for_one_subject() then
+    return new;
+  end if;
+  execute format('select exists (select from %I.%I t where t.%I::text = $1 and t.user_id is distinct from $2)',
+                 tg_table_schema, tg_table_name, tg_argv[0])
+    into v_taken using v_key, compliance.current_subject();
+  if v_taken then
+    -- the same answer as writing a row for another subject: a duplicate key would tell the app
+    -- role that another subject holds this id
+    raise exception 'new row violates row-level security policy for table "%"', tg_table_name using errcode = '42501';
+  end if;
+  return new;
+end;
+$function$;
+
+comment on function compliance_private.tg__refuse_foreign_key_value() is
+  'BEFORE INSERT on tables whose key the app role may choose (conversations, sessions): a key another subject already holds is refused with 42501, as a row for another subject is, never with the 23505 that would tell the app role it exists. TG_ARGV[0]: the key column.';
+
+revoke all on function compliance_private.tg__refuse_foreign_key_value() from public;
+create trigger _005_refuse_foreign_key_value before insert on compliance.conversations
+  for each row execute function compliance_private.tg__refuse_foreign_key_value('conversation_id');
+create trigger _005_refuse_foreign_key_value before insert on compliance.sessions
+  for each row execute function compliance_private.tg__refuse_foreign_key_value('id');
