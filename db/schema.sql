@@ -3166,34 +3166,55 @@ ALTER FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, e
 COMMENT ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) IS 'The worker records what became of an attempt: delivered by webhook or to the log, retry (after retry_in_seconds, with the error), or failed for good (with the error). Worker role only. Errors: BADRG, GRNOT (not pending).';
 
 --
--- Name: record_anchor(bigint, text, text, integer, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+-- Name: record_anchor(bigint, text, text, text, jsonb, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) RETURNS bigint
+CREATE FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
+declare
+  v_configured text := (select s.anchor_key_fingerprint from compliance.compliance_check_settings s);
+  v_signature bytea;
 begin
-  if key_id is null or key_id !~ '^[0-9A-Za-z_-]{1,64}$' or erasures is null or erasures < 0
-     or destination is null or length(destination) not between 1 and 1024 then
-    perform compliance_private.raise_error('BADRG', 'an anchor needs the signing key''s id, the number of erasures it carries and where it was written');
+  if key_fingerprint is null or key_fingerprint !~ '^[0-9a-f]{64}$' or destination is null or length(destination) not between 1 and 1024
+     or signed is null or jsonb_typeof(signed) <> 'object' or jsonb_typeof(signed -> 'erasures') is distinct from 'array' then
+    perform compliance_private.raise_error('BADRG', 'an anchor needs the signing key''s fingerprint (64 hex), its signature, what was signed and where it was written');
+  end if;
+  begin
+    v_signature := decode(signature, 'base64');
+  exception when others then
+    v_signature := null;
+  end;
+  if v_signature is null or length(v_signature) <> 64 then
+    perform compliance_private.raise_error('BADRG', 'an anchor''s signature is 64 bytes of Ed25519, in base64');
+  end if;
+  -- what was signed must be this anchor: the same seal, under the key the fingerprint names
+  if signed ->> 'seal_no' is distinct from record_anchor.seal_no::text or signed ->> 'seal_hash' is distinct from record_anchor.seal_hash
+     or signed ->> 'key_id' is distinct from left(record_anchor.key_fingerprint, 16) then
+    perform compliance_private.raise_error('BADRG', 'what was signed names another seal or another key than the anchor');
+  end if;
+  if v_configured is not null and v_configured <> key_fingerprint then
+    perform compliance_private.raise_error('BADRG', format('the anchor is signed with key %s, not the configured anchor key %s', left(key_fingerprint, 16), left(v_configured, 16)),
+      'The worker sets the configured key from ANCHOR_SIGNING_KEY (compliance.set_anchor_key).');
   end if;
   if not exists (select from compliance.audit_seals s where s.seal_no = record_anchor.seal_no and encode(s.seal_hash, 'hex') = record_anchor.seal_hash) then
     perform compliance_private.raise_error('BADRG', format('seal %s with hash %s is not in the chain: an anchor names a seal as it is', record_anchor.seal_no, record_anchor.seal_hash));
   end if;
   return compliance_private.append_audit('audit.anchored', 'soc2', 'audit_seal', record_anchor.seal_no::text,
-    jsonb_build_object('seal_no', record_anchor.seal_no, 'seal_hash', record_anchor.seal_hash, 'key_id', record_anchor.key_id,
-      'erasures', record_anchor.erasures, 'destination', record_anchor.destination));
+    jsonb_build_object('seal_no', record_anchor.seal_no, 'seal_hash', record_anchor.seal_hash, 'key_id', left(record_anchor.key_fingerprint, 16),
+      'key_fingerprint', record_anchor.key_fingerprint, 'signature', record_anchor.signature, 'signed', record_anchor.signed,
+      'erasures', jsonb_array_length(record_anchor.signed -> 'erasures'), 'destination', record_anchor.destination));
 end;
 $_$;
 
-ALTER FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) IS 'Records in the audit chain that an anchor was written outside the database (pgcomply anchor, the worker''s hourly publish_anchor): the seal it names, which must be in the chain with that hash, the signing key''s id, how many erasure journal entries it carries and where it was written. compliance.last_anchor reads the newest. For the worker, the DPO and auditors. Errors: BADRG.';
+COMMENT ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) IS 'Records in the audit chain that an anchor of this seal was written outside the database (pgcomply anchor, the worker at start and hourly): the seal must be in the chain with that hash; the anchor carries what was signed, the Ed25519 signature and the signing key''s fingerprint (SHA-256 of its SubjectPublicKeyInfo), which must be the configured anchor key once one is set (compliance.set_anchor_key). PostgreSQL cannot check an Ed25519 signature: pgcomply verify --anchors and pgcomply doctor check each recorded anchor''s signature against the public key. Audited as audit.anchored. Errors: BADRG.';
 
 --
 -- Name: record_backup_verification(text, text, bigint, timestamp with time zone, bigint, text, bigint, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4114,6 +4135,37 @@ ALTER FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals in
 --
 
 COMMENT ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) IS 'Seals audit rows in id order into new audit_seals (at most max_rows_per_seal rows each, at most max_seals per call): every id handed out before the call once no older transaction is still running, otherwise up to the horizon an earlier call recorded. Takes no lock that a writer waits for; concurrent sealers wait for each other. Ids of rolled-back rows stay inside the range of the next seal that has rows, so the ranges are contiguous. Survives a restore onto another cluster (db/AUDIT_HASHING.md). Returns the number of seals made. The worker runs it every few seconds.';
+
+--
+-- Name: set_anchor_key(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.set_anchor_key(key_fingerprint text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_before text := (select s.anchor_key_fingerprint from compliance.compliance_check_settings s);
+begin
+  if key_fingerprint is null or key_fingerprint !~ '^[0-9a-f]{64}$' then
+    perform compliance_private.raise_error('BADRG', 'a key fingerprint is the SHA-256 of the public key (SubjectPublicKeyInfo), 64 hex digits');
+  end if;
+  if v_before is not distinct from key_fingerprint then
+    return;
+  end if;
+  update compliance.compliance_check_settings s set anchor_key_fingerprint = set_anchor_key.key_fingerprint;
+  perform compliance_private.append_audit('audit.anchor_key_set', 'soc2', 'anchor_key', left(key_fingerprint, 16),
+    jsonb_build_object('key_fingerprint', key_fingerprint, 'previous', v_before));
+end;
+$_$;
+
+ALTER FUNCTION compliance.set_anchor_key(key_fingerprint text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION set_anchor_key(key_fingerprint text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.set_anchor_key(key_fingerprint text) IS 'Sets the anchor key: from then on compliance.record_anchor takes only anchors signed with the key of this fingerprint, and the anchors check counts only those. The worker calls it with ANCHOR_SIGNING_KEY''s public key before it records an anchor; a change is audited (audit.anchor_key_set). Errors: BADRG.';
 
 --
 -- Name: user_preferences; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -6017,11 +6069,16 @@ declare
   v_last timestamptz;
   v_seal bigint;
   v_first_seal timestamptz;
+  v_key text := (select s.anchor_key_fingerprint from compliance.compliance_check_settings s);
 begin
   threshold := jsonb_build_object('max_age_hours', round(extract(epoch from v_limit) / 3600, 2));
   evidence := $q$select occurred_at, details from compliance.audit_logs where action = 'audit.anchored' and outcome = 'success' order by id desc$q$;
+  -- only anchors signed with the configured key count (their signatures are checked outside the
+  -- database: PostgreSQL has no Ed25519)
   select a.occurred_at, (a.details ->> 'seal_no')::bigint into v_last, v_seal
-    from compliance.audit_logs a where a.action = 'audit.anchored' and a.outcome = 'success' order by a.id desc limit 1;
+    from compliance.audit_logs a where a.action = 'audit.anchored' and a.outcome = 'success'
+     and a.details ->> 'key_fingerprint' is not distinct from v_key and v_key is not null
+   order by a.id desc limit 1;
   select s.sealed_at into v_first_seal from compliance.audit_seals s order by s.seal_no limit 1;
   if v_last is null and (v_first_seal is null or v_first_seal > now() - v_limit) then
     -- a chain younger than the limit owes no anchor yet
@@ -6031,7 +6088,7 @@ begin
     return next;
     return;
   end if;
-  measured := jsonb_build_object('last_anchor_at', v_last, 'seal_no', v_seal,
+  measured := jsonb_build_object('last_anchor_at', v_last, 'seal_no', v_seal, 'key_id', left(v_key, 16),
     'age_hours', round(extract(epoch from now() - v_last) / 3600, 2));
   status := case when v_last >= now() - v_limit then 'pass' else 'fail' end;
   detail := case
@@ -6048,7 +6105,7 @@ ALTER FUNCTION compliance_private.check_anchors(context jsonb) OWNER TO complian
 -- Name: FUNCTION check_anchors(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_anchors(context jsonb) IS 'Compliance check: an anchor (the newest seal, signed and written outside the database, recorded as audit.anchored) was written less than anchor_max_age ago (twice the worker''s hourly interval). Fails when the newest is older, or when none was ever written for a chain older than that; not_applicable only while the chain is younger.';
+COMMENT ON FUNCTION compliance_private.check_anchors(context jsonb) IS 'Compliance check: an anchor (the newest seal, signed and written outside the database, recorded as audit.anchored) was written less than anchor_max_age ago (twice the worker''s hourly interval). Only anchors signed with the configured anchor key (compliance.set_anchor_key) count; their Ed25519 signatures are checked by pgcomply verify --anchors and pgcomply doctor, since PostgreSQL cannot. Fails when the newest is older, or when none was ever written for a chain older than that; not_applicable only while the chain is younger.';
 
 --
 -- Name: check_audit_chain(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -9654,6 +9711,8 @@ CREATE TABLE compliance.compliance_check_settings (
     master_key_max_age interval DEFAULT '365 days'::interval NOT NULL,
     backup_max_age interval DEFAULT '26:00:00'::interval NOT NULL,
     anchor_max_age interval DEFAULT '02:00:00'::interval NOT NULL,
+    anchor_key_fingerprint text,
+    CONSTRAINT compliance_check_settings_anchor_key_fingerprint_hex CHECK (((anchor_key_fingerprint IS NULL) OR (anchor_key_fingerprint ~ '^[0-9a-f]{64}$'::text))),
     CONSTRAINT compliance_check_settings_anchor_max_age_positive CHECK ((anchor_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_backup_max_age_positive CHECK ((backup_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_one_row CHECK (singleton),
@@ -9724,6 +9783,12 @@ COMMENT ON COLUMN compliance.compliance_check_settings.backup_max_age IS 'How ol
 --
 
 COMMENT ON COLUMN compliance.compliance_check_settings.anchor_max_age IS 'The anchors check fails when the newest anchor written outside the database is older than this (twice the worker''s hourly interval).';
+
+--
+-- Name: COLUMN compliance_check_settings.anchor_key_fingerprint; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.anchor_key_fingerprint IS 'The anchor key (SHA-256 of its public key): record_anchor takes only anchors it signed, the anchors check counts only those. Set by the worker (compliance.set_anchor_key).';
 
 --
 -- Name: consent_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -13799,13 +13864,13 @@ REVOKE ALL ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome
 GRANT ALL ON FUNCTION compliance.record_alert_delivery(alert_id bigint, outcome text, error text, retry_in_seconds integer) TO compliance_worker;
 
 --
--- Name: FUNCTION record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) TO compliance_worker;
-GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) TO compliance_dpo;
-GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_id text, erasures integer, destination text) TO compliance_auditor;
+REVOKE ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) TO compliance_auditor;
 
 --
 -- Name: FUNCTION record_backup_verification(file_name text, file_sha256 text, file_bytes bigint, archive_created_at timestamp with time zone, last_seal_no bigint, last_seal_hash text, rows_checked bigint, problems jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -13968,6 +14033,13 @@ GRANT ALL ON FUNCTION compliance.schema_version() TO compliance_auditor;
 REVOKE ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) TO compliance_worker;
 GRANT ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) TO compliance_dpo;
+
+--
+-- Name: FUNCTION set_anchor_key(key_fingerprint text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.set_anchor_key(key_fingerprint text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.set_anchor_key(key_fingerprint text) TO compliance_worker;
 
 --
 -- Name: TABLE user_preferences; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -7,6 +7,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Sql } from 'postgres';
 import path from 'node:path';
 
 export interface AnchorState {
@@ -41,21 +42,23 @@ export interface AnchorKey {
   privateKey: KeyObject;
   publicKey: KeyObject;
   keyId: string;
+  /** SHA-256 of the public key's SubjectPublicKeyInfo, hex; keyId is its first 16 digits */
+  fingerprint: string;
 }
 
 export class AnchorError extends Error {}
 
-function keyOf(privateKey: KeyObject): AnchorKey {
+export function toAnchorKey(privateKey: KeyObject): AnchorKey {
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new AnchorError('the anchor signing key must be an Ed25519 key');
   const publicKey = createPublicKey(privateKey);
-  const keyId = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
-  return { privateKey, publicKey, keyId };
+  const fingerprint = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+  return { privateKey, publicKey, keyId: fingerprint.slice(0, 16), fingerprint };
 }
 
 /** the signing key from the environment, or the development one under dataDir (made on first use when allowed) */
 export function loadAnchorKey(env: { ANCHOR_SIGNING_KEY?: string; ANCHOR_SIGNING_KEY_FILE?: string }, dataDir: string, options: { create: boolean }): AnchorKey {
   try {
-    if (env.ANCHOR_SIGNING_KEY) return keyOf(createPrivateKey(env.ANCHOR_SIGNING_KEY.replace(/\\n/g, '\n')));
+    if (env.ANCHOR_SIGNING_KEY) return toAnchorKey(createPrivateKey(env.ANCHOR_SIGNING_KEY.replace(/\\n/g, '\n')));
     const file = env.ANCHOR_SIGNING_KEY_FILE ?? path.join(dataDir, 'anchor-signing-key.pem');
     if (!existsSync(file)) {
       if (env.ANCHOR_SIGNING_KEY_FILE || !options.create) throw new AnchorError(`the anchor signing key file ${file} does not exist`);
@@ -63,7 +66,7 @@ export function loadAnchorKey(env: { ANCHOR_SIGNING_KEY?: string; ANCHOR_SIGNING
       const { privateKey } = generateKeyPairSync('ed25519');
       writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
     }
-    return keyOf(createPrivateKey(readFileSync(file)));
+    return toAnchorKey(createPrivateKey(readFileSync(file)));
   } catch (error) {
     if (error instanceof AnchorError) throw error;
     throw new AnchorError(`the anchor signing key cannot be read: ${(error as Error).message}`);
@@ -71,9 +74,44 @@ export function loadAnchorKey(env: { ANCHOR_SIGNING_KEY?: string; ANCHOR_SIGNING
 }
 
 /** the bytes signed: every field but the signature, in a fixed order */
-function signedBytes(anchor: Omit<Anchor, 'signature'>): Buffer {
+/** what an anchor's signature covers, in the order it is serialised */
+export function signedContent(anchor: Omit<Anchor, 'signature'>): Omit<Anchor, 'signature'> {
   const { version, database, seal_no, seal_hash, last_row_id, sealed_at, erasures, anchored_at, key_id } = anchor;
-  return Buffer.from(JSON.stringify({ version, database, seal_no, seal_hash, last_row_id, sealed_at, erasures, anchored_at, key_id }));
+  // each erasure's fields in their own order too: jsonb (where the chain keeps a copy) sorts keys
+  return { version, database, seal_no, seal_hash, last_row_id, sealed_at,
+    erasures: erasures.map((e) => ({ subject_digest: e.subject_digest, erased_at: e.erased_at })), anchored_at, key_id };
+}
+
+function signedBytes(anchor: Omit<Anchor, 'signature'>): Buffer {
+  return Buffer.from(JSON.stringify(signedContent(anchor)));
+}
+
+/** the arguments of compliance.record_anchor for an anchor written somewhere */
+export function anchorRecord(anchor: Anchor, key: AnchorKey, destination: string) {
+  return { seal_no: Number(anchor.seal_no), seal_hash: anchor.seal_hash, key_fingerprint: key.fingerprint, signature: anchor.signature,
+    signed: signedContent(anchor), destination };
+}
+
+/**
+ * The anchors the chain records (audit.anchored rows), each checked against the public key: a
+ * row that names another key, or whose signature does not hold over what it says was signed, was
+ * recorded by someone who did not write that anchor.
+ */
+export async function recordedAnchorFindings(sql: Sql, key: AnchorKey): Promise<AnchorFinding[]> {
+  const rows = await sql<{ id: string; details: { seal_no?: number; key_fingerprint?: string; signature?: string; signed?: Omit<Anchor, 'signature'> } }[]>`
+    select id::text, details from compliance.audit_logs where action = 'audit.anchored' and outcome = 'success' order by id`;
+  const findings: AnchorFinding[] = [];
+  for (const { id, details } of rows) {
+    const sealNo = Number(details.seal_no);
+    const signed = details.signed;
+    const holds = Boolean(signed && details.signature && details.key_fingerprint === key.fingerprint)
+      && signatureHolds({ ...signed!, signature: details.signature! } as Anchor, key);
+    if (!holds) {
+      findings.push({ kind: 'anchor_signature', seal_no: sealNo,
+        detail: `the anchor the chain records in audit row ${id} (seal ${sealNo}) is not signed by this key (${key.keyId})` });
+    }
+  }
+  return findings;
 }
 
 export function signAnchor(state: AnchorState, key: AnchorKey, at = new Date()): Anchor {

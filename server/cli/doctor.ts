@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { loadConfig } from '../config.js';
+import { AnchorError, loadAnchorKey, recordedAnchorFindings } from '../anchors/anchors.js';
 import { findCheckpoint } from '../verify/verifier.js';
 import { adminUrl, type GlobalOptions, whereIs } from './session.js';
 
@@ -64,8 +65,17 @@ export async function doctor(options: GlobalOptions): Promise<Finding[]> {
       ? `verifies${checkpoint ? ` after seal ${checkpoint.sealNo}` : ''}; ${chain!.unsealed_rows} rows not sealed yet${chain!.notes.length ? `, ${chain!.notes.length} note(s)` : ''}`
       : `${chain!.problems.length} problem(s), first: ${[...new Set(chain!.problems.map((p) => p.kind))].join(', ')} (pgcomply verify names them)`);
 
+    // how old the newest anchor is (the check), and whether every anchor the chain records was
+    // signed by the anchor key (PostgreSQL cannot check an Ed25519 signature; this can)
     const [anchors] = await sql<{ status: string; detail: string }[]>`select status, detail from compliance_private.check_anchors('{}')`;
-    add('anchors', anchors!.status !== 'fail', anchors!.detail);
+    let unsigned: { detail: string }[] = [];
+    try {
+      unsigned = await recordedAnchorFindings(sql, loadAnchorKey(config, config.PGCOMPLY_DATA_DIR, { create: false }));
+    } catch (error) {
+      if (!(error instanceof AnchorError)) throw error;  // no key here: the signatures are verify --anchors' to check
+    }
+    add('anchors', anchors!.status !== 'fail' && unsigned.length === 0, unsigned.length
+      ? `${unsigned.length} anchor(s) the chain records are not signed by the anchor key: ${unsigned[0]!.detail}` : anchors!.detail);
   } finally {
     await sql.end({ timeout: 5 });
   }

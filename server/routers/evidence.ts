@@ -40,11 +40,14 @@ export const evidenceRouter = router({
     }),
   recordAnchor: reviewerProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/anchors', tags, summary: 'Record in the audit chain that an anchor of this seal was written outside the database (pgcomply anchor does)' } })
-    .input(z.strictObject({ seal_no: z.coerce.number().int().positive(), seal_hash: z.string().regex(/^[0-9a-f]{64}$/), key_id: z.string().regex(/^[0-9A-Za-z_-]{1,64}$/),
-      erasures: z.number().int().min(0), destination: z.string().min(1).max(1024) }))
+    .input(z.strictObject({ seal_no: z.coerce.number().int().positive(), seal_hash: z.string().regex(/^[0-9a-f]{64}$/),
+      key_fingerprint: z.string().regex(/^[0-9a-f]{64}$/), signature: z.string().min(1).max(200),
+      signed: z.record(z.string(), z.unknown()).describe('what the signature covers, as the anchor log holds it (without the signature)'),
+      destination: z.string().min(1).max(1024) }))
     .output(z.object({ audit_row_id: z.coerce.string() }))
     .mutation(async ({ ctx, input }) => {
-      const [row] = await ctx.tx`select compliance.record_anchor(${input.seal_no}, ${input.seal_hash}, ${input.key_id}, ${input.erasures}, ${input.destination}) as id`;
+      const [row] = await ctx.tx`select compliance.record_anchor(${input.seal_no}, ${input.seal_hash}, ${input.key_fingerprint}, ${input.signature},
+        ${JSON.stringify(input.signed)}::text::jsonb, ${input.destination}) as id`;
       return { audit_row_id: String(row!.id) };
     }),
   lastAnchor: reviewerProcedure

@@ -4,6 +4,7 @@
  * an older backup is replayed from the anchors' journal, and the restored chain then verifies.
  * The backup is a copy of the database (CREATE DATABASE … TEMPLATE), as a physical backup restores it.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { grantDatabase } from '../../db/setup.js';
-import { loadAnchorKey } from '../../server/anchors/anchors.js';
+import { loadAnchorKey, toAnchorKey } from '../../server/anchors/anchors.js';
 import { CRONTAB, startWorker } from '../../worker/runner.js';
 import { quiet, useTestDatabase } from '../provision/database.js';
 import { type Run, runPgcomply } from '../provision/pgcomply.js';
@@ -136,5 +137,24 @@ describe('anchors', () => {
       await runner.stop();
     }
     ok(await pgcomply(db.adminUrl, ['verify', '--anchors', path.join(dir, 'anchors.jsonl')]));
+  });
+
+  it('find an anchor the chain records that nobody signed, and refuse one signed with another key (BADRG)', async () => {
+    const key = loadAnchorKey({}, scratch, { create: true });
+    const [digest] = await db.admin`select seal_no::text, seal_hash from compliance.audit_digest()`;
+    const unsigned = { version: 1, database: db.name, seal_no: digest!.seal_no, seal_hash: digest!.seal_hash, last_row_id: '1',
+      sealed_at: new Date().toISOString(), erasures: [], anchored_at: new Date().toISOString(), key_id: key.keyId };
+    // an auditor records an anchor that was never written: the configured key's fingerprint, no real signature
+    await db.as('compliance_auditor', { actor: 'auditor:mallory', roles: ['auditor'] }, (tx) => tx`select compliance.record_anchor(
+      ${digest!.seal_no}::bigint, ${digest!.seal_hash}, ${key.fingerprint}, ${Buffer.alloc(64).toString('base64')}, ${JSON.stringify(unsigned)}::text::jsonb, '/nowhere')`);
+    const found = await pgcomply(db.adminUrl, ['verify', '--anchors', path.join(scratch, 'published', 'anchors.jsonl')]);
+    expect(found.code).toBe(1);
+    expect(JSON.parse(found.stdout).problems).toEqual([expect.objectContaining({ kind: 'anchor_signature', detail: expect.stringContaining('records in audit row') })]);
+    // and one under a key that is not the configured one is not taken at all
+    const other = toAnchorKey(generateKeyPairSync('ed25519').privateKey);
+    const foreign = db.as('compliance_auditor', { actor: 'auditor:mallory', roles: ['auditor'] }, (tx) => tx`select compliance.record_anchor(
+      ${digest!.seal_no}::bigint, ${digest!.seal_hash}, ${other.fingerprint}, ${Buffer.alloc(64).toString('base64')},
+      ${JSON.stringify({ ...unsigned, key_id: other.keyId })}::text::jsonb, '/nowhere')`);
+    await expect(foreign).rejects.toMatchObject({ code: 'BADRG' });
   });
 });

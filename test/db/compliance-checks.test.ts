@@ -3,8 +3,9 @@
  * when it is whole; what cannot be measured is not_applicable, never a pass; a run stores its
  * results, is audited, and raises one alert per failing check.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { anchorRecord, signAnchor, toAnchorKey, toAnchorState } from '../../server/anchors/anchors.js';
 import postgres from 'postgres';
 import { quiet, useTestDatabase } from '../provision/database.js';
 
@@ -186,8 +187,18 @@ describe('compliance checks', () => {
     expect(none.status).toBe('fail');
     expect(none.detail).toMatch(/no anchor was ever written/);
     await db.admin`update compliance.compliance_check_settings set anchor_max_age = interval '2 hours'`;
-    const [digest] = await db.admin`select seal_no, seal_hash from compliance.audit_digest()`;
-    await db.as('compliance_worker', null, (tx) => tx`select compliance.record_anchor(${digest!.seal_no}, ${digest!.seal_hash}, 'k1', 0, '/anchors/anchors.jsonl')`);
+    const [digest] = await db.admin`select seal_no, seal_hash, last_row_id, sealed_at from compliance.audit_digest()`;
+    const key = toAnchorKey(generateKeyPairSync('ed25519').privateKey);
+    const record = anchorRecord(signAnchor(toAnchorState(db.name, digest as never, []), key), key, '/anchors/anchors.jsonl');
+    // an anchor under a key that is not configured yet does not count
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.record_anchor(${record.seal_no}, ${record.seal_hash}, ${record.key_fingerprint},
+      ${record.signature}, ${JSON.stringify(record.signed)}::text::jsonb, ${record.destination})`);
+    expect((await statusOf('anchors')).status).not.toBe('pass');
+    await db.as('compliance_worker', null, async (tx) => {
+      await tx`select compliance.set_anchor_key(${key.fingerprint})`;
+      await tx`select compliance.record_anchor(${record.seal_no}, ${record.seal_hash}, ${record.key_fingerprint},
+        ${record.signature}, ${JSON.stringify(record.signed)}::text::jsonb, ${record.destination})`;
+    });
     expect(await statusOf('anchors')).toMatchObject({ status: 'pass', measured: { seal_no: Number(digest!.seal_no) } });
     // an anchor older than the limit
     await db.admin`update compliance.compliance_check_settings set anchor_max_age = interval '1 millisecond'`;

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Task } from 'graphile-worker';
-import { ANCHOR_DIGEST_QUERY, ANCHOR_JOURNAL_QUERY, type AnchorKey, appendAnchor, journalSince, readAnchors, signAnchor, toAnchorState } from '../../server/anchors/anchors.js';
+import { ANCHOR_DIGEST_QUERY, ANCHOR_JOURNAL_QUERY, type AnchorKey, anchorRecord, appendAnchor, journalSince, readAnchors, signAnchor, toAnchorState } from '../../server/anchors/anchors.js';
 import { workerLog } from '../log.js';
 
 export interface AnchorPublishing {
@@ -31,7 +31,11 @@ export function publishAnchor(publishing: AnchorPublishing | undefined): Task {
     const anchor = signAnchor(toAnchorState(digest.database, digest, erasures), publishing.key);
     appendAnchor(file, anchor);
     // the chain records that this anchor exists outside it (compliance.last_anchor)
-    await helpers.query('select compliance.record_anchor($1, $2, $3, $4, $5)', [anchor.seal_no, anchor.seal_hash, anchor.key_id, anchor.erasures.length, file]);
+    const record = anchorRecord(anchor, publishing.key, file);
+    // this worker's key is the anchor key: anchors signed with any other are refused from now on
+    await helpers.query('select compliance.set_anchor_key($1)', [publishing.key.fingerprint]);
+    await helpers.query('select compliance.record_anchor($1, $2, $3, $4, $5, $6)',
+      [record.seal_no, record.seal_hash, record.key_fingerprint, record.signature, JSON.stringify(record.signed), record.destination]);
     workerLog.info({ task: 'publish_anchor', seal_no: anchor.seal_no, erasures: anchor.erasures.length, file }, 'anchor published');
   };
 }

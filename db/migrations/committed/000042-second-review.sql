@@ -1,5 +1,5 @@
 --! Previous: sha1:031764d7e64078f1a71a33ef0707d407534432bf
---! Hash: sha1:1ee93ee6cca666eee66de35cc03e14f4f15bf792
+--! Hash: sha1:0950ec595eb77fa4ff91d935f8dcb7933f8b0d48
 --! Message: second-review
 
 -- A second review's findings: alerts that reach someone (unusual PHI access at once, a report
@@ -389,3 +389,140 @@ create trigger _005_refuse_foreign_key_value before insert on compliance.convers
   for each row execute function compliance_private.tg__refuse_foreign_key_value('conversation_id');
 create trigger _005_refuse_foreign_key_value before insert on compliance.sessions
   for each row execute function compliance_private.tg__refuse_foreign_key_value('id');
+
+-- Anchors nobody signed are not anchors: record_anchor keeps the signature, what was signed and
+-- the key's fingerprint, and takes only the configured key's; verify --anchors and doctor check
+-- the signatures (PostgreSQL has no Ed25519).
+alter table compliance.compliance_check_settings add column anchor_key_fingerprint text;
+alter table compliance.compliance_check_settings add constraint compliance_check_settings_anchor_key_fingerprint_hex
+  check (anchor_key_fingerprint is null or anchor_key_fingerprint ~ '^[0-9a-f]{64}$');
+comment on column compliance.compliance_check_settings.anchor_key_fingerprint is 'The anchor key (SHA-256 of its public key): record_anchor takes only anchors it signed, the anchors check counts only those. Set by the worker (compliance.set_anchor_key).';
+drop function compliance.record_anchor(bigint, text, text, integer, text);
+-- included from fixtures/anchors/record_anchor.sql
+-- compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text): its current definition.
+-- Change it here and include this file in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_configured text := (select s.anchor_key_fingerprint from compliance.compliance_check_settings s);
+  v_signature bytea;
+begin
+  if key_fingerprint is null or key_fingerprint !~ '^[0-9a-f]{64}$' or destination is null or length(destination) not between 1 and 1024
+     or signed is null or jsonb_typeof(signed) <> 'object' or jsonb_typeof(signed -> 'erasures') is distinct from 'array' then
+    perform compliance_private.raise_error('BADRG', 'an anchor needs the signing key''s fingerprint (64 hex), its signature, what was signed and where it was written');
+  end if;
+  begin
+    v_signature := decode(signature, 'base64');
+  exception when others then
+    v_signature := null;
+  end;
+  if v_signature is null or length(v_signature) <> 64 then
+    perform compliance_private.raise_error('BADRG', 'an anchor''s signature is 64 bytes of Ed25519, in base64');
+  end if;
+  -- what was signed must be this anchor: the same seal, under the key the fingerprint names
+  if signed ->> 'seal_no' is distinct from record_anchor.seal_no::text or signed ->> 'seal_hash' is distinct from record_anchor.seal_hash
+     or signed ->> 'key_id' is distinct from left(record_anchor.key_fingerprint, 16) then
+    perform compliance_private.raise_error('BADRG', 'what was signed names another seal or another key than the anchor');
+  end if;
+  if v_configured is not null and v_configured <> key_fingerprint then
+    perform compliance_private.raise_error('BADRG', format('the anchor is signed with key %s, not the configured anchor key %s', left(key_fingerprint, 16), left(v_configured, 16)),
+      'The worker sets the configured key from ANCHOR_SIGNING_KEY (compliance.set_anchor_key).');
+  end if;
+  if not exists (select from compliance.audit_seals s where s.seal_no = record_anchor.seal_no and encode(s.seal_hash, 'hex') = record_anchor.seal_hash) then
+    perform compliance_private.raise_error('BADRG', format('seal %s with hash %s is not in the chain: an anchor names a seal as it is', record_anchor.seal_no, record_anchor.seal_hash));
+  end if;
+  return compliance_private.append_audit('audit.anchored', 'soc2', 'audit_seal', record_anchor.seal_no::text,
+    jsonb_build_object('seal_no', record_anchor.seal_no, 'seal_hash', record_anchor.seal_hash, 'key_id', left(record_anchor.key_fingerprint, 16),
+      'key_fingerprint', record_anchor.key_fingerprint, 'signature', record_anchor.signature, 'signed', record_anchor.signed,
+      'erasures', jsonb_array_length(record_anchor.signed -> 'erasures'), 'destination', record_anchor.destination));
+end;
+$function$;
+
+comment on function compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) is
+  'Records in the audit chain that an anchor of this seal was written outside the database (pgcomply anchor, the worker at start and hourly): the seal must be in the chain with that hash; the anchor carries what was signed, the Ed25519 signature and the signing key''s fingerprint (SHA-256 of its SubjectPublicKeyInfo), which must be the configured anchor key once one is set (compliance.set_anchor_key). PostgreSQL cannot check an Ed25519 signature: pgcomply verify --anchors and pgcomply doctor check each recorded anchor''s signature against the public key. Audited as audit.anchored. Errors: BADRG.';
+
+revoke all on function compliance.record_anchor(bigint, text, text, text, jsonb, text) from public;
+grant execute on function compliance.record_anchor(bigint, text, text, text, jsonb, text) to compliance_worker, compliance_dpo, compliance_auditor;
+-- included from fixtures/anchors/set_anchor_key.sql
+-- compliance.set_anchor_key(key_fingerprint text): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.set_anchor_key(key_fingerprint text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_before text := (select s.anchor_key_fingerprint from compliance.compliance_check_settings s);
+begin
+  if key_fingerprint is null or key_fingerprint !~ '^[0-9a-f]{64}$' then
+    perform compliance_private.raise_error('BADRG', 'a key fingerprint is the SHA-256 of the public key (SubjectPublicKeyInfo), 64 hex digits');
+  end if;
+  if v_before is not distinct from key_fingerprint then
+    return;
+  end if;
+  update compliance.compliance_check_settings s set anchor_key_fingerprint = set_anchor_key.key_fingerprint;
+  perform compliance_private.append_audit('audit.anchor_key_set', 'soc2', 'anchor_key', left(key_fingerprint, 16),
+    jsonb_build_object('key_fingerprint', key_fingerprint, 'previous', v_before));
+end;
+$function$;
+
+comment on function compliance.set_anchor_key(key_fingerprint text) is
+  'Sets the anchor key: from then on compliance.record_anchor takes only anchors signed with the key of this fingerprint, and the anchors check counts only those. The worker calls it with ANCHOR_SIGNING_KEY''s public key before it records an anchor; a change is audited (audit.anchor_key_set). Errors: BADRG.';
+
+revoke all on function compliance.set_anchor_key(text) from public;
+grant execute on function compliance.set_anchor_key(text) to compliance_worker;
+-- included from fixtures/checks/check_anchors.sql
+-- compliance_private.check_anchors(context jsonb): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.check_anchors(context jsonb)
+ RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_limit interval := (select s.anchor_max_age from compliance.compliance_check_settings s);
+  v_last timestamptz;
+  v_seal bigint;
+  v_first_seal timestamptz;
+  v_key text := (select s.anchor_key_fingerprint from compliance.compliance_check_settings s);
+begin
+  threshold := jsonb_build_object('max_age_hours', round(extract(epoch from v_limit) / 3600, 2));
+  evidence := $q$select occurred_at, details from compliance.audit_logs where action = 'audit.anchored' and outcome = 'success' order by id desc$q$;
+  -- only anchors signed with the configured key count (their signatures are checked outside the
+  -- database: PostgreSQL has no Ed25519)
+  select a.occurred_at, (a.details ->> 'seal_no')::bigint into v_last, v_seal
+    from compliance.audit_logs a where a.action = 'audit.anchored' and a.outcome = 'success'
+     and a.details ->> 'key_fingerprint' is not distinct from v_key and v_key is not null
+   order by a.id desc limit 1;
+  select s.sealed_at into v_first_seal from compliance.audit_seals s order by s.seal_no limit 1;
+  if v_last is null and (v_first_seal is null or v_first_seal > now() - v_limit) then
+    -- a chain younger than the limit owes no anchor yet
+    status := 'not_applicable';
+    measured := jsonb_build_object('anchors', 0, 'first_seal_at', v_first_seal);
+    detail := format('no anchor yet; the first is due within %s of the first seal (the worker writes one at start and hourly)', v_limit);
+    return next;
+    return;
+  end if;
+  measured := jsonb_build_object('last_anchor_at', v_last, 'seal_no', v_seal, 'key_id', left(v_key, 16),
+    'age_hours', round(extract(epoch from now() - v_last) / 3600, 2));
+  status := case when v_last >= now() - v_limit then 'pass' else 'fail' end;
+  detail := case
+    when v_last is null then format('no anchor was ever written outside the database, and the chain is older than %s: tamper evidence is off (set ANCHOR_DIR and the signing key, run the worker)', v_limit)
+    when status = 'pass' then format('the newest anchor (seal %s) was written at %s', v_seal, v_last)
+    else format('the newest anchor (seal %s) was written at %s, longer ago than %s: is the worker publishing anchors?', v_seal, v_last, v_limit) end;
+  return next;
+end;
+$function$;
+
+comment on function compliance_private.check_anchors(context jsonb) is
+  'Compliance check: an anchor (the newest seal, signed and written outside the database, recorded as audit.anchored) was written less than anchor_max_age ago (twice the worker''s hourly interval). Only anchors signed with the configured anchor key (compliance.set_anchor_key) count; their Ed25519 signatures are checked by pgcomply verify --anchors and pgcomply doctor, since PostgreSQL cannot. Fails when the newest is older, or when none was ever written for a chain older than that; not_applicable only while the chain is younger.';
+
+select compliance_private.record_expected_grants();

@@ -1,6 +1,6 @@
 /** The audit chain from outside: anchors, the independent verifier, the erasure replay. */
 import type { Sql } from 'postgres';
-import { appendAnchor, checkAnchors, journalSince, readAnchors, signAnchor, signatureHolds } from '../../anchors/anchors.js';
+import { anchorRecord, appendAnchor, checkAnchors, journalSince, readAnchors, recordedAnchorFindings, signAnchor, signatureHolds } from '../../anchors/anchors.js';
 import { anchorKeyOf, loadConfig } from '../../config.js';
 import { findCheckpoint, type Verdict, verifyIndependently } from '../../verify/verifier.js';
 import { printResult, progress } from '../output.js';
@@ -17,8 +17,7 @@ export function registerChain(cli: Cli): void {
       if (options.out) appendAnchor(options.out, anchor);
       else process.stdout.write(`${JSON.stringify(anchor)}\n`);
       // the chain records that the anchor exists outside it
-      await caller.evidence.recordAnchor({ seal_no: Number(anchor.seal_no), seal_hash: anchor.seal_hash, key_id: anchor.key_id,
-        erasures: anchor.erasures.length, destination: options.out ?? 'stdout' });
+      await caller.evidence.recordAnchor(anchorRecord(anchor, key, options.out ?? 'stdout') as never);
       return options.out ? { seal_no: anchor.seal_no, seal_hash: anchor.seal_hash, erasures: anchor.erasures.length, key_id: anchor.key_id, appended_to: options.out } : undefined;
     }));
 
@@ -42,7 +41,10 @@ export function registerChain(cli: Cli): void {
           const seals = await sql<{ seal_no: string; seal_hash: string }[]>`
             select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals where seal_no = any(${wanted}::bigint[])`;
           const [first] = await sql<{ n: number | null }[]>`select min(seal_no)::int as n from compliance.audit_seals`;
-          problems.push(...checkAnchors(anchors, anchorKeyOf(loadConfig()), new Map(seals.map((x) => [x.seal_no, x.seal_hash])), first!.n ?? Infinity));
+          const key = anchorKeyOf(loadConfig());
+          problems.push(...checkAnchors(anchors, key, new Map(seals.map((x) => [x.seal_no, x.seal_hash])), first!.n ?? Infinity));
+          // and every anchor the chain says was written: signed by this key over what it says
+          problems.push(...await recordedAnchorFindings(sql, key));
           anchorsChecked = anchors.length;
         }
         if (problems.length > 0) process.exitCode = cli.EXIT.finding;
