@@ -352,7 +352,7 @@ COMMENT ON FUNCTION compliance.apply_retention(category text, batch_size integer
 CREATE TABLE compliance.access_grants (
     id bigint NOT NULL,
     grantee text,
-    user_id text NOT NULL,
+    user_id text,
     scope text NOT NULL,
     purpose text NOT NULL,
     reason text NOT NULL,
@@ -377,6 +377,7 @@ CREATE TABLE compliance.access_grants (
     CONSTRAINT access_grants_not_approved_by_grantee CHECK (((approved_by IS NULL) OR (grantee IS NULL) OR (approved_by <> grantee))),
     CONSTRAINT access_grants_not_reviewed_by_grantee CHECK (((reviewed_by IS NULL) OR (grantee IS NULL) OR (reviewed_by <> grantee))),
     CONSTRAINT access_grants_one_decision CHECK (((approved_at IS NULL) OR (denied_at IS NULL))),
+    CONSTRAINT access_grants_patient_known_or_erased_emergency CHECK (((user_id IS NOT NULL) OR (kind = 'emergency'::text))),
     CONSTRAINT access_grants_period_ordered CHECK (((expires_at IS NULL) OR (expires_at > starts_at))),
     CONSTRAINT access_grants_purpose_known CHECK ((purpose = ANY (ARRAY['treatment'::text, 'payment'::text, 'operations'::text, 'emergency'::text]))),
     CONSTRAINT access_grants_reason_given CHECK ((((length(reason) >= 1) AND (length(reason) <= 2000)) AND ((kind <> 'emergency'::text) OR (length(TRIM(BOTH FROM reason)) >= 20)))),
@@ -411,7 +412,7 @@ COMMENT ON COLUMN compliance.access_grants.grantee IS 'The workforce member (act
 -- Name: COLUMN access_grants.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance.access_grants.user_id IS 'The patient; the grant goes with the profile.';
+COMMENT ON COLUMN compliance.access_grants.user_id IS 'The patient. NULL only on an emergency grant whose patient was erased before its review: the review stays due, without the patient.';
 
 --
 -- Name: COLUMN access_grants.scope; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -1857,7 +1858,7 @@ ALTER FUNCTION compliance.erase_subject(user_id text, reason text, confirm boole
 -- Name: FUNCTION erase_subject(user_id text, reason text, confirm boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) IS 'DPO: erases a subject (GDPR Art. 17) in one transaction or not at all: locks the subject, deletes every personal row (profile, preferences, consents, conversations, messages, sessions, released holds), strips identity from its requests and from the legal holds it placed or released, removes its part of the audit rows about it and the actor''s part where it acted (listing those rows in the subject.erased row, which carries counts and no identity), and leaves a tombstone so later writes for the id fail (ERASD). Returns a receipt with counts per table. Errors: CONFM without confirm => true, LHOLD under legal hold, UNKSJ unknown subject, ERASD already erased, BADRG without a reason.';
+COMMENT ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) IS 'DPO: erases a subject (GDPR Art. 17) in one transaction or not at all: locks the subject, deletes every personal row (profile, preferences, consents, conversations, messages, sessions, released holds), strips identity from its requests and from the legal holds it placed or released, keeps an emergency access not reviewed yet without the patient (the review outlives the data), removes its part of the audit rows about it and the actor''s part where it acted (listing those rows in the subject.erased row, which carries counts and no identity), and leaves a tombstone so later writes for the id fail (ERASD). Returns a receipt with counts per table. Errors: CONFM without confirm => true, LHOLD under legal hold, UNKSJ unknown subject, ERASD already erased, BADRG without a reason.';
 
 --
 -- Name: erasure_journal(timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -6936,6 +6937,13 @@ begin
   end if;
 
   perform compliance_private.begin_bulk_operation('erasure');
+
+  -- the duty to review a break-glass access outlives the patient's data (HIPAA
+  -- §164.308(a)(1)(ii)(D)): an emergency grant not reviewed yet stays, without the patient
+  update compliance.access_grants g set user_id = null
+   where g.user_id = erase_subject_core.user_id and g.kind = 'emergency' and g.reviewed_at is null;
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('emergency_reviews_kept', v_count);
 
   -- children before the profile so each count is exact
   foreach v_table in array array['health_records', 'access_grants', 'breach_subjects', 'messages', 'conversations', 'consent_records', 'sessions',

@@ -147,9 +147,23 @@ describe('break-glass', () => {
     await db.as('compliance_dpo', { actor: 'dpo:dana', roles: ['dpo'] }, (tx) => tx`select compliance.erase_subject('staff:hal', 'left', true)`);
     expect(await db.admin`select 1 from compliance.access_grants where 'staff:hal' in (grantee, requested_by)`).toHaveLength(0);
     expect(await db.admin`select 1 from compliance.alert_outbox where actor_id = 'staff:hal'`).toHaveLength(0);
-    // the patient is erased: their grants go with them
+    // the patient is erased: the emergency access nobody reviewed yet stays due, without the patient
     const [receipt] = await db.as('compliance_dpo', { actor: 'dpo:dana', roles: ['dpo'] }, (tx) => tx`select compliance.erase_subject('user:p5', 'asked', true) as r`);
-    expect(receipt!.r.deleted.access_grants).toBe(1);
+    expect(receipt!.r.deleted).toMatchObject({ access_grants: 0, emergency_reviews_kept: 1 });
     expect(await db.admin`select 1 from compliance.alert_outbox where user_id = 'user:p5'`).toHaveLength(0);
+    expect(await db.admin`select 1 from compliance.access_grants where user_id = 'user:p5'`).toHaveLength(0);
+    const queue = await asApprover('quinn', (tx) => tx`select grant_id, patient, reason, overdue from compliance.emergency_review_queue()`);
+    const kept = queue.find((g: any) => g.patient === null)!;
+    expect(kept).toMatchObject({ reason: 'cardiac arrest in the lobby, chart needed', overdue: false });
+    await asApprover('quinn', (tx) => tx`select compliance.review_emergency_access(${kept.grant_id}, 'appropriate', 'chart was needed')`);
+    expect((await asApprover('quinn', (tx) => tx`select grant_id from compliance.emergency_review_queue()`)).map((g: any) => g.grant_id)).not.toContain(kept.grant_id);
+  });
+
+  it('lets a reviewed emergency access go with the patient it was about', async () => {
+    await patientWithRecord('user:p6');
+    const [grant] = await asStaff('ivy', (tx) => tx`select id from compliance.break_glass('user:p6', 'seizure in the waiting room, chart needed')`);
+    await asApprover('quinn', (tx) => tx`select compliance.review_emergency_access(${grant!.id}, 'appropriate', 'fine')`);
+    const [receipt] = await db.as('compliance_dpo', { actor: 'dpo:dana', roles: ['dpo'] }, (tx) => tx`select compliance.erase_subject('user:p6', 'asked', true) as r`);
+    expect(receipt!.r.deleted).toMatchObject({ access_grants: 1, emergency_reviews_kept: 0 });
   });
 });
