@@ -262,6 +262,7 @@ declare
   v_ids text[];
   v_deleted bigint := 0;
   v_messages bigint := 0;
+  v_proofs bigint := 0;
   v_result jsonb;
 begin
   if batch_size not between 1 and 100000 then
@@ -330,6 +331,12 @@ begin
     if category = 'conversations' and not dry_run then
       v_result := v_result || jsonb_build_object('messages_deleted', v_messages);
     end if;
+    if category = 'consent_records' and not dry_run then
+      -- the proofs erasure kept expire with the consent records they stand for
+      delete from compliance.erased_consent_proofs p where p.recorded_at < v_cutoff;
+      get diagnostics v_proofs = row_count;
+      v_result := v_result || jsonb_build_object('erased_consent_proofs_deleted', v_proofs);
+    end if;
   end if;
 
   perform compliance_private.append_audit('retention.applied', 'system', 'retention_policy', category, v_result);
@@ -343,7 +350,7 @@ ALTER FUNCTION compliance.apply_retention(category text, batch_size integer, dry
 -- Name: FUNCTION apply_retention(category text, batch_size integer, dry_run boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) IS 'Applies one category''s retention policy as of compliance_private.retention_now() (the database clock; only the owner can move it, for tests): deletes at most batch_size due rows, each checked again as it is deleted (conversations take their messages), or drops the expired audit partitions and removes the seals of their rows; subjects under legal hold are skipped, and an audit month holding a held subject''s rows is kept. dry_run deletes nothing and reports how many rows are due in total. Each call writes one retention.applied audit row with the counts. Returns {category, dry_run, cutoff, deleted, ...}; call again while deleted = batch_size. Errors: RETCT unknown category, BADRG.';
+COMMENT ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) IS 'Applies one category''s retention policy as of compliance_private.retention_now() (the database clock; only the owner can move it, for tests): deletes at most batch_size due rows, each checked again as it is deleted (conversations take their messages; consent records take the expired proofs erasure kept, erased_consent_proofs), or drops the expired audit partitions and removes the seals of their rows; subjects under legal hold are skipped, and an audit month holding a held subject''s rows is kept. dry_run deletes nothing and reports how many rows are due in total. Each call writes one retention.applied audit row with the counts. Returns {category, dry_run, cutoff, deleted, ...}; call again while deleted = batch_size. Errors: RETCT unknown category, BADRG.';
 
 --
 -- Name: access_grants; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -1861,6 +1868,112 @@ ALTER FUNCTION compliance.erase_subject(user_id text, reason text, confirm boole
 COMMENT ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) IS 'DPO: erases a subject (GDPR Art. 17) in one transaction or not at all: locks the subject, deletes every personal row (profile, preferences, consents, conversations, messages, sessions, released holds), strips identity from its requests and from the legal holds it placed or released, keeps an emergency access not reviewed yet without the patient (the review outlives the data), removes its part of the audit rows about it and the actor''s part where it acted (listing those rows in the subject.erased row, which carries counts and no identity), and leaves a tombstone so later writes for the id fail (ERASD). Returns a receipt with counts per table. Errors: CONFM without confirm => true, LHOLD under legal hold, UNKSJ unknown subject, ERASD already erased, BADRG without a reason.';
 
 --
+-- Name: erased_consent_proofs; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.erased_consent_proofs (
+    id bigint NOT NULL,
+    subject_digest bytea NOT NULL,
+    purpose text NOT NULL,
+    granted boolean NOT NULL,
+    policy_version text NOT NULL,
+    source text NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    given_at timestamp with time zone,
+    erased_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY compliance.erased_consent_proofs FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.erased_consent_proofs OWNER TO compliance_owner;
+
+--
+-- Name: TABLE erased_consent_proofs; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.erased_consent_proofs IS 'Consent records of erased people, kept as proof of consent (GDPR Art. 7(1)) for the defence of legal claims (Art. 17(3)(e)): no id, no IP address, no user agent; the person is found again only through the tombstone pepper (compliance.erased_consent_proof). Deleted with the consent records'' retention; not kept when the DPO turned it off.';
+
+--
+-- Name: COLUMN erased_consent_proofs.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erased_consent_proofs.id IS 'Row id.';
+
+--
+-- Name: COLUMN erased_consent_proofs.subject_digest; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erased_consent_proofs.subject_digest IS 'The erased person''s peppered digest, as their tombstone holds it.';
+
+--
+-- Name: COLUMN erased_consent_proofs.purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erased_consent_proofs.purpose IS 'The purpose consented to or withdrawn.';
+
+--
+-- Name: COLUMN erased_consent_proofs.granted; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erased_consent_proofs.granted IS 'Granted (true) or withdrawn (false).';
+
+--
+-- Name: COLUMN erased_consent_proofs.policy_version; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erased_consent_proofs.policy_version IS 'The privacy notice version it was given under.';
+
+--
+-- Name: COLUMN erased_consent_proofs.source; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erased_consent_proofs.source IS 'api, import or dba.';
+
+--
+-- Name: COLUMN erased_consent_proofs.recorded_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erased_consent_proofs.recorded_at IS 'When pgcomply recorded the consent; retention counts from here.';
+
+--
+-- Name: COLUMN erased_consent_proofs.given_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erased_consent_proofs.given_at IS 'When the person gave it, as imported evidence said (NULL: recorded_at).';
+
+--
+-- Name: COLUMN erased_consent_proofs.erased_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erased_consent_proofs.erased_at IS 'When the person was erased.';
+
+--
+-- Name: erased_consent_proof(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.erased_consent_proof(user_id text) RETURNS SETOF compliance.erased_consent_proofs
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- the lookup itself is a processing of the erased person's pseudonym: on record
+  perform compliance_private.append_audit('consent.erased_proof_read', 'gdpr', 'erased_consent_proofs', null,
+    jsonb_build_object('procedure', 'erased_consent_proof'));
+  return query select p.* from compliance.erased_consent_proofs p
+                where p.subject_digest = compliance_private.subject_digest(erased_consent_proof.user_id)
+                order by p.recorded_at, p.id;
+end;
+$$;
+
+ALTER FUNCTION compliance.erased_consent_proof(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION erased_consent_proof(user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.erased_consent_proof(user_id text) IS 'DPO: the consent records an erasure kept as proof (GDPR Art. 7(1), 17(3)(e)) for a person who now claims, found by the id they give (through the tombstone pepper); the proofs themselves hold no id. Audited as consent.erased_proof_read. Errors: PEPPR without the pepper.';
+
+--
 -- Name: erasure_journal(timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -2230,6 +2343,32 @@ ALTER FUNCTION compliance.is_under_legal_hold(user_id text) OWNER TO compliance_
 --
 
 COMMENT ON FUNCTION compliance.is_under_legal_hold(user_id text) IS 'Whether the subject has an active legal hold. Readable by every role so retention and erasure can honour holds without reading the hold''s details.';
+
+--
+-- Name: keep_consent_proof_after_erasure(boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.keep_consent_proof_after_erasure(keep boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if keep is null then
+    perform compliance_private.raise_error('BADRG', 'say true or false');
+  end if;
+  update compliance.erasure_settings s set keep_consent_proof = keep_consent_proof_after_erasure.keep;
+  perform compliance_private.append_audit('consent.proof_after_erasure_set', 'gdpr', 'erasure_settings', null,
+    jsonb_build_object('keep_consent_proof', keep));
+end;
+$$;
+
+ALTER FUNCTION compliance.keep_consent_proof_after_erasure(keep boolean) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION keep_consent_proof_after_erasure(keep boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.keep_consent_proof_after_erasure(keep boolean) IS 'DPO: whether erasure keeps the erased person''s consent records as pseudonymised proof (erased_consent_proofs, for the consent records'' retention period); true by default. Turning it off affects later erasures only; proofs already kept expire with retention. Audited. Errors: BADRG.';
 
 --
 -- Name: last_anchor(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -6945,6 +7084,17 @@ begin
   get diagnostics v_count = row_count;
   v_counts := v_counts || jsonb_build_object('emergency_reviews_kept', v_count);
 
+  -- proof of consent (GDPR Art. 7(1)) outlives the person, pseudonymised under the tombstone's
+  -- digest, for the defence of legal claims (Art. 17(3)(e)), unless the DPO turned it off: no id,
+  -- no IP address, no user agent
+  if coalesce((select s.keep_consent_proof from compliance.erasure_settings s), true) then
+    insert into compliance.erased_consent_proofs (subject_digest, purpose, granted, policy_version, source, recorded_at, given_at)
+    select compliance_private.subject_digest(erase_subject_core.user_id), c.purpose, c.granted, c.policy_version, c.source, c.recorded_at, c.given_at
+      from compliance.consent_records c where c.user_id = erase_subject_core.user_id order by c.recorded_at, c.id;
+    get diagnostics v_count = row_count;
+    v_counts := v_counts || jsonb_build_object('consent_proofs_kept', v_count);
+  end if;
+
   -- children before the profile so each count is exact
   foreach v_table in array array['health_records', 'access_grants', 'breach_subjects', 'messages', 'conversations', 'consent_records', 'sessions',
                                  'user_preferences', 'legal_holds'] loop
@@ -9954,6 +10104,51 @@ ALTER TABLE compliance.dsr_requests ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 COMMENT ON SEQUENCE compliance.dsr_requests_id_seq IS 'Identifiers of dsr_requests rows.';
 
 --
+-- Name: erased_consent_proofs_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.erased_consent_proofs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.erased_consent_proofs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: erasure_settings; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.erasure_settings (
+    singleton boolean DEFAULT true NOT NULL,
+    keep_consent_proof boolean DEFAULT true NOT NULL,
+    CONSTRAINT erasure_settings_one_row CHECK (singleton)
+);
+
+ALTER TABLE ONLY compliance.erasure_settings FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.erasure_settings OWNER TO compliance_owner;
+
+--
+-- Name: TABLE erasure_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.erasure_settings IS 'One row: what erasure keeps. The DPO changes it with compliance.keep_consent_proof_after_erasure.';
+
+--
+-- Name: COLUMN erasure_settings.singleton; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erasure_settings.singleton IS 'Always true: one row.';
+
+--
+-- Name: COLUMN erasure_settings.keep_consent_proof; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erasure_settings.keep_consent_proof IS 'Whether erasure keeps the person''s consent records as pseudonymised proof (erased_consent_proofs); true by default.';
+
+--
 -- Name: evidence_packages_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -11174,6 +11369,20 @@ ALTER TABLE ONLY compliance.dsr_requests
     ADD CONSTRAINT dsr_requests_pkey PRIMARY KEY (id);
 
 --
+-- Name: erased_consent_proofs erased_consent_proofs_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.erased_consent_proofs
+    ADD CONSTRAINT erased_consent_proofs_pkey PRIMARY KEY (id);
+
+--
+-- Name: erasure_settings erasure_settings_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.erasure_settings
+    ADD CONSTRAINT erasure_settings_pkey PRIMARY KEY (singleton);
+
+--
 -- Name: evidence_packages evidence_packages_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -11578,6 +11787,18 @@ CREATE INDEX dsr_requests_received_at_idx ON compliance.dsr_requests USING btree
 --
 
 CREATE INDEX dsr_requests_user_id_idx ON compliance.dsr_requests USING btree (user_id);
+
+--
+-- Name: erased_consent_proofs_recorded_at_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX erased_consent_proofs_recorded_at_idx ON compliance.erased_consent_proofs USING btree (recorded_at);
+
+--
+-- Name: erased_consent_proofs_subject_digest_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX erased_consent_proofs_subject_digest_idx ON compliance.erased_consent_proofs USING btree (subject_digest);
 
 --
 -- Name: health_records_recorded_by_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
@@ -12308,6 +12529,18 @@ COMMENT ON POLICY dpo_every_subject ON compliance.user_profiles IS 'The DPO reac
 ALTER TABLE compliance.dsr_requests ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: erased_consent_proofs; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.erased_consent_proofs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: erasure_settings; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.erasure_settings ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: evidence_packages; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12530,6 +12763,30 @@ CREATE POLICY owner_routines ON compliance.dsr_requests TO compliance_owner USIN
 COMMENT ON POLICY owner_routines ON compliance.dsr_requests IS 'SECURITY DEFINER routines register and complete requests.';
 
 --
+-- Name: erased_consent_proofs owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.erased_consent_proofs TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON erased_consent_proofs; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.erased_consent_proofs IS 'Erasure writes the proofs, retention deletes them (SECURITY DEFINER, running as the owner).';
+
+--
+-- Name: erasure_settings owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.erasure_settings TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON erasure_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.erasure_settings IS 'Erasure reads it and compliance.keep_consent_proof_after_erasure writes it (SECURITY DEFINER, running as the owner).';
+
+--
 -- Name: evidence_packages owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12750,6 +13007,30 @@ CREATE POLICY readers ON compliance.check_runs FOR SELECT TO compliance_dpo, com
 --
 
 COMMENT ON POLICY readers ON compliance.check_runs IS 'Check runs and results are evidence: the DPO, auditors and the worker read them all; only run_compliance_checks writes.';
+
+--
+-- Name: erased_consent_proofs readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.erased_consent_proofs FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON erased_consent_proofs; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.erased_consent_proofs IS 'The DPO and auditors read the proofs: they name no one.';
+
+--
+-- Name: erasure_settings readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.erasure_settings FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON erasure_settings; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.erasure_settings IS 'The DPO and auditors see what erasure keeps.';
 
 --
 -- Name: evidence_packages readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -13573,6 +13854,20 @@ REVOKE ALL ON FUNCTION compliance.erase_subject(user_id text, reason text, confi
 GRANT ALL ON FUNCTION compliance.erase_subject(user_id text, reason text, confirm boolean) TO compliance_dpo;
 
 --
+-- Name: TABLE erased_consent_proofs; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.erased_consent_proofs TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.erased_consent_proofs TO compliance_auditor;
+
+--
+-- Name: FUNCTION erased_consent_proof(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.erased_consent_proof(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.erased_consent_proof(user_id text) TO compliance_dpo;
+
+--
 -- Name: FUNCTION erasure_journal(since timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -13656,6 +13951,13 @@ GRANT ALL ON FUNCTION compliance.has_consent(user_id text, purpose text) TO comp
 REVOKE ALL ON FUNCTION compliance.is_under_legal_hold(user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.is_under_legal_hold(user_id text) TO compliance_dpo;
 GRANT ALL ON FUNCTION compliance.is_under_legal_hold(user_id text) TO compliance_worker;
+
+--
+-- Name: FUNCTION keep_consent_proof_after_erasure(keep boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.keep_consent_proof_after_erasure(keep boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.keep_consent_proof_after_erasure(keep boolean) TO compliance_dpo;
 
 --
 -- Name: FUNCTION last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -15077,6 +15379,13 @@ GRANT SELECT ON TABLE compliance.consent_purposes TO compliance_auditor;
 
 GRANT SELECT ON TABLE compliance.current_consents TO compliance_app;
 GRANT SELECT ON TABLE compliance.current_consents TO compliance_dpo;
+
+--
+-- Name: TABLE erasure_settings; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.erasure_settings TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.erasure_settings TO compliance_auditor;
 
 --
 -- Name: TABLE evidence_populations; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -98,3 +98,53 @@ describe('consent export for a DPO', () => {
     expect(new Set([...first, ...rest].map((r) => r.id)).size).toBe(1003);
   });
 });
+
+describe('proof of consent after erasure', () => {
+  const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
+  const erase = (userId: string) => db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject(${userId}, 'Art. 17', true) as r`);
+  async function consenting(userId: string) {
+    await db.as('compliance_app', { actor: userId, ip: '198.51.100.77', userAgent: `agent-of-${userId}` }, async (tx) => {
+      await tx`select compliance.ensure_profile(${userId})`;
+      await tx`select compliance.record_consent(${userId}, 'analytics', true, '3.1')`;
+      await tx`select compliance.record_consent(${userId}, 'analytics', false, '3.1')`;
+    });
+  }
+
+  it('keeps the erased person\'s consents as proof under the tombstone\'s digest, naming no one, found again by the id they give', async () => {
+    await consenting('user:proof1');
+    const [erased] = await erase('user:proof1');
+    expect(erased!.r.deleted).toMatchObject({ consent_records: 2, consent_proofs_kept: 2 });
+    const proofs = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.erased_consent_proof('user:proof1')`);
+    expect(proofs.map((p) => [p.purpose, p.granted, p.policy_version, p.source])).toEqual([['analytics', true, '3.1', 'api'], ['analytics', false, '3.1', 'api']]);
+    const [tombstone] = await db.admin`select count(*)::int as n from compliance_private.erased_subjects e
+                                        where e.subject_digest = ${proofs[0]!.subject_digest}`;
+    expect(tombstone!.n).toBe(1);
+    const everything = JSON.stringify(await db.admin`select * from compliance.erased_consent_proofs`);
+    for (const identifying of ['user:proof1', 'proof1', '198.51.100.77', 'agent-of-user:proof1']) expect(everything).not.toContain(identifying);
+    // an auditor reads them, the app role does not
+    expect(await db.as('compliance_auditor', null, (tx) => tx`select 1 from compliance.erased_consent_proofs`)).toHaveLength(2);
+    await expectSqlState(db.as('compliance_app', { actor: 'user:x' }, (tx) => tx`select 1 from compliance.erased_consent_proofs`), '42501');
+  });
+
+  it('keeps none once the DPO turns it off, and lets retention delete the proofs with the consent records\' period', async () => {
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.keep_consent_proof_after_erasure(false)`);
+    await consenting('user:proof2');
+    const [erased] = await erase('user:proof2');
+    expect(erased!.r.deleted.consent_proofs_kept).toBeUndefined();
+    expect(await db.as('compliance_dpo', dpo, (tx) => tx`select 1 from compliance.erased_consent_proof('user:proof2')`)).toHaveLength(0);
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.keep_consent_proof_after_erasure(true)`);
+    const [set] = await db.admin`select count(*)::int as n from compliance.audit_logs where action = 'consent.proof_after_erasure_set'`;
+    expect(set!.n).toBe(2);
+
+    // eight years on, the consent records' seven are over: the proofs go
+    await db.as('compliance_owner', null, (tx) => tx`insert into compliance_private.clock_override (frozen_at) values (now() + interval '8 years')
+      on conflict (singleton) do update set frozen_at = excluded.frozen_at`);
+    try {
+      const [run] = await db.as('compliance_worker', null, (tx) => tx`select compliance.apply_retention('consent_records', 1000, false) as r`);
+      expect(run!.r.erased_consent_proofs_deleted).toBeGreaterThanOrEqual(2);
+      expect(await db.admin`select 1 from compliance.erased_consent_proofs`).toHaveLength(0);
+    } finally {
+      await db.as('compliance_owner', null, (tx) => tx`delete from compliance_private.clock_override`);
+    }
+  });
+});

@@ -1,5 +1,5 @@
 --! Previous: sha1:031764d7e64078f1a71a33ef0707d407534432bf
---! Hash: sha1:9fbad8bb1436d1baa087a6860f38baa181ea9f91
+--! Hash: sha1:915d969c32172f4b4404695c529dfb2fd4fd6545
 --! Message: second-review
 
 -- A second review's findings: alerts that reach someone (unusual PHI access at once, a report
@@ -581,6 +581,17 @@ begin
   get diagnostics v_count = row_count;
   v_counts := v_counts || jsonb_build_object('emergency_reviews_kept', v_count);
 
+  -- proof of consent (GDPR Art. 7(1)) outlives the person, pseudonymised under the tombstone's
+  -- digest, for the defence of legal claims (Art. 17(3)(e)), unless the DPO turned it off: no id,
+  -- no IP address, no user agent
+  if coalesce((select s.keep_consent_proof from compliance.erasure_settings s), true) then
+    insert into compliance.erased_consent_proofs (subject_digest, purpose, granted, policy_version, source, recorded_at, given_at)
+    select compliance_private.subject_digest(erase_subject_core.user_id), c.purpose, c.granted, c.policy_version, c.source, c.recorded_at, c.given_at
+      from compliance.consent_records c where c.user_id = erase_subject_core.user_id order by c.recorded_at, c.id;
+    get diagnostics v_count = row_count;
+    v_counts := v_counts || jsonb_build_object('consent_proofs_kept', v_count);
+  end if;
+
   -- children before the profile so each count is exact
   foreach v_table in array array['health_records', 'access_grants', 'breach_subjects', 'messages', 'conversations', 'consent_records', 'sessions',
                                  'user_preferences', 'legal_holds'] loop
@@ -715,5 +726,233 @@ $function$;
 
 comment on function compliance.erase_subject(user_id text, reason text, confirm boolean) is
   'DPO: erases a subject (GDPR Art. 17) in one transaction or not at all: locks the subject, deletes every personal row (profile, preferences, consents, conversations, messages, sessions, released holds), strips identity from its requests and from the legal holds it placed or released, keeps an emergency access not reviewed yet without the patient (the review outlives the data), removes its part of the audit rows about it and the actor''s part where it acted (listing those rows in the subject.erased row, which carries counts and no identity), and leaves a tombstone so later writes for the id fail (ERASD). Returns a receipt with counts per table. Errors: CONFM without confirm => true, LHOLD under legal hold, UNKSJ unknown subject, ERASD already erased, BADRG without a reason.';
+
+-- Proof of consent outlives erasure (GDPR Art. 7(1), 17(3)(e)): pseudonymised under the
+-- tombstone's digest, for the consent records' retention period, unless the DPO turns it off.
+create table compliance.erasure_settings (
+  singleton boolean not null default true,
+  keep_consent_proof boolean not null default true,
+  constraint erasure_settings_pkey primary key (singleton),
+  constraint erasure_settings_one_row check (singleton)
+);
+comment on table compliance.erasure_settings is 'One row: what erasure keeps. The DPO changes it with compliance.keep_consent_proof_after_erasure.';
+comment on column compliance.erasure_settings.singleton is 'Always true: one row.';
+comment on column compliance.erasure_settings.keep_consent_proof is 'Whether erasure keeps the person''s consent records as pseudonymised proof (erased_consent_proofs); true by default.';
+alter table compliance.erasure_settings enable row level security;
+alter table compliance.erasure_settings force row level security;
+-- included from fixtures/access/erasure_settings.owner_routines.sql
+-- policy owner_routines on compliance.erasure_settings: its current definition (db/CONVENTIONS.md).
+
+drop policy if exists owner_routines on compliance.erasure_settings;
+create policy owner_routines on compliance.erasure_settings as permissive for all to compliance_owner
+  using (true)
+  with check (true);
+comment on policy owner_routines on compliance.erasure_settings is 'Erasure reads it and compliance.keep_consent_proof_after_erasure writes it (SECURITY DEFINER, running as the owner).';
+
+-- included from fixtures/access/erasure_settings.readers.sql
+-- policy readers on compliance.erasure_settings: its current definition (db/CONVENTIONS.md).
+
+drop policy if exists readers on compliance.erasure_settings;
+create policy readers on compliance.erasure_settings as permissive for select to compliance_dpo, compliance_auditor
+  using (true);
+comment on policy readers on compliance.erasure_settings is 'The DPO and auditors see what erasure keeps.';
+
+insert into compliance.erasure_settings default values;
+grant select on compliance.erasure_settings to compliance_dpo, compliance_auditor;
+
+create table compliance.erased_consent_proofs (
+  id bigint generated always as identity,
+  subject_digest bytea not null,
+  purpose text not null,
+  granted boolean not null,
+  policy_version text not null,
+  source text not null,
+  recorded_at timestamptz not null,
+  given_at timestamptz,
+  erased_at timestamptz not null default now(),
+  constraint erased_consent_proofs_pkey primary key (id)
+);
+create index erased_consent_proofs_subject_digest_idx on compliance.erased_consent_proofs (subject_digest);
+create index erased_consent_proofs_recorded_at_idx on compliance.erased_consent_proofs (recorded_at);
+comment on table compliance.erased_consent_proofs is 'Consent records of erased people, kept as proof of consent (GDPR Art. 7(1)) for the defence of legal claims (Art. 17(3)(e)): no id, no IP address, no user agent; the person is found again only through the tombstone pepper (compliance.erased_consent_proof). Deleted with the consent records'' retention; not kept when the DPO turned it off.';
+comment on column compliance.erased_consent_proofs.id is 'Row id.';
+comment on column compliance.erased_consent_proofs.subject_digest is 'The erased person''s peppered digest, as their tombstone holds it.';
+comment on column compliance.erased_consent_proofs.purpose is 'The purpose consented to or withdrawn.';
+comment on column compliance.erased_consent_proofs.granted is 'Granted (true) or withdrawn (false).';
+comment on column compliance.erased_consent_proofs.policy_version is 'The privacy notice version it was given under.';
+comment on column compliance.erased_consent_proofs.source is 'api, import or dba.';
+comment on column compliance.erased_consent_proofs.recorded_at is 'When pgcomply recorded the consent; retention counts from here.';
+comment on column compliance.erased_consent_proofs.given_at is 'When the person gave it, as imported evidence said (NULL: recorded_at).';
+comment on column compliance.erased_consent_proofs.erased_at is 'When the person was erased.';
+alter table compliance.erased_consent_proofs enable row level security;
+alter table compliance.erased_consent_proofs force row level security;
+-- included from fixtures/access/erased_consent_proofs.owner_routines.sql
+-- policy owner_routines on compliance.erased_consent_proofs: its current definition (db/CONVENTIONS.md).
+
+drop policy if exists owner_routines on compliance.erased_consent_proofs;
+create policy owner_routines on compliance.erased_consent_proofs as permissive for all to compliance_owner
+  using (true)
+  with check (true);
+comment on policy owner_routines on compliance.erased_consent_proofs is 'Erasure writes the proofs, retention deletes them (SECURITY DEFINER, running as the owner).';
+
+-- included from fixtures/access/erased_consent_proofs.readers.sql
+-- policy readers on compliance.erased_consent_proofs: its current definition (db/CONVENTIONS.md).
+
+drop policy if exists readers on compliance.erased_consent_proofs;
+create policy readers on compliance.erased_consent_proofs as permissive for select to compliance_dpo, compliance_auditor
+  using (true);
+comment on policy readers on compliance.erased_consent_proofs is 'The DPO and auditors read the proofs: they name no one.';
+
+grant select on compliance.erased_consent_proofs to compliance_dpo, compliance_auditor;
+-- included from fixtures/consent/erased_consent_proof.sql
+-- compliance.erased_consent_proof(user_id text): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.erased_consent_proof(user_id text)
+ RETURNS SETOF compliance.erased_consent_proofs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  -- the lookup itself is a processing of the erased person's pseudonym: on record
+  perform compliance_private.append_audit('consent.erased_proof_read', 'gdpr', 'erased_consent_proofs', null,
+    jsonb_build_object('procedure', 'erased_consent_proof'));
+  return query select p.* from compliance.erased_consent_proofs p
+                where p.subject_digest = compliance_private.subject_digest(erased_consent_proof.user_id)
+                order by p.recorded_at, p.id;
+end;
+$function$;
+
+comment on function compliance.erased_consent_proof(user_id text) is
+  'DPO: the consent records an erasure kept as proof (GDPR Art. 7(1), 17(3)(e)) for a person who now claims, found by the id they give (through the tombstone pepper); the proofs themselves hold no id. Audited as consent.erased_proof_read. Errors: PEPPR without the pepper.';
+
+revoke all on function compliance.erased_consent_proof(text) from public;
+grant execute on function compliance.erased_consent_proof(text) to compliance_dpo;
+-- included from fixtures/consent/keep_consent_proof_after_erasure.sql
+-- compliance.keep_consent_proof_after_erasure(keep boolean): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.keep_consent_proof_after_erasure(keep boolean)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if keep is null then
+    perform compliance_private.raise_error('BADRG', 'say true or false');
+  end if;
+  update compliance.erasure_settings s set keep_consent_proof = keep_consent_proof_after_erasure.keep;
+  perform compliance_private.append_audit('consent.proof_after_erasure_set', 'gdpr', 'erasure_settings', null,
+    jsonb_build_object('keep_consent_proof', keep));
+end;
+$function$;
+
+comment on function compliance.keep_consent_proof_after_erasure(keep boolean) is
+  'DPO: whether erasure keeps the erased person''s consent records as pseudonymised proof (erased_consent_proofs, for the consent records'' retention period); true by default. Turning it off affects later erasures only; proofs already kept expire with retention. Audited. Errors: BADRG.';
+
+revoke all on function compliance.keep_consent_proof_after_erasure(boolean) from public;
+grant execute on function compliance.keep_consent_proof_after_erasure(boolean) to compliance_dpo;
+-- included from fixtures/retention/apply_retention.sql
+-- compliance.apply_retention(category text, batch_size integer, dry_run boolean): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.apply_retention(category text, batch_size integer DEFAULT 1000, dry_run boolean DEFAULT false)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_policy compliance.retention_policies;
+  v_cutoff timestamptz;
+  v_ids text[];
+  v_deleted bigint := 0;
+  v_messages bigint := 0;
+  v_proofs bigint := 0;
+  v_result jsonb;
+begin
+  if batch_size not between 1 and 100000 then
+    perform compliance_private.raise_error('BADRG', 'batch_size must be between 1 and 100000');
+  end if;
+  v_cutoff := compliance_private.retention_cutoff(category, compliance_private.retention_now());
+  select * into strict v_policy from compliance.retention_policies p where p.category = apply_retention.category;
+
+  if not v_policy.enabled or v_policy.action = 'until_erasure' then
+    v_result := jsonb_build_object('category', category, 'dry_run', dry_run, 'skipped',
+      case when v_policy.enabled then 'kept until erasure' else 'policy disabled' end, 'deleted', 0);
+  elsif v_policy.action = 'drop_partition' then
+    v_result := jsonb_build_object('category', category, 'dry_run', dry_run, 'cutoff', v_cutoff,
+      'partitions', compliance_private.drop_expired_audit_partitions(v_cutoff, dry_run));
+    v_result := v_result || jsonb_build_object('deleted', (select coalesce(sum((p ->> 'rows')::bigint), 0)
+                                                          from jsonb_array_elements(v_result -> 'partitions') p));
+  else
+    if dry_run then
+      select count(*) into v_deleted from compliance_private.retention_due_ids(category, v_cutoff, 2147483647);
+    else
+      perform compliance_private.begin_bulk_operation('retention');
+      select array_agg(d.id) into v_ids from compliance_private.retention_due_ids(category, v_cutoff, batch_size) d;
+      v_ids := coalesce(v_ids, '{}');
+      -- A hold being placed on one of these subjects holds its profile FOR NO KEY UPDATE
+      -- (tg_legal_holds__lock_subject): wait for it, and keep new holds out until this batch
+      -- commits. Each DELETE then checks holds again, in its own snapshot, after the wait.
+      perform from compliance.user_profiles p
+       where p.user_id in (select s.user_id from compliance_private.retention_row_subjects(category, v_ids) s)
+       order by p.user_id
+         for share;
+      -- each DELETE checks again that its row is still due: a writer that was holding the row
+      -- (a new message moves last_message_at) commits first, and the row then stays
+      case category
+        when 'conversations' then
+          with gone as (
+            delete from compliance.conversations c where c.conversation_id = any (v_ids::uuid[])
+               and c.last_message_at < v_cutoff
+               and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null)
+            returning c.conversation_id
+          )
+          -- the messages go with their conversation (ON DELETE CASCADE, at the statement's end);
+          -- this count reads them from the statement's snapshot
+          select (select count(*) from gone),
+                 (select count(*) from compliance.messages m where m.conversation_id in (select g.conversation_id from gone g))
+            into v_deleted, v_messages;
+        when 'sessions' then
+          delete from compliance.sessions s where s.id = any (v_ids::uuid[])
+             and s.last_activity_at < v_cutoff
+             and not exists (select from compliance.legal_holds h where h.user_id = s.user_id and h.released_at is null);
+          get diagnostics v_deleted = row_count;
+        when 'consent_records' then
+          delete from compliance.consent_records c where c.id = any (v_ids::bigint[])
+             and c.recorded_at < v_cutoff
+             and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null);
+          get diagnostics v_deleted = row_count;
+        when 'dsr_requests' then
+          delete from compliance.dsr_requests r where r.id = any (v_ids::bigint[])
+             and r.received_at < v_cutoff and r.completed_at is not null
+             and not exists (select from compliance.legal_holds h where h.user_id = r.user_id and h.released_at is null);
+          get diagnostics v_deleted = row_count;
+      end case;
+      perform compliance_private.end_bulk_operation();
+    end if;
+    v_result := jsonb_build_object('category', category, 'dry_run', dry_run, 'cutoff', v_cutoff,
+      'deleted', v_deleted, 'batch_size', batch_size);
+    if category = 'conversations' and not dry_run then
+      v_result := v_result || jsonb_build_object('messages_deleted', v_messages);
+    end if;
+    if category = 'consent_records' and not dry_run then
+      -- the proofs erasure kept expire with the consent records they stand for
+      delete from compliance.erased_consent_proofs p where p.recorded_at < v_cutoff;
+      get diagnostics v_proofs = row_count;
+      v_result := v_result || jsonb_build_object('erased_consent_proofs_deleted', v_proofs);
+    end if;
+  end if;
+
+  perform compliance_private.append_audit('retention.applied', 'system', 'retention_policy', category, v_result);
+  return v_result;
+end;
+$function$;
+
+comment on function compliance.apply_retention(category text, batch_size integer, dry_run boolean) is
+  'Applies one category''s retention policy as of compliance_private.retention_now() (the database clock; only the owner can move it, for tests): deletes at most batch_size due rows, each checked again as it is deleted (conversations take their messages; consent records take the expired proofs erasure kept, erased_consent_proofs), or drops the expired audit partitions and removes the seals of their rows; subjects under legal hold are skipped, and an audit month holding a held subject''s rows is kept. dry_run deletes nothing and reports how many rows are due in total. Each call writes one retention.applied audit row with the counts. Returns {category, dry_run, cutoff, deleted, ...}; call again while deleted = batch_size. Errors: RETCT unknown category, BADRG.';
 
 select compliance_private.record_expected_grants();
