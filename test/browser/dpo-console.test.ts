@@ -6,7 +6,9 @@
  * the audit chain, opening a monthly report and downloading the evidence package. Every view is
  * scanned with axe-core; nothing leaves the machine; no console error but the refusal provoked.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { anchorRecord, signAnchor, toAnchorKey } from '../../server/anchors/anchors.js';
 import { describe, expect, it } from 'vitest';
 import { useServer } from '../server/harness.js';
 import { screenshotTo, signIn, useBrowser } from './browser.js';
@@ -155,8 +157,9 @@ describe('the DPO console', () => {
     // an anchor was written somewhere (as pgcomply anchor records it), then one more seal was made
     const auditor = await api.token('auditor:ann', ['auditor']);
     const state = (await api.call('GET', '/api/v1/anchors/state', auditor)).json;
-    expect((await api.call('POST', '/api/v1/anchors', auditor, { seal_no: Number(state.seal_no), seal_hash: state.seal_hash, key_id: 'ab12cd34ef56ab78',
-      erasures: 0, destination: '/mnt/worm/anchors.jsonl' })).json).toMatchObject({ audit_row_id: expect.any(String) });
+    const key = toAnchorKey(generateKeyPairSync('ed25519').privateKey);
+    const record = anchorRecord(signAnchor(state, key), key, '/mnt/worm/anchors.jsonl');
+    expect((await api.call('POST', '/api/v1/anchors', auditor, record)).json).toMatchObject({ audit_row_id: expect.any(String) });
     await api.db.admin`select compliance.log_event('system.later', 'system')`;
     await api.db.admin`select compliance.seal_audit_log()`;
 
