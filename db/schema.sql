@@ -10117,6 +10117,12 @@ ALTER TABLE compliance.erased_consent_proofs ALTER COLUMN id ADD GENERATED ALWAY
 );
 
 --
+-- Name: SEQUENCE erased_consent_proofs_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.erased_consent_proofs_id_seq IS 'Ids of erased_consent_proofs.';
+
+--
 -- Name: erasure_settings; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 

@@ -1,5 +1,5 @@
 --! Previous: sha1:031764d7e64078f1a71a33ef0707d407534432bf
---! Hash: sha1:915d969c32172f4b4404695c529dfb2fd4fd6545
+--! Hash: sha1:19e6558e8b0f088864b69893270389e97006059f
 --! Message: second-review
 
 -- A second review's findings: alerts that reach someone (unusual PHI access at once, a report
@@ -784,6 +784,7 @@ comment on column compliance.erased_consent_proofs.source is 'api, import or dba
 comment on column compliance.erased_consent_proofs.recorded_at is 'When pgcomply recorded the consent; retention counts from here.';
 comment on column compliance.erased_consent_proofs.given_at is 'When the person gave it, as imported evidence said (NULL: recorded_at).';
 comment on column compliance.erased_consent_proofs.erased_at is 'When the person was erased.';
+comment on sequence compliance.erased_consent_proofs_id_seq is 'Ids of erased_consent_proofs.';
 alter table compliance.erased_consent_proofs enable row level security;
 alter table compliance.erased_consent_proofs force row level security;
 -- included from fixtures/access/erased_consent_proofs.owner_routines.sql
