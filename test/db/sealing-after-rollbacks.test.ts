@@ -106,6 +106,17 @@ describe('sealing around rolled-back audit rows', () => {
   }, 240_000);
 });
 
+/** a row that rolls back, a seal, a row that commits, a seal: what left a gap before the fix */
+async function rollBackThenWrite(sql: postgres.Sql) {
+  await sql.begin(async (tx) => {
+    await tx`select compliance.log_event('system.tick', 'system')`;
+    throw new Error('roll back');
+  }).catch(() => undefined);
+  await sql`select compliance.seal_audit_log()`;
+  await sql`select compliance.log_event('system.tick', 'system')`;
+  await sql`select compliance.seal_audit_log()`;
+}
+
 describe('a database whose sealer skipped ids before the fix', () => {
   const name = `${inject('runPrefix')}_upgrade_${process.pid}`;
   const url = withDatabase(parseDatabaseUrl(inject('maintenanceUrl')), name);
@@ -134,13 +145,7 @@ describe('a database whose sealer skipped ids before the fix', () => {
 
     // the old sealer meets an id whose row rolled back, and skips it
     await sql`select compliance.seal_audit_log()`;
-    await sql.begin(async (tx) => {
-      await tx`select compliance.log_event('system.tick', 'system')`;
-      throw new Error('roll back');
-    }).catch(() => undefined);
-    await sql`select compliance.seal_audit_log()`;
-    await sql`select compliance.log_event('system.tick', 'system')`;
-    await sql`select compliance.seal_audit_log()`;
+    await rollBackThenWrite(sql!);
     const [before] = await sql<{ ok: boolean; problems: Finding[] }[]>`select ok, problems from compliance.verify_audit_log()`;
     expect(before!.ok).toBe(false);
     expect(before!.problems.map((p) => p.kind)).toEqual(['broken_chain']);
@@ -155,13 +160,7 @@ describe('a database whose sealer skipped ids before the fix', () => {
     expect(gap.to).toBe(gap.from);
 
     // sealing goes on without a new gap
-    await sql.begin(async (tx) => {
-      await tx`select compliance.log_event('system.tick', 'system')`;
-      throw new Error('roll back');
-    }).catch(() => undefined);
-    await sql`select compliance.seal_audit_log()`;
-    await sql`select compliance.log_event('system.tick', 'system')`;
-    await sql`select compliance.seal_audit_log()`;
+    await rollBackThenWrite(sql!);
     expect((await verifyBoth(url, sql)).inside.ok).toBe(true);
 
     // a row slipped into the skipped range is no row the sealer ever saw
