@@ -4904,6 +4904,7 @@ declare
   v_pending jsonb;   -- {id: 'a' | 's' | 'as'}: the parts erasures not sealed yet redacted
   v_gaps jsonb;      -- [{from, to, seal_no}]: ranges the sealer left out before migration 000041
   v_gap jsonb;
+  v_marker bigint;   -- the first row written with reserved actions (migration 000041)
 begin
   seals_checked := 0;
   rows_checked := 0;
@@ -4917,12 +4918,15 @@ begin
   end if;
   incremental := v_checkpoint.seal_no is not null and from_hash is not null;
 
+  -- records written since migration 000041 count only from the routine that does the work
+  select min(u.id) into v_marker from compliance.audit_logs u where u.action = 'audit.sealer_gaps_recorded';
   -- what sealed records account for: only rows inside the layout-2 seals count, and of the
   -- upgrade records only the first (a later one would be a forgery)
   with accounting as (
     select a.id, a.action, a.details from compliance.audit_logs a
      where a.action in ('audit.partition_dropped', 'subject.erased', 'audit.layout_upgraded')
        and a.outcome = 'success' and a.id >= v_bounds.layout2_from and a.id <= v_bounds.layout2_end
+       and (a.id < coalesce(v_marker, 0) or a.action = 'audit.layout_upgraded' or compliance_private.written_by_its_routine(a.action, a.details))
        and (a.action <> 'audit.layout_upgraded'
             or a.id = (select min(u.id) from compliance.audit_logs u where u.action = 'audit.layout_upgraded'))
   ), parts as (
@@ -4944,11 +4948,13 @@ begin
                     cross join jsonb_array_elements_text(a.details -> 'redacted_subject_rows') e(id)
                    where a.action = 'subject.erased' and a.outcome = 'success'
                      and a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)
+                     and compliance_private.written_by_its_routine(a.action, a.details)
                   union all
                   select e.id, 'a' from compliance.audit_logs a
                     cross join jsonb_array_elements_text(a.details -> 'redacted_actor_rows') e(id)
                    where a.action = 'subject.erased' and a.outcome = 'success'
-                     and a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)) x
+                     and a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)
+                     and compliance_private.written_by_its_routine(a.action, a.details)) x
            group by x.id) p;
 
   -- id ranges no seal covered: before migration 000041 the sealer skipped ids of rolled-back rows
@@ -4979,6 +4985,7 @@ begin
       into v_start
       from compliance.audit_logs a
      where a.action = 'audit.partition_dropped' and a.id >= v_bounds.layout2_from and a.id <= v_bounds.layout2_end
+       and (a.id < coalesce(v_marker, 0) or compliance_private.written_by_its_routine(a.action, a.details))
        and (a.details ->> 'seals_removed_through')::bigint = v_first.seal_no - 1
        and a.details ->> 'seal_hash' = encode(v_first.previous_hash, 'hex')
      order by a.id limit 1;
@@ -5284,6 +5291,7 @@ declare
   v_subject_digest bytea;
   v_actor_digest bytea;
   v_id bigint;
+  v_stack text;
 begin
   if action is null or action !~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$' then
     perform compliance_private.raise_error('BADRG', format('action %L is not dotted lower case', action),
@@ -5302,6 +5310,14 @@ begin
   if details is not null and jsonb_typeof(details) <> 'object' then
     perform compliance_private.raise_error('BADRG', 'details must be a JSON object',
       'Put non-personal details under named keys: {"count": 3}.');
+  end if;
+  -- a record verification, a check or a report trusts says which routine wrote it: the nearest
+  -- function below this one on the call stack (the caller's PERFORM adds a statement line between;
+  -- no login role reaches this function, and log_event refuses these actions)
+  if compliance_private.is_reserved_action(append_audit.action) then
+    get diagnostics v_stack = pg_context;
+    details := coalesce(append_audit.details, '{}') || jsonb_build_object('written_by',
+      coalesce(substring(substr(v_stack, strpos(v_stack, E'\n') + 1) from '(?:PL/pgSQL function|SQL function) "?([a-z_]+(?:\.[a-z_]+)?)'), 'unknown'));
   end if;
   -- details and resource_id outlive erasure, so they must not name anyone
   perform compliance_private.refuse_personal_outside(append_audit.details, append_audit.resource_id,
@@ -5327,7 +5343,7 @@ ALTER FUNCTION compliance_private.append_audit(action text, category text, resou
 -- Name: FUNCTION append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) IS 'Writes one audit row for the routines and log_event: checks the row rules (action dotted lower case, a known category and outcome, a failure_reason only with a failure, details a JSON object: BADRG otherwise), fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part. The row triggers write the same columns inline, because a nested call costs every personal write.';
+COMMENT ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) IS 'Writes one audit row for the routines and log_event: checks the row rules (action dotted lower case, a known category and outcome, a failure_reason only with a failure, details a JSON object: BADRG otherwise), adds to a reserved action''s details the routine that called it (written_by, from the call stack: verification trusts a drop or erasure record only from its own routine), fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part. The row triggers write the same columns inline, because a nested call costs every personal write.';
 
 --
 -- Name: audit_access_grant(text, compliance.access_grants, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -8973,6 +8989,22 @@ ALTER FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) OWNER TO 
 --
 
 COMMENT ON FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) IS 'The check value stored for a pepper: tells the right pepper from a wrong one without revealing it.';
+
+--
+-- Name: written_by_its_routine(text, jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.written_by_its_routine(action text, details jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((details ->> 'written_by'::text) = CASE action WHEN 'audit.partition_dropped'::text THEN 'compliance_private.drop_expired_audit_partitions'::text WHEN 'subject.erased'::text THEN 'compliance_private.erase_subject_core'::text ELSE NULL::text END);
+
+ALTER FUNCTION compliance_private.written_by_its_routine(action text, details jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION written_by_its_routine(action text, details jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.written_by_its_routine(action text, details jsonb) IS 'Whether an accounting record (audit.partition_dropped, subject.erased) says it was written by the one routine that does that work (details.written_by, which append_audit takes from the call stack). Verification trusts records written after migration 000041 only then.';
 
 --
 -- Name: _private_jobs; Type: TABLE; Schema: graphile_worker; Owner: pgcomply_worker
@@ -15259,6 +15291,12 @@ REVOKE ALL ON FUNCTION compliance_private.tg_user_profiles__refuse_erased() FROM
 --
 
 REVOKE ALL ON FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) FROM PUBLIC;
+
+--
+-- Name: FUNCTION written_by_its_routine(action text, details jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.written_by_its_routine(action text, details jsonb) FROM PUBLIC;
 
 --
 -- Name: TABLE access_grant_settings; Type: ACL; Schema: compliance; Owner: compliance_owner

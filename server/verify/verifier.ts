@@ -35,6 +35,12 @@ export interface Note {
 
 interface SealerGap { seal_no: number; from: number; to: number }
 
+/** the one routine that writes each accounting record (compliance_private.written_by_its_routine) */
+const WRITTEN_BY: Record<string, string> = {
+  'audit.partition_dropped': 'compliance_private.drop_expired_audit_partitions',
+  'subject.erased': 'compliance_private.erase_subject_core',
+};
+
 export interface VerifyOptions {
   /** called with a count as rows are read, for a progress bar */
   onRows?: (count: number) => void;
@@ -162,8 +168,12 @@ async function verifyOn(sql: Sql, url: string, options: VerifyOptions): Promise<
      where a.action in ('audit.partition_dropped', 'subject.erased', 'audit.layout_upgraded', 'audit.sealer_gaps_recorded')
        and a.outcome = 'success' order by a.id`;
   const firstUpgrade = records.find((r) => r.action === 'audit.layout_upgraded')?.id;
+  // records written since migration 000041 count only from the routine that does the work
+  const marker = Number(records.find((r) => r.action === 'audit.sealer_gaps_recorded')?.id ?? 0);
+  const fromItsRoutine = (r: { id: string; action: string; details: Record<string, unknown> }) =>
+    Number(r.id) < marker || r.action === 'audit.layout_upgraded' || r.details.written_by === WRITTEN_BY[r.action];
   const accounting = records.filter((r) => layout2End !== null && Number(r.id) >= layout2From && Number(r.id) <= layout2End
-    && (r.action !== 'audit.layout_upgraded' || r.id === firstUpgrade));
+    && (r.action !== 'audit.layout_upgraded' || r.id === firstUpgrade) && fromItsRoutine(r));
   const expected = new Map<number, string>();
   const dropped = new Set<number>();
   const addParts = (into: Map<number, string>, record: { details: Record<string, unknown> }) => {
@@ -178,7 +188,8 @@ async function verifyOn(sql: Sql, url: string, options: VerifyOptions): Promise<
   // erasures not sealed yet: they excuse a redaction (pending) and never accuse a row
   const pending = new Map<number, string>();
   for (const record of records) {
-    if (record.action === 'subject.erased' && Number(record.id) > (layout2End ?? layout2From - 1)) addParts(pending, record);
+    if (record.action === 'subject.erased' && Number(record.id) > (layout2End ?? layout2From - 1)
+        && record.details.written_by === WRITTEN_BY['subject.erased']) addParts(pending, record);
   }
   // the id ranges the sealer skipped before migration 000041, as the one record that migration wrote lists them
   const gapRecord = records.find((r) => r.action === 'audit.sealer_gaps_recorded');

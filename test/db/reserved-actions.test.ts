@@ -6,6 +6,7 @@
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { type LoginRole } from '../../db/connection.js';
+import { verifyIndependently } from '../../server/verify/verifier.js';
 import { quiet, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -82,5 +83,32 @@ describe('reserved audit actions', () => {
     const [verdict] = await db.admin`select ok, problems from compliance.verify_audit_log()`;
     expect(verdict!.ok).toBe(false);
     expect(verdict!.problems).toContainEqual(expect.objectContaining({ kind: 'deleted_row', row_id: victim!.id }));
+  });
+});
+
+describe('which routine wrote a record', () => {
+  it('is in the chain, and verification trusts a drop or erasure record only from its own routine', async () => {
+    await db.as('compliance_app', { actor: 'user:wb1' }, (tx) => tx`select compliance.ensure_profile('user:wb1')`);
+    await db.as('compliance_dpo', { actor: 'dpo:dana', roles: ['dpo'] }, (tx) => tx`select compliance.erase_subject('user:wb1', 'Art. 17', true)`);
+    const [erased] = await db.admin`select details ->> 'written_by' as by from compliance.audit_logs where action = 'subject.erased' order by id desc limit 1`;
+    expect(erased!.by).toBe('compliance_private.erase_subject_core');
+
+    // a superuser writes a drop record through the owner's own function, from a block of their own
+    await db.admin`select compliance.log_event('note.added', 'system') from generate_series(1, 2)`;
+    await db.admin`select compliance.seal_audit_log()`;
+    const [victim] = await db.admin`select max(id)::int as id from compliance.audit_logs where action = 'note.added'`;
+    await db.admin.unsafe(`do $$ begin perform compliance_private.append_audit('audit.partition_dropped', 'system', 'audit_partition', 'p0',
+      jsonb_build_object('dropped_rows_in_kept_seals', jsonb_build_array('${victim!.id}'))); end $$`);
+    const [forged] = await db.admin`select details ->> 'written_by' as by from compliance.audit_logs where action = 'audit.partition_dropped' order by id desc limit 1`;
+    expect(forged!.by).toBe('inline_code_block');
+    await db.admin`select compliance.seal_audit_log()`;
+    await db.admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from compliance.audit_logs where id = ${victim!.id}`;
+    });
+    const [inside] = await db.admin`select ok, problems from compliance.verify_audit_log()`;
+    expect(inside!.problems).toContainEqual(expect.objectContaining({ kind: 'deleted_row', row_id: victim!.id }));
+    const outside = await verifyIndependently(db.adminUrl);
+    expect(outside.problems).toContainEqual(expect.objectContaining({ kind: 'deleted_row', row_id: victim!.id }));
   });
 });
