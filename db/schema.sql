@@ -3344,7 +3344,10 @@ begin
   return compliance_private.append_audit('audit.anchored', 'soc2', 'audit_seal', record_anchor.seal_no::text,
     jsonb_build_object('seal_no', record_anchor.seal_no, 'seal_hash', record_anchor.seal_hash, 'key_id', left(record_anchor.key_fingerprint, 16),
       'key_fingerprint', record_anchor.key_fingerprint, 'signature', record_anchor.signature, 'signed', record_anchor.signed,
-      'erasures', jsonb_array_length(record_anchor.signed -> 'erasures'), 'destination', record_anchor.destination));
+      'erasures', jsonb_array_length(record_anchor.signed -> 'erasures'), 'destination', record_anchor.destination,
+      -- whether the login that recorded it (which SET ROLE cannot change) is the worker's: the
+      -- anchors check counts only those
+      'recorded_by_worker', pg_has_role(session_user, 'compliance_worker', 'member')));
 end;
 $_$;
 
@@ -3354,7 +3357,7 @@ ALTER FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fing
 -- Name: FUNCTION record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) IS 'Records in the audit chain that an anchor of this seal was written outside the database (pgcomply anchor, the worker at start and hourly): the seal must be in the chain with that hash; the anchor carries what was signed, the Ed25519 signature and the signing key''s fingerprint (SHA-256 of its SubjectPublicKeyInfo), which must be the configured anchor key once one is set (compliance.set_anchor_key). PostgreSQL cannot check an Ed25519 signature: pgcomply verify --anchors and pgcomply doctor check each recorded anchor''s signature against the public key. Audited as audit.anchored. Errors: BADRG.';
+COMMENT ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) IS 'Records in the audit chain that an anchor of this seal was written outside the database (pgcomply anchor, the worker at start and hourly): the seal must be in the chain with that hash; the anchor carries what was signed, the Ed25519 signature and the signing key''s fingerprint (SHA-256 of its SubjectPublicKeyInfo), which must be the configured anchor key once one is set (compliance.set_anchor_key). PostgreSQL cannot check an Ed25519 signature: pgcomply verify --anchors and pgcomply doctor check each recorded anchor''s signature against the public key. Audited as audit.anchored, with whether the worker''s login recorded it. Errors: BADRG.';
 
 --
 -- Name: record_backup_verification(text, text, bigint, timestamp with time zone, bigint, text, bigint, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -6234,6 +6237,9 @@ begin
   select a.occurred_at, (a.details ->> 'seal_no')::bigint into v_last, v_seal
     from compliance.audit_logs a where a.action = 'audit.anchored' and a.outcome = 'success'
      and a.details ->> 'key_fingerprint' is not distinct from v_key and v_key is not null
+     -- recorded by the worker's login (which holds the key and writes the anchors), never by a
+     -- DPO or auditor session, who could record an anchor nobody signed
+     and (a.details ->> 'recorded_by_worker')::boolean is true
    order by a.id desc limit 1;
   select s.sealed_at into v_first_seal from compliance.audit_seals s order by s.seal_no limit 1;
   if v_last is null and (v_first_seal is null or v_first_seal > now() - v_limit) then
@@ -6261,7 +6267,7 @@ ALTER FUNCTION compliance_private.check_anchors(context jsonb) OWNER TO complian
 -- Name: FUNCTION check_anchors(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_anchors(context jsonb) IS 'Compliance check: an anchor (the newest seal, signed and written outside the database, recorded as audit.anchored) was written less than anchor_max_age ago (twice the worker''s hourly interval). Only anchors signed with the configured anchor key (compliance.set_anchor_key) count; their Ed25519 signatures are checked by pgcomply verify --anchors and pgcomply doctor, since PostgreSQL cannot. Fails when the newest is older, or when none was ever written for a chain older than that; not_applicable only while the chain is younger.';
+COMMENT ON FUNCTION compliance_private.check_anchors(context jsonb) IS 'Compliance check: an anchor (the newest seal, signed and written outside the database, recorded as audit.anchored) was written less than anchor_max_age ago (twice the worker''s hourly interval). Only anchors signed with the configured anchor key (compliance.set_anchor_key) and recorded by a login of the worker count, since a DPO or auditor session can record an anchor nobody signed; their Ed25519 signatures are checked by pgcomply verify --anchors and pgcomply doctor, since PostgreSQL cannot. Fails when the newest is older, or when none was ever written for a chain older than that; not_applicable only while the chain is younger.';
 
 --
 -- Name: check_audit_chain(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner

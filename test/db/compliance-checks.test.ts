@@ -190,15 +190,34 @@ describe('compliance checks', () => {
     const [digest] = await db.admin`select seal_no, seal_hash, last_row_id, sealed_at from compliance.audit_digest()`;
     const key = toAnchorKey(generateKeyPairSync('ed25519').privateKey);
     const record = anchorRecord(signAnchor(toAnchorState(db.name, digest as never, []), key), key, '/anchors/anchors.jsonl');
-    // an anchor under a key that is not configured yet does not count
-    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.record_anchor(${record.seal_no}, ${record.seal_hash}, ${record.key_fingerprint},
-      ${record.signature}, ${JSON.stringify(record.signed)}::text::jsonb, ${record.destination})`);
+    // an anchor under a key that is not the anchor key does not count
+    const otherKey = toAnchorKey(generateKeyPairSync('ed25519').privateKey);
+    const other = anchorRecord(signAnchor(toAnchorState(db.name, digest as never, []), otherKey), otherKey, '/anchors/anchors.jsonl');
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.record_anchor(${other.seal_no}, ${other.seal_hash}, ${other.key_fingerprint},
+      ${other.signature}, ${JSON.stringify(other.signed)}::text::jsonb, ${other.destination})`);
     expect((await statusOf('anchors')).status).not.toBe('pass');
-    await db.as('compliance_worker', null, async (tx) => {
-      await tx`select compliance.set_anchor_key(${key.fingerprint})`;
-      await tx`select compliance.record_anchor(${record.seal_no}, ${record.seal_hash}, ${record.key_fingerprint},
+    await db.as('compliance_worker', null, (tx) => tx`select compliance.set_anchor_key(${key.fingerprint})`);
+    // a DPO session through the server's login records one with the configured key (and no real
+    // signature): it is not counted, only the worker's login records anchors the check trusts
+    const server = postgres(db.loginUrl('server'), { ...quiet, max: 1 });
+    try {
+      await server.begin(async (tx) => {
+        await tx`set local role compliance_dpo`;
+        await tx`select compliance.set_request_context('dpo:mallory', '{dpo}'::text[])`;
+        await tx`select compliance.record_anchor(${record.seal_no}, ${record.seal_hash}, ${record.key_fingerprint},
+          ${Buffer.alloc(64).toString('base64')}, ${JSON.stringify(record.signed)}::text::jsonb, '/nowhere')`;
+      });
+    } finally {
+      await server.end();
+    }
+    expect((await statusOf('anchors')).status).not.toBe('pass');
+    const worker = postgres(db.loginUrl('worker'), { ...quiet, max: 1 });
+    try {
+      await worker`select compliance.record_anchor(${record.seal_no}, ${record.seal_hash}, ${record.key_fingerprint},
         ${record.signature}, ${JSON.stringify(record.signed)}::text::jsonb, ${record.destination})`;
-    });
+    } finally {
+      await worker.end();
+    }
     expect(await statusOf('anchors')).toMatchObject({ status: 'pass', measured: { seal_no: Number(digest!.seal_no) } });
     // an anchor older than the limit
     await db.admin`update compliance.compliance_check_settings set anchor_max_age = interval '1 millisecond'`;
