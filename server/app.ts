@@ -2,7 +2,7 @@
 import http from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
-import { type ContextDeps, createRequestContext } from './context.js';
+import { type ContextDeps, createRequestContext, LOOPBACK_HOST_NAMES } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { handleExport } from './rest/export.js';
 import { sendError, sendJson, sendTrpcError } from './rest/respond.js';
@@ -35,7 +35,7 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
   const routeTemplate = routeMatcher(methods.keys());
   let openapi: unknown;
 
-  const allowedHosts = new Set(deps.allowedHosts ?? ['localhost', '127.0.0.1', '[::1]']);
+  const allowedHosts = new Set(deps.allowedHosts ?? LOOPBACK_HOST_NAMES);
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     const path = (req.url ?? '/').split('?')[0]!;

@@ -1,5 +1,6 @@
-import path from 'node:path';
 /** Environment configuration, validated once at start; a bad value ends the process with one line. */
+import path from 'node:path';
+import { LOOPBACK_HOST_NAMES } from './context.js';
 import { type AnchorKey, loadAnchorKey } from './anchors/anchors.js';
 import { z } from 'zod';
 import { isIP } from 'node:net';
@@ -111,7 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** the Host names the server answers for: ALLOWED_HOSTS, else the loopback names */
 export function allowedHostsOf(config: Config): string[] {
   return config.ALLOWED_HOSTS ? config.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)
-    : ['localhost', '127.0.0.1', '[::1]'];
+    : LOOPBACK_HOST_NAMES;
 }
 
 export function isLoopback(host: string): boolean {

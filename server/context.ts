@@ -14,9 +14,12 @@ export interface ContextDeps {
   sessionIdleTimeoutSeconds: number;
   /** the patients' data keys, unwrapped with the PHI master keys (server/phi/) */
   dataKeys: DataKeys;
-  /** the Host names requests may name (DNS rebinding); default: the loopback names */
+  /** the Host names requests may name (DNS rebinding); default: LOOPBACK_HOST_NAMES */
   allowedHosts?: string[];
 }
+
+/** the Host names a server answers for when ALLOWED_HOSTS names none */
+export const LOOPBACK_HOST_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
 /** the REST adapter hands over a fetch Request, the others Node's IncomingMessage */
 type AnyRequest = IncomingMessage | Request;

@@ -7,8 +7,8 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Sql } from 'postgres';
 import path from 'node:path';
+import type { Sql } from 'postgres';
 
 export interface AnchorState {
   database: string;
@@ -73,8 +73,7 @@ export function loadAnchorKey(env: { ANCHOR_SIGNING_KEY?: string; ANCHOR_SIGNING
   }
 }
 
-/** the bytes signed: every field but the signature, in a fixed order */
-/** what an anchor's signature covers, in the order it is serialised */
+/** what an anchor's signature covers: every field but the signature, in a fixed order */
 export function signedContent(anchor: Omit<Anchor, 'signature'>): Omit<Anchor, 'signature'> {
   const { version, database, seal_no, seal_hash, last_row_id, sealed_at, erasures, anchored_at, key_id } = anchor;
   // each erasure's fields in their own order too: jsonb (where the chain keeps a copy) sorts keys

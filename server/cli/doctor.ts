@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { loadConfig } from '../config.js';
 import { AnchorError, loadAnchorKey, recordedAnchorFindings } from '../anchors/anchors.js';
-import { findCheckpoint } from '../verify/verifier.js';
+import { verifyInDatabase } from '../verify/in-database.js';
 import { adminUrl, type GlobalOptions, whereIs } from './session.js';
 
 export interface Finding {
@@ -57,13 +57,10 @@ export async function doctor(options: GlobalOptions): Promise<Finding[]> {
     add('worker heartbeat', Boolean(beat!.fresh), beat!.last ? `last beat ${(beat!.last as Date).toISOString()}` : 'the worker has never beaten: start it (npm start or npm run worker)');
 
     // the chain from the daily check's checkpoint (the whole chain without one), as the check verifies it
-    const checkpoint = await findCheckpoint(sql).catch(() => null);
-    const [chain] = await sql<{ ok: boolean; problems: { kind: string }[]; notes: unknown[]; unsealed_rows: string }[]>`
-      select ok, problems, notes, unsealed_rows::text from compliance.verify_audit_log(${checkpoint?.sealNo ?? null}::bigint,
-        decode(${checkpoint?.sealHash ?? null}::text, 'hex'))`;
-    add('audit chain', chain!.ok, chain!.ok
-      ? `verifies${checkpoint ? ` after seal ${checkpoint.sealNo}` : ''}; ${chain!.unsealed_rows} rows not sealed yet${chain!.notes.length ? `, ${chain!.notes.length} note(s)` : ''}`
-      : `${chain!.problems.length} problem(s), first: ${[...new Set(chain!.problems.map((p) => p.kind))].join(', ')} (pgcomply verify names them)`);
+    const chain = await verifyInDatabase(sql, true);
+    add('audit chain', chain.ok, chain.ok
+      ? `verifies${chain.incremental ? ` after seal ${chain.from_seal}` : ''}; ${chain.unsealed_rows} rows not sealed yet${chain.notes.length ? `, ${chain.notes.length} note(s)` : ''}`
+      : `${chain.problems.length} problem(s), first: ${[...new Set(chain.problems.map((p) => p.kind))].join(', ')} (pgcomply verify names them)`);
 
     // how old the newest anchor is (the check), and whether every anchor the chain records was
     // signed by the anchor key (PostgreSQL cannot check an Ed25519 signature; this can)

@@ -36,7 +36,7 @@ const jsonObject = z.union([z.record(z.string(), z.unknown()), z.string().transf
 const bool = z.union([z.boolean(), z.enum(['true', 'false', 't', 'f']).transform((v) => v === 'true' || v === 't')]);
 const instant = z.union([z.string().datetime({ offset: true }), z.string().regex(/^\d{4}-\d{2}-\d{2}$/)]);
 
-/** each kind: the target table, its columns in COPY order, and the shape of one line */
+/** each kind: the target table, its columns, how a JSON row reads into them, and the shape of one line */
 const KINDS = {
   profiles: {
     table: 'compliance.user_profiles',
@@ -73,11 +73,13 @@ export function formatOf(file: string, given?: string): ImportFormat {
 }
 
 /** the file's records with their line numbers: NDJSON a line each (blank lines skipped), CSV by its header */
-async function* records(file: string, format: ImportFormat): AsyncGenerator<{ line: number; record: Record<string, unknown> }> {
+async function* records(file: string, format: ImportFormat): AsyncGenerator<{ line: number; bytes: number; record: Record<string, unknown> }> {
   if (format === 'ndjson') {
     let line = 0;
+    let bytes = 0;
     for await (const raw of readline.createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
       line += 1;
+      bytes += Buffer.byteLength(raw) + 1;
       if (raw.trim() === '') continue;
       let record: unknown;
       try {
@@ -86,15 +88,15 @@ async function* records(file: string, format: ImportFormat): AsyncGenerator<{ li
         throw new ImportRefused(line, 'not a JSON object');
       }
       if (!record || typeof record !== 'object' || Array.isArray(record)) throw new ImportRefused(line, 'not a JSON object');
-      yield { line, record: record as Record<string, unknown> };
+      yield { line, bytes, record: record as Record<string, unknown> };
     }
     return;
   }
   const parser = createReadStream(file).pipe(parse({ columns: true, skip_empty_lines: true, info: true, relax_column_count: false }));
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; bytes: number } }>) {
       // an empty field is an absent value
-      yield { line: info.lines, record: Object.fromEntries(Object.entries(record).filter(([, v]) => v !== '')) };
+      yield { line: info.lines, bytes: info.bytes, record: Object.fromEntries(Object.entries(record).filter(([, v]) => v !== '')) };
     }
   } catch (error) {
     const lines = (error as { lines?: number }).lines;
@@ -116,14 +118,14 @@ export interface ImportResult {
   audit_rows: number;
 }
 
+/** rows per INSERT: each is one statement, so the triggers audit and lock set-based */
+const CHUNK = 10_000;
+
 /**
  * Loads the whole file or nothing. sql: a connection as the server login (the CLI's session);
  * the rows are written as compliance_dpo for `actor`, so row-level security, grants and the
  * triggers decide as for any DPO write.
  */
-/** rows per INSERT: each is one statement, so the triggers audit and lock set-based */
-const CHUNK = 10_000;
-
 export async function importFile(sql: Sql, options: { kind: ImportKind; file: string; format?: string; actor: string;
   onBytes?: (done: number, total: number) => void }): Promise<ImportResult> {
   const spec = KINDS[options.kind];
@@ -139,7 +141,7 @@ export async function importFile(sql: Sql, options: { kind: ImportKind; file: st
       [JSON.stringify(rows)]);
     let rows = 0;
     let chunk: { line: number; values: Record<string, unknown> }[] = [];
-    let read = 0;
+    let read = 0;  // bytes of the file read so far
     const flush = async () => {
       if (chunk.length === 0) return;
       await tx`savepoint chunk`;
@@ -164,11 +166,11 @@ export async function importFile(sql: Sql, options: { kind: ImportKind; file: st
       chunk = [];
       options.onBytes?.(Math.min(read, total), total);
     };
-    for await (const { line, record } of records(options.file, format)) {
+    for await (const { line, bytes, record } of records(options.file, format)) {
       const parsed = spec.line.safeParse(record);
       if (!parsed.success) throw new ImportRefused(line, describe(parsed.error));
       chunk.push({ line, values: parsed.data as Record<string, unknown> });
-      read += JSON.stringify(record).length;
+      read = bytes;
       if (chunk.length === CHUNK) await flush();
     }
     await flush();

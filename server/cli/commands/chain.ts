@@ -2,7 +2,8 @@
 import type { Sql } from 'postgres';
 import { anchorRecord, appendAnchor, checkAnchors, journalSince, readAnchors, recordedAnchorFindings, signAnchor, signatureHolds } from '../../anchors/anchors.js';
 import { anchorKeyOf, loadConfig } from '../../config.js';
-import { findCheckpoint, type Verdict, verifyIndependently } from '../../verify/verifier.js';
+import { verifyInDatabase } from '../../verify/in-database.js';
+import { type Verdict, verifyIndependently } from '../../verify/verifier.js';
 import { printResult, progress } from '../output.js';
 import { adminConnection, adminUrl, UsageError } from '../session.js';
 import type { Cli } from '../program.js';
@@ -30,7 +31,7 @@ export function registerChain(cli: Cli): void {
       const sql = await adminConnection(url);
       try {
         const verdict = options.sql
-          ? await verifyInSql(sql, Boolean(options.sinceCheckpoint))
+          ? await verifyInDatabase(sql, Boolean(options.sinceCheckpoint))
           : await verifyWithProgress(sql, url, Boolean(options.sinceCheckpoint));
         const problems: { kind: string; seal_no: number | null; row_id?: number; detail: string }[] = [...verdict.problems];
         let anchorsChecked = 0;
@@ -55,15 +56,6 @@ export function registerChain(cli: Cli): void {
         await sql.end({ timeout: 5 });
       }
     });
-
-  /** compliance.verify_audit_log(), from the checkpoint when asked, as the daily check calls it */
-  async function verifyInSql(sql: Sql, sinceCheckpoint: boolean): Promise<Verdict & { incremental: boolean }> {
-    const checkpoint = sinceCheckpoint ? await findCheckpoint(sql) : null;
-    const [verdict] = await sql<(Verdict & { incremental: boolean })[]>`
-      select ok, incremental, seals_checked::int, rows_checked::int, unsealed_rows::int, problems, notes
-        from compliance.verify_audit_log(${checkpoint?.sealNo ?? null}::bigint, decode(${checkpoint?.sealHash ?? null}::text, 'hex'))`;
-    return verdict!;
-  }
 
   /** the independent verifier, with a progress bar over the rows on a terminal */
   async function verifyWithProgress(sql: Sql, url: string, sinceCheckpoint: boolean): Promise<Verdict> {
