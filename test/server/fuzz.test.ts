@@ -14,6 +14,10 @@ import { useServer } from './harness.js';
 
 const api = useServer();
 const RUNS = Number(process.env.FUZZ_RUNS ?? 12);
+// a loaded two-core machine runs other files beside this one; a request that hangs fails on its
+// own deadline, naming itself, long before the test's
+const REQUEST_DEADLINE_MS = 60_000;
+const TEST_DEADLINE_MS = 2 * REQUEST_DEADLINE_MS + RUNS * 2_000;
 
 type Schema = { _zod?: { def?: { type?: string; innerType?: Schema; in?: Schema; shape?: Record<string, Schema> } } };
 interface Procedure {
@@ -95,8 +99,14 @@ async function send(method: string, path: string, tokenValue: string | undefined
   const headers: Record<string, string> = {};
   if (tokenValue) headers.authorization = `Bearer ${tokenValue}`;
   if (type && body !== undefined) headers['content-type'] = type;
-  const response = await fetch(`${api.baseUrl}${path}`, { method, headers, body: method === 'GET' ? undefined : body });
-  return { status: response.status, text: await response.text() };
+  const signal = AbortSignal.timeout(REQUEST_DEADLINE_MS);
+  try {
+    const response = await fetch(`${api.baseUrl}${path}`, { method, headers, body: method === 'GET' ? undefined : body, signal });
+    return { status: response.status, text: await response.text() };
+  } catch (error) {
+    if (!signal.aborted) throw error;
+    throw new Error(`no answer within ${REQUEST_DEADLINE_MS} ms: ${method} ${path.slice(0, 200)} (${type}) ${String(body).slice(0, 200)}`);
+  }
 }
 
 async function check(procedure: Procedure, request: () => Promise<{ status: number; text: string }>) {
@@ -126,7 +136,7 @@ describe('every procedure, over tRPC', () => {
           ? send('GET', `/trpc/${procedure.name}?input=${encodeURIComponent(body)}`, value, undefined, undefined)
           : send('POST', `/trpc/${procedure.name}`, value, body, type));
       }), { numRuns: RUNS });
-    });
+    }, TEST_DEADLINE_MS);
   }
 });
 
@@ -142,7 +152,7 @@ describe('every procedure, over REST', () => {
           await check(procedure, () => send(procedure.rest.method, `/api${path}${search ? `?${search}` : ''}`, value,
             procedure.rest.method === 'GET' ? undefined : body, type));
         }), { numRuns: RUNS });
-    });
+    }, TEST_DEADLINE_MS);
   }
 });
 
