@@ -1312,12 +1312,13 @@ begin
       'Pass the key phi_access returned, or a new wrapped key (new_wrapped_key, new_kek_version) when it returned none.');
   end if;
   insert into compliance.health_records as h (id, user_id, category, classification, recorded_by, recorded_at,
-    key_version, ciphertext, integrity)
+    key_version, ciphertext, integrity, version, integrity_scheme)
   values (create_health_record.id, patient, create_health_record.category, create_health_record.classification,
     compliance.current_actor(), create_health_record.recorded_at, create_health_record.key_version,
-    create_health_record.ciphertext, create_health_record.integrity)
+    create_health_record.ciphertext, create_health_record.integrity, 1, 2)
   returning h.* into v_row;
-  perform compliance_private.log_phi_access('phi.created', patient, purpose, 'create', array[v_row.id]);
+  perform compliance_private.log_phi_access('phi.created', patient, purpose, 'create', array[v_row.id], 'success', null,
+    jsonb_build_object('version', v_row.version, 'integrity', encode(v_row.integrity, 'hex')));
   return v_row.updated_at;
 end;
 $$;
@@ -1328,7 +1329,7 @@ ALTER FUNCTION compliance.create_health_record(id uuid, patient text, category t
 -- Name: FUNCTION create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) IS 'Stores a health record the server encrypted: id and recorded_at (the server''s clock, to the millisecond, at most five minutes from the database''s) as bound into its associated data and integrity code, the patient''s data key version, and, for the patient''s first record, the new wrapped data key. Returns the record''s updated_at. Audited as phi.created. A refused caller gets NULL and a phi.denied audit row. Errors: PHICT unknown category (lists the valid ones), BADRG, 40001 when another transaction made the patient''s first key at the same moment (run again), 23514 for a record over 1 MiB.';
+COMMENT ON FUNCTION compliance.create_health_record(id uuid, patient text, category text, classification text, purpose text, key_version integer, recorded_at timestamp with time zone, ciphertext bytea, integrity bytea, new_wrapped_key bytea, new_kek_version integer) IS 'Stores a health record the server encrypted, as version 1: id, version 1 and recorded_at (the server''s clock, to the millisecond, at most five minutes from the database''s) as bound into its associated data and integrity code, the patient''s data key version, and, for the patient''s first record, the new wrapped data key. Returns the record''s updated_at. Audited as phi.created, with the version and its integrity code. A refused caller gets NULL and a phi.denied audit row. Errors: PHICT unknown category (lists the valid ones), BADRG, 40001 when another transaction made the patient''s first key at the same moment (run again), 23514 for a record over 1 MiB.';
 
 --
 -- Name: current_actor(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -2796,7 +2797,7 @@ COMMENT ON FUNCTION compliance.pending_access_requests() IS 'Access requests wai
 -- Name: phi_access(text, text, text, uuid); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid DEFAULT NULL::uuid) RETURNS TABLE(allowed boolean, reason text, key_version integer, wrapped_key bytea, kek_version integer, category text, recorded_at timestamp with time zone)
+CREATE FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid DEFAULT NULL::uuid) RETURNS TABLE(allowed boolean, reason text, key_version integer, wrapped_key bytea, kek_version integer, category text, recorded_at timestamp with time zone, version integer)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -2809,12 +2810,12 @@ begin
     if v_reason = 'unknown_patient' and compliance_private.phi_caller_role() in ('staff', 'approver') then
       v_reason := 'no_active_grant';
     end if;
-    return query select false, v_reason, null::integer, null::bytea, null::integer, null::text, null::timestamptz;
+    return query select false, v_reason, null::integer, null::bytea, null::integer, null::text, null::timestamptz, null::integer;
     return;
   end if;
   return query
     select true, null::text, k.key_version, k.wrapped_key, k.kek_version, h.category,
-           coalesce(h.recorded_at, date_trunc('milliseconds', now()))
+           coalesce(h.recorded_at, date_trunc('milliseconds', now())), h.version
       from (select) one
       left join lateral (select k.key_version, k.wrapped_key, k.kek_version from compliance_private.subject_keys k
                           where k.user_id = phi_access.patient order by k.key_version desc limit 1) k on true
@@ -2828,7 +2829,7 @@ ALTER FUNCTION compliance.phi_access(patient text, purpose text, intent text, re
 -- Name: FUNCTION phi_access(patient text, purpose text, intent text, record_id uuid); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) IS 'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category and recorded_at for an update (else the database''s time, to the millisecond). A refusal returns allowed = false with the reason (to staff, an unknown or erased patient reads as no_active_grant; the audit row keeps unknown_patient) and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it before a write whose patient key it does not hold, and after a read that returned nothing, to learn why.';
+COMMENT ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) IS 'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category, recorded_at and current version for an update (else the database''s time, to the millisecond, and no version): the server binds the next version into the new integrity code. A refusal returns allowed = false with the reason (to staff, an unknown or erased patient reads as no_active_grant; the audit row keeps unknown_patient) and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it before a write whose patient key it does not hold, and after a read that returned nothing, to learn why.';
 
 --
 -- Name: phi_access_log(bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -3105,7 +3106,7 @@ COMMENT ON FUNCTION compliance.place_legal_hold(user_id text, reason text) IS 'D
 -- Name: read_health_records(text, text, uuid[]); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[] DEFAULT NULL::uuid[]) RETURNS TABLE(id uuid, category text, classification text, recorded_by text, recorded_at timestamp with time zone, updated_at timestamp with time zone, key_version integer, ciphertext bytea, integrity bytea, wrapped_key bytea, kek_version integer)
+CREATE FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[] DEFAULT NULL::uuid[]) RETURNS TABLE(id uuid, category text, classification text, recorded_by text, recorded_at timestamp with time zone, updated_at timestamp with time zone, key_version integer, ciphertext bytea, integrity bytea, wrapped_key bytea, kek_version integer, version integer, integrity_scheme smallint, version_check text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -3121,7 +3122,15 @@ begin
   -- last (the caller receives nothing before the function ends)
   -- two branches, each gated by whether ids were named, so each keeps its own index
   for v_row in
-    select r.*, k.wrapped_key, k.kek_version
+    select r.*, k.wrapped_key, k.kek_version,
+           -- the newest write the chain holds for the record. Its recorded_at is covered by the
+           -- integrity code and precedes every write (the server's clock, at most five minutes
+           -- off), so the search cannot be steered past a newer write without breaking the code.
+           case when w.details is not null then
+                  case when w.details ->> 'integrity' = encode(r.integrity, 'hex') and (w.details ->> 'version')::integer = r.version
+                       then 'newest' else 'not_the_recorded_version' end
+                when r.integrity_scheme = 1 then 'written_before_version_binding'
+                else 'no_write_in_audit_log' end as version_check
       from (select h.* from compliance.health_records h
              where read_health_records.record_ids is null and h.user_id = read_health_records.patient
             union all
@@ -3129,6 +3138,12 @@ begin
              where read_health_records.record_ids is not null and h.id = any (read_health_records.record_ids)
                and h.user_id = read_health_records.patient) r
       join compliance_private.subject_keys k on k.user_id = r.user_id and k.key_version = r.key_version
+      left join lateral (select a.details from compliance.audit_logs a
+                          where a.resource_type = 'health_record' and a.resource_id = r.id::text
+                            and a.action in ('phi.created', 'phi.updated') and a.outcome = 'success'
+                            and a.occurred_at >= r.recorded_at - interval '5 minutes'
+                            and a.details ? 'integrity'
+                          order by a.id desc limit 1) w on true
      order by r.recorded_at, r.id
   loop
     v_ids := v_ids || v_row.id;
@@ -3136,6 +3151,7 @@ begin
     recorded_by := v_row.recorded_by; recorded_at := v_row.recorded_at; updated_at := v_row.updated_at;
     key_version := v_row.key_version; ciphertext := v_row.ciphertext; integrity := v_row.integrity;
     wrapped_key := v_row.wrapped_key; kek_version := v_row.kek_version;
+    version := v_row.version; integrity_scheme := v_row.integrity_scheme; version_check := v_row.version_check;
     return next;
   end loop;
   -- a list is a query (FHIR search), a request for named records a read
@@ -3150,7 +3166,7 @@ ALTER FUNCTION compliance.read_health_records(patient text, purpose text, record
 -- Name: FUNCTION read_health_records(patient text, purpose text, record_ids uuid[]); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[]) IS 'The patient''s health records (all, or those in record_ids), oldest first, as ciphertext with the integrity code and the wrapped data key: the server checks the integrity code, unwraps the key and decrypts. Audited as phi.read with the record ids returned (intent search without record_ids, else read). A refused caller gets no rows and a phi.denied audit row (see phi_access, which says why).';
+COMMENT ON FUNCTION compliance.read_health_records(patient text, purpose text, record_ids uuid[]) IS 'The patient''s health records (all, or those in record_ids), oldest first, as ciphertext with the integrity code, the version and the wrapped data key: the server checks the integrity code, unwraps the key and decrypts. version_check compares the stored version and integrity code with the newest write of the record in the audit chain: newest; not_the_recorded_version (rolled back or replaced: the server withholds it and reports it); written_before_version_binding (a record not written since migration 000043, its integrity code of scheme 1, binds no version); no_write_in_audit_log (its write rows aged out of the audit log). Audited as phi.read with the record ids returned (intent search without record_ids, else read). A refused caller gets no rows and a phi.denied audit row (see phi_access, which says why).';
 
 --
 -- Name: alert_outbox; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -3803,9 +3819,9 @@ declare
   v_patient text;
   v_row_id bigint;
 begin
-  if failed_check is null or failed_check not in ('integrity_code', 'decryption', 'key_unwrap') then
+  if failed_check is null or failed_check not in ('integrity_code', 'decryption', 'key_unwrap', 'version') then
     perform compliance_private.raise_error('BADRG', format('failed_check %L is unknown', failed_check),
-      'Use integrity_code, decryption or key_unwrap.');
+      'Use integrity_code, decryption, key_unwrap or version.');
   end if;
   select h.user_id into v_patient from compliance.health_records h where h.id = record_id;
   if not found then
@@ -3826,7 +3842,7 @@ ALTER FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose t
 -- Name: FUNCTION report_phi_integrity_failure(record_id uuid, purpose text, failed_check text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) IS 'Records that a health record the caller read failed a check in the server (failed_check: integrity_code, decryption or key_unwrap): a phi.integrity_failure audit row about the patient, so a tampered or misplaced record is on the record and in the daily review. Returns the audit row id (NULL when the caller may not read the record: a phi.denied row instead). Errors: PHINF, BADRG.';
+COMMENT ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) IS 'Records that a health record the caller read failed a check in the server (failed_check: integrity_code, decryption, key_unwrap, or version: not the newest version the audit chain records): a phi.integrity_failure audit row about the patient, so a tampered or misplaced record is on the record and in the daily review. Returns the audit row id (NULL when the caller may not read the record: a phi.denied row instead). Errors: PHINF, BADRG.';
 
 --
 -- Name: request_access(text, text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4755,10 +4771,10 @@ ALTER FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) OWNER T
 COMMENT ON FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) IS 'The DPO updates an open breach: description, data_categories, affected_count, risk_assessment, status (open or contained), add_affected_user_ids, and a note for the audit row. Audited as breach.updated with the fields changed. Errors: BADFL (an unknown field), NOTER (no such breach), BADRG (closed), UNKSJ.';
 
 --
--- Name: update_health_record(uuid, text, text, integer, bytea, bytea); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+-- Name: update_health_record(uuid, text, text, integer, integer, bytea, bytea); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) RETURNS timestamp with time zone
+CREATE FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, version integer, ciphertext bytea, integrity bytea) RETURNS timestamp with time zone
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -4776,23 +4792,31 @@ begin
   if compliance_private.phi_check(v_patient, purpose, 'update', update_health_record.id) is not null then
     return null;
   end if;
+  -- the integrity code binds the version, so each write makes exactly the next one; a write
+  -- that raced another bound a version that is already taken
   update compliance.health_records h
      set classification = update_health_record.classification, key_version = update_health_record.key_version,
-         ciphertext = update_health_record.ciphertext, integrity = update_health_record.integrity
-   where h.id = update_health_record.id
+         ciphertext = update_health_record.ciphertext, integrity = update_health_record.integrity,
+         version = update_health_record.version, integrity_scheme = 2
+   where h.id = update_health_record.id and h.version = update_health_record.version - 1
   returning h.* into v_row;
-  perform compliance_private.log_phi_access('phi.updated', v_patient, purpose, 'update', array[v_row.id]);
+  if not found then
+    raise exception 'the health record changed while this update was prepared' using errcode = '40001',
+      hint = 'Run the transaction again: phi_access then returns the record''s current version.';
+  end if;
+  perform compliance_private.log_phi_access('phi.updated', v_patient, purpose, 'update', array[v_row.id], 'success', null,
+    jsonb_build_object('version', v_row.version, 'integrity', encode(v_row.integrity, 'hex')));
   return v_row.updated_at;
 end;
 $$;
 
-ALTER FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, version integer, ciphertext bytea, integrity bytea) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION update_health_record(id uuid, purpose text, classification text, key_version integer, version integer, ciphertext bytea, integrity bytea); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) IS 'Replaces a health record''s content (re-encrypted by the server under the patient''s data key, with a new integrity code over the unchanged recorded_at and category from phi_access) and classification. Returns the new updated_at. Audited as phi.updated. A refused caller gets NULL and a phi.denied audit row. Errors: PHINF no such record, BADRG.';
+COMMENT ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, version integer, ciphertext bytea, integrity bytea) IS 'Replaces a health record''s content (re-encrypted by the server under the patient''s data key, with a new integrity code over the unchanged recorded_at and category from phi_access and the next version: the current one plus one) and classification. Returns the new updated_at. Audited as phi.updated, with the new version and its integrity code, so a later read can prove it returns this version and not an older one. A refused caller gets NULL and a phi.denied audit row. Errors: PHINF no such record, BADRG, 40001 when version is not the current version plus one (another write came first: run again).';
 
 --
 -- Name: update_profile(text, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -7537,10 +7561,10 @@ ALTER FUNCTION compliance_private.lock_subject(user_id text) OWNER TO compliance
 COMMENT ON FUNCTION compliance_private.lock_subject(user_id text) IS 'Transaction-level lock on one subject id, taken by erasure and by profile creation so neither can slip past the other. Each takes the every-subject lock shared first; after 64 subjects in one transaction it takes the every-subject lock exclusively instead (lock_all_subjects), so a bulk load does not run out of shared memory.';
 
 --
--- Name: log_phi_access(text, text, text, text, uuid[], text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+-- Name: log_phi_access(text, text, text, text, uuid[], text, text, jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text DEFAULT 'success'::text, failure_reason text DEFAULT NULL::text) RETURNS bigint
+CREATE FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text DEFAULT 'success'::text, failure_reason text DEFAULT NULL::text, written jsonb DEFAULT NULL::jsonb) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -7557,18 +7581,19 @@ begin
     case when cardinality(record_ids) = 1 then record_ids[1]::text end,
     jsonb_strip_nulls(jsonb_build_object('purpose', purpose, 'intent', intent, 'actor_role', v_role,
                        'record_ids', to_jsonb(coalesce(record_ids, '{}'::uuid[])),
-                       'grant_id', v_grant.id, 'grant_kind', v_grant.kind)),
+                       'grant_id', v_grant.id, 'grant_kind', v_grant.kind))
+      || coalesce(written, '{}'::jsonb),
     patient, null, outcome, failure_reason);
 end;
 $$;
 
-ALTER FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) OWNER TO compliance_owner;
+ALTER FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text, written jsonb) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text, written jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) IS 'Writes one PHI access row (category hipaa): the patient as the row''s subject; the actor, IP and user agent from the request context; details with the purpose of use, the intent, the actor''s role, the record ids and, for workforce access, the grant''s id and kind; the outcome and failure reason.';
+COMMENT ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text, written jsonb) IS 'Writes one PHI access row (category hipaa): the patient as the row''s subject; the actor, IP and user agent from the request context; details with the purpose of use, the intent, the actor''s role, the record ids and, for workforce access, the grant''s id and kind; the outcome and failure reason. A write passes written ({version, integrity}: the version the record now has and its integrity code in hex), so the chain holds each version''s integrity code and a read can prove it returns the newest.';
 
 --
 -- Name: monthly_report_content(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10303,10 +10328,14 @@ CREATE TABLE compliance.health_records (
     key_version integer NOT NULL,
     ciphertext bytea NOT NULL,
     integrity bytea NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    integrity_scheme smallint DEFAULT 2 NOT NULL,
     CONSTRAINT health_records_ciphertext_size CHECK (((octet_length(ciphertext) >= 28) AND (octet_length(ciphertext) <= (1048576 + 28)))),
     CONSTRAINT health_records_classification_known CHECK ((classification = ANY (ARRAY['confidential'::text, 'restricted'::text]))),
     CONSTRAINT health_records_integrity_length CHECK ((octet_length(integrity) = 32)),
-    CONSTRAINT health_records_recorded_at_milliseconds CHECK ((recorded_at = date_trunc('milliseconds'::text, recorded_at)))
+    CONSTRAINT health_records_integrity_scheme_known CHECK ((integrity_scheme = ANY (ARRAY[1, 2]))),
+    CONSTRAINT health_records_recorded_at_milliseconds CHECK ((recorded_at = date_trunc('milliseconds'::text, recorded_at))),
+    CONSTRAINT health_records_version_positive CHECK ((version >= 1))
 );
 ALTER TABLE ONLY compliance.health_records ALTER COLUMN ciphertext SET STORAGE EXTERNAL;
 
@@ -10379,6 +10408,18 @@ COMMENT ON COLUMN compliance.health_records.ciphertext IS 'nonce (12 bytes) || A
 --
 
 COMMENT ON COLUMN compliance.health_records.integrity IS 'HMAC-SHA256 over id, patient, category, classification, key version, recorded_at and ciphertext, under a key derived (HKDF) from the patient''s data key. Every read checks it.';
+
+--
+-- Name: COLUMN health_records.version; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.version IS 'The record''s version: 1 when created, one more at each update; covered by the integrity code (scheme 2) and recorded with it in the audit chain.';
+
+--
+-- Name: COLUMN health_records.integrity_scheme; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.health_records.integrity_scheme IS 'Which integrity code the record carries: 1, written before migration 000043, binds no version; 2 binds the version.';
 
 --
 -- Name: legal_holds_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
@@ -11755,6 +11796,24 @@ CREATE INDEX audit_logs_occurred_at_idx ON ONLY compliance.audit_logs USING brin
 CREATE INDEX audit_logs_default_occurred_at_idx ON compliance.audit_logs_default USING brin (occurred_at);
 
 --
+-- Name: audit_logs_health_record_writes_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_health_record_writes_idx ON ONLY compliance.audit_logs USING btree (resource_id, id) WHERE ((resource_type = 'health_record'::text) AND (action = ANY (ARRAY['phi.created'::text, 'phi.updated'::text])));
+
+--
+-- Name: INDEX audit_logs_health_record_writes_idx; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON INDEX compliance.audit_logs_health_record_writes_idx IS 'Finds a health record''s newest write (read_health_records compares it with the stored version).';
+
+--
+-- Name: audit_logs_default_resource_id_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_logs_default_resource_id_id_idx ON compliance.audit_logs_default USING btree (resource_id, id) WHERE ((resource_type = 'health_record'::text) AND (action = ANY (ARRAY['phi.created'::text, 'phi.updated'::text])));
+
+--
 -- Name: audit_logs_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
 --
 
@@ -11939,6 +11998,12 @@ ALTER INDEX compliance.audit_logs_occurred_at_idx ATTACH PARTITION compliance.au
 --
 
 ALTER INDEX compliance.audit_logs_pkey ATTACH PARTITION compliance.audit_logs_default_pkey;
+
+--
+-- Name: audit_logs_default_resource_id_id_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER INDEX compliance.audit_logs_health_record_writes_idx ATTACH PARTITION compliance.audit_logs_default_resource_id_id_idx;
 
 --
 -- Name: audit_logs_default_user_id_occurred_at_idx; Type: INDEX ATTACH; Schema: compliance; Owner: compliance_owner
@@ -14560,13 +14625,13 @@ REVOKE ALL ON FUNCTION compliance.update_breach(breach_id bigint, changes jsonb)
 GRANT ALL ON FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) TO compliance_dpo;
 
 --
--- Name: FUNCTION update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION update_health_record(id uuid, purpose text, classification text, key_version integer, version integer, ciphertext bytea, integrity bytea); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) TO compliance_app;
-GRANT ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) TO compliance_dpo;
-GRANT ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, ciphertext bytea, integrity bytea) TO compliance_staff;
+REVOKE ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, version integer, ciphertext bytea, integrity bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, version integer, ciphertext bytea, integrity bytea) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, version integer, ciphertext bytea, integrity bytea) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.update_health_record(id uuid, purpose text, classification text, key_version integer, version integer, ciphertext bytea, integrity bytea) TO compliance_staff;
 
 --
 -- Name: FUNCTION update_profile(user_id text, patch jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -15037,10 +15102,10 @@ REVOKE ALL ON FUNCTION compliance_private.lock_all_subjects() FROM PUBLIC;
 REVOKE ALL ON FUNCTION compliance_private.lock_subject(user_id text) FROM PUBLIC;
 
 --
--- Name: FUNCTION log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text, written jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text, written jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone); Type: ACL; Schema: compliance_private; Owner: compliance_owner

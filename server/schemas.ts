@@ -108,8 +108,11 @@ export const healthRecord = z.object({
   recorded_by: z.string().nullable(),
   recorded_at: z.date(),
   updated_at: z.date(),
+  version: z.number().int(),
   integrity: z.enum(['verified', 'failed']),
   problem: z.string().nullable(),
+  version_proof: z.enum(['audit_chain', 'none']),
+  version_note: z.string().nullable(),
   data: z.record(z.string(), z.unknown()).nullable(),
 });
 

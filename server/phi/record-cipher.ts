@@ -2,8 +2,9 @@
  * A health record's encryption and integrity code (db/README.md, "Health records").
  * Ciphertext: AES-256-GCM under the patient's data key, a random 12-byte nonce, associated data
  * binding record id, patient, category and key version; stored as nonce || ciphertext || tag.
- * Integrity: HMAC-SHA256 over id, patient, category, classification, key version, recorded_at
- * and the ciphertext, under a key derived from the data key with HKDF.
+ * Integrity: HMAC-SHA256 over id, patient, category, classification, key version, the record's
+ * version (scheme 2), recorded_at and the ciphertext, under a key derived from the data key with
+ * HKDF. Scheme 1, written before migration 000043, binds no version; it is still read.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { encodeFields } from './fields.js';
@@ -20,6 +21,10 @@ export interface IntegrityFields extends RecordBinding {
   classification: string;
   recordedAt: Date;
   ciphertext: Buffer;
+  /** 1 when created, one more at each update */
+  version: number;
+  /** 2 binds the version; 1 is a record written before it did */
+  scheme?: 1 | 2;
 }
 
 const NONCE_BYTES = 12;
@@ -52,10 +57,10 @@ export function integrityKeyOf(dataKey: Buffer): Buffer {
 }
 
 export function integrityCode(integrityKey: Buffer, f: IntegrityFields): Buffer {
-  return createHmac('sha256', integrityKey)
-    .update(encodeFields('pgcomply-phi-integrity-v1', f.id, f.patient, f.category, f.classification, f.keyVersion,
-      f.recordedAt.getTime(), f.ciphertext))
-    .digest();
+  const fields = f.scheme === 1
+    ? encodeFields('pgcomply-phi-integrity-v1', f.id, f.patient, f.category, f.classification, f.keyVersion, f.recordedAt.getTime(), f.ciphertext)
+    : encodeFields('pgcomply-phi-integrity-v2', f.id, f.patient, f.category, f.classification, f.keyVersion, f.version, f.recordedAt.getTime(), f.ciphertext);
+  return createHmac('sha256', integrityKey).update(fields).digest();
 }
 
 export function integrityHolds(integrityKey: Buffer, f: IntegrityFields, code: Buffer): boolean {

@@ -25,8 +25,16 @@ export interface HealthRecord {
   recorded_by: string | null;
   recorded_at: Date;
   updated_at: Date;
+  /** 1 when created, one more at each update */
+  version: number;
   /** verified: data is the record; failed: data is null and problem says why */
   integrity: 'verified' | 'failed';
+  /**
+   * how the read knows this is the newest version: audit_chain (the chain's newest write of the
+   * record holds this version and integrity code); none, with the reason in version_note
+   */
+  version_proof: 'audit_chain' | 'none';
+  version_note: string | null;
   problem: string | null;
   data: Record<string, unknown> | null;
 }
@@ -39,6 +47,7 @@ interface Access {
   kek_version: number | null;
   category: string | null;
   recorded_at: Date;
+  version: number | null;
 }
 
 interface StoredRecord {
@@ -53,6 +62,9 @@ interface StoredRecord {
   integrity: Buffer;
   wrapped_key: Buffer;
   kek_version: number;
+  version: number;
+  integrity_scheme: 1 | 2;
+  version_check: 'newest' | 'not_the_recorded_version' | 'written_before_version_binding' | 'no_write_in_audit_log';
 }
 
 /**
@@ -104,9 +116,9 @@ function dataKeyFor(keys: DataKeys, patient: string, access: Access): { dataKey:
 }
 
 /** the record's ciphertext and integrity code, under the patient's data key */
-function seal(dataKey: DataKey, binding: RecordBinding, classification: string, recordedAt: Date, plaintext: Buffer) {
+function seal(dataKey: DataKey, binding: RecordBinding, classification: string, recordedAt: Date, version: number, plaintext: Buffer) {
   const ciphertext = encryptRecord(dataKey.key, binding, plaintext);
-  return { ciphertext, code: integrityCode(dataKey.integrityKey, { ...binding, classification, recordedAt, ciphertext }) };
+  return { ciphertext, code: integrityCode(dataKey.integrityKey, { ...binding, classification, recordedAt, version, ciphertext }) };
 }
 
 export interface NewRecord {
@@ -126,13 +138,14 @@ export async function createRecord(tx: Tx, keys: DataKeys, input: NewRecord): Pr
   const { dataKey, keyVersion, newKey }: ReturnType<typeof dataKeyFor> = held ?? dataKeyFor(keys, input.patient, await requireAccess(tx, input.patient, input.purpose, 'create'));
   const recordedAt = new Date();
   const binding: RecordBinding = { id: randomUUID(), patient: input.patient, category: input.category, keyVersion };
-  const { ciphertext, code } = seal(dataKey, binding, input.classification, recordedAt, plaintext);
+  const { ciphertext, code } = seal(dataKey, binding, input.classification, recordedAt, 1, plaintext);
   const [row] = await tx<{ updated_at: Date | null }[]>`
     select compliance.create_health_record(${binding.id}::uuid, ${input.patient}, ${input.category}, ${input.classification},
       ${input.purpose}, ${keyVersion}, ${recordedAt}, ${ciphertext}, ${code}, ${newKey?.wrapped ?? null}, ${newKey?.kekVersion ?? null}) as updated_at`;
   if (!row!.updated_at) await explainRefusal(tx, input.patient, input.purpose, 'create');
   return { id: binding.id, category: input.category, classification: input.classification, recorded_by: input.actor,
-    recorded_at: recordedAt, updated_at: row!.updated_at!, integrity: 'verified', problem: null, data: input.data };
+    recorded_at: recordedAt, updated_at: row!.updated_at!, version: 1, integrity: 'verified', problem: null,
+    version_proof: 'audit_chain', version_note: null, data: input.data };
 }
 
 export interface RecordChange {
@@ -148,9 +161,10 @@ export async function updateRecord(tx: Tx, keys: DataKeys, input: RecordChange):
   const access = await requireAccess(tx, input.patient, input.purpose, 'update', input.id);
   const { dataKey, keyVersion } = dataKeyFor(keys, input.patient, access);
   const binding: RecordBinding = { id: input.id, patient: input.patient, category: access.category!, keyVersion };
-  const { ciphertext, code } = seal(dataKey, binding, input.classification, access.recorded_at, plaintext);
+  const version = access.version! + 1;
+  const { ciphertext, code } = seal(dataKey, binding, input.classification, access.recorded_at, version, plaintext);
   const [row] = await tx<{ updated_at: Date | null }[]>`
-    select compliance.update_health_record(${input.id}::uuid, ${input.purpose}, ${input.classification}, ${keyVersion}, ${ciphertext}, ${code}) as updated_at`;
+    select compliance.update_health_record(${input.id}::uuid, ${input.purpose}, ${input.classification}, ${keyVersion}, ${version}, ${ciphertext}, ${code}) as updated_at`;
   if (!row!.updated_at) await explainRefusal(tx, input.patient, input.purpose, 'update', input.id);
   const [record] = await readRecords(tx, keys, input.patient, input.purpose, [input.id], false);
   return record!;
@@ -174,7 +188,7 @@ export async function readRecords(tx: Tx, keys: DataKeys, patient: string, purpo
   const records: HealthRecord[] = [];
   for (const row of rows) {
     const failed = (problem: string, check: string) => {
-      records.push({ ...metadata(row), integrity: 'failed', problem, data: null });
+      records.push({ ...metadata(row), integrity: 'failed', problem, version_proof: 'none', version_note: null, data: null });
       return check;
     };
     let dataKey: DataKey;
@@ -185,12 +199,15 @@ export async function readRecords(tx: Tx, keys: DataKeys, patient: string, purpo
     }
     const binding: RecordBinding = { id: row.id, patient, category: row.category, keyVersion: row.key_version };
     let check: string | undefined;
-    if (!integrityHolds(dataKey.integrityKey, { ...binding, classification: row.classification, recordedAt: row.recorded_at, ciphertext: row.ciphertext }, row.integrity)) {
+    const fields = { ...binding, classification: row.classification, recordedAt: row.recorded_at, version: row.version, scheme: row.integrity_scheme, ciphertext: row.ciphertext };
+    if (!integrityHolds(dataKey.integrityKey, fields, row.integrity)) {
       check = failed('the record failed its integrity check: it was altered or moved; its content is withheld', 'integrity_code');
+    } else if (row.version_check === 'not_the_recorded_version') {
+      check = failed('this is not the version of the record the audit log last recorded: it was rolled back or replaced; its content is withheld', 'version');
     } else {
       const plaintext = decryptRecord(dataKey.key, binding, row.ciphertext);
       if (!plaintext) check = failed('the record could not be decrypted: it was altered or moved; its content is withheld', 'decryption');
-      else records.push({ ...metadata(row), integrity: 'verified', problem: null, data: JSON.parse(plaintext.toString('utf8')) as Record<string, unknown> });
+      else records.push({ ...metadata(row), integrity: 'verified', problem: null, ...versionProof(row), data: JSON.parse(plaintext.toString('utf8')) as Record<string, unknown> });
     }
     if (check) await tx`select compliance.report_phi_integrity_failure(${row.id}::uuid, ${purpose}, ${check})`;
   }
@@ -198,4 +215,14 @@ export async function readRecords(tx: Tx, keys: DataKeys, patient: string, purpo
 }
 
 const metadata = (row: StoredRecord) => ({ id: row.id, category: row.category, classification: row.classification,
-  recorded_by: row.recorded_by, recorded_at: row.recorded_at, updated_at: row.updated_at });
+  recorded_by: row.recorded_by, recorded_at: row.recorded_at, updated_at: row.updated_at, version: row.version });
+
+const VERSION_NOTES = {
+  written_before_version_binding: 'written before records bound their version; it is proven newest once next updated',
+  no_write_in_audit_log: 'the audit log no longer holds its writes (they aged out under the retention policy)',
+} as const;
+
+function versionProof(row: StoredRecord): Pick<HealthRecord, 'version_proof' | 'version_note'> {
+  if (row.version_check === 'newest') return { version_proof: 'audit_chain', version_note: null };
+  return { version_proof: 'none', version_note: VERSION_NOTES[row.version_check as keyof typeof VERSION_NOTES] };
+}

@@ -19,14 +19,22 @@ describe('record encryption', () => {
     expect(encryptRecord(key, binding, Buffer.from('{"x":1}')).equals(sealed)).toBe(false);
   });
 
-  it('checks an integrity code over every bound field and the recorded time', () => {
+  it('checks an integrity code over every bound field, the version and the recorded time', () => {
     const key = integrityKeyOf(randomBytes(32));
-    const fields = { ...binding, classification: 'restricted', recordedAt: new Date('2026-12-02T10:00:00.123Z'), ciphertext: randomBytes(40) };
+    const fields = { ...binding, classification: 'restricted', recordedAt: new Date('2026-12-02T10:00:00.123Z'), version: 3, ciphertext: randomBytes(40) };
     const code = integrityCode(key, fields);
     expect(integrityHolds(key, fields, code)).toBe(true);
-    for (const changed of [{ classification: 'confidential' }, { recordedAt: new Date('2026-12-02T10:00:00.124Z') }, { patient: 'user:b' }]) {
+    for (const changed of [{ classification: 'confidential' }, { recordedAt: new Date('2026-12-02T10:00:00.124Z') }, { patient: 'user:b' }, { version: 2 }, { scheme: 1 as const }]) {
       expect(integrityHolds(key, { ...fields, ...changed }, code)).toBe(false);
     }
+  });
+
+  it('still checks a code written before records bound their version (scheme 1), which no version changes', () => {
+    const key = integrityKeyOf(randomBytes(32));
+    const fields = { ...binding, classification: 'restricted', recordedAt: new Date('2026-12-02T10:00:00.123Z'), version: 1, scheme: 1 as const, ciphertext: randomBytes(40) };
+    const code = integrityCode(key, fields);
+    expect(integrityHolds(key, { ...fields, version: 7 }, code)).toBe(true);
+    expect(integrityHolds(key, { ...fields, scheme: 2 }, code)).toBe(false);
   });
 });
 
