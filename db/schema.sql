@@ -4967,6 +4967,13 @@ begin
                      from accounting c cross join jsonb_array_elements_text(c.details -> 'dropped_rows_in_kept_seals') e(id)), '{}')
     into v_expected, v_dropped;
 
+  -- what those records claim and the database contradicts: a claim that cannot be true
+  for v_problem in select * from compliance_private.audit_claims_contradicted(v_bounds.layout2_from, v_bounds.layout2_end, v_marker) loop
+    problems := problems || (jsonb_build_object('kind', 'contradicted_claim', 'seal_no', null)
+      || jsonb_strip_nulls(jsonb_build_object('row_id', v_problem.row_id))
+      || jsonb_build_object('record_id', v_problem.record_id, 'detail', v_problem.detail));
+  end loop;
+
   -- erasures written but not sealed yet: their redactions are pending, not findings; they
   -- excuse a redaction and never accuse a row (once sealed they count like any other)
   select coalesce(jsonb_object_agg(p.id, p.parts), '{}') into v_pending
@@ -5202,7 +5209,7 @@ ALTER FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OU
 -- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) IS 'Recomputes the whole seal chain, every row hash and every personal digest, from the chain''s own records only; or, given a checkpoint (from_seal and the from_hash it had when verified), only the seals after it and the rows they and the unsealed tail hold, so the cost follows the rows added since (redactions of older rows and layout-1 rows are then left to a full run). Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap; whether it ran incrementally; the last seal it verified with its hash, the next checkpoint; and notes, which do not fail it: pending_redaction (an erasure not sealed yet redacted the row) and unsealed_id_range (ids the sealer skipped before migration 000041, listed by the record that migration wrote; a row found there is forged_row). db/AUDIT_HASHING.md says what it proves and what it cannot see.';
+COMMENT ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) IS 'Recomputes the whole seal chain, every row hash and every personal digest, from the chain''s own records only; or, given a checkpoint (from_seal and the from_hash it had when verified), only the seals after it and the rows they and the unsealed tail hold, so the cost follows the rows added since (redactions of older rows and layout-1 rows are then left to a full run). Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap, contradicted_claim (a sealed drop or erasure record claims what the database shows is not so; it also names record_id); whether it ran incrementally; the last seal it verified with its hash, the next checkpoint; and notes, which do not fail it: pending_redaction (an erasure not sealed yet redacted the row) and unsealed_id_range (ids the sealer skipped before migration 000041, listed by the record that migration wrote; a row found there is forged_row). db/AUDIT_HASHING.md says what it proves and what it cannot see.';
 
 --
 -- Name: acting_for_one_subject(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -5654,6 +5661,67 @@ ALTER FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OU
 --
 
 COMMENT ON FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) IS 'Where layout 2 begins (the first layout-2 seal''s first id), where the layout-1 seals end and where the layout-2 seals end.';
+
+--
+-- Name: audit_claims_contradicted(bigint, bigint, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) RETURNS TABLE(record_id bigint, row_id bigint, detail text)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  -- the sealed accounting records verification trusts (the same selection as verify_audit_log)
+  with accounting as (
+    select a.id, a.action, a.occurred_at, a.resource_id, a.details from compliance.audit_logs a
+     where a.action in ('audit.partition_dropped', 'subject.erased') and a.outcome = 'success'
+       and a.id between layout2_from and layout2_end
+       and (a.id < coalesce(marker, 0) or compliance_private.written_by_its_routine(a.action, a.details))
+  ), drop_rows as (
+    select c.id as record_id, e.id::bigint as row_id from accounting c
+     cross join jsonb_array_elements_text(coalesce(c.details -> 'dropped_rows_in_kept_seals', '[]')) e(id)
+     where c.action = 'audit.partition_dropped'
+  ), erased_rows as (
+    -- each row's newest listing erasure: a row can lose its subject part to one erasure and its
+    -- actor part to a later one, which then set redacted_at
+    select distinct on (x.row_id) x.row_id, x.record_id, x.occurred_at
+      from (select e.id::bigint as row_id, c.id as record_id, c.occurred_at from accounting c
+             cross join lateral (select jsonb_array_elements_text(coalesce(c.details -> 'redacted_subject_rows', '[]'))
+                                 union all
+                                 select jsonb_array_elements_text(coalesce(c.details -> 'redacted_actor_rows', '[]'))) e(id)
+             where c.action = 'subject.erased' and c.id >= coalesce(marker, 0)) x
+     order by x.row_id, x.record_id desc
+  )
+  select c.id, null::bigint, format('the drop record says partition %s was dropped, and it is still there', c.resource_id)
+    from accounting c
+   where c.action = 'audit.partition_dropped'
+     and exists (select from pg_inherits i join pg_class r on r.oid = i.inhrelid
+                  where i.inhparent = 'compliance.audit_logs'::regclass and r.relname = c.resource_id)
+  union all
+  select d.record_id, d.row_id, 'the drop record lists this row as dropped, and it was written after the drop'
+    from drop_rows d where d.row_id >= d.record_id
+  union all
+  select d.record_id, d.row_id, 'the drop record lists this row as dropped, and it is still there'
+    from drop_rows d where d.row_id < d.record_id and exists (select from compliance.audit_logs a where a.id = d.row_id)
+  union all
+  select c.id, null::bigint, format('the drop record says seals up to %s were removed, and seal %s is still there',
+                                    c.details ->> 'seals_removed_through', min(s.seal_no))
+    from accounting c join compliance.audit_seals s on s.seal_no <= (c.details ->> 'seals_removed_through')::bigint
+   where c.action = 'audit.partition_dropped'
+   group by c.id, c.details
+  union all
+  select e.record_id, e.row_id, 'the erasure record lists this row as redacted by it, and the row was not redacted when it was written'
+    from erased_rows e join compliance.audit_logs a on a.id = e.row_id
+   where a.redacted_at is distinct from e.occurred_at
+  order by 1, 2 nulls first, 3
+$$;
+
+ALTER FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) IS 'What the sealed accounting records claim and the database contradicts (verify_audit_log reports each as contradicted_claim): a drop record whose partition is still attached, whose dropped rows are still there or were written after it, or whose removed seals are still there; an erasure record (since migration 000041) listing a row that was not redacted in the erasure''s transaction (redacted_at differs from the record''s occurred_at). What it cannot see: which subject a redacted part was about (its salt is gone by design).';
 
 --
 -- Name: audit_first_kept(regclass, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -14722,6 +14790,12 @@ GRANT DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_app;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -12,6 +12,8 @@ export interface Problem {
   kind: string;
   seal_no: number | null;
   row_id?: number;
+  /** contradicted_claim: the accounting record that claims it */
+  record_id?: number;
   detail: string;
 }
 

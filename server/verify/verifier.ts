@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { Sql } from 'postgres';
 import { connect } from '../../db/tls.js';
 import { type CheckedRow, type Seal, sealHash } from './hashing.js';
+import { type AccountingRecord, contradictedClaims } from './claims.js';
 import { checkRange, compareRows, copyRange, problem, type Problem, type RangeResult, type RangeTask, sealContents } from './range-check.js';
 
 export type { Problem } from './range-check.js';
@@ -163,14 +164,14 @@ async function verifyOn(sql: Sql, url: string, options: VerifyOptions): Promise<
   const incremental = checkpoint !== undefined;
 
   // the accounting records: sealed (inside the layout-2 seals), successful, and of the upgrade records only the first
-  const records = await sql<{ id: string; action: string; details: Record<string, unknown> }[]>`
-    select a.id::text, a.action, a.details from compliance.audit_logs a
+  const records = await sql<AccountingRecord[]>`
+    select a.id::text, a.action, a.occurred_at::text, a.resource_id, a.details from compliance.audit_logs a
      where a.action in ('audit.partition_dropped', 'subject.erased', 'audit.layout_upgraded', 'audit.sealer_gaps_recorded')
        and a.outcome = 'success' order by a.id`;
   const firstUpgrade = records.find((r) => r.action === 'audit.layout_upgraded')?.id;
   // records written since migration 000041 count only from the routine that does the work
   const marker = Number(records.find((r) => r.action === 'audit.sealer_gaps_recorded')?.id ?? 0);
-  const fromItsRoutine = (r: { id: string; action: string; details: Record<string, unknown> }) =>
+  const fromItsRoutine = (r: AccountingRecord) =>
     Number(r.id) < marker || r.action === 'audit.layout_upgraded' || r.details.written_by === WRITTEN_BY[r.action];
   const accounting = records.filter((r) => layout2End !== null && Number(r.id) >= layout2From && Number(r.id) <= layout2End
     && (r.action !== 'audit.layout_upgraded' || r.id === firstUpgrade) && fromItsRoutine(r));
@@ -197,7 +198,8 @@ async function verifyOn(sql: Sql, url: string, options: VerifyOptions): Promise<
   const acceptedGaps: SealerGap[] = [];
   const notes: Note[] = [];
 
-  const problems: Problem[] = [];
+  // what those records claim and the database contradicts: a claim that cannot be true
+  const problems: Problem[] = await contradictedClaims(sql, accounting.filter((r) => r.action !== 'audit.layout_upgraded'), seals.map((x) => x.sealNo), marker);
   const redacted = new Map<number, string>();
   let rowsChecked = 0;
   const add = (kind: string, sealNo: number | null, rowId?: number, detail?: string) => problems.push(problem(kind, sealNo, rowId, detail));

@@ -112,3 +112,63 @@ describe('which routine wrote a record', () => {
     expect(outside.problems).toContainEqual(expect.objectContaining({ kind: 'deleted_row', row_id: victim!.id }));
   });
 });
+
+/**
+ * A superuser can write a record "from its routine" by defining a function of the routine's name;
+ * verification then checks what the record claims against what the database shows.
+ */
+describe('what an accounting record claims', () => {
+  const verifyBoth = async () => {
+    const [inside] = await db.admin<{ ok: boolean; problems: { kind: string; row_id?: number; record_id?: number; detail: string }[] }[]>`
+      select ok, problems from compliance.verify_audit_log()`;
+    const outside = await verifyIndependently(db.adminUrl);
+    const claims = (problems: { kind: string }[]) => problems.filter((p) => p.kind === 'contradicted_claim');
+    expect(claims(outside.problems)).toEqual(claims(inside!.problems));
+    return { ok: inside!.ok && outside.ok, claims: claims(inside!.problems) };
+  };
+
+  it('names a drop record whose partition is still attached, and rows it lists that are still there (contradicted_claim)', async () => {
+    await db.admin`select compliance.log_event('note.added', 'system') from generate_series(1, 3)`;
+    await db.admin`select compliance.seal_audit_log()`;
+    const [victim] = await db.admin`select max(id)::int as id from compliance.audit_logs where action = 'note.added'`;
+    const [{ partition }] = await db.admin<[{ partition: string }]>`select tableoid::regclass::text as partition from compliance.audit_logs where id = ${victim!.id}`;
+    const name = partition.replace(/^compliance\./, '');
+    await db.admin.unsafe(`create function compliance_private.drop_expired_audit_partitions(forged_victim bigint) returns void language plpgsql as $$
+      begin perform compliance_private.append_audit('audit.partition_dropped', 'system', 'audit_partition', '${name}',
+        jsonb_build_object('dropped_rows_in_kept_seals', jsonb_build_array(forged_victim::text, (forged_victim - 1)::text))); end $$`);
+    await db.admin`select compliance_private.drop_expired_audit_partitions(${victim!.id}::bigint)`;
+    await db.admin`drop function compliance_private.drop_expired_audit_partitions(bigint)`;
+    await db.admin`select compliance.seal_audit_log()`;
+    await db.admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from compliance.audit_logs where id = ${victim!.id}`;
+    });
+    const verdict = await verifyBoth();
+    expect(verdict.ok).toBe(false);
+    expect(verdict.claims.map((c) => [c.row_id ?? null, c.detail])).toEqual([
+      [null, `the drop record says partition ${name} was dropped, and it is still there`],
+      [victim!.id - 1, 'the drop record lists this row as dropped, and it is still there'],
+    ]);
+  });
+
+  it('names an erasure record listing a row that was not redacted in the erasure\'s transaction (contradicted_claim)', async () => {
+    await db.as('compliance_app', { actor: 'user:cc1' }, (tx) => tx`select compliance.ensure_profile('user:cc1')`);
+    const [row] = await db.admin`select max(id)::int as id from compliance.audit_logs where user_id = 'user:cc1'`;
+    await db.admin.unsafe(`create function compliance_private.erase_subject_core(forged_row bigint) returns void language plpgsql as $$
+      begin perform compliance_private.append_audit('subject.erased', 'gdpr', 'dsr_request', null,
+        jsonb_build_object('redacted_subject_rows', jsonb_build_array(forged_row::text))); end $$`);
+    await db.admin`select compliance_private.erase_subject_core(${row!.id}::bigint)`;
+    await db.admin`drop function compliance_private.erase_subject_core(bigint)`;
+    await db.admin`select compliance.seal_audit_log()`;
+    // the redaction the record excuses, made later
+    await db.admin.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`update compliance.audit_logs set user_id = null, personal_details = null, subject_part_salt = null, personal_salt = null,
+                 redacted_at = now() where id = ${row!.id}`;
+    });
+    const verdict = await verifyBoth();
+    expect(verdict.ok).toBe(false);
+    expect(verdict.claims).toContainEqual(expect.objectContaining({ row_id: row!.id,
+      detail: 'the erasure record lists this row as redacted by it, and the row was not redacted when it was written' }));
+  });
+});
