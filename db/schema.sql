@@ -5711,7 +5711,8 @@ CREATE FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint
   union all
   select e.record_id, e.row_id, 'the erasure record lists this row as redacted by it, and the row was not redacted when it was written'
     from erased_rows e join compliance.audit_logs a on a.id = e.row_id
-   where a.redacted_at is distinct from e.occurred_at
+   -- a listed row not redacted at all is unredacted_row already
+   where a.redacted_at <> e.occurred_at
   order by 1, 2 nulls first, 3
 $$;
 
@@ -5721,7 +5722,7 @@ ALTER FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint,
 -- Name: FUNCTION audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) IS 'What the sealed accounting records claim and the database contradicts (verify_audit_log reports each as contradicted_claim): a drop record whose partition is still attached, whose dropped rows are still there or were written after it, or whose removed seals are still there; an erasure record (since migration 000041) listing a row that was not redacted in the erasure''s transaction (redacted_at differs from the record''s occurred_at). What it cannot see: which subject a redacted part was about (its salt is gone by design).';
+COMMENT ON FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) IS 'What the sealed accounting records claim and the database contradicts (verify_audit_log reports each as contradicted_claim): a drop record whose partition is still attached, whose dropped rows are still there or were written after it, or whose removed seals are still there; an erasure record (since migration 000041) listing a row redacted at another moment than the erasure''s (redacted_at differs from the record''s occurred_at; one not redacted at all is verify_audit_log''s unredacted_row). What it cannot see: which subject a redacted part was about (its salt is gone by design).';
 
 --
 -- Name: audit_first_kept(regclass, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner

@@ -49,7 +49,9 @@ export async function contradictedClaims(sql: Sql, accounting: AccountingRecord[
   const redactedAt = new Map((await sql<{ id: string; redacted_at: string | null }[]>`
     select id::text, redacted_at::text from compliance.audit_logs where id = any(${[...newest.keys()]}::bigint[])`).map((r) => [Number(r.id), r.redacted_at]));
   for (const [id, erasure] of [...newest].sort((a, b) => a[0] - b[0])) {
-    if (redactedAt.has(id) && redactedAt.get(id) !== erasure.occurred_at) {
+    // a listed row not redacted at all is unredacted_row already
+    const at = redactedAt.get(id);
+    if (at != null && at !== erasure.occurred_at) {
       claim(erasure, id, 'the erasure record lists this row as redacted by it, and the row was not redacted when it was written');
     }
   }

@@ -1,5 +1,5 @@
 --! Previous: sha1:b881c1211e78987360fc66ee97c530e9bbf2bb56
---! Hash: sha1:32dddad4228558c060e8b00e329366d9ef43d924
+--! Hash: sha1:1d526a6f2bd19a990ccfbdbb44caefa75d464548
 --! Message: accounting-cross-checks
 
 -- Verification cross-checks each sealed accounting record against what the database shows: a
@@ -56,12 +56,13 @@ AS $function$
   union all
   select e.record_id, e.row_id, 'the erasure record lists this row as redacted by it, and the row was not redacted when it was written'
     from erased_rows e join compliance.audit_logs a on a.id = e.row_id
-   where a.redacted_at is distinct from e.occurred_at
+   -- a listed row not redacted at all is unredacted_row already
+   where a.redacted_at <> e.occurred_at
   order by 1, 2 nulls first, 3
 $function$;
 
 comment on function compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) is
-  'What the sealed accounting records claim and the database contradicts (verify_audit_log reports each as contradicted_claim): a drop record whose partition is still attached, whose dropped rows are still there or were written after it, or whose removed seals are still there; an erasure record (since migration 000041) listing a row that was not redacted in the erasure''s transaction (redacted_at differs from the record''s occurred_at). What it cannot see: which subject a redacted part was about (its salt is gone by design).';
+  'What the sealed accounting records claim and the database contradicts (verify_audit_log reports each as contradicted_claim): a drop record whose partition is still attached, whose dropped rows are still there or were written after it, or whose removed seals are still there; an erasure record (since migration 000041) listing a row redacted at another moment than the erasure''s (redacted_at differs from the record''s occurred_at; one not redacted at all is verify_audit_log''s unredacted_row). What it cannot see: which subject a redacted part was about (its salt is gone by design).';
 
 revoke all on function compliance_private.audit_claims_contradicted(bigint, bigint, bigint) from public;
 -- included from fixtures/audit/verify_audit_log.sql
