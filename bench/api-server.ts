@@ -8,11 +8,11 @@ import postgres from 'postgres';
 import { pepperParameters } from '../db/pepper.js';
 import { createApp } from '../server/app.js';
 import { createVerifier } from '../server/auth/verify.js';
-import { createLogger } from '../server/log.js';
+import { createLogger } from '../core/log.js';
 import { createMetrics } from '../server/metrics.js';
 import { randomBytes } from 'node:crypto';
-import { DataKeys } from '../server/phi/data-keys.js';
-import { keyRing } from '../server/phi/master-keys.js';
+import { DataKeys } from '../core/keys/data-keys.js';
+import { keyRing } from '../core/keys/master-keys.js';
 
 const url = process.env.SERVER_DATABASE_URL!;
 const sql = postgres(url, { max: 10, onnotice: () => undefined, connection: pepperParameters(process.env.TOMBSTONE_PEPPER!) });

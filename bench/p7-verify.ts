@@ -2,7 +2,7 @@
  * P7: verify_audit_log over a sealed audit log of five million rows; then a day's rows more,
  * verified incrementally from the checkpoint the full run reached (issue #19).
  */
-import { copyRowsOnly, verifyIndependently } from '../server/verify/verifier.js';
+import { copyRowsOnly, verifyIndependently } from '../core/verify/verifier.js';
 import { insertAuditRows } from './fixtures.js';
 import { type BenchDatabase, figure, printConditions, timed } from './lib.js';
 

@@ -2,11 +2,12 @@
 import http from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
-import { type ContextDeps, createRequestContext, LOOPBACK_HOST_NAMES } from './context.js';
+import { LOOPBACK_HOST_NAMES } from '../core/config.js';
+import { type ContextDeps, createRequestContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { handleExport } from './rest/export.js';
 import { sendError, sendJson, sendTrpcError } from './rest/respond.js';
-import { preReadJsonBody } from './input/json-body.js';
+import { bodyLeftUnread, preReadJsonBody } from './input/json-body.js';
 import { registerDatabaseMetrics } from './metrics.js';
 import { booleanQueryKeys, decodePathSegments, prepareQuery, restMethods, routeMatcher } from './rest/query.js';
 import { appRouter } from './routers/index.js';
@@ -81,7 +82,10 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
         trpc(req, res);
         return;
       }
-      preReadJsonBody(req, bodyLimit(path), true).then(() => trpc(req, res), (error: unknown) => sendTrpcError(res, toTRPCError(error))).catch(fail);
+      preReadJsonBody(req, bodyLimit(path), true).then(() => trpc(req, res), (error: unknown) => {
+        if (bodyLeftUnread(error)) res.setHeader('connection', 'close');
+        sendTrpcError(res, toTRPCError(error));
+      }).catch(fail);
       return;
     }
     if (path === '/api/v1/users/me/export' && req.method === 'GET') {
@@ -105,7 +109,10 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
           if (json) req.headers['content-type'] = 'application/json';
           return json ? preReadJsonBody(req, bodyLimit(path), false) : undefined;
         })
-        .then(() => rest(req, res), (error: unknown) => sendError(res, toTRPCError(error)))
+        .then(() => rest(req, res), (error: unknown) => {
+          if (bodyLeftUnread(error)) res.setHeader('connection', 'close');
+          sendError(res, toTRPCError(error));
+        })
         .catch(fail);
       return;
     }

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Sql } from 'postgres';
 import { AuthError, bearerToken, type Verifier } from './auth/verify.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../core/log.js';
 import type { Metrics } from './metrics.js';
-import type { DataKeys } from './phi/data-keys.js';
+import type { DataKeys } from '../core/keys/data-keys.js';
 import type { RequestContext } from './trpc.js';
 
 export interface ContextDeps {
@@ -17,9 +17,6 @@ export interface ContextDeps {
   /** the Host names requests may name (DNS rebinding); default: LOOPBACK_HOST_NAMES */
   allowedHosts?: string[];
 }
-
-/** the Host names a server answers for when ALLOWED_HOSTS names none */
-export const LOOPBACK_HOST_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
 /** the REST adapter hands over a fetch Request, the others Node's IncomingMessage */
 type AnyRequest = IncomingMessage | Request;

@@ -10,11 +10,11 @@ import { pepperParameters, readKeyring } from '../db/pepper.js';
 import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
-import { alertDeliveryOf, allowedHostsOf, anchorPublishingOf, loadConfig, phiMasterKeySource, tombstonePepperSource, webAuthOf } from './config.js';
+import { alertDeliveryOf, allowedHostsOf, anchorPublishingOf, loadConfig, phiMasterKeySource, tombstonePepperSource, webAuthOf } from '../core/config.js';
 import { ensureWebBuilt, WEB_DIST } from './web/build.js';
-import { DataKeys } from './phi/data-keys.js';
-import { loadMasterKeys, reportMissingMasterKeys } from './phi/master-keys.js';
-import { createLogger } from './log.js';
+import { DataKeys } from '../core/keys/data-keys.js';
+import { loadMasterKeys, reportMissingMasterKeys } from '../core/keys/master-keys.js';
+import { createLogger } from '../core/log.js';
 import { createMetrics } from './metrics.js';
 import { listen } from './listen.js';
 

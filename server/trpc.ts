@@ -9,8 +9,8 @@ import type { ReservedSql, Sql, TransactionSql } from 'postgres';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { Identity } from './auth/verify.js';
 import { sqlStateOf, toTRPCError } from './errors.js';
-import type { Logger } from './log.js';
-import type { DataKeys } from './phi/data-keys.js';
+import type { Logger } from '../core/log.js';
+import type { DataKeys } from '../core/keys/data-keys.js';
 
 export interface RequestContext {
   sql: Sql;

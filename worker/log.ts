@@ -1,5 +1,5 @@
 import { Logger } from '@graphile/logger';
-import { createLogger } from '../server/log.js';
+import { createLogger } from '../core/log.js';
 
 export const workerLog = createLogger(process.env.LOG_LEVEL ?? 'info', 'pgcomply-worker');
 

@@ -1,7 +1,7 @@
 /** npm run worker: the job worker alone (npm start runs it beside the server). */
 import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
 import { type LocalCluster, setUpAdminDatabase, takeOverSignals } from '../db/local-cluster.js';
-import { alertDeliveryOf, anchorPublishingOf, loadConfig, tombstonePepperSource } from '../server/config.js';
+import { alertDeliveryOf, anchorPublishingOf, loadConfig, tombstonePepperSource } from '../core/config.js';
 import { workerLog } from './log.js';
 import { startWorker } from './runner.js';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Sql } from 'postgres';
 import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { connect } from '../../db/tls.js';
-import { verifyIndependently } from '../verify/verifier.js';
+import { verifyIndependently } from '../../core/verify/verifier.js';
 
 export class BackupUnreadable extends Error {}
 

@@ -3,9 +3,9 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { loadConfig } from '../config.js';
-import { AnchorError, loadAnchorKey, recordedAnchorFindings } from '../anchors/anchors.js';
-import { verifyInDatabase } from '../verify/in-database.js';
+import { loadConfig } from '../../core/config.js';
+import { AnchorError, loadAnchorKey, recordedAnchorFindings } from '../../core/anchors/anchors.js';
+import { verifyInDatabase } from '../../core/verify/in-database.js';
 import { adminUrl, type GlobalOptions, whereIs } from './session.js';
 
 export interface Finding {

@@ -28,16 +28,47 @@ export function jsonDepth(text: string, limit: number): number {
   return deepest;
 }
 
+/**
+ * The body as text. One over maxBytes is refused as soon as it passes the limit, without reading
+ * the rest: the caller answers with `Connection: close` (bodyLeftUnread), since on a kept-alive
+ * connection the unread rest would be taken for the next request, and answers would go to the
+ * wrong requests.
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', reject);
+    };
+    function onData(chunk: Buffer) {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      stop();
+      req.pause();
+      reject(new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than ${maxBytes} bytes` }));
+    }
+    function onEnd() {
+      stop();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    }
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+  });
+}
+
+/** whether an answer must close its connection: the request's body was left unread */
+export const bodyLeftUnread = (error: unknown) => error instanceof TRPCError && error.code === 'PAYLOAD_TOO_LARGE';
+
 /** reads and checks the body, then leaves it on req.body for the adapter */
 export async function preReadJsonBody(req: IncomingMessage & { body?: unknown }, maxBytes: number, keepText: boolean): Promise<void> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than ${maxBytes} bytes` });
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await readBody(req, maxBytes);
   if (text.trim() === '') {
     req.body = undefined;
     return;

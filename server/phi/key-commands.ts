@@ -6,8 +6,8 @@
 import { loginRoleUrl, parseDatabaseUrl } from '../../db/connection.js';
 import { runningEmbeddedUrl } from '../../db/local-cluster.js';
 import { connect } from '../../db/tls.js';
-import { loadConfig, phiMasterKeySource } from '../config.js';
-import { loadMasterKeys } from './master-keys.js';
+import { loadConfig, phiMasterKeySource } from '../../core/config.js';
+import { loadMasterKeys } from '../../core/keys/master-keys.js';
 import { rotateDataKeys } from './rotate.js';
 
 async function workerSql(database?: string) {

@@ -8,9 +8,9 @@ import { TRPCError } from '@trpc/server';
 import type { ReservedSql, TransactionSql } from 'postgres';
 import { sqlstateCause } from '../errors.js';
 import { RecordedRefusal } from '../trpc.js';
-import type { DataKey, DataKeys } from './data-keys.js';
-import { MasterKeyError } from './master-keys.js';
-import { decryptRecord, encryptRecord, integrityCode, integrityHolds, type RecordBinding } from './record-cipher.js';
+import type { DataKey, DataKeys } from '../../core/keys/data-keys.js';
+import { MasterKeyError } from '../../core/keys/master-keys.js';
+import { decryptRecord, encryptRecord, integrityCode, integrityHolds, type RecordBinding } from '../../core/keys/record-cipher.js';
 
 type Tx = ReservedSql | TransactionSql;
 

@@ -6,7 +6,7 @@
  * reports 0 remaining, the old master keys can be removed from PHI_MASTER_KEY.
  */
 import type { Sql } from 'postgres';
-import type { MasterKeys } from './master-keys.js';
+import type { MasterKeys } from '../../core/keys/master-keys.js';
 
 const BATCH = 500;
 

@@ -1,7 +1,7 @@
 /** SOC 2 evidence for the DPO and the auditor: packages of populations with a hashed manifest, and reproducible samples. */
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { ANCHOR_DIGEST_QUERY, ANCHOR_JOURNAL_QUERY, toAnchorState } from '../anchors/anchors.js';
+import { ANCHOR_DIGEST_QUERY, ANCHOR_JOURNAL_QUERY, toAnchorState } from '../../core/anchors/anchors.js';
 import { buildEvidencePackage } from '../evidence/package.js';
 import * as s from '../schemas.js';
 import { instant } from '../schemas.js';

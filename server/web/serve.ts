@@ -8,17 +8,14 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
+import type { WebAuth } from '../../core/config.js';
 import { signDevelopmentToken } from '../auth/token.js';
 import { sendJson } from '../rest/respond.js';
 
 export interface WebOptions {
   /** the built assets (npm start builds them when missing or stale: server/web/build.ts) */
   distDir: string;
-  /**
-   * 'development': tokens signed with the development secret, which anyone can already do; 'oidc': authorization code with
-   * PKCE against the issuer; 'token': a bearer token pasted in (AUTH_JWT_SECRET, or JWKS without OIDC_CLIENT_ID)
-   */
-  auth: { mode: 'development' } | { mode: 'token' } | { mode: 'oidc'; issuer: string; clientId: string; scope: string };
+  auth: WebAuth;
   sessionIdleTimeoutSeconds: number;
 }
 

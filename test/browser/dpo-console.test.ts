@@ -8,7 +8,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { anchorRecord, signAnchor, toAnchorKey } from '../../server/anchors/anchors.js';
+import { anchorRecord, signAnchor, toAnchorKey } from '../../core/anchors/anchors.js';
 import { describe, expect, it } from 'vitest';
 import { useServer } from '../server/harness.js';
 import { screenshotTo, signIn, useBrowser } from './browser.js';

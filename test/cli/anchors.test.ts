@@ -13,7 +13,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { grantDatabase } from '../../db/setup.js';
-import { loadAnchorKey, toAnchorKey } from '../../server/anchors/anchors.js';
+import { loadAnchorKey, toAnchorKey } from '../../core/anchors/anchors.js';
 import { CRONTAB, startWorker } from '../../worker/runner.js';
 import { quiet, useTestDatabase } from '../provision/database.js';
 import { type Run, runPgcomply } from '../provision/pgcomply.js';

@@ -1,6 +1,6 @@
 import postgres, { type TransactionSql } from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { verifyIndependently } from '../../server/verify/verifier.js';
+import { verifyIndependently } from '../../core/verify/verifier.js';
 import { signal } from '../provision/signal.js';
 import { expectSqlState, quiet, setContext, useTestDatabase, type GroupRole } from '../provision/database.js';
 

@@ -7,7 +7,7 @@
 import postgres, { type Sql } from 'postgres';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
-import { verifyIndependently } from '../../server/verify/verifier.js';
+import { verifyIndependently } from '../../core/verify/verifier.js';
 import { quiet, useTestDatabase } from '../provision/database.js';
 
 const base = useTestDatabase();

@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { anchorRecord, signAnchor, toAnchorKey, toAnchorState } from '../../server/anchors/anchors.js';
+import { anchorRecord, signAnchor, toAnchorKey, toAnchorState } from '../../core/anchors/anchors.js';
 import postgres from 'postgres';
 import { quiet, useTestDatabase } from '../provision/database.js';
 

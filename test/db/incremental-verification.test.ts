@@ -4,7 +4,7 @@
  * checkpoint; the whole chain is one flag away and sees the rest.
  */
 import { describe, expect, it } from 'vitest';
-import { findCheckpoint, verifyIndependently } from '../../server/verify/verifier.js';
+import { findCheckpoint, verifyIndependently } from '../../core/verify/verifier.js';
 import { useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();

@@ -6,7 +6,7 @@
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { type LoginRole } from '../../db/connection.js';
-import { verifyIndependently } from '../../server/verify/verifier.js';
+import { verifyIndependently } from '../../core/verify/verifier.js';
 import { quiet, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -122,7 +122,7 @@ describe('what an accounting record claims', () => {
     const [inside] = await db.admin<{ ok: boolean; problems: { kind: string; row_id?: number; record_id?: number; detail: string }[] }[]>`
       select ok, problems from compliance.verify_audit_log()`;
     const outside = await verifyIndependently(db.adminUrl);
-    const claims = (problems: { kind: string }[]) => problems.filter((p) => p.kind === 'contradicted_claim');
+    const claims = <P extends { kind: string }>(problems: P[]) => problems.filter((p) => p.kind === 'contradicted_claim');
     expect(claims(outside.problems)).toEqual(claims(inside!.problems));
     return { ok: inside!.ok && outside.ok, claims: claims(inside!.problems) };
   };

@@ -1,6 +1,6 @@
 import type { TransactionSql } from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { verifyIndependently } from '../../server/verify/verifier.js';
+import { verifyIndependently } from '../../core/verify/verifier.js';
 import { expectSqlState, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();

@@ -12,7 +12,7 @@ import postgres, { type ReservedSql } from 'postgres';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { MIGRATIONS_FOLDER, migrateDatabase } from '../../db/setup.js';
-import { verifyIndependently } from '../../server/verify/verifier.js';
+import { verifyIndependently } from '../../core/verify/verifier.js';
 import { expectSqlState, quiet, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();

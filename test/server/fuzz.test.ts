@@ -95,7 +95,12 @@ const LEAKS = /\n\s+at .+:\d+:\d+|PostgresError|ZodError|syntax error at or near
 // an internal trace never
 const ANSWER_LEAKS = /\n\s+at .+:\d+:\d+|PostgresError|ZodError|syntax error at or near|node_modules/i;
 
+/** the requests before a hang, named in its error: the cause may be the one before */
+const recent: string[] = [];
+
 async function send(method: string, path: string, tokenValue: string | undefined, body: string | undefined, type: string | undefined) {
+  recent.push(`${method} ${path.slice(0, 80)} (${type}) ${String(body).length} bytes: ${String(body).slice(0, 80)}`);
+  if (recent.length > 4) recent.shift();
   const headers: Record<string, string> = {};
   if (tokenValue) headers.authorization = `Bearer ${tokenValue}`;
   if (type && body !== undefined) headers['content-type'] = type;
@@ -105,7 +110,7 @@ async function send(method: string, path: string, tokenValue: string | undefined
     return { status: response.status, text: await response.text() };
   } catch (error) {
     if (!signal.aborted) throw error;
-    throw new Error(`no answer within ${REQUEST_DEADLINE_MS} ms: ${method} ${path.slice(0, 200)} (${type}) ${String(body).slice(0, 200)}`);
+    throw new Error(`no answer within ${REQUEST_DEADLINE_MS} ms; the last requests:\n${recent.join('\n')}`);
   }
 }
 

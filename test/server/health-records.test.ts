@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { quiet } from '../provision/database.js';
-import { DataKeys } from '../../server/phi/data-keys.js';
-import { reportMissingMasterKeys } from '../../server/phi/master-keys.js';
+import { DataKeys } from '../../core/keys/data-keys.js';
+import { reportMissingMasterKeys } from '../../core/keys/master-keys.js';
 import { readRecords } from '../../server/phi/records.js';
 import { rotateDataKeys } from '../../server/phi/rotate.js';
-import { createLogger } from '../../server/log.js';
+import { createLogger } from '../../core/log.js';
 import { testMasterKeys, useServer } from './harness.js';
 
 const firstKey = randomBytes(32);

@@ -1,8 +1,8 @@
 /** The record cipher and the master key ring, on their own: what each binding refuses. */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { keyRing, MasterKeyError, parseKeyRing } from '../../server/phi/master-keys.js';
-import { decryptRecord, encryptRecord, integrityCode, integrityHolds, integrityKeyOf } from '../../server/phi/record-cipher.js';
+import { keyRing, MasterKeyError, parseKeyRing } from '../../core/keys/master-keys.js';
+import { decryptRecord, encryptRecord, integrityCode, integrityHolds, integrityKeyOf } from '../../core/keys/record-cipher.js';
 
 const binding = { id: '7b0f6f5e-4f1e-4b8e-9a59-3f0f3c1c2d11', patient: 'user:a', category: 'note', keyVersion: 1 };
 
@@ -60,7 +60,7 @@ describe('master keys', () => {
 
 describe('where the master keys come from', () => {
   it('are required in production, generated under the data directory in development, and checked when given', async () => {
-    const { loadConfig, phiMasterKeySource } = await import('../../server/config.js');
+    const { loadConfig, phiMasterKeySource } = await import('../../core/config.js');
     const production = loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(32) });
     expect(() => phiMasterKeySource(production)).toThrow(/PHI_MASTER_KEY or PHI_MASTER_KEY_FILE in production/);
     expect(phiMasterKeySource(loadConfig({ PGCOMPLY_DATA_DIR: '/srv/data' }))).toEqual({ file: '/srv/data/phi-master-key', create: true });

@@ -1,7 +1,7 @@
 /** Issue #12 items 3, 7, 8 and 9: what reaches the API from outside. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config.js';
+import { loadConfig } from '../../core/config.js';
 import { useServer } from './harness.js';
 
 const api = useServer();
@@ -76,7 +76,7 @@ describe('booleans are booleans on both transports (item 7)', () => {
   });
 });
 
-describe('request size and shape (items 8, 9)', () => {
+describe('request size and shape', () => {
   it('refuses a tRPC body over the limit with 413 before parsing it', async () => {
     const token = await api.token('user:big');
     const big = JSON.stringify({ preferences: { blob: 'x'.repeat(5 * 1024 * 1024) } });
@@ -86,6 +86,24 @@ describe('request size and shape (items 8, 9)', () => {
     expect(response.status).toBe(413);
     const [row] = await api.db.admin`select count(*)::int as n from compliance.user_preferences where user_id = 'user:big'`;
     expect(row!.n).toBe(0);
+  });
+
+  it('answers each request on a kept-alive connection after refusing a body over the limit (413, then the connection closes)', async () => {
+    const token = await api.token('user:big2');
+    const send = (path: string, body: string, type: string) => fetch(`${api.baseUrl}${path}`, {
+      method: path.startsWith('/api/') ? 'PUT' : 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body, signal: AbortSignal.timeout(60_000),
+    }).then(async (r) => ({ status: r.status, connection: r.headers.get('connection'), text: await r.text() }));
+    for (let i = 0; i < 20; i += 1) {
+      // just over the limit, in characters of four UTF-8 bytes: the refusal comes while the body is still arriving
+      const big = JSON.stringify({ discovered_at: '\u{10a86}'.repeat(100_000 + i * 1000), description: 'a'.repeat(200_000) });
+      for (const path of ['/trpc/me.setPreferences', '/api/v1/users/me/preferences']) {
+        const refused = await send(path, big, 'application/json');
+        expect(refused.status, path).toBe(413);
+        expect(refused.connection, path).toBe('close');
+        const next = await send(path, 'not json', 'application/json');
+        expect(next.status, `${path}: ${next.text}`).toBe(400);
+      }
+    }
   });
 
   it('answers 400 to the query keys constructor, __proto__ and prototype, and erases nothing', async () => {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { connect, requiresTls } from '../../db/tls.js';
-import { loadConfig } from '../../server/config.js';
+import { loadConfig } from '../../core/config.js';
 
 describe('REQUIRE_TLS=true', () => {
   it('refuses the embedded database and any URL that does not ask for TLS, and accepts one that does', () => {

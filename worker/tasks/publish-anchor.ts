@@ -1,11 +1,11 @@
 /**
  * At start and hourly (ANCHOR_DIR, in development .data/anchors): the newest seal and the erasures since the last anchor, signed
- * (server/anchors/anchors.ts) and appended to ANCHOR_DIR/anchors.jsonl. Point ANCHOR_DIR at
+ * (core/anchors/anchors.ts) and appended to ANCHOR_DIR/anchors.jsonl. Point ANCHOR_DIR at
  * storage the database's superuser cannot rewrite (another host, a WORM bucket's mount).
  */
 import path from 'node:path';
 import type { Task } from 'graphile-worker';
-import { ANCHOR_DIGEST_QUERY, ANCHOR_JOURNAL_QUERY, type AnchorKey, anchorRecord, appendAnchor, journalSince, readAnchors, signAnchor, toAnchorState } from '../../server/anchors/anchors.js';
+import { ANCHOR_DIGEST_QUERY, ANCHOR_JOURNAL_QUERY, type AnchorKey, anchorRecord, appendAnchor, journalSince, readAnchors, signAnchor, toAnchorState } from '../../core/anchors/anchors.js';
 import { workerLog } from '../log.js';
 
 export interface AnchorPublishing {

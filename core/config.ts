@@ -1,14 +1,12 @@
 /** Environment configuration, validated once at start; a bad value ends the process with one line. */
 import path from 'node:path';
-import { LOOPBACK_HOST_NAMES } from './context.js';
 import { type AnchorKey, loadAnchorKey } from './anchors/anchors.js';
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl } from '../db/connection.js';
 import { checkKeyring, type PepperSource, pepperSource } from '../db/pepper.js';
 import { refuseUnencrypted } from '../db/tls.js';
-import { type MasterKeySource, masterKeySource, parseKeyRing } from './phi/master-keys.js';
-import type { WebOptions } from './web/serve.js';
+import { type MasterKeySource, masterKeySource, parseKeyRing } from './keys/master-keys.js';
 
 const optionalText = z.string().trim().min(1).optional().catch(undefined);
 const databaseUrl = (name: string) =>
@@ -122,7 +120,7 @@ export function isLoopback(host: string): boolean {
   return bare.startsWith('::ffff:127.');
 }
 
-/** where the server finds the PHI master keys (server/phi/master-keys.ts); required in production */
+/** where the server finds the PHI master keys (core/keys/master-keys.ts); required in production */
 export function phiMasterKeySource(config: Config): MasterKeySource {
   try {
     return masterKeySource(config, config.PGCOMPLY_DATA_DIR, config.NODE_ENV === 'production');
@@ -140,7 +138,7 @@ export function tombstonePepperSource(config: Config): PepperSource {
   }
 }
 
-/** the anchor signing key (server/anchors/anchors.ts): made under the data directory only in development */
+/** the anchor signing key (core/anchors/anchors.ts): made under the data directory only in development */
 export function anchorKeyOf(config: Config): AnchorKey {
   const production = config.NODE_ENV === 'production';
   if (production && !config.ANCHOR_SIGNING_KEY && !config.ANCHOR_SIGNING_KEY_FILE) {
@@ -166,8 +164,18 @@ export function alertDeliveryOf(config: Config) {
   return { webhookUrl: config.ALERT_WEBHOOK_URL, webhookSecret: config.ALERT_WEBHOOK_SECRET, leaseSeconds: config.ALERT_LEASE_SECONDS };
 }
 
+/**
+ * how the pages sign people in. 'development': tokens signed with the development secret, which
+ * anyone can already do; 'oidc': authorization code with PKCE against the issuer; 'token': a
+ * bearer token pasted in (AUTH_JWT_SECRET, or JWKS without OIDC_CLIENT_ID)
+ */
+export type WebAuth = { mode: 'development' } | { mode: 'token' } | { mode: 'oidc'; issuer: string; clientId: string; scope: string };
+
+/** the Host names requests may name when ALLOWED_HOSTS is not set (DNS rebinding) */
+export const LOOPBACK_HOST_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
 /** how the privacy center and DPO console sign people in (server/web/serve.ts) */
-export function webAuthOf(config: Config): WebOptions['auth'] {
+export function webAuthOf(config: Config): WebAuth {
   if (config.OIDC_CLIENT_ID && config.AUTH_ISSUER) return { mode: 'oidc', issuer: config.AUTH_ISSUER, clientId: config.OIDC_CLIENT_ID, scope: config.OIDC_SCOPE };
   return !config.AUTH_JWKS_URL && !config.AUTH_JWT_SECRET ? { mode: 'development' } : { mode: 'token' };
 }
