@@ -1,5 +1,6 @@
 /** Maps PostgreSQL errors (our SQLSTATEs first, db/ERROR_CODES.md) to tRPC errors a person can act on. */
 import { TRPCError } from '@trpc/server';
+import { Refusal, type RefusalKind } from '../core/refusal.js';
 type TRPC_ERROR_CODE_KEY = TRPCError['code'];
 
 const BY_SQLSTATE: Record<string, TRPC_ERROR_CODE_KEY> = {
@@ -78,8 +79,28 @@ function isPostgresError(error: unknown): error is PostgresLikeError {
     && (error as { name?: string }).name === 'PostgresError';
 }
 
+const BY_REFUSAL: Record<RefusalKind, TRPC_ERROR_CODE_KEY> = {
+  bad_request: 'BAD_REQUEST', forbidden: 'FORBIDDEN', not_found: 'NOT_FOUND', conflict: 'CONFLICT', too_large: 'PAYLOAD_TOO_LARGE', unavailable: 'SERVICE_UNAVAILABLE',
+};
+
+/**
+ * A refusal the database has already written to the audit log (a PHI access refused): the
+ * request's transaction commits, so that row stays, and the client then gets the error.
+ */
+export class RecordedRefusal extends Error {
+  readonly sqlstate: string;
+  constructor(sqlstate: string) {
+    super(sqlstate);
+    this.sqlstate = sqlstate;
+  }
+}
+
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
+  if (error instanceof Refusal) {
+    const cause = error.recorded ? new RecordedRefusal(error.sqlstate ?? 'PHIDN') : error.sqlstate ? sqlstateCause(error.sqlstate) : undefined;
+    return new TRPCError({ code: BY_REFUSAL[error.kind], message: error.message, cause });
+  }
   if (isPostgresError(error)) {
     const code = error.code!;
     const trpcCode = BY_SQLSTATE[code];

@@ -8,7 +8,8 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import type { ReservedSql, Sql, TransactionSql } from 'postgres';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { Identity } from './auth/verify.js';
-import { sqlStateOf, toTRPCError } from './errors.js';
+import { RecordedRefusal, sqlStateOf, toTRPCError } from './errors.js';
+import { Refusal } from '../core/refusal.js';
 import type { Logger } from '../core/log.js';
 import type { DataKeys } from '../core/keys/data-keys.js';
 
@@ -56,17 +57,6 @@ export const createCallerFactory = t.createCallerFactory;
 
 type DatabaseRole = 'compliance_app' | 'compliance_dpo' | 'compliance_staff' | 'compliance_approver' | 'compliance_auditor';
 
-/**
- * A refusal the database has already written to the audit log (a PHI access refused): the
- * request's transaction commits, so that row stays, and the client then gets the error.
- */
-export class RecordedRefusal extends Error {
-  readonly sqlstate: string;
-  constructor(sqlstate: string) {
-    super(sqlstate);
-    this.sqlstate = sqlstate;
-  }
-}
 
 /** the database role a request acts in, from its token roles, in order of preference; the first one the token has wins */
 function transactional(choices: readonly { role: DatabaseRole; tokenRole: string | null }[]) {
@@ -129,7 +119,8 @@ async function runTransaction<R extends { ok: boolean }>(
     if (!result.ok) {
       // a database error inside the procedure arrives wrapped as an internal error
       const error = (result as unknown as { error: TRPCError }).error;
-      if (error.cause instanceof RecordedRefusal) await tx`commit`;
+      const recorded = error.cause instanceof RecordedRefusal || (error.cause instanceof Refusal && error.cause.recorded);
+      if (recorded) await tx`commit`;
       throw error.code === 'INTERNAL_SERVER_ERROR' && error.cause ? error.cause : error;
     }
     await tx`commit`;

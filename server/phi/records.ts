@@ -4,10 +4,8 @@
  * checks integrity, because the keys never reach PostgreSQL.
  */
 import { randomUUID } from 'node:crypto';
-import { TRPCError } from '@trpc/server';
 import type { ReservedSql, TransactionSql } from 'postgres';
-import { sqlstateCause } from '../errors.js';
-import { RecordedRefusal } from '../trpc.js';
+import { Refusal } from '../../core/refusal.js';
 import type { DataKey, DataKeys } from '../../core/keys/data-keys.js';
 import { MasterKeyError } from '../../core/keys/master-keys.js';
 import { decryptRecord, encryptRecord, integrityCode, integrityHolds, type RecordBinding } from '../../core/keys/record-cipher.js';
@@ -80,16 +78,16 @@ async function requireAccess(tx: Tx, patient: string, purpose: Purpose, intent: 
 /** a data function refused: ask why (the database wrote the row already; asking again adds none) */
 async function explainRefusal(tx: Tx, patient: string, purpose: Purpose, intent: 'read' | 'create' | 'update' | 'delete', recordId: string | null = null): Promise<never> {
   await requireAccess(tx, patient, purpose, intent, recordId);
-  throw new TRPCError({ code: 'CONFLICT', message: 'the access to these records changed while the request ran; try again' });
+  throw new Refusal('conflict', 'the access to these records changed while the request ran; try again');
 }
 
-function refused(reason: string | null): TRPCError {
-  return new TRPCError({ code: 'FORBIDDEN', message: `access to these health records is refused (${reason ?? 'not permitted'}); the attempt is recorded`, cause: new RecordedRefusal('PHIDN') });
+function refused(reason: string | null): Refusal {
+  return new Refusal('forbidden', `access to these health records is refused (${reason ?? 'not permitted'}); the attempt is recorded`, 'PHIDN', true);
 }
 
 function keyUnavailable(error: unknown): never {
   if (error instanceof MasterKeyError) {
-    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `the health records cannot be decrypted here: ${error.message}`, cause: sqlstateCause('PHIKY') });
+    throw new Refusal('unavailable', `the health records cannot be decrypted here: ${error.message}`, 'PHIKY');
   }
   throw error;
 }
@@ -97,7 +95,7 @@ function keyUnavailable(error: unknown): never {
 function serialize(data: Record<string, unknown>): Buffer {
   const plaintext = Buffer.from(JSON.stringify(data), 'utf8');
   if (plaintext.length > MAX_RECORD_BYTES) {
-    throw new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `a health record holds at most 1 MiB (${MAX_RECORD_BYTES} bytes of JSON); this one has ${plaintext.length}` });
+    throw new Refusal('too_large', `a health record holds at most 1 MiB (${MAX_RECORD_BYTES} bytes of JSON); this one has ${plaintext.length}`);
   }
   return plaintext;
 }

@@ -16,6 +16,9 @@ export const ALLOWED: Record<string, string[]> = {
   server: ['core', 'db'],
 };
 
+/** the domain code: it raises core/refusal.ts's Refusal, and the API maps it (server/errors.ts) */
+const DOMAIN = ['core', 'server/phi', 'server/reports', 'server/backups', 'server/imports', 'server/evidence'];
+
 /** files that start more than one process: they may import every folder */
 export const COMPOSITION_ROOTS = ['server/main.ts'];
 
@@ -49,6 +52,20 @@ describe('imports', () => {
         for (const { target, line } of importsOf(file)) {
           const to = topFolder(target);
           if (to !== folder && !ALLOWED[folder]!.includes(to)) wrong.push(`${file}:${line} imports ${target}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('leave the domain code ignorant of tRPC: health records, keys, anchors, verification, reports, backups, imports, evidence', () => {
+    const wrong: string[] = [];
+    for (const folder of DOMAIN) {
+      for (const file of filesUnder(folder)) {
+        const text = readFileSync(file, 'utf8');
+        if (/from ['"](@trpc\/|trpc-to-openapi)/.test(text)) wrong.push(`${file} imports tRPC`);
+        for (const { target, line } of importsOf(file)) {
+          if (/^server\/(trpc|errors|app|context)\.|^server\/(routers|rest|input|auth)\//.test(target)) wrong.push(`${file}:${line} imports ${target}`);
         }
       }
     }

@@ -216,7 +216,7 @@ describe('exports, erasure and keys', () => {
     const secondKey = randomBytes(32);
     const onlyNew = new DataKeys(testMasterKeys({ 2: secondKey }));
     // without a rotation, the new key alone reads nothing, and says why
-    await expect(readWith(onlyNew, 'user:tao')).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE', message: expect.stringContaining('version 1 is not loaded') });
+    await expect(readWith(onlyNew, 'user:tao')).rejects.toMatchObject({ kind: 'unavailable', sqlstate: 'PHIKY', message: expect.stringContaining('version 1 is not loaded') });
     const wrongKey = new DataKeys(testMasterKeys({ 1: randomBytes(32) }));
     await expect(readWith(wrongKey, 'user:tao')).rejects.toMatchObject({ message: expect.stringContaining('not the key that wrapped it') });
     const lines: string[] = [];
