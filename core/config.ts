@@ -174,7 +174,7 @@ export type WebAuth = { mode: 'development' } | { mode: 'token' } | { mode: 'oid
 /** the Host names requests may name when ALLOWED_HOSTS is not set (DNS rebinding) */
 export const LOOPBACK_HOST_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
-/** how the privacy center and DPO console sign people in (server/web/serve.ts) */
+/** how the privacy center and DPO console sign people in (server/pages.ts) */
 export function webAuthOf(config: Config): WebAuth {
   if (config.OIDC_CLIENT_ID && config.AUTH_ISSUER) return { mode: 'oidc', issuer: config.AUTH_ISSUER, clientId: config.OIDC_CLIENT_ID, scope: config.OIDC_SCOPE };
   return !config.AUTH_JWKS_URL && !config.AUTH_JWT_SECRET ? { mode: 'development' } : { mode: 'token' };

@@ -13,7 +13,7 @@ import { booleanQueryKeys, decodePathSegments, prepareQuery, restMethods, routeM
 import { appRouter } from './routers/index.js';
 import { MAX_BODY_BYTES, MAX_HEALTH_RECORD_BODY_BYTES } from './schemas.js';
 import { toTRPCError } from './errors.js';
-import { serveWeb, type WebOptions } from './web/serve.js';
+import { serveWeb, type WebOptions } from './pages.js';
 
 /** health records may be up to 1 MiB of JSON; every other body stays small */
 function bodyLimit(path: string): number {

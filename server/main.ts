@@ -11,7 +11,7 @@ import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
 import { alertDeliveryOf, allowedHostsOf, anchorPublishingOf, loadConfig, phiMasterKeySource, tombstonePepperSource, webAuthOf } from '../core/config.js';
-import { ensureWebBuilt, WEB_DIST } from './web/build.js';
+import { ensureWebBuilt, WEB_DIST, webIsBuilt } from '../web/build.js';
 import { DataKeys } from '../core/keys/data-keys.js';
 import { loadMasterKeys, reportMissingMasterKeys } from '../core/keys/master-keys.js';
 import { createLogger } from '../core/log.js';
@@ -54,7 +54,9 @@ async function main() {
     log.warn({ file }, `no PHI master key was given: made one in ${file} for development. Back it up: without it no health record can be read. Set PHI_MASTER_KEY or PHI_MASTER_KEY_FILE in production`));
   await reportMissingMasterKeys(sql, masterKeys, log);
   const dataKeys = new DataKeys(masterKeys);
-  await ensureWebBuilt({ log: (m) => log.info(m) });
+  // production serves what npm install (prepare) or npm run build:web built, and never runs Vite
+  if (config.NODE_ENV !== 'production') await ensureWebBuilt({ log: (m) => log.info(m) });
+  else if (!webIsBuilt()) log.error('the pages are not built (web/dist): run npm run build:web; the API runs without them');
   const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys, allowedHosts: allowedHostsOf(config) },
     { distDir: WEB_DIST, auth: webAuthOf(config), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS });
   const worker = config.RUN_WORKER

@@ -6,7 +6,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/provision/global-setup.ts'],
     pool: 'forks',
-    testTimeout: 30_000,
+    // long enough for a two-core machine with two busy processes beside the suite; a hang still fails
+    testTimeout: 120_000,
     hookTimeout: 120_000,
     teardownTimeout: 60_000,
   },

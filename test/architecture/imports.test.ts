@@ -1,8 +1,11 @@
 /**
  * Every import points down: db/ at the bottom, core/ (what the processes share: configuration,
- * logging, keys, anchors, verification) above it, then the processes, server/ and worker/, which
- * never import each other. The one file that starts both (server/main.ts, npm start's composition
- * root) is the only exception. The README's diagram draws these rules.
+ * logging, keys, anchors, verification) above it, then the two processes, server/ and worker/,
+ * which never import each other. Above the server sit its two clients: cli/, which calls the same
+ * tRPC procedures in-process so that a command validates, audits and refuses as the API does, and
+ * web/, whose pages take the API's types. The one file that starts server, worker and pages
+ * (server/main.ts, npm start's composition root) may import them all. The README's diagram draws
+ * these rules.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +17,8 @@ export const ALLOWED: Record<string, string[]> = {
   core: ['db'],
   worker: ['core', 'db'],
   server: ['core', 'db'],
+  cli: ['server', 'core', 'db'],
+  web: ['server'],
 };
 
 /** the domain code: it raises core/refusal.ts's Refusal, and the API maps it (server/errors.ts) */

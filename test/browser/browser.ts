@@ -40,7 +40,7 @@ export function useBrowser(baseUrl: () => string) {
       const context = await browser!.newContext({ acceptDownloads: true, baseURL: baseUrl(), reducedMotion: 'reduce' });
       const page = await context.newPage();
       // a step that cannot happen fails with its locator named, well inside the test's own timeout
-      page.setDefaultTimeout(10_000);
+      page.setDefaultTimeout(30_000);
       if (options.clock) await page.clock.install();
       const requests: string[] = [];
       const consoleErrors: string[] = [];

@@ -12,7 +12,7 @@ import type { TestProject } from 'vitest/node';
 import { setupDatabase } from '../../db/setup.js';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { freePort, startEmbedded } from '../../db/embedded.js';
-import { ensureWebBuilt } from '../../server/web/build.js';
+import { ensureWebBuilt } from '../../web/build.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

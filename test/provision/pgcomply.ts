@@ -6,7 +6,7 @@ export interface Run { code: number | null; stdout: string; stderr: string }
 
 export function runPgcomply(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.resolve('server/cli/pgcomply.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.resolve('cli/pgcomply.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

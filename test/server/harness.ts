@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { DataKeys } from '../../core/keys/data-keys.js';
 import { keyRing, type MasterKeys } from '../../core/keys/master-keys.js';
 import { quiet, useTestDatabase } from '../provision/database.js';
-import { WEB_DIST } from '../../server/web/build.js';
-import type { WebOptions } from '../../server/web/serve.js';
+import { WEB_DIST } from '../../web/build.js';
+import type { WebOptions } from '../../server/pages.js';
 
 /** a master key ring for one test file: version 1, random */
 export const testMasterKeys = (versions: Record<number, Buffer> = { 1: randomBytes(32) }) =>

@@ -66,7 +66,7 @@ describe('npm start with no DATABASE_URL', () => {
     expect(first.output()).toContain('npm run psql');
 
     // npm run psql: psql on the embedded database when psql is installed, else how to connect
-    const psqlCli = (extraEnv: Record<string, string>) => spawnSync(process.execPath, ['--import', 'tsx', path.resolve('db/psql-cli.ts'), '-Atc', 'select current_user'],
+    const psqlCli = (extraEnv: Record<string, string>) => spawnSync(process.execPath, ['--import', 'tsx', path.resolve('cli/psql.ts'), '-Atc', 'select current_user'],
       { env: cleanEnv({ PGCOMPLY_DATA_DIR: dataDir, ...extraEnv }), encoding: 'utf8', timeout: 30_000 });
     const hasPsql = spawnSync('psql', ['--version']).status === 0;
     const session = psqlCli({});
@@ -74,7 +74,7 @@ describe('npm start with no DATABASE_URL', () => {
     expect(session.stdout.trim()).toBe(hasPsql ? 'postgres' : expect.stringContaining('postgresql-client'));
     if (hasPsql) {
       // the session brings the tombstone pepper: an erasure typed at this prompt works
-      const peppered = spawnSync(process.execPath, ['--import', 'tsx', path.resolve('db/psql-cli.ts'), '-Atc', 'select cardinality(compliance_private.session_peppers())'],
+      const peppered = spawnSync(process.execPath, ['--import', 'tsx', path.resolve('cli/psql.ts'), '-Atc', 'select cardinality(compliance_private.session_peppers())'],
         { env: cleanEnv({ PGCOMPLY_DATA_DIR: dataDir }), encoding: 'utf8', timeout: 30_000 });
       expect(peppered.stdout.trim(), peppered.stderr).toBe('1');
     }

@@ -1,14 +1,14 @@
 /**
  * pgcomply: the operator CLI (README, "For operators"). A command that acts calls the procedure
- * the API serves (server/cli/session.ts) as --actor; verify and keys read with their own
+ * the API serves (cli/session.ts) as --actor; verify and keys read with their own
  * connections and change nothing but key wrapping. Exit codes: 0 done, 1 a finding, 2 bad usage,
  * a refusal, or no database.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { sqlStateOf } from '../errors.js';
-import { describeIssues } from '../trpc.js';
+import { sqlStateOf } from '../server/errors.js';
+import { describeIssues } from '../server/trpc.js';
 import { registerBackup } from './commands/backup.js';
 import { registerChain } from './commands/chain.js';
 import { registerDpoWork } from './commands/dpo.js';

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Option } from 'commander';
-import { renderMonthlyReport } from '../../reports/html.js';
+import { renderMonthlyReport } from '../../server/reports/html.js';
 import { progress, writeOut } from '../output.js';
 import type { Cli } from '../program.js';
 

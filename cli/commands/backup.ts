@@ -1,5 +1,5 @@
 /** pgcomply backup verify: a backup restored into a scratch database and checked, the result recorded for the backup-age check. */
-import { BackupUnreadable, verifyBackup } from '../../backups/verify-backup.js';
+import { BackupUnreadable, verifyBackup } from '../../server/backups/verify-backup.js';
 import { printResult, progress } from '../output.js';
 import { adminConnection, adminUrl, UsageError } from '../session.js';
 import type { Cli } from '../program.js';

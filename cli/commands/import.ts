@@ -1,5 +1,5 @@
 /** pgcomply import: a user base brought in from CSV or NDJSON, all of a file or nothing (server/imports/import-file.ts). */
-import { IMPORT_KINDS, type ImportKind, ImportRefused, importFile } from '../../imports/import-file.js';
+import { IMPORT_KINDS, type ImportKind, ImportRefused, importFile } from '../../server/imports/import-file.js';
 import { progress } from '../output.js';
 import { UsageError } from '../session.js';
 import type { Cli } from '../program.js';

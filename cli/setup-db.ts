@@ -1,8 +1,8 @@
 /** npm run setup-db: roles, database privileges and migrations for DATABASE_URL (idempotent). */
-import { DEVELOPMENT_LOGIN_PASSWORD, databaseName, parseDatabaseUrl } from './connection.js';
-import { pepperSource } from './pepper.js';
-import { setupDatabase } from './setup.js';
-import { refuseUnencrypted } from './tls.js';
+import { DEVELOPMENT_LOGIN_PASSWORD, databaseName, parseDatabaseUrl } from '../db/connection.js';
+import { pepperSource } from '../db/pepper.js';
+import { setupDatabase } from '../db/setup.js';
+import { refuseUnencrypted } from '../db/tls.js';
 
 try {
   const adminUrl = process.env.DATABASE_URL;

@@ -1,5 +1,5 @@
 /**
- * The privacy center and DPO console (issue #22): the built pages from server/web/dist, their
+ * The privacy center and DPO console (issue #22): the built pages from web/dist, their
  * configuration (/ui/config) and, in development only, a sign-in that mints a token for a typed
  * user id (/ui/dev-token). The pages call the same tRPC API as every client, so they can do
  * nothing the API forbids.
@@ -8,12 +8,12 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
-import type { WebAuth } from '../../core/config.js';
-import { signDevelopmentToken } from '../auth/token.js';
-import { sendJson } from '../rest/respond.js';
+import type { WebAuth } from '../core/config.js';
+import { signDevelopmentToken } from './auth/token.js';
+import { sendJson } from './rest/respond.js';
 
 export interface WebOptions {
-  /** the built assets (npm start builds them when missing or stale: server/web/build.ts) */
+  /** the built assets (web/build.ts: npm install builds them, npm start in development when stale) */
   distDir: string;
   auth: WebAuth;
   sessionIdleTimeoutSeconds: number;

@@ -6,16 +6,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
-import { loginRoleUrl, parseDatabaseUrl } from '../../db/connection.js';
-import { runningEmbeddedUrl } from '../../db/local-cluster.js';
-import { pepperParameters, readKeyring } from '../../db/pepper.js';
-import { connect } from '../../db/tls.js';
-import { loadConfig, phiMasterKeySource, tombstonePepperSource } from '../../core/config.js';
-import { createLogger } from '../../core/log.js';
-import { DataKeys } from '../../core/keys/data-keys.js';
-import { loadMasterKeys, MasterKeyError, type MasterKeys } from '../../core/keys/master-keys.js';
-import { appRouter } from '../routers/index.js';
-import { createCallerFactory } from '../trpc.js';
+import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
+import { runningEmbeddedUrl } from '../db/local-cluster.js';
+import { pepperParameters, readKeyring } from '../db/pepper.js';
+import { connect } from '../db/tls.js';
+import { loadConfig, phiMasterKeySource, tombstonePepperSource } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { DataKeys } from '../core/keys/data-keys.js';
+import { loadMasterKeys, MasterKeyError, type MasterKeys } from '../core/keys/master-keys.js';
+import { appRouter } from '../server/routers/index.js';
+import { createCallerFactory } from '../server/trpc.js';
 
 export class UsageError extends Error {}
 

@@ -1,9 +1,9 @@
 /** The audit chain from outside: anchors, the independent verifier, the erasure replay. */
 import type { Sql } from 'postgres';
-import { anchorRecord, appendAnchor, checkAnchors, journalSince, readAnchors, recordedAnchorFindings, signAnchor, signatureHolds } from '../../../core/anchors/anchors.js';
-import { anchorKeyOf, loadConfig } from '../../../core/config.js';
-import { verifyInDatabase } from '../../../core/verify/in-database.js';
-import { type Verdict, verifyIndependently } from '../../../core/verify/verifier.js';
+import { anchorRecord, appendAnchor, checkAnchors, journalSince, readAnchors, recordedAnchorFindings, signAnchor, signatureHolds } from '../../core/anchors/anchors.js';
+import { anchorKeyOf, loadConfig } from '../../core/config.js';
+import { verifyInDatabase } from '../../core/verify/in-database.js';
+import { type Verdict, verifyIndependently } from '../../core/verify/verifier.js';
 import { printResult, progress } from '../output.js';
 import { adminConnection, adminUrl, UsageError } from '../session.js';
 import type { Cli } from '../program.js';

@@ -1,6 +1,6 @@
 /** npm run token -- --sub user:alice [--role dpo] [--ttl 3600]: prints a development token. */
 import { parseArgs } from 'node:util';
-import { signDevelopmentToken } from './token.js';
+import { signDevelopmentToken } from '../server/auth/token.js';
 
 try {
   const { values } = parseArgs({

@@ -1,6 +1,6 @@
 /** The typed tRPC client the pages use: the same API, the same refusals, as every other client. */
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../../routers/index.js';
+import type { AppRouter } from '../../server/routers/index.js';
 
 const TOKEN_KEY = 'pgcomply.token';
 

@@ -1,11 +1,11 @@
 /** pgcomply doctor: what an operator checks first, each a line with pass or fail and why: exit 1 when one fails, the audit chain and the anchors' age among them. */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { loadConfig } from '../../core/config.js';
-import { AnchorError, loadAnchorKey, recordedAnchorFindings } from '../../core/anchors/anchors.js';
-import { verifyInDatabase } from '../../core/verify/in-database.js';
+import { MIGRATIONS_FOLDER } from '../db/setup.js';
+import { loadConfig } from '../core/config.js';
+import { AnchorError, loadAnchorKey, recordedAnchorFindings } from '../core/anchors/anchors.js';
+import { verifyInDatabase } from '../core/verify/in-database.js';
 import { adminUrl, type GlobalOptions, whereIs } from './session.js';
 
 export interface Finding {
@@ -14,7 +14,7 @@ export interface Finding {
   detail: string;
 }
 
-const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'db', 'migrations', 'committed');
+const MIGRATIONS = path.join(MIGRATIONS_FOLDER, 'committed');
 
 export async function doctor(options: GlobalOptions): Promise<Finding[]> {
   const findings: Finding[] = [];
