@@ -1,5 +1,5 @@
 /**
- * Headless Chromium for the page tests (issue #22): Debian's (/usr/bin/chromium) or CHROMIUM_PATH;
+ * Headless Chromium for the page tests: Debian's (/usr/bin/chromium) or CHROMIUM_PATH;
  * without one the tests fail saying how to install it, never skip. Each visit records every
  * request (none may leave the machine), every console error, and leaves a screenshot in
  * test/artifacts/ when its test fails.

@@ -1,5 +1,5 @@
 /**
- * The DPO console in Chromium (issue #22): the request queue with an overdue request marked, a
+ * The DPO console in Chromium: the request queue with an overdue request marked, a
  * request registered and completed; a subject found, exported, held, refused erasure under the
  * hold with the reason, released and erased; the breach register counting down; an approver
  * approving a pending request and reviewing an emergency access; an auditor reading the checks,

@@ -1,5 +1,5 @@
 /**
- * Sign-in with OIDC (issue #22): the authorization code flow with PKCE against an identity
+ * Sign-in with OIDC: the authorization code flow with PKCE against an identity
  * provider on this machine (oidc-provider, the certified Node implementation, standing in for
  * Keycloak), whose JWT access tokens the server verifies against the provider's JWKS. A subject
  * and a DPO sign in through the provider's own login page and land where they started.

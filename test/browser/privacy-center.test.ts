@@ -1,5 +1,5 @@
 /**
- * The privacy center in Chromium (issue #22): a subject signs in (development sign-in), rectifies
+ * The privacy center in Chromium: a subject signs in (development sign-in), rectifies
  * the profile, grants and withdraws consent, downloads their data as JSON and CSV, sees who
  * accessed it (a DPO's export, a staff member's emergency access, marked), is refused erasure
  * under a legal hold with the reason explained, erases the account and gets the receipt; idle

@@ -1,5 +1,5 @@
 /**
- * Anchors and the erasure journal (issue #21): a whole chain rewritten consistently verifies
+ * Anchors and the erasure journal: a whole chain rewritten consistently verifies
  * inside the database and is caught only against a signed anchor; an erasure undone by restoring
  * an older backup is replayed from the anchors' journal, and the restored chain then verifies.
  * The backup is a copy of the database (CREATE DATABASE … TEMPLATE), as a physical backup restores it.

@@ -1,5 +1,5 @@
 /**
- * pgcomply backup verify (issue #21): a pg_dump -Fc archive is restored into a scratch database,
+ * pgcomply backup verify: a pg_dump -Fc archive is restored into a scratch database,
  * its chain, row-level security and grants checked, the scratch database dropped, and the result
  * recorded, which the backup-age check then measures. pg_dump and pg_restore come from
  * test/provision/pg-tools.ts, as in the backup round trip (test/db/backup.test.ts).

@@ -1,5 +1,5 @@
 /**
- * The operator CLI (issues #20, #21): every command runs the real executable as a child process
+ * The operator CLI: every command runs the real executable as a child process
  * against a real database; what it did is in the database and in the audit log under --actor;
  * bad input exits 2 with one line and no stack trace.
  */

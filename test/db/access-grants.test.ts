@@ -1,5 +1,5 @@
 /**
- * Workforce access in SQL (issue #18): grants decided at the moment of access against the
+ * Workforce access in SQL: grants decided at the moment of access against the
  * database clock, no self-approval whatever roles one holds, break-glass at once and never
  * stacked, its alert in the same transaction, and the review queue with overdue ones flagged.
  * Times are moved in the table, never slept through.

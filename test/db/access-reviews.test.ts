@@ -1,5 +1,5 @@
 /**
- * Access review campaigns (issue #20, SOC 2 CC6.2/CC6.3): the snapshot lists exactly the logins,
+ * Access review campaigns: the snapshot lists exactly the logins,
  * the actors who used a workforce role in 90 days and the grants in force; nobody decides access
  * they hold or granted (RVSLF); a revoked grant ends at once, a revoked login gets the DBA's
  * statements; the last decision completes the campaign; an unfinished one past due fails the check;

@@ -1,5 +1,5 @@
 /**
- * Tampering with a sealed audit log as a superuser with triggers off (issue #13, items 1 and 2).
+ * Tampering with a sealed audit log as a superuser with triggers off.
  * One database is built and sealed: its oldest month dropped by retention (so the chain starts
  * after removed seals, and one kept seal lists rows that went), a subject erased by a DPO. Each
  * test tampers with its own copy (CREATE DATABASE ... TEMPLATE) and names the finding and the row.
@@ -126,7 +126,7 @@ async function tampered(change: (sql: Sql) => Promise<unknown>): Promise<Verdict
   }
 }
 
-describe('the start of the chain (item 1)', () => {
+describe('the start of the chain', () => {
   it('names the gap when the first seals and their rows are deleted', async () => {
     const verdict = await tampered(async (sql) => {
       const seals = await sql`select seal_no, row_ids from compliance.audit_seals order by seal_no limit 2`;
@@ -168,7 +168,7 @@ describe('the start of the chain (item 1)', () => {
   });
 });
 
-describe('redaction (item 2)', () => {
+describe('redaction', () => {
   it('names a row whose actor was rewritten while stamping redacted_at', async () => {
     const id = fixture.neverErasedRow;
     const verdict = await tampered((sql) => sql`update compliance.audit_logs set actor_id = 'dpo:mallory', redacted_at = now() where id = ${id}`);
@@ -207,7 +207,7 @@ describe('redaction (item 2)', () => {
   });
 });
 
-describe('rows and seals rearranged (both verifiers, issue #21)', () => {
+describe('rows and seals rearranged (both verifiers)', () => {
   /** the newest seal holding at least two rows */
   const twoRowSeal = (sql: Sql) => sql`select seal_no, row_ids from compliance.audit_seals where row_count >= 2 order by seal_no desc limit 1`;
 

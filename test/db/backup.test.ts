@@ -1,5 +1,5 @@
 /**
- * Backup and restore (issue #14): pg_dump -Fc, pg_restore into a new database; there the chain
+ * Backup and restore: pg_dump -Fc, pg_restore into a new database; there the chain
  * verifies, tombstones hold (ERASD), and row-level security and grants still apply.
  *
  * pg_dump must be at least the server's major version. The round trip uses a pg_dump of the test

@@ -1,5 +1,5 @@
 /**
- * The breach register (issue #19): deadlines computed from discovered_at and flagged at the right
+ * The breach register: deadlines computed from discovered_at and flagged at the right
  * instants (fixed timestamps), notifications recorded, every change audited, affected subjects
  * see the notice in their export and erasure reaches them, and the daily check flags what is due.
  */

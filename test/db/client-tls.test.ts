@@ -1,5 +1,5 @@
 /**
- * The client_tls compliance check when TLS is required (issue #19), whole and broken, on a
+ * The client_tls compliance check when TLS is required, whole and broken, on a
  * cluster of its own that serves TLS (a self-signed certificate made here): every connection
  * with TLS passes; one without fails.
  */

@@ -1,5 +1,5 @@
 /**
- * Continuous compliance (issue #19): each check fails when the real thing is broken and passes
+ * Continuous compliance: each check fails when the real thing is broken and passes
  * when it is whole; what cannot be measured is not_applicable, never a pass; a run stores its
  * results, is audited, and raises one alert per failing check.
  */

@@ -1,4 +1,4 @@
-/** Issue #13 items 5 and 6: holds and erasure against concurrent transactions, with controlled interleavings. */
+/** Holds and erasure against concurrent transactions, with controlled interleavings. */
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { quiet, setContext, useTestDatabase } from '../provision/database.js';
@@ -26,7 +26,7 @@ async function subjectWithConversation(userId: string): Promise<string> {
   });
 }
 
-describe('erasure against the subject\'s own writes (item 6)', () => {
+describe('erasure against the subject\'s own writes', () => {
   it('wins or waits, never dies in a deadlock, when a writer holds the conversation and then adds a message', async () => {
     const conversation = await subjectWithConversation('user:busy');
     await withConnections(2, async (writer, eraser) => {
@@ -58,7 +58,7 @@ describe('erasure against the subject\'s own writes (item 6)', () => {
   });
 });
 
-describe('a legal hold placed while retention runs (item 5)', () => {
+describe('a legal hold placed while retention runs', () => {
   it('stops the batch: it waits for the hold in flight, then keeps every held row', async () => {
     for (let i = 0; i < 20; i += 1) await subjectWithConversation('user:litigant');
     await subjectWithConversation('user:bystander');
@@ -91,7 +91,7 @@ describe('a legal hold placed while retention runs (item 5)', () => {
   });
 });
 
-describe('retention against a writer (issue #14)', () => {
+describe('retention against a writer', () => {
   it('keeps a conversation that got a message while the batch waited for it, and the message', async () => {
     const conversation = await subjectWithConversation('user:late-reply');
     await db.admin`update compliance.conversations set last_message_at = now() - interval '400 days' where conversation_id = ${conversation}`;

@@ -1,4 +1,4 @@
-/** As root, a clone the postgres OS user cannot enter stops with one sentence, not `spawn initdb EACCES` (issue #14, defect 5). */
+/** As root, a clone the postgres OS user cannot enter stops with one sentence, not `spawn initdb EACCES`. */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

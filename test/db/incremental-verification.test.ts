@@ -1,5 +1,5 @@
 /**
- * The daily audit check verifies from a checkpoint (issue #19): the last seal a passing run
+ * The daily audit check verifies from a checkpoint: the last seal a passing run
  * reached, kept as an audit.verified row that is itself sealed. It sees what changed after the
  * checkpoint; the whole chain is one flag away and sees the rest.
  */

@@ -1,5 +1,5 @@
 /**
- * A pg_dump of a database holding health records (issue #17) holds none of their plaintext and
+ * A pg_dump of a database holding health records holds none of their plaintext and
  * no unwrapped key: the records go in through the server's own code (server/phi/records.ts).
  * pg_dump is chosen as in the backup test (test/provision/pg-tools.ts).
  */

@@ -1,6 +1,6 @@
 /**
  * db/README.md's SQL examples run top to bottom on a fresh database, in one session that brings
- * the tombstone pepper as the README tells a DBA to (issue #14).
+ * the tombstone pepper as the README tells a DBA to.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Sealing survives a restore onto another cluster (issue #13, item 4). Transaction ids restart
+ * Sealing survives a restore onto another cluster. Transaction ids restart
  * on a freshly initialised cluster, so the restored rows carry ids from the future; new rows
  * must still be sealed, and the chain must still verify.
  *

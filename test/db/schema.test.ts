@@ -1,5 +1,5 @@
 /**
- * The current schema readable in one place (issue #16): every function, view and policy has one
+ * The current schema readable in one place: every function, view and policy has one
  * fixture file, applying every fixture again changes nothing, and db/schema.sql is what the
  * migrations produce.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue #12: what each login and role can reach that it should not. Every test here failed
+ * What each login and role can reach that it should not. Every test here failed
  * on the code before the fix it names.
  */
 import { randomBytes } from 'node:crypto';
@@ -48,7 +48,7 @@ async function asLogin<T>(login: 'server' | 'worker', fn: (sql: postgres.Sql) =>
   }
 }
 
-describe('no login can plant code that a request runs (item 1)', () => {
+describe('no login can plant code that a request runs', () => {
   it('refuses the worker a schema named after the request role, and objects in public and pg_temp', async () => {
     await asLogin('worker', async (sql) => {
       await expectSqlState(sql`create schema compliance_app`, '42501');
@@ -102,7 +102,7 @@ describe('no login can plant code that a request runs (item 1)', () => {
   });
 });
 
-describe('retention takes no clock from its caller (item 2)', () => {
+describe('retention takes no clock from its caller', () => {
   it('has no now parameter for the worker or the DPO, and only the owner can move its clock', async () => {
     for (const [role, context] of [['compliance_worker', null], ['compliance_dpo', dpo]] as const) {
       await expectSqlState(db.as(role, context, (tx) => tx`select compliance.apply_retention('audit_logs', now => '2100-01-01')`), '42883');
@@ -129,7 +129,7 @@ describe('retention takes no clock from its caller (item 2)', () => {
   });
 });
 
-describe('the app role learns nothing about other subjects (items 4, 5)', () => {
+describe('the app role learns nothing about other subjects', () => {
   it('cannot ask whether another subject is under hold or erased, nor compute a tombstone hash', async () => {
     await subject('user:alice');
     await erase('user:erased-bob');
@@ -164,7 +164,7 @@ describe('the app role learns nothing about other subjects (items 4, 5)', () => 
   });
 });
 
-describe('the tombstone pepper lives outside the database (item 6)', () => {
+describe('the tombstone pepper lives outside the database', () => {
   const pepper = inject('tombstonePepper');
 
   it('keeps no pepper in any table, only a check value that does not reveal it', async () => {
@@ -213,7 +213,7 @@ describe('the tombstone pepper lives outside the database (item 6)', () => {
   });
 });
 
-describe('a database that still keeps its pepper inside (item 6, upgrade)', () => {
+describe('a database that still keeps its pepper inside, after an upgrade', () => {
   it('exports that pepper to the pepper file at setup, removes it from the database, and keeps its tombstones valid', async () => {
     // the state an older pgcomply left: the pepper in settings, tombstones made with it, no check values
     const legacy = randomBytes(32);

@@ -3,8 +3,13 @@ import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signal } from '../provision/signal.js';
 import { expectSqlState, quiet, setContext, useTestDatabase } from '../provision/database.js';
+import { until } from '../provision/until.js';
 
 const db = useTestDatabase();
+
+/** the second transaction has reached the first's lock and waits there: the interleaving the test is about */
+const blockedOnALock = () => until(async () => ((await db.admin`select 1 from pg_stat_activity
+  where datname = current_database() and wait_event_type = 'Lock'`).length > 0 ? true : undefined), 60_000, 'a transaction to wait for the lock');
 const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
 
 const IDENTITY = {
@@ -249,7 +254,7 @@ describe('erasure racing a write', () => {
         if (c) await tx`select compliance.add_message(${c.conversation_id}, 'user', 'late message')`;
         await tx`select compliance.record_consent('user:race-late', 'marketing', true, 'v1')`;
       });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await blockedOnALock();
       mayCommit.fire();
       await erasure;
       const outcome = await write.then(() => 'committed', (e: { code?: string }) => e.code);
@@ -279,7 +284,7 @@ describe('erasure racing a write', () => {
       });
       await hasWritten.fired;
       const erasure = db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject('user:race-early', 'request', true)`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await blockedOnALock();
       mayCommit.fire();
       await write;
       await erasure;
@@ -352,7 +357,7 @@ describe('sessions', () => {
         await asSubject(tx);
         await tx`select compliance.touch_session('user:twotabs', ${session}::uuid)`;
       });
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await blockedOnALock();
       mayCommit.fire();
       await one;
       await expect(two).resolves.toBeUndefined();

@@ -8,3 +8,11 @@ export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: n
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * A duration that is the scenario's own input (how long an outage lasts, when in the minute a cut
+ * falls), never a wait for something to happen: that is until's.
+ */
+export function hold(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

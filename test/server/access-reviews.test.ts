@@ -1,5 +1,5 @@
 /**
- * Access reviews over the API (issue #20): the DPO opens a campaign, reads its worklist, decides
+ * Access reviews over the API: the DPO opens a campaign, reads its worklist, decides
  * items; deciding one's own access is 403 RVSLF; a non-DPO token is refused.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * The server configured as docker-compose.yml configures it: a SERVER_DATABASE_URL without a
- * password and the password in PGPASSWORD, a password full of URL delimiters (issue #14).
+ * password and the password in PGPASSWORD, a password full of URL delimiters.
  * On the embedded cluster (scram-sha-256) the password is checked; a trust server only shows
  * that such a URL is accepted and connects.
  */
@@ -10,6 +10,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../db/embedded.js';
 import { signDevelopmentToken } from '../../server/auth/token.js';
 import { useTestDatabase } from '../provision/database.js';
+import { until } from '../provision/until.js';
 
 const db = useTestDatabase();
 // not named pgcomply_*: the security test lists those logins; cluster-wide, so dropped after
@@ -40,11 +41,8 @@ describe('a server login whose password is only in PGPASSWORD', () => {
     child.stdout!.on('data', (c) => (output += c));
     child.stderr!.on('data', (c) => (output += c));
     try {
-      let healthy = false;
-      for (let i = 0; i < 120 && !healthy && child.exitCode === null; i += 1) {
-        healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-        if (!healthy) await new Promise((resolve) => setTimeout(resolve, 250));
-      }
+      const healthy = await until(async () => (child.exitCode !== null ? false
+        : (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) || undefined), 60_000, 'the server to answer /healthz');
       expect(healthy, output).toBe(true);
       const token = await signDevelopmentToken({ subject: 'user:composed' });
       const me = await fetch(`http://127.0.0.1:${port}/api/v1/users/me`, { headers: { authorization: `Bearer ${token}` } });

@@ -1,13 +1,20 @@
 /**
- * Concurrency through the API (issue #14): an erasure racing the subject's own writes from
+ * Concurrency through the API: an erasure racing the subject's own writes from
  * several connections, two sealers at once, retention racing writers. No 5xx, no resurrected
  * rows, every row sealed exactly once, and a chain that verifies.
  */
 import { describe, expect, it } from 'vitest';
+import { until } from '../provision/until.js';
 import { useServer } from './harness.js';
 
 const api = useServer();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** answers the writers have had so far, over all of them */
+let answered = 0;
+/** waits until the writers have had `more` answers beyond now: work done, however slow the machine */
+const afterAnswers = (more: number) => {
+  const target = answered + more;
+  return until(async () => (answered >= target ? true : undefined), 60_000, `${more} more writer answers`);
+};
 
 const PERSONAL_TABLES = ['user_profiles', 'user_preferences', 'consent_records', 'conversations', 'messages', 'sessions'];
 
@@ -32,6 +39,7 @@ async function writer(token: string, until: () => boolean): Promise<number[]> {
       : await api.call('POST', `/api/v1/users/me/conversations/${conversation ?? '00000000-0000-0000-0000-000000000000'}/messages`, token, { role: 'user', content: `m${i}` });
     if (step === 2 && response.status === 200) conversation = response.json.conversation_id;
     statuses.push(response.status);
+    answered += 1;
   }
   return statuses;
 }
@@ -44,13 +52,13 @@ describe('an erasure racing the subject\'s writes', () => {
     const dpo = await api.token('dpo:racer', ['dpo']);
     let erased = false;
     const writers = Array.from({ length: 6 }, () => writer(token, () => erased));
-    await sleep(300);
+    await afterAnswers(12);
     // two erasures at once: one wins, the other finds nothing to erase
     const erasures = await Promise.all([
       api.call('DELETE', `/api/v1/dpo/subjects/${encodeURIComponent(subject)}?reason=race&confirm=true`, dpo),
       api.call('DELETE', '/api/v1/users/me?confirm=true', token),
     ]);
-    await sleep(300); // writes that come after the erasure must fail
+    await afterAnswers(12); // writes that come after the erasure must fail
     erased = true;
     const statuses = (await Promise.all(writers)).flat();
     expect(erasures.filter((r) => r.status === 200)).toHaveLength(1);
@@ -78,7 +86,7 @@ describe('two sealers and writers at once', () => {
       return seals;
     };
     const sealers = [sealer(), sealer()];
-    await sleep(1500);
+    await afterAnswers(60);
     done = true;
     await Promise.all(writers);
     const made = await Promise.all(sealers);

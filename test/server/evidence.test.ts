@@ -1,5 +1,5 @@
 /**
- * Evidence populations (issue #20, first part): each population's row count equals an
+ * Evidence populations: each population's row count equals an
  * independent count, every CSV and the manifest hash verify, the manifest's hash is in the audit
  * chain, and the same seed draws the same sample.
  */

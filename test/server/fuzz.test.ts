@@ -1,6 +1,6 @@
 /**
  * Property-based tests over every REST route and every tRPC procedure, enumerated from the
- * router, so a new route is covered without editing this file (issue #14). Hostile input of every
+ * router, so a new route is covered without editing this file. Hostile input of every
  * kind, with every kind of token. Properties: no 5xx; no stack trace or SQL text in a response; a
  * refused request changes nothing; a mutation that succeeds leaves an audit row.
  *
@@ -91,7 +91,7 @@ async function fingerprint() {
 }
 
 const LEAKS = /\n\s+at .+:\d+:\d+|PostgresError|ZodError|syntax error at or near|\bselect .+ from\b|compliance_private\.|node_modules/i;
-// an answer may quote SQL on purpose (an evidence manifest holds each population's query, #20);
+// an answer may quote SQL on purpose (an evidence manifest holds each population's query);
 // an internal trace never
 const ANSWER_LEAKS = /\n\s+at .+:\d+:\d+|PostgresError|ZodError|syntax error at or near|node_modules/i;
 

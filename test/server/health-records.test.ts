@@ -1,5 +1,5 @@
 /**
- * Health records through the API (issue #17): encrypted by the server, integrity-checked on every
+ * Health records through the API: encrypted by the server, integrity-checked on every
  * read, every access and refusal logged and shown to the patient, exported, shredded on erasure,
  * readable after a key rotation and never garbage without one.
  */

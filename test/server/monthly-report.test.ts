@@ -1,5 +1,5 @@
 /**
- * The monthly report (issue #20): computed for a fixture month, it shows the fixture's numbers;
+ * The monthly report: computed for a fixture month, it shows the fixture's numbers;
  * its hash is in the audit chain; its HTML opens in headless Chromium with no request but the
  * page's own and no console error (a screenshot goes to test/artifacts/); every figure links to
  * its population, and following a link gives that many rows.

@@ -1,5 +1,5 @@
 /**
- * The API contract holds for clients that are not TypeScript (issue #14): the OpenAPI document
+ * The API contract holds for clients that are not TypeScript: the OpenAPI document
  * passes an outside validator, lists a REST route for every tRPC procedure, and a client
  * generated from it runs the README's flow.
  */

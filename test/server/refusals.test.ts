@@ -1,4 +1,4 @@
-/** Refused requests leave a trace, one audit row per source, reason and minute (issue #15, item 4). */
+/** Refused requests leave a trace, one audit row per source, reason and minute. */
 import { describe, expect, it } from 'vitest';
 import { useServer } from './harness.js';
 

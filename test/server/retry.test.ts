@@ -1,4 +1,4 @@
-/** Issue #13 item 6: the API runs a transaction again after a deadlock or serialization failure, a bounded number of times. */
+/** The API runs a transaction again after a deadlock or serialization failure, a bounded number of times. */
 import { describe, expect, it } from 'vitest';
 import { useServer } from './harness.js';
 

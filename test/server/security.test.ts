@@ -1,4 +1,4 @@
-/** Issue #12 items 3, 7, 8 and 9: what reaches the API from outside. */
+/** What reaches the API from outside. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../core/config.js';
@@ -58,7 +58,7 @@ async function booleansHoldOverRest(userId: string) {
   expect(await exists(userId)).toBe(true);
 }
 
-describe('booleans are booleans on both transports (item 7)', () => {
+describe('booleans are booleans on both transports', () => {
   it('refuses strings, numbers, arrays and objects for a boolean, tRPC first, then REST, then tRPC again', async () => {
     await booleansHoldOverTrpc('user:trpc-first');
     await booleansHoldOverRest('user:rest-second');
@@ -117,7 +117,7 @@ describe('request size and shape', () => {
   });
 });
 
-describe('the development secret stays on loopback (item 3)', () => {
+describe('the development secret stays on loopback', () => {
   it('refuses to start on a public address with the development secret, and starts there with a secret or a JWKS', () => {
     expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/HOST 0\.0\.0\.0 is not a loopback address/);
     expect(() => loadConfig({ HOST: '::' })).toThrow(/not a loopback address/);

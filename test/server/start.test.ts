@@ -35,12 +35,13 @@ async function startServer(port: number, pgPort: number, options: { detached?: b
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const started = Date.now();
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
-    if (ok) return { child, seconds: (Date.now() - started) / 1000, output: () => output };
-    if (child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`server did not start: ${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  await until(async () => {
+    if (child.exitCode !== null) throw new Error(`server exited before it served: ${output}`);
+    return (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false)) || undefined;
+  }, 90_000, 'the server to answer /healthz').catch((error: Error) => {
+    throw new Error(`server did not start (${error.message}): ${output}`);
+  });
+  return { child, seconds: (Date.now() - started) / 1000, output: () => output };
 }
 
 async function stop(child: ReturnType<typeof spawn>) {
@@ -100,7 +101,7 @@ describe('npm start with no DATABASE_URL', () => {
   });
 });
 
-describe('Ctrl-C on npm start (issue #14, defect 4)', () => {
+describe('Ctrl-C on npm start', () => {
   it('stops quietly when the whole process group gets SIGINT, the embedded PostgreSQL too, and keeps the data', async () => {
     const port = await freePort();
     const pgPort = await freePort();
@@ -112,7 +113,8 @@ describe('Ctrl-C on npm start (issue #14, defect 4)', () => {
       body: JSON.stringify({ full_name: 'Survives Ctrl-C' }),
     });
     expect(patch.status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 1500)); // the worker is polling and sealing
+    // the worker at work: it has sealed the request's audit rows
+    await until(async () => (running.output().includes('audit log sealed') ? true : undefined), 60_000, 'the worker to seal');
     const exited = new Promise<number | null>((resolve) => running.child.once('exit', (code) => resolve(code)));
     process.kill(-running.child.pid!, 'SIGINT');
     expect([0, 130], running.output()).toContain(await exited);

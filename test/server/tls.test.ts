@@ -1,4 +1,4 @@
-/** TLS to the database (issue #15, item 7): asked for in the URL, required with REQUIRE_TLS=true. */
+/** TLS to the database: asked for in the URL, required with REQUIRE_TLS=true. */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * Workforce access through the API (issue #18): a request approved by someone else opens the
+ * Workforce access through the API: a request approved by someone else opens the
  * patient's records to a staff member; break-glass opens them at once and shows as an emergency
  * to the patient and in the FHIR AuditEvent bundle; approvers cannot decide their own grants.
  */

@@ -1,5 +1,5 @@
 /**
- * The alert outbox delivered by the worker (issue #18): an emergency access's alert reaches a real
+ * The alert outbox delivered by the worker: an emergency access's alert reaches a real
  * HTTP receiver with a valid signature, is retried after the receiver first answers 500, and is
  * delivered after a worker killed mid-delivery is replaced. Without a webhook it goes to the log.
  */

@@ -11,10 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitOutConnectionLoss } from '../../worker/cron-pool.js';
 import { startCuttableProxy, type CuttableProxy } from '../provision/cuttable-proxy.js';
 import { useTestDatabase } from '../provision/database.js';
-import { until } from '../provision/until.js';
+import { hold, until } from '../provision/until.js';
 
 const db = useTestDatabase();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let proxy: CuttableProxy;
 
 function throughProxy(url: string): string {
@@ -40,7 +39,7 @@ describe('a pool whose queries wait out a lost database', () => {
 
       await proxy.cut();
       const answered = pool.query('select 2 as n');
-      await sleep(1500);
+      await hold(1500);
       await proxy.restore();
       expect((await answered).rows).toEqual([{ n: 2 }]);
 
@@ -48,7 +47,7 @@ describe('a pool whose queries wait out a lost database', () => {
 
       await proxy.cut();
       const abandoned = pool.query('select 3 as n');
-      await sleep(500);
+      await hold(500);
       waiting.stopWaiting();
       expect((await abandoned).rows).toEqual([]);
     } finally {
@@ -71,10 +70,10 @@ describe('the worker when its database goes away as a minute turns', () => {
       await until(async () => ((await db.admin`select 1 from compliance_private.worker_heartbeats`).length > 0 ? true : undefined), 30_000, 'the first heartbeat');
       // cut from 1.5 s before the minute to 2.5 s after it: the cron's tick falls inside
       const msToCut = 60_000 - (Date.now() % 60_000) - 1500;
-      await sleep(msToCut < 0 ? msToCut + 60_000 : msToCut);
+      await hold(msToCut < 0 ? msToCut + 60_000 : msToCut);
       const minute = new Date(Math.ceil(Date.now() / 60_000) * 60_000);
       await proxy.cut();
-      await sleep(4000);
+      await hold(4000);
       expect(worker.exitCode, output).toBeNull();
       await proxy.restore();
       await until(async () => ((await db.admin`select 1 from graphile_worker._private_known_crontabs

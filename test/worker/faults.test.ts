@@ -1,5 +1,5 @@
 /**
- * Faults beyond erasure (issue #14): the worker process is killed (SIGKILL) while retention runs
+ * Faults beyond erasure: the worker process is killed (SIGKILL) while retention runs
  * and while it seals, and its database sessions are terminated (pg_terminate_backend) at random
  * moments, several times over. After a final run: nothing deleted that must stay, nothing kept that
  * must go, every audit row in exactly one seal, the seals contiguous, and the chain verifies.
@@ -10,9 +10,9 @@ import { quickAddJob } from 'graphile-worker';
 import { describe, expect, it } from 'vitest';
 import { insertAuditRows } from '../../bench/fixtures.js';
 import { useTestDatabase } from '../provision/database.js';
+import { hold, until } from '../provision/until.js';
 
 const db = useTestDatabase();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function workerProcess(): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.resolve('worker/main.ts')], {
@@ -62,11 +62,12 @@ describe('a worker killed and cut off again and again', () => {
     for (let round = 0; round < 4; round += 1) {
       const worker = workerProcess();
       await quickAddJob({ connectionString: db.adminUrl }, 'retention', payload);
-      await sleep(400 + Math.floor(Math.random() * 600));
+      await hold(400 + Math.floor(Math.random() * 600));
       await terminateWorkerSessions();
-      await sleep(200 + Math.floor(Math.random() * 800));
+      await hold(200 + Math.floor(Math.random() * 800));
       await kill(worker, 'SIGKILL');
-      await sleep(2100); // the killed worker's job locks are now stale
+      // the killed worker's job locks, made stale: what time would do, without waiting for it
+      await db.admin`update graphile_worker._private_jobs set locked_at = locked_at - interval '1 minute' where locked_by is not null`;
     }
     const midway = await counts();
     expect(midway.expired, 'the faults interrupted retention before it finished').toBeGreaterThan(0);
@@ -80,17 +81,17 @@ describe('a worker killed and cut off again and again', () => {
     try {
       await quickAddJob({ connectionString: db.adminUrl }, 'retention', payload);
       for (let cut = 0; cut < 2; cut += 1) {
-        await sleep(700 + Math.floor(Math.random() * 500));
+        await hold(700 + Math.floor(Math.random() * 500));
         await terminateWorkerSessions();
       }
       expect(worker.exitCode, 'the worker survives its sessions being terminated').toBeNull();
-      const deadline = Date.now() + 90_000;
-      for (;;) {
-        const now = await counts();
-        if (now.expired === 0 && now.unsealed === 0) break;
-        if (Date.now() > deadline) throw new Error(`the final run did not finish: ${JSON.stringify(now)}`);
-        await sleep(250);
-      }
+      let last = await counts();
+      await until(async () => {
+        last = await counts();
+        return last.expired === 0 && last.unsealed === 0 ? true : undefined;
+      }, 90_000, 'the final run to finish').catch((error: Error) => {
+        throw new Error(`${error.message}: ${JSON.stringify(last)}`);
+      });
     } finally {
       await kill(worker, 'SIGTERM');
     }

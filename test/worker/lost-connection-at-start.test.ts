@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker, type Worker } from '../../worker/runner.js';
 import { startCuttableProxy, type CuttableProxy } from '../provision/cuttable-proxy.js';
 import { useTestDatabase } from '../provision/database.js';
-import { until } from '../provision/until.js';
+import { hold, until } from '../provision/until.js';
 
 const db = useTestDatabase();
 let proxy: CuttableProxy;
@@ -43,7 +43,7 @@ describe('a worker whose connections are cut while it starts', () => {
       observer.on('job:start', () => {
         if (cuts > 0) return;
         cuts += 1;
-        void proxy.cut().then(() => new Promise((resolve) => setTimeout(resolve, 300))).then(() => proxy.restore());
+        void proxy.cut().then(() => hold(300)).then(() => proxy.restore());
       });
       worker = await startWorker({ connectionString: throughProxy(db.loginUrl('worker')), pollInterval: 100, observer });
       // the waiting job starts while the runner is set up, mostly, or just after: either way the loop dies

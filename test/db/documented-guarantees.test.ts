@@ -1,4 +1,4 @@
-/** Promises the documentation makes, held by the code (issue #15). */
+/** Promises the documentation makes, held by the code. */
 import postgres from 'postgres';
 import { describe, expect, inject, it } from 'vitest';
 import { expectSqlState, quiet, useTestDatabase } from '../provision/database.js';
@@ -13,7 +13,7 @@ async function subject(userId: string, email: string) {
   });
 }
 
-describe('a legal hold keeps audit rows (item 1)', () => {
+describe('a legal hold keeps audit rows', () => {
   it('keeps an expired audit month while it holds a held subject\'s rows, audits that, and the chain verifies', async () => {
     await subject('user:held-long', 'held@example.org');
     await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.place_legal_hold('user:held-long', 'litigation')`);
@@ -38,7 +38,7 @@ describe('a legal hold keeps audit rows (item 1)', () => {
   });
 });
 
-describe('personal data only where erasure reaches it (item 2)', () => {
+describe('personal data only where erasure reaches it', () => {
   it('refuses details or a resource id that name the subject or the actor, or hold an e-mail address (PERSD)', async () => {
     await subject('user:leaky', 'leaky@example.org');
     const attempts = [
@@ -76,7 +76,7 @@ describe('personal data only where erasure reaches it (item 2)', () => {
   });
 });
 
-describe('sealing (item 8)', () => {
+describe('sealing', () => {
   it('is not held back by a long transaction in another database of the cluster', async () => {
     const other = postgres(inject('maintenanceUrl'), { ...quiet, max: 1 });
     try {
@@ -95,7 +95,7 @@ describe('sealing (item 8)', () => {
   });
 });
 
-describe('reads of other people\'s data are audited (item 3)', () => {
+describe('reads of other people\'s data are audited', () => {
   it('writes one row per DPO read of a subject\'s consents, of a period\'s consent records, and of the request register', async () => {
     await subject('user:consenting', 'consenting@example.org');
     await db.as('compliance_app', { actor: 'user:consenting' }, (tx) => tx`select compliance.record_consent('user:consenting', 'analytics', true, 'v1')`);
@@ -118,7 +118,7 @@ describe('reads of other people\'s data are audited (item 3)', () => {
   });
 });
 
-describe('the auditor (item 5)', () => {
+describe('the auditor', () => {
   it('reads the audit log without its personal columns, and those only through an audited function with a reason', async () => {
     await subject('user:audited', 'audited@example.org');
     const [row] = await db.admin`select id from compliance.audit_logs where user_id = 'user:audited' limit 1`;
@@ -136,7 +136,7 @@ describe('the auditor (item 5)', () => {
   });
 });
 
-describe('the DPO role (item 6)', () => {
+describe('the DPO role', () => {
   it('is refused to a context whose actor lacks the dpo role (DPORL)', async () => {
     await expectSqlState(db.as('compliance_dpo', { actor: 'user:mallory', roles: [] }, (tx) => tx`select 1`), 'DPORL');
     await expectSqlState(db.as('compliance_dpo', { actor: 'user:mallory', roles: ['auditor'] }, (tx) => tx`select 1`), 'DPORL');
@@ -145,7 +145,7 @@ describe('the DPO role (item 6)', () => {
   });
 });
 
-describe('a DPO reading a conversation (item 3)', () => {
+describe('a DPO reading a conversation', () => {
   it('leaves a row; the subject reading their own does not', async () => {
     const [conversation] = await db.as('compliance_app', { actor: 'user:talker' }, async (tx) => {
       await tx`select compliance.ensure_profile('user:talker')`;

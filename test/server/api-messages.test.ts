@@ -1,4 +1,4 @@
-/** What a newcomer meets through the API (issue #14): words for the caller, and a conversation's messages. */
+/** What a newcomer meets through the API: words for the caller, and a conversation's messages. */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
