@@ -1,15 +1,15 @@
 /**
- * tRPC instance and the procedure kinds. Every procedure that touches data runs in one
- * transaction that first chooses the database role and sets the request context.
+ * The tRPC set-up: the instance, the error shape, the NUL guard and the procedure kinds. Every
+ * procedure kind but the public one runs in a request transaction (request/transaction.ts).
  */
 import { fieldWithNul } from './input/nul.js';
 import { z } from 'zod';
 import { initTRPC, TRPCError } from '@trpc/server';
-import type { ReservedSql, Sql, TransactionSql } from 'postgres';
+import type { Sql } from 'postgres';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { Identity } from './auth/verify.js';
-import { RecordedRefusal, sqlStateOf, toTRPCError } from './errors.js';
-import { Refusal } from '../core/refusal.js';
+import { sqlStateOf } from './errors.js';
+import { inRequestTransaction, type RoleChoice } from './request/transaction.js';
 import type { Logger } from '../core/log.js';
 import type { DataKeys } from '../core/keys/data-keys.js';
 
@@ -55,111 +55,9 @@ const textOnly = t.procedure.use(async ({ getRawInput, next }) => {
 export const publicProcedure = textOnly;
 export const createCallerFactory = t.createCallerFactory;
 
-type DatabaseRole = 'compliance_app' | 'compliance_dpo' | 'compliance_staff' | 'compliance_approver' | 'compliance_auditor';
-
-
-/** the database role a request acts in, from its token roles, in order of preference; the first one the token has wins */
-function transactional(choices: readonly { role: DatabaseRole; tokenRole: string | null }[]) {
-  return t.middleware(async ({ ctx, next }) => {
-    const identity = ctx.identity;
-    if (!identity) {
-      const reason = !ctx.authError ? 'no_token' : ctx.authError === 'token expired' ? 'expired_token' : 'invalid_token';
-      await recordRefusal(ctx, reason, ctx.authError);
-      throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.authError ?? 'a bearer token is required' });
-    }
-    const role = choices.find((c) => c.tokenRole === null || identity.roles.includes(c.tokenRole))?.role;
-    if (!role) {
-      const needs = choices.map((c) => c.tokenRole).join(' or ');
-      await recordRefusal(ctx, 'forbidden', `needs the ${needs} role`);
-      throw new TRPCError({ code: 'FORBIDDEN', message: `this operation needs the ${needs} role` });
-    }
-    // one connection, one transaction: committed only when the procedure succeeds. A
-    // deadlock or serialization failure is the database asking for the whole transaction to
-    // run again; after the last attempt the client gets 409.
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await runTransaction(ctx, identity, role, (tx) => next({ ctx: { tx, identity } }));
-      } catch (error) {
-        const mapped = toTRPCError(error);
-        if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlStateOf(mapped) ?? '')) continue;
-        if (mapped.code === 'INTERNAL_SERVER_ERROR') ctx.log.error({ err: error }, 'request failed');
-        // a master key that is missing or wrong is the operator's to fix: say so where they look
-        if (sqlStateOf(mapped) === 'PHIKY') ctx.log.error({ sqlstate: 'PHIKY' }, mapped.message);
-        if (sqlStateOf(mapped) === 'SESXP') {
-          // the expiry itself must stick: close the session outside the failed transaction
-          await closeExpiredSession(ctx, identity).catch(() => undefined);
-          await recordRefusal(ctx, 'session_expired', null);
-        } else if (mapped.code === 'FORBIDDEN' && !(mapped.cause instanceof RecordedRefusal)) {
-          await recordRefusal(ctx, 'forbidden', sqlStateOf(mapped) ?? null);
-        }
-        throw mapped;
-      }
-    }
-  });
-}
-
-const MAX_ATTEMPTS = 3;
-const RETRYABLE = new Set(['40001', '40P01']);
-
-async function runTransaction<R extends { ok: boolean }>(
-  ctx: RequestContext, identity: Identity, role: DatabaseRole, procedure: (tx: ReservedSql) => Promise<R>,
-): Promise<R> {
-  // the opening statements go out pipelined in one write; the first failure rejects
-  const tx = await ctx.sql.reserve();
-  try {
-    await Promise.all([
-      tx`begin`,
-      tx`set local role compliance_app`,
-      tx`select compliance.open_request(${identity.subject}, ${identity.roles}::text[], ${ctx.clientIp}::inet,
-           ${ctx.userAgent}, ${identity.sessionId}::uuid, make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}),
-           ${identity.username ?? null}, ${identity.email ?? null}, ${identity.name ?? null})`,
-      ...(role === 'compliance_app' ? [] : [tx.unsafe(`set local role ${role}`)]),
-    ]);
-    const result = await procedure(tx);
-    if (!result.ok) {
-      // a database error inside the procedure arrives wrapped as an internal error
-      const error = (result as unknown as { error: TRPCError }).error;
-      const recorded = error.cause instanceof RecordedRefusal || (error.cause instanceof Refusal && error.cause.recorded);
-      if (recorded) await tx`commit`;
-      throw error.code === 'INTERNAL_SERVER_ERROR' && error.cause ? error.cause : error;
-    }
-    await tx`commit`;
-    return result;
-  } catch (error) {
-    await tx`rollback`.catch(() => undefined);
-    throw error;
-  } finally {
-    tx.release();
-  }
-}
-
-/** the first statements of every request transaction: the app role, then who is acting */
-async function actAsSubject(tx: ReservedSql | TransactionSql, ctx: RequestContext, identity: Identity) {
-  await tx`set local role compliance_app`;
-  await tx`select compliance.set_request_context(${identity.subject}, ${identity.roles}::text[],
-             ${ctx.clientIp}::inet, ${ctx.userAgent})`;
-}
-
-type RefusalReason = 'invalid_token' | 'expired_token' | 'no_token' | 'forbidden' | 'session_expired';
-
-/**
- * A refused request is recorded in a transaction of its own (the request's own is rolled back);
- * the database counts them per source and minute and audits the first of each. A failure to
- * record is logged, and the client still gets its refusal.
- */
-async function recordRefusal(ctx: RequestContext, reason: RefusalReason, detail: string | null) {
-  await ctx.sql.begin(async (tx) => {
-    await tx`set local role compliance_app`;
-    await tx`select compliance.record_refusal(${reason}, ${ctx.clientIp}::inet, ${ctx.userAgent}, ${detail})`;
-  }).catch((error: unknown) => ctx.log.warn({ err: error, reason }, 'could not record a refused request'));
-}
-
-async function closeExpiredSession(ctx: RequestContext, identity: Identity) {
-  await ctx.sql.begin(async (tx) => {
-    await actAsSubject(tx, ctx, identity);
-    await tx`select compliance.close_session(${identity.subject}, ${identity.sessionId}::uuid)`;
-  });
-}
+/** the procedure kind for the given role choices: every procedure of it runs in a request transaction */
+const transactional = (choices: readonly RoleChoice[]) =>
+  t.middleware(({ ctx, next }) => inRequestTransaction(ctx, choices, ({ ctx: added }) => next({ ctx: added })));
 
 /** acts for the authenticated subject, as compliance_app: row-level security limits it to its own rows */
 export const subjectProcedure = textOnly.use(transactional([{ role: 'compliance_app', tokenRole: null }]));

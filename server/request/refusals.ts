@@ -1,0 +1,16 @@
+/** Refused requests, recorded in a transaction of their own. */
+import type { RequestContext } from '../trpc.js';
+
+export type RefusalReason = 'invalid_token' | 'expired_token' | 'no_token' | 'forbidden' | 'session_expired';
+
+/**
+ * A refused request is recorded in a transaction of its own (the request's own is rolled back);
+ * the database counts them per source and minute and audits the first of each. A failure to
+ * record is logged, and the client still gets its refusal.
+ */
+export async function recordRefusal(ctx: RequestContext, reason: RefusalReason, detail: string | null) {
+  await ctx.sql.begin(async (tx) => {
+    await tx`set local role compliance_app`;
+    await tx`select compliance.record_refusal(${reason}, ${ctx.clientIp}::inet, ${ctx.userAgent}, ${detail})`;
+  }).catch((error: unknown) => ctx.log.warn({ err: error, reason }, 'could not record a refused request'));
+}

@@ -1,0 +1,95 @@
+/**
+ * The request transaction: the database role chosen from the token, the request context opened,
+ * the procedure run, committed or rolled back, and run again when the database asks.
+ */
+import { TRPCError } from '@trpc/server';
+import type { ReservedSql } from 'postgres';
+import { Refusal } from '../../core/refusal.js';
+import type { Identity } from '../auth/verify.js';
+import { RecordedRefusal, sqlStateOf, toTRPCError } from '../errors.js';
+import type { RequestContext } from '../trpc.js';
+import { recordRefusal } from './refusals.js';
+import { closeExpiredSession } from './session-expiry.js';
+
+export type DatabaseRole = 'compliance_app' | 'compliance_dpo' | 'compliance_staff' | 'compliance_approver' | 'compliance_auditor';
+
+/** a database role a request may act in, and the token role that grants it (null: any token) */
+export interface RoleChoice { role: DatabaseRole; tokenRole: string | null }
+
+/**
+ * Runs a procedure for an authenticated request in the database role its token earns (the first
+ * of `choices` the token has): one connection, one transaction, committed only when the
+ * procedure succeeds, run again after a deadlock or serialization failure. A refusal is recorded.
+ */
+export async function inRequestTransaction<R extends { ok: boolean }>(ctx: RequestContext, choices: readonly RoleChoice[],
+  next: (opts: { ctx: { tx: ReservedSql; identity: Identity } }) => Promise<R>): Promise<R> {
+  const identity = ctx.identity;
+  if (!identity) {
+    const reason = !ctx.authError ? 'no_token' : ctx.authError === 'token expired' ? 'expired_token' : 'invalid_token';
+    await recordRefusal(ctx, reason, ctx.authError);
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.authError ?? 'a bearer token is required' });
+  }
+  const role = choices.find((c) => c.tokenRole === null || identity.roles.includes(c.tokenRole))?.role;
+  if (!role) {
+    const needs = choices.map((c) => c.tokenRole).join(' or ');
+    await recordRefusal(ctx, 'forbidden', `needs the ${needs} role`);
+    throw new TRPCError({ code: 'FORBIDDEN', message: `this operation needs the ${needs} role` });
+  }
+  // one connection, one transaction: committed only when the procedure succeeds. A
+  // deadlock or serialization failure is the database asking for the whole transaction to
+  // run again; after the last attempt the client gets 409.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await runTransaction(ctx, identity, role, (tx) => next({ ctx: { tx, identity } }));
+    } catch (error) {
+      const mapped = toTRPCError(error);
+      if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlStateOf(mapped) ?? '')) continue;
+      if (mapped.code === 'INTERNAL_SERVER_ERROR') ctx.log.error({ err: error }, 'request failed');
+      // a master key that is missing or wrong is the operator's to fix: say so where they look
+      if (sqlStateOf(mapped) === 'PHIKY') ctx.log.error({ sqlstate: 'PHIKY' }, mapped.message);
+      if (sqlStateOf(mapped) === 'SESXP') {
+        // the expiry itself must stick: close the session outside the failed transaction
+        await closeExpiredSession(ctx, identity).catch(() => undefined);
+        await recordRefusal(ctx, 'session_expired', null);
+      } else if (mapped.code === 'FORBIDDEN' && !(mapped.cause instanceof RecordedRefusal)) {
+        await recordRefusal(ctx, 'forbidden', sqlStateOf(mapped) ?? null);
+      }
+      throw mapped;
+    }
+  }
+}
+
+const MAX_ATTEMPTS = 3;
+const RETRYABLE = new Set(['40001', '40P01']);
+
+async function runTransaction<R extends { ok: boolean }>(
+  ctx: RequestContext, identity: Identity, role: DatabaseRole, procedure: (tx: ReservedSql) => Promise<R>,
+): Promise<R> {
+  // the opening statements go out pipelined in one write; the first failure rejects
+  const tx = await ctx.sql.reserve();
+  try {
+    await Promise.all([
+      tx`begin`,
+      tx`set local role compliance_app`,
+      tx`select compliance.open_request(${identity.subject}, ${identity.roles}::text[], ${ctx.clientIp}::inet,
+           ${ctx.userAgent}, ${identity.sessionId}::uuid, make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}),
+           ${identity.username ?? null}, ${identity.email ?? null}, ${identity.name ?? null})`,
+      ...(role === 'compliance_app' ? [] : [tx.unsafe(`set local role ${role}`)]),
+    ]);
+    const result = await procedure(tx);
+    if (!result.ok) {
+      // a database error inside the procedure arrives wrapped as an internal error
+      const error = (result as unknown as { error: TRPCError }).error;
+      const recorded = error.cause instanceof RecordedRefusal || (error.cause instanceof Refusal && error.cause.recorded);
+      if (recorded) await tx`commit`;
+      throw error.code === 'INTERNAL_SERVER_ERROR' && error.cause ? error.cause : error;
+    }
+    await tx`commit`;
+    return result;
+  } catch (error) {
+    await tx`rollback`.catch(() => undefined);
+    throw error;
+  } finally {
+    tx.release();
+  }
+}
