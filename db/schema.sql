@@ -12363,137 +12363,137 @@ CREATE TRIGGER _902_audit_inserted AFTER INSERT ON compliance.user_profiles REFE
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON compliance_private.clock_override FOR EACH ROW EXECUTE FUNCTION compliance_private.tg_clock_override__audit();
 
 --
--- Name: access_grants access_grants_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: access_grants access_grants_patient_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.access_grants
-    ADD CONSTRAINT access_grants_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT access_grants_patient_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
--- Name: access_review_items access_review_items_campaign_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
---
-
-ALTER TABLE ONLY compliance.access_review_items
-    ADD CONSTRAINT access_review_items_campaign_fkey FOREIGN KEY (campaign_id) REFERENCES compliance.access_review_campaigns(id);
-
---
--- Name: access_review_items access_review_items_grant_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: access_review_items access_review_items_about_grant; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.access_review_items
-    ADD CONSTRAINT access_review_items_grant_fkey FOREIGN KEY (grant_id) REFERENCES compliance.access_grants(id);
+    ADD CONSTRAINT access_review_items_about_grant FOREIGN KEY (grant_id) REFERENCES compliance.access_grants(id);
 
 --
--- Name: breach_subjects breach_subjects_breach_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: access_review_items access_review_items_in_campaign; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.access_review_items
+    ADD CONSTRAINT access_review_items_in_campaign FOREIGN KEY (campaign_id) REFERENCES compliance.access_review_campaigns(id);
+
+--
+-- Name: breach_subjects breach_subjects_of_breach; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.breach_subjects
-    ADD CONSTRAINT breach_subjects_breach_id_fkey FOREIGN KEY (breach_id) REFERENCES compliance.breaches(id) ON DELETE CASCADE;
+    ADD CONSTRAINT breach_subjects_of_breach FOREIGN KEY (breach_id) REFERENCES compliance.breaches(id) ON DELETE CASCADE;
 
 --
--- Name: breach_subjects breach_subjects_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: breach_subjects breach_subjects_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.breach_subjects
-    ADD CONSTRAINT breach_subjects_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT breach_subjects_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
--- Name: check_results check_results_run_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: check_results check_results_of_run; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.check_results
-    ADD CONSTRAINT check_results_run_id_fkey FOREIGN KEY (run_id) REFERENCES compliance.check_runs(id) ON DELETE CASCADE;
+    ADD CONSTRAINT check_results_of_run FOREIGN KEY (run_id) REFERENCES compliance.check_runs(id) ON DELETE CASCADE;
 
 --
--- Name: consent_records consent_records_purpose_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
---
-
-ALTER TABLE ONLY compliance.consent_records
-    ADD CONSTRAINT consent_records_purpose_fkey FOREIGN KEY (purpose) REFERENCES compliance.consent_purposes(purpose) ON DELETE RESTRICT;
-
---
--- Name: consent_records consent_records_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: consent_records consent_records_purpose_known; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.consent_records
-    ADD CONSTRAINT consent_records_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT consent_records_purpose_known FOREIGN KEY (purpose) REFERENCES compliance.consent_purposes(purpose) ON DELETE RESTRICT;
 
 --
--- Name: conversations conversations_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: consent_records consent_records_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.consent_records
+    ADD CONSTRAINT consent_records_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
+-- Name: conversations conversations_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.conversations
-    ADD CONSTRAINT conversations_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT conversations_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
--- Name: dsr_requests dsr_requests_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: dsr_requests dsr_requests_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.dsr_requests
-    ADD CONSTRAINT dsr_requests_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE SET NULL;
+    ADD CONSTRAINT dsr_requests_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE SET NULL;
 
 --
--- Name: health_records health_records_category_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
---
-
-ALTER TABLE ONLY compliance.health_records
-    ADD CONSTRAINT health_records_category_fkey FOREIGN KEY (category) REFERENCES compliance.health_record_categories(category);
-
---
--- Name: health_records health_records_key_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: health_records health_records_category_known; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.health_records
-    ADD CONSTRAINT health_records_key_fkey FOREIGN KEY (user_id, key_version) REFERENCES compliance_private.subject_keys(user_id, key_version) ON DELETE CASCADE;
+    ADD CONSTRAINT health_records_category_known FOREIGN KEY (category) REFERENCES compliance.health_record_categories(category);
 
 --
--- Name: health_records health_records_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: health_records health_records_patient_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.health_records
-    ADD CONSTRAINT health_records_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT health_records_patient_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
--- Name: legal_holds legal_holds_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: health_records health_records_under_subject_key; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.health_records
+    ADD CONSTRAINT health_records_under_subject_key FOREIGN KEY (user_id, key_version) REFERENCES compliance_private.subject_keys(user_id, key_version) ON DELETE CASCADE;
+
+--
+-- Name: legal_holds legal_holds_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.legal_holds
-    ADD CONSTRAINT legal_holds_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT legal_holds_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
--- Name: messages messages_conversation_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
---
-
-ALTER TABLE ONLY compliance.messages
-    ADD CONSTRAINT messages_conversation_fkey FOREIGN KEY (conversation_id, user_id) REFERENCES compliance.conversations(conversation_id, user_id) ON DELETE CASCADE;
-
---
--- Name: messages messages_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: messages messages_in_own_conversation; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.messages
-    ADD CONSTRAINT messages_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT messages_in_own_conversation FOREIGN KEY (conversation_id, user_id) REFERENCES compliance.conversations(conversation_id, user_id) ON DELETE CASCADE;
 
 --
--- Name: sessions sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: messages messages_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.messages
+    ADD CONSTRAINT messages_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
+-- Name: sessions sessions_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.sessions
-    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT sessions_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
--- Name: user_preferences user_preferences_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: user_preferences user_preferences_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.user_preferences
-    ADD CONSTRAINT user_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT user_preferences_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
--- Name: subject_keys subject_keys_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+-- Name: subject_keys subject_keys_patient_profile; Type: FK CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance_private.subject_keys
-    ADD CONSTRAINT subject_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT subject_keys_patient_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
 -- Name: migrations migrations_previous_hash_fkey; Type: FK CONSTRAINT; Schema: graphile_migrate; Owner: compliance_owner

@@ -152,6 +152,14 @@ describe('catalogue documentation', () => {
       where p.pronamespace = 'compliance'::regnamespace and p.prosqlbody is not null`;
     expect(counted!.n).toBeGreaterThan(3);
   });
+
+  it('names every foreign key and check constraint for what it means, never PostgreSQL\'s <table>_<column>_fkey or _check', async () => {
+    const defaults = await db.admin`
+      select c.conrelid::regclass::text || '.' || c.conname as constraint from pg_constraint c
+       where c.connamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+         and c.contype in ('f', 'c') and c.conname ~ '_(fkey|check)$'`;
+    expect(defaults.map((r) => r.constraint)).toEqual([]);
+  });
 });
 
 describe('a database that is not pgcomply\'s own', () => {
