@@ -37,62 +37,35 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
   let openapi: unknown;
 
   const allowedHosts = new Set(deps.allowedHosts ?? LOOPBACK_HOST_NAMES);
-  const server = http.createServer((req, res) => {
-    const started = process.hrtime.bigint();
-    const path = (req.url ?? '/').split('?')[0]!;
-    // no answer is sniffed into something it is not
-    res.setHeader('x-content-type-options', 'nosniff');
-    // a page whose own name was rebound to this address must not read or act here (DNS
-    // rebinding); liveness probes name the pod's address, and learn only that it is up
-    if (!allowedHosts.has(hostName(req.headers.host)) && path !== '/healthz') {
-      sendJson(res, 421, { code: 'MISDIRECTED_REQUEST', message: 'this server does not answer for that host name (ALLOWED_HOSTS)' });
-      return;
-    }
-    const group = path.startsWith('/trpc/') ? 'trpc' : path.startsWith('/api/') ? 'rest' : path;
-    res.on('finish', () => {
-      deps.metrics.requests.observe({ route: group, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
-    });
-    const fail = (error: unknown) => {
-      deps.log.error({ err: error }, 'unhandled request error');
-      if (!res.headersSent) sendJson(res, 500, { code: 'INTERNAL_SERVER_ERROR', message: 'internal error' });
-      else res.destroy();
-    };
-
-    if (path === '/healthz' && req.method === 'GET') {
+  /** each route: when it applies, and what answers; the first that applies answers */
+  const routes: Route[] = [
+    { when: (method, path) => method === 'GET' && path === '/healthz', answer: (_req, res) => {
       deps.sql`select 1`.then(
         () => sendJson(res, 200, { status: 'ok', database: 'ok' }),
         () => sendJson(res, 503, { status: 'unavailable', database: 'unreachable' }),
       );
-      return;
-    }
-    if (path === '/metrics' && req.method === 'GET') {
+    } },
+    { when: (method, path) => method === 'GET' && path === '/metrics', answer: (_req, res, _path, fail) => {
       deps.metrics.registry.metrics().then((body) => {
         res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
         res.end(body);
       }, fail);
-      return;
-    }
-    if (path === '/api/openapi.json' && req.method === 'GET') {
+    } },
+    { when: (method, path) => method === 'GET' && path === '/api/openapi.json', answer: (_req, res) => {
       openapi ??= openApiDocument();
       sendJson(res, 200, openapi);
-      return;
-    }
-    if (path.startsWith('/trpc/')) {
-      if (req.method !== 'POST') {
-        trpc(req, res);
-        return;
-      }
+    } },
+    { when: (method, path) => path.startsWith('/trpc/') && method !== 'POST', answer: (req, res) => trpc(req, res) },
+    { when: (_method, path) => path.startsWith('/trpc/'), answer: (req, res, path, fail) => {
       preReadJsonBody(req, bodyLimit(path), true).then(() => trpc(req, res), (error: unknown) => {
         if (bodyLeftUnread(error)) res.setHeader('connection', 'close');
         sendTrpcError(res, toTRPCError(error));
       }).catch(fail);
-      return;
-    }
-    if (path === '/api/v1/users/me/export' && req.method === 'GET') {
+    } },
+    { when: (method, path) => method === 'GET' && path === '/api/v1/users/me/export', answer: (req, res, _path, fail) => {
       createRequestContext(deps, req, res).then((ctx) => handleExport(req, res, ctx)).catch(fail);
-      return;
-    }
-    if (path.startsWith('/api/')) {
+    } },
+    { when: (_method, path) => path.startsWith('/api/'), answer: (req, res, path, fail) => {
       const template = routeTemplate(path.slice('/api'.length));
       const allowed = template ? methods.get(template) : undefined;
       if (allowed && !allowed.includes(req.method ?? '')) {
@@ -114,16 +87,50 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
           sendError(res, toTRPCError(error));
         })
         .catch(fail);
+    } },
+    { when: () => web !== undefined, answer: (req, res, path) => {
+      if (!serveWeb(web!, req, res, path)) notFound(req, res, path);
+    } },
+  ];
+
+  const server = http.createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    const path = (req.url ?? '/').split('?')[0]!;
+    // no answer is sniffed into something it is not
+    res.setHeader('x-content-type-options', 'nosniff');
+    // a page whose own name was rebound to this address must not read or act here (DNS
+    // rebinding); liveness probes name the pod's address, and learn only that it is up
+    if (!allowedHosts.has(hostName(req.headers.host)) && path !== '/healthz') {
+      sendJson(res, 421, { code: 'MISDIRECTED_REQUEST', message: 'this server does not answer for that host name (ALLOWED_HOSTS)' });
       return;
     }
-    if (web && serveWeb(web, req, res, path)) return;
-    sendJson(res, 404, { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` });
+    const group = path.startsWith('/trpc/') ? 'trpc' : path.startsWith('/api/') ? 'rest' : path;
+    res.on('finish', () => {
+      deps.metrics.requests.observe({ route: group, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    const fail = (error: unknown) => {
+      deps.log.error({ err: error }, 'unhandled request error');
+      if (!res.headersSent) sendJson(res, 500, { code: 'INTERNAL_SERVER_ERROR', message: 'internal error' });
+      else res.destroy();
+    };
+    const route = routes.find((r) => r.when(req.method ?? 'GET', path));
+    if (route) route.answer(req, res, path, fail);
+    else notFound(req, res, path);
   });
   // an idle connection is closed by the client, not by us at the moment it sends the next
   // request (Node's 5 s default races clients and load balancers, whose idle limit is often 60 s)
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   return server;
+}
+
+interface Route {
+  when: (method: string, path: string) => boolean;
+  answer: (req: http.IncomingMessage, res: http.ServerResponse, path: string, fail: (error: unknown) => void) => void;
+}
+
+function notFound(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
+  sendJson(res, 404, { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` });
 }
 
 /** the Host header's name without the port, lower case; '' when there is none */
