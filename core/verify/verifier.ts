@@ -10,10 +10,15 @@ import { Worker } from 'node:worker_threads';
 import type { Sql } from 'postgres';
 import { connect } from '../../db/tls.js';
 import { type CheckedRow, type Seal, sealHash } from './hashing.js';
-import { type AccountingRecord, contradictedClaims } from './claims.js';
+import { readAccounting } from './accounting.js';
+import { checkLinks } from './links.js';
+import { contradictedClaims } from './claims.js';
+import type { Note } from './notes.js';
+import { compareRedactions } from './redactions.js';
 import { checkRange, compareRows, copyRange, problem, type Problem, type RangeResult, type RangeTask, sealContents } from './range-check.js';
 
 export type { Problem } from './range-check.js';
+export type { Note } from './notes.js';
 
 export interface Verdict {
   ok: boolean;
@@ -25,22 +30,8 @@ export interface Verdict {
   notes: Note[];
 }
 
-export interface Note {
-  kind: 'pending_redaction' | 'unsealed_id_range';
-  seal_no: number | null;
-  row_id?: number;
-  from?: number;
-  to?: number;
-  detail: string;
-}
 
-interface SealerGap { seal_no: number; from: number; to: number }
 
-/** the one routine that writes each accounting record (compliance_private.written_by_its_routine) */
-const WRITTEN_BY: Record<string, string> = {
-  'audit.partition_dropped': 'compliance_private.drop_expired_audit_partitions',
-  'subject.erased': 'compliance_private.erase_subject_core',
-};
 
 export interface VerifyOptions {
   /** called with a count as rows are read, for a progress bar */
@@ -55,8 +46,6 @@ export interface VerifyOptions {
 const PARALLEL_FROM_ROWS = 200_000;
 
 const cmp = (a: [number, number], b: [number, number]) => (a[0] - b[0]) || (a[1] - b[1]);
-const missing = (have: string | undefined, need: string | undefined) =>
-  ((need ?? '').includes('a') && !(have ?? '').includes('a')) || ((need ?? '').includes('s') && !(have ?? '').includes('s'));
 
 export async function verifyIndependently(url: string, options: VerifyOptions = {}): Promise<Verdict & { incremental: boolean }> {
   const sql = connect(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-verify' } });
@@ -163,39 +152,7 @@ async function verifyOn(sql: Sql, url: string, options: VerifyOptions): Promise<
   }
   const incremental = checkpoint !== undefined;
 
-  // the accounting records: sealed (inside the layout-2 seals), successful, and of the upgrade records only the first
-  const records = await sql<AccountingRecord[]>`
-    select a.id::text, a.action, a.occurred_at::text, a.resource_id, a.details from compliance.audit_logs a
-     where a.action in ('audit.partition_dropped', 'subject.erased', 'audit.layout_upgraded', 'audit.sealer_gaps_recorded')
-       and a.outcome = 'success' order by a.id`;
-  const firstUpgrade = records.find((r) => r.action === 'audit.layout_upgraded')?.id;
-  // records written since migration 000041 count only from the routine that does the work
-  const marker = Number(records.find((r) => r.action === 'audit.sealer_gaps_recorded')?.id ?? 0);
-  const fromItsRoutine = (r: AccountingRecord) =>
-    Number(r.id) < marker || r.action === 'audit.layout_upgraded' || r.details.written_by === WRITTEN_BY[r.action];
-  const accounting = records.filter((r) => layout2End !== null && Number(r.id) >= layout2From && Number(r.id) <= layout2End
-    && (r.action !== 'audit.layout_upgraded' || r.id === firstUpgrade) && fromItsRoutine(r));
-  const expected = new Map<number, string>();
-  const dropped = new Set<number>();
-  const addParts = (into: Map<number, string>, record: { details: Record<string, unknown> }) => {
-    const list = (key: string) => ((record.details[key] as unknown[] | undefined) ?? []).map(Number);
-    for (const id of list('redacted_subject_rows')) into.set(id, [...new Set(`${into.get(id) ?? ''}s`)].sort().join(''));
-    for (const id of list('redacted_actor_rows')) into.set(id, [...new Set(`${into.get(id) ?? ''}a`)].sort().join(''));
-  };
-  for (const record of accounting) {
-    addParts(expected, record);
-    for (const id of ((record.details.dropped_rows_in_kept_seals as unknown[] | undefined) ?? []).map(Number)) dropped.add(id);
-  }
-  // erasures not sealed yet: they excuse a redaction (pending) and never accuse a row
-  const pending = new Map<number, string>();
-  for (const record of records) {
-    if (record.action === 'subject.erased' && Number(record.id) > (layout2End ?? layout2From - 1)
-        && record.details.written_by === WRITTEN_BY['subject.erased']) addParts(pending, record);
-  }
-  // the id ranges the sealer skipped before migration 000041, as the one record that migration wrote lists them
-  const gapRecord = records.find((r) => r.action === 'audit.sealer_gaps_recorded');
-  const sealerGaps = ((gapRecord?.details.gaps as SealerGap[] | undefined) ?? []).map((g) => ({ seal_no: Number(g.seal_no), from: Number(g.from), to: Number(g.to) }));
-  const acceptedGaps: SealerGap[] = [];
+  const { accounting, marker, expected, dropped, pending, sealerGaps } = await readAccounting(sql, layout2From, layout2End);
   const notes: Note[] = [];
 
   // what those records claim and the database contradicts: a claim that cannot be true
@@ -204,61 +161,11 @@ async function verifyOn(sql: Sql, url: string, options: VerifyOptions): Promise<
   let rowsChecked = 0;
   const add = (kind: string, sealNo: number | null, rowId?: number, detail?: string) => problems.push(problem(kind, sealNo, rowId, detail));
 
-  // where the chain starts: at seal 1, or where a sealed drop record says it removed seals
-  let expectedNo = 1;
-  let previousHash: Buffer = Buffer.alloc(32);
-  let from: [number, number] = [0, 0];
-  let start: [number, number] = [0, 0];
-  let nextId: number | null = null;
-  const first = seals[0];
-  let rangeFrom = 0;
-  if (checkpoint) {
-    // the checkpoint's own seal must still hash as it did when it was verified
-    if (!checkpoint.seal.sealHash.equals(checkpoint.hash)) {
-      add('altered_seal', checkpoint.seal.sealNo, undefined, 'the seal\'s hash differs from the one recorded when it was last verified');
-    }
-    expectedNo = checkpoint.seal.sealNo + 1;
-    previousHash = checkpoint.hash;
-    nextId = checkpoint.seal.lastRowId + 1;
-    rangeFrom = nextId;
-  } else if (first && first.sealNo > 1) {
-    expectedNo = first.sealNo;
-    previousHash = first.previousHash;
-    const drop = accounting.find((r) => r.action === 'audit.partition_dropped'
-      && String(r.details.seals_removed_through) === String(first.sealNo - 1) && r.details.seal_hash === first.previousHash.toString('hex'));
-    if (!drop) {
-      add('unaccounted_gap', first.sealNo, undefined, `the chain starts at seal ${first.sealNo}, and no sealed audit.partition_dropped row says seals up to ${first.sealNo - 1} were removed with that hash`);
-    } else if (first.layout === 1) {
-      const end = drop.details.seal_end as { xact_id: string; row_id: string };
-      from = [Number(end.xact_id), Number(end.row_id)];
-      start = from;
-    }
-  }
-
-  // each seal's links, in chain order (a layout-2 seal's own contents are hashed with its rows); a layout-1 seal's rows are the window after the one before
-  const layout1Windows: { sealNo: number; from: [number, number] }[] = [];
-  const checked = checkpoint ? seals.filter((x) => x.sealNo >= expectedNo) : seals;
-  for (const seal of checked) {
-    if (seal.sealNo !== expectedNo) add('missing_seal', expectedNo, undefined, `seals ${expectedNo} to ${seal.sealNo - 1} are missing`);
-    if (!seal.previousHash.equals(previousHash)) add('broken_chain', seal.sealNo, undefined, 'previous_hash does not match the hash of the seal before it');
-    const gap = seal.layout === 2 && seal.firstRowId! > (nextId ?? layout2From)
-      ? sealerGaps.find((g) => g.seal_no === seal.sealNo && g.from === (nextId ?? layout2From) && g.to === seal.firstRowId! - 1) : undefined;
-    if (gap) {
-      acceptedGaps.push(gap);
-      notes.push({ kind: 'unsealed_id_range', seal_no: seal.sealNo, from: gap.from, to: gap.to,
-        detail: 'ids no seal covers: before migration 000041 the sealer skipped ids of rolled-back rows' });
-    } else if (seal.layout === 2 && seal.firstRowId !== (nextId ?? layout2From)) {
-      add('broken_chain', seal.sealNo, undefined, `the seal covers ids from ${seal.firstRowId}, the seal before it ended at ${(nextId ?? layout2From) - 1}`);
-    }
-    expectedNo = seal.sealNo + 1;
-    previousHash = seal.sealHash;
-    if (seal.layout === 1) {
-      layout1Windows.push({ sealNo: seal.sealNo, from });
-      from = [seal.lastXactId!, seal.lastRowId];
-    } else {
-      nextId = seal.lastRowId + 1;
-    }
-  }
+  // the chain's links: where it starts, then each seal against the one before it
+  const links = checkLinks(seals, checkpoint, accounting, sealerGaps, layout2From);
+  problems.push(...links.problems);
+  notes.push(...links.notes);
+  const { acceptedGaps, checked, expectedNo, layout1Windows, nextId, previousHash, rangeFrom, start } = links;
   const tailFrom = nextId ?? layout2From;
   const rowSeals = checkpoint ? layout2.filter((x) => x.sealNo > checkpoint!.seal.sealNo) : layout2;
 
@@ -323,26 +230,9 @@ async function verifyOn(sql: Sql, url: string, options: VerifyOptions): Promise<
   }
 
   // every redacted part must be one a sealed erasure lists, and every part it lists redacted
-  const ids = [...new Set([...redacted.keys(), ...expected.keys()])].sort((a, b) => a - b);
-  for (const id of ids) {
-    const found = redacted.get(id);
-    const listed = expected.get(id);
-    if (found === undefined && !listedPresent.has(id)) continue;
-    // incremental: only the rows the checked seals and the unsealed tail hold
-    if (id < rangeFrom) continue;
-    let kind: string | null = null;
-    if (found === '1') kind = listed === undefined ? 'unaccounted_redaction' : null;
-    else if (missing(listed, found)) {
-      if (missing(`${listed ?? ''}${pending.get(id) ?? ''}`, found)) kind = 'unaccounted_redaction';
-      else {
-        notes.push({ kind: 'pending_redaction', seal_no: null, row_id: id,
-          detail: 'redacted by an erasure whose record is not sealed yet; it counts once the worker seals it' });
-        continue;
-      }
-    }
-    else if (missing(found, listed)) kind = 'unredacted_row';
-    if (kind) add(kind, null, id);
-  }
+  const redactions = compareRedactions(redacted, expected, pending, listedPresent, rangeFrom);
+  problems.push(...redactions.problems);
+  notes.push(...redactions.notes);
 
   return { ok: problems.length === 0, incremental, seals_checked: checked.length, rows_checked: rowsChecked, unsealed_rows: tail.length, problems, notes };
 }
