@@ -6,14 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
-import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
 import { runningEmbeddedUrl } from '../db/local-cluster.js';
-import { pepperParameters, readKeyring } from '../db/pepper.js';
+import { pepperParameters } from '../db/pepper.js';
+import { existingMasterKeys, existingTombstoneKeyring, loginUrlOn } from '../core/boot.js';
 import { connect } from '../db/tls.js';
-import { loadConfig, phiMasterKeySource, tombstonePepperSource } from '../core/config.js';
+import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { DataKeys } from '../core/keys/data-keys.js';
-import { loadMasterKeys, MasterKeyError, type MasterKeys } from '../core/keys/master-keys.js';
+import { MasterKeyError, type MasterKeys } from '../core/keys/master-keys.js';
 import { appRouter } from '../server/routers/index.js';
 import { createCallerFactory } from '../server/trpc.js';
 
@@ -65,9 +65,8 @@ export interface Session {
 
 /** the PHI master keys; without them only health records are out of reach, so their absence waits until one is read */
 async function masterKeysOrNone(config: ReturnType<typeof loadConfig>): Promise<MasterKeys> {
-  const source = phiMasterKeySource(config);
   try {
-    return await loadMasterKeys('file' in source ? { ...source, create: false } : source);
+    return await existingMasterKeys(config);
   } catch (error) {
     const missing = () => { throw new MasterKeyError(`no PHI master key: ${(error as Error).message}`); };
     return { currentVersion: 0, versions: [], wrap: missing, unwrap: missing };
@@ -79,10 +78,9 @@ export async function openSession(options: GlobalOptions): Promise<Session> {
   const config = loadConfig();
   const admin = await adminUrl(options);
   const serverUrl = options.database || config.DATABASE_URL || !config.SERVER_DATABASE_URL
-    ? loginRoleUrl(parseDatabaseUrl(admin), 'server', config.DB_LOGIN_PASSWORD)
+    ? loginUrlOn(config, admin, 'server')
     : config.SERVER_DATABASE_URL;
-  const pepper = tombstonePepperSource(config);
-  const keyring = await readKeyring('file' in pepper ? { ...pepper, create: false } : pepper);
+  const keyring = await existingTombstoneKeyring(config);
   const masterKeys = await masterKeysOrNone(config);
   const sql = connect(serverUrl, { max: 2, onnotice: () => undefined,
     connection: { application_name: 'pgcomply-cli', ...pepperParameters(keyring) } });

@@ -4,13 +4,13 @@
  */
 import type { AddressInfo } from 'node:net';
 import { connect } from '../db/tls.js';
-import { loginRoleUrl, parseDatabaseUrl } from '../db/connection.js';
-import { setUpAdminDatabase, takeOverSignals } from '../db/local-cluster.js';
-import { pepperParameters, readKeyring } from '../db/pepper.js';
+import { takeOverSignals } from '../db/local-cluster.js';
+import { pepperParameters } from '../db/pepper.js';
+import { bootDatabase } from '../core/boot.js';
 import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
-import { alertDeliveryOf, allowedHostsOf, anchorPublishingOf, loadConfig, phiMasterKeySource, tombstonePepperSource, webAuthOf } from '../core/config.js';
+import { alertDeliveryOf, allowedHostsOf, anchorPublishingOf, loadConfig, phiMasterKeySource, webAuthOf } from '../core/config.js';
 import { ensureWebBuilt, WEB_DIST, webIsBuilt } from '../web/build.js';
 import { DataKeys } from '../core/keys/data-keys.js';
 import { loadMasterKeys, reportMissingMasterKeys } from '../core/keys/master-keys.js';
@@ -21,22 +21,14 @@ import { listen } from './listen.js';
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
-  const pepper = tombstonePepperSource(config);
   // before anything starts: production refuses to run a worker that writes no anchors
   const anchors = config.RUN_WORKER ? anchorPublishingOf(config) : undefined;
   // SERVER_DATABASE_URL alone: a database set up elsewhere (docker-compose's setup service)
-  const admin = config.DATABASE_URL || !config.SERVER_DATABASE_URL
-    ? await setUpAdminDatabase({ adminUrl: config.DATABASE_URL, dataDir: config.PGCOMPLY_DATA_DIR, port: config.EMBEDDED_PG_PORT,
-        loginPassword: config.DB_LOGIN_PASSWORD, tombstonePepper: pepper, log: (m) => log.info(m.trim()) })
-    : undefined;
-  // without setup here, the pepper must already exist: a new one would not match the database
-  const tombstoneKeyring = admin?.tombstoneKeyring ?? await readKeyring('file' in pepper ? { ...pepper, create: false } : pepper);
-  const cluster = admin?.cluster;
-  const adminUrl = admin?.adminUrl;
-  const loginUrl = (role: 'server' | 'worker') =>
-    adminUrl ? loginRoleUrl(parseDatabaseUrl(adminUrl), role, config.DB_LOGIN_PASSWORD) : undefined;
-  const serverUrl = config.SERVER_DATABASE_URL ?? loginUrl('server')!;
-  const workerUrl = config.WORKER_DATABASE_URL ?? loginUrl('worker');
+  const database = await bootDatabase(config, (m) => log.info(m), Boolean(config.DATABASE_URL || !config.SERVER_DATABASE_URL));
+  const tombstoneKeyring = await database.tombstoneKeyring();
+  const cluster = database.cluster;
+  const serverUrl = config.SERVER_DATABASE_URL ?? database.loginUrl('server')!;
+  const workerUrl = config.WORKER_DATABASE_URL ?? database.loginUrl('worker');
   if (config.RUN_WORKER && !workerUrl) {
     throw new Error('set WORKER_DATABASE_URL, or RUN_WORKER=false and run the worker separately (npm run worker)');
   }

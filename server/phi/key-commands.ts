@@ -1,23 +1,21 @@
 /**
- * PHI master key status and rotation, for npm run phi-keys and pgcomply keys. Connects as the
+ * PHI master key status and rotation, for pgcomply keys (npm run phi-keys). Connects as the
  * worker login: WORKER_DATABASE_URL, else derived from DATABASE_URL (or --database) or the running
  * embedded PostgreSQL, with DB_LOGIN_PASSWORD.
  */
-import { loginRoleUrl, parseDatabaseUrl } from '../../db/connection.js';
 import { runningEmbeddedUrl } from '../../db/local-cluster.js';
 import { connect } from '../../db/tls.js';
-import { loadConfig, phiMasterKeySource } from '../../core/config.js';
-import { loadMasterKeys } from '../../core/keys/master-keys.js';
+import { existingMasterKeys, loginUrlOn } from '../../core/boot.js';
+import { loadConfig } from '../../core/config.js';
 import { rotateDataKeys } from './rotate.js';
 
 async function workerSql(database?: string) {
   const config = loadConfig();
   const admin = database ?? config.DATABASE_URL ?? await runningEmbeddedUrl(config.PGCOMPLY_DATA_DIR);
-  const url = (database ? undefined : config.WORKER_DATABASE_URL) ?? (admin ? loginRoleUrl(parseDatabaseUrl(admin), 'worker', config.DB_LOGIN_PASSWORD) : undefined);
+  const url = (database ? undefined : config.WORKER_DATABASE_URL) ?? (admin ? loginUrlOn(config, admin, 'worker') : undefined);
   if (!url) throw new Error('set WORKER_DATABASE_URL or DATABASE_URL, or start the embedded PostgreSQL with npm start');
   // the keys must exist already: a new one would wrap nothing that is stored
-  const source = phiMasterKeySource(config);
-  const keys = await loadMasterKeys('file' in source ? { ...source, create: false } : source);
+  const keys = await existingMasterKeys(config);
   return { sql: connect(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-phi-keys' } }), keys };
 }
 
