@@ -12,7 +12,7 @@ export interface ContextDeps {
   verifier: Verifier;
   metrics: Metrics;
   sessionIdleTimeoutSeconds: number;
-  /** the patients' data keys, unwrapped with the PHI master keys (server/phi/) */
+  /** the patients' data keys, unwrapped with the PHI master keys (core/keys/) */
   dataKeys: DataKeys;
   /** the Host names requests may name (DNS rebinding); default: LOOPBACK_HOST_NAMES */
   allowedHosts?: string[];

@@ -1,5 +1,5 @@
 /** pgcomply keys: the PHI master keys. */
-import { keyRotate, keyStatus } from '../../server/phi/key-commands.js';
+import { keyRotate, keyStatus } from '../../server/health-records/key-commands.js';
 import { printResult, progress } from '../output.js';
 import type { Cli } from '../program.js';
 

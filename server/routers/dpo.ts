@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { exportFileName, toCsv, toCsvTable } from '../csv.js';
 import * as s from '../schemas.js';
 import { instant } from '../schemas.js';
-import { withHealthRecords } from '../phi/export.js';
+import { withHealthRecords } from '../health-records/export.js';
 import { dpoProcedure, router } from '../trpc.js';
 import { accessReviewRouter } from './access-reviews.js';
 import { breachRouter } from './breaches.js';

@@ -6,7 +6,7 @@ import { dpoRouter } from './dpo.js';
 import { evidenceRouter } from './evidence.js';
 import { reportRouter } from './reports.js';
 import { meRouter } from './me.js';
-import { phiRouter } from './phi.js';
+import { phiRouter } from './health-record-audit.js';
 import { staffRouter } from './staff.js';
 
 export const appRouter = router({

@@ -2,9 +2,9 @@
 import { z } from 'zod';
 import { exportFileName, toCsv } from '../csv.js';
 import * as s from '../schemas.js';
-import { withHealthRecords } from '../phi/export.js';
+import { withHealthRecords } from '../health-records/export.js';
 import { router, subjectProcedure } from '../trpc.js';
-import { accessLog, healthRouter } from './health.js';
+import { accessLog, healthRouter } from './health-records.js';
 
 const tags = ['me'];
 

@@ -3,7 +3,7 @@
  * access needs an active access grant, and every attempt, refused ones too, is audited.
  */
 import { z } from 'zod';
-import { createRecord, readRecords } from '../phi/records.js';
+import { createRecord, readRecords } from '../health-records/records.js';
 import * as s from '../schemas.js';
 import { router, staffProcedure } from '../trpc.js';
 

@@ -22,7 +22,7 @@ export const ALLOWED: Record<string, string[]> = {
 };
 
 /** the domain code: it raises core/refusal.ts's Refusal, and the API maps it (server/errors.ts) */
-const DOMAIN = ['core', 'server/phi', 'server/reports', 'server/backups', 'server/imports', 'server/evidence'];
+const DOMAIN = ['core', 'server/health-records', 'server/reports', 'server/backups', 'server/imports', 'server/evidence'];
 
 /** files that start more than one process: they may import every folder */
 export const COMPOSITION_ROOTS = ['server/main.ts'];

@@ -1,6 +1,6 @@
 /**
  * A pg_dump of a database holding health records holds none of their plaintext and
- * no unwrapped key: the records go in through the server's own code (server/phi/records.ts).
+ * no unwrapped key: the records go in through the server's own code (server/health-records/records.ts).
  * pg_dump is chosen as in the backup test (test/provision/pg-tools.ts).
  */
 import { execFileSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { setupDatabase } from '../../db/setup.js';
 import { DataKeys } from '../../core/keys/data-keys.js';
 import { keyRing } from '../../core/keys/master-keys.js';
-import { createRecord } from '../../server/phi/records.js';
+import { createRecord } from '../../server/health-records/records.js';
 import { quiet } from '../provision/database.js';
 import { chooseServer } from '../provision/pg-tools.js';
 

@@ -14,7 +14,7 @@ import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { MIGRATIONS_FOLDER, migrateDatabase } from '../../db/setup.js';
 import { DataKeys } from '../../core/keys/data-keys.js';
 import { encryptRecord, integrityCode } from '../../core/keys/record-cipher.js';
-import { readRecords, updateRecord } from '../../server/phi/records.js';
+import { readRecords, updateRecord } from '../../server/health-records/records.js';
 import { expectSqlState, quiet } from '../provision/database.js';
 import { testMasterKeys, useServer } from './harness.js';
 

@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { quiet } from '../provision/database.js';
 import { DataKeys } from '../../core/keys/data-keys.js';
 import { reportMissingMasterKeys } from '../../core/keys/master-keys.js';
-import { readRecords } from '../../server/phi/records.js';
-import { rotateDataKeys } from '../../server/phi/rotate.js';
+import { readRecords } from '../../server/health-records/records.js';
+import { rotateDataKeys } from '../../server/health-records/rotate.js';
 import { createLogger } from '../../core/log.js';
 import { testMasterKeys, useServer } from './harness.js';
 

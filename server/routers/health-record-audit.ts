@@ -1,6 +1,6 @@
 /** The PHI access log for the DPO and the auditor, as FHIR. */
 import { z } from 'zod';
-import { auditEventBundle, type AccessEvent } from '../phi/fhir.js';
+import { auditEventBundle, type AccessEvent } from '../health-records/fhir.js';
 import * as s from '../schemas.js';
 import { instant } from '../schemas.js';
 import { reviewerProcedure, router } from '../trpc.js';

@@ -2,7 +2,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { sqlstateCause } from '../errors.js';
-import { createRecord, deleteRecord, readRecords, updateRecord } from '../phi/records.js';
+import { createRecord, deleteRecord, readRecords, updateRecord } from '../health-records/records.js';
 import * as s from '../schemas.js';
 import { router, subjectProcedure } from '../trpc.js';
 
