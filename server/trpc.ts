@@ -5,24 +5,12 @@
 import { fieldWithNul } from './input/nul.js';
 import { z } from 'zod';
 import { initTRPC, TRPCError } from '@trpc/server';
-import type { Sql } from 'postgres';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import type { Identity } from './auth/verify.js';
 import { sqlStateOf } from './errors.js';
 import { inRequestTransaction, type RoleChoice } from './request/transaction.js';
-import type { Logger } from '../core/log.js';
-import type { DataKeys } from '../core/keys/data-keys.js';
+import type { RequestContext } from './request/request-context.js';
 
-export interface RequestContext {
-  sql: Sql;
-  dataKeys: DataKeys;
-  log: Logger;
-  identity: Identity | null;
-  authError: string | null;
-  clientIp: string | null;
-  userAgent: string | null;
-  sessionIdleTimeoutSeconds: number;
-}
+export type { RequestContext } from './request/request-context.js';
 
 /** `field: what is wrong` for each issue, joined: what a person reads in an error message */
 export function describeIssues(error: z.ZodError): string {

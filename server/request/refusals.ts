@@ -1,5 +1,5 @@
 /** Refused requests, recorded in a transaction of their own. */
-import type { RequestContext } from '../trpc.js';
+import type { RequestContext } from './request-context.js';
 
 export type RefusalReason = 'invalid_token' | 'expired_token' | 'no_token' | 'forbidden' | 'session_expired';
 

@@ -1,7 +1,7 @@
 /** An idle session the database found expired (SESXP): closed outside the failed request. */
 import type { ReservedSql, TransactionSql } from 'postgres';
 import type { Identity } from '../auth/verify.js';
-import type { RequestContext } from '../trpc.js';
+import type { RequestContext } from './request-context.js';
 
 /** the first statements of every request transaction: the app role, then who is acting */
 async function actAsSubject(tx: ReservedSql | TransactionSql, ctx: RequestContext, identity: Identity) {

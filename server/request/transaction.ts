@@ -7,7 +7,7 @@ import type { ReservedSql } from 'postgres';
 import { Refusal } from '../../core/refusal.js';
 import type { Identity } from '../auth/verify.js';
 import { RecordedRefusal, sqlStateOf, toTRPCError } from '../errors.js';
-import type { RequestContext } from '../trpc.js';
+import type { RequestContext } from './request-context.js';
 import { recordRefusal } from './refusals.js';
 import { closeExpiredSession } from './session-expiry.js';
 
