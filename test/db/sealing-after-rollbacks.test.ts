@@ -4,16 +4,12 @@
  * so an untouched log verifies whatever the interleaving of writers, rollbacks and seals; gaps the
  * sealer left before it did are listed, not reported as tampering.
  */
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
 import postgres, { type ReservedSql } from 'postgres';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
-import { MIGRATIONS_FOLDER, migrateDatabase } from '../../db/setup.js';
+import { describe, expect, it } from 'vitest';
 import { verifyIndependently } from '../../core/verify/verifier.js';
-import { expectSqlState, quiet, useTestDatabase } from '../provision/database.js';
+import { expectSqlState, useTestDatabase } from '../provision/database.js';
+import { useOlderRelease } from '../provision/older-release.js';
 
 const db = useTestDatabase();
 const RUNS = Number(process.env.FUZZ_RUNS ?? 0) > 0 ? Math.max(25, Math.round(Number(process.env.FUZZ_RUNS) / 3)) : 20;
@@ -118,39 +114,21 @@ async function rollBackThenWrite(sql: postgres.Sql) {
 }
 
 describe('a database whose sealer skipped ids before the fix', () => {
-  const name = `${inject('runPrefix')}_upgrade_${process.pid}`;
-  const url = withDatabase(parseDatabaseUrl(inject('maintenanceUrl')), name);
-  const folder = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-migrations-'));
-  let sql: postgres.Sql | undefined;
-  afterAll(async () => {
-    await sql?.end({ timeout: 5 });
-    const maintenance = postgres(inject('maintenanceUrl'), { ...quiet, max: 1 });
-    await maintenance.unsafe(`drop database if exists "${name}" with (force)`);
-    await maintenance.end();
-    rmSync(folder, { recursive: true, force: true });
-  });
+  // the release before the fix: the migrations up to 000040
+  const release = useOlderRelease('upgrade', '000041');
 
   it('verifies after migrating, lists the skipped range, and names a row put there since (forged_row)', async () => {
-    // the release before the fix: the migrations up to 000040
-    mkdirSync(path.join(folder, 'committed'));
-    for (const file of readdirSync(path.join(MIGRATIONS_FOLDER, 'committed')).filter((f) => f < '000041')) {
-      cpSync(path.join(MIGRATIONS_FOLDER, 'committed', file), path.join(folder, 'committed', file));
-    }
-    writeFileSync(path.join(folder, 'current.sql'), '');
-    const maintenance = postgres(inject('maintenanceUrl'), { ...quiet, max: 1 });
-    await maintenance.unsafe(`create database "${name}"`);
-    await maintenance.end();
-    await migrateDatabase(url, inject('loginPassword'), folder);
-    sql = postgres(url, { onnotice: () => undefined, max: 2 });
+    const sql = await release.create();
+    const url = release.url;
 
     // the old sealer meets an id whose row rolled back, and skips it
     await sql`select compliance.seal_audit_log()`;
-    await rollBackThenWrite(sql!);
+    await rollBackThenWrite(sql);
     const [before] = await sql<{ ok: boolean; problems: Finding[] }[]>`select ok, problems from compliance.verify_audit_log()`;
     expect(before!.ok).toBe(false);
     expect(before!.problems.map((p) => p.kind)).toEqual(['broken_chain']);
 
-    await migrateDatabase(url, inject('loginPassword'));
+    await release.upgrade();
     await sql`select compliance.seal_audit_log()`;
     const after = await verifyBoth(url, sql);
     expect(after.inside.ok).toBe(true);
@@ -160,7 +138,7 @@ describe('a database whose sealer skipped ids before the fix', () => {
     expect(gap.to).toBe(gap.from);
 
     // sealing goes on without a new gap
-    await rollBackThenWrite(sql!);
+    await rollBackThenWrite(sql);
     expect((await verifyBoth(url, sql)).inside.ok).toBe(true);
 
     // a row slipped into the skipped range is no row the sealer ever saw

@@ -5,17 +5,13 @@
  * and a phi.integrity_failure row (failed_check version or integrity_code).
  */
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import postgres from 'postgres';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
-import { MIGRATIONS_FOLDER, migrateDatabase } from '../../db/setup.js';
+import { describe, expect, it } from 'vitest';
 import { DataKeys } from '../../core/keys/data-keys.js';
 import { encryptRecord, integrityCode } from '../../core/keys/record-cipher.js';
 import { readRecords, updateRecord } from '../../server/health-records/records.js';
-import { expectSqlState, quiet } from '../provision/database.js';
+import { expectSqlState } from '../provision/database.js';
+import { useOlderRelease } from '../provision/older-release.js';
 import { testMasterKeys, useServer } from './harness.js';
 
 const api = useServer();
@@ -100,30 +96,11 @@ describe('a health record\'s version', () => {
 });
 
 describe('a record written before records bound their version', () => {
-  const name = `${inject('runPrefix')}_versions_${process.pid}`;
-  const url = withDatabase(parseDatabaseUrl(inject('maintenanceUrl')), name);
-  const folder = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-migrations-'));
-  let sql: postgres.Sql | undefined;
-  afterAll(async () => {
-    await sql?.end({ timeout: 5 });
-    const maintenance = postgres(inject('maintenanceUrl'), { ...quiet, max: 1 });
-    await maintenance.unsafe(`drop database if exists "${name}" with (force)`);
-    await maintenance.end();
-    rmSync(folder, { recursive: true, force: true });
-  });
+  const release = useOlderRelease('versions', '000043');
 
   it('reads as verified without a version proof, is proven once updated, and cannot be put back afterwards', async () => {
-    mkdirSync(path.join(folder, 'committed'));
-    for (const file of readdirSync(path.join(MIGRATIONS_FOLDER, 'committed')).filter((f) => f < '000043')) {
-      cpSync(path.join(MIGRATIONS_FOLDER, 'committed', file), path.join(folder, 'committed', file));
-    }
-    writeFileSync(path.join(folder, 'current.sql'), '');
-    const maintenance = postgres(inject('maintenanceUrl'), { ...quiet, max: 1 });
-    await maintenance.unsafe(`create database "${name}"`);
-    await maintenance.end();
-    await migrateDatabase(url, inject('loginPassword'), folder);
-    sql = postgres(url, { ...quiet, max: 2 });
-    const asPatient = <T>(fn: (tx: postgres.TransactionSql) => Promise<T>) => sql!.begin(async (tx) => {
+    const sql = await release.create();
+    const asPatient = <T>(fn: (tx: postgres.TransactionSql) => Promise<T>) => sql.begin(async (tx) => {
       await tx`set local role compliance_app`;
       await tx`select compliance.set_request_context('user:zoe', '{}')`;
       return fn(tx);
@@ -141,7 +118,7 @@ describe('a record written before records bound their version', () => {
       ${now}, ${ciphertext}, ${code}, ${wrapped.wrapped}, ${wrapped.kekVersion})`);
     const legacy = (await sql`select * from compliance.health_records where id = ${binding.id}`)[0]!;
 
-    await migrateDatabase(url, inject('loginPassword'));
+    await release.upgrade();
     const [before] = await asPatient((tx) => readRecords(tx as never, keys, 'user:zoe', 'patient_request'));
     expect(before).toMatchObject({ version: 1, integrity: 'verified', version_proof: 'none', data: { n: 'old' } });
     expect(before!.version_note).toContain('before records bound their version');
