@@ -12,7 +12,7 @@ const input = z.strictObject({
   _count: z.coerce.number().int().min(1).max(1000).default(200),
 });
 
-export const phiRouter = router({
+export const healthRecordAuditRouter = router({
   auditEvents: reviewerProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/phi/audit-events', tags: ['phi'],
       summary: 'The PHI access log as a FHIR R4 Bundle of AuditEvent (IHE BALP): reads, writes, refusals and integrity failures, oldest first from after_id; for the DPO and the auditor, and audited' } })

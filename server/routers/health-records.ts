@@ -11,7 +11,7 @@ const path = '/v1/users/me/health-records';
 // a patient's own access is always on their own request
 const purpose = 'patient_request';
 
-export const healthRouter = router({
+export const healthRecordsRouter = router({
   list: subjectProcedure
     .meta({ openapi: { method: 'GET', path, tags, summary: 'Your health records, oldest first, decrypted; a record that fails its integrity check comes without its data' } })
     .input(z.void())

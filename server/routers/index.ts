@@ -6,10 +6,11 @@ import { dpoRouter } from './dpo.js';
 import { evidenceRouter } from './evidence.js';
 import { reportRouter } from './reports.js';
 import { meRouter } from './me.js';
-import { phiRouter } from './health-record-audit.js';
+import { healthRecordAuditRouter } from './health-record-audit.js';
 import { staffRouter } from './staff.js';
 
 export const appRouter = router({
+  // the liveness probe; its name and path are the API's, kept as published
   health: publicProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/health', tags: ['health'], summary: 'Whether the server and its database answer' } })
     .input(z.void())
@@ -22,7 +23,8 @@ export const appRouter = router({
   dpo: dpoRouter,
   staff: staffRouter,
   approver: approverRouter,
-  phi: phiRouter,
+  // the health-record access log for reviewers; `phi` is its published name
+  phi: healthRecordAuditRouter,
   evidence: evidenceRouter,
   reports: reportRouter,
   checks: checksRouter,

@@ -4,7 +4,7 @@ import { exportFileName, toCsv } from '../csv.js';
 import * as s from '../schemas.js';
 import { withHealthRecords } from '../health-records/export.js';
 import { router, subjectProcedure } from '../trpc.js';
-import { accessLog, healthRouter } from './health-records.js';
+import { accessLog, healthRecordsRouter } from './health-records.js';
 
 const tags = ['me'];
 
@@ -154,6 +154,6 @@ export const meRouter = router({
       return { closed: row?.closed === true };
     }),
   consent: consentRouter,
-  health: healthRouter,
+  health: healthRecordsRouter,
   accessLog,
 });
