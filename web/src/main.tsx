@@ -16,6 +16,9 @@ function usePath(): [string, (path: string) => void] {
   useEffect(() => {
     const onPop = () => setPath(location.pathname);
     window.addEventListener('popstate', onPop);
+    // a sign-in that came back from the identity provider may have moved to where it started
+    // (Returned) before this listener existed: take the address as it is now
+    onPop();
     return () => window.removeEventListener('popstate', onPop);
   }, []);
   return [path, (next) => {
