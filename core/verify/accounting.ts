@@ -5,7 +5,18 @@
  * pending from erasures not sealed yet), and skipped id ranges.
  */
 import type { Sql } from 'postgres';
-import type { AccountingRecord } from './claims.js';
+
+export interface AccountingRecord {
+  id: string;
+  action: string;
+  occurred_at: string;
+  resource_id: string | null;
+  details: Record<string, unknown>;
+}
+
+/** the row ids a record lists under key (dropped_rows_in_kept_seals, redacted_subject_rows, …) */
+export const idsIn = (record: Pick<AccountingRecord, 'details'>, key: string): number[] =>
+  ((record.details[key] as unknown[] | undefined) ?? []).map(Number);
 
 export interface SealerGap { seal_no: number; from: number; to: number }
 
@@ -44,14 +55,13 @@ export async function readAccounting(sql: Sql, layout2From: number, layout2End: 
     && (r.action !== 'audit.layout_upgraded' || r.id === firstUpgrade) && fromItsRoutine(r));
   const expected = new Map<number, string>();
   const dropped = new Set<number>();
-  const addParts = (into: Map<number, string>, record: { details: Record<string, unknown> }) => {
-    const list = (key: string) => ((record.details[key] as unknown[] | undefined) ?? []).map(Number);
-    for (const id of list('redacted_subject_rows')) into.set(id, [...new Set(`${into.get(id) ?? ''}s`)].sort().join(''));
-    for (const id of list('redacted_actor_rows')) into.set(id, [...new Set(`${into.get(id) ?? ''}a`)].sort().join(''));
+  const addParts = (into: Map<number, string>, record: AccountingRecord) => {
+    for (const id of idsIn(record, 'redacted_subject_rows')) into.set(id, [...new Set(`${into.get(id) ?? ''}s`)].sort().join(''));
+    for (const id of idsIn(record, 'redacted_actor_rows')) into.set(id, [...new Set(`${into.get(id) ?? ''}a`)].sort().join(''));
   };
   for (const record of accounting) {
     addParts(expected, record);
-    for (const id of ((record.details.dropped_rows_in_kept_seals as unknown[] | undefined) ?? []).map(Number)) dropped.add(id);
+    for (const id of idsIn(record, 'dropped_rows_in_kept_seals')) dropped.add(id);
   }
   // erasures not sealed yet: they excuse a redaction (pending) and never accuse a row
   const pending = new Map<number, string>();

@@ -6,17 +6,8 @@
  * listing a row that was not redacted in the erasure's own transaction.
  */
 import type { Sql } from 'postgres';
+import { type AccountingRecord, idsIn } from './accounting.js';
 import type { Problem } from './range-check.js';
-
-export interface AccountingRecord {
-  id: string;
-  action: string;
-  occurred_at: string;
-  resource_id: string | null;
-  details: Record<string, unknown>;
-}
-
-const idsIn = (record: AccountingRecord, key: string) => ((record.details[key] as unknown[] | undefined) ?? []).map(Number);
 
 export async function contradictedClaims(sql: Sql, accounting: AccountingRecord[], sealNumbers: number[], marker: number): Promise<Problem[]> {
   const problems: Problem[] = [];

@@ -3,8 +3,7 @@
  * it removed seals), then each seal in order: its number, its previous_hash, and for layout 2 its
  * first row id against where the seal before it ended (a gap migration 000041 recorded is a note).
  */
-import type { AccountingRecord } from './claims.js';
-import type { SealerGap } from './accounting.js';
+import type { AccountingRecord, SealerGap } from './accounting.js';
 import type { Seal } from './hashing.js';
 import type { Note } from './notes.js';
 import { problem, type Problem } from './range-check.js';
