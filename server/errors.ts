@@ -84,23 +84,17 @@ const BY_REFUSAL: Record<RefusalKind, TRPC_ERROR_CODE_KEY> = {
 };
 
 /**
- * A refusal the database has already written to the audit log (a PHI access refused): the
- * request's transaction commits, so that row stays, and the client then gets the error.
+ * Whether the error is a refusal the database has already written to the audit log (a PHI access
+ * refused): the request's transaction commits, so that row stays, and the client then gets it.
  */
-export class RecordedRefusal extends Error {
-  readonly sqlstate: string;
-  constructor(sqlstate: string) {
-    super(sqlstate);
-    this.sqlstate = sqlstate;
-  }
+export function isRecordedRefusal(error: TRPCError): boolean {
+  return error.cause instanceof Refusal && error.cause.recorded;
 }
 
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
-  if (error instanceof Refusal) {
-    const cause = error.recorded ? new RecordedRefusal(error.sqlstate ?? 'PHIDN') : error.sqlstate ? sqlstateCause(error.sqlstate) : undefined;
-    return new TRPCError({ code: BY_REFUSAL[error.kind], message: error.message, cause });
-  }
+  // the refusal itself is the cause: it carries the SQLSTATE (sqlStateOf) and whether it is recorded
+  if (error instanceof Refusal) return new TRPCError({ code: BY_REFUSAL[error.kind], message: error.message, cause: error });
   if (isPostgresError(error)) {
     const code = error.code!;
     const trpcCode = BY_SQLSTATE[code];
@@ -122,5 +116,5 @@ export function sqlstateCause(code: string): Error & { sqlstate: string } {
 }
 
 export function sqlStateOf(error: TRPCError): string | undefined {
-  return (error.cause as { sqlstate?: string } | undefined)?.sqlstate;
+  return (error.cause as { sqlstate?: string | null } | undefined)?.sqlstate ?? undefined;
 }

@@ -4,9 +4,8 @@
  */
 import { TRPCError } from '@trpc/server';
 import type { ReservedSql } from 'postgres';
-import { Refusal } from '../../core/refusal.js';
 import type { Identity } from '../auth/verify.js';
-import { RecordedRefusal, sqlStateOf, toTRPCError } from '../errors.js';
+import { isRecordedRefusal, sqlStateOf, toTRPCError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 import { recordRefusal } from './refusals.js';
 import { closeExpiredSession } from './session-expiry.js';
@@ -51,7 +50,7 @@ export async function inRequestTransaction<R extends { ok: boolean }>(ctx: Reque
         // the expiry itself must stick: close the session outside the failed transaction
         await closeExpiredSession(ctx, identity).catch(() => undefined);
         await recordRefusal(ctx, 'session_expired', null);
-      } else if (mapped.code === 'FORBIDDEN' && !(mapped.cause instanceof RecordedRefusal)) {
+      } else if (mapped.code === 'FORBIDDEN' && !isRecordedRefusal(mapped)) {
         await recordRefusal(ctx, 'forbidden', sqlStateOf(mapped) ?? null);
       }
       throw mapped;
@@ -80,8 +79,7 @@ async function runTransaction<R extends { ok: boolean }>(
     if (!result.ok) {
       // a database error inside the procedure arrives wrapped as an internal error
       const error = (result as unknown as { error: TRPCError }).error;
-      const recorded = error.cause instanceof RecordedRefusal || (error.cause instanceof Refusal && error.cause.recorded);
-      if (recorded) await tx`commit`;
+      if (isRecordedRefusal(error)) await tx`commit`;
       throw error.code === 'INTERNAL_SERVER_ERROR' && error.cause ? error.cause : error;
     }
     await tx`commit`;
