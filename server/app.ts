@@ -1,5 +1,6 @@
 /** The HTTP surface: /healthz, /metrics, tRPC under /trpc, REST + OpenAPI under /api, the privacy center and DPO console at / and /dpo. */
 import http from 'node:http';
+import type { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import { LOOPBACK_HOST_NAMES } from '../core/config.js';
@@ -57,10 +58,7 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
     } },
     { when: (method, path) => path.startsWith('/trpc/') && method !== 'POST', answer: (req, res) => trpc(req, res) },
     { when: (_method, path) => path.startsWith('/trpc/'), answer: (req, res, path, fail) => {
-      preReadJsonBody(req, bodyLimit(path), true).then(() => trpc(req, res), (error: unknown) => {
-        if (bodyLeftUnread(error)) res.setHeader('connection', 'close');
-        sendTrpcError(res, toTRPCError(error));
-      }).catch(fail);
+      preReadJsonBody(req, bodyLimit(path), true).then(() => trpc(req, res), (error: unknown) => refuse(res, error, sendTrpcError)).catch(fail);
     } },
     { when: (method, path) => method === 'GET' && path === '/api/v1/users/me/export', answer: (req, res, _path, fail) => {
       createRequestContext(deps, req, res).then((ctx) => handleExport(req, res, ctx)).catch(fail);
@@ -82,10 +80,7 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
           if (json) req.headers['content-type'] = 'application/json';
           return json ? preReadJsonBody(req, bodyLimit(path), false) : undefined;
         })
-        .then(() => rest(req, res), (error: unknown) => {
-          if (bodyLeftUnread(error)) res.setHeader('connection', 'close');
-          sendError(res, toTRPCError(error));
-        })
+        .then(() => rest(req, res), (error: unknown) => refuse(res, error, sendError))
         .catch(fail);
     } },
     { when: () => web !== undefined, answer: (req, res, path) => {
@@ -127,6 +122,12 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
 interface Route {
   when: (method: string, path: string) => boolean;
   answer: (req: http.IncomingMessage, res: http.ServerResponse, path: string, fail: (error: unknown) => void) => void;
+}
+
+/** answers a request refused before its adapter ran; one whose body was left unread closes its connection */
+function refuse(res: http.ServerResponse, error: unknown, send: (res: http.ServerResponse, error: TRPCError) => void) {
+  if (bodyLeftUnread(error)) res.setHeader('connection', 'close');
+  send(res, toTRPCError(error));
 }
 
 function notFound(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
