@@ -133,6 +133,7 @@ describe('what an accounting record claims', () => {
     const [victim] = await db.admin`select max(id)::int as id from compliance.audit_logs where action = 'note.added'`;
     const [{ partition }] = await db.admin<[{ partition: string }]>`select tableoid::regclass::text as partition from compliance.audit_logs where id = ${victim!.id}`;
     const name = partition.replace(/^compliance\./, '');
+    const [before] = await db.admin`select last_seal_no, last_seal_hash from compliance.verify_audit_log()`;
     await db.admin.unsafe(`create function compliance_private.drop_expired_audit_partitions(forged_victim bigint) returns void language plpgsql as $$
       begin perform compliance_private.append_audit('audit.partition_dropped', 'system', 'audit_partition', '${name}',
         jsonb_build_object('dropped_rows_in_kept_seals', jsonb_build_array(forged_victim::text, (forged_victim - 1)::text))); end $$`);
@@ -149,6 +150,15 @@ describe('what an accounting record claims', () => {
       [null, `the drop record says partition ${name} was dropped, and it is still there`],
       [victim!.id - 1, 'the drop record lists this row as dropped, and it is still there'],
     ]);
+    // the daily check, from a checkpoint before the record, finds the same; from one after it,
+    // the record was checked already
+    const incremental = (checkpoint: { last_seal_no: string; last_seal_hash: Buffer }) => db.admin`
+      select problems from compliance.verify_audit_log(${checkpoint.last_seal_no}::bigint, ${checkpoint.last_seal_hash})`;
+    const [since] = await incremental(before as never);
+    expect(since!.problems.filter((p: { kind: string }) => p.kind === 'contradicted_claim')).toEqual(verdict.claims);
+    const [after] = await db.admin`select last_seal_no, last_seal_hash from compliance.verify_audit_log()`;
+    const [later] = await incremental(after as never);
+    expect(later!.problems.filter((p: { kind: string }) => p.kind === 'contradicted_claim')).toEqual([]);
   });
 
   it('names an erasure record listing a row that was not redacted in the erasure\'s transaction (contradicted_claim)', async () => {
