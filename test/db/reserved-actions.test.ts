@@ -19,7 +19,7 @@ const RESERVED = [
   'retention.clock_overridden', 'report.generated', 'backup.verified', 'evidence.package_generated',
   'compliance.checks_run', 'access_review.opened', 'access_review.decided', 'access_review.completed',
   'tombstone.pepper_adopted', 'tombstone.pepper_rotated', 'security.request_refused', 'security.grants_recorded',
-  'phi.read', 'phi.created', 'phi.unusual_access', 'phi.keys_rotated', 'consent.granted', 'consent.withdrawn',
+  'phi.read', 'phi.created', 'phi.updated', 'phi.unusual_access', 'phi.keys_rotated', 'consent.granted', 'consent.withdrawn',
   'profile.created', 'profile.updated',
 ];
 
