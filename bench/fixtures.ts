@@ -2,9 +2,14 @@
 import type { Sql } from 'postgres';
 
 /** audit rows with valid personal digests, in chunks of at most one million */
-export async function insertAuditRows(admin: Sql, count: number, options: { subjects?: number; from?: string; spreadSeconds?: number; userId?: string } = {}) {
+export async function insertAuditRows(admin: Sql, count: number,
+  options: { subjects?: number; subjectPrefix?: string; from?: string; spreadSeconds?: number; userId?: string; phiReadsPercent?: number } = {}) {
   const subjects = options.subjects ?? 10_000;
+  const prefix = options.subjectPrefix ?? 'user:bg-';
   const spread = options.spreadSeconds ?? 3600;
+  // rows step back through the spread evenly, so a longer spread than rows still covers all of it
+  const step = Math.max(1, spread / count);
+  const phiReads = options.phiReadsPercent ?? 0;
   for (let start = 0; start < count; start += 1_000_000) {
     const end = Math.min(count, start + 1_000_000) - 1;
     // layout 2, as the triggers and log_event write it: a subject part and an actor part
@@ -12,13 +17,15 @@ export async function insertAuditRows(admin: Sql, count: number, options: { subj
       insert into compliance.audit_logs (occurred_at, action, category, resource_type, resource_id, details,
                                          user_id, actor_id, ip_address, user_agent, subject_part_salt, subject_part_digest,
                                          actor_part_salt, actor_part_digest, personal_digest)
-      select y.ts, 'phi.access', 'hipaa', 'patient_record', y.n::text, '{}', y.uid, y.uid, '10.0.0.1', 'bench-agent',
+      select y.ts, case when y.n % 100 < ${phiReads} then 'phi.read' else 'phi.access' end, 'hipaa',
+             case when y.n % 100 < ${phiReads} then 'health_record' else 'patient_record' end, y.n::text, '{}', y.uid, y.uid, '10.0.0.1', 'bench-agent',
              y.salt, y.subject_digest, y.salt, y.actor_digest, sha256(y.subject_digest || y.actor_digest)
         from (select x.*, compliance_private.audit_subject_digest(x.salt, x.uid, null) as subject_digest,
                      compliance_private.audit_actor_digest(x.salt, x.uid, '10.0.0.1', 'bench-agent') as actor_digest
         from (select n, int8send(n) as salt,
-                     coalesce(${options.userId ?? null}::text, 'user:bg-' || (n % ${subjects})) as uid,
-                     coalesce(${options.from ?? null}::timestamptz, now() - interval '1 minute') - make_interval(secs => n % ${spread}) as ts
+                     coalesce(${options.userId ?? null}::text, ${prefix}::text || (n % ${subjects})) as uid,
+                     coalesce(${options.from ?? null}::timestamptz, now() - interval '1 minute')
+                       - make_interval(secs => (n % ${Math.ceil(spread / step)}) * ${step}::float8) as ts
                 from generate_series(${start}::bigint, ${end}::bigint) n) x) y`;
   }
 }

@@ -13,10 +13,13 @@ import { pepperParameters } from '../db/pepper.js';
 import { setupDatabase } from '../db/setup.js';
 
 export interface BenchDatabase {
+  name: string;
   adminUrl: string;
   loginUrl: (role: 'server' | 'worker') => string;
   admin: Sql;
   source: string;
+  /** another fresh, fully migrated database on the same server, dropped by its own close */
+  beside: (name: string) => Promise<BenchDatabase>;
   close: () => Promise<void>;
 }
 
@@ -45,6 +48,11 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
       rmSync(dir, { recursive: true, force: true });
     };
   }
+  const db = await freshDatabase(maintenance, name, source);
+  return { ...db, close: async () => { await db.close(); await stopCluster(); } };
+}
+
+async function freshDatabase(maintenance: string, name: string, source: string): Promise<BenchDatabase> {
   const root = postgres(maintenance, { ...quiet, max: 1 });
   await root.unsafe(`drop database if exists "${name}" with (force)`);
   await root.end();
@@ -53,16 +61,17 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
   await setupDatabase({ adminUrl, loginPassword: password, tombstonePepper: { keyring: BENCH_PEPPER } });
   const admin = postgres(adminUrl, { ...quiet, max: 4 });
   return {
+    name,
     adminUrl,
     loginUrl: (role) => loginRoleUrl(parseDatabaseUrl(adminUrl), role, password),
     admin,
     source,
+    beside: (other) => freshDatabase(maintenance, other, source),
     close: async () => {
       await admin.end();
       const again = postgres(maintenance, { ...quiet, max: 1 });
       await again.unsafe(`drop database if exists "${name}" with (force)`);
       await again.end();
-      await stopCluster();
     },
   };
 }

@@ -1,6 +1,11 @@
 /** P1: an audited profile update through the app role vs the same update on an identical unaudited table. */
-import type { Sql } from 'postgres';
-import { type BenchDatabase, closeAll, closedLoop, connections, figure, median, printConditions } from './lib.js';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import postgres, { type Sql } from 'postgres';
+import { BENCH_PEPPER, type BenchDatabase, closeAll, closedLoop, connections, figure, median, printConditions, quiet } from './lib.js';
 
 const CLIENTS = 8;
 
@@ -41,6 +46,61 @@ async function copyProfiles(db: BenchDatabase, table: string, policies: boolean)
   }
 }
 
+/** pgbench from PATH or the PostgreSQL installation beside it; null where neither has one */
+function findPgbench(): string | null {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat(['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin'])) {
+    if (dir && existsSync(path.join(dir, 'pgbench'))) return path.join(dir, 'pgbench');
+  }
+  return null;
+}
+
+/** the same update as auditedUpdate, as a pgbench script: each client updates its own subject */
+const pgbenchScript = (table: ProfileTable) => `BEGIN;
+SET LOCAL ROLE compliance_app;
+SELECT compliance.set_request_context('user:bench-' || (:client_id % ${CLIENTS}), '{}', '127.0.0.1', 'bench');
+UPDATE ${table} SET full_name = 'name ' || random() WHERE user_id = 'user:bench-' || (:client_id % ${CLIENTS});
+COMMIT;
+`;
+
+/**
+ * The outside measurement: pgbench with 8 clients, while a sealer seals every two seconds as the
+ * worker does, so that sealing's share of the machine counts against the audited table.
+ */
+async function pgbenchRounds(db: BenchDatabase, pgbench: string, seconds: number, rounds: number) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-p1-'));
+  const sealer = postgres(db.adminUrl, { ...quiet, max: 1 });
+  let sealing = true;
+  const sealed = (async () => {
+    while (sealing) {
+      await sealer`select compliance.seal_audit_log(10000, 100)`;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  })();
+  const tps = async (table: ProfileTable) => {
+    const script = path.join(dir, `${table}.sql`);
+    writeFileSync(script, pgbenchScript(table));
+    const { stdout } = await promisify(execFile)(pgbench, ['-n', '-c', String(CLIENTS), '-j', '2', '-T', String(seconds), '-M', 'prepared', '-f', script, db.adminUrl],
+      { env: { ...process.env, PGOPTIONS: `-c compliance.tombstone_pepper=${BENCH_PEPPER}` } });
+    const match = /tps = ([\d.]+)/.exec(stdout);
+    if (!match) throw new Error(`pgbench printed no tps: ${stdout}`);
+    return Number(match[1]);
+  };
+  const audited: number[] = [];
+  const identical: number[] = [];
+  try {
+    for (let round = 0; round < rounds; round += 1) {
+      audited.push(await tps('compliance.user_profiles'));
+      identical.push(await tps('public.bench_identical_profiles'));
+    }
+  } finally {
+    sealing = false;
+    await sealed;
+    await sealer.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { audited, identical };
+}
+
 export async function run(db: BenchDatabase, quick: boolean) {
   const seconds = quick ? 1 : 4;
   const rounds = quick ? 2 : 5;
@@ -63,9 +123,18 @@ export async function run(db: BenchDatabase, quick: boolean) {
   } finally {
     await closeAll(clients);
   }
+  const pgbench = findPgbench();
+  if (pgbench) {
+    const outside = await pgbenchRounds(db, pgbench, seconds, rounds);
+    figure('P1', 'pgbench_audited_tps', median(outside.audited), 'tx/s');
+    figure('P1', 'pgbench_unaudited_tps', median(outside.identical), 'tx/s');
+    figure('P1', 'pgbench_audited_over_unaudited', median(outside.audited) / median(outside.identical), 'x', { op: '>=', value: 0.85 });
+  } else {
+    console.log('figure P1 pgbench_audited_over_unaudited: not measured, no pgbench on this machine');
+  }
   figure('P1', 'audited_tx_per_s', median(audited), 'tx/s');
   figure('P1', 'unaudited_tx_per_s', median(identical), 'tx/s');
-  figure('P1', 'audited_over_unaudited', median(audited) / median(identical), 'x', { op: '>=', value: 0.8 });
+  figure('P1', 'audited_over_unaudited', median(audited) / median(identical), 'x', { op: '>=', value: 0.85 });
   // informational: the same table without row-level security either
   figure('P1', 'no_rls_tx_per_s', median(bare), 'tx/s');
   figure('P1', 'audited_over_no_rls', median(audited) / median(bare), 'x');
