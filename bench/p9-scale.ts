@@ -10,7 +10,7 @@ import { buildEvidencePackage } from '../server/evidence/package.js';
 import { insertAuditRows } from './fixtures.js';
 import { type BenchDatabase, figure, percentile, printConditions, quiet, timed } from './lib.js';
 
-interface Scale {
+export interface Scale {
   label: 'small' | 'large';
   subjects: number;
   auditRows: number;
@@ -19,7 +19,7 @@ interface Scale {
   healthRecordEvery: number;
 }
 
-const PREFIX = 'user:p9-';
+export const PREFIX = 'user:p9-';
 const CHUNK = 100_000;
 const RETENTION_DAYS = 90; // the conversations policy's default
 const SPREAD_DAYS = 365;
@@ -78,7 +78,7 @@ async function sealAll(db: BenchDatabase) {
   while ((await db.admin`select compliance.seal_audit_log(10000, 100) as n`)[0]!.n > 0);
 }
 
-async function build(db: BenchDatabase, scale: Scale) {
+export async function build(db: BenchDatabase, scale: Scale) {
   const steps: Record<string, number> = {};
   await db.admin`select compliance.ensure_audit_partitions(3, 13)`;
   [steps.subjects_ms] = await timed(() => loadSubjects(db, scale));

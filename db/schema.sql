@@ -7159,6 +7159,7 @@ COMMENT ON FUNCTION compliance_private.end_bulk_operation() IS 'Ends the mark of
 CREATE FUNCTION compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $_$
 declare
   v_counts jsonb := '{}';
@@ -7334,7 +7335,7 @@ ALTER FUNCTION compliance_private.erase_subject_core(user_id text, reason text, 
 -- Name: FUNCTION erase_subject_core(user_id text, reason text, confirm boolean, requested_by text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text) IS 'The erasure transaction; see compliance.erase_subject.';
+COMMENT ON FUNCTION compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text) IS 'The erasure transaction; see compliance.erase_subject. Its statements run on generic plans (plan_cache_mode): a custom plan over every audit partition costs more to make than to run, and made a connection''s first five erasures twice as slow as the rest.';
 
 --
 -- Name: expired_audit_partitions(timestamp with time zone); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -7371,6 +7372,7 @@ COMMENT ON FUNCTION compliance_private.expired_audit_partitions(cutoff timestamp
 CREATE FUNCTION compliance_private.export_subject_core(user_id text, kind text) RETURNS json
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
   v_request_id bigint;
@@ -7392,7 +7394,7 @@ ALTER FUNCTION compliance_private.export_subject_core(user_id text, kind text) O
 -- Name: FUNCTION export_subject_core(user_id text, kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document.';
+COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document. Its statements run on generic plans (plan_cache_mode): a custom plan over every audit partition costs more to make than to run, and a connection''s first five exports paid it each time.';
 
 --
 -- Name: grant_duration(integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
