@@ -54,11 +54,11 @@ function findPgbench(): string | null {
   return null;
 }
 
-/** the same update as auditedUpdate, as a pgbench script: each client updates its own subject */
+/** the same update as auditedUpdate, as a pgbench script: each client updates its own subject ('user:' || 'bench-': pgbench reads :name as a variable even inside a string) */
 const pgbenchScript = (table: ProfileTable) => `BEGIN;
 SET LOCAL ROLE compliance_app;
-SELECT compliance.set_request_context('user:bench-' || (:client_id % ${CLIENTS}), '{}', '127.0.0.1', 'bench');
-UPDATE ${table} SET full_name = 'name ' || random() WHERE user_id = 'user:bench-' || (:client_id % ${CLIENTS});
+SELECT compliance.set_request_context('user:' || 'bench-' || (:client_id % ${CLIENTS}), '{}', '127.0.0.1', 'bench');
+UPDATE ${table} SET full_name = 'name ' || random() WHERE user_id = 'user:' || 'bench-' || (:client_id % ${CLIENTS});
 COMMIT;
 `;
 
