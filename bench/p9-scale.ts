@@ -179,6 +179,8 @@ async function measureAll(db: BenchDatabase, scale: Scale, samples: number): Pro
   jobs.incremental_verification = await measure(db.adminUrl, (sql) => sql`
     select ok from compliance.verify_audit_log(${checkpoint!.seal_no}, ${checkpoint!.seal_hash})`, true);
   jobs.incremental_verification.rows = dayRows;
+  // 05:30: the PHI access review reads the day's PHI accesses against the weeks before
+  jobs.phi_review_daily = await measure(worker, (sql) => sql`select * from compliance.review_phi_access()`, true);
   jobs.checks_daily = await measure(worker, (sql) => sql`select compliance.run_compliance_checks('schedule', false, false)`, true);
   jobs.monthly_report = await measure(worker, (sql) => sql`
     select compliance.generate_monthly_report((date_trunc('month', now()) - interval '1 month')::date)`, true);
@@ -203,6 +205,13 @@ async function measureAll(db: BenchDatabase, scale: Scale, samples: number): Pro
   const erase: number[] = [];
   const dpo = postgres(db.adminUrl, { ...quiet, max: 1 });
   try {
+    // the connection's first export and erasure compile the PL/pgSQL and fill its caches (P3 reports
+    // that on its own): subject 0, never sampled, takes them
+    await dpo.begin(async (tx) => {
+      await asDpo(tx as unknown as Sql);
+      await tx`select compliance.export_subject(${`${PREFIX}0`})::text`;
+      await tx`select compliance.erase_subject(${`${PREFIX}0`}, 'scale benchmark', true)`;
+    });
     for (let i = 0; i < samples; i += 1) {
       exportMs.push((await timed(() => dpo.begin(async (tx) => {
         await asDpo(tx as unknown as Sql);
@@ -269,7 +278,7 @@ export async function run(db: BenchDatabase, quick: boolean) {
     figure('P9', `erase_p${p}_large_over_small`, percentile(large.erase, p) / percentile(small.erase, p), 'x', { op: '<=', value: 1.3 });
     figure('P9', `export_p${p}_large_over_small`, percentile(large.exportMs, p) / percentile(small.exportMs, p), 'x', { op: '<=', value: 1.3 });
   }
-  for (const name of ['checks_daily', 'monthly_report', 'evidence_month', 'incremental_verification', 'retention_day']) {
+  for (const name of ['phi_review_daily', 'checks_daily', 'monthly_report', 'evidence_month', 'incremental_verification', 'retention_day']) {
     figure('P9', `${name}_large_over_small`, large.jobs[name]!.ms / small.jobs[name]!.ms, 'x', { op: '<=', value: growth });
   }
   figure('P9', 'checks_daily_large', large.jobs.checks_daily!.ms / 1000, 's', { op: '<', value: 300 });
