@@ -23,8 +23,8 @@ export interface BenchDatabase {
   close: () => Promise<void>;
 }
 
-/** a throwaway tombstone pepper for the benchmark databases, handed to every session */
-export const BENCH_PEPPER = randomBytes(32).toString('hex');
+/** a throwaway tombstone pepper for the benchmark databases, handed to every session (BENCH_TOMBSTONE_PEPPER: a known one, to open a kept database in psql) */
+export const BENCH_PEPPER = process.env.BENCH_TOMBSTONE_PEPPER ?? randomBytes(32).toString('hex');
 export const quiet = { onnotice: () => undefined, connection: pepperParameters(BENCH_PEPPER) } as const;
 
 export async function benchDatabase(name: string): Promise<BenchDatabase> {

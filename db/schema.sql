@@ -7160,6 +7160,7 @@ CREATE FUNCTION compliance_private.erase_subject_core(user_id text, reason text,
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET plan_cache_mode TO 'force_generic_plan'
+    SET jit TO 'off'
     AS $_$
 declare
   v_counts jsonb := '{}';
@@ -7335,7 +7336,7 @@ ALTER FUNCTION compliance_private.erase_subject_core(user_id text, reason text, 
 -- Name: FUNCTION erase_subject_core(user_id text, reason text, confirm boolean, requested_by text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text) IS 'The erasure transaction; see compliance.erase_subject. Its statements run on generic plans (plan_cache_mode): a custom plan over every audit partition costs more to make than to run, and made a connection''s first five erasures twice as slow as the rest.';
+COMMENT ON FUNCTION compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text) IS 'The erasure transaction; see compliance.erase_subject. Its statements run on generic plans (plan_cache_mode), without JIT compilation (a generic plan''s row estimates over a million subjects passed jit_above_cost, and compiling took longer than the erasure): a custom plan over every audit partition costs more to make than to run, and made a connection''s first five erasures twice as slow as the rest.';
 
 --
 -- Name: expired_audit_partitions(timestamp with time zone); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -7373,6 +7374,7 @@ CREATE FUNCTION compliance_private.export_subject_core(user_id text, kind text) 
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET plan_cache_mode TO 'force_generic_plan'
+    SET jit TO 'off'
     AS $$
 declare
   v_request_id bigint;
@@ -7394,7 +7396,7 @@ ALTER FUNCTION compliance_private.export_subject_core(user_id text, kind text) O
 -- Name: FUNCTION export_subject_core(user_id text, kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document. Its statements run on generic plans (plan_cache_mode): a custom plan over every audit partition costs more to make than to run, and a connection''s first five exports paid it each time.';
+COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document. Its statements run on generic plans (plan_cache_mode), without JIT compilation (a generic plan''s row estimates over a million subjects passed jit_above_cost, and compiling took longer than the export): a custom plan over every audit partition costs more to make than to run, and a connection''s first five exports paid it each time.';
 
 --
 -- Name: grant_duration(integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner

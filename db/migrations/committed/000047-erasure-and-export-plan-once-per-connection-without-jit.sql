@@ -1,10 +1,12 @@
 --! Previous: sha1:47824cf6d53ecd1a5545901c78f42765fe7422e2
---! Hash: sha1:ab2cd3003ad043cfc4c5ed59c94f63c697517506
---! Message: Erasure and export plan once per connection
+--! Hash: sha1:5ae36ecce8ba5258fe17faf7b3047d8acfd588a7
+--! Message: Erasure and export plan once per connection, without JIT
 
 -- Erasure and export plan their statements once per connection (generic plans): the custom plans
 -- PostgreSQL makes for a prepared statement's first five runs covered every audit partition, and
--- cost a connection's first five erasures about 25 ms each (BENCHMARKS.md, session 10).
+-- cost a connection's first five erasures about 25 ms each. Without JIT: a generic plan's row
+-- estimates over a million subjects passed jit_above_cost, and compiling its expressions took
+-- 0.1 to 2.3 s per erasure (BENCHMARKS.md, session 10).
 -- included from fixtures/subject-rights/erase_subject_core.sql
 -- compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text): its current definition. Change it here and include this file
 -- in the migration that changes it (db/CONVENTIONS.md).
@@ -14,6 +16,7 @@ CREATE OR REPLACE FUNCTION compliance_private.erase_subject_core(user_id text, r
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
+ SET jit TO 'off'
 AS $function$
 declare
   v_counts jsonb := '{}';
@@ -184,7 +187,7 @@ end;
 $function$;
 
 comment on function compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text) is
-  'The erasure transaction; see compliance.erase_subject. Its statements run on generic plans (plan_cache_mode): a custom plan over every audit partition costs more to make than to run, and made a connection''s first five erasures twice as slow as the rest.';
+  'The erasure transaction; see compliance.erase_subject. Its statements run on generic plans (plan_cache_mode), without JIT compilation (a generic plan''s row estimates over a million subjects passed jit_above_cost, and compiling took longer than the erasure): a custom plan over every audit partition costs more to make than to run, and made a connection''s first five erasures twice as slow as the rest.';
 
 -- included from fixtures/subject-rights/export_subject_core.sql
 -- compliance_private.export_subject_core(user_id text, kind text): its current definition. Change it here and include this file
@@ -195,6 +198,7 @@ CREATE OR REPLACE FUNCTION compliance_private.export_subject_core(user_id text, 
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_generic_plan'
+ SET jit TO 'off'
 AS $function$
 declare
   v_request_id bigint;
@@ -211,4 +215,4 @@ end;
 $function$;
 
 comment on function compliance_private.export_subject_core(user_id text, kind text) is
-  'Registers and completes an access or portability request, audits it and returns the subject document. Its statements run on generic plans (plan_cache_mode): a custom plan over every audit partition costs more to make than to run, and a connection''s first five exports paid it each time.';
+  'Registers and completes an access or portability request, audits it and returns the subject document. Its statements run on generic plans (plan_cache_mode), without JIT compilation (a generic plan''s row estimates over a million subjects passed jit_above_cost, and compiling took longer than the export): a custom plan over every audit partition costs more to make than to run, and a connection''s first five exports paid it each time.';
