@@ -38,7 +38,7 @@ export async function benchDatabase(name: string): Promise<BenchDatabase> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-bench-'));
     chmodSync(dir, 0o755); // the postgres OS user runs the cluster when we are root
     const cluster = await startEmbedded(
-      { databaseDir: path.join(dir, 'pg'), port: await freePort(), password: 'bench', persistent: false, settings: { max_connections: '200', shared_buffers: '256MB' } },
+      { databaseDir: path.join(dir, 'pg'), port: await freePort(), password: 'bench', persistent: false, settings: { max_connections: '200', shared_buffers: process.env.BENCH_SHARED_BUFFERS ?? '256MB' } },
       true,
     );
     maintenance = cluster.adminUrl('postgres');

@@ -90,6 +90,15 @@ describe('export (Art. 15, 20)', () => {
 });
 
 describe('erasure (Art. 17)', () => {
+  it('plans its statements once per connection and never JIT-compiles them, as export does: a generic plan\'s estimates over a million subjects pass jit_above_cost', async () => {
+    const rows = await db.admin<{ proname: string; proconfig: string[] }[]>`
+      select p.proname, p.proconfig from pg_proc p
+       where p.oid in ('compliance_private.erase_subject_core(text,text,boolean,text)'::regprocedure,
+                       'compliance_private.export_subject_core(text,text)'::regprocedure) order by 1`;
+    expect(rows.map((r) => r.proname)).toEqual(['erase_subject_core', 'export_subject_core']);
+    for (const row of rows) expect(row.proconfig).toEqual(expect.arrayContaining(['plan_cache_mode=force_generic_plan', 'jit=off']));
+  });
+
   it('needs confirm => true (CONFM)', async () => {
     await seedFullSubject('user:unsure');
     await expectSqlState(db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject('user:unsure', 'request', false)`), 'CONFM');
