@@ -157,12 +157,12 @@ async function asDpo(sql: Sql) {
 interface Results {
   build: Record<string, number>;
   jobs: Record<string, Measured & { rows?: number }>;
-  erase: number[];
-  exportMs: number[];
+  erasures: number[];
+  exports: number[];
 }
 
 async function measureAll(db: BenchDatabase, scale: Scale, samples: number): Promise<Results> {
-  const build_ = await build(db, scale);
+  const built = await build(db, scale);
   const jobs: Results['jobs'] = {};
   const worker = db.loginUrl('worker');
 
@@ -201,8 +201,8 @@ async function measureAll(db: BenchDatabase, scale: Scale, samples: number): Pro
 
   // typical subjects, spread over the id space, distinct for export and erasure
   const subject = (i: number, offset: number) => `${PREFIX}${Math.floor(((i * 2 + offset) * scale.subjects) / (samples * 2)) + 1}`;
-  const exportMs: number[] = [];
-  const erase: number[] = [];
+  const exports: number[] = [];
+  const erasures: number[] = [];
   const dpo = postgres(db.adminUrl, { ...quiet, max: 1 });
   try {
     // the connection's first export and erasure compile the PL/pgSQL and fill its caches (P3 reports
@@ -213,11 +213,11 @@ async function measureAll(db: BenchDatabase, scale: Scale, samples: number): Pro
       await tx`select compliance.erase_subject(${`${PREFIX}0`}, 'scale benchmark', true)`;
     });
     for (let i = 0; i < samples; i += 1) {
-      exportMs.push((await timed(() => dpo.begin(async (tx) => {
+      exports.push((await timed(() => dpo.begin(async (tx) => {
         await asDpo(tx as unknown as Sql);
         await tx`select compliance.export_subject(${subject(i, 0)})::text`;
       })))[0]);
-      erase.push((await timed(() => dpo.begin(async (tx) => {
+      erasures.push((await timed(() => dpo.begin(async (tx) => {
         await asDpo(tx as unknown as Sql);
         await tx`select compliance.erase_subject(${subject(i, 1)}, 'scale benchmark', true)`;
       })))[0]);
@@ -225,7 +225,7 @@ async function measureAll(db: BenchDatabase, scale: Scale, samples: number): Pro
   } finally {
     await dpo.end();
   }
-  return { build: build_, jobs, erase, exportMs };
+  return { build: built, jobs, erasures, exports };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,10 +238,10 @@ function printTable(small: Results, large: Results, sizes: { small: Scale; large
   console.log('|---|---|---|---|---|---|---|---|');
   const per = (name: string, a: number[], b: number[], p: number) =>
     console.log(`| ${name} p${p} | ${fmt(percentile(a, p), 1)} ms | ${fmt(percentile(b, p), 1)} ms | ${fmt(percentile(b, p) / percentile(a, p), 2)}x | | | | |`);
-  per('erasure', small.erase, large.erase, 50);
-  per('erasure', small.erase, large.erase, 99);
-  per('export', small.exportMs, large.exportMs, 50);
-  per('export', small.exportMs, large.exportMs, 99);
+  per('erasure', small.erasures, large.erasures, 50);
+  per('erasure', small.erasures, large.erasures, 99);
+  per('export', small.exports, large.exports, 50);
+  per('export', small.exports, large.exports, 99);
   for (const name of Object.keys(small.jobs)) {
     const a = small.jobs[name]!;
     const b = large.jobs[name]!;
@@ -275,8 +275,8 @@ export async function run(db: BenchDatabase, quick: boolean) {
   printTable(small, large, sizes);
   const growth = sizes.large.subjects / sizes.small.subjects;
   for (const p of [50, 99]) {
-    figure('P9', `erase_p${p}_large_over_small`, percentile(large.erase, p) / percentile(small.erase, p), 'x', { op: '<=', value: 1.3 });
-    figure('P9', `export_p${p}_large_over_small`, percentile(large.exportMs, p) / percentile(small.exportMs, p), 'x', { op: '<=', value: 1.3 });
+    figure('P9', `erase_p${p}_large_over_small`, percentile(large.erasures, p) / percentile(small.erasures, p), 'x', { op: '<=', value: 1.3 });
+    figure('P9', `export_p${p}_large_over_small`, percentile(large.exports, p) / percentile(small.exports, p), 'x', { op: '<=', value: 1.3 });
   }
   for (const name of ['phi_review_daily', 'checks_daily', 'monthly_report', 'evidence_month', 'incremental_verification', 'retention_day']) {
     figure('P9', `${name}_large_over_small`, large.jobs[name]!.ms / small.jobs[name]!.ms, 'x', { op: '<=', value: growth });
