@@ -3483,7 +3483,10 @@ begin
   perform compliance_private.require_subject(user_id);
   insert into compliance.consent_records (user_id, purpose, granted, policy_version, source, ip_address, user_agent)
     values (record_consent.user_id, record_consent.purpose, record_consent.granted,
-            record_consent.policy_version, record_consent.source,
+            -- unnamed: the version the purpose is asked under now, never a placeholder
+            coalesce(record_consent.policy_version,
+                     (select p.policy_version from compliance.consent_purposes p where p.purpose = record_consent.purpose)),
+            record_consent.source,
             compliance.current_client_ip(), compliance.current_user_agent())
   returning * into v_row;
   return v_row;
@@ -3496,7 +3499,7 @@ ALTER FUNCTION compliance.record_consent(user_id text, purpose text, granted boo
 -- Name: FUNCTION record_consent(user_id text, purpose text, granted boolean, policy_version text, source text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) IS 'Records a grant (granted => true) or withdrawal (false) of consent for a purpose, with the privacy notice version, the source (api, import, dba) and, as evidence, the client IP and user agent of the request context (GDPR Art. 7(1)). Withdrawing is the same call as granting (Art. 7(3)). Audited as consent.granted / consent.withdrawn. Errors: PURPS unknown or inactive purpose, UNKSJ, ERASD.';
+COMMENT ON FUNCTION compliance.record_consent(user_id text, purpose text, granted boolean, policy_version text, source text) IS 'Records a grant (granted => true) or withdrawal (false) of consent for a purpose, with the privacy notice version (NULL: the version the purpose is asked under now, consent_purposes.policy_version), the source (api, import, dba) and, as evidence, the client IP and user agent of the request context (GDPR Art. 7(1)). Withdrawing is the same call as granting (Art. 7(3)). Audited as consent.granted / consent.withdrawn. Errors: PURPS unknown or inactive purpose, UNKSJ, ERASD.';
 
 --
 -- Name: evidence_packages; Type: TABLE; Schema: compliance; Owner: compliance_owner

@@ -48,7 +48,8 @@ export const consentType = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a consent
 export const consentInput = z.strictObject({
   consent_type: consentType,
   granted: strictBoolean(),
-  policy_version: z.string().min(1).max(64).default('unversioned'),
+  /** omitted: the version the purpose is asked under now (me.consent.purposes) */
+  policy_version: z.string().min(1).max(64).optional(),
 });
 
 export const consentRecord = z.object({

@@ -16,7 +16,7 @@ const consentRouter = router({
     .mutation(async ({ ctx, input }) => {
       const [record] = await ctx.tx`
         select id, purpose, granted, policy_version, source, recorded_at, host(ip_address) as ip_address, user_agent
-          from compliance.record_consent(${ctx.identity.subject}, ${input.consent_type}, ${input.granted}, ${input.policy_version}, 'api')`;
+          from compliance.record_consent(${ctx.identity.subject}, ${input.consent_type}, ${input.granted}, ${input.policy_version ?? null}, 'api')`;
       return { status: 'consent_recorded' as const, record: record as z.infer<typeof s.consentRecord> };
     }),
   purposes: subjectProcedure

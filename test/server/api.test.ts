@@ -146,6 +146,20 @@ describe('consent over HTTP', () => {
     expect(unknown.json.message).toContain('valid purposes');
   });
 
+  it('records the version a purpose is asked under now when the client names none, and the named one when it does', async () => {
+    const token = await api.token('user:unversioned');
+    const [before] = await api.db.admin`select policy_version from compliance.consent_purposes where purpose = 'marketing'`;
+    await api.db.admin`update compliance.consent_purposes set policy_version = '2026-11' where purpose = 'marketing'`;
+    try {
+      expect((await api.call('POST', '/api/v1/users/me/consent', token, { consent_type: 'marketing', granted: true })).status).toBe(200);
+      expect((await api.call('POST', '/api/v1/users/me/consent', token, { consent_type: 'marketing', granted: false, policy_version: '2026-10' })).status).toBe(200);
+      const rows = await api.db.admin`select policy_version from compliance.consent_records where user_id = 'user:unversioned' order by id`;
+      expect(rows.map((r) => r.policy_version)).toEqual(['2026-11', '2026-10']);
+    } finally {
+      await api.db.admin`update compliance.consent_purposes set policy_version = ${before!.policy_version} where purpose = 'marketing'`;
+    }
+  });
+
   it('never shows subject A subject B\'s consents', async () => {
     const other = await api.call('GET', '/api/v1/users/me/consent', await api.token('user:stranger'));
     expect(other.json.consents).toEqual([]);
