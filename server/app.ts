@@ -8,7 +8,7 @@ import { type ContextDeps, createRequestContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { handleExport } from './rest/export.js';
 import { sendError, sendJson, sendTrpcError } from './rest/respond.js';
-import { bodyLeftUnread, preReadJsonBody } from './input/json-body.js';
+import { bodyLeftUnread, preReadJsonBody, treatBodylessAsJson } from './input/json-body.js';
 import { registerDatabaseMetrics } from './metrics.js';
 import { booleanQueryKeys, decodePathSegments, prepareQuery, restMethods, routeMatcher } from './rest/query.js';
 import { appRouter } from './routers/index.js';
@@ -58,6 +58,7 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
     } },
     { when: (method, path) => path.startsWith('/trpc/') && method !== 'POST', answer: (req, res) => trpc(req, res) },
     { when: (_method, path) => path.startsWith('/trpc/'), answer: (req, res, path, fail) => {
+      treatBodylessAsJson(req);
       preReadJsonBody(req, bodyLimit(path), true).then(() => trpc(req, res), (error: unknown) => refuse(res, error, sendTrpcError)).catch(fail);
     } },
     { when: (method, path) => method === 'GET' && path === '/api/v1/users/me/export', answer: (req, res, _path, fail) => {
@@ -72,6 +73,7 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
         return;
       }
       req.url = decodePathSegments(req.url!.slice('/api'.length));
+      if (req.method === 'POST') treatBodylessAsJson(req);
       const json = req.headers['content-type']?.toLowerCase().startsWith('application/json') ?? false;
       Promise.resolve()
         .then(() => {

@@ -63,6 +63,17 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
   });
 }
 
+/**
+ * A request that carries no body and names no type (a bodyless action such as signing out) is
+ * taken as JSON with nothing in it, so both adapters run its procedure rather than answering 415;
+ * a body of another type is still refused.
+ */
+export function treatBodylessAsJson(req: IncomingMessage): void {
+  const length = req.headers['content-length'];
+  const bodyless = req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+  if (bodyless && req.headers['content-type'] === undefined) req.headers['content-type'] = 'application/json';
+}
+
 /** whether an answer must close its connection: the request's body was left unread */
 export const bodyLeftUnread = (error: unknown) => error instanceof TRPCError && error.code === 'PAYLOAD_TOO_LARGE';
 

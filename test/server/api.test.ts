@@ -130,6 +130,24 @@ describe('the seed guide\'s REST paths', () => {
   });
 });
 
+describe('bodyless actions', () => {
+  it('signs out on a POST that carries no body and no content type, over REST and tRPC, and still refuses a body of another type (415)', async () => {
+    const rest = await api.token('user:bodyless-rest');
+    expect((await api.call('GET', '/api/v1/users/me', rest)).status).toBe(200);
+    const closed = await api.call('POST', '/api/v1/users/me/session/close', rest);
+    expect(closed.status, closed.text).toBe(200);
+    expect(closed.json).toEqual({ closed: true });
+    expect((await api.call('GET', '/api/v1/users/me', rest)).status).toBe(401);
+    const trpc = await api.token('user:bodyless-trpc');
+    expect((await api.call('GET', '/api/v1/users/me', trpc)).status).toBe(200);
+    const viaTrpc = await api.call('POST', '/trpc/me.signOut', trpc);
+    expect(viaTrpc.status, viaTrpc.text).toBe(200);
+    const typed = await api.call('POST', '/api/v1/users/me/consent', await api.token('user:bodyless-typed'), undefined,
+      { 'content-type': 'text/plain', 'content-length': '0' });
+    expect(typed.status).toBe(415);
+  });
+});
+
 describe('consent over HTTP', () => {
   it('stores the request\'s IP address and user agent with the consent, not the body\'s', async () => {
     const token = await api.token('user:consenter');
