@@ -1,10 +1,11 @@
 /** P1: an audited profile update through the app role vs the same update on an identical unaudited table. */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import postgres, { type Sql } from 'postgres';
+import { postgresPrograms } from '../db/postgres-binaries.js';
 import { BENCH_PEPPER, type BenchDatabase, closeAll, closedLoop, connections, figure, median, printConditions, quiet } from './lib.js';
 
 const CLIENTS = 8;
@@ -46,12 +47,10 @@ async function copyProfiles(db: BenchDatabase, table: string, policies: boolean)
   }
 }
 
-/** pgbench from PATH or the PostgreSQL installation beside it; null where neither has one */
+/** the newest pgbench on this machine (any version drives any server); null where there is none */
 function findPgbench(): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat(['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin'])) {
-    if (dir && existsSync(path.join(dir, 'pgbench'))) return path.join(dir, 'pgbench');
-  }
-  return null;
+  const programs = postgresPrograms('pgbench');
+  return programs.size === 0 ? null : programs.get(Math.max(...programs.keys()))!;
 }
 
 /** the same update as auditedUpdate, as a pgbench script: each client updates its own subject ('user:' || 'bench-': pgbench reads :name as a variable even inside a string) */
@@ -76,9 +75,13 @@ async function pgbenchRounds(db: BenchDatabase, pgbench: string, seconds: number
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }
   })();
+  const scripts = new Map<ProfileTable, string>();
+  for (const table of ['compliance.user_profiles', 'public.bench_identical_profiles'] as const) {
+    scripts.set(table, path.join(dir, `${table}.sql`));
+    writeFileSync(scripts.get(table)!, pgbenchScript(table));
+  }
   const tps = async (table: ProfileTable) => {
-    const script = path.join(dir, `${table}.sql`);
-    writeFileSync(script, pgbenchScript(table));
+    const script = scripts.get(table)!;
     const { stdout } = await promisify(execFile)(pgbench, ['-n', '-c', String(CLIENTS), '-j', '2', '-T', String(seconds), '-M', 'prepared', '-f', script, db.adminUrl],
       { env: { ...process.env, PGOPTIONS: `-c compliance.tombstone_pepper=${BENCH_PEPPER}` } });
     const match = /tps = ([\d.]+)/.exec(stdout);

@@ -3,26 +3,11 @@
  * test cluster's own when this machine has them, else the machine's server on 127.0.0.1:5432
  * with the pg_dump that matches it, said in the output. Without either, a clear failure.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import { inject } from 'vitest';
+import { postgresPrograms } from '../../db/postgres-binaries.js';
 import { quiet } from './database.js';
-
-/** every pg_dump on this machine, by major version */
-function pgDumps(): Map<number, string> {
-  const found = new Map<number, string>();
-  const candidates = ['/usr/lib/postgresql', '/usr/local/pgsql', '/opt/homebrew/opt']
-    .filter(existsSync)
-    .flatMap((root) => readdirSync(root).map((entry) => path.join(root, entry, 'bin', 'pg_dump')));
-  const onPath = spawnSync('sh', ['-c', 'command -v pg_dump'], { encoding: 'utf8' }).stdout.trim();
-  for (const candidate of [...candidates, onPath].filter((p) => p && existsSync(p))) {
-    const version = spawnSync(candidate, ['--version'], { encoding: 'utf8' }).stdout.match(/(\d+)\.\d+/);
-    if (version && !found.has(Number(version[1]))) found.set(Number(version[1]), candidate);
-  }
-  return found;
-}
 
 async function serverMajor(url: string): Promise<number | undefined> {
   const sql = postgres(url, { ...quiet, max: 1, connect_timeout: 3 });
@@ -39,7 +24,7 @@ async function serverMajor(url: string): Promise<number | undefined> {
 export interface RoundTrip { maintenanceUrl: string; pgDump: string; pgRestore: string; note: string }
 
 export async function chooseServer(what: string): Promise<RoundTrip> {
-  const dumps = pgDumps();
+  const dumps = postgresPrograms('pg_dump');
   const own = inject('maintenanceUrl');
   const ownMajor = (await serverMajor(own))!;
   const tool = (dump: string) => ({ pgDump: dump, pgRestore: path.join(path.dirname(dump), 'pg_restore') });
