@@ -636,22 +636,22 @@ CREATE FUNCTION compliance.breach_deadlines(at timestamp with time zone DEFAULT 
   )
   select d.id, d.status, d.discovered_at, d.affected_count,
          d.authority_due,
-         case when d.notified_authority_at is not null then 'notified' when d.authority_due <= at then 'overdue'
+         case when d.notified_authority_at is not null then 'notified' when d.notifiable is false then 'not_required' when d.authority_due <= at then 'overdue'
               when d.authority_due <= at + interval '24 hours' then 'due_within_24h' else 'pending' end,
          round(extract(epoch from d.authority_due - at) / 3600, 1),
          d.individuals_due,
-         case when d.notified_individuals_at is not null then 'notified' when d.individuals_due <= at then 'overdue'
+         case when d.notified_individuals_at is not null then 'notified' when d.notifiable is false then 'not_required' when d.individuals_due <= at then 'overdue'
               when d.individuals_due <= at + interval '24 hours' then 'due_within_24h' else 'pending' end,
          round(extract(epoch from d.individuals_due - at) / 3600, 1),
          d.affected_count >= 500,
-         case when d.notified_hhs_at is not null then 'notified' when d.hhs_due <= at then 'overdue'
+         case when d.notified_hhs_at is not null then 'notified' when d.notifiable is false then 'not_required' when d.hhs_due <= at then 'overdue'
               when d.hhs_due <= at + interval '24 hours' then 'due_within_24h' else 'pending' end,
-         case when d.affected_count < 500 then 'not_required' when d.notified_media_at is not null then 'notified'
+         case when d.notified_media_at is not null then 'notified' when d.affected_count < 500 or d.notifiable is false then 'not_required'
               when d.individuals_due <= at then 'overdue' else 'pending' end,
          d.hhs_due
     from d
-   order by least(case when d.notified_authority_at is null then d.authority_due end,
-                  case when d.notified_individuals_at is null then d.individuals_due end) nulls last, d.id;
+   order by least(case when d.notified_authority_at is null and d.notifiable is distinct from false then d.authority_due end,
+                  case when d.notified_individuals_at is null and d.notifiable is distinct from false then d.individuals_due end) nulls last, d.id;
 $$;
 
 ALTER FUNCTION compliance.breach_deadlines(at timestamp with time zone) OWNER TO compliance_owner;
@@ -660,7 +660,7 @@ ALTER FUNCTION compliance.breach_deadlines(at timestamp with time zone) OWNER TO
 -- Name: FUNCTION breach_deadlines(at timestamp with time zone); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.breach_deadlines(at timestamp with time zone) IS 'Every breach with its deadlines as at the instant given (now by default): the supervisory authority 72 hours after discovery (GDPR Art. 33), individuals 60 days after (HIPAA §164.404; GDPR Art. 34 "without undue delay"), HHS and the media within the same 60 days when 500 or more are affected (HIPAA §164.406-408(b)), HHS alone in the yearly log when fewer are, within 60 days after the end of the calendar year of discovery (§164.408(c), hhs_due_at); each notified, overdue, due_within_24h or pending, with the hours left. Most urgent first.';
+COMMENT ON FUNCTION compliance.breach_deadlines(at timestamp with time zone) IS 'Every breach with its deadlines as at the instant given (now by default): the supervisory authority 72 hours after discovery (GDPR Art. 33), individuals 60 days after (HIPAA §164.404; GDPR Art. 34 "without undue delay"), HHS and the media within the same 60 days when 500 or more are affected (HIPAA §164.406-408(b)), HHS alone in the yearly log when fewer are, within 60 days after the end of the calendar year of discovery (§164.408(c), hhs_due_at); each notified, overdue, due_within_24h or pending, with the hours left, or not_required when the DPO judged the breach not notifiable (breaches.notifiable false, with the reason: GDPR Art. 33(1), HIPAA §164.402(2)). Most urgent first.';
 
 --
 -- Name: break_glass(text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -794,10 +794,15 @@ CREATE TABLE compliance.breaches (
     closed_at timestamp with time zone,
     closed_by text,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    risk_factors text[] DEFAULT '{}'::text[] NOT NULL,
+    notifiable boolean,
+    not_notifiable_reason text,
     CONSTRAINT breaches_affected_count_positive CHECK ((affected_count >= 0)),
     CONSTRAINT breaches_closed_when CHECK (((status = 'closed'::text) = (closed_at IS NOT NULL))),
     CONSTRAINT breaches_description_given CHECK (((length(TRIM(BOTH FROM description)) >= 1) AND (length(TRIM(BOTH FROM description)) <= 4000))),
+    CONSTRAINT breaches_not_notifiable_explained CHECK (((notifiable IS DISTINCT FROM false) OR ((length(TRIM(BOTH FROM not_notifiable_reason)) >= 1) AND (length(TRIM(BOTH FROM not_notifiable_reason)) <= 4000)))),
     CONSTRAINT breaches_notified_after_discovery CHECK (((COALESCE(notified_authority_at, notified_individuals_at, notified_hhs_at, notified_media_at) IS NULL) OR (LEAST(notified_authority_at, notified_individuals_at, notified_hhs_at, notified_media_at) >= discovered_at))),
+    CONSTRAINT breaches_reason_only_when_not_notifiable CHECK (((notifiable IS FALSE) OR (not_notifiable_reason IS NULL))),
     CONSTRAINT breaches_status_known CHECK ((status = ANY (ARRAY['open'::text, 'contained'::text, 'closed'::text])))
 );
 
@@ -906,6 +911,24 @@ COMMENT ON COLUMN compliance.breaches.closed_by IS 'Who closed it; emptied when 
 --
 
 COMMENT ON COLUMN compliance.breaches.updated_at IS 'When it last changed; maintained by trigger.';
+
+--
+-- Name: COLUMN breaches.risk_factors; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.risk_factors IS 'The DPO''s assessment: what makes the breach risky or not for the people affected (the data was encrypted, the recipient is trusted, special categories were involved, …).';
+
+--
+-- Name: COLUMN breaches.notifiable; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.notifiable IS 'The DPO''s judgement: true when the authority and the individuals must be told; false when the breach is unlikely to result in a risk (GDPR Art. 33(1), HIPAA §164.402(2)), with not_notifiable_reason; null until assessed, when every deadline runs.';
+
+--
+-- Name: COLUMN breaches.not_notifiable_reason; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.breaches.not_notifiable_reason IS 'Why a breach judged not notifiable is unlikely to result in a risk: the documentation GDPR Art. 33(5) requires. Present exactly when notifiable is false.';
 
 --
 -- Name: close_breach(bigint, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -2832,44 +2855,23 @@ ALTER FUNCTION compliance.phi_access(patient text, purpose text, intent text, re
 COMMENT ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) IS 'Asks whether the caller may read, create, update or delete (intent) the patient''s health records for a purpose of use (treatment, payment, operations, emergency, patient_request). One row: allowed and, when it is, the patient''s newest wrapped data key (NULL before the first record; the server makes one), the record''s category, recorded_at and current version for an update (else the database''s time, to the millisecond, and no version): the server binds the next version into the new integrity code. A refusal returns allowed = false with the reason (to staff, an unknown or erased patient reads as no_active_grant; the audit row keeps unknown_patient) and writes a phi.denied audit row, without raising: commit, and the refusal stays on record. The server calls it before a write whose patient key it does not hold, and after a read that returned nothing, to learn why.';
 
 --
--- Name: phi_access_log(bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+-- Name: phi_access_log(bigint, integer, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.phi_access_log(before_id bigint DEFAULT NULL::bigint, page_size integer DEFAULT 50) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, action text, actor_id text, actor_role text, purpose text, record_ids jsonb, outcome text, failure_reason text, grant_id bigint, emergency boolean)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+CREATE FUNCTION compliance.phi_access_log(before_id bigint DEFAULT NULL::bigint, page_size integer DEFAULT 50, others_only boolean DEFAULT false) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, action text, actor_id text, actor_role text, purpose text, record_ids jsonb, outcome text, failure_reason text, grant_id bigint, emergency boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-declare
-  v_subject text := compliance_private.require_context_subject();
-begin
-  if page_size is null or page_size not between 1 and 500 then
-    perform compliance_private.raise_error('BADRG', 'page_size must be between 1 and 500');
-  end if;
-  -- the actor's network address and user agent are the actor's personal data, not the patient's
-  return query
-    select a.id, a.occurred_at, a.action, a.actor_id,
-           coalesce(a.details ->> 'actor_role',
-                    case when a.actor_id is null or a.actor_id like 'pgcomply\_%' then 'system'
-                         when a.actor_id = v_subject then 'patient' else 'dpo' end),
-           a.details ->> 'purpose', coalesce(a.details -> 'record_ids', '[]'::jsonb), a.outcome, a.failure_reason,
-           (a.details ->> 'grant_id')::bigint, coalesce(a.details ->> 'grant_kind' = 'emergency', false)
-      from compliance.audit_logs a
-     where a.user_id = v_subject
-       and a.action <> 'phi.unusual_access'
-       and (a.action like 'phi.%' or a.actor_id is distinct from v_subject)
-       and (phi_access_log.before_id is null or a.id < phi_access_log.before_id)
-     order by a.id desc
-     limit page_size;
-end;
+  select * from compliance_private.access_log_entries(compliance_private.require_context_subject(), others_only, before_id, page_size);
 $$;
 
-ALTER FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.phi_access_log(before_id bigint, page_size integer, others_only boolean) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION phi_access_log(before_id bigint, page_size integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION phi_access_log(before_id bigint, page_size integer, others_only boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) IS '"Who accessed my data" for the request''s subject, newest first, a page at a time (before_id: the last id of the previous page): every access to their health records and every refused attempt (phi.*), and every action someone else (the DPO, the system) took about them: when, who, in which role, for what purpose, which records, the outcome, and the access grant with whether it was an emergency (break-glass) access. Errors: NOCTX without a request context, BADRG.';
+COMMENT ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer, others_only boolean) IS '"Who accessed my data" for the request''s subject, newest first, a page at a time (before_id: the last id of the previous page): every access to their health records and every refused attempt (phi.*), and every action someone else (the DPO, the system) took about them: when, who, in which role, for what purpose, which records, the outcome, and the access grant with whether it was an emergency (break-glass) access. others_only leaves out the subject''s own reads of their records. Errors: NOCTX without a request context, BADRG.';
 
 --
 -- Name: phi_audit_events(text, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4530,6 +4532,33 @@ ALTER FUNCTION compliance.start_conversation(user_id text, title text, metadata 
 COMMENT ON FUNCTION compliance.start_conversation(user_id text, title text, metadata jsonb) IS 'Starts a conversation for a subject. Errors: UNKSJ, ERASD.';
 
 --
+-- Name: subject_access_log(text, bigint, integer, boolean); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.subject_access_log(user_id text, before_id bigint DEFAULT NULL::bigint, page_size integer DEFAULT 50, others_only boolean DEFAULT false) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, action text, actor_id text, actor_role text, purpose text, record_ids jsonb, outcome text, failure_reason text, grant_id bigint, emergency boolean)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_rows bigint;
+begin
+  perform compliance_private.require_subject(user_id);
+  return query select * from compliance_private.access_log_entries(user_id, others_only, before_id, page_size);
+  get diagnostics v_rows = row_count;
+  perform compliance_private.append_audit('subject.access_log_read', 'gdpr', 'audit_log', null,
+    jsonb_build_object('procedure', 'subject_access_log', 'rows', v_rows), subject_access_log.user_id);
+end;
+$$;
+
+ALTER FUNCTION compliance.subject_access_log(user_id text, before_id bigint, page_size integer, others_only boolean) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION subject_access_log(user_id text, before_id bigint, page_size integer, others_only boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.subject_access_log(user_id text, before_id bigint, page_size integer, others_only boolean) IS 'DPO: a subject''s access log as they see it in their privacy center (compliance.phi_access_log), newest first, a page at a time. Audited as subject.access_log_read with the number of rows. Errors: DPORL (the request context is not a DPO''s), UNKSJ, ERASD, BADRG.';
+
+--
 -- Name: subject_consents(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -4592,6 +4621,55 @@ ALTER FUNCTION compliance.subject_keys_to_rewrap(kek_version integer, max_rows i
 --
 
 COMMENT ON FUNCTION compliance.subject_keys_to_rewrap(kek_version integer, max_rows integer) IS 'A batch of wrapped data keys not yet wrapped by master key version kek_version, for the key rotation command (npm run phi-keys -- rotate): it unwraps each with its old master key, wraps it with the new one and stores it with rewrap_subject_key. No record''s ciphertext changes. Worker role only.';
+
+--
+-- Name: subject_overview(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.subject_overview(user_id text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_result jsonb;
+begin
+  perform compliance_private.require_subject(user_id);
+  -- counts, never contents: the DPO opens the contents through export_subject, which is a
+  -- request of its own
+  select jsonb_build_object(
+    'user_id', p.user_id,
+    'created_at', p.created_at,
+    'sections', jsonb_build_object(
+      'profile', 1,
+      'preferences', (select count(*) from compliance.user_preferences pr, jsonb_object_keys(pr.preferences) k where pr.user_id = p.user_id),
+      'consents', (select count(*) from compliance.consent_records c where c.user_id = p.user_id),
+      'conversations', (select count(*) from compliance.conversations cv where cv.user_id = p.user_id),
+      'messages', (select count(*) from compliance.messages m where m.user_id = p.user_id),
+      'health_records', (select count(*) from compliance.health_records h where h.user_id = p.user_id),
+      'sessions', (select count(*) from compliance.sessions s where s.user_id = p.user_id),
+      'audit_trail', (select count(*) from compliance.audit_logs a where a.user_id = p.user_id),
+      'breach_notices', (select count(*) from compliance.breach_subjects bs where bs.user_id = p.user_id)),
+    'requests', coalesce((select jsonb_agg(jsonb_build_object('id', r.id, 'kind', r.kind, 'status', r.status, 'received_at', r.received_at,
+                            'due_at', r.due_at, 'completed_at', r.completed_at, 'handled_by', r.handled_by, 'notes', r.notes) order by r.id desc)
+                            from compliance.dsr_requests r where r.user_id = p.user_id), '[]'),
+    'holds', coalesce((select jsonb_agg(jsonb_build_object('id', h.id, 'reason', h.reason, 'placed_at', h.placed_at, 'placed_by', h.placed_by,
+                         'released_at', h.released_at, 'released_by', h.released_by) order by h.id desc)
+                         from compliance.legal_holds h where h.user_id = p.user_id), '[]'))
+    into v_result
+    from compliance.user_profiles p where p.user_id = subject_overview.user_id;
+  perform compliance_private.append_audit('subject.viewed', 'gdpr', 'user_profiles', null,
+    jsonb_build_object('procedure', 'subject_overview'), subject_overview.user_id);
+  return v_result;
+end;
+$$;
+
+ALTER FUNCTION compliance.subject_overview(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION subject_overview(user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.subject_overview(user_id text) IS 'DPO: what is held about a subject, as counts per section of their export (profile, preferences, consents, conversations, messages, health records, sessions, audit rows, breach notices), with every request they made (GDPR Art. 12-22) and every legal hold, released ones too. Counts only: the contents come with export_subject. Audited as subject.viewed. Errors: UNKSJ, ERASD.';
 
 --
 -- Name: sessions; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -4723,15 +4801,26 @@ CREATE FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) RETURN
 declare
   v_row compliance.breaches;
   v_unknown text;
+  v_notifiable boolean;
+  v_reason text;
 begin
   if changes is null or jsonb_typeof(changes) <> 'object' or changes = '{}' then
     perform compliance_private.raise_error('BADFL', 'changes must be a JSON object with at least one field');
   end if;
   select k into v_unknown from jsonb_object_keys(changes) k
-   where k not in ('description', 'data_categories', 'affected_count', 'risk_assessment', 'status', 'add_affected_user_ids', 'note') limit 1;
+   where k not in ('description', 'data_categories', 'affected_count', 'risk_assessment', 'risk_factors', 'notifiable',
+                   'not_notifiable_reason', 'status', 'add_affected_user_ids', 'note') limit 1;
   if found then
     perform compliance_private.raise_error('BADFL', format('unknown field %s', v_unknown),
-      'Use description, data_categories, affected_count, risk_assessment, status (open or contained), add_affected_user_ids, note.');
+      'Use description, data_categories, affected_count, risk_assessment, risk_factors, notifiable, not_notifiable_reason, status (open or contained), add_affected_user_ids, note.');
+  end if;
+  if changes ? 'notifiable' and jsonb_typeof(changes -> 'notifiable') not in ('boolean', 'null') then
+    perform compliance_private.raise_error('BADRG', 'notifiable must be true, false or null (not assessed yet)');
+  end if;
+  if changes ? 'risk_factors' and (jsonb_typeof(changes -> 'risk_factors') <> 'array'
+      or exists (select from jsonb_array_elements(changes -> 'risk_factors') f
+                  where jsonb_typeof(f) <> 'string' or length(trim(f #>> '{}')) not between 1 and 200)) then
+    perform compliance_private.raise_error('BADRG', 'risk_factors must be a list of short texts (1 to 200 characters each)');
   end if;
   if changes ->> 'status' = 'closed' then
     perform compliance_private.raise_error('BADRG', 'close a breach with compliance.close_breach');
@@ -4742,6 +4831,14 @@ begin
   end if;
   if v_row.status = 'closed' then
     perform compliance_private.raise_error('BADRG', format('breach %s is closed', breach_id));
+  end if;
+  v_notifiable := case when changes ? 'notifiable' then (changes ->> 'notifiable')::boolean else v_row.notifiable end;
+  -- a reason belongs to a breach judged not notifiable, and goes when it is judged otherwise
+  v_reason := case when v_notifiable is false
+                   then coalesce(nullif(trim(changes ->> 'not_notifiable_reason'), ''), v_row.not_notifiable_reason) end;
+  if v_notifiable is false and v_reason is null then
+    perform compliance_private.raise_error('BRNNR', 'a breach judged not notifiable needs the reason (not_notifiable_reason)',
+      'GDPR Art. 33(5): document why the breach is unlikely to result in a risk to the people affected.');
   end if;
   if changes ? 'add_affected_user_ids' then
     if exists (select from jsonb_array_elements_text(changes -> 'add_affected_user_ids') u
@@ -4757,6 +4854,10 @@ begin
          affected_count = greatest(coalesce((changes ->> 'affected_count')::integer, b.affected_count),
                                    (select count(*) from compliance.breach_subjects s where s.breach_id = b.id)::integer),
          risk_assessment = coalesce(changes ->> 'risk_assessment', b.risk_assessment),
+         risk_factors = case when changes ? 'risk_factors'
+                             then array(select trim(f) from jsonb_array_elements_text(changes -> 'risk_factors') f) else b.risk_factors end,
+         notifiable = v_notifiable,
+         not_notifiable_reason = v_reason,
          status = coalesce(changes ->> 'status', b.status)
    where b.id = v_row.id
   returning b.* into v_row;
@@ -4771,7 +4872,7 @@ ALTER FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) OWNER T
 -- Name: FUNCTION update_breach(breach_id bigint, changes jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) IS 'The DPO updates an open breach: description, data_categories, affected_count, risk_assessment, status (open or contained), add_affected_user_ids, and a note for the audit row. Audited as breach.updated with the fields changed. Errors: BADFL (an unknown field), NOTER (no such breach), BADRG (closed), UNKSJ.';
+COMMENT ON FUNCTION compliance.update_breach(breach_id bigint, changes jsonb) IS 'The DPO updates an open breach: description, data_categories, affected_count, risk_assessment, the assessment (risk_factors; notifiable: true, false, or null for not assessed yet; not_notifiable_reason, required when notifiable is false, GDPR Art. 33(5) documentation), status (open or contained), add_affected_user_ids, and a note for the audit row. A breach judged not notifiable has no notification deadlines (breach_deadlines says not_required). Audited as breach.updated with the fields changed. Errors: BADFL (an unknown field), NOTER (no such breach), BADRG (closed, a malformed assessment), BRNNR (judged not notifiable without a reason), UNKSJ.';
 
 --
 -- Name: update_health_record(uuid, text, text, integer, integer, bytea, bytea); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -5217,6 +5318,46 @@ ALTER FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OU
 COMMENT ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) IS 'Recomputes the whole seal chain, every row hash and every personal digest, from the chain''s own records only; or, given a checkpoint (from_seal and the from_hash it had when verified), only the seals after it and the rows they and the unsealed tail hold, so the cost follows the rows added since (redactions of older rows, the claims of older accounting records and layout-1 rows are then left to a full run). Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap, contradicted_claim (a sealed drop or erasure record claims what the database shows is not so; it also names record_id); whether it ran incrementally; the last seal it verified with its hash, the next checkpoint; and notes, which do not fail it: pending_redaction (an erasure not sealed yet redacted the row) and unsealed_id_range (ids the sealer skipped before migration 000041, listed by the record that migration wrote; a row found there is forged_row). db/AUDIT_HASHING.md says what it proves and what it cannot see.';
 
 --
+-- Name: access_log_entries(text, boolean, bigint, integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.access_log_entries(subject text, others_only boolean, before_id bigint, page_size integer) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, action text, actor_id text, actor_role text, purpose text, record_ids jsonb, outcome text, failure_reason text, grant_id bigint, emergency boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if page_size is null or page_size not between 1 and 500 then
+    perform compliance_private.raise_error('BADRG', 'page_size must be between 1 and 500');
+  end if;
+  -- the actor's network address and user agent are the actor's personal data, not the patient's
+  return query
+    select a.id, a.occurred_at, a.action, a.actor_id,
+           coalesce(a.details ->> 'actor_role',
+                    case when a.actor_id is null or a.actor_id like 'pgcomply\_%' then 'system'
+                         when a.actor_id = subject then 'patient' else 'dpo' end),
+           a.details ->> 'purpose', coalesce(a.details -> 'record_ids', '[]'::jsonb), a.outcome, a.failure_reason,
+           (a.details ->> 'grant_id')::bigint, coalesce(a.details ->> 'grant_kind' = 'emergency', false)
+      from compliance.audit_logs a
+     where a.user_id = subject
+       and a.action <> 'phi.unusual_access'
+       -- the subject's own reads of their records are theirs to see, unless they ask for others' access only
+       and (case when coalesce(others_only, false) then a.actor_id is distinct from subject
+                 else a.action like 'phi.%' or a.actor_id is distinct from subject end)
+       and (access_log_entries.before_id is null or a.id < access_log_entries.before_id)
+     order by a.id desc
+     limit page_size;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.access_log_entries(subject text, others_only boolean, before_id bigint, page_size integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION access_log_entries(subject text, others_only boolean, before_id bigint, page_size integer); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.access_log_entries(subject text, others_only boolean, before_id bigint, page_size integer) IS 'The access log of one subject, newest first, a page at a time: every access to their health records and every refused attempt (phi.*, the subject''s own reads only unless others_only), and every action someone else took about them. phi_access_log (the subject) and subject_access_log (the DPO) call it; the caller checks who may read it. Errors: BADRG.';
+
+--
 -- Name: acting_for_one_subject(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -5461,8 +5602,10 @@ begin
       'affected_count', breach.affected_count, 'data_categories', to_jsonb(breach.data_categories),
       'notified_authority_at', breach.notified_authority_at, 'notified_individuals_at', breach.notified_individuals_at,
       'notified_hhs_at', breach.notified_hhs_at, 'notified_media_at', breach.notified_media_at,
+      'notifiable', breach.notifiable,
       'changed_fields', (select coalesce(jsonb_agg(k order by k), '[]') from jsonb_object_keys(changes) k)),
     null, jsonb_strip_nulls(jsonb_build_object('description', breach.description, 'risk_assessment', breach.risk_assessment,
+      'risk_factors', to_jsonb(breach.risk_factors), 'not_notifiable_reason', breach.not_notifiable_reason,
       'note', changes ->> 'note')));
 end;
 $$;
@@ -5473,7 +5616,7 @@ ALTER FUNCTION compliance_private.audit_breach(action text, breach compliance.br
 -- Name: FUNCTION audit_breach(action text, breach compliance.breaches, changes jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.audit_breach(action text, breach compliance.breaches, changes jsonb) IS 'Audits a change of a breach (breach.opened, updated, notified, closed): its id, status, dates, count and categories in details, its free text in the personal part.';
+COMMENT ON FUNCTION compliance_private.audit_breach(action text, breach compliance.breaches, changes jsonb) IS 'Audits a change of a breach (breach.opened, updated, notified, closed): its id, status, dates, count, categories and whether it is notifiable in details; its free text (description, assessment, risk factors, the reason it is not notifiable, the note) in the personal part.';
 
 --
 -- Name: audit_seals; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -14237,11 +14380,11 @@ GRANT ALL ON FUNCTION compliance.phi_access(patient text, purpose text, intent t
 GRANT ALL ON FUNCTION compliance.phi_access(patient text, purpose text, intent text, record_id uuid) TO compliance_staff;
 
 --
--- Name: FUNCTION phi_access_log(before_id bigint, page_size integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION phi_access_log(before_id bigint, page_size integer, others_only boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer) TO compliance_app;
+REVOKE ALL ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer, others_only boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.phi_access_log(before_id bigint, page_size integer, others_only boolean) TO compliance_app;
 
 --
 -- Name: FUNCTION phi_audit_events(patient text, since timestamp with time zone, after_id bigint, max_rows integer); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -14631,6 +14774,13 @@ GRANT ALL ON FUNCTION compliance.start_conversation(user_id text, title text, me
 GRANT ALL ON FUNCTION compliance.start_conversation(user_id text, title text, metadata jsonb) TO compliance_dpo;
 
 --
+-- Name: FUNCTION subject_access_log(user_id text, before_id bigint, page_size integer, others_only boolean); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.subject_access_log(user_id text, before_id bigint, page_size integer, others_only boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.subject_access_log(user_id text, before_id bigint, page_size integer, others_only boolean) TO compliance_dpo;
+
+--
 -- Name: FUNCTION subject_consents(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -14643,6 +14793,13 @@ GRANT ALL ON FUNCTION compliance.subject_consents(user_id text) TO compliance_dp
 
 REVOKE ALL ON FUNCTION compliance.subject_keys_to_rewrap(kek_version integer, max_rows integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.subject_keys_to_rewrap(kek_version integer, max_rows integer) TO compliance_worker;
+
+--
+-- Name: FUNCTION subject_overview(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.subject_overview(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.subject_overview(user_id text) TO compliance_dpo;
 
 --
 -- Name: TABLE sessions; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -14737,6 +14894,12 @@ REVOKE ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash b
 GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_auditor;
 GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_dpo;
 GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_worker;
+
+--
+-- Name: FUNCTION access_log_entries(subject text, others_only boolean, before_id bigint, page_size integer); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.access_log_entries(subject text, others_only boolean, before_id bigint, page_size integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION acting_for_one_subject(); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -1,5 +1,6 @@
 /** zod schemas shared by the routers: strict objects (unknown fields are rejected) with bounded sizes. */
 import { z } from 'zod';
+import { LIMITS } from './limits.js';
 
 export const userId = z.string().min(1).max(256);
 
@@ -87,10 +88,11 @@ export const message = z.object({
   created_at: z.date(),
 });
 
+export const erasureReason = z.string().trim().min(LIMITS.erasureReason.min).max(LIMITS.erasureReason.max);
 export const erasureInput = z.strictObject({
   // anything but an explicit true is no confirmation: the database refuses with CONFM
   confirm: confirmation().default(false),
-  reason: z.string().min(1).max(1000).default('GDPR Art. 17 request by the data subject'),
+  reason: erasureReason.default('GDPR Art. 17 request by the data subject'),
 });
 
 export const exportFormat = z.enum(['json', 'csv']);
@@ -131,6 +133,51 @@ export const accessLogEntry = z.object({
   emergency: z.boolean(),
 });
 
+export const accessLogPage = z.strictObject({
+  before_id: z.coerce.number().int().positive().optional(),
+  page_size: z.coerce.number().int().min(1).max(500).default(50),
+  others_only: strictBoolean().default(false),
+});
+export const accessLogResult = z.object({ entries: z.array(accessLogEntry), next_before_id: z.string().nullable() });
+/** a page of the access log, with where the next one starts when this one was full */
+export const accessLogOf = (entries: readonly Record<string, unknown>[], pageSize: number): z.infer<typeof accessLogResult> => {
+  const last = entries.at(-1);
+  return { entries: entries as never, next_before_id: entries.length === pageSize && last ? String(last.id) : null };
+};
+
+/** a section item of an exported document: the fields a client may rely on, and whatever else the section holds */
+const exportedItem = <T extends z.ZodRawShape>(shape: T) => z.looseObject(shape);
+const exportedTime = z.string().describe('an ISO 8601 time');
+
+/** everything held about a subject (compliance_private.subject_document) with their decrypted health records */
+export const subjectDocument = z.looseObject({
+  subject_id: z.string(),
+  generated_at: exportedTime,
+  profile: exportedItem({ user_id: z.string(), username: z.string().nullable(), email: z.string().nullable(), full_name: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()), created_at: exportedTime, updated_at: exportedTime }).nullable(),
+  preferences: exportedItem({ preferences: z.record(z.string(), z.unknown()) }).nullable(),
+  consents: z.array(exportedItem({ purpose: z.string(), granted: z.boolean(), policy_version: z.string(), recorded_at: exportedTime })),
+  conversations: z.array(exportedItem({ conversation_id: z.string(), title: z.string().nullable(),
+    messages: z.array(exportedItem({ role: z.string(), content: z.string() })) })),
+  sessions: z.array(exportedItem({ created_at: exportedTime })),
+  audit_trail: z.array(exportedItem({ occurred_at: exportedTime, action: z.string() })),
+  breach_notices: z.array(exportedItem({ discovered_at: exportedTime, description: z.string() })),
+  dsr_requests: z.array(exportedItem({ kind: z.string(), status: z.string() })),
+  health_records: z.array(healthRecord),
+});
+
+const overviewTime = z.coerce.date();
+/** compliance.subject_overview: counts per section, requests and holds */
+export const subjectOverview = z.object({
+  user_id: z.string(),
+  created_at: overviewTime,
+  sections: z.record(z.string(), z.number()),
+  requests: z.array(z.object({ id: z.coerce.string(), kind: z.string(), status: z.string(), received_at: overviewTime, due_at: overviewTime,
+    completed_at: overviewTime.nullable(), handled_by: z.string().nullable(), notes: z.string().nullable() })),
+  holds: z.array(z.object({ id: z.coerce.string(), reason: z.string(), placed_at: overviewTime, placed_by: z.string().nullable(),
+    released_at: overviewTime.nullable(), released_by: z.string().nullable() })),
+});
+
 export const accessScope = z.enum(['phi.read', 'phi.write']);
 export const accessGrant = z.object({
   id: z.coerce.string(),
@@ -157,7 +204,9 @@ export const accessGrant = z.object({
   review_note: z.string().nullable(),
 });
 export const grantId = z.coerce.number().int().positive();
-export const grantReason = z.string().min(1).max(2000);
+export const grantReason = z.string().trim().min(LIMITS.grantReason.min).max(LIMITS.grantReason.max);
+export const emergencyReason = z.string().trim().min(LIMITS.emergencyReason.min).max(LIMITS.emergencyReason.max);
+export const grantDays = z.coerce.number().int().min(LIMITS.grantDays.min).max(LIMITS.grantDays.max);
 
 /**
  * An instant from a client: an ISO 8601 string, or milliseconds since 1970 on tRPC. Years 1900 to

@@ -1,5 +1,6 @@
 /** The DPO's access review campaigns (SOC 2 CC6.2/CC6.3): each call is one SQL function, audited. */
 import { z } from 'zod';
+import { LIMITS } from '../limits.js';
 import { dpoProcedure, router } from '../trpc.js';
 
 const tags = ['dpo'];
@@ -47,7 +48,7 @@ export const accessReviewRouter = router({
     .query(async ({ ctx, input }) => (await ctx.tx`select * from compliance.access_review_items_of(${input.campaign_id})`) as never),
   decide: dpoProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/dpo/access-reviews/items/{item_id}/decision', tags, summary: 'Keep or revoke one item, with a note; never access you hold or granted' } })
-    .input(z.strictObject({ item_id: z.coerce.number().int().positive(), decision: z.enum(['keep', 'revoke']), note: z.string().min(1).max(2000) }))
+    .input(z.strictObject({ item_id: z.coerce.number().int().positive(), decision: z.enum(['keep', 'revoke']), note: z.string().trim().min(LIMITS.reviewNote.min).max(LIMITS.reviewNote.max) }))
     .output(item.omit({ dba_action: true }))
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select * from compliance.decide_access_review_item(${input.item_id}, ${input.decision}, ${input.note})`;

@@ -29,9 +29,9 @@ export const approverRouter = router({
     .output(z.array(s.accessGrant))
     .query(async ({ ctx }) => (await ctx.tx<Grant[]>`select * from compliance.pending_access_requests()`) as Grant[]),
   grant: approverProcedure
-    .meta({ openapi: { method: 'POST', path: '/v1/approver/access-grants', tags, summary: 'Give a workforce member (not yourself) access to a patient\'s records at once, for days (default 30)' } })
+    .meta({ openapi: { method: 'POST', path: '/v1/approver/access-grants', tags, summary: 'Give a workforce member (not yourself) access to a patient\'s records at once, for days (default and maximum in compliance.access_grant_settings, 30 as installed)' } })
     .input(z.strictObject({ grantee: s.userId, patient_id: s.userId, scope: s.accessScope.default('phi.read'),
-      purpose: s.purposeOfUse.exclude(['patient_request', 'emergency']), reason: s.grantReason, days: z.coerce.number().int().min(1).max(366).optional() }))
+      purpose: s.purposeOfUse.exclude(['patient_request', 'emergency']), reason: s.grantReason, days: s.grantDays.optional() }))
     .output(s.accessGrant)
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx<Grant[]>`select * from compliance.grant_access(${input.grantee}, ${input.patient_id}, ${input.scope},
@@ -40,7 +40,7 @@ export const approverRouter = router({
     }),
   approve: approverProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/approver/access-requests/{grant_id}/approval', tags, summary: 'Approve a request (not your own): access starts now, for days (default 30)' } })
-    .input(z.strictObject({ grant_id: s.grantId, days: z.coerce.number().int().min(1).max(366).optional() }))
+    .input(z.strictObject({ grant_id: s.grantId, days: s.grantDays.optional() }))
     .output(s.accessGrant)
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx<Grant[]>`select * from compliance.approve_access_request(${input.grant_id}, ${input.days ?? null})`;

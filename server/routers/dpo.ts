@@ -1,6 +1,7 @@
 /** The data protection officer: any subject's rights, legal holds, the request register, consent evidence. */
 import { z } from 'zod';
 import { exportFileName, toCsv, toCsvTable } from '../csv.js';
+import { LIMITS } from '../limits.js';
 import * as s from '../schemas.js';
 import { instant } from '../schemas.js';
 import { withHealthRecords } from '../health-records/export.js';
@@ -26,16 +27,32 @@ export const dpoRouter = router({
     }),
   erase: dpoProcedure
     .meta({ openapi: { method: 'DELETE', path: '/v1/dpo/subjects/{user_id}', tags: ['dpo'], summary: 'Erase a subject (GDPR Art. 17): needs reason and confirm=true; refused under legal hold' } })
-    .input(z.strictObject({ user_id: s.userId, reason: z.string().min(1).max(1000), confirm: s.confirmation() }))
+    .input(z.strictObject({ user_id: s.userId, reason: s.erasureReason, confirm: s.confirmation() }))
     .output(s.document)
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select compliance.erase_subject(${input.user_id}, ${input.reason}, ${input.confirm}) as receipt`;
       ctx.dataKeys.forget(input.user_id);
       return row!.receipt as Record<string, unknown>;
     }),
+  subjectOverview: dpoProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/dpo/subjects/{user_id}', tags: ['dpo'], summary: 'What is held about a subject, as counts per section, with their requests and legal holds; audited (subject.viewed)' } })
+    .input(z.strictObject({ user_id: s.userId }))
+    .output(s.subjectOverview)
+    .query(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select compliance.subject_overview(${input.user_id}) as overview`;
+      return s.subjectOverview.parse(row!.overview);
+    }),
+  subjectAccessLog: dpoProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/dpo/subjects/{user_id}/access-log', tags: ['dpo'], summary: 'A subject\'s access log as they see it, newest first, a page at a time; audited (subject.access_log_read)' } })
+    .input(s.accessLogPage.extend({ user_id: s.userId }))
+    .output(s.accessLogResult)
+    .query(async ({ ctx, input }) => {
+      const entries = await ctx.tx`select * from compliance.subject_access_log(${input.user_id}, ${input.before_id ?? null}, ${input.page_size}, ${input.others_only})`;
+      return s.accessLogOf(entries, input.page_size);
+    }),
   findSubjects: dpoProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/dpo/subjects', tags: ['dpo'], summary: 'Subjects whose user id, username or e-mail contains query (at least 2 characters), with an active legal hold and open requests; audited' } })
-    .input(z.strictObject({ query: z.string().trim().min(2).max(320), max_rows: z.coerce.number().int().min(1).max(100).default(20) }))
+    .input(z.strictObject({ query: z.string().trim().min(LIMITS.subjectQuery.min).max(LIMITS.subjectQuery.max), max_rows: z.coerce.number().int().min(1).max(100).default(20) }))
     .output(z.array(z.object({ user_id: z.string(), username: z.string().nullable(), email: z.string().nullable(), created_at: z.date(),
       legal_hold_reason: z.string().nullable(), legal_hold_placed_at: z.date().nullable(), open_requests: z.number() })))
     .query(async ({ ctx, input }) => (await ctx.tx`select * from compliance.find_subjects(${input.query}, ${input.max_rows})`) as never),

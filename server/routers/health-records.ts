@@ -50,13 +50,12 @@ export const healthRecordsRouter = router({
 
 export const accessLog = subjectProcedure
   .meta({ openapi: { method: 'GET', path: '/v1/users/me/access-log', tags,
-    summary: 'Who accessed your data: every access to your health records and every refused attempt, and every action the DPO or the system took about you; newest first, a page at a time (before_id: the last id of the previous page)' } })
-  .input(z.strictObject({ before_id: z.coerce.number().int().positive().optional(), page_size: z.coerce.number().int().min(1).max(500).default(50) }))
-  .output(z.object({ entries: z.array(s.accessLogEntry), next_before_id: z.string().nullable() }))
+    summary: 'Who accessed your data: every access to your health records and every refused attempt, and every action the DPO or the system took about you; newest first, a page at a time (before_id: the last id of the previous page); others_only=true leaves out your own reads of your records' } })
+  .input(s.accessLogPage)
+  .output(s.accessLogResult)
   .query(async ({ ctx, input }) => {
-    const entries = await ctx.tx`select * from compliance.phi_access_log(${input.before_id ?? null}, ${input.page_size})`;
-    const last = entries.at(-1);
-    return { entries: entries as never, next_before_id: entries.length === input.page_size && last ? String(last.id) : null };
+    const entries = await ctx.tx`select * from compliance.phi_access_log(${input.before_id ?? null}, ${input.page_size}, ${input.others_only})`;
+    return s.accessLogOf(entries, input.page_size);
   });
 
 function notFound() {

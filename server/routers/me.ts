@@ -120,10 +120,10 @@ export const meRouter = router({
   data: subjectProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/users/me/data', tags, summary: 'Everything held about the subject (GDPR Art. 15)' } })
     .input(z.void())
-    .output(s.document)
+    .output(s.subjectDocument)
     .query(async ({ ctx }) => {
       const [row] = await ctx.tx`select compliance.export_my_data('access') as document`;
-      return withHealthRecords(ctx, ctx.identity.subject, row!.document as Record<string, unknown>);
+      return withHealthRecords(ctx, ctx.identity.subject, row!.document as Record<string, unknown>) as Promise<z.infer<typeof s.subjectDocument>>;
     }),
   export: subjectProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/users/me/export', tags, summary: 'Portable export as JSON or CSV (GDPR Art. 20); served as an attachment' } })

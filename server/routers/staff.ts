@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { createRecord, readRecords } from '../health-records/records.js';
+import { LIMITS } from '../limits.js';
 import * as s from '../schemas.js';
 import { router, staffProcedure } from '../trpc.js';
 
@@ -24,8 +25,8 @@ export const staffRouter = router({
     }),
   breakGlass: staffProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/staff/patients/{patient_id}/emergency-access', tags,
-      summary: 'Emergency (break-glass) access to a patient\'s records: at once, for at most 4 hours, alerted and reviewed afterwards; the reason needs at least 20 characters. Called again while active, returns the active grant' } })
-    .input(z.strictObject({ patient_id: s.userId, reason: s.grantReason, scope: s.accessScope.default('phi.read') }))
+      summary: `Emergency (break-glass) access to a patient\'s records: at once, for at most 4 hours, alerted and reviewed afterwards; the reason needs at least ${LIMITS.emergencyReason.min} characters. Called again while active, returns the active grant` } })
+    .input(z.strictObject({ patient_id: s.userId, reason: s.emergencyReason, scope: s.accessScope.default('phi.read') }))
     .output(grant)
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx<Grant[]>`select * from compliance.break_glass(${input.patient_id}, ${input.reason}, ${input.scope})`;

@@ -54,6 +54,26 @@ describe('the breach register', () => {
     expect((await db.admin`select affected_count from compliance.breaches where id = ${breach.id}`)[0]!.affected_count).toBe(1);
   });
 
+  it('takes an assessment: judged not notifiable only with a reason (BRNNR), and then no deadline runs', async () => {
+    const [breach] = await asDpo((tx) => tx`select * from compliance.open_breach('2026-10-01 09:00Z', 'encrypted laptop lost', '{health_records}', 40)`);
+    const at = async () => (await asDpo((tx) => tx`select authority, individuals, hhs, media from compliance.breach_deadlines('2026-12-01Z') where breach_id = ${breach.id}`))[0];
+    expect(await at()).toMatchObject({ authority: 'overdue', individuals: 'overdue' });
+    await expectSqlState(asDpo((tx) => tx`select compliance.update_breach(${breach.id}, '{"notifiable": false}')`), 'BRNNR');
+    await expectSqlState(asDpo((tx) => tx`select compliance.update_breach(${breach.id}, '{"notifiable": "no"}')`), 'BADRG');
+    await expectSqlState(asDpo((tx) => tx`select compliance.update_breach(${breach.id}, '{"risk_factors": [""]}')`), 'BADRG');
+    const [judged] = await asDpo((tx) => tx`select * from compliance.update_breach(${breach.id},
+      '{"risk_factors": ["disk encrypted with AES-256", "key not on the laptop"], "notifiable": false, "not_notifiable_reason": "the data cannot be read without the key"}')`);
+    expect(judged).toMatchObject({ notifiable: false, risk_factors: ['disk encrypted with AES-256', 'key not on the laptop'], not_notifiable_reason: 'the data cannot be read without the key' });
+    expect(await at()).toEqual({ authority: 'not_required', individuals: 'not_required', hhs: 'not_required', media: 'not_required' });
+    // judged notifiable after all: the reason goes, the deadlines run again
+    const [again] = await asDpo((tx) => tx`select * from compliance.update_breach(${breach.id}, '{"notifiable": true}')`);
+    expect(again).toMatchObject({ notifiable: true, not_notifiable_reason: null });
+    expect(await at()).toMatchObject({ authority: 'overdue', individuals: 'overdue' });
+    const [audited] = await db.admin`select details ->> 'notifiable' as notifiable, personal_details from compliance.audit_logs
+                                      where action = 'breach.updated' and resource_id = ${String(breach.id)} order by id desc limit 1`;
+    expect(audited!.notifiable).toBe('true');
+  });
+
   it('fails the daily check while a notification is due within 24 hours or overdue', async () => {
     const check = async () => (await asDpo((tx) => tx`select status, measured from compliance.run_compliance_checks() where check_name = 'breach_deadlines'`))[0];
     await db.admin`delete from compliance.breaches`;
