@@ -26,10 +26,31 @@ export function writeOut(content: string, file: string | undefined): void {
   else process.stdout.write(content.endsWith('\n') ? content : `${content}\n`);
 }
 
-/** a progress bar on stderr when it is a terminal; nothing otherwise */
-export function progress(total: number, label: string): { tick(count?: number): void; stop(): void } {
-  if (!process.stderr.isTTY) return { tick: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total}`, stream: process.stderr }, Presets.shades_classic);
-  bar.start(total, 0);
-  return { tick: (count = 1) => bar.increment(count), stop: () => bar.stop() };
+/**
+ * A progress bar on stderr when it is a terminal; nothing otherwise. The total may be an
+ * estimate (the planner's row count): the bar never shows more done than the total, which
+ * grows to what was counted, and ends at the count.
+ */
+export function progress(total: number, label: string, stream: NodeJS.WriteStream = process.stderr): { tick(count?: number): void; stop(): void; readonly shown: { value: number; total: number } } {
+  const shown = { value: 0, total: Math.max(1, total) };
+  if (!stream.isTTY) return { tick: () => undefined, stop: () => undefined, shown };
+  const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total}`, stream }, Presets.shades_classic);
+  bar.start(shown.total, 0);
+  return {
+    shown,
+    tick(count = 1) {
+      shown.value += count;
+      if (shown.value > shown.total) {
+        shown.total = shown.value;
+        bar.setTotal(shown.total);
+      }
+      bar.update(shown.value);
+    },
+    stop() {
+      shown.total = shown.value;
+      bar.setTotal(shown.total);
+      bar.update(shown.value);
+      bar.stop();
+    },
+  };
 }

@@ -31,6 +31,7 @@ const schema = z.object({
   // host names the server answers for (DNS rebinding): comma-separated; loopback names when unset
   ALLOWED_HOSTS: z.string().trim().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   AUTH_JWKS_URL: z.url({ message: 'AUTH_JWKS_URL must be a URL' }).optional(),
   AUTH_ISSUER: optionalText,
   AUTH_AUDIENCE: optionalText,

@@ -97,6 +97,15 @@ export const erasureInput = z.strictObject({
 
 export const exportFormat = z.enum(['json', 'csv']);
 
+/** what an erasure did (compliance_private.erase_subject_core): rows deleted and kept per table, audit rows redacted */
+export const erasureReceipt = z.looseObject({
+  erased: z.literal(true),
+  erased_at: z.string().describe('an ISO 8601 time'),
+  dsr_request_id: z.number().describe('the erasure request in the register: the reference to quote'),
+  deleted: z.record(z.string(), z.number()).describe('per table: rows deleted; *_kept and *_anonymised: rows another duty keeps, without the person'),
+  audit_rows_redacted: z.number().describe('audit rows kept as the fact that something happened, with the personal parts removed'),
+});
+
 /** the body limit of the health record routes: a record holds up to 1 MiB of JSON */
 export const MAX_HEALTH_RECORD_BODY_BYTES = 2 * 1024 * 1024;
 export const healthRecordData = z.record(z.string().max(128), z.unknown());
@@ -153,7 +162,8 @@ const exportedTime = z.string().describe('an ISO 8601 time');
 export const subjectDocument = z.looseObject({
   subject_id: z.string(),
   generated_at: exportedTime,
-  profile: exportedItem({ user_id: z.string(), username: z.string().nullable(), email: z.string().nullable(), full_name: z.string().nullable(),
+  // every field: a client that misspells one fails to compile
+  profile: z.object({ user_id: z.string(), username: z.string().nullable(), email: z.string().nullable(), full_name: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()), created_at: exportedTime, updated_at: exportedTime }).nullable(),
   preferences: exportedItem({ preferences: z.record(z.string(), z.unknown()) }).nullable(),
   consents: z.array(exportedItem({ purpose: z.string(), granted: z.boolean(), policy_version: z.string(), recorded_at: exportedTime })),
@@ -165,6 +175,9 @@ export const subjectDocument = z.looseObject({
   dsr_requests: z.array(exportedItem({ kind: z.string(), status: z.string() })),
   health_records: z.array(healthRecord),
 });
+
+/** an export as a file: its name (exportFileName) and its content */
+export const exportedFile = z.object({ format: z.literal('csv'), filename: z.string(), content: z.string() });
 
 const overviewTime = z.coerce.date();
 /** compliance.subject_overview: counts per section, requests and holds */

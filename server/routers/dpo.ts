@@ -18,21 +18,21 @@ export const dpoRouter = router({
   export: dpoProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/dpo/subjects/{user_id}/export', tags: ['dpo'], summary: 'A subject\'s data with their decrypted health records (GDPR Art. 15 access or Art. 20 portability), audited; format=csv gives { format, filename, content } with the document as one CSV table' } })
     .input(z.strictObject({ user_id: s.userId, kind: z.enum(['access', 'portability']).default('access'), format: s.exportFormat.default('json') }))
-    .output(s.document)
+    .output(z.union([s.subjectDocument, s.exportedFile]))
     .query(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select compliance.export_subject(${input.user_id}, ${input.kind}) as document`;
       const document = await withHealthRecords(ctx, input.user_id, row!.document as Record<string, unknown>);
-      if (input.format === 'json') return document;
-      return { format: 'csv', filename: exportFileName(input.user_id, 'csv'), content: toCsv(document) };
+      if (input.format === 'json') return document as z.infer<typeof s.subjectDocument>;
+      return { format: 'csv' as const, filename: exportFileName(input.user_id, 'csv'), content: toCsv(document) };
     }),
   erase: dpoProcedure
     .meta({ openapi: { method: 'DELETE', path: '/v1/dpo/subjects/{user_id}', tags: ['dpo'], summary: 'Erase a subject (GDPR Art. 17): needs reason and confirm=true; refused under legal hold' } })
     .input(z.strictObject({ user_id: s.userId, reason: s.erasureReason, confirm: s.confirmation() }))
-    .output(s.document)
+    .output(s.erasureReceipt)
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select compliance.erase_subject(${input.user_id}, ${input.reason}, ${input.confirm}) as receipt`;
       ctx.dataKeys.forget(input.user_id);
-      return row!.receipt as Record<string, unknown>;
+      return row!.receipt as z.infer<typeof s.erasureReceipt>;
     }),
   subjectOverview: dpoProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/dpo/subjects/{user_id}', tags: ['dpo'], summary: 'What is held about a subject, as counts per section, with their requests and legal holds; audited (subject.viewed)' } })

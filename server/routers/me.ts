@@ -139,11 +139,11 @@ export const meRouter = router({
   erase: subjectProcedure
     .meta({ openapi: { method: 'DELETE', path: '/v1/users/me', tags, summary: 'Erase the account and all its data (GDPR Art. 17); needs confirm=true' } })
     .input(s.erasureInput)
-    .output(z.object({ message: z.string(), receipt: s.document }))
+    .output(z.object({ message: z.string(), receipt: s.erasureReceipt }))
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.tx`select compliance.erase_my_data(${input.reason}, ${input.confirm}) as receipt`;
       ctx.dataKeys.forget(ctx.identity.subject);
-      return { message: 'Account deleted successfully', receipt: row!.receipt as Record<string, unknown> };
+      return { message: 'Account deleted successfully', receipt: row!.receipt as z.infer<typeof s.erasureReceipt> };
     }),
   signOut: subjectProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/users/me/session/close', tags, summary: 'Sign out: the token\'s session is closed, and every later request with it is refused (SESXP)' } })

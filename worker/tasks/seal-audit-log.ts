@@ -24,7 +24,9 @@ export function sealAuditLog(defaultIntervalSeconds: number): Task {
         break;
       }
     }
-    if (seals > 0) workerLog.info({ task: 'seal_audit_log', seals }, 'audit log sealed');
+    // sealing runs every few seconds: worth a line only when it cannot keep up
+    if (backlog) workerLog.warn({ task: 'seal_audit_log', seals }, 'audit log sealing is behind: the next round starts at once');
+    else if (seals > 0) workerLog.debug({ task: 'seal_audit_log', seals }, 'audit log sealed');
     const interval = input.interval_seconds ?? defaultIntervalSeconds;
     await helpers.addJob('seal_audit_log', { interval_seconds: interval }, {
       runAt: new Date(Date.now() + (backlog ? 0 : interval * 1000)),
