@@ -4,9 +4,10 @@
  * user id (/ui/dev-token). The pages call the same tRPC API as every client, so they can do
  * nothing the API forbids.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { WebAuth } from '../core/config.js';
 import { signDevelopmentToken } from './auth/token.js';
@@ -25,6 +26,40 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
 const DEV_ROLES = ['dpo', 'approver', 'auditor', 'staff'] as const;
 const devTokenInput = z.strictObject({ subject: z.string().trim().min(1).max(256).regex(/^[^\s]+$/, 'a user id has no spaces'),
   roles: z.array(z.enum(DEV_ROLES)).max(DEV_ROLES.length).default([]) });
+
+/** the documents the pages link to (a chain problem's explanation), served as pages */
+const DOCS: Record<string, string> = {
+  '/docs/AUDIT_HASHING.md': fileURLToPath(new URL('../db/AUDIT_HASHING.md', import.meta.url)),
+};
+
+const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** a heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces as hyphens */
+export const headingAnchor = (heading: string) => heading.toLowerCase().replace(/[^\p{L}\p{N}\s-]/gu, '').trim().replace(/\s/g, '-');
+
+/** a Markdown document as a page: its headings with their anchors, the text between them as written */
+export function documentPage(markdown: string): string {
+  const parts: string[] = [];
+  let text: string[] = [];
+  const flush = () => {
+    if (text.join('').trim()) parts.push(`<pre>${escapeHtml(text.join('\n').trim())}</pre>`);
+    text = [];
+  };
+  let title = 'pgcomply';
+  for (const line of markdown.split('\n')) {
+    const heading = /^(#{1,3})\s+(.*)$/.exec(line);
+    if (!heading) {
+      text.push(line);
+      continue;
+    }
+    flush();
+    if (heading[1]!.length === 1) title = heading[2]!;
+    parts.push(`<h${heading[1]!.length} id="${headingAnchor(heading[2]!)}">${escapeHtml(heading[2]!)}</h${heading[1]!.length}>`);
+  }
+  flush();
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>`
+    + '<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}pre{white-space:pre-wrap;font:inherit}</style>'
+    + `</head><body><main>${parts.join('\n')}</main></body></html>`;
+}
 
 /** what the pages may load and send: this origin only (and the identity provider's, for sign-in) */
 function securityHeaders(options: WebOptions): Record<string, string> {
@@ -73,6 +108,12 @@ export function serveWeb(options: WebOptions, req: http.IncomingMessage, res: ht
     return true;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const doc = DOCS[urlPath];
+  if (doc) {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', ...securityHeaders(options) });
+    res.end(req.method === 'HEAD' ? undefined : documentPage(readFileSync(doc, 'utf8')));
+    return true;
+  }
   const file = PAGES.has(urlPath) ? 'index.html' : urlPath.startsWith('/assets/') || urlPath === '/favicon.svg' ? urlPath.slice(1) : undefined;
   if (!file) return false;
   const full = path.resolve(options.distDir, file);

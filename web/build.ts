@@ -19,6 +19,8 @@ function newestSource(): number {
   // the API's types shape the client: a changed router rebuilds too
   const routers = path.join(here, '..', 'server', 'routers');
   sources.push(...readdirSync(routers).map((name) => path.join(routers, name)));
+  // the server modules the pages bundle (export file names)
+  sources.push(path.join(here, '..', 'server', 'csv.ts'));
   return Math.max(...sources.filter(existsSync).map((file) => statSync(file).mtimeMs));
 }
 

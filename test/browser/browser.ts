@@ -4,10 +4,11 @@
  * request (none may leave the machine), every console error, and leaves a screenshot in
  * test/artifacts/ when its test fails.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, onTestFailed } from 'vitest';
+import { BROWSER_LOCALE, type Language, translator } from './language.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -35,9 +36,11 @@ export function useBrowser(baseUrl: () => string) {
   afterAll(() => browser?.close());
 
   return {
-    async open(path: string, options: { clock?: boolean; name: string }): Promise<Visit> {
-      // reduced motion (Pico then skips its transitions): axe measures colours at one instant, not mid-fade
-      const context = await browser!.newContext({ acceptDownloads: true, baseURL: baseUrl(), reducedMotion: 'reduce' });
+    async open(path: string, options: { clock?: boolean; name: string; language?: Language }): Promise<Visit> {
+      // reduced motion (Pico then skips its transitions): axe measures colours at one instant, not mid-fade;
+      // the reader's language, locale and time zone as their browser says them
+      const context = await browser!.newContext({ acceptDownloads: true, baseURL: baseUrl(), reducedMotion: 'reduce',
+        ...BROWSER_LOCALE[options.language ?? 'en'] });
       const page = await context.newPage();
       // a step that cannot happen fails with its locator named, well inside the test's own timeout
       page.setDefaultTimeout(30_000);
@@ -80,13 +83,23 @@ export function useBrowser(baseUrl: () => string) {
 }
 
 /** the development sign-in, as a person fills it in */
-export async function signIn(page: Page, subject: string, roles: string[] = []): Promise<void> {
-  await page.getByLabel('User id').fill(subject);
+export async function signIn(page: Page, subject: string, roles: string[] = [], language: Language = 'en'): Promise<void> {
+  const t = translator(language);
+  await page.getByLabel(t('signIn.userId')).fill(subject);
   for (const role of roles) await page.locator(`input[name="roles"][value="${role}"]`).check();
-  await page.getByRole('button', { name: 'Sign in (development)' }).click();
+  await page.getByRole('button', { name: t('signIn.development') }).click();
 }
 
-export function screenshotTo(page: Page, file: string): Promise<Buffer> {
+/**
+ * A screenshot in test/artifacts/; with SCREENSHOTS=docs (npm run screenshots) also in
+ * docs/screenshots/, the pictures the README shows.
+ */
+export async function screenshotTo(page: Page, file: string): Promise<Buffer> {
   mkdirSync('test/artifacts', { recursive: true });
-  return page.screenshot({ path: `test/artifacts/${file}`, fullPage: true });
+  const picture = await page.screenshot({ path: `test/artifacts/${file}`, fullPage: true });
+  if (process.env.SCREENSHOTS === 'docs') {
+    mkdirSync('docs/screenshots', { recursive: true });
+    writeFileSync(`docs/screenshots/${file}`, picture);
+  }
+  return picture;
 }

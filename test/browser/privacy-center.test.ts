@@ -1,14 +1,17 @@
 /**
  * The privacy center in Chromium: a subject signs in (development sign-in), rectifies
- * the profile, grants and withdraws consent, downloads their data as JSON and CSV, sees who
- * accessed it (a DPO's export, a staff member's emergency access, marked), is refused erasure
- * under a legal hold with the reason explained, erases the account and gets the receipt; idle
- * logoff warns at 13 minutes and signs out at 15. Every page is scanned with axe-core.
+ * the profile, grants and withdraws consent, downloads their data as JSON and CSV, reads who
+ * accessed it in sentences (a DPO's export, a staff member's emergency access, a refusal; others'
+ * access first), is refused erasure under a legal hold in words meant for them, erases the
+ * account and reads the receipt; an erased subject signing in again reads one explanation; idle
+ * logoff warns at 13 minutes and signs out at 15. In English and German; every page is scanned
+ * with axe-core.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { useServer } from '../server/harness.js';
 import { screenshotTo, signIn, useBrowser } from './browser.js';
+import { LANGUAGES, pattern, translator } from './language.js';
 
 const api = useServer({ web: {} });
 const browser = useBrowser(() => api.baseUrl);
@@ -47,7 +50,6 @@ describe('the privacy center', () => {
     await page.getByText('Questions about my plan').click();
     await page.getByText('Is my data safe?').waitFor();
     await visit.expectAccessible('privacy center');
-    await screenshotTo(page, 'privacy-center.png');
 
     // rectify the profile inline
     await page.getByLabel('Full name').fill('Pia Exemplary');
@@ -81,41 +83,126 @@ describe('the privacy center', () => {
     expect(csv.suggestedFilename()).toMatch(/\.csv$/);
     expect(readFileSync((await csv.path())!, 'utf8')).toContain('Pia Exemplary');
 
-    // who accessed my data: the DPO's export and the emergency access, marked
+    // who accessed my data: the DPO's export and the emergency access, in sentences, others' first
     const log = page.getByRole('table', { name: 'Who accessed my data' });
-    await expect.poll(() => log.getByText('dpo:dora').count()).toBeGreaterThan(0);
-    await expect.poll(() => log.getByText('emergency access').count()).toBeGreaterThan(0);
+    await log.getByText('Data protection officer dpo:dora exported everything held about you.').waitFor();
+    await log.getByText('Staff member staff:sam read your health records in an emergency.').waitFor();
     expect(await log.getByRole('row').filter({ hasText: 'staff:sam' }).filter({ hasText: 'emergency access' }).count()).toBeGreaterThan(0);
+    expect(await log.getByText(/^You read your health records/).count()).toBe(0);
+    expect(await log.getByText(/phi\.read|access\.emergency|patient_request/).count()).toBe(0);
+    await page.getByLabel('Everything, your own reads too').check();
+    await log.getByText(/^You read your health records for your own request\./).first().waitFor();
     visit.expectClean();
   });
 
-  it('explains a legal hold that refuses the deletion, then deletes the account and gives the receipt', async () => {
-    await seedSubject('user:hugo');
-    const dpo = await api.token('dpo:dora', ['dpo']);
-    expect((await api.call('POST', '/api/v1/dpo/subjects/user%3Ahugo/legal-hold', dpo, { reason: 'litigation 2026-17' })).status).toBe(200);
+  for (const language of LANGUAGES) {
+    it(`explains a legal hold in the subject's words, then deletes the account and shows the receipt (${language})`, async () => {
+      const t = translator(language);
+      const subject = `user:hugo-${language}`;
+      await seedSubject(subject);
+      const dpo = await api.token('dpo:dora', ['dpo']);
+      const path = `/api/v1/dpo/subjects/${encodeURIComponent(subject)}/legal-hold`;
+      expect((await api.call('POST', path, dpo, { reason: 'litigation 2026-17' })).status).toBe(200);
 
-    const visit = await browser.open('/', { name: 'privacy-delete' });
+      const visit = await browser.open('/', { name: `privacy-delete-${language}`, language });
+      const { page } = visit;
+      await signIn(page, subject, [], language);
+      const section = page.getByRole('region', { name: t('erase.title') });
+      await section.getByText(t('erase.held.health')).waitFor();
+      const remove = section.getByRole('button', { name: t('erase.button') });
+      expect(await remove.isDisabled()).toBe(true);
+      await section.getByLabel(t('erase.typeToConfirm', { phrase: t('erase.phrase') })).fill(t('erase.phrase'));
+      await remove.click();
+      // what it means for them, the code only as a reference: never the DPO's instruction or a function's name
+      const refusal = section.getByRole('alert');
+      await refusal.getByText(t('subjectProblem.LHOLD')).waitFor();
+      await refusal.getByText(t('subjectProblem.reference', { reference: 'LHOLD' })).waitFor();
+      expect(await refusal.textContent()).not.toMatch(/compliance\.|release_legal_hold|\(LHOLD\)/);
+      expect((await api.db.admin`select count(*)::int as n from compliance.user_profiles where user_id = ${subject}`)[0]!.n).toBe(1);
+      await visit.expectAccessible('legal hold refusal');
+
+      expect((await api.call('DELETE', path, dpo)).status).toBe(200);
+      await remove.click();
+      // the receipt is the page: what was erased, when, the reference, and what is kept and why
+      await page.getByRole('heading', { name: t('receipt.title'), level: 1 }).waitFor();
+      expect(await page.getByRole('region', { name: t('profile.title') }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: t('download.json') }).count()).toBe(0);
+      const [request] = await api.db.admin`select max(id)::int as id from compliance.dsr_requests where kind = 'erasure' and user_id is null`;
+      await page.getByText(t('receipt.request', { id: request!.id })).waitFor();
+      const erased = page.getByRole('list', { name: t('receipt.erased') });
+      await erased.getByText(t('receipt.table.health_records', { count: 1 })).waitFor();
+      await erased.getByText(t('receipt.table.conversations', { count: 1 })).waitFor();
+      const kept = page.getByRole('list', { name: t('receipt.kept') });
+      await kept.getByText(pattern(t('receipt.keep.audit', { count: 2 }).replace(/^\d+/, '{{count}}'))).waitFor();
+      expect((await api.db.admin`select count(*)::int as n from compliance.user_profiles where user_id = ${subject}`)[0]!.n).toBe(0);
+      await visit.expectAccessible('erasure receipt');
+      await screenshotTo(page, `privacy-receipt-${language}.png`);
+      const [saved] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: t('receipt.download') }).click()]);
+      expect(JSON.parse(readFileSync((await saved.path())!, 'utf8'))).toMatchObject({ erased: true, dsr_request_id: request!.id });
+      await page.getByRole('button', { name: t('receipt.finish') }).click();
+      await page.getByText(t('privacy.erasedSignedOut')).waitFor();
+
+      // signing in again: one explanation, no section refusing on its own, no buttons for data that is gone
+      await signIn(page, subject, [], language);
+      await page.getByRole('heading', { name: t('privacy.gone.title') }).waitFor();
+      expect(await page.getByText(t('privacy.gone.text')).count()).toBe(1);
+      expect(await page.getByRole('alert').count()).toBe(0);
+      expect(await page.getByRole('button', { name: t('erase.button') }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: t('download.json') }).count()).toBe(0);
+      await visit.expectAccessible('erased subject');
+      // the refusals provoked: the hold, and the erased subject's first page load
+      expect(visit.consoleErrors.filter((e) => !/status of (403|409)/.test(e))).toEqual([]);
+    });
+
+    it(`tells a patient who accessed their records in sentences, others' access first (${language})`, async () => {
+      const t = translator(language);
+      const subject = `user:lia-${language}`;
+      const token = await seedSubject(subject);
+      // the patient reads their own records twice; a staff member is refused, then breaks the glass and reads
+      for (let i = 0; i < 2; i += 1) expect((await api.call('GET', '/api/v1/users/me/health-records', token)).status).toBe(200);
+      const staff = await api.token('staff:sid', ['staff']);
+      const patientPath = `/api/v1/staff/patients/${encodeURIComponent(subject)}`;
+      expect((await api.call('GET', `${patientPath}/health-records?purpose=payment`, staff)).status).toBe(403);
+      expect((await api.call('POST', `${patientPath}/emergency-access`, staff, { reason: 'unconscious patient in the emergency room' })).status).toBe(200);
+      expect((await api.call('GET', `${patientPath}/health-records?purpose=emergency`, staff)).status).toBe(200);
+
+      const visit = await browser.open('/', { name: `privacy-access-log-${language}`, language });
+      const { page } = visit;
+      await signIn(page, subject, [], language);
+      const log = page.getByRole('table', { name: t('accessLog.title') });
+      const sid = `${t('actorRole.staff')} staff:sid`;
+      await log.getByText(`${t('log.action.phi.read', { who: sid })}${t('log.inEmergency')}.`).waitFor();
+      await log.getByText(`${t('log.refused')} ${t('log.action.phi.denied', { who: sid })}${t('log.for', { purpose: t('purposeOfUse.payment') })}. ${t('log.reason.no_active_grant')}`).waitFor();
+      await log.getByText(`${t('log.action.access.emergency', { who: sid })}.`).waitFor();
+      // the patient's own reads wait behind the filter
+      const own = `${t('log.action.phi.read', { who: t('log.who.subject') })}${t('log.for', { purpose: t('purposeOfUse.patient_request') })}.`;
+      expect(await log.getByText(own).count()).toBe(0);
+      const text = await log.textContent();
+      expect(text).not.toMatch(/phi\.|access\.emergency|patient_request|grant_purpose|no_active_grant/);
+      await visit.expectAccessible('access log');
+      if (language === 'en') await screenshotTo(page, 'privacy-center.png');
+      await screenshotTo(page, `privacy-access-log-${language}.png`);
+      await page.getByLabel(t('accessLog.everything')).check();
+      await expect.poll(() => log.getByText(own).count()).toBeGreaterThanOrEqual(2);
+      visit.expectClean();
+    });
+  }
+
+  it('leaves no stale "Saved." beside an e-mail address the browser refuses', async () => {
+    await seedSubject('user:eda');
+    const visit = await browser.open('/', { name: 'privacy-invalid-email' });
     const { page } = visit;
-    await signIn(page, 'user:hugo');
-    const section = page.getByRole('region', { name: 'Delete my account' });
-    await section.getByText('Health records').waitFor();
-    const remove = section.getByRole('button', { name: 'Delete my account' });
-    expect(await remove.isDisabled()).toBe(true);
-    await section.getByLabel(/Type delete my account to confirm/).fill('delete my account');
-    await remove.click();
-    await section.getByText(/legal hold: the law requires it to be kept/).waitFor();
-    expect((await api.db.admin`select count(*)::int as n from compliance.user_profiles where user_id = 'user:hugo'`)[0]!.n).toBe(1);
-
-    expect((await api.call('DELETE', '/api/v1/dpo/subjects/user%3Ahugo/legal-hold', dpo)).status).toBe(200);
-    await remove.click();
-    await page.getByRole('heading', { name: 'Your account is deleted' }).waitFor();
-    const receipt = JSON.parse(await page.getByLabel('Erasure receipt').textContent() ?? '{}');
-    expect(receipt).toMatchObject({ erased: true });
-    expect((await api.db.admin`select count(*)::int as n from compliance.user_profiles where user_id = 'user:hugo'`)[0]!.n).toBe(0);
-    await visit.expectAccessible('erasure receipt');
-    await page.getByRole('button', { name: 'Finish and sign out' }).click();
-    await page.getByText('Your account was deleted. You are signed out.').waitFor();
-    visit.expectClean(1);
+    await signIn(page, 'user:eda');
+    await page.getByLabel('Full name').fill('Eda Example');
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await page.getByText('Saved.').waitFor();
+    await page.getByLabel('E-mail').fill('not an address');
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    expect(await page.getByLabel('E-mail').evaluate((input: HTMLInputElement) => input.validity.valid)).toBe(false);
+    await expect.poll(() => page.getByText('Saved.').count()).toBe(0);
+    const [profile] = await api.db.admin`select email from compliance.user_profiles where user_id = 'user:eda'`;
+    expect(profile!.email).toBe('pia@example.org');
+    visit.expectClean();
   });
 
   it('is usable by keyboard alone: sign in and grant a consent', async () => {
@@ -123,7 +210,9 @@ describe('the privacy center', () => {
     const visit = await browser.open('/', { name: 'privacy-keyboard' });
     const { page } = visit;
     await page.getByLabel('User id').waitFor();
-    // from the top of the page: Tab to the field, type, Tab past the role boxes to the button, Enter
+    // from the top of the page: Tab past the language to the field, type, Tab past the role boxes to the button, Enter
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Language');
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('subject');
     await page.keyboard.type('user:kay');

@@ -28,12 +28,10 @@ export function problemOf(error: unknown): ApiProblem {
   return { message: error instanceof Error ? error.message : String(error), sqlstate: null, code: null };
 }
 
-/** a date the API sent (JSON carries it as a string) in the reader's locale */
-export const when = (value: string | Date | null | undefined): string =>
-  value ? new Date(value).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '—';
+export { when } from './formats.js';
 
 /** saves content as a file through the browser's download */
-export function download(filename: string, content: string, type: string): void {
+export function download(filename: string, content: string | Uint8Array<ArrayBuffer>, type: string): void {
   const url = URL.createObjectURL(new Blob([content], { type }));
   const link = document.createElement('a');
   link.href = url;

@@ -4,11 +4,13 @@
  * timeout on its side (SESXP); this is what the person sees.
  */
 import { useEffect, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { useSession } from './session.js';
 
 const ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart'] as const;
 
 export function IdleGuard() {
+  const { t } = useTranslation();
   const { config, signOut } = useSession();
   const timeout = config.session_idle_timeout_seconds * 1000;
   const warnAfter = timeout - Math.min(120_000, timeout * 2 / 15);
@@ -23,7 +25,7 @@ export function IdleGuard() {
     const timer = setInterval(() => {
       const idle = Date.now() - lastActivity.current;
       if (idle >= timeout) {
-        signOut(`You were signed out after ${Math.round(timeout / 60_000)} minutes without activity (automatic logoff).`);
+        signOut(t('idle.signedOut', { minutes: Math.round(timeout / 60_000) }));
       } else {
         setSecondsLeft(idle >= warnAfter ? Math.ceil((timeout - idle) / 1000) : null);
       }
@@ -32,16 +34,16 @@ export function IdleGuard() {
       clearInterval(timer);
       for (const event of ACTIVITY) window.removeEventListener(event, touch);
     };
-  }, [timeout, warnAfter, signOut]);
+  }, [timeout, warnAfter, signOut, t]);
 
   if (secondsLeft === null) return null;
   return (
     <dialog open aria-labelledby="idle-title" aria-describedby="idle-text">
       <article>
-        <h2 id="idle-title">Are you still there?</h2>
-        <p id="idle-text" role="alert">You will be signed out in {secondsLeft} seconds because of inactivity.</p>
+        <h2 id="idle-title">{t('idle.title')}</h2>
+        <p id="idle-text" role="alert">{t('idle.warning', { count: secondsLeft })}</p>
         <footer>
-          <button type="button" autoFocus onClick={() => { lastActivity.current = Date.now(); setSecondsLeft(null); }}>Stay signed in</button>
+          <button type="button" autoFocus onClick={() => { lastActivity.current = Date.now(); setSecondsLeft(null); }}>{t('idle.stay')}</button>
         </footer>
       </article>
     </dialog>

@@ -4,7 +4,10 @@ import './styles.css';
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
+import { useTranslation } from 'react-i18next';
 import { problemOf } from './api.js';
+import './i18n.js';
+import { LANGUAGES, type Language } from './i18n.js';
 import { DpoConsole } from './dpo/console.js';
 import { IdleGuard } from './idle.js';
 import { PrivacyCenter } from './privacy/center.js';
@@ -27,18 +30,32 @@ function usePath(): [string, (path: string) => void] {
   }];
 }
 
+/** the reader's language, remembered in this browser */
+function LanguagePicker() {
+  const { t, i18n } = useTranslation();
+  return (
+    <label className="language">
+      <span className="visually-hidden">{t('nav.language')}</span>
+      <select value={i18n.resolvedLanguage} onChange={(event) => void i18n.changeLanguage(event.currentTarget.value as Language)} aria-label={t('nav.language')}>
+        {Object.entries(LANGUAGES).map(([code, name]) => <option key={code} value={code} lang={code}>{name}</option>)}
+      </select>
+    </label>
+  );
+}
+
 function Pages() {
+  const { t } = useTranslation();
   const { identity, signOut } = useSession();
   const [path, go] = usePath();
   // the server ended the session (idle on its side, or closed): sign out and say why
   const [client] = useState(() => {
     const onError = (error: unknown) => {
-      if (problemOf(error).code === 'UNAUTHORIZED') signOut(`Your session ended: ${problemOf(error).message}`, { sessionGone: true });
+      if (problemOf(error).code === 'UNAUTHORIZED') signOut(t('session.ended'), { sessionGone: true });
     };
     return new QueryClient({ queryCache: new QueryCache({ onError }), mutationCache: new MutationCache({ onError }),
       defaultOptions: { queries: { retry: false, refetchOnWindowFocus: false } } });
   });
-  if (!identity) return <SignIn />;
+  if (!identity) return <><header className="container"><nav aria-label={t('nav.main')}><ul><li><strong>pgcomply</strong></li></ul><ul><li><LanguagePicker /></li></ul></nav></header><SignIn /></>;
   const staffRoles = ['dpo', 'approver', 'auditor'].filter((r) => identity.roles.includes(r));
   const link = (to: string, label: string) => (
     <li><a href={to} aria-current={path === to ? 'page' : undefined} onClick={(event) => { event.preventDefault(); go(to); }}>{label}</a></li>
@@ -46,12 +63,13 @@ function Pages() {
   return (
     <QueryClientProvider client={client}>
       <header className="container">
-        <nav aria-label="Main">
+        <nav aria-label={t('nav.main')}>
           <ul><li><strong>pgcomply</strong></li></ul>
           <ul>
-            {link('/', 'Privacy center')}
-            {staffRoles.length ? link('/dpo', 'DPO console') : null}
-            <li><button type="button" className="outline secondary" onClick={() => signOut('You signed out.')}>Sign out</button></li>
+            {link('/', t('nav.privacyCenter'))}
+            {staffRoles.length ? link('/dpo', t('nav.dpoConsole')) : null}
+            <li><LanguagePicker /></li>
+            <li><button type="button" className="outline secondary" onClick={() => signOut(t('session.signedOut'))}>{t('nav.signOut')}</button></li>
           </ul>
         </nav>
       </header>
@@ -63,7 +81,8 @@ function Pages() {
 
 function App() {
   const { config, failure, returned } = useUiConfig();
-  if (!config) return <main className="container"><p aria-busy={!failure} role={failure ? 'alert' : undefined}>{failure ?? 'Loading…'}</p></main>;
+  const { t } = useTranslation();
+  if (!config) return <main className="container"><p aria-busy={!failure} role={failure ? 'alert' : undefined}>{failure ?? t('loadingPage')}</p></main>;
   return (
     <SessionProvider config={config}>
       <Returned token={returned?.token} returnTo={returned?.returnTo} failure={failure} />

@@ -7,6 +7,7 @@
 import * as oauth from 'oauth4webapi';
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import { api, tokenStore } from './api.js';
+import i18n from './i18n.js';
 
 export type AuthConfig = { mode: 'development' } | { mode: 'token' } | { mode: 'oidc'; issuer: string; client_id: string; scope: string };
 export interface UiConfig { auth: AuthConfig; session_idle_timeout_seconds: number }
@@ -118,9 +119,9 @@ export function useUiConfig(): { config: UiConfig | null; failure: string | null
       try {
         setState({ config, failure: null, returned: await finishOidcSignIn(config.auth) });
       } catch (error) {
-        setState({ config, failure: `Sign-in failed: ${(error as Error).message}`, returned: null });
+        setState({ config, failure: i18n.t('signIn.failed', { reason: (error as Error).message }), returned: null });
       }
-    }, (error: Error) => setState({ config: null, failure: `The server did not answer: ${error.message}`, returned: null }));
+    }, (error: Error) => setState({ config: null, failure: i18n.t('signIn.noServer', { reason: error.message }), returned: null }));
   }, []);
   return state;
 }

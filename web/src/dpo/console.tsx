@@ -1,5 +1,6 @@
 /** The DPO console: what each role sees (dpo: requests, subjects, breaches, compliance; approver: access; auditor: compliance). */
 import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { useSession } from '../session.js';
 import { Access } from './access.js';
 import { Breaches } from './breaches.js';
@@ -8,23 +9,24 @@ import { Requests } from './requests.js';
 import { Subjects } from './subjects.js';
 
 export function DpoConsole() {
+  const { t } = useTranslation();
   const { identity } = useSession();
   const roles = new Set(identity?.roles ?? []);
   const isDpo = roles.has('dpo');
   const isAuditor = roles.has('auditor');
   const tabs = [
-    ...(isDpo ? [['requests', 'Requests'], ['subjects', 'Subjects'], ['breaches', 'Breaches']] as const : []),
-    ...(roles.has('approver') ? [['access', 'Access']] as const : []),
-    ...(isDpo || isAuditor ? [['compliance', 'Compliance']] as const : []),
-  ];
+    ...(isDpo ? ['requests', 'subjects', 'breaches'] : []),
+    ...(roles.has('approver') ? ['access'] : []),
+    ...(isDpo || isAuditor ? ['compliance'] : []),
+  ].map((key) => [key, t(`console.tab.${key}`)] as const);
   const [tab, setTab] = useState<string>(tabs[0]?.[0] ?? '');
   if (tabs.length === 0) {
-    return <main className="container"><h1>DPO console</h1><p>Your sign-in carries none of the roles dpo, approver or auditor, so there is nothing here for you.</p></main>;
+    return <main className="container"><h1>{t('console.title')}</h1><p>{t('console.noRole')}</p></main>;
   }
   return (
     <main className="container">
-      <h1>DPO console</h1>
-      <nav aria-label="Console sections">
+      <h1>{t('console.title')}</h1>
+      <nav aria-label={t('console.sections')}>
         <ul>
           {tabs.map(([key, label]) => (
             <li key={key}><button type="button" className={tab === key ? '' : 'outline'} aria-current={tab === key ? 'page' : undefined} onClick={() => setTab(key)}>{label}</button></li>

@@ -1,9 +1,11 @@
 /** Consents (GDPR Art. 7): a switch per purpose with its description and policy version; the history beside it. */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useTranslation } from 'react-i18next';
 import { api, when } from '../api.js';
-import { Loading, Problem } from '../ui.js';
+import { Loading, SubjectProblem } from '../ui.js';
 
 export function Consents() {
+  const { t } = useTranslation();
   const client = useQueryClient();
   const purposes = useQuery({ queryKey: ['me.consent.purposes'], queryFn: () => api.me.consent.purposes.query() });
   const current = useQuery({ queryKey: ['me.consent.list'], queryFn: () => api.me.consent.list.query() });
@@ -12,16 +14,16 @@ export function Consents() {
     mutationFn: (input: { consent_type: string; granted: boolean; policy_version: string }) => api.me.consent.set.mutate(input),
     onSuccess: () => Promise.all(['me.consent.list', 'me.consent.history'].map((key) => client.invalidateQueries({ queryKey: [key] }))),
   });
-  if (purposes.isPending || current.isPending) return <Loading what="your consents" />;
+  if (purposes.isPending || current.isPending) return <Loading what={t('privacy.what.consents')} />;
   const failure = purposes.error ?? current.error;
-  if (failure) return <Problem error={failure} />;
+  if (failure) return <SubjectProblem error={failure} />;
   const granted = new Map(current.data!.consents.map((c) => [c.purpose, c]));
   return (
     <section aria-labelledby="consents-title">
-      <h2 id="consents-title">Consents</h2>
+      <h2 id="consents-title">{t('consents.title')}</h2>
       <div className="grid">
         <fieldset>
-          <legend>What you allow</legend>
+          <legend>{t('consents.legend')}</legend>
           {purposes.data!.purposes.map((p) => {
             const decision = granted.get(p.purpose);
             // the decision being recorded shows at once; the stored one replaces it when it comes back
@@ -35,22 +37,24 @@ export function Consents() {
                   {' '}{p.purpose.replace(/_/g, ' ')}
                 </label>
                 <small id={`purpose-${p.purpose}`}>
-                  {p.description}. {p.legal_basis}; policy version {p.policy_version}.
-                  {decision ? ` ${decision.granted ? 'Granted' : 'Withdrawn'} ${when(decision.recorded_at)} under version ${decision.policy_version}.` : ' Never asked: not granted.'}
+                  {t('consents.purpose', { description: p.description, basis: p.legal_basis, version: p.policy_version })}{' '}
+                  {decision
+                    ? t(decision.granted ? 'consents.grantedAt' : 'consents.withdrawnAt', { at: when(decision.recorded_at), version: decision.policy_version })
+                    : t('consents.neverAsked')}
                 </small>
               </div>
             );
           })}
-          <Problem error={decide.error} />
+          <SubjectProblem error={decide.error} />
         </fieldset>
         <div>
-          <h3>History</h3>
-          {history.isPending ? <Loading what="the history" /> : history.error ? <Problem error={history.error} /> : history.data!.records.length === 0 ? <p>No decision yet.</p> : (
-            <table aria-label="Consent history">
-              <thead><tr><th scope="col">When</th><th scope="col">Purpose</th><th scope="col">Decision</th><th scope="col">Version</th></tr></thead>
+          <h3>{t('consents.history')}</h3>
+          {history.isPending ? <Loading what={t('privacy.what.history')} /> : history.error ? <SubjectProblem error={history.error} /> : history.data!.records.length === 0 ? <p>{t('consents.noDecision')}</p> : (
+            <table aria-label={t('consents.history')}>
+              <thead><tr><th scope="col">{t('column.when')}</th><th scope="col">{t('column.purpose')}</th><th scope="col">{t('column.decision')}</th><th scope="col">{t('column.version')}</th></tr></thead>
               <tbody>
                 {history.data!.records.map((r) => (
-                  <tr key={r.id}><td>{when(r.recorded_at)}</td><td>{r.purpose}</td><td>{r.granted ? 'granted' : 'withdrawn'}</td><td>{r.policy_version}</td></tr>
+                  <tr key={r.id}><td>{when(r.recorded_at)}</td><td>{r.purpose}</td><td>{t(r.granted ? 'consents.granted' : 'consents.withdrawn')}</td><td>{r.policy_version}</td></tr>
                 ))}
               </tbody>
             </table>

@@ -1,10 +1,13 @@
-/** Download my data (GDPR Art. 20) and delete my account (Art. 17), with the legal hold explained when it refuses. */
+/** Download my data (GDPR Art. 20) and delete my account (Art. 17): the legal hold explained when it refuses, the receipt when it is done. */
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { api, download } from '../api.js';
-import { Facts, json, Problem } from '../ui.js';
+import { day, when } from '../formats.js';
+import { Facts, json, SubjectProblem } from '../ui.js';
 
 export function Download() {
+  const { t } = useTranslation();
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const fetchAs = async (format: 'json' | 'csv') => {
@@ -21,55 +24,80 @@ export function Download() {
   };
   return (
     <section aria-labelledby="download-title">
-      <h2 id="download-title">Download my data</h2>
-      <p>Everything held about you, in a form another service can read (GDPR Art. 20).</p>
+      <h2 id="download-title">{t('download.title')}</h2>
+      <p>{t('download.intro')}</p>
       <div role="group">
-        <button type="button" aria-busy={busy === 'json'} onClick={() => fetchAs('json')}>Download as JSON</button>
-        <button type="button" className="secondary" aria-busy={busy === 'csv'} onClick={() => fetchAs('csv')}>Download as CSV</button>
+        <button type="button" aria-busy={busy === 'json'} onClick={() => fetchAs('json')}>{t('download.json')}</button>
+        <button type="button" className="secondary" aria-busy={busy === 'csv'} onClick={() => fetchAs('csv')}>{t('download.csv')}</button>
       </div>
-      <Problem error={failure} />
+      <SubjectProblem error={failure} />
     </section>
   );
 }
 
-const PHRASE = 'delete my account';
+export type Erased = Awaited<ReturnType<typeof api.me.erase.mutate>>['receipt'];
 const count = (value: unknown) => (Array.isArray(value) ? value.length : value ? 1 : 0);
+/** the tables whose rows an erasure deletes, in the order a person thinks of them */
+const ERASED = ['user_profiles', 'user_preferences', 'consent_records', 'conversations', 'messages', 'health_records', 'sessions', 'access_grants',
+  'breach_subjects', 'legal_holds', 'subject_keys'] as const;
+/** what another duty keeps, without the person */
+const KEPT = ['consent_proofs_kept', 'emergency_reviews_kept', 'dsr_requests_anonymised'] as const;
 
-export function DeleteAccount({ onErased }: { onErased: () => void }) {
+export function DeleteAccount({ onErased }: { onErased: (receipt: Erased) => void }) {
+  const { t } = useTranslation();
+  const phrase = t('erase.phrase');
   const data = useQuery({ queryKey: ['me.data'], queryFn: () => api.me.data.query() });
   const [typed, setTyped] = useState('');
-  const erase = useMutation({ mutationFn: () => api.me.erase.mutate({ confirm: true }) });
-  const document = (data.data ?? {}) as Record<string, unknown>;
-  if (erase.data) {
-    return (
-      <section aria-labelledby="delete-title">
-        <h2 id="delete-title">Your account is deleted</h2>
-        <p role="status">{erase.data.message}. Keep this receipt: it is what pgcomply recorded about the erasure.</p>
-        <pre aria-label="Erasure receipt">{json(erase.data.receipt)}</pre>
-        <button type="button" onClick={onErased}>Finish and sign out</button>
-      </section>
-    );
-  }
+  const erase = useMutation({ mutationFn: () => api.me.erase.mutate({ confirm: true }), onSuccess: (result) => onErased(result.receipt) });
+  const document = data.data;
   return (
     <section aria-labelledby="delete-title">
-      <h2 id="delete-title">Delete my account</h2>
-      <p>This erases everything below for good (GDPR Art. 17). The audit log keeps that it happened, never who you were.</p>
+      <h2 id="delete-title">{t('erase.title')}</h2>
+      <p>{t('erase.intro')}</p>
       <Facts facts={[
-        ['Profile', document.profile ? 'yes' : 'none'],
-        ['Preferences', document.preferences && Object.keys(document.preferences as object).length ? 'yes' : 'none'],
-        ['Consent records', count(document.consents)],
-        ['Conversations', count(document.conversations)],
-        ['Health records', count(document.health_records)],
+        [t('erase.held.profile'), document?.profile ? t('erase.held.yes') : t('erase.held.none')],
+        [t('erase.held.preferences'), document?.preferences && Object.keys(document.preferences.preferences).length ? t('erase.held.yes') : t('erase.held.none')],
+        [t('erase.held.consents'), count(document?.consents)],
+        [t('erase.held.conversations'), count(document?.conversations)],
+        [t('erase.held.health'), count(document?.health_records)],
       ]} />
-      <label>Type <kbd>{PHRASE}</kbd> to confirm
+      <label>{t('erase.typeToConfirm', { phrase })}
         <input value={typed} onChange={(event) => setTyped(event.currentTarget.value)} autoComplete="off" aria-describedby="delete-help" />
       </label>
-      <small id="delete-help">The button works only with the phrase typed exactly.</small>
-      <button type="button" className="danger" disabled={typed.trim().toLowerCase() !== PHRASE || erase.isPending} aria-busy={erase.isPending}
-        onClick={() => erase.mutate()}>Delete my account</button>
-      <Problem error={erase.error} explain={{
-        LHOLD: 'Your data is under a legal hold: the law requires it to be kept while a legal matter is open (GDPR Art. 17(3)(e)). Nothing was deleted. The data protection officer releases the hold when the matter allows; then you can delete your account.',
-      }} />
+      <small id="delete-help">{t('erase.help')}</small>
+      <button type="button" className="danger" disabled={typed.trim().toLowerCase() !== phrase.toLowerCase() || erase.isPending} aria-busy={erase.isPending}
+        onClick={() => erase.mutate()}>{t('erase.button')}</button>
+      <SubjectProblem error={erase.error} />
+    </section>
+  );
+}
+
+/** the receipt of an erasure, as the person it was about reads it */
+export function ErasureReceipt({ erased, onFinish }: { erased: Erased; onFinish: () => void }) {
+  const { t } = useTranslation();
+  const deleted = erased.deleted;
+  const gone = ERASED.filter((table) => (deleted[table] ?? 0) > 0);
+  const kept = KEPT.filter((what) => (deleted[what] ?? 0) > 0);
+  return (
+    <section aria-labelledby="receipt-title" className="receipt">
+      <h1 id="receipt-title">{t('receipt.title')}</h1>
+      <p role="status">{t('receipt.intro')}</p>
+      <Facts facts={[[t('receipt.when'), when(erased.erased_at)], [t('receipt.reference'), t('receipt.request', { id: erased.dsr_request_id })]]} />
+      <h2>{t('receipt.erased')}</h2>
+      <ul aria-label={t('receipt.erased')}>
+        {gone.map((table) => <li key={table}>{t(`receipt.table.${table}`, { count: deleted[table] })}</li>)}
+      </ul>
+      <h2>{t('receipt.kept')}</h2>
+      <ul aria-label={t('receipt.kept')}>
+        <li>{t('receipt.keep.audit', { count: erased.audit_rows_redacted })}</li>
+        {kept.map((what) => <li key={what}>{t(`receipt.keep.${what}`, { count: deleted[what] })}</li>)}
+      </ul>
+      <p>{t('receipt.save', { date: day(erased.erased_at) })}</p>
+      <div role="group">
+        <button type="button" className="secondary" onClick={() => download(`erasure_receipt_${erased.dsr_request_id}.json`, json(erased), 'application/json')}>
+          {t('receipt.download')}</button>
+        <button type="button" onClick={onFinish}>{t('receipt.finish')}</button>
+      </div>
     </section>
   );
 }
