@@ -12,7 +12,8 @@ type Grant = z.infer<typeof s.accessGrant>;
 const reviewEntry = z.object({
   grant_id: z.coerce.string(),
   grantee: z.string().nullable(),
-  patient: z.string(),
+  // null once the patient was erased: the review outlives them (HIPAA §164.308(a)(1)(ii)(D))
+  patient: z.string().nullable(),
   scope: z.string(),
   reason: z.string(),
   starts_at: z.date(),

@@ -47,9 +47,10 @@ export function Access() {
             <th scope="col">{t('column.reviewDue')}</th><th scope="col"><span className="visually-hidden">{t('column.review')}</span></th></tr></thead>
           <tbody>
             {reviews.data!.reviews.map((g) => {
-              const describe = t('access.describeEmergency', { grantee: g.grantee ?? '—', patient: g.patient ?? '—' });
+              const patient = g.patient ?? t('access.erasedPatient');
+              const describe = t('access.describeEmergency', { grantee: g.grantee ?? '—', patient });
               return (
-                <tr key={g.grant_id} className={g.overdue ? 'overdue' : undefined}><td>{when(g.starts_at)}</td><td>{g.grantee ?? '—'}</td><td>{g.patient}</td><td>{g.reason}</td>
+                <tr key={g.grant_id} className={g.overdue ? 'overdue' : undefined}><td>{when(g.starts_at)}</td><td>{g.grantee ?? '—'}</td><td>{patient}</td><td>{g.reason}</td>
                   <td>{when(g.review_due_at)}{g.overdue ? <> <mark>{t('access.overdue')}</mark></> : null}</td>
                   <td><div className="actions">
                     <NotedAction label={t('access.appropriate')} describe={describe} noteLabel={t('access.reviewNote')} confirmLabel={t('access.confirmAppropriate')}
