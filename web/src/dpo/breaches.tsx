@@ -143,7 +143,7 @@ function BreachDetail({ breach: b, now }: { breach: Breach; now: number }) {
       <Facts facts={[
         [t('column.status'), t(`breaches.status.${b.status}`)],
         [t('breaches.discovered'), when(b.discovered_at)],
-        [t('breaches.categories'), b.data_categories.join(', ') || '—'],
+        [t('breaches.categoriesFact'), b.data_categories.join(', ') || '—'],
         [t('breaches.affected'), b.affected_count],
         [t('breaches.notifiable'), b.notifiable === null ? t('breaches.notAssessed') : b.notifiable ? t('breaches.yes') : t('breaches.noBecause', { reason: b.not_notifiable_reason })],
         [t('breaches.riskFactors'), b.risk_factors.length ? b.risk_factors.join('; ') : '—'],
@@ -176,11 +176,13 @@ function BreachDetail({ breach: b, now }: { breach: Breach; now: number }) {
             {assess.isSuccess ? <p role="status">{t('breaches.assessed')}</p> : null}
             <Problem error={assess.error} explain={{ BRNNR: 'explain.breaches.BRNNR' }} />
           </form>
-          <form onSubmit={submitNotification} className="inline" aria-label={t('breaches.notifyTitle', { id: b.breach_id })}>
+          <form onSubmit={submitNotification} aria-label={t('breaches.notifyTitle', { id: b.breach_id })}>
             <h4>{t('breaches.notifyTitle', { id: b.breach_id })}</h4>
+            <div className="grid">
             <label>{t('breaches.recipientColumn')}<select name="recipient" defaultValue={RECIPIENTS.find((r) => !notifiedAt[r]) ?? 'authority'}>
               {RECIPIENTS.map((r) => <option key={r} value={r}>{t(`breaches.recipient.${r}`)}</option>)}</select></label>
             <label>{t('breaches.notifiedWhen')}<input type="datetime-local" name="notified_at" required defaultValue={localInput(new Date())} /></label>
+            </div>
             <button type="submit" className="outline" aria-busy={notify.isPending}>{t('breaches.recordNotification')}</button>
             <Problem error={notify.error} />
           </form>
