@@ -33,6 +33,10 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   AUTH_JWKS_URL: z.url({ message: 'AUTH_JWKS_URL must be a URL' }).optional(),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  TRUST_PROXY_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  JWKS_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   AUTH_ISSUER: optionalText,
   AUTH_AUDIENCE: optionalText,
   OIDC_CLIENT_ID: optionalText,
@@ -81,6 +85,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (!config.ALLOWED_HOSTS && config.NODE_ENV === 'production' && !isLoopback(config.HOST)) {
     throw new ConfigError(`HOST ${config.HOST} is not a loopback address: set ALLOWED_HOSTS to the host names clients use (pgcomply.example.com), so a page that rebinds its own name to this server is refused`);
+  }
+  if (Boolean(config.TLS_CERT_FILE) !== Boolean(config.TLS_KEY_FILE)) {
+    throw new ConfigError('TLS_CERT_FILE and TLS_KEY_FILE go together: give both (HTTPS) or neither');
+  }
+  if (config.TLS_CERT_FILE && config.TRUST_PROXY_TLS) {
+    throw new ConfigError('TLS_CERT_FILE serves HTTPS here, TRUST_PROXY_TLS=true says a proxy terminates it: set one');
+  }
+  // in production, the API's traffic (tokens, health records) never crosses a network in the clear
+  if (config.NODE_ENV === 'production' && !isLoopback(config.HOST) && !config.TLS_CERT_FILE && !config.TRUST_PROXY_TLS) {
+    throw new ConfigError(`HOST ${config.HOST} is not a loopback address: serve HTTPS (TLS_CERT_FILE and TLS_KEY_FILE), or set TRUST_PROXY_TLS=true when a TLS-terminating proxy is in front`);
   }
   if (config.REQUIRE_TLS) {
     const urls = { DATABASE_URL: config.DATABASE_URL, SERVER_DATABASE_URL: config.SERVER_DATABASE_URL, WORKER_DATABASE_URL: config.WORKER_DATABASE_URL };

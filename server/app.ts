@@ -1,4 +1,4 @@
-/** The HTTP surface: /healthz, /metrics, tRPC under /trpc, REST + OpenAPI under /api, the privacy center and DPO console at / and /dpo. */
+/** The HTTP(S) surface: /healthz, /metrics, tRPC under /trpc, REST + OpenAPI under /api, the privacy center and DPO console at / and /dpo. */
 import http from 'node:http';
 import type { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -15,13 +15,14 @@ import { appRouter } from './routers/index.js';
 import { MAX_BODY_BYTES, MAX_HEALTH_RECORD_BODY_BYTES } from './schemas.js';
 import { toTRPCError } from './errors.js';
 import { serveWeb, type WebOptions } from './pages.js';
+import { type ApiServer, createServer, type Transport } from './transport.js';
 
 /** health records may be up to 1 MiB of JSON; every other body stays small */
 function bodyLimit(path: string): number {
   return /^\/trpc\/(me\.health\.|staff\.)|^\/api\/v1\/(users\/me\/health-records|staff\/)/.test(path) ? MAX_HEALTH_RECORD_BODY_BYTES : MAX_BODY_BYTES;
 }
 
-export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
+export function createApp(deps: ContextDeps, web?: WebOptions, transport: Transport = {}): ApiServer {
   registerDatabaseMetrics(deps.metrics, deps.sql);
   const createContext = ({ req, res }: { req: http.IncomingMessage | Request; res: http.ServerResponse }) => createRequestContext(deps, req, res);
   const onError = ({ error }: { error: { code: string; cause?: unknown } }) => {
@@ -90,7 +91,7 @@ export function createApp(deps: ContextDeps, web?: WebOptions): http.Server {
     } },
   ];
 
-  const server = http.createServer((req, res) => {
+  const server = createServer(transport, (req, res) => {
     const started = process.hrtime.bigint();
     const path = (req.url ?? '/').split('?')[0]!;
     // no answer is sniffed into something it is not

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server } from 'node:net';
 
 /** listens, turning the usual failures into one sentence that says what to change */
 export function listen(server: Server, port: number, host: string): Promise<void> {

@@ -17,6 +17,7 @@ import { loadMasterKeys, reportMissingMasterKeys } from '../core/keys/master-key
 import { createLogger } from '../core/log.js';
 import { createMetrics } from './metrics.js';
 import { listen } from './listen.js';
+import { reloadCertificate, type TlsFiles } from './transport.js';
 
 async function main() {
   const config = loadConfig();
@@ -41,7 +42,8 @@ async function main() {
   if (!config.AUTH_JWKS_URL && !config.AUTH_JWT_SECRET) {
     log.warn('AUTH_JWKS_URL and AUTH_JWT_SECRET are unset: tokens are checked against the development secret. Make one with: npm run token -- --sub user:alice');
   }
-  const verifier = createVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, secret: config.AUTH_JWT_SECRET });
+  const verifier = createVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, secret: config.AUTH_JWT_SECRET,
+    keyMaxAgeSeconds: config.JWKS_MAX_AGE_SECONDS });
   const masterKeys = await loadMasterKeys(phiMasterKeySource(config), (file) =>
     log.warn({ file }, `no PHI master key was given: made one in ${file} for development. Back it up: without it no health record can be read. Set PHI_MASTER_KEY or PHI_MASTER_KEY_FILE in production`));
   await reportMissingMasterKeys(sql, masterKeys, log);
@@ -49,8 +51,21 @@ async function main() {
   // production serves what npm install (prepare) or npm run build:web built, and never runs Vite
   if (config.NODE_ENV !== 'production') await ensureWebBuilt({ log: (m) => log.info(m) });
   else if (!webIsBuilt()) log.error('the pages are not built (web/dist): run npm run build:web; the API runs without them');
+  const tls: TlsFiles | undefined = config.TLS_CERT_FILE ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE! } : undefined;
   const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys, allowedHosts: allowedHostsOf(config) },
-    { distDir: WEB_DIST, auth: webAuthOf(config), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS });
+    { distDir: WEB_DIST, auth: webAuthOf(config), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS },
+    { tls, trustProxyTls: config.TRUST_PROXY_TLS });
+  if (tls) {
+    // a renewed certificate (certbot, cert-manager) is taken on SIGHUP, without dropping a connection
+    process.on('SIGHUP', () => {
+      try {
+        reloadCertificate(server, tls);
+        log.info({ certificate: tls.certFile }, 'TLS certificate reloaded');
+      } catch (error) {
+        log.error({ certificate: tls.certFile }, `TLS certificate not reloaded, the old one stays: ${(error as Error).message}`);
+      }
+    });
+  }
   const worker = config.RUN_WORKER
     ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors })
     : undefined;
@@ -92,7 +107,7 @@ async function main() {
   const { port } = server.address() as AddressInfo;
   // 0.0.0.0 and :: listen everywhere and are nobody's address to call: show the loopback one
   const shownHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST === '::' ? '::1' : config.HOST;
-  const publicUrl = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  const publicUrl = `${tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   log.info({ url: publicUrl, worker: Boolean(worker), database: cluster ? 'embedded' : 'DATABASE_URL' }, 'pgcomply is running');
   process.stdout.write(`pgcomply listening on ${publicUrl} (health: ${publicUrl}/healthz, API: ${publicUrl}/api/openapi.json)\n`);
   if (cluster) process.stdout.write('the database is an embedded PostgreSQL under ' + config.PGCOMPLY_DATA_DIR + '; a DBA connects with: npm run psql\n');

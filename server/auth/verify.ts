@@ -25,7 +25,15 @@ export interface VerifierOptions {
   issuer?: string;
   audience?: string;
   secret?: string;
+  /**
+   * How long a key the identity provider withdrew from its JWKS may still be accepted: the
+   * JWKS is fetched again once older than this, and a verified token is remembered no longer.
+   * 60 s by default (JWKS_MAX_AGE_SECONDS); jose's own default keeps a key ten minutes.
+   */
+  keyMaxAgeSeconds?: number;
 }
+
+export const DEFAULT_KEY_MAX_AGE_SECONDS = 60;
 
 const REMEMBERED_TOKENS = 10_000;
 
@@ -49,9 +57,11 @@ function rolesOf(payload: JWTPayload): string[] {
 const optionalClaim = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
 
 export function createVerifier(options: VerifierOptions): Verifier {
-  // the HMAC key is imported once, not at every verification
+  const maxAgeMs = (options.keyMaxAgeSeconds ?? DEFAULT_KEY_MAX_AGE_SECONDS) * 1000;
+  // the HMAC key is imported once, not at every verification. A token with an unknown kid makes
+  // jose fetch again, at most once per cooldown: no faster than the bound, nor than 30 s
   const key = options.jwksUrl
-    ? createRemoteJWKSet(new URL(options.jwksUrl))
+    ? createRemoteJWKSet(new URL(options.jwksUrl), { cacheMaxAge: maxAgeMs, cooldownDuration: Math.min(30_000, maxAgeMs) })
     : crypto.subtle.importKey('raw', new TextEncoder().encode(options.secret ?? DEVELOPMENT_JWT_SECRET),
         { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   const verifyOptions = {
@@ -84,10 +94,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       name: optionalClaim((payload as Record<string, unknown>).name),
     };
     // a client sends the same token with every request, and WebCrypto verification was an
-    // eighth of the server's CPU: remember the exact token until it expires, at most a
-    // minute so that a key the identity provider withdraws stops working soon
+    // eighth of the server's CPU: remember the exact token until it expires, but no longer than
+    // the key bound, so that a withdrawn key stops working within it (memo and JWKS cache both
+    // date from before the withdrawal, so neither outlives it by more than the bound)
     if (verified.size >= REMEMBERED_TOKENS) verified.delete(verified.keys().next().value!);
-    verified.set(token, { identity, until: Math.min(payload.exp! * 1000, now + 60_000) });
+    verified.set(token, { identity, until: Math.min(payload.exp! * 1000, now + maxAgeMs) });
     return identity;
   };
 }
