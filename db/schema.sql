@@ -6652,21 +6652,29 @@ CREATE FUNCTION compliance_private.check_client_tls(context jsonb) RETURNS TABLE
     AS $$
 declare
   v_plain bigint;
+  v_old bigint;
+  v_versions jsonb;
 begin
-  threshold := jsonb_build_object('plain_connections', 0);
-  evidence := 'select count(*) from pg_stat_activity a join pg_stat_ssl s using (pid) where a.datname = current_database() and a.backend_type = ''client backend'' and not s.ssl';
+  threshold := jsonb_build_object('plain_connections', 0, 'below_tls_1_3', 0);
+  evidence := 'select coalesce(s.version, ''none'') as version, count(*) from pg_stat_activity a join pg_stat_ssl s using (pid) where a.datname = current_database() and a.backend_type = ''client backend'' group by 1';
+  -- what every client connection to this database uses now: the monthly report states it
+  select coalesce(jsonb_object_agg(v.version, v.connections), '{}'),
+         coalesce(sum(v.connections) filter (where v.version = 'none'), 0),
+         coalesce(sum(v.connections) filter (where v.version not in ('none', 'TLSv1.3')), 0)
+    into v_versions, v_plain, v_old
+    from (select coalesce(s.version, 'none') as version, count(*) as connections
+            from pg_catalog.pg_stat_activity a join pg_catalog.pg_stat_ssl s on s.pid = a.pid
+           where a.datname = current_database() and a.backend_type = 'client backend'
+           group by 1) v;
+  measured := jsonb_build_object('plain_connections', v_plain, 'below_tls_1_3', v_old, 'versions', v_versions);
   if not coalesce((context ->> 'require_tls')::boolean, false) then
     status := 'not_applicable';
-    measured := '{}';
-    detail := 'REQUIRE_TLS is not set: connections without TLS are allowed by configuration';
+    detail := 'REQUIRE_TLS is not set: connections without TLS are allowed by configuration (versions seen are measured all the same)';
     return next;
     return;
   end if;
-  select count(*) into v_plain from pg_catalog.pg_stat_activity a join pg_catalog.pg_stat_ssl s on s.pid = a.pid
-   where a.datname = current_database() and a.backend_type = 'client backend' and not s.ssl;
-  status := case when v_plain = 0 then 'pass' else 'fail' end;
-  measured := jsonb_build_object('plain_connections', v_plain);
-  detail := format('%s client connection(s) without TLS', v_plain);
+  status := case when v_plain = 0 and v_old = 0 then 'pass' else 'fail' end;
+  detail := format('%s client connection(s) without TLS, %s below TLS 1.3', v_plain, v_old);
   return next;
 end;
 $$;
@@ -6677,7 +6685,7 @@ ALTER FUNCTION compliance_private.check_client_tls(context jsonb) OWNER TO compl
 -- Name: FUNCTION check_client_tls(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_client_tls(context jsonb) IS 'Compliance check: with REQUIRE_TLS (context require_tls), no client connection to this database is without TLS (pg_stat_ssl); without it, not_applicable.';
+COMMENT ON FUNCTION compliance_private.check_client_tls(context jsonb) IS 'Compliance check: with REQUIRE_TLS (context require_tls), every client connection to this database uses TLS 1.3 (pg_stat_ssl): none without TLS, none on an older version; measured lists the connections per version either way. Without REQUIRE_TLS, not_applicable.';
 
 --
 -- Name: check_emergency_reviews(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -7906,6 +7914,17 @@ CREATE FUNCTION compliance_private.monthly_report_content(period_from timestamp 
                                                 'key_id', a.details ->> 'key_id', 'destination', a.details ->> 'destination')
                         from compliance.audit_logs a where a.action = 'audit.anchored' and a.outcome = 'success' and a.occurred_at < period_to
                        order by a.id desc limit 1)),
+    -- the TLS versions the client_tls check saw on the database's connections, with how many of
+    -- the month's check runs saw each ("none": a connection without TLS)
+    'tls', jsonb_build_object('population', 'verification_results',
+      'database_versions_seen', coalesce((
+        select jsonb_object_agg(v.version, v.runs order by v.version)
+          from (select k as version, count(*) as runs
+                  from compliance.check_runs r
+                  join compliance.check_results c on c.run_id = r.id and c.check_name = 'client_tls'
+                  cross join lateral jsonb_object_keys(coalesce(c.measured -> 'versions', '{}')) k
+                 where r.started_at >= period_from and r.started_at < period_to
+                 group by k) v), '{}')),
     'breaches', jsonb_build_object('population', 'breaches', 'value', (select count(*) from breaches),
       'items', coalesce((select jsonb_agg(jsonb_build_object('id', b.id, 'discovered_at', b.discovered_at, 'status', b.status,
                  'affected_count', b.affected_count, 'notified_authority_at', b.notified_authority_at,
@@ -7918,7 +7937,7 @@ ALTER FUNCTION compliance_private.monthly_report_content(period_from timestamp w
 -- Name: FUNCTION monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) IS 'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification, newest seal and last anchor written outside the database, and breaches. Each figure names the evidence population it was counted from. No names.';
+COMMENT ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) IS 'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification, newest seal and last anchor written outside the database, the TLS versions seen on database connections (client_tls runs), and breaches. Each figure names the evidence population it was counted from. No names.';
 
 --
 -- Name: older_transaction_running(xid8); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner

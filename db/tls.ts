@@ -15,10 +15,19 @@ export function requiresTls(url: string): boolean {
   return ENCRYPTED.has(new URL(url).searchParams.get('sslmode') ?? '');
 }
 
-/** REQUIRE_TLS=true: throws one sentence unless the URL named `name` asks for TLS */
+/**
+ * REQUIRE_TLS=true: throws one sentence unless the URL named `name` asks for TLS that proves
+ * whom it talks to: sslmode=verify-full (the certificate chains to the CA and names the host)
+ * and sslrootcert, the CA's file (or `system`, the machine's CAs). sslmode=require encrypts but
+ * checks no certificate, so a machine in the middle reads everything.
+ */
 export function refuseUnencrypted(name: string, url: string): void {
+  const params = new URL(url).searchParams;
   if (!requiresTls(url)) {
     throw new Error(`REQUIRE_TLS=true: ${name} must ask for TLS, e.g. ?sslmode=verify-full&sslrootcert=/path/to/ca.pem`);
+  }
+  if (params.get('sslmode') !== 'verify-full' || !params.get('sslrootcert')) {
+    throw new Error(`REQUIRE_TLS=true: ${name} must verify the server: sslmode=verify-full with sslrootcert=/path/to/ca.pem (sslmode=${params.get('sslmode')} checks no certificate name)`);
   }
 }
 

@@ -71,6 +71,14 @@ export interface StoredReport {
   content_sha256: string;
 }
 
+/** "TLSv1.3 in 30 runs, none in 2 runs" ("none": connections without TLS); reports made before the TLS section say so */
+function tlsVersions(seen: Record<string, number> | undefined): string {
+  if (!seen) return 'not recorded in this report (computed before the TLS section existed)';
+  const entries = Object.entries(seen);
+  if (entries.length === 0) return 'no client_tls check ran in the period';
+  return entries.map(([version, runs]) => `${escape(version === 'none' ? 'without TLS' : version)} in ${runs} run(s)`).join(', ');
+}
+
 export function renderMonthlyReport(report: StoredReport): string {
   const c = report.content;
   const period = { from: report.period_from.toISOString(), to: report.period_to.toISOString() };
@@ -136,6 +144,9 @@ ${figure('emergency reviews overdue', hipaa.emergency_access.review_overdue, hip
 ${verification ? `<strong>${escape(verification.status)}</strong>, ${escape(verification.detail)} (${escape(verification.at)})` : 'none in or before this period'}.</p>
 <p>Newest seal: ${seal ? `seal ${escape(seal.seal_no)}, sealed ${escape(seal.sealed_at)}, hash <code>${escape(seal.seal_hash)}</code>` : 'no seal yet'}.</p>
 <p>Last anchor: ${anchor ? `seal ${escape(anchor.seal_no)}, written ${escape(anchor.anchored_at)} to <code>${escape(anchor.destination)}</code> with key ${escape(anchor.key_id)}` : 'none was written outside the database, so a rewrite of the whole chain would go unnoticed'}.</p></section>
+<section><h2>TLS to the database</h2>
+<p>Versions seen on database connections by the month's client_tls checks (<a href="${escape(populationHref(c.tls?.population ?? 'verification_results', period))}">verification_results</a>):
+${tlsVersions(c.tls?.database_versions_seen)}.</p></section>
 <section><h2>Breaches</h2><div class="figures">${figure('breaches discovered', c.breaches.value, c.breaches.population, period)}</div>
 ${table(['breach', 'discovered', 'status', 'affected', 'authority notified', 'individuals notified', 'closed'],
     c.breaches.items.map((b: Json) => [b.id, b.discovered_at, b.status, b.affected_count, b.notified_authority_at, b.notified_individuals_at, b.closed_at]))}</section>

@@ -1,9 +1,9 @@
 /**
  * The client_tls compliance check when TLS is required, whole and broken, on a
  * cluster of its own that serves TLS (a self-signed certificate made here): every connection
- * with TLS passes; one without fails.
+ * with TLS 1.3 passes; one without TLS, or forced down to TLS 1.2, fails.
  */
-import { chmodSync, chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -48,16 +48,35 @@ async function clientTls(sql: postgres.Sql) {
     await tx`select compliance.set_request_context('dpo:dana', '{dpo}')`;
     return tx`select status, measured from compliance.run_compliance_checks('demand', true) where check_name = 'client_tls'`;
   });
-  return row as { status: string; measured: { plain_connections: number } };
+  return row as { status: string; measured: { plain_connections: number; below_tls_1_3: number; versions: Record<string, number> } };
 }
 
 describe('client_tls with REQUIRE_TLS', () => {
+  it('fails on a connection forced down to TLS 1.2, and names the versions it saw', async () => {
+    const tls = connect(url, { ...quiet, max: 1 });
+    const cert = decodeURIComponent(new URL(url).searchParams.get('sslrootcert')!);
+    const old = postgres(url.split('?')[0]!, { ...quiet, max: 1, ssl: { ca: readFileSync(cert, 'utf8'), maxVersion: 'TLSv1.2' } });
+    try {
+      const [own] = await old`select version from pg_stat_ssl where pid = pg_backend_pid()`;
+      expect(own!.version).toBe('TLSv1.2');
+      const failing = await clientTls(tls);
+      expect(failing).toMatchObject({ status: 'fail', measured: { plain_connections: 0, below_tls_1_3: 1, versions: { 'TLSv1.2': 1 } } });
+      expect(failing.measured.versions['TLSv1.3']).toBeGreaterThanOrEqual(1);
+    } finally {
+      await old.end();
+      await tls.end();
+    }
+  });
+
   it('passes while every connection uses TLS, and fails with one that does not', async () => {
     const tls = connect(url, { ...quiet, max: 1 });
     try {
       const [own] = await tls`select ssl from pg_stat_ssl where pid = pg_backend_pid()`;
       expect(own!.ssl).toBe(true);
-      expect(await clientTls(tls)).toMatchObject({ status: 'pass', measured: { plain_connections: 0 } });
+      const passing = await clientTls(tls);
+      expect(passing).toMatchObject({ status: 'pass', measured: { plain_connections: 0, below_tls_1_3: 0 } });
+      // every connection pgcomply opened here speaks TLS 1.3
+      expect(Object.keys(passing.measured.versions)).toEqual(['TLSv1.3']);
       const plain = postgres(url.split('?')[0]!, { ...quiet, ssl: false, max: 1 });
       try {
         await plain`select 1`;

@@ -102,6 +102,12 @@ describe('the monthly report', () => {
     const [newest] = await api.db.admin`select seal_no::int as seal_no from compliance.audit_seals order by seal_no desc limit 1`;
     expect(content.audit_chain.newest_seal?.seal_no ?? null).toBe(newest?.seal_no ?? null);
     expect(content.audit_chain.last_anchor).toBeNull();
+    // the TLS versions the month's client_tls runs saw, counted from the check results themselves
+    const [tls] = await api.db.admin`select coalesce(jsonb_object_agg(k, n), '{}') as seen from (select k, count(*)::int as n
+      from compliance.check_results c join compliance.check_runs r on r.id = c.run_id, jsonb_object_keys(c.measured -> 'versions') k
+      where c.check_name = 'client_tls' and r.started_at >= ${content.period.from} and r.started_at < ${content.period.to} group by k) v`;
+    expect(content.tls.database_versions_seen).toEqual(tls!.seen);
+    expect(Object.keys(content.tls.database_versions_seen).length).toBeGreaterThan(0);
     const [audit] = await api.db.admin`select details from compliance.audit_logs where action = 'report.generated' and resource_id = ${id}`;
     expect(audit!.details.content_sha256).toBe(content_sha256);
     // and "report ready" goes out through the alert outbox
@@ -115,6 +121,7 @@ describe('the monthly report', () => {
     expect(opened.status).toBe(200);
     expect(opened.title).toBe(`pgcomply compliance report ${month}`);
     expect(page.json.html).toContain('Last anchor: none was written outside the database');
+    expect(page.json.html).toMatch(/Versions seen on database connections by the month's client_tls checks .*:\s+(without TLS|TLSv1\.\d) in \d+ run/s);
     expect(opened.requests).toHaveLength(1);
     expect(opened.failed).toEqual([]);
     expect(opened.consoleErrors).toEqual([]);

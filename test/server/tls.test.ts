@@ -11,8 +11,13 @@ describe('REQUIRE_TLS=true', () => {
   it('refuses the embedded database and any URL that does not ask for TLS, and accepts one that does', () => {
     expect(() => loadConfig({ REQUIRE_TLS: 'true' })).toThrow(/embedded PostgreSQL has no TLS/);
     expect(() => loadConfig({ REQUIRE_TLS: 'true', DATABASE_URL: 'postgres://u:p@db.internal:5432/pgcomply' })).toThrow(/DATABASE_URL must ask for TLS/);
-    expect(() => loadConfig({ REQUIRE_TLS: 'true', SERVER_DATABASE_URL: 'postgres://u@db.internal/pgcomply?sslmode=verify-full',
+    expect(() => loadConfig({ REQUIRE_TLS: 'true', SERVER_DATABASE_URL: 'postgres://u@db.internal/pgcomply?sslmode=verify-full&sslrootcert=/ca.pem',
       WORKER_DATABASE_URL: 'postgres://u@db.internal/pgcomply?sslmode=prefer' })).toThrow(/WORKER_DATABASE_URL must ask for TLS/);
+    // encrypted but unverified: a machine in the middle would read it
+    expect(() => loadConfig({ REQUIRE_TLS: 'true', DATABASE_URL: 'postgres://u@db.internal/pgcomply?sslmode=require' }))
+      .toThrow(/DATABASE_URL must verify the server: sslmode=verify-full with sslrootcert/);
+    expect(() => loadConfig({ REQUIRE_TLS: 'true', DATABASE_URL: 'postgres://u@db.internal/pgcomply?sslmode=verify-full' }))
+      .toThrow(/must verify the server/);
     expect(loadConfig({ REQUIRE_TLS: 'true', DATABASE_URL: 'postgres://u@db.internal/pgcomply?sslmode=verify-full&sslrootcert=/ca.pem' }).REQUIRE_TLS).toBe(true);
     expect(requiresTls('postgres://u@h/d?sslmode=require')).toBe(true);
     expect(requiresTls('postgres://u@h/d?sslmode=disable')).toBe(false);
