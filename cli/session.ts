@@ -94,7 +94,8 @@ export async function openSession(options: GlobalOptions): Promise<Session> {
     sql,
     dataKeys: new DataKeys(masterKeys),
     log: createLogger(options.debug ? 'debug' : 'silent', 'pgcomply-cli'),
-    identity: { subject: options.actor, roles: [options.role ?? 'dpo'], sessionId: randomUUID() },
+    // a database login, not a token, authenticates the CLI: no token claims to check (assurance unset)
+    identity: { subject: options.actor, roles: [options.role ?? 'dpo'], sessionId: randomUUID(), amr: [] },
     authError: null,
     clientIp: null,
     userAgent: 'pgcomply-cli',

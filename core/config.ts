@@ -36,6 +36,10 @@ const schema = z.object({
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   TRUST_PROXY_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  MFA_AMR_VALUES: z.string().default('mfa,otp,hwk,swk'),
+  MFA_ACR_VALUES: z.string().default(''),
+  MFA_ROLES: z.string().default('dpo,staff,approver,auditor'),
+  STEP_UP_MAX_AGE_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
   JWKS_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   AUTH_ISSUER: optionalText,
   AUTH_AUDIENCE: optionalText,
@@ -62,6 +66,13 @@ const schema = z.object({
 });
 
 export type Config = z.infer<typeof schema>;
+
+const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
+
+/** what a token must prove for each privileged role (server/auth/assurance.ts) */
+export function assuranceOf(config: Config): { mfaAmr: string[]; mfaAcr: string[]; roles: string[]; stepUpMaxAgeSeconds: number } {
+  return { mfaAmr: list(config.MFA_AMR_VALUES), mfaAcr: list(config.MFA_ACR_VALUES), roles: list(config.MFA_ROLES), stepUpMaxAgeSeconds: config.STEP_UP_MAX_AGE_SECONDS };
+}
 
 export class ConfigError extends Error {}
 

@@ -2673,28 +2673,34 @@ ALTER FUNCTION compliance.open_breach(discovered_at timestamp with time zone, de
 COMMENT ON FUNCTION compliance.open_breach(discovered_at timestamp with time zone, description text, data_categories text[], affected_count integer, risk_assessment text, affected_user_ids text[]) IS 'The DPO registers a breach discovered at discovered_at (the deadlines count from it), with the data categories, the number affected (at least the subjects listed in affected_user_ids, who will see the notice in their export) and the risk assessment. Audited as breach.opened. Errors: BADRG, UNKSJ.';
 
 --
--- Name: open_request(text, text[], inet, text, uuid, interval, text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+-- Name: open_request(text, text[], inet, text, uuid, interval, text, text, text, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval DEFAULT '00:15:00'::interval, username text DEFAULT NULL::text, email text DEFAULT NULL::text, full_name text DEFAULT NULL::text) RETURNS void
+CREATE FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval DEFAULT '00:15:00'::interval, username text DEFAULT NULL::text, email text DEFAULT NULL::text, full_name text DEFAULT NULL::text, authentication jsonb DEFAULT NULL::jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
+  if authentication is not null and (jsonb_typeof(authentication) <> 'object' or jsonb_typeof(authentication -> 'mfa') <> 'boolean'
+                                     or jsonb_typeof(authentication -> 'amr') <> 'array') then
+    perform compliance_private.raise_error('BADRG', 'authentication must be {amr: [...], acr, mfa: true|false, auth_time}');
+  end if;
   perform compliance.set_request_context(actor, roles, client_ip, user_agent);
+  -- every audit row of the request carries it (append_audit, the row triggers)
+  perform set_config('compliance.authentication', coalesce(authentication::text, ''), true);
   -- first sight of a subject creates its profile from the identity provider's claims
   perform compliance.ensure_profile(actor, username, email, full_name);
   perform compliance.touch_session(actor, session_id, idle_timeout);
 end;
 $$;
 
-ALTER FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text, authentication jsonb) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text, authentication jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text) IS 'The first call of an API request transaction, after SET LOCAL ROLE compliance_app: sets the request context (the actor is the authenticated subject), creates the subject''s profile on first sight (ensure_profile) and records activity in its session (touch_session). Errors: ERASD for an erased subject, SESXP for an idle or closed session.';
+COMMENT ON FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text, authentication jsonb) IS 'The first call of an API request transaction, after SET LOCAL ROLE compliance_app: sets the request context (the actor is the authenticated subject), creates the subject''s profile on first sight (ensure_profile) and records activity in its session (touch_session). authentication: what the token proved for a privileged request ({amr, acr, mfa, auth_time}, server/auth/assurance.ts), written into every audit row of the request; NULL for a subject''s own request. Errors: ERASD for an erased subject, SESXP for an idle or closed session.';
 
 --
 -- Name: dsr_open_requests; Type: VIEW; Schema: compliance; Owner: compliance_owner
@@ -3668,9 +3674,9 @@ declare
   v_first boolean;
   v_row bigint;
 begin
-  if reason is null or reason not in ('invalid_token', 'expired_token', 'no_token', 'forbidden', 'session_expired') then
+  if reason is null or reason not in ('invalid_token', 'expired_token', 'no_token', 'forbidden', 'session_expired', 'insufficient_authentication') then
     perform compliance_private.raise_error('BADRG', format('refusal reason %L is unknown', reason),
-      'Use invalid_token, expired_token, no_token, forbidden or session_expired.');
+      'Use invalid_token, expired_token, no_token, forbidden, session_expired or insufficient_authentication.');
   end if;
   insert into compliance_private.refusal_windows as w (client_ip, reason, window_start)
   values (client_ip, reason, date_trunc('minute', now()))
@@ -3699,7 +3705,7 @@ ALTER FUNCTION compliance.record_refusal(reason text, client_ip inet, user_agent
 -- Name: FUNCTION record_refusal(reason text, client_ip inet, user_agent text, detail text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.record_refusal(reason text, client_ip inet, user_agent text, detail text) IS 'The server records a refused request here, in a transaction of its own: counted per client IP, reason and minute; the first of each minute writes a security.request_refused audit row (reason; IP, user agent and detail in its personal part). Returns whether it wrote one.';
+COMMENT ON FUNCTION compliance.record_refusal(reason text, client_ip inet, user_agent text, detail text) IS 'The server records a refused request here (reasons: invalid_token, expired_token, no_token, forbidden, session_expired, insufficient_authentication: a privileged role without multi-factor authentication or a grave action without a recent sign-in), in a transaction of its own: counted per client IP, reason and minute; the first of each minute writes a security.request_refused audit row (reason; IP, user agent and detail in its personal part). Returns whether it wrote one.';
 
 --
 -- Name: register_dsr(text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4153,7 +4159,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
@@ -5499,6 +5505,12 @@ begin
     details := coalesce(append_audit.details, '{}') || jsonb_build_object('written_by',
       coalesce(substring(substr(v_stack, strpos(v_stack, E'\n') + 1) from '(?:PL/pgSQL function|SQL function) "?([a-z_]+(?:\.[a-z_]+)?)'), 'unknown'));
   end if;
+  -- a privileged request's rows say how its actor signed in (the privileged_mfa check counts
+  -- them): only open_request says so, never a caller's details (log_event's would be forged)
+  details := coalesce(append_audit.details, '{}') - 'authentication';
+  if compliance_private.current_authentication() is not null then
+    details := details || jsonb_build_object('authentication', compliance_private.current_authentication());
+  end if;
   -- details and resource_id outlive erasure, so they must not name anyone
   perform compliance_private.refuse_personal_outside(append_audit.details, append_audit.resource_id,
     append_audit.user_id, append_audit.actor_id);
@@ -5523,7 +5535,7 @@ ALTER FUNCTION compliance_private.append_audit(action text, category text, resou
 -- Name: FUNCTION append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) IS 'Writes one audit row for the routines and log_event: checks the row rules (action dotted lower case, a known category and outcome, a failure_reason only with a failure, details a JSON object: BADRG otherwise), adds to a reserved action''s details the routine that called it (written_by, from the call stack: verification trusts a drop or erasure record only from its own routine), fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part. The row triggers write the same columns inline, because a nested call costs every personal write.';
+COMMENT ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) IS 'Writes one audit row for the routines and log_event: checks the row rules (action dotted lower case, a known category and outcome, a failure_reason only with a failure, details a JSON object: BADRG otherwise), adds to a reserved action''s details the routine that called it, and to a privileged API request''s rows how its actor signed in (authentication: amr, acr, mfa, auth_time) (written_by, from the call stack: verification trusts a drop or erasure record only from its own routine), fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part. The row triggers write the same columns inline, because a nested call costs every personal write.';
 
 --
 -- Name: audit_access_grant(text, compliance.access_grants, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -6906,6 +6918,44 @@ ALTER FUNCTION compliance_private.check_phi_findings(context jsonb) OWNER TO com
 COMMENT ON FUNCTION compliance_private.check_phi_findings(context jsonb) IS 'Compliance check: no PHI integrity failure and no unusual-access finding since the last run (context since_audit_id).';
 
 --
+-- Name: check_privileged_mfa(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_privileged_mfa(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_since bigint := coalesce((context ->> 'since_audit_id')::bigint, 0);
+  v_actions bigint;
+  v_without bigint;
+begin
+  threshold := jsonb_build_object('privileged_actions_without_mfa', 0);
+  evidence := format('select count(*), count(*) filter (where not (details -> ''authentication'' ->> ''mfa'')::boolean) from compliance.audit_logs where id > %s and details ? ''authentication''', v_since);
+  select count(*), count(*) filter (where not (a.details -> 'authentication' ->> 'mfa')::boolean)
+    into v_actions, v_without
+    from compliance.audit_logs a where a.id > v_since and a.details ? 'authentication';
+  measured := jsonb_build_object('privileged_actions', v_actions, 'privileged_actions_without_mfa', v_without);
+  if v_actions = 0 then
+    status := 'not_applicable';
+    detail := 'no privileged action came through the API with token claims since the last run: nothing to measure';
+  else
+    status := case when v_without = 0 then 'pass' else 'fail' end;
+    detail := format('%s of %s privileged action(s) since the last run were taken without multi-factor authentication', v_without, v_actions);
+  end if;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_privileged_mfa(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_privileged_mfa(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_privileged_mfa(context jsonb) IS 'Compliance check (SOC 2 CC6.1, HIPAA §164.312(d)): every privileged action since the last run (audit rows written under a privileged API request, which carry authentication) was taken with multi-factor authentication; not_applicable when none was. SQL called without the API (the CLI, a DBA) authenticates with its database login and is not counted.';
+
+--
 -- Name: check_privileges(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -7131,6 +7181,25 @@ ALTER FUNCTION compliance_private.check_worker_heartbeat(context jsonb) OWNER TO
 --
 
 COMMENT ON FUNCTION compliance_private.check_worker_heartbeat(context jsonb) IS 'Compliance check: the worker beat within heartbeat_max_age (it records a heartbeat every minute).';
+
+--
+-- Name: current_authentication(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.current_authentication() RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select nullif(current_setting('compliance.authentication', true), '')::jsonb;
+$$;
+
+ALTER FUNCTION compliance_private.current_authentication() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION current_authentication(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.current_authentication() IS 'What the request''s token proved, as open_request recorded it for a privileged request: {amr, acr, mfa, auth_time}; NULL for a subject''s request and for SQL called without the API (the CLI, a DBA), whose login is the authentication.';
 
 --
 -- Name: current_grants(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -7893,7 +7962,15 @@ CREATE FUNCTION compliance_private.monthly_report_content(period_from timestamp 
         'items', (select coalesce(sum(c.items), 0) from campaigns c), 'decided', (select coalesce(sum(c.decided), 0) from campaigns c),
         'revoked', (select coalesce(sum(c.revoked), 0) from campaigns c)),
       'evidence_packages', jsonb_build_object('value', (select count(*) from compliance.evidence_packages p
-          where p.generated_at >= period_from and p.generated_at < period_to), 'population', 'evidence_packages')),
+          where p.generated_at >= period_from and p.generated_at < period_to), 'population', 'evidence_packages'),
+      -- the seeds' mfa_enabled_users, counted from what tokens proved over the 90 days before the
+      -- period's end: not_applicable (a null value with the reason) until tokens carry amr
+      'mfa_enabled_users', (select case when count(*) filter (where jsonb_array_length(a.details -> 'authentication' -> 'amr') > 0) = 0
+                                     then jsonb_build_object('value', null, 'not_applicable', 'no privileged request in the 90 days carried amr or acr claims', 'population', 'privileged_actions')
+                                     else jsonb_build_object('value', count(distinct a.actor_id) filter (where (a.details -> 'authentication' ->> 'mfa')::boolean),
+                                       'privileged_users', count(distinct a.actor_id), 'population', 'privileged_actions') end
+                              from compliance.audit_logs a
+                             where a.details ? 'authentication' and a.occurred_at >= period_to - interval '90 days' and a.occurred_at < period_to)),
     'hipaa', jsonb_build_object(
       'phi_accesses', jsonb_build_object('value', (select count(*) from audit a where a.action in ('phi.read', 'phi.created', 'phi.updated', 'phi.deleted')), 'population', 'phi_accesses'),
       'phi_refused', jsonb_build_object('value', (select count(*) from audit a where a.action = 'phi.denied'), 'population', 'phi_accesses'),
@@ -7937,7 +8014,7 @@ ALTER FUNCTION compliance_private.monthly_report_content(period_from timestamp w
 -- Name: FUNCTION monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) IS 'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification, newest seal and last anchor written outside the database, the TLS versions seen on database connections (client_tls runs), and breaches. Each figure names the evidence population it was counted from. No names.';
+COMMENT ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) IS 'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages, the users whose privileged requests proved multi-factor authentication over 90 days), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification, newest seal and last anchor written outside the database, the TLS versions seen on database connections (client_tls runs), and breaches. Each figure names the evidence population it was counted from. No names.';
 
 --
 -- Name: older_transaction_running(xid8); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -8796,6 +8873,9 @@ declare
   v_actor_salt bytea := uuid_send(gen_random_uuid());
   v_actor_digest bytea := compliance_private.audit_actor_digest(v_actor_salt, v_actor, v_ip, v_user_agent);
   v_consent boolean := tg_table_name = 'consent_records';
+  -- a privileged request's rows say how its actor signed in (a subject's request sets nothing)
+  v_authentication jsonb := case when compliance_private.current_authentication() is null then '{}'
+                                 else jsonb_build_object('authentication', compliance_private.current_authentication()) end;
 begin
   if compliance_private.in_any_bulk_operation() then
     return null;  -- the routine writes one summary entry with counts
@@ -8808,7 +8888,7 @@ begin
       actor_part_digest, personal_digest)
     select x.action, 'gdpr', $1, x.resource_id, x.details, x.subject, $2, $3, $4, x.salt, x.digest, $5, $6, sha256(x.digest || $6)
       from (select y.*, compliance_private.audit_subject_digest(y.salt, y.subject, null) as digest
-              from (select %s as action, %s as resource_id, %s as details, r.user_id::text as subject,
+              from (select %s as action, %s as resource_id, (%s) || $7 as details, r.user_id::text as subject,
                            uuid_send(gen_random_uuid()) as salt
                       from new_rows r) y) x$q$,
     case when v_consent then $s$case when r.granted then 'consent.granted' else 'consent.withdrawn' end$s$
@@ -8816,7 +8896,7 @@ begin
     case when tg_argv[1] = '' then 'null::text' else format('r.%I::text', tg_argv[1]) end,
     case when v_consent then $s$jsonb_build_object('purpose', r.purpose, 'policy_version', r.policy_version, 'source', r.source)$s$
          else $s$'{}'::jsonb$s$ end)
-  using tg_argv[0], v_actor, v_ip, v_user_agent, v_actor_salt, v_actor_digest;
+  using tg_argv[0], v_actor, v_ip, v_user_agent, v_actor_salt, v_actor_digest, v_authentication;
   return null;
 end;
 $_$;
@@ -8827,7 +8907,7 @@ ALTER FUNCTION compliance_private.tg__audit_inserted_rows() OWNER TO compliance_
 -- Name: FUNCTION tg__audit_inserted_rows(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.tg__audit_inserted_rows() IS 'AFTER INSERT statement trigger (transition table new_rows) on every personal table: one audit row per inserted row, with the actor from the request context (consent records: consent.granted or consent.withdrawn with purpose, policy version and source). Set-based, so a bulk load is audited at the cost of one INSERT … SELECT; the rows of one statement share the actor part''s salt. Same arguments as tg__audit_row_change, which audits updates.';
+COMMENT ON FUNCTION compliance_private.tg__audit_inserted_rows() IS 'AFTER INSERT statement trigger (transition table new_rows) on every personal table: one audit row per inserted row, with the actor from the request context (consent records: consent.granted or consent.withdrawn with purpose, policy version and source; a privileged request adds how its actor signed in, authentication). Set-based, so a bulk load is audited at the cost of one INSERT … SELECT; the rows of one statement share the actor part''s salt. Same arguments as tg__audit_row_change, which audits updates.';
 
 --
 -- Name: tg__audit_row_change(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -8880,6 +8960,10 @@ begin
                                     'source', compliance_private.fetchval(v_new, 'source'));
   end if;
 
+  -- a privileged request's rows say how its actor signed in (a subject's request sets nothing)
+  if current_setting('compliance.authentication', true) <> '' then
+    v_details := coalesce(v_details, '{}') || jsonb_build_object('authentication', current_setting('compliance.authentication')::jsonb);
+  end if;
   v_subject_salt := uuid_send(gen_random_uuid());
   v_actor_salt := uuid_send(gen_random_uuid());
   v_subject := compliance_private.fetchval(v_new, 'user_id');
@@ -11265,7 +11349,7 @@ CREATE TABLE compliance_private.refusal_windows (
     window_start timestamp with time zone NOT NULL,
     refusals integer DEFAULT 1 NOT NULL,
     audit_row_id bigint,
-    CONSTRAINT refusal_windows_reason_known CHECK ((reason = ANY (ARRAY['invalid_token'::text, 'expired_token'::text, 'no_token'::text, 'forbidden'::text, 'session_expired'::text]))),
+    CONSTRAINT refusal_windows_reason_known CHECK ((reason = ANY (ARRAY['invalid_token'::text, 'expired_token'::text, 'no_token'::text, 'forbidden'::text, 'session_expired'::text, 'insufficient_authentication'::text]))),
     CONSTRAINT refusal_windows_refusals_positive CHECK ((refusals > 0))
 );
 
@@ -14363,11 +14447,11 @@ REVOKE ALL ON FUNCTION compliance.open_breach(discovered_at timestamp with time 
 GRANT ALL ON FUNCTION compliance.open_breach(discovered_at timestamp with time zone, description text, data_categories text[], affected_count integer, risk_assessment text, affected_user_ids text[]) TO compliance_dpo;
 
 --
--- Name: FUNCTION open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text, authentication jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text) TO compliance_app;
+REVOKE ALL ON FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text, authentication jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.open_request(actor text, roles text[], client_ip inet, user_agent text, session_id uuid, idle_timeout interval, username text, email text, full_name text, authentication jsonb) TO compliance_app;
 
 --
 -- Name: TABLE dsr_open_requests; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -15233,6 +15317,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_password_encryption(context json
 REVOKE ALL ON FUNCTION compliance_private.check_phi_findings(context jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION check_privileged_mfa(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_privileged_mfa(context jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_privileges(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -15267,6 +15357,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_uptime(context jsonb) FROM PUBLI
 --
 
 REVOKE ALL ON FUNCTION compliance_private.check_worker_heartbeat(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION current_authentication(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.current_authentication() FROM PUBLIC;
 
 --
 -- Name: FUNCTION current_grants(); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -5,6 +5,7 @@ import type { Logger } from '../core/log.js';
 import type { Metrics } from './metrics.js';
 import type { DataKeys } from '../core/keys/data-keys.js';
 import type { RequestContext } from './trpc.js';
+import { type Assurance, DEFAULT_ASSURANCE } from './auth/assurance.js';
 
 export interface ContextDeps {
   sql: Sql;
@@ -16,6 +17,8 @@ export interface ContextDeps {
   dataKeys: DataKeys;
   /** the Host names requests may name (DNS rebinding); default: LOOPBACK_HOST_NAMES */
   allowedHosts?: string[];
+  /** what a token must prove for a privileged role (MFA_* settings); default: DEFAULT_ASSURANCE */
+  assurance?: Assurance;
 }
 
 /** the REST adapter hands over a fetch Request, the others Node's IncomingMessage */
@@ -55,5 +58,7 @@ export async function createRequestContext(deps: ContextDeps, req: AnyRequest, r
     clientIp: clientIp(req, res),
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null,
     sessionIdleTimeoutSeconds: deps.sessionIdleTimeoutSeconds,
+    assurance: deps.assurance ?? DEFAULT_ASSURANCE,
+    setHeader: res ? (name, value) => { if (!res.headersSent) res.setHeader(name, value); } : undefined,
   };
 }

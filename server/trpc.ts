@@ -5,6 +5,7 @@
 import { fieldWithNul } from './input/nul.js';
 import { z } from 'zod';
 import { initTRPC, TRPCError } from '@trpc/server';
+import { InsufficientAuthentication } from './auth/assurance.js';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { sqlStateOf } from './errors.js';
 import { inRequestTransaction, type RoleChoice } from './request/transaction.js';
@@ -26,7 +27,9 @@ const t = initTRPC
       // never a stack trace; the SQLSTATE lets a client tell our errors apart; an invalid input
       // is a sentence per field, not zod's issue list encoded as JSON
       const message = error.cause instanceof z.ZodError ? describeIssues(error.cause) : shape.message;
-      return { ...shape, message, data: { code: shape.data.code, httpStatus: shape.data.httpStatus, sqlstate: sqlStateOf(error) ?? null } };
+      // a step-up refusal says what to ask the identity provider for (the pages follow it)
+      const stepUp = error.cause instanceof InsufficientAuthentication ? { step_up: error.cause.stepUp } : {};
+      return { ...shape, message, data: { code: shape.data.code, httpStatus: shape.data.httpStatus, sqlstate: sqlStateOf(error) ?? null, ...stepUp } };
     },
   });
 
@@ -44,8 +47,8 @@ export const publicProcedure = textOnly;
 export const createCallerFactory = t.createCallerFactory;
 
 /** the procedure kind for the given role choices: every procedure of it runs in a request transaction */
-const transactional = (choices: readonly RoleChoice[]) =>
-  t.middleware(({ ctx, next }) => inRequestTransaction(ctx, choices, ({ ctx: added }) => next({ ctx: added })));
+const transactional = (choices: readonly RoleChoice[], options: { stepUp?: boolean } = {}) =>
+  t.middleware(({ ctx, next }) => inRequestTransaction(ctx, choices, ({ ctx: added }) => next({ ctx: added }), options));
 
 /** acts for the authenticated subject, as compliance_app: row-level security limits it to its own rows */
 export const subjectProcedure = textOnly.use(transactional([{ role: 'compliance_app', tokenRole: null }]));
@@ -55,6 +58,14 @@ export const dpoProcedure = textOnly.use(transactional([{ role: 'compliance_dpo'
 export const staffProcedure = textOnly.use(transactional([{ role: 'compliance_staff', tokenRole: 'staff' }]));
 /** approves workforce access and reviews emergency access, as compliance_approver: needs the token role approver */
 export const approverProcedure = textOnly.use(transactional([{ role: 'compliance_approver', tokenRole: 'approver' }]));
+/**
+ * The gravest actions need a sign-in from the last STEP_UP_MAX_AGE_SECONDS (auth_time), on top of
+ * the role's multi-factor authentication: erasure, releasing a legal hold, closing a breach
+ * (DPO), break-glass (staff), granting and approving access (approver).
+ */
+export const dpoStepUpProcedure = textOnly.use(transactional([{ role: 'compliance_dpo', tokenRole: 'dpo' }], { stepUp: true }));
+export const staffStepUpProcedure = textOnly.use(transactional([{ role: 'compliance_staff', tokenRole: 'staff' }], { stepUp: true }));
+export const approverStepUpProcedure = textOnly.use(transactional([{ role: 'compliance_approver', tokenRole: 'approver' }], { stepUp: true }));
 /** reads the PHI access log: as compliance_dpo for a DPO, else as compliance_auditor for an auditor */
 export const reviewerProcedure = textOnly.use(transactional([
   { role: 'compliance_dpo', tokenRole: 'dpo' }, { role: 'compliance_auditor', tokenRole: 'auditor' }]));

@@ -10,7 +10,11 @@ export interface DevelopmentTokenOptions {
   claims?: Record<string, unknown>;
 }
 
-/** An HS256 token such as a development identity provider would issue. */
+/**
+ * An HS256 token such as a development identity provider would issue. It says the person signed
+ * in just now with a second factor (amr mfa, auth_time now): whoever holds the development or
+ * shared secret vouches for that; `claims` says otherwise (amr ['pwd'], an older auth_time).
+ */
 export async function signDevelopmentToken(options: DevelopmentTokenOptions): Promise<string> {
   const name = options.subject.replace(/^[^:]*:/, '');
   return new SignJWT({
@@ -19,6 +23,8 @@ export async function signDevelopmentToken(options: DevelopmentTokenOptions): Pr
     name,
     realm_access: { roles: options.roles ?? [] },
     sid: randomUUID(),
+    amr: ['pwd', 'mfa'],
+    auth_time: Math.floor(Date.now() / 1000),
     ...options.claims,
   })
     .setProtectedHeader({ alg: 'HS256' })

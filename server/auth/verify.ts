@@ -14,6 +14,12 @@ export interface Identity {
   username?: string;
   email?: string;
   name?: string;
+  /** how the person signed in (RFC 8176 amr values: pwd, otp, hwk, mfa, …) */
+  amr: string[];
+  /** the authentication context class the identity provider reached */
+  acr?: string;
+  /** when the person last signed in with the identity provider (seconds since 1970) */
+  authTime?: number;
 }
 
 export class AuthError extends Error {}
@@ -92,6 +98,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       username: optionalClaim((payload as Record<string, unknown>).preferred_username),
       email: optionalClaim((payload as Record<string, unknown>).email),
       name: optionalClaim((payload as Record<string, unknown>).name),
+      amr: Array.isArray(payload.amr) ? payload.amr.filter((v): v is string => typeof v === 'string').slice(0, 16) : [],
+      acr: optionalClaim(payload.acr),
+      authTime: typeof payload.auth_time === 'number' && Number.isFinite(payload.auth_time) ? payload.auth_time : undefined,
     };
     // a client sends the same token with every request, and WebCrypto verification was an
     // eighth of the server's CPU: remember the exact token until it expires, but no longer than

@@ -1,7 +1,7 @@
 /** Refused requests, recorded in a transaction of their own. */
 import type { RequestContext } from './request-context.js';
 
-export type RefusalReason = 'invalid_token' | 'expired_token' | 'no_token' | 'forbidden' | 'session_expired';
+export type RefusalReason = 'invalid_token' | 'expired_token' | 'no_token' | 'forbidden' | 'session_expired' | 'insufficient_authentication';
 
 /**
  * A refused request is recorded in a transaction of its own (the request's own is rolled back);

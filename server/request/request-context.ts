@@ -2,6 +2,7 @@
 import type { Sql } from 'postgres';
 import type { DataKeys } from '../../core/keys/data-keys.js';
 import type { Logger } from '../../core/log.js';
+import type { Assurance } from '../auth/assurance.js';
 import type { Identity } from '../auth/verify.js';
 
 export interface RequestContext {
@@ -13,4 +14,8 @@ export interface RequestContext {
   clientIp: string | null;
   userAgent: string | null;
   sessionIdleTimeoutSeconds: number;
+  /** what a token must prove for a privileged role; unset where no token authenticates (the CLI's database login) */
+  assurance?: Assurance;
+  /** sets a header on the response (the step-up challenge), where there is one */
+  setHeader?: (name: string, value: string) => void;
 }

@@ -4,6 +4,7 @@
  */
 import { TRPCError } from '@trpc/server';
 import type { ReservedSql } from 'postgres';
+import { type Authentication, authenticationOf, InsufficientAuthentication, requireAssurance } from '../auth/assurance.js';
 import type { Identity } from '../auth/verify.js';
 import { isRecordedRefusal, sqlStateOf, toTRPCError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
@@ -21,25 +22,39 @@ export interface RoleChoice { role: DatabaseRole; tokenRole: string | null }
  * procedure succeeds, run again after a deadlock or serialization failure. A refusal is recorded.
  */
 export async function inRequestTransaction<R extends { ok: boolean }>(ctx: RequestContext, choices: readonly RoleChoice[],
-  next: (opts: { ctx: { tx: ReservedSql; identity: Identity } }) => Promise<R>): Promise<R> {
+  next: (opts: { ctx: { tx: ReservedSql; identity: Identity } }) => Promise<R>, options: { stepUp?: boolean } = {}): Promise<R> {
   const identity = ctx.identity;
   if (!identity) {
     const reason = !ctx.authError ? 'no_token' : ctx.authError === 'token expired' ? 'expired_token' : 'invalid_token';
     await recordRefusal(ctx, reason, ctx.authError);
     throw new TRPCError({ code: 'UNAUTHORIZED', message: ctx.authError ?? 'a bearer token is required' });
   }
-  const role = choices.find((c) => c.tokenRole === null || identity.roles.includes(c.tokenRole))?.role;
-  if (!role) {
+  const choice = choices.find((c) => c.tokenRole === null || identity.roles.includes(c.tokenRole));
+  if (!choice) {
     const needs = choices.map((c) => c.tokenRole).join(' or ');
     await recordRefusal(ctx, 'forbidden', `needs the ${needs} role`);
     throw new TRPCError({ code: 'FORBIDDEN', message: `this operation needs the ${needs} role` });
   }
+  const role = choice.role;
+  if (ctx.assurance) {
+    try {
+      requireAssurance(ctx.assurance, identity, choice.tokenRole, options.stepUp === true);
+    } catch (error) {
+      if (!(error instanceof InsufficientAuthentication)) throw error;
+      // RFC 9470: 401 with the challenge a client follows back to the identity provider
+      ctx.setHeader?.('www-authenticate', error.challenge);
+      await recordRefusal(ctx, 'insufficient_authentication', error.message);
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: error.message, cause: error });
+    }
+  }
+  // what the token proved goes into every audit row of a privileged request
+  const authentication = ctx.assurance && choice.tokenRole !== null ? authenticationOf(ctx.assurance, identity) : null;
   // one connection, one transaction: committed only when the procedure succeeds. A
   // deadlock or serialization failure is the database asking for the whole transaction to
   // run again; after the last attempt the client gets 409.
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await runTransaction(ctx, identity, role, (tx) => next({ ctx: { tx, identity } }));
+      return await runTransaction(ctx, identity, role, authentication, (tx) => next({ ctx: { tx, identity } }));
     } catch (error) {
       const mapped = toTRPCError(error);
       if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlStateOf(mapped) ?? '')) continue;
@@ -62,7 +77,7 @@ const MAX_ATTEMPTS = 3;
 const RETRYABLE = new Set(['40001', '40P01']);
 
 async function runTransaction<R extends { ok: boolean }>(
-  ctx: RequestContext, identity: Identity, role: DatabaseRole, procedure: (tx: ReservedSql) => Promise<R>,
+  ctx: RequestContext, identity: Identity, role: DatabaseRole, authentication: Authentication | null, procedure: (tx: ReservedSql) => Promise<R>,
 ): Promise<R> {
   // the opening statements go out pipelined in one write; the first failure rejects
   const tx = await ctx.sql.reserve();
@@ -72,7 +87,8 @@ async function runTransaction<R extends { ok: boolean }>(
       tx`set local role compliance_app`,
       tx`select compliance.open_request(${identity.subject}, ${identity.roles}::text[], ${ctx.clientIp}::inet,
            ${ctx.userAgent}, ${identity.sessionId}::uuid, make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}),
-           ${identity.username ?? null}, ${identity.email ?? null}, ${identity.name ?? null})`,
+           ${identity.username ?? null}, ${identity.email ?? null}, ${identity.name ?? null},
+           ${authentication ? JSON.stringify(authentication) : null}::text::jsonb)`,
       ...(role === 'compliance_app' ? [] : [tx.unsafe(`set local role ${role}`)]),
     ]);
     const result = await procedure(tx);

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import * as s from '../schemas.js';
-import { approverProcedure, router } from '../trpc.js';
+import { approverProcedure, approverStepUpProcedure, router } from '../trpc.js';
 
 const tags = ['approver'];
 type Grant = z.infer<typeof s.accessGrant>;
@@ -29,7 +29,7 @@ export const approverRouter = router({
     .input(z.void())
     .output(z.array(s.accessGrant))
     .query(async ({ ctx }) => (await ctx.tx<Grant[]>`select * from compliance.pending_access_requests()`) as Grant[]),
-  grant: approverProcedure
+  grant: approverStepUpProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/approver/access-grants', tags, summary: 'Give a workforce member (not yourself) access to a patient\'s records at once, for days (default and maximum in compliance.access_grant_settings, 30 as installed)' } })
     .input(z.strictObject({ grantee: s.userId, patient_id: s.userId, scope: s.accessScope.default('phi.read'),
       purpose: s.purposeOfUse.exclude(['patient_request', 'emergency']), reason: s.grantReason, days: s.grantDays.optional() }))
@@ -39,7 +39,7 @@ export const approverRouter = router({
         ${input.purpose}, ${input.reason}, ${input.days ?? null})`;
       return row!;
     }),
-  approve: approverProcedure
+  approve: approverStepUpProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/approver/access-requests/{grant_id}/approval', tags, summary: 'Approve a request (not your own): access starts now, for days (default 30)' } })
     .input(z.strictObject({ grant_id: s.grantId, days: s.grantDays.optional() }))
     .output(s.accessGrant)

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { LIMITS } from '../limits.js';
 import * as s from '../schemas.js';
 import { instant } from '../schemas.js';
-import { dpoProcedure, router } from '../trpc.js';
+import { dpoProcedure, dpoStepUpProcedure, router } from '../trpc.js';
 
 const tags = ['dpo'];
 const breach = z.object({
@@ -86,7 +86,7 @@ export const breachRouter = router({
       const [row] = await ctx.tx<Breach[]>`select * from compliance.record_breach_notification(${input.breach_id}, ${input.recipient}, ${input.notified_at ?? new Date()})`;
       return row!;
     }),
-  close: dpoProcedure
+  close: dpoStepUpProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/dpo/breaches/{breach_id}/closure', tags, summary: 'Close a breach' } })
     .input(z.strictObject({ breach_id: breachId, note: z.string().max(2000).optional() }))
     .output(breach)

@@ -5,7 +5,7 @@ import { LIMITS } from '../limits.js';
 import * as s from '../schemas.js';
 import { instant } from '../schemas.js';
 import { withHealthRecords } from '../health-records/export.js';
-import { dpoProcedure, router } from '../trpc.js';
+import { dpoProcedure, dpoStepUpProcedure, router } from '../trpc.js';
 import { accessReviewRouter } from './access-reviews.js';
 import { breachRouter } from './breaches.js';
 import { operationsRouter } from './operations.js';
@@ -25,7 +25,7 @@ export const dpoRouter = router({
       if (input.format === 'json') return document as z.infer<typeof s.subjectDocument>;
       return { format: 'csv' as const, filename: exportFileName(input.user_id, 'csv'), content: toCsv(document) };
     }),
-  erase: dpoProcedure
+  erase: dpoStepUpProcedure
     .meta({ openapi: { method: 'DELETE', path: '/v1/dpo/subjects/{user_id}', tags: ['dpo'], summary: 'Erase a subject (GDPR Art. 17): needs reason and confirm=true; refused under legal hold' } })
     .input(z.strictObject({ user_id: s.userId, reason: s.erasureReason, confirm: s.confirmation() }))
     .output(s.erasureReceipt)
@@ -64,7 +64,7 @@ export const dpoRouter = router({
       const [row] = await ctx.tx`select id, placed_at from compliance.place_legal_hold(${input.user_id}, ${input.reason})`;
       return row as { id: string; placed_at: Date };
     }),
-  releaseLegalHold: dpoProcedure
+  releaseLegalHold: dpoStepUpProcedure
     .meta({ openapi: { method: 'DELETE', path: '/v1/dpo/subjects/{user_id}/legal-hold', tags: ['dpo'], summary: 'Release the subject\'s legal hold' } })
     .input(z.strictObject({ user_id: s.userId }))
     .output(z.object({ id: z.coerce.string(), released_at: z.date() }))

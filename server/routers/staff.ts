@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { createRecord, readRecords } from '../health-records/records.js';
 import { LIMITS } from '../limits.js';
 import * as s from '../schemas.js';
-import { router, staffProcedure } from '../trpc.js';
+import { router, staffProcedure, staffStepUpProcedure } from '../trpc.js';
 
 const tags = ['staff'];
 const path = '/v1/staff/patients/{patient_id}/health-records';
@@ -23,7 +23,7 @@ export const staffRouter = router({
       const [row] = await ctx.tx<Grant[]>`select * from compliance.request_access(${input.patient_id}, ${input.scope}, ${input.purpose}, ${input.reason})`;
       return row!;
     }),
-  breakGlass: staffProcedure
+  breakGlass: staffStepUpProcedure
     .meta({ openapi: { method: 'POST', path: '/v1/staff/patients/{patient_id}/emergency-access', tags,
       summary: `Emergency (break-glass) access to a patient\'s records: at once, for at most 4 hours, alerted and reviewed afterwards; the reason needs at least ${LIMITS.emergencyReason.min} characters. Called again while active, returns the active grant` } })
     .input(z.strictObject({ patient_id: s.userId, reason: s.emergencyReason, scope: s.accessScope.default('phi.read') }))

@@ -60,6 +60,9 @@ describe('evidence packages', () => {
       breaches: await count('select count(*) as n from compliance.breaches where discovered_at >= $1 and discovered_at < $2'),
       evidence_packages: await count(`select count(*) as n from compliance.evidence_packages where id < ${Number(package_id)} and generated_at >= $1 and generated_at < $2`),
       worker_heartbeats: await count('select count(*) as n from compliance_private.worker_heartbeats where beat_at >= $1 and beat_at < $2'),
+      // what the package's own request wrote before it recorded the package counts; its record does not
+      privileged_actions: await count(`select count(*) as n from compliance.audit_logs where details ? 'authentication' and occurred_at >= $1 and occurred_at < $2
+                                         and id < (select id from compliance.audit_logs where action = 'evidence.package_generated' and resource_id = '${Number(package_id)}')`),
     };
     expect(Object.keys(expected).sort()).toEqual(manifest.populations.map((p: { name: string }) => p.name).sort());
     const [header, ...lines] = (csv.role_memberships as string).split('\r\n');
