@@ -29,7 +29,18 @@ describe('evidence packages', () => {
     const requested = await api.call('POST', '/api/v1/staff/access-requests', staff, { patient_id: 'user:ev1', scope: 'phi.read', purpose: 'treatment', reason: 'follow-up visit' });
     expect(requested.status, requested.text).toBe(200);
     expect((await api.call('POST', '/api/v1/dpo/access-reviews', dpo, {})).status).toBe(200);
-    expect((await api.call('POST', '/api/v1/dpo/checks/run', dpo, {})).status).toBe(200);
+    const [previous] = await api.db.admin`select coalesce(max(audit_high_water), 0)::bigint as since from compliance.check_runs`;
+    const checked = await api.call('POST', '/api/v1/dpo/checks/run', dpo, {});
+    expect(checked.status).toBe(200);
+    // privileged_mfa, counted apart: the audit rows a privileged API request wrote since the last
+    // run, up to the run's own record (the run's request wrote some before the check read them)
+    const mfa = (checked.json as { check_name: string; measured: Record<string, number> }[]).find((c) => c.check_name === 'privileged_mfa')!;
+    const [run] = await api.db.admin`select max(id)::text as id from compliance.check_runs`;
+    const [independent] = await api.db.admin`select count(*)::int as n, count(*) filter (where not (details -> 'authentication' ->> 'mfa')::boolean)::int as without
+      from compliance.audit_logs where details ? 'authentication' and id > ${previous!.since}
+       and id < (select id from compliance.audit_logs where action = 'compliance.checks_run' and resource_id = ${run!.id})`;
+    expect(mfa.measured).toEqual({ privileged_actions: independent!.n, privileged_actions_without_mfa: independent!.without });
+    expect(independent!.n).toBeGreaterThan(0);
     // a grant given and taken back, as a migration would record them
     await api.db.admin`grant select on compliance.reports to compliance_worker`;
     await api.db.admin`select compliance_private.record_expected_grants()`;

@@ -108,6 +108,11 @@ describe('the monthly report', () => {
       where c.check_name = 'client_tls' and r.started_at >= ${content.period.from} and r.started_at < ${content.period.to} group by k) v`;
     expect(content.tls.database_versions_seen).toEqual(tls!.seen);
     expect(Object.keys(content.tls.database_versions_seen).length).toBeGreaterThan(0);
+    // mfa_enabled_users: the privileged users whose tokens proved a second factor over the 90 days, counted apart
+    const [mfaUsers] = await api.db.admin`select count(distinct actor_id) filter (where (details -> 'authentication' ->> 'mfa')::boolean)::int as n
+      from compliance.audit_logs where details ? 'authentication' and occurred_at >= ${content.period.to}::timestamptz - interval '90 days' and occurred_at < ${content.period.to}`;
+    expect(content.soc2.mfa_enabled_users).toMatchObject({ value: mfaUsers!.n, population: 'privileged_actions' });
+    expect(mfaUsers!.n).toBeGreaterThan(0);
     const [audit] = await api.db.admin`select details from compliance.audit_logs where action = 'report.generated' and resource_id = ${id}`;
     expect(audit!.details.content_sha256).toBe(content_sha256);
     // and "report ready" goes out through the alert outbox

@@ -18,14 +18,20 @@ export const api = createTRPCClient<AppRouter>({
   } })],
 });
 
-export interface ApiProblem { message: string; sqlstate: string | null; code: string | null }
+export interface ApiProblem {
+  message: string;
+  sqlstate: string | null;
+  code: string | null;
+  /** the API wants a fresh or stronger sign-in first (RFC 9470): what to ask the identity provider for */
+  stepUp: { acr_values: string | null; max_age: number | null } | null;
+}
 
 export function problemOf(error: unknown): ApiProblem {
   if (error instanceof TRPCClientError) {
-    const data = error.data as { sqlstate?: string | null; code?: string } | undefined;
-    return { message: error.message, sqlstate: data?.sqlstate ?? null, code: data?.code ?? null };
+    const data = error.data as { sqlstate?: string | null; code?: string; step_up?: ApiProblem['stepUp'] } | undefined;
+    return { message: error.message, sqlstate: data?.sqlstate ?? null, code: data?.code ?? null, stepUp: data?.step_up ?? null };
   }
-  return { message: error instanceof Error ? error.message : String(error), sqlstate: null, code: null };
+  return { message: error instanceof Error ? error.message : String(error), sqlstate: null, code: null, stepUp: null };
 }
 
 export { when } from './formats.js';

@@ -13,6 +13,8 @@ import { IdleGuard } from './idle.js';
 import { PrivacyCenter } from './privacy/center.js';
 import { SessionProvider, useSession, useUiConfig } from './session.js';
 import { SignIn } from './sign-in.js';
+import { StepUpDialog } from './step-up.js';
+import type { ApiProblem } from './api.js';
 
 function usePath(): [string, (path: string) => void] {
   const [path, setPath] = useState(location.pathname);
@@ -47,10 +49,14 @@ function Pages() {
   const { t } = useTranslation();
   const { identity, signOut } = useSession();
   const [path, go] = usePath();
-  // the server ended the session (idle on its side, or closed): sign out and say why
+  const [stepUp, setStepUp] = useState<ApiProblem['stepUp']>(null);
+  // the server ended the session (idle on its side, or closed): sign out and say why; it wants a
+  // stronger or fresher sign-in (step-up): ask the person to confirm it is them
   const [client] = useState(() => {
     const onError = (error: unknown) => {
-      if (problemOf(error).code === 'UNAUTHORIZED') signOut(t('session.ended'), { sessionGone: true });
+      const problem = problemOf(error);
+      if (problem.stepUp) setStepUp(problem.stepUp);
+      else if (problem.code === 'UNAUTHORIZED') signOut(t('session.ended'), { sessionGone: true });
     };
     return new QueryClient({ queryCache: new QueryCache({ onError }), mutationCache: new MutationCache({ onError }),
       defaultOptions: { queries: { retry: false, refetchOnWindowFocus: false } } });
@@ -74,6 +80,7 @@ function Pages() {
         </nav>
       </header>
       <IdleGuard />
+      {stepUp ? <StepUpDialog stepUp={stepUp} onClose={() => setStepUp(null)} /> : null}
       {path === '/dpo' ? <DpoConsole /> : <PrivacyCenter />}
     </QueryClientProvider>
   );

@@ -79,15 +79,22 @@ async function authorizationServer(issuer: string): Promise<oauth.AuthorizationS
   return oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, transport(issuer)));
 }
 
-/** to the identity provider, with a PKCE challenge; back at / with ?code= */
-export async function startOidcSignIn(config: Extract<AuthConfig, { mode: 'oidc' }>): Promise<void> {
+/** what a step-up challenge (RFC 9470) asks the identity provider for */
+export interface StepUp { acr_values: string | null; max_age: number | null }
+
+/**
+ * To the identity provider, with a PKCE challenge; back at / with ?code=, then where it started.
+ * A step-up asks for a fresh sign-in (prompt=login, max_age) at the level the API named (acr_values).
+ */
+export async function startOidcSignIn(config: Extract<AuthConfig, { mode: 'oidc' }>, stepUp?: StepUp): Promise<void> {
   const as = await authorizationServer(config.issuer);
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier, state, returnTo: location.pathname }));
   const url = new URL(as.authorization_endpoint!);
   url.search = new URLSearchParams({ client_id: config.client_id, redirect_uri: redirectUri(), response_type: 'code', scope: config.scope,
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state }).toString();
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state,
+    ...(stepUp ? { prompt: 'login', ...(stepUp.max_age !== null ? { max_age: String(stepUp.max_age) } : {}), ...(stepUp.acr_values ? { acr_values: stepUp.acr_values } : {}) } : {}) }).toString();
   location.assign(url.toString());
 }
 
