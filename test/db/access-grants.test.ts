@@ -8,19 +8,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { TransactionSql } from 'postgres';
 import { expectSqlState, useTestDatabase } from '../provision/database.js';
+import { patientWithRecord as withRecord } from '../provision/patients.js';
 
 const db = useTestDatabase();
 const staff = (name: string) => ({ actor: `staff:${name}`, roles: ['staff'] });
 const approver = (name: string) => ({ actor: `approver:${name}`, roles: ['approver'] });
 
-async function patientWithRecord(userId: string) {
-  await db.as('compliance_app', { actor: userId }, async (tx) => {
-    await tx`select compliance.ensure_profile(${userId})`;
-    const [access] = await tx`select * from compliance.phi_access(${userId}, 'patient_request', 'create')`;
-    await tx`select compliance.create_health_record(${randomUUID()}::uuid, ${userId}, 'note', 'restricted', 'patient_request', 1,
-      ${access!.recorded_at}, ${randomBytes(64)}, ${randomBytes(32)}, ${randomBytes(60)}, 1)`;
-  });
-}
+const patientWithRecord = (userId: string) => withRecord(db, userId);
 
 /** as the staff member: the records they get and why not */
 async function staffRead(name: string, patient: string, purpose = 'treatment') {

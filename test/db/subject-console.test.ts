@@ -3,25 +3,15 @@
  * without the subject's own reads, the DPO's view of it, and the overview of what is held, each
  * audited and each closed to the roles that may not read it.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { expectSqlState, useTestDatabase } from '../provision/database.js';
+import { patientWithRecord } from '../provision/patients.js';
 
 const db = useTestDatabase();
 const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
 const asDpo = (fn: (tx: any) => Promise<unknown>) => db.as('compliance_dpo', dpo, fn) as Promise<any[]>;
 
-/** a patient with one health record, who then reads their records once */
-async function patientWhoReadsTheirRecords(userId: string) {
-  await db.as('compliance_app', { actor: userId }, async (tx) => {
-    await tx`select compliance.ensure_profile(${userId})`;
-    const [access] = await tx`select * from compliance.phi_access(${userId}, 'patient_request', 'create')`;
-    await tx`select compliance.create_health_record(${randomUUID()}::uuid, ${userId}, 'note', 'restricted', 'patient_request', 1,
-      ${access!.recorded_at}, ${randomBytes(64)}, ${randomBytes(32)}, ${randomBytes(60)}, 1)`;
-    await tx`select * from compliance.phi_access(${userId}, 'patient_request', 'read')`;
-    await tx`select id from compliance.read_health_records(${userId}, 'patient_request')`;
-  });
-}
+const patientWhoReadsTheirRecords = (userId: string) => patientWithRecord(db, userId, { alsoReads: true });
 
 describe('a subject\'s access log', () => {
   it('lists the subject\'s own reads unless others_only, and the DPO sees the same, audited as subject.access_log_read', async () => {
