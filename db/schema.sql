@@ -4159,7 +4159,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
@@ -7150,6 +7150,66 @@ ALTER FUNCTION compliance_private.check_uptime(context jsonb) OWNER TO complianc
 --
 
 COMMENT ON FUNCTION compliance_private.check_uptime(context jsonb) IS 'Compliance check: uptime over uptime_window, computed from the worker''s heartbeats (a minute without one is down), reaches uptime_target (SOC 2 A1.2).';
+
+--
+-- Name: check_wal_archive_lag(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_wal_archive_lag(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_limit interval := (select s.wal_archive_max_lag from compliance.compliance_check_settings s);
+  v_archiver pg_catalog.pg_stat_archiver;
+  v_per_log bigint := 4294967296 / (select setting::bigint from pg_catalog.pg_settings where name = 'wal_segment_size');
+  v_current text;
+  v_unarchived bigint;
+  v_failing boolean;
+  v_lag interval;
+begin
+  threshold := jsonb_build_object('max_lag_seconds', extract(epoch from v_limit)::int);
+  evidence := 'select archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time from pg_stat_archiver; select pg_walfile_name(pg_current_wal_lsn())';
+  if current_setting('archive_mode') = 'off' or pg_catalog.pg_is_in_recovery() then
+    status := 'not_applicable';
+    measured := jsonb_build_object('archive_mode', current_setting('archive_mode'));
+    detail := 'archive_mode is off (the embedded default): no WAL is archived, so there is no recovery point to measure; pgcomply backup setup configures pgBackRest (README, "Backups")';
+    return next;
+    return;
+  end if;
+  select * into v_archiver from pg_catalog.pg_stat_archiver;
+  v_current := pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn());
+  -- completed segments not yet archived: the one being written is not due
+  v_unarchived := greatest(0,
+    (('x' || substr(v_current, 9, 8))::bit(32)::bigint * v_per_log + ('x' || substr(v_current, 17, 8))::bit(32)::bigint)
+    - coalesce(('x' || substr(v_archiver.last_archived_wal, 9, 8))::bit(32)::bigint * v_per_log
+               + ('x' || substr(v_archiver.last_archived_wal, 17, 8))::bit(32)::bigint, -1) - 1);
+  v_failing := v_archiver.last_failed_time is not null
+               and v_archiver.last_failed_time > coalesce(v_archiver.last_archived_time, '-infinity');
+  -- what a loss of the server now would lose: WAL written since the last segment that reached the archive
+  v_lag := case when v_failing or v_unarchived > 0
+                then now() - coalesce(v_archiver.last_archived_time, pg_catalog.pg_postmaster_start_time())
+                else interval '0' end;
+  measured := jsonb_build_object('lag_seconds', round(extract(epoch from v_lag)), 'unarchived_segments', v_unarchived,
+    'archive_failing', v_failing, 'last_archived_wal', v_archiver.last_archived_wal, 'last_archived_time', v_archiver.last_archived_time,
+    'last_failed_wal', v_archiver.last_failed_wal, 'last_failed_time', v_archiver.last_failed_time, 'failed_count', v_archiver.failed_count);
+  status := case when v_failing or v_lag > v_limit then 'fail' else 'pass' end;
+  detail := case
+    when v_failing then format('archive_command is failing (last failure %s on %s): WAL since %s would be lost with the server',
+                               v_archiver.last_failed_time, v_archiver.last_failed_wal, coalesce(v_archiver.last_archived_time::text, 'the start'))
+    when status = 'fail' then format('%s completed segment(s) wait for the archive, the oldest for %s, longer than %s', v_unarchived, v_lag, v_limit)
+    else format('the archive is %s behind (at most %s allowed; RPO 1 hour)', v_lag, v_limit) end;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_wal_archive_lag(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_wal_archive_lag(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_wal_archive_lag(context jsonb) IS 'Compliance check (the seeds'' RPO of 1 hour): continuous WAL archiving keeps up. From pg_stat_archiver: fails while archive_command fails, or when completed WAL segments have waited longer than wal_archive_max_lag (5 minutes) for the archive; measured lag_seconds is what losing the server now would lose. not_applicable with archive_mode off (the embedded default) or on a standby.';
 
 --
 -- Name: check_worker_heartbeat(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10257,12 +10317,14 @@ CREATE TABLE compliance.compliance_check_settings (
     backup_max_age interval DEFAULT '26:00:00'::interval NOT NULL,
     anchor_max_age interval DEFAULT '02:00:00'::interval NOT NULL,
     anchor_key_fingerprint text,
+    wal_archive_max_lag interval DEFAULT '00:05:00'::interval NOT NULL,
     CONSTRAINT compliance_check_settings_anchor_key_fingerprint_hex CHECK (((anchor_key_fingerprint IS NULL) OR (anchor_key_fingerprint ~ '^[0-9a-f]{64}$'::text))),
     CONSTRAINT compliance_check_settings_anchor_max_age_positive CHECK ((anchor_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_backup_max_age_positive CHECK ((backup_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_one_row CHECK (singleton),
     CONSTRAINT compliance_check_settings_positive CHECK (((uptime_window > '00:00:00'::interval) AND (seal_lag_seconds > 0) AND (retention_grace >= '00:00:00'::interval) AND (heartbeat_max_age > '00:00:00'::interval) AND (master_key_max_age > '00:00:00'::interval))),
-    CONSTRAINT compliance_check_settings_uptime_target_ratio CHECK (((uptime_target > (0)::numeric) AND (uptime_target <= (1)::numeric)))
+    CONSTRAINT compliance_check_settings_uptime_target_ratio CHECK (((uptime_target > (0)::numeric) AND (uptime_target <= (1)::numeric))),
+    CONSTRAINT compliance_check_settings_wal_archive_max_lag_positive CHECK ((wal_archive_max_lag > '00:00:00'::interval))
 );
 
 ALTER TABLE ONLY compliance.compliance_check_settings FORCE ROW LEVEL SECURITY;
@@ -10334,6 +10396,12 @@ COMMENT ON COLUMN compliance.compliance_check_settings.anchor_max_age IS 'The an
 --
 
 COMMENT ON COLUMN compliance.compliance_check_settings.anchor_key_fingerprint IS 'The anchor key (SHA-256 of its public key): record_anchor takes only anchors it signed, the anchors check counts only those. Set by the worker (compliance.set_anchor_key).';
+
+--
+-- Name: COLUMN compliance_check_settings.wal_archive_max_lag; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.wal_archive_max_lag IS 'How long a completed WAL segment may wait for the archive before wal_archive_lag fails: the recovery point''s bound, well inside the seeds'' RPO of 1 hour.';
 
 --
 -- Name: consent_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -15351,6 +15419,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_seal_lag(context jsonb) FROM PUB
 --
 
 REVOKE ALL ON FUNCTION compliance_private.check_uptime(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_wal_archive_lag(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_wal_archive_lag(context jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION check_worker_heartbeat(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -72,6 +72,35 @@ afterAll(async () => {
   if (!process.env.KEEP_HARNESS) rmSync(work, { recursive: true, force: true });
 });
 
+/** the wal_archive_lag check as the daily run computes it */
+async function walArchiveLag(db: Sql) {
+  const [row] = await asDpo(db, (tx) => tx`select status, measured, detail from compliance.run_compliance_checks('demand') where check_name = 'wal_archive_lag'`);
+  return row as { status: string; measured: { archive_failing: boolean; lag_seconds: number; failed_count: number }; detail: string };
+}
+
+describe('the recovery point (wal_archive_lag)', () => {
+  it('passes while WAL reaches the archive, fails while archive_command fails, and passes again once it is fixed', async () => {
+    expect(await walArchiveLag(sql)).toMatchObject({ status: 'pass', measured: { archive_failing: false } });
+    await sql`alter system set archive_command = 'false'`;
+    await sql`select pg_reload_conf()`;
+    const failures = (await sql`select failed_count from pg_stat_archiver`)[0]!.failed_count as number;
+    await subject(sql, 'user:while-broken');
+    await sql`select pg_switch_wal()`;
+    await until(async () => ((await sql`select failed_count from pg_stat_archiver`)[0]!.failed_count > failures ? true : undefined), 120_000, 'archive_command to fail');
+    const failing = await walArchiveLag(sql);
+    expect(failing).toMatchObject({ status: 'fail', measured: { archive_failing: true } });
+    expect(failing.detail).toMatch(/^archive_command is failing/);
+    // fixed: the server archives what waited, and the check passes again
+    await sql`alter system reset archive_command`;
+    await sql`select pg_reload_conf()`;
+    await until(async () => {
+      const [a] = await sql`select last_archived_time > coalesce(last_failed_time, '-infinity') as caught_up from pg_stat_archiver`;
+      return a!.caught_up ? true : undefined;
+    }, 120_000, 'the archive to catch up');
+    expect(await walArchiveLag(sql)).toMatchObject({ status: 'pass', measured: { archive_failing: false } });
+  });
+});
+
 describe('point-in-time recovery with pgBackRest', () => {
   it('restores to an instant between two writes, replays the later erasure from the journal, and the chain verifies', async () => {
     pgbackrest('--type=full', 'backup');
@@ -106,13 +135,14 @@ describe('point-in-time recovery with pgBackRest', () => {
       // pg_ctl returns once read-only connections are taken; recovery goes on until the target, then promotes
       await until(async () => ((await db`select pg_is_in_recovery() as r`)[0]!.r ? undefined : true), 300_000, 'recovery to reach the target and promote');
       const profiles = async () => (await db`select user_id from compliance.user_profiles order by user_id`).map((r) => r.user_id as string);
-      // written before the instant: there (cem's erasure too); after it: not. dan's erasure came after: he is back
-      expect(await profiles()).toEqual(['user:ana', 'user:dan']);
+      // written before the instant: there (cem's erasure too, and the row written while archiving was broken);
+      // after it: not. dan's erasure came after: he is back
+      expect(await profiles()).toEqual(['user:ana', 'user:dan', 'user:while-broken']);
       // the journal erases him again
       const replayed = await asDpo(db, (tx) => tx`select * from compliance.replay_erasures(${JSON.stringify(journal.map((j) => ({
         subject_digest: j.subject_digest, erased_at: (j.erased_at as Date).toISOString() })))}::text::jsonb, 'replayed after the PITR drill')`);
       expect(replayed.map((r) => r.outcome).sort()).toEqual(['already_erased', 'erased']);
-      expect(await profiles()).toEqual(['user:ana']);
+      expect(await profiles()).toEqual(['user:ana', 'user:while-broken']);
       await db`select compliance.seal_audit_log()`;
       const [verdict] = await db`select ok, problems from compliance.verify_audit_log()`;
       expect(verdict!.problems).toEqual([]);
