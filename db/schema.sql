@@ -7163,8 +7163,11 @@ declare
   v_limit interval := (select s.wal_archive_max_lag from compliance.compliance_check_settings s);
   v_archiver pg_catalog.pg_stat_archiver;
   v_per_log bigint := 4294967296 / (select setting::bigint from pg_catalog.pg_settings where name = 'wal_segment_size');
+  v_segment_size bigint := (select setting::bigint from pg_catalog.pg_settings where name = 'wal_segment_size');
   v_current text;
   v_unarchived bigint;
+  v_archived_end bigint;
+  v_at_risk numeric;
   v_failing boolean;
   v_lag interval;
 begin
@@ -7184,20 +7187,27 @@ begin
     (('x' || substr(v_current, 9, 8))::bit(32)::bigint * v_per_log + ('x' || substr(v_current, 17, 8))::bit(32)::bigint)
     - coalesce(('x' || substr(v_archiver.last_archived_wal, 9, 8))::bit(32)::bigint * v_per_log
                + ('x' || substr(v_archiver.last_archived_wal, 17, 8))::bit(32)::bigint, -1) - 1);
+  -- WAL written after the end of the last archived segment: what losing the server now would lose
+  v_archived_end := case when v_archiver.last_archived_wal is null then 0
+    else ((('x' || substr(v_archiver.last_archived_wal, 9, 8))::bit(32)::bigint * v_per_log
+           + ('x' || substr(v_archiver.last_archived_wal, 17, 8))::bit(32)::bigint) + 1) * v_segment_size end;
+  v_at_risk := greatest(0, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),
+    format('%s/%s', to_hex(v_archived_end >> 32), to_hex(v_archived_end & 4294967295))::pg_lsn));
   v_failing := v_archiver.last_failed_time is not null
                and v_archiver.last_failed_time > coalesce(v_archiver.last_archived_time, '-infinity');
   -- what a loss of the server now would lose: WAL written since the last segment that reached the archive
-  v_lag := case when v_failing or v_unarchived > 0
+  v_lag := case when v_failing or v_at_risk > 0
                 then now() - coalesce(v_archiver.last_archived_time, pg_catalog.pg_postmaster_start_time())
                 else interval '0' end;
-  measured := jsonb_build_object('lag_seconds', round(extract(epoch from v_lag)), 'unarchived_segments', v_unarchived,
+  measured := jsonb_build_object('lag_seconds', round(extract(epoch from v_lag), 1), 'unarchived_segments', v_unarchived,
+    'unarchived_bytes', v_at_risk,
     'archive_failing', v_failing, 'last_archived_wal', v_archiver.last_archived_wal, 'last_archived_time', v_archiver.last_archived_time,
     'last_failed_wal', v_archiver.last_failed_wal, 'last_failed_time', v_archiver.last_failed_time, 'failed_count', v_archiver.failed_count);
   status := case when v_failing or v_lag > v_limit then 'fail' else 'pass' end;
   detail := case
     when v_failing then format('archive_command is failing (last failure %s on %s): WAL since %s would be lost with the server',
                                v_archiver.last_failed_time, v_archiver.last_failed_wal, coalesce(v_archiver.last_archived_time::text, 'the start'))
-    when status = 'fail' then format('%s completed segment(s) wait for the archive, the oldest for %s, longer than %s', v_unarchived, v_lag, v_limit)
+    when status = 'fail' then format('WAL written over the last %s has not reached the archive (%s completed segment(s) waiting), longer than %s', v_lag, v_unarchived, v_limit)
     else format('the archive is %s behind (at most %s allowed; RPO 1 hour)', v_lag, v_limit) end;
   return next;
 end;
@@ -7209,7 +7219,7 @@ ALTER FUNCTION compliance_private.check_wal_archive_lag(context jsonb) OWNER TO 
 -- Name: FUNCTION check_wal_archive_lag(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_wal_archive_lag(context jsonb) IS 'Compliance check (the seeds'' RPO of 1 hour): continuous WAL archiving keeps up. From pg_stat_archiver: fails while archive_command fails, or when completed WAL segments have waited longer than wal_archive_max_lag (5 minutes) for the archive; measured lag_seconds is what losing the server now would lose. not_applicable with archive_mode off (the embedded default) or on a standby.';
+COMMENT ON FUNCTION compliance_private.check_wal_archive_lag(context jsonb) IS 'Compliance check (the seeds'' RPO of 1 hour): continuous WAL archiving keeps up. From pg_stat_archiver: fails while archive_command fails, or when WAL written since the last archived segment is older than wal_archive_max_lag (5 minutes); measured lag_seconds bounds what losing the server now would lose (unarchived_bytes of WAL since the archive''s end). not_applicable with archive_mode off (the embedded default) or on a standby.';
 
 --
 -- Name: check_worker_heartbeat(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
