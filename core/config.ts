@@ -36,6 +36,9 @@ const schema = z.object({
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   TRUST_PROXY_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  BACKUP_STANZA: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'BACKUP_STANZA takes letters, digits, _ and -').optional(),
+  PGBACKREST_CONFIG: z.string().min(1).optional(),
+  PGBACKREST_COMMAND: z.string().min(1).default('pgbackrest'),
   MFA_AMR_VALUES: z.string().default('mfa,otp,hwk,swk'),
   MFA_ACR_VALUES: z.string().default(''),
   MFA_ROLES: z.string().default('dpo,staff,approver,auditor'),
@@ -66,6 +69,12 @@ const schema = z.object({
 });
 
 export type Config = z.infer<typeof schema>;
+
+/** BACKUP_STANZA set: the worker backs the cluster up with pgBackRest (worker/tasks/backup.ts) */
+export function backupsOf(config: Config): { command: string[]; config?: string; stanza: string } | undefined {
+  if (!config.BACKUP_STANZA) return undefined;
+  return { command: config.PGBACKREST_COMMAND.split(/\s+/).filter(Boolean), config: config.PGBACKREST_CONFIG, stanza: config.BACKUP_STANZA };
+}
 
 const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
 

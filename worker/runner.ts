@@ -7,6 +7,8 @@ import { run, type Runner, type TaskList, type WorkerEvents } from 'graphile-wor
 import pg from 'pg';
 import { waitOutConnectionLoss } from './cron-pool.js';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
+import { backup } from './tasks/backup.js';
+import type { PgBackRest } from '../core/backups/take-backup.js';
 import { accessReview } from './tasks/access-review.js';
 import { monthlyReport } from './tasks/monthly-report.js';
 import { type AnchorPublishing, publishAnchor } from './tasks/publish-anchor.js';
@@ -36,15 +38,19 @@ export interface WorkerOptions {
   requireTls?: boolean;
   /** ANCHOR_DIR and the signing key: an anchor is published at start and hourly (worker/tasks/publish-anchor.ts) */
   anchors?: AnchorPublishing;
+  /** BACKUP_STANZA: pgBackRest backs the cluster up weekly (full) and daily (differential) (worker/tasks/backup.ts) */
+  backups?: PgBackRest;
   /** is told every graphile-worker event of every runner this worker starts (the fault tests watch the jobs) */
   observer?: WorkerEvents;
 }
 
 const alertDelivery = (options: WorkerOptions): AlertDelivery => ({ leaseSeconds: 60, intervalSeconds: 2, ...options.alerts });
 
-export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery, requireTls = false, anchors?: AnchorPublishing): TaskList {
+export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery, requireTls = false,
+  anchors?: AnchorPublishing, backups?: PgBackRest): TaskList {
   return {
     access_review: accessReview,
+    backup: backup(backups),
     heartbeat,
     monthly_report: monthlyReport,
     compliance_checks: complianceChecks(requireTls),
@@ -104,7 +110,7 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
       concurrency,
       pollInterval: options.pollInterval ?? 1000,
       noHandleSignals: true,
-      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors),
+      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors, options.backups),
       crontab: CRONTAB,
       logger: graphileLogger,
     });

@@ -17,6 +17,8 @@ import { pepperParameters } from '../../db/pepper.js';
 import { setupDatabase } from '../../db/setup.js';
 import { DEVELOPMENT_LOGIN_PASSWORD } from '../../db/connection.js';
 import { type BackupSetup, pgbackrestConf, serverSettings } from '../../server/backups/pgbackrest-setup.js';
+import pg from 'pg';
+import { type PgBackRest, takeBackup } from '../../core/backups/take-backup.js';
 import { quiet } from '../provision/database.js';
 import { until } from '../provision/until.js';
 import { MachineCluster, ownedDirectory, ownedFile, runAsPostgres } from './machine-cluster.js';
@@ -101,12 +103,43 @@ describe('the recovery point (wal_archive_lag)', () => {
   });
 });
 
+describe('backups the worker takes', () => {
+  it('never runs two at once: a second backup steps aside while the first holds the lock; each is recorded, a failure alerts', async () => {
+    const tool: PgBackRest = { command: process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', 'pgbackrest'] : ['pgbackrest'], config: configFile, stanza: 'pgcomply' };
+    const clients = [new pg.Client({ connectionString: primary.url('pgcomply') }), new pg.Client({ connectionString: primary.url('pgcomply') })];
+    await Promise.all(clients.map((c) => c.connect()));
+    try {
+      const first = takeBackup(clients[0]!, tool, 'full');
+      await until(async () => ((await sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`)[0]!.n > 0 ? true : undefined),
+        60_000, 'the first backup to hold the lock');
+      expect(await takeBackup(clients[1]!, tool, 'diff')).toEqual({ taken: false, reason: 'another_backup_running' });
+      const taken = await first;
+      expect(taken).toMatchObject({ taken: true, label: expect.stringMatching(/^\d{8}-\d{6}F$/) });
+      const [row] = await sql`select action, resource_id, details from compliance.audit_logs where id = ${(taken as { auditRowId: string }).auditRowId}`;
+      expect(row).toMatchObject({ action: 'backup.taken', resource_id: (taken as { label: string }).label,
+        details: { tool: 'pgbackrest', type: 'full', written_by: 'compliance.record_backup' } });
+      expect(Number(row!.details.size_bytes)).toBeGreaterThan(1_000_000);
+      expect(row!.details.wal_start).toMatch(/^[0-9A-F]{24}$/);
+      // backup_age counts it
+      const [age] = await asDpo(sql, (tx) => tx`select status, measured from compliance.run_compliance_checks('demand') where check_name = 'backup_age'`);
+      expect(age).toMatchObject({ status: 'pass', measured: { pgbackrest_label: (taken as { label: string }).label } });
+      // a backup that fails is recorded and raises an alert
+      const failed = await takeBackup(clients[1]!, { ...tool, stanza: 'no_such_stanza' }, 'diff');
+      expect(failed).toMatchObject({ taken: false, reason: 'failed' });
+      const [alert] = await sql`select topic from compliance.alert_outbox where topic = 'backup.failed'`;
+      expect(alert).toBeDefined();
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+});
+
 describe('point-in-time recovery with pgBackRest', () => {
   it('restores to an instant between two writes, replays the later erasure from the journal, and the chain verifies', async () => {
     pgbackrest('--type=full', 'backup');
     const info = JSON.parse(pgbackrest('--output=json', 'info'))[0];
-    expect(info.backup).toHaveLength(1);
-    expect(info.backup[0]).toMatchObject({ type: 'full' });
+    const newest = info.backup.at(-1);
+    expect(newest).toMatchObject({ type: 'full' });
 
     // before the target: ana, cem and dan written, cem erased
     for (const id of ['user:ana', 'user:cem', 'user:dan']) await subject(sql, id);
@@ -127,7 +160,7 @@ describe('point-in-time recovery with pgBackRest', () => {
     restored = new MachineCluster(path.join(work, 'restored'), await freePort(), primary.socketDir);
     ownedDirectory(restored.dataDir);
     // the backup named: pgBackRest picks one by its stop time in whole seconds, and this run is faster than that
-    pgbackrest(`--pg1-path=${restored.dataDir}`, `--set=${info.backup[0].label}`, '--type=time', `--target=${target.toISOString().replace('T', ' ').replace('Z', '+00')}`, '--target-action=promote', 'restore');
+    pgbackrest(`--pg1-path=${restored.dataDir}`, `--set=${newest.label}`, '--type=time', `--target=${target.toISOString().replace('T', ' ').replace('Z', '+00')}`, '--target-action=promote', 'restore');
     restored.configure({ archive_mode: 'off' });
     restored.start();
     const db = connect(restored);

@@ -20,6 +20,17 @@ describe('crontab', () => {
     expect(retention.match(digest(15, 0))).toBe(false);
   });
 
+  it('backs up with pgBackRest at 02:00 UTC: full on Sundays, differential on the other days', () => {
+    const full = items.find((item) => item.identifier === 'backup_full_weekly')!;
+    const diff = items.find((item) => item.identifier === 'backup_diff_daily')!;
+    expect([full.task, full.payload]).toEqual(['backup', { type: 'full' }]);
+    expect([diff.task, diff.payload]).toEqual(['backup', { type: 'diff' }]);
+    const at = (dow: number, hour: number) => ({ min: 0, hour, date: 6, month: 12, dow });
+    expect([full.match(at(0, 2)), diff.match(at(0, 2))]).toEqual([true, false]);
+    for (const dow of [1, 2, 3, 4, 5, 6]) expect([full.match(at(dow, 2)), diff.match(at(dow, 2))]).toEqual([false, true]);
+    expect(diff.match(at(3, 3))).toBe(false);
+  });
+
   it('maintains partitions daily and keeps the sealing loop alive every minute', () => {
     expect(items.find((item) => item.task === 'partition_maintenance')!.match(digest(2, 30))).toBe(true);
     const sealing = items.find((item) => item.task === 'seal_audit_log')!;
