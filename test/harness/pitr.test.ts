@@ -21,7 +21,7 @@ import pg from 'pg';
 import { type PgBackRest, takeBackup } from '../../core/backups/take-backup.js';
 import { quiet } from '../provision/database.js';
 import { until } from '../provision/until.js';
-import { MachineCluster, ownedDirectory, ownedFile, runAsPostgres } from './machine-cluster.js';
+import { MachineCluster, ownedDirectory, ownedFile, runAsPostgres } from '../../db/machine-cluster.js';
 
 const work = ownedDirectory(mkdtempSync(path.join(os.tmpdir(), 'pgcomply-pitr-')));
 const pepper = randomBytes(32).toString('hex');

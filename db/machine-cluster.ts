@@ -7,7 +7,7 @@
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
 import { appendFileSync, chownSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { postgresPrograms } from '../../db/postgres-binaries.js';
+import { postgresPrograms } from './postgres-binaries.js';
 
 const asRoot = process.getuid?.() === 0;
 const postgresUser = () => ({
