@@ -144,8 +144,10 @@ describe('point-in-time recovery with pgBackRest', () => {
     // before the target: ana, cem and dan written, cem erased
     for (const id of ['user:ana', 'user:cem', 'user:dan']) await subject(sql, id);
     await asDpo(sql, (tx) => tx`select compliance.erase_subject('user:cem', 'asked', true)`);
-    const [before] = await sql`select clock_timestamp() as at`;
-    const target = before!.at as Date;
+    // the instant to the microsecond, as text: a JavaScript Date keeps milliseconds, and a commit in
+    // the same millisecond would fall after a target cut short
+    const [before] = await sql`select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' as at`;
+    const target = before!.at as string;
     // after the target: ben written, dan erased
     await subject(sql, 'user:ben');
     await asDpo(sql, (tx) => tx`select compliance.erase_subject('user:dan', 'asked', true)`);
@@ -160,7 +162,7 @@ describe('point-in-time recovery with pgBackRest', () => {
     restored = new MachineCluster(path.join(work, 'restored'), await freePort(), primary.socketDir);
     ownedDirectory(restored.dataDir);
     // the backup named: pgBackRest picks one by its stop time in whole seconds, and this run is faster than that
-    pgbackrest(`--pg1-path=${restored.dataDir}`, `--set=${newest.label}`, '--type=time', `--target=${target.toISOString().replace('T', ' ').replace('Z', '+00')}`, '--target-action=promote', 'restore');
+    pgbackrest(`--pg1-path=${restored.dataDir}`, `--set=${newest.label}`, '--type=time', `--target=${target}`, '--target-action=promote', 'restore');
     restored.configure({ archive_mode: 'off' });
     restored.start();
     const db = connect(restored);
