@@ -3,7 +3,8 @@ import { type FormEvent, useState } from 'react';
 import { Trans, useTranslation } from 'react-i18next';
 import { useSession, startOidcSignIn } from './session.js';
 
-const ROLES = ['dpo', 'approver', 'auditor', 'staff'] as const;
+/** the roles the development sign-in mints (server/pages.ts DEV_ROLES) */
+export const ROLES = ['dpo', 'approver', 'auditor', 'staff'] as const;
 
 export function SignIn() {
   const { t } = useTranslation();

@@ -8,6 +8,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ApiProblem } from './api.js';
 import { startOidcSignIn, useSession } from './session.js';
+import { ROLES } from './sign-in.js';
 
 export function StepUpDialog({ stepUp, onClose }: { stepUp: NonNullable<ApiProblem['stepUp']>; onClose: () => void }) {
   const { t } = useTranslation();
@@ -22,7 +23,7 @@ export function StepUpDialog({ stepUp, onClose }: { stepUp: NonNullable<ApiProbl
       }
       if (config.auth.mode === 'development' && identity) {
         const response = await fetch('/ui/dev-token', { method: 'POST', headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ subject: identity.subject, roles: identity.roles.filter((r) => ['dpo', 'approver', 'auditor', 'staff'].includes(r)) }) });
+          body: JSON.stringify({ subject: identity.subject, roles: identity.roles.filter((r) => (ROLES as readonly string[]).includes(r)) }) });
         const body = await response.json() as { token?: string; message?: string };
         if (!response.ok || !body.token) throw new Error(body.message ?? String(response.status));
         signIn(body.token);
