@@ -5517,6 +5517,7 @@ declare
   v_xact xid8 := pg_current_xact_id();
   v_ip inet := case when include_client then compliance.current_client_ip() end;
   v_user_agent text := case when include_client then compliance.current_user_agent() end;
+  v_authentication jsonb;
   v_subject_salt bytea := uuid_send(gen_random_uuid());
   v_actor_salt bytea := uuid_send(gen_random_uuid());
   v_subject_digest bytea;
@@ -5553,8 +5554,9 @@ begin
   -- a privileged request's rows say how its actor signed in (the privileged_mfa check counts
   -- them): only open_request says so, never a caller's details (log_event's would be forged)
   details := coalesce(append_audit.details, '{}') - 'authentication';
-  if compliance_private.current_authentication() is not null then
-    details := details || jsonb_build_object('authentication', compliance_private.current_authentication());
+  v_authentication := compliance_private.current_authentication();
+  if v_authentication is not null then
+    details := details || jsonb_build_object('authentication', v_authentication);
   end if;
   -- details and resource_id outlive erasure, so they must not name anyone
   perform compliance_private.refuse_personal_outside(append_audit.details, append_audit.resource_id,
@@ -7316,7 +7318,10 @@ CREATE FUNCTION compliance_private.current_authentication() RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select nullif(current_setting('compliance.authentication', true), '')::jsonb;
+  -- any login can set the setting; only the API server's (a member of compliance_app, as
+  -- open_request needs) is believed, so a worker or a DBA's session cannot pass as a signed-in DPO
+  select case when pg_has_role(session_user, 'compliance_app', 'MEMBER')
+              then nullif(current_setting('compliance.authentication', true), '')::jsonb end;
 $$;
 
 ALTER FUNCTION compliance_private.current_authentication() OWNER TO compliance_owner;
@@ -7325,7 +7330,7 @@ ALTER FUNCTION compliance_private.current_authentication() OWNER TO compliance_o
 -- Name: FUNCTION current_authentication(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.current_authentication() IS 'What the request''s token proved, as open_request recorded it for a privileged request: {amr, acr, mfa, auth_time}; NULL for a subject''s request and for SQL called without the API (the CLI, a DBA), whose login is the authentication.';
+COMMENT ON FUNCTION compliance_private.current_authentication() IS 'What the request''s token proved, as open_request recorded it for a privileged request: {amr, acr, mfa, auth_time}; NULL for a subject''s request and for SQL called without the API (the CLI, a DBA), whose login is the authentication. The setting is believed only from a login that is a member of compliance_app (the API server''s): any session can set a setting, and a worker''s or a DBA''s must not count as a privileged action proved by multi-factor sign-in.';
 
 --
 -- Name: current_grants(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -9087,8 +9092,9 @@ begin
   end if;
 
   -- a privileged request's rows say how its actor signed in (a subject's request sets nothing)
-  if current_setting('compliance.authentication', true) <> '' then
-    v_details := coalesce(v_details, '{}') || jsonb_build_object('authentication', current_setting('compliance.authentication')::jsonb);
+  -- (the setting is read first: a subject's request, the common case, pays no function call)
+  if current_setting('compliance.authentication', true) <> '' and compliance_private.current_authentication() is not null then
+    v_details := coalesce(v_details, '{}') || jsonb_build_object('authentication', compliance_private.current_authentication());
   end if;
   v_subject_salt := uuid_send(gen_random_uuid());
   v_actor_salt := uuid_send(gen_random_uuid());

@@ -5,7 +5,9 @@
  * is in every audit row of the privileged request; the privileged_mfa check and the
  * privileged_actions population are counted here from the audit rows themselves.
  */
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { quiet } from '../provision/database.js';
 import { signDevelopmentToken } from '../../server/auth/token.js';
 import { useServer } from './harness.js';
 
@@ -108,6 +110,21 @@ describe('the evidence of how privileged actions were authenticated', () => {
       tx`select compliance.log_event('note.added', 'system', details => '{"authentication": {"mfa": false, "amr": []}}') as id`) as any[];
     const [row] = await api.db.admin`select details from compliance.audit_logs where id = ${logged[0].id}`;
     expect(row!.details).toEqual({});
+  });
+
+  it('believes the authentication setting only from the API server\'s login: the worker\'s forged one adds nothing to an audit row', async () => {
+    const forged = JSON.stringify({ amr: ['pwd', 'otp'], acr: null, mfa: true, auth_time: null });
+    const worker = postgres(api.db.loginUrl('worker'), { ...quiet, max: 1 });
+    try {
+      const id = await worker.begin(async (tx) => {
+        await tx`select set_config('compliance.authentication', ${forged}, true)`;
+        return (await tx`select compliance.log_event('note.added', 'system') as id`)[0]!.id as string;
+      });
+      const [row] = await api.db.admin`select details from compliance.audit_logs where id = ${id}`;
+      expect(row!.details).toEqual({});
+    } finally {
+      await worker.end({ timeout: 5 });
+    }
   });
 
   it('counts privileged_mfa and the privileged_actions population from the audit rows: a password-only action fails it', async () => {
