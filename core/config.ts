@@ -1,4 +1,5 @@
 /** Environment configuration, validated once at start; a bad value ends the process with one line. */
+import os from 'node:os';
 import path from 'node:path';
 import { type AnchorKey, loadAnchorKey } from './anchors/anchors.js';
 import { z } from 'zod';
@@ -39,6 +40,7 @@ const schema = z.object({
   BACKUP_STANZA: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'BACKUP_STANZA takes letters, digits, _ and -').optional(),
   PGBACKREST_CONFIG: z.string().min(1).optional(),
   PGBACKREST_COMMAND: z.string().min(1).default('pgbackrest'),
+  BACKUP_DRILL_DIR: z.string().min(1).optional(),
   MFA_AMR_VALUES: z.string().default('mfa,otp,hwk,swk'),
   MFA_ACR_VALUES: z.string().default(''),
   MFA_ROLES: z.string().default('dpo,staff,approver,auditor'),
@@ -74,6 +76,19 @@ export type Config = z.infer<typeof schema>;
 export function backupsOf(config: Config): { command: string[]; config?: string; stanza: string } | undefined {
   if (!config.BACKUP_STANZA) return undefined;
   return { command: config.PGBACKREST_COMMAND.split(/\s+/).filter(Boolean), config: config.PGBACKREST_CONFIG, stanza: config.BACKUP_STANZA };
+}
+
+/**
+ * BACKUP_STANZA set: what a restore drill needs (worker/tasks/restore-drill.ts, pgcomply backup
+ * drill): pgBackRest, room for a scratch copy (BACKUP_DRILL_DIR, default the OS temp directory),
+ * the tombstone pepper for the erasure journal, and the anchors to check the restored chain by.
+ */
+export function drillsOf(config: Config): { tool: NonNullable<ReturnType<typeof backupsOf>>; workDir: string; pepper: PepperSource; anchors: { dir: string; key: AnchorKey } } | undefined {
+  const tool = backupsOf(config);
+  if (!tool) return undefined;
+  const pepper = tombstonePepperSource(config);
+  // a drill reads the pepper; it never makes one
+  return { tool, workDir: config.BACKUP_DRILL_DIR ?? os.tmpdir(), pepper: 'file' in pepper ? { ...pepper, create: false } : pepper, anchors: anchorPublishingOf(config) };
 }
 
 const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);

@@ -5,7 +5,7 @@
  * as the postgres OS user, as they do on a real host.
  */
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
-import { appendFileSync, chownSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { postgresPrograms } from './postgres-binaries.js';
 
@@ -45,6 +45,12 @@ export function ownedFile(file: string): string {
   return file;
 }
 
+/** a file of the postgres OS user's, readable by it alone */
+function writeOwnedFile(file: string, text: string): void {
+  writeFileSync(file, text, { mode: 0o600 });
+  ownedFile(file);
+}
+
 export class MachineCluster {
   private readonly bin: string;
   constructor(readonly dataDir: string, readonly port: number, readonly socketDir: string) {
@@ -66,8 +72,49 @@ export class MachineCluster {
     appendFileSync(path.join(this.dataDir, 'postgresql.conf'), `\n${lines.join('\n')}\n`);
   }
 
-  start(): void {
-    runAsPostgres(path.join(this.bin, 'pg_ctl'), ['-D', this.dataDir, '-l', path.join(path.dirname(this.dataDir), `${path.basename(this.dataDir)}.log`), '-w', '-t', '120', 'start']);
+  /**
+   * For a copy restored from a backup: settings that win over its own postgresql.conf and ALTER
+   * SYSTEM's (appended to postgresql.auto.conf, after what the restore wrote there), and clients
+   * only over the Unix socket as the postgres user, whom only that OS user (or root) reaches
+   * through the socket directory. A Debian cluster keeps postgresql.conf outside the data
+   * directory, so the copy may have none: an empty one is made.
+   */
+  isolateRestoredCopy(settings: Record<string, string>): void {
+    const conf = path.join(this.dataDir, 'postgresql.conf');
+    if (!existsSync(conf)) writeOwnedFile(conf, '# made for a restored copy (pgcomply backup drill)\n');
+    const hba = path.join(this.dataDir, 'pg_hba.conf');
+    writeOwnedFile(hba, '# a restored copy: the postgres user over the Unix socket only (pgcomply backup drill)\nlocal all postgres trust\n');
+    const auto = path.join(this.dataDir, 'postgresql.auto.conf');
+    const lines = Object.entries({ port: String(this.port), listen_addresses: '', unix_socket_directories: this.socketDir, hba_file: hba,
+      ident_file: path.join(this.dataDir, 'pg_ident.conf'), external_pid_file: '', ssl: 'off', ...settings })
+      .map(([name, value]) => `${name} = '${value.replace(/'/g, "''")}'`);
+    if (!existsSync(auto)) writeOwnedFile(auto, '');
+    appendFileSync(auto, `\n${lines.join('\n')}\n`);
+  }
+
+  get logFile(): string {
+    return path.join(path.dirname(this.dataDir), `${path.basename(this.dataDir)}.log`);
+  }
+
+  /** starts the server; with `wait` false returns at once (a recovery may take longer than pg_ctl waits) */
+  start(wait = true): void {
+    runAsPostgres(path.join(this.bin, 'pg_ctl'), ['-D', this.dataDir, '-l', this.logFile, ...(wait ? ['-w', '-t', '120'] : ['-W']), 'start']);
+  }
+
+  /** whether the server runs (pg_ctl status) */
+  running(): boolean {
+    try {
+      runAsPostgres(path.join(this.bin, 'pg_ctl'), ['-D', this.dataDir, 'status']);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** the last lines of the server's log that say what went wrong (FATAL, PANIC, ERROR) */
+  logErrors(count = 3): string[] {
+    if (!existsSync(this.logFile)) return [];
+    return readFileSync(this.logFile, 'utf8').split('\n').filter((line) => /\b(FATAL|PANIC|ERROR):/.test(line)).slice(-count);
   }
 
   stop(mode: 'fast' | 'immediate' = 'fast'): void {

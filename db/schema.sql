@@ -3753,6 +3753,74 @@ ALTER FUNCTION compliance.record_refusal(reason text, client_ip inet, user_agent
 COMMENT ON FUNCTION compliance.record_refusal(reason text, client_ip inet, user_agent text, detail text) IS 'The server records a refused request here (reasons: invalid_token, expired_token, no_token, forbidden, session_expired, insufficient_authentication: a privileged role without multi-factor authentication or a grave action without a recent sign-in), in a transaction of its own: counted per client IP, reason and minute; the first of each minute writes a security.request_refused audit row (reason; IP, user agent and detail in its personal part). Returns whether it wrote one.';
 
 --
+-- Name: record_restore_drill(jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_restore_drill(result jsonb) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_ok boolean;
+  v_started timestamptz;
+  v_finished timestamptz;
+  v_seal_no bigint;
+  v_live_hash bytea;
+  v_problems jsonb;
+  v_details jsonb;
+  v_id bigint;
+begin
+  if result is null or jsonb_typeof(result) <> 'object' or jsonb_typeof(result -> 'ok') <> 'boolean'
+     or jsonb_typeof(result -> 'problems') <> 'array' or result ->> 'started_at' is null or result ->> 'finished_at' is null then
+    perform compliance_private.raise_error('BADRG', 'result must be {ok: true|false, started_at, finished_at, target, label, restored_seal_no, restored_seal_hash, rows_checked, erasures, problems: [...]}');
+  end if;
+  v_ok := (result ->> 'ok')::boolean;
+  v_started := (result ->> 'started_at')::timestamptz;
+  v_finished := (result ->> 'finished_at')::timestamptz;
+  -- the recovery time is the span the drill reports, never a figure it states: a drill that has
+  -- not ended yet, or ended before it began, is no measurement
+  if v_finished < v_started or v_finished > clock_timestamp() + interval '1 minute' then
+    perform compliance_private.raise_error('BADRG', format('a drill from %s to %s is not a span of time that has passed', v_started, v_finished));
+  end if;
+  v_problems := result -> 'problems';
+  if v_ok and (jsonb_array_length(v_problems) > 0 or result ->> 'label' is null) then
+    perform compliance_private.raise_error('BADRG', 'a drill that passed restored a named backup and found no problem');
+  end if;
+  -- a drill that passed restored a copy of this chain: its newest seal is one this database made
+  if v_ok and result ->> 'restored_seal_no' is not null then
+    v_seal_no := (result ->> 'restored_seal_no')::bigint;
+    select s.seal_hash into v_live_hash from compliance.audit_seals s where s.seal_no = v_seal_no;
+    if v_seal_no > coalesce((select max(s.seal_no) from compliance.audit_seals s), 0)
+       or (v_live_hash is not null and encode(v_live_hash, 'hex') is distinct from result ->> 'restored_seal_hash') then
+      perform compliance_private.raise_error('DRLSL', format('the restored chain''s seal %s (%s) is not this database''s', v_seal_no, result ->> 'restored_seal_hash'));
+    end if;
+  end if;
+  -- what the drill measured; labels, WAL names, file names and digests name no one
+  v_details := jsonb_strip_nulls(jsonb_build_object('tool', 'pgbackrest', 'label', result ->> 'label',
+    'target', coalesce(result ->> 'target', 'newest'), 'started_at', v_started, 'finished_at', v_finished,
+    'rto_seconds', round(extract(epoch from v_finished - v_started)::numeric, 1),
+    'restored_seal_no', v_seal_no, 'restored_seal_hash', case when v_seal_no is not null then result ->> 'restored_seal_hash' end,
+    'rows_checked', (result ->> 'rows_checked')::bigint, 'erasures', result -> 'erasures',
+    'problems', (select coalesce(jsonb_agg(jsonb_build_object('kind', left(p ->> 'kind', 60), 'detail', left(p ->> 'detail', 500), 'file', left(p ->> 'file', 500))), '[]')
+                   from (select p from jsonb_array_elements(v_problems) p limit 20) x)));
+  v_id := compliance_private.append_audit('backup.drill', 'soc2', 'backup', result ->> 'label', v_details, null, null,
+    case when v_ok then 'success' else 'failure' end, case when v_ok then null else 'drill_failed' end);
+  if not v_ok then
+    perform compliance_private.raise_alert('backup.drill_failed', jsonb_build_object('audit_row_id', v_id, 'problems', jsonb_array_length(v_problems)));
+  end if;
+  return v_id;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_restore_drill(result jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_restore_drill(result jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_restore_drill(result jsonb) IS 'The worker (weekly) and pgcomply backup drill record a restore drill: the newest backup or a point in time restored with pgBackRest into a scratch cluster, the erasure journal replayed, the audit chain and anchors verified, row-level security and privileges checked. The recovery time (rto_seconds) is computed here from started_at and finished_at. A drill that passed must name its backup and a newest seal this database holds with the same hash (DRLSL otherwise). Audited as backup.drill (failure: drill_failed, and a backup.drill_failed alert through the outbox); the restore_drill check trusts only these rows. For the worker. Errors: BADRG, DRLSL.';
+
+--
 -- Name: register_dsr(text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -4204,7 +4272,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
@@ -7067,6 +7135,59 @@ ALTER FUNCTION compliance_private.check_privileges(context jsonb) OWNER TO compl
 COMMENT ON FUNCTION compliance_private.check_privileges(context jsonb) IS 'Compliance check: the grants on pgcomply''s objects equal the set the migrations recorded (expected_grants), no login other than pgcomply_migrator, pgcomply_server and pgcomply_worker may act as a role that reaches personal data (the auditor role is meant for people), and no role but a superuser has BYPASSRLS.';
 
 --
+-- Name: check_restore_drill(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_restore_drill(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_settings compliance.compliance_check_settings;
+  v_drill compliance.audit_logs;
+  v_rto interval;
+begin
+  select * into v_settings from compliance.compliance_check_settings;
+  threshold := jsonb_build_object('max_age_days', round(extract(epoch from v_settings.restore_drill_max_age) / 86400, 1),
+    'rto_hours', round(extract(epoch from v_settings.recovery_time_objective) / 3600, 2));
+  evidence := 'select occurred_at, outcome, details ->> ''label'', details ->> ''rto_seconds'', details -> ''problems'' from compliance.audit_logs where action = ''backup.drill'' and details ->> ''written_by'' = ''compliance.record_restore_drill'' order by id desc';
+  -- only compliance.record_restore_drill writes these rows (log_event refuses backup.*)
+  select * into v_drill from compliance.audit_logs a
+   where a.action = 'backup.drill' and a.details ->> 'written_by' = 'compliance.record_restore_drill'
+   order by a.id desc limit 1;
+  if v_drill.id is null then
+    status := 'not_applicable';
+    measured := '{}';
+    detail := 'no restore drill is recorded: the worker drills weekly once BACKUP_STANZA is set (pgcomply backup setup), and pgcomply backup drill runs one on demand; a database without pgBackRest (the embedded default) has nothing to restore';
+    return next;
+    return;
+  end if;
+  v_rto := make_interval(secs => (v_drill.details ->> 'rto_seconds')::float8);
+  measured := jsonb_build_object('last_drill_at', v_drill.occurred_at, 'age_days', round(extract(epoch from now() - v_drill.occurred_at)::numeric / 86400, 2),
+    'outcome', v_drill.outcome, 'label', v_drill.details ->> 'label', 'target', v_drill.details ->> 'target',
+    'rto_seconds', (v_drill.details ->> 'rto_seconds')::numeric, 'problems', jsonb_array_length(coalesce(v_drill.details -> 'problems', '[]')),
+    'audit_row_id', v_drill.id);
+  status := case when v_drill.outcome = 'success' and v_drill.occurred_at >= now() - v_settings.restore_drill_max_age
+                      and v_rto <= v_settings.recovery_time_objective then 'pass' else 'fail' end;
+  detail := case
+    when v_drill.outcome <> 'success' then format('the last restore drill (%s) failed: %s', v_drill.occurred_at,
+      coalesce((select string_agg(p ->> 'detail', '; ') from jsonb_array_elements(v_drill.details -> 'problems') p), 'no detail'))
+    when v_rto > v_settings.recovery_time_objective then format('the last restore drill took %s, longer than the recovery time objective of %s', v_rto, v_settings.recovery_time_objective)
+    when status = 'fail' then format('the last restore drill was on %s, longer ago than %s', v_drill.occurred_at, v_settings.restore_drill_max_age)
+    else format('backup %s restored, verified and checked in %s on %s (objective %s)', v_drill.details ->> 'label', v_rto, v_drill.occurred_at, v_settings.recovery_time_objective) end;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_restore_drill(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_restore_drill(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_restore_drill(context jsonb) IS 'Compliance check (the seeds'' RTO of 4 hours, SOC 2 A1.3): the newest restore drill compliance.record_restore_drill recorded passed, is younger than restore_drill_max_age (8 days: the worker drills weekly) and took no longer than recovery_time_objective (4 hours), restore through verification. not_applicable until a drill is recorded (the embedded default has no pgBackRest); never a pass without one.';
+
+--
 -- Name: check_retention_backlog(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8133,6 +8254,27 @@ CREATE FUNCTION compliance_private.monthly_report_content(period_from timestamp 
                   cross join lateral jsonb_object_keys(coalesce(c.measured -> 'versions', '{}')) k
                  where r.started_at >= period_from and r.started_at < period_to
                  group by k) v), '{}')),
+    -- recovery: the backups the worker recorded, the restore drills and their recovery time, and the
+    -- recovery point wal_archive_lag measured; a figure with nothing measured is null with the reason
+    'recovery', (select jsonb_build_object(
+        'backups', jsonb_build_object('population', 'backups',
+          'value', count(*) filter (where a.action = 'backup.taken' and a.details ->> 'written_by' = 'compliance.record_backup'),
+          'full', count(*) filter (where a.action = 'backup.taken' and a.details ->> 'written_by' = 'compliance.record_backup' and a.details ->> 'type' = 'full'),
+          'failed', count(*) filter (where a.action = 'backup.failed' and a.details ->> 'written_by' = 'compliance.record_backup')),
+        'restore_drills', jsonb_build_object('population', 'restore_drills',
+          'value', count(*) filter (where a.action = 'backup.drill' and a.details ->> 'written_by' = 'compliance.record_restore_drill'),
+          'passed', count(*) filter (where a.action = 'backup.drill' and a.details ->> 'written_by' = 'compliance.record_restore_drill' and a.outcome = 'success'),
+          'max_rto_seconds', max((a.details ->> 'rto_seconds')::numeric) filter (where a.action = 'backup.drill' and a.details ->> 'written_by' = 'compliance.record_restore_drill' and a.outcome = 'success'),
+          'rto_objective_seconds', (select extract(epoch from s.recovery_time_objective)::int from compliance.compliance_check_settings s)),
+        'recovery_point', (select case when count(*) = 0
+                                 then jsonb_build_object('value', null, 'not_applicable', 'no wal_archive_lag check measured continuous archiving in the period', 'population', 'recovery_points')
+                                 else jsonb_build_object('population', 'recovery_points', 'runs', count(*), 'failed_runs', count(*) filter (where c.status = 'fail'),
+                                   'value', max((c.measured ->> 'lag_seconds')::numeric),
+                                   'threshold_seconds', (select extract(epoch from s.wal_archive_max_lag)::int from compliance.compliance_check_settings s), 'rpo_seconds', 3600) end
+                             from compliance.check_runs r join compliance.check_results c on c.run_id = r.id and c.check_name = 'wal_archive_lag'
+                            where r.started_at >= period_from and r.started_at < period_to and c.status <> 'not_applicable'))
+      from compliance.audit_logs a
+     where a.occurred_at >= period_from and a.occurred_at < period_to and a.action in ('backup.taken', 'backup.failed', 'backup.drill')),
     'breaches', jsonb_build_object('population', 'breaches', 'value', (select count(*) from breaches),
       'items', coalesce((select jsonb_agg(jsonb_build_object('id', b.id, 'discovered_at', b.discovered_at, 'status', b.status,
                  'affected_count', b.affected_count, 'notified_authority_at', b.notified_authority_at,
@@ -8145,7 +8287,7 @@ ALTER FUNCTION compliance_private.monthly_report_content(period_from timestamp w
 -- Name: FUNCTION monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) IS 'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages, the users whose privileged requests proved multi-factor authentication over 90 days), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification, newest seal and last anchor written outside the database, the TLS versions seen on database connections (client_tls runs), and breaches. Each figure names the evidence population it was counted from. No names.';
+COMMENT ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) IS 'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages, the users whose privileged requests proved multi-factor authentication over 90 days), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification, newest seal and last anchor written outside the database, the TLS versions seen on database connections (client_tls runs), recovery (backups taken and failed, restore drills with their largest recovery time against the objective, the largest recovery point wal_archive_lag measured), and breaches. Each figure names the evidence population it was counted from. No names.';
 
 --
 -- Name: older_transaction_running(xid8); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10390,11 +10532,15 @@ CREATE TABLE compliance.compliance_check_settings (
     anchor_max_age interval DEFAULT '02:00:00'::interval NOT NULL,
     anchor_key_fingerprint text,
     wal_archive_max_lag interval DEFAULT '00:05:00'::interval NOT NULL,
+    restore_drill_max_age interval DEFAULT '8 days'::interval NOT NULL,
+    recovery_time_objective interval DEFAULT '04:00:00'::interval NOT NULL,
     CONSTRAINT compliance_check_settings_anchor_key_fingerprint_hex CHECK (((anchor_key_fingerprint IS NULL) OR (anchor_key_fingerprint ~ '^[0-9a-f]{64}$'::text))),
     CONSTRAINT compliance_check_settings_anchor_max_age_positive CHECK ((anchor_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_backup_max_age_positive CHECK ((backup_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_one_row CHECK (singleton),
     CONSTRAINT compliance_check_settings_positive CHECK (((uptime_window > '00:00:00'::interval) AND (seal_lag_seconds > 0) AND (retention_grace >= '00:00:00'::interval) AND (heartbeat_max_age > '00:00:00'::interval) AND (master_key_max_age > '00:00:00'::interval))),
+    CONSTRAINT compliance_check_settings_recovery_time_objective_positive CHECK ((recovery_time_objective > '00:00:00'::interval)),
+    CONSTRAINT compliance_check_settings_restore_drill_max_age_positive CHECK ((restore_drill_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_uptime_target_ratio CHECK (((uptime_target > (0)::numeric) AND (uptime_target <= (1)::numeric))),
     CONSTRAINT compliance_check_settings_wal_archive_max_lag_positive CHECK ((wal_archive_max_lag > '00:00:00'::interval))
 );
@@ -10474,6 +10620,18 @@ COMMENT ON COLUMN compliance.compliance_check_settings.anchor_key_fingerprint IS
 --
 
 COMMENT ON COLUMN compliance.compliance_check_settings.wal_archive_max_lag IS 'How long a completed WAL segment may wait for the archive before wal_archive_lag fails: the recovery point''s bound, well inside the seeds'' RPO of 1 hour.';
+
+--
+-- Name: COLUMN compliance_check_settings.restore_drill_max_age; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.restore_drill_max_age IS 'The restore_drill check fails when the newest drill is older (default 8 days: the worker drills weekly, on Sundays after the full backup).';
+
+--
+-- Name: COLUMN compliance_check_settings.recovery_time_objective; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.recovery_time_objective IS 'The recovery time objective (the seeds'': 4 hours): the restore_drill check fails when the newest drill, restore through verification, took longer.';
 
 --
 -- Name: consent_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -14820,6 +14978,13 @@ REVOKE ALL ON FUNCTION compliance.record_refusal(reason text, client_ip inet, us
 GRANT ALL ON FUNCTION compliance.record_refusal(reason text, client_ip inet, user_agent text, detail text) TO compliance_app;
 
 --
+-- Name: FUNCTION record_restore_drill(result jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_restore_drill(result jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_restore_drill(result jsonb) TO compliance_worker;
+
+--
 -- Name: FUNCTION register_dsr(user_id text, kind text, notes text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -15474,6 +15639,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_privileged_mfa(context jsonb) FR
 --
 
 REVOKE ALL ON FUNCTION compliance_private.check_privileges(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_restore_drill(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_restore_drill(context jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION check_retention_backlog(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -31,9 +31,18 @@ export function refuseUnencrypted(name: string, url: string): void {
   }
 }
 
-/** a postgres.js connection that honours sslmode and sslrootcert in the URL */
+/**
+ * a postgres.js connection that honours sslmode and sslrootcert in the URL, and a Unix socket
+ * directory given as libpq takes it (`?host=/var/run/postgresql`), which postgres.js reads only as
+ * an option
+ */
 export function connect(url: string, options: Options<Record<string, never>> = {}): Sql {
   const parsed = new URL(url);
+  const socketDir = parsed.searchParams.get('host');
+  if (socketDir?.startsWith('/')) {
+    parsed.searchParams.delete('host');
+    return connect(parsed.toString(), { ...options, host: socketDir, port: Number(parsed.port || 5432) });
+  }
   const rootCert = parsed.searchParams.get('sslrootcert');
   if (!rootCert || rootCert === 'system') return postgres(url, options);
   const mode = parsed.searchParams.get('sslmode') ?? 'verify-full';

@@ -10,7 +10,7 @@ import { bootDatabase } from '../core/boot.js';
 import { startWorker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
-import { alertDeliveryOf, allowedHostsOf, assuranceOf, anchorPublishingOf, backupsOf, loadConfig, phiMasterKeySource, webAuthOf } from '../core/config.js';
+import { alertDeliveryOf, allowedHostsOf, assuranceOf, anchorPublishingOf, backupsOf, drillsOf, loadConfig, phiMasterKeySource, webAuthOf } from '../core/config.js';
 import { ensureWebBuilt, WEB_DIST, webIsBuilt } from '../web/build.js';
 import { DataKeys } from '../core/keys/data-keys.js';
 import { loadMasterKeys, reportMissingMasterKeys } from '../core/keys/master-keys.js';
@@ -67,7 +67,7 @@ async function main() {
     });
   }
   const worker = config.RUN_WORKER
-    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors, backups: backupsOf(config) })
+    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors, backups: backupsOf(config), drills: drillsOf(config) })
     : undefined;
 
   let stopping = false;

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { waitOutConnectionLoss } from './cron-pool.js';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
 import { backup } from './tasks/backup.js';
+import { type RestoreDrills, restoreDrillTask } from './tasks/restore-drill.js';
 import type { PgBackRest } from '../core/backups/take-backup.js';
 import { accessReview } from './tasks/access-review.js';
 import { monthlyReport } from './tasks/monthly-report.js';
@@ -40,6 +41,8 @@ export interface WorkerOptions {
   anchors?: AnchorPublishing;
   /** BACKUP_STANZA: pgBackRest backs the cluster up weekly (full) and daily (differential) (worker/tasks/backup.ts) */
   backups?: PgBackRest;
+  /** BACKUP_STANZA: the newest backup is restored into a scratch cluster and checked weekly (worker/tasks/restore-drill.ts) */
+  drills?: RestoreDrills;
   /** is told every graphile-worker event of every runner this worker starts (the fault tests watch the jobs) */
   observer?: WorkerEvents;
 }
@@ -47,10 +50,11 @@ export interface WorkerOptions {
 const alertDelivery = (options: WorkerOptions): AlertDelivery => ({ leaseSeconds: 60, intervalSeconds: 2, ...options.alerts });
 
 export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery, requireTls = false,
-  anchors?: AnchorPublishing, backups?: PgBackRest): TaskList {
+  anchors?: AnchorPublishing, backups?: PgBackRest, drills?: RestoreDrills): TaskList {
   return {
     access_review: accessReview,
     backup: backup(backups),
+    restore_drill: restoreDrillTask(drills),
     heartbeat,
     monthly_report: monthlyReport,
     compliance_checks: complianceChecks(requireTls),
@@ -110,7 +114,7 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
       concurrency,
       pollInterval: options.pollInterval ?? 1000,
       noHandleSignals: true,
-      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors, options.backups),
+      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors, options.backups, options.drills),
       crontab: CRONTAB,
       logger: graphileLogger,
     });

@@ -10,6 +10,12 @@ import { printResult, progress } from '../output.js';
 import { adminConnection, adminUrl, UsageError } from '../session.js';
 import type { Cli } from '../program.js';
 import { Option } from 'commander';
+import pg from 'pg';
+import path from 'node:path';
+import { ANCHOR_FILE, readAnchors } from '../../core/anchors/anchors.js';
+import { restoreDrill } from '../../core/backups/restore-drill.js';
+import { drillsOf, loadConfig } from '../../core/config.js';
+import { readKeyring } from '../../db/pepper.js';
 
 interface SetupOptions {
   dataDir: string; port: string; socketDir?: string; stanza: string; repoPath?: string; s3Bucket?: string; s3Endpoint?: string; s3Region?: string;
@@ -104,6 +110,37 @@ export function registerBackup(cli: Cli): void {
       } finally {
         bar.stop();
         await admin.end({ timeout: 5 });
+      }
+    });
+
+  backup.command('drill')
+    .description('restore the newest backup (to the end of the archived WAL), or a point in time, with pgBackRest into a scratch cluster on this machine; replay the erasure journal, verify the audit chain and the anchors, check row-level security and grants, measure the time it all took (RTO), remove the scratch cluster and record the result (the restore_drill check reads it); exit 1 on any finding. Needs BACKUP_STANZA (and PGBACKREST_CONFIG), the tombstone pepper, and room for a copy of the cluster under BACKUP_DRILL_DIR')
+    .option('--to <timestamp>', 'a point in time with its zone, e.g. 2026-12-06T14:30:00Z or "2026-12-06 15:30:00.123456+01"')
+    .action(async (options: { to?: string }) => {
+      const drills = drillsOf(loadConfig());
+      if (!drills) throw new UsageError('set BACKUP_STANZA (and PGBACKREST_CONFIG) to the stanza pgcomply backup setup configured');
+      // the target goes to PostgreSQL as written (to the microsecond); it must name its zone and have passed
+      if (options.to !== undefined && (!/(Z|[+-]\d\d(:?\d\d)?)$/.test(options.to.trim()) || Number.isNaN(Date.parse(options.to.replace(' ', 'T'))))) {
+        throw new UsageError(`--to ${options.to} is not a point in time with its zone (e.g. 2026-12-06T14:30:00Z)`);
+      }
+      if (options.to !== undefined && Date.parse(options.to.replace(' ', 'T')) > Date.now()) throw new UsageError(`--to ${options.to} has not happened yet`);
+      const keyring = await readKeyring(drills.pepper).catch((error: Error) => {
+        throw new UsageError(`the tombstone pepper, which the erasure journal needs: ${error.message}`);
+      });
+      const live = new pg.Client({ connectionString: await adminUrl(cli.globals()), application_name: 'pgcomply-backup-drill' });
+      await live.connect();
+      const bar = progress(5, 'check the repository, restore, recover, replay erasures, verify');
+      try {
+        if (cli.globals().actor) await live.query("select set_config('compliance.actor', $1, false)", [cli.globals().actor]);
+        const outcome = await restoreDrill(live, { tool: drills.tool, workDir: drills.workDir, target: options.to?.trim(), keyring,
+          anchors: { key: drills.anchors.key, log: readAnchors(path.join(drills.anchors.dir, ANCHOR_FILE)) }, onStage: () => bar.tick() });
+        bar.stop();
+        if (!outcome.drilled) throw new UsageError('another restore drill is running (the worker\'s, or another pgcomply backup drill): try again when it ends');
+        if (!outcome.ok) process.exitCode = cli.EXIT.finding;
+        printResult(outcome, Boolean(cli.globals().json));
+      } finally {
+        bar.stop();
+        await live.end();
       }
     });
 }

@@ -1,6 +1,6 @@
 /** The audit chain from outside: anchors, the independent verifier, the erasure replay. */
 import type { Sql } from 'postgres';
-import { anchorRecord, appendAnchor, checkAnchors, journalSince, readAnchors, recordedAnchorFindings, signAnchor, signatureHolds } from '../../core/anchors/anchors.js';
+import { anchorFindingsIn, anchorRecord, appendAnchor, journalSince, readAnchors, signAnchor, signatureHolds } from '../../core/anchors/anchors.js';
 import { anchorKeyOf, loadConfig } from '../../core/config.js';
 import { verifyInDatabase } from '../../core/verify/in-database.js';
 import { type Verdict, verifyIndependently } from '../../core/verify/verifier.js';
@@ -38,14 +38,7 @@ export function registerChain(cli: Cli): void {
         if (options.anchors) {
           const anchors = readAnchors(options.anchors);
           if (anchors.length === 0) throw new UsageError(`${options.anchors} holds no anchor`);
-          const wanted = [...new Set(anchors.map((a) => a.seal_no))];
-          const seals = await sql<{ seal_no: string; seal_hash: string }[]>`
-            select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals where seal_no = any(${wanted}::bigint[])`;
-          const [first] = await sql<{ n: number | null }[]>`select min(seal_no)::int as n from compliance.audit_seals`;
-          const key = anchorKeyOf(loadConfig());
-          problems.push(...checkAnchors(anchors, key, new Map(seals.map((x) => [x.seal_no, x.seal_hash])), first!.n ?? Infinity));
-          // and every anchor the chain says was written: signed by this key over what it says
-          problems.push(...await recordedAnchorFindings(sql, key));
+          problems.push(...await anchorFindingsIn(sql, anchors, anchorKeyOf(loadConfig())));
           anchorsChecked = anchors.length;
         }
         if (problems.length > 0) process.exitCode = cli.EXIT.finding;

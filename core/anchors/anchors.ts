@@ -123,6 +123,9 @@ export function signatureHolds(anchor: Anchor, key: AnchorKey): boolean {
   return verify(null, signedBytes(anchor), key.publicKey, Buffer.from(anchor.signature, 'base64'));
 }
 
+/** the anchor log's name in ANCHOR_DIR, where the worker appends (worker/tasks/publish-anchor.ts) */
+export const ANCHOR_FILE = 'anchors.jsonl';
+
 export function readAnchors(file: string): Anchor[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').split('\n').filter((line) => line.trim()).map((line, i) => {
@@ -172,4 +175,17 @@ export function checkAnchors(anchors: Anchor[], key: AnchorKey, seals: Map<strin
     }
   }
   return findings;
+}
+
+/**
+ * An anchor log against the chain `sql` reaches (each anchored seal still there, unchanged, and
+ * signed by this key), and every anchor that chain records (signed over what it says).
+ */
+export async function anchorFindingsIn(sql: Sql, anchors: Anchor[], key: AnchorKey): Promise<AnchorFinding[]> {
+  const wanted = [...new Set(anchors.map((a) => a.seal_no))];
+  const seals = await sql<{ seal_no: string; seal_hash: string }[]>`
+    select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals where seal_no = any(${wanted}::bigint[])`;
+  const [first] = await sql<{ n: number | null }[]>`select min(seal_no)::int as n from compliance.audit_seals`;
+  return [...checkAnchors(anchors, key, new Map(seals.map((x) => [x.seal_no, x.seal_hash])), first!.n ?? Infinity),
+    ...await recordedAnchorFindings(sql, key)];
 }

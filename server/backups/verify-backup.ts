@@ -13,10 +13,11 @@ import type { Sql } from 'postgres';
 import { parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { connect } from '../../db/tls.js';
 import { verifyIndependently } from '../../core/verify/verifier.js';
+import { accessProblems, type BackupProblem } from '../../core/backups/access-checks.js';
 
 export class BackupUnreadable extends Error {}
 
-export interface BackupProblem { kind: string; detail: string; seal_no?: number | null; row_id?: number }
+export type { BackupProblem } from '../../core/backups/access-checks.js';
 
 export interface BackupVerification {
   ok: boolean;
@@ -100,22 +101,6 @@ async function otherDatabaseProblems(admin: Sql, scratch: Sql, dumpedFromName: s
     if (same && same.seal_hash !== archived.firstSeal.seal_hash) {
       problems.push({ kind: 'other_chain', detail: `seal ${archived.firstSeal.seal_no} of the archive's chain differs from this database's` });
     }
-  }
-  return problems;
-}
-
-/** what the restored database's own checks say about row-level security and grants */
-async function accessProblems(scratch: Sql): Promise<BackupProblem[]> {
-  const problems: BackupProblem[] = [];
-  const checks = [['row_level_security', 'missing_rls'], ['privileges', 'grants_differ']] as const;
-  for (const [check, kind] of checks) {
-    const [found] = await scratch.unsafe<{ exists: boolean }[]>(`select to_regprocedure('compliance_private.check_${check}(jsonb)') is not null as exists`);
-    if (!found!.exists) {
-      problems.push({ kind, detail: `the restored database has no compliance_private.check_${check}: it is not a pgcomply database, or a damaged one` });
-      continue;
-    }
-    const [result] = await scratch.unsafe<{ status: string; detail: string }[]>(`select status, detail from compliance_private.check_${check}('{}'::jsonb)`);
-    if (result!.status !== 'pass') problems.push({ kind, detail: result!.detail });
   }
   return problems;
 }

@@ -31,6 +31,15 @@ describe('crontab', () => {
     expect(diff.match(at(3, 3))).toBe(false);
   });
 
+  it('drills a restore weekly, on Sundays at 04:00 UTC after the full backup', () => {
+    const drill = items.find((item) => item.task === 'restore_drill')!;
+    expect(drill.identifier).toBe('restore_drill_weekly');
+    const at = (dow: number, hour: number) => ({ min: 0, hour, date: 6, month: 12, dow });
+    expect(drill.match(at(0, 4))).toBe(true);
+    for (const dow of [1, 2, 3, 4, 5, 6]) expect(drill.match(at(dow, 4))).toBe(false);
+    expect(drill.match(at(0, 2))).toBe(false);
+  });
+
   it('maintains partitions daily and keeps the sealing loop alive every minute', () => {
     expect(items.find((item) => item.task === 'partition_maintenance')!.match(digest(2, 30))).toBe(true);
     const sealing = items.find((item) => item.task === 'seal_audit_log')!;
