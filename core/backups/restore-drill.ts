@@ -83,7 +83,10 @@ async function repositoryProblems(tool: PgBackRest): Promise<BackupProblem[]> {
 
 /** polls until the copy has ended recovery and promoted; the server's own error when it stops instead */
 async function promoted(cluster: MachineCluster, url: string, timeoutMs: number): Promise<string | null> {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  // pg_ctl returned before the server wrote its pid file: not running yet is not stopped
+  let seenRunning = false;
   for (let wait = 200; Date.now() < deadline; wait = Math.min(wait * 2, 5_000)) {
     const probe = connect(url, { max: 1, onnotice: () => undefined, connect_timeout: 10 });
     try {
@@ -94,7 +97,8 @@ async function promoted(cluster: MachineCluster, url: string, timeoutMs: number)
     } finally {
       await probe.end({ timeout: 1 });
     }
-    if (!cluster.running()) return `the restored server stopped during recovery: ${cluster.logErrors().join(' ') || 'see its log'}`;
+    if (cluster.running()) seenRunning = true;
+    else if (seenRunning || Date.now() - started > 120_000) return `the restored server stopped during recovery: ${cluster.logErrors().join(' ') || 'its log says no more'}`;
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
   return `recovery did not end within ${Math.round(timeoutMs / 60_000)} minutes`;
@@ -108,7 +112,7 @@ async function replayErasures(copy: Sql, journal: { subject_digest: string; eras
     await tx`set local role compliance_dpo`;
     await tx`select compliance.set_request_context('system:restore-drill', '{dpo}')`;
     return tx<{ subject_digest: string; erased_at: Date; outcome: keyof ErasureReplay }[]>`
-      select * from compliance.replay_erasures(${JSON.stringify(journal)}::jsonb, 'erasure replayed by the restore drill')`;
+      select * from compliance.replay_erasures(${JSON.stringify(journal)}::text::jsonb, 'erasure replayed by the restore drill')`;
   });
   for (const o of outcomes) {
     replay[o.outcome] += 1;
@@ -119,13 +123,21 @@ async function replayErasures(copy: Sql, journal: { subject_digest: string; eras
   return { replay, problems };
 }
 
-/** restores, replays, verifies and checks a scratch copy; what it found, and the newest seal it restored */
-async function drillInto(cluster: MachineCluster, live: pg.ClientBase, options: DrillOptions, stage: (s: DrillStage) => void) {
-  const problems: BackupProblem[] = [];
-  const none = { label: null, seal: undefined, rowsChecked: 0, replay: { erased: 0, already_erased: 0, tombstoned: 0, held: 0 }, problems };
+/** what a drill found so far: it outlives an error the drill did not foresee */
+interface Findings {
+  label: string | null;
+  seal?: { seal_no: string; seal_hash: string };
+  rowsChecked: number;
+  replay: ErasureReplay;
+  problems: BackupProblem[];
+}
+
+/** restores, replays, verifies and checks a scratch copy, writing down in `found` what it learns as it goes */
+async function drillInto(cluster: MachineCluster, live: pg.ClientBase, options: DrillOptions, stage: (s: DrillStage) => void, found: Findings): Promise<void> {
+  const { problems } = found;
   stage('repository');
   problems.push(...await repositoryProblems(options.tool));
-  if (problems.length > 0) return none;
+  if (problems.length > 0) return;
 
   stage('restore');
   const targetArgs = options.target ? ['--type=time', `--target=${options.target}`, '--target-action=promote'] : ['--type=default'];
@@ -134,9 +146,10 @@ async function drillInto(cluster: MachineCluster, live: pg.ClientBase, options: 
     restoreLog = await runPgBackRest(options.tool, ['--log-level-console=info', `--pg1-path=${cluster.dataDir}`, '--archive-mode=off', ...targetArgs, 'restore']);
   } catch (error) {
     problems.push({ kind: 'restore_failed', detail: `pgbackrest restore failed: ${(error as Error).message}` });
-    return none;
+    return;
   }
-  const label = /restore backup set (\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)/.exec(restoreLog)?.[1] ?? null;
+  found.label = /restore backup set (\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?)/.exec(restoreLog)?.[1] ?? null;
+  if (!found.label) problems.push({ kind: 'restore_failed', detail: 'pgbackrest restore did not say which backup set it restored' });
   // archive_mode off: a promoted copy must never push WAL into the live cluster's repository
   // hot_standby off: no read-only connection during recovery, and no check of the live server's
   // connection limits against this one's
@@ -149,32 +162,33 @@ async function drillInto(cluster: MachineCluster, live: pg.ClientBase, options: 
   const stopped = await promoted(cluster, url, options.recoveryTimeoutMs ?? 4 * 3_600_000);
   if (stopped) {
     problems.push({ kind: 'recovery_failed', detail: stopped });
-    return { ...none, label };
+    return;
   }
 
   const copy = connect(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'pgcomply-restore-drill', ...pepperParameters(options.keyring) } });
   try {
     // the restored chain's newest seal, before the replay adds to it: the live chain holds it
-    const [seal] = await copy<{ seal_no: string; seal_hash: string }[]>`
+    [found.seal] = await copy<{ seal_no: string; seal_hash: string }[]>`
       select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals order by seal_no desc limit 1`;
 
     stage('erasures');
     const { rows: journal } = await live.query<{ subject_digest: string; erased_at: Date }>(
       "select subject_digest, erased_at from compliance.erasure_journal('-infinity')");
     const replayed = await replayErasures(copy, journal.map((j) => ({ subject_digest: j.subject_digest, erased_at: j.erased_at.toISOString() })));
+    found.replay = replayed.replay;
     problems.push(...replayed.problems);
     await copy`select compliance.seal_audit_log()`;
 
     stage('verification');
     const verdict = await verifyIndependently(url);
+    found.rowsChecked = verdict.rows_checked;
     problems.push(...verdict.problems);
     if (options.anchors) {
       // anchors made after the backup name seals a restored chain cannot hold
-      const restoredUpTo = Number(seal?.seal_no ?? 0);
+      const restoredUpTo = Number(found.seal?.seal_no ?? 0);
       problems.push(...await anchorFindingsIn(copy, options.anchors.log.filter((a) => Number(a.seal_no) <= restoredUpTo), options.anchors.key));
     }
     problems.push(...await accessProblems(copy));
-    return { label, seal, rowsChecked: verdict.rows_checked, replay: replayed.replay, problems };
   } finally {
     await copy.end({ timeout: 5 });
   }
@@ -191,26 +205,22 @@ export async function restoreDrill(live: pg.ClientBase, options: DrillOptions): 
   const started = new Date();
   let scratch: string | undefined;
   let cluster: MachineCluster | undefined;
-  let found: Awaited<ReturnType<typeof drillInto>>;
+  const found: Findings = { label: null, rowsChecked: 0, replay: { erased: 0, already_erased: 0, tombstoned: 0, held: 0 }, problems: [] };
   let finished: Date;
   try {
     try {
       scratch = ownedDirectory(mkdtempSync(path.join(options.workDir, 'pgcomply-drill-')));
       cluster = new MachineCluster(ownedDirectory(path.join(scratch, 'data')), await freePort(), ownedDirectory(path.join(scratch, 'socket')));
-      found = await drillInto(cluster, live, options, stage);
+      await drillInto(cluster, live, options, stage, found);
     } catch (error) {
       // anything the drill did not foresee fails it, recorded with what was said
-      found = { label: null, seal: undefined, rowsChecked: 0, replay: { erased: 0, already_erased: 0, tombstoned: 0, held: 0 },
-        problems: [{ kind: 'drill_failed', detail: (error as Error).message }] };
+      found.problems.push({ kind: 'drill_failed', detail: (error as Error).message });
     }
     finished = new Date();
   } finally {
     cluster?.stop('immediate');
     if (scratch) rmSync(scratch, { recursive: true, force: true });
     await live.query(`select pg_advisory_unlock(${DRILL_LOCK})`);
-  }
-  if (found.problems.length === 0 && found.label === null) {
-    found.problems.push({ kind: 'restore_failed', detail: 'pgbackrest restore did not say which backup set it restored' });
   }
   const result: DrillResult = {
     ok: found.problems.length === 0, target: options.target ?? 'newest', label: found.label,

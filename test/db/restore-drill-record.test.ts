@@ -10,8 +10,8 @@ import { useTestDatabase } from '../provision/database.js';
 const db = useTestDatabase();
 const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
 
-const record = (result: Record<string, unknown>) =>
-  db.as('compliance_worker', null, (tx) => tx`select compliance.record_restore_drill(${JSON.stringify(result)}::text::jsonb)::text as id`);
+const record = async (result: Record<string, unknown>) =>
+  (await db.as('compliance_worker', null, (tx) => tx`select compliance.record_restore_drill(${JSON.stringify(result)}::text::jsonb)::text as id`)) as unknown as [{ id: string }];
 
 async function newestSeal(): Promise<{ seal_no: number; seal_hash: string }> {
   await db.admin`select compliance.log_event('system.before_the_drill', 'system')`;
@@ -63,7 +63,7 @@ describe('restore drills as the database records them', () => {
 
   it('passes on a drill that restored, verified and checked within the objective, with the time computed from its span', async () => {
     const seal = await newestSeal();
-    const [{ id }] = await record(drill(seal, 12, { rto_seconds: 1 })) as [{ id: string }];
+    const [{ id }] = await record(drill(seal, 12, { rto_seconds: 1 }));
     const [row] = await db.admin`select action, outcome, details from compliance.audit_logs where id = ${id}`;
     expect(row).toMatchObject({ action: 'backup.drill', outcome: 'success',
       details: { written_by: 'compliance.record_restore_drill', label: '20261206-020000F', restored_seal_no: seal.seal_no } });
@@ -86,7 +86,7 @@ describe('restore drills as the database records them', () => {
     const problem = { kind: 'repository_corrupt', file: 'backup/pgcomply/20261206-020000F/pg_data/base/1/2838.zst',
       detail: 'the repository file backup/pgcomply/20261206-020000F/pg_data/base/1/2838.zst is damaged (invalid checksum): restores that need it fail' };
     const [{ id }] = await record({ ok: false, target: 'newest', label: null, started_at: new Date(Date.now() - 60_000).toISOString(),
-      finished_at: new Date().toISOString(), problems: [problem] }) as [{ id: string }];
+      finished_at: new Date().toISOString(), problems: [problem] });
     const [row] = await db.admin`select outcome, failure_reason, details -> 'problems' as problems from compliance.audit_logs where id = ${id}`;
     expect(row).toMatchObject({ outcome: 'failure', failure_reason: 'drill_failed', problems: [problem] });
     const check = await restoreDrillCheck();

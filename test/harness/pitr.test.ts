@@ -4,10 +4,11 @@
  * repository). A full backup is taken; rows are written, a subject erased, more rows written and
  * another subject erased; the cluster is restored to an instant between the two writes. Every row
  * written before that instant is there, none after; the erasure after it is replayed from the
- * erasure journal, so both erased subjects stay erased; the audit chain verifies.
+ * erasure journal, so both erased subjects stay erased; the audit chain verifies. Restore drills
+ * do the same into a scratch cluster and record it; a damaged repository file fails one, named.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import postgres, { type Sql } from 'postgres';
@@ -19,6 +20,9 @@ import { DEVELOPMENT_LOGIN_PASSWORD } from '../../db/connection.js';
 import { type BackupSetup, pgbackrestConf, serverSettings } from '../../server/backups/pgbackrest-setup.js';
 import pg from 'pg';
 import { type PgBackRest, takeBackup } from '../../core/backups/take-backup.js';
+import { restoreDrill } from '../../core/backups/restore-drill.js';
+import { ANCHOR_FILE, readAnchors, toAnchorKey } from '../../core/anchors/anchors.js';
+import { publishAnchorWith } from '../../core/anchors/publish.js';
 import { quiet } from '../provision/database.js';
 import { until } from '../provision/until.js';
 import { MachineCluster, ownedDirectory, ownedFile, runAsPostgres } from '../../db/machine-cluster.js';
@@ -188,9 +192,97 @@ describe('point-in-time recovery with pgBackRest', () => {
   });
 });
 
+describe('restore drills', () => {
+  const anchors = { dir: path.join(work, 'anchors'), key: toAnchorKey(generateKeyPairSync('ed25519').privateKey) };
+  const tool = (): PgBackRest => ({ command: process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', 'pgbackrest'] : ['pgbackrest'], config: configFile, stanza: setup.stanza });
+  const drillWork = ownedDirectory(path.join(work, 'drills'));
+  let live: pg.Client;
+
+  beforeAll(async () => {
+    if (!primary.running()) primary.start();
+    sql = connect(primary);
+    live = new pg.Client({ connectionString: primary.url('pgcomply') });
+    await live.connect();
+  }, 180_000);
+  afterAll(async () => {
+    await live?.end();
+    await sql?.end({ timeout: 5 });
+    primary.stop('fast');
+  });
+
+  const drill = (target?: string) => restoreDrill(live, { tool: tool(), workDir: drillWork, target, keyring: pepper,
+    anchors: { key: anchors.key, log: readAnchors(path.join(anchors.dir, ANCHOR_FILE)) } });
+  const restoreDrillCheck = async () => (await asDpo(sql, (tx) => tx`select status, measured, detail from compliance.run_compliance_checks('demand') where check_name = 'restore_drill'`))[0]!;
+
+  it('restores a point in time into a scratch cluster, replays the later erasure, verifies chain and anchors, measures the RTO, records it, and removes the cluster', async () => {
+    pgbackrest('--type=full', 'backup');
+    for (const id of ['user:fay', 'user:gus']) await subject(sql, id);
+    await sql`select compliance.seal_audit_log()`;
+    const published = await publishAnchorWith(live, anchors);
+    const [before] = await sql`select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' as at`;
+    await asDpo(sql, (tx) => tx`select compliance.erase_subject('user:fay', 'asked', true)`);
+    await sql`select pg_switch_wal()`;
+    pgbackrest('check');
+
+    const outcome = await drill(before!.at as string);
+    // pgBackRest picks the newest backup that stopped before the instant, by its stop time in whole
+    // seconds: here the one before it may be picked, and the WAL since then replayed
+    const labels = JSON.parse(pgbackrest('--output=json', 'info'))[0].backup.map((b: { label: string }) => b.label);
+    expect(outcome).toMatchObject({ drilled: true, ok: true, problems: [], target: before!.at });
+    if (!outcome.drilled) return;
+    expect(labels).toContain(outcome.label);
+    // fay was erased after the instant: the journal erased her again; cem and dan were already erased in the backup
+    expect(outcome.erasures).toMatchObject({ erased: 1, held: 0 });
+    expect(outcome.erasures.already_erased).toBeGreaterThanOrEqual(2);
+    expect(outcome.restored_seal_no).toBe(Number(published!.anchor.seal_no));
+    expect(outcome.rows_checked).toBeGreaterThan(0);
+    expect(outcome.rto_seconds).toBeGreaterThan(0);
+    console.info(`restore drill to a point in time: ${outcome.rto_seconds.toFixed(1)} s restore through verification (RTO 4 h)`);
+    expect(readdirSync(drillWork)).toEqual([]);
+    const [row] = await sql`select action, outcome, details from compliance.audit_logs where id = ${outcome.recorded_as}`;
+    expect(row).toMatchObject({ action: 'backup.drill', outcome: 'success', details: { written_by: 'compliance.record_restore_drill', label: outcome.label } });
+    expect(await restoreDrillCheck()).toMatchObject({ status: 'pass', measured: { label: outcome.label } });
+  });
+
+  it('restores the newest state the archive holds by default', async () => {
+    const outcome = await drill();
+    expect(outcome).toMatchObject({ drilled: true, ok: true, problems: [], target: 'newest' });
+    if (!outcome.drilled) return;
+    expect(outcome.erasures.erased).toBe(0);
+    expect(outcome.erasures.already_erased).toBeGreaterThanOrEqual(3);
+  });
+
+  it('fails on a corrupted repository file and names it; the check fails and the drill alerts', async () => {
+    const label = JSON.parse(pgbackrest('--output=json', 'info'))[0].backup.at(-1).label as string;
+    const base = path.join(setup.repository.path, 'backup', setup.stanza);
+    const files = readdirSync(path.join(base, label, 'pg_data', 'base'), { recursive: true, withFileTypes: true })
+      .filter((f) => f.isFile()).map((f) => path.join(f.parentPath, f.name));
+    const victim = files.map((f) => ({ f, size: statSync(f).size })).sort((a, b) => b.size - a.size)[0]!.f;
+    const original = readFileSync(victim);
+    const damaged = Buffer.from(original);
+    for (let i = damaged.length >> 1; i < (damaged.length >> 1) + 16; i += 1) damaged[i]! ^= 0xff;
+    writeFileSync(victim, damaged);
+    try {
+      const outcome = await drill();
+      expect(outcome).toMatchObject({ drilled: true, ok: false });
+      if (!outcome.drilled) return;
+      const named = `backup/${setup.stanza}/${path.relative(base, victim)}`;
+      expect(outcome.problems).toEqual([expect.objectContaining({ kind: 'repository_corrupt', file: named })]);
+      expect(readdirSync(drillWork)).toEqual([]);
+      const check = await restoreDrillCheck();
+      expect(check.status).toBe('fail');
+      expect(check.detail).toContain(named);
+      const [alert] = await sql`select payload from compliance.alert_outbox where topic = 'backup.drill_failed' order by id desc limit 1`;
+      expect(alert!.payload).toMatchObject({ audit_row_id: Number(outcome.recorded_as) });
+    } finally {
+      writeFileSync(victim, original);
+    }
+  });
+});
+
 describe('losing the primary\'s data directory', () => {
   it('restores every transaction up to the archived WAL, and the window lost stays within what wal_archive_lag measured and its threshold', async () => {
-    primary.start();
+    if (!primary.running()) primary.start();
     const db = connect(primary);
     const written: { id: string; at: Date }[] = [];
     try {
