@@ -18,7 +18,7 @@ import { drillsOf, loadConfig } from '../../core/config.js';
 import { readKeyring } from '../../db/pepper.js';
 
 interface SetupOptions {
-  dataDir: string; port: string; socketDir?: string; stanza: string; repoPath?: string; s3Bucket?: string; s3Endpoint?: string; s3Region?: string;
+  dataDir: string; port: string; socketDir?: string; stanza: string; repoPath?: string; s3Bucket?: string; s3Endpoint?: string; s3Region?: string; s3CaFile?: string;
   s3Path: string; s3UriStyle: 'host' | 'path'; retentionFull: string; encryption: boolean; write?: string; logPath?: string; lockPath?: string;
 }
 
@@ -37,8 +37,12 @@ function backupSetupOf(options: SetupOptions, env: NodeJS.ProcessEnv): BackupSet
   let repository: Repository;
   if (options.s3Bucket) {
     if (!options.s3Endpoint || !options.s3Region) throw new UsageError('an S3 repository needs --s3-endpoint and --s3-region as well as --s3-bucket');
-    repository = { type: 's3', bucket: options.s3Bucket, endpoint: options.s3Endpoint, region: options.s3Region, path: options.s3Path, uriStyle: options.s3UriStyle,
-      key: env.AWS_ACCESS_KEY_ID, keySecret: env.AWS_SECRET_ACCESS_KEY };
+    const endpoint = /^([A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(options.s3Endpoint);
+    if (!endpoint || (endpoint[2] !== undefined && (Number(endpoint[2]) < 1 || Number(endpoint[2]) > 65535))) {
+      throw new UsageError(`--s3-endpoint ${options.s3Endpoint} is not a host name with an optional port (s3.eu-central-1.amazonaws.com, minio.internal:9000)`);
+    }
+    repository = { type: 's3', bucket: options.s3Bucket, endpoint: endpoint[1]!, port: endpoint[2] ? Number(endpoint[2]) : undefined, caFile: options.s3CaFile,
+      region: options.s3Region, path: options.s3Path, uriStyle: options.s3UriStyle, key: env.AWS_ACCESS_KEY_ID, keySecret: env.AWS_SECRET_ACCESS_KEY };
   } else if (options.repoPath) {
     repository = { type: 'posix', path: options.repoPath };
   } else {
@@ -67,7 +71,8 @@ export function registerBackup(cli: Cli): void {
     .option('--stanza <name>', 'the stanza name', 'pgcomply')
     .option('--repo-path <dir>', 'a repository on a local or mounted path')
     .option('--s3-bucket <bucket>', 'a repository in S3-compatible object storage (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)')
-    .option('--s3-endpoint <host>', 'the object storage endpoint')
+    .option('--s3-endpoint <host[:port]>', 'the object storage endpoint (always HTTPS), with its port when not 443')
+    .option('--s3-ca-file <file>', 'the CA certificate that signed the endpoint\'s, when the machine does not trust it already')
     .option('--s3-region <region>', 'the object storage region')
     .option('--s3-path <path>', 'the repository\'s path in the bucket', '/pgcomply')
     .addOption(new Option('--s3-uri-style <style>', 'host or path (most S3-compatible stores on premises: path)').choices(['host', 'path']).default('host'))

@@ -7,7 +7,9 @@
 
 export type Repository =
   | { type: 'posix'; path: string }
-  | { type: 's3'; bucket: string; endpoint: string; region: string; path: string; uriStyle: 'host' | 'path'; key?: string; keySecret?: string };
+  | { type: 's3'; bucket: string; endpoint: string; region: string; path: string; uriStyle: 'host' | 'path'; key?: string; keySecret?: string;
+      /** the endpoint's port when not 443, and the CA that signed its certificate when not one the machine trusts */
+      port?: number; caFile?: string };
 
 export interface BackupSetup {
   stanza: string;
@@ -44,6 +46,7 @@ export function pgbackrestConf(setup: BackupSetup, revealSecrets: boolean): stri
     ['repo1-path', repo.path],
     ...(repo.type === 's3' ? [
       ['repo1-s3-bucket', repo.bucket], ['repo1-s3-endpoint', repo.endpoint], ['repo1-s3-region', repo.region], ['repo1-s3-uri-style', repo.uriStyle],
+      ['repo1-storage-port', repo.port?.toString()], ['repo1-storage-ca-file', repo.caFile],
       ['repo1-s3-key', secret(repo.key, '<from AWS_ACCESS_KEY_ID>')], ['repo1-s3-key-secret', secret(repo.keySecret, '<from AWS_SECRET_ACCESS_KEY>')],
     ] as [string, string | undefined][] : []),
     ...(setup.cipherPass === null ? [] : [['repo1-cipher-type', 'aes-256-cbc'], ['repo1-cipher-pass', secret(setup.cipherPass)]] as [string, string | undefined][]),

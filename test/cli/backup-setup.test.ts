@@ -50,11 +50,11 @@ describe('pgcomply backup setup', () => {
     expect(execFileSync('pgbackrest', ['version'], { encoding: 'utf8' })).toMatch(/^pgBackRest 2\./);
   });
 
-  it('configures S3-compatible object storage with path-style addressing, the credentials from the environment', async () => {
+  it('configures S3-compatible object storage with path-style addressing, its port and CA, the credentials from the environment', async () => {
     const run = await runPgcomply([...base, '--s3-bucket', 'pgcomply-backups', '--s3-endpoint', 's3.internal:9000', '--s3-region', 'eu-central-1',
-      '--s3-uri-style', 'path'], { ...env, AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/EXAMPLE' });
+      '--s3-uri-style', 'path', '--s3-ca-file', '/etc/ssl/certs/storage-ca.pem'], { ...env, AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/EXAMPLE' });
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/repo1-type=s3\nrepo1-path=\/pgcomply\nrepo1-s3-bucket=pgcomply-backups\nrepo1-s3-endpoint=s3.internal:9000\nrepo1-s3-region=eu-central-1\nrepo1-s3-uri-style=path/);
+    expect(run.stdout).toMatch(/repo1-type=s3\nrepo1-path=\/pgcomply\nrepo1-s3-bucket=pgcomply-backups\nrepo1-s3-endpoint=s3.internal\nrepo1-s3-region=eu-central-1\nrepo1-s3-uri-style=path\nrepo1-storage-port=9000\nrepo1-storage-ca-file=\/etc\/ssl\/certs\/storage-ca.pem/);
     expect(run.stdout).not.toContain('wJalrXUtnFEMI/EXAMPLE');
   });
 

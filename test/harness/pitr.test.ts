@@ -7,68 +7,35 @@
  * erasure journal, so both erased subjects stay erased; the audit chain verifies. Restore drills
  * do the same into a scratch cluster and record it; a damaged repository file fails one, named.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import postgres, { type Sql } from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../db/embedded.js';
-import { pepperParameters } from '../../db/pepper.js';
-import { setupDatabase } from '../../db/setup.js';
-import { DEVELOPMENT_LOGIN_PASSWORD } from '../../db/connection.js';
-import { type BackupSetup, pgbackrestConf, serverSettings } from '../../server/backups/pgbackrest-setup.js';
 import pg from 'pg';
-import { type PgBackRest, takeBackup } from '../../core/backups/take-backup.js';
-import { restoreDrill } from '../../core/backups/restore-drill.js';
+import type { Sql } from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHOR_FILE, readAnchors, toAnchorKey } from '../../core/anchors/anchors.js';
 import { publishAnchorWith } from '../../core/anchors/publish.js';
-import { quiet } from '../provision/database.js';
+import { restoreDrill } from '../../core/backups/restore-drill.js';
+import { takeBackup } from '../../core/backups/take-backup.js';
+import { freePort } from '../../db/embedded.js';
+import { MachineCluster, ownedDirectory } from '../../db/machine-cluster.js';
 import { until } from '../provision/until.js';
-import { MachineCluster, ownedDirectory, ownedFile, runAsPostgres } from '../../db/machine-cluster.js';
+import { type ArchivedCluster, archivedCluster, asDpo, subject } from './archived-cluster.js';
 
 const work = ownedDirectory(mkdtempSync(path.join(os.tmpdir(), 'pgcomply-pitr-')));
-const pepper = randomBytes(32).toString('hex');
-const configFile = path.join(work, 'pgbackrest.conf');
+let archived: ArchivedCluster;
 let primary: MachineCluster;
 let restored: MachineCluster | undefined;
-let setup: BackupSetup;
 let sql: Sql;
 
-const pgbackrest = (...args: string[]) => runAsPostgres('pgbackrest', [`--config=${configFile}`, `--stanza=${setup.stanza}`, ...args]);
-
-/** a connection to the pgcomply database as the superuser, with the tombstone pepper erasure needs */
-const connect = (cluster: MachineCluster) => postgres(cluster.url('pgcomply'), { ...quiet, max: 1, connection: pepperParameters(pepper) });
-
-async function asDpo<T>(db: Sql, fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
-  return db.begin(async (tx) => {
-    await tx`set local role compliance_dpo`;
-    await tx`select compliance.set_request_context('dpo:pitr', '{dpo}')`;
-    return fn(tx);
-  }) as Promise<T>;
-}
-
-async function subject(db: Sql, id: string): Promise<void> {
-  await db.begin(async (tx) => {
-    await tx`set local role compliance_app`;
-    await tx`select compliance.set_request_context(${id})`;
-    await tx`select compliance.ensure_profile(${id}, null, ${`${id.slice(5)}@example.org`}, null)`;
-  });
-}
+const pgbackrest = (...args: string[]) => archived.pgbackrest(...args);
+const connect = (cluster: MachineCluster) => archived.connect(cluster);
 
 beforeAll(async () => {
-  const socketDir = ownedDirectory(path.join(work, 'sockets'));
-  primary = new MachineCluster(path.join(work, 'primary'), await freePort(), socketDir);
-  setup = { stanza: 'pgcomply', dataDir: primary.dataDir, port: primary.port, socketDir, repository: { type: 'posix', path: ownedDirectory(path.join(work, 'repo')) },
-    cipherPass: randomBytes(36).toString('base64'), retentionFull: 2, logPath: ownedDirectory(path.join(work, 'log')), lockPath: ownedDirectory(path.join(work, 'lock')) };
-  writeFileSync(configFile, pgbackrestConf(setup, true), { mode: 0o600 });
-  ownedFile(configFile);
-  primary.init(serverSettings(setup, configFile));
-  primary.start();
-  await setupDatabase({ adminUrl: primary.url('pgcomply'), loginPassword: DEVELOPMENT_LOGIN_PASSWORD, tombstonePepper: { keyring: pepper } });
+  archived = await archivedCluster(work, { type: 'posix', path: ownedDirectory(path.join(work, 'repo')) });
+  primary = archived.primary;
   sql = connect(primary);
-  pgbackrest('stanza-create');
-  pgbackrest('check');
 }, 300_000);
 
 afterAll(async () => {
@@ -109,7 +76,7 @@ describe('the recovery point (wal_archive_lag)', () => {
 
 describe('backups the worker takes', () => {
   it('never runs two at once: a second backup steps aside while the first holds the lock; each is recorded, a failure alerts', async () => {
-    const tool: PgBackRest = { command: process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', 'pgbackrest'] : ['pgbackrest'], config: configFile, stanza: 'pgcomply' };
+    const tool = archived.tool;
     const clients = [new pg.Client({ connectionString: primary.url('pgcomply') }), new pg.Client({ connectionString: primary.url('pgcomply') })];
     await Promise.all(clients.map((c) => c.connect()));
     try {
@@ -194,7 +161,6 @@ describe('point-in-time recovery with pgBackRest', () => {
 
 describe('restore drills', () => {
   const anchors = { dir: path.join(work, 'anchors'), key: toAnchorKey(generateKeyPairSync('ed25519').privateKey) };
-  const tool = (): PgBackRest => ({ command: process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', 'pgbackrest'] : ['pgbackrest'], config: configFile, stanza: setup.stanza });
   const drillWork = ownedDirectory(path.join(work, 'drills'));
   let live: pg.Client;
 
@@ -210,7 +176,7 @@ describe('restore drills', () => {
     primary.stop('fast');
   });
 
-  const drill = (target?: string) => restoreDrill(live, { tool: tool(), workDir: drillWork, target, keyring: pepper,
+  const drill = (target?: string) => restoreDrill(live, { tool: archived.tool, workDir: drillWork, target, keyring: archived.pepper,
     anchors: { key: anchors.key, log: readAnchors(path.join(anchors.dir, ANCHOR_FILE)) } });
   const restoreDrillCheck = async () => (await asDpo(sql, (tx) => tx`select status, measured, detail from compliance.run_compliance_checks('demand') where check_name = 'restore_drill'`))[0]!;
 
@@ -254,7 +220,7 @@ describe('restore drills', () => {
 
   it('fails on a corrupted repository file and names it; the check fails and the drill alerts', async () => {
     const label = JSON.parse(pgbackrest('--output=json', 'info'))[0].backup.at(-1).label as string;
-    const base = path.join(setup.repository.path, 'backup', setup.stanza);
+    const base = path.join((archived.setup.repository as { path: string }).path, 'backup', archived.setup.stanza);
     const files = readdirSync(path.join(base, label, 'pg_data', 'base'), { recursive: true, withFileTypes: true })
       .filter((f) => f.isFile()).map((f) => path.join(f.parentPath, f.name));
     const victim = files.map((f) => ({ f, size: statSync(f).size })).sort((a, b) => b.size - a.size)[0]!.f;
@@ -266,7 +232,7 @@ describe('restore drills', () => {
       const outcome = await drill();
       expect(outcome).toMatchObject({ drilled: true, ok: false });
       if (!outcome.drilled) return;
-      const named = `backup/${setup.stanza}/${path.relative(base, victim)}`;
+      const named = `backup/${archived.setup.stanza}/${path.relative(base, victim)}`;
       expect(outcome.problems).toEqual([expect.objectContaining({ kind: 'repository_corrupt', file: named })]);
       expect(readdirSync(drillWork)).toEqual([]);
       const check = await restoreDrillCheck();
