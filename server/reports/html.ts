@@ -79,6 +79,29 @@ function tlsVersions(seen: Record<string, number> | undefined): string {
   return entries.map(([version, runs]) => `${escape(version === 'none' ? 'without TLS' : version)} in ${runs} run(s)`).join(', ');
 }
 
+const duration = (seconds: unknown) => {
+  if (seconds === null || seconds === undefined) return 'n/a';
+  const s = Number(seconds);
+  return s < 120 ? `${s.toFixed(1)} s` : s < 7200 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(2)} h`;
+};
+
+/** backups, restore drills and the recovery point; reports made before the section say so */
+function recoverySection(recovery: Json | undefined, period: { from: string; to: string }): string {
+  if (!recovery) return '<p class="empty">Not recorded in this report (computed before the recovery section existed).</p>';
+  const { backups, restore_drills: drills, recovery_point: point } = recovery;
+  return `<div class="figures">
+${figure('backups taken', backups.value, backups.population, period)}
+${figure('full backups', backups.full, backups.population, period)}
+${figure('backups failed', backups.failed, backups.population, period)}
+${figure('restore drills', drills.value, drills.population, period)}
+${figure('drills passed', drills.passed, drills.population, period)}
+${figure(`longest recovery (RTO ${duration(drills.rto_objective_seconds)})`, duration(drills.max_rto_seconds), drills.population, period)}
+${figure('largest archive lag (RPO 1 h)', point.value === null ? 'not measured' : duration(point.value), point.population, period)}
+</div>
+${point.value === null ? `<p class="empty">Recovery point: ${escape(point.not_applicable)}.</p>`
+    : `<p>Continuous archiving measured in ${escape(point.runs)} check run(s), ${escape(point.failed_runs)} over the threshold of ${duration(point.threshold_seconds)}.</p>`}`;
+}
+
 export function renderMonthlyReport(report: StoredReport): string {
   const c = report.content;
   const period = { from: report.period_from.toISOString(), to: report.period_to.toISOString() };
@@ -147,6 +170,8 @@ ${verification ? `<strong>${escape(verification.status)}</strong>, ${escape(veri
 <section><h2>TLS to the database</h2>
 <p>Versions seen on database connections by the month's client_tls checks (<a href="${escape(populationHref(c.tls?.population ?? 'verification_results', period))}">verification_results</a>):
 ${tlsVersions(c.tls?.database_versions_seen)}.</p></section>
+<section><h2>Backups and recovery</h2>
+${recoverySection(c.recovery, period)}</section>
 <section><h2>Breaches</h2><div class="figures">${figure('breaches discovered', c.breaches.value, c.breaches.population, period)}</div>
 ${table(['breach', 'discovered', 'status', 'affected', 'authority notified', 'individuals notified', 'closed'],
     c.breaches.items.map((b: Json) => [b.id, b.discovered_at, b.status, b.affected_count, b.notified_authority_at, b.notified_individuals_at, b.closed_at]))}</section>

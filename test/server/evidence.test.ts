@@ -41,6 +41,13 @@ describe('evidence packages', () => {
        and id < (select id from compliance.audit_logs where action = 'compliance.checks_run' and resource_id = ${run!.id})`;
     expect(mfa.measured).toEqual({ privileged_actions: independent!.n, privileged_actions_without_mfa: independent!.without });
     expect(independent!.n).toBeGreaterThan(0);
+    // a backup and a failed restore drill, as the worker records them
+    await api.db.as('compliance_worker', null, async (tx) => {
+      await tx`select compliance.record_backup(${JSON.stringify({ type: 'full', ok: true, label: '20260101-020000F', started_at: new Date(Date.now() - 120_000).toISOString(),
+        stopped_at: new Date(Date.now() - 60_000).toISOString(), size_bytes: 1234, wal_start: '000000010000000000000002', wal_stop: '000000010000000000000003' })}::text::jsonb)`;
+      await tx`select compliance.record_restore_drill(${JSON.stringify({ ok: false, started_at: new Date(Date.now() - 60_000).toISOString(), finished_at: new Date().toISOString(),
+        problems: [{ kind: 'restore_failed', detail: 'pgbackrest restore failed' }] })}::text::jsonb)`;
+    });
     // a grant given and taken back, as a migration would record them
     await api.db.admin`grant select on compliance.reports to compliance_worker`;
     await api.db.admin`select compliance_private.record_expected_grants()`;
@@ -72,6 +79,12 @@ describe('evidence packages', () => {
       evidence_packages: await count(`select count(*) as n from compliance.evidence_packages where id < ${Number(package_id)} and generated_at >= $1 and generated_at < $2`),
       worker_heartbeats: await count('select count(*) as n from compliance_private.worker_heartbeats where beat_at >= $1 and beat_at < $2'),
       // what the package's own request wrote before it recorded the package counts; its record does not
+      backups: await count(`select count(*) as n from compliance.audit_logs where action in ('backup.taken', 'backup.failed') and details ->> 'written_by' = 'compliance.record_backup'
+                              and occurred_at >= $1 and occurred_at < $2`),
+      restore_drills: await count(`select count(*) as n from compliance.audit_logs where action = 'backup.drill' and details ->> 'written_by' = 'compliance.record_restore_drill'
+                                     and occurred_at >= $1 and occurred_at < $2`),
+      recovery_points: await count(`select count(*) as n from compliance.check_results c join compliance.check_runs r on r.id = c.run_id
+                                      where c.check_name = 'wal_archive_lag' and r.started_at >= $1 and r.started_at < $2`),
       privileged_actions: await count(`select count(*) as n from compliance.audit_logs where details ? 'authentication' and occurred_at >= $1 and occurred_at < $2
                                          and id < (select id from compliance.audit_logs where action = 'evidence.package_generated' and resource_id = '${Number(package_id)}')`),
     };
@@ -82,7 +95,8 @@ describe('evidence packages', () => {
       .map((cells) => ['kind', 'grantee', 'role_or_object', 'privilege'].map((c) => cells[at(c)]).join(','));
     expect(grantChanges).toEqual(expect.arrayContaining([
       'grant_added,compliance_worker,compliance.reports,SELECT', 'grant_removed,compliance_worker,compliance.reports,SELECT']));
-    for (const name of ['erasures', 'retention_runs', 'access_grants', 'access_reviews', 'verification_results', 'evidence_packages', 'role_memberships']) {
+    for (const name of ['erasures', 'retention_runs', 'access_grants', 'access_reviews', 'verification_results', 'evidence_packages', 'role_memberships',
+      'backups', 'restore_drills', 'recovery_points']) {
       expect(expected[name], name).toBeGreaterThan(0);
     }
     // three given, the erased subject's gone with it

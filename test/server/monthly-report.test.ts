@@ -71,6 +71,19 @@ describe('the monthly report', () => {
     const monthStart = Date.parse(`${month}-01T00:00:00Z`);
     const discovered = new Date(Math.max(Date.now() - 60_000, monthStart)).toISOString();
     await api.call('POST', '/api/v1/dpo/breaches', dpo, { discovered_at: discovered, description: 'misdirected letter', affected_count: 1 });
+    // a differential backup, and a restore drill that took 90 seconds, as the worker records them
+    const [sealed] = await api.db.admin`select seal_no::int8 as seal_no, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals order by seal_no desc limit 1`;
+    const drillEnd = Math.max(Date.now(), monthStart + 90_000);
+    // a month begun less than 90 seconds ago holds no 90-second drill
+    const drilled = drillEnd <= Date.now() ? 1 : 0;
+    await api.db.as('compliance_worker', null, async (tx) => {
+      await tx`select compliance.record_backup(${JSON.stringify({ type: 'diff', ok: true, label: '20260101-020000F_20260102-020000D', started_at: new Date(Date.now() - 60_000).toISOString(),
+        stopped_at: new Date().toISOString(), size_bytes: 99 })}::text::jsonb)`;
+      if (drilled) {
+        await tx`select compliance.record_restore_drill(${JSON.stringify({ ok: true, label: '20260101-020000F', started_at: new Date(drillEnd - 90_000).toISOString(),
+          finished_at: new Date(drillEnd).toISOString(), restored_seal_no: sealed?.seal_no ?? null, restored_seal_hash: sealed?.seal_hash ?? null, problems: [] })}::text::jsonb)`;
+      }
+    });
     await api.db.admin`select compliance.run_compliance_checks()`;
 
     const asked = Date.now();
@@ -96,7 +109,9 @@ describe('the monthly report', () => {
     const [chainCheck] = await api.db.admin`select status, detail from compliance.check_results where check_name = 'audit_chain'`;
     const passed = chainCheck!.status === 'pass' ? 1 : 0;
     expect(content.soc2.check_pass_rates.checks.find((c: { check: string }) => c.check === 'audit_chain')).toMatchObject({ runs: 1, passed, pass_rate: passed });
-    expect(content.soc2.check_pass_rates.checks.find((c: { check: string }) => c.check === 'backup_age')).toMatchObject({ runs: 1, pass_rate: null });
+    // the backup recorded a minute ago is the newest; the drill too, when the month is old enough for its span
+    expect(content.soc2.check_pass_rates.checks.find((c: { check: string }) => c.check === 'backup_age')).toMatchObject({ runs: 1, passed: 1, pass_rate: 1 });
+    expect(content.soc2.check_pass_rates.checks.find((c: { check: string }) => c.check === 'restore_drill')).toMatchObject({ runs: 1, pass_rate: drilled ? 1 : null });
     expect(content.audit_chain.latest_verification).toMatchObject({ status: chainCheck!.status, detail: chainCheck!.detail });
     // the newest seal is what the chain holds; the last anchor is one written outside it, and none was
     const [newest] = await api.db.admin`select seal_no::int as seal_no from compliance.audit_seals order by seal_no desc limit 1`;
@@ -113,6 +128,12 @@ describe('the monthly report', () => {
       from compliance.audit_logs where details ? 'authentication' and occurred_at >= ${content.period.to}::timestamptz - interval '90 days' and occurred_at < ${content.period.to}`;
     expect(content.soc2.mfa_enabled_users).toMatchObject({ value: mfaUsers!.n, population: 'privileged_actions' });
     expect(mfaUsers!.n).toBeGreaterThan(0);
+    // recovery: the backups and drills the worker recorded; the test servers archive no WAL, so the recovery point says why it is not measured
+    expect(content.recovery.backups).toMatchObject({ value: 1, full: 0, failed: 0, population: 'backups' });
+    expect(content.recovery.restore_drills).toMatchObject({ value: drilled, passed: drilled, rto_objective_seconds: 14_400, population: 'restore_drills' });
+    if (drilled) expect(Number(content.recovery.restore_drills.max_rto_seconds)).toBeCloseTo(90, 0);
+    expect(content.recovery.recovery_point).toMatchObject({ value: null, population: 'recovery_points' });
+    expect(content.recovery.recovery_point.not_applicable).toMatch(/no wal_archive_lag check measured continuous archiving/);
     const [audit] = await api.db.admin`select details from compliance.audit_logs where action = 'report.generated' and resource_id = ${id}`;
     expect(audit!.details.content_sha256).toBe(content_sha256);
     // and "report ready" goes out through the alert outbox
@@ -126,6 +147,8 @@ describe('the monthly report', () => {
     expect(opened.status).toBe(200);
     expect(opened.title).toBe(`pgcomply compliance report ${month}`);
     expect(page.json.html).toContain('Last anchor: none was written outside the database');
+    expect(page.json.html).toContain('<h2>Backups and recovery</h2>');
+    expect(page.json.html).toContain('Recovery point: no wal_archive_lag check measured continuous archiving in the period.');
     expect(page.json.html).toMatch(/Versions seen on database connections by the month's client_tls checks .*:\s+(without TLS|TLSv1\.\d) in \d+ run/s);
     expect(opened.requests).toHaveLength(1);
     expect(opened.failed).toEqual([]);
