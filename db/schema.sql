@@ -3384,6 +3384,33 @@ ALTER FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fing
 COMMENT ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) IS 'Records in the audit chain that an anchor of this seal was written outside the database (pgcomply anchor, the worker at start and hourly): the seal must be in the chain with that hash; the anchor carries what was signed, the Ed25519 signature and the signing key''s fingerprint (SHA-256 of its SubjectPublicKeyInfo), which must be the configured anchor key once one is set (compliance.set_anchor_key). PostgreSQL cannot check an Ed25519 signature: pgcomply verify --anchors and pgcomply doctor check each recorded anchor''s signature against the public key. Audited as audit.anchored, with whether the worker''s login recorded it. Errors: BADRG.';
 
 --
+-- Name: record_archive_check(boolean, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_archive_check(ok boolean, error text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if ok is null or (not ok and coalesce(error, '') = '') then
+    perform compliance_private.raise_error('BADRG', 'say whether pgbackrest check passed, and what it said when it did not');
+  end if;
+  -- pgBackRest's words name paths, hosts and WAL segments, never a person
+  return compliance_private.append_audit('backup.archive_checked', 'soc2', 'backup', null,
+    jsonb_strip_nulls(jsonb_build_object('tool', 'pgbackrest', 'error', case when not ok then left(error, 500) end)), null, null,
+    case when ok then 'success' else 'failure' end, case when ok then null else 'archive_check_failed' end);
+end;
+$$;
+
+ALTER FUNCTION compliance.record_archive_check(ok boolean, error text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_archive_check(ok boolean, error text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_archive_check(ok boolean, error text) IS 'The worker records pgBackRest''s archive check (pgbackrest check: a WAL segment switched, archived and found in the repository), run before the daily compliance checks. Audited as backup.archive_checked; a failure, with pgBackRest''s error, fails wal_archive_lag for two days unless a later check passes. For the worker. Errors: BADRG.';
+
+--
 -- Name: record_backup(jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -3401,11 +3428,21 @@ begin
     perform compliance_private.raise_error('BADRG', 'result must be {type: full|diff|incr, ok: true|false, label, started_at, stopped_at, size_bytes, repo_size_bytes, wal_start, wal_stop, error}');
   end if;
   v_ok := (result ->> 'ok')::boolean;
+  -- the daily inventory (pgbackrest info) records backups taken outside the worker; one already recorded stays one row
+  if v_ok then
+    select a.id into v_id from compliance.audit_logs a
+     where a.action = 'backup.taken' and a.resource_id = result ->> 'label' and a.details ->> 'written_by' = 'compliance.record_backup'
+     order by a.id limit 1;
+    if v_id is not null then
+      return v_id;
+    end if;
+  end if;
   if v_ok and (result ->> 'label' is null or result ->> 'stopped_at' is null) then
     perform compliance_private.raise_error('BADRG', 'a backup that succeeded has a label and a stop time (pgbackrest info)');
   end if;
   -- what pgBackRest said, no more: the label and WAL names carry no personal data
   v_details := jsonb_strip_nulls(jsonb_build_object('tool', 'pgbackrest', 'type', result ->> 'type', 'label', result ->> 'label',
+    'found_by', case when (result ->> 'inventory')::boolean then 'inventory' end,
     'started_at', (result ->> 'started_at')::timestamptz, 'stopped_at', (result ->> 'stopped_at')::timestamptz,
     'size_bytes', (result ->> 'size_bytes')::bigint, 'repo_size_bytes', (result ->> 'repo_size_bytes')::bigint,
     'wal_start', result ->> 'wal_start', 'wal_stop', result ->> 'wal_stop'));
@@ -3426,7 +3463,7 @@ ALTER FUNCTION compliance.record_backup(result jsonb) OWNER TO compliance_owner;
 -- Name: FUNCTION record_backup(result jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.record_backup(result jsonb) IS 'The worker records a backup pgBackRest took (or failed to take): type (full, diff, incr), label, start and stop, size, repository size and WAL range, from pgbackrest info. Audited as backup.taken, or backup.failed with the error in the personal part and a backup.failed alert through the outbox. Only the worker may call it; the backup_age check trusts these rows. Errors: BADRG.';
+COMMENT ON FUNCTION compliance.record_backup(result jsonb) IS 'The worker records a backup pgBackRest took (or failed to take): type (full, diff, incr), label, start and stop, size, repository size and WAL range, from pgbackrest info; the daily inventory records a backup taken outside the worker (inventory: true, found_by), and a label already recorded returns its row without writing another. Audited as backup.taken, or backup.failed with the error in the personal part and a backup.failed alert through the outbox. Only the worker may call it; the backup_age check trusts these rows. Errors: BADRG.';
 
 --
 -- Name: record_backup_verification(text, text, bigint, timestamp with time zone, bigint, text, bigint, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -7349,9 +7386,11 @@ declare
   v_at_risk numeric;
   v_failing boolean;
   v_lag interval;
+  v_check compliance.audit_logs;
 begin
   threshold := jsonb_build_object('max_lag_seconds', extract(epoch from v_limit)::int);
-  evidence := 'select archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time from pg_stat_archiver; select pg_walfile_name(pg_current_wal_lsn())';
+  evidence := 'select archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time from pg_stat_archiver; select pg_walfile_name(pg_current_wal_lsn()); '
+    || 'select occurred_at, outcome, details ->> ''error'' from compliance.audit_logs where action = ''backup.archive_checked'' and details ->> ''written_by'' = ''compliance.record_archive_check'' order by id desc limit 1';
   if current_setting('archive_mode') = 'off' or pg_catalog.pg_is_in_recovery() then
     status := 'not_applicable';
     measured := jsonb_build_object('archive_mode', current_setting('archive_mode'));
@@ -7382,8 +7421,17 @@ begin
     'unarchived_bytes', v_at_risk,
     'archive_failing', v_failing, 'last_archived_wal', v_archiver.last_archived_wal, 'last_archived_time', v_archiver.last_archived_time,
     'last_failed_wal', v_archiver.last_failed_wal, 'last_failed_time', v_archiver.last_failed_time, 'failed_count', v_archiver.failed_count);
-  status := case when v_failing or v_lag > v_limit then 'fail' else 'pass' end;
+  -- pgBackRest's own archive check, as the worker last ran it (pgbackrest check, before the daily
+  -- checks): a segment pg_stat_archiver counts as archived must also be found in the repository
+  select * into v_check from compliance.audit_logs a
+   where a.action = 'backup.archive_checked' and a.details ->> 'written_by' = 'compliance.record_archive_check'
+     and a.occurred_at > now() - interval '2 days'
+   order by a.id desc limit 1;
+  measured := measured || jsonb_build_object('pgbackrest_check', case when v_check.id is not null
+    then jsonb_build_object('at', v_check.occurred_at, 'ok', v_check.outcome = 'success') end);
+  status := case when v_failing or v_lag > v_limit or v_check.outcome = 'failure' then 'fail' else 'pass' end;
   detail := case
+    when v_check.outcome = 'failure' and not v_failing then format('pgBackRest''s archive check failed at %s: %s', v_check.occurred_at, v_check.details ->> 'error')
     when v_failing then format('archive_command is failing (last failure %s on %s): WAL since %s would be lost with the server',
                                v_archiver.last_failed_time, v_archiver.last_failed_wal, coalesce(v_archiver.last_archived_time::text, 'the start'))
     when status = 'fail' then format('WAL written over the last %s has not reached the archive (%s completed segment(s) waiting), longer than %s', v_lag, v_unarchived, v_limit)
@@ -7398,7 +7446,7 @@ ALTER FUNCTION compliance_private.check_wal_archive_lag(context jsonb) OWNER TO 
 -- Name: FUNCTION check_wal_archive_lag(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_wal_archive_lag(context jsonb) IS 'Compliance check (the seeds'' RPO of 1 hour): continuous WAL archiving keeps up. From pg_stat_archiver: fails while archive_command fails, or when WAL written since the last archived segment is older than wal_archive_max_lag (5 minutes); measured lag_seconds bounds what losing the server now would lose (unarchived_bytes of WAL since the archive''s end). not_applicable with archive_mode off (the embedded default) or on a standby.';
+COMMENT ON FUNCTION compliance_private.check_wal_archive_lag(context jsonb) IS 'Compliance check (the seeds'' RPO of 1 hour): continuous WAL archiving keeps up. From pg_stat_archiver: fails while archive_command fails, or when WAL written since the last archived segment is older than wal_archive_max_lag (5 minutes); and from pgBackRest: fails when its archive check (pgbackrest check, which the worker runs before the daily checks, compliance.record_archive_check) last failed within two days; measured lag_seconds bounds what losing the server now would lose (unarchived_bytes of WAL since the archive''s end). not_applicable with archive_mode off (the embedded default) or on a standby.';
 
 --
 -- Name: check_worker_heartbeat(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -14912,6 +14960,13 @@ REVOKE ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, 
 GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) TO compliance_worker;
 GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) TO compliance_dpo;
 GRANT ALL ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) TO compliance_auditor;
+
+--
+-- Name: FUNCTION record_archive_check(ok boolean, error text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_archive_check(ok boolean, error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_archive_check(ok boolean, error text) TO compliance_worker;
 
 --
 -- Name: FUNCTION record_backup(result jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner

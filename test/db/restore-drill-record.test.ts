@@ -39,11 +39,15 @@ describe('restore drills as the database records them', () => {
     expect(check.detail).toMatch(/^no restore drill is recorded/);
   });
 
-  it('is the worker\'s to record: the app, the DPO and the auditor are refused (42501), and log_event refuses backup.drill (RSRVD)', async () => {
+  it('is the worker\'s to record, with pgBackRest\'s archive check: the app, the DPO and the auditor are refused (42501), and log_event refuses backup.drill (RSRVD)', async () => {
     for (const role of ['compliance_app', 'compliance_dpo', 'compliance_auditor'] as const) {
       await expect(db.as(role, dpo, (tx) => tx`select compliance.record_restore_drill('{}'::jsonb)`)).rejects.toMatchObject({ code: '42501' });
     }
     await expect(db.admin`select compliance.log_event('backup.drill', 'soc2')`).rejects.toMatchObject({ code: 'RSRVD' });
+    // nor may they say pgBackRest's archive check passed
+    for (const role of ['compliance_app', 'compliance_dpo', 'compliance_auditor'] as const) {
+      await expect(db.as(role, dpo, (tx) => tx`select compliance.record_archive_check(true)`)).rejects.toMatchObject({ code: '42501' });
+    }
   });
 
   it('refuses a passed drill whose restored seal this database never made, or holds with another hash (DRLSL)', async () => {

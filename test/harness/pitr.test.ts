@@ -18,6 +18,7 @@ import { ANCHOR_FILE, readAnchors, toAnchorKey } from '../../core/anchors/anchor
 import { publishAnchorWith } from '../../core/anchors/publish.js';
 import { restoreDrill } from '../../core/backups/restore-drill.js';
 import { takeBackup } from '../../core/backups/take-backup.js';
+import { takeInventory } from '../../core/backups/inventory.js';
 import { freePort } from '../../db/embedded.js';
 import { MachineCluster, ownedDirectory } from '../../db/machine-cluster.js';
 import { until } from '../provision/until.js';
@@ -154,6 +155,41 @@ describe('point-in-time recovery with pgBackRest', () => {
       expect(verdict!.problems).toEqual([]);
       expect(verdict!.ok).toBe(true);
     } finally {
+      await db.end({ timeout: 5 });
+    }
+  });
+});
+
+describe('what pgBackRest says, recorded before the daily checks', () => {
+  it('records every backup pgbackrest info lists once, and fails wal_archive_lag while pgbackrest check fails', async () => {
+    if (!primary.running()) primary.start();
+    const db = connect(primary);
+    const client = new pg.Client({ connectionString: primary.url('pgcomply') });
+    await client.connect();
+    try {
+      // taken by hand, outside the worker: the inventory finds it
+      pgbackrest('--type=diff', 'backup');
+      const listed = JSON.parse(pgbackrest('--output=json', 'info'))[0].backup as { label: string }[];
+      expect(await takeInventory(client, archived.tool)).toEqual({ backups_listed: listed.length, archive_check: { ok: true } });
+      expect(await takeInventory(client, archived.tool)).toMatchObject({ archive_check: { ok: true } });
+      const recorded = await db`select resource_id, count(*)::int as n from compliance.audit_logs
+        where action = 'backup.taken' and details ->> 'written_by' = 'compliance.record_backup' group by resource_id`;
+      expect(recorded.map((r) => r.resource_id).sort()).toEqual(listed.map((b) => b.label).sort());
+      expect(recorded.every((r) => r.n === 1)).toBe(true);
+      const [age] = await asDpo(db, (tx) => tx`select status, measured from compliance.run_compliance_checks('demand') where check_name = 'backup_age'`);
+      expect(age).toMatchObject({ status: 'pass', measured: { pgbackrest_label: listed.at(-1)!.label } });
+
+      // a repository pgBackRest cannot reach: its archive check fails, and so does wal_archive_lag
+      const unreachable = await takeInventory(client, { ...archived.tool, stanza: 'no_such_stanza' });
+      expect(unreachable.archive_check.ok).toBe(false);
+      const lag = async () => (await asDpo(db, (tx) => tx`select status, measured, detail from compliance.run_compliance_checks('demand') where check_name = 'wal_archive_lag'`))[0]!;
+      const failing = await lag();
+      expect(failing).toMatchObject({ status: 'fail', measured: { archive_failing: false, pgbackrest_check: { ok: false } } });
+      expect(failing.detail).toMatch(/^pgBackRest's archive check failed at .*: ERROR: \[\d+\]/);
+      await takeInventory(client, archived.tool);
+      expect(await lag()).toMatchObject({ status: 'pass', measured: { pgbackrest_check: { ok: true } } });
+    } finally {
+      await client.end();
       await db.end({ timeout: 5 });
     }
   });
