@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Sql } from 'postgres';
 import { runningEmbeddedUrl } from '../db/local-cluster.js';
 import { pepperParameters } from '../db/pepper.js';
+import { splitHosts } from '../db/hosts.js';
 import { existingMasterKeys, existingTombstoneKeyring, loginUrlOn } from '../core/boot.js';
 import { connect } from '../db/tls.js';
 import { loadConfig } from '../core/config.js';
@@ -41,8 +42,9 @@ export async function adminUrl(options: GlobalOptions): Promise<string> {
 
 /** host:port of a URL, for the one line an unreachable database gets */
 export function whereIs(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname}:${parsed.port || '5432'}`;
+  const { single, hosts } = splitHosts(url);
+  const parsed = new URL(single);
+  return hosts ?? `${parsed.hostname}:${parsed.port || '5432'}`;
 }
 
 /** a direct connection with the admin URL (from adminUrl), for what reads the tables themselves (pgcomply verify) */

@@ -6,6 +6,8 @@
  * connect as their own login roles on the same host and database, each with the
  * password DB_LOGIN_PASSWORD, unless SERVER_DATABASE_URL / WORKER_DATABASE_URL say otherwise.
  */
+import { endpointsOf, joinHosts, splitHosts } from './hosts.js';
+
 export const LOGIN_ROLES = {
   migrator: 'pgcomply_migrator',
   server: 'pgcomply_server',
@@ -16,10 +18,15 @@ export type LoginRole = keyof typeof LOGIN_ROLES;
 
 export const DEVELOPMENT_LOGIN_PASSWORD = 'pgcomply-development-only';
 
-export function parseDatabaseUrl(raw: string, name = 'DATABASE_URL'): URL {
+/** a database URL; a multi-host one (db/hosts.ts) keeps its host list beside the first host's URL */
+export type DatabaseUrl = URL & { readonly hostList?: string | null };
+
+export function parseDatabaseUrl(raw: string, name = 'DATABASE_URL'): DatabaseUrl {
   let url: URL;
+  const { single, hosts } = splitHosts(raw);
   try {
-    url = new URL(raw);
+    url = new URL(single);
+    if (hosts) endpointsOf(hosts);
   } catch {
     throw new Error(`${name} is not a valid URL; expected postgres://user:password@host:5432/database`);
   }
@@ -28,22 +35,22 @@ export function parseDatabaseUrl(raw: string, name = 'DATABASE_URL'): URL {
   }
   if (!url.hostname) throw new Error(`${name} has no host; expected postgres://user:password@host:5432/database`);
   if (databaseName(url) === '') throw new Error(`${name} names no database; add /database to the URL`);
-  return url;
+  return Object.assign(url, { hostList: hosts });
 }
 
 export function databaseName(url: URL): string {
   return decodeURIComponent(url.pathname.replace(/^\//, ''));
 }
 
-export function withDatabase(url: URL, database: string): string {
+export function withDatabase(url: DatabaseUrl, database: string): string {
   const copy = new URL(url.toString());
   copy.pathname = `/${encodeURIComponent(database)}`;
-  return copy.toString();
+  return joinHosts(copy.toString(), url.hostList ?? null);
 }
 
-export function loginRoleUrl(adminUrl: URL, role: LoginRole, password: string): string {
+export function loginRoleUrl(adminUrl: DatabaseUrl, role: LoginRole, password: string): string {
   const copy = new URL(adminUrl.toString());
   copy.username = LOGIN_ROLES[role];
   copy.password = encodeURIComponent(password);
-  return copy.toString();
+  return joinHosts(copy.toString(), adminUrl.hostList ?? null);
 }

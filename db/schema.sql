@@ -774,6 +774,37 @@ ALTER FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) 
 COMMENT ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) IS 'The worker takes up to max_rows due alerts for delivery, leasing each for lease_seconds (an alert whose worker dies is due again when the lease ends) and counting the attempt. Commit the claim before delivering. Worker role only. Errors: BADRG.';
 
 --
+-- Name: claim_request_key(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.claim_request_key(key text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if key is null or length(key) not between 8 and 200 then
+    perform compliance_private.raise_error('BADRG', 'an Idempotency-Key has 8 to 200 characters (a UUID will do)');
+  end if;
+  -- the actor's id and the key, digested: the table names no one, and one actor's key is not another's
+  insert into compliance_private.request_keys (key_digest)
+  values (sha256(convert_to(coalesce(compliance.current_actor(), '') || chr(31) || key, 'UTF8')))
+  on conflict on constraint request_keys_pkey do nothing;
+  if not found then
+    perform compliance_private.raise_error('RPLAY', 'this request (its Idempotency-Key) was applied already; it is not applied again',
+      'Nothing to do: the first attempt committed. Use a new key for a new request.');
+  end if;
+end;
+$$;
+
+ALTER FUNCTION compliance.claim_request_key(key text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION claim_request_key(key text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.claim_request_key(key text) IS 'Called in an API request''s transaction when the client sent an Idempotency-Key: records the key (digested with the actor''s id) in the same transaction as the request''s writes, so a retry after an unknown outcome (a failover while committing) is refused with RPLAY when the first attempt committed, and applied when it did not. Keys are forgotten after a day (compliance.forget_request_keys). Errors: BADRG, RPLAY.';
+
+--
 -- Name: breaches; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -2154,6 +2185,26 @@ ALTER FUNCTION compliance.find_subjects(query text, max_rows integer) OWNER TO c
 --
 
 COMMENT ON FUNCTION compliance.find_subjects(query text, max_rows integer) IS 'DPO: subjects whose user id, username or e-mail address contains query (2 to 320 characters, matched literally, case-insensitive), at most max_rows (1 to 100), with an active legal hold and the number of open requests. Audited as subject.searched with the number of rows (never the query, which may be personal data). Errors: BADRG.';
+
+--
+-- Name: forget_request_keys(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.forget_request_keys() RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  with forgotten as (delete from compliance_private.request_keys k where k.claimed_at < now() - interval '1 day' returning 1)
+  select count(*) from forgotten;
+$$;
+
+ALTER FUNCTION compliance.forget_request_keys() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION forget_request_keys(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.forget_request_keys() IS 'Forgets Idempotency-Keys claimed more than a day ago (a client retries within minutes); the worker calls it daily with partition maintenance. Returns how many. For the worker.';
 
 --
 -- Name: reports; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -11738,6 +11789,38 @@ COMMENT ON COLUMN compliance_private.refusal_windows.refusals IS 'How many reque
 COMMENT ON COLUMN compliance_private.refusal_windows.audit_row_id IS 'The audit row written for the first refusal of the minute.';
 
 --
+-- Name: request_keys; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.request_keys (
+    key_digest bytea NOT NULL,
+    claimed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT request_keys_digest_length CHECK ((octet_length(key_digest) = 32))
+);
+
+ALTER TABLE ONLY compliance_private.request_keys FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.request_keys OWNER TO compliance_owner;
+
+--
+-- Name: TABLE request_keys; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.request_keys IS 'Idempotency-Keys API requests claimed (compliance.claim_request_key), as sha256(actor id, key): no one is named. Forgotten after a day.';
+
+--
+-- Name: COLUMN request_keys.key_digest; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.request_keys.key_digest IS 'sha256 of the actor''s id, a unit separator and the client''s Idempotency-Key.';
+
+--
+-- Name: COLUMN request_keys.claimed_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.request_keys.claimed_at IS 'When the request that carried the key committed.';
+
+--
 -- Name: settings; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -12278,6 +12361,13 @@ ALTER TABLE ONLY compliance_private.refusal_windows
     ADD CONSTRAINT refusal_windows_pkey UNIQUE NULLS NOT DISTINCT (client_ip, reason, window_start);
 
 --
+-- Name: request_keys request_keys_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.request_keys
+    ADD CONSTRAINT request_keys_pkey PRIMARY KEY (key_digest);
+
+--
 -- Name: settings settings_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -12632,6 +12722,12 @@ CREATE INDEX sessions_last_activity_at_idx ON compliance.sessions USING btree (l
 --
 
 CREATE INDEX sessions_user_id_idx ON compliance.sessions USING btree (user_id, last_activity_at DESC);
+
+--
+-- Name: request_keys_claimed_at_idx; Type: INDEX; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE INDEX request_keys_claimed_at_idx ON compliance_private.request_keys USING btree (claimed_at);
 
 --
 -- Name: jobs_main_index; Type: INDEX; Schema: graphile_worker; Owner: pgcomply_worker
@@ -14064,6 +14160,18 @@ CREATE POLICY owner_routines ON compliance_private.phi_access_review_progress TO
 COMMENT ON POLICY owner_routines ON compliance_private.phi_access_review_progress IS 'Only review_phi_access (SECURITY DEFINER) reads and moves the review''s progress.';
 
 --
+-- Name: request_keys owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.request_keys TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON request_keys; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.request_keys IS 'Only the owner''s routines (claim_request_key, forget_request_keys) read and write the keys. No application role reaches the table.';
+
+--
 -- Name: subject_keys owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -14092,6 +14200,12 @@ COMMENT ON POLICY owner_routines ON compliance_private.worker_heartbeats IS 'The
 --
 
 ALTER TABLE compliance_private.phi_access_review_progress ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: request_keys; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.request_keys ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: subject_keys; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
@@ -14263,6 +14377,17 @@ GRANT ALL ON FUNCTION compliance.check_history(runs integer) TO compliance_audit
 
 REVOKE ALL ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) TO compliance_worker;
+
+--
+-- Name: FUNCTION claim_request_key(key text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.claim_request_key(key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.claim_request_key(key text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.claim_request_key(key text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.claim_request_key(key text) TO compliance_staff;
+GRANT ALL ON FUNCTION compliance.claim_request_key(key text) TO compliance_approver;
+GRANT ALL ON FUNCTION compliance.claim_request_key(key text) TO compliance_auditor;
 
 --
 -- Name: TABLE breaches; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -14691,6 +14816,13 @@ GRANT ALL ON FUNCTION compliance.export_subject(user_id text, kind text) TO comp
 
 REVOKE ALL ON FUNCTION compliance.find_subjects(query text, max_rows integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.find_subjects(query text, max_rows integer) TO compliance_dpo;
+
+--
+-- Name: FUNCTION forget_request_keys(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.forget_request_keys() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.forget_request_keys() TO compliance_worker;
 
 --
 -- Name: TABLE reports; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -7,12 +7,16 @@
  */
 import { readFileSync } from 'node:fs';
 import postgres, { type Options, type Sql } from 'postgres';
+import { joinHosts, splitHosts } from './hosts.js';
+
+/** the URL's parameters (a multi-host URL's too) */
+const paramsOf = (url: string) => new URL(splitHosts(url).single).searchParams;
 
 const ENCRYPTED = new Set(['require', 'verify-ca', 'verify-full']);
 
 /** whether a connection string asks for an encrypted connection */
 export function requiresTls(url: string): boolean {
-  return ENCRYPTED.has(new URL(url).searchParams.get('sslmode') ?? '');
+  return ENCRYPTED.has(paramsOf(url).get('sslmode') ?? '');
 }
 
 /**
@@ -22,7 +26,7 @@ export function requiresTls(url: string): boolean {
  * checks no certificate, so a machine in the middle reads everything.
  */
 export function refuseUnencrypted(name: string, url: string): void {
-  const params = new URL(url).searchParams;
+  const params = paramsOf(url);
   if (!requiresTls(url)) {
     throw new Error(`REQUIRE_TLS=true: ${name} must ask for TLS, e.g. ?sslmode=verify-full&sslrootcert=/path/to/ca.pem`);
   }
@@ -37,7 +41,9 @@ export function refuseUnencrypted(name: string, url: string): void {
  * an option
  */
 export function connect(url: string, options: Options<Record<string, never>> = {}): Sql {
-  const parsed = new URL(url);
+  // postgres.js takes the host list itself (and target_session_attrs); the rest reads the first host's URL
+  const { single, hosts } = splitHosts(url);
+  const parsed = new URL(single);
   const socketDir = parsed.searchParams.get('host');
   if (socketDir?.startsWith('/')) {
     parsed.searchParams.delete('host');
@@ -56,5 +62,5 @@ export function connect(url: string, options: Options<Record<string, never>> = {
   }
   // libpq: require with a root certificate verifies the chain like verify-ca; verify-full checks the host name too
   const ssl = { ca, rejectUnauthorized: true, ...(mode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }) };
-  return postgres(parsed.toString(), { ...options, ssl });
+  return postgres(joinHosts(parsed.toString(), hosts), { ...options, ssl });
 }

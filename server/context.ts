@@ -59,6 +59,7 @@ export async function createRequestContext(deps: ContextDeps, req: AnyRequest, r
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null,
     sessionIdleTimeoutSeconds: deps.sessionIdleTimeoutSeconds,
     assurance: deps.assurance ?? DEFAULT_ASSURANCE,
+    idempotencyKey: typeof header(req, 'idempotency-key') === 'string' ? header(req, 'idempotency-key') as string : null,
     setHeader: res ? (name, value) => { if (!res.headersSent) res.setHeader(name, value); } : undefined,
   };
 }

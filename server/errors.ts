@@ -16,6 +16,7 @@ const BY_SQLSTATE: Record<string, TRPC_ERROR_CODE_KEY> = {
   GRRSN: 'BAD_REQUEST',
   BRNNR: 'BAD_REQUEST',
   DRLSL: 'CONFLICT',
+  RPLAY: 'CONFLICT',
   RVNOT: 'NOT_FOUND',
   RVSLF: 'FORBIDDEN',
   RVSTA: 'CONFLICT',
@@ -93,8 +94,28 @@ export function isRecordedRefusal(error: TRPCError): boolean {
   return error.cause instanceof Refusal && error.cause.recorded;
 }
 
+/**
+ * The database went away under the request (a failover, a restart, a network cut) or the
+ * connection reached a server that no longer accepts writes: no fault of the request, and worth
+ * trying again in seconds.
+ */
+const UNAVAILABLE_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET',
+  'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '25006', '08000', '08001', '08003', '08004', '08006']);
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNAVAILABLE_CODES.has(code);
+}
+
+/** seconds a client waits before trying again after a 503 (a Patroni failover takes a few) */
+export const RETRY_AFTER_SECONDS = 2;
+
 export function toTRPCError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
+  if (isDatabaseUnavailable(error)) {
+    return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `the database is unavailable for a moment (a failover or a restart); try again in ${RETRY_AFTER_SECONDS} seconds, with the same Idempotency-Key`,
+      cause: error instanceof Error ? error : undefined });
+  }
   // the refusal itself is the cause: it carries the SQLSTATE (sqlStateOf) and whether it is recorded
   if (error instanceof Refusal) return new TRPCError({ code: BY_REFUSAL[error.kind], message: error.message, cause: error });
   if (isPostgresError(error)) {

@@ -7,6 +7,7 @@ import { run, type Runner, type TaskList, type WorkerEvents } from 'graphile-wor
 import pg from 'pg';
 import { waitOutConnectionLoss } from './cron-pool.js';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
+import { writablePool } from '../db/writable-pg.js';
 import { backup } from './tasks/backup.js';
 import { type RestoreDrills, restoreDrillTask } from './tasks/restore-drill.js';
 import type { PgBackRest } from '../core/backups/take-backup.js';
@@ -87,7 +88,8 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
   const concurrency = options.concurrency ?? 2;
   // our own pool, so a connection the server ends (its shutdown, a failover,
   // pg_terminate_backend) is one log line and a reconnect, never an unhandled 'error' event
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: concurrency + 2 });
+  // a multi-host URL's connections go to the host that accepts writes (db/writable-pg.ts)
+  const pool = writablePool(options.connectionString, { max: concurrency + 2 });
   pool.on('error', reportClosedConnection);
   const cronQueries = waitOutConnectionLoss(pool);
   // and one a job loop holds checked out: the loop's next query then fails and is retried

@@ -10,7 +10,7 @@ import { printResult, progress } from '../output.js';
 import { adminConnection, adminUrl, UsageError } from '../session.js';
 import type { Cli } from '../program.js';
 import { Option } from 'commander';
-import pg from 'pg';
+import { writableClient } from '../../db/writable-pg.js';
 import path from 'node:path';
 import { ANCHOR_FILE, readAnchors } from '../../core/anchors/anchors.js';
 import { restoreDrill } from '../../core/backups/restore-drill.js';
@@ -132,7 +132,7 @@ export function registerBackup(cli: Cli): void {
       const keyring = await readKeyring(drills.pepper).catch((error: Error) => {
         throw new UsageError(`the tombstone pepper, which the erasure journal needs: ${error.message}`);
       });
-      const live = new pg.Client({ connectionString: await adminUrl(cli.globals()), application_name: 'pgcomply-backup-drill' });
+      const live = writableClient(await adminUrl(cli.globals()), { application_name: 'pgcomply-backup-drill' });
       await live.connect();
       const bar = progress(5, 'check the repository, restore, recover, replay erasures, verify');
       try {

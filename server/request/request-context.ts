@@ -16,6 +16,8 @@ export interface RequestContext {
   sessionIdleTimeoutSeconds: number;
   /** what a token must prove for a privileged role; unset where no token authenticates (the CLI's database login) */
   assurance?: Assurance;
+  /** the client's Idempotency-Key header: claimed in the request's transaction, so a retry is applied once */
+  idempotencyKey?: string | null;
   /** sets a header on the response (the step-up challenge), where there is one */
   setHeader?: (name: string, value: string) => void;
 }

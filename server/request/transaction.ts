@@ -6,7 +6,7 @@ import { TRPCError } from '@trpc/server';
 import type { ReservedSql } from 'postgres';
 import { type Authentication, authenticationOf, InsufficientAuthentication, requireAssurance } from '../auth/assurance.js';
 import type { Identity } from '../auth/verify.js';
-import { isRecordedRefusal, sqlStateOf, toTRPCError } from '../errors.js';
+import { isDatabaseUnavailable, isRecordedRefusal, RETRY_AFTER_SECONDS, sqlStateOf, toTRPCError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 import { recordRefusal } from './refusals.js';
 import { closeExpiredSession } from './session-expiry.js';
@@ -58,6 +58,16 @@ export async function inRequestTransaction<R extends { ok: boolean }>(ctx: Reque
     } catch (error) {
       const mapped = toTRPCError(error);
       if (attempt < MAX_ATTEMPTS && RETRYABLE.has(sqlStateOf(mapped) ?? '')) continue;
+      if (mapped.code === 'SERVICE_UNAVAILABLE') {
+        // lost before COMMIT went out: nothing was applied, so it is run again once the pool has
+        // found the new primary; lost while committing: only the client (with its key) may retry
+        if (!(error instanceof CommitOutcomeUnknown) && attempt < MAX_UNAVAILABLE_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+          continue;
+        }
+        ctx.setHeader?.('retry-after', String(RETRY_AFTER_SECONDS));
+        throw mapped;
+      }
       if (mapped.code === 'INTERNAL_SERVER_ERROR') ctx.log.error({ err: error }, 'request failed');
       // a master key that is missing or wrong is the operator's to fix: say so where they look
       if (sqlStateOf(mapped) === 'PHIKY') ctx.log.error({ sqlstate: 'PHIKY' }, mapped.message);
@@ -75,6 +85,17 @@ export async function inRequestTransaction<R extends { ok: boolean }>(ctx: Reque
 
 const MAX_ATTEMPTS = 3;
 const RETRYABLE = new Set(['40001', '40P01']);
+/** a request lost to a failover before its COMMIT is run again for about five seconds, then answered 503 */
+const MAX_UNAVAILABLE_ATTEMPTS = 6;
+
+/** the connection was lost after COMMIT was sent: the transaction may or may not have committed */
+class CommitOutcomeUnknown extends Error {
+  readonly code: string;
+  constructor(readonly lost: unknown) {
+    super('the connection was lost while committing');
+    this.code = (lost as { code?: string }).code ?? 'CONNECTION_CLOSED';
+  }
+}
 
 async function runTransaction<R extends { ok: boolean }>(
   ctx: RequestContext, identity: Identity, role: DatabaseRole, authentication: Authentication | null, procedure: (tx: ReservedSql) => Promise<R>,
@@ -89,6 +110,8 @@ async function runTransaction<R extends { ok: boolean }>(
            ${ctx.userAgent}, ${identity.sessionId}::uuid, make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}),
            ${identity.username ?? null}, ${identity.email ?? null}, ${identity.name ?? null},
            ${authentication ? JSON.stringify(authentication) : null}::text::jsonb)`,
+      // a retried request is applied once: its key is claimed in the transaction that applies it
+      ...(ctx.idempotencyKey ? [tx`select compliance.claim_request_key(${ctx.idempotencyKey})`] : []),
       ...(role === 'compliance_app' ? [] : [tx.unsafe(`set local role ${role}`)]),
     ]);
     const result = await procedure(tx);
@@ -98,7 +121,12 @@ async function runTransaction<R extends { ok: boolean }>(
       if (isRecordedRefusal(error)) await tx`commit`;
       throw error.code === 'INTERNAL_SERVER_ERROR' && error.cause ? error.cause : error;
     }
-    await tx`commit`;
+    try {
+      await tx`commit`;
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw new CommitOutcomeUnknown(error);
+      throw error;
+    }
     return result;
   } catch (error) {
     await tx`rollback`.catch(() => undefined);

@@ -1,4 +1,7 @@
-/** Creates the audit log's monthly partitions three months ahead, so no row lands in the default partition. */
+/**
+ * Daily upkeep: the audit log's monthly partitions created three months ahead, so no row lands in
+ * the default partition, and the Idempotency-Keys older than a day forgotten.
+ */
 import type { Task } from 'graphile-worker';
 import { z } from 'zod';
 import { workerLog } from '../log.js';
@@ -8,5 +11,6 @@ const payload = z.object({ months_ahead: z.number().int().min(1).max(24).default
 export const partitionMaintenance: Task = async (raw, helpers) => {
   const input = payload.parse(raw ?? {});
   const { rows } = await helpers.query<{ created: string }>('select compliance.ensure_audit_partitions($1) as created', [input.months_ahead]);
-  workerLog.info({ task: 'partition_maintenance', created: rows.map((r) => r.created) }, 'audit partitions ensured');
+  const { rows: [forgotten] } = await helpers.query<{ n: string }>('select compliance.forget_request_keys() as n');
+  workerLog.info({ task: 'partition_maintenance', created: rows.map((r) => r.created), request_keys_forgotten: Number(forgotten!.n) }, 'audit partitions ensured, old request keys forgotten');
 };
