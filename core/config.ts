@@ -41,6 +41,7 @@ const schema = z.object({
   PGBACKREST_CONFIG: z.string().min(1).optional(),
   PGBACKREST_COMMAND: z.string().min(1).default('pgbackrest'),
   BACKUP_DRILL_DIR: z.string().min(1).optional(),
+  REPLICA_DATABASE_URL: databaseUrl('REPLICA_DATABASE_URL'),
   MFA_AMR_VALUES: z.string().default('mfa,otp,hwk,swk'),
   MFA_ACR_VALUES: z.string().default(''),
   MFA_ROLES: z.string().default('dpo,staff,approver,auditor'),

@@ -7,7 +7,27 @@
  */
 import { readFileSync } from 'node:fs';
 import postgres, { type Options, type Sql } from 'postgres';
-import { joinHosts, splitHosts } from './hosts.js';
+import net from 'node:net';
+import { endpointsOf, splitHosts } from './hosts.js';
+import { findWritableHost } from './writable-pg.js';
+
+/** how long a new connection waits for a primary to appear among the hosts (Patroni promotes within seconds) */
+const FAILOVER_WAIT_MS = 10_000;
+
+/** a TCP socket once it is connected: postgres.js writes its startup message on a given socket at once */
+function connectedSocket(host: string, port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, host);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** seconds before a pool connection is made again after a failure: doubling from 50 ms, at most 1 s */
+const RECONNECT_BACKOFF = (retries: number) => Math.min(0.05 * 2 ** retries, 1);
 
 /** the URL's parameters (a multi-host URL's too) */
 const paramsOf = (url: string) => new URL(splitHosts(url).single).searchParams;
@@ -41,8 +61,33 @@ export function refuseUnencrypted(name: string, url: string): void {
  * an option
  */
 export function connect(url: string, options: Options<Record<string, never>> = {}): Sql {
-  // postgres.js takes the host list itself (and target_session_attrs); the rest reads the first host's URL
   const { single, hosts } = splitHosts(url);
+  if (hosts) {
+    // postgres.js's own multi-host connect can write to a connection it has just closed while a
+    // primary fails over (postgres 3.4): each new connection asks db/writable-pg.ts for the host
+    // that takes writes, and gets a socket to it
+    const endpoints = endpointsOf(hosts);
+    const parsed = new URL(single);
+    parsed.searchParams.delete('target_session_attrs');
+    const socket = async () => {
+      // during a failover no host takes writes for a few seconds: wait for the new primary
+      const deadline = Date.now() + FAILOVER_WAIT_MS;
+      for (;;) {
+        try {
+          const { host, port } = await findWritableHost(single, endpoints);
+          return await connectedSocket(host, port);
+        } catch {
+          // never a rejection: postgres.js (3.4) keeps a connection whose socket function threw
+          // in its connecting queue for good. A socket to the first host fails or is refused the
+          // ordinary way, and postgres.js connects again after its backoff
+          if (Date.now() > deadline) return net.connect(endpoints[0]!.port, endpoints[0]!.host);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+    };
+    // postgres.js takes `socket` (a function giving the connection's socket), its types do not say so
+    return connect(parsed.toString(), { ...options, socket } as Options<Record<string, never>>);
+  }
   const parsed = new URL(single);
   const socketDir = parsed.searchParams.get('host');
   if (socketDir?.startsWith('/')) {
@@ -50,6 +95,8 @@ export function connect(url: string, options: Options<Record<string, never>> = {
     return connect(parsed.toString(), { ...options, host: socketDir, port: Number(parsed.port || 5432) });
   }
   const rootCert = parsed.searchParams.get('sslrootcert');
+  // after a failover the pool reconnects within a second, not after postgres.js's growing backoff (up to 20 s)
+  options = { backoff: RECONNECT_BACKOFF, ...options };
   if (!rootCert || rootCert === 'system') return postgres(url, options);
   const mode = parsed.searchParams.get('sslmode') ?? 'verify-full';
   parsed.searchParams.delete('sslrootcert');
@@ -62,5 +109,5 @@ export function connect(url: string, options: Options<Record<string, never>> = {
   }
   // libpq: require with a root certificate verifies the chain like verify-ca; verify-full checks the host name too
   const ssl = { ca, rejectUnauthorized: true, ...(mode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }) };
-  return postgres(joinHosts(parsed.toString(), hosts), { ...options, ssl });
+  return postgres(parsed.toString(), { ...options, ssl });
 }

@@ -3,9 +3,10 @@ import type { Sql } from 'postgres';
 import { anchorFindingsIn, anchorRecord, appendAnchor, journalSince, readAnchors, signAnchor, signatureHolds } from '../../core/anchors/anchors.js';
 import { anchorKeyOf, loadConfig } from '../../core/config.js';
 import { verifyInDatabase } from '../../core/verify/in-database.js';
+import { standbyLag } from '../../core/verify/standby.js';
 import { type Verdict, verifyIndependently } from '../../core/verify/verifier.js';
 import { printResult, progress } from '../output.js';
-import { adminConnection, adminUrl, UsageError } from '../session.js';
+import { adminConnection, adminUrl, UsageError, whereIs } from '../session.js';
 import type { Cli } from '../program.js';
 
 export function registerChain(cli: Cli): void {
@@ -26,8 +27,16 @@ export function registerChain(cli: Cli): void {
     .option('--anchors <file>', 'an anchor log written by pgcomply anchor or the worker (ANCHOR_DIR)')
     .option('--sql', 'ask compliance.verify_audit_log() inside the database instead')
     .option('--since-checkpoint', 'only what was sealed after the last passing verification the chain records (as the daily check does)')
-    .action(async (options: { anchors?: string; sql?: boolean; sinceCheckpoint?: boolean }) => {
-      const url = await adminUrl(cli.globals());
+    .option('--replica <url>', 'verify on this hot standby instead of the primary (REPLICA_DATABASE_URL), so verification does not load the primary; says how far behind the standby was')
+    .action(async (options: { anchors?: string; sql?: boolean; sinceCheckpoint?: boolean; replica?: string }) => {
+      const primaryUrl = await adminUrl(cli.globals());
+      const replicaUrl = options.replica ?? loadConfig().REPLICA_DATABASE_URL;
+      const url = replicaUrl ?? primaryUrl;
+      // measured before the rows are read: what the verification saw is the primary's chain as of then
+      const lag = replicaUrl ? await standbyLag(replicaUrl, primaryUrl).catch((error: Error) => {
+        throw new UsageError(`cannot reach the replica at ${whereIs(replicaUrl)}: ${error.message}`);
+      }) : undefined;
+      if (lag && !lag.standby) throw new UsageError(`${whereIs(replicaUrl!)} is not a standby (pg_is_in_recovery() is false): give the standby's URL, or leave --replica out`);
       const sql = await adminConnection(url);
       try {
         const verdict = options.sql
@@ -44,7 +53,8 @@ export function registerChain(cli: Cli): void {
         if (problems.length > 0) process.exitCode = cli.EXIT.finding;
         printResult({ ok: problems.length === 0, verifier: options.sql ? 'sql' : 'independent',
           incremental: (verdict as { incremental?: boolean }).incremental ?? false, seals_checked: verdict.seals_checked,
-          rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows, anchors_checked: anchorsChecked, problems, notes: verdict.notes }, Boolean(cli.globals().json));
+          rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows, anchors_checked: anchorsChecked, problems, notes: verdict.notes,
+          ...(lag ? { verified_on: 'standby', standby_lag: lag } : {}) }, Boolean(cli.globals().json));
       } finally {
         await sql.end({ timeout: 5 });
       }

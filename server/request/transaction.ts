@@ -6,7 +6,7 @@ import { TRPCError } from '@trpc/server';
 import type { ReservedSql } from 'postgres';
 import { type Authentication, authenticationOf, InsufficientAuthentication, requireAssurance } from '../auth/assurance.js';
 import type { Identity } from '../auth/verify.js';
-import { isDatabaseUnavailable, isRecordedRefusal, RETRY_AFTER_SECONDS, sqlStateOf, toTRPCError } from '../errors.js';
+import { isConnectionLost, isDatabaseUnavailable, isRecordedRefusal, RETRY_AFTER_SECONDS, sqlStateOf, toTRPCError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 import { recordRefusal } from './refusals.js';
 import { closeExpiredSession } from './session-expiry.js';
@@ -52,6 +52,7 @@ export async function inRequestTransaction<R extends { ok: boolean }>(ctx: Reque
   // one connection, one transaction: committed only when the procedure succeeds. A
   // deadlock or serialization failure is the database asking for the whole transaction to
   // run again; after the last attempt the client gets 409.
+  const started = Date.now();
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await runTransaction(ctx, identity, role, authentication, (tx) => next({ ctx: { tx, identity } }));
@@ -61,8 +62,8 @@ export async function inRequestTransaction<R extends { ok: boolean }>(ctx: Reque
       if (mapped.code === 'SERVICE_UNAVAILABLE') {
         // lost before COMMIT went out: nothing was applied, so it is run again once the pool has
         // found the new primary; lost while committing: only the client (with its key) may retry
-        if (!(error instanceof CommitOutcomeUnknown) && attempt < MAX_UNAVAILABLE_ATTEMPTS) {
-          await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+        if (!(error instanceof CommitOutcomeUnknown) && Date.now() - started < UNAVAILABLE_RETRY_MS) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 1_000)));
           continue;
         }
         ctx.setHeader?.('retry-after', String(RETRY_AFTER_SECONDS));
@@ -85,8 +86,28 @@ export async function inRequestTransaction<R extends { ok: boolean }>(ctx: Reque
 
 const MAX_ATTEMPTS = 3;
 const RETRYABLE = new Set(['40001', '40P01']);
-/** a request lost to a failover before its COMMIT is run again for about five seconds, then answered 503 */
-const MAX_UNAVAILABLE_ATTEMPTS = 6;
+/** a request lost to a failover before its COMMIT is run again for up to five seconds, then answered 503 */
+const UNAVAILABLE_RETRY_MS = 5_000;
+
+/** how long a request waits for a pooled connection before it is answered 503 */
+const RESERVE_TIMEOUT_MS = 10_000;
+
+/**
+ * A connection from the pool, or CONNECT_TIMEOUT (503) when none comes in time: a pool still
+ * reconnecting after a failover must not hold a request until its client gives up. A connection
+ * that comes later goes straight back.
+ */
+function reserveWithin(sql: RequestContext['sql'], ms: number): Promise<ReservedSql> {
+  const reserving = sql.reserve();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reserving.then((late) => late.release(), () => undefined);
+      reject(Object.assign(new Error(`no database connection within ${ms / 1000} s`), { code: 'CONNECT_TIMEOUT' }));
+    }, ms);
+  });
+  return Promise.race([reserving, timeout]).finally(() => clearTimeout(timer));
+}
 
 /** the connection was lost after COMMIT was sent: the transaction may or may not have committed */
 class CommitOutcomeUnknown extends Error {
@@ -101,7 +122,8 @@ async function runTransaction<R extends { ok: boolean }>(
   ctx: RequestContext, identity: Identity, role: DatabaseRole, authentication: Authentication | null, procedure: (tx: ReservedSql) => Promise<R>,
 ): Promise<R> {
   // the opening statements go out pipelined in one write; the first failure rejects
-  const tx = await ctx.sql.reserve();
+  const tx = await reserveWithin(ctx.sql, RESERVE_TIMEOUT_MS);
+  let lost = false;
   try {
     await Promise.all([
       tx`begin`,
@@ -129,9 +151,14 @@ async function runTransaction<R extends { ok: boolean }>(
     }
     return result;
   } catch (error) {
-    await tx`rollback`.catch(() => undefined);
+    // a connection that is gone rolled back with the server. postgres.js (3.4) would write the
+    // ROLLBACK to its closed socket, and release() would put the dead connection back in the pool,
+    // where the next query hangs on it and a TypeError escapes every promise: neither is done, and
+    // the pool reconnects it on demand
+    lost = isConnectionLost(error instanceof CommitOutcomeUnknown ? error.lost : error);
+    if (!lost) await tx`rollback`.catch(() => undefined);
     throw error;
   } finally {
-    tx.release();
+    if (!lost) tx.release();
   }
 }
