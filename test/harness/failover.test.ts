@@ -9,25 +9,19 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataKeys } from '../../core/keys/data-keys.js';
-import { createLogger } from '../../core/log.js';
 import { verifyIndependently } from '../../core/verify/verifier.js';
 import { standbyLag } from '../../core/verify/standby.js';
 import { DEVELOPMENT_LOGIN_PASSWORD } from '../../db/connection.js';
 import { pepperParameters } from '../../db/pepper.js';
 import { setupDatabase } from '../../db/setup.js';
 import { connect } from '../../db/tls.js';
-import { createApp } from '../../server/app.js';
 import { signDevelopmentToken } from '../../server/auth/token.js';
-import { createVerifier } from '../../server/auth/verify.js';
-import { createMetrics } from '../../server/metrics.js';
 import { startWorker, type Worker } from '../../worker/runner.js';
-import { testMasterKeys } from '../server/harness.js';
+import { serveApp } from '../server/harness.js';
 import { runPgcomply } from '../provision/pgcomply.js';
 import { until } from '../provision/until.js';
 import { type PatroniCluster as Cluster, PatroniCluster } from './patroni-cluster.js';
@@ -48,17 +42,7 @@ beforeAll(async () => {
   // as server/main.ts connects: db/tls.ts's connect, which finds the host that takes writes
   serverSql = connect(cluster.url('pgcomply_server', DEVELOPMENT_LOGIN_PASSWORD, 'pgcomply'),
     { max: 40, connect_timeout: 5, onnotice: () => undefined, connection: pepperParameters(pepper) });
-  const server = createApp({ sql: serverSql, log: createLogger(process.env.HARNESS_LOG ?? 'silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900,
-    dataKeys: new DataKeys(testMasterKeys()) });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  closeServer = async () => {
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    await serverSql.end({ timeout: 2 });
-  };
+  ({ baseUrl, close: closeServer } = await serveApp(serverSql));
   worker = await startWorker({ connectionString: cluster.url('pgcomply_worker', DEVELOPMENT_LOGIN_PASSWORD, 'pgcomply'), sealIntervalSeconds: 1, pollInterval: 200 });
 }, 600_000);
 

@@ -1,6 +1,6 @@
 /** Runs the real HTTP app against this file's test database, connected as the server login. */
 import type { AddressInfo } from 'node:net';
-import postgres from 'postgres';
+import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll } from 'vitest';
 import { createApp } from '../../server/app.js';
 import { signDevelopmentToken } from '../../server/auth/token.js';
@@ -18,6 +18,27 @@ import type { WebOptions } from '../../server/pages.js';
 export const testMasterKeys = (versions: Record<number, Buffer> = { 1: randomBytes(32) }) =>
   keyRing(new Map(Object.entries(versions).map(([v, key]) => [Number(v), key])));
 
+/**
+ * The real HTTP app on a loopback port, over the given connection, with the development token
+ * verifier; close() stops it and ends the connection.
+ */
+export async function serveApp(sql: Sql, options: { dataKeys?: DataKeys; verifier?: Verifier; web?: WebOptions } = {}): Promise<{ baseUrl: string; close: () => Promise<void> }> {
+  const server = createApp({ sql, log: createLogger(process.env.HARNESS_LOG ?? 'silent'), verifier: options.verifier ?? createVerifier({}), metrics: createMetrics(),
+    sessionIdleTimeoutSeconds: 900, dataKeys: options.dataKeys ?? new DataKeys(testMasterKeys()) }, options.web);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // a request a test left half-sent would hold the server open until headersTimeout
+        server.closeAllConnections();
+      });
+      await sql.end({ timeout: 2 });
+    },
+  };
+}
+
 export function useServer(options: { masterKeys?: MasterKeys; web?: Partial<WebOptions>; verifier?: Verifier } = {}) {
   const db = useTestDatabase();
   const dataKeys = new DataKeys(options.masterKeys ?? testMasterKeys());
@@ -26,22 +47,10 @@ export function useServer(options: { masterKeys?: MasterKeys; web?: Partial<WebO
 
   beforeAll(async () => {
     const sql = postgres(db.loginUrl('server'), { ...quiet, max: 10 });
-    const server = createApp(
-      { sql, log: createLogger(process.env.HARNESS_LOG ?? 'silent'), verifier: options.verifier ?? createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900, dataKeys },
-      // the given properties' descriptors, not their values: a getter may name what starts after the server
-      options.web ? Object.defineProperties({ distDir: WEB_DIST, auth: { mode: 'development' }, sessionIdleTimeoutSeconds: 900 } as WebOptions,
-        Object.getOwnPropertyDescriptors(options.web)) : undefined,
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    close = async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // a request a test left half-sent would hold the server open until headersTimeout
-        server.closeAllConnections();
-      });
-      await sql.end();
-    };
+    // the given properties' descriptors, not their values: a getter may name what starts after the server
+    const web = options.web ? Object.defineProperties({ distDir: WEB_DIST, auth: { mode: 'development' }, sessionIdleTimeoutSeconds: 900 } as WebOptions,
+      Object.getOwnPropertyDescriptors(options.web)) : undefined;
+    ({ baseUrl, close } = await serveApp(sql, { dataKeys, verifier: options.verifier, web }));
   });
   afterAll(() => close());
 

@@ -4,19 +4,13 @@
  * unclaimed. A database that is gone answers 503 with Retry-After, never a 500; one that comes
  * back within seconds serves the request that waited for it.
  */
-import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../core/log.js';
-import { DataKeys } from '../../core/keys/data-keys.js';
-import { createApp } from '../../server/app.js';
 import { signDevelopmentToken } from '../../server/auth/token.js';
-import { createVerifier } from '../../server/auth/verify.js';
-import { createMetrics } from '../../server/metrics.js';
 import { type CuttableProxy, startCuttableProxy } from '../provision/cuttable-proxy.js';
 import { quiet } from '../provision/database.js';
 import { hold } from '../provision/until.js';
-import { testMasterKeys, useServer } from './harness.js';
+import { serveApp, useServer } from './harness.js';
 
 const api = useServer();
 const consent = (token: string, key: string | null, granted = true) => api.call('POST', '/api/v1/users/me/consent', token,
@@ -77,17 +71,11 @@ describe('a database that goes away', () => {
     proxy = await startCuttableProxy({ host: target.hostname, port: Number(target.port) });
     target.hostname = '127.0.0.1';
     target.port = String(proxy.port);
-    const sql = postgres(target.toString(), { ...quiet, max: 4, connect_timeout: 2 });
-    const server = createApp({ sql, log: createLogger('silent'), verifier: createVerifier({}), metrics: createMetrics(), sessionIdleTimeoutSeconds: 900,
-      dataKeys: new DataKeys(testMasterKeys()) });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const proxied = postgres(target.toString(), { ...quiet, max: 4, connect_timeout: 2 });
+    const app = await serveApp(proxied);
+    baseUrl = app.baseUrl;
     close = async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await sql.end({ timeout: 1 });
+      await app.close();
       await proxy.close();
     };
   });
