@@ -13,9 +13,11 @@ export function Profile({ profile }: { profile: ProfileQuery }) {
   const [saved, setSaved] = useState(false);
   const update = useMutation({
     mutationFn: (patch: { username?: string | null; email?: string | null; full_name?: string | null }) => api.me.updateProfile.mutate(patch),
+    // "Saved." once the form shows what was saved: the refetch remounts the form (its key), and
+    // would otherwise wipe what the person typed after seeing "Saved."
     onSuccess: async () => {
-      setSaved(true);
       await client.invalidateQueries({ queryKey: ['me.profile'] });
+      setSaved(true);
     },
   });
   const submit = (event: FormEvent<HTMLFormElement>) => {
