@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { type AnchorKey, loadAnchorKey } from './anchors/anchors.js';
+import type { RestoreDrills } from './backups/restore-drill.js';
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl } from '../db/connection.js';
@@ -84,7 +85,7 @@ export function backupsOf(config: Config): { command: string[]; config?: string;
  * drill): pgBackRest, room for a scratch copy (BACKUP_DRILL_DIR, default the OS temp directory),
  * the tombstone pepper for the erasure journal, and the anchors to check the restored chain by.
  */
-export function drillsOf(config: Config): { tool: NonNullable<ReturnType<typeof backupsOf>>; workDir: string; pepper: PepperSource; anchors: { dir: string; key: AnchorKey } } | undefined {
+export function drillsOf(config: Config): RestoreDrills | undefined {
   const tool = backupsOf(config);
   if (!tool) return undefined;
   const pepper = tombstonePepperSource(config);

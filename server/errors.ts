@@ -94,17 +94,15 @@ export function isRecordedRefusal(error: TRPCError): boolean {
   return error.cause instanceof Refusal && error.cause.recorded;
 }
 
-/**
- * The database went away under the request (a failover, a restart, a network cut) or the
- * connection reached a server that no longer accepts writes: no fault of the request, and worth
- * trying again in seconds.
- */
-const UNAVAILABLE_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET',
-  'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '25006', '08000', '08001', '08003', '08004', '08006']);
-
-/** of those, the ones after which the connection itself is gone */
+/** errors after which the connection itself is gone (a failover, a restart, a network cut) */
 const CONNECTION_LOST_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET',
   'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
+
+/**
+ * Those, and a connection that could not be made or reached a server that no longer accepts
+ * writes: no fault of the request, and worth trying again in seconds.
+ */
+const UNAVAILABLE_CODES = new Set([...CONNECTION_LOST_CODES, '25006', '08001', '08004']);
 
 export function isConnectionLost(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

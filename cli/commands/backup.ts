@@ -11,11 +11,8 @@ import { adminConnection, adminUrl, UsageError } from '../session.js';
 import type { Cli } from '../program.js';
 import { Option } from 'commander';
 import { writableClient } from '../../db/writable-pg.js';
-import path from 'node:path';
-import { ANCHOR_FILE, readAnchors } from '../../core/anchors/anchors.js';
-import { restoreDrill } from '../../core/backups/restore-drill.js';
+import { drillOptionsOf, restoreDrill } from '../../core/backups/restore-drill.js';
 import { drillsOf, loadConfig } from '../../core/config.js';
-import { readKeyring } from '../../db/pepper.js';
 
 interface SetupOptions {
   dataDir: string; port: string; socketDir?: string; stanza: string; repoPath?: string; s3Bucket?: string; s3Endpoint?: string; s3Region?: string; s3CaFile?: string;
@@ -129,16 +126,15 @@ export function registerBackup(cli: Cli): void {
         throw new UsageError(`--to ${options.to} is not a point in time with its zone (e.g. 2026-12-06T14:30:00Z)`);
       }
       if (options.to !== undefined && Date.parse(options.to.replace(' ', 'T')) > Date.now()) throw new UsageError(`--to ${options.to} has not happened yet`);
-      const keyring = await readKeyring(drills.pepper).catch((error: Error) => {
-        throw new UsageError(`the tombstone pepper, which the erasure journal needs: ${error.message}`);
+      const prepared = await drillOptionsOf(drills).catch((error: Error) => {
+        throw new UsageError(error.message);
       });
       const live = writableClient(await adminUrl(cli.globals()), { application_name: 'pgcomply-backup-drill' });
       await live.connect();
       const bar = progress(5, 'check the repository, restore, recover, replay erasures, verify');
       try {
         if (cli.globals().actor) await live.query("select set_config('compliance.actor', $1, false)", [cli.globals().actor]);
-        const outcome = await restoreDrill(live, { tool: drills.tool, workDir: drills.workDir, target: options.to?.trim(), keyring,
-          anchors: { key: drills.anchors.key, log: readAnchors(path.join(drills.anchors.dir, ANCHOR_FILE)) }, onStage: () => bar.tick() });
+        const outcome = await restoreDrill(live, { ...prepared, target: options.to?.trim(), onStage: () => bar.tick() });
         bar.stop();
         if (!outcome.drilled) throw new UsageError('another restore drill is running (the worker\'s, or another pgcomply backup drill): try again when it ends');
         if (!outcome.ok) process.exitCode = cli.EXIT.finding;

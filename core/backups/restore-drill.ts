@@ -13,12 +13,30 @@ import type pg from 'pg';
 import type { Sql } from 'postgres';
 import { freePort } from '../../db/embedded.js';
 import { MachineCluster, ownedDirectory } from '../../db/machine-cluster.js';
-import { pepperParameters } from '../../db/pepper.js';
 import { connect } from '../../db/tls.js';
-import { type Anchor, anchorFindingsIn, type AnchorKey } from '../anchors/anchors.js';
+import { type Anchor, ANCHOR_FILE, anchorFindingsIn, type AnchorKey, readAnchors } from '../anchors/anchors.js';
+import type { AnchorPublishing } from '../anchors/publish.js';
+import { type PepperSource, pepperParameters, readKeyring } from '../../db/pepper.js';
 import { verifyIndependently } from '../verify/verifier.js';
 import { accessProblems, type BackupProblem } from './access-checks.js';
 import { type PgBackRest, runPgBackRest } from './pgbackrest.js';
+
+/** what the configuration says a drill needs (core/config.ts drillsOf): pgBackRest, room, the pepper's source, the anchors */
+export interface RestoreDrills {
+  tool: PgBackRest;
+  workDir: string;
+  pepper: PepperSource;
+  anchors?: AnchorPublishing;
+}
+
+/** the drill's options from the configuration: the pepper read and the anchor log loaded, as the worker and the CLI run it */
+export async function drillOptionsOf(drills: RestoreDrills): Promise<Pick<DrillOptions, 'tool' | 'workDir' | 'keyring' | 'anchors'>> {
+  const keyring = await readKeyring(drills.pepper).catch((error: Error) => {
+    throw new Error(`the tombstone pepper, which the erasure journal needs: ${error.message}`);
+  });
+  const anchors = drills.anchors ? { key: drills.anchors.key, log: readAnchors(path.join(drills.anchors.dir, ANCHOR_FILE)) } : undefined;
+  return { tool: drills.tool, workDir: drills.workDir, keyring, anchors };
+}
 
 export interface DrillOptions {
   tool: PgBackRest;

@@ -3,28 +3,17 @@
  * restored into a scratch cluster, erasures replayed, chain, anchors and access checked, the
  * recovery time measured, recorded (core/backups/restore-drill.ts). One at a time across workers.
  */
-import path from 'node:path';
 import type { Task } from 'graphile-worker';
-import { ANCHOR_FILE, readAnchors } from '../../core/anchors/anchors.js';
-import type { AnchorPublishing } from '../../core/anchors/publish.js';
-import type { PgBackRest } from '../../core/backups/pgbackrest.js';
-import { restoreDrill } from '../../core/backups/restore-drill.js';
-import { type PepperSource, readKeyring } from '../../db/pepper.js';
+import { drillOptionsOf, type RestoreDrills, restoreDrill } from '../../core/backups/restore-drill.js';
 import { workerLog } from '../log.js';
 
-export interface RestoreDrills {
-  tool: PgBackRest;
-  workDir: string;
-  pepper: PepperSource;
-  anchors?: AnchorPublishing;
-}
+export type { RestoreDrills } from '../../core/backups/restore-drill.js';
 
 export function restoreDrillTask(drills: RestoreDrills | undefined): Task {
   return async (_payload, helpers) => {
     if (!drills) return;
-    const keyring = await readKeyring(drills.pepper);
-    const anchors = drills.anchors ? { key: drills.anchors.key, log: readAnchors(path.join(drills.anchors.dir, ANCHOR_FILE)) } : undefined;
-    const outcome = await helpers.withPgClient((client) => restoreDrill(client, { tool: drills.tool, workDir: drills.workDir, keyring, anchors }));
+    const options = await drillOptionsOf(drills);
+    const outcome = await helpers.withPgClient((client) => restoreDrill(client, options));
     if (!outcome.drilled) workerLog.warn({ task: 'restore_drill' }, 'another restore drill is running: this one steps aside');
     else if (outcome.ok) workerLog.info({ task: 'restore_drill', label: outcome.label, rto_seconds: outcome.rto_seconds }, 'restore drill passed');
     // recorded and alerted (backup.drill_failed); the job succeeds, so graphile-worker does not drill again at once
