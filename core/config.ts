@@ -43,6 +43,8 @@ const schema = z.object({
   PGBACKREST_COMMAND: z.string().min(1).default('pgbackrest'),
   BACKUP_DRILL_DIR: z.string().min(1).optional(),
   REPLICA_DATABASE_URL: databaseUrl('REPLICA_DATABASE_URL'),
+  // the API's /healthz, which the worker probes every 15 s for the uptime figure (npm start probes its own)
+  SERVICE_HEALTH_URL: z.url({ message: 'SERVICE_HEALTH_URL must be a URL (https://pgcomply.example.com/healthz)' }).optional(),
   MFA_AMR_VALUES: z.string().default('mfa,otp,hwk,swk'),
   MFA_ACR_VALUES: z.string().default(''),
   MFA_ROLES: z.string().default('dpo,staff,approver,auditor'),

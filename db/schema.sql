@@ -3909,6 +3909,70 @@ ALTER FUNCTION compliance.record_restore_drill(result jsonb) OWNER TO compliance
 COMMENT ON FUNCTION compliance.record_restore_drill(result jsonb) IS 'The worker (weekly) and pgcomply backup drill record a restore drill: the newest backup or a point in time restored with pgBackRest into a scratch cluster, the erasure journal replayed, the audit chain and anchors verified, row-level security and privileges checked. The recovery time (rto_seconds) is computed here from started_at and finished_at. A drill that passed must name its backup and a newest seal this database holds with the same hash (DRLSL otherwise). Audited as backup.drill (failure: drill_failed, and a backup.drill_failed alert through the outbox); the restore_drill check trusts only these rows. For the worker. Errors: BADRG, DRLSL.';
 
 --
+-- Name: record_service_probes(jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_service_probes(probes jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_probe jsonb;
+  v_api text;
+  v_database text;
+  v_failed boolean;
+  v_at timestamptz;
+  v_recorded integer := 0;
+begin
+  if jsonb_typeof(probes) is distinct from 'array' or jsonb_array_length(probes) not between 1 and 500 then
+    perform compliance_private.raise_error('BADRG', 'probes is a JSON array of 1 to 500 probes');
+  end if;
+  for v_probe in select p from jsonb_array_elements(probes) p loop
+    v_api := v_probe->>'api';
+    v_database := v_probe->>'database';
+    if jsonb_typeof(v_probe) is distinct from 'object' or v_api is null or v_api not in ('up', 'down', 'not_probed')
+       or v_database is null or v_database not in ('up', 'down') then
+      perform compliance_private.raise_error('BADRG', 'a probe is {"at", "api": up, down or not_probed, "database": up or down, "detail"}');
+    end if;
+    v_failed := v_api = 'down' or v_database = 'down';
+    if v_failed then
+      -- a failure may be told late (the primary was unreachable when it happened), and only
+      -- lowers uptime; an hour bounds how far back it reaches
+      v_at := case when v_probe->>'at' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$'
+                   then (v_probe->>'at')::timestamptz end;
+      if v_at is null or v_at > now() + interval '1 minute' or v_at < now() - interval '1 hour' then
+        perform compliance_private.raise_error('BADRG', 'a failed probe says when it failed (ISO 8601), within the last hour');
+      end if;
+    else
+      -- a passing probe counts in the minute it is recorded, whatever it says: a gap cannot be
+      -- filled afterwards
+      v_at := now();
+    end if;
+    insert into compliance_private.service_minutes as m (minute, probes_passed, api_probes, api_failures, database_failures, last_failure)
+    values (date_trunc('minute', v_at), (not v_failed)::int, (v_api <> 'not_probed')::int, (v_api = 'down')::int, (v_database = 'down')::int,
+            case when v_failed then left(coalesce(v_probe->>'detail', 'no detail given'), 500) end)
+    on conflict on constraint service_minutes_pkey do update set
+      probes_passed = m.probes_passed + excluded.probes_passed,
+      api_probes = m.api_probes + excluded.api_probes,
+      api_failures = m.api_failures + excluded.api_failures,
+      database_failures = m.database_failures + excluded.database_failures,
+      last_failure = coalesce(excluded.last_failure, m.last_failure);
+    v_recorded := v_recorded + 1;
+  end loop;
+  delete from compliance_private.service_minutes m where m.minute < now() - interval '400 days';
+  return v_recorded;
+end;
+$_$;
+
+ALTER FUNCTION compliance.record_service_probes(probes jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_service_probes(probes jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_service_probes(probes jsonb) IS 'The worker''s service probes (every 15 s): did the API answer /healthz, and could the worker write to the primary. A passing probe counts in the current minute; a failed one names its instant (up to an hour back, since a probe that could not reach the primary is told after it returns) and makes its minute down. compliance.uptime counts the minutes. Worker role only. Errors: BADRG.';
+
+--
 -- Name: register_dsr(text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -5181,11 +5245,14 @@ CREATE FUNCTION compliance.uptime(window_length interval DEFAULT '30 days'::inte
     AS $$
 declare
   v_first timestamptz;
+  v_first_probe timestamptz;
 begin
-  -- whole minutes before the current one (which may not have beaten yet), from the window's
-  -- start or the first beat ever, whichever is later
+  -- whole minutes before the current one (which may not be probed yet), from the window's start
+  -- or the first record ever, whichever is later
   counted_to := date_trunc('minute', at);
-  select min(h.beat_at) into v_first from compliance_private.worker_heartbeats h;
+  select min(m.minute) into v_first_probe from compliance_private.service_minutes m;
+  select least(min(h.beat_at), v_first_probe) into v_first from compliance_private.worker_heartbeats h;
+  v_first := coalesce(v_first, v_first_probe);
   counted_from := greatest(date_trunc('minute', at - window_length), v_first);
   if v_first is null or counted_from >= counted_to then
     ratio := 1; minutes_up := 0; minutes_counted := 0;
@@ -5193,8 +5260,13 @@ begin
     return;
   end if;
   minutes_counted := (extract(epoch from counted_to - counted_from) / 60)::bigint;
-  select count(*) into minutes_up from compliance_private.worker_heartbeats h
-   where h.beat_at >= counted_from and h.beat_at < counted_to;
+  -- before the first service probe (an older pgcomply), the worker's heartbeat is all there is
+  select (select count(*) from compliance_private.worker_heartbeats h
+           where h.beat_at >= counted_from and h.beat_at < least(counted_to, coalesce(v_first_probe, 'infinity')))
+       + (select count(*) from compliance_private.service_minutes m
+           where m.minute >= counted_from and m.minute < counted_to
+             and m.probes_passed > 0 and m.api_failures = 0 and m.database_failures = 0)
+    into minutes_up;
   ratio := round(minutes_up::numeric / minutes_counted, 6);
   return next;
 end;
@@ -5206,7 +5278,7 @@ ALTER FUNCTION compliance.uptime(window_length interval, at timestamp with time 
 -- Name: FUNCTION uptime(window_length interval, at timestamp with time zone); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) IS 'Uptime over the window ending at at (30 days by default): the share of whole minutes, from the window''s start or the first heartbeat, whichever is later, in which the worker beat. A gap is downtime. /metrics exports it as pgcomply_sla_uptime_ratio.';
+COMMENT ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) IS 'Service uptime over the window ending at at (30 days by default), SOC 2 A1.2: the share of whole minutes, from the window''s start or the first record, whichever is later, that were up. A minute is up when a worker probe passed in it and none failed: the API answered /healthz and the worker could write to the primary (compliance.record_service_probes). A minute with no probe is down, so a dead worker is downtime too; before the first probe, a minute with the worker''s heartbeat is up. /metrics exports it as pgcomply_sla_uptime_ratio.';
 
 --
 -- Name: verify_audit_log(bigint, bytea); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -7393,18 +7465,31 @@ CREATE FUNCTION compliance_private.check_uptime(context jsonb) RETURNS TABLE(sta
 declare
   v_settings compliance.compliance_check_settings;
   v_uptime record;
+  v_probes record;
 begin
   select * into strict v_settings from compliance.compliance_check_settings;
   select * into v_uptime from compliance.uptime(v_settings.uptime_window, now());
+  select count(*) as minutes, count(*) filter (where m.api_probes > 0) as api_minutes,
+         count(*) filter (where m.api_failures > 0) as api_down, count(*) filter (where m.database_failures > 0) as database_down
+    into v_probes
+    from compliance_private.service_minutes m
+   where m.minute >= v_uptime.counted_from and m.minute < v_uptime.counted_to;
   threshold := jsonb_build_object('target_ratio', v_settings.uptime_target);
-  measured := jsonb_build_object('ratio', v_uptime.ratio, 'minutes_up', v_uptime.minutes_up, 'minutes_counted', v_uptime.minutes_counted);
+  measured := jsonb_build_object('ratio', v_uptime.ratio, 'minutes_up', v_uptime.minutes_up, 'minutes_counted', v_uptime.minutes_counted,
+    'minutes_probed', v_probes.minutes, 'minutes_api_probed', v_probes.api_minutes,
+    'minutes_api_down', v_probes.api_down, 'minutes_primary_down', v_probes.database_down);
   evidence := format('select * from compliance.uptime(%L)', v_settings.uptime_window);
   if v_uptime.minutes_counted = 0 then
     status := 'not_applicable';
-    detail := 'no heartbeat yet: uptime cannot be measured';
+    detail := 'no probe and no heartbeat yet: uptime cannot be measured';
   else
     status := case when v_uptime.ratio >= v_settings.uptime_target then 'pass' else 'fail' end;
-    detail := format('uptime %s%% over %s minutes', round(v_uptime.ratio * 100, 3), v_uptime.minutes_counted);
+    detail := format('uptime %s%% over %s minutes (%s with the API down, %s with the primary unreachable, %s without a probe)',
+      round(v_uptime.ratio * 100, 3), v_uptime.minutes_counted, v_probes.api_down, v_probes.database_down,
+      v_uptime.minutes_counted - v_probes.minutes);
+    if v_probes.minutes > 0 and v_probes.api_minutes = 0 then
+      detail := detail || '; the API was not probed (the worker has no SERVICE_HEALTH_URL): this measures the database and the worker only';
+    end if;
   end if;
   return next;
 end;
@@ -7416,7 +7501,7 @@ ALTER FUNCTION compliance_private.check_uptime(context jsonb) OWNER TO complianc
 -- Name: FUNCTION check_uptime(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_uptime(context jsonb) IS 'Compliance check: uptime over uptime_window, computed from the worker''s heartbeats (a minute without one is down), reaches uptime_target (SOC 2 A1.2).';
+COMMENT ON FUNCTION compliance_private.check_uptime(context jsonb) IS 'Compliance check: service uptime over uptime_window (compliance.uptime: the worker''s probes of the API and the primary every 15 s, a minute without a passing probe or with a failed one is down) reaches uptime_target (SOC 2 A1.2). Says how many minutes the API and the primary were down, and when the API was not probed at all.';
 
 --
 -- Name: check_wal_archive_lag(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11821,6 +11906,67 @@ COMMENT ON COLUMN compliance_private.request_keys.key_digest IS 'sha256 of the a
 COMMENT ON COLUMN compliance_private.request_keys.claimed_at IS 'When the request that carried the key committed.';
 
 --
+-- Name: service_minutes; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.service_minutes (
+    minute timestamp with time zone NOT NULL,
+    probes_passed integer DEFAULT 0 NOT NULL,
+    api_probes integer DEFAULT 0 NOT NULL,
+    api_failures integer DEFAULT 0 NOT NULL,
+    database_failures integer DEFAULT 0 NOT NULL,
+    last_failure text,
+    CONSTRAINT service_minutes_counts_not_negative CHECK (((probes_passed >= 0) AND (api_probes >= 0) AND (api_failures >= 0) AND (database_failures >= 0))),
+    CONSTRAINT service_minutes_last_failure_length CHECK ((length(last_failure) <= 500))
+);
+
+ALTER TABLE ONLY compliance_private.service_minutes FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.service_minutes OWNER TO compliance_owner;
+
+--
+-- Name: TABLE service_minutes; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.service_minutes IS 'The worker''s service probes, counted per minute (compliance.record_service_probes). compliance.uptime reads them. Kept 400 days.';
+
+--
+-- Name: COLUMN service_minutes.minute; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.service_minutes.minute IS 'The minute (truncated) the probes fell in.';
+
+--
+-- Name: COLUMN service_minutes.probes_passed; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.service_minutes.probes_passed IS 'Probes in the minute that found the API answering (or not probed) and the primary writable.';
+
+--
+-- Name: COLUMN service_minutes.api_probes; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.service_minutes.api_probes IS 'Probes in the minute that asked the API''s /healthz (none when the worker has no SERVICE_HEALTH_URL).';
+
+--
+-- Name: COLUMN service_minutes.api_failures; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.service_minutes.api_failures IS 'Probes in the minute whose /healthz did not answer 200 in 5 s.';
+
+--
+-- Name: COLUMN service_minutes.database_failures; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.service_minutes.database_failures IS 'Probes in the minute that could not write to the primary (told once the worker reached it again).';
+
+--
+-- Name: COLUMN service_minutes.last_failure; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.service_minutes.last_failure IS 'What the newest failed probe of the minute saw.';
+
+--
 -- Name: settings; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -12366,6 +12512,13 @@ ALTER TABLE ONLY compliance_private.refusal_windows
 
 ALTER TABLE ONLY compliance_private.request_keys
     ADD CONSTRAINT request_keys_pkey PRIMARY KEY (key_digest);
+
+--
+-- Name: service_minutes service_minutes_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.service_minutes
+    ADD CONSTRAINT service_minutes_pkey PRIMARY KEY (minute);
 
 --
 -- Name: settings settings_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
@@ -14172,6 +14325,18 @@ CREATE POLICY owner_routines ON compliance_private.request_keys TO compliance_ow
 COMMENT ON POLICY owner_routines ON compliance_private.request_keys IS 'Only the owner''s routines (claim_request_key, forget_request_keys) read and write the keys. No application role reaches the table.';
 
 --
+-- Name: service_minutes owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.service_minutes TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON service_minutes; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.service_minutes IS 'Only the owner''s routines (record_service_probes, uptime, check_uptime) read and write the probes. No application role reaches the table.';
+
+--
 -- Name: subject_keys owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -14206,6 +14371,12 @@ ALTER TABLE compliance_private.phi_access_review_progress ENABLE ROW LEVEL SECUR
 --
 
 ALTER TABLE compliance_private.request_keys ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: service_minutes; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.service_minutes ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: subject_keys; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
@@ -15170,6 +15341,13 @@ GRANT ALL ON FUNCTION compliance.record_refusal(reason text, client_ip inet, use
 
 REVOKE ALL ON FUNCTION compliance.record_restore_drill(result jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.record_restore_drill(result jsonb) TO compliance_worker;
+
+--
+-- Name: FUNCTION record_service_probes(probes jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_service_probes(probes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_service_probes(probes jsonb) TO compliance_worker;
 
 --
 -- Name: FUNCTION register_dsr(user_id text, kind text, notes text); Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -1,6 +1,7 @@
 /** Maps PostgreSQL errors (our SQLSTATEs first, db/ERROR_CODES.md) to tRPC errors a person can act on. */
 import { TRPCError } from '@trpc/server';
 import { Refusal, type RefusalKind } from '../core/refusal.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 type TRPC_ERROR_CODE_KEY = TRPCError['code'];
 
 const BY_SQLSTATE: Record<string, TRPC_ERROR_CODE_KEY> = {
@@ -92,26 +93,6 @@ const BY_REFUSAL: Record<RefusalKind, TRPC_ERROR_CODE_KEY> = {
  */
 export function isRecordedRefusal(error: TRPCError): boolean {
   return error.cause instanceof Refusal && error.cause.recorded;
-}
-
-/** errors after which the connection itself is gone (a failover, a restart, a network cut) */
-const CONNECTION_LOST_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET',
-  'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
-
-/**
- * Those, and a connection that could not be made or reached a server that no longer accepts
- * writes: no fault of the request, and worth trying again in seconds.
- */
-const UNAVAILABLE_CODES = new Set([...CONNECTION_LOST_CODES, '25006', '08001', '08004']);
-
-export function isConnectionLost(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && CONNECTION_LOST_CODES.has(code);
-}
-
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && UNAVAILABLE_CODES.has(code);
 }
 
 /** seconds a client waits before trying again after a 503 (a Patroni failover takes a few) */

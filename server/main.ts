@@ -7,7 +7,7 @@ import { connect } from '../db/tls.js';
 import { takeOverSignals } from '../db/local-cluster.js';
 import { pepperParameters } from '../db/pepper.js';
 import { bootDatabase } from '../core/boot.js';
-import { startWorker } from '../worker/runner.js';
+import { startWorker, type Worker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
 import { alertDeliveryOf, allowedHostsOf, assuranceOf, anchorPublishingOf, backupsOf, drillsOf, loadConfig, phiMasterKeySource, webAuthOf } from '../core/config.js';
@@ -66,9 +66,7 @@ async function main() {
       }
     });
   }
-  const worker = config.RUN_WORKER
-    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS, anchors, backups: backupsOf(config), drills: drillsOf(config) })
-    : undefined;
+  let worker: Worker | undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -89,7 +87,8 @@ async function main() {
       server.close(() => resolve());
       server.closeIdleConnections();
     }));
-    if (worker) await step('worker', () => worker.stop());
+    const running = worker;
+    if (running) await step('worker', () => running.stop());
     await step('database connections', () => sql.end({ timeout: 5 }));
     if (cluster) await step('embedded PostgreSQL', () => cluster.stop());
     process.exit(0);
@@ -99,7 +98,6 @@ async function main() {
   try {
     await listen(server, config.PORT, config.HOST);
   } catch (error) {
-    await worker?.stop();
     await sql.end({ timeout: 5 });
     await cluster?.stop();
     throw error;
@@ -108,6 +106,14 @@ async function main() {
   // 0.0.0.0 and :: listen everywhere and are nobody's address to call: show the loopback one
   const shownHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST === '::' ? '::1' : config.HOST;
   const publicUrl = `${tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  if (config.RUN_WORKER) {
+    // the worker probes this server's /healthz for the uptime figure; over TLS the certificate
+    // names a host this process cannot guess, so the operator gives the URL
+    const serviceHealthUrl = config.SERVICE_HEALTH_URL ?? (tls ? undefined : `${publicUrl}/healthz`);
+    if (!serviceHealthUrl) log.warn('SERVICE_HEALTH_URL is unset: the uptime figure measures the database and the worker, not the API (set it to this server\'s https://…/healthz)');
+    worker = await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS,
+      anchors, backups: backupsOf(config), drills: drillsOf(config), serviceHealthUrl });
+  }
   log.info({ url: publicUrl, worker: Boolean(worker), database: cluster ? 'embedded' : 'DATABASE_URL' }, 'pgcomply is running');
   process.stdout.write(`pgcomply listening on ${publicUrl} (health: ${publicUrl}/healthz, API: ${publicUrl}/api/openapi.json)\n`);
   if (cluster) process.stdout.write('the database is an embedded PostgreSQL under ' + config.PGCOMPLY_DATA_DIR + '; a DBA connects with: npm run psql\n');

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { waitOutConnectionLoss } from './cron-pool.js';
 import { graphileLogger, reportClosedConnection, workerLog } from './log.js';
 import { writablePool } from '../db/writable-pg.js';
+import { startServiceProbe } from './service-probe.js';
 import { backup } from './tasks/backup.js';
 import { type RestoreDrills, restoreDrillTask } from './tasks/restore-drill.js';
 import type { PgBackRest } from '../core/backups/take-backup.js';
@@ -44,6 +45,10 @@ export interface WorkerOptions {
   backups?: PgBackRest;
   /** BACKUP_STANZA: the newest backup is restored into a scratch cluster and checked weekly (worker/tasks/restore-drill.ts) */
   drills?: RestoreDrills;
+  /** the API's /healthz: probed every 15 s with the primary, for the uptime figure (worker/service-probe.ts) */
+  serviceHealthUrl?: string;
+  /** how often the service probe runs (15 s) */
+  probeIntervalMs?: number;
   /** is told every graphile-worker event of every runner this worker starts (the fault tests watch the jobs) */
   observer?: WorkerEvents;
 }
@@ -221,9 +226,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     }
   }
 
+  const probe = startServiceProbe({ connectionString: options.connectionString, healthUrl: options.serviceHealthUrl, intervalMs: options.probeIntervalMs });
   return {
     async stop() {
       stopping = true;
+      await probe.stop();
       await restarting;
       await current?.running?.stop();
     },

@@ -179,6 +179,51 @@ describe('compliance checks', () => {
     expect(await statusOf('uptime')).toMatchObject({ status: 'pass', measured: { ratio: 1 } });
   });
 
+  it('count a minute with a failed service probe as down though the worker beat in it, and never let a probe fill a gap afterwards (BADRG)', async () => {
+    await db.admin`update compliance.compliance_check_settings set uptime_window = '2 hours'`;
+    await db.admin`insert into compliance_private.worker_heartbeats select date_trunc('minute', now()) - make_interval(mins => m) from generate_series(0, 60) m
+                   on conflict do nothing`;
+    const probe = (probes: unknown[]) => db.as('compliance_worker', null, (tx) => tx`select compliance.record_service_probes(${JSON.stringify(probes)}::text::jsonb) as n`);
+    // the API and the primary answered in each of the last 30 minutes
+    await db.admin`insert into compliance_private.service_minutes (minute, probes_passed, api_probes)
+                   select date_trunc('minute', now()) - make_interval(mins => m), 4, 4 from generate_series(1, 30) m`;
+    const whole = await statusOf('uptime');
+    expect(whole).toMatchObject({ status: 'pass', measured: { ratio: 1, minutes_api_down: 0, minutes_primary_down: 0 } });
+    // the API did not answer 10 minutes ago, and the primary could not be written 5 minutes ago (told late, after a failover)
+    const tenAgo = new Date(Date.now() - 10 * 60_000).toISOString();
+    const fiveAgo = new Date(Date.now() - 5 * 60_000).toISOString();
+    expect((await probe([{ at: tenAgo, api: 'down', database: 'up', detail: '/healthz answered 503' },
+      { at: fiveAgo, api: 'up', database: 'down', detail: 'connection refused' }]))[0]!.n).toBe(2);
+    const [counted] = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.uptime('2 hours')`);
+    expect(Number(counted!.minutes_counted) - Number(counted!.minutes_up)).toBe(2);
+    const broken = await statusOf('uptime');
+    expect(broken).toMatchObject({ status: 'fail', measured: { minutes_api_down: 1, minutes_primary_down: 1 } });
+    expect(broken.detail).toMatch(/1 with the API down, 1 with the primary unreachable/);
+    // a passing probe that names an old instant counts now: the minute 40 minutes ago stays empty, and down
+    const fortyAgo = new Date(Date.now() - 40 * 60_000).toISOString();
+    await probe([{ at: fortyAgo, api: 'up', database: 'up' }]);
+    const [gap] = await db.admin`select count(*)::int as n from compliance_private.service_minutes where minute = date_trunc('minute', ${fortyAgo}::timestamptz)`;
+    expect(gap!.n).toBe(0);
+    // a failure is told within the hour, with its instant, or not at all
+    for (const bad of [[{ at: new Date(Date.now() - 2 * 3_600_000).toISOString(), api: 'down', database: 'up' }], [{ api: 'down', database: 'up' }],
+      [{ at: tenAgo, api: 'sideways', database: 'up' }], []]) {
+      await expect(probe(bad)).rejects.toMatchObject({ code: 'BADRG' });
+    }
+    // only the worker probes
+    await expect(db.as('compliance_app', { actor: 'user:eve', roles: [] }, (tx) => tx`select compliance.record_service_probes('[]'::jsonb)`))
+      .rejects.toMatchObject({ code: '42501' });
+  });
+
+  it('say when the API was not probed: the uptime figure then measures the database and the worker only', async () => {
+    await db.admin`delete from compliance_private.service_minutes`;
+    await db.as('compliance_worker', null, (tx) => tx`select compliance.record_service_probes(${JSON.stringify([{ api: 'not_probed', database: 'up' }])}::text::jsonb)`);
+    await db.admin`insert into compliance_private.service_minutes (minute, probes_passed) select date_trunc('minute', now()) - make_interval(mins => m), 4 from generate_series(1, 5) m`;
+    await db.admin`update compliance.compliance_check_settings set uptime_window = '30 minutes'`;
+    const uptime = await statusOf('uptime');
+    expect(uptime).toMatchObject({ status: 'pass', measured: { minutes_api_probed: 0 } });
+    expect(uptime.detail).toMatch(/the API was not probed \(the worker has no SERVICE_HEALTH_URL\)/);
+  });
+
   it('fail when no anchor was written outside the database for twice the anchor interval, pass after one', async () => {
     await seal();
     const fresh = await statusOf('anchors');

@@ -6,6 +6,8 @@
  * its audit row must be on the new primary), duplicates (none: each write carries an
  * Idempotency-Key), and the chain, which verifies on the new primary with one line of seals. The old
  * primary rejoins as a standby through pg_rewind; verification on a standby agrees and states its lag.
+ * The worker's service probes (the API's /healthz and a write to the primary) count the outage as
+ * downtime in the uptime figure.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,7 +45,8 @@ beforeAll(async () => {
   serverSql = connect(cluster.url('pgcomply_server', DEVELOPMENT_LOGIN_PASSWORD, 'pgcomply'),
     { max: 40, connect_timeout: 5, onnotice: () => undefined, connection: pepperParameters(pepper) });
   ({ baseUrl, close: closeServer } = await serveApp(serverSql));
-  worker = await startWorker({ connectionString: cluster.url('pgcomply_worker', DEVELOPMENT_LOGIN_PASSWORD, 'pgcomply'), sealIntervalSeconds: 1, pollInterval: 200 });
+  worker = await startWorker({ connectionString: cluster.url('pgcomply_worker', DEVELOPMENT_LOGIN_PASSWORD, 'pgcomply'), sealIntervalSeconds: 1, pollInterval: 200,
+    serviceHealthUrl: `${baseUrl}/healthz`, probeIntervalMs: 2_000 });
 }, 600_000);
 
 afterAll(async () => {
@@ -118,7 +121,7 @@ async function underLoad(disrupt: () => Promise<void>) {
   const sorted = [...successes].sort((a, b) => a - b);
   let pause = 0;
   for (let i = 1; i < sorted.length; i += 1) if (sorted[i]! > disruptedAt - 5_000) pause = Math.max(pause, sorted[i]! - sorted[i - 1]!);
-  return { applied, pauseSeconds: pause / 1000 };
+  return { applied, pauseSeconds: pause / 1000, disruptedAt, resumedAt };
 }
 
 /** what the new primary holds against what the clients were told */
@@ -166,10 +169,26 @@ async function chainOn(port: number) {
   }
 }
 
+/** the minutes the service probes counted down between a disruption and the first write after it, and the uptime of the last hour */
+async function outageOn(port: number, from: number, to: number) {
+  const db = nodeSql(port);
+  try {
+    // the probe tells what it could not write once it reaches the new primary
+    const down = async () => (await db`select to_char(minute, 'HH24:MI') as minute from compliance_private.service_minutes
+      where (api_failures > 0 or database_failures > 0) and minute >= date_trunc('minute', ${new Date(from)}::timestamptz) and minute <= ${new Date(to)}
+      order by minute`).map((r) => r.minute as string);
+    await until(async () => ((await down()).length ? true : undefined), 60_000, 'the probes of the outage to be told');
+    const [uptime] = await db`select * from compliance.uptime('1 hour', now() + interval '1 minute')`;
+    return { down: await down(), minutes_up: uptime!.minutes_up as string, minutes_counted: uptime!.minutes_counted as string };
+  } finally {
+    await db.end();
+  }
+}
+
 describe('a failover under load', () => {
   it('kill -9 of the primary\'s postmaster: Patroni promotes the synchronous standby, writes resume, nothing acknowledged is lost or doubled, the chain verifies', async () => {
     const old = await cluster.leader();
-    const { applied, pauseSeconds } = await underLoad(async () => {
+    const { applied, pauseSeconds, disruptedAt, resumedAt } = await underLoad(async () => {
       process.kill(cluster.postmasterPid(old), 'SIGKILL');
     });
     const account = await accountFor(applied);
@@ -184,6 +203,11 @@ describe('a failover under load', () => {
     expect(chain.verdict.problems).toEqual([]);
     expect(chain.verdict.ok).toBe(true);
     expect([chain.distinct_seals, chain.span]).toEqual([chain.seals, chain.seals]);
+    // the uptime figure shows the outage: the worker's probes while no primary took writes are told to the new one
+    const outage = await outageOn(account.leader.pgPort, disruptedAt, resumedAt);
+    console.info(`uptime over the last hour: ${outage.minutes_up} of ${outage.minutes_counted} minutes up; minutes down around the kill: ${outage.down.join(', ')}`);
+    expect(outage.down.length).toBeGreaterThan(0);
+    expect(Number(outage.minutes_up)).toBeLessThan(Number(outage.minutes_counted));
   });
 
   it('the old primary rejoins as a standby through pg_rewind, writes no seal of its own, and verification there agrees and states its lag', async () => {
