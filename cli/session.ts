@@ -5,7 +5,7 @@
  * new per invocation.
  */
 import { randomUUID } from 'node:crypto';
-import type { Sql } from 'postgres';
+import type { ReservedSql, Sql } from 'postgres';
 import { runningEmbeddedUrl } from '../db/local-cluster.js';
 import { pepperParameters } from '../db/pepper.js';
 import { splitHosts } from '../db/hosts.js';
@@ -16,7 +16,9 @@ import { createLogger } from '../core/log.js';
 import { DataKeys } from '../core/keys/data-keys.js';
 import { MasterKeyError, type MasterKeys } from '../core/keys/master-keys.js';
 import { appRouter } from '../server/routers/index.js';
-import { createCallerFactory } from '../server/trpc.js';
+import { createCallerFactory, type RequestContext } from '../server/trpc.js';
+import { inRequestTransaction, type RoleChoice } from '../server/request/transaction.js';
+import type { Identity } from '../server/auth/verify.js';
 
 export class UsageError extends Error {}
 
@@ -62,6 +64,17 @@ export async function adminConnection(url: string): Promise<Sql> {
 export interface Session {
   caller: Caller;
   sql: Sql;
+  /** the session's identity: --actor and --role */
+  identity: Identity;
+  /** the tombstone pepper keyring every connection of this session brings */
+  keyring: string;
+  dataKeys: DataKeys;
+  /**
+   * SQL in a request transaction as a procedure runs it (the context opened, the first database
+   * role of `choices` the identity earns): for what no API procedure does, such as recording an
+   * evidence package read on a standby
+   */
+  inRequest<T>(choices: readonly RoleChoice[], work: (tx: ReservedSql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -92,16 +105,22 @@ export async function openSession(options: GlobalOptions): Promise<Session> {
     await sql.end({ timeout: 1 });
     throw new UsageError(`cannot reach the database at ${whereIs(serverUrl)}: ${(error as Error).message}`);
   }
-  const caller = createCaller({
+  const identity: Identity = { subject: options.actor, roles: [options.role ?? 'dpo'], sessionId: randomUUID(), amr: [] };
+  const dataKeys = new DataKeys(masterKeys);
+  const context: RequestContext = {
     sql,
-    dataKeys: new DataKeys(masterKeys),
+    dataKeys,
     log: createLogger(options.debug ? 'debug' : 'silent', 'pgcomply-cli'),
     // a database login, not a token, authenticates the CLI: no token claims to check (assurance unset)
-    identity: { subject: options.actor, roles: [options.role ?? 'dpo'], sessionId: randomUUID(), amr: [] },
+    identity,
     authError: null,
     clientIp: null,
     userAgent: 'pgcomply-cli',
     sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,
-  });
-  return { caller, sql, close: () => sql.end({ timeout: 5 }) };
+  };
+  const inRequest = async <T>(choices: readonly RoleChoice[], work: (tx: ReservedSql) => Promise<T>): Promise<T> => {
+    const done = await inRequestTransaction(context, choices, async ({ ctx: { tx } }) => ({ ok: true as const, value: await work(tx) }));
+    return done.value;
+  };
+  return { caller: createCaller(context), sql, identity, keyring, dataKeys, inRequest, close: () => sql.end({ timeout: 5 }) };
 }

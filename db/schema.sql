@@ -2469,6 +2469,52 @@ ALTER FUNCTION compliance.last_anchor(OUT anchored_at timestamp with time zone, 
 COMMENT ON FUNCTION compliance.last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint) IS 'The newest anchor recorded by compliance.record_anchor: when, which seal and hash, the signing key''s id, where it was written, and how many seals were made since (what the next anchor will cover). All NULL when none was. For the DPO and auditors.';
 
 --
+-- Name: lease_subject_export(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.lease_subject_export(user_id text, kind text DEFAULT 'access'::text) RETURNS TABLE(ticket uuid, expires_at timestamp with time zone, health_records integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_request_id bigint;
+  v_audit_row bigint;
+  v_reason text;
+  v_records uuid[];
+begin
+  if kind is null or kind not in ('access', 'portability') then
+    perform compliance_private.raise_error('BADRG', 'kind must be access or portability');
+  end if;
+  perform compliance_private.require_subject(user_id);
+  -- everything export_subject records, recorded here, before a byte is read on the standby
+  v_request_id := compliance_private.record_completed_dsr(user_id, kind, compliance_private.handler_for(user_id));
+  v_audit_row := compliance_private.append_audit('subject.exported', 'gdpr', 'dsr_request', v_request_id::text,
+    jsonb_build_object('kind', kind, 'read_on', 'standby'), user_id);
+  v_reason := compliance_private.phi_check(user_id, 'patient_request', 'read');
+  if v_reason is not null then
+    perform compliance_private.raise_error('PHIDN', format('access to these health records is refused (%s)', v_reason));
+  end if;
+  -- the records the export may read are the ones that exist now; one written later is not in it
+  select coalesce(array_agg(h.id order by h.recorded_at, h.id), '{}') into v_records
+    from compliance.health_records h where h.user_id = lease_subject_export.user_id;
+  perform compliance_private.log_phi_access('phi.read', user_id, 'patient_request', 'search', v_records);
+  delete from compliance_private.standby_read_leases l where l.expires_at < now() - interval '1 hour';
+  insert into compliance_private.standby_read_leases as l (subject_digest, export_kind, record_ids, audit_row_id, expires_at)
+  values (sha256(convert_to(user_id, 'UTF8')), kind, v_records, v_audit_row, now() + interval '5 minutes')
+  returning l.ticket, l.expires_at, cardinality(l.record_ids) into ticket, expires_at, health_records;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance.lease_subject_export(user_id text, kind text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION lease_subject_export(user_id text, kind text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.lease_subject_export(user_id text, kind text) IS 'DPO, on the primary: records an export of the subject to be read on a hot standby (pgcomply subject export --replica). It registers the completed request, writes the subject.exported and phi.read audit rows as export_subject does, and returns a ticket. The ticket lets compliance.standby_subject_export and standby_health_records read that subject on a standby for 5 minutes, once the standby has replayed this transaction. The reads are audited here, before they happen, so no read on a standby goes unrecorded. Errors: BADRG, UNKSJ, ERASD, PHIDN.';
+
+--
 -- Name: list_conversations(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -3179,31 +3225,7 @@ begin
   end if;
   -- one pass: each row is returned and its id collected for the audit row written after the
   -- last (the caller receives nothing before the function ends)
-  -- two branches, each gated by whether ids were named, so each keeps its own index
-  for v_row in
-    select r.*, k.wrapped_key, k.kek_version,
-           -- the newest write the chain holds for the record. Its recorded_at is covered by the
-           -- integrity code and precedes every write (the server's clock, at most five minutes
-           -- off), so the search cannot be steered past a newer write without breaking the code.
-           case when w.details is not null then
-                  case when w.details ->> 'integrity' = encode(r.integrity, 'hex') and (w.details ->> 'version')::integer = r.version
-                       then 'newest' else 'not_the_recorded_version' end
-                when r.integrity_scheme = 1 then 'written_before_version_binding'
-                else 'no_write_in_audit_log' end as version_check
-      from (select h.* from compliance.health_records h
-             where read_health_records.record_ids is null and h.user_id = read_health_records.patient
-            union all
-            select h.* from compliance.health_records h
-             where read_health_records.record_ids is not null and h.id = any (read_health_records.record_ids)
-               and h.user_id = read_health_records.patient) r
-      join compliance_private.subject_keys k on k.user_id = r.user_id and k.key_version = r.key_version
-      left join lateral (select a.details from compliance.audit_logs a
-                          where a.resource_type = 'health_record' and a.resource_id = r.id::text
-                            and a.action in ('phi.created', 'phi.updated') and a.outcome = 'success'
-                            and a.occurred_at >= r.recorded_at - interval '5 minutes'
-                            and a.details ? 'integrity'
-                          order by a.id desc limit 1) w on true
-     order by r.recorded_at, r.id
+  for v_row in select * from compliance_private.health_record_rows(patient, record_ids)
   loop
     v_ids := v_ids || v_row.id;
     id := v_row.id; category := v_row.category; classification := v_row.classification;
@@ -4121,6 +4143,42 @@ ALTER FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose t
 COMMENT ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) IS 'Records that a health record the caller read failed a check in the server (failed_check: integrity_code, decryption, key_unwrap, or version: not the newest version the audit chain records): a phi.integrity_failure audit row about the patient, so a tampered or misplaced record is on the record and in the daily review. Returns the audit row id (NULL when the caller may not read the record: a phi.denied row instead). Errors: PHINF, BADRG.';
 
 --
+-- Name: report_standby_integrity_failure(uuid, uuid, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.report_standby_integrity_failure(ticket uuid, record_id uuid, failed_check text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_patient text;
+begin
+  if failed_check is null or failed_check not in ('integrity_code', 'decryption', 'key_unwrap', 'version') then
+    perform compliance_private.raise_error('BADRG', format('failed_check %L is unknown', failed_check),
+      'Use integrity_code, decryption, key_unwrap or version.');
+  end if;
+  -- only a record the lease let the standby read; the lease may have expired since
+  select h.user_id into v_patient
+    from compliance_private.standby_read_leases l
+    join compliance.health_records h on h.id = report_standby_integrity_failure.record_id and h.id = any (l.record_ids)
+   where l.ticket = report_standby_integrity_failure.ticket;
+  if not found then
+    perform compliance_private.raise_error('RDLSE', 'no export under this ticket read that record');
+  end if;
+  return compliance_private.log_phi_access('phi.integrity_failure', v_patient, 'patient_request', 'read', array[record_id],
+    'failure', failed_check);
+end;
+$$;
+
+ALTER FUNCTION compliance.report_standby_integrity_failure(ticket uuid, record_id uuid, failed_check text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION report_standby_integrity_failure(ticket uuid, record_id uuid, failed_check text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.report_standby_integrity_failure(ticket uuid, record_id uuid, failed_check text) IS 'DPO, on the primary: a health record read on a standby under the ticket failed a check in the server (as report_phi_integrity_failure): a phi.integrity_failure audit row about the patient. Errors: BADRG, RDLSE (the record was not in that export).';
+
+--
 -- Name: request_access(text, text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -4706,6 +4764,52 @@ ALTER FUNCTION compliance.set_request_context(actor text, roles text[], client_i
 --
 
 COMMENT ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) IS 'Sets who is acting in this transaction (actor, their roles, client IP and user agent); every audit row reads them. As compliance_dpo, compliance_staff or compliance_approver, the roles must include dpo, staff or approver (DPORL otherwise).';
+
+--
+-- Name: standby_health_records(uuid, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.standby_health_records(ticket uuid, user_id text) RETURNS TABLE(id uuid, category text, classification text, recorded_by text, recorded_at timestamp with time zone, updated_at timestamp with time zone, key_version integer, ciphertext bytea, integrity bytea, wrapped_key bytea, kek_version integer, version integer, integrity_scheme smallint, version_check text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_lease compliance_private.standby_read_leases;
+begin
+  v_lease := compliance_private.standby_lease(ticket, user_id);
+  return query select * from compliance_private.health_record_rows(user_id, v_lease.record_ids);
+end;
+$$;
+
+ALTER FUNCTION compliance.standby_health_records(ticket uuid, user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION standby_health_records(ticket uuid, user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.standby_health_records(ticket uuid, user_id text) IS 'DPO, on a hot standby: the subject''s health records as read_health_records returns them, limited to those the lease''s phi.read audit row names, under a ticket from compliance.lease_subject_export. Writes nothing. Errors: STBYO, RDLSE, ERASD.';
+
+--
+-- Name: standby_subject_export(uuid, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.standby_subject_export(ticket uuid, user_id text) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  perform compliance_private.standby_lease(ticket, user_id);
+  return compliance_private.subject_document(user_id);
+end;
+$$;
+
+ALTER FUNCTION compliance.standby_subject_export(ticket uuid, user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION standby_subject_export(ticket uuid, user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.standby_subject_export(ticket uuid, user_id text) IS 'DPO, on a hot standby: the subject document export_subject returns, read under a ticket from compliance.lease_subject_export (which the primary audited). Writes nothing. Errors: STBYO on a primary, RDLSE without a live ticket for this subject, ERASD.';
 
 --
 -- Name: conversations; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -8148,6 +8252,52 @@ ALTER FUNCTION compliance_private.handler_for(user_id text) OWNER TO compliance_
 COMMENT ON FUNCTION compliance_private.handler_for(user_id text) IS 'Who handled a request about user_id: self-service when the subject acted for itself (so the register never names the subject twice), else the actor.';
 
 --
+-- Name: health_record_rows(text, uuid[]); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.health_record_rows(patient text, record_ids uuid[]) RETURNS TABLE(id uuid, category text, classification text, recorded_by text, recorded_at timestamp with time zone, updated_at timestamp with time zone, key_version integer, ciphertext bytea, integrity bytea, wrapped_key bytea, kek_version integer, version integer, integrity_scheme smallint, version_check text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- two branches, each gated by whether ids were named, so each keeps its own index
+  return query
+    select r.id, r.category, r.classification, r.recorded_by, r.recorded_at, r.updated_at, r.key_version, r.ciphertext, r.integrity,
+           k.wrapped_key, k.kek_version, r.version, r.integrity_scheme,
+           -- the newest write the chain holds for the record. Its recorded_at is covered by the
+           -- integrity code and precedes every write (the server's clock, at most five minutes
+           -- off), so the search cannot be steered past a newer write without breaking the code.
+           case when w.details is not null then
+                  case when w.details ->> 'integrity' = encode(r.integrity, 'hex') and (w.details ->> 'version')::integer = r.version
+                       then 'newest' else 'not_the_recorded_version' end
+                when r.integrity_scheme = 1 then 'written_before_version_binding'
+                else 'no_write_in_audit_log' end as version_check
+      from (select h.* from compliance.health_records h
+             where health_record_rows.record_ids is null and h.user_id = health_record_rows.patient
+            union all
+            select h.* from compliance.health_records h
+             where health_record_rows.record_ids is not null and h.id = any (health_record_rows.record_ids)
+               and h.user_id = health_record_rows.patient) r
+      join compliance_private.subject_keys k on k.user_id = r.user_id and k.key_version = r.key_version
+      left join lateral (select a.details from compliance.audit_logs a
+                          where a.resource_type = 'health_record' and a.resource_id = r.id::text
+                            and a.action in ('phi.created', 'phi.updated') and a.outcome = 'success'
+                            and a.occurred_at >= r.recorded_at - interval '5 minutes'
+                            and a.details ? 'integrity'
+                          order by a.id desc limit 1) w on true
+     order by r.recorded_at, r.id;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.health_record_rows(patient text, record_ids uuid[]) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION health_record_rows(patient text, record_ids uuid[]); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.health_record_rows(patient text, record_ids uuid[]) IS 'The patient''s health records (all, or those in record_ids), oldest first, as ciphertext with the wrapped data key and version_check (see compliance.read_health_records), without an access decision or an audit row: its callers decide and audit (read_health_records; on a standby, standby_health_records under a lease the primary audited).';
+
+--
 -- Name: in_any_bulk_operation(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9162,6 +9312,109 @@ ALTER FUNCTION compliance_private.staff_refusal(patient text, intent text, purpo
 --
 
 COMMENT ON FUNCTION compliance_private.staff_refusal(patient text, intent text, purpose text) IS 'Why the acting workforce member may not do intent (read, search, create, update, delete) on the patient''s records for purpose: NULL when an active grant allows it, else no_active_grant, grant_revoked, grant_denied, grant_not_approved, grant_expired, grant_not_started, grant_scope or grant_purpose, from their nearest grant.';
+
+--
+-- Name: standby_read_leases; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.standby_read_leases (
+    ticket uuid DEFAULT gen_random_uuid() NOT NULL,
+    subject_digest bytea NOT NULL,
+    export_kind text NOT NULL,
+    record_ids uuid[] NOT NULL,
+    audit_row_id bigint NOT NULL,
+    leased_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT standby_read_leases_digest_length CHECK ((octet_length(subject_digest) = 32)),
+    CONSTRAINT standby_read_leases_expires_after_lease CHECK ((expires_at > leased_at)),
+    CONSTRAINT standby_read_leases_export_kind CHECK ((export_kind = ANY (ARRAY['access'::text, 'portability'::text])))
+);
+
+ALTER TABLE ONLY compliance_private.standby_read_leases FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.standby_read_leases OWNER TO compliance_owner;
+
+--
+-- Name: TABLE standby_read_leases; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.standby_read_leases IS 'Tickets for reading one subject''s export on a hot standby (compliance.lease_subject_export): what the primary already audited, so the standby, which cannot write, reads only that. The subject is a digest: the table names no one. Forgotten an hour after they expire.';
+
+--
+-- Name: COLUMN standby_read_leases.ticket; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.standby_read_leases.ticket IS 'The random ticket the DPO''s export carries to the standby; whoever holds it may read this subject''s export there until expires_at.';
+
+--
+-- Name: COLUMN standby_read_leases.subject_digest; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.standby_read_leases.subject_digest IS 'sha256 of the subject''s user id: the standby checks the ticket is for the subject asked about.';
+
+--
+-- Name: COLUMN standby_read_leases.export_kind; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.standby_read_leases.export_kind IS 'access (Art. 15) or portability (Art. 20).';
+
+--
+-- Name: COLUMN standby_read_leases.record_ids; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.standby_read_leases.record_ids IS 'The health records the phi.read audit row names: the only ones the standby returns.';
+
+--
+-- Name: COLUMN standby_read_leases.audit_row_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.standby_read_leases.audit_row_id IS 'The subject.exported audit row that records the export.';
+
+--
+-- Name: COLUMN standby_read_leases.leased_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.standby_read_leases.leased_at IS 'When the primary recorded the export.';
+
+--
+-- Name: COLUMN standby_read_leases.expires_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.standby_read_leases.expires_at IS 'Five minutes after leased_at: the standby refuses the ticket after.';
+
+--
+-- Name: standby_lease(uuid, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.standby_lease(ticket uuid, user_id text) RETURNS compliance_private.standby_read_leases
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_lease compliance_private.standby_read_leases;
+begin
+  if not pg_is_in_recovery() then
+    perform compliance_private.raise_error('STBYO', 'this reads a hot standby, and this server is a primary',
+      'On the primary, export_subject reads and audits in one transaction.');
+  end if;
+  select * into v_lease from compliance_private.standby_read_leases l
+   where l.ticket = standby_lease.ticket and l.subject_digest = sha256(convert_to(coalesce(user_id, ''), 'UTF8'));
+  if not found or v_lease.expires_at <= now() then
+    perform compliance_private.raise_error('RDLSE', 'no export of this subject under this ticket is recorded on this standby, or it expired',
+      'Call compliance.lease_subject_export on the primary, and wait until the standby has replayed it (pg_last_wal_replay_lsn).');
+  end if;
+  perform compliance_private.require_subject(user_id);
+  return v_lease;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.standby_lease(ticket uuid, user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION standby_lease(ticket uuid, user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.standby_lease(ticket uuid, user_id text) IS 'The lease a standby read runs under: on a standby only (STBYO otherwise), the ticket''s, for this subject, unexpired (RDLSE otherwise), for a subject not erased since (ERASD).';
 
 --
 -- Name: subject_digest(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -12528,6 +12781,13 @@ ALTER TABLE ONLY compliance_private.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
 
 --
+-- Name: standby_read_leases standby_read_leases_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.standby_read_leases
+    ADD CONSTRAINT standby_read_leases_pkey PRIMARY KEY (ticket);
+
+--
 -- Name: subject_keys subject_keys_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -14337,6 +14597,18 @@ CREATE POLICY owner_routines ON compliance_private.service_minutes TO compliance
 COMMENT ON POLICY owner_routines ON compliance_private.service_minutes IS 'Only the owner''s routines (record_service_probes, uptime, check_uptime) read and write the probes. No application role reaches the table.';
 
 --
+-- Name: standby_read_leases owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.standby_read_leases TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON standby_read_leases; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.standby_read_leases IS 'Only the owner''s routines (lease_subject_export on the primary, the standby_* readers on a standby) read and write the leases. No application role reaches the table.';
+
+--
 -- Name: subject_keys owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -14377,6 +14649,12 @@ ALTER TABLE compliance_private.request_keys ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE compliance_private.service_minutes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: standby_read_leases; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.standby_read_leases ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: subject_keys; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
@@ -15050,6 +15328,13 @@ GRANT ALL ON FUNCTION compliance.last_anchor(OUT anchored_at timestamp with time
 GRANT ALL ON FUNCTION compliance.last_anchor(OUT anchored_at timestamp with time zone, OUT seal_no bigint, OUT seal_hash text, OUT key_id text, OUT destination text, OUT seals_since bigint) TO compliance_auditor;
 
 --
+-- Name: FUNCTION lease_subject_export(user_id text, kind text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.lease_subject_export(user_id text, kind text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.lease_subject_export(user_id text, kind text) TO compliance_dpo;
+
+--
 -- Name: FUNCTION list_conversations(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -15380,6 +15665,13 @@ GRANT ALL ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, pu
 GRANT ALL ON FUNCTION compliance.report_phi_integrity_failure(record_id uuid, purpose text, failed_check text) TO compliance_staff;
 
 --
+-- Name: FUNCTION report_standby_integrity_failure(ticket uuid, record_id uuid, failed_check text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.report_standby_integrity_failure(ticket uuid, record_id uuid, failed_check text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.report_standby_integrity_failure(ticket uuid, record_id uuid, failed_check text) TO compliance_dpo;
+
+--
 -- Name: FUNCTION request_access(patient text, scope text, purpose text, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -15501,6 +15793,20 @@ GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], c
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_auditor;
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_staff;
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_approver;
+
+--
+-- Name: FUNCTION standby_health_records(ticket uuid, user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.standby_health_records(ticket uuid, user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.standby_health_records(ticket uuid, user_id text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION standby_subject_export(ticket uuid, user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.standby_subject_export(ticket uuid, user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.standby_subject_export(ticket uuid, user_id text) TO compliance_dpo;
 
 --
 -- Name: TABLE conversations; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -16116,6 +16422,12 @@ REVOKE ALL ON FUNCTION compliance_private.grant_for_decision(grant_id bigint, wa
 REVOKE ALL ON FUNCTION compliance_private.handler_for(user_id text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION health_record_rows(patient text, record_ids uuid[]); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.health_record_rows(patient text, record_ids uuid[]) FROM PUBLIC;
+
+--
 -- Name: FUNCTION in_any_bulk_operation(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -16289,6 +16601,12 @@ REVOKE ALL ON FUNCTION compliance_private.session_peppers(extra integer) FROM PU
 --
 
 REVOKE ALL ON FUNCTION compliance_private.staff_refusal(patient text, intent text, purpose text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION standby_lease(ticket uuid, user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.standby_lease(ticket uuid, user_id text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION subject_digest(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner

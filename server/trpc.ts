@@ -50,10 +50,15 @@ export const createCallerFactory = t.createCallerFactory;
 const transactional = (choices: readonly RoleChoice[], options: { stepUp?: boolean } = {}) =>
   t.middleware(({ ctx, next }) => inRequestTransaction(ctx, choices, ({ ctx: added }) => next({ ctx: added }), options));
 
+/** the data protection officer's database role, and the token role that earns it */
+export const DPO_ROLES: readonly RoleChoice[] = [{ role: 'compliance_dpo', tokenRole: 'dpo' }];
+/** the DPO's, else the auditor's */
+export const REVIEWER_ROLES: readonly RoleChoice[] = [{ role: 'compliance_dpo', tokenRole: 'dpo' }, { role: 'compliance_auditor', tokenRole: 'auditor' }];
+
 /** acts for the authenticated subject, as compliance_app: row-level security limits it to its own rows */
 export const subjectProcedure = textOnly.use(transactional([{ role: 'compliance_app', tokenRole: null }]));
 /** acts as the data protection officer, as compliance_dpo: needs the token role dpo */
-export const dpoProcedure = textOnly.use(transactional([{ role: 'compliance_dpo', tokenRole: 'dpo' }]));
+export const dpoProcedure = textOnly.use(transactional(DPO_ROLES));
 /** a workforce member, as compliance_staff: needs the token role staff */
 export const staffProcedure = textOnly.use(transactional([{ role: 'compliance_staff', tokenRole: 'staff' }]));
 /** approves workforce access and reviews emergency access, as compliance_approver: needs the token role approver */
@@ -63,9 +68,8 @@ export const approverProcedure = textOnly.use(transactional([{ role: 'compliance
  * the role's multi-factor authentication: erasure, releasing a legal hold, closing a breach
  * (DPO), break-glass (staff), granting and approving access (approver).
  */
-export const dpoStepUpProcedure = textOnly.use(transactional([{ role: 'compliance_dpo', tokenRole: 'dpo' }], { stepUp: true }));
+export const dpoStepUpProcedure = textOnly.use(transactional(DPO_ROLES, { stepUp: true }));
 export const staffStepUpProcedure = textOnly.use(transactional([{ role: 'compliance_staff', tokenRole: 'staff' }], { stepUp: true }));
 export const approverStepUpProcedure = textOnly.use(transactional([{ role: 'compliance_approver', tokenRole: 'approver' }], { stepUp: true }));
 /** reads the PHI access log: as compliance_dpo for a DPO, else as compliance_auditor for an auditor */
-export const reviewerProcedure = textOnly.use(transactional([
-  { role: 'compliance_dpo', tokenRole: 'dpo' }, { role: 'compliance_auditor', tokenRole: 'auditor' }]));
+export const reviewerProcedure = textOnly.use(transactional(REVIEWER_ROLES));

@@ -48,8 +48,21 @@ export function startServiceProbe(options: ServiceProbeOptions): { stop(): Promi
   let timer: NodeJS.Timeout | undefined;
   let wake = () => undefined as void;
 
+  /** whether a connection to the primary answers now; asked beside the API, so an outage shorter than the API's answer is still seen */
+  async function probePrimary(): Promise<Pick<Probe, 'database' | 'detail'>> {
+    try {
+      await pool.query('select 1');
+      return { database: 'up' };
+    } catch (error) {
+      return { database: 'down', detail: `the primary did not answer: ${(error as Error).message}` };
+    }
+  }
+
   async function probeOnce(): Promise<void> {
-    const probe: Probe = { at: new Date().toISOString(), database: 'up', ...await probeApi(options.healthUrl) };
+    const at = new Date().toISOString();
+    const [api, primary] = await Promise.all([probeApi(options.healthUrl), probePrimary()]);
+    const probe: Probe = { at, api: api.api, database: primary.database,
+      ...(api.detail || primary.detail ? { detail: [api.detail, primary.detail].filter(Boolean).join('; ') } : {}) };
     while (untold.length && Date.parse(untold[0]!.at) < Date.now() - UNTOLD_FOR_MS) untold.shift();
     try {
       await pool.query('select compliance.record_service_probes($1::text::jsonb)', [JSON.stringify([...untold, probe])]);

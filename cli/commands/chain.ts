@@ -8,6 +8,7 @@ import { type Verdict, verifyIndependently } from '../../core/verify/verifier.js
 import { printResult, progress } from '../output.js';
 import { adminConnection, adminUrl, UsageError, whereIs } from '../session.js';
 import type { Cli } from '../program.js';
+import { notAStandby, replicaOf } from '../standby.js';
 
 export function registerChain(cli: Cli): void {
   cli.program.command('anchor').description('sign the newest seal and the erasures since the last anchor (Ed25519) and append it to an anchor log kept outside the database')
@@ -30,13 +31,13 @@ export function registerChain(cli: Cli): void {
     .option('--replica <url>', 'verify on this hot standby instead of the primary (REPLICA_DATABASE_URL), so verification does not load the primary; says how far behind the standby was')
     .action(async (options: { anchors?: string; sql?: boolean; sinceCheckpoint?: boolean; replica?: string }) => {
       const primaryUrl = await adminUrl(cli.globals());
-      const replicaUrl = options.replica ?? loadConfig().REPLICA_DATABASE_URL;
+      const replicaUrl = replicaOf(options.replica);
       const url = replicaUrl ?? primaryUrl;
       // measured before the rows are read: what the verification saw is the primary's chain as of then
       const lag = replicaUrl ? await standbyLag(replicaUrl, primaryUrl).catch((error: Error) => {
         throw new UsageError(`cannot reach the replica at ${whereIs(replicaUrl)}: ${error.message}`);
       }) : undefined;
-      if (lag && !lag.standby) throw new UsageError(`${whereIs(replicaUrl!)} is not a standby (pg_is_in_recovery() is false): give the standby's URL, or leave --replica out`);
+      if (lag && !lag.standby) throw notAStandby(replicaUrl!);
       const sql = await adminConnection(url);
       try {
         const verdict = options.sql

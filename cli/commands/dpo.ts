@@ -3,6 +3,8 @@ import { Option } from 'commander';
 import { progress, writeOut } from '../output.js';
 import { UsageError } from '../session.js';
 import type { Cli } from '../program.js';
+import { toCsv } from '../../server/csv.js';
+import { exportOnStandby, replicaOf } from '../standby.js';
 
 export function registerDpoWork(cli: Cli): void {
   cli.program.command('check').description('compliance checks').command('run').description('run every compliance check now; exit 1 when one fails')
@@ -18,8 +20,16 @@ export function registerDpoWork(cli: Cli): void {
     .addOption(new Option('--kind <kind>', 'access or portability').choices(['access', 'portability']).default('access'))
     .addOption(new Option('--format <format>', 'json or csv').choices(['json', 'csv']).default('json'))
     .option('--out <file>', 'write it here instead of stdout')
-    .action(async (userId: string, options: { kind: 'access' | 'portability'; format: 'json' | 'csv'; out?: string }) => cli.withSession(async ({ caller }) => {
-      const document = await caller.dpo.export({ user_id: userId, kind: options.kind, format: options.format });
+    .option('--replica <url>', 'read it on this hot standby (REPLICA_DATABASE_URL): the primary records the export first, the standby serves it once it has replayed that')
+    .action(async (userId: string, options: { kind: 'access' | 'portability'; format: 'json' | 'csv'; out?: string; replica?: string }) => cli.withSession(async (session) => {
+      const replicaUrl = replicaOf(options.replica);
+      if (replicaUrl) {
+        const { document, readOn } = await exportOnStandby(session, replicaUrl, userId, options.kind);
+        writeOut(options.format === 'csv' ? toCsv(document) : JSON.stringify(document, null, 2), options.out);
+        process.stderr.write(`read on the standby ${readOn.standby} at ${readOn.replay_lsn} (the primary was at ${readOn.primary_lsn_awaited})\n`);
+        return;
+      }
+      const document = await session.caller.dpo.export({ user_id: userId, kind: options.kind, format: options.format });
       writeOut(options.format === 'csv' ? String((document as { content: string }).content) : JSON.stringify(document, null, 2), options.out);
     }));
   subject.command('erase <user_id>').description('erase the subject (Art. 17) in one transaction; needs --reason and --yes')

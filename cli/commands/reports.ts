@@ -5,6 +5,7 @@ import { Option } from 'commander';
 import { renderMonthlyReport } from '../../server/reports/html.js';
 import { progress, writeOut } from '../output.js';
 import type { Cli } from '../program.js';
+import { evidenceOnStandby, replicaOf } from '../standby.js';
 
 export function registerReports(cli: Cli): void {
   const report = cli.program.command('report').description('compliance reports');
@@ -23,8 +24,11 @@ export function registerReports(cli: Cli): void {
     .requiredOption('--from <time>', 'the period\'s start (inclusive), ISO 8601')
     .requiredOption('--to <time>', 'the period\'s end (exclusive)')
     .requiredOption('--out <dir>', 'the directory to write manifest.json and one CSV per population into')
-    .action(async (options: { from: string; to: string; out: string }) => cli.withSession(async ({ caller }) => {
-      const made = await caller.evidence.package({ from: new Date(options.from), to: new Date(options.to) });
+    .option('--replica <url>', 'read the populations on this hot standby (REPLICA_DATABASE_URL) once it has replayed what the primary held at the start; the manifest, naming the standby, is recorded on the primary')
+    .action(async (options: { from: string; to: string; out: string; replica?: string }) => cli.withSession(async (session) => {
+      const replicaUrl = replicaOf(options.replica);
+      const period = { from: new Date(options.from), to: new Date(options.to) };
+      const made = replicaUrl ? await evidenceOnStandby(session, replicaUrl, period.from, period.to) : await session.caller.evidence.package(period);
       mkdirSync(options.out, { recursive: true });
       const bar = progress(Object.keys(made.csv).length, 'writing populations');
       for (const [name, csv] of Object.entries(made.csv)) {

@@ -48,7 +48,7 @@ interface Access {
   version: number | null;
 }
 
-interface StoredRecord {
+export interface StoredRecord {
   id: string;
   category: string;
   classification: HealthRecord['classification'];
@@ -183,6 +183,14 @@ export async function readRecords(tx: Tx, keys: DataKeys, patient: string, purpo
   const rows = await tx<StoredRecord[]>`select * from compliance.read_health_records(${patient}, ${purpose}, ${ids}::uuid[])`;
   // nothing came back: refused (the database wrote the phi.denied row; asking again adds none) or nothing there
   if (ask && rows.length === 0) await requireAccess(tx, patient, purpose, 'read', ids?.length === 1 ? ids[0]! : null);
+  return openRecords(keys, patient, rows, (id, check) => tx`select compliance.report_phi_integrity_failure(${id}::uuid, ${purpose}, ${check})`);
+}
+
+/**
+ * Stored rows checked and decrypted: a record whose integrity code, version or decryption fails
+ * is returned without data, and `report` tells the database (phi.integrity_failure).
+ */
+export async function openRecords(keys: DataKeys, patient: string, rows: StoredRecord[], report: (id: string, check: string) => Promise<unknown>): Promise<HealthRecord[]> {
   const records: HealthRecord[] = [];
   for (const row of rows) {
     const failed = (problem: string, check: string) => {
@@ -207,7 +215,7 @@ export async function readRecords(tx: Tx, keys: DataKeys, patient: string, purpo
       if (!plaintext) check = failed('the record could not be decrypted: it was altered or moved; its content is withheld', 'decryption');
       else records.push({ ...metadata(row), integrity: 'verified', problem: null, ...versionProof(row), data: JSON.parse(plaintext.toString('utf8')) as Record<string, unknown> });
     }
-    if (check) await tx`select compliance.report_phi_integrity_failure(${row.id}::uuid, ${purpose}, ${check})`;
+    if (check) await report(row.id, check);
   }
   return records;
 }

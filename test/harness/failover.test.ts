@@ -10,7 +10,7 @@
  * downtime in the uptime figure.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import postgres, { type Sql } from 'postgres';
@@ -23,7 +23,8 @@ import { setupDatabase } from '../../db/setup.js';
 import { connect } from '../../db/tls.js';
 import { signDevelopmentToken } from '../../server/auth/token.js';
 import { startWorker, type Worker } from '../../worker/runner.js';
-import { serveApp } from '../server/harness.js';
+import { serveApp, testMasterKeys } from '../server/harness.js';
+import { DataKeys } from '../../core/keys/data-keys.js';
 import { runPgcomply } from '../provision/pgcomply.js';
 import { until } from '../provision/until.js';
 import { type PatroniCluster as Cluster, PatroniCluster } from './patroni-cluster.js';
@@ -31,6 +32,8 @@ import { type PatroniCluster as Cluster, PatroniCluster } from './patroni-cluste
 const work = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-ha-'));
 const cluster: Cluster = new PatroniCluster(work);
 const pepper = randomBytes(32).toString('hex');
+// the server's PHI master key, which the CLI needs to decrypt an export read on a standby
+const masterKey = randomBytes(32);
 const CLIENTS = 32;
 let baseUrl = '';
 let serverSql: Sql;
@@ -44,7 +47,7 @@ beforeAll(async () => {
   // as server/main.ts connects: db/tls.ts's connect, which finds the host that takes writes
   serverSql = connect(cluster.url('pgcomply_server', DEVELOPMENT_LOGIN_PASSWORD, 'pgcomply'),
     { max: 40, connect_timeout: 5, onnotice: () => undefined, connection: pepperParameters(pepper) });
-  ({ baseUrl, close: closeServer } = await serveApp(serverSql));
+  ({ baseUrl, close: closeServer } = await serveApp(serverSql, { dataKeys: new DataKeys(testMasterKeys({ 1: masterKey })) }));
   worker = await startWorker({ connectionString: cluster.url('pgcomply_worker', DEVELOPMENT_LOGIN_PASSWORD, 'pgcomply'), sealIntervalSeconds: 1, pollInterval: 200,
     serviceHealthUrl: `${baseUrl}/healthz`, probeIntervalMs: 2_000 });
 }, 600_000);
@@ -177,7 +180,10 @@ async function outageOn(port: number, from: number, to: number) {
     const down = async () => (await db`select to_char(minute, 'HH24:MI') as minute from compliance_private.service_minutes
       where (api_failures > 0 or database_failures > 0) and minute >= date_trunc('minute', ${new Date(from)}::timestamptz) and minute <= ${new Date(to)}
       order by minute`).map((r) => r.minute as string);
-    await until(async () => ((await down()).length ? true : undefined), 60_000, 'the probes of the outage to be told');
+    await until(async () => ((await down()).length ? true : undefined), 60_000, 'the probes of the outage to be told').catch(async (error: Error) => {
+      const minutes = await db`select * from compliance_private.service_minutes order by minute`;
+      throw new Error(`${error.message}; from ${new Date(from).toISOString()} to ${new Date(to).toISOString()} the probes counted: ${JSON.stringify(minutes)}`);
+    });
     const [uptime] = await db`select * from compliance.uptime('1 hour', now() + interval '1 minute')`;
     return { down: await down(), minutes_up: uptime!.minutes_up as string, minutes_counted: uptime!.minutes_counted as string };
   } finally {
@@ -235,6 +241,51 @@ describe('a failover under load', () => {
       console.info(`verification on standby ${standby.name}: ${standbyVerdict.seals_checked} seals, ${standbyVerdict.rows_checked} rows, ${lag.bytes_behind} bytes and ${lag.seconds_behind ?? 0} s behind`);
     } finally {
       await onStandby.end();
+      await onLeader.end();
+    }
+  });
+});
+
+describe('reads on a standby', () => {
+  it('an export for the DPO and an evidence package read on a standby, recorded on the primary first, match what the primary holds', async () => {
+    await cluster.waitForMembers(3);
+    const leader = await cluster.leader();
+    const members = await cluster.members();
+    const standby = cluster.nodes.find((n) => members.some((m) => m.name === n.name && m.role !== 'leader'))!;
+    const onLeader = nodeSql(leader.pgPort);
+    const env = { ...process.env, DATABASE_URL: cluster.nodeUrl(leader, 'pgcomply'), TOMBSTONE_PEPPER: pepper, PHI_MASTER_KEY: `1:${masterKey.toString('base64')}` };
+    try {
+      const [subject] = await onLeader`select p.user_id from compliance.user_profiles p
+        where p.user_id like 'user:load-%' and exists (select from compliance.consent_records c where c.user_id = p.user_id) limit 1`;
+      const userId = subject!.user_id as string;
+      const token = await signDevelopmentToken({ subject: userId, roles: [] });
+      const created = await fetch(`${baseUrl}/api/v1/users/me/health-records`, { method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ category: 'lab_result', data: { test: 'HbA1c', value: 5.4 } }) });
+      expect(created.status).toBe(200);
+      const exported = await runPgcomply(['--actor', 'dpo:ha', 'subject', 'export', userId, '--replica', cluster.nodeUrl(standby, 'pgcomply')], env);
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(exported.stderr).toMatch(/read on the standby 127\.0\.0\.1:\d+ at [0-9A-F]+\/[0-9A-F]+/);
+      const document = JSON.parse(exported.stdout) as { consents: unknown[]; profile: { user_id: string }; health_records: { integrity: string; data: unknown }[] };
+      const [held] = await onLeader`select count(*)::int as n from compliance.consent_records where user_id = ${userId}`;
+      expect(document.profile.user_id).toBe(userId);
+      expect(document.consents).toHaveLength(held!.n as number);
+      // decrypted here from what the standby returned, under the lease the primary audited
+      expect(document.health_records).toMatchObject([{ integrity: 'verified', data: { test: 'HbA1c', value: 5.4 } }]);
+      const [audited] = await onLeader`select details from compliance.audit_logs where action = 'subject.exported' and user_id = ${userId} order by id desc limit 1`;
+      expect(audited!.details).toMatchObject({ read_on: 'standby' });
+
+      const out = path.join(work, 'evidence-on-standby');
+      const from = new Date(Date.now() - 3_600_000).toISOString();
+      const to = new Date(Date.now() + 60_000).toISOString();
+      const evidence = await runPgcomply(['--json', '--actor', 'dpo:ha', 'evidence', '--from', from, '--to', to, '--out', out, '--replica', cluster.nodeUrl(standby, 'pgcomply')], env);
+      expect(evidence.code, evidence.stderr).toBe(0);
+      const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { package_id: string; read_on: { standby: string } };
+      expect(manifest.read_on.standby).toBe(`127.0.0.1:${standby.pgPort}`);
+      const [recorded] = await onLeader`select manifest -> 'read_on' as read_on from compliance.evidence_packages where id = ${manifest.package_id}`;
+      expect(recorded!.read_on).toMatchObject({ standby: `127.0.0.1:${standby.pgPort}` });
+      console.info(`on standby ${standby.name}: an export of ${userId} (${document.consents.length} consents) and evidence package ${manifest.package_id}`);
+    } finally {
       await onLeader.end();
     }
   });
