@@ -106,6 +106,9 @@ async function main() {
   // 0.0.0.0 and :: listen everywhere and are nobody's address to call: show the loopback one
   const shownHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST === '::' ? '::1' : config.HOST;
   const publicUrl = `${tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  log.info({ url: publicUrl, worker: config.RUN_WORKER, database: cluster ? 'embedded' : 'DATABASE_URL' }, 'pgcomply is running');
+  process.stdout.write(`pgcomply listening on ${publicUrl} (health: ${publicUrl}/healthz, API: ${publicUrl}/api/openapi.json)\n`);
+  if (cluster) process.stdout.write('the database is an embedded PostgreSQL under ' + config.PGCOMPLY_DATA_DIR + '; a DBA connects with: npm run psql\n');
   if (config.RUN_WORKER) {
     // the worker probes this server's /healthz for the uptime figure; over TLS the certificate
     // names a host this process cannot guess, so the operator gives the URL
@@ -114,9 +117,6 @@ async function main() {
     worker = await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS,
       anchors, backups: backupsOf(config), drills: drillsOf(config), serviceHealthUrl });
   }
-  log.info({ url: publicUrl, worker: Boolean(worker), database: cluster ? 'embedded' : 'DATABASE_URL' }, 'pgcomply is running');
-  process.stdout.write(`pgcomply listening on ${publicUrl} (health: ${publicUrl}/healthz, API: ${publicUrl}/api/openapi.json)\n`);
-  if (cluster) process.stdout.write('the database is an embedded PostgreSQL under ' + config.PGCOMPLY_DATA_DIR + '; a DBA connects with: npm run psql\n');
 }
 
 main().catch((error: unknown) => {
