@@ -2920,6 +2920,52 @@ ALTER FUNCTION compliance.pending_access_requests() OWNER TO compliance_owner;
 COMMENT ON FUNCTION compliance.pending_access_requests() IS 'Access requests waiting for an approver, oldest first.';
 
 --
+-- Name: personal_table_sql(regclass); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.personal_table_sql(relation regclass) RETURNS TABLE(subject_rows text, own_rows text, subject_of_row text, key_of_row text, subject_type text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_table compliance.personal_tables;
+  v_own text;
+begin
+  select * into strict v_table from compliance.personal_tables p where p.relation = personal_table_sql.relation;
+  subject_type := v_table.subject_type;
+  -- a predicate on alias t that finds one subject's rows ($1) through an index on the subject
+  -- column, and an expression of a transition-table row r that names its subject
+  -- own_rows, the same for the request's subject in a policy: compared as text unless the column
+  -- is text, since a subject id that is no uuid must find nothing rather than fail the query
+  v_own := case when v_table.subject_type = 'text' then '(select compliance.current_subject())' end;
+  if v_table.subject_via is null then
+    subject_rows := format('t.%I = $1::%s', v_table.subject_column, v_table.subject_type);
+    own_rows := case when v_own is not null then format('%I = %s', v_table.subject_column, v_own)
+                     else format('%I::text = (select compliance.current_subject())', v_table.subject_column) end;
+    subject_of_row := format('r.%I::text', v_table.subject_column);
+  else
+    subject_rows := format('t.%I in (select v.%I from %s v where v.%I = $1::%s)', v_table.subject_column, v_table.subject_via_key,
+      v_table.subject_via, v_table.subject_via_column, v_table.subject_type);
+    own_rows := format('%I in (select v.%I from %s v where %s)', v_table.subject_column, v_table.subject_via_key, v_table.subject_via,
+      case when v_own is not null then format('v.%I = %s', v_table.subject_via_column, v_own)
+           else format('v.%I::text = (select compliance.current_subject())', v_table.subject_via_column) end);
+    subject_of_row := format('(select v.%I::text from %s v where v.%I = r.%I)', v_table.subject_via_column, v_table.subject_via,
+      v_table.subject_via_key, v_table.subject_column);
+  end if;
+  key_of_row := (select string_agg(format('r.%I::text', k), ' || '','' || ' order by o) from unnest(v_table.key_columns) with ordinality u(k, o));
+  return next;
+end;
+$_$;
+
+ALTER FUNCTION compliance.personal_table_sql(relation regclass) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION personal_table_sql(relation regclass); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.personal_table_sql(relation regclass) IS 'The SQL fragments registration, erasure, export, retention and the audit trigger build their statements from for a registered table: subject_rows, a predicate on alias t for one subject''s rows ($1, cast to the subject column''s type, through the foreign key when the subject is reached through one); own_rows, the subject_own_rows policy''s predicate for the request''s subject; subject_of_row, the subject of a row r as text; key_of_row, its primary key as text; subject_type. Metadata only (names of tables and columns, as the catalog shows them), so anyone may ask; raises when the table is not registered.';
+
+--
 -- Name: phi_access(text, text, text, uuid); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -3793,6 +3839,394 @@ ALTER FUNCTION compliance.record_heartbeat() OWNER TO compliance_owner;
 COMMENT ON FUNCTION compliance.record_heartbeat() IS 'The worker says it is alive (every minute, job heartbeat): records the current minute. Uptime counts minutes without a beat as down. Worker role only.';
 
 --
+-- Name: personal_tables; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.personal_tables (
+    relation regclass NOT NULL,
+    subject_column name NOT NULL,
+    subject_type text NOT NULL,
+    subject_via regclass,
+    subject_via_key name,
+    subject_via_column name,
+    key_columns name[] NOT NULL,
+    personal_columns jsonb NOT NULL,
+    erasure text NOT NULL,
+    anonymize jsonb,
+    kept_basis text,
+    retention_period interval,
+    retention_from name,
+    retention_basis text,
+    subject_reads boolean NOT NULL,
+    application_roles text[] NOT NULL,
+    classified_columns name[] NOT NULL,
+    rls_was_enabled boolean NOT NULL,
+    rls_was_forced boolean NOT NULL,
+    registered_at timestamp with time zone NOT NULL,
+    registered_by text,
+    CONSTRAINT personal_tables_anonymize_with_basis CHECK ((((erasure = 'anonymize'::text) = (anonymize IS NOT NULL)) AND ((erasure = 'anonymize'::text) = (kept_basis IS NOT NULL)))),
+    CONSTRAINT personal_tables_erasure_known CHECK ((erasure = ANY (ARRAY['delete'::text, 'anonymize'::text]))),
+    CONSTRAINT personal_tables_personal_columns_object CHECK ((jsonb_typeof(personal_columns) = 'object'::text)),
+    CONSTRAINT personal_tables_retention_positive CHECK (((retention_period IS NULL) OR (retention_period > '00:00:00'::interval))),
+    CONSTRAINT personal_tables_retention_whole CHECK ((((retention_period IS NULL) = (retention_from IS NULL)) AND ((retention_period IS NULL) = (retention_basis IS NULL)))),
+    CONSTRAINT personal_tables_subject_type CHECK ((subject_type = ANY (ARRAY['text'::text, 'uuid'::text, 'bigint'::text, 'integer'::text]))),
+    CONSTRAINT personal_tables_via_whole CHECK ((((subject_via IS NULL) = (subject_via_key IS NULL)) AND ((subject_via IS NULL) = (subject_via_column IS NULL))))
+);
+
+ALTER TABLE ONLY compliance.personal_tables FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.personal_tables OWNER TO compliance_owner;
+
+--
+-- Name: TABLE personal_tables; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.personal_tables IS 'Your own tables that hold personal data, registered with compliance.register_personal_table: export, erasure, retention and the audit chain cover them as they cover pgcomply''s own.';
+
+--
+-- Name: COLUMN personal_tables.relation; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.relation IS 'The table.';
+
+--
+-- Name: COLUMN personal_tables.subject_column; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.subject_column IS 'The column that holds the subject id, or the foreign key column that reaches it (subject_via).';
+
+--
+-- Name: COLUMN personal_tables.subject_type; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.subject_type IS 'The subject id''s type in the table: text, uuid, bigint or integer.';
+
+--
+-- Name: COLUMN personal_tables.subject_via; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.subject_via IS 'The registered table the subject column references, which holds the subject id; null when the table holds it itself.';
+
+--
+-- Name: COLUMN personal_tables.subject_via_key; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.subject_via_key IS 'The column of subject_via the foreign key references.';
+
+--
+-- Name: COLUMN personal_tables.subject_via_column; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.subject_via_column IS 'The column of subject_via that holds the subject id.';
+
+--
+-- Name: COLUMN personal_tables.key_columns; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.key_columns IS 'The primary key, which names a row in the audit log.';
+
+--
+-- Name: COLUMN personal_tables.personal_columns; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.personal_columns IS 'Each personal column and its data category (compliance.personal_data_categories).';
+
+--
+-- Name: COLUMN personal_tables.erasure; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.erasure IS 'What erasure does: delete the subject''s rows, or anonymize them.';
+
+--
+-- Name: COLUMN personal_tables.anonymize; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.anonymize IS 'For anonymize: each column to overwrite and its value (null or a fixed value); the subject column is cut as well.';
+
+--
+-- Name: COLUMN personal_tables.kept_basis; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.kept_basis IS 'For anonymize: the legal basis for what is kept (GDPR Art. 17(3)(b), e.g. tax law for an invoice''s amount and date).';
+
+--
+-- Name: COLUMN personal_tables.retention_period; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.retention_period IS 'How long a row is kept, counted from retention_from; null: until erasure.';
+
+--
+-- Name: COLUMN personal_tables.retention_from; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.retention_from IS 'The date or timestamp column the retention period counts from.';
+
+--
+-- Name: COLUMN personal_tables.retention_basis; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.retention_basis IS 'Why the rows are kept that long.';
+
+--
+-- Name: COLUMN personal_tables.subject_reads; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.subject_reads IS 'Whether the API acting for a subject may read the subject''s rows (policy subject_own_rows).';
+
+--
+-- Name: COLUMN personal_tables.application_roles; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.application_roles IS 'Roles besides the owner that keep every row (policy application_rows): the application that writes the table.';
+
+--
+-- Name: COLUMN personal_tables.classified_columns; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.classified_columns IS 'The table''s columns when it was registered: the data map finds a column added since.';
+
+--
+-- Name: COLUMN personal_tables.rls_was_enabled; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.rls_was_enabled IS 'Whether row-level security was enabled before registration (unregistering puts it back).';
+
+--
+-- Name: COLUMN personal_tables.rls_was_forced; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.rls_was_forced IS 'Whether row-level security was forced before registration (unregistering puts it back).';
+
+--
+-- Name: COLUMN personal_tables.registered_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.registered_at IS 'When it was last registered.';
+
+--
+-- Name: COLUMN personal_tables.registered_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.registered_by IS 'Who registered it (the request context''s actor); erasure of that person clears it.';
+
+--
+-- Name: record_personal_table(regclass, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_personal_table(relation regclass, settings jsonb) RETURNS compliance.personal_tables
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_class pg_catalog.pg_class;
+  v_schema text;
+  v_row compliance.personal_tables;
+  v_subject pg_catalog.pg_attribute;
+  v_via compliance.personal_tables;
+  v_key record;
+  v_column text;
+  v_category text;
+  v_previous compliance.personal_tables;
+  v_columns name[];
+begin
+  select * into v_class from pg_catalog.pg_class c where c.oid = record_personal_table.relation;
+  if not found or v_class.relkind not in ('r', 'p') then
+    perform compliance_private.raise_error('BADRG', format('%s is not a table', relation));
+  end if;
+  select n.nspname into v_schema from pg_catalog.pg_namespace n where n.oid = v_class.relnamespace;
+  if v_schema in ('compliance', 'compliance_private', 'pg_catalog', 'information_schema') then
+    perform compliance_private.raise_error('BADRG', format('%s is pgcomply''s or the system''s own table: pgcomply''s tables are covered already', relation));
+  end if;
+  -- only whoever may change the table may put it under pgcomply's rules (the login, whatever role it set)
+  if not pg_catalog.pg_has_role(session_user, v_class.relowner, 'USAGE') then
+    perform compliance_private.raise_error('PTOWN', format('only the owner of %s (%s) registers it', relation, pg_catalog.pg_get_userbyid(v_class.relowner)),
+      'Register it as the table''s owner, or as a superuser.');
+  end if;
+  select coalesce(array_agg(a.attname order by a.attnum), '{}') into v_columns
+    from pg_catalog.pg_attribute a where a.attrelid = relation and a.attnum > 0 and not a.attisdropped;
+  select * into v_previous from compliance.personal_tables p where p.relation = record_personal_table.relation;
+
+  v_row.relation := relation;
+  v_row.classified_columns := v_columns;
+  v_row.registered_by := compliance.current_actor();
+  v_row.registered_at := now();
+  v_row.rls_was_enabled := coalesce(v_previous.rls_was_enabled, v_class.relrowsecurity);
+  v_row.rls_was_forced := coalesce(v_previous.rls_was_forced, v_class.relforcerowsecurity);
+  -- the primary key names each row in the audit log
+  select array_agg(a.attname order by k.ord) into v_row.key_columns
+    from pg_catalog.pg_index i cross join lateral unnest(i.indkey) with ordinality k(attnum, ord)
+    join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+   where i.indrelid = relation and i.indisprimary;
+  if v_row.key_columns is null then
+    perform compliance_private.raise_error('BADRG', format('%s has no primary key: pgcomply names each row it audits by its key', relation),
+      'Add a primary key (alter table … add primary key …), then register the table.');
+  end if;
+
+  v_row.subject_column := settings ->> 'subject_column';
+  select * into v_subject from pg_catalog.pg_attribute a
+   where a.attrelid = relation and a.attname = v_row.subject_column and a.attnum > 0 and not a.attisdropped;
+  if not found then
+    perform compliance_private.raise_error('BADRG', format('%s has no column %L to find the subject by', relation, v_row.subject_column));
+  end if;
+  if settings ->> 'subject_via' is null then
+    v_row.subject_type := pg_catalog.format_type(v_subject.atttypid, null);
+  else
+    -- the subject is reached through one foreign key to a registered table
+    v_row.subject_via := (settings ->> 'subject_via')::regclass;
+    select * into v_via from compliance.personal_tables p where p.relation = v_row.subject_via and p.subject_via is null;
+    if not found then
+      perform compliance_private.raise_error('BADRG', format('%s is not registered with a subject column of its own: register it first', v_row.subject_via));
+    end if;
+    select pg_catalog.format_type(v_subject.atttypid, null) as fk_type, ra.attname as key into v_key
+      from pg_catalog.pg_constraint c
+      join pg_catalog.pg_attribute ra on ra.attrelid = c.confrelid and ra.attnum = c.confkey[1]
+     where c.contype = 'f' and c.conrelid = relation and c.confrelid = v_row.subject_via and c.conkey = array[v_subject.attnum];
+    if not found then
+      perform compliance_private.raise_error('BADRG', format('no foreign key from %s(%I) to %s: the subject can be reached through exactly one',
+        relation, v_row.subject_column, v_row.subject_via));
+    end if;
+    v_row.subject_via_key := v_key.key;
+    v_row.subject_via_column := v_via.subject_column;
+    v_row.subject_type := v_via.subject_type;
+  end if;
+  if v_row.subject_type not in ('text', 'character varying', 'uuid', 'bigint', 'integer') then
+    perform compliance_private.raise_error('BADRG', format('the subject column is of type %s: text, uuid, bigint and integer work', v_row.subject_type));
+  end if;
+  v_row.subject_type := case v_row.subject_type when 'character varying' then 'text' else v_row.subject_type end;
+
+  v_row.personal_columns := settings -> 'personal_columns';
+  if jsonb_typeof(v_row.personal_columns) is distinct from 'object' then
+    perform compliance_private.raise_error('BADRG', 'personal_columns is a JSON object of column name to data category, e.g. {"email": "contact"}');
+  end if;
+  for v_column, v_category in select e.key, e.value #>> '{}' from jsonb_each(v_row.personal_columns) e loop
+    if not v_column = any (v_columns) then
+      perform compliance_private.raise_error('BADRG', format('%s has no column %L', relation, v_column));
+    end if;
+    if not exists (select from compliance.personal_data_categories d where d.category = v_category) then
+      perform compliance_private.raise_error('BADRG', format('%L is not a data category; known: %s', v_category,
+        (select string_agg(d.category, ', ' order by d.category) from compliance.personal_data_categories d)));
+    end if;
+  end loop;
+
+  -- the audit log names a row by its key, and keeps the key after erasure
+  if exists (select from jsonb_object_keys(v_row.personal_columns) k where k = any (v_row.key_columns)) or v_row.subject_column = any (v_row.key_columns) then
+    perform compliance_private.raise_error('BADRG', format('the primary key of %s holds personal data: the audit log names each row by its key and keeps it after erasure', relation),
+      'Give the table a key of its own (an identity column) and keep the personal value in a unique column.');
+  end if;
+
+  v_row.erasure := coalesce(settings ->> 'erasure', 'delete');
+  if v_row.erasure not in ('delete', 'anonymize') then
+    perform compliance_private.raise_error('BADRG', 'erasure is delete or anonymize');
+  end if;
+  if v_row.erasure = 'anonymize' then
+    v_row.anonymize := coalesce(settings -> 'anonymize', '{}');
+    v_row.kept_basis := nullif(trim(settings ->> 'kept_basis'), '');
+    if jsonb_typeof(v_row.anonymize) <> 'object' or v_row.kept_basis is null then
+      perform compliance_private.raise_error('BADRG', 'anonymize keeps rows: name the columns to overwrite ({"column": null or a fixed value}) and the legal basis for what is kept (kept_basis)');
+    end if;
+    for v_column in select jsonb_object_keys(v_row.anonymize) loop
+      if not v_column = any (v_columns) or v_column = any (v_row.key_columns) then
+        perform compliance_private.raise_error('BADRG', format('%L is not a column of %s that anonymizing may overwrite (the key stays)', v_column, relation));
+      end if;
+    end loop;
+    -- every personal column is overwritten, and the link to the subject is cut
+    if exists (select from jsonb_object_keys(v_row.personal_columns) k where not v_row.anonymize ? k) then
+      perform compliance_private.raise_error('BADRG', format('anonymizing must overwrite every personal column; missing: %s',
+        (select string_agg(k, ', ') from jsonb_object_keys(v_row.personal_columns) k where not v_row.anonymize ? k)));
+    end if;
+    if v_subject.attnotnull then
+      perform compliance_private.raise_error('BADRG', format('%s(%I) is NOT NULL: an anonymized row keeps no link to its subject, so it must allow null', relation, v_row.subject_column));
+    end if;
+  elsif settings ? 'anonymize' or settings ? 'kept_basis' then
+    perform compliance_private.raise_error('BADRG', 'anonymize and kept_basis go with erasure => anonymize');
+  end if;
+
+  v_row.retention_period := (settings ->> 'retention_period')::interval;
+  v_row.retention_from := settings ->> 'retention_from';
+  v_row.retention_basis := nullif(trim(settings ->> 'retention_basis'), '');
+  if (v_row.retention_period is null) <> (v_row.retention_from is null) or (v_row.retention_period is null) <> (v_row.retention_basis is null) then
+    perform compliance_private.raise_error('BADRG', 'a retention period comes with the column it counts from and its legal basis (retention_period, retention_from, retention_basis)');
+  end if;
+  if v_row.retention_period is not null and v_row.retention_period <= interval '0' then
+    perform compliance_private.raise_error('BADRG', 'the retention period must be positive');
+  end if;
+  if v_row.retention_from is not null and not exists (
+       select from pg_catalog.pg_attribute a where a.attrelid = relation and a.attname = v_row.retention_from and not a.attisdropped
+          and a.atttypid in ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype)) then
+    perform compliance_private.raise_error('BADRG', format('%s has no date or timestamp column %L to count retention from', relation, v_row.retention_from));
+  end if;
+  v_row.subject_reads := coalesce((settings ->> 'subject_reads')::boolean, false);
+  v_row.application_roles := coalesce(array(select jsonb_array_elements_text(settings -> 'application_roles')), '{}');
+
+  insert into compliance.personal_tables as p values (v_row.*)
+  on conflict on constraint personal_tables_pkey do update set
+    subject_column = excluded.subject_column, subject_type = excluded.subject_type, subject_via = excluded.subject_via,
+    subject_via_key = excluded.subject_via_key, subject_via_column = excluded.subject_via_column, key_columns = excluded.key_columns,
+    personal_columns = excluded.personal_columns, erasure = excluded.erasure, anonymize = excluded.anonymize, kept_basis = excluded.kept_basis,
+    retention_period = excluded.retention_period, retention_from = excluded.retention_from, retention_basis = excluded.retention_basis,
+    subject_reads = excluded.subject_reads, application_roles = excluded.application_roles, classified_columns = excluded.classified_columns,
+    registered_at = excluded.registered_at, registered_by = excluded.registered_by
+  returning p.* into v_row;
+  perform compliance_private.append_audit(case when v_previous.relation is null then 'personal_table.registered' else 'personal_table.reregistered' end,
+    'gdpr', 'personal_table', relation::text,
+    jsonb_build_object('personal_columns', v_row.personal_columns, 'erasure', v_row.erasure, 'anonymize', v_row.anonymize,
+      'kept_basis', v_row.kept_basis, 'retention_period', v_row.retention_period, 'retention_from', v_row.retention_from,
+      'retention_basis', v_row.retention_basis, 'subject_reads', v_row.subject_reads,
+      'subject', case when v_row.subject_via is null then v_row.subject_column
+                      else format('%s -> %s.%s', v_row.subject_column, v_row.subject_via, v_row.subject_via_column) end));
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_personal_table(relation regclass, settings jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_personal_table(relation regclass, settings jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_personal_table(relation regclass, settings jsonb) IS 'The registry half of compliance.register_personal_table, which calls it: checks the settings against the table (its primary key, the subject column or the one foreign key to a registered table that reaches the subject, personal columns with known data categories, what erasure does, retention), records them in compliance.personal_tables and audits it (personal_table.registered, or .reregistered). Only a login that may act as the table''s owner may call it. Errors: PTOWN, BADRG.';
+
+--
+-- Name: record_personal_table_removal(regclass, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_personal_table_removal(relation regclass, reason text) RETURNS compliance.personal_tables
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.personal_tables;
+  v_rows bigint;
+begin
+  select * into v_row from compliance.personal_tables p where p.relation = record_personal_table_removal.relation;
+  if not found then
+    perform compliance_private.raise_error('BADRG', format('%s is not registered', relation));
+  end if;
+  if not pg_catalog.pg_has_role(session_user, (select c.relowner from pg_catalog.pg_class c where c.oid = relation), 'USAGE') then
+    perform compliance_private.raise_error('PTOWN', format('only the owner of %s unregisters it', relation));
+  end if;
+  -- rows that still name a subject would leave pgcomply's export, erasure and retention
+  execute format('select count(*) from %s t where t.%I is not null', relation, v_row.subject_column) into v_rows;
+  if v_rows > 0 and nullif(trim(reason), '') is null then
+    perform compliance_private.raise_error('PTROW', format('%s holds %s rows of subjects: they would leave export, erasure and retention', relation, v_rows),
+      'Say why (reason => …); the reason is audited. Or erase or move the rows first.');
+  end if;
+  delete from compliance.personal_tables p where p.relation = record_personal_table_removal.relation;
+  perform compliance_private.append_audit('personal_table.unregistered', 'gdpr', 'personal_table', relation::text,
+    jsonb_build_object('rows_with_a_subject', v_rows, 'reason', nullif(trim(reason), '')));
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_personal_table_removal(relation regclass, reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_personal_table_removal(relation regclass, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_personal_table_removal(relation regclass, reason text) IS 'The registry half of compliance.unregister_personal_table, which calls it: refuses while the table holds rows with a subject unless a reason is given (PTROW), removes the registration and audits it (personal_table.unregistered, with the row count and the reason). Only a login that may act as the table''s owner may call it. Errors: PTOWN, PTROW, BADRG.';
+
+--
 -- Name: record_phi_key_rotation(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -4020,6 +4454,83 @@ ALTER FUNCTION compliance.register_dsr(user_id text, kind text, notes text) OWNE
 --
 
 COMMENT ON FUNCTION compliance.register_dsr(user_id text, kind text, notes text) IS 'Registers a data subject request received now; due_at is one calendar month later. Errors: UNKSJ, ERASD.';
+
+--
+-- Name: register_personal_table(regclass, text, jsonb, text, jsonb, text, interval, text, text, boolean, regclass, regrole[]); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text DEFAULT 'delete'::text, anonymize jsonb DEFAULT NULL::jsonb, kept_basis text DEFAULT NULL::text, retention_period interval DEFAULT NULL::interval, retention_from text DEFAULT NULL::text, retention_basis text DEFAULT NULL::text, subject_reads boolean DEFAULT false, subject_via regclass DEFAULT NULL::regclass, application_roles regrole[] DEFAULT '{}'::regrole[]) RETURNS compliance.personal_tables
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.personal_tables;
+  v_sql record;
+  v_schema text;
+  v_writers text;
+begin
+  -- the registry checks and records the settings as pgcomply's owner; the table itself is
+  -- changed here, with the caller's rights, which only its owner has
+  -- the arguments given (an anonymize value may be null: that is what the column gets)
+  v_row := compliance.record_personal_table(relation, (select jsonb_object_agg(e.key, e.value) from jsonb_each(jsonb_build_object(
+    'subject_column', subject_column, 'personal_columns', personal_columns, 'erasure', erasure, 'anonymize', anonymize,
+    'kept_basis', kept_basis, 'retention_period', retention_period, 'retention_from', retention_from,
+    'retention_basis', retention_basis, 'subject_reads', subject_reads, 'subject_via', subject_via::text,
+    'application_roles', to_jsonb(application_roles::text[]))) e where e.value <> 'null'::jsonb));
+  v_sql := compliance.personal_table_sql(relation);
+  select n.nspname into v_schema from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = relation;
+
+  execute format('alter table %s enable row level security', relation);
+  execute format('alter table %s force row level security', relation);
+  execute format('drop policy if exists owner_routines on %s', relation);
+  execute format('create policy owner_routines on %s as permissive for all to compliance_owner using (true) with check (true)', relation);
+  execute format('comment on policy owner_routines on %s is %L', relation,
+    'pgcomply''s routines (erasure, export, retention: SECURITY DEFINER, running as its owner) reach every row.');
+  execute format('drop policy if exists dpo_every_subject on %s', relation);
+  execute format('create policy dpo_every_subject on %s as permissive for select to compliance_dpo using (true)', relation);
+  execute format('comment on policy dpo_every_subject on %s is %L', relation, 'The DPO reads every subject''s rows.');
+  execute format('drop policy if exists subject_own_rows on %s', relation);
+  if v_row.subject_reads then
+    execute format('create policy subject_own_rows on %s as permissive for select to compliance_app using (%s)', relation,
+      v_sql.own_rows);
+    execute format('comment on policy subject_own_rows on %s is %L', relation, 'The API acting for a subject reads only that subject''s rows.');
+    execute format('grant select on %s to compliance_app', relation);
+  else
+    execute format('revoke all on %s from compliance_app', relation);
+  end if;
+  -- the application that writes the table keeps writing it: its owner and the roles named
+  execute format('drop policy if exists application_rows on %s', relation);
+  select string_agg(quote_ident(r), ', ') into v_writers
+    from (select pg_catalog.pg_get_userbyid(c.relowner)::text as r from pg_catalog.pg_class c where c.oid = relation
+          union select unnest(v_row.application_roles)) x;
+  execute format('create policy application_rows on %s as permissive for all to %s using (true) with check (true)', relation, v_writers);
+  execute format('comment on policy application_rows on %s is %L', relation,
+    'The application that owns the table reaches every row, as before it was registered: its owner and the application_roles given at registration.');
+
+  execute format('grant usage on schema %I to compliance_owner, compliance_dpo', v_schema);
+  if v_row.subject_reads then
+    execute format('grant usage on schema %I to compliance_app', v_schema);
+  end if;
+  execute format('grant select, update, delete on %s to compliance_owner', relation);
+  execute format('grant select on %s to compliance_dpo', relation);
+
+  execute format('drop trigger if exists _900_pgcomply_audit_insert on %s', relation);
+  execute format('drop trigger if exists _901_pgcomply_audit_update on %s', relation);
+  execute format('drop trigger if exists _902_pgcomply_audit_delete on %s', relation);
+  execute format('create trigger _900_pgcomply_audit_insert after insert on %s referencing new table as new_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
+  execute format('create trigger _901_pgcomply_audit_update after update on %s referencing old table as old_rows new table as new_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
+  execute format('create trigger _902_pgcomply_audit_delete after delete on %s referencing old table as old_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]) IS 'Puts one of your own tables under pgcomply''s rules, called by its owner (db/README.md, "Your own tables"). It records the settings (compliance.record_personal_table, audited). It enables and forces row-level security with the policies pgcomply''s tables have: owner_routines, dpo_every_subject, and subject_own_rows when subject_reads. The table''s owner and application_roles keep every row through application_rows. It grants what pgcomply''s roles need and attaches the audit triggers. Erasure then deletes the subject''s rows, or anonymizes them (sets the anonymize columns and cuts the subject link, keeping the rest on kept_basis). Export includes them, and retention deletes rows older than retention_period counted from retention_from. subject_column holds the subject id (text, uuid, bigint or integer), or with subject_via, a foreign key to a registered table that holds it. Calling it again changes the settings. Errors: PTOWN, BADRG.';
 
 --
 -- Name: release_legal_hold(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -5047,6 +5558,89 @@ ALTER FUNCTION compliance.subject_overview(user_id text) OWNER TO compliance_own
 COMMENT ON FUNCTION compliance.subject_overview(user_id text) IS 'DPO: what is held about a subject, as counts per section of their export (profile, preferences, consents, conversations, messages, health records, sessions, audit rows, breach notices), with every request they made (GDPR Art. 12-22) and every legal hold, released ones too. Counts only: the contents come with export_subject. Audited as subject.viewed. Errors: UNKSJ, ERASD.';
 
 --
+-- Name: tg_personal_table_audit(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.tg_personal_table_audit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_table compliance.personal_tables;
+  v_sql record;
+  v_name text;
+  v_actor text := compliance.current_actor();
+  v_ip inet := compliance.current_client_ip();
+  v_user_agent text := compliance.current_user_agent();
+  v_actor_salt bytea := uuid_send(gen_random_uuid());
+  v_actor_digest bytea;
+  v_authentication jsonb := case when compliance_private.current_authentication() is null then '{}'
+                                 else jsonb_build_object('authentication', compliance_private.current_authentication()) end;
+  v_personal text[];
+  v_changed text;
+begin
+  if compliance_private.in_any_bulk_operation() then
+    return null;  -- erasure and retention write one summary row with counts per table
+  end if;
+  select * into v_table from compliance.personal_tables p where p.relation = tg_relid;
+  if not found then
+    return null;
+  end if;
+  v_sql := compliance.personal_table_sql(tg_relid);
+  v_name := tg_relid::regclass::text;
+  v_actor_digest := compliance_private.audit_actor_digest(v_actor_salt, v_actor, v_ip, v_user_agent);
+  select coalesce(array_agg(k), '{}') into v_personal from jsonb_object_keys(v_table.personal_columns) k;
+  -- once per statement and set-based, as pgcomply's own tables are audited
+  if tg_op in ('INSERT', 'DELETE') then
+    execute format($q$
+      insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+        actor_id, ip_address, user_agent, subject_part_salt, subject_part_digest, actor_part_salt,
+        actor_part_digest, personal_digest)
+      select $8, 'gdpr', $1, x.resource_id, jsonb_build_object('table', $1) || $7, x.subject, $2, $3, $4, x.salt, x.digest, $5, $6,
+             sha256(x.digest || $6)
+        from (select y.*, compliance_private.audit_subject_digest(y.salt, y.subject, null) as digest
+                from (select %s as resource_id, %s as subject, uuid_send(gen_random_uuid()) as salt from %I r) y) x$q$,
+      v_sql.key_of_row, v_sql.subject_of_row, case when tg_op = 'INSERT' then 'new_rows' else 'old_rows' end)
+    using v_name, v_actor, v_ip, v_user_agent, v_actor_salt, v_actor_digest, v_authentication,
+          case when tg_op = 'INSERT' then 'personal_row.created' else 'personal_row.deleted' end;
+  else
+    -- the changed columns' names in details; the old and new values of the personal ones in the
+    -- personal part, which erasure redacts (Art. 16)
+    select string_agg(format('case when o.%1$I is distinct from r.%1$I then %1$L end', a.attname), ', ' order by a.attnum)
+      into v_changed
+      from pg_catalog.pg_attribute a where a.attrelid = tg_relid and a.attnum > 0 and not a.attisdropped;
+    execute format($q$
+      insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+        actor_id, ip_address, user_agent, personal_details, subject_part_salt, subject_part_digest, actor_part_salt,
+        actor_part_digest, personal_digest)
+      select 'personal_row.updated', 'gdpr', $1, x.resource_id,
+             jsonb_build_object('table', $1, 'changed_fields', to_jsonb(x.changed)) || $7, x.subject, $2, $3, $4, x.personal,
+             x.salt, x.digest, $5, $6, sha256(x.digest || $6)
+        from (select y.*, compliance_private.audit_subject_digest(y.salt, y.subject, y.personal) as digest
+                from (select z.*, case when z.changed && $8 then jsonb_build_object(
+                               'old', (select jsonb_object_agg(e.key, e.value) from jsonb_each(z.old_row) e where e.key = any (z.changed) and e.key = any ($8)),
+                               'new', (select jsonb_object_agg(e.key, e.value) from jsonb_each(z.new_row) e where e.key = any (z.changed) and e.key = any ($8))) end as personal
+                        from (select %s as resource_id, %s as subject, uuid_send(gen_random_uuid()) as salt,
+                                     array_remove(array[%s], null) as changed, to_jsonb(o) as old_row, to_jsonb(r) as new_row
+                                from new_rows r join old_rows o on %s) z
+                       where cardinality(z.changed) > 0) y) x$q$,
+      v_sql.key_of_row, v_sql.subject_of_row, v_changed,
+      (select string_agg(format('o.%1$I is not distinct from r.%1$I', k), ' and ') from unnest(v_table.key_columns) k))
+    using v_name, v_actor, v_ip, v_user_agent, v_actor_salt, v_actor_digest, v_authentication, v_personal;
+  end if;
+  return null;
+end;
+$_$;
+
+ALTER FUNCTION compliance.tg_personal_table_audit() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_personal_table_audit(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.tg_personal_table_audit() IS 'AFTER INSERT, UPDATE and DELETE statement trigger that compliance.register_personal_table attaches to a registered table: one audit row per row written (personal_row.created, personal_row.updated, personal_row.deleted), naming the table and the row''s primary key, with the subject from the subject column (or through its foreign key) and the actor from the request context. An update lists the changed columns; the old and new values of the personal ones go into the row''s personal part, which erasure redacts. Set-based, like the triggers on pgcomply''s own tables. Callable only as a trigger.';
+
+--
 -- Name: sessions; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -5164,6 +5758,44 @@ ALTER FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_time
 --
 
 COMMENT ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) IS 'Records activity in a session, opening it on first use. A session idle longer than idle_timeout (default 15 minutes, HIPAA automatic logoff) or closed refuses further use (SESXP).';
+
+--
+-- Name: unregister_personal_table(regclass, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.unregister_personal_table(relation regclass, reason text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.personal_tables;
+begin
+  v_row := compliance.record_personal_table_removal(relation, reason);
+  execute format('drop trigger if exists _900_pgcomply_audit_insert on %s', relation);
+  execute format('drop trigger if exists _901_pgcomply_audit_update on %s', relation);
+  execute format('drop trigger if exists _902_pgcomply_audit_delete on %s', relation);
+  execute format('drop policy if exists owner_routines on %s', relation);
+  execute format('drop policy if exists dpo_every_subject on %s', relation);
+  execute format('drop policy if exists subject_own_rows on %s', relation);
+  execute format('drop policy if exists application_rows on %s', relation);
+  execute format('revoke all on %s from compliance_owner, compliance_dpo, compliance_app', relation);
+  -- row-level security as it was before registration
+  if not v_row.rls_was_forced then
+    execute format('alter table %s no force row level security', relation);
+  end if;
+  if not v_row.rls_was_enabled then
+    execute format('alter table %s disable row level security', relation);
+  end if;
+end;
+$$;
+
+ALTER FUNCTION compliance.unregister_personal_table(relation regclass, reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION unregister_personal_table(relation regclass, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.unregister_personal_table(relation regclass, reason text) IS 'Takes one of your tables out of pgcomply''s rules, called by its owner: refuses while it holds rows with a subject unless reason says why (audited), then removes the audit triggers, the policies and the grants registration added and puts row-level security back as it was. Errors: PTOWN, PTROW, BADRG.';
 
 --
 -- Name: update_breach(bigint, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -7508,11 +8140,18 @@ begin
    where n.nspname in ('compliance', 'compliance_private') and c.relkind in ('r', 'p') and not c.relispartition
      and exists (select from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attname = 'user_id' and not a.attisdropped)
      and not (c.relrowsecurity and c.relforcerowsecurity);
+  -- and every registered table of yours: forced row-level security and pgcomply's three audit
+  -- triggers, enabled, as registration left them
+  select v_missing || coalesce(array_agg(p.relation::text order by p.relation::text), '{}') into v_missing
+    from compliance.personal_tables p join pg_catalog.pg_class c on c.oid = p.relation
+   where not (c.relrowsecurity and c.relforcerowsecurity)
+      or (select count(*) from pg_catalog.pg_trigger t
+           where t.tgrelid = p.relation and t.tgenabled <> 'D' and t.tgfoid = 'compliance.tg_personal_table_audit()'::regprocedure) < 3;
   status := case when cardinality(v_missing) = 0 then 'pass' else 'fail' end;
   measured := jsonb_build_object('tables_without_forced_rls', to_jsonb(v_missing));
   threshold := jsonb_build_object('tables_without_forced_rls', '[]'::jsonb);
-  detail := case when cardinality(v_missing) = 0 then 'row-level security is enabled and forced on every table with a user_id'
-                 else 'row-level security is not enabled and forced on ' || array_to_string(v_missing, ', ') end;
+  detail := case when cardinality(v_missing) = 0 then 'row-level security is enabled and forced on every table with a user_id, and on every registered table with its audit triggers'
+                 else 'row-level security is not enabled and forced, or a registered table''s audit triggers are missing or disabled, on ' || array_to_string(v_missing, ', ') end;
   evidence := 'select relname, relrowsecurity, relforcerowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_attribute a on a.attrelid = c.oid and a.attname = ''user_id'' where n.nspname in (''compliance'', ''compliance_private'') and c.relkind in (''r'', ''p'') and not c.relispartition';
   return next;
 end;
@@ -7524,7 +8163,7 @@ ALTER FUNCTION compliance_private.check_row_level_security(context jsonb) OWNER 
 -- Name: FUNCTION check_row_level_security(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_row_level_security(context jsonb) IS 'Compliance check: every table of ours with a user_id column has row-level security enabled and forced, found from the catalog, so a new table without it fails.';
+COMMENT ON FUNCTION compliance_private.check_row_level_security(context jsonb) IS 'Compliance check: every table of ours with a user_id column has row-level security enabled and forced, found from the catalog, so a new table without it fails; so does every registered table of yours, with pgcomply''s three audit triggers enabled.';
 
 --
 -- Name: check_seal_lag(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -7916,6 +8555,80 @@ ALTER FUNCTION compliance_private.end_bulk_operation() OWNER TO compliance_owner
 COMMENT ON FUNCTION compliance_private.end_bulk_operation() IS 'Ends the mark of begin_bulk_operation before the transaction writes its own summary audit row.';
 
 --
+-- Name: erase_registered_rows(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.erase_registered_rows(user_id text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_order regclass[] := '{}';
+  v_next regclass[];
+  v_relation regclass;
+  v_table compliance.personal_tables;
+  v_sql record;
+  v_set text;
+  v_count bigint;
+  v_counts jsonb := '{}';
+  v_constraint text;
+  v_referencing text;
+  v_schema text;
+begin
+  -- a table that another registered table references comes after it, so the referencing rows
+  -- go first (orders before the customer they belong to); a cycle goes in name order
+  loop
+    select array_agg(p.relation order by p.relation::text) into v_next
+      from compliance.personal_tables p
+     where not p.relation = any (v_order)
+       and not exists (select from pg_catalog.pg_constraint c join compliance.personal_tables q on q.relation = c.conrelid
+                        where c.contype = 'f' and c.confrelid = p.relation and c.conrelid <> p.relation and not q.relation = any (v_order));
+    if v_next is null then
+      select array_agg(p.relation order by p.relation::text) into v_next from compliance.personal_tables p where not p.relation = any (v_order);
+      exit when v_next is null;
+    end if;
+    v_order := v_order || v_next;
+  end loop;
+
+  foreach v_relation in array v_order loop
+    select * into strict v_table from compliance.personal_tables p where p.relation = v_relation;
+    -- a subject id that cannot be a value of the subject column has no rows there
+    continue when not compliance_private.subject_fits(v_table.subject_type, user_id);
+    v_sql := compliance.personal_table_sql(v_table.relation);
+    begin
+      if v_table.erasure = 'delete' then
+        execute format('delete from %s t where %s', v_table.relation, v_sql.subject_rows) using user_id;
+        get diagnostics v_count = row_count;
+        v_counts := v_counts || jsonb_build_object(v_table.relation::text, jsonb_build_object('deleted', v_count));
+      else
+        -- kept under another law (kept_basis): the personal columns overwritten, the link to the subject cut
+        select string_agg(format('%I = %s', e.key, coalesce(quote_literal(e.value #>> '{}'), 'null')), ', ' order by e.key) into v_set
+          from jsonb_each(v_table.anonymize || jsonb_build_object(v_table.subject_column, null)) e;
+        execute format('update %s t set %s where %s', v_table.relation, v_set, v_sql.subject_rows) using user_id;
+        get diagnostics v_count = row_count;
+        v_counts := v_counts || jsonb_build_object(v_table.relation::text, jsonb_build_object('anonymized', v_count));
+      end if;
+    exception when foreign_key_violation then
+      get stacked diagnostics v_constraint = constraint_name, v_referencing = table_name, v_schema = schema_name;
+      perform compliance_private.raise_error('FKBLK',
+        format('erasing this subject from %s is blocked by the foreign key %I of %I.%I, a table pgcomply does not know holds their data: nothing was changed',
+          v_table.relation, v_constraint, v_schema, v_referencing),
+        format('Register %I.%I (compliance.register_personal_table), or make the foreign key ON DELETE CASCADE or SET NULL.', v_schema, v_referencing));
+    end;
+  end loop;
+  return v_counts;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.erase_registered_rows(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION erase_registered_rows(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.erase_registered_rows(user_id text) IS 'Erasure''s part in your registered tables (erase_subject_core calls it in the erasure''s transaction): deletes the subject''s rows, or for a table registered with erasure => anonymize overwrites the named columns and cuts the subject link, table by table, referencing tables first. Returns the counts per table. A foreign key from an unregistered table that still points at one of the rows raises FKBLK naming it, and the whole erasure is rolled back.';
+
+--
 -- Name: erase_subject_core(text, text, boolean, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -7976,6 +8689,11 @@ begin
     get diagnostics v_count = row_count;
     v_counts := v_counts || jsonb_build_object('consent_proofs_kept', v_count);
   end if;
+
+  -- your registered tables first: their rows may reference the profile (FKBLK when an
+  -- unregistered table's foreign key would block, and nothing is changed)
+  v_counts := v_counts || jsonb_build_object('registered_tables', compliance_private.erase_registered_rows(user_id));
+  update compliance.personal_tables t set registered_by = null where t.registered_by = erase_subject_core.user_id;
 
   -- children before the profile so each count is exact
   foreach v_table in array array['health_records', 'access_grants', 'breach_subjects', 'messages', 'conversations', 'consent_records', 'sessions',
@@ -8377,7 +9095,7 @@ COMMENT ON FUNCTION compliance_private.is_erased(user_id text) IS 'Whether a tom
 
 CREATE FUNCTION compliance_private.is_reserved_action(action text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN ((split_part(action, '.'::text, 1) = ANY (ARRAY['audit'::text, 'subject'::text, 'retention'::text, 'report'::text, 'backup'::text, 'evidence'::text, 'compliance'::text, 'access_review'::text, 'tombstone'::text, 'security'::text, 'consent'::text, 'profile'::text, 'preferences'::text, 'conversation'::text, 'message'::text, 'session'::text, 'dsr_request'::text, 'legal_hold'::text, 'breach'::text, 'access_grant'::text, 'phi'::text])) AND (action <> ALL (ARRAY['phi.access'::text, 'subject.consents_read'::text, 'consent.records_read'::text, 'subject.messages_read'::text, 'subject.searched'::text])));
+    RETURN ((split_part(action, '.'::text, 1) = ANY (ARRAY['audit'::text, 'subject'::text, 'retention'::text, 'report'::text, 'backup'::text, 'evidence'::text, 'compliance'::text, 'access_review'::text, 'tombstone'::text, 'security'::text, 'consent'::text, 'profile'::text, 'preferences'::text, 'conversation'::text, 'message'::text, 'session'::text, 'dsr_request'::text, 'legal_hold'::text, 'breach'::text, 'access_grant'::text, 'phi'::text, 'personal_table'::text, 'personal_row'::text])) AND (action <> ALL (ARRAY['phi.access'::text, 'subject.consents_read'::text, 'consent.records_read'::text, 'subject.messages_read'::text, 'subject.searched'::text])));
 
 ALTER FUNCTION compliance_private.is_reserved_action(action text) OWNER TO compliance_owner;
 
@@ -8385,7 +9103,7 @@ ALTER FUNCTION compliance_private.is_reserved_action(action text) OWNER TO compl
 -- Name: FUNCTION is_reserved_action(action text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.is_reserved_action(action text) IS 'Whether an audit action belongs to pgcomply''s own routines and triggers (audit.*, subject.*, retention.*, report.*, backup.*, phi.*, …): verification, the checks and the reports trust these rows, so only the routine that does the work writes them, never compliance.log_event (RSRVD). Not reserved: phi.access (the application''s own PHI event) and the read receipts that routines running with the caller''s rights write through log_event (subject.consents_read, consent.records_read, subject.messages_read, subject.searched); nothing trusts those to account for anything.';
+COMMENT ON FUNCTION compliance_private.is_reserved_action(action text) IS 'Whether an audit action belongs to pgcomply''s own routines and triggers (audit.*, subject.*, retention.*, report.*, backup.*, phi.*, personal_table.*, personal_row.*, …): verification, the checks and the reports trust these rows, so only the routine that does the work writes them, never compliance.log_event (RSRVD). Not reserved: phi.access (the application''s own PHI event) and the read receipts that routines running with the caller''s rights write through log_event (subject.consents_read, consent.records_read, subject.messages_read, subject.searched); nothing trusts those to account for anything.';
 
 --
 -- Name: lock_all_subjects(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -8968,6 +9686,46 @@ ALTER FUNCTION compliance_private.refuse_personal_outside(details jsonb, resourc
 COMMENT ON FUNCTION compliance_private.refuse_personal_outside(details jsonb, resource_id text, user_id text, actor_id text) IS 'Refuses (PERSD) audit details or a resource id that contain the subject''s or the actor''s id (3 characters or more) or an e-mail address: those fields survive erasure.';
 
 --
+-- Name: registered_rows_of(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.registered_rows_of(user_id text) RETURNS json
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_table compliance.personal_tables;
+  v_sql record;
+  v_rows json;
+  v_names text[] := '{}';
+  v_sections json[] := '{}';
+begin
+  -- STABLE: every table is read in the snapshot of the export's statement
+  for v_table in select * from compliance.personal_tables p order by p.relation::text loop
+    v_rows := '[]'::json;
+    if compliance_private.subject_fits(v_table.subject_type, user_id) then
+      v_sql := compliance.personal_table_sql(v_table.relation);
+      execute format('select coalesce(json_agg(t order by %s), ''[]'') from %s t where %s',
+        (select string_agg(format('t.%I', k), ', ') from unnest(v_table.key_columns) k), v_table.relation, v_sql.subject_rows)
+        into v_rows using user_id;
+    end if;
+    v_names := v_names || v_table.relation::text;
+    v_sections := v_sections || v_rows;
+  end loop;
+  -- json, not jsonb: the tables stay in name order
+  return (select coalesce(json_object_agg(n, r order by o), '{}') from unnest(v_names, v_sections) with ordinality u(n, r, o));
+end;
+$$;
+
+ALTER FUNCTION compliance_private.registered_rows_of(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION registered_rows_of(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.registered_rows_of(user_id text) IS 'The export''s section for your registered tables: for each, by its name, every row of the subject (whole, in key order). Read in the export''s snapshot.';
+
+--
 -- Name: require_context_subject(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9508,6 +10266,7 @@ begin
         from (select b.id, b.discovered_at, b.description, b.data_categories, b.status, b.notified_individuals_at
                 from compliance.breaches b join compliance.breach_subjects bs on bs.breach_id = b.id
                where bs.user_id = p.user_id) x), '[]'),
+    'registered_tables', compliance_private.registered_rows_of(p.user_id),
     'dsr_requests', coalesce((
       select json_agg(x order by x.id)
         from (select r.id, r.kind, r.status, r.received_at, r.due_at, r.completed_at
@@ -9523,7 +10282,37 @@ ALTER FUNCTION compliance_private.subject_document(user_id text) OWNER TO compli
 -- Name: FUNCTION subject_document(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, breach_notices, dsr_requests). NULL for an unknown subject.';
+COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, breach_notices, registered_tables: your own registered tables by name, dsr_requests). NULL for an unknown subject.';
+
+--
+-- Name: subject_fits(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.subject_fits(type_name text, user_id text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if type_name = 'uuid' then
+    perform user_id::uuid;
+  elsif type_name = 'bigint' then
+    perform user_id::bigint;
+  elsif type_name = 'integer' then
+    perform user_id::integer;
+  end if;
+  return true;
+exception when invalid_text_representation or numeric_value_out_of_range then
+  return false;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.subject_fits(type_name text, user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION subject_fits(type_name text, user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.subject_fits(type_name text, user_id text) IS 'Whether a subject id can be a value of a registered table''s subject column (text, uuid, bigint or integer): a subject whose id is not a uuid has no rows in a table keyed by uuid, and erasure and export skip it there instead of failing.';
 
 --
 -- Name: tg__audit_deleted_rows(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11519,6 +12308,38 @@ ALTER TABLE compliance.messages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 COMMENT ON SEQUENCE compliance.messages_id_seq IS 'Identifiers of messages rows.';
 
 --
+-- Name: personal_data_categories; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.personal_data_categories (
+    category text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT personal_data_categories_name CHECK ((category ~ '^[a-z][a-z_]{1,40}$'::text))
+);
+
+ALTER TABLE ONLY compliance.personal_data_categories FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.personal_data_categories OWNER TO compliance_owner;
+
+--
+-- Name: TABLE personal_data_categories; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.personal_data_categories IS 'The kinds of personal data a registered column holds (compliance.register_personal_table''s personal_columns), for the record of processing and the data map. A DBA adds one with an INSERT.';
+
+--
+-- Name: COLUMN personal_data_categories.category; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_data_categories.category IS 'The name a registration uses.';
+
+--
+-- Name: COLUMN personal_data_categories.description; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_data_categories.description IS 'What belongs in it.';
+
+--
 -- Name: phi_access_review_settings; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -12660,6 +13481,20 @@ ALTER TABLE ONLY compliance.legal_holds
 
 ALTER TABLE ONLY compliance.messages
     ADD CONSTRAINT messages_pkey PRIMARY KEY (id);
+
+--
+-- Name: personal_data_categories personal_data_categories_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.personal_data_categories
+    ADD CONSTRAINT personal_data_categories_pkey PRIMARY KEY (category);
+
+--
+-- Name: personal_tables personal_tables_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.personal_tables
+    ADD CONSTRAINT personal_tables_pkey PRIMARY KEY (relation);
 
 --
 -- Name: phi_access_review_settings phi_access_review_settings_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
@@ -14135,6 +14970,30 @@ CREATE POLICY owner_routines ON compliance.messages TO compliance_owner USING (t
 COMMENT ON POLICY owner_routines ON compliance.messages IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
 
 --
+-- Name: personal_data_categories owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.personal_data_categories TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON personal_data_categories; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.personal_data_categories IS 'The registration routines read the categories.';
+
+--
+-- Name: personal_tables owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.personal_tables TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON personal_tables; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.personal_tables IS 'The registration routines, erasure, export and retention (SECURITY DEFINER, running as the owner) read and write the registry.';
+
+--
 -- Name: phi_access_review_settings owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -14193,6 +15052,18 @@ CREATE POLICY owner_routines ON compliance.user_profiles TO compliance_owner USI
 --
 
 COMMENT ON POLICY owner_routines ON compliance.user_profiles IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
+
+--
+-- Name: personal_data_categories; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.personal_data_categories ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: personal_tables; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.personal_tables ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: phi_access_review_settings; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
@@ -14343,6 +15214,30 @@ CREATE POLICY readers ON compliance.evidence_populations FOR SELECT TO complianc
 --
 
 COMMENT ON POLICY readers ON compliance.evidence_populations IS 'The DPO and auditors read every row; only the owner and the evidence functions write.';
+
+--
+-- Name: personal_data_categories readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.personal_data_categories FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON personal_data_categories; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.personal_data_categories IS 'The DPO and the auditor read the categories.';
+
+--
+-- Name: personal_tables readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.personal_tables FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON personal_tables; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.personal_tables IS 'The DPO and the auditor read the registry: which tables hold personal data, what erasure does to them, how long they are kept.';
 
 --
 -- Name: reports readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -15607,6 +16502,13 @@ REVOKE ALL ON FUNCTION compliance.record_heartbeat() FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.record_heartbeat() TO compliance_worker;
 
 --
+-- Name: TABLE personal_tables; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.personal_tables TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.personal_tables TO compliance_auditor;
+
+--
 -- Name: FUNCTION record_phi_key_rotation(kek_version integer, rewrapped integer); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -15640,6 +16542,12 @@ GRANT ALL ON FUNCTION compliance.record_service_probes(probes jsonb) TO complian
 
 REVOKE ALL ON FUNCTION compliance.register_dsr(user_id text, kind text, notes text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.register_dsr(user_id text, kind text, notes text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION release_legal_hold(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -15937,6 +16845,12 @@ GRANT INSERT(user_agent) ON TABLE compliance.sessions TO compliance_app;
 REVOKE ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) TO compliance_app;
 GRANT ALL ON FUNCTION compliance.touch_session(user_id text, session_id uuid, idle_timeout interval) TO compliance_dpo;
+
+--
+-- Name: FUNCTION unregister_personal_table(relation regclass, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.unregister_personal_table(relation regclass, reason text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION update_breach(breach_id bigint, changes jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -16386,6 +17300,12 @@ REVOKE ALL ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff t
 REVOKE ALL ON FUNCTION compliance_private.end_bulk_operation() FROM PUBLIC;
 
 --
+-- Name: FUNCTION erase_registered_rows(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.erase_registered_rows(user_id text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION erase_subject_core(user_id text, reason text, confirm boolean, requested_by text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -16547,6 +17467,12 @@ GRANT ALL ON FUNCTION compliance_private.refuse_erased(user_id text) TO complian
 REVOKE ALL ON FUNCTION compliance_private.refuse_personal_outside(details jsonb, resource_id text, user_id text, actor_id text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION registered_rows_of(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.registered_rows_of(user_id text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION require_context_subject(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -16625,6 +17551,12 @@ REVOKE ALL ON FUNCTION compliance_private.subject_digest_with(peppers bytea[], u
 --
 
 REVOKE ALL ON FUNCTION compliance_private.subject_document(user_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION subject_fits(type_name text, user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.subject_fits(type_name text, user_id text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg__audit_deleted_rows(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -16886,6 +17818,13 @@ GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_app;
 GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_dpo;
 GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_staff;
 GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_auditor;
+
+--
+-- Name: TABLE personal_data_categories; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.personal_data_categories TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.personal_data_categories TO compliance_auditor;
 
 --
 -- Name: TABLE phi_access_review_settings; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -1,0 +1,162 @@
+/**
+ * Your own tables: the example shop (examples/own-tables/schema.sql) registers five tables with
+ * one call each. Export then holds the subject's rows of each, erasure deletes or anonymizes them
+ * in its own transaction, and the audit chain records every write to them and still verifies.
+ */
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectSqlState, useTestDatabase } from '../provision/database.js';
+
+const db = useTestDatabase();
+const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
+const SHOP = readFileSync('examples/own-tables/schema.sql', 'utf8');
+
+/** a subject as the shop's application writes one: a pgcomply profile, a customer and a row in each table */
+async function shopper(name: string) {
+  const userId = `user:${name}`;
+  await db.as('compliance_app', { actor: userId }, (tx) => tx`select compliance.ensure_profile(${userId}, null, null, null)`);
+  const [customer] = await db.admin`insert into shop.customers (user_id, email, full_name) values (${userId}, ${`${name}@shop.example`}, ${`${name} Shopper`}) returning id`;
+  await db.admin`insert into shop.orders (customer_id, shipping_address, total) values (${customer!.id}, ${`1 ${name} Street`}, 42.50), (${customer!.id}, ${`2 ${name} Lane`}, 7)`;
+  await db.admin`insert into shop.invoices (customer_id, billing_name, billing_address, amount, issued_on)
+                 values (${customer!.id}, ${`${name} Shopper`}, ${`1 ${name} Street`}, 49.50, '2026-03-01')`;
+  await db.admin`insert into shop.support_tickets (user_id, subject_line, body) values (${userId}, 'Parcel late', ${`Where is my parcel, says ${name}`})`;
+  await db.admin`insert into shop.device_tokens (token, user_id, platform) values (${`token-${name}`}, ${userId}, 'ios')`;
+  return { userId, customerId: customer!.id as string };
+}
+
+const exportOf = async (userId: string) =>
+  (await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.export_subject(${userId}) as document`))[0]!.document as Record<string, any>;
+
+beforeAll(async () => {
+  await db.admin.unsafe(SHOP);
+});
+
+describe('your own tables', () => {
+  it('are registered with one call each: recorded, audited, with forced row-level security and the audit triggers', async () => {
+    const registered = await db.admin`select relation::text, erasure, subject_via::text from compliance.personal_tables order by relation::text`;
+    expect(registered.map((r) => r.relation)).toEqual(['shop.customers', 'shop.device_tokens', 'shop.invoices', 'shop.orders', 'shop.support_tickets']);
+    expect(registered.find((r) => r.relation === 'shop.invoices')).toMatchObject({ erasure: 'anonymize', subject_via: 'shop.customers' });
+    const audited = await db.admin`select resource_id from compliance.audit_logs where action = 'personal_table.registered' order by resource_id`;
+    expect(audited.map((r) => r.resource_id)).toEqual(registered.map((r) => r.relation));
+    const [rls] = await db.admin`select bool_and(c.relrowsecurity and c.relforcerowsecurity) as forced from pg_class c where c.oid in (select relation from compliance.personal_tables)`;
+    expect(rls!.forced).toBe(true);
+    const [check] = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.run_compliance_checks('demand') where check_name = 'row_level_security'`);
+    expect(check!.status).toBe('pass');
+    // a registered table whose audit trigger is switched off fails the check
+    await db.admin`alter table shop.device_tokens disable trigger _902_pgcomply_audit_delete`;
+    const [broken] = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.run_compliance_checks('demand') where check_name = 'row_level_security'`);
+    expect(broken).toMatchObject({ status: 'fail' });
+    expect(broken!.detail).toContain('shop.device_tokens');
+    await db.admin`alter table shop.device_tokens enable trigger _902_pgcomply_audit_delete`;
+  });
+
+  it('audit every write with its subject, through the foreign key too, and keep changed personal values in the part erasure redacts', async () => {
+    const { userId } = await shopper('ann');
+    const created = await db.admin`select resource_type, user_id from compliance.audit_logs where action = 'personal_row.created' and user_id = ${userId} order by resource_type`;
+    expect(created.map((r) => r.resource_type)).toEqual(['shop.customers', 'shop.device_tokens', 'shop.invoices', 'shop.orders', 'shop.orders', 'shop.support_tickets']);
+    await db.as('compliance_dpo', dpo, async (tx) => {
+      await tx`reset role`;
+      await tx`update shop.orders set shipping_address = '9 Moved Road' where shipping_address = '1 ann Street'`;
+    });
+    const [updated] = await db.admin`select details, personal_details, user_id from compliance.audit_logs where action = 'personal_row.updated' and user_id = ${userId}`;
+    expect(updated!.details).toMatchObject({ table: 'shop.orders', changed_fields: ['shipping_address'] });
+    expect(updated!.personal_details).toEqual({ old: { shipping_address: '1 ann Street' }, new: { shipping_address: '9 Moved Road' } });
+  });
+
+  it('are in the export: every row of the subject in each table, none of another subject\'s', async () => {
+    const { userId } = await shopper('bea');
+    await shopper('cal');
+    const document = await exportOf(userId);
+    const tables = document.registered_tables as Record<string, Record<string, unknown>[]>;
+    expect(Object.keys(tables)).toEqual(['shop.customers', 'shop.device_tokens', 'shop.invoices', 'shop.orders', 'shop.support_tickets']);
+    expect(tables['shop.customers']).toMatchObject([{ user_id: userId, email: 'bea@shop.example' }]);
+    expect(tables['shop.orders']!.map((o) => o.shipping_address)).toEqual(['1 bea Street', '2 bea Lane']);
+    expect(tables['shop.invoices']).toMatchObject([{ billing_name: 'bea Shopper', amount: 49.5 }]);
+    expect(tables['shop.support_tickets']).toMatchObject([{ body: 'Where is my parcel, says bea' }]);
+    expect(tables['shop.device_tokens']).toMatchObject([{ token: 'token-bea' }]);
+    expect(JSON.stringify(tables)).not.toContain('cal');
+  });
+
+  it('let the subject read their own rows where registered so, and the DPO every row', async () => {
+    await shopper('dee');
+    await shopper('eli');
+    const own = await db.as('compliance_app', { actor: 'user:dee' }, (tx) => tx`select user_id from shop.support_tickets`);
+    expect(own.map((r) => r.user_id)).toEqual(['user:dee']);
+    await expectSqlState(db.as('compliance_app', { actor: 'user:dee' }, (tx) => tx`select * from shop.orders`), '42501');
+    const all = await db.as('compliance_dpo', dpo, (tx) => tx`select count(distinct user_id)::int as n from shop.support_tickets`);
+    expect(all[0]!.n).toBeGreaterThanOrEqual(2);
+  });
+
+  it('are erased in the erasure\'s transaction: rows deleted, invoices kept with their amount and date and without the person, the counts audited', async () => {
+    const { userId, customerId } = await shopper('fay');
+    await shopper('gus');
+    const [receipt] = await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject(${userId}, 'asked', true) as receipt`);
+    const [erased] = await db.admin`select details from compliance.audit_logs where action = 'subject.erased' order by id desc limit 1`;
+    expect(erased!.details.deleted.registered_tables).toEqual({
+      'shop.support_tickets': { deleted: 1 }, 'shop.device_tokens': { deleted: 1 }, 'shop.invoices': { anonymized: 1 },
+      'shop.orders': { deleted: 2 }, 'shop.customers': { deleted: 1 } });
+    expect(receipt!.receipt).toBeDefined();
+    const [left] = await db.admin`select (select count(*) from shop.customers where id = ${customerId})::int as customers,
+      (select count(*) from shop.orders where customer_id = ${customerId})::int as orders,
+      (select count(*) from shop.support_tickets where user_id = ${userId})::int as support_tickets,
+      (select count(*) from shop.device_tokens where user_id = ${userId})::int as device_tokens`;
+    expect(left).toEqual({ customers: 0, orders: 0, support_tickets: 0, device_tokens: 0 });
+    const invoices = await db.admin`select customer_id, billing_name, billing_address, amount, issued_on from shop.invoices where amount = 49.50 and customer_id is null`;
+    expect(invoices).toHaveLength(1);
+    expect(invoices[0]).toMatchObject({ billing_name: null, billing_address: null, amount: '49.50' });
+    expect(await db.admin`select 1 from shop.customers where user_id = 'user:gus'`).toHaveLength(1);
+    // the audit rows of the shop's writes keep no value of the subject's
+    const [traces] = await db.admin`select count(*)::int as n from compliance.audit_logs a
+      where a.user_id = ${userId} or a.personal_details::text like '%fay%' or a.details::text like '%fay%' or a.resource_id like '%fay%'`;
+    expect(traces!.n).toBe(0);
+  });
+
+  it('change nothing under a legal hold (LHOLD), and refuse before any change when an unregistered table\'s foreign key would block (FKBLK)', async () => {
+    const held = await shopper('hal');
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.place_legal_hold(${held.userId}, 'Litigation 2026-9')`);
+    await expectSqlState(db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject(${held.userId}, 'asked', true)`), 'LHOLD');
+    expect(await db.admin`select 1 from shop.orders where customer_id = ${held.customerId}`).toHaveLength(2);
+
+    const blocked = await shopper('ivy');
+    await db.admin`create table shop.loyalty_cards (id bigint generated always as identity primary key, customer_id bigint not null references shop.customers (id))`;
+    await db.admin`insert into shop.loyalty_cards (customer_id) values (${blocked.customerId})`;
+    const error = await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject(${blocked.userId}, 'asked', true)`).catch((e: { code: string; message: string }) => e);
+    expect(error).toMatchObject({ code: 'FKBLK' });
+    expect((error as Error).message).toContain('shop.loyalty_cards');
+    for (const table of ['orders', 'invoices']) {
+      expect(await db.admin.unsafe(`select 1 from shop.${table} where customer_id = $1`, [blocked.customerId]), table).not.toHaveLength(0);
+    }
+    expect(await db.admin`select 1 from compliance.user_profiles where user_id = ${blocked.userId}`).toHaveLength(1);
+    await db.admin`drop table shop.loyalty_cards`;
+  });
+
+  it('leave the audit chain verifiable after all of it', async () => {
+    await db.admin`select compliance.seal_audit_log()`;
+    const [verdict] = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.verify_audit_log()`);
+    expect(verdict).toMatchObject({ ok: true });
+  });
+
+  it('refuse a registration that would leak or cannot work: a personal key, no key, a NOT NULL subject link to anonymize (BADRG), unknown categories', async () => {
+    await db.admin`create table shop.newsletter (email text primary key, user_id text)`;
+    await expectSqlState(db.admin`select compliance.register_personal_table('shop.newsletter', 'user_id', '{"email": "contact"}')`, 'BADRG');
+    await db.admin`create table shop.keyless (user_id text, note text)`;
+    await expectSqlState(db.admin`select compliance.register_personal_table('shop.keyless', 'user_id', '{"note": "free_text"}')`, 'BADRG');
+    await expectSqlState(db.admin`select compliance.register_personal_table('shop.orders', 'customer_id', '{"shipping_address": "location"}',
+      subject_via => 'shop.customers', erasure => 'anonymize', anonymize => '{"shipping_address": null}', kept_basis => 'kept')`, 'BADRG');
+    await expectSqlState(db.admin`select compliance.register_personal_table('shop.support_tickets', 'user_id', '{"body": "gossip"}')`, 'BADRG');
+    await expectSqlState(db.admin`select compliance.register_personal_table('compliance.user_profiles', 'user_id', '{}')`, 'BADRG');
+    await db.admin`drop table shop.newsletter, shop.keyless`;
+  });
+
+  it('are unregistered only with a reason while they hold rows of subjects (PTROW), audited, with row-level security put back', async () => {
+    await shopper('jon');
+    await expectSqlState(db.admin`select compliance.unregister_personal_table('shop.device_tokens')`, 'PTROW');
+    await db.admin`select compliance.unregister_personal_table('shop.device_tokens', reason => 'Push notifications moved to a processor')`;
+    const [row] = await db.admin`select details from compliance.audit_logs where action = 'personal_table.unregistered'`;
+    expect(row!.details).toMatchObject({ reason: 'Push notifications moved to a processor' });
+    expect(row!.details.rows_with_a_subject).toBeGreaterThan(0);
+    const [rls] = await db.admin`select relrowsecurity, relforcerowsecurity from pg_class where oid = 'shop.device_tokens'::regclass`;
+    expect(rls).toMatchObject({ relrowsecurity: false, relforcerowsecurity: false });
+    expect(await db.admin`select 1 from pg_trigger where tgrelid = 'shop.device_tokens'::regclass and tgname like '%pgcomply%'`).toHaveLength(0);
+  });
+});
