@@ -255,7 +255,7 @@ COMMENT ON FUNCTION compliance.alert_counts() IS 'How many alerts the outbox hol
 CREATE FUNCTION compliance.apply_retention(category text, batch_size integer DEFAULT 1000, dry_run boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
 declare
   v_policy compliance.retention_policies;
   v_cutoff timestamptz;
@@ -264,6 +264,8 @@ declare
   v_messages bigint := 0;
   v_proofs bigint := 0;
   v_result jsonb;
+  v_table compliance.personal_tables;
+  v_sql record;
 begin
   if batch_size not between 1 and 100000 then
     perform compliance_private.raise_error('BADRG', 'batch_size must be between 1 and 100000');
@@ -323,6 +325,13 @@ begin
              and r.received_at < v_cutoff and r.completed_at is not null
              and not exists (select from compliance.legal_holds h where h.user_id = r.user_id and h.released_at is null);
           get diagnostics v_deleted = row_count;
+        else
+          -- one of your registered tables (retention_due_ids refused any other category)
+          select * into strict v_table from compliance.personal_tables t where t.relation::text = category;
+          v_sql := compliance.personal_table_sql(v_table.relation);
+          execute format('delete from %s r where %s and r.%I < $2 and not exists (select from compliance.legal_holds h where h.user_id = %s and h.released_at is null)',
+            category, v_sql.key_in_ids, v_table.retention_from, v_sql.subject_of_row) using v_ids, v_cutoff;
+          get diagnostics v_deleted = row_count;
       end case;
       perform compliance_private.end_bulk_operation();
     end if;
@@ -342,7 +351,7 @@ begin
   perform compliance_private.append_audit('retention.applied', 'system', 'retention_policy', category, v_result);
   return v_result;
 end;
-$$;
+$_$;
 
 ALTER FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) OWNER TO compliance_owner;
 
@@ -350,7 +359,7 @@ ALTER FUNCTION compliance.apply_retention(category text, batch_size integer, dry
 -- Name: FUNCTION apply_retention(category text, batch_size integer, dry_run boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) IS 'Applies one category''s retention policy as of compliance_private.retention_now() (the database clock; only the owner can move it, for tests): deletes at most batch_size due rows, each checked again as it is deleted (conversations take their messages; consent records take the expired proofs erasure kept, erased_consent_proofs), or drops the expired audit partitions and removes the seals of their rows; subjects under legal hold are skipped, and an audit month holding a held subject''s rows is kept. dry_run deletes nothing and reports how many rows are due in total. Each call writes one retention.applied audit row with the counts. Returns {category, dry_run, cutoff, deleted, ...}; call again while deleted = batch_size. Errors: RETCT unknown category, BADRG.';
+COMMENT ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) IS 'Applies one category''s retention policy as of compliance_private.retention_now() (the database clock; only the owner can move it, for tests): deletes at most batch_size due rows, each checked again as it is deleted (conversations take their messages; consent records take the expired proofs erasure kept, erased_consent_proofs), or drops the expired audit partitions and removes the seals of their rows; your registered tables are categories by name (schema.table), their rows deleted by their retention_from column; subjects under legal hold are skipped, and an audit month holding a held subject''s rows is kept. dry_run deletes nothing and reports how many rows are due in total. Each call writes one retention.applied audit row with the counts. Returns {category, dry_run, cutoff, deleted, ...}; call again while deleted = batch_size. Errors: RETCT unknown category, BADRG.';
 
 --
 -- Name: access_grants; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -2923,7 +2932,7 @@ COMMENT ON FUNCTION compliance.pending_access_requests() IS 'Access requests wai
 -- Name: personal_table_sql(regclass); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.personal_table_sql(relation regclass) RETURNS TABLE(subject_rows text, own_rows text, subject_of_row text, key_of_row text, subject_type text)
+CREATE FUNCTION compliance.personal_table_sql(relation regclass) RETURNS TABLE(subject_rows text, own_rows text, subject_of_row text, key_of_row text, key_in_ids text, subject_type text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -2953,6 +2962,13 @@ begin
       v_table.subject_via_key, v_table.subject_column);
   end if;
   key_of_row := (select string_agg(format('r.%I::text', k), ' || '','' || ' order by o) from unnest(v_table.key_columns) with ordinality u(k, o));
+  -- rows of r whose keys are in $1 (text[], as key_of_row gives them): through the key's index
+  -- when it has one column
+  key_in_ids := case when cardinality(v_table.key_columns) = 1
+    then format('r.%I = any ($1::%s[])', v_table.key_columns[1],
+                (select pg_catalog.format_type(a.atttypid, a.atttypmod) from pg_catalog.pg_attribute a
+                  where a.attrelid = relation and a.attname = v_table.key_columns[1]))
+    else format('(%s) = any ($1)', key_of_row) end;
   return next;
 end;
 $_$;
@@ -2963,7 +2979,7 @@ ALTER FUNCTION compliance.personal_table_sql(relation regclass) OWNER TO complia
 -- Name: FUNCTION personal_table_sql(relation regclass); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.personal_table_sql(relation regclass) IS 'The SQL fragments registration, erasure, export, retention and the audit trigger build their statements from for a registered table: subject_rows, a predicate on alias t for one subject''s rows ($1, cast to the subject column''s type, through the foreign key when the subject is reached through one); own_rows, the subject_own_rows policy''s predicate for the request''s subject; subject_of_row, the subject of a row r as text; key_of_row, its primary key as text; subject_type. Metadata only (names of tables and columns, as the catalog shows them), so anyone may ask; raises when the table is not registered.';
+COMMENT ON FUNCTION compliance.personal_table_sql(relation regclass) IS 'The SQL fragments registration, erasure, export, retention and the audit trigger build their statements from for a registered table: subject_rows, a predicate on alias t for one subject''s rows ($1, cast to the subject column''s type, through the foreign key when the subject is reached through one); own_rows, the subject_own_rows policy''s predicate for the request''s subject; subject_of_row, the subject of a row r as text; key_of_row, its primary key as text; key_in_ids, a predicate on r for the rows whose keys are in $1; subject_type. Metadata only (names of tables and columns, as the catalog shows them), so anyone may ask; raises when the table is not registered.';
 
 --
 -- Name: phi_access(text, text, text, uuid); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4167,6 +4183,13 @@ begin
     subject_reads = excluded.subject_reads, application_roles = excluded.application_roles, classified_columns = excluded.classified_columns,
     registered_at = excluded.registered_at, registered_by = excluded.registered_by
   returning p.* into v_row;
+  -- retention runs off the policy table, as for pgcomply's own categories; its trigger audits the change
+  insert into compliance.retention_policies as r (category, retention_period, counted_from, legal_basis, action)
+  values (relation::text, v_row.retention_period, v_row.retention_from,
+          coalesce(v_row.retention_basis, 'Registered without a retention period: kept until the subject is erased'),
+          case when v_row.retention_period is null then 'until_erasure' else 'delete' end)
+  on conflict on constraint retention_policies_pkey do update set
+    retention_period = excluded.retention_period, counted_from = excluded.counted_from, legal_basis = excluded.legal_basis, action = excluded.action;
   perform compliance_private.append_audit(case when v_previous.relation is null then 'personal_table.registered' else 'personal_table.reregistered' end,
     'gdpr', 'personal_table', relation::text,
     jsonb_build_object('personal_columns', v_row.personal_columns, 'erasure', v_row.erasure, 'anonymize', v_row.anonymize,
@@ -4184,7 +4207,7 @@ ALTER FUNCTION compliance.record_personal_table(relation regclass, settings json
 -- Name: FUNCTION record_personal_table(relation regclass, settings jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.record_personal_table(relation regclass, settings jsonb) IS 'The registry half of compliance.register_personal_table, which calls it: checks the settings against the table (its primary key, the subject column or the one foreign key to a registered table that reaches the subject, personal columns with known data categories, what erasure does, retention), records them in compliance.personal_tables and audits it (personal_table.registered, or .reregistered). Only a login that may act as the table''s owner may call it. Errors: PTOWN, BADRG.';
+COMMENT ON FUNCTION compliance.record_personal_table(relation regclass, settings jsonb) IS 'The registry half of compliance.register_personal_table, which calls it: checks the settings against the table (its primary key, the subject column or the one foreign key to a registered table that reaches the subject, personal columns with known data categories, what erasure does, retention), records them in compliance.personal_tables with the table''s retention policy (compliance.retention_policies, category schema.table) and audits it (personal_table.registered, or .reregistered). Only a login that may act as the table''s owner may call it. Errors: PTOWN, BADRG.';
 
 --
 -- Name: record_personal_table_removal(regclass, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4212,6 +4235,7 @@ begin
       'Say why (reason => …); the reason is audited. Or erase or move the rows first.');
   end if;
   delete from compliance.personal_tables p where p.relation = record_personal_table_removal.relation;
+  delete from compliance.retention_policies r where r.category = relation::text;
   perform compliance_private.append_audit('personal_table.unregistered', 'gdpr', 'personal_table', relation::text,
     jsonb_build_object('rows_with_a_subject', v_rows, 'reason', nullif(trim(reason), '')));
   return v_row;
@@ -4224,7 +4248,7 @@ ALTER FUNCTION compliance.record_personal_table_removal(relation regclass, reaso
 -- Name: FUNCTION record_personal_table_removal(relation regclass, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.record_personal_table_removal(relation regclass, reason text) IS 'The registry half of compliance.unregister_personal_table, which calls it: refuses while the table holds rows with a subject unless a reason is given (PTROW), removes the registration and audits it (personal_table.unregistered, with the row count and the reason). Only a login that may act as the table''s owner may call it. Errors: PTOWN, PTROW, BADRG.';
+COMMENT ON FUNCTION compliance.record_personal_table_removal(relation regclass, reason text) IS 'The registry half of compliance.unregister_personal_table, which calls it: refuses while the table holds rows with a subject unless a reason is given (PTROW), removes the registration and its retention policy and audits it (personal_table.unregistered, with the row count and the reason). Only a login that may act as the table''s owner may call it. Errors: PTOWN, PTROW, BADRG.';
 
 --
 -- Name: record_phi_key_rotation(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -9814,8 +9838,15 @@ COMMENT ON FUNCTION compliance_private.retention_cutoff(category text, as_of tim
 CREATE FUNCTION compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer) RETURNS TABLE(id text)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
+declare
+  v_table compliance.personal_tables;
+  v_sql record;
 begin
+  select * into v_table from compliance.personal_tables t where t.relation::text = category;
+  if found then
+    v_sql := compliance.personal_table_sql(v_table.relation);
+  end if;
   -- subjects under an active legal hold keep everything
   case category
     when 'conversations' then
@@ -9843,10 +9874,15 @@ begin
           and not exists (select from compliance.legal_holds h where h.user_id = r.user_id and h.released_at is null)
         order by r.received_at limit max_rows;
     else
-      perform compliance_private.raise_error('RETCT', format('category %s is not deleted row by row', category));
+      if not exists (select from compliance.personal_tables t where t.relation::text = category) then
+        perform compliance_private.raise_error('RETCT', format('category %s is not deleted row by row', category));
+      end if;
+      -- one of your registered tables: its retention column, its subject through the foreign key too
+      return query execute format('select %s from %s r where r.%I < $1 and not exists (select from compliance.legal_holds h where h.user_id = %s and h.released_at is null) order by r.%I limit $2',
+        v_sql.key_of_row, category, v_table.retention_from, v_sql.subject_of_row, v_table.retention_from) using cutoff, max_rows;
   end case;
 end;
-$$;
+$_$;
 
 ALTER FUNCTION compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer) OWNER TO compliance_owner;
 
@@ -9854,7 +9890,7 @@ ALTER FUNCTION compliance_private.retention_due_ids(category text, cutoff timest
 -- Name: FUNCTION retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer) IS 'Keys of the rows of a row-deleted category that are due (older than cutoff, not under legal hold), oldest first, at most max_rows.';
+COMMENT ON FUNCTION compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer) IS 'Keys of the rows of a row-deleted category that are due (older than cutoff, not under legal hold), oldest first, at most max_rows. A registered table of yours is a category by its name (schema.table), counted from its retention_from column.';
 
 --
 -- Name: clock_override; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
@@ -9924,6 +9960,9 @@ CREATE FUNCTION compliance_private.retention_row_subjects(category text, ids tex
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_table compliance.personal_tables;
+  v_sql record;
 begin
   case category
     when 'conversations' then
@@ -9935,7 +9974,13 @@ begin
     when 'dsr_requests' then
       return query select distinct r.user_id from compliance.dsr_requests r where r.id = any (ids::bigint[]) and r.user_id is not null;
     else
-      perform compliance_private.raise_error('RETCT', format('category %s is not deleted row by row', category));
+      select * into v_table from compliance.personal_tables t where t.relation::text = category;
+      if not found then
+        perform compliance_private.raise_error('RETCT', format('category %s is not deleted row by row', category));
+      end if;
+      v_sql := compliance.personal_table_sql(v_table.relation);
+      return query execute format('select distinct s.subject from (select %s as subject from %s r where %s) s where s.subject is not null',
+        v_sql.subject_of_row, category, v_sql.key_in_ids) using ids;
   end case;
 end;
 $$;
@@ -9946,7 +9991,7 @@ ALTER FUNCTION compliance_private.retention_row_subjects(category text, ids text
 -- Name: FUNCTION retention_row_subjects(category text, ids text[]); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.retention_row_subjects(category text, ids text[]) IS 'The subjects whose rows of a row-deleted category a retention batch is about to delete (keys as retention_due_ids returns them).';
+COMMENT ON FUNCTION compliance_private.retention_row_subjects(category text, ids text[]) IS 'The subjects whose rows of a row-deleted category a retention batch is about to delete (keys as retention_due_ids returns them), your registered tables included.';
 
 --
 -- Name: rotate_tombstone_pepper(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner

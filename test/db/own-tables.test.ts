@@ -130,6 +130,31 @@ describe('your own tables', () => {
     await db.admin`drop table shop.loyalty_cards`;
   });
 
+  it('are kept as registered: retention deletes an expired ticket and keeps a fresh one, keeps an invoice until its 10 years are up, and spares a subject under legal hold', async () => {
+    const kept = await shopper('kim');
+    const held = await shopper('lou');
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.place_legal_hold(${held.userId}, 'Audit 2026-4')`);
+    for (const who of [kept, held]) {
+      await db.admin`insert into shop.support_tickets (user_id, subject_line, body, opened_at) values (${who.userId}, 'Old', 'An old question', now() - interval '3 years')`;
+    }
+    await db.admin`insert into shop.invoices (customer_id, amount, issued_on) values
+      (${kept.customerId}, 11, current_date - interval '11 years'), (${kept.customerId}, 9, current_date - interval '9 years')`;
+    const [policy] = await db.admin`select action, retention_period::text, counted_from, legal_basis from compliance.retention_policies where category = 'shop.support_tickets'`;
+    expect(policy).toMatchObject({ action: 'delete', retention_period: '2 years', counted_from: 'opened_at' });
+    const [plan] = await db.admin`select due_now::int from compliance.retention_due where category = 'shop.support_tickets'`;
+    expect(plan!.due_now).toBe(1);
+    const run = async (category: string) =>
+      (await db.as('compliance_worker', null, (tx) => tx`select compliance.apply_retention(${category}, 1000) as result`))[0]!.result as { deleted: number };
+    expect(await run('shop.support_tickets')).toMatchObject({ deleted: 1 });
+    expect(await run('shop.invoices')).toMatchObject({ deleted: 1 });
+    const tickets = await db.admin`select user_id, subject_line from shop.support_tickets where user_id in (${kept.userId}, ${held.userId}) order by user_id, subject_line`;
+    expect(tickets.map((t) => `${t.user_id} ${t.subject_line}`)).toEqual([`${kept.userId} Parcel late`, `${held.userId} Old`, `${held.userId} Parcel late`]);
+    const amounts = await db.admin`select amount::text from shop.invoices where customer_id = ${kept.customerId} order by amount`;
+    expect(amounts.map((a) => a.amount)).toEqual(['9.00', '49.50']);
+    const [applied] = await db.admin`select details from compliance.audit_logs where action = 'retention.applied' and resource_id = 'shop.support_tickets'`;
+    expect(applied!.details).toMatchObject({ deleted: 1 });
+  });
+
   it('leave the audit chain verifiable after all of it', async () => {
     await db.admin`select compliance.seal_audit_log()`;
     const [verdict] = await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.verify_audit_log()`);

@@ -1,5 +1,5 @@
 --! Previous: sha1:bc3fdd6564d8e495732401a8ecb8947094c03688
---! Hash: sha1:8e896dd98b76c135dfd336ff362463286da82ea2
+--! Hash: sha1:0f22155d7d58ec6ce2689b97159d193bf896476b
 --! Message: Your own tables registered with one call join export, erasure and the audit chain
 
 -- Your own tables: a table in the adopter's database registered with one call joins export,
@@ -149,7 +149,7 @@ comment on function compliance_private.subject_fits(type_name text, user_id text
 -- in the migration that changes it (db/CONVENTIONS.md).
 
 CREATE OR REPLACE FUNCTION compliance.personal_table_sql(relation regclass)
- RETURNS TABLE(subject_rows text, own_rows text, subject_of_row text, key_of_row text, subject_type text)
+ RETURNS TABLE(subject_rows text, own_rows text, subject_of_row text, key_of_row text, key_in_ids text, subject_type text)
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -180,12 +180,19 @@ begin
       v_table.subject_via_key, v_table.subject_column);
   end if;
   key_of_row := (select string_agg(format('r.%I::text', k), ' || '','' || ' order by o) from unnest(v_table.key_columns) with ordinality u(k, o));
+  -- rows of r whose keys are in $1 (text[], as key_of_row gives them): through the key's index
+  -- when it has one column
+  key_in_ids := case when cardinality(v_table.key_columns) = 1
+    then format('r.%I = any ($1::%s[])', v_table.key_columns[1],
+                (select pg_catalog.format_type(a.atttypid, a.atttypmod) from pg_catalog.pg_attribute a
+                  where a.attrelid = relation and a.attname = v_table.key_columns[1]))
+    else format('(%s) = any ($1)', key_of_row) end;
   return next;
 end;
 $function$;
 
 comment on function compliance.personal_table_sql(relation regclass) is
-  'The SQL fragments registration, erasure, export, retention and the audit trigger build their statements from for a registered table: subject_rows, a predicate on alias t for one subject''s rows ($1, cast to the subject column''s type, through the foreign key when the subject is reached through one); own_rows, the subject_own_rows policy''s predicate for the request''s subject; subject_of_row, the subject of a row r as text; key_of_row, its primary key as text; subject_type. Metadata only (names of tables and columns, as the catalog shows them), so anyone may ask; raises when the table is not registered.';
+  'The SQL fragments registration, erasure, export, retention and the audit trigger build their statements from for a registered table: subject_rows, a predicate on alias t for one subject''s rows ($1, cast to the subject column''s type, through the foreign key when the subject is reached through one); own_rows, the subject_own_rows policy''s predicate for the request''s subject; subject_of_row, the subject of a row r as text; key_of_row, its primary key as text; key_in_ids, a predicate on r for the rows whose keys are in $1; subject_type. Metadata only (names of tables and columns, as the catalog shows them), so anyone may ask; raises when the table is not registered.';
 
 -- included from fixtures/registered/tg_personal_table_audit.sql
 -- compliance.tg_personal_table_audit(): its current definition. Change it here and include this file
@@ -427,6 +434,13 @@ begin
     subject_reads = excluded.subject_reads, application_roles = excluded.application_roles, classified_columns = excluded.classified_columns,
     registered_at = excluded.registered_at, registered_by = excluded.registered_by
   returning p.* into v_row;
+  -- retention runs off the policy table, as for pgcomply's own categories; its trigger audits the change
+  insert into compliance.retention_policies as r (category, retention_period, counted_from, legal_basis, action)
+  values (relation::text, v_row.retention_period, v_row.retention_from,
+          coalesce(v_row.retention_basis, 'Registered without a retention period: kept until the subject is erased'),
+          case when v_row.retention_period is null then 'until_erasure' else 'delete' end)
+  on conflict on constraint retention_policies_pkey do update set
+    retention_period = excluded.retention_period, counted_from = excluded.counted_from, legal_basis = excluded.legal_basis, action = excluded.action;
   perform compliance_private.append_audit(case when v_previous.relation is null then 'personal_table.registered' else 'personal_table.reregistered' end,
     'gdpr', 'personal_table', relation::text,
     jsonb_build_object('personal_columns', v_row.personal_columns, 'erasure', v_row.erasure, 'anonymize', v_row.anonymize,
@@ -439,7 +453,7 @@ end;
 $function$;
 
 comment on function compliance.record_personal_table(relation regclass, settings jsonb) is
-  'The registry half of compliance.register_personal_table, which calls it: checks the settings against the table (its primary key, the subject column or the one foreign key to a registered table that reaches the subject, personal columns with known data categories, what erasure does, retention), records them in compliance.personal_tables and audits it (personal_table.registered, or .reregistered). Only a login that may act as the table''s owner may call it. Errors: PTOWN, BADRG.';
+  'The registry half of compliance.register_personal_table, which calls it: checks the settings against the table (its primary key, the subject column or the one foreign key to a registered table that reaches the subject, personal columns with known data categories, what erasure does, retention), records them in compliance.personal_tables with the table''s retention policy (compliance.retention_policies, category schema.table) and audits it (personal_table.registered, or .reregistered). Only a login that may act as the table''s owner may call it. Errors: PTOWN, BADRG.';
 
 -- included from fixtures/registered/register_personal_table.sql
 -- compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]): its current definition. Change it here and include this file
@@ -542,6 +556,7 @@ begin
       'Say why (reason => …); the reason is audited. Or erase or move the rows first.');
   end if;
   delete from compliance.personal_tables p where p.relation = record_personal_table_removal.relation;
+  delete from compliance.retention_policies r where r.category = relation::text;
   perform compliance_private.append_audit('personal_table.unregistered', 'gdpr', 'personal_table', relation::text,
     jsonb_build_object('rows_with_a_subject', v_rows, 'reason', nullif(trim(reason), '')));
   return v_row;
@@ -549,7 +564,7 @@ end;
 $function$;
 
 comment on function compliance.record_personal_table_removal(relation regclass, reason text) is
-  'The registry half of compliance.unregister_personal_table, which calls it: refuses while the table holds rows with a subject unless a reason is given (PTROW), removes the registration and audits it (personal_table.unregistered, with the row count and the reason). Only a login that may act as the table''s owner may call it. Errors: PTOWN, PTROW, BADRG.';
+  'The registry half of compliance.unregister_personal_table, which calls it: refuses while the table holds rows with a subject unless a reason is given (PTROW), removes the registration and its retention policy and audits it (personal_table.unregistered, with the row count and the reason). Only a login that may act as the table''s owner may call it. Errors: PTOWN, PTROW, BADRG.';
 
 -- included from fixtures/registered/unregister_personal_table.sql
 -- compliance.unregister_personal_table(relation regclass, reason text): its current definition. Change it here and include this file
