@@ -149,7 +149,7 @@ describe('your own tables', () => {
     expect(await run('shop.invoices')).toMatchObject({ deleted: 1 });
     const tickets = await db.admin`select user_id, subject_line from shop.support_tickets where user_id in (${kept.userId}, ${held.userId}) order by user_id, subject_line`;
     expect(tickets.map((t) => `${t.user_id} ${t.subject_line}`)).toEqual([`${kept.userId} Parcel late`, `${held.userId} Old`, `${held.userId} Parcel late`]);
-    const amounts = await db.admin`select amount::text from shop.invoices where customer_id = ${kept.customerId} order by amount`;
+    const amounts = await db.admin`select amount::text as amount from shop.invoices i where customer_id = ${kept.customerId} order by i.amount`;
     expect(amounts.map((a) => a.amount)).toEqual(['9.00', '49.50']);
     const [applied] = await db.admin`select details from compliance.audit_logs where action = 'retention.applied' and resource_id = 'shop.support_tickets'`;
     expect(applied!.details).toMatchObject({ deleted: 1 });
