@@ -2591,6 +2591,38 @@ ALTER FUNCTION compliance.log_event(action text, category text, resource_type te
 COMMENT ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) IS 'Appends an application event to the audit log (PHI access with the patient id in personal_details, logins, exports). details must not hold personal data: it survives erasure; put identifying values in subject_id and personal_details. The actor, client IP and user agent come from the request context. The app role may name only its own subject (OTHSJ). Returns the new row id. Actions pgcomply''s own routines write (audit.*, subject.*, retention.*, report.*, backup.*, phi.* but phi.access, …) are refused: RSRVD. Errors: ERASD for an erased subject, OTHSJ, RSRVD, BADRG.';
 
 --
+-- Name: mark_not_personal(regclass, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.mark_not_personal(relation regclass, column_name text, reason text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if nullif(trim(reason), '') is null or length(reason) > 1000 then
+    perform compliance_private.raise_error('BADRG', 'say why the column holds no personal data (1 to 1000 characters)');
+  end if;
+  if column_name <> '*' and not exists (select from pg_catalog.pg_attribute a
+                                          where a.attrelid = relation and a.attname = column_name and a.attnum > 0 and not a.attisdropped) then
+    perform compliance_private.raise_error('BADRG', format('%s has no column %L (''*'' marks the whole table)', relation, column_name));
+  end if;
+  insert into compliance.not_personal_columns as n (relation, column_name, reason, marked_by)
+  values (relation, column_name, trim(reason), compliance.current_actor())
+  on conflict on constraint not_personal_columns_pkey do update set reason = excluded.reason, marked_by = excluded.marked_by, marked_at = now();
+  perform compliance_private.append_audit('personal_table.marked_not_personal', 'gdpr', 'personal_table', relation::text,
+    jsonb_build_object('column', column_name, 'reason', trim(reason)));
+end;
+$$;
+
+ALTER FUNCTION compliance.mark_not_personal(relation regclass, column_name text, reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION mark_not_personal(relation regclass, column_name text, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.mark_not_personal(relation regclass, column_name text, reason text) IS 'DPO or DBA: records that a column (or with column_name ''*'' a whole table) holds no personal data, and why, so the data_map check stops naming it. Audited (personal_table.marked_not_personal). Errors: BADRG.';
+
+--
 -- Name: my_access_grants(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -5017,7 +5049,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
@@ -7746,6 +7778,107 @@ ALTER FUNCTION compliance_private.check_client_tls(context jsonb) OWNER TO compl
 COMMENT ON FUNCTION compliance_private.check_client_tls(context jsonb) IS 'Compliance check: with REQUIRE_TLS (context require_tls), every client connection to this database uses TLS 1.3 (pg_stat_ssl): none without TLS, none on an older version; measured lists the connections per version either way. Without REQUIRE_TLS, not_applicable.';
 
 --
+-- Name: check_data_map(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_data_map(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  c_sample constant integer := 200;
+  -- what a value looks like when it is personal; a finding names the pattern, never the value
+  c_patterns constant jsonb := jsonb_build_object(
+    'e-mail address', '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}',
+    'phone number', '(^|[^0-9])\+?[0-9][0-9 ()./-]{8,}[0-9]($|[^0-9])',
+    'IP address', '(^|[^0-9.])([0-9]{1,3}\.){3}[0-9]{1,3}($|[^0-9.])');
+  v_findings jsonb := '[]';
+  v_table record;
+  v_column record;
+  v_pattern record;
+  v_matched boolean;
+  v_tables integer := 0;
+begin
+  for v_table in
+    select c.oid::regclass as relation, n.nspname, (p.relation is not null) as registered, p.classified_columns,
+           -- rows pgcomply's owner may read; row-level security would hide them from a sample
+           pg_catalog.has_table_privilege(c.oid, 'SELECT') and not c.relrowsecurity as readable
+      from pg_catalog.pg_class c
+      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      left join compliance.personal_tables p on p.relation = c.oid
+     where c.relkind in ('r', 'p') and not c.relispartition
+       and n.nspname not in ('compliance', 'compliance_private', 'pg_catalog', 'information_schema', 'graphile_worker', 'graphile_migrate')
+       and n.nspname not like 'pg\_%'
+       and not exists (select from compliance.not_personal_columns m where m.relation = c.oid and m.column_name = '*')
+     order by c.oid::regclass::text
+  loop
+    v_tables := v_tables + 1;
+    for v_column in
+      select a.attname::text as name, a.atttypid, pg_catalog.format_type(a.atttypid, null) as type,
+             exists (select from pg_catalog.pg_constraint f where f.conrelid = v_table.relation and f.contype = 'f' and a.attnum = any (f.conkey)
+                      and (f.confrelid = 'compliance.user_profiles'::regclass
+                           or f.confrelid in (select t.relation from compliance.personal_tables t where t.subject_via is null))) as references_subject
+        from pg_catalog.pg_attribute a
+       where a.attrelid = v_table.relation and a.attnum > 0 and not a.attisdropped
+         and not exists (select from compliance.not_personal_columns m where m.relation = v_table.relation and m.column_name = a.attname)
+       order by a.attnum
+    loop
+      if v_table.registered then
+        -- a registered table is classified column by column: a column added since is unknown
+        if not v_column.name = any (v_table.classified_columns) then
+          v_findings := v_findings || jsonb_build_object('table', v_table.relation::text, 'column', v_column.name, 'reason', 'added since the table was registered');
+        end if;
+        continue;
+      end if;
+      if v_column.references_subject then
+        v_findings := v_findings || jsonb_build_object('table', v_table.relation::text, 'column', v_column.name, 'reason', 'a foreign key to a table of subjects');
+      elsif v_column.name ~* '^(user_?id|subject_?id|customer_?id|member_?id|patient_?id|account_?id)$' then
+        v_findings := v_findings || jsonb_build_object('table', v_table.relation::text, 'column', v_column.name, 'reason', 'its name says it refers to a person');
+      elsif v_column.name ~* '(e_?mail|phone|mobile|first_?name|last_?name|full_?name|^name$|surname|address|street|post_?code|zip_?code|^ip$|ip_?addr|birth|^dob$|ssn|national_?id|passport|tax_?id|iban|card_?number)' then
+        v_findings := v_findings || jsonb_build_object('table', v_table.relation::text, 'column', v_column.name, 'reason', 'its name says it holds personal data');
+      elsif v_column.atttypid in ('inet'::regtype, 'cidr'::regtype) then
+        v_findings := v_findings || jsonb_build_object('table', v_table.relation::text, 'column', v_column.name, 'reason', 'it holds network addresses');
+      elsif v_column.atttypid in ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'json'::regtype, 'jsonb'::regtype) then
+        if not v_table.readable then
+          v_findings := v_findings || jsonb_build_object('table', v_table.relation::text, 'column', v_column.name,
+            'reason', 'not sampled: pgcomply may not read its rows (grant select to compliance_owner, register the table, or mark it)');
+          continue;
+        end if;
+        -- a bounded sample, matched inside the database: no value leaves it
+        for v_pattern in select e.key as name, e.value #>> '{}' as regex from jsonb_each(c_patterns) e order by e.key loop
+          execute format('select exists (select from (select %I::text as v from %s limit %s) s where s.v ~ $1)', v_column.name, v_table.relation, c_sample)
+            into v_matched using v_pattern.regex;
+          if v_matched then
+            v_findings := v_findings || jsonb_build_object('table', v_table.relation::text, 'column', v_column.name,
+              'reason', format('a sample of at most %s rows matched the %s pattern', c_sample, v_pattern.name));
+            exit;
+          end if;
+        end loop;
+      end if;
+    end loop;
+  end loop;
+  status := case when jsonb_array_length(v_findings) = 0 then 'pass' else 'fail' end;
+  measured := jsonb_build_object('tables_examined', v_tables, 'findings', v_findings);
+  threshold := jsonb_build_object('findings', '[]'::jsonb);
+  detail := case when jsonb_array_length(v_findings) = 0
+                 then format('%s tables outside pgcomply''s schemas examined: every personal column is registered or marked', v_tables)
+                 else format('%s columns may hold personal data outside pgcomply''s rules: %s', jsonb_array_length(v_findings),
+                        (select string_agg(format('%s.%s (%s)', f ->> 'table', f ->> 'column', f ->> 'reason'), '; ')
+                           from jsonb_array_elements(v_findings) f)) end;
+  evidence := 'select * from compliance.personal_tables; select * from compliance.not_personal_columns';
+  return next;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.check_data_map(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_data_map(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_data_map(context jsonb) IS 'Compliance check: every table outside pgcomply''s schemas that holds personal data is registered (compliance.register_personal_table) or marked not personal (compliance.mark_not_personal). A column is found by its name (a subject reference, e-mail, phone, name, address, IP, birth date, national id …), by a foreign key to the subjects, by its type (inet), or by a sample of at most 200 rows matched against patterns (e-mail, phone, IP) inside the database: a finding names the table, the column and the reason, never a value. A registered table''s column added since registration is a finding. A table pgcomply may not read is not sampled, and says so.';
+
+--
 -- Name: check_emergency_reviews(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8718,6 +8851,7 @@ begin
   -- unregistered table's foreign key would block, and nothing is changed)
   v_counts := v_counts || jsonb_build_object('registered_tables', compliance_private.erase_registered_rows(user_id));
   update compliance.personal_tables t set registered_by = null where t.registered_by = erase_subject_core.user_id;
+  update compliance.not_personal_columns n set marked_by = null where n.marked_by = erase_subject_core.user_id;
 
   -- children before the profile so each count is exact
   foreach v_table in array array['health_records', 'access_grants', 'breach_subjects', 'messages', 'conversations', 'consent_records', 'sessions',
@@ -12353,6 +12487,59 @@ ALTER TABLE compliance.messages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 COMMENT ON SEQUENCE compliance.messages_id_seq IS 'Identifiers of messages rows.';
 
 --
+-- Name: not_personal_columns; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.not_personal_columns (
+    relation regclass NOT NULL,
+    column_name name NOT NULL,
+    reason text NOT NULL,
+    marked_by text,
+    marked_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT not_personal_columns_reason_given CHECK (((length(TRIM(BOTH FROM reason)) >= 1) AND (length(TRIM(BOTH FROM reason)) <= 1000)))
+);
+
+ALTER TABLE ONLY compliance.not_personal_columns FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.not_personal_columns OWNER TO compliance_owner;
+
+--
+-- Name: TABLE not_personal_columns; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.not_personal_columns IS 'Columns of your tables a DPO or DBA marked as holding no personal data, and why (compliance.mark_not_personal): the data_map check stops naming them. Column * marks a whole table.';
+
+--
+-- Name: COLUMN not_personal_columns.relation; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.not_personal_columns.relation IS 'The table.';
+
+--
+-- Name: COLUMN not_personal_columns.column_name; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.not_personal_columns.column_name IS 'The column, or * for the whole table.';
+
+--
+-- Name: COLUMN not_personal_columns.reason; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.not_personal_columns.reason IS 'Why it holds no personal data.';
+
+--
+-- Name: COLUMN not_personal_columns.marked_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.not_personal_columns.marked_by IS 'Who marked it (the request context''s actor).';
+
+--
+-- Name: COLUMN not_personal_columns.marked_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.not_personal_columns.marked_at IS 'When.';
+
+--
 -- Name: personal_data_categories; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -13526,6 +13713,13 @@ ALTER TABLE ONLY compliance.legal_holds
 
 ALTER TABLE ONLY compliance.messages
     ADD CONSTRAINT messages_pkey PRIMARY KEY (id);
+
+--
+-- Name: not_personal_columns not_personal_columns_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.not_personal_columns
+    ADD CONSTRAINT not_personal_columns_pkey PRIMARY KEY (relation, column_name);
 
 --
 -- Name: personal_data_categories personal_data_categories_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
@@ -14739,6 +14933,12 @@ ALTER TABLE compliance.legal_holds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compliance.messages ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: not_personal_columns; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.not_personal_columns ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: access_grant_settings owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -15015,6 +15215,18 @@ CREATE POLICY owner_routines ON compliance.messages TO compliance_owner USING (t
 COMMENT ON POLICY owner_routines ON compliance.messages IS 'SECURITY DEFINER routines (erasure, export, retention) run as the owner and reach every row.';
 
 --
+-- Name: not_personal_columns owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.not_personal_columns TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON not_personal_columns; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.not_personal_columns IS 'compliance.mark_not_personal writes the markings and the data_map check reads them, as the owner.';
+
+--
 -- Name: personal_data_categories owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -15259,6 +15471,18 @@ CREATE POLICY readers ON compliance.evidence_populations FOR SELECT TO complianc
 --
 
 COMMENT ON POLICY readers ON compliance.evidence_populations IS 'The DPO and auditors read every row; only the owner and the evidence functions write.';
+
+--
+-- Name: not_personal_columns readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.not_personal_columns FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON not_personal_columns; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.not_personal_columns IS 'The DPO and the auditor read which columns were marked not personal, by whom and why.';
 
 --
 -- Name: personal_data_categories readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -16292,6 +16516,13 @@ GRANT ALL ON FUNCTION compliance.log_event(action text, category text, resource_
 GRANT ALL ON FUNCTION compliance.log_event(action text, category text, resource_type text, resource_id text, details jsonb, subject_id text, personal_details jsonb, outcome text, failure_reason text) TO compliance_worker;
 
 --
+-- Name: FUNCTION mark_not_personal(relation regclass, column_name text, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.mark_not_personal(relation regclass, column_name text, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.mark_not_personal(relation regclass, column_name text, reason text) TO compliance_dpo;
+
+--
 -- Name: FUNCTION my_access_grants(); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -17217,6 +17448,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_breach_deadlines(context jsonb) 
 REVOKE ALL ON FUNCTION compliance_private.check_client_tls(context jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION check_data_map(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_data_map(context jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_emergency_reviews(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -17863,6 +18100,13 @@ GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_app;
 GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_dpo;
 GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_staff;
 GRANT SELECT ON TABLE compliance.health_record_categories TO compliance_auditor;
+
+--
+-- Name: TABLE not_personal_columns; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.not_personal_columns TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.not_personal_columns TO compliance_auditor;
 
 --
 -- Name: TABLE personal_data_categories; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -161,6 +161,38 @@ describe('your own tables', () => {
     expect(verdict).toMatchObject({ ok: true });
   });
 
+  it('are mapped: data_map names an unregistered e-mail column and an e-mail found by sampling a notes column, never the value, and passes once both are registered or marked', async () => {
+    const dataMap = async () => (await db.as('compliance_dpo', dpo, (tx) => tx`select * from compliance.run_compliance_checks('demand') where check_name = 'data_map'`))[0]!;
+    expect(await dataMap()).toMatchObject({ status: 'pass' });
+    await db.admin`create table shop.newsletter_signups (id bigint generated always as identity primary key, user_id text, email text not null)`;
+    await db.admin`create table shop.order_notes (id bigint generated always as identity primary key, notes text)`;
+    await db.admin`insert into shop.order_notes (notes) select 'packed by team B' from generate_series(1, 50)`;
+    await db.admin`insert into shop.order_notes (notes) values ('customer asked to mail zoe.secret@private.example about it')`;
+    await db.admin`grant select on shop.order_notes to compliance_owner`;
+    const found = await dataMap();
+    expect(found.status).toBe('fail');
+    const findings = (found.measured as { findings: { table: string; column: string; reason: string }[] }).findings;
+    expect(findings).toEqual(expect.arrayContaining([
+      { table: 'shop.newsletter_signups', column: 'email', reason: 'its name says it holds personal data' },
+      { table: 'shop.newsletter_signups', column: 'user_id', reason: 'its name says it refers to a person' },
+      { table: 'shop.order_notes', column: 'notes', reason: 'a sample of at most 200 rows matched the e-mail address pattern' }]));
+    expect(JSON.stringify(found)).not.toContain('zoe.secret');
+
+    await db.admin`select compliance.register_personal_table('shop.newsletter_signups', 'user_id', '{"email": "contact"}')`;
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.mark_not_personal('shop.order_notes', 'notes', 'Warehouse notes; the address found is the shop''s own mailbox, now removed')`);
+    expect(await dataMap()).toMatchObject({ status: 'pass' });
+    const [marked] = await db.admin`select details from compliance.audit_logs where action = 'personal_table.marked_not_personal'`;
+    expect(marked!.details).toMatchObject({ column: 'notes' });
+
+    // a column added to a registered table since it was classified is unknown until it is
+    await db.admin`alter table shop.newsletter_signups add column referrer text`;
+    expect((await dataMap()).measured.findings).toEqual([{ table: 'shop.newsletter_signups', column: 'referrer', reason: 'added since the table was registered' }]);
+    await db.admin`select compliance.register_personal_table('shop.newsletter_signups', 'user_id', '{"email": "contact", "referrer": "free_text"}')`;
+    expect(await dataMap()).toMatchObject({ status: 'pass' });
+    await db.admin`select compliance.unregister_personal_table('shop.newsletter_signups')`;
+    await db.admin`drop table shop.newsletter_signups, shop.order_notes`;
+  });
+
   it('refuse a registration that would leak or cannot work: a personal key, no key, a NOT NULL subject link to anonymize (BADRG), unknown categories', async () => {
     await db.admin`create table shop.newsletter (email text primary key, user_id text)`;
     await expectSqlState(db.admin`select compliance.register_personal_table('shop.newsletter', 'user_id', '{"email": "contact"}')`, 'BADRG');
@@ -177,7 +209,7 @@ describe('your own tables', () => {
     await shopper('jon');
     await expectSqlState(db.admin`select compliance.unregister_personal_table('shop.device_tokens')`, 'PTROW');
     await db.admin`select compliance.unregister_personal_table('shop.device_tokens', reason => 'Push notifications moved to a processor')`;
-    const [row] = await db.admin`select details from compliance.audit_logs where action = 'personal_table.unregistered'`;
+    const [row] = await db.admin`select details from compliance.audit_logs where action = 'personal_table.unregistered' and resource_id = 'shop.device_tokens'`;
     expect(row!.details).toMatchObject({ reason: 'Push notifications moved to a processor' });
     expect(row!.details.rows_with_a_subject).toBeGreaterThan(0);
     const [rls] = await db.admin`select relrowsecurity, relforcerowsecurity from pg_class where oid = 'shop.device_tokens'::regclass`;
