@@ -37,7 +37,11 @@ export function toCsvRows(document: Record<string, unknown>): string[][] {
   };
   for (const section of Object.keys(document).sort()) {
     const value = document[section];
-    if (Array.isArray(value)) {
+    if (section === 'registered_tables' && value !== null && typeof value === 'object') {
+      // each of the product's registered tables is a section of its own, named schema.table
+      const tables = value as Record<string, Record<string, unknown>[]>;
+      for (const table of Object.keys(tables).sort()) tables[table]!.forEach((record, index) => pushRecord(table, record, index));
+    } else if (Array.isArray(value)) {
       value.forEach((record, index) => {
         if (section === 'conversations') {
           const conversation = record as Record<string, unknown>;

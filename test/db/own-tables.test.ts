@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { toCsvRows } from '../../server/csv.js';
 import { expectSqlState, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
@@ -75,6 +76,10 @@ describe('your own tables', () => {
     expect(tables['shop.support_tickets']).toMatchObject([{ body: 'Where is my parcel, says bea' }]);
     expect(tables['shop.device_tokens']).toMatchObject([{ token: 'token-bea' }]);
     expect(JSON.stringify(tables)).not.toContain('cal');
+    // the CSV export: each table a section of its own
+    const csv = toCsvRows(document);
+    expect(csv.filter((r) => r[0] === 'shop.orders' && r[2] === 'shipping_address').map((r) => r[3])).toEqual(['1 bea Street', '2 bea Lane']);
+    expect(csv.filter((r) => r[0] === 'shop.support_tickets' && r[2] === 'body').map((r) => r[3])).toEqual(['Where is my parcel, says bea']);
   });
 
   it('let the subject read their own rows where registered so, and the DPO every row', async () => {
