@@ -15,6 +15,7 @@ import { registerDpoWork } from './commands/dpo.js';
 import { registerImport } from './commands/import.js';
 import { registerKeys } from './commands/keys.js';
 import { registerReports } from './commands/reports.js';
+import { registerTables } from './commands/tables.js';
 import { doctor } from './doctor.js';
 import { printResult } from './output.js';
 import { EXIT } from './program.js';
@@ -57,6 +58,7 @@ registerChain(cli);
 registerBackup(cli);
 registerKeys(cli);
 registerImport(cli);
+registerTables(cli);
 
 function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

@@ -2599,6 +2599,9 @@ CREATE FUNCTION compliance.mark_not_personal(relation regclass, column_name text
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
+  if relation is null then
+    perform compliance_private.raise_error('BADRG', 'no such table (give it as schema.table)');
+  end if;
   if nullif(trim(reason), '') is null or length(reason) > 1000 then
     perform compliance_private.raise_error('BADRG', 'say why the column holds no personal data (1 to 1000 characters)');
   end if;

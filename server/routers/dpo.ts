@@ -9,6 +9,7 @@ import { dpoProcedure, dpoStepUpProcedure, router } from '../trpc.js';
 import { accessReviewRouter } from './access-reviews.js';
 import { breachRouter } from './breaches.js';
 import { operationsRouter } from './operations.js';
+import { personalTablesRouter } from './personal-tables.js';
 
 const dsrKind = z.enum(['access', 'rectification', 'erasure', 'portability', 'restriction', 'objection']);
 
@@ -137,4 +138,5 @@ export const dpoRouter = router({
   breaches: breachRouter,
   accessReviews: accessReviewRouter,
   operations: operationsRouter,
+  personalTables: personalTablesRouter,
 });

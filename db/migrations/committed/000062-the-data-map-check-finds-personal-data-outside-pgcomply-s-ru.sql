@@ -1,5 +1,5 @@
 --! Previous: sha1:1f1583885e6cfecfb8be20df6aac1f75116c4281
---! Hash: sha1:e97303bf8811b10c50709111628be88dcf11e19c
+--! Hash: sha1:a002210a732c34fb735173667ce1410a3bd3dde9
 --! Message: The data map check finds personal data outside pgcomply's rules
 
 -- The data map: a compliance check that finds personal data outside pgcomply's rules in your
@@ -51,6 +51,9 @@ CREATE OR REPLACE FUNCTION compliance.mark_not_personal(relation regclass, colum
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
+  if relation is null then
+    perform compliance_private.raise_error('BADRG', 'no such table (give it as schema.table)');
+  end if;
   if nullif(trim(reason), '') is null or length(reason) > 1000 then
     perform compliance_private.raise_error('BADRG', 'say why the column holds no personal data (1 to 1000 characters)');
   end if;
