@@ -198,6 +198,30 @@ describe('your own tables', () => {
     await db.admin`drop table shop.newsletter_signups, shop.order_notes`;
   });
 
+  it('work with a subject column of type uuid or bigint, in any schema, and pass over a subject whose id is not of that type', async () => {
+    await db.admin`create schema fleet`;
+    await db.admin`create table fleet.vehicles (id bigint generated always as identity primary key, owner uuid, plate text not null)`;
+    await db.admin`create table fleet.fines (id bigint generated always as identity primary key, member bigint not null, amount int not null)`;
+    await db.admin`select compliance.register_personal_table('fleet.vehicles', 'owner', '{"plate": "identifier"}')`;
+    await db.admin`select compliance.register_personal_table('fleet.fines', 'member', '{"amount": "financial"}')`;
+    const uuidSubject = '6f1c2a3e-0d4b-4c6e-9a51-2b7d8e9f0a1b';
+    for (const subject of [uuidSubject, '4711', 'user:no-vehicle']) {
+      await db.as('compliance_app', { actor: subject }, (tx) => tx`select compliance.ensure_profile(${subject}, null, null, null)`);
+    }
+    await db.admin`insert into fleet.vehicles (owner, plate) values (${uuidSubject}, 'B-PG 15'), (gen_random_uuid(), 'M-XY 1')`;
+    await db.admin`insert into fleet.fines (member, amount) values (4711, 35), (4712, 10)`;
+    expect((await exportOf(uuidSubject)).registered_tables['fleet.vehicles']).toMatchObject([{ plate: 'B-PG 15' }]);
+    expect((await exportOf('4711')).registered_tables['fleet.fines']).toMatchObject([{ amount: 35 }]);
+    expect((await exportOf('user:no-vehicle')).registered_tables).toMatchObject({ 'fleet.vehicles': [], 'fleet.fines': [] });
+    for (const subject of [uuidSubject, '4711', 'user:no-vehicle']) {
+      await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject(${subject}, 'asked', true)`);
+    }
+    expect((await db.admin`select plate from fleet.vehicles`).map((r) => r.plate)).toEqual(['M-XY 1']);
+    expect((await db.admin`select member::int from fleet.fines`).map((r) => r.member)).toEqual([4712]);
+    for (const table of ['fleet.fines', 'fleet.vehicles']) await db.admin`select compliance.unregister_personal_table(${table}::regclass, reason => 'test done')`;
+    await db.admin`drop schema fleet cascade`;
+  });
+
   it('refuse a registration that would leak or cannot work: a personal key, no key, a NOT NULL subject link to anonymize (BADRG), unknown categories', async () => {
     await db.admin`create table shop.newsletter (email text primary key, user_id text)`;
     await expectSqlState(db.admin`select compliance.register_personal_table('shop.newsletter', 'user_id', '{"email": "contact"}')`, 'BADRG');
