@@ -4687,10 +4687,7 @@ declare
   v_patient text;
   v_row_id bigint;
 begin
-  if failed_check is null or failed_check not in ('integrity_code', 'decryption', 'key_unwrap', 'version') then
-    perform compliance_private.raise_error('BADRG', format('failed_check %L is unknown', failed_check),
-      'Use integrity_code, decryption, key_unwrap or version.');
-  end if;
+  perform compliance_private.require_known_failed_check(failed_check);
   select h.user_id into v_patient from compliance.health_records h where h.id = record_id;
   if not found then
     perform compliance_private.raise_error('PHINF', 'no health record with that id', 'Check the record id.');
@@ -4723,10 +4720,7 @@ CREATE FUNCTION compliance.report_standby_integrity_failure(ticket uuid, record_
 declare
   v_patient text;
 begin
-  if failed_check is null or failed_check not in ('integrity_code', 'decryption', 'key_unwrap', 'version') then
-    perform compliance_private.raise_error('BADRG', format('failed_check %L is unknown', failed_check),
-      'Use integrity_code, decryption, key_unwrap or version.');
-  end if;
+  perform compliance_private.require_known_failed_check(failed_check);
   -- only a record the lease let the standby read; the lease may have expired since
   select h.user_id into v_patient
     from compliance_private.standby_read_leases l
@@ -9910,6 +9904,30 @@ ALTER FUNCTION compliance_private.require_context_subject() OWNER TO compliance_
 --
 
 COMMENT ON FUNCTION compliance_private.require_context_subject() IS 'The request actor for the self-service functions; NOCTX when no context is set.';
+
+--
+-- Name: require_known_failed_check(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.require_known_failed_check(failed_check text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if failed_check is null or failed_check not in ('integrity_code', 'decryption', 'key_unwrap', 'version') then
+    perform compliance_private.raise_error('BADRG', format('failed_check %L is unknown', failed_check),
+      'Use integrity_code, decryption, key_unwrap or version.');
+  end if;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.require_known_failed_check(failed_check text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION require_known_failed_check(failed_check text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.require_known_failed_check(failed_check text) IS 'The checks the server runs on a health record it reads, as a phi.integrity_failure row names them: integrity_code, decryption, key_unwrap, version. BADRG for any other.';
 
 --
 -- Name: require_subject(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -17762,6 +17780,12 @@ REVOKE ALL ON FUNCTION compliance_private.registered_rows_of(user_id text) FROM 
 --
 
 REVOKE ALL ON FUNCTION compliance_private.require_context_subject() FROM PUBLIC;
+
+--
+-- Name: FUNCTION require_known_failed_check(failed_check text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.require_known_failed_check(failed_check text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION require_subject(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -102,7 +102,8 @@ export const erasureReceipt = z.looseObject({
   erased: z.literal(true),
   erased_at: z.string().describe('an ISO 8601 time'),
   dsr_request_id: z.number().describe('the erasure request in the register: the reference to quote'),
-  deleted: z.record(z.string(), z.number()).describe('per table: rows deleted; *_kept and *_anonymised: rows another duty keeps, without the person'),
+  deleted: z.record(z.string(), z.union([z.number(), z.record(z.string(), z.record(z.string(), z.number()))]))
+    .describe('per table: rows deleted; *_kept and *_anonymised: rows another duty keeps, without the person; registered_tables: your own tables by name, {deleted} or {anonymized}'),
   audit_rows_redacted: z.number().describe('audit rows kept as the fact that something happened, with the personal parts removed'),
 });
 

@@ -75,7 +75,10 @@ export function DeleteAccount({ onErased }: { onErased: (receipt: Erased) => voi
 /** the receipt of an erasure, as the person it was about reads it */
 export function ErasureReceipt({ erased, onFinish }: { erased: Erased; onFinish: () => void }) {
   const { t } = useTranslation();
-  const deleted = erased.deleted;
+  // pgcomply's own tables count rows; the product's registered tables, by name, say what happened to theirs
+  const deleted = Object.fromEntries(Object.entries(erased.deleted).filter(([, n]) => typeof n === 'number')) as Record<string, number>;
+  const registered = Object.entries((erased.deleted.registered_tables ?? {}) as Record<string, { deleted?: number; anonymized?: number }>)
+    .map(([name, done]) => ({ table: name.slice(name.indexOf('.') + 1).replace(/_/g, ' '), ...done }));
   const gone = ERASED.filter((table) => (deleted[table] ?? 0) > 0);
   const kept = KEPT.filter((what) => (deleted[what] ?? 0) > 0);
   return (
@@ -86,11 +89,13 @@ export function ErasureReceipt({ erased, onFinish }: { erased: Erased; onFinish:
       <h2>{t('receipt.erased')}</h2>
       <ul aria-label={t('receipt.erased')}>
         {gone.map((table) => <li key={table}>{t(`receipt.table.${table}`, { count: deleted[table] })}</li>)}
+        {registered.filter((r) => (r.deleted ?? 0) > 0).map((r) => <li key={r.table}>{t('receipt.registered.deleted', { count: r.deleted, table: r.table })}</li>)}
       </ul>
       <h2>{t('receipt.kept')}</h2>
       <ul aria-label={t('receipt.kept')}>
         <li>{t('receipt.keep.audit', { count: erased.audit_rows_redacted })}</li>
         {kept.map((what) => <li key={what}>{t(`receipt.keep.${what}`, { count: deleted[what] })}</li>)}
+        {registered.filter((r) => (r.anonymized ?? 0) > 0).map((r) => <li key={r.table}>{t('receipt.registered.anonymized', { count: r.anonymized, table: r.table })}</li>)}
       </ul>
       <p>{t('receipt.save', { date: day(erased.erased_at) })}</p>
       <div role="group">
