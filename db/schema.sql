@@ -8543,12 +8543,13 @@ CREATE FUNCTION compliance_private.current_grants() RETURNS TABLE(object_name te
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   -- every privilege granted on our schemas, relations (with their columns) and functions, by
-  -- anyone to anyone other than the owner
+  -- anyone to anyone other than the owner. A NULL ACL is the built-in default, which pg_restore
+  -- leaves where the original's ACL equalled it (a function granted to PUBLIC): read as what it means
   with objects as (
-    select n.nspname::text as name, n.nspacl as acl, n.nspowner as owner
+    select n.nspname::text as name, coalesce(n.nspacl, acldefault('n', n.nspowner)) as acl, n.nspowner as owner
       from pg_catalog.pg_namespace n where n.nspname in ('compliance', 'compliance_private')
     union all
-    select format('%I.%I', n.nspname, c.relname), c.relacl, c.relowner
+    select format('%I.%I', n.nspname, c.relname), coalesce(c.relacl, acldefault((case when c.relkind = 'S' then 's' else 'r' end)::"char", c.relowner)), c.relowner
       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
      where n.nspname in ('compliance', 'compliance_private') and c.relkind in ('r', 'p', 'v', 'm', 'S') and not c.relispartition
     union all
@@ -8557,7 +8558,7 @@ CREATE FUNCTION compliance_private.current_grants() RETURNS TABLE(object_name te
       join pg_catalog.pg_namespace n on n.oid = c.relnamespace
      where n.nspname in ('compliance', 'compliance_private') and a.attacl is not null and not c.relispartition
     union all
-    select p.oid::regprocedure::text, p.proacl, p.proowner
+    select p.oid::regprocedure::text, coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner
       from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
      where n.nspname in ('compliance', 'compliance_private')
        and not exists (select from pg_catalog.pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
@@ -8573,7 +8574,7 @@ ALTER FUNCTION compliance_private.current_grants() OWNER TO compliance_owner;
 -- Name: FUNCTION current_grants(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.current_grants() IS 'Every privilege on pgcomply''s schemas, tables, views, sequences, columns and functions held by a role other than the owner, as (object, grantee, privilege): what the privileges check compares with expected_grants.';
+COMMENT ON FUNCTION compliance_private.current_grants() IS 'Every privilege on pgcomply''s schemas, tables, views, sequences, columns and functions held by a role other than the owner, as (object, grantee, privilege), a default ACL read as the privileges it grants: what the privileges check compares with expected_grants.';
 
 --
 -- Name: describe_interval(interval); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
