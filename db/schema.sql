@@ -3913,6 +3913,7 @@ CREATE TABLE compliance.personal_tables (
     classified_columns name[] NOT NULL,
     rls_was_enabled boolean NOT NULL,
     rls_was_forced boolean NOT NULL,
+    owner_before name NOT NULL,
     registered_at timestamp with time zone NOT NULL,
     registered_by text,
     CONSTRAINT personal_tables_anonymize_with_basis CHECK ((((erasure = 'anonymize'::text) = (anonymize IS NOT NULL)) AND ((erasure = 'anonymize'::text) = (kept_basis IS NOT NULL)))),
@@ -4049,6 +4050,12 @@ COMMENT ON COLUMN compliance.personal_tables.rls_was_enabled IS 'Whether row-lev
 COMMENT ON COLUMN compliance.personal_tables.rls_was_forced IS 'Whether row-level security was forced before registration (unregistering puts it back).';
 
 --
+-- Name: COLUMN personal_tables.owner_before; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.personal_tables.owner_before IS 'The role that owned the table before registration handed it to compliance_owner; unregistering gives it back.';
+
+--
 -- Name: COLUMN personal_tables.registered_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -4101,6 +4108,13 @@ begin
   v_row.classified_columns := v_columns;
   v_row.registered_by := compliance.current_actor();
   v_row.registered_at := now();
+  -- registration hands the table to pgcomply's owner; the role that owned it before gets it back
+  v_row.owner_before := coalesce(v_previous.owner_before, pg_catalog.pg_get_userbyid(v_class.relowner));
+  if cardinality(compliance_private.untrusted_code_on(relation)) > 0 then
+    perform compliance_private.raise_error('BADRG', format('%s runs functions another role can change when pgcomply''s routines touch it: %s', relation,
+      array_to_string(compliance_private.untrusted_code_on(relation), ', ')),
+      'pgcomply''s routines would run them with its owner''s rights. Have a superuser own them (alter function … owner to …), or drop them from the table.');
+  end if;
   v_row.rls_was_enabled := coalesce(v_previous.rls_was_enabled, v_class.relrowsecurity);
   v_row.rls_was_forced := coalesce(v_previous.rls_was_forced, v_class.relforcerowsecurity);
   -- the primary key names each row in the audit log
@@ -4242,7 +4256,7 @@ ALTER FUNCTION compliance.record_personal_table(relation regclass, settings json
 -- Name: FUNCTION record_personal_table(relation regclass, settings jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.record_personal_table(relation regclass, settings jsonb) IS 'The registry half of compliance.register_personal_table, which calls it: checks the settings against the table (its primary key, the subject column or the one foreign key to a registered table that reaches the subject, personal columns with known data categories, what erasure does, retention), records them in compliance.personal_tables with the table''s retention policy (compliance.retention_policies, category schema.table) and audits it (personal_table.registered, or .reregistered). Only a login that may act as the table''s owner may call it. Errors: PTOWN, BADRG.';
+COMMENT ON FUNCTION compliance.record_personal_table(relation regclass, settings jsonb) IS 'The registry half of compliance.register_personal_table, which calls it: checks the settings against the table (its primary key, the subject column or the one foreign key to a registered table that reaches the subject, personal columns with known data categories, what erasure does, retention), records them in compliance.personal_tables with the table''s retention policy (compliance.retention_policies, category schema.table) and audits it (personal_table.registered, or .reregistered). Only a login that may act as the table''s owner may call it. A table whose triggers, rules, constraints, defaults, indexes, policies or domains run functions another role owns is refused (compliance_private.untrusted_code_on). Errors: PTOWN, BADRG.';
 
 --
 -- Name: record_personal_table_removal(regclass, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4527,6 +4541,7 @@ declare
   v_sql record;
   v_schema text;
   v_writers text;
+  v_grantee text;
 begin
   -- the registry checks and records the settings as pgcomply's owner; the table itself is
   -- changed here, with the caller's rights, which only its owner has
@@ -4557,11 +4572,10 @@ begin
   else
     execute format('revoke all on %s from compliance_app', relation);
   end if;
-  -- the application that writes the table keeps writing it: its owner and the roles named
+  -- the application that writes the table keeps writing it: the role that owned it and the roles named
   execute format('drop policy if exists application_rows on %s', relation);
   select string_agg(quote_ident(r), ', ') into v_writers
-    from (select pg_catalog.pg_get_userbyid(c.relowner)::text as r from pg_catalog.pg_class c where c.oid = relation
-          union select unnest(v_row.application_roles)) x;
+    from (select v_row.owner_before::text as r union select unnest(v_row.application_roles)) x;
   execute format('create policy application_rows on %s as permissive for all to %s using (true) with check (true)', relation, v_writers);
   execute format('comment on policy application_rows on %s is %L', relation,
     'The application that owns the table reaches every row, as before it was registered: its owner and the application_roles given at registration.');
@@ -4579,6 +4593,16 @@ begin
   execute format('create trigger _900_pgcomply_audit_insert after insert on %s referencing new table as new_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
   execute format('create trigger _901_pgcomply_audit_update after update on %s referencing old table as old_rows new table as new_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
   execute format('create trigger _902_pgcomply_audit_delete after delete on %s referencing old table as old_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
+  -- pgcomply's owner owns what its routines touch, so nobody else can add code (a trigger, a
+  -- policy, a default) that would run with its rights; the former owner keeps reading and writing
+  -- rows, but not TRIGGER (code again) or TRUNCATE (rows gone without an audit row)
+  execute format('alter table %s owner to compliance_owner', relation);
+  execute format('grant select, insert, update, delete, references on %s to %I', relation, v_row.owner_before);
+  for v_grantee in select distinct x.grantee::regrole::text from pg_catalog.pg_class c cross join lateral aclexplode(c.relacl) x
+                    where c.oid = relation and x.privilege_type in ('TRIGGER', 'TRUNCATE') and x.grantee <> c.relowner and x.grantee <> 0 loop
+    execute format('revoke trigger, truncate on %s from %s', relation, v_grantee);
+  end loop;
+  execute format('revoke trigger, truncate on %s from public', relation);
   return v_row;
 end;
 $$;
@@ -4589,7 +4613,7 @@ ALTER FUNCTION compliance.register_personal_table(relation regclass, subject_col
 -- Name: FUNCTION register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]) IS 'Puts one of your own tables under pgcomply''s rules, called by its owner (db/README.md, "Your own tables"). It records the settings (compliance.record_personal_table, audited). It enables and forces row-level security with the policies pgcomply''s tables have: owner_routines, dpo_every_subject, and subject_own_rows when subject_reads. The table''s owner and application_roles keep every row through application_rows. It grants what pgcomply''s roles need and attaches the audit triggers. Erasure then deletes the subject''s rows, or anonymizes them (sets the anonymize columns and cuts the subject link, keeping the rest on kept_basis). Export includes them, and retention deletes rows older than retention_period counted from retention_from. subject_column holds the subject id (text, uuid, bigint or integer), or with subject_via, a foreign key to a registered table that holds it. Calling it again changes the settings. Errors: PTOWN, BADRG.';
+COMMENT ON FUNCTION compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]) IS 'Puts one of your own tables under pgcomply''s rules, called by its owner (db/README.md, "Your own tables"). It records the settings (compliance.record_personal_table, audited). It enables and forces row-level security with the policies pgcomply''s tables have: owner_routines, dpo_every_subject, and subject_own_rows when subject_reads. It attaches the audit triggers and hands the table to compliance_owner, so no other role can add code that would run with its rights; the former owner keeps select, insert, update, delete and references (not trigger or truncate), and it and application_roles keep every row through application_rows. Run it as a superuser (or a member of compliance_owner who owns the table). Erasure then deletes the subject''s rows, or anonymizes them (sets the anonymize columns and cuts the subject link, keeping the rest on kept_basis). Export includes them, and retention deletes rows older than retention_period counted from retention_from. subject_column holds the subject id (text, uuid, bigint or integer), or with subject_via, a foreign key to a registered table that holds it. Calling it again changes the settings. Errors: PTOWN, BADRG.';
 
 --
 -- Name: release_legal_hold(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -5831,6 +5855,7 @@ begin
   execute format('drop policy if exists dpo_every_subject on %s', relation);
   execute format('drop policy if exists subject_own_rows on %s', relation);
   execute format('drop policy if exists application_rows on %s', relation);
+  execute format('alter table %s owner to %I', relation, v_row.owner_before);
   execute format('revoke all on %s from compliance_owner, compliance_dpo, compliance_app', relation);
   -- row-level security as it was before registration
   if not v_row.rls_was_forced then
@@ -5848,7 +5873,7 @@ ALTER FUNCTION compliance.unregister_personal_table(relation regclass, reason te
 -- Name: FUNCTION unregister_personal_table(relation regclass, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.unregister_personal_table(relation regclass, reason text) IS 'Takes one of your tables out of pgcomply''s rules, called by its owner: refuses while it holds rows with a subject unless reason says why (audited), then removes the audit triggers, the policies and the grants registration added and puts row-level security back as it was. Errors: PTOWN, PTROW, BADRG.';
+COMMENT ON FUNCTION compliance.unregister_personal_table(relation regclass, reason text) IS 'Takes one of your tables out of pgcomply''s rules, called by its owner: refuses while it holds rows with a subject unless reason says why (audited), then gives the table back to the role that owned it, removes the audit triggers, the policies and the grants registration added and puts row-level security back as it was. Errors: PTOWN, PTROW, BADRG.';
 
 --
 -- Name: update_breach(bigint, jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -8299,13 +8324,16 @@ begin
   select v_missing || coalesce(array_agg(p.relation::text order by p.relation::text), '{}') into v_missing
     from compliance.personal_tables p join pg_catalog.pg_class c on c.oid = p.relation
    where not (c.relrowsecurity and c.relforcerowsecurity)
+      or c.relowner <> 'compliance_owner'::regrole
+      or exists (select from aclexplode(c.relacl) x where x.privilege_type in ('TRIGGER', 'TRUNCATE') and x.grantee <> c.relowner)
+      or cardinality(compliance_private.untrusted_code_on(p.relation)) > 0
       or (select count(*) from pg_catalog.pg_trigger t
            where t.tgrelid = p.relation and t.tgenabled <> 'D' and t.tgfoid = 'compliance.tg_personal_table_audit()'::regprocedure) < 3;
   status := case when cardinality(v_missing) = 0 then 'pass' else 'fail' end;
   measured := jsonb_build_object('tables_without_forced_rls', to_jsonb(v_missing));
   threshold := jsonb_build_object('tables_without_forced_rls', '[]'::jsonb);
   detail := case when cardinality(v_missing) = 0 then 'row-level security is enabled and forced on every table with a user_id, and on every registered table with its audit triggers'
-                 else 'row-level security is not enabled and forced, or a registered table''s audit triggers are missing or disabled, on ' || array_to_string(v_missing, ', ') end;
+                 else 'row-level security is not enabled and forced, or a registered table''s audit triggers are missing or disabled, its owner is not compliance_owner, another role may add triggers to it or truncate it, or it runs functions another role owns, on ' || array_to_string(v_missing, ', ') end;
   evidence := 'select relname, relrowsecurity, relforcerowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_attribute a on a.attrelid = c.oid and a.attname = ''user_id'' where n.nspname in (''compliance'', ''compliance_private'') and c.relkind in (''r'', ''p'') and not c.relispartition';
   return next;
 end;
@@ -8317,7 +8345,7 @@ ALTER FUNCTION compliance_private.check_row_level_security(context jsonb) OWNER 
 -- Name: FUNCTION check_row_level_security(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_row_level_security(context jsonb) IS 'Compliance check: every table of ours with a user_id column has row-level security enabled and forced, found from the catalog, so a new table without it fails; so does every registered table of yours, with pgcomply''s three audit triggers enabled.';
+COMMENT ON FUNCTION compliance_private.check_row_level_security(context jsonb) IS 'Compliance check: every table of ours with a user_id column has row-level security enabled and forced, found from the catalog, so a new table without it fails; so does every registered table of yours, with pgcomply''s three audit triggers enabled, owned by compliance_owner, with nobody else allowed to add triggers or truncate, and running no function another role could change.';
 
 --
 -- Name: check_seal_lag(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11045,6 +11073,40 @@ ALTER FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) OWNER TO 
 --
 
 COMMENT ON FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) IS 'The check value stored for a pepper: tells the right pepper from a wrong one without revealing it.';
+
+--
+-- Name: untrusted_code_on(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.untrusted_code_on(relation regclass) RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  -- functions that run when pgcomply's routines read or write the table (its triggers, rules,
+  -- constraints, defaults and generated columns, index expressions, policies, and its columns'
+  -- domains), owned by a role that could change them: they would run with pgcomply's owner's rights
+  select coalesce(array_agg(distinct p.oid::regprocedure::text order by p.oid::regprocedure::text), '{}')
+    from pg_catalog.pg_depend d
+    join pg_catalog.pg_proc p on d.refclassid = 'pg_catalog.pg_proc'::regclass and d.refobjid = p.oid
+   where ((d.classid = 'pg_catalog.pg_trigger'::regclass and d.objid in (select t.oid from pg_catalog.pg_trigger t where t.tgrelid = relation))
+       or (d.classid = 'pg_catalog.pg_rewrite'::regclass and d.objid in (select r.oid from pg_catalog.pg_rewrite r where r.ev_class = relation))
+       or (d.classid = 'pg_catalog.pg_policy'::regclass and d.objid in (select o.oid from pg_catalog.pg_policy o where o.polrelid = relation))
+       or (d.classid = 'pg_catalog.pg_attrdef'::regclass and d.objid in (select a.oid from pg_catalog.pg_attrdef a where a.adrelid = relation))
+       or (d.classid = 'pg_catalog.pg_class'::regclass and d.objid in (select i.indexrelid from pg_catalog.pg_index i where i.indrelid = relation))
+       or (d.classid = 'pg_catalog.pg_constraint'::regclass and d.objid in (
+             select c.oid from pg_catalog.pg_constraint c
+              where c.conrelid = relation
+                 or c.contypid in (select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = relation and a.attnum > 0))))
+     and not exists (select from pg_catalog.pg_roles r where r.oid = p.proowner and (r.rolsuper or r.rolname = 'compliance_owner'));
+$$;
+
+ALTER FUNCTION compliance_private.untrusted_code_on(relation regclass) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION untrusted_code_on(relation regclass); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.untrusted_code_on(relation regclass) IS 'Functions that would run while pgcomply''s routines read or write one of your tables (through its triggers, rules, constraints, defaults, generated columns, index expressions, policies or column domains) and that a role other than pgcomply''s owner or a superuser owns, and so could change: such a function would run with pgcomply''s owner''s rights. Registration refuses a table with any, and the row_level_security check fails on one.';
 
 --
 -- Name: written_by_its_routine(text, jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -17973,6 +18035,12 @@ REVOKE ALL ON FUNCTION compliance_private.tg_user_profiles__refuse_erased() FROM
 --
 
 REVOKE ALL ON FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) FROM PUBLIC;
+
+--
+-- Name: FUNCTION untrusted_code_on(relation regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.untrusted_code_on(relation regclass) FROM PUBLIC;
 
 --
 -- Name: FUNCTION written_by_its_routine(action text, details jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -222,6 +222,49 @@ describe('your own tables', () => {
     await db.admin`drop schema fleet cascade`;
   });
 
+  it('are handed to pgcomply\'s owner, so the role that owned one keeps its rows but cannot add code that would run with pgcomply\'s rights; a table that runs such code already is refused (BADRG)', async () => {
+    const app = `pgc_app_${Math.random().toString(36).slice(2, 10)}`;
+    await db.admin.unsafe(`create role ${app} nologin`);
+    const cleanup: string[] = [];
+    try {
+      await db.admin.unsafe(`create schema crm authorization ${app}`);
+      const writer = `${app}_rw`;
+      await db.admin.unsafe(`create role ${writer} nologin`);
+      cleanup.push(`drop owned by ${writer}; drop role ${writer}`);
+      await db.admin.unsafe(`set role ${app}; create table crm.contacts (id bigint generated always as identity primary key, user_id text, phone text);
+        create function crm.stamp() returns trigger language plpgsql as 'begin return new; end';
+        create trigger stamp before update on crm.contacts for each row execute function crm.stamp(); reset role`);
+      // the trigger's function belongs to the application's role, which could rewrite it to run as pgcomply's owner
+      const refused = await db.admin`select compliance.register_personal_table('crm.contacts', 'user_id', '{"phone": "contact"}')`.catch((e: { code: string; message: string }) => e);
+      expect(refused).toMatchObject({ code: 'BADRG', message: expect.stringContaining('crm.stamp()') });
+      await db.admin`drop trigger stamp on crm.contacts`;
+      await db.admin.unsafe(`grant usage on schema crm to ${writer}; grant all on crm.contacts to ${writer}`);
+      await db.admin.unsafe(`select compliance.register_personal_table('crm.contacts', 'user_id', '{"phone": "contact"}', application_roles => array['${writer}']::regrole[])`);
+      // a role granted every privilege before keeps its rows, but no longer TRIGGER or TRUNCATE
+      const [privileges] = await db.admin.unsafe(`select has_table_privilege('${writer}', 'crm.contacts', 'INSERT') as insert,
+        has_table_privilege('${writer}', 'crm.contacts', 'TRIGGER') as trigger, has_table_privilege('${writer}', 'crm.contacts', 'TRUNCATE') as truncate`);
+      expect(privileges).toEqual({ insert: true, trigger: false, truncate: false });
+      const [owner] = await db.admin`select relowner::regrole::text as owner from pg_class where oid = 'crm.contacts'::regclass`;
+      expect(owner!.owner).toBe('compliance_owner');
+      await db.admin.unsafe(`set role ${app}; insert into crm.contacts (user_id, phone) values ('user:kit', '+49 30 1234567'); reset role`);
+      const seen = await db.admin.begin(async (tx) => {
+        await tx.unsafe(`set local role ${app}`);
+        return tx`select phone from crm.contacts`;
+      });
+      expect(seen.map((r) => r.phone)).toEqual(['+49 30 1234567']);
+      await expect(db.admin.unsafe(`set role ${app}; create trigger again before update on crm.contacts for each row execute function crm.stamp()`))
+        .rejects.toMatchObject({ code: '42501' });
+      await db.admin`reset role`;
+      await db.admin`select compliance.unregister_personal_table('crm.contacts', reason => 'test done')`;
+      const [back] = await db.admin`select relowner::regrole::text as owner from pg_class where oid = 'crm.contacts'::regclass`;
+      expect(back!.owner).toBe(app);
+    } finally {
+      await db.admin`reset role`;
+      await db.admin.unsafe(`drop schema if exists crm cascade; drop owned by ${app}; drop role ${app}`);
+      for (const statement of cleanup) await db.admin.unsafe(statement);
+    }
+  });
+
   it('refuse a registration that would leak or cannot work: a personal key, no key, a NOT NULL subject link to anonymize (BADRG), unknown categories', async () => {
     await db.admin`create table shop.newsletter (email text primary key, user_id text)`;
     await expectSqlState(db.admin`select compliance.register_personal_table('shop.newsletter', 'user_id', '{"email": "contact"}')`, 'BADRG');

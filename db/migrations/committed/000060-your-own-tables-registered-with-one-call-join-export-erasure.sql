@@ -1,5 +1,5 @@
 --! Previous: sha1:bc3fdd6564d8e495732401a8ecb8947094c03688
---! Hash: sha1:0f22155d7d58ec6ce2689b97159d193bf896476b
+--! Hash: sha1:f9bb78961b8efcd87598169297f18869407b81a2
 --! Message: Your own tables registered with one call join export, erasure and the audit chain
 
 -- Your own tables: a table in the adopter's database registered with one call joins export,
@@ -64,6 +64,7 @@ create table compliance.personal_tables (
   classified_columns name[] not null,
   rls_was_enabled boolean not null,
   rls_was_forced boolean not null,
+  owner_before name not null,
   registered_at timestamptz not null,
   registered_by text,
   constraint personal_tables_pkey primary key (relation),
@@ -96,6 +97,7 @@ comment on column compliance.personal_tables.application_roles is 'Roles besides
 comment on column compliance.personal_tables.classified_columns is 'The table''s columns when it was registered: the data map finds a column added since.';
 comment on column compliance.personal_tables.rls_was_enabled is 'Whether row-level security was enabled before registration (unregistering puts it back).';
 comment on column compliance.personal_tables.rls_was_forced is 'Whether row-level security was forced before registration (unregistering puts it back).';
+comment on column compliance.personal_tables.owner_before is 'The role that owned the table before registration handed it to compliance_owner; unregistering gives it back.';
 comment on column compliance.personal_tables.registered_at is 'When it was last registered.';
 comment on column compliance.personal_tables.registered_by is 'Who registered it (the request context''s actor); erasure of that person clears it.';
 alter table compliance.personal_tables enable row level security;
@@ -274,6 +276,37 @@ $function$;
 comment on function compliance.tg_personal_table_audit() is
   'AFTER INSERT, UPDATE and DELETE statement trigger that compliance.register_personal_table attaches to a registered table: one audit row per row written (personal_row.created, personal_row.updated, personal_row.deleted), naming the table and the row''s primary key, with the subject from the subject column (or through its foreign key) and the actor from the request context. An update lists the changed columns; the old and new values of the personal ones go into the row''s personal part, which erasure redacts. Set-based, like the triggers on pgcomply''s own tables. Callable only as a trigger.';
 
+-- included from fixtures/registered/untrusted_code_on.sql
+-- compliance_private.untrusted_code_on(relation regclass): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.untrusted_code_on(relation regclass)
+ RETURNS text[]
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  -- functions that run when pgcomply's routines read or write the table (its triggers, rules,
+  -- constraints, defaults and generated columns, index expressions, policies, and its columns'
+  -- domains), owned by a role that could change them: they would run with pgcomply's owner's rights
+  select coalesce(array_agg(distinct p.oid::regprocedure::text order by p.oid::regprocedure::text), '{}')
+    from pg_catalog.pg_depend d
+    join pg_catalog.pg_proc p on d.refclassid = 'pg_catalog.pg_proc'::regclass and d.refobjid = p.oid
+   where ((d.classid = 'pg_catalog.pg_trigger'::regclass and d.objid in (select t.oid from pg_catalog.pg_trigger t where t.tgrelid = relation))
+       or (d.classid = 'pg_catalog.pg_rewrite'::regclass and d.objid in (select r.oid from pg_catalog.pg_rewrite r where r.ev_class = relation))
+       or (d.classid = 'pg_catalog.pg_policy'::regclass and d.objid in (select o.oid from pg_catalog.pg_policy o where o.polrelid = relation))
+       or (d.classid = 'pg_catalog.pg_attrdef'::regclass and d.objid in (select a.oid from pg_catalog.pg_attrdef a where a.adrelid = relation))
+       or (d.classid = 'pg_catalog.pg_class'::regclass and d.objid in (select i.indexrelid from pg_catalog.pg_index i where i.indrelid = relation))
+       or (d.classid = 'pg_catalog.pg_constraint'::regclass and d.objid in (
+             select c.oid from pg_catalog.pg_constraint c
+              where c.conrelid = relation
+                 or c.contypid in (select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = relation and a.attnum > 0))))
+     and not exists (select from pg_catalog.pg_roles r where r.oid = p.proowner and (r.rolsuper or r.rolname = 'compliance_owner'));
+$function$;
+
+comment on function compliance_private.untrusted_code_on(relation regclass) is
+  'Functions that would run while pgcomply''s routines read or write one of your tables (through its triggers, rules, constraints, defaults, generated columns, index expressions, policies or column domains) and that a role other than pgcomply''s owner or a superuser owns, and so could change: such a function would run with pgcomply''s owner''s rights. Registration refuses a table with any, and the row_level_security check fails on one.';
+
 -- included from fixtures/registered/record_personal_table.sql
 -- compliance.record_personal_table(relation regclass, settings jsonb): its current definition. Change it here and include this file
 -- in the migration that changes it (db/CONVENTIONS.md).
@@ -317,6 +350,13 @@ begin
   v_row.classified_columns := v_columns;
   v_row.registered_by := compliance.current_actor();
   v_row.registered_at := now();
+  -- registration hands the table to pgcomply's owner; the role that owned it before gets it back
+  v_row.owner_before := coalesce(v_previous.owner_before, pg_catalog.pg_get_userbyid(v_class.relowner));
+  if cardinality(compliance_private.untrusted_code_on(relation)) > 0 then
+    perform compliance_private.raise_error('BADRG', format('%s runs functions another role can change when pgcomply''s routines touch it: %s', relation,
+      array_to_string(compliance_private.untrusted_code_on(relation), ', ')),
+      'pgcomply''s routines would run them with its owner''s rights. Have a superuser own them (alter function … owner to …), or drop them from the table.');
+  end if;
   v_row.rls_was_enabled := coalesce(v_previous.rls_was_enabled, v_class.relrowsecurity);
   v_row.rls_was_forced := coalesce(v_previous.rls_was_forced, v_class.relforcerowsecurity);
   -- the primary key names each row in the audit log
@@ -453,7 +493,7 @@ end;
 $function$;
 
 comment on function compliance.record_personal_table(relation regclass, settings jsonb) is
-  'The registry half of compliance.register_personal_table, which calls it: checks the settings against the table (its primary key, the subject column or the one foreign key to a registered table that reaches the subject, personal columns with known data categories, what erasure does, retention), records them in compliance.personal_tables with the table''s retention policy (compliance.retention_policies, category schema.table) and audits it (personal_table.registered, or .reregistered). Only a login that may act as the table''s owner may call it. Errors: PTOWN, BADRG.';
+  'The registry half of compliance.register_personal_table, which calls it: checks the settings against the table (its primary key, the subject column or the one foreign key to a registered table that reaches the subject, personal columns with known data categories, what erasure does, retention), records them in compliance.personal_tables with the table''s retention policy (compliance.retention_policies, category schema.table) and audits it (personal_table.registered, or .reregistered). Only a login that may act as the table''s owner may call it. A table whose triggers, rules, constraints, defaults, indexes, policies or domains run functions another role owns is refused (compliance_private.untrusted_code_on). Errors: PTOWN, BADRG.';
 
 -- included from fixtures/registered/register_personal_table.sql
 -- compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]): its current definition. Change it here and include this file
@@ -469,6 +509,7 @@ declare
   v_sql record;
   v_schema text;
   v_writers text;
+  v_grantee text;
 begin
   -- the registry checks and records the settings as pgcomply's owner; the table itself is
   -- changed here, with the caller's rights, which only its owner has
@@ -499,11 +540,10 @@ begin
   else
     execute format('revoke all on %s from compliance_app', relation);
   end if;
-  -- the application that writes the table keeps writing it: its owner and the roles named
+  -- the application that writes the table keeps writing it: the role that owned it and the roles named
   execute format('drop policy if exists application_rows on %s', relation);
   select string_agg(quote_ident(r), ', ') into v_writers
-    from (select pg_catalog.pg_get_userbyid(c.relowner)::text as r from pg_catalog.pg_class c where c.oid = relation
-          union select unnest(v_row.application_roles)) x;
+    from (select v_row.owner_before::text as r union select unnest(v_row.application_roles)) x;
   execute format('create policy application_rows on %s as permissive for all to %s using (true) with check (true)', relation, v_writers);
   execute format('comment on policy application_rows on %s is %L', relation,
     'The application that owns the table reaches every row, as before it was registered: its owner and the application_roles given at registration.');
@@ -521,12 +561,22 @@ begin
   execute format('create trigger _900_pgcomply_audit_insert after insert on %s referencing new table as new_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
   execute format('create trigger _901_pgcomply_audit_update after update on %s referencing old table as old_rows new table as new_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
   execute format('create trigger _902_pgcomply_audit_delete after delete on %s referencing old table as old_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
+  -- pgcomply's owner owns what its routines touch, so nobody else can add code (a trigger, a
+  -- policy, a default) that would run with its rights; the former owner keeps reading and writing
+  -- rows, but not TRIGGER (code again) or TRUNCATE (rows gone without an audit row)
+  execute format('alter table %s owner to compliance_owner', relation);
+  execute format('grant select, insert, update, delete, references on %s to %I', relation, v_row.owner_before);
+  for v_grantee in select distinct x.grantee::regrole::text from pg_catalog.pg_class c cross join lateral aclexplode(c.relacl) x
+                    where c.oid = relation and x.privilege_type in ('TRIGGER', 'TRUNCATE') and x.grantee <> c.relowner and x.grantee <> 0 loop
+    execute format('revoke trigger, truncate on %s from %s', relation, v_grantee);
+  end loop;
+  execute format('revoke trigger, truncate on %s from public', relation);
   return v_row;
 end;
 $function$;
 
 comment on function compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]) is
-  'Puts one of your own tables under pgcomply''s rules, called by its owner (db/README.md, "Your own tables"). It records the settings (compliance.record_personal_table, audited). It enables and forces row-level security with the policies pgcomply''s tables have: owner_routines, dpo_every_subject, and subject_own_rows when subject_reads. The table''s owner and application_roles keep every row through application_rows. It grants what pgcomply''s roles need and attaches the audit triggers. Erasure then deletes the subject''s rows, or anonymizes them (sets the anonymize columns and cuts the subject link, keeping the rest on kept_basis). Export includes them, and retention deletes rows older than retention_period counted from retention_from. subject_column holds the subject id (text, uuid, bigint or integer), or with subject_via, a foreign key to a registered table that holds it. Calling it again changes the settings. Errors: PTOWN, BADRG.';
+  'Puts one of your own tables under pgcomply''s rules, called by its owner (db/README.md, "Your own tables"). It records the settings (compliance.record_personal_table, audited). It enables and forces row-level security with the policies pgcomply''s tables have: owner_routines, dpo_every_subject, and subject_own_rows when subject_reads. It attaches the audit triggers and hands the table to compliance_owner, so no other role can add code that would run with its rights; the former owner keeps select, insert, update, delete and references (not trigger or truncate), and it and application_roles keep every row through application_rows. Run it as a superuser (or a member of compliance_owner who owns the table). Erasure then deletes the subject''s rows, or anonymizes them (sets the anonymize columns and cuts the subject link, keeping the rest on kept_basis). Export includes them, and retention deletes rows older than retention_period counted from retention_from. subject_column holds the subject id (text, uuid, bigint or integer), or with subject_via, a foreign key to a registered table that holds it. Calling it again changes the settings. Errors: PTOWN, BADRG.';
 
 -- included from fixtures/registered/record_personal_table_removal.sql
 -- compliance.record_personal_table_removal(relation regclass, reason text): its current definition. Change it here and include this file
@@ -586,6 +636,7 @@ begin
   execute format('drop policy if exists dpo_every_subject on %s', relation);
   execute format('drop policy if exists subject_own_rows on %s', relation);
   execute format('drop policy if exists application_rows on %s', relation);
+  execute format('alter table %s owner to %I', relation, v_row.owner_before);
   execute format('revoke all on %s from compliance_owner, compliance_dpo, compliance_app', relation);
   -- row-level security as it was before registration
   if not v_row.rls_was_forced then
@@ -598,7 +649,7 @@ end;
 $function$;
 
 comment on function compliance.unregister_personal_table(relation regclass, reason text) is
-  'Takes one of your tables out of pgcomply''s rules, called by its owner: refuses while it holds rows with a subject unless reason says why (audited), then removes the audit triggers, the policies and the grants registration added and puts row-level security back as it was. Errors: PTOWN, PTROW, BADRG.';
+  'Takes one of your tables out of pgcomply''s rules, called by its owner: refuses while it holds rows with a subject unless reason says why (audited), then gives the table back to the role that owned it, removes the audit triggers, the policies and the grants registration added and puts row-level security back as it was. Errors: PTOWN, PTROW, BADRG.';
 
 -- included from fixtures/registered/erase_registered_rows.sql
 -- compliance_private.erase_registered_rows(user_id text): its current definition. Change it here and include this file
@@ -838,6 +889,7 @@ begin
   -- unregistered table's foreign key would block, and nothing is changed)
   v_counts := v_counts || jsonb_build_object('registered_tables', compliance_private.erase_registered_rows(user_id));
   update compliance.personal_tables t set registered_by = null where t.registered_by = erase_subject_core.user_id;
+  update compliance.not_personal_columns n set marked_by = null where n.marked_by = erase_subject_core.user_id;
 
   -- children before the profile so each count is exact
   foreach v_table in array array['health_records', 'access_grants', 'breach_subjects', 'messages', 'conversations', 'consent_records', 'sessions',
@@ -994,24 +1046,28 @@ begin
   select v_missing || coalesce(array_agg(p.relation::text order by p.relation::text), '{}') into v_missing
     from compliance.personal_tables p join pg_catalog.pg_class c on c.oid = p.relation
    where not (c.relrowsecurity and c.relforcerowsecurity)
+      or c.relowner <> 'compliance_owner'::regrole
+      or exists (select from aclexplode(c.relacl) x where x.privilege_type in ('TRIGGER', 'TRUNCATE') and x.grantee <> c.relowner)
+      or cardinality(compliance_private.untrusted_code_on(p.relation)) > 0
       or (select count(*) from pg_catalog.pg_trigger t
            where t.tgrelid = p.relation and t.tgenabled <> 'D' and t.tgfoid = 'compliance.tg_personal_table_audit()'::regprocedure) < 3;
   status := case when cardinality(v_missing) = 0 then 'pass' else 'fail' end;
   measured := jsonb_build_object('tables_without_forced_rls', to_jsonb(v_missing));
   threshold := jsonb_build_object('tables_without_forced_rls', '[]'::jsonb);
   detail := case when cardinality(v_missing) = 0 then 'row-level security is enabled and forced on every table with a user_id, and on every registered table with its audit triggers'
-                 else 'row-level security is not enabled and forced, or a registered table''s audit triggers are missing or disabled, on ' || array_to_string(v_missing, ', ') end;
+                 else 'row-level security is not enabled and forced, or a registered table''s audit triggers are missing or disabled, its owner is not compliance_owner, another role may add triggers to it or truncate it, or it runs functions another role owns, on ' || array_to_string(v_missing, ', ') end;
   evidence := 'select relname, relrowsecurity, relforcerowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_attribute a on a.attrelid = c.oid and a.attname = ''user_id'' where n.nspname in (''compliance'', ''compliance_private'') and c.relkind in (''r'', ''p'') and not c.relispartition';
   return next;
 end;
 $function$;
 
 comment on function compliance_private.check_row_level_security(context jsonb) is
-  'Compliance check: every table of ours with a user_id column has row-level security enabled and forced, found from the catalog, so a new table without it fails; so does every registered table of yours, with pgcomply''s three audit triggers enabled.';
+  'Compliance check: every table of ours with a user_id column has row-level security enabled and forced, found from the catalog, so a new table without it fails; so does every registered table of yours, with pgcomply''s three audit triggers enabled, owned by compliance_owner, with nobody else allowed to add triggers or truncate, and running no function another role could change.';
 
 grant select on compliance.personal_data_categories to compliance_dpo, compliance_auditor;
 grant select on compliance.personal_tables to compliance_dpo, compliance_auditor;
 revoke all on function compliance_private.subject_fits(text, text) from public;
+revoke all on function compliance_private.untrusted_code_on(regclass) from public;
 revoke all on function compliance_private.erase_registered_rows(text) from public;
 revoke all on function compliance_private.registered_rows_of(text) from public;
 -- registration is the table owner's, checked inside; the trigger function runs only as a trigger

@@ -1,5 +1,5 @@
---! Previous: sha1:0f22155d7d58ec6ce2689b97159d193bf896476b
---! Hash: sha1:1f1583885e6cfecfb8be20df6aac1f75116c4281
+--! Previous: sha1:f9bb78961b8efcd87598169297f18869407b81a2
+--! Hash: sha1:1c62c85da8c36d0b010b889338b31d949c69f3af
 --! Message: Retention reaches your registered tables
 
 -- Retention reaches your registered tables: each is a retention category by its name, with the

@@ -1,5 +1,5 @@
---! Previous: sha1:1f1583885e6cfecfb8be20df6aac1f75116c4281
---! Hash: sha1:a002210a732c34fb735173667ce1410a3bd3dde9
+--! Previous: sha1:1c62c85da8c36d0b010b889338b31d949c69f3af
+--! Hash: sha1:30a4a9030c80149d9d314a651787dd6fd9c05b8e
 --! Message: The data map check finds personal data outside pgcomply's rules
 
 -- The data map: a compliance check that finds personal data outside pgcomply's rules in your

@@ -1,5 +1,5 @@
---! Previous: sha1:a002210a732c34fb735173667ce1410a3bd3dde9
---! Hash: sha1:bcd86adf6827bc85448a270b85a753b386c508ed
+--! Previous: sha1:30a4a9030c80149d9d314a651787dd6fd9c05b8e
+--! Hash: sha1:234cc9d591e3a9ebc158e25e22db3b5a871b5b42
 --! Message: One list of the checks a health record read can fail; default ACLs read as what they grant
 
 -- One list of the checks a health record read can fail, for both reports of such a failure; the
