@@ -1,5 +1,5 @@
 --! Previous: sha1:1c62c85da8c36d0b010b889338b31d949c69f3af
---! Hash: sha1:30a4a9030c80149d9d314a651787dd6fd9c05b8e
+--! Hash: sha1:001af4e720e37c524a3ba2e456ef17ccfaf0ceea
 --! Message: The data map check finds personal data outside pgcomply's rules
 
 -- The data map: a compliance check that finds personal data outside pgcomply's rules in your
@@ -140,9 +140,10 @@ begin
             'reason', 'not sampled: pgcomply may not read its rows (grant select to compliance_owner, register the table, or mark it)');
           continue;
         end if;
-        -- a bounded sample, matched inside the database: no value leaves it
+        -- a bounded sample, matched inside the database: no value leaves it. Only the table
+        -- itself: a child table may be a foreign table, read with another server's rights
         for v_pattern in select e.key as name, e.value #>> '{}' as regex from jsonb_each(c_patterns) e order by e.key loop
-          execute format('select exists (select from (select %I::text as v from %s limit %s) s where s.v ~ $1)', v_column.name, v_table.relation, c_sample)
+          execute format('select exists (select from (select %I::text as v from only %s limit %s) s where s.v ~ $1)', v_column.name, v_table.relation, c_sample)
             into v_matched using v_pattern.regex;
           if v_matched then
             v_findings := v_findings || jsonb_build_object('table', v_table.relation::text, 'column', v_column.name,

@@ -1,5 +1,5 @@
---! Previous: sha1:30a4a9030c80149d9d314a651787dd6fd9c05b8e
---! Hash: sha1:234cc9d591e3a9ebc158e25e22db3b5a871b5b42
+--! Previous: sha1:001af4e720e37c524a3ba2e456ef17ccfaf0ceea
+--! Hash: sha1:cdcf768bd9f36bb38564f13a586967ad8a135c56
 --! Message: One list of the checks a health record read can fail; default ACLs read as what they grant
 
 -- One list of the checks a health record read can fail, for both reports of such a failure; the
