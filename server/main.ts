@@ -19,6 +19,9 @@ import { createMetrics } from './metrics.js';
 import { listen } from './listen.js';
 import { reloadCertificate, type TlsFiles } from './transport.js';
 
+/** the longest one component of npm start may take to stop on Ctrl-C */
+const STEP_MS = 20_000;
+
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
@@ -66,7 +69,12 @@ async function main() {
       }
     });
   }
-  let worker: Worker | undefined;
+  // the worker starts before the server listens, so its first jobs (sealing, the anchor at start)
+  // are under way before the first request
+  const worker: Worker | undefined = config.RUN_WORKER
+    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS,
+      anchors, backups: backupsOf(config), drills: drillsOf(config), serviceHealthUrl: config.SERVICE_HEALTH_URL })
+    : undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -75,20 +83,26 @@ async function main() {
     log.info({ signal }, 'shutting down');
     // each component stops on its own: one that fails to (the database may already be going
     // down with the same Ctrl-C) is one line, and the rest still stop
+    // and none may hold the others up: after STEP_MS it is left to the process's exit
     const step = async (component: string, run: () => Promise<unknown>) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not stopped within ${STEP_MS / 1000} s`)), STEP_MS);
+      });
       try {
-        await run();
+        await Promise.race([run(), late]);
         log.info({ component }, `${component} stopped`);
       } catch (error) {
         log.warn({ component }, `${component} did not stop cleanly: ${(error as Error).message}`);
+      } finally {
+        clearTimeout(timer);
       }
     };
     await step('server', () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     }));
-    const running = worker;
-    if (running) await step('worker', () => running.stop());
+    if (worker) await step('worker', () => worker.stop());
     await step('database connections', () => sql.end({ timeout: 5 }));
     if (cluster) await step('embedded PostgreSQL', () => cluster.stop());
     process.exit(0);
@@ -98,6 +112,7 @@ async function main() {
   try {
     await listen(server, config.PORT, config.HOST);
   } catch (error) {
+    await worker?.stop();
     await sql.end({ timeout: 5 });
     await cluster?.stop();
     throw error;
@@ -106,17 +121,14 @@ async function main() {
   // 0.0.0.0 and :: listen everywhere and are nobody's address to call: show the loopback one
   const shownHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST === '::' ? '::1' : config.HOST;
   const publicUrl = `${tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
-  log.info({ url: publicUrl, worker: config.RUN_WORKER, database: cluster ? 'embedded' : 'DATABASE_URL' }, 'pgcomply is running');
+  log.info({ url: publicUrl, worker: Boolean(worker), database: cluster ? 'embedded' : 'DATABASE_URL' }, 'pgcomply is running');
   process.stdout.write(`pgcomply listening on ${publicUrl} (health: ${publicUrl}/healthz, API: ${publicUrl}/api/openapi.json)\n`);
   if (cluster) process.stdout.write('the database is an embedded PostgreSQL under ' + config.PGCOMPLY_DATA_DIR + '; a DBA connects with: npm run psql\n');
-  if (config.RUN_WORKER) {
-    // the worker probes this server's /healthz for the uptime figure; over TLS the certificate
-    // names a host this process cannot guess, so the operator gives the URL
-    const serviceHealthUrl = config.SERVICE_HEALTH_URL ?? (tls ? undefined : `${publicUrl}/healthz`);
-    if (!serviceHealthUrl) log.warn('SERVICE_HEALTH_URL is unset: the uptime figure measures the database and the worker, not the API (set it to this server\'s https://…/healthz)');
-    worker = await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS,
-      anchors, backups: backupsOf(config), drills: drillsOf(config), serviceHealthUrl });
-  }
+  // the worker probes this server's /healthz for the uptime figure once it listens; over TLS the
+  // certificate names a host this process cannot guess, so the operator gives the URL
+  const serviceHealthUrl = config.SERVICE_HEALTH_URL ?? (tls ? undefined : `${publicUrl}/healthz`);
+  if (worker && serviceHealthUrl) worker.probeApiAt(serviceHealthUrl);
+  else if (worker) log.warn('SERVICE_HEALTH_URL is unset: the uptime figure measures the database and the worker, not the API (set it to this server\'s https://…/healthz)');
 }
 
 main().catch((error: unknown) => {

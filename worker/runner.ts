@@ -76,6 +76,8 @@ export function taskList(sealIntervalSeconds: number, connectionString: string, 
 
 /** what npm start and npm run worker hold: the running worker, restarted when it loses a job loop */
 export interface Worker {
+  /** the API's /healthz to probe from now on, for a worker started before its server listened */
+  probeApiAt(healthUrl: string): void;
   stop(): Promise<void>;
 }
 
@@ -228,6 +230,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
 
   const probe = startServiceProbe({ connectionString: options.connectionString, healthUrl: options.serviceHealthUrl, intervalMs: options.probeIntervalMs });
   return {
+    probeApiAt: (healthUrl) => probe.probeApiAt(healthUrl),
     async stop() {
       stopping = true;
       await probe.stop();

@@ -6,7 +6,7 @@
  */
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { writablePool } from '../db/writable-pg.js';
-import { reportClosedConnection, workerLog } from './log.js';
+import { workerLog } from './log.js';
 
 export interface ServiceProbeOptions {
   connectionString: string;
@@ -38,11 +38,19 @@ async function probeApi(healthUrl: string | undefined): Promise<Pick<Probe, 'api
   }
 }
 
-/** probes until stopped; stop() waits for the probe under way */
-export function startServiceProbe(options: ServiceProbeOptions): { stop(): Promise<void> } {
+export interface ServiceProbe {
+  /** from now on, probe the API at this /healthz too (npm start knows its address once it listens) */
+  probeApiAt(healthUrl: string): void;
+  /** ends the probing; waits for the probe under way, within its timeouts */
+  stop(): Promise<void>;
+}
+
+export function startServiceProbe(options: ServiceProbeOptions): ServiceProbe {
+  let healthUrl = options.healthUrl;
   const pool = writablePool(options.connectionString, { max: 1, connectionTimeoutMillis: ANSWER_WITHIN_MS, query_timeout: ANSWER_WITHIN_MS,
     application_name: 'pgcomply-service-probe' });
-  pool.on('error', reportClosedConnection);
+  // a connection the database ends is what the probe measures and records: no log line of its own
+  pool.on('error', () => undefined);
   const untold: Probe[] = [];
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -60,7 +68,7 @@ export function startServiceProbe(options: ServiceProbeOptions): { stop(): Promi
 
   async function probeOnce(): Promise<void> {
     const at = new Date().toISOString();
-    const [api, primary] = await Promise.all([probeApi(options.healthUrl), probePrimary()]);
+    const [api, primary] = await Promise.all([probeApi(healthUrl), probePrimary()]);
     const probe: Probe = { at, api: api.api, database: primary.database,
       ...(api.detail || primary.detail ? { detail: [api.detail, primary.detail].filter(Boolean).join('; ') } : {}) };
     while (untold.length && Date.parse(untold[0]!.at) < Date.now() - UNTOLD_FOR_MS) untold.shift();
@@ -93,12 +101,16 @@ export function startServiceProbe(options: ServiceProbeOptions): { stop(): Promi
   })();
 
   return {
+    probeApiAt(url: string) {
+      healthUrl = url;
+    },
     async stop() {
       stopped = true;
       clearTimeout(timer);
       wake();
-      await running;
-      await pool.end().catch(() => undefined);
+      // a probe under way ends within its own timeouts; shutting down never waits longer than that
+      await Promise.race([running, new Promise((resolve) => setTimeout(resolve, 2 * ANSWER_WITHIN_MS).unref())]);
+      await Promise.race([pool.end().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ANSWER_WITHIN_MS).unref())]);
     },
   };
 }
