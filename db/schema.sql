@@ -4086,6 +4086,7 @@ declare
   v_category text;
   v_previous compliance.personal_tables;
   v_columns name[];
+  v_untrusted text[];
 begin
   select * into v_class from pg_catalog.pg_class c where c.oid = record_personal_table.relation;
   if not found or v_class.relkind not in ('r', 'p') then
@@ -4110,9 +4111,10 @@ begin
   v_row.registered_at := now();
   -- registration hands the table to pgcomply's owner; the role that owned it before gets it back
   v_row.owner_before := coalesce(v_previous.owner_before, pg_catalog.pg_get_userbyid(v_class.relowner));
-  if cardinality(compliance_private.untrusted_code_on(relation)) > 0 then
+  v_untrusted := compliance_private.untrusted_code_on(relation);
+  if cardinality(v_untrusted) > 0 then
     perform compliance_private.raise_error('BADRG', format('%s runs functions another role can change when pgcomply''s routines touch it: %s', relation,
-      array_to_string(compliance_private.untrusted_code_on(relation), ', ')),
+      array_to_string(v_untrusted, ', ')),
       'pgcomply''s routines would run them with its owner''s rights. Have a superuser own them (alter function … owner to …), or drop them from the table.');
   end if;
   v_row.rls_was_enabled := coalesce(v_previous.rls_was_enabled, v_class.relrowsecurity);
@@ -7817,8 +7819,7 @@ declare
   v_findings jsonb := '[]';
   v_table record;
   v_column record;
-  v_pattern record;
-  v_matched boolean;
+  v_matched_pattern text;
   v_tables integer := 0;
 begin
   for v_table in
@@ -7868,15 +7869,16 @@ begin
         end if;
         -- a bounded sample, matched inside the database: no value leaves it. Only the table
         -- itself: a child table may be a foreign table, read with another server's rights
-        for v_pattern in select e.key as name, e.value #>> '{}' as regex from jsonb_each(c_patterns) e order by e.key loop
-          execute format('select exists (select from (select %I::text as v from only %s limit %s) s where s.v ~ $1)', v_column.name, v_table.relation, c_sample)
-            into v_matched using v_pattern.regex;
-          if v_matched then
-            v_findings := v_findings || jsonb_build_object('table', v_table.relation::text, 'column', v_column.name,
-              'reason', format('a sample of at most %s rows matched the %s pattern', c_sample, v_pattern.name));
-            exit;
-          end if;
-        end loop;
+        -- one sample, read once, matched against every pattern; the first that matches is named
+        execute format('select (select p.key from jsonb_each_text($1) p where s.v ~ p.value order by p.key limit 1)
+                          from (select %I::text as v from only %s limit %s) s
+                         where exists (select from jsonb_each_text($1) p where s.v ~ p.value)
+                         order by 1 limit 1', v_column.name, v_table.relation, c_sample)
+          into v_matched_pattern using c_patterns;
+        if v_matched_pattern is not null then
+          v_findings := v_findings || jsonb_build_object('table', v_table.relation::text, 'column', v_column.name,
+            'reason', format('a sample of at most %s rows matched the %s pattern', c_sample, v_matched_pattern));
+        end if;
       end if;
     end loop;
   end loop;
