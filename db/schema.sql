@@ -1036,6 +1036,7 @@ CREATE TABLE compliance.dsr_requests (
     completed_at timestamp with time zone,
     handled_by text,
     notes text,
+    processing_activity text,
     CONSTRAINT dsr_requests_completed_when_closed CHECK (((status = ANY (ARRAY['completed'::text, 'rejected'::text])) = (completed_at IS NOT NULL))),
     CONSTRAINT dsr_requests_kind_known CHECK ((kind = ANY (ARRAY['access'::text, 'rectification'::text, 'erasure'::text, 'portability'::text, 'restriction'::text, 'objection'::text]))),
     CONSTRAINT dsr_requests_notes_length CHECK ((length(notes) <= 2000)),
@@ -1107,6 +1108,12 @@ COMMENT ON COLUMN compliance.dsr_requests.handled_by IS 'Personal: who handled i
 COMMENT ON COLUMN compliance.dsr_requests.notes IS 'Personal: free-text notes; removed at erasure.';
 
 --
+-- Name: COLUMN dsr_requests.processing_activity; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.processing_activity IS 'For an objection: the processing activity objected to (compliance.processing_activities; NULL: every activity on legitimate interest or public task).';
+
+--
 -- Name: complete_dsr(bigint, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1120,15 +1127,26 @@ begin
   if status not in ('completed', 'rejected') then
     perform compliance_private.raise_error('BADRG', 'status must be completed or rejected');
   end if;
-  update compliance.dsr_requests r
-     set status = complete_dsr.status, completed_at = now(), handled_by = compliance.current_actor(),
-         notes = coalesce(complete_dsr.notes, r.notes)
-   where r.id = request_id and r.completed_at is null
-  returning * into v_request;
+  select * into v_request from compliance.dsr_requests r where r.id = request_id and r.completed_at is null for update;
   if not found then
     perform compliance_private.raise_error('NODSR', format('no open request %s', request_id),
       'See compliance.dsr_open_requests for the open requests.');
   end if;
+  if complete_dsr.notes is not null then
+    update compliance.dsr_requests r set notes = complete_dsr.notes where r.id = v_request.id returning r.* into v_request;
+  end if;
+  -- an objection or a restriction takes effect as the DPO completes it, in this transaction
+  if status = 'completed' and v_request.user_id is not null then
+    if v_request.kind = 'objection' then
+      perform compliance_private.start_processing_limit(v_request.user_id, 'objection', v_request.processing_activity, v_request.id);
+    elsif v_request.kind = 'restriction' then
+      return compliance_private.complete_restriction(v_request);
+    end if;
+  end if;
+  update compliance.dsr_requests r
+     set status = complete_dsr.status, completed_at = now(), handled_by = compliance.current_actor()
+   where r.id = v_request.id
+  returning r.* into v_request;
   return v_request;
 end;
 $$;
@@ -1139,7 +1157,7 @@ ALTER FUNCTION compliance.complete_dsr(request_id bigint, status text, notes tex
 -- Name: FUNCTION complete_dsr(request_id bigint, status text, notes text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.complete_dsr(request_id bigint, status text, notes text) IS 'Closes an open request as completed or rejected, recording who handled it. Errors: NODSR, BADRG.';
+COMMENT ON FUNCTION compliance.complete_dsr(request_id bigint, status text, notes text) IS 'Closes an open request as completed or rejected, recording who handled it. Completing an objection puts it in force for its activity (or for every activity on legitimate interest when it names none); completing a restriction restricts all processing of the subject (compliance.processing_permitted, permitted_subjects), audited. Errors: NODSR, BADRG.';
 
 --
 -- Name: consent_records; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -2524,6 +2542,118 @@ ALTER FUNCTION compliance.lease_subject_export(user_id text, kind text) OWNER TO
 COMMENT ON FUNCTION compliance.lease_subject_export(user_id text, kind text) IS 'DPO, on the primary: records an export of the subject to be read on a hot standby (pgcomply subject export --replica). It registers the completed request, writes the subject.exported and phi.read audit rows as export_subject does, and returns a ticket. The ticket lets compliance.standby_subject_export and standby_health_records read that subject on a standby for 5 minutes, once the standby has replayed this transaction. The reads are audited here, before they happen, so no read on a standby goes unrecorded. Errors: BADRG, UNKSJ, ERASD, PHIDN.';
 
 --
+-- Name: processing_limits; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.processing_limits (
+    id bigint NOT NULL,
+    user_id text NOT NULL,
+    kind text NOT NULL,
+    activity text,
+    request_id bigint,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    lifted_at timestamp with time zone,
+    lift_reason text,
+    CONSTRAINT processing_limits_kind_known CHECK ((kind = ANY (ARRAY['objection'::text, 'restriction'::text]))),
+    CONSTRAINT processing_limits_lift_reason_length CHECK ((length(lift_reason) <= 1000)),
+    CONSTRAINT processing_limits_lifted_after_start CHECK (((lifted_at IS NULL) OR (lifted_at >= started_at))),
+    CONSTRAINT processing_limits_restriction_whole CHECK (((kind = 'objection'::text) OR (activity IS NULL)))
+);
+
+ALTER TABLE ONLY compliance.processing_limits FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.processing_limits OWNER TO compliance_owner;
+
+--
+-- Name: TABLE processing_limits; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.processing_limits IS 'Objections (GDPR Art. 21) and restrictions (Art. 18) of a subject, in force until lifted. An objection names its activity by key, without a foreign key, so that it outlives the activity''s removal and applies again if the activity comes back. Erased with the subject.';
+
+--
+-- Name: COLUMN processing_limits.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_limits.id IS 'The objection or restriction.';
+
+--
+-- Name: COLUMN processing_limits.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_limits.user_id IS 'Personal: the subject.';
+
+--
+-- Name: COLUMN processing_limits.kind; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_limits.kind IS 'objection (to one activity, or to all on legitimate interest when activity is NULL) or restriction (of all processing).';
+
+--
+-- Name: COLUMN processing_limits.activity; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_limits.activity IS 'For an objection: the activity objected to.';
+
+--
+-- Name: COLUMN processing_limits.request_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_limits.request_id IS 'The data subject request it came from.';
+
+--
+-- Name: COLUMN processing_limits.started_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_limits.started_at IS 'When it took effect.';
+
+--
+-- Name: COLUMN processing_limits.lifted_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_limits.lifted_at IS 'When it was lifted (the subject withdrew an objection, or the DPO lifted it); NULL while in force.';
+
+--
+-- Name: COLUMN processing_limits.lift_reason; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_limits.lift_reason IS 'Personal: why it was lifted.';
+
+--
+-- Name: lift_processing_limit(bigint, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.lift_processing_limit(limit_id bigint, reason text) RETURNS compliance.processing_limits
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_limit compliance.processing_limits;
+begin
+  if nullif(trim(reason), '') is null or length(reason) > 1000 then
+    perform compliance_private.raise_error('BADRG', 'say why it is lifted (1 to 1000 characters)');
+  end if;
+  select * into v_limit from compliance.processing_limits l where l.id = limit_id and l.lifted_at is null for update;
+  -- a subject withdraws its own objection; a restriction is the controller's to lift (Art. 18(3))
+  if not found or (compliance_private.acting_for_one_subject()
+                   and (v_limit.user_id is distinct from compliance.current_subject() or v_limit.kind <> 'objection')) then
+    perform compliance_private.raise_error('PRLIM', format('no objection or restriction %s in force that you may lift', coalesce(limit_id::text, 'NULL')));
+  end if;
+  update compliance.processing_limits l set lifted_at = now(), lift_reason = trim(reason) where l.id = v_limit.id returning l.* into v_limit;
+  perform compliance_private.append_audit('processing.limit_lifted', 'gdpr', 'processing_limit', v_limit.id::text,
+    jsonb_build_object('kind', v_limit.kind, 'activity', v_limit.activity), v_limit.user_id, jsonb_build_object('reason', v_limit.lift_reason));
+  return v_limit;
+end;
+$$;
+
+ALTER FUNCTION compliance.lift_processing_limit(limit_id bigint, reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION lift_processing_limit(limit_id bigint, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.lift_processing_limit(limit_id bigint, reason text) IS 'Ends an objection or restriction: the DPO lifts either (a restriction after telling the subject, Art. 18(3)); a subject may withdraw its own objection. Audited (processing.limit_lifted; the reason is the subject''s part, erased with it). Errors: PRLIM none in force that the caller may lift, BADRG without a reason.';
+
+--
 -- Name: list_conversations(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -2645,6 +2775,58 @@ ALTER FUNCTION compliance.my_access_grants() OWNER TO compliance_owner;
 --
 
 COMMENT ON FUNCTION compliance.my_access_grants() IS 'The acting workforce member''s grants and requests, newest first, whatever their state. Errors: NOCTX without a request context.';
+
+--
+-- Name: object_to_processing(text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.object_to_processing(user_id text, activity text, notes text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_marketing boolean;
+  v_objectable boolean;
+  v_request compliance.dsr_requests;
+  v_limit bigint;
+begin
+  perform compliance_private.require_activity(activity);
+  if compliance_private.acting_for_one_subject() and user_id is distinct from compliance.current_subject() then
+    perform compliance_private.raise_error('OTHSJ', 'a subject may object only for itself');
+  end if;
+  perform compliance_private.require_subject(user_id);
+  select bool_or(p.direct_marketing), bool_or(p.direct_marketing or p.legal_basis in ('legitimate_interest', 'public_task'))
+    into v_marketing, v_objectable
+    from compliance.processing_activity_purposes p where p.activity = object_to_processing.activity;
+  if not coalesce(v_objectable, false) then
+    perform compliance_private.raise_error('PRNOB', format('activity %s rests on no legitimate interest or public task and is no direct marketing: there is nothing to object to', activity),
+      'Where it rests on consent, withdraw the consent; where on a contract or a legal obligation, a restriction or an erasure request applies (GDPR Art. 18, 17).');
+  end if;
+  perform compliance_private.lock_subject(user_id);
+  if v_marketing or not compliance_private.acting_for_one_subject() then
+    -- direct marketing stops on the objection alone (Art. 21(3)); a DPO records one decided already
+    insert into compliance.dsr_requests (user_id, kind, notes, status, completed_at, handled_by, processing_activity)
+    values (object_to_processing.user_id, 'objection', left(object_to_processing.notes, 2000), 'completed', now(),
+            compliance_private.handler_for(object_to_processing.user_id), object_to_processing.activity)
+    returning * into v_request;
+    v_limit := compliance_private.start_processing_limit(user_id, 'objection', activity, v_request.id);
+    return jsonb_build_object('request_id', v_request.id, 'in_effect', true, 'limit_id', v_limit);
+  end if;
+  -- legitimate interest may override (Art. 21(1)): the DPO decides, and completing the request puts it in force
+  insert into compliance.dsr_requests (user_id, kind, notes, status, processing_activity)
+  values (object_to_processing.user_id, 'objection', left(object_to_processing.notes, 2000), 'received', object_to_processing.activity)
+  returning * into v_request;
+  return jsonb_build_object('request_id', v_request.id, 'in_effect', false, 'due_at', v_request.due_at);
+end;
+$$;
+
+ALTER FUNCTION compliance.object_to_processing(user_id text, activity text, notes text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION object_to_processing(user_id text, activity text, notes text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.object_to_processing(user_id text, activity text, notes text) IS 'The subject objects to an activity (GDPR Art. 21). To direct marketing it takes effect at once and for good (Art. 21(3)). To legitimate interest or public task it registers an objection request that takes effect when the DPO completes it (compliance.complete_dsr), unless the DPO records it, which takes effect at once. processing_permitted and permitted_subjects change in the same transaction. Returns the request id and whether the objection is in effect. Audited (processing.objected). The app acts for its own subject only. Errors: PRACT, PRNOB nothing to object to (consent: withdraw it), OTHSJ, UNKSJ, ERASD.';
 
 --
 -- Name: access_review_campaigns; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -2962,6 +3144,28 @@ ALTER FUNCTION compliance.pending_access_requests() OWNER TO compliance_owner;
 --
 
 COMMENT ON FUNCTION compliance.pending_access_requests() IS 'Access requests waiting for an approver, oldest first.';
+
+--
+-- Name: permitted_subjects(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.permitted_subjects(activity text) RETURNS TABLE(user_id text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  perform compliance_private.require_activity(activity);
+  return query select s from compliance_private.permitted_subjects_of(activity) s order by 1;
+end;
+$$;
+
+ALTER FUNCTION compliance.permitted_subjects(activity text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION permitted_subjects(activity text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.permitted_subjects(activity text) IS 'The subjects the activity may process now, e.g. a mailing list: select user_id from compliance.permitted_subjects(''marketing''). A withdrawal, objection or restriction takes effect in the transaction that records it. The DPO and the worker may call it; grant execute to your own application''s role to let it build lists (it returns user ids only). Errors: PRACT unknown activity.';
 
 --
 -- Name: personal_table_sql(regclass); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -3303,6 +3507,75 @@ ALTER FUNCTION compliance.place_legal_hold(user_id text, reason text) OWNER TO c
 --
 
 COMMENT ON FUNCTION compliance.place_legal_hold(user_id text, reason text) IS 'DPO: places a legal hold; erasure is refused (LHOLD) and retention skips the subject until it is released. Audited as legal_hold.placed. Errors: UNKSJ, ERASD, HOLDA.';
+
+--
+-- Name: processing_permitted(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.processing_permitted(user_id text, activity text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  perform compliance_private.require_activity(activity);
+  if compliance_private.acting_for_one_subject() and user_id is distinct from compliance.current_subject() then
+    perform compliance_private.raise_error('OTHSJ', 'the app role may ask only about the subject it acts for');
+  end if;
+  return exists (select from compliance_private.permitted_subjects_of(activity, user_id));
+end;
+$$;
+
+ALTER FUNCTION compliance.processing_permitted(user_id text, activity text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION processing_permitted(user_id text, activity text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.processing_permitted(user_id text, activity text) IS 'Whether the activity may process the subject now, from its legal bases (compliance_private.permitted_subjects_of): consent in force, no objection, no restriction. False for an unknown or erased subject. Call it before each processing; one index probe per purpose. The app may ask about its own subject only (OTHSJ). Errors: PRACT unknown activity, OTHSJ.';
+
+--
+-- Name: processing_record(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.processing_record() RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select jsonb_build_object(
+    'generated_at', now(),
+    'activities', coalesce((
+      select jsonb_agg(jsonb_build_object(
+        'activity', a.activity, 'name', a.name, 'role', a.role, 'description', a.description,
+        'subject_categories', to_jsonb(a.subject_categories),
+        'purposes', coalesce((select jsonb_agg(jsonb_build_object('purpose', p.purpose, 'legal_basis', p.legal_basis,
+                                  'consent_purpose', p.consent_purpose, 'direct_marketing', p.direct_marketing) order by p.purpose)
+                                from compliance.processing_activity_purposes p where p.activity = a.activity), '[]'),
+        'data', coalesce((select jsonb_agg(jsonb_build_object('table', t.relation::text,
+                              'categories', to_jsonb(compliance_private.table_data_categories(t.relation))) order by t.relation::text)
+                            from compliance.processing_activity_tables t where t.activity = a.activity), '[]'),
+        'recipients', coalesce((select jsonb_agg(jsonb_build_object('system', s.system, 'name', s.name, 'kind', s.kind, 'country', s.country,
+                                    'third_country', not s.country = any (compliance_private.eea_countries()),
+                                    'transfer_safeguard', r.transfer_safeguard, 'dpa_reference', s.dpa_reference) order by s.system)
+                                  from compliance.processing_activity_recipients r join compliance.processing_systems s on s.system = r.system
+                                 where r.activity = a.activity), '[]'),
+        'retention', a.retention, 'security_measures', a.security_measures, 'recorded_at', a.recorded_at) order by a.activity)
+        from compliance.processing_activities a), '[]'),
+    'systems', coalesce((
+      select jsonb_agg(jsonb_build_object('system', s.system, 'name', s.name, 'kind', s.kind, 'country', s.country,
+        'dpa_reference', s.dpa_reference, 'connector', s.connector, 'request_kinds', to_jsonb(s.request_kinds),
+        'confirm_within', s.confirm_within::text, 'recorded_at', s.recorded_at) order by s.system)
+        from compliance.processing_systems s), '[]'),
+    'gaps', coalesce((select jsonb_agg(jsonb_build_object('gap', g.gap, 'activity', g.activity, 'subject', g.subject, 'detail', g.detail))
+                        from compliance_private.processing_record_gaps() g), '[]'));
+$$;
+
+ALTER FUNCTION compliance.processing_record() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION processing_record(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.processing_record() IS 'The record of processing activities (GDPR Art. 30) as one JSON document: each activity with its purposes and legal bases, its tables and their categories of data, its recipients with their country, transfer safeguard and data processing agreement, its retention and security measures; every system requests reach; and the gaps the processing_record check fails on. GET /api/v1/dpo/processing-record renders it as JSON, CSV or HTML. DPO and auditor.';
 
 --
 -- Name: read_health_records(text, text, uuid[]); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4327,6 +4600,308 @@ ALTER FUNCTION compliance.record_phi_key_rotation(kek_version integer, rewrapped
 COMMENT ON FUNCTION compliance.record_phi_key_rotation(kek_version integer, rewrapped integer) IS 'Audits a finished key rotation (phi.keys_rotated): the new master key version, how many data keys were rewrapped, and how many are still under another version (0 means the old master key may be retired). Worker role only.';
 
 --
+-- Name: processing_activities; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.processing_activities (
+    activity text NOT NULL,
+    name text NOT NULL,
+    role text DEFAULT 'controller'::text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    subject_categories text[] DEFAULT '{}'::text[] NOT NULL,
+    retention text,
+    security_measures text,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT processing_activities_description_length CHECK ((length(description) <= 4000)),
+    CONSTRAINT processing_activities_key_shape CHECK ((activity ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT processing_activities_name_length CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+    CONSTRAINT processing_activities_retention_length CHECK ((length(retention) <= 1000)),
+    CONSTRAINT processing_activities_role_known CHECK ((role = ANY (ARRAY['controller'::text, 'joint_controller'::text, 'processor'::text]))),
+    CONSTRAINT processing_activities_security_measures_length CHECK ((length(security_measures) <= 2000))
+);
+
+ALTER TABLE ONLY compliance.processing_activities FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.processing_activities OWNER TO compliance_owner;
+
+--
+-- Name: TABLE processing_activities; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.processing_activities IS 'The processing activities of the record of processing (GDPR Art. 30(1)). Names no person. Changed through compliance.record_processing_activity.';
+
+--
+-- Name: COLUMN processing_activities.activity; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activities.activity IS 'The activity''s key (lower case): compliance.processing_permitted and permitted_subjects take it.';
+
+--
+-- Name: COLUMN processing_activities.name; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activities.name IS 'What the activity is, as a subject and an authority read it.';
+
+--
+-- Name: COLUMN processing_activities.role; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activities.role IS 'Whether we act as controller, joint controller or processor (Art. 30(1) or 30(2)).';
+
+--
+-- Name: COLUMN processing_activities.description; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activities.description IS 'What is done with the data.';
+
+--
+-- Name: COLUMN processing_activities.subject_categories; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activities.subject_categories IS 'The categories of data subjects: customers, patients, employees.';
+
+--
+-- Name: COLUMN processing_activities.retention; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activities.retention IS 'How long the data is kept (Art. 30(1)(f)); compliance.retention_policies enforces pgcomply''s part.';
+
+--
+-- Name: COLUMN processing_activities.security_measures; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activities.security_measures IS 'A reference to the technical and organisational measures (Art. 32).';
+
+--
+-- Name: COLUMN processing_activities.recorded_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activities.recorded_at IS 'When the activity was last recorded.';
+
+--
+-- Name: record_processing_activity(text, text, jsonb, text[], jsonb, text, text, text[], text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_processing_activity(activity text, name text, purposes jsonb, tables text[] DEFAULT '{}'::text[], recipients jsonb DEFAULT '[]'::jsonb, role text DEFAULT 'controller'::text, description text DEFAULT ''::text, subject_categories text[] DEFAULT '{}'::text[], retention text DEFAULT NULL::text, security_measures text DEFAULT NULL::text) RETURNS compliance.processing_activities
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.processing_activities;
+  v_created boolean;
+  v_item jsonb;
+  v_table text;
+  v_relation regclass;
+begin
+  if jsonb_typeof(purposes) is distinct from 'array' or jsonb_typeof(coalesce(recipients, '[]')) <> 'array' then
+    perform compliance_private.raise_error('BADRG', 'purposes and recipients are JSON arrays',
+      'purposes: [{"purpose": "newsletter", "legal_basis": "consent", "consent_purpose": "marketing", "direct_marketing": true}]; recipients: [{"system": "mailer", "transfer_safeguard": "standard_contractual_clauses"}]');
+  end if;
+  v_created := not exists (select from compliance.processing_activities a where a.activity = record_processing_activity.activity);
+  begin
+    insert into compliance.processing_activities as a (activity, name, role, description, subject_categories, retention, security_measures)
+    values (record_processing_activity.activity, trim(record_processing_activity.name), coalesce(record_processing_activity.role, 'controller'),
+            coalesce(trim(record_processing_activity.description), ''), coalesce(record_processing_activity.subject_categories, '{}'),
+            nullif(trim(record_processing_activity.retention), ''), nullif(trim(record_processing_activity.security_measures), ''))
+    on conflict on constraint processing_activities_pkey do update
+      set name = excluded.name, role = excluded.role, description = excluded.description, subject_categories = excluded.subject_categories,
+          retention = excluded.retention, security_measures = excluded.security_measures, recorded_at = now()
+    returning a.* into v_row;
+    -- the activity is replaced whole: what the DPO sends is the record
+    delete from compliance.processing_activity_purposes p where p.activity = v_row.activity;
+    delete from compliance.processing_activity_tables t where t.activity = v_row.activity;
+    delete from compliance.processing_activity_recipients r where r.activity = v_row.activity;
+    for v_item in select x from jsonb_array_elements(purposes) x loop
+      if jsonb_typeof(v_item) <> 'object' or exists (select from jsonb_object_keys(v_item) k
+                                                      where k not in ('purpose', 'legal_basis', 'consent_purpose', 'direct_marketing')) then
+        perform compliance_private.raise_error('BADRG', 'a purpose is {"purpose", "legal_basis", "consent_purpose", "direct_marketing"}');
+      end if;
+      insert into compliance.processing_activity_purposes (activity, purpose, legal_basis, consent_purpose, direct_marketing)
+      values (v_row.activity, v_item->>'purpose', v_item->>'legal_basis', v_item->>'consent_purpose', coalesce((v_item->>'direct_marketing')::boolean, false));
+    end loop;
+    foreach v_table in array coalesce(tables, '{}') loop
+      v_relation := to_regclass(v_table);
+      if v_relation is null then
+        perform compliance_private.raise_error('BADRG', format('no table %L (give it as schema.table)', v_table));
+      end if;
+      insert into compliance.processing_activity_tables (activity, relation) values (v_row.activity, v_relation)
+      on conflict on constraint processing_activity_tables_pkey do nothing;
+    end loop;
+    for v_item in select x from jsonb_array_elements(coalesce(recipients, '[]')) x loop
+      if jsonb_typeof(v_item) <> 'object' or exists (select from jsonb_object_keys(v_item) k where k not in ('system', 'transfer_safeguard')) then
+        perform compliance_private.raise_error('BADRG', 'a recipient is {"system", "transfer_safeguard"}');
+      end if;
+      insert into compliance.processing_activity_recipients (activity, system, transfer_safeguard)
+      values (v_row.activity, v_item->>'system', v_item->>'transfer_safeguard');
+    end loop;
+  exception
+    when foreign_key_violation then
+      perform compliance_private.raise_error('BADRG', format('the activity names something unknown (%s)', sqlerrm),
+        'A recipient is a system of compliance.record_processing_system; a consent_purpose is one of compliance.consent_purposes.');
+    when check_violation or not_null_violation or unique_violation or invalid_text_representation then
+      perform compliance_private.raise_error('BADRG', format('the activity is not valid (%s)', sqlerrm),
+        'An activity has a key (lower case), a name, a role (controller, joint_controller, processor), each purpose once with a legal basis (consent, contract, legal_obligation, vital_interests, public_task, legitimate_interest), a consent_purpose only for consent, each recipient once with a transfer_safeguard (adequacy_decision, standard_contractual_clauses, binding_corporate_rules, derogation) where it is in a third country.');
+  end;
+  perform compliance_private.append_audit('processing_record.activity_recorded', 'gdpr', 'processing_activity', v_row.activity,
+    jsonb_build_object('created', v_created,
+      'purposes', (select coalesce(jsonb_agg(jsonb_build_object('purpose', p.purpose, 'legal_basis', p.legal_basis) order by p.purpose), '[]')
+                     from compliance.processing_activity_purposes p where p.activity = v_row.activity),
+      'tables', (select coalesce(jsonb_agg(t.relation::text order by t.relation::text), '[]') from compliance.processing_activity_tables t where t.activity = v_row.activity),
+      'recipients', (select coalesce(jsonb_agg(r.system order by r.system), '[]') from compliance.processing_activity_recipients r where r.activity = v_row.activity)));
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_processing_activity(activity text, name text, purposes jsonb, tables text[], recipients jsonb, role text, description text, subject_categories text[], retention text, security_measures text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_processing_activity(activity text, name text, purposes jsonb, tables text[], recipients jsonb, role text, description text, subject_categories text[], retention text, security_measures text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_processing_activity(activity text, name text, purposes jsonb, tables text[], recipients jsonb, role text, description text, subject_categories text[], retention text, security_measures text) IS 'DPO: records or replaces one processing activity of the record of processing (GDPR Art. 30(1)): its purposes, each with its legal basis (Art. 6(1)) and, for consent, the consent purpose that grants it, direct_marketing where it is (an objection to it is absolute, Art. 21(3)); the tables it uses (schema.table: pgcomply''s own or your registered ones, their columns'' categories are the categories of data); its recipients (systems of compliance.record_processing_system) with the safeguard of a transfer to a third country; the categories of subjects, the retention and the security measures. compliance.processing_permitted enforces it. Audited (processing_record.activity_recorded). Errors: BADRG.';
+
+--
+-- Name: processing_systems; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.processing_systems (
+    system text NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    country text NOT NULL,
+    dpa_reference text,
+    connector text DEFAULT 'manual'::text NOT NULL,
+    endpoint_url text,
+    request_kinds text[] DEFAULT ARRAY['erasure'::text, 'export'::text, 'rectification'::text, 'restriction'::text] NOT NULL,
+    confirm_within interval DEFAULT '14 days'::interval NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT processing_systems_confirm_within_range CHECK (((confirm_within >= '01:00:00'::interval) AND (confirm_within <= '31 days'::interval))),
+    CONSTRAINT processing_systems_connector_known CHECK ((connector = ANY (ARRAY['webhook'::text, 'scim'::text, 'manual'::text, 'none'::text]))),
+    CONSTRAINT processing_systems_country_code CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT processing_systems_dpa_reference_length CHECK ((length(dpa_reference) <= 500)),
+    CONSTRAINT processing_systems_endpoint_http CHECK ((endpoint_url ~ '^https?://[^[:space:]]{1,2000}$'::text)),
+    CONSTRAINT processing_systems_key_shape CHECK ((system ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT processing_systems_kind_known CHECK ((kind = ANY (ARRAY['identity_provider'::text, 'authorization_store'::text, 'processor'::text, 'analytics'::text, 'other'::text]))),
+    CONSTRAINT processing_systems_name_length CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+    CONSTRAINT processing_systems_request_kinds_known CHECK ((request_kinds <@ ARRAY['erasure'::text, 'export'::text, 'rectification'::text, 'restriction'::text])),
+    CONSTRAINT processing_systems_webhook_has_endpoint CHECK (((connector = 'webhook'::text) = (endpoint_url IS NOT NULL)))
+);
+
+ALTER TABLE ONLY compliance.processing_systems FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.processing_systems OWNER TO compliance_owner;
+
+--
+-- Name: TABLE processing_systems; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.processing_systems IS 'The systems and recipients personal data goes to (GDPR Art. 30(1)(d)): identity provider, authorization store, processors, analytics. A subject''s erasure, export, rectification and restriction reach each one through its connector (Art. 19). Names no person. Changed through compliance.record_processing_system.';
+
+--
+-- Name: COLUMN processing_systems.system; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_systems.system IS 'The system''s key (lower case), used by activities, propagation tasks and the callback.';
+
+--
+-- Name: COLUMN processing_systems.name; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_systems.name IS 'Its name as the record of processing shows it.';
+
+--
+-- Name: COLUMN processing_systems.kind; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_systems.kind IS 'identity_provider, authorization_store, processor, analytics or other.';
+
+--
+-- Name: COLUMN processing_systems.country; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_systems.country IS 'Where it processes the data (ISO 3166-1 alpha-2). Outside the EEA, each activity sending to it is a transfer and needs a safeguard.';
+
+--
+-- Name: COLUMN processing_systems.dpa_reference; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_systems.dpa_reference IS 'The data processing agreement (GDPR Art. 28): a contract number or a document''s address.';
+
+--
+-- Name: COLUMN processing_systems.connector; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_systems.connector IS 'How requests reach it: webhook (a signed POST to endpoint_url, confirmed by the answer or a signed callback), scim (SCIM 2.0, configured in the worker''s SCIM_CONNECTORS), manual (the DPO confirms by hand) or none (it receives no requests).';
+
+--
+-- Name: COLUMN processing_systems.endpoint_url; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_systems.endpoint_url IS 'For a webhook: where the worker POSTs each request.';
+
+--
+-- Name: COLUMN processing_systems.request_kinds; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_systems.request_kinds IS 'Which requests it receives: erasure, export, rectification, restriction.';
+
+--
+-- Name: COLUMN processing_systems.confirm_within; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_systems.confirm_within IS 'How long it has to confirm a request before the dsr_propagation check fails.';
+
+--
+-- Name: COLUMN processing_systems.recorded_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_systems.recorded_at IS 'When it was last recorded.';
+
+--
+-- Name: record_processing_system(text, text, text, text, text, text, text, text[], interval); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_processing_system(system text, name text, kind text, country text, dpa_reference text DEFAULT NULL::text, connector text DEFAULT 'manual'::text, endpoint_url text DEFAULT NULL::text, request_kinds text[] DEFAULT ARRAY['erasure'::text, 'export'::text, 'rectification'::text, 'restriction'::text], confirm_within interval DEFAULT '14 days'::interval) RETURNS compliance.processing_systems
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_row compliance.processing_systems;
+  v_before compliance.processing_systems;
+begin
+  select * into v_before from compliance.processing_systems s where s.system = record_processing_system.system;
+  begin
+    insert into compliance.processing_systems as s (system, name, kind, country, dpa_reference, connector, endpoint_url, request_kinds, confirm_within)
+    values (record_processing_system.system, trim(record_processing_system.name), record_processing_system.kind, upper(record_processing_system.country),
+            nullif(trim(record_processing_system.dpa_reference), ''), coalesce(record_processing_system.connector, 'manual'),
+            nullif(trim(record_processing_system.endpoint_url), ''),
+            coalesce(record_processing_system.request_kinds, array['erasure', 'export', 'rectification', 'restriction']),
+            coalesce(record_processing_system.confirm_within, interval '14 days'))
+    on conflict on constraint processing_systems_pkey do update
+      set name = excluded.name, kind = excluded.kind, country = excluded.country, dpa_reference = excluded.dpa_reference,
+          connector = excluded.connector, endpoint_url = excluded.endpoint_url, request_kinds = excluded.request_kinds,
+          confirm_within = excluded.confirm_within, recorded_at = now()
+    returning s.* into v_row;
+  exception when check_violation or not_null_violation then
+    perform compliance_private.raise_error('BADRG', format('the system is not valid (%s)', sqlerrm),
+      'A system has a key (lower case), a name, a kind (identity_provider, authorization_store, processor, analytics, other), a two-letter country, a connector (webhook with its endpoint_url, scim, manual or none), request kinds among erasure, export, rectification, restriction, and confirm_within between 1 hour and 31 days.');
+  end;
+  perform compliance_private.append_audit('processing_record.system_recorded', 'gdpr', 'processing_system', v_row.system,
+    jsonb_build_object('created', v_before.system is null, 'kind', v_row.kind, 'country', v_row.country, 'connector', v_row.connector,
+      'endpoint_changed', v_before.endpoint_url is distinct from v_row.endpoint_url, 'request_kinds', to_jsonb(v_row.request_kinds)));
+  return v_row;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_processing_system(system text, name text, kind text, country text, dpa_reference text, connector text, endpoint_url text, request_kinds text[], confirm_within interval) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_processing_system(system text, name text, kind text, country text, dpa_reference text, connector text, endpoint_url text, request_kinds text[], confirm_within interval); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_processing_system(system text, name text, kind text, country text, dpa_reference text, connector text, endpoint_url text, request_kinds text[], confirm_within interval) IS 'DPO: records or replaces a system or recipient that receives personal data (GDPR Art. 30(1)(d)): its kind, country (a third country makes each activity sending to it a transfer), data processing agreement (Art. 28), and how a subject''s requests reach it (Art. 19): connector webhook (a signed POST to endpoint_url), scim (SCIM 2.0, the worker''s SCIM_CONNECTORS names its address and token), manual (the DPO confirms by hand) or none (it receives no requests), for request_kinds, to be confirmed within confirm_within. Audited (processing_record.system_recorded). Errors: BADRG.';
+
+--
 -- Name: record_refusal(text, inet, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -4647,6 +5222,61 @@ ALTER FUNCTION compliance.release_legal_hold(user_id text) OWNER TO compliance_o
 COMMENT ON FUNCTION compliance.release_legal_hold(user_id text) IS 'DPO: releases the subject''s active legal hold. Audited as legal_hold.released. Errors: NOHLD.';
 
 --
+-- Name: remove_processing_activity(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.remove_processing_activity(activity text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  delete from compliance.processing_activities a where a.activity = remove_processing_activity.activity;
+  if not found then
+    perform compliance_private.raise_error('PRACT', format('no processing activity %L', activity));
+  end if;
+  perform compliance_private.append_audit('processing_record.activity_removed', 'gdpr', 'processing_activity', activity, '{}');
+end;
+$$;
+
+ALTER FUNCTION compliance.remove_processing_activity(activity text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION remove_processing_activity(activity text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.remove_processing_activity(activity text) IS 'DPO: removes a processing activity from the record (its purposes, tables and recipients with it). Audited (processing_record.activity_removed). Errors: PRACT unknown.';
+
+--
+-- Name: remove_processing_system(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.remove_processing_system(system text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  begin
+    delete from compliance.processing_systems s where s.system = remove_processing_system.system;
+  exception when foreign_key_violation then
+    perform compliance_private.raise_error('PRUSE', format('system %s is still a recipient of an activity or has requests sent to it', system),
+      'Remove it from the activities first (compliance.record_processing_activity); the requests it was sent stay on record with it.');
+  end;
+  if not found then
+    perform compliance_private.raise_error('PRSYS', format('no system %L in the record of processing', system));
+  end if;
+  perform compliance_private.append_audit('processing_record.system_removed', 'gdpr', 'processing_system', system, '{}');
+end;
+$$;
+
+ALTER FUNCTION compliance.remove_processing_system(system text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION remove_processing_system(system text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.remove_processing_system(system text) IS 'DPO: removes a system from the record of processing. Audited (processing_record.system_removed). Errors: PRSYS unknown, PRUSE still a recipient or sent requests.';
+
+--
 -- Name: replay_erasures(jsonb, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -4824,6 +5454,37 @@ ALTER FUNCTION compliance.reregister_subject(user_id text, reason text) OWNER TO
 --
 
 COMMENT ON FUNCTION compliance.reregister_subject(user_id text, reason text) IS 'DPO: removes the erasure tombstone of a user id so the person can register again. Errors: NOTER.';
+
+--
+-- Name: restrict_processing(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.restrict_processing(user_id text, reason text) RETURNS compliance.dsr_requests
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_request compliance.dsr_requests;
+begin
+  if nullif(trim(reason), '') is null or length(reason) > 2000 then
+    perform compliance_private.raise_error('BADRG', 'say why processing is restricted (1 to 2000 characters): the subject contests accuracy, objected, or needs the data kept (Art. 18(1))');
+  end if;
+  perform compliance_private.require_subject(user_id);
+  perform compliance_private.lock_subject(user_id);
+  insert into compliance.dsr_requests (user_id, kind, notes, status, handled_by)
+  values (restrict_processing.user_id, 'restriction', trim(reason), 'in_progress', compliance.current_actor())
+  returning * into v_request;
+  return compliance_private.complete_restriction(v_request);
+end;
+$$;
+
+ALTER FUNCTION compliance.restrict_processing(user_id text, reason text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION restrict_processing(user_id text, reason text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.restrict_processing(user_id text, reason text) IS 'DPO: restricts all processing of the subject now (GDPR Art. 18): processing_permitted is false and the subject leaves every permitted_subjects list in this transaction, and every system that receives restrictions is told (compliance.propagation_tasks). Registers the request, which completes when every system confirmed. Lift it with compliance.lift_processing_limit, after telling the subject (Art. 18(3)). Audited (processing.restricted). Errors: BADRG without a reason, UNKSJ, ERASD.';
 
 --
 -- Name: review_emergency_access(bigint, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -5072,7 +5733,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
@@ -5635,6 +6296,51 @@ ALTER FUNCTION compliance.subject_overview(user_id text) OWNER TO compliance_own
 --
 
 COMMENT ON FUNCTION compliance.subject_overview(user_id text) IS 'DPO: what is held about a subject, as counts per section of their export (profile, preferences, consents, conversations, messages, health records, sessions, audit rows, breach notices), with every request they made (GDPR Art. 12-22) and every legal hold, released ones too. Counts only: the contents come with export_subject. Audited as subject.viewed. Errors: UNKSJ, ERASD.';
+
+--
+-- Name: subject_processing(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.subject_processing(user_id text) RETURNS TABLE(activity text, name text, description text, purposes jsonb, permitted boolean, objection text, objection_limit_id bigint, restricted boolean)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_restricted boolean;
+begin
+  if compliance_private.acting_for_one_subject() and user_id is distinct from compliance.current_subject() then
+    perform compliance_private.raise_error('OTHSJ', 'a subject sees only its own processing');
+  end if;
+  perform compliance_private.require_subject(user_id);
+  v_restricted := exists (select from compliance.processing_limits l where l.user_id = subject_processing.user_id and l.kind = 'restriction' and l.lifted_at is null);
+  return query
+    select a.activity, a.name, a.description,
+           coalesce((select jsonb_agg(jsonb_build_object('purpose', p.purpose, 'legal_basis', p.legal_basis, 'direct_marketing', p.direct_marketing) order by p.purpose)
+                       from compliance.processing_activity_purposes p where p.activity = a.activity), '[]'),
+           exists (select from compliance_private.permitted_subjects_of(a.activity, subject_processing.user_id)),
+           case when l.id is not null then 'in_effect'
+                when exists (select from compliance.dsr_requests r where r.user_id = subject_processing.user_id and r.kind = 'objection'
+                               and r.processing_activity = a.activity and r.completed_at is null) then 'pending'
+                when exists (select from compliance.processing_activity_purposes p where p.activity = a.activity
+                               and (p.direct_marketing or p.legal_basis in ('legitimate_interest', 'public_task'))) then 'available'
+                else 'not_applicable' end,
+           l.id, v_restricted
+      from compliance.processing_activities a
+      left join compliance.processing_limits l
+        on l.user_id = subject_processing.user_id and l.kind = 'objection' and l.activity = a.activity and l.lifted_at is null
+     where exists (select from compliance.processing_activity_tables t where t.activity = a.activity
+                     and compliance_private.subject_has_rows_in(subject_processing.user_id, t.relation))
+     order by a.name;
+end;
+$$;
+
+ALTER FUNCTION compliance.subject_processing(user_id text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION subject_processing(user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.subject_processing(user_id text) IS 'For the privacy center (GDPR Art. 13, 15(1)(a)-(c), 21(4)): each processing activity that uses the subject''s data now, with its purposes and legal bases, whether it may process the subject, and where the subject may object: objection available, pending (the DPO decides), in_effect (with the limit to withdraw it), or not_applicable (consent: withdraw it instead; contract or law). restricted: all processing is restricted. The app sees its own subject only. Errors: OTHSJ, UNKSJ.';
 
 --
 -- Name: tg_personal_table_audit(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -8213,6 +8919,46 @@ ALTER FUNCTION compliance_private.check_privileges(context jsonb) OWNER TO compl
 COMMENT ON FUNCTION compliance_private.check_privileges(context jsonb) IS 'Compliance check: the grants on pgcomply''s objects equal the set the migrations recorded (expected_grants), no login other than pgcomply_migrator, pgcomply_server and pgcomply_worker may act as a role that reaches personal data (the auditor role is meant for people), and no role but a superuser has BYPASSRLS.';
 
 --
+-- Name: check_processing_record(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_processing_record(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_gaps jsonb;
+  v_activities bigint := (select count(*) from compliance.processing_activities);
+  v_tables bigint := (select count(*) from compliance_private.personal_data_tables() t where t.holds_rows);
+begin
+  select coalesce(jsonb_agg(jsonb_build_object('gap', g.gap, 'activity', g.activity, 'subject', g.subject)), '[]'), string_agg(g.detail, '; ')
+    into v_gaps, detail
+    from compliance_private.processing_record_gaps() g;
+  measured := jsonb_build_object('activities', v_activities, 'tables_holding_personal_data', v_tables, 'gaps', v_gaps);
+  threshold := jsonb_build_object('gaps', '[]'::jsonb);
+  evidence := 'select * from compliance.processing_record()';
+  if jsonb_array_length(v_gaps) > 0 then
+    status := 'fail';
+  elsif v_tables = 0 then
+    status := 'not_applicable';
+    detail := 'no table holds personal data yet: there is no processing to record';
+  else
+    status := 'pass';
+    detail := format('%s processing activities cover the %s tables holding personal data, each with a legal basis, a consent purpose where it rests on consent, and a safeguard for every transfer', v_activities, v_tables);
+  end if;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_processing_record(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_processing_record(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_processing_record(context jsonb) IS 'Compliance check: the record of processing activities (GDPR Art. 30) is complete: every table holding personal data (pgcomply''s and your registered ones, with a row) is in an activity, every activity has a legal basis for each purpose, every consent-based purpose names its consent purpose, and every recipient in a third country has a safeguard (compliance_private.processing_record_gaps). Not applicable while no table holds a row.';
+
+--
 -- Name: check_restore_drill(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8544,6 +9290,34 @@ ALTER FUNCTION compliance_private.check_worker_heartbeat(context jsonb) OWNER TO
 COMMENT ON FUNCTION compliance_private.check_worker_heartbeat(context jsonb) IS 'Compliance check: the worker beat within heartbeat_max_age (it records a heartbeat every minute).';
 
 --
+-- Name: complete_restriction(compliance.dsr_requests); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.complete_restriction(request compliance.dsr_requests) RETURNS compliance.dsr_requests
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_request compliance.dsr_requests;
+begin
+  perform compliance_private.start_processing_limit(request.user_id, 'restriction', null, request.id);
+  update compliance.dsr_requests r
+     set status = 'completed', completed_at = now(), handled_by = coalesce(r.handled_by, compliance.current_actor())
+   where r.id = request.id
+  returning r.* into v_request;
+  return v_request;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.complete_restriction(request compliance.dsr_requests) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION complete_restriction(request compliance.dsr_requests); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.complete_restriction(request compliance.dsr_requests) IS 'Puts a restriction request in force: the restriction of all processing, and the request completed.';
+
+--
 -- Name: current_authentication(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8721,6 +9495,26 @@ ALTER FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp
 COMMENT ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean) IS 'Drops whole audit partitions older than cutoff once every row in them is sealed, removes the seals all of whose rows are gone, and audits each drop (audit.partition_dropped) with the last seal removed, its hash and end, and the ids of dropped rows that kept seals still list: the records verification accepts for a chain that no longer starts at seal 1.';
 
 --
+-- Name: eea_countries(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.eea_countries() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select array['AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'GR', 'HU', 'IE', 'IT', 'LV', 'LT', 'LU',
+               'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE', 'IS', 'LI', 'NO'];
+$$;
+
+ALTER FUNCTION compliance_private.eea_countries() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION eea_countries(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.eea_countries() IS 'The countries of the European Economic Area (ISO 3166-1 alpha-2): a recipient elsewhere is a transfer to a third country (GDPR Chapter V) and needs a safeguard in the record of processing. Greece is GR here, as ISO writes it.';
+
+--
 -- Name: end_bulk_operation(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8884,7 +9678,7 @@ begin
 
   -- children before the profile so each count is exact
   foreach v_table in array array['health_records', 'access_grants', 'breach_subjects', 'messages', 'conversations', 'consent_records', 'sessions',
-                                 'user_preferences', 'legal_holds'] loop
+                                 'user_preferences', 'legal_holds', 'processing_limits'] loop
     execute format('delete from compliance.%I t where t.user_id = $1', v_table) using user_id;
     get diagnostics v_count = row_count;
     v_counts := v_counts || jsonb_build_object(v_table, v_count);
@@ -9588,6 +10382,86 @@ ALTER FUNCTION compliance_private.parse_keyring(keyring text) OWNER TO complianc
 COMMENT ON FUNCTION compliance_private.parse_keyring(keyring text) IS 'The peppers of a keyring (hex, separated by commas, oldest first). Errors: PEPPR when malformed.';
 
 --
+-- Name: permitted_subjects_of(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.permitted_subjects_of(activity text, only_subject text DEFAULT NULL::text) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select s.user_id
+    from compliance.user_profiles s
+   where (only_subject is null or s.user_id = only_subject)
+     -- no purpose, no legal basis: nothing is permitted
+     and exists (select from compliance.processing_activity_purposes p where p.activity = permitted_subjects_of.activity)
+     -- a restriction stops every basis (Art. 18)
+     and not exists (select from compliance.processing_limits l
+                      where l.user_id = s.user_id and l.kind = 'restriction' and l.lifted_at is null)
+     and not exists (
+       select from compliance.processing_activity_purposes p
+        where p.activity = permitted_subjects_of.activity
+          and (p.legal_basis is null
+               -- consent: the subject's consent in force for the consent purpose (Art. 6(1)(a), 7(3))
+               or (p.legal_basis = 'consent'
+                   and not coalesce((select c.granted from compliance.consent_records c
+                                      where c.user_id = s.user_id and c.purpose = p.consent_purpose
+                                      order by c.recorded_at desc, c.id desc limit 1), false))
+               -- an objection stops legitimate interest and public task (Art. 21(1)), and direct
+               -- marketing whatever its basis (Art. 21(3))
+               or ((p.legal_basis in ('legitimate_interest', 'public_task') or p.direct_marketing)
+                   and exists (select from compliance.processing_limits l
+                                where l.user_id = s.user_id and l.kind = 'objection' and l.lifted_at is null
+                                  and (l.activity = p.activity or l.activity is null)))));
+$$;
+
+ALTER FUNCTION compliance_private.permitted_subjects_of(activity text, only_subject text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION permitted_subjects_of(activity text, only_subject text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.permitted_subjects_of(activity text, only_subject text) IS 'The one definition of who an activity may process (only_subject: just that one): the activity has purposes, each with a legal basis; consent: the subject''s current consent for its consent purpose; legitimate interest, public task and direct marketing: no objection in force (to this activity or to all); and no restriction in force. compliance.processing_permitted and permitted_subjects both read it.';
+
+--
+-- Name: personal_data_tables(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.personal_data_tables() RETURNS TABLE(relation regclass, source text, holds_rows boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_table record;
+begin
+  -- pgcomply's own: every table of the public schema with a subject (the row_level_security
+  -- check's population), and your registered tables
+  for v_table in
+    select c.oid::regclass as relation, 'pgcomply'::text as source
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'compliance' and c.relkind in ('r', 'p') and not c.relispartition
+       and exists (select from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attname = 'user_id' and not a.attisdropped)
+    union all
+    select p.relation, 'registered' from compliance.personal_tables p
+    order by 1
+  loop
+    relation := v_table.relation;
+    source := v_table.source;
+    -- a table holds personal data once it holds a row: an empty table is not processing yet
+    execute format('select exists (select from %s)', v_table.relation) into holds_rows;
+    return next;
+  end loop;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.personal_data_tables() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION personal_data_tables(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.personal_data_tables() IS 'The tables that hold personal data, for the record of processing: pgcomply''s own tables with a subject and your registered tables, each with whether it holds any row now.';
+
+--
 -- Name: phi_caller_role(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9670,6 +10544,47 @@ ALTER FUNCTION compliance_private.phi_check(patient text, purpose text, intent t
 --
 
 COMMENT ON FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) IS 'The access decision of every PHI function: NULL when the caller may (a patient their own records for patient_request; a DPO reading inside the transaction that registered the patient''s access or portability request; staff only under an access grant active at that moment, whose scope and purpose match), else the reason, after writing a phi.denied audit row (one per refusal and transaction). Never raises for a refusal, so the refusal''s row survives when the caller commits; raises BADRG for an unknown purpose or intent. Locks the patient''s profile against erasure (FOR KEY SHARE).';
+
+--
+-- Name: processing_record_gaps(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.processing_record_gaps() RETURNS TABLE(gap text, activity text, subject text, detail text)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select 'table_in_no_activity', null::text, t.relation::text,
+         format('%s holds personal data and no processing activity names it', t.relation)
+    from compliance_private.personal_data_tables() t
+   where t.holds_rows and not exists (select from compliance.processing_activity_tables x where x.relation = t.relation)
+  union all
+  select 'no_legal_basis', a.activity, a.activity,
+         case when not exists (select from compliance.processing_activity_purposes p where p.activity = a.activity)
+              then format('activity %s has no purpose, so no legal basis', a.activity)
+              else format('activity %s has a purpose without a legal basis', a.activity) end
+    from compliance.processing_activities a
+   where not exists (select from compliance.processing_activity_purposes p where p.activity = a.activity)
+      or exists (select from compliance.processing_activity_purposes p where p.activity = a.activity and p.legal_basis is null)
+  union all
+  select 'transfer_without_safeguard', r.activity, r.system,
+         format('activity %s sends data to %s in %s, a third country, with no safeguard', r.activity, r.system, s.country)
+    from compliance.processing_activity_recipients r join compliance.processing_systems s on s.system = r.system
+   where r.transfer_safeguard is null and not s.country = any (compliance_private.eea_countries())
+  union all
+  select 'consent_without_purpose', p.activity, p.purpose,
+         format('activity %s relies on consent for %s and names no consent purpose that a subject could give', p.activity, p.purpose)
+    from compliance.processing_activity_purposes p
+   where p.legal_basis = 'consent' and p.consent_purpose is null
+  order by 1, 2, 3;
+$$;
+
+ALTER FUNCTION compliance_private.processing_record_gaps() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION processing_record_gaps(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.processing_record_gaps() IS 'What the record of processing lacks: a table holding personal data in no activity, an activity without a legal basis, a transfer to a third country without a safeguard, a consent-based purpose without a consent purpose. The processing_record check fails on any; the record shows them.';
 
 --
 -- Name: protect_audit_relation(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -9911,6 +10826,30 @@ ALTER FUNCTION compliance_private.registered_rows_of(user_id text) OWNER TO comp
 --
 
 COMMENT ON FUNCTION compliance_private.registered_rows_of(user_id text) IS 'The export''s section for your registered tables: for each, by its name, every row of the subject (whole, in key order). Read in the export''s snapshot.';
+
+--
+-- Name: require_activity(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.require_activity(activity text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if not exists (select from compliance.processing_activities a where a.activity = require_activity.activity) then
+    perform compliance_private.raise_error('PRACT', format('no processing activity %L', coalesce(activity, 'NULL')),
+      'See compliance.processing_record() for the activities; the DPO records one with compliance.record_processing_activity.');
+  end if;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.require_activity(activity text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION require_activity(activity text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.require_activity(activity text) IS 'Raises PRACT unless the processing activity exists.';
 
 --
 -- Name: require_context_subject(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10407,6 +11346,41 @@ ALTER FUNCTION compliance_private.standby_lease(ticket uuid, user_id text) OWNER
 COMMENT ON FUNCTION compliance_private.standby_lease(ticket uuid, user_id text) IS 'The lease a standby read runs under: on a standby only (STBYO otherwise), the ticket''s, for this subject, unexpired (RDLSE otherwise), for a subject not erased since (ERASD).';
 
 --
+-- Name: start_processing_limit(text, text, text, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.start_processing_limit(user_id text, kind text, activity text, request_id bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_id bigint;
+begin
+  -- one in force at a time: a second objection to the same activity changes nothing
+  select l.id into v_id from compliance.processing_limits l
+   where l.user_id = start_processing_limit.user_id and l.kind = start_processing_limit.kind
+     and l.activity is not distinct from start_processing_limit.activity and l.lifted_at is null;
+  if v_id is not null then
+    return v_id;
+  end if;
+  insert into compliance.processing_limits (user_id, kind, activity, request_id)
+  values (start_processing_limit.user_id, start_processing_limit.kind, start_processing_limit.activity, start_processing_limit.request_id)
+  returning id into v_id;
+  perform compliance_private.append_audit(case kind when 'objection' then 'processing.objected' else 'processing.restricted' end, 'gdpr',
+    'processing_limit', v_id::text, jsonb_build_object('activity', activity, 'request_id', request_id), user_id);
+  return v_id;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.start_processing_limit(user_id text, kind text, activity text, request_id bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION start_processing_limit(user_id text, kind text, activity text, request_id bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.start_processing_limit(user_id text, kind text, activity text, request_id bigint) IS 'Puts an objection (to one activity, or to all when activity is NULL) or a restriction of all processing in force for a subject, in the caller''s transaction, audited as processing.objected or processing.restricted; returns the one already in force if there is one.';
+
+--
 -- Name: subject_digest(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -10501,8 +11475,12 @@ begin
     'registered_tables', compliance_private.registered_rows_of(p.user_id),
     'dsr_requests', coalesce((
       select json_agg(x order by x.id)
-        from (select r.id, r.kind, r.status, r.received_at, r.due_at, r.completed_at
-                from compliance.dsr_requests r where r.user_id = p.user_id) x), '[]'))
+        from (select r.id, r.kind, r.status, r.received_at, r.due_at, r.completed_at, r.processing_activity
+                from compliance.dsr_requests r where r.user_id = p.user_id) x), '[]'),
+    'objections_and_restrictions', coalesce((
+      select json_agg(x order by x.id)
+        from (select l.id, l.kind, l.activity, l.request_id, l.started_at, l.lifted_at, l.lift_reason
+                from compliance.processing_limits l where l.user_id = p.user_id) x), '[]'))
   from compliance.user_profiles p
   where p.user_id = subject_document.user_id);
 end;
@@ -10514,7 +11492,7 @@ ALTER FUNCTION compliance_private.subject_document(user_id text) OWNER TO compli
 -- Name: FUNCTION subject_document(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, breach_notices, registered_tables: your own registered tables by name, dsr_requests). NULL for an unknown subject.';
+COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, breach_notices, registered_tables: your own registered tables by name, dsr_requests, objections_and_restrictions). NULL for an unknown subject.';
 
 --
 -- Name: subject_fits(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10545,6 +11523,75 @@ ALTER FUNCTION compliance_private.subject_fits(type_name text, user_id text) OWN
 --
 
 COMMENT ON FUNCTION compliance_private.subject_fits(type_name text, user_id text) IS 'Whether a subject id can be a value of a registered table''s subject column (text, uuid, bigint or integer): a subject whose id is not a uuid has no rows in a table keyed by uuid, and erasure and export skip it there instead of failing.';
+
+--
+-- Name: subject_has_rows_in(text, regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.subject_has_rows_in(user_id text, relation regclass) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_found boolean;
+  v_predicate text;
+begin
+  if exists (select from compliance.personal_tables p where p.relation = subject_has_rows_in.relation) then
+    select s.subject_rows into v_predicate from compliance.personal_table_sql(relation) s
+     where compliance_private.subject_fits(s.subject_type, subject_has_rows_in.user_id);
+    if v_predicate is null then
+      return false;
+    end if;
+  elsif exists (select from pg_catalog.pg_attribute a where a.attrelid = relation and a.attname = 'user_id' and not a.attisdropped) then
+    v_predicate := 't.user_id = $1';
+  else
+    return false;
+  end if;
+  execute format('select exists (select from %s t where %s)', relation, v_predicate) into v_found using user_id;
+  return v_found;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.subject_has_rows_in(user_id text, relation regclass) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION subject_has_rows_in(user_id text, relation regclass); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.subject_has_rows_in(user_id text, relation regclass) IS 'Whether the subject has a row in the table (pgcomply''s own, by user_id, or a registered one, by its subject column): the privacy center shows the activities that use the subject''s data.';
+
+--
+-- Name: table_data_categories(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.table_data_categories(relation regclass) RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select coalesce(
+    -- yours: the categories registration gave each personal column
+    (select array_agg(distinct c.value order by c.value) from compliance.personal_tables p, jsonb_each_text(p.personal_columns) c
+      where p.relation = table_data_categories.relation),
+    -- pgcomply's own, as its tables hold them
+    case relation::text
+      when 'compliance.user_profiles' then array['contact', 'identifier']
+      when 'compliance.user_preferences' then array['other']
+      when 'compliance.consent_records' then array['identifier', 'online']
+      when 'compliance.conversations' then array['free_text', 'identifier']
+      when 'compliance.messages' then array['free_text']
+      when 'compliance.sessions' then array['identifier', 'online']
+      when 'compliance.health_records' then array['health']
+      when 'compliance.audit_logs' then array['identifier', 'online']
+      else array['identifier'] end);
+$$;
+
+ALTER FUNCTION compliance_private.table_data_categories(relation regclass) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION table_data_categories(relation regclass); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.table_data_categories(relation regclass) IS 'The categories of personal data a table holds, for the record of processing: a registered table''s from its registration (compliance.personal_data_categories), pgcomply''s own as pgcomply stores them (health: the encrypted health records, GDPR Art. 9).';
 
 --
 -- Name: tg__audit_deleted_rows(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -12856,6 +13903,144 @@ COMMENT ON COLUMN compliance.phi_unusual_access.audit_row_id IS 'The audit row o
 COMMENT ON COLUMN compliance.phi_unusual_access.occurred_at IS 'When that access happened; NULL for the counts.';
 
 --
+-- Name: processing_activity_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.processing_activity_purposes (
+    activity text NOT NULL,
+    purpose text NOT NULL,
+    legal_basis text,
+    consent_purpose text,
+    direct_marketing boolean DEFAULT false NOT NULL,
+    CONSTRAINT processing_activity_purposes_consent_purpose_for_consent CHECK (((consent_purpose IS NULL) OR (legal_basis = 'consent'::text))),
+    CONSTRAINT processing_activity_purposes_legal_basis_known CHECK ((legal_basis = ANY (ARRAY['consent'::text, 'contract'::text, 'legal_obligation'::text, 'vital_interests'::text, 'public_task'::text, 'legitimate_interest'::text]))),
+    CONSTRAINT processing_activity_purposes_purpose_length CHECK (((length(purpose) >= 1) AND (length(purpose) <= 200)))
+);
+
+ALTER TABLE ONLY compliance.processing_activity_purposes FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.processing_activity_purposes OWNER TO compliance_owner;
+
+--
+-- Name: TABLE processing_activity_purposes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.processing_activity_purposes IS 'Each purpose of an activity with its legal basis (GDPR Art. 6(1)). Consent: the subject''s current consent for consent_purpose permits it; legitimate interest and public task: an objection stops it (Art. 21(1)); direct marketing: an objection always stops it (Art. 21(3)). A restriction stops every basis (Art. 18).';
+
+--
+-- Name: COLUMN processing_activity_purposes.activity; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_purposes.activity IS 'The activity.';
+
+--
+-- Name: COLUMN processing_activity_purposes.purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_purposes.purpose IS 'The purpose, in words.';
+
+--
+-- Name: COLUMN processing_activity_purposes.legal_basis; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_purposes.legal_basis IS 'consent, contract, legal_obligation, vital_interests, public_task or legitimate_interest. Missing: the processing_record check fails and processing is not permitted.';
+
+--
+-- Name: COLUMN processing_activity_purposes.consent_purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_purposes.consent_purpose IS 'For consent: the consent purpose (compliance.consent_purposes) whose current grant permits it.';
+
+--
+-- Name: COLUMN processing_activity_purposes.direct_marketing; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_purposes.direct_marketing IS 'Whether the purpose is direct marketing: an objection to it is absolute (Art. 21(3)).';
+
+--
+-- Name: processing_activity_recipients; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.processing_activity_recipients (
+    activity text NOT NULL,
+    system text NOT NULL,
+    transfer_safeguard text,
+    CONSTRAINT processing_activity_recipients_safeguard_known CHECK ((transfer_safeguard = ANY (ARRAY['adequacy_decision'::text, 'standard_contractual_clauses'::text, 'binding_corporate_rules'::text, 'derogation'::text])))
+);
+
+ALTER TABLE ONLY compliance.processing_activity_recipients FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.processing_activity_recipients OWNER TO compliance_owner;
+
+--
+-- Name: TABLE processing_activity_recipients; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.processing_activity_recipients IS 'The recipients of an activity''s data (Art. 30(1)(d)) and, for one in a third country, the transfer''s safeguard (Art. 30(1)(e), Chapter V).';
+
+--
+-- Name: COLUMN processing_activity_recipients.activity; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_recipients.activity IS 'The activity.';
+
+--
+-- Name: COLUMN processing_activity_recipients.system; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_recipients.system IS 'The recipient (compliance.processing_systems).';
+
+--
+-- Name: COLUMN processing_activity_recipients.transfer_safeguard; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_recipients.transfer_safeguard IS 'adequacy_decision (Art. 45), standard_contractual_clauses or binding_corporate_rules (Art. 46, 47), or derogation (Art. 49). Needed when the system is outside the EEA.';
+
+--
+-- Name: processing_activity_tables; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.processing_activity_tables (
+    activity text NOT NULL,
+    relation regclass NOT NULL
+);
+
+ALTER TABLE ONLY compliance.processing_activity_tables FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.processing_activity_tables OWNER TO compliance_owner;
+
+--
+-- Name: TABLE processing_activity_tables; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.processing_activity_tables IS 'The tables an activity uses: pgcomply''s own or your registered ones. Their categories of data are the activity''s (Art. 30(1)(c)).';
+
+--
+-- Name: COLUMN processing_activity_tables.activity; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_tables.activity IS 'The activity.';
+
+--
+-- Name: COLUMN processing_activity_tables.relation; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_tables.relation IS 'A table it uses.';
+
+--
+-- Name: processing_limits_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.processing_limits ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.processing_limits_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: reports_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -13830,6 +15015,48 @@ ALTER TABLE ONLY compliance.phi_access_review_settings
     ADD CONSTRAINT phi_access_review_settings_pkey PRIMARY KEY (singleton);
 
 --
+-- Name: processing_activities processing_activities_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_activities
+    ADD CONSTRAINT processing_activities_pkey PRIMARY KEY (activity);
+
+--
+-- Name: processing_activity_purposes processing_activity_purposes_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_activity_purposes
+    ADD CONSTRAINT processing_activity_purposes_pkey PRIMARY KEY (activity, purpose);
+
+--
+-- Name: processing_activity_recipients processing_activity_recipients_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_activity_recipients
+    ADD CONSTRAINT processing_activity_recipients_pkey PRIMARY KEY (activity, system);
+
+--
+-- Name: processing_activity_tables processing_activity_tables_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_activity_tables
+    ADD CONSTRAINT processing_activity_tables_pkey PRIMARY KEY (activity, relation);
+
+--
+-- Name: processing_limits processing_limits_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_limits
+    ADD CONSTRAINT processing_limits_pkey PRIMARY KEY (id);
+
+--
+-- Name: processing_systems processing_systems_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_systems
+    ADD CONSTRAINT processing_systems_pkey PRIMARY KEY (system);
+
+--
 -- Name: reports reports_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -14272,6 +15499,42 @@ CREATE INDEX messages_conversation_idx ON compliance.messages USING btree (conve
 --
 
 CREATE INDEX messages_user_id_idx ON compliance.messages USING btree (user_id);
+
+--
+-- Name: processing_activity_purposes_consent_purpose_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX processing_activity_purposes_consent_purpose_idx ON compliance.processing_activity_purposes USING btree (consent_purpose);
+
+--
+-- Name: processing_activity_recipients_system_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX processing_activity_recipients_system_idx ON compliance.processing_activity_recipients USING btree (system);
+
+--
+-- Name: processing_activity_tables_relation_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX processing_activity_tables_relation_idx ON compliance.processing_activity_tables USING btree (relation);
+
+--
+-- Name: processing_limits_in_force_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX processing_limits_in_force_idx ON compliance.processing_limits USING btree (user_id, kind) WHERE (lifted_at IS NULL);
+
+--
+-- Name: processing_limits_request_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX processing_limits_request_id_idx ON compliance.processing_limits USING btree (request_id);
+
+--
+-- Name: processing_limits_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX processing_limits_user_id_idx ON compliance.processing_limits USING btree (user_id);
 
 --
 -- Name: reports_period; Type: INDEX; Schema: compliance; Owner: compliance_owner
@@ -14746,6 +16009,55 @@ ALTER TABLE ONLY compliance.messages
     ADD CONSTRAINT messages_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
+-- Name: processing_activity_purposes processing_activity_purposes_activity_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_activity_purposes
+    ADD CONSTRAINT processing_activity_purposes_activity_fkey FOREIGN KEY (activity) REFERENCES compliance.processing_activities(activity) ON DELETE CASCADE;
+
+--
+-- Name: processing_activity_purposes processing_activity_purposes_consent_purpose_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_activity_purposes
+    ADD CONSTRAINT processing_activity_purposes_consent_purpose_fkey FOREIGN KEY (consent_purpose) REFERENCES compliance.consent_purposes(purpose) ON DELETE RESTRICT;
+
+--
+-- Name: processing_activity_recipients processing_activity_recipients_activity_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_activity_recipients
+    ADD CONSTRAINT processing_activity_recipients_activity_fkey FOREIGN KEY (activity) REFERENCES compliance.processing_activities(activity) ON DELETE CASCADE;
+
+--
+-- Name: processing_activity_recipients processing_activity_recipients_system_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_activity_recipients
+    ADD CONSTRAINT processing_activity_recipients_system_fkey FOREIGN KEY (system) REFERENCES compliance.processing_systems(system) ON DELETE RESTRICT;
+
+--
+-- Name: processing_activity_tables processing_activity_tables_activity_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_activity_tables
+    ADD CONSTRAINT processing_activity_tables_activity_fkey FOREIGN KEY (activity) REFERENCES compliance.processing_activities(activity) ON DELETE CASCADE;
+
+--
+-- Name: processing_limits processing_limits_request_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_limits
+    ADD CONSTRAINT processing_limits_request_id_fkey FOREIGN KEY (request_id) REFERENCES compliance.dsr_requests(id) ON DELETE SET NULL;
+
+--
+-- Name: processing_limits processing_limits_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_limits
+    ADD CONSTRAINT processing_limits_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
 -- Name: sessions sessions_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -14934,6 +16246,18 @@ CREATE POLICY dpo_every_subject ON compliance.messages TO compliance_dpo USING (
 --
 
 COMMENT ON POLICY dpo_every_subject ON compliance.messages IS 'The DPO reaches every subject (reads; writes only where a grant allows).';
+
+--
+-- Name: processing_limits dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.processing_limits FOR SELECT TO compliance_dpo USING (true);
+
+--
+-- Name: POLICY dpo_every_subject ON processing_limits; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.processing_limits IS 'The DPO sees every objection and restriction; changes go through the routines.';
 
 --
 -- Name: sessions dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -15350,6 +16674,78 @@ CREATE POLICY owner_routines ON compliance.phi_access_review_settings TO complia
 COMMENT ON POLICY owner_routines ON compliance.phi_access_review_settings IS 'The review (SECURITY DEFINER, running as the owner) reads the settings.';
 
 --
+-- Name: processing_activities owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.processing_activities TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON processing_activities; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.processing_activities IS 'The record of processing changes only through the DPO''s routines (compliance.record_processing_activity, record_processing_system and their removals), which audit every change.';
+
+--
+-- Name: processing_activity_purposes owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.processing_activity_purposes TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON processing_activity_purposes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.processing_activity_purposes IS 'The record of processing changes only through the DPO''s routines (compliance.record_processing_activity, record_processing_system and their removals), which audit every change.';
+
+--
+-- Name: processing_activity_recipients owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.processing_activity_recipients TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON processing_activity_recipients; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.processing_activity_recipients IS 'The record of processing changes only through the DPO''s routines (compliance.record_processing_activity, record_processing_system and their removals), which audit every change.';
+
+--
+-- Name: processing_activity_tables owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.processing_activity_tables TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON processing_activity_tables; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.processing_activity_tables IS 'The record of processing changes only through the DPO''s routines (compliance.record_processing_activity, record_processing_system and their removals), which audit every change.';
+
+--
+-- Name: processing_limits owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.processing_limits TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON processing_limits; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.processing_limits IS 'Objections and restrictions are recorded and lifted only by the routines (object_to_processing, restrict_processing, complete_dsr, lift_processing_limit), which audit each, and deleted by erasure.';
+
+--
+-- Name: processing_systems owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.processing_systems TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON processing_systems; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.processing_systems IS 'The record of processing changes only through the DPO''s routines (compliance.record_processing_activity, record_processing_system and their removals), which audit every change.';
+
+--
 -- Name: reports owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -15414,6 +16810,42 @@ ALTER TABLE compliance.personal_tables ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE compliance.phi_access_review_settings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: processing_activities; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.processing_activities ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: processing_activity_purposes; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.processing_activity_purposes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: processing_activity_recipients; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.processing_activity_recipients ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: processing_activity_tables; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.processing_activity_tables ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: processing_limits; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.processing_limits ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: processing_systems; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.processing_systems ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: access_review_campaigns readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -15596,6 +17028,66 @@ CREATE POLICY readers ON compliance.personal_tables FOR SELECT TO compliance_dpo
 COMMENT ON POLICY readers ON compliance.personal_tables IS 'The DPO and the auditor read the registry: which tables hold personal data, what erasure does to them, how long they are kept.';
 
 --
+-- Name: processing_activities readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.processing_activities FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON processing_activities; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.processing_activities IS 'The DPO and the auditor read the record of processing (it names no person). The privacy center and the worker reach it through routines.';
+
+--
+-- Name: processing_activity_purposes readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.processing_activity_purposes FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON processing_activity_purposes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.processing_activity_purposes IS 'The DPO and the auditor read the record of processing (it names no person). The privacy center and the worker reach it through routines.';
+
+--
+-- Name: processing_activity_recipients readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.processing_activity_recipients FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON processing_activity_recipients; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.processing_activity_recipients IS 'The DPO and the auditor read the record of processing (it names no person). The privacy center and the worker reach it through routines.';
+
+--
+-- Name: processing_activity_tables readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.processing_activity_tables FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON processing_activity_tables; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.processing_activity_tables IS 'The DPO and the auditor read the record of processing (it names no person). The privacy center and the worker reach it through routines.';
+
+--
+-- Name: processing_systems readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.processing_systems FOR SELECT TO compliance_dpo, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON processing_systems; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.processing_systems IS 'The DPO and the auditor read the record of processing (it names no person). The privacy center and the worker reach it through routines.';
+
+--
 -- Name: reports readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -15726,6 +17218,18 @@ CREATE POLICY subject_own_rows ON compliance.messages TO compliance_app USING ((
 --
 
 COMMENT ON POLICY subject_own_rows ON compliance.messages IS 'The API acting for a subject sees and changes only rows whose user_id is the request actor.';
+
+--
+-- Name: processing_limits subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY subject_own_rows ON compliance.processing_limits FOR SELECT TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+
+--
+-- Name: POLICY subject_own_rows ON processing_limits; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY subject_own_rows ON compliance.processing_limits IS 'A subject sees its own objections and restrictions.';
 
 --
 -- Name: sessions subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -16119,28 +17623,17 @@ GRANT SELECT ON TABLE compliance.dsr_requests TO compliance_app;
 GRANT SELECT ON TABLE compliance.dsr_requests TO compliance_dpo;
 
 --
--- Name: COLUMN dsr_requests.status; Type: ACL; Schema: compliance; Owner: compliance_owner
---
-
-GRANT UPDATE(status) ON TABLE compliance.dsr_requests TO compliance_dpo;
-
---
--- Name: COLUMN dsr_requests.completed_at; Type: ACL; Schema: compliance; Owner: compliance_owner
---
-
-GRANT UPDATE(completed_at) ON TABLE compliance.dsr_requests TO compliance_dpo;
-
---
--- Name: COLUMN dsr_requests.handled_by; Type: ACL; Schema: compliance; Owner: compliance_owner
---
-
-GRANT UPDATE(handled_by) ON TABLE compliance.dsr_requests TO compliance_dpo;
-
---
 -- Name: COLUMN dsr_requests.notes; Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
 GRANT UPDATE(notes) ON TABLE compliance.dsr_requests TO compliance_dpo;
+
+--
+-- Name: COLUMN dsr_requests.processing_activity; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(processing_activity) ON TABLE compliance.dsr_requests TO compliance_app;
+GRANT SELECT(processing_activity) ON TABLE compliance.dsr_requests TO compliance_dpo;
 
 --
 -- Name: FUNCTION complete_dsr(request_id bigint, status text, notes text); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -16586,6 +18079,21 @@ REVOKE ALL ON FUNCTION compliance.lease_subject_export(user_id text, kind text) 
 GRANT ALL ON FUNCTION compliance.lease_subject_export(user_id text, kind text) TO compliance_dpo;
 
 --
+-- Name: TABLE processing_limits; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.processing_limits TO compliance_app;
+GRANT SELECT ON TABLE compliance.processing_limits TO compliance_dpo;
+
+--
+-- Name: FUNCTION lift_processing_limit(limit_id bigint, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.lift_processing_limit(limit_id bigint, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.lift_processing_limit(limit_id bigint, reason text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.lift_processing_limit(limit_id bigint, reason text) TO compliance_dpo;
+
+--
 -- Name: FUNCTION list_conversations(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -16615,6 +18123,14 @@ GRANT ALL ON FUNCTION compliance.mark_not_personal(relation regclass, column_nam
 
 REVOKE ALL ON FUNCTION compliance.my_access_grants() FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.my_access_grants() TO compliance_staff;
+
+--
+-- Name: FUNCTION object_to_processing(user_id text, activity text, notes text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.object_to_processing(user_id text, activity text, notes text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.object_to_processing(user_id text, activity text, notes text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.object_to_processing(user_id text, activity text, notes text) TO compliance_dpo;
 
 --
 -- Name: TABLE access_review_campaigns; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -16666,6 +18182,14 @@ REVOKE ALL ON FUNCTION compliance.pending_access_requests() FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.pending_access_requests() TO compliance_approver;
 
 --
+-- Name: FUNCTION permitted_subjects(activity text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.permitted_subjects(activity text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.permitted_subjects(activity text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.permitted_subjects(activity text) TO compliance_worker;
+
+--
 -- Name: FUNCTION phi_access(patient text, purpose text, intent text, record_id uuid); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -16709,6 +18233,23 @@ GRANT SELECT ON TABLE compliance.legal_holds TO compliance_dpo;
 
 REVOKE ALL ON FUNCTION compliance.place_legal_hold(user_id text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.place_legal_hold(user_id text, reason text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION processing_permitted(user_id text, activity text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.processing_permitted(user_id text, activity text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.processing_permitted(user_id text, activity text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.processing_permitted(user_id text, activity text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.processing_permitted(user_id text, activity text) TO compliance_worker;
+
+--
+-- Name: FUNCTION processing_record(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.processing_record() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.processing_record() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.processing_record() TO compliance_auditor;
 
 --
 -- Name: FUNCTION read_health_records(patient text, purpose text, record_ids uuid[]); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -16879,6 +18420,34 @@ REVOKE ALL ON FUNCTION compliance.record_phi_key_rotation(kek_version integer, r
 GRANT ALL ON FUNCTION compliance.record_phi_key_rotation(kek_version integer, rewrapped integer) TO compliance_worker;
 
 --
+-- Name: TABLE processing_activities; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.processing_activities TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.processing_activities TO compliance_auditor;
+
+--
+-- Name: FUNCTION record_processing_activity(activity text, name text, purposes jsonb, tables text[], recipients jsonb, role text, description text, subject_categories text[], retention text, security_measures text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_processing_activity(activity text, name text, purposes jsonb, tables text[], recipients jsonb, role text, description text, subject_categories text[], retention text, security_measures text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_processing_activity(activity text, name text, purposes jsonb, tables text[], recipients jsonb, role text, description text, subject_categories text[], retention text, security_measures text) TO compliance_dpo;
+
+--
+-- Name: TABLE processing_systems; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.processing_systems TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.processing_systems TO compliance_auditor;
+
+--
+-- Name: FUNCTION record_processing_system(system text, name text, kind text, country text, dpa_reference text, connector text, endpoint_url text, request_kinds text[], confirm_within interval); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_processing_system(system text, name text, kind text, country text, dpa_reference text, connector text, endpoint_url text, request_kinds text[], confirm_within interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_processing_system(system text, name text, kind text, country text, dpa_reference text, connector text, endpoint_url text, request_kinds text[], confirm_within interval) TO compliance_dpo;
+
+--
 -- Name: FUNCTION record_refusal(reason text, client_ip inet, user_agent text, detail text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -16920,6 +18489,20 @@ REVOKE ALL ON FUNCTION compliance.release_legal_hold(user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.release_legal_hold(user_id text) TO compliance_dpo;
 
 --
+-- Name: FUNCTION remove_processing_activity(activity text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.remove_processing_activity(activity text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.remove_processing_activity(activity text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION remove_processing_system(system text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.remove_processing_system(system text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.remove_processing_system(system text) TO compliance_dpo;
+
+--
 -- Name: FUNCTION replay_erasures(journal jsonb, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -16955,6 +18538,13 @@ GRANT ALL ON FUNCTION compliance.request_access(patient text, scope text, purpos
 
 REVOKE ALL ON FUNCTION compliance.reregister_subject(user_id text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.reregister_subject(user_id text, reason text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION restrict_processing(user_id text, reason text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.restrict_processing(user_id text, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.restrict_processing(user_id text, reason text) TO compliance_dpo;
 
 --
 -- Name: FUNCTION review_emergency_access(grant_id bigint, outcome text, note text); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -17157,6 +18747,14 @@ GRANT ALL ON FUNCTION compliance.subject_keys_to_rewrap(kek_version integer, max
 
 REVOKE ALL ON FUNCTION compliance.subject_overview(user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.subject_overview(user_id text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION subject_processing(user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.subject_processing(user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.subject_processing(user_id text) TO compliance_app;
+GRANT ALL ON FUNCTION compliance.subject_processing(user_id text) TO compliance_dpo;
 
 --
 -- Name: TABLE sessions; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -17595,6 +19193,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_privileged_mfa(context jsonb) FR
 REVOKE ALL ON FUNCTION compliance_private.check_privileges(context jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION check_processing_record(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_processing_record(context jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_restore_drill(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -17637,6 +19241,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_wal_archive_lag(context jsonb) F
 REVOKE ALL ON FUNCTION compliance_private.check_worker_heartbeat(context jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION complete_restriction(request compliance.dsr_requests); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.complete_restriction(request compliance.dsr_requests) FROM PUBLIC;
+
+--
 -- Name: FUNCTION current_authentication(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -17661,6 +19271,12 @@ GRANT ALL ON FUNCTION compliance_private.describe_interval(value interval) TO co
 --
 
 REVOKE ALL ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION eea_countries(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.eea_countries() FROM PUBLIC;
 
 --
 -- Name: FUNCTION end_bulk_operation(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -17778,6 +19394,18 @@ REVOKE ALL ON FUNCTION compliance_private.older_transaction_running(horizon xid8
 REVOKE ALL ON FUNCTION compliance_private.parse_keyring(keyring text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION permitted_subjects_of(activity text, only_subject text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.permitted_subjects_of(activity text, only_subject text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION personal_data_tables(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.personal_data_tables() FROM PUBLIC;
+
+--
 -- Name: FUNCTION phi_caller_role(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -17788,6 +19416,12 @@ REVOKE ALL ON FUNCTION compliance_private.phi_caller_role() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION processing_record_gaps(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.processing_record_gaps() FROM PUBLIC;
 
 --
 -- Name: FUNCTION protect_audit_relation(relation regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -17840,6 +19474,12 @@ REVOKE ALL ON FUNCTION compliance_private.refuse_personal_outside(details jsonb,
 --
 
 REVOKE ALL ON FUNCTION compliance_private.registered_rows_of(user_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION require_activity(activity text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.require_activity(activity text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION require_context_subject(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -17910,6 +19550,12 @@ REVOKE ALL ON FUNCTION compliance_private.staff_refusal(patient text, intent tex
 REVOKE ALL ON FUNCTION compliance_private.standby_lease(ticket uuid, user_id text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION start_processing_limit(user_id text, kind text, activity text, request_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.start_processing_limit(user_id text, kind text, activity text, request_id bigint) FROM PUBLIC;
+
+--
 -- Name: FUNCTION subject_digest(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -17932,6 +19578,18 @@ REVOKE ALL ON FUNCTION compliance_private.subject_document(user_id text) FROM PU
 --
 
 REVOKE ALL ON FUNCTION compliance_private.subject_fits(type_name text, user_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION subject_has_rows_in(user_id text, relation regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.subject_has_rows_in(user_id text, relation regclass) FROM PUBLIC;
+
+--
+-- Name: FUNCTION table_data_categories(relation regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.table_data_categories(relation regclass) FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg__audit_deleted_rows(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -18258,6 +19916,27 @@ GRANT UPDATE(time_zone) ON TABLE compliance.phi_access_review_settings TO compli
 
 GRANT SELECT ON TABLE compliance.phi_unusual_access TO compliance_dpo;
 GRANT SELECT ON TABLE compliance.phi_unusual_access TO compliance_worker;
+
+--
+-- Name: TABLE processing_activity_purposes; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.processing_activity_purposes TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.processing_activity_purposes TO compliance_auditor;
+
+--
+-- Name: TABLE processing_activity_recipients; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.processing_activity_recipients TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.processing_activity_recipients TO compliance_auditor;
+
+--
+-- Name: TABLE processing_activity_tables; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.processing_activity_tables TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.processing_activity_tables TO compliance_auditor;
 
 --
 -- Name: TABLE retention_policies; Type: ACL; Schema: compliance; Owner: compliance_owner
