@@ -69,6 +69,10 @@ const schema = z.object({
   ALERT_WEBHOOK_URL: z.url({ message: 'ALERT_WEBHOOK_URL must be a URL' }).optional(),
   ALERT_WEBHOOK_SECRET: z.string().min(32, 'ALERT_WEBHOOK_SECRET must have at least 32 characters (openssl rand -hex 32)').optional(),
   ALERT_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
+  PROPAGATION_SECRET: z.string().min(32, 'PROPAGATION_SECRET must have at least 32 characters (openssl rand -hex 32)').optional(),
+  PROPAGATION_CALLBACK_URL: z.url({ message: 'PROPAGATION_CALLBACK_URL must be a URL (the API\'s /api/v1/propagation/callback as other systems reach it)' }).optional(),
+  PROPAGATION_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
+  SCIM_CONNECTORS: z.string().trim().min(1).optional(),
   ANCHOR_DIR: z.string().trim().min(1).optional(),
   ANCHOR_SIGNING_KEY: z.string().trim().min(1).optional(),
   ANCHOR_SIGNING_KEY_FILE: z.string().trim().min(1).optional(),
@@ -149,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.OIDC_CLIENT_ID && (!config.AUTH_JWKS_URL || !config.AUTH_ISSUER)) {
     throw new ConfigError('OIDC_CLIENT_ID (the privacy center\'s sign-in) needs AUTH_ISSUER and AUTH_JWKS_URL of the same identity provider');
   }
+  if (config.SCIM_CONNECTORS) propagationDeliveryOf(config);
   if (config.ALERT_WEBHOOK_URL && !config.ALERT_WEBHOOK_SECRET) {
     throw new ConfigError('ALERT_WEBHOOK_URL needs ALERT_WEBHOOK_SECRET (openssl rand -hex 32): receivers check each alert\'s signature');
   }
@@ -211,6 +216,44 @@ export function anchorPublishingOf(config: Config): { dir: string; key: AnchorKe
     throw new ConfigError('NODE_ENV=production: set ANCHOR_DIR, where the worker writes its signed anchors (storage the database\'s superuser cannot rewrite)');
   }
   return { dir: config.ANCHOR_DIR ?? path.join(config.PGCOMPLY_DATA_DIR, 'anchors'), key: anchorKeyOf(config) };
+}
+
+/** how the worker reaches other systems with a subject's requests (worker/tasks/deliver-propagation.ts) */
+export function propagationDeliveryOf(config: Config): PropagationSettings {
+  let scim: Record<string, ScimConnection> = {};
+  if (config.SCIM_CONNECTORS) {
+    const parsed = scimConnections.safeParse((() => {
+      try {
+        return JSON.parse(config.SCIM_CONNECTORS!);
+      } catch {
+        return undefined;
+      }
+    })());
+    if (!parsed.success) {
+      throw new ConfigError(`SCIM_CONNECTORS must be JSON: {"<system>": {"url": "https://…/scim/v2", "token": "…", "match": "externalId" | "userName" | "id"}} (${parsed.error.issues[0]?.message})`);
+    }
+    scim = parsed.data;
+  }
+  return { secret: config.PROPAGATION_SECRET, callbackUrl: config.PROPAGATION_CALLBACK_URL, scim, leaseSeconds: config.PROPAGATION_LEASE_SECONDS };
+}
+
+/** one SCIM 2.0 service provider: its base URL, bearer token, and which attribute carries the subject id */
+const scimConnection = z.strictObject({
+  url: z.url(),
+  token: z.string().min(1),
+  match: z.enum(['externalId', 'userName', 'id']).default('externalId'),
+});
+const scimConnections = z.record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/), scimConnection);
+export type ScimConnection = z.infer<typeof scimConnection>;
+
+export interface PropagationSettings {
+  /** PROPAGATION_SECRET: each system's signing secret derives from it (core/signing.ts) */
+  secret?: string;
+  /** where a system calls back, carried in each webhook body */
+  callbackUrl?: string;
+  /** SCIM_CONNECTORS: the address and token of each scim system, by its key */
+  scim: Record<string, ScimConnection>;
+  leaseSeconds: number;
 }
 
 /** where the worker delivers alerts (worker/tasks/deliver-alerts.ts) */

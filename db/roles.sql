@@ -13,11 +13,15 @@
 --                       records only through the PHI functions, which ask for an access grant
 --   compliance_approver approves access grants and reviews emergency access (token role
 --                       approver); sees no health record by that role alone
+--   compliance_receiver another system confirming a request it was sent, through the signed
+--                       callback: the server takes it after checking the signature, and it may
+--                       do nothing but record that confirmation
 -- Login roles:
 --   pgcomply_migrator   runs migrations; its sessions start as compliance_owner
 --   pgcomply_server     the API server; NOINHERIT, so each request must SET ROLE to
 --                       compliance_app, compliance_dpo, compliance_staff,
---                       compliance_approver or compliance_auditor and holds nothing in between
+--                       compliance_approver, compliance_auditor or compliance_receiver and
+--                       holds nothing in between
 --   pgcomply_worker     the job runner
 -- The password of the login roles comes from the session setting pgcomply.login_password.
 do $setup$
@@ -27,7 +31,7 @@ declare
 begin
   foreach v_role in array array['compliance_owner', 'compliance_app', 'compliance_dpo',
                                 'compliance_worker', 'compliance_auditor', 'compliance_staff',
-                                'compliance_approver'] loop
+                                'compliance_approver', 'compliance_receiver'] loop
     if not exists (select from pg_catalog.pg_roles where rolname = v_role) then
       execute format('create role %I nologin', v_role);
     end if;
@@ -64,6 +68,7 @@ begin
   grant compliance_staff to pgcomply_server;
   grant compliance_approver to pgcomply_server;
   grant compliance_auditor to pgcomply_server;
+  grant compliance_receiver to pgcomply_server;
   grant compliance_worker to pgcomply_worker;
 
   if v_password is not null then

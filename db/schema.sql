@@ -783,6 +783,46 @@ ALTER FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) 
 COMMENT ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) IS 'The worker takes up to max_rows due alerts for delivery, leasing each for lease_seconds (an alert whose worker dies is due again when the lease ends) and counting the attempt. Commit the claim before delivering. Worker role only. Errors: BADRG.';
 
 --
+-- Name: claim_propagation_tasks(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.claim_propagation_tasks(lease_seconds integer DEFAULT 60, max_rows integer DEFAULT 20) RETURNS TABLE(id bigint, request_id bigint, system text, kind text, user_id text, attempts integer, connector text, endpoint_url text, created_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if lease_seconds is null or lease_seconds not between 1 and 3600 or max_rows is null or max_rows not between 1 and 1000 then
+    perform compliance_private.raise_error('BADRG', 'lease_seconds must be 1 to 3600 and max_rows 1 to 1000');
+  end if;
+  -- a claim is a lease, committed before anything is sent: a worker that dies mid-delivery
+  -- leaves the task to the next one when the lease ends, so a task may be delivered twice
+  -- (the body's task id tells a system) but is never lost
+  return query
+    with claimed as (
+      update compliance.propagation_tasks t
+         set attempts = t.attempts + 1, last_attempt_at = now(), next_attempt_at = now() + make_interval(secs => lease_seconds)
+       where t.id in (select d.id from compliance.propagation_tasks d
+                       join compliance.processing_systems s on s.system = d.system and s.connector in ('webhook', 'scim')
+                      where d.state = 'pending' and d.next_attempt_at <= now()
+                      order by d.next_attempt_at, d.id
+                      limit max_rows
+                        for update of d skip locked)
+      returning t.*)
+    select c.id, c.request_id, c.system, c.kind, c.user_id, c.attempts, s.connector, s.endpoint_url, c.created_at
+      from claimed c join compliance.processing_systems s on s.system = c.system
+     order by c.id;
+end;
+$$;
+
+ALTER FUNCTION compliance.claim_propagation_tasks(lease_seconds integer, max_rows integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION claim_propagation_tasks(lease_seconds integer, max_rows integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.claim_propagation_tasks(lease_seconds integer, max_rows integer) IS 'The worker takes up to max_rows due webhook and SCIM tasks, leasing each for lease_seconds (a task whose worker dies is due again when the lease ends) and counting the attempt. Commit the claim before delivering. Worker role only. Errors: BADRG.';
+
+--
 -- Name: claim_request_key(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -1132,6 +1172,10 @@ begin
     perform compliance_private.raise_error('NODSR', format('no open request %s', request_id),
       'See compliance.dsr_open_requests for the open requests.');
   end if;
+  if exists (select from compliance.propagation_tasks t where t.request_id = v_request.id and t.state in ('pending', 'awaiting_confirmation', 'failed')) then
+    perform compliance_private.raise_error('PRPND', format('request %s waits for other systems to confirm it', v_request.id),
+      'It completes when the last system confirms; confirm one by hand with compliance.confirm_propagation(task_id, note).');
+  end if;
   if complete_dsr.notes is not null then
     update compliance.dsr_requests r set notes = complete_dsr.notes where r.id = v_request.id returning r.* into v_request;
   end if;
@@ -1147,6 +1191,11 @@ begin
      set status = complete_dsr.status, completed_at = now(), handled_by = compliance.current_actor()
    where r.id = v_request.id
   returning r.* into v_request;
+  -- a rectification reaches every system that receives rectifications (Art. 16, 19)
+  if status = 'completed' and v_request.kind = 'rectification' and v_request.user_id is not null
+     and compliance_private.propagate_request(v_request.id, v_request.user_id, 'rectification') > 0 then
+    select * into v_request from compliance.dsr_requests r where r.id = v_request.id;
+  end if;
   return v_request;
 end;
 $$;
@@ -1157,7 +1206,181 @@ ALTER FUNCTION compliance.complete_dsr(request_id bigint, status text, notes tex
 -- Name: FUNCTION complete_dsr(request_id bigint, status text, notes text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.complete_dsr(request_id bigint, status text, notes text) IS 'Closes an open request as completed or rejected, recording who handled it. Completing an objection puts it in force for its activity (or for every activity on legitimate interest when it names none); completing a restriction restricts all processing of the subject (compliance.processing_permitted, permitted_subjects), audited. Errors: NODSR, BADRG.';
+COMMENT ON FUNCTION compliance.complete_dsr(request_id bigint, status text, notes text) IS 'Closes an open request as completed or rejected, recording who handled it. Completing an objection puts it in force for its activity (or for every activity on legitimate interest when it names none); completing a restriction restricts all processing of the subject (compliance.processing_permitted, permitted_subjects), audited. A completed restriction or rectification is sent to every system that receives it and stays in progress until each confirmed. Errors: NODSR, BADRG, PRPND (still waiting for other systems).';
+
+--
+-- Name: propagation_tasks; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.propagation_tasks (
+    id bigint NOT NULL,
+    request_id bigint,
+    system text NOT NULL,
+    kind text NOT NULL,
+    user_id text,
+    state text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_attempt_at timestamp with time zone,
+    last_error text,
+    response text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    due_at timestamp with time zone NOT NULL,
+    confirmed_at timestamp with time zone,
+    confirmed_via text,
+    confirmed_by text,
+    confirmation_note text,
+    CONSTRAINT propagation_tasks_attempts_not_negative CHECK ((attempts >= 0)),
+    CONSTRAINT propagation_tasks_confirmed_via_known CHECK ((confirmed_via = ANY (ARRAY['connector'::text, 'callback'::text, 'manual'::text]))),
+    CONSTRAINT propagation_tasks_confirmed_when CHECK (((state = 'confirmed'::text) = (confirmed_at IS NOT NULL))),
+    CONSTRAINT propagation_tasks_kind_known CHECK ((kind = ANY (ARRAY['erasure'::text, 'export'::text, 'rectification'::text, 'restriction'::text]))),
+    CONSTRAINT propagation_tasks_last_error_length CHECK ((length(last_error) <= 2000)),
+    CONSTRAINT propagation_tasks_note_length CHECK ((length(confirmation_note) <= 2000)),
+    CONSTRAINT propagation_tasks_response_length CHECK ((length(response) <= 65536)),
+    CONSTRAINT propagation_tasks_state_known CHECK ((state = ANY (ARRAY['pending'::text, 'awaiting_confirmation'::text, 'confirmed'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+ALTER TABLE ONLY compliance.propagation_tasks FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.propagation_tasks OWNER TO compliance_owner;
+
+--
+-- Name: TABLE propagation_tasks; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.propagation_tasks IS 'The outbox of requests to other systems (GDPR Art. 17(2), 19, 28(3)(e)): one task per system per erasure, export, rectification or restriction, created in the request''s transaction. The worker delivers webhook and SCIM tasks with a lease (a dead worker''s task is delivered again, never lost); manual tasks wait for the DPO. Kept with the request; an erased subject''s id stays only until its system confirms.';
+
+--
+-- Name: COLUMN propagation_tasks.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.id IS 'The task; the webhook body and the callback carry it.';
+
+--
+-- Name: COLUMN propagation_tasks.request_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.request_id IS 'The data subject request it carries (compliance.dsr_requests).';
+
+--
+-- Name: COLUMN propagation_tasks.system; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.system IS 'The system told (compliance.processing_systems).';
+
+--
+-- Name: COLUMN propagation_tasks.kind; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.kind IS 'erasure, export, rectification or restriction.';
+
+--
+-- Name: COLUMN propagation_tasks.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.user_id IS 'Personal: the subject, as the system knows it. For an erasure, kept only until the system confirms; emptied by the subject''s erasure otherwise.';
+
+--
+-- Name: COLUMN propagation_tasks.state; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.state IS 'pending (the worker delivers it), awaiting_confirmation (delivered or manual: a callback or the DPO confirms), confirmed, failed (delivery gave up: the DPO retries or confirms by hand), cancelled (superseded by the subject''s erasure).';
+
+--
+-- Name: COLUMN propagation_tasks.attempts; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.attempts IS 'Delivery attempts so far.';
+
+--
+-- Name: COLUMN propagation_tasks.next_attempt_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.next_attempt_at IS 'When the worker may try again (a claim leases it until then).';
+
+--
+-- Name: COLUMN propagation_tasks.last_attempt_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.last_attempt_at IS 'When it was last tried.';
+
+--
+-- Name: COLUMN propagation_tasks.last_error; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.last_error IS 'What went wrong last time.';
+
+--
+-- Name: COLUMN propagation_tasks.response; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.response IS 'Personal where the system put it there: the system''s last answer as it came (a SCIM error body, an exported record), up to 64 KiB. Emptied by the subject''s erasure.';
+
+--
+-- Name: COLUMN propagation_tasks.created_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.created_at IS 'When the request was made.';
+
+--
+-- Name: COLUMN propagation_tasks.due_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.due_at IS 'By when the system must confirm (its confirm_within): the dsr_propagation check fails after.';
+
+--
+-- Name: COLUMN propagation_tasks.confirmed_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.confirmed_at IS 'When it was confirmed.';
+
+--
+-- Name: COLUMN propagation_tasks.confirmed_via; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.confirmed_via IS 'connector (the system''s answer), callback (its signed callback), manual (the DPO).';
+
+--
+-- Name: COLUMN propagation_tasks.confirmed_by; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.confirmed_by IS 'Personal: for a manual confirmation, the DPO.';
+
+--
+-- Name: COLUMN propagation_tasks.confirmation_note; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.confirmation_note IS 'How it was confirmed: the callback''s outcome or the DPO''s note.';
+
+--
+-- Name: confirm_propagation(bigint, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.confirm_propagation(task_id bigint, note text) RETURNS compliance.propagation_tasks
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_task compliance.propagation_tasks;
+begin
+  if nullif(trim(note), '') is null or length(note) > 2000 then
+    perform compliance_private.raise_error('BADRG', 'say how the system confirmed (1 to 2000 characters): who, when, by which channel');
+  end if;
+  select * into v_task from compliance.propagation_tasks t where t.id = task_id for update;
+  if not found or v_task.state not in ('pending', 'awaiting_confirmation', 'failed') then
+    perform compliance_private.raise_error('PRTSK', format('no task %s awaiting confirmation', coalesce(task_id::text, 'NULL')));
+  end if;
+  return compliance_private.confirm_task(v_task, 'manual', trim(note));
+end;
+$$;
+
+ALTER FUNCTION compliance.confirm_propagation(task_id bigint, note text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION confirm_propagation(task_id bigint, note text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.confirm_propagation(task_id bigint, note text) IS 'DPO: records by hand that a system carried out a request (a manual system, or one that confirmed outside pgcomply), with a note saying how. Audited (propagation.confirmed, via manual); the request completes when it was the last task. Errors: BADRG without a note, PRTSK not awaiting confirmation.';
 
 --
 -- Name: consent_records; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -4902,6 +5125,90 @@ ALTER FUNCTION compliance.record_processing_system(system text, name text, kind 
 COMMENT ON FUNCTION compliance.record_processing_system(system text, name text, kind text, country text, dpa_reference text, connector text, endpoint_url text, request_kinds text[], confirm_within interval) IS 'DPO: records or replaces a system or recipient that receives personal data (GDPR Art. 30(1)(d)): its kind, country (a third country makes each activity sending to it a transfer), data processing agreement (Art. 28), and how a subject''s requests reach it (Art. 19): connector webhook (a signed POST to endpoint_url), scim (SCIM 2.0, the worker''s SCIM_CONNECTORS names its address and token), manual (the DPO confirms by hand) or none (it receives no requests), for request_kinds, to be confirmed within confirm_within. Audited (processing_record.system_recorded). Errors: BADRG.';
 
 --
+-- Name: record_propagation_attempt(bigint, text, text, text, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_propagation_attempt(task_id bigint, outcome text, response text DEFAULT NULL::text, error text DEFAULT NULL::text, retry_in_seconds integer DEFAULT NULL::integer) RETURNS compliance.propagation_tasks
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_task compliance.propagation_tasks;
+begin
+  if outcome is null or outcome not in ('confirmed', 'delivered', 'retry', 'failed') then
+    perform compliance_private.raise_error('BADRG', format('outcome %L is unknown', outcome), 'Use confirmed, delivered, retry or failed.');
+  end if;
+  if outcome = 'retry' and (retry_in_seconds is null or retry_in_seconds not between 1 and 86400) then
+    perform compliance_private.raise_error('BADRG', 'a retry needs retry_in_seconds between 1 and 86400');
+  end if;
+  select * into v_task from compliance.propagation_tasks t where t.id = task_id for update;
+  if not found then
+    perform compliance_private.raise_error('PRTSK', format('no propagation task %s', coalesce(task_id::text, 'NULL')));
+  end if;
+  -- the system may have called back before the worker got here: its confirmation stands
+  if v_task.state <> 'pending' then
+    return v_task;
+  end if;
+  if outcome = 'confirmed' then
+    return compliance_private.confirm_task(v_task, 'connector', left(error, 2000), response);
+  end if;
+  update compliance.propagation_tasks t
+     set state = case outcome when 'delivered' then 'awaiting_confirmation' when 'failed' then 'failed' else 'pending' end,
+         next_attempt_at = case when outcome = 'retry' then now() + make_interval(secs => retry_in_seconds) else t.next_attempt_at end,
+         last_error = case when outcome = 'delivered' then left(error, 2000) else left(coalesce(error, 'no error given'), 2000) end,
+         response = coalesce(left(record_propagation_attempt.response, 65536), t.response)
+   where t.id = v_task.id
+  returning t.* into v_task;
+  if outcome = 'failed' then
+    perform compliance_private.append_audit('propagation.failed', 'gdpr', 'propagation_task', v_task.id::text,
+      jsonb_build_object('system', v_task.system, 'kind', v_task.kind, 'request_id', v_task.request_id, 'attempts', v_task.attempts),
+      v_task.user_id, outcome => 'failure', failure_reason => 'delivery_failed');
+  end if;
+  return v_task;
+end;
+$$;
+
+ALTER FUNCTION compliance.record_propagation_attempt(task_id bigint, outcome text, response text, error text, retry_in_seconds integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_propagation_attempt(task_id bigint, outcome text, response text, error text, retry_in_seconds integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_propagation_attempt(task_id bigint, outcome text, response text, error text, retry_in_seconds integer) IS 'The worker records what became of delivering a task: confirmed (the system did it and said so, or a SCIM read-back found the user gone), delivered (accepted; its signed callback or the DPO confirms), retry (after retry_in_seconds), or failed for good (audited as propagation.failed; the DPO retries or confirms by hand). response is the system''s answer as it came (up to 64 KiB), error what went wrong. A task confirmed meanwhile by callback is left as it is. Worker role only. Errors: BADRG, PRTSK.';
+
+--
+-- Name: record_propagation_callback(bigint, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_propagation_callback(task_id bigint, outcome text, response text DEFAULT NULL::text) RETURNS compliance.propagation_tasks
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_task compliance.propagation_tasks;
+begin
+  if outcome is null or outcome not in ('done', 'nothing_held') then
+    perform compliance_private.raise_error('BADRG', format('outcome %L is unknown', outcome), 'A system confirms with done, or nothing_held when it held nothing of the subject.');
+  end if;
+  select * into v_task from compliance.propagation_tasks t where t.id = task_id for update;
+  -- the caller is the system the API server verified the signature of: it confirms its own tasks only
+  if not found or compliance.current_actor() is distinct from 'system:' || v_task.system
+     or v_task.state not in ('pending', 'awaiting_confirmation', 'failed') then
+    perform compliance_private.raise_error('PRTSK', format('no task %s awaiting this system''s confirmation', coalesce(task_id::text, 'NULL')));
+  end if;
+  return compliance_private.confirm_task(v_task, 'callback', outcome, response);
+end;
+$$;
+
+ALTER FUNCTION compliance.record_propagation_callback(task_id bigint, outcome text, response text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_propagation_callback(task_id bigint, outcome text, response text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_propagation_callback(task_id bigint, outcome text, response text) IS 'A system confirms a request it was sent (POST /api/v1/propagation/callback): done, or nothing_held. Only the API server calls it, as compliance_receiver, after checking the callback''s signature with the system''s own secret; the request context''s actor is system:<key>, and a system confirms its own tasks only. A task confirmed already is refused, so a replayed callback changes nothing. Errors: BADRG, PRTSK.';
+
+--
 -- Name: record_refusal(text, inet, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -5487,6 +5794,37 @@ ALTER FUNCTION compliance.restrict_processing(user_id text, reason text) OWNER T
 COMMENT ON FUNCTION compliance.restrict_processing(user_id text, reason text) IS 'DPO: restricts all processing of the subject now (GDPR Art. 18): processing_permitted is false and the subject leaves every permitted_subjects list in this transaction, and every system that receives restrictions is told (compliance.propagation_tasks). Registers the request, which completes when every system confirmed. Lift it with compliance.lift_processing_limit, after telling the subject (Art. 18(3)). Audited (processing.restricted). Errors: BADRG without a reason, UNKSJ, ERASD.';
 
 --
+-- Name: retry_propagation(bigint); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.retry_propagation(task_id bigint) RETURNS compliance.propagation_tasks
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_task compliance.propagation_tasks;
+begin
+  update compliance.propagation_tasks t set state = 'pending', next_attempt_at = now()
+   where t.id = task_id and t.state = 'failed'
+  returning t.* into v_task;
+  if not found then
+    perform compliance_private.raise_error('PRTSK', format('no failed task %s', coalesce(task_id::text, 'NULL')));
+  end if;
+  perform compliance_private.append_audit('propagation.retried', 'gdpr', 'propagation_task', v_task.id::text,
+    jsonb_build_object('system', v_task.system, 'kind', v_task.kind, 'request_id', v_task.request_id), v_task.user_id);
+  return v_task;
+end;
+$$;
+
+ALTER FUNCTION compliance.retry_propagation(task_id bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION retry_propagation(task_id bigint); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.retry_propagation(task_id bigint) IS 'DPO: sends a task that failed for good once more (after the system was fixed). Audited (propagation.retried). Errors: PRTSK not failed.';
+
+--
 -- Name: review_emergency_access(bigint, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -5733,7 +6071,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
@@ -8610,6 +8948,52 @@ ALTER FUNCTION compliance_private.check_data_map(context jsonb) OWNER TO complia
 COMMENT ON FUNCTION compliance_private.check_data_map(context jsonb) IS 'Compliance check: every table outside pgcomply''s schemas that holds personal data is registered (compliance.register_personal_table) or marked not personal (compliance.mark_not_personal). A column is found by its name (a subject reference, e-mail, phone, name, address, IP, birth date, national id …), by a foreign key to the subjects, by its type (inet), or by a sample of at most 200 rows matched against patterns (e-mail, phone, IP) inside the database: a finding names the table, the column and the reason, never a value. A registered table''s column added since registration is a finding. A table pgcomply may not read is not sampled, and says so.';
 
 --
+-- Name: check_dsr_propagation(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_dsr_propagation(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_receiving bigint := (select count(*) from compliance.processing_systems s where s.connector <> 'none');
+  v_open bigint;
+  v_failed bigint;
+  v_overdue jsonb;
+begin
+  select count(*), count(*) filter (where t.state = 'failed'),
+         coalesce(jsonb_agg(jsonb_build_object('task', t.id, 'system', t.system, 'kind', t.kind, 'due_at', t.due_at) order by t.due_at)
+                    filter (where t.due_at < now()), '[]')
+    into v_open, v_failed, v_overdue
+    from compliance.propagation_tasks t where t.state in ('pending', 'awaiting_confirmation', 'failed');
+  measured := jsonb_build_object('systems_receiving_requests', v_receiving, 'open_tasks', v_open, 'failed_tasks', v_failed, 'overdue', v_overdue);
+  threshold := jsonb_build_object('overdue', '[]'::jsonb);
+  evidence := 'select * from compliance.propagation_tasks where state in (''pending'', ''awaiting_confirmation'', ''failed'') and due_at < now()';
+  if jsonb_array_length(v_overdue) > 0 then
+    status := 'fail';
+    detail := format('%s requests to other systems are unconfirmed past their deadline: %s', jsonb_array_length(v_overdue),
+      (select string_agg(format('task %s (%s to %s, due %s)', o->>'task', o->>'kind', o->>'system', o->>'due_at'), ', ')
+         from jsonb_array_elements(v_overdue) o));
+  elsif v_receiving = 0 and v_open = 0 then
+    status := 'not_applicable';
+    detail := 'no system in the record of processing receives requests: erasure and export stop at this database';
+  else
+    status := 'pass';
+    detail := format('%s open requests to other systems, none past its deadline (%s failed, awaiting the DPO)', v_open, v_failed);
+  end if;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_dsr_propagation(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_dsr_propagation(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_dsr_propagation(context jsonb) IS 'Compliance check: every request sent to another system (GDPR Art. 19, 28(3)(e)) is confirmed before its deadline (the system''s confirm_within). Fails naming each task past it; not applicable while no system receives requests.';
+
+--
 -- Name: check_emergency_reviews(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9303,8 +9687,10 @@ begin
   perform compliance_private.start_processing_limit(request.user_id, 'restriction', null, request.id);
   update compliance.dsr_requests r
      set status = 'completed', completed_at = now(), handled_by = coalesce(r.handled_by, compliance.current_actor())
-   where r.id = request.id
-  returning r.* into v_request;
+   where r.id = request.id;
+  -- every system that receives restrictions restricts too (Art. 19); until each confirms, the request is in progress
+  perform compliance_private.propagate_request(request.id, request.user_id, 'restriction');
+  select * into v_request from compliance.dsr_requests r where r.id = request.id;
   return v_request;
 end;
 $$;
@@ -9315,7 +9701,42 @@ ALTER FUNCTION compliance_private.complete_restriction(request compliance.dsr_re
 -- Name: FUNCTION complete_restriction(request compliance.dsr_requests); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.complete_restriction(request compliance.dsr_requests) IS 'Puts a restriction request in force: the restriction of all processing, and the request completed.';
+COMMENT ON FUNCTION compliance_private.complete_restriction(request compliance.dsr_requests) IS 'Puts a restriction request in force: the restriction of all processing, and the request completed, or in progress until every system that receives restrictions confirmed.';
+
+--
+-- Name: confirm_task(compliance.propagation_tasks, text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.confirm_task(task compliance.propagation_tasks, via text, note text, response text DEFAULT NULL::text) RETURNS compliance.propagation_tasks
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_task compliance.propagation_tasks;
+begin
+  update compliance.propagation_tasks t
+     set state = 'confirmed', confirmed_at = now(), confirmed_via = via,
+         confirmed_by = case when via = 'manual' then compliance.current_actor() end,
+         confirmation_note = left(note, 2000), response = coalesce(left(confirm_task.response, 65536), t.response),
+         -- an erased subject's id was kept only until the system confirmed
+         user_id = case when t.kind = 'erasure' then null else t.user_id end
+   where t.id = task.id
+  returning t.* into v_task;
+  perform compliance_private.append_audit('propagation.confirmed', 'gdpr', 'propagation_task', v_task.id::text,
+    jsonb_build_object('system', v_task.system, 'kind', v_task.kind, 'request_id', v_task.request_id, 'via', via, 'attempts', v_task.attempts),
+    v_task.user_id);
+  perform compliance_private.settle_request(v_task.request_id);
+  return v_task;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.confirm_task(task compliance.propagation_tasks, via text, note text, response text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION confirm_task(task compliance.propagation_tasks, via text, note text, response text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.confirm_task(task compliance.propagation_tasks, via text, note text, response text) IS 'Marks a propagation task confirmed (by the connector''s answer, a verified callback, or the DPO by hand), drops an erased subject''s id from it, audits it (propagation.confirmed) and completes the request when it was the last.';
 
 --
 -- Name: current_authentication(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -9625,6 +10046,7 @@ declare
   v_subject_rows jsonb;
   v_actor_rows jsonb;
   v_request_id bigint;
+  v_tasks integer;
   v_table text;
 begin
   if confirm is not true then
@@ -9695,6 +10117,17 @@ begin
 
   -- the register keeps each request's kind and dates, never who asked
   v_request_id := compliance_private.record_completed_dsr(null, 'erasure', compliance_private.handler_for(user_id));
+  -- every other system is asked to erase too (Art. 17(2), 19); the tasks keep the id until each
+  -- confirms. What older tasks still waited for is superseded, and their answers go with the subject.
+  update compliance.propagation_tasks t
+     set state = case when t.state in ('pending', 'awaiting_confirmation', 'failed') then 'cancelled' else t.state end,
+         confirmation_note = case when t.state in ('pending', 'awaiting_confirmation', 'failed') then 'superseded by the subject''s erasure' else t.confirmation_note end,
+         user_id = null, response = null
+   where t.user_id = erase_subject_core.user_id;
+  get diagnostics v_count = row_count;
+  v_counts := v_counts || jsonb_build_object('propagation_tasks_anonymised', v_count);
+  update compliance.propagation_tasks t set confirmed_by = null where t.confirmed_by = erase_subject_core.user_id;
+  v_tasks := compliance_private.propagate_request(v_request_id, user_id, 'erasure');
   update compliance.dsr_requests r
      set user_id = case when r.user_id = erase_subject_core.user_id then null else r.user_id end,
          notes = case when r.user_id = erase_subject_core.user_id then null else r.notes end,
@@ -9788,7 +10221,10 @@ begin
     requested_by <> 'subject');
 
   return jsonb_build_object('erased', true, 'erased_at', now(), 'dsr_request_id', v_request_id,
-    'deleted', v_counts, 'audit_rows_redacted', v_redacted);
+    'deleted', v_counts, 'audit_rows_redacted', v_redacted,
+    'other_systems', (select coalesce(jsonb_agg(jsonb_build_object('system', t.system, 'name', s.name, 'task_id', t.id, 'state', t.state) order by t.system), '[]')
+                        from compliance.propagation_tasks t join compliance.processing_systems s on s.system = t.system
+                       where t.request_id = v_request_id));
 end;
 $_$;
 
@@ -9846,6 +10282,8 @@ begin
   end if;
   perform compliance_private.require_subject(user_id);
   v_request_id := compliance_private.record_completed_dsr(user_id, kind, compliance_private.handler_for(user_id));
+  -- the systems that hold the subject's data are asked for their part (Art. 15, 20)
+  perform compliance_private.propagate_request(v_request_id, user_id, 'export');
   perform compliance_private.append_audit('subject.exported', 'gdpr', 'dsr_request', v_request_id::text,
     jsonb_build_object('kind', kind), user_id);
   return compliance_private.subject_document(user_id);
@@ -9858,7 +10296,7 @@ ALTER FUNCTION compliance_private.export_subject_core(user_id text, kind text) O
 -- Name: FUNCTION export_subject_core(user_id text, kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document. Its statements run on generic plans (plan_cache_mode), without JIT compilation (a generic plan''s row estimates over a million subjects passed jit_above_cost, and compiling took longer than the export): a custom plan over every audit partition costs more to make than to run, and a connection''s first five exports paid it each time.';
+COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document; every other system that receives exports is asked for its part (the request completes when each confirmed). Its statements run on generic plans (plan_cache_mode), without JIT compilation (a generic plan''s row estimates over a million subjects passed jit_above_cost, and compiling took longer than the export): a custom plan over every audit partition costs more to make than to run, and a connection''s first five exports paid it each time.';
 
 --
 -- Name: grant_duration(integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10587,6 +11025,50 @@ ALTER FUNCTION compliance_private.processing_record_gaps() OWNER TO compliance_o
 COMMENT ON FUNCTION compliance_private.processing_record_gaps() IS 'What the record of processing lacks: a table holding personal data in no activity, an activity without a legal basis, a transfer to a third country without a safeguard, a consent-based purpose without a consent purpose. The processing_record check fails on any; the record shows them.';
 
 --
+-- Name: propagate_request(bigint, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_systems text[];
+begin
+  -- pgcomply does not know which of the subject's records each system holds, so every system
+  -- that receives this kind of request is asked; one that holds nothing says so. A system asked
+  -- already and not done yet is not asked again for the same kind.
+  with created as (
+    insert into compliance.propagation_tasks (request_id, system, kind, user_id, due_at, state)
+    select propagate_request.request_id, s.system, propagate_request.kind, propagate_request.user_id, now() + s.confirm_within,
+           case when s.connector = 'manual' then 'awaiting_confirmation' else 'pending' end
+      from compliance.processing_systems s
+     where s.connector <> 'none' and propagate_request.kind = any (s.request_kinds)
+       and not exists (select from compliance.propagation_tasks t
+                        where t.user_id = propagate_request.user_id and t.system = s.system and t.kind = propagate_request.kind
+                          and t.state in ('pending', 'awaiting_confirmation', 'failed'))
+    returning system)
+  select coalesce(array_agg(c.system order by c.system), '{}') into v_systems from created c;
+  if cardinality(v_systems) = 0 then
+    return 0;
+  end if;
+  update compliance.dsr_requests r set status = 'in_progress', completed_at = null where r.id = propagate_request.request_id;
+  -- an erased subject is named nowhere new: the tasks carry the id until each system confirms
+  perform compliance_private.append_audit('propagation.requested', 'gdpr', 'dsr_request', request_id::text,
+    jsonb_build_object('kind', kind, 'systems', to_jsonb(v_systems)), case when kind <> 'erasure' then user_id end);
+  return cardinality(v_systems);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION propagate_request(request_id bigint, user_id text, kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text) IS 'Creates, in the request''s transaction, one propagation task per system that receives this kind of request (GDPR Art. 19, 28(3)(e)): the worker delivers webhook and SCIM tasks, a manual system waits for the DPO. The request stays in progress until every task is confirmed (compliance_private.settle_request). Audited (propagation.requested). Returns how many tasks it created.';
+
+--
 -- Name: protect_audit_relation(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -11199,6 +11681,32 @@ ALTER FUNCTION compliance_private.session_peppers(extra integer) OWNER TO compli
 COMMENT ON FUNCTION compliance_private.session_peppers(extra integer) IS 'The session''s tombstone keyring (compliance.tombstone_pepper), checked against compliance_private.tombstone_peppers; extra => 1 admits one new pepper during a rotation. Errors: PEPPR when it is missing, malformed or wrong.';
 
 --
+-- Name: settle_request(bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.settle_request(request_id bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- the request is done when the last system confirmed; the row lock orders two last confirmations
+  perform from compliance.dsr_requests r where r.id = settle_request.request_id and r.status = 'in_progress' for update;
+  if found and not exists (select from compliance.propagation_tasks t
+                            where t.request_id = settle_request.request_id and t.state in ('pending', 'awaiting_confirmation', 'failed')) then
+    update compliance.dsr_requests r set status = 'completed', completed_at = now() where r.id = settle_request.request_id;
+  end if;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.settle_request(request_id bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION settle_request(request_id bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.settle_request(request_id bigint) IS 'Completes a request whose every propagation task is confirmed (or cancelled by a later erasure).';
+
+--
 -- Name: staff_refusal(text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -11480,7 +11988,13 @@ begin
     'objections_and_restrictions', coalesce((
       select json_agg(x order by x.id)
         from (select l.id, l.kind, l.activity, l.request_id, l.started_at, l.lifted_at, l.lift_reason
-                from compliance.processing_limits l where l.user_id = p.user_id) x), '[]'))
+                from compliance.processing_limits l where l.user_id = p.user_id) x), '[]'),
+    'recipients_told', coalesce((
+      select json_agg(x order by x.id)
+        from (select t.id, s.name as system, s.kind as system_kind, s.country, t.kind as request, t.request_id, t.state,
+                     t.created_at, t.confirmed_at
+                from compliance.propagation_tasks t join compliance.processing_systems s on s.system = t.system
+               where t.user_id = p.user_id) x), '[]'))
   from compliance.user_profiles p
   where p.user_id = subject_document.user_id);
 end;
@@ -11492,7 +12006,7 @@ ALTER FUNCTION compliance_private.subject_document(user_id text) OWNER TO compli
 -- Name: FUNCTION subject_document(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, breach_notices, registered_tables: your own registered tables by name, dsr_requests, objections_and_restrictions). NULL for an unknown subject.';
+COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, breach_notices, registered_tables: your own registered tables by name, dsr_requests, objections_and_restrictions, recipients_told: the systems each request was sent to, GDPR Art. 19). NULL for an unknown subject.';
 
 --
 -- Name: subject_fits(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -14041,6 +14555,19 @@ ALTER TABLE compliance.processing_limits ALTER COLUMN id ADD GENERATED ALWAYS AS
 );
 
 --
+-- Name: propagation_tasks_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.propagation_tasks ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME compliance.propagation_tasks_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: reports_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -15057,6 +15584,13 @@ ALTER TABLE ONLY compliance.processing_systems
     ADD CONSTRAINT processing_systems_pkey PRIMARY KEY (system);
 
 --
+-- Name: propagation_tasks propagation_tasks_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.propagation_tasks
+    ADD CONSTRAINT propagation_tasks_pkey PRIMARY KEY (id);
+
+--
 -- Name: reports reports_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -15535,6 +16069,36 @@ CREATE INDEX processing_limits_request_id_idx ON compliance.processing_limits US
 --
 
 CREATE INDEX processing_limits_user_id_idx ON compliance.processing_limits USING btree (user_id);
+
+--
+-- Name: propagation_tasks_due_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX propagation_tasks_due_idx ON compliance.propagation_tasks USING btree (next_attempt_at) WHERE (state = 'pending'::text);
+
+--
+-- Name: propagation_tasks_open_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX propagation_tasks_open_idx ON compliance.propagation_tasks USING btree (due_at) WHERE (state = ANY (ARRAY['pending'::text, 'awaiting_confirmation'::text, 'failed'::text]));
+
+--
+-- Name: propagation_tasks_request_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX propagation_tasks_request_id_idx ON compliance.propagation_tasks USING btree (request_id);
+
+--
+-- Name: propagation_tasks_system_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX propagation_tasks_system_idx ON compliance.propagation_tasks USING btree (system);
+
+--
+-- Name: propagation_tasks_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX propagation_tasks_user_id_idx ON compliance.propagation_tasks USING btree (user_id);
 
 --
 -- Name: reports_period; Type: INDEX; Schema: compliance; Owner: compliance_owner
@@ -16058,6 +16622,20 @@ ALTER TABLE ONLY compliance.processing_limits
     ADD CONSTRAINT processing_limits_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
+-- Name: propagation_tasks propagation_tasks_request_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.propagation_tasks
+    ADD CONSTRAINT propagation_tasks_request_id_fkey FOREIGN KEY (request_id) REFERENCES compliance.dsr_requests(id) ON DELETE SET NULL;
+
+--
+-- Name: propagation_tasks propagation_tasks_system_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.propagation_tasks
+    ADD CONSTRAINT propagation_tasks_system_fkey FOREIGN KEY (system) REFERENCES compliance.processing_systems(system) ON DELETE RESTRICT;
+
+--
 -- Name: sessions sessions_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -16258,6 +16836,18 @@ CREATE POLICY dpo_every_subject ON compliance.processing_limits FOR SELECT TO co
 --
 
 COMMENT ON POLICY dpo_every_subject ON compliance.processing_limits IS 'The DPO sees every objection and restriction; changes go through the routines.';
+
+--
+-- Name: propagation_tasks dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY dpo_every_subject ON compliance.propagation_tasks FOR SELECT TO compliance_dpo USING (true);
+
+--
+-- Name: POLICY dpo_every_subject ON propagation_tasks; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY dpo_every_subject ON compliance.propagation_tasks IS 'The DPO follows every request to every system.';
 
 --
 -- Name: sessions dpo_every_subject; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -16746,6 +17336,18 @@ CREATE POLICY owner_routines ON compliance.processing_systems TO compliance_owne
 COMMENT ON POLICY owner_routines ON compliance.processing_systems IS 'The record of processing changes only through the DPO''s routines (compliance.record_processing_activity, record_processing_system and their removals), which audit every change.';
 
 --
+-- Name: propagation_tasks owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.propagation_tasks TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON propagation_tasks; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.propagation_tasks IS 'Tasks are created in the transaction of their request and change only through the routines: the worker''s claim and attempts, a system''s verified callback, the DPO''s confirmation or retry. Each change is audited.';
+
+--
 -- Name: reports owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -16846,6 +17448,12 @@ ALTER TABLE compliance.processing_limits ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE compliance.processing_systems ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: propagation_tasks; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.propagation_tasks ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: access_review_campaigns readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -17232,6 +17840,18 @@ CREATE POLICY subject_own_rows ON compliance.processing_limits FOR SELECT TO com
 COMMENT ON POLICY subject_own_rows ON compliance.processing_limits IS 'A subject sees its own objections and restrictions.';
 
 --
+-- Name: propagation_tasks subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY subject_own_rows ON compliance.propagation_tasks FOR SELECT TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+
+--
+-- Name: POLICY subject_own_rows ON propagation_tasks; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY subject_own_rows ON compliance.propagation_tasks IS 'A subject learns which systems its requests were sent to (GDPR Art. 19).';
+
+--
 -- Name: sessions subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -17457,6 +18077,7 @@ GRANT USAGE ON SCHEMA compliance TO compliance_worker;
 GRANT USAGE ON SCHEMA compliance TO compliance_auditor;
 GRANT USAGE ON SCHEMA compliance TO compliance_staff;
 GRANT USAGE ON SCHEMA compliance TO compliance_approver;
+GRANT USAGE ON SCHEMA compliance TO compliance_receiver;
 
 --
 -- Name: SCHEMA compliance_private; Type: ACL; Schema: -; Owner: compliance_owner
@@ -17583,6 +18204,13 @@ REVOKE ALL ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows i
 GRANT ALL ON FUNCTION compliance.claim_alerts(lease_seconds integer, max_rows integer) TO compliance_worker;
 
 --
+-- Name: FUNCTION claim_propagation_tasks(lease_seconds integer, max_rows integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.claim_propagation_tasks(lease_seconds integer, max_rows integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.claim_propagation_tasks(lease_seconds integer, max_rows integer) TO compliance_worker;
+
+--
 -- Name: FUNCTION claim_request_key(key text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -17641,6 +18269,73 @@ GRANT SELECT(processing_activity) ON TABLE compliance.dsr_requests TO compliance
 
 REVOKE ALL ON FUNCTION compliance.complete_dsr(request_id bigint, status text, notes text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.complete_dsr(request_id bigint, status text, notes text) TO compliance_dpo;
+
+--
+-- Name: TABLE propagation_tasks; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.propagation_tasks TO compliance_dpo;
+
+--
+-- Name: COLUMN propagation_tasks.id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(id) ON TABLE compliance.propagation_tasks TO compliance_app;
+
+--
+-- Name: COLUMN propagation_tasks.request_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(request_id) ON TABLE compliance.propagation_tasks TO compliance_app;
+
+--
+-- Name: COLUMN propagation_tasks.system; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(system) ON TABLE compliance.propagation_tasks TO compliance_app;
+
+--
+-- Name: COLUMN propagation_tasks.kind; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(kind) ON TABLE compliance.propagation_tasks TO compliance_app;
+
+--
+-- Name: COLUMN propagation_tasks.user_id; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(user_id) ON TABLE compliance.propagation_tasks TO compliance_app;
+
+--
+-- Name: COLUMN propagation_tasks.state; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(state) ON TABLE compliance.propagation_tasks TO compliance_app;
+
+--
+-- Name: COLUMN propagation_tasks.created_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(created_at) ON TABLE compliance.propagation_tasks TO compliance_app;
+
+--
+-- Name: COLUMN propagation_tasks.due_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(due_at) ON TABLE compliance.propagation_tasks TO compliance_app;
+
+--
+-- Name: COLUMN propagation_tasks.confirmed_at; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT(confirmed_at) ON TABLE compliance.propagation_tasks TO compliance_app;
+
+--
+-- Name: FUNCTION confirm_propagation(task_id bigint, note text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.confirm_propagation(task_id bigint, note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.confirm_propagation(task_id bigint, note text) TO compliance_dpo;
 
 --
 -- Name: TABLE consent_records; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -18448,6 +19143,20 @@ REVOKE ALL ON FUNCTION compliance.record_processing_system(system text, name tex
 GRANT ALL ON FUNCTION compliance.record_processing_system(system text, name text, kind text, country text, dpa_reference text, connector text, endpoint_url text, request_kinds text[], confirm_within interval) TO compliance_dpo;
 
 --
+-- Name: FUNCTION record_propagation_attempt(task_id bigint, outcome text, response text, error text, retry_in_seconds integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_propagation_attempt(task_id bigint, outcome text, response text, error text, retry_in_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_propagation_attempt(task_id bigint, outcome text, response text, error text, retry_in_seconds integer) TO compliance_worker;
+
+--
+-- Name: FUNCTION record_propagation_callback(task_id bigint, outcome text, response text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_propagation_callback(task_id bigint, outcome text, response text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_propagation_callback(task_id bigint, outcome text, response text) TO compliance_receiver;
+
+--
 -- Name: FUNCTION record_refusal(reason text, client_ip inet, user_agent text, detail text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -18545,6 +19254,13 @@ GRANT ALL ON FUNCTION compliance.reregister_subject(user_id text, reason text) T
 
 REVOKE ALL ON FUNCTION compliance.restrict_processing(user_id text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.restrict_processing(user_id text, reason text) TO compliance_dpo;
+
+--
+-- Name: FUNCTION retry_propagation(task_id bigint); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.retry_propagation(task_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.retry_propagation(task_id bigint) TO compliance_dpo;
 
 --
 -- Name: FUNCTION review_emergency_access(grant_id bigint, outcome text, note text); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -18654,6 +19370,7 @@ GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], c
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_auditor;
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_staff;
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_approver;
+GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_receiver;
 
 --
 -- Name: FUNCTION standby_health_records(ticket uuid, user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -19139,6 +19856,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_client_tls(context jsonb) FROM P
 REVOKE ALL ON FUNCTION compliance_private.check_data_map(context jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION check_dsr_propagation(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_dsr_propagation(context jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_emergency_reviews(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -19245,6 +19968,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_worker_heartbeat(context jsonb) 
 --
 
 REVOKE ALL ON FUNCTION compliance_private.complete_restriction(request compliance.dsr_requests) FROM PUBLIC;
+
+--
+-- Name: FUNCTION confirm_task(task compliance.propagation_tasks, via text, note text, response text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.confirm_task(task compliance.propagation_tasks, via text, note text, response text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION current_authentication(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -19424,6 +20153,12 @@ REVOKE ALL ON FUNCTION compliance_private.phi_check(patient text, purpose text, 
 REVOKE ALL ON FUNCTION compliance_private.processing_record_gaps() FROM PUBLIC;
 
 --
+-- Name: FUNCTION propagate_request(request_id bigint, user_id text, kind text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION protect_audit_relation(relation regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -19536,6 +20271,12 @@ REVOKE ALL ON FUNCTION compliance_private.rotate_tombstone_pepper() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.session_peppers(extra integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION settle_request(request_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.settle_request(request_id bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION staff_refusal(patient text, intent text, purpose text); Type: ACL; Schema: compliance_private; Owner: compliance_owner

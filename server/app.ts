@@ -7,6 +7,8 @@ import { LOOPBACK_HOST_NAMES } from '../core/config.js';
 import { type ContextDeps, createRequestContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { handleExport } from './rest/export.js';
+import { handlePropagationCallback } from './rest/propagation-callback.js';
+import { handleProcessingRecord } from './rest/processing-record.js';
 import { sendError, sendJson, sendTrpcError } from './rest/respond.js';
 import { bodyLeftUnread, preReadJsonBody, treatBodylessAsJson } from './input/json-body.js';
 import { registerDatabaseMetrics } from './metrics.js';
@@ -64,6 +66,12 @@ export function createApp(deps: ContextDeps, web?: WebOptions, transport: Transp
     } },
     { when: (method, path) => method === 'GET' && path === '/api/v1/users/me/export', answer: (req, res, _path, fail) => {
       createRequestContext(deps, req, res).then((ctx) => handleExport(req, res, ctx)).catch(fail);
+    } },
+    { when: (method, path) => method === 'GET' && path === '/api/v1/dpo/processing-record', answer: (req, res, _path, fail) => {
+      createRequestContext(deps, req, res).then((ctx) => handleProcessingRecord(req, res, ctx)).catch(fail);
+    } },
+    { when: (method, path) => method === 'POST' && path === '/api/v1/propagation/callback', answer: (req, res, _path, fail) => {
+      createRequestContext(deps, req, res).then((ctx) => handlePropagationCallback(req, res, ctx, deps.propagationSecret)).catch(fail);
     } },
     { when: (_method, path) => path.startsWith('/api/'), answer: (req, res, path, fail) => {
       const template = routeTemplate(path.slice('/api'.length));

@@ -19,6 +19,8 @@ export interface ContextDeps {
   allowedHosts?: string[];
   /** what a token must prove for a privileged role (MFA_* settings); default: DEFAULT_ASSURANCE */
   assurance?: Assurance;
+  /** PROPAGATION_SECRET: other systems' callbacks are signed with secrets derived from it */
+  propagationSecret?: string;
 }
 
 /** the REST adapter hands over a fetch Request, the others Node's IncomingMessage */

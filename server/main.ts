@@ -10,7 +10,7 @@ import { bootDatabase } from '../core/boot.js';
 import { startWorker, type Worker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
-import { alertDeliveryOf, allowedHostsOf, assuranceOf, anchorPublishingOf, backupsOf, drillsOf, loadConfig, phiMasterKeySource, webAuthOf } from '../core/config.js';
+import { alertDeliveryOf, propagationDeliveryOf, allowedHostsOf, assuranceOf, anchorPublishingOf, backupsOf, drillsOf, loadConfig, phiMasterKeySource, webAuthOf } from '../core/config.js';
 import { ensureWebBuilt, WEB_DIST, webIsBuilt } from '../web/build.js';
 import { DataKeys } from '../core/keys/data-keys.js';
 import { loadMasterKeys, reportMissingMasterKeys } from '../core/keys/master-keys.js';
@@ -55,7 +55,8 @@ async function main() {
   if (config.NODE_ENV !== 'production') await ensureWebBuilt({ log: (m) => log.info(m) });
   else if (!webIsBuilt()) log.error('the pages are not built (web/dist): run npm run build:web; the API runs without them');
   const tls: TlsFiles | undefined = config.TLS_CERT_FILE ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE! } : undefined;
-  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys, allowedHosts: allowedHostsOf(config), assurance: assuranceOf(config) },
+  const server = createApp({ sql, log, verifier, metrics: createMetrics(), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS, dataKeys, allowedHosts: allowedHostsOf(config), assurance: assuranceOf(config),
+    propagationSecret: config.PROPAGATION_SECRET },
     { distDir: WEB_DIST, auth: webAuthOf(config), sessionIdleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS },
     { tls, trustProxyTls: config.TRUST_PROXY_TLS });
   if (tls) {
@@ -72,7 +73,7 @@ async function main() {
   // the worker starts before the server listens, so its first jobs (sealing, the anchor at start)
   // are under way before the first request
   const worker: Worker | undefined = config.RUN_WORKER
-    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), requireTls: config.REQUIRE_TLS,
+    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), propagation: propagationDeliveryOf(config), requireTls: config.REQUIRE_TLS,
       anchors, backups: backupsOf(config), drills: drillsOf(config), serviceHealthUrl: config.SERVICE_HEALTH_URL })
     : undefined;
 

@@ -20,6 +20,7 @@ import { phiUnusualAccess } from './tasks/phi-unusual-access.js';
 import { complianceChecks } from './tasks/compliance-checks.js';
 import { heartbeat } from './tasks/heartbeat.js';
 import { type AlertDelivery, DELIVER_ALERTS_JOB_KEY, deliverAlerts } from './tasks/deliver-alerts.js';
+import { DELIVER_PROPAGATION_JOB_KEY, deliverPropagation, type PropagationDelivery } from './tasks/deliver-propagation.js';
 import { retention } from './tasks/retention.js';
 import { SEAL_JOB_KEY, sealAuditLog } from './tasks/seal-audit-log.js';
 import { unlockStaleJobs as unlockStaleJobsTask } from './tasks/unlock-stale-jobs.js';
@@ -37,6 +38,8 @@ export interface WorkerOptions {
   staleLockSeconds?: number;
   /** where alerts go (worker/tasks/deliver-alerts.ts); the log when no webhook is given */
   alerts?: Partial<AlertDelivery>;
+  /** how a subject's requests reach other systems (worker/tasks/deliver-propagation.ts) */
+  propagation?: Partial<PropagationDelivery>;
   /** REQUIRE_TLS: the client_tls compliance check then fails on any connection without TLS */
   requireTls?: boolean;
   /** ANCHOR_DIR and the signing key: an anchor is published at start and hourly (worker/tasks/publish-anchor.ts) */
@@ -54,9 +57,10 @@ export interface WorkerOptions {
 }
 
 const alertDelivery = (options: WorkerOptions): AlertDelivery => ({ leaseSeconds: 60, intervalSeconds: 2, ...options.alerts });
+const propagationDelivery = (options: WorkerOptions): PropagationDelivery => ({ leaseSeconds: 60, intervalSeconds: 2, scim: {}, ...options.propagation });
 
 export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery, requireTls = false,
-  anchors?: AnchorPublishing, backups?: PgBackRest, drills?: RestoreDrills): TaskList {
+  anchors?: AnchorPublishing, backups?: PgBackRest, drills?: RestoreDrills, propagation?: PropagationDelivery): TaskList {
   return {
     access_review: accessReview,
     backup: backup(backups),
@@ -65,6 +69,7 @@ export function taskList(sealIntervalSeconds: number, connectionString: string, 
     monthly_report: monthlyReport,
     compliance_checks: complianceChecks(requireTls, backups),
     deliver_alerts: deliverAlerts(alerts),
+    deliver_propagation: deliverPropagation(propagation ?? { leaseSeconds: 60, intervalSeconds: 2, scim: {} }),
     retention,
     partition_maintenance: partitionMaintenance,
     phi_unusual_access: phiUnusualAccess,
@@ -123,13 +128,14 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
       concurrency,
       pollInterval: options.pollInterval ?? 1000,
       noHandleSignals: true,
-      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors, options.backups, options.drills),
+      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors, options.backups, options.drills, propagationDelivery(options)),
       crontab: CRONTAB,
       logger: graphileLogger,
     });
     // start the sealing loop now rather than at the next minute
     await runner.addJob('seal_audit_log', {}, { jobKey: SEAL_JOB_KEY, jobKeyMode: 'preserve_run_at' });
     await runner.addJob('deliver_alerts', {}, { jobKey: DELIVER_ALERTS_JOB_KEY, jobKeyMode: 'preserve_run_at' });
+    await runner.addJob('deliver_propagation', {}, { jobKey: DELIVER_PROPAGATION_JOB_KEY, jobKeyMode: 'preserve_run_at' });
     // alive from the first minute, not from the next cron tick
     await runner.addJob('heartbeat', {}, { jobKey: 'heartbeat', jobKeyMode: 'replace' });
     // an anchor within the first interval, once the sealer has sealed something

@@ -10,6 +10,7 @@ import { accessReviewRouter } from './access-reviews.js';
 import { breachRouter } from './breaches.js';
 import { operationsRouter } from './operations.js';
 import { personalTablesRouter } from './personal-tables.js';
+import { processingRouter } from './processing.js';
 
 const dsrKind = z.enum(['access', 'rectification', 'erasure', 'portability', 'restriction', 'objection']);
 
@@ -139,4 +140,5 @@ export const dpoRouter = router({
   accessReviews: accessReviewRouter,
   operations: operationsRouter,
   personalTables: personalTablesRouter,
+  processing: processingRouter,
 });

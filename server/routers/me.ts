@@ -47,6 +47,38 @@ const consentRouter = router({
     }),
 });
 
+const processingRouter = router({
+  list: subjectProcedure
+    .meta({ openapi: { method: 'GET', path: '/v1/users/me/processing', tags, summary: 'How your data is used: each activity that uses it, its purposes and legal bases, whether it may use your data now, and where you may object (GDPR Art. 13, 21)' } })
+    .input(z.void())
+    .output(z.object({ restricted: z.boolean(), activities: z.array(z.object({
+      activity: z.string(), name: z.string(), description: z.string(),
+      purposes: z.array(z.object({ purpose: z.string(), legal_basis: z.string().nullable(), direct_marketing: z.boolean() })),
+      permitted: z.boolean(), objection: z.enum(['available', 'pending', 'in_effect', 'not_applicable']), objection_limit_id: z.coerce.string().nullable(),
+    })) }))
+    .query(async ({ ctx }) => {
+      const rows = await ctx.tx`select * from compliance.subject_processing(${ctx.identity.subject})`;
+      return { restricted: rows.some((r) => r.restricted), activities: rows.map(({ restricted: _, ...row }) => row) as never };
+    }),
+  object: subjectProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/users/me/objections', tags, summary: 'Object to an activity (GDPR Art. 21): direct marketing stops at once; legitimate interest when the DPO decides' } })
+    .input(z.strictObject({ activity: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/), notes: z.string().trim().max(2000).optional() }))
+    .output(z.object({ request_id: z.coerce.string(), in_effect: z.boolean() }))
+    .mutation(async ({ ctx, input }) => {
+      const [row] = await ctx.tx`select compliance.object_to_processing(${ctx.identity.subject}, ${input.activity}, ${input.notes ?? null}) as result`;
+      const result = row!.result as { request_id: number; in_effect: boolean };
+      return { request_id: String(result.request_id), in_effect: result.in_effect };
+    }),
+  withdrawObjection: subjectProcedure
+    .meta({ openapi: { method: 'POST', path: '/v1/users/me/objections/{limit_id}/withdraw', tags, summary: 'Withdraw your own objection: the activity may use your data again as its legal basis allows' } })
+    .input(z.strictObject({ limit_id: z.coerce.number().int().positive(), reason: z.string().trim().min(1).max(1000).default('withdrawn by the subject') }))
+    .output(z.object({ withdrawn: z.literal(true) }))
+    .mutation(async ({ ctx, input }) => {
+      await ctx.tx`select compliance.lift_processing_limit(${input.limit_id}, ${input.reason})`;
+      return { withdrawn: true as const };
+    }),
+});
+
 export const meRouter = router({
   profile: subjectProcedure
     .meta({ openapi: { method: 'GET', path: '/v1/users/me', tags, summary: 'The subject\'s profile' } })
@@ -154,6 +186,7 @@ export const meRouter = router({
       return { closed: row?.closed === true };
     }),
   consent: consentRouter,
+  processing: processingRouter,
   health: healthRecordsRouter,
   accessLog,
 });

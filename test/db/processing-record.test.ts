@@ -7,7 +7,7 @@ import { expectSqlState, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
 const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
-const asDpo = <T>(work: (tx: any) => Promise<T>) => db.as('compliance_dpo', dpo, work);
+const asDpo = (work: (tx: any) => Promise<any>): Promise<any> => db.as('compliance_dpo', dpo, work);
 
 const check = async () => {
   const [row] = await db.admin`select * from compliance_private.check_processing_record('{}')`;
@@ -71,7 +71,7 @@ describe('the record of processing', () => {
   });
 
   it('audits every change, and refuses what is not valid (BADRG), unknown (PRACT, PRSYS) or in use (PRUSE)', async () => {
-    const [{ before }] = await db.admin`select coalesce(max(id), 0) as before from compliance.audit_logs`;
+    const [{ before }] = (await db.admin`select coalesce(max(id), 0) as before from compliance.audit_logs`) as any;
     await recordFixture();
     const actions = await db.admin`select action, resource_id from compliance.audit_logs where action like 'processing_record.%' and id > ${before} order by id`;
     expect(actions.map((a) => `${a.action}:${a.resource_id}`)).toEqual(['processing_record.system_recorded:mailer', 'processing_record.activity_recorded:marketing']);
@@ -82,7 +82,7 @@ describe('the record of processing', () => {
     await expectSqlState(asDpo((tx) => tx`select compliance.remove_processing_activity('nothing')`), 'PRACT');
     await expectSqlState(asDpo((tx) => tx`select compliance.remove_processing_system('nothing')`), 'PRSYS');
     await expectSqlState(asDpo((tx) => tx`select compliance.remove_processing_system('mailer')`), 'PRUSE');
-    const [{ count }] = await db.admin`select count(*)::int from compliance.processing_activities where activity = 'x'`;
+    const [{ count }] = (await db.admin`select count(*)::int from compliance.processing_activities where activity = 'x'`) as any;
     expect(count).toBe(0);
   });
 

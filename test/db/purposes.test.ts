@@ -7,8 +7,8 @@ import { expectSqlState, useTestDatabase } from '../provision/database.js';
 
 const db = useTestDatabase();
 const dpo = { actor: 'dpo:dana', roles: ['dpo'] };
-const asDpo = <T>(work: (tx: any) => Promise<T>) => db.as('compliance_dpo', dpo, work);
-const asSubject = <T>(userId: string, work: (tx: any) => Promise<T>) => db.as('compliance_app', { actor: userId, roles: [] }, work);
+const asDpo = (work: (tx: any) => Promise<any>): Promise<any> => db.as('compliance_dpo', dpo, work);
+const asSubject = (userId: string, work: (tx: any) => Promise<any>): Promise<any> => db.as('compliance_app', { actor: userId, roles: [] }, work);
 
 const purposes = (items: object[]) => JSON.stringify(items);
 
@@ -112,7 +112,7 @@ describe('permitted_subjects and processing_permitted', () => {
     expect(document.objections_and_restrictions).toEqual([expect.objectContaining({ kind: 'objection', activity: 'marketing' })]);
     const [{ receipt }] = await asDpo((tx) => tx`select compliance.erase_subject('user:hal', 'Art. 17', true) as receipt`);
     expect(receipt.deleted.processing_limits).toBe(1);
-    const [{ count }] = await db.admin`select count(*)::int from compliance.processing_limits where user_id = 'user:hal'`;
+    const [{ count }] = (await db.admin`select count(*)::int from compliance.processing_limits where user_id = 'user:hal'`) as any;
     expect(count).toBe(0);
   });
 });

@@ -22,9 +22,9 @@ export const testMasterKeys = (versions: Record<number, Buffer> = { 1: randomByt
  * The real HTTP app on a loopback port, over the given connection, with the development token
  * verifier; close() stops it and ends the connection.
  */
-export async function serveApp(sql: Sql, options: { dataKeys?: DataKeys; verifier?: Verifier; web?: WebOptions } = {}): Promise<{ baseUrl: string; close: () => Promise<void> }> {
+export async function serveApp(sql: Sql, options: { dataKeys?: DataKeys; verifier?: Verifier; web?: WebOptions; propagationSecret?: string } = {}): Promise<{ baseUrl: string; close: () => Promise<void> }> {
   const server = createApp({ sql, log: createLogger(process.env.HARNESS_LOG ?? 'silent'), verifier: options.verifier ?? createVerifier({}), metrics: createMetrics(),
-    sessionIdleTimeoutSeconds: 900, dataKeys: options.dataKeys ?? new DataKeys(testMasterKeys()) }, options.web);
+    sessionIdleTimeoutSeconds: 900, dataKeys: options.dataKeys ?? new DataKeys(testMasterKeys()), propagationSecret: options.propagationSecret }, options.web);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -39,7 +39,7 @@ export async function serveApp(sql: Sql, options: { dataKeys?: DataKeys; verifie
   };
 }
 
-export function useServer(options: { masterKeys?: MasterKeys; web?: Partial<WebOptions>; verifier?: Verifier } = {}) {
+export function useServer(options: { masterKeys?: MasterKeys; web?: Partial<WebOptions>; verifier?: Verifier; propagationSecret?: string } = {}) {
   const db = useTestDatabase();
   const dataKeys = new DataKeys(options.masterKeys ?? testMasterKeys());
   let baseUrl = '';
@@ -50,7 +50,7 @@ export function useServer(options: { masterKeys?: MasterKeys; web?: Partial<WebO
     // the given properties' descriptors, not their values: a getter may name what starts after the server
     const web = options.web ? Object.defineProperties({ distDir: WEB_DIST, auth: { mode: 'development' }, sessionIdleTimeoutSeconds: 900 } as WebOptions,
       Object.getOwnPropertyDescriptors(options.web)) : undefined;
-    ({ baseUrl, close } = await serveApp(sql, { dataKeys, verifier: options.verifier, web }));
+    ({ baseUrl, close } = await serveApp(sql, { dataKeys, verifier: options.verifier, web, propagationSecret: options.propagationSecret }));
   });
   afterAll(() => close());
 

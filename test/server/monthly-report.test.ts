@@ -4,51 +4,11 @@
  * page's own and no console error (a screenshot goes to test/artifacts/); every figure links to
  * its population, and following a link gives that many rows.
  */
-import { mkdirSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { useServer } from './harness.js';
+import { openHtmlInChromium } from '../provision/chromium.js';
 
 const api = useServer();
-const CHROMIUM = '/usr/bin/chromium';
-
-async function openInChromium(html: string) {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(html);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/report.html`;
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  }).catch((error: Error) => {
-    throw new Error(`headless Chromium did not start from ${CHROMIUM} (apt-get install -y chromium): ${error.message}`);
-  });
-  try {
-    const page = await browser.newPage();
-    const requests: string[] = [];
-    const failed: string[] = [];
-    const consoleErrors: string[] = [];
-    page.on('request', (request) => requests.push(request.url()));
-    page.on('requestfailed', (request) => failed.push(`${request.url()}: ${request.failure()?.errorText}`));
-    page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
-    page.on('pageerror', (error) => consoleErrors.push(error.message));
-    const response = await page.goto(url, { waitUntil: 'networkidle' });
-    mkdirSync('test/artifacts', { recursive: true });
-    await page.screenshot({ path: 'test/artifacts/monthly-report.png', fullPage: true });
-    const links = await page.$$eval('a[href]', (anchors) => anchors.map((a) => ({ href: a.getAttribute('href')!, text: a.textContent ?? '' })));
-    const title = await page.title();
-    await page.emulateMedia({ media: 'print' });
-    const pdf = await page.pdf({ format: 'A4' });
-    return { status: response?.status(), requests, failed, consoleErrors, links, title, pdfBytes: pdf.length };
-  } finally {
-    await browser.close();
-    await new Promise((resolve) => server.close(resolve));
-  }
-}
 
 describe('the monthly report', () => {
   it('shows the fixture month\'s numbers, is in the audit chain, and renders as one self-contained page', async () => {
@@ -143,7 +103,7 @@ describe('the monthly report', () => {
     const auditor = await api.token('auditor:ann', ['auditor']);
     const page = await api.call('GET', `/api/v1/reports/${id}/html`, auditor);
     expect(page.status, page.text).toBe(200);
-    const opened = await openInChromium(page.json.html);
+    const opened = await openHtmlInChromium(page.json.html, 'monthly-report');
     expect(opened.status).toBe(200);
     expect(opened.title).toBe(`pgcomply compliance report ${month}`);
     expect(page.json.html).toContain('Last anchor: none was written outside the database');

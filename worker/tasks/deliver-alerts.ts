@@ -7,9 +7,9 @@
  * arrive twice (the body's id tells a receiver) but never not at all.
  * Then the task schedules itself again a couple of seconds later.
  */
-import { createHmac } from 'node:crypto';
 import type { Task } from 'graphile-worker';
 import { workerLog } from '../log.js';
+import { signature } from '../../core/signing.js';
 
 export const DELIVER_ALERTS_JOB_KEY = 'deliver_alerts';
 export const MAX_ALERT_ATTEMPTS = 10;
@@ -32,10 +32,8 @@ interface Alert {
   attempts: number;
 }
 
-/** the signature a receiver checks: HMAC-SHA256 of "<timestamp>.<body>", hex */
-export function alertSignature(secret: string, timestamp: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
+/** the signature a receiver checks (core/signing.ts) */
+export const alertSignature = signature;
 
 const backoffSeconds = (attempts: number) => Math.min(2 ** attempts, 3600);
 
