@@ -5002,7 +5002,7 @@ CREATE TABLE compliance.processing_systems (
     CONSTRAINT processing_systems_connector_known CHECK ((connector = ANY (ARRAY['webhook'::text, 'scim'::text, 'manual'::text, 'none'::text]))),
     CONSTRAINT processing_systems_country_code CHECK ((country ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT processing_systems_dpa_reference_length CHECK ((length(dpa_reference) <= 500)),
-    CONSTRAINT processing_systems_endpoint_http CHECK ((endpoint_url ~ '^https?://[^[:space:]]{1,2000}$'::text)),
+    CONSTRAINT processing_systems_endpoint_http CHECK (((endpoint_url ~ '^https?://[^[:space:]]+$'::text) AND (length(endpoint_url) <= 2000))),
     CONSTRAINT processing_systems_key_shape CHECK ((system ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
     CONSTRAINT processing_systems_kind_known CHECK ((kind = ANY (ARRAY['identity_provider'::text, 'authorization_store'::text, 'processor'::text, 'analytics'::text, 'other'::text]))),
     CONSTRAINT processing_systems_name_length CHECK (((length(name) >= 1) AND (length(name) <= 200))),
