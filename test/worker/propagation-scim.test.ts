@@ -28,7 +28,7 @@ SCIMMY.Resources.declare(SCIMMY.Resources.User)
   .egress((resource: any) => {
     if (resource.id) {
       const user = users.get(resource.id);
-      if (!user) throw new SCIMMY.Types.Error(404, null, `Resource ${resource.id} not found`);
+      if (!user) throw new SCIMMY.Types.Error(404, null as never, `Resource ${resource.id} not found`);
       return user;
     }
     const all = [...users.values()];
@@ -42,8 +42,8 @@ SCIMMY.Resources.declare(SCIMMY.Resources.User)
   })
   .degress((resource: any) => {
     const user = users.get(resource.id);
-    if (user?.externalId === LOCKED) throw new SCIMMY.Types.Error(409, null, 'user is locked by a legal hold in the directory');
-    if (!users.delete(resource.id)) throw new SCIMMY.Types.Error(404, null, `Resource ${resource.id} not found`);
+    if (user?.externalId === LOCKED) throw new SCIMMY.Types.Error(409, null as never, 'user is locked by a legal hold in the directory');
+    if (!users.delete(resource.id)) throw new SCIMMY.Types.Error(404, null as never, `Resource ${resource.id} not found`);
   });
 
 let server: Server;
