@@ -16,6 +16,7 @@ import { registerImport } from './commands/import.js';
 import { registerKeys } from './commands/keys.js';
 import { registerReports } from './commands/reports.js';
 import { registerTables } from './commands/tables.js';
+import { registerProcessing } from './commands/processing.js';
 import { doctor } from './doctor.js';
 import { printResult } from './output.js';
 import { EXIT } from './program.js';
@@ -59,6 +60,7 @@ registerBackup(cli);
 registerKeys(cli);
 registerImport(cli);
 registerTables(cli);
+registerProcessing(cli);
 
 function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

@@ -10884,8 +10884,13 @@ begin
   loop
     relation := v_table.relation;
     source := v_table.source;
-    -- a table holds personal data once it holds a row: an empty table is not processing yet
-    execute format('select exists (select from %s)', v_table.relation) into holds_rows;
+    -- a table holds personal data once it holds a row: an empty table is not processing yet. One
+    -- pgcomply may not read is taken to hold some: the record must name it
+    if pg_catalog.has_table_privilege(v_table.relation, 'SELECT') then
+      execute format('select exists (select from %s)', v_table.relation) into holds_rows;
+    else
+      holds_rows := true;
+    end if;
     return next;
   end loop;
 end;
@@ -14555,6 +14560,12 @@ ALTER TABLE compliance.processing_limits ALTER COLUMN id ADD GENERATED ALWAYS AS
 );
 
 --
+-- Name: SEQUENCE processing_limits_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.processing_limits_id_seq IS 'Identifiers of processing_limits rows.';
+
+--
 -- Name: propagation_tasks_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -14566,6 +14577,12 @@ ALTER TABLE compliance.propagation_tasks ALTER COLUMN id ADD GENERATED ALWAYS AS
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: SEQUENCE propagation_tasks_id_seq; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON SEQUENCE compliance.propagation_tasks_id_seq IS 'Identifiers of propagation_tasks rows.';
 
 --
 -- Name: reports_id_seq; Type: SEQUENCE; Schema: compliance; Owner: compliance_owner
@@ -16573,67 +16590,67 @@ ALTER TABLE ONLY compliance.messages
     ADD CONSTRAINT messages_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
 
 --
--- Name: processing_activity_purposes processing_activity_purposes_activity_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: processing_activity_purposes processing_activity_purposes_consent_purpose_known; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.processing_activity_purposes
-    ADD CONSTRAINT processing_activity_purposes_activity_fkey FOREIGN KEY (activity) REFERENCES compliance.processing_activities(activity) ON DELETE CASCADE;
+    ADD CONSTRAINT processing_activity_purposes_consent_purpose_known FOREIGN KEY (consent_purpose) REFERENCES compliance.consent_purposes(purpose) ON DELETE RESTRICT;
 
 --
--- Name: processing_activity_purposes processing_activity_purposes_consent_purpose_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: processing_activity_purposes processing_activity_purposes_of_activity; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.processing_activity_purposes
-    ADD CONSTRAINT processing_activity_purposes_consent_purpose_fkey FOREIGN KEY (consent_purpose) REFERENCES compliance.consent_purposes(purpose) ON DELETE RESTRICT;
+    ADD CONSTRAINT processing_activity_purposes_of_activity FOREIGN KEY (activity) REFERENCES compliance.processing_activities(activity) ON DELETE CASCADE;
 
 --
--- Name: processing_activity_recipients processing_activity_recipients_activity_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
---
-
-ALTER TABLE ONLY compliance.processing_activity_recipients
-    ADD CONSTRAINT processing_activity_recipients_activity_fkey FOREIGN KEY (activity) REFERENCES compliance.processing_activities(activity) ON DELETE CASCADE;
-
---
--- Name: processing_activity_recipients processing_activity_recipients_system_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: processing_activity_recipients processing_activity_recipients_of_activity; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.processing_activity_recipients
-    ADD CONSTRAINT processing_activity_recipients_system_fkey FOREIGN KEY (system) REFERENCES compliance.processing_systems(system) ON DELETE RESTRICT;
+    ADD CONSTRAINT processing_activity_recipients_of_activity FOREIGN KEY (activity) REFERENCES compliance.processing_activities(activity) ON DELETE CASCADE;
 
 --
--- Name: processing_activity_tables processing_activity_tables_activity_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: processing_activity_recipients processing_activity_recipients_system_known; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_activity_recipients
+    ADD CONSTRAINT processing_activity_recipients_system_known FOREIGN KEY (system) REFERENCES compliance.processing_systems(system) ON DELETE RESTRICT;
+
+--
+-- Name: processing_activity_tables processing_activity_tables_of_activity; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.processing_activity_tables
-    ADD CONSTRAINT processing_activity_tables_activity_fkey FOREIGN KEY (activity) REFERENCES compliance.processing_activities(activity) ON DELETE CASCADE;
+    ADD CONSTRAINT processing_activity_tables_of_activity FOREIGN KEY (activity) REFERENCES compliance.processing_activities(activity) ON DELETE CASCADE;
 
 --
--- Name: processing_limits processing_limits_request_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
---
-
-ALTER TABLE ONLY compliance.processing_limits
-    ADD CONSTRAINT processing_limits_request_id_fkey FOREIGN KEY (request_id) REFERENCES compliance.dsr_requests(id) ON DELETE SET NULL;
-
---
--- Name: processing_limits processing_limits_user_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: processing_limits processing_limits_from_request; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.processing_limits
-    ADD CONSTRAINT processing_limits_user_id_fkey FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+    ADD CONSTRAINT processing_limits_from_request FOREIGN KEY (request_id) REFERENCES compliance.dsr_requests(id) ON DELETE SET NULL;
 
 --
--- Name: propagation_tasks propagation_tasks_request_id_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: processing_limits processing_limits_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.processing_limits
+    ADD CONSTRAINT processing_limits_subject_profile FOREIGN KEY (user_id) REFERENCES compliance.user_profiles(user_id) ON DELETE CASCADE;
+
+--
+-- Name: propagation_tasks propagation_tasks_of_request; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.propagation_tasks
-    ADD CONSTRAINT propagation_tasks_request_id_fkey FOREIGN KEY (request_id) REFERENCES compliance.dsr_requests(id) ON DELETE SET NULL;
+    ADD CONSTRAINT propagation_tasks_of_request FOREIGN KEY (request_id) REFERENCES compliance.dsr_requests(id) ON DELETE SET NULL;
 
 --
--- Name: propagation_tasks propagation_tasks_system_fkey; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+-- Name: propagation_tasks propagation_tasks_to_system; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
 ALTER TABLE ONLY compliance.propagation_tasks
-    ADD CONSTRAINT propagation_tasks_system_fkey FOREIGN KEY (system) REFERENCES compliance.processing_systems(system) ON DELETE RESTRICT;
+    ADD CONSTRAINT propagation_tasks_to_system FOREIGN KEY (system) REFERENCES compliance.processing_systems(system) ON DELETE RESTRICT;
 
 --
 -- Name: sessions sessions_subject_profile; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner

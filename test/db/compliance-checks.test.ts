@@ -281,7 +281,7 @@ describe('compliance checks', () => {
     const runId = [...results.values()][0]!.run_id;
     const [stored] = await db.admin`select passed, failed, not_applicable, finished_at from compliance.check_runs where id = ${runId}`;
     expect(stored!.failed).toBe(failing.length);
-    expect(stored!.passed + stored!.failed + stored!.not_applicable).toBe(22);
+    expect(stored!.passed + stored!.failed + stored!.not_applicable).toBe(24);
     const alerts = await db.admin`select payload ->> 'check' as check from compliance.alert_outbox
                                    where topic = 'compliance.check_failed' and payload ->> 'run_id' = ${String(runId)} order by 1`;
     expect(alerts.map((a) => a.check)).toEqual(failing);

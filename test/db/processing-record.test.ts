@@ -92,3 +92,23 @@ describe('the record of processing', () => {
     await expect(db.as('compliance_app', { actor: 'user:cy', roles: [] }, (tx) => tx`select * from compliance.processing_systems`)).rejects.toThrow(/permission denied/);
   });
 });
+
+describe('the dsr_propagation check', () => {
+  it('fails dsr_propagation on a request to another system unconfirmed past its deadline', async () => {
+    // the other tests' mailer receives no requests here
+    await asDpo((tx) => tx`select compliance.record_processing_system('mailer', 'Mailer GmbH', 'processor', 'DE', connector => 'none')`);
+    const [before] = (await db.admin`select * from compliance_private.check_dsr_propagation('{}')`) as any;
+    expect(before.status).toBe('not_applicable');
+    await profile('user:dp1');
+    await asDpo(async (tx) => {
+      await tx`select compliance.record_processing_system('crm', 'CRM', 'processor', 'FR', connector => 'manual', request_kinds => array['export'], confirm_within => interval '1 day')`;
+      await tx`select compliance.export_subject('user:dp1', 'access')`;
+    });
+    const [open] = (await db.admin`select * from compliance_private.check_dsr_propagation('{}')`) as any;
+    expect([open.status, open.measured.open_tasks]).toEqual(['pass', 1]);
+    await db.admin`update compliance.propagation_tasks set due_at = now() - interval '1 minute' where system = 'crm'`;
+    const [late] = (await db.admin`select * from compliance_private.check_dsr_propagation('{}')`) as any;
+    expect(late.status).toBe('fail');
+    expect(late.detail).toMatch(/task \d+ \(export to crm, due /);
+  });
+});

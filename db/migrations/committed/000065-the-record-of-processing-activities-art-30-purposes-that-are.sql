@@ -1,5 +1,5 @@
 --! Previous: sha1:675451dfb98aad8cc0c6c17a6de15242ae277116
---! Hash: sha1:faee06bb57d6b179a0ff7b5e16fb581441572f01
+--! Hash: sha1:cc04137491bf218bd3f26b0332d869faf6b6248c
 --! Message: The record of processing activities (Art. 30), purposes that are enforced, and requests that reach every other system
 
 -- The record of processing activities (GDPR Art. 30): the activities, their purposes and legal
@@ -77,8 +77,8 @@ create table if not exists compliance.processing_activity_purposes (
   consent_purpose text,
   direct_marketing boolean not null default false,
   constraint processing_activity_purposes_pkey primary key (activity, purpose),
-  constraint processing_activity_purposes_activity_fkey foreign key (activity) references compliance.processing_activities (activity) on delete cascade,
-  constraint processing_activity_purposes_consent_purpose_fkey foreign key (consent_purpose) references compliance.consent_purposes (purpose) on delete restrict,
+  constraint processing_activity_purposes_of_activity foreign key (activity) references compliance.processing_activities (activity) on delete cascade,
+  constraint processing_activity_purposes_consent_purpose_known foreign key (consent_purpose) references compliance.consent_purposes (purpose) on delete restrict,
   constraint processing_activity_purposes_purpose_length check (length(purpose) between 1 and 200),
   constraint processing_activity_purposes_legal_basis_known check (legal_basis in ('consent', 'contract', 'legal_obligation', 'vital_interests', 'public_task', 'legitimate_interest')),
   constraint processing_activity_purposes_consent_purpose_for_consent check (consent_purpose is null or legal_basis = 'consent')
@@ -96,7 +96,7 @@ create table if not exists compliance.processing_activity_tables (
   activity text not null,
   relation regclass not null,
   constraint processing_activity_tables_pkey primary key (activity, relation),
-  constraint processing_activity_tables_activity_fkey foreign key (activity) references compliance.processing_activities (activity) on delete cascade
+  constraint processing_activity_tables_of_activity foreign key (activity) references compliance.processing_activities (activity) on delete cascade
 );
 create index if not exists processing_activity_tables_relation_idx on compliance.processing_activity_tables (relation);
 comment on table compliance.processing_activity_tables is
@@ -109,8 +109,8 @@ create table if not exists compliance.processing_activity_recipients (
   system text not null,
   transfer_safeguard text,
   constraint processing_activity_recipients_pkey primary key (activity, system),
-  constraint processing_activity_recipients_activity_fkey foreign key (activity) references compliance.processing_activities (activity) on delete cascade,
-  constraint processing_activity_recipients_system_fkey foreign key (system) references compliance.processing_systems (system) on delete restrict,
+  constraint processing_activity_recipients_of_activity foreign key (activity) references compliance.processing_activities (activity) on delete cascade,
+  constraint processing_activity_recipients_system_known foreign key (system) references compliance.processing_systems (system) on delete restrict,
   constraint processing_activity_recipients_safeguard_known check (transfer_safeguard in ('adequacy_decision', 'standard_contractual_clauses', 'binding_corporate_rules', 'derogation'))
 );
 create index if not exists processing_activity_recipients_system_idx on compliance.processing_activity_recipients (system);
@@ -430,8 +430,13 @@ begin
   loop
     relation := v_table.relation;
     source := v_table.source;
-    -- a table holds personal data once it holds a row: an empty table is not processing yet
-    execute format('select exists (select from %s)', v_table.relation) into holds_rows;
+    -- a table holds personal data once it holds a row: an empty table is not processing yet. One
+    -- pgcomply may not read is taken to hold some: the record must name it
+    if pg_catalog.has_table_privilege(v_table.relation, 'SELECT') then
+      execute format('select exists (select from %s)', v_table.relation) into holds_rows;
+    else
+      holds_rows := true;
+    end if;
     return next;
   end loop;
 end;
@@ -585,22 +590,6 @@ $function$;
 comment on function compliance_private.check_processing_record(context jsonb) is
   'Compliance check: the record of processing activities (GDPR Art. 30) is complete: every table holding personal data (pgcomply''s and your registered ones, with a row) is in an activity, every activity has a legal basis for each purpose, every consent-based purpose names its consent purpose, and every recipient in a third country has a safeguard (compliance_private.processing_record_gaps). Not applicable while no table holds a row.';
 
--- pgcomply's own records, kept because the law requires them: the DPO edits this activity like
--- any other, and adds the product's own
-insert into compliance.processing_activities (activity, name, role, description, subject_categories, retention, security_measures)
-values ('pgcomply_records', 'Records the law requires us to keep', 'controller',
-  'The audit trail of who did what with personal data, the register of data subject requests, legal holds, proof of consent, access grants to health records, breach notifications and the alerts about them.',
-  array['customers', 'patients', 'workforce'], 'Audit trail, consent proof and requests: 7 years (compliance.retention_policies); holds until released.',
-  'pgcomply: row-level security, a hash-chained audit log, encrypted health records (db/README.md)')
-on conflict on constraint processing_activities_pkey do nothing;
-insert into compliance.processing_activity_purposes (activity, purpose, legal_basis)
-values ('pgcomply_records', 'Accountability and proof of compliance (GDPR Art. 5(2), 7(1), 30, 33; HIPAA §164.312(b))', 'legal_obligation')
-on conflict on constraint processing_activity_purposes_pkey do nothing;
-insert into compliance.processing_activity_tables (activity, relation)
-select 'pgcomply_records', r from unnest(array['compliance.audit_logs', 'compliance.dsr_requests', 'compliance.legal_holds', 'compliance.consent_records',
-  'compliance.access_grants', 'compliance.breach_subjects', 'compliance.alert_outbox']::regclass[]) r
-on conflict on constraint processing_activity_tables_pkey do nothing;
-
 revoke all on function compliance.record_processing_system(text, text, text, text, text, text, text, text[], interval) from public;
 revoke all on function compliance.remove_processing_system(text) from public;
 revoke all on function compliance.record_processing_activity(text, text, jsonb, text[], jsonb, text, text, text[], text, text) from public;
@@ -638,8 +627,8 @@ create table if not exists compliance.processing_limits (
   lifted_at timestamptz,
   lift_reason text,
   constraint processing_limits_pkey primary key (id),
-  constraint processing_limits_user_id_fkey foreign key (user_id) references compliance.user_profiles (user_id) on delete cascade,
-  constraint processing_limits_request_id_fkey foreign key (request_id) references compliance.dsr_requests (id) on delete set null,
+  constraint processing_limits_subject_profile foreign key (user_id) references compliance.user_profiles (user_id) on delete cascade,
+  constraint processing_limits_from_request foreign key (request_id) references compliance.dsr_requests (id) on delete set null,
   constraint processing_limits_kind_known check (kind in ('objection', 'restriction')),
   constraint processing_limits_restriction_whole check (kind = 'objection' or activity is null),
   constraint processing_limits_lift_reason_length check (length(lift_reason) <= 1000),
@@ -658,6 +647,7 @@ comment on column compliance.processing_limits.request_id is 'The data subject r
 comment on column compliance.processing_limits.started_at is 'When it took effect.';
 comment on column compliance.processing_limits.lifted_at is 'When it was lifted (the subject withdrew an objection, or the DPO lifted it); NULL while in force.';
 comment on column compliance.processing_limits.lift_reason is 'Personal: why it was lifted.';
+comment on sequence compliance.processing_limits_id_seq is 'Identifiers of processing_limits rows.';
 alter table compliance.processing_limits enable row level security;
 alter table compliance.processing_limits force row level security;
 -- included from fixtures/processing/processing_limits.owner_routines.sql
@@ -1044,8 +1034,8 @@ create table if not exists compliance.propagation_tasks (
   confirmed_by text,
   confirmation_note text,
   constraint propagation_tasks_pkey primary key (id),
-  constraint propagation_tasks_request_id_fkey foreign key (request_id) references compliance.dsr_requests (id) on delete set null,
-  constraint propagation_tasks_system_fkey foreign key (system) references compliance.processing_systems (system) on delete restrict,
+  constraint propagation_tasks_of_request foreign key (request_id) references compliance.dsr_requests (id) on delete set null,
+  constraint propagation_tasks_to_system foreign key (system) references compliance.processing_systems (system) on delete restrict,
   constraint propagation_tasks_kind_known check (kind in ('erasure', 'export', 'rectification', 'restriction')),
   constraint propagation_tasks_state_known check (state in ('pending', 'awaiting_confirmation', 'confirmed', 'failed', 'cancelled')),
   constraint propagation_tasks_confirmed_when check ((state = 'confirmed') = (confirmed_at is not null)),
@@ -1079,6 +1069,7 @@ comment on column compliance.propagation_tasks.confirmed_at is 'When it was conf
 comment on column compliance.propagation_tasks.confirmed_via is 'connector (the system''s answer), callback (its signed callback), manual (the DPO).';
 comment on column compliance.propagation_tasks.confirmed_by is 'Personal: for a manual confirmation, the DPO.';
 comment on column compliance.propagation_tasks.confirmation_note is 'How it was confirmed: the callback''s outcome or the DPO''s note.';
+comment on sequence compliance.propagation_tasks_id_seq is 'Identifiers of propagation_tasks rows.';
 alter table compliance.propagation_tasks enable row level security;
 alter table compliance.propagation_tasks force row level security;
 -- included from fixtures/processing/propagation_tasks.owner_routines.sql
@@ -1880,5 +1871,22 @@ revoke all on function compliance_private.complete_restriction(compliance.dsr_re
 -- the receiver sets its request context like every request role
 grant usage on schema compliance to compliance_receiver;
 grant execute on function compliance.set_request_context(text, text[], inet, text) to compliance_receiver;
+
+-- pgcomply's own records, kept because the law requires them: the DPO edits this activity like
+-- any other, and adds the product's own
+insert into compliance.processing_activities (activity, name, role, description, subject_categories, retention, security_measures)
+values ('pgcomply_records', 'Records the law requires us to keep', 'controller',
+  'The audit trail of who did what with personal data, the register of data subject requests, legal holds, proof of consent, access grants to health records, breach notifications and the alerts about them, objections and restrictions, and the requests sent to other systems.',
+  array['customers', 'patients', 'workforce'], 'Audit trail, consent proof and requests: 7 years (compliance.retention_policies); holds until released.',
+  'pgcomply: row-level security, a hash-chained audit log, encrypted health records (db/README.md)')
+on conflict on constraint processing_activities_pkey do nothing;
+insert into compliance.processing_activity_purposes (activity, purpose, legal_basis)
+values ('pgcomply_records', 'Accountability and proof of compliance (GDPR Art. 5(2), 7(1), 30, 33; HIPAA §164.312(b))', 'legal_obligation')
+on conflict on constraint processing_activity_purposes_pkey do nothing;
+insert into compliance.processing_activity_tables (activity, relation)
+select 'pgcomply_records', r from unnest(array['compliance.audit_logs', 'compliance.dsr_requests', 'compliance.legal_holds', 'compliance.consent_records',
+  'compliance.access_grants', 'compliance.breach_subjects', 'compliance.alert_outbox', 'compliance.processing_limits',
+  'compliance.propagation_tasks']::regclass[]) r
+on conflict on constraint processing_activity_tables_pkey do nothing;
 
 select compliance_private.record_expected_grants();

@@ -1,10 +1,11 @@
-/** The DPO console: what each role sees (dpo: requests, subjects, breaches, compliance; approver: access; auditor: compliance). */
+/** The DPO console: what each role sees (dpo: requests, subjects, breaches, the record of processing, compliance; approver: access; auditor: compliance). */
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useSession } from '../session.js';
 import { Access } from './access.js';
 import { Breaches } from './breaches.js';
 import { Compliance } from './compliance.js';
+import { Processing } from './processing.js';
 import { Requests } from './requests.js';
 import { Subjects } from './subjects.js';
 
@@ -15,7 +16,7 @@ export function DpoConsole() {
   const isDpo = roles.has('dpo');
   const isAuditor = roles.has('auditor');
   const tabs = [
-    ...(isDpo ? ['requests', 'subjects', 'breaches'] : []),
+    ...(isDpo ? ['requests', 'subjects', 'breaches', 'processing'] : []),
     ...(roles.has('approver') ? ['access'] : []),
     ...(isDpo || isAuditor ? ['compliance'] : []),
   ].map((key) => [key, t(`console.tab.${key}`)] as const);
@@ -36,6 +37,7 @@ export function DpoConsole() {
       {tab === 'requests' ? <Requests /> : null}
       {tab === 'subjects' ? <Subjects /> : null}
       {tab === 'breaches' ? <Breaches /> : null}
+      {tab === 'processing' ? <Processing /> : null}
       {tab === 'access' ? <Access /> : null}
       {tab === 'compliance' ? <Compliance isDpo={isDpo} isAuditor={isAuditor} /> : null}
     </main>

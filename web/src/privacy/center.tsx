@@ -10,6 +10,7 @@ import { useSession } from '../session.js';
 import { Loading } from '../ui.js';
 import { AccessLog, Conversations, HealthRecords } from './activity.js';
 import { Consents } from './consents.js';
+import { HowWeUseYourData } from './processing.js';
 import { Profile } from './profile.js';
 import { DeleteAccount, Download, ErasureReceipt, type Erased } from './rights.js';
 
@@ -39,6 +40,7 @@ export function PrivacyCenter() {
       <p>{t('privacy.intro', { subject: identity?.subject })}</p>
       <Profile profile={profile} />
       <Consents />
+      <HowWeUseYourData />
       <Conversations />
       <HealthRecords />
       <Download />

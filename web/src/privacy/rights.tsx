@@ -39,7 +39,7 @@ export type Erased = Awaited<ReturnType<typeof api.me.erase.mutate>>['receipt'];
 const count = (value: unknown) => (Array.isArray(value) ? value.length : value ? 1 : 0);
 /** the tables whose rows an erasure deletes, in the order a person thinks of them */
 const ERASED = ['user_profiles', 'user_preferences', 'consent_records', 'conversations', 'messages', 'health_records', 'sessions', 'access_grants',
-  'breach_subjects', 'legal_holds', 'subject_keys'] as const;
+  'breach_subjects', 'legal_holds', 'processing_limits', 'subject_keys'] as const;
 /** what another duty keeps, without the person */
 const KEPT = ['consent_proofs_kept', 'emergency_reviews_kept', 'dsr_requests_anonymised'] as const;
 
@@ -97,6 +97,13 @@ export function ErasureReceipt({ erased, onFinish }: { erased: Erased; onFinish:
         {kept.map((what) => <li key={what}>{t(`receipt.keep.${what}`, { count: deleted[what] })}</li>)}
         {registered.filter((r) => (r.anonymized ?? 0) > 0).map((r) => <li key={r.table}>{t('receipt.registered.anonymized', { count: r.anonymized, table: r.table })}</li>)}
       </ul>
+      <h2>{t('receipt.othersTitle')}</h2>
+      {erased.other_systems.length === 0 ? <p>{t('receipt.noOthers')}</p> : (
+        <>
+          <p>{t('receipt.others')}</p>
+          <ul aria-label={t('receipt.othersTitle')}>{erased.other_systems.map((s) => <li key={s.task_id}>{s.name}</li>)}</ul>
+        </>
+      )}
       <p>{t('receipt.save', { date: day(erased.erased_at) })}</p>
       <div role="group">
         <button type="button" className="secondary" onClick={() => download(`erasure_receipt_${erased.dsr_request_id}.json`, json(erased), 'application/json')}>
