@@ -10282,8 +10282,11 @@ begin
   end if;
   perform compliance_private.require_subject(user_id);
   v_request_id := compliance_private.record_completed_dsr(user_id, kind, compliance_private.handler_for(user_id));
-  -- the systems that hold the subject's data are asked for their part (Art. 15, 20)
-  perform compliance_private.propagate_request(v_request_id, user_id, 'export');
+  -- the systems that hold the subject's data are asked for their part (Art. 15, 20) for a download
+  -- or a DPO's export; a subject viewing its data in the privacy center reads this database only
+  if kind = 'portability' or compliance_private.handler_for(user_id) <> 'self-service' then
+    perform compliance_private.propagate_request(v_request_id, user_id, 'export');
+  end if;
   perform compliance_private.append_audit('subject.exported', 'gdpr', 'dsr_request', v_request_id::text,
     jsonb_build_object('kind', kind), user_id);
   return compliance_private.subject_document(user_id);
@@ -10296,7 +10299,7 @@ ALTER FUNCTION compliance_private.export_subject_core(user_id text, kind text) O
 -- Name: FUNCTION export_subject_core(user_id text, kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document; every other system that receives exports is asked for its part (the request completes when each confirmed). Its statements run on generic plans (plan_cache_mode), without JIT compilation (a generic plan''s row estimates over a million subjects passed jit_above_cost, and compiling took longer than the export): a custom plan over every audit partition costs more to make than to run, and a connection''s first five exports paid it each time.';
+COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document; every other system that receives exports is asked for its part (the request completes when each confirmed), unless the subject only views its data (self-service access). Its statements run on generic plans (plan_cache_mode), without JIT compilation (a generic plan''s row estimates over a million subjects passed jit_above_cost, and compiling took longer than the export): a custom plan over every audit partition costs more to make than to run, and a connection''s first five exports paid it each time.';
 
 --
 -- Name: grant_duration(integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
