@@ -3744,7 +3744,7 @@ begin
   if compliance_private.acting_for_one_subject() and user_id is distinct from compliance.current_subject() then
     perform compliance_private.raise_error('OTHSJ', 'the app role may ask only about the subject it acts for');
   end if;
-  return exists (select from compliance_private.permitted_subjects_of(activity, user_id));
+  return exists (select from compliance_private.permitted_subjects_of(activity) s where s = processing_permitted.user_id);
 end;
 $$;
 
@@ -6655,7 +6655,7 @@ begin
     select a.activity, a.name, a.description,
            coalesce((select jsonb_agg(jsonb_build_object('purpose', p.purpose, 'legal_basis', p.legal_basis, 'direct_marketing', p.direct_marketing) order by p.purpose)
                        from compliance.processing_activity_purposes p where p.activity = a.activity), '[]'),
-           exists (select from compliance_private.permitted_subjects_of(a.activity, subject_processing.user_id)),
+           exists (select from compliance_private.permitted_subjects_of(a.activity) s where s = subject_processing.user_id),
            case when l.id is not null then 'in_effect'
                 when exists (select from compliance.dsr_requests r where r.user_id = subject_processing.user_id and r.kind = 'objection'
                                and r.processing_activity = a.activity and r.completed_at is null) then 'pending'
@@ -10823,45 +10823,91 @@ ALTER FUNCTION compliance_private.parse_keyring(keyring text) OWNER TO complianc
 COMMENT ON FUNCTION compliance_private.parse_keyring(keyring text) IS 'The peppers of a keyring (hex, separated by commas, oldest first). Errors: PEPPR when malformed.';
 
 --
--- Name: permitted_subjects_of(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+-- Name: processing_activity_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.permitted_subjects_of(activity text, only_subject text DEFAULT NULL::text) RETURNS SETOF text
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-  select s.user_id
-    from compliance.user_profiles s
-   where (only_subject is null or s.user_id = only_subject)
-     -- no purpose, no legal basis: nothing is permitted
-     and exists (select from compliance.processing_activity_purposes p where p.activity = permitted_subjects_of.activity)
-     -- a restriction stops every basis (Art. 18)
-     and not exists (select from compliance.processing_limits l
-                      where l.user_id = s.user_id and l.kind = 'restriction' and l.lifted_at is null)
-     and not exists (
-       select from compliance.processing_activity_purposes p
-        where p.activity = permitted_subjects_of.activity
-          and (p.legal_basis is null
-               -- consent: the subject's consent in force for the consent purpose (Art. 6(1)(a), 7(3))
-               or (p.legal_basis = 'consent'
-                   and not coalesce((select c.granted from compliance.consent_records c
-                                      where c.user_id = s.user_id and c.purpose = p.consent_purpose
-                                      order by c.recorded_at desc, c.id desc limit 1), false))
-               -- an objection stops legitimate interest and public task (Art. 21(1)), and direct
-               -- marketing whatever its basis (Art. 21(3))
-               or ((p.legal_basis in ('legitimate_interest', 'public_task') or p.direct_marketing)
-                   and exists (select from compliance.processing_limits l
-                                where l.user_id = s.user_id and l.kind = 'objection' and l.lifted_at is null
-                                  and (l.activity = p.activity or l.activity is null)))));
-$$;
+CREATE TABLE compliance.processing_activity_purposes (
+    activity text NOT NULL,
+    purpose text NOT NULL,
+    legal_basis text,
+    consent_purpose text,
+    direct_marketing boolean DEFAULT false NOT NULL,
+    CONSTRAINT processing_activity_purposes_consent_purpose_for_consent CHECK (((consent_purpose IS NULL) OR (legal_basis = 'consent'::text))),
+    CONSTRAINT processing_activity_purposes_legal_basis_known CHECK ((legal_basis = ANY (ARRAY['consent'::text, 'contract'::text, 'legal_obligation'::text, 'vital_interests'::text, 'public_task'::text, 'legitimate_interest'::text]))),
+    CONSTRAINT processing_activity_purposes_purpose_length CHECK (((length(purpose) >= 1) AND (length(purpose) <= 200)))
+);
 
-ALTER FUNCTION compliance_private.permitted_subjects_of(activity text, only_subject text) OWNER TO compliance_owner;
+ALTER TABLE ONLY compliance.processing_activity_purposes FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.processing_activity_purposes OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION permitted_subjects_of(activity text, only_subject text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: TABLE processing_activity_purposes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.permitted_subjects_of(activity text, only_subject text) IS 'The one definition of who an activity may process (only_subject: just that one): the activity has purposes, each with a legal basis; consent: the subject''s current consent for its consent purpose; legitimate interest, public task and direct marketing: no objection in force (to this activity or to all); and no restriction in force. compliance.processing_permitted and permitted_subjects both read it.';
+COMMENT ON TABLE compliance.processing_activity_purposes IS 'Each purpose of an activity with its legal basis (GDPR Art. 6(1)). Consent: the subject''s current consent for consent_purpose permits it; legitimate interest and public task: an objection stops it (Art. 21(1)); direct marketing: an objection always stops it (Art. 21(3)). A restriction stops every basis (Art. 18).';
+
+--
+-- Name: COLUMN processing_activity_purposes.activity; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_purposes.activity IS 'The activity.';
+
+--
+-- Name: COLUMN processing_activity_purposes.purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_purposes.purpose IS 'The purpose, in words.';
+
+--
+-- Name: COLUMN processing_activity_purposes.legal_basis; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_purposes.legal_basis IS 'consent, contract, legal_obligation, vital_interests, public_task or legitimate_interest. Missing: the processing_record check fails and processing is not permitted.';
+
+--
+-- Name: COLUMN processing_activity_purposes.consent_purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_purposes.consent_purpose IS 'For consent: the consent purpose (compliance.consent_purposes) whose current grant permits it.';
+
+--
+-- Name: COLUMN processing_activity_purposes.direct_marketing; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.processing_activity_purposes.direct_marketing IS 'Whether the purpose is direct marketing: an objection to it is absolute (Art. 21(3)).';
+
+--
+-- Name: permitted_subjects_of(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.permitted_subjects_of(activity text) RETURNS SETOF text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    BEGIN ATOMIC
+ SELECT s.user_id
+    FROM compliance.user_profiles s
+   WHERE ((EXISTS ( SELECT
+            FROM compliance.processing_activity_purposes p
+           WHERE (p.activity = permitted_subjects_of.activity))) AND (NOT (EXISTS ( SELECT
+            FROM compliance.processing_limits l
+           WHERE ((l.user_id = s.user_id) AND (l.kind = 'restriction'::text) AND (l.lifted_at IS NULL))))) AND (NOT (EXISTS ( SELECT
+            FROM compliance.processing_activity_purposes p
+           WHERE ((p.activity = permitted_subjects_of.activity) AND ((p.legal_basis IS NULL) OR ((p.legal_basis = 'consent'::text) AND (NOT COALESCE(( SELECT c.granted
+                    FROM compliance.consent_records c
+                   WHERE ((c.user_id = s.user_id) AND (c.purpose = p.consent_purpose))
+                   ORDER BY c.recorded_at DESC, c.id DESC
+                  LIMIT 1), false))) OR (((p.legal_basis = ANY (ARRAY['legitimate_interest'::text, 'public_task'::text])) OR p.direct_marketing) AND (EXISTS ( SELECT
+                    FROM compliance.processing_limits l
+                   WHERE ((l.user_id = s.user_id) AND (l.kind = 'objection'::text) AND (l.lifted_at IS NULL) AND ((l.activity = p.activity) OR (l.activity IS NULL))))))))))));
+END;
+
+ALTER FUNCTION compliance_private.permitted_subjects_of(activity text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION permitted_subjects_of(activity text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.permitted_subjects_of(activity text) IS 'The one definition of who an activity may process: the activity has purposes, each with a legal basis; consent: the subject''s current consent for its consent purpose; legitimate interest, public task and direct marketing: no objection in force (to this activity or to all); and no restriction in force. compliance.processing_permitted (filtered to one subject), permitted_subjects and subject_processing all read it.';
 
 --
 -- Name: personal_data_tables(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -14423,61 +14469,6 @@ COMMENT ON COLUMN compliance.phi_unusual_access.audit_row_id IS 'The audit row o
 --
 
 COMMENT ON COLUMN compliance.phi_unusual_access.occurred_at IS 'When that access happened; NULL for the counts.';
-
---
--- Name: processing_activity_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
---
-
-CREATE TABLE compliance.processing_activity_purposes (
-    activity text NOT NULL,
-    purpose text NOT NULL,
-    legal_basis text,
-    consent_purpose text,
-    direct_marketing boolean DEFAULT false NOT NULL,
-    CONSTRAINT processing_activity_purposes_consent_purpose_for_consent CHECK (((consent_purpose IS NULL) OR (legal_basis = 'consent'::text))),
-    CONSTRAINT processing_activity_purposes_legal_basis_known CHECK ((legal_basis = ANY (ARRAY['consent'::text, 'contract'::text, 'legal_obligation'::text, 'vital_interests'::text, 'public_task'::text, 'legitimate_interest'::text]))),
-    CONSTRAINT processing_activity_purposes_purpose_length CHECK (((length(purpose) >= 1) AND (length(purpose) <= 200)))
-);
-
-ALTER TABLE ONLY compliance.processing_activity_purposes FORCE ROW LEVEL SECURITY;
-
-ALTER TABLE compliance.processing_activity_purposes OWNER TO compliance_owner;
-
---
--- Name: TABLE processing_activity_purposes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON TABLE compliance.processing_activity_purposes IS 'Each purpose of an activity with its legal basis (GDPR Art. 6(1)). Consent: the subject''s current consent for consent_purpose permits it; legitimate interest and public task: an objection stops it (Art. 21(1)); direct marketing: an objection always stops it (Art. 21(3)). A restriction stops every basis (Art. 18).';
-
---
--- Name: COLUMN processing_activity_purposes.activity; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.processing_activity_purposes.activity IS 'The activity.';
-
---
--- Name: COLUMN processing_activity_purposes.purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.processing_activity_purposes.purpose IS 'The purpose, in words.';
-
---
--- Name: COLUMN processing_activity_purposes.legal_basis; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.processing_activity_purposes.legal_basis IS 'consent, contract, legal_obligation, vital_interests, public_task or legitimate_interest. Missing: the processing_record check fails and processing is not permitted.';
-
---
--- Name: COLUMN processing_activity_purposes.consent_purpose; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.processing_activity_purposes.consent_purpose IS 'For consent: the consent purpose (compliance.consent_purposes) whose current grant permits it.';
-
---
--- Name: COLUMN processing_activity_purposes.direct_marketing; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.processing_activity_purposes.direct_marketing IS 'Whether the purpose is direct marketing: an objection to it is absolute (Art. 21(3)).';
 
 --
 -- Name: processing_activity_recipients; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -20143,10 +20134,17 @@ REVOKE ALL ON FUNCTION compliance_private.older_transaction_running(horizon xid8
 REVOKE ALL ON FUNCTION compliance_private.parse_keyring(keyring text) FROM PUBLIC;
 
 --
--- Name: FUNCTION permitted_subjects_of(activity text, only_subject text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: TABLE processing_activity_purposes; Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.permitted_subjects_of(activity text, only_subject text) FROM PUBLIC;
+GRANT SELECT ON TABLE compliance.processing_activity_purposes TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.processing_activity_purposes TO compliance_auditor;
+
+--
+-- Name: FUNCTION permitted_subjects_of(activity text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.permitted_subjects_of(activity text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION personal_data_tables(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -20677,13 +20675,6 @@ GRANT UPDATE(time_zone) ON TABLE compliance.phi_access_review_settings TO compli
 
 GRANT SELECT ON TABLE compliance.phi_unusual_access TO compliance_dpo;
 GRANT SELECT ON TABLE compliance.phi_unusual_access TO compliance_worker;
-
---
--- Name: TABLE processing_activity_purposes; Type: ACL; Schema: compliance; Owner: compliance_owner
---
-
-GRANT SELECT ON TABLE compliance.processing_activity_purposes TO compliance_dpo;
-GRANT SELECT ON TABLE compliance.processing_activity_purposes TO compliance_auditor;
 
 --
 -- Name: TABLE processing_activity_recipients; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -1,5 +1,5 @@
 --! Previous: sha1:675451dfb98aad8cc0c6c17a6de15242ae277116
---! Hash: sha1:cced2120586ada9afc5899dcbfb2dc53ad0160c6
+--! Hash: sha1:e1104957fbe05010db092179ccfabdfdb2d80bcf
 --! Message: The record of processing activities (Art. 30), purposes that are enforced, and requests that reach every other system
 
 -- The record of processing activities (GDPR Art. 30): the activities, their purposes and legal
@@ -699,42 +699,42 @@ comment on function compliance_private.require_activity(activity text) is
   'Raises PRACT unless the processing activity exists.';
 
 -- included from fixtures/processing/permitted_subjects_of.sql
--- compliance_private.permitted_subjects_of(activity text, only_subject text): its current definition. Change it here and include this file
+-- compliance_private.permitted_subjects_of(activity text): its current definition. Change it here and include this file
 -- in the migration that changes it (db/CONVENTIONS.md).
 
-CREATE OR REPLACE FUNCTION compliance_private.permitted_subjects_of(activity text, only_subject text DEFAULT NULL::text)
+CREATE OR REPLACE FUNCTION compliance_private.permitted_subjects_of(activity text)
  RETURNS SETOF text
  LANGUAGE sql
- STABLE
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select s.user_id
-    from compliance.user_profiles s
-   where (only_subject is null or s.user_id = only_subject)
-     -- no purpose, no legal basis: nothing is permitted
-     and exists (select from compliance.processing_activity_purposes p where p.activity = permitted_subjects_of.activity)
+ STABLE PARALLEL SAFE
+-- a SQL-standard body: its names are bound now, and the planner inlines it into the caller's
+-- query, so one subject's answer (where user_id = …) is a few index probes and a list one scan
+BEGIN ATOMIC
+  SELECT s.user_id
+    FROM compliance.user_profiles s
+   -- no purpose, no legal basis: nothing is permitted
+   WHERE EXISTS (SELECT FROM compliance.processing_activity_purposes p WHERE p.activity = permitted_subjects_of.activity)
      -- a restriction stops every basis (Art. 18)
-     and not exists (select from compliance.processing_limits l
-                      where l.user_id = s.user_id and l.kind = 'restriction' and l.lifted_at is null)
-     and not exists (
-       select from compliance.processing_activity_purposes p
-        where p.activity = permitted_subjects_of.activity
-          and (p.legal_basis is null
+     AND NOT EXISTS (SELECT FROM compliance.processing_limits l
+                      WHERE l.user_id = s.user_id AND l.kind = 'restriction' AND l.lifted_at IS NULL)
+     AND NOT EXISTS (
+       SELECT FROM compliance.processing_activity_purposes p
+        WHERE p.activity = permitted_subjects_of.activity
+          AND (p.legal_basis IS NULL
                -- consent: the subject's consent in force for the consent purpose (Art. 6(1)(a), 7(3))
-               or (p.legal_basis = 'consent'
-                   and not coalesce((select c.granted from compliance.consent_records c
-                                      where c.user_id = s.user_id and c.purpose = p.consent_purpose
-                                      order by c.recorded_at desc, c.id desc limit 1), false))
+               OR (p.legal_basis = 'consent'
+                   AND NOT COALESCE((SELECT c.granted FROM compliance.consent_records c
+                                      WHERE c.user_id = s.user_id AND c.purpose = p.consent_purpose
+                                      ORDER BY c.recorded_at DESC, c.id DESC LIMIT 1), false))
                -- an objection stops legitimate interest and public task (Art. 21(1)), and direct
                -- marketing whatever its basis (Art. 21(3))
-               or ((p.legal_basis in ('legitimate_interest', 'public_task') or p.direct_marketing)
-                   and exists (select from compliance.processing_limits l
-                                where l.user_id = s.user_id and l.kind = 'objection' and l.lifted_at is null
-                                  and (l.activity = p.activity or l.activity is null)))));
-$function$;
+               OR ((p.legal_basis IN ('legitimate_interest', 'public_task') OR p.direct_marketing)
+                   AND EXISTS (SELECT FROM compliance.processing_limits l
+                                WHERE l.user_id = s.user_id AND l.kind = 'objection' AND l.lifted_at IS NULL
+                                  AND (l.activity = p.activity OR l.activity IS NULL)))));
+END;
 
-comment on function compliance_private.permitted_subjects_of(activity text, only_subject text) is
-  'The one definition of who an activity may process (only_subject: just that one): the activity has purposes, each with a legal basis; consent: the subject''s current consent for its consent purpose; legitimate interest, public task and direct marketing: no objection in force (to this activity or to all); and no restriction in force. compliance.processing_permitted and permitted_subjects both read it.';
+comment on function compliance_private.permitted_subjects_of(activity text) is
+  'The one definition of who an activity may process: the activity has purposes, each with a legal basis; consent: the subject''s current consent for its consent purpose; legitimate interest, public task and direct marketing: no objection in force (to this activity or to all); and no restriction in force. compliance.processing_permitted (filtered to one subject), permitted_subjects and subject_processing all read it.';
 
 -- included from fixtures/processing/processing_permitted.sql
 -- compliance.processing_permitted(user_id text, activity text): its current definition. Change it here and include this file
@@ -751,7 +751,7 @@ begin
   if compliance_private.acting_for_one_subject() and user_id is distinct from compliance.current_subject() then
     perform compliance_private.raise_error('OTHSJ', 'the app role may ask only about the subject it acts for');
   end if;
-  return exists (select from compliance_private.permitted_subjects_of(activity, user_id));
+  return exists (select from compliance_private.permitted_subjects_of(activity) s where s = processing_permitted.user_id);
 end;
 $function$;
 
@@ -972,7 +972,7 @@ begin
     select a.activity, a.name, a.description,
            coalesce((select jsonb_agg(jsonb_build_object('purpose', p.purpose, 'legal_basis', p.legal_basis, 'direct_marketing', p.direct_marketing) order by p.purpose)
                        from compliance.processing_activity_purposes p where p.activity = a.activity), '[]'),
-           exists (select from compliance_private.permitted_subjects_of(a.activity, subject_processing.user_id)),
+           exists (select from compliance_private.permitted_subjects_of(a.activity) s where s = subject_processing.user_id),
            case when l.id is not null then 'in_effect'
                 when exists (select from compliance.dsr_requests r where r.user_id = subject_processing.user_id and r.kind = 'objection'
                                and r.processing_activity = a.activity and r.completed_at is null) then 'pending'
@@ -1005,7 +1005,7 @@ grant execute on function compliance.restrict_processing(text, text) to complian
 grant execute on function compliance.lift_processing_limit(bigint, text) to compliance_app, compliance_dpo;
 grant execute on function compliance.subject_processing(text) to compliance_app, compliance_dpo;
 revoke all on function compliance_private.require_activity(text) from public;
-revoke all on function compliance_private.permitted_subjects_of(text, text) from public;
+revoke all on function compliance_private.permitted_subjects_of(text) from public;
 revoke all on function compliance_private.start_processing_limit(text, text, text, bigint) from public;
 revoke all on function compliance_private.subject_has_rows_in(text, regclass) from public;
 
