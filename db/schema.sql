@@ -757,9 +757,7 @@ CREATE FUNCTION compliance.claim_alerts(lease_seconds integer DEFAULT 60, max_ro
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
-  if lease_seconds is null or lease_seconds not between 1 and 3600 or max_rows is null or max_rows not between 1 and 1000 then
-    perform compliance_private.raise_error('BADRG', 'lease_seconds must be 1 to 3600 and max_rows 1 to 1000');
-  end if;
+  perform compliance_private.require_lease(lease_seconds, max_rows);
   -- a claim is a lease: the attempt is counted and the alert is not due again until the lease
   -- ends, so a worker that dies mid-delivery leaves it to the next one
   return query
@@ -791,9 +789,7 @@ CREATE FUNCTION compliance.claim_propagation_tasks(lease_seconds integer DEFAULT
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
-  if lease_seconds is null or lease_seconds not between 1 and 3600 or max_rows is null or max_rows not between 1 and 1000 then
-    perform compliance_private.raise_error('BADRG', 'lease_seconds must be 1 to 3600 and max_rows 1 to 1000');
-  end if;
+  perform compliance_private.require_lease(lease_seconds, max_rows);
   -- a claim is a lease, committed before anything is sent: a worker that dies mid-delivery
   -- leaves the task to the next one when the lease ends, so a task may be delivered twice
   -- (the body's task id tells a system) but is never lost
@@ -11437,6 +11433,29 @@ ALTER FUNCTION compliance_private.require_known_failed_check(failed_check text) 
 COMMENT ON FUNCTION compliance_private.require_known_failed_check(failed_check text) IS 'The checks the server runs on a health record it reads, as a phi.integrity_failure row names them: integrity_code, decryption, key_unwrap, version. BADRG for any other.';
 
 --
+-- Name: require_lease(integer, integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.require_lease(lease_seconds integer, max_rows integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if lease_seconds is null or lease_seconds not between 1 and 3600 or max_rows is null or max_rows not between 1 and 1000 then
+    perform compliance_private.raise_error('BADRG', 'lease_seconds must be 1 to 3600 and max_rows 1 to 1000');
+  end if;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.require_lease(lease_seconds integer, max_rows integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION require_lease(lease_seconds integer, max_rows integer); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.require_lease(lease_seconds integer, max_rows integer) IS 'Raises BADRG unless an outbox claim asks for a lease of 1 to 3600 seconds and 1 to 1000 rows (compliance.claim_alerts, claim_propagation_tasks).';
+
+--
 -- Name: require_subject(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -20245,6 +20264,12 @@ REVOKE ALL ON FUNCTION compliance_private.require_context_subject() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.require_known_failed_check(failed_check text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION require_lease(lease_seconds integer, max_rows integer); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.require_lease(lease_seconds integer, max_rows integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION require_subject(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner

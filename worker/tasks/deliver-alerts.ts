@@ -10,6 +10,7 @@
 import type { Task } from 'graphile-worker';
 import { workerLog } from '../log.js';
 import { signature } from '../../core/signing.js';
+import { backoffSeconds, scheduleNextRound } from '../outbox.js';
 
 export const DELIVER_ALERTS_JOB_KEY = 'deliver_alerts';
 export const MAX_ALERT_ATTEMPTS = 10;
@@ -34,8 +35,6 @@ interface Alert {
 
 /** the signature a receiver checks (core/signing.ts) */
 export const alertSignature = signature;
-
-const backoffSeconds = (attempts: number) => Math.min(2 ** attempts, 3600);
 
 async function post(options: AlertDelivery, body: string, id: string): Promise<string | null> {
   const timestamp = String(Math.floor(Date.now() / 1000));
@@ -82,11 +81,6 @@ export function deliverAlerts(options: AlertDelivery): Task {
         await helpers.query("select compliance.record_alert_delivery($1, 'retry', $2, $3)", [alert.id, error, backoffSeconds(alert.attempts)]);
       }
     }
-    await helpers.addJob('deliver_alerts', {}, {
-      runAt: new Date(Date.now() + (rows.length === 20 ? 0 : options.intervalSeconds * 1000)),
-      jobKey: DELIVER_ALERTS_JOB_KEY,
-      jobKeyMode: 'preserve_run_at',
-      maxAttempts: 3,
-    });
+    await scheduleNextRound(helpers, DELIVER_ALERTS_JOB_KEY, rows.length, 20, options.intervalSeconds);
   };
 }

@@ -10,6 +10,7 @@
 import type { Task } from 'graphile-worker';
 import type { PropagationSettings } from '../../core/config.js';
 import { workerLog } from '../log.js';
+import { backoffSeconds, scheduleNextRound } from '../outbox.js';
 import type { Connector, PropagationTask } from '../propagation/connector.js';
 import { scimConnector } from '../propagation/scim.js';
 import { webhookConnector } from '../propagation/webhook.js';
@@ -21,8 +22,6 @@ const BATCH = 20;
 export interface PropagationDelivery extends PropagationSettings {
   intervalSeconds: number;
 }
-
-const backoffSeconds = (attempts: number) => Math.min(2 ** attempts, 3600);
 
 export function deliverPropagation(options: PropagationDelivery): Task {
   const connectors: Record<PropagationTask['connector'], Connector> = {
@@ -48,11 +47,6 @@ export function deliverPropagation(options: PropagationDelivery): Task {
           [task.id, delivery.response ?? null, delivery.error, backoffSeconds(task.attempts)]);
       }
     }
-    await helpers.addJob('deliver_propagation', {}, {
-      runAt: new Date(Date.now() + (rows.length === BATCH ? 0 : options.intervalSeconds * 1000)),
-      jobKey: DELIVER_PROPAGATION_JOB_KEY,
-      jobKeyMode: 'preserve_run_at',
-      maxAttempts: 3,
-    });
+    await scheduleNextRound(helpers, DELIVER_PROPAGATION_JOB_KEY, rows.length, BATCH, options.intervalSeconds);
   };
 }

@@ -1,5 +1,5 @@
 --! Previous: sha1:675451dfb98aad8cc0c6c17a6de15242ae277116
---! Hash: sha1:e1104957fbe05010db092179ccfabdfdb2d80bcf
+--! Hash: sha1:6cb2de912d392310904e8c8439011c5c6410a17a
 --! Message: The record of processing activities (Art. 30), purposes that are enforced, and requests that reach every other system
 
 -- The record of processing activities (GDPR Art. 30): the activities, their purposes and legal
@@ -1193,6 +1193,55 @@ $function$;
 comment on function compliance_private.confirm_task(task compliance.propagation_tasks, via text, note text, response text) is
   'Marks a propagation task confirmed (by the connector''s answer, a verified callback, or the DPO by hand), drops an erased subject''s id from it, audits it (propagation.confirmed) and completes the request when it was the last.';
 
+-- included from fixtures/workforce/require_lease.sql
+-- compliance_private.require_lease(lease_seconds integer, max_rows integer): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.require_lease(lease_seconds integer, max_rows integer)
+ RETURNS void
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if lease_seconds is null or lease_seconds not between 1 and 3600 or max_rows is null or max_rows not between 1 and 1000 then
+    perform compliance_private.raise_error('BADRG', 'lease_seconds must be 1 to 3600 and max_rows 1 to 1000');
+  end if;
+end;
+$function$;
+
+comment on function compliance_private.require_lease(lease_seconds integer, max_rows integer) is
+  'Raises BADRG unless an outbox claim asks for a lease of 1 to 3600 seconds and 1 to 1000 rows (compliance.claim_alerts, claim_propagation_tasks).';
+
+-- included from fixtures/workforce/claim_alerts.sql
+-- compliance.claim_alerts(lease_seconds integer, max_rows integer): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.claim_alerts(lease_seconds integer DEFAULT 60, max_rows integer DEFAULT 20)
+ RETURNS TABLE(id bigint, topic text, payload jsonb, user_id text, actor_id text, created_at timestamp with time zone, attempts integer)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  perform compliance_private.require_lease(lease_seconds, max_rows);
+  -- a claim is a lease: the attempt is counted and the alert is not due again until the lease
+  -- ends, so a worker that dies mid-delivery leaves it to the next one
+  return query
+    update compliance.alert_outbox a
+       set attempts = a.attempts + 1, last_attempt_at = now(), next_attempt_at = now() + make_interval(secs => lease_seconds)
+     where a.id in (select d.id from compliance.alert_outbox d
+                     where d.state = 'pending' and d.next_attempt_at <= now()
+                     order by d.next_attempt_at, d.id
+                     limit max_rows
+                       for update skip locked)
+    returning a.id, a.topic, a.payload, a.user_id, a.actor_id, a.created_at, a.attempts;
+end;
+$function$;
+
+comment on function compliance.claim_alerts(lease_seconds integer, max_rows integer) is
+  'The worker takes up to max_rows due alerts for delivery, leasing each for lease_seconds (an alert whose worker dies is due again when the lease ends) and counting the attempt. Commit the claim before delivering. Worker role only. Errors: BADRG.';
+
 -- included from fixtures/processing/claim_propagation_tasks.sql
 -- compliance.claim_propagation_tasks(lease_seconds integer, max_rows integer): its current definition. Change it here and include this file
 -- in the migration that changes it (db/CONVENTIONS.md).
@@ -1204,9 +1253,7 @@ CREATE OR REPLACE FUNCTION compliance.claim_propagation_tasks(lease_seconds inte
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
-  if lease_seconds is null or lease_seconds not between 1 and 3600 or max_rows is null or max_rows not between 1 and 1000 then
-    perform compliance_private.raise_error('BADRG', 'lease_seconds must be 1 to 3600 and max_rows 1 to 1000');
-  end if;
+  perform compliance_private.require_lease(lease_seconds, max_rows);
   -- a claim is a lease, committed before anything is sent: a worker that dies mid-delivery
   -- leaves the task to the next one when the lease ends, so a task may be delivered twice
   -- (the body's task id tells a system) but is never lost
@@ -1868,6 +1915,7 @@ grant execute on function compliance.confirm_propagation(bigint, text) to compli
 grant execute on function compliance.retry_propagation(bigint) to compliance_dpo;
 revoke all on function compliance_private.propagate_request(bigint, text, text) from public;
 revoke all on function compliance_private.settle_request(bigint) from public;
+revoke all on function compliance_private.require_lease(integer, integer) from public;
 revoke all on function compliance_private.confirm_task(compliance.propagation_tasks, text, text, text) from public;
 revoke all on function compliance_private.check_dsr_propagation(jsonb) from public;
 revoke all on function compliance_private.complete_restriction(compliance.dsr_requests) from public;
