@@ -16,6 +16,9 @@
 --   compliance_receiver another system confirming a request it was sent, through the signed
 --                       callback: the server takes it after checking the signature, and it may
 --                       do nothing but record that confirmation
+--   compliance_pgaudit  pgaudit's object-audit role (pgaudit.role): it holds the privileges on
+--                       the personal tables so that pgaudit logs each statement on them; no one
+--                       is granted it and no one logs in as it
 -- Login roles:
 --   pgcomply_migrator   runs migrations; its sessions start as compliance_owner
 --   pgcomply_server     the API server; NOINHERIT, so each request must SET ROLE to
@@ -31,7 +34,7 @@ declare
 begin
   foreach v_role in array array['compliance_owner', 'compliance_app', 'compliance_dpo',
                                 'compliance_worker', 'compliance_auditor', 'compliance_staff',
-                                'compliance_approver', 'compliance_receiver'] loop
+                                'compliance_approver', 'compliance_receiver', 'compliance_pgaudit'] loop
     if not exists (select from pg_catalog.pg_roles where rolname = v_role) then
       execute format('create role %I nologin', v_role);
     end if;

@@ -2621,6 +2621,37 @@ ALTER FUNCTION compliance.grant_access(grantee text, patient text, scope text, p
 COMMENT ON FUNCTION compliance.grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer) IS 'An approver gives a workforce member (grantee, never themself: GRSLF) access to a patient''s health records at once, for days (default and maximum from access_grant_settings). Audited as access.granted. Errors: GRSLF, BADRG, GRRSN, UNKSJ, ERASD.';
 
 --
+-- Name: grant_database_audit(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.grant_database_audit() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_table regclass;
+  v_granted integer := 0;
+begin
+  -- pgaudit's object audit logs a statement on a table its audit role holds the privilege on:
+  -- every table holding personal data, pgcomply's and your registered ones
+  for v_table in select t.relation from compliance_private.personal_data_tables() t
+                  join pg_catalog.pg_class c on c.oid = t.relation where c.relowner = 'compliance_owner'::regrole loop
+    execute format('grant select, insert, update, delete on %s to compliance_pgaudit', v_table);
+    v_granted := v_granted + 1;
+  end loop;
+  return v_granted;
+end;
+$$;
+
+ALTER FUNCTION compliance.grant_database_audit() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION grant_database_audit(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.grant_database_audit() IS 'Gives pgaudit''s object-audit role (compliance_pgaudit) select, insert, update and delete on every table holding personal data, pgcomply''s and your registered ones, so that with pgaudit loaded and the database''s pgaudit.role set to it, any other role''s statement on them lands in the server log. Setup runs it (with pgaudit loaded); run it again after registering a table. Superuser only. Returns how many tables.';
+
+--
 -- Name: has_consent(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -6067,7 +6098,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation', 'database_audit'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
@@ -8944,6 +8975,69 @@ ALTER FUNCTION compliance_private.check_data_map(context jsonb) OWNER TO complia
 COMMENT ON FUNCTION compliance_private.check_data_map(context jsonb) IS 'Compliance check: every table outside pgcomply''s schemas that holds personal data is registered (compliance.register_personal_table) or marked not personal (compliance.mark_not_personal). A column is found by its name (a subject reference, e-mail, phone, name, address, IP, birth date, national id …), by a foreign key to the subjects, by its type (inet), or by a sample of at most 200 rows matched against patterns (e-mail, phone, IP) inside the database: a finding names the table, the column and the reason, never a value. A registered table''s column added since registration is a finding. A table pgcomply may not read is not sampled, and says so.';
 
 --
+-- Name: check_database_audit(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_database_audit(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_settings text[];
+  v_role text;
+  v_uncovered text[];
+  v_unexempt text[];
+begin
+  threshold := jsonb_build_object('pgaudit_role', 'compliance_pgaudit', 'tables_not_audited', '[]'::jsonb, 'pgcomply_logins_audited', '[]'::jsonb);
+  evidence := 'select setrole::regrole, setconfig from pg_db_role_setting where setdatabase = (select oid from pg_database where datname = current_database())';
+  if not compliance_private.pgaudit_loaded() then
+    status := 'not_applicable';
+    measured := jsonb_build_object('pgaudit_loaded', false);
+    detail := 'pgaudit is not loaded (shared_preload_libraries), as on the embedded PostgreSQL: a DBA''s or superuser''s read of a personal table leaves no trace outside pgcomply''s own audit log (db/README.md, "Database-level audit")';
+    return next;
+    return;
+  end if;
+  -- the database's own setting, not this session's: pgcomply's logins are exempted from it
+  select s.setconfig into v_settings from pg_catalog.pg_db_role_setting s
+   where s.setdatabase = (select d.oid from pg_catalog.pg_database d where d.datname = current_database()) and s.setrole = 0;
+  v_role := (select substr(c, length('pgaudit.role=') + 1) from unnest(v_settings) c where c like 'pgaudit.role=%');
+  select coalesce(array_agg(t.relation::text order by t.relation::text), '{}') into v_uncovered
+    from compliance_private.personal_data_tables() t
+   where not pg_catalog.has_table_privilege('compliance_pgaudit', t.relation, 'SELECT');
+  -- pgcomply's own statements are in its audit chain; audited again they would put every
+  -- request's personal values into the server log
+  select coalesce(array_agg(r.rolname order by r.rolname), '{}') into v_unexempt
+    from pg_catalog.pg_roles r
+   where r.rolname in ('pgcomply_server', 'pgcomply_worker', 'pgcomply_migrator')
+     and not exists (select from pg_catalog.pg_db_role_setting s
+                      where s.setrole = r.oid and s.setdatabase = (select d.oid from pg_catalog.pg_database d where d.datname = current_database())
+                        and 'pgaudit.role=' = any (s.setconfig));
+  measured := jsonb_build_object('pgaudit_loaded', true, 'pgaudit_role', v_role, 'tables_not_audited', to_jsonb(v_uncovered),
+    'pgcomply_logins_audited', to_jsonb(v_unexempt));
+  if v_role is distinct from 'compliance_pgaudit' or cardinality(v_uncovered) > 0 or cardinality(v_unexempt) > 0 then
+    status := 'fail';
+    detail := concat_ws('; ',
+      case when v_role is distinct from 'compliance_pgaudit' then format('the database''s pgaudit.role is %s, not compliance_pgaudit', coalesce(v_role, 'unset')) end,
+      case when cardinality(v_uncovered) > 0 then 'no statement on ' || array_to_string(v_uncovered, ', ') || ' is audited' end,
+      case when cardinality(v_unexempt) > 0 then 'pgcomply''s own logins are audited too (' || array_to_string(v_unexempt, ', ') || '), putting every request''s values in the server log' end)
+      || ': run pgcomply''s setup again (npm run setup-db)';
+  else
+    status := 'pass';
+    detail := 'pgaudit logs every statement by a role other than pgcomply''s own on the tables holding personal data';
+  end if;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_database_audit(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_database_audit(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_database_audit(context jsonb) IS 'Compliance check: with pgaudit loaded, the database''s pgaudit.role is compliance_pgaudit, which holds the privileges on every table holding personal data, and pgcomply''s own logins are exempted (their statements are in the audit chain). Not applicable without pgaudit, saying what that leaves unrecorded.';
+
+--
 -- Name: check_dsr_propagation(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9261,7 +9355,11 @@ declare
 begin
   select coalesce(jsonb_agg(format('%s: %s to %s', x.privilege, x.object_name, x.grantee) order by x.object_name, x.grantee, x.privilege), '[]')
     into v_added
-    from (select * from compliance_private.current_grants() except select * from compliance_private.expected_grants) x;
+    from (select * from compliance_private.current_grants() except select * from compliance_private.expected_grants) x
+   -- pgaudit's audit role holds what setup gives it on the personal tables (compliance.grant_database_audit);
+   -- nobody may be its member (below), so it lets nobody read anything
+   where not (x.grantee = 'compliance_pgaudit' and x.privilege in ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+              and to_regclass(x.object_name) in (select t.relation from compliance_private.personal_data_tables() t));
   select coalesce(jsonb_agg(format('%s: %s to %s', x.privilege, x.object_name, x.grantee) order by x.object_name, x.grantee, x.privilege), '[]')
     into v_removed
     from (select * from compliance_private.expected_grants except select * from compliance_private.current_grants()) x;
@@ -9270,11 +9368,12 @@ begin
     from pg_catalog.pg_auth_members am
     join pg_catalog.pg_roles g on g.oid = am.roleid
     join pg_catalog.pg_roles m on m.oid = am.member
-   where g.rolname in ('compliance_owner', 'compliance_app', 'compliance_dpo', 'compliance_worker', 'compliance_staff', 'compliance_approver')
-     and m.rolcanlogin and not m.rolsuper
+   where g.rolname in ('compliance_owner', 'compliance_app', 'compliance_dpo', 'compliance_worker', 'compliance_staff', 'compliance_approver',
+                       'compliance_receiver', 'compliance_pgaudit')
+     and ((m.rolcanlogin and not m.rolsuper) or g.rolname = 'compliance_pgaudit')
      and (m.rolname, g.rolname) not in (('pgcomply_migrator', 'compliance_owner'), ('pgcomply_server', 'compliance_app'),
           ('pgcomply_server', 'compliance_dpo'), ('pgcomply_server', 'compliance_staff'), ('pgcomply_server', 'compliance_approver'),
-          ('pgcomply_worker', 'compliance_worker'));
+          ('pgcomply_server', 'compliance_receiver'), ('pgcomply_worker', 'compliance_worker'));
   -- a role that skips row-level security, short of a superuser (who skips everything)
   select coalesce(jsonb_agg(r.rolname order by r.rolname), '[]') into v_bypass
     from pg_catalog.pg_roles r where r.rolbypassrls and not r.rolsuper;
@@ -9296,7 +9395,7 @@ ALTER FUNCTION compliance_private.check_privileges(context jsonb) OWNER TO compl
 -- Name: FUNCTION check_privileges(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_privileges(context jsonb) IS 'Compliance check: the grants on pgcomply''s objects equal the set the migrations recorded (expected_grants), no login other than pgcomply_migrator, pgcomply_server and pgcomply_worker may act as a role that reaches personal data (the auditor role is meant for people), and no role but a superuser has BYPASSRLS.';
+COMMENT ON FUNCTION compliance_private.check_privileges(context jsonb) IS 'Compliance check: the grants on pgcomply''s objects equal the set the migrations recorded (expected_grants), besides what setup gives pgaudit''s audit role on the personal tables; no login other than pgcomply_migrator, pgcomply_server and pgcomply_worker may act as a role that reaches personal data or confirms another system''s requests (the auditor role is meant for people), and no role at all as pgaudit''s audit role; no role but a superuser has BYPASSRLS.';
 
 --
 -- Name: check_processing_record(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10948,6 +11047,25 @@ ALTER FUNCTION compliance_private.personal_data_tables() OWNER TO compliance_own
 --
 
 COMMENT ON FUNCTION compliance_private.personal_data_tables() IS 'The tables that hold personal data, for the record of processing: pgcomply''s own tables with a subject and your registered tables, each with whether it holds any row now.';
+
+--
+-- Name: pgaudit_loaded(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.pgaudit_loaded() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select 'pgaudit' = any (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','));
+$$;
+
+ALTER FUNCTION compliance_private.pgaudit_loaded() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION pgaudit_loaded(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.pgaudit_loaded() IS 'Whether the server loads pgaudit (shared_preload_libraries), which then logs each statement on a table the compliance_pgaudit role holds a privilege on.';
 
 --
 -- Name: phi_caller_role(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -18766,6 +18884,12 @@ REVOKE ALL ON FUNCTION compliance.grant_access(grantee text, patient text, scope
 GRANT ALL ON FUNCTION compliance.grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer) TO compliance_approver;
 
 --
+-- Name: FUNCTION grant_database_audit(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.grant_database_audit() FROM PUBLIC;
+
+--
 -- Name: FUNCTION has_consent(user_id text, purpose text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -19886,6 +20010,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_client_tls(context jsonb) FROM P
 REVOKE ALL ON FUNCTION compliance_private.check_data_map(context jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION check_database_audit(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_database_audit(context jsonb) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_dsr_propagation(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -20170,6 +20300,12 @@ REVOKE ALL ON FUNCTION compliance_private.permitted_subjects_of(activity text) F
 --
 
 REVOKE ALL ON FUNCTION compliance_private.personal_data_tables() FROM PUBLIC;
+
+--
+-- Name: FUNCTION pgaudit_loaded(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.pgaudit_loaded() FROM PUBLIC;
 
 --
 -- Name: FUNCTION phi_caller_role(); Type: ACL; Schema: compliance_private; Owner: compliance_owner

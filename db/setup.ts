@@ -2,8 +2,9 @@
  * One idempotent setup step used by `npm start`, `npm run setup-db`, the tests and
  * docker-compose: create the database if missing, create the cluster-wide roles
  * (db/roles.sql), grant database privileges, run the committed migrations as
- * pgcomply_migrator, install graphile-worker's schema as pgcomply_worker, and hand the
- * database its tombstone pepper's check value (the pepper itself stays outside).
+ * pgcomply_migrator, install graphile-worker's schema as pgcomply_worker, configure pgaudit's
+ * object audit where the server loads it (db/database-audit.ts), and hand the database its
+ * tombstone pepper's check value (the pepper itself stays outside).
  *
  * No login keeps CREATE on the database: the owner and the worker get it only while their
  * migrations run, so no login can later create a schema that some search_path would find.
@@ -20,6 +21,7 @@ import { Logger } from '@graphile/logger';
 import { runMigrations } from 'graphile-worker';
 import { databaseName, LOGIN_ROLES, loginRoleUrl, parseDatabaseUrl, withDatabase } from './connection.js';
 import { type PepperSource, pepperParameters, readKeyring } from './pepper.js';
+import { configureDatabaseAudit } from './database-audit.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const MIGRATIONS_FOLDER = path.join(here, 'migrations');
@@ -168,5 +170,6 @@ export async function setupDatabase(options: SetupOptions): Promise<string> {
   await createRoles(options.adminUrl, options.loginPassword);
   await grantDatabase(options.adminUrl);
   await migrateDatabase(options.adminUrl, options.loginPassword);
+  await configureDatabaseAudit(options.adminUrl);
   return adoptTombstonePepper(options.adminUrl, options.loginPassword, options.tombstonePepper);
 }

@@ -137,7 +137,7 @@ describe('compliance checks', () => {
     }
   });
 
-  it('measure the master key\'s age, and say not_applicable for backups and what lies outside', async () => {
+  it('measure the master key\'s age, and say not_applicable for backups, what lies outside and a database without pgaudit', async () => {
     expect((await statusOf('master_key_age')).status).toBe('not_applicable');
     await db.as('compliance_app', { actor: 'user:keyed' }, (tx) => tx`select compliance.ensure_profile('user:keyed')`);
     await db.admin`insert into compliance_private.subject_keys (user_id, wrapped_key, kek_version, created_at) values ('user:keyed', ${randomBytes(60)}, 1, now() - interval '400 days')`;
@@ -151,6 +151,9 @@ describe('compliance checks', () => {
     expect(results.get('wal_archive_lag')).toMatchObject({ status: 'not_applicable' });
     expect(results.get('wal_archive_lag')!.detail).toMatch(/^archive_mode is off/);
     expect(results.get('outside_the_database')!.detail).toContain('vulnerability');
+    // the test servers load no pgaudit: a DBA's read leaves no trace in the server log, and it says so
+    expect(results.get('database_audit')).toMatchObject({ status: 'not_applicable', measured: { pgaudit_loaded: false } });
+    expect(results.get('database_audit')!.detail).toMatch(/^pgaudit is not loaded/);
   });
 
   it('fail without a recent heartbeat, and compute uptime exactly, gaps counted as downtime', async () => {
@@ -281,7 +284,7 @@ describe('compliance checks', () => {
     const runId = [...results.values()][0]!.run_id;
     const [stored] = await db.admin`select passed, failed, not_applicable, finished_at from compliance.check_runs where id = ${runId}`;
     expect(stored!.failed).toBe(failing.length);
-    expect(stored!.passed + stored!.failed + stored!.not_applicable).toBe(24);
+    expect(stored!.passed + stored!.failed + stored!.not_applicable).toBe(25);
     const alerts = await db.admin`select payload ->> 'check' as check from compliance.alert_outbox
                                    where topic = 'compliance.check_failed' and payload ->> 'run_id' = ${String(runId)} order by 1`;
     expect(alerts.map((a) => a.check)).toEqual(failing);
