@@ -104,6 +104,18 @@ describe('permitted_subjects and processing_permitted', () => {
     expect(request.status).toBe('completed');
   });
 
+  it('stop every activity when the DPO completes a restriction request, not before', async () => {
+    await activities();
+    await subject('user:ivy', true);
+    const [request] = await asDpo((tx) => tx`select id from compliance.register_dsr('user:ivy', 'restriction', 'contests the accuracy of her address')`);
+    expect(await permitted('billing')).toContain('user:ivy');
+    const [done] = await asDpo((tx) => tx`select status from compliance.complete_dsr(${request.id}, 'completed', 'restricted while we check')`);
+    expect(done.status).toBe('completed');
+    for (const activity of ['marketing', 'fraud_checks', 'billing']) expect(await permitted(activity)).not.toContain('user:ivy');
+    const [limit] = await db.admin`select request_id from compliance.processing_limits where user_id = 'user:ivy' and kind = 'restriction'`;
+    expect(limit!.request_id).toBe(request.id);
+  });
+
   it('are erased with the subject, and exported with it', async () => {
     await activities();
     await subject('user:hal', true);
