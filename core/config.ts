@@ -73,6 +73,9 @@ const schema = z.object({
   PROPAGATION_CALLBACK_URL: z.url({ message: 'PROPAGATION_CALLBACK_URL must be a URL (the API\'s /api/v1/propagation/callback as other systems reach it)' }).optional(),
   PROPAGATION_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
   SCIM_CONNECTORS: z.string().trim().min(1).optional(),
+  SIEM_SYSLOG_URL: z.string().regex(/^tls:\/\/[^/:\s]+:\d{1,5}$/, 'SIEM_SYSLOG_URL is tls://host:port (syslog over TLS, RFC 5425; 6514 is its port)').optional(),
+  SIEM_SYSLOG_CA_FILE: z.string().trim().min(1).optional(),
+  SIEM_BATCH: z.coerce.number().int().min(1).max(10_000).default(2000),
   ANCHOR_DIR: z.string().trim().min(1).optional(),
   ANCHOR_SIGNING_KEY: z.string().trim().min(1).optional(),
   ANCHOR_SIGNING_KEY_FILE: z.string().trim().min(1).optional(),
@@ -254,6 +257,22 @@ export interface PropagationSettings {
   /** SCIM_CONNECTORS: the address and token of each scim system, by its key */
   scim: Record<string, ScimConnection>;
   leaseSeconds: number;
+}
+
+/** where the worker sends the audit trail (worker/tasks/siem-feed.ts); undefined: no feed */
+export function siemFeedOf(config: Config): SiemFeedSettings | undefined {
+  if (!config.SIEM_SYSLOG_URL) return undefined;
+  const url = new URL(config.SIEM_SYSLOG_URL.replace(/^tls:/, 'https:'));
+  return { host: url.hostname, port: Number(url.port), caFile: config.SIEM_SYSLOG_CA_FILE, batch: config.SIEM_BATCH };
+}
+
+export interface SiemFeedSettings {
+  host: string;
+  port: number;
+  /** the CA that signed the SIEM's certificate; the system's CAs when not given */
+  caFile?: string;
+  /** events per write */
+  batch: number;
 }
 
 /** where the worker delivers alerts (worker/tasks/deliver-alerts.ts) */

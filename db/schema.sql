@@ -131,6 +131,34 @@ ALTER FUNCTION compliance.access_review_items_of(campaign_id bigint) OWNER TO co
 
 COMMENT ON FUNCTION compliance.access_review_items_of(campaign_id bigint) IS 'The DPO''s worklist for one access review campaign: every item with its roles, who granted it where known, its decision and note, and for a database login to revoke, the REVOKE statements a DBA runs (pgcomply does not change role memberships itself).';
 
+--
+-- Name: acknowledge_siem(bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if seal_no is null or seal_position is null or seal_position < 1
+     or not exists (select from compliance.audit_seals s where s.seal_no = acknowledge_siem.seal_no and s.row_count >= acknowledge_siem.seal_position) then
+    perform compliance_private.raise_error('BADRG', 'acknowledge an event the feed sent: its seal_no and seal_position');
+  end if;
+  -- never backwards: a late acknowledgement of an earlier batch changes nothing
+  update compliance_private.siem_cursor c
+     set seal_no = acknowledge_siem.seal_no, seal_position = acknowledge_siem.seal_position, acknowledged_at = now(), last_error = null
+   where (c.seal_no, c.seal_position) < (acknowledge_siem.seal_no, acknowledge_siem.seal_position);
+end;
+$$;
+
+ALTER FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION acknowledge_siem(seal_no bigint, seal_position integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer) IS 'The worker moves the SIEM feed''s cursor past an event the SIEM has (it stayed connected for a while after the event was written); the feed resumes after it on any restart. Never moves backwards. Worker role only. Errors: BADRG.';
+
 SET default_table_access_method = heap;
 
 --
@@ -5413,6 +5441,25 @@ ALTER FUNCTION compliance.record_service_probes(probes jsonb) OWNER TO complianc
 COMMENT ON FUNCTION compliance.record_service_probes(probes jsonb) IS 'The worker''s service probes (every 15 s): did the API answer /healthz, and could the worker write to the primary. A passing probe counts in the current minute; a failed one names its instant (up to an hour back, since a probe that could not reach the primary is told after it returns) and makes its minute down. compliance.uptime counts the minutes. Worker role only. Errors: BADRG.';
 
 --
+-- Name: record_siem_failure(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_siem_failure(error text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  update compliance_private.siem_cursor c set last_error = left(coalesce(error, 'no error given'), 1000), last_error_at = now();
+$$;
+
+ALTER FUNCTION compliance.record_siem_failure(error text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_siem_failure(error text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_siem_failure(error text) IS 'The worker records why the SIEM could not be reached; siem_lag and the siem_lag check show it. Worker role only.';
+
+--
 -- Name: register_dsr(text, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -6098,7 +6145,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation', 'database_audit'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation', 'database_audit', 'siem_lag'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
@@ -6380,6 +6427,90 @@ ALTER FUNCTION compliance.set_request_context(actor text, roles text[], client_i
 --
 
 COMMENT ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) IS 'Sets who is acting in this transaction (actor, their roles, client IP and user agent); every audit row reads them. As compliance_dpo, compliance_staff or compliance_approver, the roles must include dpo, staff or approver (DPORL otherwise).';
+
+--
+-- Name: siem_events(integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.siem_events(max_rows integer DEFAULT 500) RETURNS TABLE(seal_no bigint, seal_position integer, seal_hash text, id bigint, row_hash text, occurred_at timestamp with time zone, action text, category text, outcome text, failure_reason text, resource_type text, resource_id text, details jsonb, actor text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_cursor compliance_private.siem_cursor;
+begin
+  if max_rows is null or max_rows not between 1 and 10000 then
+    perform compliance_private.raise_error('BADRG', 'max_rows must be 1 to 10000');
+  end if;
+  -- the feed starts at the first seal there is when it is first asked
+  insert into compliance_private.siem_cursor (seal_no, seal_position) values (0, 0)
+  on conflict on constraint siem_cursor_pkey do nothing;
+  select * into v_cursor from compliance_private.siem_cursor;
+  -- sealed rows only, in the chain's order: each event carries its seal, and the order never
+  -- changes after the fact (row ids commit out of order; seals do not)
+  return query
+    select s.seal_no, u.ord::integer, encode(s.seal_hash, 'hex'), a.id,
+           encode(substring(s.row_hashes from ((u.ord - 1) * 32 + 1)::integer for 32), 'hex'),
+           a.occurred_at, a.action, a.category, a.outcome, a.failure_reason, a.resource_type, a.resource_id, a.details,
+           -- who acted on someone else's data (staff, a DPO); never the subject's own id, which
+           -- erasure must reach and a SIEM keeps out of its reach
+           case when a.actor_id is distinct from a.user_id then a.actor_id end
+      from compliance.audit_seals s
+      cross join lateral unnest(s.row_ids) with ordinality u(row_id, ord)
+      join compliance.audit_logs a on a.id = u.row_id
+     where s.seal_no >= v_cursor.seal_no
+       and (s.seal_no, u.ord) > (v_cursor.seal_no, v_cursor.seal_position::bigint)
+     order by s.seal_no, u.ord
+     limit max_rows;
+end;
+$$;
+
+ALTER FUNCTION compliance.siem_events(max_rows integer) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION siem_events(max_rows integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.siem_events(max_rows integer) IS 'The SIEM feed''s next events after its cursor: sealed audit rows in the chain''s order (PHI access included), each with its row hash, its seal and the seal''s hash, so the SIEM can check it has every row. An event carries the row''s non-personal part and, where someone acted on another''s data, that actor; never the subject''s id. Worker role only. Errors: BADRG.';
+
+--
+-- Name: siem_lag(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.siem_lag() RETURNS TABLE(feeding boolean, lag_seconds numeric, oldest_unsent_at timestamp with time zone, acknowledged_at timestamp with time zone, last_error text, last_error_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_cursor compliance_private.siem_cursor;
+begin
+  select * into v_cursor from compliance_private.siem_cursor;
+  feeding := found;
+  if feeding then
+    -- the oldest sealed row the SIEM does not have yet: how far behind the feed is
+    select min(a.occurred_at) into oldest_unsent_at
+      from compliance.audit_seals s
+      cross join lateral unnest(s.row_ids) with ordinality u(row_id, ord)
+      join compliance.audit_logs a on a.id = u.row_id
+     where s.seal_no >= v_cursor.seal_no and (s.seal_no, u.ord) > (v_cursor.seal_no, v_cursor.seal_position::bigint)
+       and s.seal_no <= (select min(n.seal_no) + 10 from compliance.audit_seals n
+                          where (n.seal_no, n.row_count::bigint) > (v_cursor.seal_no, v_cursor.seal_position::bigint));
+    lag_seconds := coalesce(round(extract(epoch from now() - oldest_unsent_at)::numeric, 3), 0);
+    acknowledged_at := v_cursor.acknowledged_at;
+    last_error := v_cursor.last_error;
+    last_error_at := v_cursor.last_error_at;
+  end if;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance.siem_lag() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION siem_lag(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.siem_lag() IS 'How far the SIEM feed is behind: the age of the oldest sealed audit row it has not delivered (0 when it has them all), when it last acknowledged, and its last error. feeding is false until a worker with SIEM_SYSLOG_URL has started the feed. /metrics exports it as pgcomply_siem_lag_seconds.';
 
 --
 -- Name: standby_health_records(uuid, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -9606,6 +9737,45 @@ ALTER FUNCTION compliance_private.check_seal_lag(context jsonb) OWNER TO complia
 --
 
 COMMENT ON FUNCTION compliance_private.check_seal_lag(context jsonb) IS 'Compliance check: the oldest audit row not yet sealed is younger than seal_lag_seconds (the worker seals every second).';
+
+--
+-- Name: check_siem_lag(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_siem_lag(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_lag record;
+  v_max interval := (select s.siem_max_lag from compliance.compliance_check_settings s);
+begin
+  select * into v_lag from compliance.siem_lag();
+  threshold := jsonb_build_object('max_lag_seconds', extract(epoch from v_max));
+  measured := jsonb_build_object('feeding', v_lag.feeding, 'lag_seconds', v_lag.lag_seconds, 'acknowledged_at', v_lag.acknowledged_at, 'last_error', v_lag.last_error);
+  evidence := 'select * from compliance.siem_lag()';
+  if not v_lag.feeding then
+    status := 'not_applicable';
+    detail := 'no SIEM feed runs (the worker''s SIEM_SYSLOG_URL is not set): the audit trail stays in this database and its anchors';
+  elsif v_lag.lag_seconds > extract(epoch from v_max) then
+    status := 'fail';
+    detail := format('the SIEM is %s s behind (at most %s s allowed)%s', v_lag.lag_seconds, extract(epoch from v_max),
+      coalesce(format('; last error %s: %s', v_lag.last_error_at, v_lag.last_error), ''));
+  else
+    status := 'pass';
+    detail := format('the SIEM is %s s behind (at most %s s allowed)', v_lag.lag_seconds, extract(epoch from v_max));
+  end if;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_siem_lag(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_siem_lag(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_siem_lag(context jsonb) IS 'Compliance check: the SIEM feed has every sealed audit row older than siem_max_lag (5 minutes by default). Not applicable while no feed runs.';
 
 --
 -- Name: check_uptime(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -13778,6 +13948,7 @@ CREATE TABLE compliance.compliance_check_settings (
     wal_archive_max_lag interval DEFAULT '00:05:00'::interval NOT NULL,
     restore_drill_max_age interval DEFAULT '8 days'::interval NOT NULL,
     recovery_time_objective interval DEFAULT '04:00:00'::interval NOT NULL,
+    siem_max_lag interval DEFAULT '00:05:00'::interval NOT NULL,
     CONSTRAINT compliance_check_settings_anchor_key_fingerprint_hex CHECK (((anchor_key_fingerprint IS NULL) OR (anchor_key_fingerprint ~ '^[0-9a-f]{64}$'::text))),
     CONSTRAINT compliance_check_settings_anchor_max_age_positive CHECK ((anchor_max_age > '00:00:00'::interval)),
     CONSTRAINT compliance_check_settings_backup_max_age_positive CHECK ((backup_max_age > '00:00:00'::interval)),
@@ -13876,6 +14047,12 @@ COMMENT ON COLUMN compliance.compliance_check_settings.restore_drill_max_age IS 
 --
 
 COMMENT ON COLUMN compliance.compliance_check_settings.recovery_time_objective IS 'The recovery time objective (the seeds'': 4 hours): the restore_drill check fails when the newest drill, restore through verification, took longer.';
+
+--
+-- Name: COLUMN compliance_check_settings.siem_max_lag; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.compliance_check_settings.siem_max_lag IS 'How far behind the SIEM feed may be before the siem_lag check fails.';
 
 --
 -- Name: consent_purposes; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -15256,6 +15433,68 @@ COMMENT ON COLUMN compliance_private.settings.value IS 'Setting value (bytes).';
 COMMENT ON COLUMN compliance_private.settings.created_at IS 'When it was set.';
 
 --
+-- Name: siem_cursor; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.siem_cursor (
+    singleton boolean DEFAULT true NOT NULL,
+    seal_no bigint NOT NULL,
+    seal_position integer NOT NULL,
+    acknowledged_at timestamp with time zone,
+    last_error text,
+    last_error_at timestamp with time zone,
+    CONSTRAINT siem_cursor_last_error_length CHECK ((length(last_error) <= 1000)),
+    CONSTRAINT siem_cursor_one_row CHECK (singleton),
+    CONSTRAINT siem_cursor_position_not_negative CHECK (((seal_no >= 0) AND (seal_position >= 0)))
+);
+
+ALTER TABLE ONLY compliance_private.siem_cursor FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.siem_cursor OWNER TO compliance_owner;
+
+--
+-- Name: TABLE siem_cursor; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.siem_cursor IS 'Where the SIEM feed stands: the last event the SIEM has (a seal and a position in it). One row, made when a worker with SIEM_SYSLOG_URL first asks for events. Not personal data.';
+
+--
+-- Name: COLUMN siem_cursor.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.siem_cursor.singleton IS 'Always true: the feed has one cursor.';
+
+--
+-- Name: COLUMN siem_cursor.seal_no; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.siem_cursor.seal_no IS 'The seal of the last acknowledged event (0: none yet).';
+
+--
+-- Name: COLUMN siem_cursor.seal_position; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.siem_cursor.seal_position IS 'Its position in that seal (1 is the seal''s first row).';
+
+--
+-- Name: COLUMN siem_cursor.acknowledged_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.siem_cursor.acknowledged_at IS 'When the cursor last moved.';
+
+--
+-- Name: COLUMN siem_cursor.last_error; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.siem_cursor.last_error IS 'Why the SIEM could not be reached, last time it could not.';
+
+--
+-- Name: COLUMN siem_cursor.last_error_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.siem_cursor.last_error_at IS 'When that was.';
+
+--
 -- Name: tombstone_peppers; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -15849,6 +16088,13 @@ ALTER TABLE ONLY compliance_private.service_minutes
 
 ALTER TABLE ONLY compliance_private.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
+
+--
+-- Name: siem_cursor siem_cursor_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.siem_cursor
+    ADD CONSTRAINT siem_cursor_pkey PRIMARY KEY (singleton);
 
 --
 -- Name: standby_read_leases standby_read_leases_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
@@ -18120,6 +18366,18 @@ CREATE POLICY owner_routines ON compliance_private.service_minutes TO compliance
 COMMENT ON POLICY owner_routines ON compliance_private.service_minutes IS 'Only the owner''s routines (record_service_probes, uptime, check_uptime) read and write the probes. No application role reaches the table.';
 
 --
+-- Name: siem_cursor owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.siem_cursor TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON siem_cursor; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.siem_cursor IS 'Only the feed''s routines (siem_events, acknowledge_siem, record_siem_failure, siem_lag, check_siem_lag) read and move the cursor. No application role reaches the table.';
+
+--
 -- Name: standby_read_leases owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -18172,6 +18430,12 @@ ALTER TABLE compliance_private.request_keys ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE compliance_private.service_minutes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: siem_cursor; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.siem_cursor ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: standby_read_leases; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
@@ -18240,6 +18504,13 @@ GRANT USAGE ON SCHEMA compliance_private TO compliance_dpo;
 
 REVOKE ALL ON FUNCTION compliance.access_review_items_of(campaign_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.access_review_items_of(campaign_id bigint) TO compliance_dpo;
+
+--
+-- Name: FUNCTION acknowledge_siem(seal_no bigint, seal_position integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer) TO compliance_worker;
 
 --
 -- Name: TABLE messages; Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -19332,6 +19603,13 @@ REVOKE ALL ON FUNCTION compliance.record_service_probes(probes jsonb) FROM PUBLI
 GRANT ALL ON FUNCTION compliance.record_service_probes(probes jsonb) TO compliance_worker;
 
 --
+-- Name: FUNCTION record_siem_failure(error text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_siem_failure(error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_siem_failure(error text) TO compliance_worker;
+
+--
 -- Name: FUNCTION register_dsr(user_id text, kind text, notes text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -19525,6 +19803,23 @@ GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], c
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_staff;
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_approver;
 GRANT ALL ON FUNCTION compliance.set_request_context(actor text, roles text[], client_ip inet, user_agent text) TO compliance_receiver;
+
+--
+-- Name: FUNCTION siem_events(max_rows integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.siem_events(max_rows integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.siem_events(max_rows integer) TO compliance_worker;
+
+--
+-- Name: FUNCTION siem_lag(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.siem_lag() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.siem_lag() TO compliance_app;
+GRANT ALL ON FUNCTION compliance.siem_lag() TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.siem_lag() TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.siem_lag() TO compliance_worker;
 
 --
 -- Name: FUNCTION standby_health_records(ticket uuid, user_id text); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -20104,6 +20399,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_row_level_security(context jsonb
 --
 
 REVOKE ALL ON FUNCTION compliance_private.check_seal_lag(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_siem_lag(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_siem_lag(context jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION check_uptime(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -20739,6 +21040,12 @@ GRANT UPDATE(heartbeat_max_age) ON TABLE compliance.compliance_check_settings TO
 --
 
 GRANT UPDATE(master_key_max_age) ON TABLE compliance.compliance_check_settings TO compliance_dpo;
+
+--
+-- Name: COLUMN compliance_check_settings.siem_max_lag; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(siem_max_lag) ON TABLE compliance.compliance_check_settings TO compliance_dpo;
 
 --
 -- Name: TABLE consent_purposes; Type: ACL; Schema: compliance; Owner: compliance_owner

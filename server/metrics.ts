@@ -23,7 +23,8 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
  * Figures the database computes, read at each scrape: uptime over 30 days from the worker's
- * heartbeats (compliance.uptime) and the alerts in the outbox by topic and state. A scrape the
+ * heartbeats (compliance.uptime), the SIEM feed's lag (compliance.siem_lag) and the alerts in the
+ * outbox by topic and state. A scrape the
  * database cannot answer keeps the last values rather than failing /metrics.
  */
 export function registerDatabaseMetrics(metrics: Metrics, sql: Sql): void {
@@ -44,6 +45,15 @@ export function registerDatabaseMetrics(metrics: Metrics, sql: Sql): void {
     async collect() {
       const rows = await read((tx) => tx<{ ratio: string }[]>`select ratio from compliance.uptime('30 days')`);
       if (rows?.[0]) this.set(Number(rows[0].ratio));
+    },
+  });
+  new Gauge({
+    name: 'pgcomply_siem_lag_seconds',
+    help: 'How far the SIEM feed is behind: the age of the oldest sealed audit row the SIEM does not have yet (0 when it has all); absent while no feed runs',
+    registers: [metrics.registry],
+    async collect() {
+      const rows = await read((tx) => tx<{ feeding: boolean; lag_seconds: string | null }[]>`select feeding, lag_seconds from compliance.siem_lag()`);
+      if (rows?.[0]?.feeding) this.set(Number(rows[0].lag_seconds));
     },
   });
   // counts from the outbox, which keeps every alert: delivered and failed only ever grow

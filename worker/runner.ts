@@ -21,6 +21,7 @@ import { complianceChecks } from './tasks/compliance-checks.js';
 import { heartbeat } from './tasks/heartbeat.js';
 import { type AlertDelivery, DELIVER_ALERTS_JOB_KEY, deliverAlerts } from './tasks/deliver-alerts.js';
 import { DELIVER_PROPAGATION_JOB_KEY, deliverPropagation, type PropagationDelivery } from './tasks/deliver-propagation.js';
+import { SIEM_FEED_JOB_KEY, type SiemFeed, siemFeed } from './tasks/siem-feed.js';
 import { retention } from './tasks/retention.js';
 import { SEAL_JOB_KEY, sealAuditLog } from './tasks/seal-audit-log.js';
 import { unlockStaleJobs as unlockStaleJobsTask } from './tasks/unlock-stale-jobs.js';
@@ -40,6 +41,8 @@ export interface WorkerOptions {
   alerts?: Partial<AlertDelivery>;
   /** how a subject's requests reach other systems (worker/tasks/deliver-propagation.ts) */
   propagation?: Partial<PropagationDelivery>;
+  /** SIEM_SYSLOG_URL: the audit trail fed to a SIEM over syslog (worker/tasks/siem-feed.ts) */
+  siem?: Partial<SiemFeed> & Pick<SiemFeed, 'host' | 'port'>;
   /** REQUIRE_TLS: the client_tls compliance check then fails on any connection without TLS */
   requireTls?: boolean;
   /** ANCHOR_DIR and the signing key: an anchor is published at start and hourly (worker/tasks/publish-anchor.ts) */
@@ -58,9 +61,11 @@ export interface WorkerOptions {
 
 const alertDelivery = (options: WorkerOptions): AlertDelivery => ({ leaseSeconds: 60, intervalSeconds: 2, ...options.alerts });
 const propagationDelivery = (options: WorkerOptions): PropagationDelivery => ({ leaseSeconds: 60, intervalSeconds: 2, scim: {}, ...options.propagation });
+const siemFeedOptions = (options: WorkerOptions): SiemFeed | undefined =>
+  options.siem && { batch: 2000, settleMs: 1000, intervalSeconds: 2, ...options.siem };
 
 export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery, requireTls = false,
-  anchors?: AnchorPublishing, backups?: PgBackRest, drills?: RestoreDrills, propagation?: PropagationDelivery): TaskList {
+  anchors?: AnchorPublishing, backups?: PgBackRest, drills?: RestoreDrills, propagation?: PropagationDelivery, siem?: SiemFeed): TaskList {
   return {
     access_review: accessReview,
     backup: backup(backups),
@@ -70,6 +75,8 @@ export function taskList(sealIntervalSeconds: number, connectionString: string, 
     compliance_checks: complianceChecks(requireTls, backups),
     deliver_alerts: deliverAlerts(alerts),
     deliver_propagation: deliverPropagation(propagation ?? { leaseSeconds: 60, intervalSeconds: 2, scim: {} }),
+    // without a SIEM the watchdog's job does nothing, and no feed is started
+    siem_feed: siem ? siemFeed(siem) : async () => undefined,
     retention,
     partition_maintenance: partitionMaintenance,
     phi_unusual_access: phiUnusualAccess,
@@ -128,7 +135,7 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
       concurrency,
       pollInterval: options.pollInterval ?? 1000,
       noHandleSignals: true,
-      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors, options.backups, options.drills, propagationDelivery(options)),
+      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors, options.backups, options.drills, propagationDelivery(options), siemFeedOptions(options)),
       crontab: CRONTAB,
       logger: graphileLogger,
     });
@@ -136,6 +143,7 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
     await runner.addJob('seal_audit_log', {}, { jobKey: SEAL_JOB_KEY, jobKeyMode: 'preserve_run_at' });
     await runner.addJob('deliver_alerts', {}, { jobKey: DELIVER_ALERTS_JOB_KEY, jobKeyMode: 'preserve_run_at' });
     await runner.addJob('deliver_propagation', {}, { jobKey: DELIVER_PROPAGATION_JOB_KEY, jobKeyMode: 'preserve_run_at' });
+    if (options.siem) await runner.addJob('siem_feed', {}, { jobKey: SIEM_FEED_JOB_KEY, jobKeyMode: 'preserve_run_at' });
     // alive from the first minute, not from the next cron tick
     await runner.addJob('heartbeat', {}, { jobKey: 'heartbeat', jobKeyMode: 'replace' });
     // an anchor within the first interval, once the sealer has sealed something
