@@ -66,6 +66,9 @@ begin
   -- the client_tls compliance check reads every connection's TLS state (pg_stat_ssl), which
   -- PostgreSQL shows other roles only with this
   grant pg_read_all_stats to compliance_owner;
+  -- the database_audit check reads shared_preload_libraries (is pgaudit loaded?), which
+  -- PostgreSQL shows other roles only with this
+  grant pg_read_all_settings to compliance_owner;
   grant compliance_app to pgcomply_server;
   grant compliance_dpo to pgcomply_server;
   grant compliance_staff to pgcomply_server;

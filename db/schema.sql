@@ -6432,7 +6432,7 @@ COMMENT ON FUNCTION compliance.set_request_context(actor text, roles text[], cli
 -- Name: siem_events(integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.siem_events(max_rows integer DEFAULT 500) RETURNS TABLE(seal_no bigint, seal_position integer, seal_hash text, id bigint, row_hash text, occurred_at timestamp with time zone, action text, category text, outcome text, failure_reason text, resource_type text, resource_id text, details jsonb, actor text)
+CREATE FUNCTION compliance.siem_events(max_rows integer DEFAULT 500) RETURNS TABLE(seal_no bigint, seal_position integer, seal_rows integer, seal_hash text, id bigint, row_hash text, occurred_at timestamp with time zone, action text, category text, outcome text, failure_reason text, resource_type text, resource_id text, details jsonb, actor text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -6449,7 +6449,7 @@ begin
   -- sealed rows only, in the chain's order: each event carries its seal, and the order never
   -- changes after the fact (row ids commit out of order; seals do not)
   return query
-    select s.seal_no, u.ord::integer, encode(s.seal_hash, 'hex'), a.id,
+    select s.seal_no, u.ord::integer, s.row_count, encode(s.seal_hash, 'hex'), a.id,
            encode(substring(s.row_hashes from ((u.ord - 1) * 32 + 1)::integer for 32), 'hex'),
            a.occurred_at, a.action, a.category, a.outcome, a.failure_reason, a.resource_type, a.resource_id, a.details,
            -- who acted on someone else's data (staff, a DPO); never the subject's own id, which
@@ -6471,7 +6471,7 @@ ALTER FUNCTION compliance.siem_events(max_rows integer) OWNER TO compliance_owne
 -- Name: FUNCTION siem_events(max_rows integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.siem_events(max_rows integer) IS 'The SIEM feed''s next events after its cursor: sealed audit rows in the chain''s order (PHI access included), each with its row hash, its seal and the seal''s hash, so the SIEM can check it has every row. An event carries the row''s non-personal part and, where someone acted on another''s data, that actor; never the subject''s id. Worker role only. Errors: BADRG.';
+COMMENT ON FUNCTION compliance.siem_events(max_rows integer) IS 'The SIEM feed''s next events after its cursor: sealed audit rows in the chain''s order (PHI access included), each with its row hash, its seal, the seal''s row count and hash, so the SIEM can check it has every row of each seal. An event carries the row''s non-personal part and, where someone acted on another''s data, that actor; never the subject''s id. Worker role only. Errors: BADRG.';
 
 --
 -- Name: siem_lag(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner

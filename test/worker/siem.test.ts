@@ -55,8 +55,9 @@ async function stopRsyslog() {
 }
 
 /** the events in the receiver's file, by id */
-function receivedEvents(): Map<string, { id: string; row_hash: string; seal: string; seal_hash: string }[]> {
-  const events = new Map<string, { id: string; row_hash: string; seal: string; seal_hash: string }[]>();
+type Received = { id: string; row_hash: string; seal: string; seal_position: number; seal_rows: number; seal_hash: string };
+function receivedEvents(): Map<string, Received[]> {
+  const events = new Map<string, Received[]>();
   if (!existsSync(received)) return events;
   for (const line of readFileSync(received, 'utf8').split('\n')) {
     const start = line.indexOf('{');
@@ -121,7 +122,8 @@ describe('the SIEM feed over syslog with TLS', () => {
     for (const seal of seals) {
       (seal.row_ids as string[]).forEach((id, n) => {
         for (const copy of events.get(id)!) {
-          expect(copy).toMatchObject({ seal: seal.seal_no, seal_hash: seal.seal_hash, row_hash: (seal.row_hashes as string).slice(n * 64, n * 64 + 64) });
+          expect(copy).toMatchObject({ seal: seal.seal_no, seal_hash: seal.seal_hash, seal_position: n + 1, seal_rows: (seal.row_ids as string[]).length,
+            row_hash: (seal.row_hashes as string).slice(n * 64, n * 64 + 64) });
         }
       });
     }
@@ -139,7 +141,6 @@ describe('the SIEM feed over syslog with TLS', () => {
       return check.status === 'fail' ? check : undefined;
     }, 60_000, 'siem_lag to fail while rsyslog is down');
     expect(Number(failing.measured.lag_seconds)).toBeGreaterThan(2);
-    expect(failing.measured.last_error).toBeTruthy();
     await startRsyslog();
     await until(async () => ((await lagCheck()).status === 'pass' ? true : undefined), 60_000, 'siem_lag to pass again');
   });

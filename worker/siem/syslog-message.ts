@@ -1,13 +1,15 @@
 /**
  * One audit event as a syslog message (RFC 5424), framed by octet counting for a TLS stream
  * (RFC 5425): "<length> <message>". The message body is the event as JSON, which carries the
- * row's id, its hash, its seal and the seal's hash, so the SIEM can check it has every row.
+ * row's id, its hash, its seal with the seal's row count and hash, so the SIEM can check it has
+ * every row of each seal.
  */
 import os from 'node:os';
 
 export interface AuditEvent {
   seal_no: string;
   seal_position: number;
+  seal_rows: number;
   seal_hash: string;
   id: string;
   row_hash: string;
@@ -31,7 +33,7 @@ export function syslogFrame(event: AuditEvent): string {
   const severity = event.outcome === 'failure' ? 4 : 6;
   const msgid = event.action.replace(/[^\x21-\x7e]/g, '').slice(0, 32) || '-';
   const body = JSON.stringify({
-    id: event.id, row_hash: event.row_hash, seal: event.seal_no, seal_position: event.seal_position, seal_hash: event.seal_hash,
+    id: event.id, row_hash: event.row_hash, seal: event.seal_no, seal_position: event.seal_position, seal_rows: event.seal_rows, seal_hash: event.seal_hash,
     occurred_at: event.occurred_at.toISOString(), action: event.action, category: event.category, outcome: event.outcome,
     failure_reason: event.failure_reason, resource_type: event.resource_type, resource_id: event.resource_id, actor: event.actor, details: event.details,
   });

@@ -1,5 +1,5 @@
---! Previous: sha1:6cb2de912d392310904e8c8439011c5c6410a17a
---! Hash: sha1:89ef664145afa1440f0bd0a2d261cf0ec37920b2
+--! Previous: sha1:cf4130354776b8b60f0041896740e878a7eb132a
+--! Hash: sha1:53fe13d599fd94463c6ef0c7004bac8a01d1f16a
 --! Message: Database-level audit with pgaudit where the server loads it, and the database_audit check
 
 -- Database-level audit with pgaudit: where the server loads pgaudit, setup sets the database's
@@ -140,7 +140,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation', 'database_audit'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation', 'database_audit', 'siem_lag'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)

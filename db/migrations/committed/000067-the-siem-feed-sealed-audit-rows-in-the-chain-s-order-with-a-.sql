@@ -1,5 +1,5 @@
---! Previous: sha1:89ef664145afa1440f0bd0a2d261cf0ec37920b2
---! Hash: sha1:dae94555becab36ca97f1950413e4b7809112df4
+--! Previous: sha1:53fe13d599fd94463c6ef0c7004bac8a01d1f16a
+--! Hash: sha1:f40e280f344d29842b99679ee4c7b0e32ecd3852
 --! Message: The SIEM feed: sealed audit rows in the chain's order with a cursor, and the siem_lag check
 
 -- The SIEM feed: sealed audit rows, PHI access included, delivered by the worker in the chain's
@@ -46,7 +46,7 @@ grant update (siem_max_lag) on compliance.compliance_check_settings to complianc
 -- in the migration that changes it (db/CONVENTIONS.md).
 
 CREATE OR REPLACE FUNCTION compliance.siem_events(max_rows integer DEFAULT 500)
- RETURNS TABLE(seal_no bigint, seal_position integer, seal_hash text, id bigint, row_hash text, occurred_at timestamp with time zone, action text, category text, outcome text, failure_reason text, resource_type text, resource_id text, details jsonb, actor text)
+ RETURNS TABLE(seal_no bigint, seal_position integer, seal_rows integer, seal_hash text, id bigint, row_hash text, occurred_at timestamp with time zone, action text, category text, outcome text, failure_reason text, resource_type text, resource_id text, details jsonb, actor text)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -64,7 +64,7 @@ begin
   -- sealed rows only, in the chain's order: each event carries its seal, and the order never
   -- changes after the fact (row ids commit out of order; seals do not)
   return query
-    select s.seal_no, u.ord::integer, encode(s.seal_hash, 'hex'), a.id,
+    select s.seal_no, u.ord::integer, s.row_count, encode(s.seal_hash, 'hex'), a.id,
            encode(substring(s.row_hashes from ((u.ord - 1) * 32 + 1)::integer for 32), 'hex'),
            a.occurred_at, a.action, a.category, a.outcome, a.failure_reason, a.resource_type, a.resource_id, a.details,
            -- who acted on someone else's data (staff, a DPO); never the subject's own id, which
@@ -81,7 +81,7 @@ end;
 $function$;
 
 comment on function compliance.siem_events(max_rows integer) is
-  'The SIEM feed''s next events after its cursor: sealed audit rows in the chain''s order (PHI access included), each with its row hash, its seal and the seal''s hash, so the SIEM can check it has every row. An event carries the row''s non-personal part and, where someone acted on another''s data, that actor; never the subject''s id. Worker role only. Errors: BADRG.';
+  'The SIEM feed''s next events after its cursor: sealed audit rows in the chain''s order (PHI access included), each with its row hash, its seal, the seal''s row count and hash, so the SIEM can check it has every row of each seal. An event carries the row''s non-personal part and, where someone acted on another''s data, that actor; never the subject''s id. Worker role only. Errors: BADRG.';
 
 -- included from fixtures/siem/acknowledge_siem.sql
 -- compliance.acknowledge_siem(seal_no bigint, seal_position integer): its current definition. Change it here and include this file
