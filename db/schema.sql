@@ -2649,10 +2649,10 @@ ALTER FUNCTION compliance.grant_access(grantee text, patient text, scope text, p
 COMMENT ON FUNCTION compliance.grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer) IS 'An approver gives a workforce member (grantee, never themself: GRSLF) access to a patient''s health records at once, for days (default and maximum from access_grant_settings). Audited as access.granted. Errors: GRSLF, BADRG, GRRSN, UNKSJ, ERASD.';
 
 --
--- Name: grant_database_audit(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+-- Name: grant_database_audit(regclass); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.grant_database_audit() RETURNS integer
+CREATE FUNCTION compliance.grant_database_audit(one_table regclass DEFAULT NULL::regclass) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -2660,10 +2660,15 @@ declare
   v_table regclass;
   v_granted integer := 0;
 begin
+  -- a table registered later is audited at once where pgaudit runs; elsewhere nothing is granted
+  if one_table is not null and not compliance_private.pgaudit_loaded() then
+    return 0;
+  end if;
   -- pgaudit's object audit logs a statement on a table its audit role holds the privilege on:
   -- every table holding personal data, pgcomply's and your registered ones
   for v_table in select t.relation from compliance_private.personal_data_tables() t
-                  join pg_catalog.pg_class c on c.oid = t.relation where c.relowner = 'compliance_owner'::regrole loop
+                  join pg_catalog.pg_class c on c.oid = t.relation
+                 where c.relowner = 'compliance_owner'::regrole and (one_table is null or t.relation = one_table) loop
     execute format('grant select, insert, update, delete on %s to compliance_pgaudit', v_table);
     v_granted := v_granted + 1;
   end loop;
@@ -2671,13 +2676,13 @@ begin
 end;
 $$;
 
-ALTER FUNCTION compliance.grant_database_audit() OWNER TO compliance_owner;
+ALTER FUNCTION compliance.grant_database_audit(one_table regclass) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION grant_database_audit(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION grant_database_audit(one_table regclass); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.grant_database_audit() IS 'Gives pgaudit''s object-audit role (compliance_pgaudit) select, insert, update and delete on every table holding personal data, pgcomply''s and your registered ones, so that with pgaudit loaded and the database''s pgaudit.role set to it, any other role''s statement on them lands in the server log. Setup runs it (with pgaudit loaded); run it again after registering a table. Superuser only. Returns how many tables.';
+COMMENT ON FUNCTION compliance.grant_database_audit(one_table regclass) IS 'Gives pgaudit''s object-audit role (compliance_pgaudit) select, insert, update and delete on every table holding personal data, pgcomply''s and your registered ones, so that with pgaudit loaded and the database''s pgaudit.role set to it, any other role''s statement on them lands in the server log. Setup runs it where pgaudit is loaded; compliance.register_personal_table runs it for the table it registers (one_table: that table alone, and only where pgaudit is loaded). Superuser and owner only. Returns how many tables it granted on.';
 
 --
 -- Name: has_consent(text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -5561,6 +5566,8 @@ begin
     execute format('revoke trigger, truncate on %s from %s', relation, v_grantee);
   end loop;
   execute format('revoke trigger, truncate on %s from public', relation);
+  -- where pgaudit runs, a DBA's statement on the table is logged as on pgcomply's own
+  perform compliance.grant_database_audit(relation);
   return v_row;
 end;
 $$;
@@ -5571,7 +5578,7 @@ ALTER FUNCTION compliance.register_personal_table(relation regclass, subject_col
 -- Name: FUNCTION register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]) IS 'Puts one of your own tables under pgcomply''s rules, called by its owner (db/README.md, "Your own tables"). It records the settings (compliance.record_personal_table, audited). It enables and forces row-level security with the policies pgcomply''s tables have: owner_routines, dpo_every_subject, and subject_own_rows when subject_reads. It attaches the audit triggers and hands the table to compliance_owner, so no other role can add code that would run with its rights; the former owner keeps select, insert, update, delete and references (not trigger or truncate), and it and application_roles keep every row through application_rows. Run it as a superuser (or a member of compliance_owner who owns the table). Erasure then deletes the subject''s rows, or anonymizes them (sets the anonymize columns and cuts the subject link, keeping the rest on kept_basis). Export includes them, and retention deletes rows older than retention_period counted from retention_from. subject_column holds the subject id (text, uuid, bigint or integer), or with subject_via, a foreign key to a registered table that holds it. Calling it again changes the settings. Errors: PTOWN, BADRG.';
+COMMENT ON FUNCTION compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]) IS 'Puts one of your own tables under pgcomply''s rules, called by its owner (db/README.md, "Your own tables"). It records the settings (compliance.record_personal_table, audited). It enables and forces row-level security with the policies pgcomply''s tables have: owner_routines, dpo_every_subject, and subject_own_rows when subject_reads. It attaches the audit triggers and hands the table to compliance_owner, so no other role can add code that would run with its rights; the former owner keeps select, insert, update, delete and references (not trigger or truncate), and it and application_roles keep every row through application_rows. Run it as a superuser (or a member of compliance_owner who owns the table). Erasure then deletes the subject''s rows, or anonymizes them (sets the anonymize columns and cuts the subject link, keeping the rest on kept_basis). Export includes them, and retention deletes rows older than retention_period counted from retention_from. subject_column holds the subject id (text, uuid, bigint or integer), or with subject_via, a foreign key to a registered table that holds it. Where pgaudit is loaded, it gives the table to pgaudit''s object audit (compliance.grant_database_audit). Calling it again changes the settings. Errors: PTOWN, BADRG.';
 
 --
 -- Name: release_legal_hold(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -19155,10 +19162,10 @@ REVOKE ALL ON FUNCTION compliance.grant_access(grantee text, patient text, scope
 GRANT ALL ON FUNCTION compliance.grant_access(grantee text, patient text, scope text, purpose text, reason text, days integer) TO compliance_approver;
 
 --
--- Name: FUNCTION grant_database_audit(); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION grant_database_audit(one_table regclass); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.grant_database_audit() FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance.grant_database_audit(one_table regclass) FROM PUBLIC;
 
 --
 -- Name: FUNCTION has_consent(user_id text, purpose text); Type: ACL; Schema: compliance; Owner: compliance_owner

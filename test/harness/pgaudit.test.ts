@@ -2,8 +2,8 @@
  * Database-level audit on a PostgreSQL 15 cluster that loads pgaudit (Debian's
  * postgresql-15-pgaudit): setup makes compliance_pgaudit the database's object-audit role, so a
  * superuser's SELECT on a personal table lands in the server log, while pgcomply's own server
- * login, whose statements are in its audit chain, leaves nothing there; the database_audit check
- * passes. The same check without pgaudit is not_applicable (the suite's own databases).
+ * login, whose statements are in its audit chain, leaves nothing there; a table registered later
+ * is audited from its registration on; the database_audit check passes. The same check without pgaudit is not_applicable (the suite's own databases).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -76,5 +76,17 @@ describe('pgaudit', () => {
     expect(again!.status).toBe('pass');
     const [privileges] = await superuser`select status, measured from compliance_private.check_privileges('{}')`;
     expect(privileges!.measured.unexpected_grants).toEqual([]);
+  });
+
+  it('audits a table registered afterwards from its registration on', async () => {
+    await superuser`create schema shop`;
+    await superuser`create table shop.newsletter_signups (id bigint generated always as identity primary key, user_id text not null, email text not null)`;
+    await superuser`select compliance.register_personal_table('shop.newsletter_signups', 'user_id', '{"email": "contact"}')`;
+    const [granted] = await superuser`select has_table_privilege('compliance_pgaudit', 'shop.newsletter_signups', 'SELECT') as audited`;
+    expect(granted!.audited).toBe(true);
+    await superuser`select count(*) from shop.newsletter_signups`;
+    await until(async () => (auditLines().some((line) => line.includes('shop.newsletter_signups')) ? true : undefined), 30_000, 'the read of the registered table in the server log');
+    const [check] = await superuser`select status from compliance_private.check_database_audit('{}')`;
+    expect(check!.status).toBe('pass');
   });
 });

@@ -1,5 +1,5 @@
 --! Previous: sha1:cf4130354776b8b60f0041896740e878a7eb132a
---! Hash: sha1:53fe13d599fd94463c6ef0c7004bac8a01d1f16a
+--! Hash: sha1:fd061457698619cf803977cd9cac148314d23579
 --! Message: Database-level audit with pgaudit where the server loads it, and the database_audit check
 
 -- Database-level audit with pgaudit: where the server loads pgaudit, setup sets the database's
@@ -24,10 +24,10 @@ comment on function compliance_private.pgaudit_loaded() is
   'Whether the server loads pgaudit (shared_preload_libraries), which then logs each statement on a table the compliance_pgaudit role holds a privilege on.';
 
 -- included from fixtures/database-audit/grant_database_audit.sql
--- compliance.grant_database_audit(): its current definition. Change it here and include this file
+-- compliance.grant_database_audit(one_table regclass): its current definition. Change it here and include this file
 -- in the migration that changes it (db/CONVENTIONS.md).
 
-CREATE OR REPLACE FUNCTION compliance.grant_database_audit()
+CREATE OR REPLACE FUNCTION compliance.grant_database_audit(one_table regclass DEFAULT NULL::regclass)
  RETURNS integer
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -37,10 +37,15 @@ declare
   v_table regclass;
   v_granted integer := 0;
 begin
+  -- a table registered later is audited at once where pgaudit runs; elsewhere nothing is granted
+  if one_table is not null and not compliance_private.pgaudit_loaded() then
+    return 0;
+  end if;
   -- pgaudit's object audit logs a statement on a table its audit role holds the privilege on:
   -- every table holding personal data, pgcomply's and your registered ones
   for v_table in select t.relation from compliance_private.personal_data_tables() t
-                  join pg_catalog.pg_class c on c.oid = t.relation where c.relowner = 'compliance_owner'::regrole loop
+                  join pg_catalog.pg_class c on c.oid = t.relation
+                 where c.relowner = 'compliance_owner'::regrole and (one_table is null or t.relation = one_table) loop
     execute format('grant select, insert, update, delete on %s to compliance_pgaudit', v_table);
     v_granted := v_granted + 1;
   end loop;
@@ -48,8 +53,93 @@ begin
 end;
 $function$;
 
-comment on function compliance.grant_database_audit() is
-  'Gives pgaudit''s object-audit role (compliance_pgaudit) select, insert, update and delete on every table holding personal data, pgcomply''s and your registered ones, so that with pgaudit loaded and the database''s pgaudit.role set to it, any other role''s statement on them lands in the server log. Setup runs it (with pgaudit loaded); run it again after registering a table. Superuser only. Returns how many tables.';
+comment on function compliance.grant_database_audit(one_table regclass) is
+  'Gives pgaudit''s object-audit role (compliance_pgaudit) select, insert, update and delete on every table holding personal data, pgcomply''s and your registered ones, so that with pgaudit loaded and the database''s pgaudit.role set to it, any other role''s statement on them lands in the server log. Setup runs it where pgaudit is loaded; compliance.register_personal_table runs it for the table it registers (one_table: that table alone, and only where pgaudit is loaded). Superuser and owner only. Returns how many tables it granted on.';
+
+-- included from fixtures/registered/register_personal_table.sql
+-- compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text DEFAULT 'delete'::text, anonymize jsonb DEFAULT NULL::jsonb, kept_basis text DEFAULT NULL::text, retention_period interval DEFAULT NULL::interval, retention_from text DEFAULT NULL::text, retention_basis text DEFAULT NULL::text, subject_reads boolean DEFAULT false, subject_via regclass DEFAULT NULL::regclass, application_roles regrole[] DEFAULT '{}'::regrole[])
+ RETURNS compliance.personal_tables
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_row compliance.personal_tables;
+  v_sql record;
+  v_schema text;
+  v_writers text;
+  v_grantee text;
+begin
+  -- the registry checks and records the settings as pgcomply's owner; the table itself is
+  -- changed here, with the caller's rights, which only its owner has
+  -- the arguments given (an anonymize value may be null: that is what the column gets)
+  v_row := compliance.record_personal_table(relation, (select jsonb_object_agg(e.key, e.value) from jsonb_each(jsonb_build_object(
+    'subject_column', subject_column, 'personal_columns', personal_columns, 'erasure', erasure, 'anonymize', anonymize,
+    'kept_basis', kept_basis, 'retention_period', retention_period, 'retention_from', retention_from,
+    'retention_basis', retention_basis, 'subject_reads', subject_reads, 'subject_via', subject_via::text,
+    'application_roles', to_jsonb(application_roles::text[]))) e where e.value <> 'null'::jsonb));
+  v_sql := compliance.personal_table_sql(relation);
+  select n.nspname into v_schema from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = relation;
+
+  execute format('alter table %s enable row level security', relation);
+  execute format('alter table %s force row level security', relation);
+  execute format('drop policy if exists owner_routines on %s', relation);
+  execute format('create policy owner_routines on %s as permissive for all to compliance_owner using (true) with check (true)', relation);
+  execute format('comment on policy owner_routines on %s is %L', relation,
+    'pgcomply''s routines (erasure, export, retention: SECURITY DEFINER, running as its owner) reach every row.');
+  execute format('drop policy if exists dpo_every_subject on %s', relation);
+  execute format('create policy dpo_every_subject on %s as permissive for select to compliance_dpo using (true)', relation);
+  execute format('comment on policy dpo_every_subject on %s is %L', relation, 'The DPO reads every subject''s rows.');
+  execute format('drop policy if exists subject_own_rows on %s', relation);
+  if v_row.subject_reads then
+    execute format('create policy subject_own_rows on %s as permissive for select to compliance_app using (%s)', relation,
+      v_sql.own_rows);
+    execute format('comment on policy subject_own_rows on %s is %L', relation, 'The API acting for a subject reads only that subject''s rows.');
+    execute format('grant select on %s to compliance_app', relation);
+  else
+    execute format('revoke all on %s from compliance_app', relation);
+  end if;
+  -- the application that writes the table keeps writing it: the role that owned it and the roles named
+  execute format('drop policy if exists application_rows on %s', relation);
+  select string_agg(quote_ident(r), ', ') into v_writers
+    from (select v_row.owner_before::text as r union select unnest(v_row.application_roles)) x;
+  execute format('create policy application_rows on %s as permissive for all to %s using (true) with check (true)', relation, v_writers);
+  execute format('comment on policy application_rows on %s is %L', relation,
+    'The application that owns the table reaches every row, as before it was registered: its owner and the application_roles given at registration.');
+
+  execute format('grant usage on schema %I to compliance_owner, compliance_dpo', v_schema);
+  if v_row.subject_reads then
+    execute format('grant usage on schema %I to compliance_app', v_schema);
+  end if;
+  execute format('grant select, update, delete on %s to compliance_owner', relation);
+  execute format('grant select on %s to compliance_dpo', relation);
+
+  execute format('drop trigger if exists _900_pgcomply_audit_insert on %s', relation);
+  execute format('drop trigger if exists _901_pgcomply_audit_update on %s', relation);
+  execute format('drop trigger if exists _902_pgcomply_audit_delete on %s', relation);
+  execute format('create trigger _900_pgcomply_audit_insert after insert on %s referencing new table as new_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
+  execute format('create trigger _901_pgcomply_audit_update after update on %s referencing old table as old_rows new table as new_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
+  execute format('create trigger _902_pgcomply_audit_delete after delete on %s referencing old table as old_rows for each statement execute function compliance.tg_personal_table_audit()', relation);
+  -- pgcomply's owner owns what its routines touch, so nobody else can add code (a trigger, a
+  -- policy, a default) that would run with its rights; the former owner keeps reading and writing
+  -- rows, but not TRIGGER (code again) or TRUNCATE (rows gone without an audit row)
+  execute format('alter table %s owner to compliance_owner', relation);
+  execute format('grant select, insert, update, delete, references on %s to %I', relation, v_row.owner_before);
+  for v_grantee in select distinct x.grantee::regrole::text from pg_catalog.pg_class c cross join lateral aclexplode(c.relacl) x
+                    where c.oid = relation and x.privilege_type in ('TRIGGER', 'TRUNCATE') and x.grantee <> c.relowner and x.grantee <> 0 loop
+    execute format('revoke trigger, truncate on %s from %s', relation, v_grantee);
+  end loop;
+  execute format('revoke trigger, truncate on %s from public', relation);
+  -- where pgaudit runs, a DBA's statement on the table is logged as on pgcomply's own
+  perform compliance.grant_database_audit(relation);
+  return v_row;
+end;
+$function$;
+
+comment on function compliance.register_personal_table(relation regclass, subject_column text, personal_columns jsonb, erasure text, anonymize jsonb, kept_basis text, retention_period interval, retention_from text, retention_basis text, subject_reads boolean, subject_via regclass, application_roles regrole[]) is
+  'Puts one of your own tables under pgcomply''s rules, called by its owner (db/README.md, "Your own tables"). It records the settings (compliance.record_personal_table, audited). It enables and forces row-level security with the policies pgcomply''s tables have: owner_routines, dpo_every_subject, and subject_own_rows when subject_reads. It attaches the audit triggers and hands the table to compliance_owner, so no other role can add code that would run with its rights; the former owner keeps select, insert, update, delete and references (not trigger or truncate), and it and application_roles keep every row through application_rows. Run it as a superuser (or a member of compliance_owner who owns the table). Erasure then deletes the subject''s rows, or anonymizes them (sets the anonymize columns and cuts the subject link, keeping the rest on kept_basis). Export includes them, and retention deletes rows older than retention_period counted from retention_from. subject_column holds the subject id (text, uuid, bigint or integer), or with subject_via, a foreign key to a registered table that holds it. Where pgaudit is loaded, it gives the table to pgaudit''s object audit (compliance.grant_database_audit). Calling it again changes the settings. Errors: PTOWN, BADRG.';
 
 -- included from fixtures/database-audit/check_database_audit.sql
 -- compliance_private.check_database_audit(context jsonb): its current definition. Change it here and include this file
@@ -227,7 +317,7 @@ $function$;
 comment on function compliance_private.check_privileges(context jsonb) is
   'Compliance check: the grants on pgcomply''s objects equal the set the migrations recorded (expected_grants), besides what setup gives pgaudit''s audit role on the personal tables; no login other than pgcomply_migrator, pgcomply_server and pgcomply_worker may act as a role that reaches personal data or confirms another system''s requests (the auditor role is meant for people), and no role at all as pgaudit''s audit role; no role but a superuser has BYPASSRLS.';
 
-revoke all on function compliance.grant_database_audit() from public;
+revoke all on function compliance.grant_database_audit(regclass) from public;
 revoke all on function compliance_private.pgaudit_loaded() from public;
 revoke all on function compliance_private.check_database_audit(jsonb) from public;
 

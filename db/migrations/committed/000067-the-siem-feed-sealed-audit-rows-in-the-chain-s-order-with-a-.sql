@@ -1,5 +1,5 @@
---! Previous: sha1:53fe13d599fd94463c6ef0c7004bac8a01d1f16a
---! Hash: sha1:f40e280f344d29842b99679ee4c7b0e32ecd3852
+--! Previous: sha1:fd061457698619cf803977cd9cac148314d23579
+--! Hash: sha1:ebe558baa58dd85063a7f166c6ff3e075bdcf323
 --! Message: The SIEM feed: sealed audit rows in the chain's order with a cursor, and the siem_lag check
 
 -- The SIEM feed: sealed audit rows, PHI access included, delivered by the worker in the chain's
