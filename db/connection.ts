@@ -16,6 +16,9 @@ export const LOGIN_ROLES = {
 
 export type LoginRole = keyof typeof LOGIN_ROLES;
 
+/** a name quoted as an SQL identifier, for statements that take no parameters (ALTER DATABASE, GRANT) */
+export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
 export const DEVELOPMENT_LOGIN_PASSWORD = 'pgcomply-development-only';
 
 /** a database URL; a multi-host one (db/hosts.ts) keeps its host list beside the first host's URL */

@@ -8,10 +8,9 @@
  * pgaudit nothing is done, and the database_audit check says not_applicable.
  */
 import { connect } from './tls.js';
-import { databaseName, LOGIN_ROLES, parseDatabaseUrl } from './connection.js';
+import { databaseName, ident, LOGIN_ROLES, parseDatabaseUrl } from './connection.js';
 
 const quiet = { onnotice: () => undefined, max: 1 } as const;
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** configures pgaudit's object audit for the database when the server loads pgaudit; whether it does */
 export async function configureDatabaseAudit(adminUrl: string): Promise<boolean> {

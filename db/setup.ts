@@ -19,7 +19,7 @@ import { migrate } from 'graphile-migrate';
 import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
 import { Logger } from '@graphile/logger';
 import { runMigrations } from 'graphile-worker';
-import { databaseName, LOGIN_ROLES, loginRoleUrl, parseDatabaseUrl, withDatabase } from './connection.js';
+import { databaseName, ident, LOGIN_ROLES, loginRoleUrl, parseDatabaseUrl, withDatabase } from './connection.js';
 import { type PepperSource, pepperParameters, readKeyring } from './pepper.js';
 import { configureDatabaseAudit } from './database-audit.js';
 
@@ -28,10 +28,6 @@ export const MIGRATIONS_FOLDER = path.join(here, 'migrations');
 
 const quiet = { onnotice: () => undefined, max: 1 } as const;
 const silentLogger = new Logger(() => () => undefined);
-
-function ident(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 export interface SetupOptions {
   adminUrl: string;

@@ -9,7 +9,7 @@
  */
 import type { Task } from 'graphile-worker';
 import { workerLog } from '../log.js';
-import { signature } from '../../core/signing.js';
+import { signature, signedHeaders } from '../../core/signing.js';
 import { backoffSeconds, scheduleNextRound } from '../outbox.js';
 
 export const DELIVER_ALERTS_JOB_KEY = 'deliver_alerts';
@@ -37,12 +37,10 @@ interface Alert {
 export const alertSignature = signature;
 
 async function post(options: AlertDelivery, body: string, id: string): Promise<string | null> {
-  const timestamp = String(Math.floor(Date.now() / 1000));
   try {
     const response = await fetch(options.webhookUrl!, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-pgcomply-alert-id': id, 'x-pgcomply-timestamp': timestamp,
-        'x-pgcomply-signature': alertSignature(options.webhookSecret!, timestamp, body) },
+      headers: { 'content-type': 'application/json', 'x-pgcomply-alert-id': id, ...signedHeaders(options.webhookSecret!, body) },
       body,
       signal: AbortSignal.timeout(Math.max(500, options.leaseSeconds * 500)),
       // a signed alert goes to the configured receiver only: a redirect is an answer, not a new address
