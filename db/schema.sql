@@ -9546,7 +9546,7 @@ CREATE FUNCTION compliance_private.check_processing_record(context jsonb) RETURN
 declare
   v_gaps jsonb;
   v_activities bigint := (select count(*) from compliance.processing_activities);
-  v_tables bigint := (select count(*) from compliance_private.personal_data_tables() t where t.holds_rows);
+  v_tables bigint := (select count(*) from compliance_private.personal_data_tables() t where compliance_private.holds_rows(t.relation));
 begin
   select coalesce(jsonb_agg(jsonb_build_object('gap', g.gap, 'activity', g.activity, 'subject', g.subject)), '[]'), string_agg(g.detail, '; ')
     into v_gaps, detail
@@ -10710,6 +10710,34 @@ ALTER FUNCTION compliance_private.health_record_rows(patient text, record_ids uu
 COMMENT ON FUNCTION compliance_private.health_record_rows(patient text, record_ids uuid[]) IS 'The patient''s health records (all, or those in record_ids), oldest first, as ciphertext with the wrapped data key and version_check (see compliance.read_health_records), without an access decision or an audit row: its callers decide and audit (read_health_records; on a standby, standby_health_records under a lease the primary audited).';
 
 --
+-- Name: holds_rows(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.holds_rows(relation regclass) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_found boolean;
+begin
+  -- a table pgcomply may not read is taken to hold some: the record must name it
+  if not pg_catalog.has_table_privilege(relation, 'SELECT') then
+    return true;
+  end if;
+  execute format('select exists (select from %s)', relation) into v_found;
+  return v_found;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.holds_rows(relation regclass) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION holds_rows(relation regclass); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.holds_rows(relation regclass) IS 'Whether a table holds any row now (one it may not read counts as holding some): a table holds personal data for the record of processing once it holds a row.';
+
+--
 -- Name: in_any_bulk_operation(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -11185,36 +11213,19 @@ COMMENT ON FUNCTION compliance_private.permitted_subjects_of(activity text) IS '
 -- Name: personal_data_tables(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.personal_data_tables() RETURNS TABLE(relation regclass, source text, holds_rows boolean)
-    LANGUAGE plpgsql STABLE
+CREATE FUNCTION compliance_private.personal_data_tables() RETURNS TABLE(relation regclass, source text)
+    LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-declare
-  v_table record;
-begin
   -- pgcomply's own: every table of the public schema with a subject (the row_level_security
   -- check's population), and your registered tables
-  for v_table in
-    select c.oid::regclass as relation, 'pgcomply'::text as source
-      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-     where n.nspname = 'compliance' and c.relkind in ('r', 'p') and not c.relispartition
-       and exists (select from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attname = 'user_id' and not a.attisdropped)
-    union all
-    select p.relation, 'registered' from compliance.personal_tables p
-    order by 1
-  loop
-    relation := v_table.relation;
-    source := v_table.source;
-    -- a table holds personal data once it holds a row: an empty table is not processing yet. One
-    -- pgcomply may not read is taken to hold some: the record must name it
-    if pg_catalog.has_table_privilege(v_table.relation, 'SELECT') then
-      execute format('select exists (select from %s)', v_table.relation) into holds_rows;
-    else
-      holds_rows := true;
-    end if;
-    return next;
-  end loop;
-end;
+  select c.oid::regclass, 'pgcomply'::text
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+   where n.nspname = 'compliance' and c.relkind in ('r', 'p') and not c.relispartition
+     and exists (select from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attname = 'user_id' and not a.attisdropped)
+  union all
+  select p.relation, 'registered' from compliance.personal_tables p
+  order by 1;
 $$;
 
 ALTER FUNCTION compliance_private.personal_data_tables() OWNER TO compliance_owner;
@@ -11223,7 +11234,7 @@ ALTER FUNCTION compliance_private.personal_data_tables() OWNER TO compliance_own
 -- Name: FUNCTION personal_data_tables(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.personal_data_tables() IS 'The tables that hold personal data, for the record of processing: pgcomply''s own tables with a subject and your registered tables, each with whether it holds any row now.';
+COMMENT ON FUNCTION compliance_private.personal_data_tables() IS 'The tables that hold personal data: pgcomply''s own tables with a subject and your registered tables. The record of processing, pgaudit''s object audit and the privileges check share this list; compliance_private.holds_rows says whether one holds any row now.';
 
 --
 -- Name: pgaudit_loaded(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11339,7 +11350,8 @@ CREATE FUNCTION compliance_private.processing_record_gaps() RETURNS TABLE(gap te
   select 'table_in_no_activity', null::text, t.relation::text,
          format('%s holds personal data and no processing activity names it', t.relation)
     from compliance_private.personal_data_tables() t
-   where t.holds_rows and not exists (select from compliance.processing_activity_tables x where x.relation = t.relation)
+   where not exists (select from compliance.processing_activity_tables x where x.relation = t.relation)
+     and compliance_private.holds_rows(t.relation)
   union all
   select 'no_legal_basis', a.activity, a.activity,
          case when not exists (select from compliance.processing_activity_purposes p where p.activity = a.activity)
@@ -20528,6 +20540,12 @@ REVOKE ALL ON FUNCTION compliance_private.handler_for(user_id text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.health_record_rows(patient text, record_ids uuid[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION holds_rows(relation regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.holds_rows(relation regclass) FROM PUBLIC;
 
 --
 -- Name: FUNCTION in_any_bulk_operation(); Type: ACL; Schema: compliance_private; Owner: compliance_owner

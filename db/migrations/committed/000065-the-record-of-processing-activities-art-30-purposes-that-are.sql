@@ -1,5 +1,5 @@
 --! Previous: sha1:675451dfb98aad8cc0c6c17a6de15242ae277116
---! Hash: sha1:cf4130354776b8b60f0041896740e878a7eb132a
+--! Hash: sha1:e3c9d9e47d31ae3dafe63e316343e9ee21ce5c3c
 --! Message: The record of processing activities (Art. 30), purposes that are enforced, and requests that reach every other system
 
 -- The record of processing activities (GDPR Art. 30): the activities, their purposes and legal
@@ -409,41 +409,49 @@ comment on function compliance.remove_processing_activity(activity text) is
 -- in the migration that changes it (db/CONVENTIONS.md).
 
 CREATE OR REPLACE FUNCTION compliance_private.personal_data_tables()
- RETURNS TABLE(relation regclass, source text, holds_rows boolean)
+ RETURNS TABLE(relation regclass, source text)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  -- pgcomply's own: every table of the public schema with a subject (the row_level_security
+  -- check's population), and your registered tables
+  select c.oid::regclass, 'pgcomply'::text
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+   where n.nspname = 'compliance' and c.relkind in ('r', 'p') and not c.relispartition
+     and exists (select from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attname = 'user_id' and not a.attisdropped)
+  union all
+  select p.relation, 'registered' from compliance.personal_tables p
+  order by 1;
+$function$;
+
+comment on function compliance_private.personal_data_tables() is
+  'The tables that hold personal data: pgcomply''s own tables with a subject and your registered tables. The record of processing, pgaudit''s object audit and the privileges check share this list; compliance_private.holds_rows says whether one holds any row now.';
+
+-- included from fixtures/processing/holds_rows.sql
+-- compliance_private.holds_rows(relation regclass): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.holds_rows(relation regclass)
+ RETURNS boolean
  LANGUAGE plpgsql
  STABLE
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 declare
-  v_table record;
+  v_found boolean;
 begin
-  -- pgcomply's own: every table of the public schema with a subject (the row_level_security
-  -- check's population), and your registered tables
-  for v_table in
-    select c.oid::regclass as relation, 'pgcomply'::text as source
-      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-     where n.nspname = 'compliance' and c.relkind in ('r', 'p') and not c.relispartition
-       and exists (select from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attname = 'user_id' and not a.attisdropped)
-    union all
-    select p.relation, 'registered' from compliance.personal_tables p
-    order by 1
-  loop
-    relation := v_table.relation;
-    source := v_table.source;
-    -- a table holds personal data once it holds a row: an empty table is not processing yet. One
-    -- pgcomply may not read is taken to hold some: the record must name it
-    if pg_catalog.has_table_privilege(v_table.relation, 'SELECT') then
-      execute format('select exists (select from %s)', v_table.relation) into holds_rows;
-    else
-      holds_rows := true;
-    end if;
-    return next;
-  end loop;
+  -- a table pgcomply may not read is taken to hold some: the record must name it
+  if not pg_catalog.has_table_privilege(relation, 'SELECT') then
+    return true;
+  end if;
+  execute format('select exists (select from %s)', relation) into v_found;
+  return v_found;
 end;
 $function$;
 
-comment on function compliance_private.personal_data_tables() is
-  'The tables that hold personal data, for the record of processing: pgcomply''s own tables with a subject and your registered tables, each with whether it holds any row now.';
+comment on function compliance_private.holds_rows(relation regclass) is
+  'Whether a table holds any row now (one it may not read counts as holding some): a table holds personal data for the record of processing once it holds a row.';
 
 -- included from fixtures/processing/table_data_categories.sql
 -- compliance_private.table_data_categories(relation regclass): its current definition. Change it here and include this file
@@ -488,7 +496,8 @@ AS $function$
   select 'table_in_no_activity', null::text, t.relation::text,
          format('%s holds personal data and no processing activity names it', t.relation)
     from compliance_private.personal_data_tables() t
-   where t.holds_rows and not exists (select from compliance.processing_activity_tables x where x.relation = t.relation)
+   where not exists (select from compliance.processing_activity_tables x where x.relation = t.relation)
+     and compliance_private.holds_rows(t.relation)
   union all
   select 'no_legal_basis', a.activity, a.activity,
          case when not exists (select from compliance.processing_activity_purposes p where p.activity = a.activity)
@@ -566,7 +575,7 @@ AS $function$
 declare
   v_gaps jsonb;
   v_activities bigint := (select count(*) from compliance.processing_activities);
-  v_tables bigint := (select count(*) from compliance_private.personal_data_tables() t where t.holds_rows);
+  v_tables bigint := (select count(*) from compliance_private.personal_data_tables() t where compliance_private.holds_rows(t.relation));
 begin
   select coalesce(jsonb_agg(jsonb_build_object('gap', g.gap, 'activity', g.activity, 'subject', g.subject)), '[]'), string_agg(g.detail, '; ')
     into v_gaps, detail
@@ -602,6 +611,7 @@ grant execute on function compliance.remove_processing_activity(text) to complia
 grant execute on function compliance.processing_record() to compliance_dpo, compliance_auditor;
 revoke all on function compliance_private.eea_countries() from public;
 revoke all on function compliance_private.personal_data_tables() from public;
+revoke all on function compliance_private.holds_rows(regclass) from public;
 revoke all on function compliance_private.table_data_categories(regclass) from public;
 revoke all on function compliance_private.processing_record_gaps() from public;
 revoke all on function compliance_private.check_processing_record(jsonb) from public;

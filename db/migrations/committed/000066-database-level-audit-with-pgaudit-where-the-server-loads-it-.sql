@@ -1,5 +1,5 @@
---! Previous: sha1:cf4130354776b8b60f0041896740e878a7eb132a
---! Hash: sha1:fd061457698619cf803977cd9cac148314d23579
+--! Previous: sha1:e3c9d9e47d31ae3dafe63e316343e9ee21ce5c3c
+--! Hash: sha1:3447a2126f13f1271fad3e43d6362c376e309cde
 --! Message: Database-level audit with pgaudit where the server loads it, and the database_audit check
 
 -- Database-level audit with pgaudit: where the server loads pgaudit, setup sets the database's

@@ -1,5 +1,5 @@
---! Previous: sha1:fd061457698619cf803977cd9cac148314d23579
---! Hash: sha1:ebe558baa58dd85063a7f166c6ff3e075bdcf323
+--! Previous: sha1:3447a2126f13f1271fad3e43d6362c376e309cde
+--! Hash: sha1:f4927cec46ae33aa3db55407d9bfe1bc9c6ca3cb
 --! Message: The SIEM feed: sealed audit rows in the chain's order with a cursor, and the siem_lag check
 
 -- The SIEM feed: sealed audit rows, PHI access included, delivered by the worker in the chain's
