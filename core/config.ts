@@ -1,4 +1,5 @@
 /** Environment configuration, validated once at start; a bad value ends the process with one line. */
+import { type ArchiveStore, openArchiveStore } from './archive/store.js';
 import os from 'node:os';
 import path from 'node:path';
 import { type AnchorKey, loadAnchorKey } from './anchors/anchors.js';
@@ -76,6 +77,13 @@ const schema = z.object({
   SIEM_SYSLOG_URL: z.string().regex(/^tls:\/\/[^/:\s]+:\d{1,5}$/, 'SIEM_SYSLOG_URL is tls://host:port (syslog over TLS, RFC 5425; 6514 is its port)').optional(),
   SIEM_SYSLOG_CA_FILE: z.string().trim().min(1).optional(),
   SIEM_BATCH: z.coerce.number().int().min(1).max(10_000).default(2000),
+  ARCHIVE_TO: z.string().trim().min(1).optional(),
+  ARCHIVE_S3_ENDPOINT: z.url({ message: 'ARCHIVE_S3_ENDPOINT must be a URL (e.g. https://storage.googleapis.com or a MinIO server)' }).optional(),
+  ARCHIVE_S3_REGION: z.string().trim().min(1).default('us-east-1'),
+  ARCHIVE_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
+  ARCHIVE_S3_SSE: z.enum(['AES256', 'aws:kms']).optional(),
+  ARCHIVE_S3_SSE_KMS_KEY_ID: z.string().trim().min(1).optional(),
+  ARCHIVE_S3_OBJECT_LOCK: z.enum(['GOVERNANCE', 'COMPLIANCE']).optional(),
   ANCHOR_DIR: z.string().trim().min(1).optional(),
   ANCHOR_SIGNING_KEY: z.string().trim().min(1).optional(),
   ANCHOR_SIGNING_KEY_FILE: z.string().trim().min(1).optional(),
@@ -264,6 +272,14 @@ export function siemFeedOf(config: Config): SiemFeedSettings | undefined {
   if (!config.SIEM_SYSLOG_URL) return undefined;
   const url = new URL(config.SIEM_SYSLOG_URL.replace(/^tls:/, 'https:'));
   return { host: url.hostname, port: Number(url.port), caFile: config.SIEM_SYSLOG_CA_FILE, batch: config.SIEM_BATCH };
+}
+
+/** ARCHIVE_TO set: where the worker's monthly archive_audit job and pgcomply archive put bundles (core/archive/) */
+export function archiveStoreOf(config: Config, location = config.ARCHIVE_TO): ArchiveStore | undefined {
+  if (!location) return undefined;
+  return openArchiveStore(location, { endpoint: config.ARCHIVE_S3_ENDPOINT, region: config.ARCHIVE_S3_REGION,
+    forcePathStyle: config.ARCHIVE_S3_FORCE_PATH_STYLE === undefined ? undefined : config.ARCHIVE_S3_FORCE_PATH_STYLE === 'true',
+    serverSideEncryption: config.ARCHIVE_S3_SSE, kmsKeyId: config.ARCHIVE_S3_SSE_KMS_KEY_ID, objectLockMode: config.ARCHIVE_S3_OBJECT_LOCK });
 }
 
 export interface SiemFeedSettings {

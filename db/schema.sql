@@ -306,7 +306,8 @@ begin
       case when v_policy.enabled then 'kept until erasure' else 'policy disabled' end, 'deleted', 0);
   elsif v_policy.action = 'drop_partition' then
     v_result := jsonb_build_object('category', category, 'dry_run', dry_run, 'cutoff', v_cutoff,
-      'partitions', compliance_private.drop_expired_audit_partitions(v_cutoff, dry_run));
+      'partitions', compliance_private.drop_expired_audit_partitions(v_cutoff,
+        compliance_private.retention_now() - v_policy.archive_after, dry_run));
     v_result := v_result || jsonb_build_object('deleted', (select coalesce(sum((p ->> 'rows')::bigint), 0)
                                                           from jsonb_array_elements(v_result -> 'partitions') p));
   else
@@ -387,7 +388,7 @@ ALTER FUNCTION compliance.apply_retention(category text, batch_size integer, dry
 -- Name: FUNCTION apply_retention(category text, batch_size integer, dry_run boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) IS 'Applies one category''s retention policy as of compliance_private.retention_now() (the database clock; only the owner can move it, for tests): deletes at most batch_size due rows, each checked again as it is deleted (conversations take their messages; consent records take the expired proofs erasure kept, erased_consent_proofs), or drops the expired audit partitions and removes the seals of their rows; your registered tables are categories by name (schema.table), their rows deleted by their retention_from column; subjects under legal hold are skipped, and an audit month holding a held subject''s rows is kept. dry_run deletes nothing and reports how many rows are due in total. Each call writes one retention.applied audit row with the counts. Returns {category, dry_run, cutoff, deleted, ...}; call again while deleted = batch_size. Errors: RETCT unknown category, BADRG.';
+COMMENT ON FUNCTION compliance.apply_retention(category text, batch_size integer, dry_run boolean) IS 'Applies one category''s retention policy as of compliance_private.retention_now() (the database clock; only the owner can move it, for tests): deletes at most batch_size due rows, each checked again as it is deleted (conversations take their messages; consent records take the expired proofs erasure kept, erased_consent_proofs), or drops the expired audit partitions (and the archived ones past archive_after) and removes the seals of their rows; your registered tables are categories by name (schema.table), their rows deleted by their retention_from column; subjects under legal hold are skipped, and an audit month holding a held subject''s rows is kept. dry_run deletes nothing and reports how many rows are due in total. Each call writes one retention.applied audit row with the counts. Returns {category, dry_run, cutoff, deleted, ...}; call again while deleted = batch_size. Errors: RETCT unknown category, BADRG.';
 
 --
 -- Name: access_grants; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -600,6 +601,118 @@ ALTER FUNCTION compliance.approve_access_request(grant_id bigint, days integer) 
 --
 
 COMMENT ON FUNCTION compliance.approve_access_request(grant_id bigint, days integer) IS 'An approver approves a pending request: access starts now and lasts days (default and maximum from access_grant_settings). Audited as access.approved. Errors: GRSLF (the request is the approver''s own), GRNOT, GRSTA (not pending), BADRG.';
+
+--
+-- Name: archivable_audit_partitions(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.archivable_audit_partitions() RETURNS TABLE(partition_name text, range_start timestamp with time zone, range_end timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_policy compliance.retention_policies;
+  v_next_row_id bigint := (select h.next_row_id from compliance_private.audit_seal_head h);
+  v_partition record;
+  v_unsealed boolean;
+begin
+  select * into strict v_policy from compliance.retention_policies p where p.category = 'audit_logs';
+  if v_policy.archive_after is null then
+    return;
+  end if;
+  for v_partition in
+    select e.partition_name, e.range_end
+      from compliance_private.expired_audit_partitions(compliance_private.retention_now() - v_policy.archive_after) e
+     where not exists (select from compliance.audit_archives r where r.partition_name = e.partition_name)
+  loop
+    -- a month with rows the sealer has not reached yet waits: its bundle must carry every seal
+    execute format('select exists (select from compliance.%I a where a.id >= $1)', v_partition.partition_name)
+      into v_unsealed using v_next_row_id;
+    continue when v_unsealed;
+    partition_name := v_partition.partition_name;
+    range_end := v_partition.range_end;
+    range_start := (regexp_match(pg_get_expr((select c.relpartbound from pg_class c
+                     where c.oid = format('compliance.%I', v_partition.partition_name)::regclass), format('compliance.%I', v_partition.partition_name)::regclass),
+                     'FROM \(''([^'']+)''\)'))[1]::timestamptz;
+    return next;
+  end loop;
+end;
+$_$;
+
+ALTER FUNCTION compliance.archivable_audit_partitions() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION archivable_audit_partitions(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.archivable_audit_partitions() IS 'The monthly audit partitions ready for the cold archive: their whole range older than the audit_logs policy''s archive_after (90 days), every row sealed, no archive recorded yet. Oldest first. Worker role.';
+
+--
+-- Name: audit_archive_rows(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.audit_archive_rows(partition_name text) RETURNS TABLE(id bigint, occurred_at timestamp with time zone, occurred_at_micros bigint, xact_id bigint, action text, category text, resource_type text, resource_id text, outcome text, failure_reason text, details text, personal_digest text, subject_part_digest text, actor_part_digest text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+begin
+  if not exists (select from compliance.archivable_audit_partitions() p where p.partition_name = audit_archive_rows.partition_name) then
+    perform compliance_private.raise_error('ARCHV', format('audit partition %s is not ready for the archive (too young, not wholly sealed, already archived, or unknown)',
+      coalesce(partition_name, 'NULL')));
+  end if;
+  -- the columns the row hash covers and the digests of the personal parts: never a personal
+  -- part itself, which stays where erasure reaches it (db/AUDIT_HASHING.md, "Cold archive")
+  return query execute format($q$
+    select a.id, a.occurred_at, (extract(epoch from a.occurred_at) * 1000000)::bigint, a.xact_id::text::bigint, a.action, a.category,
+           a.resource_type, a.resource_id, a.outcome, a.failure_reason, a.details::text,
+           encode(a.personal_digest, 'hex'), encode(a.subject_part_digest, 'hex'), encode(a.actor_part_digest, 'hex')
+      from compliance.%I a order by a.id$q$, partition_name);
+end;
+$_$;
+
+ALTER FUNCTION compliance.audit_archive_rows(partition_name text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_archive_rows(partition_name text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.audit_archive_rows(partition_name text) IS 'An archivable audit partition''s rows as an archive bundle holds them: the non-personal columns the row hash covers, details as jsonb''s canonical text, the personal parts'' digests and never the parts. Worker role. Errors: ARCHV.';
+
+--
+-- Name: audit_archive_seals(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.audit_archive_seals(partition_name text) RETURNS TABLE(seal_no bigint, layout smallint, previous_hash text, seal_hash text, first_row_id bigint, last_row_id bigint, last_xact_id bigint, row_count integer, row_ids bigint[], row_hashes text, rows_elsewhere bigint[])
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_bounds record;
+begin
+  if not exists (select from compliance.archivable_audit_partitions() p where p.partition_name = audit_archive_seals.partition_name) then
+    perform compliance_private.raise_error('ARCHV', format('audit partition %s is not ready for the archive', coalesce(partition_name, 'NULL')));
+  end if;
+  execute format('select min(a.id) as low, max(a.id) as high from compliance.%I a', partition_name) into v_bounds;
+  -- every seal listing one of the month's rows, and the ids it lists that are not the month's
+  -- (rows of the months either side, or rows retention dropped before)
+  return query execute format($q$
+    select s.seal_no, s.layout, encode(s.previous_hash, 'hex'), encode(s.seal_hash, 'hex'), s.first_row_id, s.last_row_id,
+           s.last_xact_id::text::bigint, s.row_count, s.row_ids, encode(s.row_hashes, 'hex'),
+           array(select u.x from unnest(s.row_ids) u(x) where not exists (select from compliance.%1$I a where a.id = u.x) order by u.x)
+      from compliance.audit_seals s
+     where s.last_row_id >= $1 and (s.layout = 1 or s.first_row_id <= $2)
+       and exists (select from unnest(s.row_ids) u(x) join compliance.%1$I a on a.id = u.x)
+     order by s.seal_no$q$, partition_name) using v_bounds.low, v_bounds.high;
+end;
+$_$;
+
+ALTER FUNCTION compliance.audit_archive_seals(partition_name text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_archive_seals(partition_name text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.audit_archive_seals(partition_name text) IS 'The seals that list an archivable audit partition''s rows, as an archive bundle holds them, each with the ids it lists that belong to another month (rows_elsewhere). Worker role. Errors: ARCHV.';
 
 --
 -- Name: audit_digest(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4135,6 +4248,166 @@ ALTER FUNCTION compliance.record_archive_check(ok boolean, error text) OWNER TO 
 --
 
 COMMENT ON FUNCTION compliance.record_archive_check(ok boolean, error text) IS 'The worker records pgBackRest''s archive check (pgbackrest check: a WAL segment switched, archived and found in the repository), run before the daily compliance checks. Audited as backup.archive_checked; a failure, with pgBackRest''s error, fails wal_archive_lag for two days unless a later check passes. For the worker. Errors: BADRG.';
+
+--
+-- Name: audit_archives; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_archives (
+    partition_name text NOT NULL,
+    range_start timestamp with time zone NOT NULL,
+    range_end timestamp with time zone NOT NULL,
+    first_row_id bigint,
+    last_row_id bigint,
+    row_count bigint NOT NULL,
+    rows_digest bytea NOT NULL,
+    bundle_uri text NOT NULL,
+    bundle_sha256 bytea NOT NULL,
+    key_fingerprint text NOT NULL,
+    archived_at timestamp with time zone DEFAULT now() NOT NULL,
+    dropped_at timestamp with time zone,
+    CONSTRAINT audit_archives_digests_sha256 CHECK (((octet_length(rows_digest) = 32) AND (octet_length(bundle_sha256) = 32))),
+    CONSTRAINT audit_archives_range_ordered CHECK ((range_start < range_end)),
+    CONSTRAINT audit_archives_uri_length CHECK (((length(bundle_uri) >= 1) AND (length(bundle_uri) <= 1000)))
+);
+
+ALTER TABLE ONLY compliance.audit_archives FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.audit_archives OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_archives; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_archives IS 'One row per audit month written to the cold archive: the bundle''s place and SHA-256, and the digest of the rows it holds, which record_audit_archive checked against the partition. Not personal data.';
+
+--
+-- Name: COLUMN audit_archives.partition_name; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.partition_name IS 'The monthly partition of compliance.audit_logs (audit_logs_yYYYYmMM).';
+
+--
+-- Name: COLUMN audit_archives.range_start; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.range_start IS 'The first instant of the month.';
+
+--
+-- Name: COLUMN audit_archives.range_end; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.range_end IS 'The first instant after it.';
+
+--
+-- Name: COLUMN audit_archives.first_row_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.first_row_id IS 'The lowest row id in the month.';
+
+--
+-- Name: COLUMN audit_archives.last_row_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.last_row_id IS 'The highest.';
+
+--
+-- Name: COLUMN audit_archives.row_count; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.row_count IS 'How many rows the bundle holds.';
+
+--
+-- Name: COLUMN audit_archives.rows_digest; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.rows_digest IS 'SHA-256 of the rows'' hashes in id order (compliance_private.audit_partition_digest).';
+
+--
+-- Name: COLUMN audit_archives.bundle_uri; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.bundle_uri IS 'Where the bundle is: a file path or s3://bucket/key.';
+
+--
+-- Name: COLUMN audit_archives.bundle_sha256; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.bundle_sha256 IS 'SHA-256 of the bundle''s bytes as stored.';
+
+--
+-- Name: COLUMN audit_archives.key_fingerprint; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.key_fingerprint IS 'The Ed25519 key that signed the bundle''s manifest: the anchor key.';
+
+--
+-- Name: COLUMN audit_archives.archived_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.archived_at IS 'When the bundle was written and verified from where it is kept.';
+
+--
+-- Name: COLUMN audit_archives.dropped_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archives.dropped_at IS 'When retention dropped the month''s partition (NULL: still in the database).';
+
+--
+-- Name: record_audit_archive(text, text, text, text, bigint, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.record_audit_archive(partition_name text, bundle_uri text, bundle_sha256 text, rows_digest text, row_count bigint, key_fingerprint text) RETURNS compliance.audit_archives
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_month record;
+  v_now record;
+  v_key text := (select s.anchor_key_fingerprint from compliance.compliance_check_settings s);
+  v_archive compliance.audit_archives;
+begin
+  if bundle_uri is null or length(bundle_uri) not between 1 and 1000 or bundle_sha256 is null or bundle_sha256 !~ '^[0-9a-f]{64}$'
+     or rows_digest is null or rows_digest !~ '^[0-9a-f]{64}$' or row_count is null or key_fingerprint is null then
+    perform compliance_private.raise_error('BADRG', 'an archive names its bundle (1 to 1000 characters), the bundle''s SHA-256 and its rows'' digest (64 hex digits each), its row count and the signing key''s fingerprint');
+  end if;
+  -- the key must be the one the anchors are signed with: a bundle signed by any other key is not
+  -- one an auditor can check against the anchors
+  if v_key is distinct from key_fingerprint then
+    perform compliance_private.raise_error('ARCHV', format('the bundle is signed by key %s, the anchors by %s (compliance.set_anchor_key)',
+      left(key_fingerprint, 16), coalesce(left(v_key, 16), 'none set')));
+  end if;
+  select * into v_month from compliance.archivable_audit_partitions() p where p.partition_name = record_audit_archive.partition_name;
+  if not found then
+    perform compliance_private.raise_error('ARCHV', format('audit partition %s is not ready for the archive (too young, not wholly sealed, already archived, or unknown)',
+      coalesce(partition_name, 'NULL')));
+  end if;
+  -- what the bundle claims, against the rows themselves: the worker cannot record a bundle that
+  -- leaves out, adds or changes a row
+  select * into strict v_now from compliance_private.audit_partition_digest(format('compliance.%I', partition_name)::regclass);
+  if v_now.row_count <> record_audit_archive.row_count or v_now.rows_digest <> decode(record_audit_archive.rows_digest, 'hex') then
+    perform compliance_private.raise_error('ARCHV', format('the bundle''s rows (%s, digest %s) are not the partition''s (%s, digest %s)',
+      row_count, left(rows_digest, 16), v_now.row_count, left(encode(v_now.rows_digest, 'hex'), 16)));
+  end if;
+  insert into compliance.audit_archives (partition_name, range_start, range_end, first_row_id, last_row_id, row_count, rows_digest,
+                                         bundle_uri, bundle_sha256, key_fingerprint)
+  values (partition_name, v_month.range_start, v_month.range_end, v_now.first_row_id, v_now.last_row_id, v_now.row_count, v_now.rows_digest,
+          bundle_uri, decode(bundle_sha256, 'hex'), key_fingerprint)
+  returning * into v_archive;
+  perform compliance_private.append_audit('audit.archived', 'soc2', 'audit_partition', partition_name,
+    jsonb_build_object('bundle_uri', bundle_uri, 'bundle_sha256', bundle_sha256, 'rows', v_now.row_count,
+      'rows_digest', rows_digest, 'first_row_id', v_now.first_row_id, 'last_row_id', v_now.last_row_id, 'key_fingerprint', key_fingerprint));
+  return v_archive;
+end;
+$_$;
+
+ALTER FUNCTION compliance.record_audit_archive(partition_name text, bundle_uri text, bundle_sha256 text, rows_digest text, row_count bigint, key_fingerprint text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION record_audit_archive(partition_name text, bundle_uri text, bundle_sha256 text, rows_digest text, row_count bigint, key_fingerprint text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.record_audit_archive(partition_name text, bundle_uri text, bundle_sha256 text, rows_digest text, row_count bigint, key_fingerprint text) IS 'The worker (or pgcomply archive) records a month''s archive bundle once it has read the bundle back from its destination and verified it: the database recomputes the month''s rows digest and refuses a bundle whose rows differ, or one signed by a key other than the anchors''. Audited (audit.archived, sealed like every row). From then on retention may drop the partition after archive_after. Worker role. Errors: BADRG, ARCHV.';
 
 --
 -- Name: record_backup(jsonb); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -8600,6 +8873,33 @@ ALTER FUNCTION compliance_private.audit_log_checks_between(from_xact xid8, from_
 COMMENT ON FUNCTION compliance_private.audit_log_checks_between(from_xact xid8, from_id bigint, to_xact xid8, to_id bigint, below_id bigint) IS 'Layout-1 seals: the audit_log_checks rows after (from_xact, from_id) up to and including (to_xact, to_id) in (xact_id, id) order and with an id below below_id (where layout 2 begins), read with index bounds that end where the range ends.';
 
 --
+-- Name: audit_partition_digest(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_partition_digest(partition regclass) RETURNS TABLE(row_count bigint, first_row_id bigint, last_row_id bigint, rows_digest bytea)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+begin
+  -- the row hashes in id order: what an archive bundle's rows must hash to, recomputed from the
+  -- rows themselves (redaction leaves them unchanged; an edit or an insert changes them)
+  return query execute format($q$
+    select count(*), min(a.id), max(a.id),
+           sha256(coalesce(string_agg(compliance_private.audit_row_hash(a.id, a.occurred_at, a.xact_id, a.action, a.category,
+                    a.resource_type, a.resource_id, a.outcome, a.failure_reason, a.details, a.personal_digest), ''::bytea order by a.id), ''::bytea))
+      from %s a$q$, partition);
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.audit_partition_digest(partition regclass) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_partition_digest(partition regclass); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_partition_digest(partition regclass) IS 'One audit partition''s row count, first and last id, and rows_digest: SHA-256 of its row hashes concatenated in id order (db/AUDIT_HASHING.md, "Cold archive"). record_audit_archive compares an archive bundle''s claim with it, and the drop of an archived partition compares it again.';
+
+--
 -- Name: audit_parts_missing(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -10091,10 +10391,10 @@ ALTER FUNCTION compliance_private.describe_interval(value interval) OWNER TO com
 COMMENT ON FUNCTION compliance_private.describe_interval(value interval) IS 'An interval in words for messages: 45 seconds, 1 minute, 15 minutes; longer ones in PostgreSQL''s own form.';
 
 --
--- Name: drop_expired_audit_partitions(timestamp with time zone, boolean); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+-- Name: drop_expired_audit_partitions(timestamp with time zone, timestamp with time zone, boolean); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean) RETURNS jsonb
+CREATE FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -10111,8 +10411,18 @@ declare
   v_rows bigint;
   v_held bigint;
   v_drop_started timestamptz;
+  v_archive compliance.audit_archives;
+  v_digest record;
+  v_parts bigint;
+  v_parts_deleted bigint := 0;
 begin
-  for v_partition in select * from compliance_private.expired_audit_partitions(cutoff) loop
+  -- past retention, or archived, verified and past archive_after
+  for v_partition in
+    select e.* from compliance_private.expired_audit_partitions(greatest(cutoff, coalesce(archive_cutoff, cutoff))) e
+     where e.range_end <= cutoff
+        or exists (select from compliance.audit_archives r where r.partition_name = e.partition_name)
+     order by e.range_end
+  loop
     select * into strict v_head from compliance_private.audit_seal_head for update;
     v_relid := format('compliance.%I', v_partition.partition_name)::regclass;
     execute format('select exists (select from %s a where a.id >= $1)', v_relid) into v_unsealed using v_head.next_row_id;
@@ -10138,6 +10448,21 @@ begin
       continue;
     end if;
 
+    select * into v_archive from compliance.audit_archives r where r.partition_name = v_partition.partition_name;
+    if v_archive.partition_name is not null then
+      -- the rows must still be the ones the bundle holds (a row inserted or changed since is in no bundle)
+      select * into strict v_digest from compliance_private.audit_partition_digest(v_relid);
+      if v_digest.row_count <> v_archive.row_count or v_digest.rows_digest <> v_archive.rows_digest then
+        raise warning 'audit partition % no longer matches its archive bundle %; not dropped', v_partition.partition_name, v_archive.bundle_uri;
+        if not dry_run then
+          perform compliance_private.append_audit('audit.partition_kept', 'system', 'audit_partition', v_partition.partition_name,
+            jsonb_build_object('rows', v_rows, 'range_end', v_partition.range_end, 'reason', 'rows differ from the archive bundle',
+              'bundle_uri', v_archive.bundle_uri, 'bundle_sha256', encode(v_archive.bundle_sha256, 'hex')));
+        end if;
+        continue;
+      end if;
+    end if;
+
     -- the seals all of whose rows go with this partition (or went before): those before the
     -- first row that stays, in chain order
     select * into strict v_bounds from compliance_private.audit_chain_bounds();
@@ -10157,7 +10482,26 @@ begin
     v_drop_started := clock_timestamp();
     if not dry_run then
       -- the only step that locks writers out (ACCESS EXCLUSIVE on the parent), and it is brief
+      v_parts := 0;
+      if v_archive.partition_name is not null and v_partition.range_end > cutoff then
+        -- the personal parts stay in PostgreSQL, where erasure and the export reach them; the
+        -- bundle holds only their digests (db/AUDIT_HASHING.md, "Cold archive")
+        execute format($q$
+          insert into compliance.audit_archived_parts (id, occurred_at, partition_name, action, resource_type, outcome,
+                 user_id, actor_id, ip_address, user_agent, personal_details, personal_salt, subject_part_salt, actor_part_salt,
+                 personal_digest, subject_part_digest, actor_part_digest, redacted_at)
+          select a.id, a.occurred_at, $1, a.action, a.resource_type, a.outcome,
+                 a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details, a.personal_salt, a.subject_part_salt, a.actor_part_salt,
+                 a.personal_digest, a.subject_part_digest, a.actor_part_digest, a.redacted_at
+            from %s a
+           where num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) > 0$q$, v_relid)
+          using v_partition.partition_name;
+        get diagnostics v_parts = row_count;
+      end if;
       execute format('drop table %s', v_relid);
+      if v_archive.partition_name is not null then
+        update compliance.audit_archives r set dropped_at = now() where r.partition_name = v_partition.partition_name;
+      end if;
       if v_last_removed.seal_no is not null then
         perform compliance_private.begin_bulk_operation('retention');
         delete from compliance.audit_seals s where s.seal_no <= v_last_removed.seal_no;
@@ -10169,23 +10513,36 @@ begin
           'seals_removed_through', v_last_removed.seal_no,
           'seal_hash', encode(v_last_removed.seal_hash, 'hex'),
           'seal_end', jsonb_build_object('xact_id', v_last_removed.last_xact_id, 'row_id', v_last_removed.last_row_id),
-          'dropped_rows_in_kept_seals', v_kept_rows));
+          'dropped_rows_in_kept_seals', v_kept_rows)
+        || case when v_archive.partition_name is null then '{}'::jsonb
+                else jsonb_build_object('archive', jsonb_build_object('bundle_uri', v_archive.bundle_uri,
+                       'bundle_sha256', encode(v_archive.bundle_sha256, 'hex'), 'personal_parts_kept', v_parts)) end);
     end if;
-    v_dropped := v_dropped || jsonb_build_object('partition', v_partition.partition_name, 'rows', v_rows,
+    v_dropped := v_dropped || (jsonb_build_object('partition', v_partition.partition_name, 'rows', v_rows,
       'seals_removed_through', v_last_removed.seal_no, 'rows_in_kept_seals', jsonb_array_length(v_kept_rows),
-      'drop_ms', round((extract(epoch from clock_timestamp() - v_drop_started) * 1000)::numeric, 3));
+      'drop_ms', round((extract(epoch from clock_timestamp() - v_drop_started) * 1000)::numeric, 3))
+      || case when v_archive.partition_name is null then '{}'::jsonb else jsonb_build_object('archive', v_archive.bundle_uri) end);
   end loop;
+  -- archived months past retention: their personal parts go too (the bundle's object lock ends then)
+  if not dry_run then
+    delete from compliance.audit_archived_parts p
+     where p.partition_name in (select r.partition_name from compliance.audit_archives r where r.range_end <= cutoff);
+    get diagnostics v_parts_deleted = row_count;
+    if v_parts_deleted > 0 then
+      v_dropped := v_dropped || jsonb_build_object('archived_personal_parts_deleted', v_parts_deleted);
+    end if;
+  end if;
   return v_dropped;
 end;
 $_$;
 
-ALTER FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean) OWNER TO compliance_owner;
+ALTER FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean) IS 'Drops whole audit partitions older than cutoff once every row in them is sealed, removes the seals all of whose rows are gone, and audits each drop (audit.partition_dropped) with the last seal removed, its hash and end, and the ids of dropped rows that kept seals still list: the records verification accepts for a chain that no longer starts at seal 1.';
+COMMENT ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean) IS 'Drops whole audit partitions older than cutoff, and archived ones (compliance.audit_archives) older than archive_cutoff whose rows still match their bundle, moving an archived month''s personal parts to compliance.audit_archived_parts first, once every row in them is sealed, removes the seals all of whose rows are gone, and audits each drop (audit.partition_dropped) with the archive bundle and its SHA-256 where there is one, the last seal removed, its hash and end, and the ids of dropped rows that kept seals still list: the records verification accepts for a chain that no longer starts at seal 1.';
 
 --
 -- Name: eea_countries(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10315,6 +10672,7 @@ declare
   v_counts jsonb := '{}';
   v_count bigint;
   v_redacted bigint;
+  v_archived_redacted bigint;
   v_subject_rows jsonb;
   v_actor_rows jsonb;
   v_request_id bigint;
@@ -10480,6 +10838,23 @@ begin
     into v_redacted, v_subject_rows, v_actor_rows
     from redacted r;
 
+  -- the same parts of rows whose month is in the cold archive; a row left with no personal part
+  -- goes, since the bundle holds the rest of it and its digests
+  update compliance.audit_archived_parts a
+     set user_id = case when a.user_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.user_id end,
+         personal_details = case when a.user_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.personal_details end,
+         subject_part_salt = case when a.user_id = erase_subject_core.user_id then null else a.subject_part_salt end,
+         actor_id = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.actor_id end,
+         ip_address = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.ip_address end,
+         user_agent = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.user_agent end,
+         actor_part_salt = case when a.actor_id = erase_subject_core.user_id then null else a.actor_part_salt end,
+         personal_salt = null,
+         redacted_at = now()
+   where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id;
+  get diagnostics v_archived_redacted = row_count;
+  delete from compliance.audit_archived_parts a
+   where a.redacted_at = now() and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
+
   insert into compliance_private.erased_subjects (subject_digest) values (compliance_private.subject_digest(user_id));
   perform compliance_private.end_bulk_operation();
 
@@ -10487,7 +10862,8 @@ begin
   perform compliance_private.append_audit('subject.erased', 'gdpr', 'dsr_request', v_request_id::text,
     -- the rows it redacted, so verification can tell these redactions from any other
     jsonb_build_object('deleted', v_counts, 'audit_rows_redacted', v_redacted, 'requested_by', requested_by,
-                       'redacted_subject_rows', v_subject_rows, 'redacted_actor_rows', v_actor_rows),
+                       'redacted_subject_rows', v_subject_rows, 'redacted_actor_rows', v_actor_rows,
+                       'archived_audit_rows_redacted', v_archived_redacted),
     null, jsonb_build_object('reason', reason), 'success', null,
     case when requested_by = 'subject' then null else compliance.current_actor() end,
     requested_by <> 'subject');
@@ -12355,6 +12731,14 @@ begin
                      a.failure_reason, a.details, a.actor_id, host(a.ip_address) as ip_address, a.user_agent,
                      a.personal_details
                 from compliance.audit_logs a where a.user_id = p.user_id or a.actor_id = p.user_id) x), '[]'),
+    -- rows whose month went to the cold archive: their personal parts stayed here; the rest of
+    -- each row is in the bundle named
+    'archived_audit_trail', coalesce((
+      select json_agg(x order by x.occurred_at, x.id)
+        from (select a.id, a.occurred_at, a.action, a.resource_type, a.outcome, a.actor_id, host(a.ip_address) as ip_address,
+                     a.user_agent, a.personal_details, r.bundle_uri as archived_in
+                from compliance.audit_archived_parts a join compliance.audit_archives r on r.partition_name = a.partition_name
+               where a.user_id = p.user_id or a.actor_id = p.user_id) x), '[]'),
     'breach_notices', coalesce((
       select json_agg(x order by x.discovered_at, x.id)
         from (select b.id, b.discovered_at, b.description, b.data_categories, b.status, b.notified_individuals_at
@@ -12386,7 +12770,7 @@ ALTER FUNCTION compliance_private.subject_document(user_id text) OWNER TO compli
 -- Name: FUNCTION subject_document(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, breach_notices, registered_tables: your own registered tables by name, dsr_requests, objections_and_restrictions, recipients_told: the systems each request was sent to, GDPR Art. 19). NULL for an unknown subject.';
+COMMENT ON FUNCTION compliance_private.subject_document(user_id text) IS 'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, archived_audit_trail: rows of months in the cold archive, with the bundle each is in, breach_notices, registered_tables: your own registered tables by name, dsr_requests, objections_and_restrictions, recipients_told: the systems each request was sent to, GDPR Art. 19). NULL for an unknown subject.';
 
 --
 -- Name: subject_fits(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -13643,6 +14027,149 @@ ALTER TABLE compliance.alert_outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDEN
 --
 
 COMMENT ON SEQUENCE compliance.alert_outbox_id_seq IS 'Numbers alerts in the order they were raised.';
+
+--
+-- Name: audit_archived_parts; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_archived_parts (
+    id bigint NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    partition_name text NOT NULL,
+    action text NOT NULL,
+    resource_type text,
+    outcome text NOT NULL,
+    user_id text,
+    actor_id text,
+    ip_address inet,
+    user_agent text,
+    personal_details jsonb,
+    personal_salt bytea,
+    subject_part_salt bytea,
+    actor_part_salt bytea,
+    personal_digest bytea NOT NULL,
+    subject_part_digest bytea,
+    actor_part_digest bytea,
+    redacted_at timestamp with time zone
+);
+
+ALTER TABLE ONLY compliance.audit_archived_parts FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.audit_archived_parts OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_archived_parts; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_archived_parts IS 'The personal parts of audit rows whose month retention dropped after archiving it: the subject''s and the actor''s, with their salts and digests, and enough of the row (time, action, outcome) for the subject''s export. The bundle holds the rest and only the digests, so erasure, which redacts here, reaches every copy of a person''s data. Personal data.';
+
+--
+-- Name: COLUMN audit_archived_parts.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.id IS 'The audit row''s id, as in the bundle.';
+
+--
+-- Name: COLUMN audit_archived_parts.occurred_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.occurred_at IS 'When the row was written.';
+
+--
+-- Name: COLUMN audit_archived_parts.partition_name; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.partition_name IS 'The archived month (compliance.audit_archives) whose bundle holds the row.';
+
+--
+-- Name: COLUMN audit_archived_parts.action; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.action IS 'The row''s action.';
+
+--
+-- Name: COLUMN audit_archived_parts.resource_type; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.resource_type IS 'The row''s resource type.';
+
+--
+-- Name: COLUMN audit_archived_parts.outcome; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.outcome IS 'The row''s outcome.';
+
+--
+-- Name: COLUMN audit_archived_parts.user_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.user_id IS 'The subject (the subject''s part); NULL once erased.';
+
+--
+-- Name: COLUMN audit_archived_parts.actor_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.actor_id IS 'Who acted (the actor''s part); NULL once erased.';
+
+--
+-- Name: COLUMN audit_archived_parts.ip_address; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.ip_address IS 'The actor''s address (the actor''s part).';
+
+--
+-- Name: COLUMN audit_archived_parts.user_agent; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.user_agent IS 'The actor''s user agent (the actor''s part).';
+
+--
+-- Name: COLUMN audit_archived_parts.personal_details; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.personal_details IS 'Personal details of the row (the subject''s part).';
+
+--
+-- Name: COLUMN audit_archived_parts.personal_salt; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.personal_salt IS 'Layout 1''s one salt (db/AUDIT_HASHING.md); NULL once redacted.';
+
+--
+-- Name: COLUMN audit_archived_parts.subject_part_salt; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.subject_part_salt IS 'The subject part''s salt; NULL once redacted.';
+
+--
+-- Name: COLUMN audit_archived_parts.actor_part_salt; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.actor_part_salt IS 'The actor part''s salt; NULL once redacted.';
+
+--
+-- Name: COLUMN audit_archived_parts.personal_digest; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.personal_digest IS 'The digest the row hash covers, as in the bundle.';
+
+--
+-- Name: COLUMN audit_archived_parts.subject_part_digest; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.subject_part_digest IS 'The subject part''s digest, as in the bundle.';
+
+--
+-- Name: COLUMN audit_archived_parts.actor_part_digest; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.actor_part_digest IS 'The actor part''s digest, as in the bundle.';
+
+--
+-- Name: COLUMN audit_archived_parts.redacted_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.redacted_at IS 'When erasure last redacted a part.';
 
 --
 -- Name: audit_logs_default; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -14942,7 +15469,9 @@ CREATE TABLE compliance.retention_policies (
     action text NOT NULL,
     enabled boolean DEFAULT true NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    archive_after interval,
     CONSTRAINT retention_policies_action_known CHECK ((action = ANY (ARRAY['delete'::text, 'drop_partition'::text, 'until_erasure'::text]))),
+    CONSTRAINT retention_policies_archive_before_retention CHECK (((archive_after IS NULL) OR ((action = 'drop_partition'::text) AND (archive_after > '00:00:00'::interval) AND (archive_after < retention_period)))),
     CONSTRAINT retention_policies_audit_log_floor CHECK (((category <> 'audit_logs'::text) OR (retention_period >= '6 years'::interval))),
     CONSTRAINT retention_policies_period_positive CHECK (((retention_period IS NULL) OR (retention_period > '00:00:00'::interval))),
     CONSTRAINT retention_policies_period_when_timed CHECK (((action = 'until_erasure'::text) = (retention_period IS NULL)))
@@ -14997,6 +15526,12 @@ COMMENT ON COLUMN compliance.retention_policies.enabled IS 'false pauses enforce
 --
 
 COMMENT ON COLUMN compliance.retention_policies.updated_at IS 'When the policy last changed; maintained by trigger.';
+
+--
+-- Name: COLUMN retention_policies.archive_after; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.retention_policies.archive_after IS 'audit_logs only: how old a month must be before the worker writes it to the cold archive (ARCHIVE_TO) and retention may drop its partition, once archived and verified. NULL: never archived.';
 
 --
 -- Name: CONSTRAINT retention_policies_audit_log_floor ON retention_policies; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -15766,6 +16301,20 @@ ALTER TABLE ONLY compliance.alert_outbox
     ADD CONSTRAINT alert_outbox_pkey PRIMARY KEY (id);
 
 --
+-- Name: audit_archived_parts audit_archived_parts_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_archived_parts
+    ADD CONSTRAINT audit_archived_parts_pkey PRIMARY KEY (id);
+
+--
+-- Name: audit_archives audit_archives_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_archives
+    ADD CONSTRAINT audit_archives_pkey PRIMARY KEY (partition_name);
+
+--
 -- Name: audit_logs audit_logs_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -16266,6 +16815,24 @@ COMMENT ON INDEX compliance.access_review_items_grant IS 'The reviews of a grant
 --
 
 CREATE INDEX alert_outbox_due_idx ON compliance.alert_outbox USING btree (next_attempt_at) WHERE (state = 'pending'::text);
+
+--
+-- Name: audit_archived_parts_actor_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_archived_parts_actor_id_idx ON compliance.audit_archived_parts USING btree (actor_id) WHERE (actor_id IS NOT NULL);
+
+--
+-- Name: audit_archived_parts_partition_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_archived_parts_partition_idx ON compliance.audit_archived_parts USING btree (partition_name);
+
+--
+-- Name: audit_archived_parts_user_id_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE INDEX audit_archived_parts_user_id_idx ON compliance.audit_archived_parts USING btree (user_id) WHERE (user_id IS NOT NULL);
 
 --
 -- Name: audit_logs_action_idx; Type: INDEX; Schema: compliance; Owner: compliance_owner
@@ -16895,6 +17462,13 @@ ALTER TABLE ONLY compliance.access_review_items
     ADD CONSTRAINT access_review_items_in_campaign FOREIGN KEY (campaign_id) REFERENCES compliance.access_review_campaigns(id);
 
 --
+-- Name: audit_archived_parts audit_archived_parts_of_archive; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_archived_parts
+    ADD CONSTRAINT audit_archived_parts_of_archive FOREIGN KEY (partition_name) REFERENCES compliance.audit_archives(partition_name);
+
+--
 -- Name: breach_subjects breach_subjects_of_breach; Type: FK CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -17111,6 +17685,18 @@ ALTER TABLE compliance.access_review_role_actions ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE compliance.alert_outbox ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_archived_parts; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.audit_archived_parts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_archives; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.audit_archives ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: audit_logs; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
@@ -17423,6 +18009,30 @@ CREATE POLICY owner_routines ON compliance.alert_outbox TO compliance_owner USIN
 --
 
 COMMENT ON POLICY owner_routines ON compliance.alert_outbox IS 'Alerts are written by raise_alert and delivered through claim_alerts and record_alert_delivery (SECURITY DEFINER, running as the owner).';
+
+--
+-- Name: audit_archived_parts owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.audit_archived_parts TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON audit_archived_parts; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.audit_archived_parts IS 'Only retention''s drop (which moves the parts here), erasure (which redacts them) and the export (which reads them) reach the rows, all SECURITY DEFINER routines running as the owner. No login role reads or writes the table.';
+
+--
+-- Name: audit_archives owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.audit_archives TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON audit_archives; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.audit_archives IS 'compliance.record_audit_archive and retention''s drop (SECURITY DEFINER, running as the owner) reach every row.';
 
 --
 -- Name: audit_logs owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -17915,6 +18525,18 @@ CREATE POLICY readers ON compliance.alert_outbox FOR SELECT TO compliance_dpo, c
 --
 
 COMMENT ON POLICY readers ON compliance.alert_outbox IS 'The DPO and auditors see every alert and its delivery (evidence that alerts went out).';
+
+--
+-- Name: audit_archives readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.audit_archives FOR SELECT TO compliance_dpo, compliance_worker, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON audit_archives; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.audit_archives IS 'The DPO, auditors and the worker read every archive record; only compliance.record_audit_archive writes one, and retention marks it dropped.';
 
 --
 -- Name: backup_verifications readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -18593,6 +19215,27 @@ GRANT ALL ON FUNCTION compliance.apply_retention(category text, batch_size integ
 
 REVOKE ALL ON FUNCTION compliance.approve_access_request(grant_id bigint, days integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.approve_access_request(grant_id bigint, days integer) TO compliance_approver;
+
+--
+-- Name: FUNCTION archivable_audit_partitions(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.archivable_audit_partitions() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.archivable_audit_partitions() TO compliance_worker;
+
+--
+-- Name: FUNCTION audit_archive_rows(partition_name text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.audit_archive_rows(partition_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.audit_archive_rows(partition_name text) TO compliance_worker;
+
+--
+-- Name: FUNCTION audit_archive_seals(partition_name text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.audit_archive_seals(partition_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.audit_archive_seals(partition_name text) TO compliance_worker;
 
 --
 -- Name: FUNCTION audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -19495,6 +20138,21 @@ REVOKE ALL ON FUNCTION compliance.record_archive_check(ok boolean, error text) F
 GRANT ALL ON FUNCTION compliance.record_archive_check(ok boolean, error text) TO compliance_worker;
 
 --
+-- Name: TABLE audit_archives; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.audit_archives TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.audit_archives TO compliance_auditor;
+GRANT SELECT ON TABLE compliance.audit_archives TO compliance_worker;
+
+--
+-- Name: FUNCTION record_audit_archive(partition_name text, bundle_uri text, bundle_sha256 text, rows_digest text, row_count bigint, key_fingerprint text); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.record_audit_archive(partition_name text, bundle_uri text, bundle_sha256 text, rows_digest text, row_count bigint, key_fingerprint text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.record_audit_archive(partition_name text, bundle_uri text, bundle_sha256 text, rows_digest text, row_count bigint, key_fingerprint text) TO compliance_worker;
+
+--
 -- Name: FUNCTION record_backup(result jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -20240,6 +20898,12 @@ GRANT SELECT(actor_part_digest) ON TABLE compliance.audit_logs TO compliance_aud
 REVOKE ALL ON FUNCTION compliance_private.audit_log_checks_between(from_xact xid8, from_id bigint, to_xact xid8, to_id bigint, below_id bigint) FROM PUBLIC;
 
 --
+-- Name: FUNCTION audit_partition_digest(partition regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_partition_digest(partition regclass) FROM PUBLIC;
+
+--
 -- Name: FUNCTION audit_parts_missing(have text, need text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -20476,10 +21140,10 @@ GRANT ALL ON FUNCTION compliance_private.describe_interval(value interval) TO co
 GRANT ALL ON FUNCTION compliance_private.describe_interval(value interval) TO compliance_dpo;
 
 --
--- Name: FUNCTION drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, dry_run boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean) FROM PUBLIC;
 
 --
 -- Name: FUNCTION eea_countries(); Type: ACL; Schema: compliance_private; Owner: compliance_owner

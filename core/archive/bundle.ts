@@ -1,0 +1,124 @@
+/**
+ * The cold archive's bundle (db/AUDIT_HASHING.md, "Cold archive"): gzip-compressed NDJSON, one
+ * JSON object per line, in this order:
+ *   1. `bundle`: which month, of which database;
+ *   2. `seal` lines: every seal that lists one of the month's rows, with the ids it lists that
+ *      belong to another month (`rows_elsewhere`);
+ *   3. `row` lines in id order: the columns the row hash covers and the personal parts' digests,
+ *      never a personal part;
+ *   4. `manifest`: counts, the SHA-256 of every byte before it, the rows' digest, and an Ed25519
+ *      signature by the anchor key over all of that.
+ * NDJSON rather than Parquet: an auditor reads it with zcat and jq, re-implements the hashes from
+ * AUDIT_HASHING.md in any language, and a damaged line still leaves the others readable.
+ */
+import { sign, verify } from 'node:crypto';
+import type { AnchorKey } from '../anchors/anchors.js';
+import { sha256 } from '../verify/hashing.js';
+
+export const BUNDLE_VERSION = 1;
+export const BUNDLE_SUFFIX = '.ndjson.gz';
+
+export interface BundleHeader {
+  type: 'bundle';
+  version: number;
+  database: string;
+  partition: string;
+  range_start: string;
+  range_end: string;
+}
+
+export interface SealLine {
+  type: 'seal';
+  seal_no: number;
+  layout: 1 | 2;
+  previous_hash: string;
+  seal_hash: string;
+  first_row_id: number | null;
+  last_row_id: number;
+  last_xact_id: number | null;
+  row_count: number;
+  row_ids: number[];
+  row_hashes: string;
+  rows_elsewhere: number[];
+}
+
+/** a row as the bundle holds it: ids and times as decimal strings, since they are int8 */
+export interface RowLine {
+  type: 'row';
+  id: string;
+  occurred_at: string;
+  occurred_at_micros: string;
+  xact_id: string;
+  action: string;
+  category: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  outcome: string;
+  failure_reason: string | null;
+  /** jsonb's canonical text, as the row hash covers it */
+  details: string;
+  personal_digest: string;
+  subject_part_digest: string | null;
+  actor_part_digest: string | null;
+}
+
+export interface Manifest {
+  type: 'manifest';
+  version: number;
+  database: string;
+  partition: string;
+  row_count: number;
+  seal_count: number;
+  first_row_id: string | null;
+  last_row_id: string | null;
+  /** SHA-256 of the row hashes in id order: compliance_private.audit_partition_digest's rows_digest */
+  rows_digest: string;
+  /** SHA-256 of every byte of the bundle's text before the manifest line */
+  content_sha256: string;
+  written_at: string;
+  key_id: string;
+  key_fingerprint: string;
+  signature: string;
+}
+
+const int8 = (value: string | number) => {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigInt64BE(BigInt(value));
+  return bytes;
+};
+const NULL_FIELD = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+const field = (text: string | null) => {
+  if (text === null) return NULL_FIELD;
+  const bytes = Buffer.from(text, 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeInt32BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+};
+
+/** row_hash of AUDIT_HASHING.md from a bundle's row line */
+export function rowLineHash(row: RowLine): Buffer {
+  return sha256(Buffer.concat([int8(row.id), int8(row.occurred_at_micros), int8(row.xact_id), field(row.action), field(row.category),
+    field(row.resource_type), field(row.resource_id), field(row.outcome), field(row.failure_reason), field(row.details),
+    Buffer.from(row.personal_digest, 'hex')]));
+}
+
+type Unsigned = Omit<Manifest, 'signature'>;
+
+/** what the signature covers: every field but the signature, in this order */
+function signedBytes(m: Unsigned): Buffer {
+  const { type, version, database, partition, row_count, seal_count, first_row_id, last_row_id, rows_digest, content_sha256, written_at, key_id, key_fingerprint } = m;
+  return Buffer.from(JSON.stringify({ type, version, database, partition, row_count, seal_count, first_row_id, last_row_id, rows_digest,
+    content_sha256, written_at, key_id, key_fingerprint }));
+}
+
+export function signManifest(m: Unsigned, key: AnchorKey): Manifest {
+  return { ...m, signature: sign(null, signedBytes(m), key.privateKey).toString('base64') };
+}
+
+export function manifestSignatureHolds(m: Manifest, key: AnchorKey): boolean {
+  if (m.key_fingerprint !== key.fingerprint || typeof m.signature !== 'string') return false;
+  return verify(null, signedBytes(m), key.publicKey, Buffer.from(m.signature, 'base64'));
+}
+
+/** a bundle's name in its store: one per month */
+export const bundleName = (partition: string) => `${partition}${BUNDLE_SUFFIX}`;

@@ -1,0 +1,89 @@
+/**
+ * `pgcomply verify --archive`: every bundle in a store, each on its own (read-bundle.ts), then
+ * together — a seal two bundles share is the same in both, consecutive seals link, a row a seal
+ * lists is in some bundle — and, given the live database, chained to it: each bundle is the one
+ * a sealed audit.archived record names, the live chain's first seal follows the archive's last,
+ * and a row the archive leaves to another month is in the live log or was dropped by a record.
+ */
+import type { Sql } from 'postgres';
+import type { AnchorKey } from '../anchors/anchors.js';
+import type { RowLine, SealLine } from './bundle.js';
+import { type ArchiveFinding, type ReadBundle, readBundle } from './read-bundle.js';
+import type { ArchiveStore } from './store.js';
+
+export interface ArchiveVerdict {
+  ok: boolean;
+  location: string;
+  bundles_checked: number;
+  seals_checked: number;
+  rows_checked: number;
+  chained_to_live_log: boolean;
+  problems: ArchiveFinding[];
+  notes: { kind: string; detail: string }[];
+}
+
+interface RecordDetails { bundle_sha256?: string; archive?: { bundle_sha256?: string }; dropped_rows_in_kept_seals?: number[] }
+
+export async function verifyArchive(store: ArchiveStore, key: AnchorKey, live?: Sql): Promise<ArchiveVerdict> {
+  const bundles: ReadBundle[] = [];
+  for (const name of await store.list()) bundles.push(await readBundle(name, await store.get(name), key));
+  const problems = bundles.flatMap((b) => b.findings);
+  const notes: ArchiveVerdict['notes'] = [];
+  const finding = (kind: ArchiveFinding['kind'], bundle: string, detail: string, sealNo: number | null = null, rowId: number | null = null) =>
+    problems.push({ kind, bundle, seal_no: sealNo, row_id: rowId, detail });
+
+  // the seals of all bundles as one stretch of the chain
+  const seals = new Map<number, SealLine & { bundle: string }>();
+  for (const b of bundles) for (const s of b.seals) {
+    const seen = seals.get(s.seal_no);
+    if (seen && seen.seal_hash !== s.seal_hash) finding('altered_seal', b.name, `seal ${s.seal_no} differs from the same seal in ${seen.bundle}`, s.seal_no);
+    else if (!seen) seals.set(s.seal_no, { ...s, bundle: b.name });
+  }
+  for (const s of seals.values()) {
+    const before = seals.get(s.seal_no - 1);
+    if (before && before.seal_hash !== s.previous_hash) finding('broken_chain', s.bundle, `seal ${s.seal_no} does not follow seal ${before.seal_no} (${before.bundle})`, s.seal_no);
+  }
+
+  const read = new Set(bundles.flatMap((b) => [...b.rowIds]));
+  const unread = new Map<number, string>();
+  for (const b of bundles) for (const s of b.seals) for (const id of s.rows_elsewhere) if (!read.has(id)) unread.set(id, b.name);
+  const records = bundles.flatMap((b) => b.records);
+
+  if (live) {
+    records.push(...await live<RowLine[]>`select id::text, action, resource_id, details::text from compliance.audit_logs
+      where action in ('audit.archived', 'audit.partition_dropped') and outcome = 'success'
+        and id < (select h.next_row_id from compliance_private.audit_seal_head h)`);
+    const details = (r: RowLine) => JSON.parse(r.details) as RecordDetails;
+    for (const b of bundles) {
+      const partition = b.header?.partition;
+      const named = records.some((r) => r.action === 'audit.archived' && r.resource_id === partition && details(r).bundle_sha256 === b.sha256);
+      if (!named) finding('unrecorded_bundle', b.name, `no sealed audit.archived record names this bundle (SHA-256 ${b.sha256})`);
+    }
+    // the live chain begins where the archive's seals end
+    const [first] = await live<{ seal_no: string; previous_hash: string }[]>`select seal_no::text, encode(previous_hash, 'hex') as previous_hash
+      from compliance.audit_seals order by seal_no limit 1`;
+    const joining = first ? seals.get(Number(first.seal_no) - 1) : undefined;
+    if (joining && joining.seal_hash !== first!.previous_hash) {
+      finding('broken_chain', joining.bundle, `the live log's first seal ${first!.seal_no} does not follow the archive's seal ${joining.seal_no}`, Number(first!.seal_no));
+    }
+    const shared = [...seals.values()].filter((s) => first && s.seal_no >= Number(first.seal_no));
+    if (shared.length) {
+      const liveHashes = new Map((await live<{ seal_no: string; seal_hash: string }[]>`select seal_no::text, encode(seal_hash, 'hex') as seal_hash
+        from compliance.audit_seals where seal_no = any(${shared.map((s) => s.seal_no)}::bigint[])`).map((s) => [Number(s.seal_no), s.seal_hash]));
+      for (const s of shared) if (liveHashes.get(s.seal_no) !== s.seal_hash) finding('altered_seal', s.bundle, `seal ${s.seal_no} differs from the live log's`, s.seal_no);
+    }
+    // rows of other months: in the live log, or dropped by a retention record without an archive
+    const ids = [...unread.keys()];
+    const inLog = new Set((await live<{ id: string }[]>`select id::text from compliance.audit_logs where id = any(${ids}::bigint[])`).map((r) => Number(r.id)));
+    const dropped = new Set(records.filter((r) => r.action === 'audit.partition_dropped').flatMap((r) => details(r).dropped_rows_in_kept_seals ?? []));
+    for (const [id, bundle] of unread) {
+      if (!inLog.has(id) && !dropped.has(id)) finding('deleted_row', bundle, `row ${id} is listed by a seal in this bundle, but in no bundle, not in the live log, and no drop record lists it`, null, id);
+    }
+    if (!first && bundles.length) notes.push({ kind: 'no_live_seal', detail: 'the live log has no seal to chain the archive to yet' });
+  } else if (unread.size) {
+    notes.push({ kind: 'rows_of_other_months_unchecked', detail: `${unread.size} rows the archive's seals list belong to months not in these bundles; give the database (DATABASE_URL) to check them against the live log` });
+  }
+
+  return { ok: problems.length === 0, location: store.location, bundles_checked: bundles.length, seals_checked: seals.size,
+    rows_checked: read.size, chained_to_live_log: Boolean(live), problems, notes };
+}

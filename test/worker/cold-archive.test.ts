@@ -1,0 +1,170 @@
+/**
+ * The cold archive against a local S3-compatible server (s3rver, in this process): an old month is
+ * written, sealed and archived, verified from the bucket, dropped with a sealed record naming its
+ * bundle; the subject's export still lists the archived rows, and their erasure leaves no trace in
+ * the bundle or the database. A bundle edited by one byte fails verification naming the row.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import pg from 'pg';
+import S3rver from 's3rver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toAnchorKey } from '../../core/anchors/anchors.js';
+import { archiveAuditMonths } from '../../core/archive/archive-months.js';
+import { bundleName } from '../../core/archive/bundle.js';
+import { openArchiveStore } from '../../core/archive/store.js';
+import { verifyArchive } from '../../core/archive/verify-archive.js';
+import { useTestDatabase } from '../provision/database.js';
+
+const db = useTestDatabase();
+const key = toAnchorKey(generateKeyPairSync('ed25519').privateKey);
+const work = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-archive-test-'));
+const dpo = { actor: 'dpo:archive', roles: ['dpo'] };
+const patient = 'user:archived-patient';
+const email = 'archived.patient@example.org';
+let storage: S3rver;
+let endpoint = '';
+
+beforeAll(async () => {
+  storage = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: path.join(work, 's3'), configureBuckets: [{ name: 'audit-archive', configs: [] }] });
+  const { port } = await storage.run();
+  endpoint = `http://127.0.0.1:${port}`;
+  // s3rver's fixed credentials, read by the AWS SDK's default chain
+  process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+});
+
+afterAll(async () => {
+  await storage?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** a month a year back, as its own partition, with rows about the patient, by the patient, and about nobody */
+async function oldMonth(): Promise<string> {
+  const [month] = await db.admin`select date_trunc('month', now() - interval '1 year') as start,
+    format('audit_logs_y%sm%s', to_char(now() - interval '1 year', 'YYYY'), to_char(now() - interval '1 year', 'MM')) as name`;
+  await db.as('compliance_owner', null, async (tx) => {
+    await tx.unsafe(`create table compliance.${month!.name} partition of compliance.audit_logs
+      for values from ('${month!.start.toISOString()}') to ('${month!.start.toISOString()}'::timestamptz + interval '1 month')`);
+    await tx`select compliance_private.protect_audit_relation(${`compliance.${month!.name}`}::regclass)`;
+    await tx`
+      with parts as (
+        select n, ${month!.start}::timestamptz + make_interval(hours => n) as at,
+               case when n % 5 = 0 then null else ${patient} end as subject,
+               case when n % 3 = 0 then ${patient} else 'staff:nurse' end as actor,
+               decode(md5('s' || n || random()), 'hex') as s_salt, decode(md5('a' || n || random()), 'hex') as a_salt
+          from generate_series(1, 60) n
+      ), digests as (
+        select p.*, compliance_private.audit_subject_digest(p.s_salt, p.subject, case when p.subject is null then null else '{"why": "care"}'::jsonb end) as s_digest,
+               compliance_private.audit_actor_digest(p.a_salt, p.actor, '10.1.2.3', 'ward-terminal') as a_digest
+          from parts p
+      )
+      insert into compliance.audit_logs (occurred_at, action, category, resource_type, resource_id, details, user_id, actor_id, ip_address, user_agent,
+                                         personal_details, subject_part_salt, subject_part_digest, actor_part_salt, actor_part_digest, personal_digest)
+      select d.at, 'phi.access', 'hipaa', 'health_record', 'hr-' || d.n, jsonb_build_object('n', d.n), d.subject, d.actor, '10.1.2.3', 'ward-terminal',
+             case when d.subject is null then null else '{"why": "care"}'::jsonb end, d.s_salt, d.s_digest, d.a_salt, d.a_digest, sha256(d.s_digest || d.a_digest)
+        from digests d`;
+  });
+  await db.admin`select compliance.log_event('system.after_the_old_month', 'system')`;
+  await db.admin`select compliance.seal_audit_log()`;
+  return month!.name as string;
+}
+
+const s3 = () => openArchiveStore('s3://audit-archive/pgcomply', { endpoint, region: 'us-east-1', serverSideEncryption: 'AES256', objectLockMode: 'COMPLIANCE' });
+
+async function asWorker<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: db.loginUrl('worker') });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('the cold archive', () => {
+  let partition = '';
+  let bundle: Buffer;
+
+  it('archives a sealed month to the bucket, verifies it from there, and drops the partition with a sealed record naming the bundle', async () => {
+    await db.as('compliance_app', { actor: patient }, (tx) => tx`select compliance.ensure_profile(${patient}, ${email})`);
+    partition = await oldMonth();
+
+    const archived = await asWorker((client) => archiveAuditMonths(client, s3(), key));
+    expect(archived).toEqual([expect.objectContaining({ partition, rows: 60, bundle_uri: `s3://audit-archive/pgcomply/${bundleName(partition)}`,
+      object_lock: 'not enabled on bucket audit-archive' })]);
+    // a second run finds nothing left to archive
+    expect(await asWorker((client) => archiveAuditMonths(client, s3(), key))).toEqual([]);
+    bundle = await s3().get(bundleName(partition));
+
+    const [run] = await db.as('compliance_worker', null, (tx) => tx`select compliance.apply_retention('audit_logs') as r`);
+    expect(run!.r.partitions).toEqual([expect.objectContaining({ partition, rows: 60, archive: archived[0]!.bundle_uri })]);
+    const [gone] = await db.admin`select to_regclass(${`compliance.${partition}`}) as t`;
+    expect(gone!.t).toBeNull();
+    const [drop] = await db.admin`select details from compliance.audit_logs where action = 'audit.partition_dropped'`;
+    expect(drop!.details.archive).toEqual({ bundle_uri: archived[0]!.bundle_uri, bundle_sha256: archived[0]!.bundle_sha256, personal_parts_kept: 60 });
+
+    await db.admin`select compliance.seal_audit_log()`;
+    const [inside] = await db.admin`select ok, problems from compliance.verify_audit_log()`;
+    expect(inside!.problems).toEqual([]);
+    const verdict = await verifyArchive(s3(), key, db.admin);
+    expect(verdict).toMatchObject({ ok: true, bundles_checked: 1, rows_checked: 60, chained_to_live_log: true, problems: [] });
+  });
+
+  it('lists the archived rows in the subject\'s export, with the bundle each is in', async () => {
+    const [exported] = await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.export_subject(${patient}) as d`);
+    const archivedRows = exported!.d.archived_audit_trail as { action: string; archived_in: string; personal_details: unknown }[];
+    // about the patient (not every fifth) or by the patient (every third)
+    const expected = Array.from({ length: 60 }, (_, i) => i + 1).filter((n) => n % 5 !== 0 || n % 3 === 0).length;
+    expect(archivedRows).toHaveLength(expected);
+    expect(archivedRows[0]).toMatchObject({ action: 'phi.access', archived_in: `s3://audit-archive/pgcomply/${bundleName(partition)}` });
+  });
+
+  it('leaves no trace of an erased subject in the bundle or the database, and the archive still verifies', async () => {
+    const text = gunzipSync(bundle).toString('utf8');
+    expect(text).toContain('"type":"manifest"');
+    for (const trace of [patient, email, 'staff:nurse', '10.1.2.3', 'ward-terminal']) expect(text).not.toContain(trace);
+
+    await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject(${patient}, 'Art. 17', true)`);
+    const tables = await db.admin`select format('%I.%I', n.nspname, c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and not c.relispartition and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')`;
+    const traces: string[] = [];
+    for (const { name } of tables) {
+      const [row] = await db.admin.unsafe(`select count(*)::int as n from ${name} t where strpos(t::text, $1) > 0 or strpos(t::text, $2) > 0`, [patient, email]);
+      if (row!.n > 0) traces.push(`${name}: ${row!.n}`);
+    }
+    expect(traces).toEqual([]);
+    // the nurse's part of rows about the patient stays: only the subject was erased
+    const [kept] = await db.admin`select count(*)::int as n from compliance.audit_archived_parts where actor_id = 'staff:nurse' and user_id is null`;
+    expect(kept!.n).toBeGreaterThan(0);
+    await db.admin`select compliance.seal_audit_log()`;
+    expect(await verifyArchive(s3(), key, db.admin)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('names the row when one byte of a bundle\'s rows is edited, and when one byte of the compressed file is', async () => {
+    const text = gunzipSync(bundle);
+    const lines = text.toString('utf8').split('\n');
+    const target = lines.findIndex((l) => l.includes('"resource_id":"hr-30"'));
+    const rowId = Number(JSON.parse(lines[target]!).id);
+    const edited = Buffer.from(text);
+    const at = text.indexOf('"hr-30"') + 4;
+    edited[at] = '7'.charCodeAt(0);
+    const dir = path.join(work, 'edited');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, bundleName(partition)), gzipSync(edited));
+    const verdict = await verifyArchive(openArchiveStore(dir), key);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.problems).toContainEqual(expect.objectContaining({ kind: 'altered_row', row_id: rowId }));
+
+    const flipped = Buffer.from(bundle);
+    flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
+    writeFileSync(path.join(dir, bundleName(partition)), flipped);
+    const damaged = await verifyArchive(openArchiveStore(dir), key);
+    expect(damaged.ok).toBe(false);
+    expect(damaged.problems.some((p) => typeof p.row_id === 'number')).toBe(true);
+    expect(readFileSync(path.join(dir, bundleName(partition))).equals(bundle)).toBe(false);
+  });
+});
