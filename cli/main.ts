@@ -9,6 +9,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { sqlStateOf } from '../server/errors.js';
 import { describeIssues } from '../server/trpc.js';
+import { registerArchive } from './commands/archive.js';
 import { registerBackup } from './commands/backup.js';
 import { registerChain } from './commands/chain.js';
 import { registerDpoWork } from './commands/dpo.js';
@@ -54,6 +55,7 @@ program.command('doctor').description('configuration, connectivity, roles, migra
 
 const cli = { program, globals, withSession, EXIT };
 registerReports(cli);
+registerArchive(cli);
 registerDpoWork(cli);
 registerChain(cli);
 registerBackup(cli);

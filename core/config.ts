@@ -282,6 +282,12 @@ export function archiveStoreOf(config: Config, location = config.ARCHIVE_TO): Ar
     serverSideEncryption: config.ARCHIVE_S3_SSE, kmsKeyId: config.ARCHIVE_S3_SSE_KMS_KEY_ID, objectLockMode: config.ARCHIVE_S3_OBJECT_LOCK });
 }
 
+/** ARCHIVE_TO set: the worker's monthly archive job, its bundles signed with the anchor key */
+export function auditArchivingOf(config: Config): { store: ArchiveStore; key: AnchorKey } | undefined {
+  const store = archiveStoreOf(config);
+  return store && { store, key: anchorKeyOf(config) };
+}
+
 export interface SiemFeedSettings {
   host: string;
   port: number;

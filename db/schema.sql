@@ -13296,8 +13296,8 @@ CREATE FUNCTION compliance_private.tg_retention_policies__audit() RETURNS trigge
 begin
   perform compliance_private.append_audit('retention.policy_changed', 'soc2', 'retention_policy', new.category,
     jsonb_build_object(
-      'old', jsonb_build_object('retention_period', old.retention_period, 'action', old.action, 'enabled', old.enabled, 'counted_from', old.counted_from),
-      'new', jsonb_build_object('retention_period', new.retention_period, 'action', new.action, 'enabled', new.enabled, 'counted_from', new.counted_from)));
+      'old', jsonb_build_object('retention_period', old.retention_period, 'action', old.action, 'enabled', old.enabled, 'counted_from', old.counted_from, 'archive_after', old.archive_after),
+      'new', jsonb_build_object('retention_period', new.retention_period, 'action', new.action, 'enabled', new.enabled, 'counted_from', new.counted_from, 'archive_after', new.archive_after)));
   return null;
 end;
 $$;
@@ -21872,6 +21872,12 @@ GRANT UPDATE(legal_basis) ON TABLE compliance.retention_policies TO compliance_d
 --
 
 GRANT UPDATE(enabled) ON TABLE compliance.retention_policies TO compliance_dpo;
+
+--
+-- Name: COLUMN retention_policies.archive_after; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT UPDATE(archive_after) ON TABLE compliance.retention_policies TO compliance_dpo;
 
 --
 -- Name: TABLE retention_due; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -10,7 +10,7 @@ import { bootDatabase } from '../core/boot.js';
 import { startWorker, type Worker } from '../worker/runner.js';
 import { createApp } from './app.js';
 import { createVerifier } from './auth/verify.js';
-import { alertDeliveryOf, propagationDeliveryOf, siemFeedOf, allowedHostsOf, assuranceOf, anchorPublishingOf, backupsOf, drillsOf, loadConfig, phiMasterKeySource, webAuthOf } from '../core/config.js';
+import { alertDeliveryOf, propagationDeliveryOf, siemFeedOf, auditArchivingOf, allowedHostsOf, assuranceOf, anchorPublishingOf, backupsOf, drillsOf, loadConfig, phiMasterKeySource, webAuthOf } from '../core/config.js';
 import { ensureWebBuilt, WEB_DIST, webIsBuilt } from '../web/build.js';
 import { DataKeys } from '../core/keys/data-keys.js';
 import { loadMasterKeys, reportMissingMasterKeys } from '../core/keys/master-keys.js';
@@ -73,7 +73,7 @@ async function main() {
   // the worker starts before the server listens, so its first jobs (sealing, the anchor at start)
   // are under way before the first request
   const worker: Worker | undefined = config.RUN_WORKER
-    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), propagation: propagationDeliveryOf(config), siem: siemFeedOf(config), requireTls: config.REQUIRE_TLS,
+    ? await startWorker({ connectionString: workerUrl!, staleLockSeconds: config.WORKER_STALE_LOCK_SECONDS, alerts: alertDeliveryOf(config), propagation: propagationDeliveryOf(config), siem: siemFeedOf(config), archive: auditArchivingOf(config), requireTls: config.REQUIRE_TLS,
       anchors, backups: backupsOf(config), drills: drillsOf(config), serviceHealthUrl: config.SERVICE_HEALTH_URL })
     : undefined;
 

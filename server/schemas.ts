@@ -174,6 +174,8 @@ export const subjectDocument = z.looseObject({
     messages: z.array(exportedItem({ role: z.string(), content: z.string() })) })),
   sessions: z.array(exportedItem({ created_at: exportedTime })),
   audit_trail: z.array(exportedItem({ occurred_at: exportedTime, action: z.string() })),
+  // rows whose month is in the cold archive: their personal parts, with the bundle that holds the rest
+  archived_audit_trail: z.array(exportedItem({ occurred_at: exportedTime, action: z.string(), archived_in: z.string() })),
   breach_notices: z.array(exportedItem({ discovered_at: exportedTime, description: z.string() })),
   dsr_requests: z.array(exportedItem({ kind: z.string(), status: z.string() })),
   health_records: z.array(healthRecord),

@@ -21,6 +21,7 @@ import { complianceChecks } from './tasks/compliance-checks.js';
 import { heartbeat } from './tasks/heartbeat.js';
 import { type AlertDelivery, DELIVER_ALERTS_JOB_KEY, deliverAlerts } from './tasks/deliver-alerts.js';
 import { DELIVER_PROPAGATION_JOB_KEY, deliverPropagation, type PropagationDelivery } from './tasks/deliver-propagation.js';
+import { archiveAudit, type AuditArchiving } from './tasks/archive-audit.js';
 import { SIEM_FEED_JOB_KEY, type SiemFeed, siemFeed } from './tasks/siem-feed.js';
 import { retention } from './tasks/retention.js';
 import { SEAL_JOB_KEY, sealAuditLog } from './tasks/seal-audit-log.js';
@@ -43,6 +44,8 @@ export interface WorkerOptions {
   propagation?: Partial<PropagationDelivery>;
   /** SIEM_SYSLOG_URL: the audit trail fed to a SIEM over syslog (worker/tasks/siem-feed.ts) */
   siem?: Partial<SiemFeed> & Pick<SiemFeed, 'host' | 'port'>;
+  /** ARCHIVE_TO: sealed audit months older than archive_after go to the cold archive monthly (worker/tasks/archive-audit.ts) */
+  archive?: AuditArchiving;
   /** REQUIRE_TLS: the client_tls compliance check then fails on any connection without TLS */
   requireTls?: boolean;
   /** ANCHOR_DIR and the signing key: an anchor is published at start and hourly (worker/tasks/publish-anchor.ts) */
@@ -65,9 +68,10 @@ const siemFeedOptions = (options: WorkerOptions): SiemFeed | undefined =>
   options.siem && { batch: 2000, settleMs: 1000, intervalSeconds: 2, ...options.siem };
 
 export function taskList(sealIntervalSeconds: number, connectionString: string, staleLockSeconds: number, alerts: AlertDelivery, requireTls = false,
-  anchors?: AnchorPublishing, backups?: PgBackRest, drills?: RestoreDrills, propagation?: PropagationDelivery, siem?: SiemFeed): TaskList {
+  anchors?: AnchorPublishing, backups?: PgBackRest, drills?: RestoreDrills, propagation?: PropagationDelivery, siem?: SiemFeed, archive?: AuditArchiving): TaskList {
   return {
     access_review: accessReview,
+    archive_audit: archiveAudit(archive),
     backup: backup(backups),
     restore_drill: restoreDrillTask(drills),
     heartbeat,
@@ -135,7 +139,7 @@ async function startRunner(options: WorkerOptions, onFatal: () => void): Promise
       concurrency,
       pollInterval: options.pollInterval ?? 1000,
       noHandleSignals: true,
-      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors, options.backups, options.drills, propagationDelivery(options), siemFeedOptions(options)),
+      taskList: taskList(options.sealIntervalSeconds ?? 1, options.connectionString, staleLockSeconds, alertDelivery(options), options.requireTls, options.anchors, options.backups, options.drills, propagationDelivery(options), siemFeedOptions(options), options.archive),
       crontab: CRONTAB,
       logger: graphileLogger,
     });

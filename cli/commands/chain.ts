@@ -1,7 +1,9 @@
 /** The audit chain from outside: anchors, the independent verifier, the erasure replay. */
 import type { Sql } from 'postgres';
 import { anchorFindingsIn, anchorRecord, appendAnchor, journalSince, readAnchors, signAnchor, signatureHolds } from '../../core/anchors/anchors.js';
-import { anchorKeyOf, loadConfig } from '../../core/config.js';
+import { ArchiveStoreError } from '../../core/archive/store.js';
+import { verifyArchive } from '../../core/archive/verify-archive.js';
+import { anchorKeyOf, archiveStoreOf, loadConfig } from '../../core/config.js';
 import { verifyInDatabase } from '../../core/verify/in-database.js';
 import { standbyLag } from '../../core/verify/standby.js';
 import { type Verdict, verifyIndependently } from '../../core/verify/verifier.js';
@@ -28,8 +30,11 @@ export function registerChain(cli: Cli): void {
     .option('--anchors <file>', 'an anchor log written by pgcomply anchor or the worker (ANCHOR_DIR)')
     .option('--sql', 'ask compliance.verify_audit_log() inside the database instead')
     .option('--since-checkpoint', 'only what was sealed after the last passing verification the chain records (as the daily check does)')
+    .option('--archive <location>', 'verify the cold archive\'s bundles instead (a directory or s3://bucket/prefix): offline, and chained to the live log when a database is reachable')
+    .option('--offline', 'with --archive: the bundles alone, without the database')
     .option('--replica <url>', 'verify on this hot standby instead of the primary (REPLICA_DATABASE_URL), so verification does not load the primary; says how far behind the standby was')
-    .action(async (options: { anchors?: string; sql?: boolean; sinceCheckpoint?: boolean; replica?: string }) => {
+    .action(async (options: { anchors?: string; sql?: boolean; sinceCheckpoint?: boolean; replica?: string; archive?: string; offline?: boolean }) => {
+      if (options.archive) return verifyTheArchive(options.archive, Boolean(options.offline));
       const primaryUrl = await adminUrl(cli.globals());
       const replicaUrl = replicaOf(options.replica);
       const url = replicaUrl ?? primaryUrl;
@@ -60,6 +65,22 @@ export function registerChain(cli: Cli): void {
         await sql.end({ timeout: 5 });
       }
     });
+
+  /** the bundles on their own and together, and chained to the live log unless --offline */
+  async function verifyTheArchive(location: string, offline: boolean): Promise<void> {
+    const config = loadConfig();
+    const store = archiveStoreOf(config, location)!;
+    const live = offline ? undefined : await adminConnection(await adminUrl(cli.globals()));
+    try {
+      const verdict = await verifyArchive(store, anchorKeyOf(config), live).catch((error: Error) => {
+        throw error instanceof ArchiveStoreError ? new UsageError(error.message) : error;
+      });
+      if (!verdict.ok) process.exitCode = cli.EXIT.finding;
+      printResult(verdict, Boolean(cli.globals().json));
+    } finally {
+      await live?.end({ timeout: 5 });
+    }
+  }
 
   /** the independent verifier, with a progress bar over the rows on a terminal */
   async function verifyWithProgress(sql: Sql, url: string, sinceCheckpoint: boolean): Promise<Verdict> {

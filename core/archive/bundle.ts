@@ -102,6 +102,43 @@ export function rowLineHash(row: RowLine): Buffer {
     Buffer.from(row.personal_digest, 'hex')]));
 }
 
+const DECIMAL = /^-?\d{1,19}$/;
+const HEX32 = /^[0-9a-f]{64}$/;
+const text = (v: unknown) => typeof v === 'string';
+const textOrNull = (v: unknown) => v === null || typeof v === 'string';
+
+/** a line that has a row line's shape: a damaged bundle can decompress into JSON of any other */
+export function isRowLine(x: Record<string, unknown>): x is RowLine & Record<string, unknown> {
+  return DECIMAL.test(String(x.id)) && text(x.id) && DECIMAL.test(String(x.occurred_at_micros)) && DECIMAL.test(String(x.xact_id))
+    && text(x.action) && text(x.category) && textOrNull(x.resource_type) && textOrNull(x.resource_id) && text(x.outcome)
+    && textOrNull(x.failure_reason) && text(x.details) && HEX32.test(String(x.personal_digest));
+}
+
+/** a line that has a seal line's shape */
+export function isSealLine(x: Record<string, unknown>): x is SealLine & Record<string, unknown> {
+  const ids = x.row_ids;
+  return Number.isSafeInteger(x.seal_no) && (x.layout === 1 || x.layout === 2) && HEX32.test(String(x.previous_hash)) && HEX32.test(String(x.seal_hash))
+    && Number.isSafeInteger(x.last_row_id) && Number.isSafeInteger(x.row_count) && Array.isArray(ids) && ids.length === x.row_count
+    && ids.every(Number.isSafeInteger) && typeof x.row_hashes === 'string' && x.row_hashes.length === 64 * ids.length && /^[0-9a-f]*$/.test(x.row_hashes)
+    && (x.layout === 1 ? Number.isSafeInteger(x.last_xact_id) : Number.isSafeInteger(x.first_row_id))
+    && Array.isArray(x.rows_elsewhere) && x.rows_elsewhere.every(Number.isSafeInteger);
+}
+
+/** the readable time a row line carries, from the microseconds its hash covers */
+export const isoOfMicros = (micros: string) => new Date(Number(BigInt(micros) / 1000n)).toISOString();
+
+/**
+ * Whether the fields a row's hash does not cover agree with those it does: its readable time with
+ * its microseconds, its parts' digests with personal_digest. With the hash, every byte of a row
+ * line is then checked, and an edit anywhere in it names the row.
+ */
+export function rowLineConsistent(row: RowLine): boolean {
+  if (row.occurred_at !== isoOfMicros(row.occurred_at_micros)) return false;
+  if (row.subject_part_digest === null || row.actor_part_digest === null) return row.subject_part_digest === row.actor_part_digest;
+  if (!HEX32.test(row.subject_part_digest) || !HEX32.test(row.actor_part_digest)) return false;
+  return sha256(Buffer.from(row.subject_part_digest + row.actor_part_digest, 'hex')).toString('hex') === row.personal_digest;
+}
+
 type Unsigned = Omit<Manifest, 'signature'>;
 
 /** what the signature covers: every field but the signature, in this order */

@@ -5,10 +5,10 @@
  * each finding names the row where what was read stops agreeing with the seals.
  */
 import { createHash } from 'node:crypto';
-import { constants, createGunzip } from 'node:zlib';
+import { constants, gunzipSync, inflateRawSync } from 'node:zlib';
 import type { AnchorKey } from '../anchors/anchors.js';
 import { sealHash } from '../verify/hashing.js';
-import { type BundleHeader, type Manifest, manifestSignatureHolds, type RowLine, rowLineHash, type SealLine } from './bundle.js';
+import { type BundleHeader, isRowLine, isSealLine, type Manifest, manifestSignatureHolds, type RowLine, rowLineConsistent, rowLineHash, type SealLine } from './bundle.js';
 
 export interface ArchiveFinding {
   kind: 'unreadable_bundle' | 'unreadable_row' | 'unsigned_bundle' | 'bad_signature' | 'content_mismatch' | 'altered_seal' | 'broken_chain'
@@ -34,16 +34,44 @@ export interface ReadBundle {
   findings: ArchiveFinding[];
 }
 
-/** the bundle's text as far as it decompresses, and why it stopped if it did */
-function gunzipAsFarAsPossible(bytes: Buffer): Promise<{ text: Buffer; error?: string }> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const gunzip = createGunzip({ finishFlush: constants.Z_SYNC_FLUSH });
-    gunzip.on('data', (c: Buffer) => chunks.push(c));
-    gunzip.on('end', () => resolve({ text: Buffer.concat(chunks) }));
-    gunzip.on('error', (error) => resolve({ text: Buffer.concat(chunks), error: error.message }));
-    gunzip.end(bytes);
-  });
+/** what stands for a stretch of the bundle that does not decompress: no JSON line looks like it */
+const DAMAGED = Buffer.from('\u0000damaged\n');
+const FLUSH_POINT = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const GZIP_HEADER = 10;
+const GZIP_TRAILER = 8;
+
+/**
+ * The bundle's text. Whole when it decompresses; otherwise each stretch between the writer's full
+ * flush points inflated on its own (each starts afresh), and a stretch that does not inflate
+ * replaced by DAMAGED, so the lines around it are still read and checked. Four bytes that look
+ * like a flush point inside compressed data only split a stretch: it is tried joined to the next.
+ */
+function decompress(bytes: Buffer): { text: Buffer; error?: string } {
+  try {
+    return { text: gunzipSync(bytes) };
+  } catch (error) {
+    const body = bytes.subarray(GZIP_HEADER, Math.max(GZIP_HEADER, bytes.length - GZIP_TRAILER));
+    const parts: Buffer[] = [];
+    let from = 0;
+    let pending: Buffer[] = [];
+    for (;;) {
+      const at = body.indexOf(FLUSH_POINT, from);
+      const end = at < 0 ? body.length : at + FLUSH_POINT.length;
+      pending.push(body.subarray(from, end));
+      try {
+        parts.push(inflateRawSync(Buffer.concat(pending), { finishFlush: constants.Z_SYNC_FLUSH }));
+        pending = [];
+      } catch {
+        if (pending.length >= 4 || at < 0) {
+          parts.push(DAMAGED);
+          pending = [];
+        }
+      }
+      if (at < 0) break;
+      from = end;
+    }
+    return { text: Buffer.concat(parts), error: (error as Error).message };
+  }
 }
 
 export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): Promise<ReadBundle> {
@@ -51,7 +79,7 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
   const finding = (kind: ArchiveFinding['kind'], detail: string, sealNo: number | null = null, rowId: number | null = null) =>
     found.push({ kind, bundle: name, seal_no: sealNo, row_id: rowId, detail });
   const read: ReadBundle = { name, sha256: createHash('sha256').update(bytes).digest('hex'), header: undefined, seals: [], rowIds: new Set(), records: [], findings: found };
-  const { text, error } = await gunzipAsFarAsPossible(bytes);
+  const { text, error } = decompress(bytes);
 
   const content = createHash('sha256');
   const rowsDigest = createHash('sha256');
@@ -60,7 +88,6 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
   let manifest: Manifest | undefined;
   let previous: SealLine | undefined;
   let lastRowRead: number | null = null;
-  let damaged = false;
   /** the month's rows the seals list, in id order: what a damaged stretch of the bundle held */
   const expected = () => [...positions.keys()].filter((id) => !elsewhere.has(id)).sort((a, b) => a - b);
   const nextExpected = () => expected().find((id) => lastRowRead === null || id > lastRowRead) ?? null;
@@ -71,25 +98,29 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
     if (end < 0) break; // a last line cut short: the damage is reported below
     const raw = text.subarray(start, end + 1);
     start = end + 1;
-    let line: { type?: string };
+    let line: Record<string, unknown> & { type?: string } = {};
     try {
-      line = JSON.parse(raw.toString('utf8')) as { type?: string };
+      line = JSON.parse(raw.toString('utf8')) as typeof line;
     } catch {
+      // handled with the other malformed lines below
+    }
+    const known = (line.type === 'row' && isRowLine(line)) || (line.type === 'seal' && isSealLine(line)) || line.type === 'bundle' || line.type === 'manifest';
+    if (!known) {
       const id = nextExpected();
-      finding('unreadable_row', `a line after ${lastRowRead === null ? 'the seals' : `row ${lastRowRead}`} is not JSON${id === null ? '' : `: row ${id} cannot be read`}`,
+      finding('unreadable_row', `a line after ${lastRowRead === null ? 'the seals' : `row ${lastRowRead}`} is not a bundle line${id === null ? '' : `: row ${id} cannot be read`}`,
         id === null ? null : positions.get(id)!.seal.seal_no, id);
-      damaged = true;
+      if (id !== null) lastRowRead = id;
       continue;
     }
     if (line.type === 'manifest') {
-      manifest = line as Manifest;
+      manifest = line as unknown as Manifest;
       break;
     }
     content.update(raw);
     if (line.type === 'bundle') {
-      read.header = line as BundleHeader;
+      read.header = line as unknown as BundleHeader;
     } else if (line.type === 'seal') {
-      const seal = line as SealLine;
+      const seal = line as unknown as SealLine;
       read.seals.push(seal);
       const recomputed = sealHash({ sealNo: seal.seal_no, layout: seal.layout, previousHash: Buffer.from(seal.previous_hash, 'hex'), sealHash: Buffer.alloc(0),
         firstRowId: seal.first_row_id, lastRowId: seal.last_row_id, lastXactId: seal.last_xact_id, rowCount: seal.row_count, rowIds: seal.row_ids,
@@ -102,13 +133,13 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
       seal.row_ids.forEach((id, at) => positions.set(id, { seal, at }));
       for (const id of seal.rows_elsewhere) elsewhere.add(id);
     } else if (line.type === 'row') {
-      const row = line as RowLine;
+      const row = line as unknown as RowLine;
       const id = Number(row.id);
       const place = positions.get(id);
       const hash = rowLineHash(row);
       if (!place || elsewhere.has(id) || read.rowIds.has(id)) {
         finding('forged_row', `row ${row.id} is in no seal of this month, or twice`, place?.seal.seal_no ?? null, id);
-      } else if (place.seal.row_hashes.slice(place.at * 64, place.at * 64 + 64) !== hash.toString('hex')) {
+      } else if (place.seal.row_hashes.slice(place.at * 64, place.at * 64 + 64) !== hash.toString('hex') || !rowLineConsistent(row)) {
         finding('altered_row', `row ${row.id} does not hash to what seal ${place.seal.seal_no} lists for it`, place.seal.seal_no, id);
       } else {
         read.rowIds.add(id);
@@ -119,19 +150,12 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
     }
   }
 
-  if (error || (!manifest && start < text.length)) {
-    const id = nextExpected();
-    finding('unreadable_bundle', `the bundle stops decompressing${error ? ` (${error})` : ''} after ${lastRowRead === null ? 'its seals' : `row ${lastRowRead}`}${id === null ? '' : `: row ${id} and the rows after it cannot be read`}`,
-      id === null ? null : positions.get(id)!.seal.seal_no, id);
-    damaged = true;
-  }
-  if (!damaged) {
-    for (const id of expected()) if (!read.rowIds.has(id) && !found.some((f) => f.row_id === id)) {
-      finding('deleted_row', `row ${id} is listed by seal ${positions.get(id)!.seal.seal_no} but not in the bundle`, positions.get(id)!.seal.seal_no, id);
-    }
+  if (error) finding('unreadable_bundle', `the bundle does not decompress whole (${error}); the lines around the damage were read`);
+  for (const id of expected()) if (!read.rowIds.has(id) && !found.some((f) => f.row_id === id)) {
+    finding('deleted_row', `row ${id} is listed by seal ${positions.get(id)!.seal.seal_no} but not in the bundle`, positions.get(id)!.seal.seal_no, id);
   }
   if (!manifest) {
-    if (!damaged) finding('unsigned_bundle', 'the bundle has no manifest');
+    if (!error) finding('unsigned_bundle', 'the bundle has no manifest');
   } else if (!manifestSignatureHolds(manifest, key)) {
     finding('bad_signature', `the manifest is not signed by the anchor key (${key.keyId})`);
   } else if (manifest.content_sha256 !== content.digest('hex') || manifest.rows_digest !== rowsDigest.digest('hex')) {

@@ -7,10 +7,10 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { createGzip } from 'node:zlib';
+import { constants, createGzip } from 'node:zlib';
 import type pg from 'pg';
 import type { AnchorKey } from '../anchors/anchors.js';
-import { BUNDLE_VERSION, type BundleHeader, type RowLine, rowLineHash, type SealLine, signManifest } from './bundle.js';
+import { BUNDLE_VERSION, type BundleHeader, isoOfMicros, type RowLine, rowLineHash, type SealLine, signManifest } from './bundle.js';
 
 type Client = Pick<pg.ClientBase, 'query'>;
 
@@ -47,7 +47,11 @@ export async function writeBundle(client: Client, month: ArchivableMonth, key: A
   const write = async (line: object) => {
     const text = `${JSON.stringify(line)}\n`;
     content.update(text);
-    if (!gzip.write(text)) await once(gzip, 'drain');
+    const room = gzip.write(text);
+    // each line its own stretch of the stream: a damaged byte costs one line, and a reader
+    // resumes at the next flush point (core/archive/read-bundle.ts)
+    gzip.flush(constants.Z_FULL_FLUSH);
+    if (!room) await once(gzip, 'drain');
   };
 
   try {
@@ -79,13 +83,13 @@ export async function writeBundle(client: Client, month: ArchivableMonth, key: A
   await client.query('begin read only');
   try {
     await client.query(`declare archive_rows no scroll cursor for
-      select id::text, occurred_at, occurred_at_micros::text, xact_id::text, action, category, resource_type, resource_id, outcome,
+      select id::text, occurred_at_micros::text, xact_id::text, action, category, resource_type, resource_id, outcome,
              failure_reason, details, personal_digest, subject_part_digest, actor_part_digest
         from compliance.audit_archive_rows($1)`, [month.partition_name]);
     for (;;) {
-      const { rows } = await client.query<Omit<RowLine, 'type' | 'occurred_at'> & { occurred_at: Date }>(`fetch ${FETCH_ROWS} from archive_rows`);
+      const { rows } = await client.query<Omit<RowLine, 'type' | 'occurred_at'>>(`fetch ${FETCH_ROWS} from archive_rows`);
       for (const row of rows) {
-        const line: RowLine = { type: 'row', ...row, occurred_at: row.occurred_at.toISOString() };
+        const line: RowLine = { type: 'row', ...row, occurred_at: isoOfMicros(row.occurred_at_micros) };
         const hash = rowLineHash(line);
         if (sealed.get(line.id) !== hash.toString('hex')) {
           throw new BundleError(`audit row ${line.id} does not hash to what its seal lists: verify the chain (pgcomply verify) before archiving`);

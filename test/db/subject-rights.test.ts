@@ -58,7 +58,7 @@ describe('export (Art. 15, 20)', () => {
     await db.admin`select compliance.register_dsr('user:exporter', 'rectification')`;
     const [row] = await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.export_subject('user:exporter') as doc`);
     const doc = row!.doc;
-    expect(Object.keys(doc).sort()).toEqual(['audit_trail', 'breach_notices', 'consents', 'conversations', 'dsr_requests', 'generated_at', 'objections_and_restrictions', 'preferences', 'profile', 'recipients_told', 'registered_tables', 'sessions', 'subject_id']);
+    expect(Object.keys(doc).sort()).toEqual(['archived_audit_trail', 'audit_trail', 'breach_notices', 'consents', 'conversations', 'dsr_requests', 'generated_at', 'objections_and_restrictions', 'preferences', 'profile', 'recipients_told', 'registered_tables', 'sessions', 'subject_id']);
     expect(doc.profile.full_name).toBe('Fuller Name');
     expect(doc.preferences.preferences).toEqual({ theme: 'dark' });
     expect(doc.consents.map((c: { granted: boolean }) => c.granted)).toEqual([true, false]);

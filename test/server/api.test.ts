@@ -77,7 +77,7 @@ describe('the seed guide\'s REST paths', () => {
 
     const data = await api.call('GET', '/api/v1/users/me/data', token);
     expect(data.status).toBe(200);
-    expect(Object.keys(data.json).sort()).toEqual(['audit_trail', 'breach_notices', 'consents', 'conversations', 'dsr_requests', 'generated_at', 'health_records', 'objections_and_restrictions', 'preferences', 'profile', 'recipients_told', 'registered_tables', 'sessions', 'subject_id']);
+    expect(Object.keys(data.json).sort()).toEqual(['archived_audit_trail', 'audit_trail', 'breach_notices', 'consents', 'conversations', 'dsr_requests', 'generated_at', 'health_records', 'objections_and_restrictions', 'preferences', 'profile', 'recipients_told', 'registered_tables', 'sessions', 'subject_id']);
 
     const json = await api.call('GET', '/api/v1/users/me/export?format=json', token);
     expect(json.headers.get('content-disposition')).toBe('attachment; filename="user_data_user_alice.json"');

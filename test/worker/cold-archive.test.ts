@@ -18,6 +18,7 @@ import { bundleName } from '../../core/archive/bundle.js';
 import { openArchiveStore } from '../../core/archive/store.js';
 import { verifyArchive } from '../../core/archive/verify-archive.js';
 import { useTestDatabase } from '../provision/database.js';
+import { oldAuditMonth } from '../provision/old-audit-month.js';
 
 const db = useTestDatabase();
 const key = toAnchorKey(generateKeyPairSync('ed25519').privateKey);
@@ -25,6 +26,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-archive-test-'));
 const dpo = { actor: 'dpo:archive', roles: ['dpo'] };
 const patient = 'user:archived-patient';
 const email = 'archived.patient@example.org';
+const FLUSH_POINT = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 let storage: S3rver;
 let endpoint = '';
 
@@ -41,37 +43,6 @@ afterAll(async () => {
   await storage?.close();
   rmSync(work, { recursive: true, force: true });
 });
-
-/** a month a year back, as its own partition, with rows about the patient, by the patient, and about nobody */
-async function oldMonth(): Promise<string> {
-  const [month] = await db.admin`select date_trunc('month', now() - interval '1 year') as start,
-    format('audit_logs_y%sm%s', to_char(now() - interval '1 year', 'YYYY'), to_char(now() - interval '1 year', 'MM')) as name`;
-  await db.as('compliance_owner', null, async (tx) => {
-    await tx.unsafe(`create table compliance.${month!.name} partition of compliance.audit_logs
-      for values from ('${month!.start.toISOString()}') to ('${month!.start.toISOString()}'::timestamptz + interval '1 month')`);
-    await tx`select compliance_private.protect_audit_relation(${`compliance.${month!.name}`}::regclass)`;
-    await tx`
-      with parts as (
-        select n, ${month!.start}::timestamptz + make_interval(hours => n) as at,
-               case when n % 5 = 0 then null else ${patient} end as subject,
-               case when n % 3 = 0 then ${patient} else 'staff:nurse' end as actor,
-               decode(md5('s' || n || random()), 'hex') as s_salt, decode(md5('a' || n || random()), 'hex') as a_salt
-          from generate_series(1, 60) n
-      ), digests as (
-        select p.*, compliance_private.audit_subject_digest(p.s_salt, p.subject, case when p.subject is null then null else '{"why": "care"}'::jsonb end) as s_digest,
-               compliance_private.audit_actor_digest(p.a_salt, p.actor, '10.1.2.3', 'ward-terminal') as a_digest
-          from parts p
-      )
-      insert into compliance.audit_logs (occurred_at, action, category, resource_type, resource_id, details, user_id, actor_id, ip_address, user_agent,
-                                         personal_details, subject_part_salt, subject_part_digest, actor_part_salt, actor_part_digest, personal_digest)
-      select d.at, 'phi.access', 'hipaa', 'health_record', 'hr-' || d.n, jsonb_build_object('n', d.n), d.subject, d.actor, '10.1.2.3', 'ward-terminal',
-             case when d.subject is null then null else '{"why": "care"}'::jsonb end, d.s_salt, d.s_digest, d.a_salt, d.a_digest, sha256(d.s_digest || d.a_digest)
-        from digests d`;
-  });
-  await db.admin`select compliance.log_event('system.after_the_old_month', 'system')`;
-  await db.admin`select compliance.seal_audit_log()`;
-  return month!.name as string;
-}
 
 const s3 = () => openArchiveStore('s3://audit-archive/pgcomply', { endpoint, region: 'us-east-1', serverSideEncryption: 'AES256', objectLockMode: 'COMPLIANCE' });
 
@@ -91,7 +62,7 @@ describe('the cold archive', () => {
 
   it('archives a sealed month to the bucket, verifies it from there, and drops the partition with a sealed record naming the bundle', async () => {
     await db.as('compliance_app', { actor: patient }, (tx) => tx`select compliance.ensure_profile(${patient}, ${email})`);
-    partition = await oldMonth();
+    partition = await oldAuditMonth(db, patient);
 
     const archived = await asWorker((client) => archiveAuditMonths(client, s3(), key));
     expect(archived).toEqual([expect.objectContaining({ partition, rows: 60, bundle_uri: `s3://audit-archive/pgcomply/${bundleName(partition)}`,
@@ -159,12 +130,16 @@ describe('the cold archive', () => {
     expect(verdict.ok).toBe(false);
     expect(verdict.problems).toContainEqual(expect.objectContaining({ kind: 'altered_row', row_id: rowId }));
 
+    // in the compressed file: one byte in the middle of that row's stretch (the writer flushes after each line)
+    const flushes: number[] = [];
+    for (let at = bundle.indexOf(FLUSH_POINT, 10); at >= 0; at = bundle.indexOf(FLUSH_POINT, at + 4)) flushes.push(at + 4);
+    const [from, to] = [flushes[target - 1]!, flushes[target]!];
     const flipped = Buffer.from(bundle);
-    flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
+    flipped[Math.floor((from + to) / 2)]! ^= 0x10;
     writeFileSync(path.join(dir, bundleName(partition)), flipped);
     const damaged = await verifyArchive(openArchiveStore(dir), key);
     expect(damaged.ok).toBe(false);
-    expect(damaged.problems.some((p) => typeof p.row_id === 'number')).toBe(true);
+    expect(damaged.problems, JSON.stringify(damaged.problems)).toContainEqual(expect.objectContaining({ row_id: rowId }));
     expect(readFileSync(path.join(dir, bundleName(partition))).equals(bundle)).toBe(false);
   });
 });

