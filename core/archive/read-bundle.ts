@@ -12,7 +12,7 @@ import { type BundleHeader, isRowLine, isSealLine, type Manifest, manifestSignat
 
 export interface ArchiveFinding {
   kind: 'unreadable_bundle' | 'unreadable_row' | 'unsigned_bundle' | 'bad_signature' | 'content_mismatch' | 'altered_seal' | 'broken_chain'
-    | 'missing_seal' | 'forged_row' | 'altered_row' | 'deleted_row' | 'unrecorded_bundle';
+    | 'missing_seal' | 'forged_row' | 'altered_row' | 'deleted_row' | 'unrecorded_bundle' | 'missing_bundle';
   bundle: string;
   seal_no: number | null;
   row_id: number | null;

@@ -59,6 +59,11 @@ export async function verifyArchive(store: ArchiveStore, key: AnchorKey, live?: 
       const named = records.some((r) => r.action === 'audit.archived' && r.resource_id === partition && details(r).bundle_sha256 === b.sha256);
       if (!named) finding('unrecorded_bundle', b.name, `no sealed audit.archived record names this bundle (SHA-256 ${b.sha256})`);
     }
+    // and each archive the chain records is in the store
+    const stored = new Set(bundles.map((b) => b.sha256));
+    for (const r of records) if (r.action === 'audit.archived' && !stored.has(details(r).bundle_sha256 ?? '')) {
+      finding('missing_bundle', `${r.resource_id}`, `audit row ${r.id} records an archive of ${r.resource_id} (SHA-256 ${details(r).bundle_sha256}) that is not in ${store.location}`, null, Number(r.id));
+    }
     // the live chain begins where the archive's seals end
     const [first] = await live<{ seal_no: string; previous_hash: string }[]>`select seal_no::text, encode(previous_hash, 'hex') as previous_hash
       from compliance.audit_seals order by seal_no limit 1`;
