@@ -21,6 +21,8 @@ export interface ArchiveStore {
   /** the location as the operator wrote it: a path or s3://bucket/prefix */
   location: string;
   put(name: string, file: string, retainUntil: Date): Promise<StoredBundle>;
+  /** the URI a bundle of this name has here, as the chain records it */
+  uriOf(name: string): string;
   get(name: string): Promise<Buffer>;
   /** the bundles' names, sorted */
   list(): Promise<string[]>;
@@ -54,6 +56,7 @@ function directoryStore(location: string): ArchiveStore {
       renameSync(`${target}.partial`, target);
       return { uri: target, objectLock: 'not available in a local directory: keep it on write-once storage' };
     },
+    uriOf: (name) => path.join(dir, name),
     async get(name) {
       return readFileSync(path.join(dir, name));
     },
@@ -70,6 +73,7 @@ function s3Store(location: string, bucket: string, prefix: string, options: S3Op
   const client = new S3Client({ region: options.region ?? 'us-east-1', endpoint: options.endpoint, forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
     requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   const keyOf = (name: string) => (prefix ? `${prefix}/${name}` : name);
+  const uriOf = (name: string) => `s3://${bucket}/${keyOf(name)}`;
   let lockEnabled: Promise<boolean> | undefined;
   // a bucket without object lock, or a server without the API, answers with an error: no lock then
   const bucketLocks = () => (lockEnabled ??= client.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }))
@@ -84,10 +88,11 @@ function s3Store(location: string, bucket: string, prefix: string, options: S3Op
         SSEKMSKeyId: options.serverSideEncryption === 'aws:kms' ? options.kmsKeyId : undefined,
         ...(lock ? { ObjectLockMode: options.objectLockMode, ObjectLockRetainUntilDate: retainUntil } : {}),
       }));
-      return { uri: `s3://${bucket}/${keyOf(name)}`,
+      return { uri: uriOf(name),
         objectLock: lock ? `${options.objectLockMode!.toLowerCase()} mode until ${retainUntil.toISOString()}`
           : options.objectLockMode ? `not enabled on bucket ${bucket}` : 'not asked for (ARCHIVE_S3_OBJECT_LOCK)' };
     },
+    uriOf,
     async get(name) {
       const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: keyOf(name) }));
       return Buffer.from(await object.Body!.transformToByteArray());

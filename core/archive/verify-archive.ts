@@ -7,7 +7,7 @@
  */
 import type { Sql } from 'postgres';
 import type { AnchorKey } from '../anchors/anchors.js';
-import type { RowLine, SealLine } from './bundle.js';
+import { bundleName, type RowLine, type SealLine } from './bundle.js';
 import { type ArchiveFinding, type ReadBundle, readBundle } from './read-bundle.js';
 import type { ArchiveStore } from './store.js';
 
@@ -22,7 +22,7 @@ export interface ArchiveVerdict {
   notes: { kind: string; detail: string }[];
 }
 
-interface RecordDetails { bundle_sha256?: string; archive?: { bundle_sha256?: string }; dropped_rows_in_kept_seals?: number[] }
+interface RecordDetails { bundle_uri?: string; bundle_sha256?: string; archive?: { bundle_sha256?: string }; dropped_rows_in_kept_seals?: number[] }
 
 export async function verifyArchive(store: ArchiveStore, key: AnchorKey, live?: Sql): Promise<ArchiveVerdict> {
   const bundles: ReadBundle[] = [];
@@ -59,9 +59,10 @@ export async function verifyArchive(store: ArchiveStore, key: AnchorKey, live?: 
       const named = records.some((r) => r.action === 'audit.archived' && r.resource_id === partition && details(r).bundle_sha256 === b.sha256);
       if (!named) finding('unrecorded_bundle', b.name, `no sealed audit.archived record names this bundle (SHA-256 ${b.sha256})`);
     }
-    // and each archive the chain records is in the store
+    // and each archive the chain records in this store is there
     const stored = new Set(bundles.map((b) => b.sha256));
-    for (const r of records) if (r.action === 'audit.archived' && !stored.has(details(r).bundle_sha256 ?? '')) {
+    const here = (r: RowLine) => r.resource_id !== null && details(r).bundle_uri === store.uriOf(bundleName(r.resource_id));
+    for (const r of records) if (r.action === 'audit.archived' && here(r) && !stored.has(details(r).bundle_sha256 ?? '')) {
       finding('missing_bundle', `${r.resource_id}`, `audit row ${r.id} records an archive of ${r.resource_id} (SHA-256 ${details(r).bundle_sha256}) that is not in ${store.location}`, null, Number(r.id));
     }
     // the live chain begins where the archive's seals end

@@ -1,10 +1,10 @@
 /** An audit month a year back, as its own sealed partition: what the cold archive's tests archive. */
 import type { TestDatabase } from './database.js';
 
-/** a month a year back, as its own partition, with rows about the patient, by the patient, and about nobody */
-export async function oldAuditMonth(db: TestDatabase, patient: string): Promise<string> {
-  const [month] = await db.admin`select date_trunc('month', now() - interval '1 year') as start,
-    format('audit_logs_y%sm%s', to_char(now() - interval '1 year', 'YYYY'), to_char(now() - interval '1 year', 'MM')) as name`;
+/** a month yearsBack years back, as its own partition, with rows about the patient, by the patient, and about nobody */
+export async function oldAuditMonth(db: TestDatabase, patient: string, yearsBack = 1): Promise<string> {
+  const [month] = await db.admin`select date_trunc('month', b.at) as start, format('audit_logs_y%sm%s', to_char(b.at, 'YYYY'), to_char(b.at, 'MM')) as name
+    from (select now() - make_interval(years => ${yearsBack}) as at) b`;
   await db.as('compliance_owner', null, async (tx) => {
     await tx.unsafe(`create table compliance.${month!.name} partition of compliance.audit_logs
       for values from ('${month!.start.toISOString()}') to ('${month!.start.toISOString()}'::timestamptz + interval '1 month')`);

@@ -17,7 +17,10 @@ import { archiveAuditMonths } from '../../core/archive/archive-months.js';
 import { bundleName } from '../../core/archive/bundle.js';
 import { openArchiveStore } from '../../core/archive/store.js';
 import { verifyArchive } from '../../core/archive/verify-archive.js';
+import { parseCrontab, quickAddJob } from 'graphile-worker';
+import { CRONTAB, startWorker } from '../../worker/runner.js';
 import { useTestDatabase } from '../provision/database.js';
+import { until } from '../provision/until.js';
 import { oldAuditMonth } from '../provision/old-audit-month.js';
 
 const db = useTestDatabase();
@@ -70,6 +73,15 @@ describe('the cold archive', () => {
     // a second run finds nothing left to archive
     expect(await asWorker((client) => archiveAuditMonths(client, s3(), key))).toEqual([]);
     bundle = await s3().get(bundleName(partition));
+
+    // a started SIEM feed that has not sent the month yet holds the drop back
+    await db.as('compliance_owner', null, (tx) => tx`insert into compliance_private.siem_cursor (seal_no, seal_position) values (0, 0)`);
+    const [held] = await db.as('compliance_worker', null, (tx) => tx`select compliance.apply_retention('audit_logs') as r`);
+    expect(held!.r.deleted).toBe(0);
+    const [kept] = await db.admin`select details from compliance.audit_logs where action = 'audit.partition_kept' and resource_id = ${partition}`;
+    expect(kept!.details.reason).toBe('SIEM feed behind');
+    await db.as('compliance_owner', null, (tx) => tx`update compliance_private.siem_cursor
+      set (seal_no, seal_position) = (select s.seal_no, s.row_count from compliance.audit_seals s order by s.seal_no desc limit 1)`);
 
     const [run] = await db.as('compliance_worker', null, (tx) => tx`select compliance.apply_retention('audit_logs') as r`);
     expect(run!.r.partitions).toEqual([expect.objectContaining({ partition, rows: 60, archive: archived[0]!.bundle_uri })]);
@@ -141,5 +153,28 @@ describe('the cold archive', () => {
     expect(damaged.ok).toBe(false);
     expect(damaged.problems, JSON.stringify(damaged.problems)).toContainEqual(expect.objectContaining({ row_id: rowId }));
     expect(readFileSync(path.join(dir, bundleName(partition))).equals(bundle)).toBe(false);
+  });
+
+  it('is the worker\'s monthly job, on day 2 at 01:00 UTC before that night\'s retention', async () => {
+    const items = parseCrontab(CRONTAB);
+    const job = items.find((item) => item.task === 'archive_audit')!;
+    expect(job.match({ min: 0, hour: 1, date: 2, month: 3, dow: 4 })).toBe(true);
+    expect(job.match({ min: 0, hour: 1, date: 3, month: 3, dow: 5 })).toBe(false);
+    expect(items.find((item) => item.task === 'retention')!.match({ min: 0, hour: 3, date: 2, month: 3, dow: 4 })).toBe(true);
+
+    const older = await oldAuditMonth(db, 'user:archived-by-the-worker', 2);
+    const dir = path.join(work, 'worker-archive');
+    const worker = await startWorker({ connectionString: db.loginUrl('worker'), pollInterval: 200, archive: { store: openArchiveStore(dir), key } });
+    try {
+      await quickAddJob({ connectionString: db.loginUrl('worker') }, 'archive_audit', {});
+      const recorded = await until(async () => (await db.admin`select bundle_uri from compliance.audit_archives where partition_name = ${older}`)[0], 60_000, 'the worker to archive the month');
+      expect(recorded.bundle_uri).toBe(path.join(dir, bundleName(older)));
+    } finally {
+      await worker.stop();
+    }
+    // the archive record counts once sealed
+    await db.admin`select compliance.seal_audit_log()`;
+    const verdict = await verifyArchive(openArchiveStore(dir), key, db.admin);
+    expect(verdict, JSON.stringify(verdict.problems)).toMatchObject({ ok: true, bundles_checked: 1, rows_checked: 60 });
   });
 });

@@ -1,5 +1,5 @@
 --! Previous: sha1:f4927cec46ae33aa3db55407d9bfe1bc9c6ca3cb
---! Hash: sha1:feb944b77484b3a08a926cc8093f3d14a40d3af3
+--! Hash: sha1:541eea421d9521c34a1aa5b900ae5c082f2471f7
 --! Message: The cold archive: a sealed month's non-personal columns, digests and seals go to a signed bundle; its personal parts stay where erasure and the export reach them
 
 -- A month older than archive_after (90 days) is written to an archive bundle in object storage
@@ -215,6 +215,28 @@ $function$;
 comment on function compliance.archivable_audit_partitions() is
   'The monthly audit partitions ready for the cold archive: their whole range older than the audit_logs policy''s archive_after (90 days), every row sealed, no archive recorded yet. Oldest first. Worker role.';
 
+-- included from fixtures/archive/require_archivable.sql
+-- compliance_private.require_archivable(partition_name text): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.require_archivable(partition_name text)
+ RETURNS TABLE(range_start timestamp with time zone, range_end timestamp with time zone)
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return query select p.range_start, p.range_end from compliance.archivable_audit_partitions() p where p.partition_name = require_archivable.partition_name;
+  if not found then
+    perform compliance_private.raise_error('ARCHV', format('audit partition %s is not ready for the archive (younger than archive_after, not wholly sealed, archived already, or unknown)',
+      coalesce(partition_name, 'NULL')));
+  end if;
+end;
+$function$;
+
+comment on function compliance_private.require_archivable(partition_name text) is
+  'The month''s range when compliance.archivable_audit_partitions lists it; ARCHV otherwise. What the archive''s routines check before they read or record a month.';
+
 -- included from fixtures/archive/audit_archive_rows.sql
 -- compliance.audit_archive_rows(partition_name text): its current definition. Change it here and include this file
 -- in the migration that changes it (db/CONVENTIONS.md).
@@ -228,10 +250,7 @@ CREATE OR REPLACE FUNCTION compliance.audit_archive_rows(partition_name text)
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
-  if not exists (select from compliance.archivable_audit_partitions() p where p.partition_name = audit_archive_rows.partition_name) then
-    perform compliance_private.raise_error('ARCHV', format('audit partition %s is not ready for the archive (too young, not wholly sealed, already archived, or unknown)',
-      coalesce(partition_name, 'NULL')));
-  end if;
+  perform compliance_private.require_archivable(partition_name);
   -- the columns the row hash covers and the digests of the personal parts: never a personal
   -- part itself, which stays where erasure reaches it (db/AUDIT_HASHING.md, "Cold archive")
   return query execute format($q$
@@ -259,9 +278,7 @@ AS $function$
 declare
   v_bounds record;
 begin
-  if not exists (select from compliance.archivable_audit_partitions() p where p.partition_name = audit_archive_seals.partition_name) then
-    perform compliance_private.raise_error('ARCHV', format('audit partition %s is not ready for the archive', coalesce(partition_name, 'NULL')));
-  end if;
+  perform compliance_private.require_archivable(partition_name);
   execute format('select min(a.id) as low, max(a.id) as high from compliance.%I a', partition_name) into v_bounds;
   -- every seal listing one of the month's rows, and the ids it lists that are not the month's
   -- (rows of the months either side, or rows retention dropped before)
@@ -305,11 +322,7 @@ begin
     perform compliance_private.raise_error('ARCHV', format('the bundle is signed by key %s, the anchors by %s (compliance.set_anchor_key)',
       left(key_fingerprint, 16), coalesce(left(v_key, 16), 'none set')));
   end if;
-  select * into v_month from compliance.archivable_audit_partitions() p where p.partition_name = record_audit_archive.partition_name;
-  if not found then
-    perform compliance_private.raise_error('ARCHV', format('audit partition %s is not ready for the archive (too young, not wholly sealed, already archived, or unknown)',
-      coalesce(partition_name, 'NULL')));
-  end if;
+  select * into strict v_month from compliance_private.require_archivable(partition_name);
   -- what the bundle claims, against the rows themselves: the worker cannot record a bundle that
   -- leaves out, adds or changes a row
   select * into strict v_now from compliance_private.audit_partition_digest(format('compliance.%I', partition_name)::regclass);
@@ -337,6 +350,7 @@ revoke all on function compliance.audit_archive_rows(text) from public;
 revoke all on function compliance.audit_archive_seals(text) from public;
 revoke all on function compliance.record_audit_archive(text, text, text, text, bigint, text) from public;
 revoke all on function compliance_private.audit_partition_digest(regclass) from public;
+revoke all on function compliance_private.require_archivable(text) from public;
 grant execute on function compliance.archivable_audit_partitions() to compliance_worker;
 grant execute on function compliance.audit_archive_rows(text) to compliance_worker;
 grant execute on function compliance.audit_archive_seals(text) to compliance_worker;
@@ -369,6 +383,9 @@ declare
   v_digest record;
   v_parts bigint;
   v_parts_deleted bigint := 0;
+  v_last_id bigint;
+  v_last_seal bigint;
+  v_last_seal_rows integer;
 begin
   -- past retention, or archived, verified and past archive_after
   for v_partition in
@@ -399,6 +416,20 @@ begin
           jsonb_build_object('rows', v_rows, 'held_rows', v_held, 'range_end', v_partition.range_end, 'reason', 'legal hold'));
       end if;
       v_dropped := v_dropped || jsonb_build_object('partition', v_partition.partition_name, 'rows', 0, 'kept_for_legal_hold', v_held);
+      continue;
+    end if;
+
+    -- a SIEM feed, once started, must have passed the month's rows: they leave the database here
+    execute format('select max(a.id) from %s a', v_relid) into v_last_id;
+    select s.seal_no, s.row_count into v_last_seal, v_last_seal_rows from compliance.audit_seals s
+     where s.layout = 2 and s.first_row_id <= v_last_id and s.last_row_id >= v_last_id;
+    if v_last_seal is not null
+       and exists (select from compliance_private.siem_cursor c where (c.seal_no, c.seal_position) < (v_last_seal, v_last_seal_rows)) then
+      raise warning 'audit partition % holds rows the SIEM feed has not sent yet; kept until it has', v_partition.partition_name;
+      if not dry_run then
+        perform compliance_private.append_audit('audit.partition_kept', 'system', 'audit_partition', v_partition.partition_name,
+          jsonb_build_object('rows', v_rows, 'range_end', v_partition.range_end, 'reason', 'SIEM feed behind', 'last_seal', v_last_seal));
+      end if;
       continue;
     end if;
 
@@ -491,7 +522,7 @@ end;
 $function$;
 
 comment on function compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean) is
-  'Drops whole audit partitions older than cutoff, and archived ones (compliance.audit_archives) older than archive_cutoff whose rows still match their bundle, moving an archived month''s personal parts to compliance.audit_archived_parts first, once every row in them is sealed, removes the seals all of whose rows are gone, and audits each drop (audit.partition_dropped) with the archive bundle and its SHA-256 where there is one, the last seal removed, its hash and end, and the ids of dropped rows that kept seals still list: the records verification accepts for a chain that no longer starts at seal 1.';
+  'Drops whole audit partitions older than cutoff, and archived ones (compliance.audit_archives) older than archive_cutoff whose rows still match their bundle (a month whose rows a started SIEM feed has not sent yet waits), moving an archived month''s personal parts to compliance.audit_archived_parts first, once every row in them is sealed, removes the seals all of whose rows are gone, and audits each drop (audit.partition_dropped) with the archive bundle and its SHA-256 where there is one, the last seal removed, its hash and end, and the ids of dropped rows that kept seals still list: the records verification accepts for a chain that no longer starts at seal 1.';
 
 revoke all on function compliance_private.drop_expired_audit_partitions(timestamptz, timestamptz, boolean) from public;
 -- included from fixtures/retention/apply_retention.sql
