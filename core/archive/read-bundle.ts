@@ -51,24 +51,30 @@ function decompress(bytes: Buffer): { text: Buffer; error?: string } {
     return { text: gunzipSync(bytes) };
   } catch (error) {
     const body = bytes.subarray(GZIP_HEADER, Math.max(GZIP_HEADER, bytes.length - GZIP_TRAILER));
-    const parts: Buffer[] = [];
-    let from = 0;
-    let pending: Buffer[] = [];
-    for (;;) {
+    const pieces: Buffer[] = [];
+    for (let from = 0; from < body.length;) {
       const at = body.indexOf(FLUSH_POINT, from);
       const end = at < 0 ? body.length : at + FLUSH_POINT.length;
-      pending.push(body.subarray(from, end));
-      try {
-        parts.push(inflateRawSync(Buffer.concat(pending), { finishFlush: constants.Z_SYNC_FLUSH }));
-        pending = [];
-      } catch {
-        if (pending.length >= 4 || at < 0) {
-          parts.push(DAMAGED);
-          pending = [];
+      pieces.push(body.subarray(from, end));
+      from = end;
+    }
+    const parts: Buffer[] = [];
+    for (let i = 0; i < pieces.length;) {
+      let next = i + 1;
+      let text: Buffer = DAMAGED;
+      for (let j = i; j < Math.min(pieces.length, i + 4); j += 1) {
+        try {
+          text = inflateRawSync(Buffer.concat(pieces.slice(i, j + 1)), { finishFlush: constants.Z_SYNC_FLUSH });
+          next = j + 1;
+          break;
+        } catch {
+          // joined to the next piece, in case this flush point was four bytes of compressed data
         }
       }
-      if (at < 0) break;
-      from = end;
+      // every stretch the writer made ends a line: one that does not was damaged, and must not
+      // take the next stretch's first line with it
+      parts.push(text.at(-1) === 0x0a ? text : Buffer.concat([text, Buffer.from('\n')]));
+      i = next;
     }
     return { text: Buffer.concat(parts), error: (error as Error).message };
   }
@@ -106,10 +112,13 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
     }
     const known = (line.type === 'row' && isRowLine(line)) || (line.type === 'seal' && isSealLine(line)) || line.type === 'bundle' || line.type === 'manifest';
     if (!known) {
+      // the row after the last one read is the one this line held; the others a damaged stretch
+      // held are missing below (deleted_row)
       const id = nextExpected();
-      finding('unreadable_row', `a line after ${lastRowRead === null ? 'the seals' : `row ${lastRowRead}`} is not a bundle line${id === null ? '' : `: row ${id} cannot be read`}`,
-        id === null ? null : positions.get(id)!.seal.seal_no, id);
-      if (id !== null) lastRowRead = id;
+      if (id === null || !found.some((f) => f.row_id === id)) {
+        finding('unreadable_row', `a line after ${lastRowRead === null ? 'the seals' : `row ${lastRowRead}`} is not a bundle line${id === null ? '' : `: row ${id} cannot be read`}`,
+          id === null ? null : positions.get(id)!.seal.seal_no, id);
+      }
       continue;
     }
     if (line.type === 'manifest') {
@@ -152,7 +161,8 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
 
   if (error) finding('unreadable_bundle', `the bundle does not decompress whole (${error}); the lines around the damage were read`);
   for (const id of expected()) if (!read.rowIds.has(id) && !found.some((f) => f.row_id === id)) {
-    finding('deleted_row', `row ${id} is listed by seal ${positions.get(id)!.seal.seal_no} but not in the bundle`, positions.get(id)!.seal.seal_no, id);
+    finding('deleted_row', `row ${id} is listed by seal ${positions.get(id)!.seal.seal_no} but not in the bundle${error ? ', or in a stretch of it that does not decompress' : ''}`,
+      positions.get(id)!.seal.seal_no, id);
   }
   if (!manifest) {
     if (!error) finding('unsigned_bundle', 'the bundle has no manifest');

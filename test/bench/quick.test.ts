@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 
-const BENCHMARKS = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P9', 'P11'];
+const BENCHMARKS = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P9', 'P11', 'P14'];
 
 function runQuickBench(): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
