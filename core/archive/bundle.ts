@@ -95,6 +95,11 @@ const field = (text: string | null) => {
   return Buffer.concat([length, bytes]);
 };
 
+/** a personal part's digest (AUDIT_HASHING.md, "The personal part of a row"): sha256(salt || field(value) || …) */
+export function partDigest(salt: Uint8Array, ...values: (string | null)[]): Buffer {
+  return sha256(Buffer.concat([salt, ...values.map(field)]));
+}
+
 /** row_hash of AUDIT_HASHING.md from a bundle's row line */
 export function rowLineHash(row: RowLine): Buffer {
   return sha256(Buffer.concat([int8(row.id), int8(row.occurred_at_micros), int8(row.xact_id), field(row.action), field(row.category),

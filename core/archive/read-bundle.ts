@@ -12,7 +12,8 @@ import { type BundleHeader, isRowLine, isSealLine, type Manifest, manifestSignat
 
 export interface ArchiveFinding {
   kind: 'unreadable_bundle' | 'unreadable_row' | 'unsigned_bundle' | 'bad_signature' | 'content_mismatch' | 'altered_seal' | 'broken_chain'
-    | 'missing_seal' | 'forged_row' | 'altered_row' | 'deleted_row' | 'unrecorded_bundle' | 'missing_bundle';
+    | 'missing_seal' | 'forged_row' | 'altered_row' | 'deleted_row' | 'unrecorded_bundle' | 'missing_bundle'
+    | 'forged_part' | 'altered_part' | 'digest_mismatch' | 'redacted_not_empty';
   bundle: string;
   seal_no: number | null;
   row_id: number | null;
@@ -29,6 +30,8 @@ export interface ReadBundle {
   seals: SealLine[];
   /** the ids of the rows read whole and matching their seals */
   rowIds: Set<number>;
+  /** each row's personal_digest, read whole and matching its seal: what the parts kept in the database must match */
+  personalDigests: Map<number, string>;
   /** the archive and drop records among its rows: a later month's bundle holds the records of earlier ones */
   records: RowLine[];
   findings: ArchiveFinding[];
@@ -84,7 +87,7 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
   const found: ArchiveFinding[] = [];
   const finding = (kind: ArchiveFinding['kind'], detail: string, sealNo: number | null = null, rowId: number | null = null) =>
     found.push({ kind, bundle: name, seal_no: sealNo, row_id: rowId, detail });
-  const read: ReadBundle = { name, sha256: createHash('sha256').update(bytes).digest('hex'), header: undefined, seals: [], rowIds: new Set(), records: [], findings: found };
+  const read: ReadBundle = { name, sha256: createHash('sha256').update(bytes).digest('hex'), header: undefined, seals: [], rowIds: new Set(), personalDigests: new Map(), records: [], findings: found };
   const { text, error } = decompress(bytes);
 
   const content = createHash('sha256');
@@ -152,6 +155,7 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
         finding('altered_row', `row ${row.id} does not hash to what seal ${place.seal.seal_no} lists for it`, place.seal.seal_no, id);
       } else {
         read.rowIds.add(id);
+        read.personalDigests.set(id, row.personal_digest);
         if (ARCHIVE_RECORDS.has(row.action)) read.records.push(row);
       }
       rowsDigest.update(hash);

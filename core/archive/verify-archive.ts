@@ -8,6 +8,7 @@
 import type { Sql } from 'postgres';
 import type { AnchorKey } from '../anchors/anchors.js';
 import { bundleName, type RowLine, type SealLine } from './bundle.js';
+import { archivedPartFindings } from './archived-parts.js';
 import { type ArchiveFinding, type ReadBundle, readBundle } from './read-bundle.js';
 import type { ArchiveStore } from './store.js';
 
@@ -65,6 +66,8 @@ export async function verifyArchive(store: ArchiveStore, key: AnchorKey, live?: 
     for (const r of records) if (r.action === 'audit.archived' && here(r) && !stored.has(details(r).bundle_sha256 ?? '')) {
       finding('missing_bundle', `${r.resource_id}`, `audit row ${r.id} records an archive of ${r.resource_id} (SHA-256 ${details(r).bundle_sha256}) that is not in ${store.location}`, null, Number(r.id));
     }
+    // the personal parts kept in the database belong to the bundles' rows
+    problems.push(...await archivedPartFindings(live, bundles));
     // the live chain begins where the archive's seals end
     const [first] = await live<{ seal_no: string; previous_hash: string }[]>`select seal_no::text, encode(previous_hash, 'hex') as previous_hash
       from compliance.audit_seals order by seal_no limit 1`;

@@ -106,7 +106,7 @@ describe('the cold archive', () => {
     expect(archivedRows[0]).toMatchObject({ action: 'phi.access', archived_in: `s3://audit-archive/pgcomply/${bundleName(partition)}` });
   });
 
-  it('leaves no trace of an erased subject in the bundle or the database, and the archive still verifies', async () => {
+  it('leaves no trace of an erased subject in the bundle or the database; the archive still verifies and names a kept part a superuser changed', async () => {
     const text = gunzipSync(bundle).toString('utf8');
     expect(text).toContain('"type":"manifest"');
     for (const trace of [patient, email, 'staff:nurse', '10.1.2.3', 'ward-terminal']) expect(text).not.toContain(trace);
@@ -125,6 +125,16 @@ describe('the cold archive', () => {
     expect(kept!.n).toBeGreaterThan(0);
     await db.admin`select compliance.seal_audit_log()`;
     expect(await verifyArchive(s3(), key, db.admin)).toMatchObject({ ok: true, problems: [] });
+
+    // a part kept in the database, changed by a superuser, no longer matches the digest the bundle holds
+    const [part] = await db.admin`select id::int as id, user_agent from compliance.audit_archived_parts where actor_part_salt is not null order by id limit 1`;
+    await db.admin`update compliance.audit_archived_parts set user_agent = 'forged-agent' where id = ${part!.id}`;
+    try {
+      const verdict = await verifyArchive(s3(), key, db.admin);
+      expect(verdict.problems).toEqual([expect.objectContaining({ kind: 'digest_mismatch', row_id: part!.id })]);
+    } finally {
+      await db.admin`update compliance.audit_archived_parts set user_agent = ${part!.user_agent} where id = ${part!.id}`;
+    }
   });
 
   it('names the row when one byte of a bundle\'s rows is edited, and when one byte of the compressed file is', async () => {
