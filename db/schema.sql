@@ -7041,6 +7041,7 @@ begin
       'health_records', (select count(*) from compliance.health_records h where h.user_id = p.user_id),
       'sessions', (select count(*) from compliance.sessions s where s.user_id = p.user_id),
       'audit_trail', (select count(*) from compliance.audit_logs a where a.user_id = p.user_id),
+      'archived_audit_trail', (select count(*) from compliance.audit_archived_parts a where a.user_id = p.user_id),
       'breach_notices', (select count(*) from compliance.breach_subjects bs where bs.user_id = p.user_id)),
     'requests', coalesce((select jsonb_agg(jsonb_build_object('id', r.id, 'kind', r.kind, 'status', r.status, 'received_at', r.received_at,
                             'due_at', r.due_at, 'completed_at', r.completed_at, 'handled_by', r.handled_by, 'notes', r.notes) order by r.id desc)
@@ -7062,7 +7063,7 @@ ALTER FUNCTION compliance.subject_overview(user_id text) OWNER TO compliance_own
 -- Name: FUNCTION subject_overview(user_id text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.subject_overview(user_id text) IS 'DPO: what is held about a subject, as counts per section of their export (profile, preferences, consents, conversations, messages, health records, sessions, audit rows, breach notices), with every request they made (GDPR Art. 12-22) and every legal hold, released ones too. Counts only: the contents come with export_subject. Audited as subject.viewed. Errors: UNKSJ, ERASD.';
+COMMENT ON FUNCTION compliance.subject_overview(user_id text) IS 'DPO: what is held about a subject, as counts per section of their export (profile, preferences, consents, conversations, messages, health records, sessions, audit rows, audit rows of months in the cold archive, breach notices), with every request they made (GDPR Art. 12-22) and every legal hold, released ones too. Counts only: the contents come with export_subject. Audited as subject.viewed. Errors: UNKSJ, ERASD.';
 
 --
 -- Name: subject_processing(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner

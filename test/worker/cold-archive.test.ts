@@ -97,13 +97,16 @@ describe('the cold archive', () => {
     expect(verdict).toMatchObject({ ok: true, bundles_checked: 1, rows_checked: 60, chained_to_live_log: true, problems: [] });
   });
 
-  it('lists the archived rows in the subject\'s export, with the bundle each is in', async () => {
+  it('lists the archived rows in the subject\'s export, with the bundle each is in, and counts them in the DPO\'s overview', async () => {
     const [exported] = await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.export_subject(${patient}) as d`);
     const archivedRows = exported!.d.archived_audit_trail as { action: string; archived_in: string; personal_details: unknown }[];
     // about the patient (not every fifth) or by the patient (every third)
     const expected = Array.from({ length: 60 }, (_, i) => i + 1).filter((n) => n % 5 !== 0 || n % 3 === 0).length;
     expect(archivedRows).toHaveLength(expected);
     expect(archivedRows[0]).toMatchObject({ action: 'phi.access', archived_in: `s3://audit-archive/pgcomply/${bundleName(partition)}` });
+    // the DPO's overview counts them too: the rows about the patient (every fifth is about nobody)
+    const [overview] = await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.subject_overview(${patient}) as o`);
+    expect(overview!.o.sections.archived_audit_trail).toBe(48);
   });
 
   it('leaves no trace of an erased subject in the bundle or the database; the archive still verifies and names a kept part a superuser changed', async () => {

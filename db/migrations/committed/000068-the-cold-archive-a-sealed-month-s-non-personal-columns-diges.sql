@@ -1,5 +1,5 @@
 --! Previous: sha1:f4927cec46ae33aa3db55407d9bfe1bc9c6ca3cb
---! Hash: sha1:541eea421d9521c34a1aa5b900ae5c082f2471f7
+--! Hash: sha1:757ac2796bbd086f98dc21d7a061a6e9d5b16334
 --! Message: The cold archive: a sealed month's non-personal columns, digests and seals go to a signed bundle; its personal parts stay where erasure and the export reach them
 
 -- A month older than archive_after (90 days) is written to an archive bundle in object storage
@@ -717,6 +717,53 @@ $function$;
 
 comment on function compliance_private.subject_document(user_id text) is
   'Everything held about one subject as one JSON document (sections: profile, preferences, consents, conversations with messages, sessions, audit_trail, archived_audit_trail: rows of months in the cold archive, with the bundle each is in, breach_notices, registered_tables: your own registered tables by name, dsr_requests, objections_and_restrictions, recipients_told: the systems each request was sent to, GDPR Art. 19). NULL for an unknown subject.';
+
+-- included from fixtures/console/subject_overview.sql
+-- compliance.subject_overview(user_id text): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.subject_overview(user_id text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_result jsonb;
+begin
+  perform compliance_private.require_subject(user_id);
+  -- counts, never contents: the DPO opens the contents through export_subject, which is a
+  -- request of its own
+  select jsonb_build_object(
+    'user_id', p.user_id,
+    'created_at', p.created_at,
+    'sections', jsonb_build_object(
+      'profile', 1,
+      'preferences', (select count(*) from compliance.user_preferences pr, jsonb_object_keys(pr.preferences) k where pr.user_id = p.user_id),
+      'consents', (select count(*) from compliance.consent_records c where c.user_id = p.user_id),
+      'conversations', (select count(*) from compliance.conversations cv where cv.user_id = p.user_id),
+      'messages', (select count(*) from compliance.messages m where m.user_id = p.user_id),
+      'health_records', (select count(*) from compliance.health_records h where h.user_id = p.user_id),
+      'sessions', (select count(*) from compliance.sessions s where s.user_id = p.user_id),
+      'audit_trail', (select count(*) from compliance.audit_logs a where a.user_id = p.user_id),
+      'archived_audit_trail', (select count(*) from compliance.audit_archived_parts a where a.user_id = p.user_id),
+      'breach_notices', (select count(*) from compliance.breach_subjects bs where bs.user_id = p.user_id)),
+    'requests', coalesce((select jsonb_agg(jsonb_build_object('id', r.id, 'kind', r.kind, 'status', r.status, 'received_at', r.received_at,
+                            'due_at', r.due_at, 'completed_at', r.completed_at, 'handled_by', r.handled_by, 'notes', r.notes) order by r.id desc)
+                            from compliance.dsr_requests r where r.user_id = p.user_id), '[]'),
+    'holds', coalesce((select jsonb_agg(jsonb_build_object('id', h.id, 'reason', h.reason, 'placed_at', h.placed_at, 'placed_by', h.placed_by,
+                         'released_at', h.released_at, 'released_by', h.released_by) order by h.id desc)
+                         from compliance.legal_holds h where h.user_id = p.user_id), '[]'))
+    into v_result
+    from compliance.user_profiles p where p.user_id = subject_overview.user_id;
+  perform compliance_private.append_audit('subject.viewed', 'gdpr', 'user_profiles', null,
+    jsonb_build_object('procedure', 'subject_overview'), subject_overview.user_id);
+  return v_result;
+end;
+$function$;
+
+comment on function compliance.subject_overview(user_id text) is
+  'DPO: what is held about a subject, as counts per section of their export (profile, preferences, consents, conversations, messages, health records, sessions, audit rows, audit rows of months in the cold archive, breach notices), with every request they made (GDPR Art. 12-22) and every legal hold, released ones too. Counts only: the contents come with export_subject. Audited as subject.viewed. Errors: UNKSJ, ERASD.';
 
 -- included from fixtures/subject-rights/erase_subject_core.sql
 -- compliance_private.erase_subject_core(user_id text, reason text, confirm boolean, requested_by text): its current definition. Change it here and include this file
