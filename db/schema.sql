@@ -6416,7 +6416,7 @@ begin
     'full_verification', coalesce(full_verification, false));
   foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
                                 'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
-                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation', 'database_audit', 'siem_lag'] loop
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation', 'database_audit', 'siem_lag', 'audit_archive'] loop
     execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
     insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
     values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
@@ -9113,6 +9113,59 @@ ALTER FUNCTION compliance_private.check_anchors(context jsonb) OWNER TO complian
 --
 
 COMMENT ON FUNCTION compliance_private.check_anchors(context jsonb) IS 'Compliance check: an anchor (the newest seal, signed and written outside the database, recorded as audit.anchored) was written less than anchor_max_age ago (twice the worker''s hourly interval). Only anchors signed with the configured anchor key (compliance.set_anchor_key) and recorded by a login of the worker count, since a DPO or auditor session can record an anchor nobody signed; their Ed25519 signatures are checked by pgcomply verify --anchors and pgcomply doctor, since PostgreSQL cannot. Fails when the newest is older, or when none was ever written for a chain older than that; not_applicable only while the chain is younger.';
+
+--
+-- Name: check_audit_archive(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.check_audit_archive(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  -- the worker archives on day 2 of each month: a month past archive_after waits up to a month more
+  v_grace constant interval := interval '35 days';
+  v_after interval := (select p.archive_after from compliance.retention_policies p where p.category = 'audit_logs');
+  v_archives bigint := (select count(*) from compliance.audit_archives);
+  v_overdue record;
+begin
+  evidence := 'select partition_name, bundle_uri, archived_at, dropped_at from compliance.audit_archives; '
+    || 'select * from compliance_private.expired_audit_partitions(now() - (archive_after + interval ''35 days'')) '
+    || 'where partition_name not in (select partition_name from compliance.audit_archives)';
+  threshold := jsonb_build_object('archive_after', v_after, 'grace', v_grace);
+  if v_after is null or v_archives = 0 then
+    status := 'not_applicable';
+    measured := jsonb_build_object('archives', v_archives, 'archive_after', v_after);
+    detail := case when v_after is null then 'the audit_logs policy has no archive_after: audit months stay in the database until their retention ends'
+      else 'no audit month has been archived yet: the worker''s ARCHIVE_TO is unset (months stay in the database until their retention ends), or the archive job has never succeeded (see the worker''s log)' end;
+    return next;
+    return;
+  end if;
+  -- once archiving has begun, every month past archive_after and the grace must have its bundle
+  select count(*) as months, min(e.partition_name) as oldest, min(e.range_end) as oldest_end into v_overdue
+    from compliance_private.expired_audit_partitions(compliance_private.retention_now() - (v_after + v_grace)) e
+   where not exists (select from compliance.audit_archives r where r.partition_name = e.partition_name);
+  measured := jsonb_build_object('archives', v_archives, 'months_overdue', v_overdue.months, 'oldest_overdue', v_overdue.oldest,
+    'last_archived_at', (select max(r.archived_at) from compliance.audit_archives r));
+  if v_overdue.months > 0 then
+    status := 'fail';
+    detail := format('%s audit month(s) ended over %s ago and are not archived, the oldest %s: the archive job is failing (see the worker''s log)',
+      v_overdue.months, compliance_private.describe_interval(v_after + v_grace), v_overdue.oldest);
+  else
+    status := 'pass';
+    detail := format('every audit month that ended over %s ago is archived (%s bundles)', compliance_private.describe_interval(v_after + v_grace), v_archives);
+  end if;
+  return next;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.check_audit_archive(context jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION check_audit_archive(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.check_audit_archive(context jsonb) IS 'Compliance check: once the cold archive has begun, every audit month that ended more than archive_after plus 35 days ago has a verified bundle (compliance.audit_archives). Not applicable before the first archive, or when the audit_logs policy has no archive_after.';
 
 --
 -- Name: check_audit_chain(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -20990,6 +21043,12 @@ REVOKE ALL ON FUNCTION compliance_private.check_access_review(context jsonb) FRO
 --
 
 REVOKE ALL ON FUNCTION compliance_private.check_anchors(context jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_audit_archive(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.check_audit_archive(context jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION check_audit_chain(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner

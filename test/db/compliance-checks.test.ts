@@ -155,6 +155,7 @@ describe('compliance checks', () => {
     expect(results.get('database_audit')).toMatchObject({ status: 'not_applicable', measured: { pgaudit_loaded: false } });
     expect(results.get('database_audit')!.detail).toMatch(/^pgaudit is not loaded/);
     expect(results.get('siem_lag')).toMatchObject({ status: 'not_applicable', measured: { feeding: false } });
+    expect(results.get('audit_archive')).toMatchObject({ status: 'not_applicable', measured: { archives: 0 } });
   });
 
   it('fail without a recent heartbeat, and compute uptime exactly, gaps counted as downtime', async () => {
@@ -285,7 +286,7 @@ describe('compliance checks', () => {
     const runId = [...results.values()][0]!.run_id;
     const [stored] = await db.admin`select passed, failed, not_applicable, finished_at from compliance.check_runs where id = ${runId}`;
     expect(stored!.failed).toBe(failing.length);
-    expect(stored!.passed + stored!.failed + stored!.not_applicable).toBe(26);
+    expect(stored!.passed + stored!.failed + stored!.not_applicable).toBe(27);
     const alerts = await db.admin`select payload ->> 'check' as check from compliance.alert_outbox
                                    where topic = 'compliance.check_failed' and payload ->> 'run_id' = ${String(runId)} order by 1`;
     expect(alerts.map((a) => a.check)).toEqual(failing);

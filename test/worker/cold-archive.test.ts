@@ -175,7 +175,7 @@ describe('the cold archive', () => {
     expect(readFileSync(path.join(dir, bundleName(partition))).equals(bundle)).toBe(false);
   });
 
-  it('is the worker\'s monthly job, on day 2 at 01:00 UTC before that night\'s retention', async () => {
+  it('is the worker\'s monthly job, on day 2 at 01:00 UTC before that night\'s retention, and the audit_archive check fails while a month waits too long', async () => {
     const items = parseCrontab(CRONTAB);
     const job = items.find((item) => item.task === 'archive_audit')!;
     expect(job.match({ min: 0, hour: 1, date: 2, month: 3, dow: 4 })).toBe(true);
@@ -183,12 +183,16 @@ describe('the cold archive', () => {
     expect(items.find((item) => item.task === 'retention')!.match({ min: 0, hour: 3, date: 2, month: 3, dow: 4 })).toBe(true);
 
     const older = await oldAuditMonth(db, 'user:archived-by-the-worker', 2);
+    // archiving has begun, and a month long past archive_after has no bundle: the check fails, naming it
+    const archiveCheck = async () => (await db.admin`select status, measured from compliance_private.check_audit_archive('{}')`)[0]!;
+    expect(await archiveCheck()).toMatchObject({ status: 'fail', measured: { months_overdue: 1, oldest_overdue: older } });
     const dir = path.join(work, 'worker-archive');
     const worker = await startWorker({ connectionString: db.loginUrl('worker'), pollInterval: 200, archive: { store: openArchiveStore(dir), key } });
     try {
       await quickAddJob({ connectionString: db.loginUrl('worker') }, 'archive_audit', {});
       const recorded = await until(async () => (await db.admin`select bundle_uri from compliance.audit_archives where partition_name = ${older}`)[0], 60_000, 'the worker to archive the month');
       expect(recorded.bundle_uri).toBe(path.join(dir, bundleName(older)));
+      expect(await archiveCheck()).toMatchObject({ status: 'pass', measured: { months_overdue: 0 } });
     } finally {
       await worker.stop();
     }

@@ -1,5 +1,5 @@
 --! Previous: sha1:f4927cec46ae33aa3db55407d9bfe1bc9c6ca3cb
---! Hash: sha1:757ac2796bbd086f98dc21d7a061a6e9d5b16334
+--! Hash: sha1:c69391f5193ecea82907b1503b0ddf7bc38c1b11
 --! Message: The cold archive: a sealed month's non-personal columns, digests and seals go to a signed bundle; its personal parts stay where erasure and the export reach them
 
 -- A month older than archive_after (90 days) is written to an archive bundle in object storage
@@ -344,6 +344,119 @@ $function$;
 
 comment on function compliance.record_audit_archive(partition_name text, bundle_uri text, bundle_sha256 text, rows_digest text, row_count bigint, key_fingerprint text) is
   'The worker (or pgcomply archive) records a month''s archive bundle once it has read the bundle back from its destination and verified it: the database recomputes the month''s rows digest and refuses a bundle whose rows differ, or one signed by a key other than the anchors''. Audited (audit.archived, sealed like every row). From then on retention may drop the partition after archive_after. Worker role. Errors: BADRG, ARCHV.';
+
+-- included from fixtures/archive/check_audit_archive.sql
+-- compliance_private.check_audit_archive(context jsonb): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.check_audit_archive(context jsonb)
+ RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  -- the worker archives on day 2 of each month: a month past archive_after waits up to a month more
+  v_grace constant interval := interval '35 days';
+  v_after interval := (select p.archive_after from compliance.retention_policies p where p.category = 'audit_logs');
+  v_archives bigint := (select count(*) from compliance.audit_archives);
+  v_overdue record;
+begin
+  evidence := 'select partition_name, bundle_uri, archived_at, dropped_at from compliance.audit_archives; '
+    || 'select * from compliance_private.expired_audit_partitions(now() - (archive_after + interval ''35 days'')) '
+    || 'where partition_name not in (select partition_name from compliance.audit_archives)';
+  threshold := jsonb_build_object('archive_after', v_after, 'grace', v_grace);
+  if v_after is null or v_archives = 0 then
+    status := 'not_applicable';
+    measured := jsonb_build_object('archives', v_archives, 'archive_after', v_after);
+    detail := case when v_after is null then 'the audit_logs policy has no archive_after: audit months stay in the database until their retention ends'
+      else 'no audit month has been archived yet: the worker''s ARCHIVE_TO is unset (months stay in the database until their retention ends), or the archive job has never succeeded (see the worker''s log)' end;
+    return next;
+    return;
+  end if;
+  -- once archiving has begun, every month past archive_after and the grace must have its bundle
+  select count(*) as months, min(e.partition_name) as oldest, min(e.range_end) as oldest_end into v_overdue
+    from compliance_private.expired_audit_partitions(compliance_private.retention_now() - (v_after + v_grace)) e
+   where not exists (select from compliance.audit_archives r where r.partition_name = e.partition_name);
+  measured := jsonb_build_object('archives', v_archives, 'months_overdue', v_overdue.months, 'oldest_overdue', v_overdue.oldest,
+    'last_archived_at', (select max(r.archived_at) from compliance.audit_archives r));
+  if v_overdue.months > 0 then
+    status := 'fail';
+    detail := format('%s audit month(s) ended over %s ago and are not archived, the oldest %s: the archive job is failing (see the worker''s log)',
+      v_overdue.months, compliance_private.describe_interval(v_after + v_grace), v_overdue.oldest);
+  else
+    status := 'pass';
+    detail := format('every audit month that ended over %s ago is archived (%s bundles)', compliance_private.describe_interval(v_after + v_grace), v_archives);
+  end if;
+  return next;
+end;
+$function$;
+
+comment on function compliance_private.check_audit_archive(context jsonb) is
+  'Compliance check: once the cold archive has begun, every audit month that ended more than archive_after plus 35 days ago has a verified bundle (compliance.audit_archives). Not applicable before the first archive, or when the audit_logs policy has no archive_after.';
+
+revoke all on function compliance_private.check_audit_archive(jsonb) from public;
+-- included from fixtures/checks/run_compliance_checks.sql
+-- compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.run_compliance_checks(trigger text DEFAULT 'demand'::text, require_tls boolean DEFAULT false, full_verification boolean DEFAULT false)
+ RETURNS SETOF compliance.check_results
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_run compliance.check_runs;
+  v_since bigint;
+  v_context jsonb;
+  v_name text;
+  v_result record;
+  v_row compliance.check_results;
+begin
+  if trigger is null or trigger not in ('schedule', 'demand') then
+    perform compliance_private.raise_error('BADRG', format('trigger %L is unknown', trigger), 'Use schedule or demand.');
+  end if;
+  -- findings are counted from where the last run began
+  select r.audit_high_water into v_since from compliance.check_runs r order by r.id desc limit 1;
+  insert into compliance.check_runs as r (trigger, audit_high_water)
+  values (run_compliance_checks.trigger, coalesce((select max(a.id) from compliance.audit_logs a), 0))
+  returning r.* into v_run;
+  v_context := jsonb_build_object('since_audit_id', coalesce(v_since, 0), 'require_tls', coalesce(require_tls, false),
+    'full_verification', coalesce(full_verification, false));
+  foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
+                                'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation', 'database_audit', 'siem_lag', 'audit_archive'] loop
+    execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
+    insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
+    values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
+    returning c.* into v_row;
+    -- one alert per failing check per run, in this transaction
+    if v_row.status = 'fail' then
+      perform compliance_private.raise_alert('compliance.check_failed',
+        jsonb_build_object('run_id', v_run.id, 'check', v_name, 'measured', v_row.measured, 'threshold', v_row.threshold));
+    end if;
+    return next v_row;
+  end loop;
+  update compliance.check_runs r
+     set finished_at = clock_timestamp(),
+         passed = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'pass'),
+         failed = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'fail'),
+         not_applicable = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'not_applicable')
+   where r.id = v_run.id
+  returning r.* into v_run;
+  perform compliance_private.append_audit('compliance.checks_run', 'soc2', 'check_run', v_run.id::text,
+    jsonb_build_object('trigger', v_run.trigger, 'passed', v_run.passed, 'failed', v_run.failed,
+      'not_applicable', v_run.not_applicable,
+      'failed_checks', (select coalesce(jsonb_agg(c.check_name order by c.check_name), '[]') from compliance.check_results c
+                         where c.run_id = v_run.id and c.status = 'fail'),
+      -- the results themselves are anchored in the chain by their hash
+      'results_sha256', encode(sha256(convert_to((select jsonb_agg(to_jsonb(c) order by c.check_name)::text
+                                                  from compliance.check_results c where c.run_id = v_run.id), 'UTF8')), 'hex')));
+end;
+$function$;
+
+comment on function compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) is
+  'Runs every compliance check (compliance_private.check_*) now, stores a run and its results, raises one compliance.check_failed alert per failing check in the outbox, and audits the run (compliance.checks_run, with the results'' hash). require_tls: whether the deployment requires TLS (REQUIRE_TLS), for the client_tls check; full_verification: verify the whole audit chain rather than from the last checkpoint. Returns the results. The worker runs it daily at 06:00 UTC; a DPO on demand.';
 
 revoke all on function compliance.archivable_audit_partitions() from public;
 revoke all on function compliance.audit_archive_rows(text) from public;
