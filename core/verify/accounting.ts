@@ -24,7 +24,12 @@ export interface SealerGap { seal_no: number; from: number; to: number }
 const WRITTEN_BY: Record<string, string> = {
   'audit.partition_dropped': 'compliance_private.drop_expired_audit_partitions',
   'subject.erased': 'compliance_private.erase_subject_core',
+  'audit.archived': 'compliance.record_audit_archive',
 };
+
+/** whether a record written since migration 000041 comes from the routine that does its work */
+export const writtenByItsRoutine = (action: string, details: { written_by?: unknown }): boolean =>
+  WRITTEN_BY[action] !== undefined && details.written_by === WRITTEN_BY[action];
 
 export interface Accounting {
   /** the records that count: sealed, successful, from their routine */
@@ -50,7 +55,7 @@ export async function readAccounting(sql: Sql, layout2From: number, layout2End: 
   // records written since migration 000041 count only from the routine that does the work
   const marker = Number(records.find((r) => r.action === 'audit.sealer_gaps_recorded')?.id ?? 0);
   const fromItsRoutine = (r: AccountingRecord) =>
-    Number(r.id) < marker || r.action === 'audit.layout_upgraded' || r.details.written_by === WRITTEN_BY[r.action];
+    Number(r.id) < marker || r.action === 'audit.layout_upgraded' || writtenByItsRoutine(r.action, r.details);
   const accounting = records.filter((r) => layout2End !== null && Number(r.id) >= layout2From && Number(r.id) <= layout2End
     && (r.action !== 'audit.layout_upgraded' || r.id === firstUpgrade) && fromItsRoutine(r));
   const expected = new Map<number, string>();
