@@ -13,7 +13,7 @@
  */
 import { sign, verify } from 'node:crypto';
 import type { AnchorKey } from '../anchors/anchors.js';
-import { sha256 } from '../verify/hashing.js';
+import { int8, NULL_FIELD, sha256 } from '../verify/hashing.js';
 
 export const BUNDLE_VERSION = 1;
 export const BUNDLE_SUFFIX = '.ndjson.gz';
@@ -81,12 +81,7 @@ export interface Manifest {
   signature: string;
 }
 
-const int8 = (value: string | number) => {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigInt64BE(BigInt(value));
-  return bytes;
-};
-const NULL_FIELD = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+/** field(t) of AUDIT_HASHING.md, from a string */
 const field = (text: string | null) => {
   if (text === null) return NULL_FIELD;
   const bytes = Buffer.from(text, 'utf8');

@@ -85,8 +85,12 @@ function decompress(bytes: Buffer): { text: Buffer; error?: string } {
 
 export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): Promise<ReadBundle> {
   const found: ArchiveFinding[] = [];
-  const finding = (kind: ArchiveFinding['kind'], detail: string, sealNo: number | null = null, rowId: number | null = null) =>
+  /** the rows a finding names already */
+  const named = new Set<number>();
+  const finding = (kind: ArchiveFinding['kind'], detail: string, sealNo: number | null = null, rowId: number | null = null) => {
     found.push({ kind, bundle: name, seal_no: sealNo, row_id: rowId, detail });
+    if (rowId !== null) named.add(rowId);
+  };
   const read: ReadBundle = { name, sha256: createHash('sha256').update(bytes).digest('hex'), header: undefined, seals: [], rowIds: new Set(), personalDigests: new Map(), records: [], findings: found };
   const { text, error } = decompress(bytes);
 
@@ -98,7 +102,8 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
   let previous: SealLine | undefined;
   let lastRowRead: number | null = null;
   /** the month's rows the seals list, in id order: what a damaged stretch of the bundle held */
-  const expected = () => [...positions.keys()].filter((id) => !elsewhere.has(id)).sort((a, b) => a - b);
+  let expectedIds: number[] | undefined;
+  const expected = () => (expectedIds ??= [...positions.keys()].filter((id) => !elsewhere.has(id)).sort((a, b) => a - b));
   const nextExpected = () => expected().find((id) => lastRowRead === null || id > lastRowRead) ?? null;
 
   let start = 0;
@@ -118,7 +123,7 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
       // the row after the last one read is the one this line held; the others a damaged stretch
       // held are missing below (deleted_row)
       const id = nextExpected();
-      if (id === null || !found.some((f) => f.row_id === id)) {
+      if (id === null || !named.has(id)) {
         finding('unreadable_row', `a line after ${lastRowRead === null ? 'the seals' : `row ${lastRowRead}`} is not a bundle line${id === null ? '' : `: row ${id} cannot be read`}`,
           id === null ? null : positions.get(id)!.seal.seal_no, id);
       }
@@ -143,6 +148,7 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
       }
       previous = seal;
       seal.row_ids.forEach((id, at) => positions.set(id, { seal, at }));
+      expectedIds = undefined;
       for (const id of seal.rows_elsewhere) elsewhere.add(id);
     } else if (line.type === 'row') {
       const row = line as unknown as RowLine;
@@ -164,7 +170,7 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
   }
 
   if (error) finding('unreadable_bundle', `the bundle does not decompress whole (${error}); the lines around the damage were read`);
-  for (const id of expected()) if (!read.rowIds.has(id) && !found.some((f) => f.row_id === id)) {
+  for (const id of expected()) if (!read.rowIds.has(id) && !named.has(id)) {
     finding('deleted_row', `row ${id} is listed by seal ${positions.get(id)!.seal.seal_no} but not in the bundle${error ? ', or in a stretch of it that does not decompress' : ''}`,
       positions.get(id)!.seal.seal_no, id);
   }

@@ -72,58 +72,58 @@ export async function writeBundle(client: Client, month: ArchivableMonth, key: A
   }
 
   async function fill(): Promise<WrittenBundle> {
-  const header: BundleHeader = { type: 'bundle', version: BUNDLE_VERSION, database, partition: month.partition_name,
-    range_start: month.range_start.toISOString(), range_end: month.range_end.toISOString() };
-  await write(header);
-  const { rows: seals } = await client.query<Omit<SealLine, 'type'>>(
-    `select seal_no::int8::float8 as seal_no, layout::int as layout, previous_hash, seal_hash, first_row_id::float8 as first_row_id,
-            last_row_id::float8 as last_row_id, last_xact_id::float8 as last_xact_id, row_count, row_ids::float8[] as row_ids, row_hashes,
-            rows_elsewhere::float8[] as rows_elsewhere
-       from compliance.audit_archive_seals($1)`, [month.partition_name]);
-  const sealed = new Map<string, string>();
-  for (const seal of seals) {
-    await write({ type: 'seal', ...seal });
-    seal.row_ids.forEach((id, i) => sealed.set(String(id), seal.row_hashes.slice(i * 64, i * 64 + 64)));
-  }
-
-  // the header and seals in stretches of their own: damage to a row's stretch never hides the seals
-  await flushStretch();
-
-  let rowCount = 0;
-  let first: string | null = null;
-  let last: string | null = null;
-  await client.query('begin read only');
-  try {
-    await client.query(`declare archive_rows no scroll cursor for
-      select id::text, occurred_at_micros::text, xact_id::text, action, category, resource_type, resource_id, outcome,
-             failure_reason, details, personal_digest, subject_part_digest, actor_part_digest
-        from compliance.audit_archive_rows($1)`, [month.partition_name]);
-    for (;;) {
-      const { rows } = await client.query<Omit<RowLine, 'type' | 'occurred_at'>>(`fetch ${FETCH_ROWS} from archive_rows`);
-      for (const row of rows) {
-        const line: RowLine = { type: 'row', ...row, occurred_at: isoOfMicros(row.occurred_at_micros) };
-        const hash = rowLineHash(line);
-        if (sealed.get(line.id) !== hash.toString('hex')) {
-          throw new BundleError(`audit row ${line.id} does not hash to what its seal lists: verify the chain (pgcomply verify) before archiving`);
-        }
-        rowsDigest.update(hash);
-        await write(line);
-        rowCount += 1;
-        first ??= line.id;
-        last = line.id;
-      }
-      if (rows.length < FETCH_ROWS) break;
+    const header: BundleHeader = { type: 'bundle', version: BUNDLE_VERSION, database, partition: month.partition_name,
+      range_start: month.range_start.toISOString(), range_end: month.range_end.toISOString() };
+    await write(header);
+    const { rows: seals } = await client.query<Omit<SealLine, 'type'>>(
+      `select seal_no::int8::float8 as seal_no, layout::int as layout, previous_hash, seal_hash, first_row_id::float8 as first_row_id,
+              last_row_id::float8 as last_row_id, last_xact_id::float8 as last_xact_id, row_count, row_ids::float8[] as row_ids, row_hashes,
+              rows_elsewhere::float8[] as rows_elsewhere
+         from compliance.audit_archive_seals($1)`, [month.partition_name]);
+    const sealed = new Map<string, string>();
+    for (const seal of seals) {
+      await write({ type: 'seal', ...seal });
+      seal.row_ids.forEach((id, i) => sealed.set(String(id), seal.row_hashes.slice(i * 64, i * 64 + 64)));
     }
-  } finally {
-    await client.query('rollback');
-  }
 
-  const manifest = signManifest({ type: 'manifest', version: BUNDLE_VERSION, database, partition: month.partition_name, row_count: rowCount,
-    seal_count: seals.length, first_row_id: first, last_row_id: last, rows_digest: rowsDigest.digest('hex'), content_sha256: content.digest('hex'),
-    written_at: new Date().toISOString(), key_id: key.keyId, key_fingerprint: key.fingerprint }, key);
-  await flushStretch();
-  gzip.end(`${JSON.stringify(manifest)}\n`);
-  await once(out, 'close');
-  return { file, sha256: stored.digest('hex'), rowsDigest: manifest.rows_digest, rowCount, sealCount: seals.length };
+    // the header and seals in stretches of their own: damage to a row's stretch never hides the seals
+    await flushStretch();
+
+    let rowCount = 0;
+    let first: string | null = null;
+    let last: string | null = null;
+    await client.query('begin read only');
+    try {
+      await client.query(`declare archive_rows no scroll cursor for
+        select id::text, occurred_at_micros::text, xact_id::text, action, category, resource_type, resource_id, outcome,
+               failure_reason, details, personal_digest, subject_part_digest, actor_part_digest
+          from compliance.audit_archive_rows($1)`, [month.partition_name]);
+      for (;;) {
+        const { rows } = await client.query<Omit<RowLine, 'type' | 'occurred_at'>>(`fetch ${FETCH_ROWS} from archive_rows`);
+        for (const row of rows) {
+          const line: RowLine = { type: 'row', ...row, occurred_at: isoOfMicros(row.occurred_at_micros) };
+          const hash = rowLineHash(line);
+          if (sealed.get(line.id) !== hash.toString('hex')) {
+            throw new BundleError(`audit row ${line.id} does not hash to what its seal lists: verify the chain (pgcomply verify) before archiving`);
+          }
+          rowsDigest.update(hash);
+          await write(line);
+          rowCount += 1;
+          first ??= line.id;
+          last = line.id;
+        }
+        if (rows.length < FETCH_ROWS) break;
+      }
+    } finally {
+      await client.query('rollback');
+    }
+
+    const manifest = signManifest({ type: 'manifest', version: BUNDLE_VERSION, database, partition: month.partition_name, row_count: rowCount,
+      seal_count: seals.length, first_row_id: first, last_row_id: last, rows_digest: rowsDigest.digest('hex'), content_sha256: content.digest('hex'),
+      written_at: new Date().toISOString(), key_id: key.keyId, key_fingerprint: key.fingerprint }, key);
+    await flushStretch();
+    gzip.end(`${JSON.stringify(manifest)}\n`);
+    await once(out, 'close');
+    return { file, sha256: stored.digest('hex'), rowsDigest: manifest.rows_digest, rowCount, sealCount: seals.length };
   }
 }

@@ -23,7 +23,8 @@ const ID = 0, OCCURRED_AT = 1, XACT_ID = 2, ACTION = 3, FAILURE_REASON = 8, DETA
 const MICROS_1970_TO_2000 = 946_684_800_000_000;
 const SHIFT_HIGH = Math.floor(MICROS_1970_TO_2000 / 2 ** 32);
 const SHIFT_LOW = MICROS_1970_TO_2000 % 2 ** 32;
-const NULL_FIELD = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+/** field(NULL) of AUDIT_HASHING.md */
+export const NULL_FIELD = Buffer.from([0xff, 0xff, 0xff, 0xff]);
 
 /** the bytes of one hash, written into one reused buffer */
 class Scratch {
@@ -148,7 +149,8 @@ export interface SealContents extends Seal {
   rowHashes: Buffer;
 }
 
-const int8 = (value: number) => {
+/** int8(x) of AUDIT_HASHING.md, from a number or a decimal string */
+export const int8 = (value: number | string) => {
   const bytes = Buffer.alloc(8);
   bytes.writeBigInt64BE(BigInt(value));
   return bytes;
