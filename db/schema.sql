@@ -9153,7 +9153,10 @@ begin
       v_overdue.months, compliance_private.describe_interval(v_after + v_grace), v_overdue.oldest);
   else
     status := 'pass';
-    detail := format('every audit month that ended over %s ago is archived (%s bundles)', compliance_private.describe_interval(v_after + v_grace), v_archives);
+    -- what this measures is the record of each archive, made once its bundle verified from the
+    -- store; that the bundles are still there is pgcomply verify --archive's to say
+    detail := format('every audit month that ended over %s ago has a recorded archive (%s bundles, each verified from its store when written; pgcomply verify --archive checks they are still there)',
+      compliance_private.describe_interval(v_after + v_grace), v_archives);
   end if;
   return next;
 end;
@@ -9165,7 +9168,7 @@ ALTER FUNCTION compliance_private.check_audit_archive(context jsonb) OWNER TO co
 -- Name: FUNCTION check_audit_archive(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_audit_archive(context jsonb) IS 'Compliance check: once the cold archive has begun, every audit month that ended more than archive_after plus 35 days ago has a verified bundle (compliance.audit_archives). Not applicable before the first archive, or when the audit_logs policy has no archive_after.';
+COMMENT ON FUNCTION compliance_private.check_audit_archive(context jsonb) IS 'Compliance check: once the cold archive has begun, every audit month that ended more than archive_after plus 35 days ago has a recorded archive (compliance.audit_archives), made once its bundle verified from the store; whether the bundles are still there is for pgcomply verify --archive. Not applicable before the first archive, or when the audit_logs policy has no archive_after.';
 
 --
 -- Name: check_audit_chain(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner

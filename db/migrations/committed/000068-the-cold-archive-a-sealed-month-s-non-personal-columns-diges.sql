@@ -1,5 +1,5 @@
 --! Previous: sha1:f4927cec46ae33aa3db55407d9bfe1bc9c6ca3cb
---! Hash: sha1:c69391f5193ecea82907b1503b0ddf7bc38c1b11
+--! Hash: sha1:a067aaf6a3d15ec28496e3b0c4b6ef400b330bbf
 --! Message: The cold archive: a sealed month's non-personal columns, digests and seals go to a signed bundle; its personal parts stay where erasure and the export reach them
 
 -- A month older than archive_after (90 days) is written to an archive bundle in object storage
@@ -385,14 +385,17 @@ begin
       v_overdue.months, compliance_private.describe_interval(v_after + v_grace), v_overdue.oldest);
   else
     status := 'pass';
-    detail := format('every audit month that ended over %s ago is archived (%s bundles)', compliance_private.describe_interval(v_after + v_grace), v_archives);
+    -- what this measures is the record of each archive, made once its bundle verified from the
+    -- store; that the bundles are still there is pgcomply verify --archive's to say
+    detail := format('every audit month that ended over %s ago has a recorded archive (%s bundles, each verified from its store when written; pgcomply verify --archive checks they are still there)',
+      compliance_private.describe_interval(v_after + v_grace), v_archives);
   end if;
   return next;
 end;
 $function$;
 
 comment on function compliance_private.check_audit_archive(context jsonb) is
-  'Compliance check: once the cold archive has begun, every audit month that ended more than archive_after plus 35 days ago has a verified bundle (compliance.audit_archives). Not applicable before the first archive, or when the audit_logs policy has no archive_after.';
+  'Compliance check: once the cold archive has begun, every audit month that ended more than archive_after plus 35 days ago has a recorded archive (compliance.audit_archives), made once its bundle verified from the store; whether the bundles are still there is for pgcomply verify --archive. Not applicable before the first archive, or when the audit_logs policy has no archive_after.';
 
 revoke all on function compliance_private.check_audit_archive(jsonb) from public;
 -- included from fixtures/checks/run_compliance_checks.sql
