@@ -70,6 +70,34 @@ CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA compliance_private;
 COMMENT ON EXTENSION hstore IS 'Key/value records; pgcomply uses its C operators to find an update''s changed fields in the audit row trigger (compliance_private.tg__audit_row_change).';
 
 --
+-- Name: exported_audit_row; Type: TYPE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TYPE compliance_private.exported_audit_row AS (
+	id bigint,
+	occurred_at timestamp with time zone,
+	action text,
+	category text,
+	resource_type text,
+	resource_id text,
+	outcome text,
+	failure_reason text,
+	details jsonb,
+	actor_id text,
+	ip_address text,
+	user_agent text,
+	personal_details jsonb
+);
+
+ALTER TYPE compliance_private.exported_audit_row OWNER TO compliance_owner;
+
+--
+-- Name: TYPE exported_audit_row; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TYPE compliance_private.exported_audit_row IS 'The fields of an audit row in the export document''s audit_trail (compliance_private.subject_document), in their order there.';
+
+--
 -- Name: exported_message; Type: TYPE; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -417,6 +445,7 @@ CREATE TABLE compliance.access_grants (
     reviewed_at timestamp with time zone,
     review_outcome text,
     review_note text,
+    placement text DEFAULT ''::text NOT NULL,
     CONSTRAINT access_grants_emergency_at_most_four_hours CHECK (((kind <> 'emergency'::text) OR ((starts_at IS NOT NULL) AND (expires_at <= (starts_at + '04:00:00'::interval)) AND (purpose = 'emergency'::text) AND (approved_at IS NULL)))),
     CONSTRAINT access_grants_kind_known CHECK ((kind = ANY (ARRAY['assignment'::text, 'emergency'::text]))),
     CONSTRAINT access_grants_not_approved_by_grantee CHECK (((approved_by IS NULL) OR (grantee IS NULL) OR (approved_by <> grantee))),
@@ -572,6 +601,12 @@ COMMENT ON COLUMN compliance.access_grants.review_outcome IS 'appropriate or ina
 --
 
 COMMENT ON COLUMN compliance.access_grants.review_note IS 'The reviewer''s note.';
+
+--
+-- Name: COLUMN access_grants.placement; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.access_grants.placement IS 'On a Citus cluster, the placement key of the patient''s shard (see dsr_requests.placement). '''' on a single node.';
 
 --
 -- Name: approve_access_request(bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -833,9 +868,9 @@ begin
     return v_row;
   end if;
   select * into strict v_settings from compliance.access_grant_settings;
-  insert into compliance.access_grants as g (grantee, user_id, scope, purpose, reason, kind, requested_by,
+  insert into compliance.access_grants as g (grantee, user_id, placement, scope, purpose, reason, kind, requested_by,
     starts_at, expires_at, review_due_at)
-  values (compliance.current_actor(), patient, break_glass.scope, 'emergency', break_glass.reason, 'emergency',
+  values (compliance.current_actor(), patient, compliance_private.placement_of(patient), break_glass.scope, 'emergency', break_glass.reason, 'emergency',
     compliance.current_actor(), now(), now() + make_interval(secs => v_settings.emergency_hours * 3600),
     now() + make_interval(hours => v_settings.emergency_review_hours))
   returning g.* into v_row;
@@ -1209,6 +1244,7 @@ CREATE TABLE compliance.dsr_requests (
     handled_by text,
     notes text,
     processing_activity text,
+    placement text DEFAULT ''::text NOT NULL,
     CONSTRAINT dsr_requests_completed_when_closed CHECK (((status = ANY (ARRAY['completed'::text, 'rejected'::text])) = (completed_at IS NOT NULL))),
     CONSTRAINT dsr_requests_kind_known CHECK ((kind = ANY (ARRAY['access'::text, 'rectification'::text, 'erasure'::text, 'portability'::text, 'restriction'::text, 'objection'::text]))),
     CONSTRAINT dsr_requests_notes_length CHECK ((length(notes) <= 2000)),
@@ -1284,6 +1320,12 @@ COMMENT ON COLUMN compliance.dsr_requests.notes IS 'Personal: free-text notes; r
 --
 
 COMMENT ON COLUMN compliance.dsr_requests.processing_activity IS 'For an objection: the processing activity objected to (compliance.processing_activities; NULL: every activity on legitimate interest or public task).';
+
+--
+-- Name: COLUMN dsr_requests.placement; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.dsr_requests.placement IS 'On a Citus cluster, the placement key of the subject''s shard, so the request sits on the node that holds the subject''s data and stays there after erasure clears user_id. '''' on a single node.';
 
 --
 -- Name: complete_dsr(bigint, text, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -1362,6 +1404,7 @@ CREATE TABLE compliance.propagation_tasks (
     confirmed_via text,
     confirmed_by text,
     confirmation_note text,
+    placement text DEFAULT ''::text NOT NULL,
     CONSTRAINT propagation_tasks_attempts_not_negative CHECK ((attempts >= 0)),
     CONSTRAINT propagation_tasks_confirmed_via_known CHECK ((confirmed_via = ANY (ARRAY['connector'::text, 'callback'::text, 'manual'::text]))),
     CONSTRAINT propagation_tasks_confirmed_when CHECK (((state = 'confirmed'::text) = (confirmed_at IS NOT NULL))),
@@ -1483,6 +1526,12 @@ COMMENT ON COLUMN compliance.propagation_tasks.confirmed_by IS 'Personal: for a 
 --
 
 COMMENT ON COLUMN compliance.propagation_tasks.confirmation_note IS 'How it was confirmed: the callback''s outcome or the DPO''s note.';
+
+--
+-- Name: COLUMN propagation_tasks.placement; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.propagation_tasks.placement IS 'On a Citus cluster, the placement key of the subject''s shard (see dsr_requests.placement). '''' on a single node.';
 
 --
 -- Name: confirm_propagation(bigint, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -2738,9 +2787,9 @@ begin
       'Ask another approver.');
   end if;
   perform compliance_private.check_grant_request(patient, scope, purpose, reason, 'assignment');
-  insert into compliance.access_grants as g (grantee, user_id, scope, purpose, reason, kind, requested_by,
+  insert into compliance.access_grants as g (grantee, user_id, placement, scope, purpose, reason, kind, requested_by,
     approved_by, approved_at, starts_at, expires_at)
-  values (grant_access.grantee, patient, grant_access.scope, grant_access.purpose, grant_access.reason, 'assignment',
+  values (grant_access.grantee, patient, compliance_private.placement_of(patient), grant_access.scope, grant_access.purpose, grant_access.reason, 'assignment',
     compliance.current_actor(), compliance.current_actor(), now(), now(), now() + compliance_private.grant_duration(days))
   returning g.* into v_row;
   perform compliance_private.audit_access_grant('access.granted', v_row);
@@ -2820,13 +2869,14 @@ COMMENT ON FUNCTION compliance.has_consent(user_id text, purpose text) IS 'Wheth
 --
 
 CREATE FUNCTION compliance.is_under_legal_hold(user_id text) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select exists (
-    select from compliance.legal_holds h
-    where h.user_id = is_under_legal_hold.user_id and h.released_at is null
-  );
+begin
+  -- PL/pgSQL: Citus cannot route an SQL function's parameter to the subject's shard
+  return exists (select from compliance.legal_holds h
+                  where h.user_id = is_under_legal_hold.user_id and h.released_at is null);
+end;
 $$;
 
 ALTER FUNCTION compliance.is_under_legal_hold(user_id text) OWNER TO compliance_owner;
@@ -3196,16 +3246,16 @@ begin
   perform compliance_private.lock_subject(user_id);
   if v_marketing or not compliance_private.acting_for_one_subject() then
     -- direct marketing stops on the objection alone (Art. 21(3)); a DPO records one decided already
-    insert into compliance.dsr_requests (user_id, kind, notes, status, completed_at, handled_by, processing_activity)
-    values (object_to_processing.user_id, 'objection', left(object_to_processing.notes, 2000), 'completed', now(),
+    insert into compliance.dsr_requests (user_id, placement, kind, notes, status, completed_at, handled_by, processing_activity)
+    values (object_to_processing.user_id, compliance_private.placement_of(object_to_processing.user_id), 'objection', left(object_to_processing.notes, 2000), 'completed', now(),
             compliance_private.handler_for(object_to_processing.user_id), object_to_processing.activity)
     returning * into v_request;
     v_limit := compliance_private.start_processing_limit(user_id, 'objection', activity, v_request.id);
     return jsonb_build_object('request_id', v_request.id, 'in_effect', true, 'limit_id', v_limit);
   end if;
   -- legitimate interest may override (Art. 21(1)): the DPO decides, and completing the request puts it in force
-  insert into compliance.dsr_requests (user_id, kind, notes, status, processing_activity)
-  values (object_to_processing.user_id, 'objection', left(object_to_processing.notes, 2000), 'received', object_to_processing.activity)
+  insert into compliance.dsr_requests (user_id, placement, kind, notes, status, processing_activity)
+  values (object_to_processing.user_id, compliance_private.placement_of(object_to_processing.user_id), 'objection', left(object_to_processing.notes, 2000), 'received', object_to_processing.activity)
   returning * into v_request;
   return jsonb_build_object('request_id', v_request.id, 'in_effect', false, 'due_at', v_request.due_at);
 end;
@@ -3401,7 +3451,7 @@ begin
   end if;
   perform compliance.set_request_context(actor, roles, client_ip, user_agent);
   -- every audit row of the request carries it (append_audit, the row triggers)
-  perform set_config('compliance.authentication', coalesce(authentication::text, ''), true);
+  execute format('set local compliance.authentication = %L', coalesce(authentication::text, ''));
   -- first sight of a subject creates its profile from the identity provider's claims
   perform compliance.ensure_profile(actor, username, email, full_name);
   perform compliance.touch_session(actor, session_id, idle_timeout);
@@ -3576,18 +3626,19 @@ begin
   -- column, and an expression of a transition-table row r that names its subject
   -- own_rows, the same for the request's subject in a policy: compared as text unless the column
   -- is text, since a subject id that is no uuid must find nothing rather than fail the query
-  v_own := case when v_table.subject_type = 'text' then '(select compliance.current_subject())' end;
+  -- a plain call, not a sub-select: Citus refuses sub-selects in a distributed table's policies
+  v_own := case when v_table.subject_type = 'text' then 'compliance.current_subject()' end;
   if v_table.subject_via is null then
     subject_rows := format('t.%I = $1::%s', v_table.subject_column, v_table.subject_type);
     own_rows := case when v_own is not null then format('%I = %s', v_table.subject_column, v_own)
-                     else format('%I::text = (select compliance.current_subject())', v_table.subject_column) end;
+                     else format('%I::text = compliance.current_subject()', v_table.subject_column) end;
     subject_of_row := format('r.%I::text', v_table.subject_column);
   else
     subject_rows := format('t.%I in (select v.%I from %s v where v.%I = $1::%s)', v_table.subject_column, v_table.subject_via_key,
       v_table.subject_via, v_table.subject_via_column, v_table.subject_type);
     own_rows := format('%I in (select v.%I from %s v where %s)', v_table.subject_column, v_table.subject_via_key, v_table.subject_via,
       case when v_own is not null then format('v.%I = %s', v_table.subject_via_column, v_own)
-           else format('v.%I::text = (select compliance.current_subject())', v_table.subject_via_column) end);
+           else format('v.%I::text = compliance.current_subject()', v_table.subject_via_column) end);
     subject_of_row := format('(select v.%I::text from %s v where v.%I = r.%I)', v_table.subject_via_column, v_table.subject_via,
       v_table.subject_via_key, v_table.subject_column);
   end if;
@@ -4561,11 +4612,14 @@ begin
       'A DBA adds purposes to compliance.consent_purposes.');
   end if;
   perform compliance_private.require_subject(user_id);
+  -- unnamed: the version the purpose is asked under now, never a placeholder (read first: Citus
+  -- takes no sub-select in an INSERT's values)
+  if record_consent.policy_version is null then
+    select p.policy_version into record_consent.policy_version
+      from compliance.consent_purposes p where p.purpose = record_consent.purpose;
+  end if;
   insert into compliance.consent_records (user_id, purpose, granted, policy_version, source, ip_address, user_agent)
-    values (record_consent.user_id, record_consent.purpose, record_consent.granted,
-            -- unnamed: the version the purpose is asked under now, never a placeholder
-            coalesce(record_consent.policy_version,
-                     (select p.policy_version from compliance.consent_purposes p where p.purpose = record_consent.purpose)),
+    values (record_consent.user_id, record_consent.purpose, record_consent.granted, record_consent.policy_version,
             record_consent.source,
             compliance.current_client_ip(), compliance.current_user_agent())
   returning * into v_row;
@@ -5740,8 +5794,8 @@ declare
   v_request compliance.dsr_requests;
 begin
   perform compliance_private.require_subject(user_id);
-  insert into compliance.dsr_requests (user_id, kind, notes, status)
-    values (register_dsr.user_id, register_dsr.kind, register_dsr.notes, 'received')
+  insert into compliance.dsr_requests (user_id, placement, kind, notes, status)
+    values (register_dsr.user_id, compliance_private.placement_of(register_dsr.user_id), register_dsr.kind, register_dsr.notes, 'received')
     returning * into v_request;
   return v_request;
 end;
@@ -6063,8 +6117,8 @@ declare
 begin
   perform compliance_private.require_context_subject();
   perform compliance_private.check_grant_request(patient, scope, purpose, reason, 'assignment');
-  insert into compliance.access_grants as g (grantee, user_id, scope, purpose, reason, kind, requested_by)
-  values (compliance.current_actor(), patient, request_access.scope, request_access.purpose, request_access.reason,
+  insert into compliance.access_grants as g (grantee, user_id, placement, scope, purpose, reason, kind, requested_by)
+  values (compliance.current_actor(), patient, compliance_private.placement_of(patient), request_access.scope, request_access.purpose, request_access.reason,
           'assignment', compliance.current_actor())
   returning g.* into v_row;
   perform compliance_private.audit_access_grant('access.requested', v_row);
@@ -6123,8 +6177,8 @@ begin
   end if;
   perform compliance_private.require_subject(user_id);
   perform compliance_private.lock_subject(user_id);
-  insert into compliance.dsr_requests (user_id, kind, notes, status, handled_by)
-  values (restrict_processing.user_id, 'restriction', trim(reason), 'in_progress', compliance.current_actor())
+  insert into compliance.dsr_requests (user_id, placement, kind, notes, status, handled_by)
+  values (restrict_processing.user_id, compliance_private.placement_of(restrict_processing.user_id), 'restriction', trim(reason), 'in_progress', compliance.current_actor())
   returning * into v_request;
   return compliance_private.complete_restriction(v_request);
 end;
@@ -6684,10 +6738,12 @@ begin
       using errcode = 'DPORL',
             hint = format('Set the request context with roles => ''{%s}'', or act for a subject as compliance_app.', substr(current_user, 12));
   end if;
-  perform set_config('compliance.actor', coalesce(actor, ''), true),
-          set_config('compliance.actor_roles', coalesce(array_to_string(roles, ','), ''), true),
-          set_config('compliance.client_ip', coalesce(client_ip::text, ''), true),
-          set_config('compliance.user_agent', coalesce(left(user_agent, 512), ''), true);
+  -- SET LOCAL rather than set_config: on a Citus cluster only SET LOCAL reaches the shards'
+  -- sessions, where row-level security and the audit triggers read the context
+  execute format('set local compliance.actor = %L', coalesce(actor, ''));
+  execute format('set local compliance.actor_roles = %L', coalesce(array_to_string(roles, ','), ''));
+  execute format('set local compliance.client_ip = %L', coalesce(client_ip::text, ''));
+  execute format('set local compliance.user_agent = %L', coalesce(left(user_agent, 512), ''));
 end;
 $$;
 
@@ -8081,10 +8137,11 @@ begin
     append_audit.user_id, append_audit.actor_id);
   v_subject_digest := compliance_private.audit_subject_digest(v_subject_salt, append_audit.user_id, append_audit.personal_details);
   v_actor_digest := compliance_private.audit_actor_digest(v_actor_salt, append_audit.actor_id, v_ip, v_user_agent);
-  insert into compliance.audit_logs (xact_id, action, category, resource_type, resource_id, outcome,
+  -- a row about a subject sits in their shard on a Citus cluster, a system event in its actor's
+  insert into compliance.audit_logs (placement, xact_id, action, category, resource_type, resource_id, outcome,
     failure_reason, details, user_id, actor_id, ip_address, user_agent, personal_details,
     subject_part_salt, subject_part_digest, actor_part_salt, actor_part_digest, personal_digest)
-  values (v_xact, append_audit.action, append_audit.category, append_audit.resource_type,
+  values (compliance_private.placement_of(coalesce(append_audit.user_id, append_audit.actor_id)), v_xact, append_audit.action, append_audit.category, append_audit.resource_type,
     append_audit.resource_id, append_audit.outcome, append_audit.failure_reason,
     coalesce(append_audit.details, '{}'), append_audit.user_id, append_audit.actor_id, v_ip,
     v_user_agent, append_audit.personal_details, v_subject_salt, v_subject_digest, v_actor_salt,
@@ -8581,7 +8638,8 @@ CREATE TABLE compliance.audit_logs (
     subject_part_salt bytea,
     subject_part_digest bytea,
     actor_part_salt bytea,
-    actor_part_digest bytea
+    actor_part_digest bytea,
+    placement text DEFAULT ''::text NOT NULL
 )
 PARTITION BY RANGE (occurred_at);
 
@@ -8726,6 +8784,12 @@ COMMENT ON COLUMN compliance.audit_logs.actor_part_salt IS 'Layout 2: random sal
 --
 
 COMMENT ON COLUMN compliance.audit_logs.actor_part_digest IS 'Layout 2: sha256(actor_part_salt || actor_id || ip_address || user_agent), kept after redaction.';
+
+--
+-- Name: COLUMN audit_logs.placement; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_logs.placement IS 'On a Citus cluster, the placement key of the shard this row sits in (compliance_private.placement_of): its subject''s, or for a system event its actor''s. The log is distributed by it, and each shard keeps its own chain. '''' on a single node. Not hashed: it says where a row is kept, not what happened.';
 
 --
 -- Name: audit_log_checks; Type: VIEW; Schema: compliance_private; Owner: compliance_owner
@@ -8976,28 +9040,24 @@ COMMENT ON FUNCTION compliance_private.audit_seal_hash_of(seal compliance.audit_
 --
 
 CREATE FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint) RETURNS SETOF compliance_private.audit_log_checks
-    LANGUAGE sql STABLE
-    BEGIN ATOMIC
- SELECT audit_log_checks_between.xact_id,
-     audit_log_checks_between.id,
-     audit_log_checks_between.tableoid,
-     audit_log_checks_between.row_hash,
-     audit_log_checks_between.personal_problem,
-     audit_log_checks_between.subject_redacted,
-     audit_log_checks_between.actor_redacted
-    FROM compliance_private.audit_log_checks_between(audit_seal_rows.from_xact, audit_seal_rows.from_id, (audit_seal_rows.seal).last_xact_id, (audit_seal_rows.seal).last_row_id, audit_seal_rows.layout2_from) audit_log_checks_between(xact_id, id, tableoid, row_hash, personal_problem, subject_redacted, actor_redacted)
-   WHERE ((audit_seal_rows.seal).layout = 1)
- UNION ALL
-  SELECT c.xact_id,
-     c.id,
-     c.tableoid,
-     c.row_hash,
-     c.personal_problem,
-     c.subject_redacted,
-     c.actor_redacted
-    FROM compliance_private.audit_log_checks c
-   WHERE (((audit_seal_rows.seal).layout = 2) AND (c.id >= (audit_seal_rows.seal).first_row_id) AND (c.id <= (audit_seal_rows.seal).last_row_id));
-END;
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- PL/pgSQL, not an SQL-standard body: such a body depends on the view it reads, and Citus
+  -- refuses to distribute the audit log while a function that takes a seal and returns the view's
+  -- rows closes that circle
+  if (audit_seal_rows.seal).layout = 1 then
+    return query
+      select b.* from compliance_private.audit_log_checks_between(audit_seal_rows.from_xact, audit_seal_rows.from_id,
+        (audit_seal_rows.seal).last_xact_id, (audit_seal_rows.seal).last_row_id, audit_seal_rows.layout2_from) b;
+  else
+    return query
+      select c.* from compliance_private.audit_log_checks c
+       where c.id >= (audit_seal_rows.seal).first_row_id and c.id <= (audit_seal_rows.seal).last_row_id;
+  end if;
+end;
+$$;
 
 ALTER FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint) OWNER TO compliance_owner;
 
@@ -9012,11 +9072,17 @@ COMMENT ON FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_sea
 --
 
 CREATE FUNCTION compliance_private.begin_bulk_operation(kind text) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+begin
   insert into compliance_private.bulk_operations (xact_id, kind) values (pg_current_xact_id(), kind) on conflict do nothing;
-  select set_config('compliance_private.bulk_operation', kind, true);
+  -- named after the insert: on a Citus cluster it gave the transaction the number every node knows
+  update compliance_private.bulk_operations b set transaction_key = compliance_private.transaction_key()
+   where b.xact_id = pg_current_xact_id() and b.kind = begin_bulk_operation.kind;
+  -- SET LOCAL: on a Citus cluster it reaches the triggers on the shards
+  execute format('set local compliance_private.bulk_operation = %L', kind);
+end;
 $$;
 
 ALTER FUNCTION compliance_private.begin_bulk_operation(kind text) OWNER TO compliance_owner;
@@ -10439,6 +10505,222 @@ ALTER FUNCTION compliance_private.describe_interval(value interval) OWNER TO com
 COMMENT ON FUNCTION compliance_private.describe_interval(value interval) IS 'An interval in words for messages: 45 seconds, 1 minute, 15 minutes; longer ones in PostgreSQL''s own form.';
 
 --
+-- Name: distribute_on_citus(integer); Type: PROCEDURE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE PROCEDURE compliance_private.distribute_on_citus(IN shard_count integer DEFAULT 32)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  -- a subject's rows, by the subject: one node holds them all
+  v_by_subject constant text[] := array['compliance.user_profiles', 'compliance.user_preferences', 'compliance.consent_records',
+    'compliance.conversations', 'compliance.messages', 'compliance.sessions', 'compliance.legal_holds',
+    'compliance_private.subject_keys', 'compliance.health_records', 'compliance.breach_subjects', 'compliance.processing_limits'];
+  -- records that outlive the subject's rows (erasure clears their user_id, and Citus cannot change a
+  -- distribution column): by the placement of the subject's shard, so they sit on the same node
+  v_by_placement constant text[] := array['compliance.audit_logs', 'compliance.dsr_requests', 'compliance.access_grants',
+    'compliance.propagation_tasks'];
+  v_foreign_keys jsonb := '[]';
+  v_key record;
+  v_table text;
+  v_column text;
+  v_definition text;
+  v_progress boolean := true;
+  v_left text;
+  v_refused text[] := '{}';
+  v_try integer;
+  v_shard record;
+begin
+  if to_regclass('pg_catalog.pg_dist_partition') is null then
+    perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
+      'Load citus (shared_preload_libraries), run create extension citus and add the workers first (README, "On Citus").');
+  end if;
+  if not exists (select from pg_catalog.pg_extension e where e.extname = 'citus') then
+    perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
+      'Run create extension citus and add the workers first.');
+  end if;
+  if not compliance_private.is_distributed() then
+    -- foreign keys and distribution in one transaction: Citus must not run shard commands in parallel
+    set local citus.multi_shard_modify_mode = 'sequential';
+    -- the audit and refusal triggers run on the shards, on the node that holds the subject
+    set local citus.enable_unsafe_triggers = on;
+
+    -- every foreign key goes first and comes back last, with the subject in it where both ends are
+    -- distributed (Citus joins co-located rows only on the distribution column)
+    select coalesce(jsonb_agg(jsonb_build_object('relation', c.conrelid::regclass::text, 'name', c.conname,
+                                                 'definition', pg_catalog.pg_get_constraintdef(c.oid),
+                                                 'referenced', c.confrelid::regclass::text)), '[]')
+      into v_foreign_keys
+      from pg_catalog.pg_constraint c
+     where c.contype = 'f' and c.connamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace);
+    for v_key in select * from jsonb_to_recordset(v_foreign_keys) as k(relation text, name text, definition text, referenced text) loop
+      execute format('alter table %s drop constraint %I', v_key.relation, v_key.name);
+    end loop;
+
+    -- a unique key on a distributed table holds only with the distribution column in it
+    foreach v_table in array v_by_subject || v_by_placement loop
+      v_column := case when v_table = any (v_by_subject) then 'user_id' else 'placement' end;
+      for v_key in select c.conname, pg_catalog.pg_get_constraintdef(c.oid) as definition
+                     from pg_catalog.pg_constraint c
+                    where c.conrelid = v_table::regclass and c.contype in ('p', 'u')
+                      and not (select a.attnum from pg_catalog.pg_attribute a
+                                where a.attrelid = v_table::regclass and a.attname = v_column) = any (c.conkey) loop
+        execute format('alter table %s drop constraint %I', v_table, v_key.conname);
+        execute format('alter table %s add constraint %I %s', v_table, v_key.conname,
+                       regexp_replace(v_key.definition, '^(PRIMARY KEY|UNIQUE) \(', format('\1 (%I, ', v_column)));
+      end loop;
+    end loop;
+    -- one active hold per subject: already by subject, so the partial unique index stands
+
+    -- Citus sends a shard every column of an INSERT, with the coordinator's defaults filled in, and
+    -- the shard checks the role's INSERT on each: a role with INSERT on some columns of a subject's
+    -- table gets it on the columns with a default too, and a trigger gives them their defaults on the
+    -- shard, so the role still cannot choose when a consent was recorded
+    for v_key in select c.oid::regclass::text as relation,
+                        array_agg(a.attname::text order by a.attnum) as columns,
+                        string_agg(format('%L, %L', a.attname,
+                                          coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid),
+                                                   format('nextval(%L::regclass)', pg_catalog.pg_get_serial_sequence(c.oid::regclass::text, a.attname)))),
+                                   ', ' order by a.attnum) as arguments
+                   from pg_catalog.pg_class c
+                   join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                   left join pg_catalog.pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
+                  where c.oid::regclass::text = any (v_by_subject || v_by_placement)
+                    and (d.oid is not null or a.attidentity <> '')
+                    and exists (select from pg_catalog.pg_attribute o, aclexplode(o.attacl) x
+                                 where o.attrelid = c.oid and x.privilege_type = 'INSERT')
+                    and not exists (select from aclexplode(a.attacl) x where x.privilege_type = 'INSERT')
+                  group by c.oid loop
+      for v_table in select distinct x.grantee::regrole::text
+                       from pg_catalog.pg_attribute o, aclexplode(o.attacl) x
+                      where o.attrelid = v_key.relation::regclass and x.privilege_type = 'INSERT' loop
+        execute format('grant insert (%s) on %s to %I', (select string_agg(quote_ident(c), ', ') from unnest(v_key.columns) c),
+                       v_key.relation, v_table);
+      end loop;
+      execute format('create trigger _001_column_defaults before insert on %s for each row execute function compliance_private.tg__column_defaults(%s)',
+                     v_key.relation, v_key.arguments);
+    end loop;
+
+    execute format('select pg_catalog.create_distributed_table(%L, %L, shard_count => %s)', 'compliance.user_profiles', 'user_id', shard_count);
+
+    -- the placement keys: for each shard of the subjects' tables, a short text that hashes into its
+    -- range. The range that holds hashtext('') keeps '', which every row had on a single node, so a
+    -- log distributed later keeps its rows in one shard whose chain goes on.
+    for v_shard in select s.shardminvalue::integer as low, s.shardmaxvalue::integer as high
+                     from pg_catalog.pg_dist_shard s where s.logicalrelid = 'compliance.user_profiles'::regclass
+                    order by 1 loop
+      if hashtext('') between v_shard.low and v_shard.high then
+        insert into compliance_private.shard_placements (hash_min, hash_max, placement) values (v_shard.low, v_shard.high, '');
+        continue;
+      end if;
+      v_try := 0;
+      while hashtext('shard-' || v_try) not between v_shard.low and v_shard.high loop
+        v_try := v_try + 1;
+      end loop;
+      insert into compliance_private.shard_placements (hash_min, hash_max, placement) values (v_shard.low, v_shard.high, 'shard-' || v_try);
+    end loop;
+
+    foreach v_table in array v_by_subject loop
+      continue when v_table = 'compliance.user_profiles';
+      execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'user_id', 'compliance.user_profiles');
+    end loop;
+    foreach v_table in array v_by_placement loop
+      execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');
+    end loop;
+
+    -- everything else is small, read where the subject's rows are (tombstones, purposes, policies,
+    -- settings): a reference table, copied to every node. A table that refers to one not placed yet
+    -- waits for the next round.
+    while v_progress loop
+      v_progress := false;
+      for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
+                      where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+                        and c.relkind in ('r', 'p') and not c.relispartition
+                        and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)
+                      order by 1 loop
+        begin
+          execute format('select pg_catalog.create_reference_table(%L)', v_table);
+          v_progress := true;
+        exception when others then
+          v_left := format('%s: %s', v_table, sqlerrm);
+        end;
+      end loop;
+    end loop;
+    if exists (select from pg_catalog.pg_class c
+                where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+                  and c.relkind in ('r', 'p') and not c.relispartition
+                  and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)) then
+      perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
+    end if;
+
+    for v_key in select * from jsonb_to_recordset(v_foreign_keys) as k(relation text, name text, definition text, referenced text) loop
+      v_definition := v_key.definition;
+      -- between two tables distributed by the subject, the key goes through the subject
+      if v_key.relation = any (v_by_subject) and v_key.referenced = any (v_by_subject) and v_definition !~ '^FOREIGN KEY \(user_id' then
+        v_definition := regexp_replace(regexp_replace(v_definition, '^FOREIGN KEY \(', 'FOREIGN KEY (user_id, '),
+                                       'REFERENCES ([a-z_.]+)\(', 'REFERENCES \1(user_id, ');
+      end if;
+      begin
+        execute format('alter table %s add constraint %I %s', v_key.relation, v_key.name, v_definition);
+      exception when others then
+        -- a key Citus cannot hold (between tables distributed differently, or one that sets the
+        -- distribution column NULL): the routines that write both tables keep it
+        v_refused := v_refused || format('%s.%s (%s)', v_key.relation, v_key.name, sqlerrm);
+      end;
+    end loop;
+
+    if cardinality(v_refused) > 0 then
+      raise notice 'foreign keys Citus cannot hold, kept by the routines that write both tables: %', array_to_string(v_refused, '; ');
+    end if;
+
+  end if;
+
+  -- what follows again after every migration (setup calls this each time): a migration may
+  -- have replaced a routine, or added one
+  -- a generic plan leaves parameters Citus cannot route by: where a routine pins one for the cost of
+  -- planning over a single node's partitions (db/CONVENTIONS.md, "Plans"), the cluster plans afresh
+  for v_definition in select p.oid::regprocedure::text from pg_catalog.pg_proc p
+                       where p.pronamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+                         and exists (select from unnest(p.proconfig) c where c like 'plan_cache_mode=%') loop
+    execute format('alter function %s reset plan_cache_mode', v_definition);
+  end loop;
+  -- every routine on every node, so a trigger on a shard finds the helpers it calls by name
+  -- (hstore's come with the extension)
+  for v_definition in select p.oid::regprocedure::text from pg_catalog.pg_proc p
+                       where p.pronamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+                         and not exists (select from pg_catalog.pg_depend d
+                                          where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+                         and not exists (select from pg_catalog.pg_dist_object o
+                                          where o.classid = 'pg_proc'::regclass and o.objid = p.oid) loop
+    execute format('select pg_catalog.create_distributed_function(%L::regprocedure)', v_definition);
+  end loop;
+
+  -- on every node, for every session of this database: a request context set with SET LOCAL
+  -- reaches the shards' sessions (row-level security and the audit triggers read it there), and a
+  -- trigger on a shard may write the co-located audit shard and read the reference tables
+  foreach v_definition in array array[
+      format('alter database %I set citus.propagate_set_commands = %L', current_database(), 'local'),
+      format('alter database %I set citus.allow_nested_distributed_execution = %L', current_database(), 'on'),
+      format('alter database %I set citus.enable_unsafe_triggers = %L', current_database(), 'on'),
+      -- one connection per node in a transaction: an erasure writes a subject's shard and the
+      -- reference tables in one transaction, which Citus allows only so
+      format('alter database %I set citus.multi_shard_modify_mode = %L', current_database(), 'sequential')] loop
+    -- Citus passes ALTER DATABASE … SET on to the workers
+    execute v_definition;
+  end loop;
+end;
+$$;
+
+ALTER PROCEDURE compliance_private.distribute_on_citus(IN shard_count integer) OWNER TO compliance_owner;
+
+--
+-- Name: PROCEDURE distribute_on_citus(IN shard_count integer); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON PROCEDURE compliance_private.distribute_on_citus(IN shard_count integer) IS 'Spreads pgcomply over a Citus cluster, once: a subject''s tables by user_id, co-located, so one node holds a subject; the audit log, DSR requests, access grants and propagation tasks by the placement key of the subject''s shard (placement_of); every other table as a reference table on each node. Foreign keys come back where Citus can hold them (a notice names the rest). Every node''s sessions of the database then propagate SET LOCAL, so the request context reaches the shards. Run by setup as a superuser on the coordinator after every migration, once create extension citus is done and the workers are added (CITUS otherwise); the placing happens once, and each later call only brings new or replaced routines to every node and sets their plans. Then call compliance_private.record_expected_grants(), in a transaction of its own, so the privileges check knows the grants it added (setup does both).';
+
+--
 -- Name: drop_expired_audit_partitions(timestamp with time zone, timestamp with time zone, boolean); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -10634,11 +10916,13 @@ COMMENT ON FUNCTION compliance_private.eea_countries() IS 'The countries of the 
 --
 
 CREATE FUNCTION compliance_private.end_bulk_operation() RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+begin
   delete from compliance_private.bulk_operations b where b.xact_id = pg_current_xact_id();
-  select set_config('compliance_private.bulk_operation', '', true);
+  set local compliance_private.bulk_operation = '';
+end;
 $$;
 
 ALTER FUNCTION compliance_private.end_bulk_operation() OWNER TO compliance_owner;
@@ -10743,6 +11027,10 @@ declare
   v_request_id bigint;
   v_tasks integer;
   v_table text;
+  -- the tombstone, computed here: the pepper is this session's alone, and on a Citus cluster a
+  -- statement runs on the subject's node, where the session that runs it has none
+  v_digest bytea;
+  v_consent record;
 begin
   if confirm is not true then
     perform compliance_private.raise_error('CONFM', 'erasure needs confirm => true',
@@ -10767,6 +11055,7 @@ begin
       'GDPR Art. 17(3)(e): a DPO releases the hold with compliance.release_legal_hold(user_id) when the matter allows.');
   end if;
 
+  v_digest := compliance_private.subject_digest(erase_subject_core.user_id);
   perform compliance_private.begin_bulk_operation('erasure');
 
   -- the duty to review a break-glass access outlives the patient's data (HIPAA
@@ -10780,10 +11069,18 @@ begin
   -- digest, for the defence of legal claims (Art. 17(3)(e)), unless the DPO turned it off: no id,
   -- no IP address, no user agent
   if coalesce((select s.keep_consent_proof from compliance.erasure_settings s), true) then
-    insert into compliance.erased_consent_proofs (subject_digest, purpose, granted, policy_version, source, recorded_at, given_at)
-    select compliance_private.subject_digest(erase_subject_core.user_id), c.purpose, c.granted, c.policy_version, c.source, c.recorded_at, c.given_at
-      from compliance.consent_records c where c.user_id = erase_subject_core.user_id order by c.recorded_at, c.id;
-    get diagnostics v_count = row_count;
+    -- read, then written one by one: on a Citus cluster the records are on the subject's node and
+    -- the proofs on every node, and Citus copies an INSERT … SELECT between them, which
+    -- row-level security refuses
+    v_count := 0;
+    for v_consent in select c.purpose, c.granted, c.policy_version, c.source, c.recorded_at, c.given_at
+                       from compliance.consent_records c where c.user_id = erase_subject_core.user_id
+                      order by c.recorded_at, c.id loop
+      insert into compliance.erased_consent_proofs (subject_digest, purpose, granted, policy_version, source, recorded_at, given_at)
+      values (v_digest, v_consent.purpose, v_consent.granted, v_consent.policy_version, v_consent.source, v_consent.recorded_at,
+              v_consent.given_at);
+      v_count := v_count + 1;
+    end loop;
     v_counts := v_counts || jsonb_build_object('consent_proofs_kept', v_count);
   end if;
 
@@ -10920,7 +11217,7 @@ begin
   delete from compliance.audit_archived_parts a
    where a.redacted_at = now() and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
 
-  insert into compliance_private.erased_subjects (subject_digest) values (compliance_private.subject_digest(user_id));
+  insert into compliance_private.erased_subjects (subject_digest) values (v_digest);
   perform compliance_private.end_bulk_operation();
 
   -- counts, never identity: no subject, and no actor or client when the subject asked
@@ -11213,14 +11510,17 @@ CREATE FUNCTION compliance_private.in_bulk_operation(kind text) RETURNS boolean
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_key text;
 begin
   -- the setting is only a hint that keeps ordinary writes free of a lookup; anyone can set
   -- it, so the owner-only table is the proof
   if current_setting('compliance_private.bulk_operation', true) is distinct from kind then
     return false;
   end if;
+  v_key := compliance_private.transaction_key();
   return exists (select from compliance_private.bulk_operations b
-                  where b.xact_id = pg_current_xact_id() and b.kind = in_bulk_operation.kind);
+                  where b.transaction_key = v_key and b.kind = in_bulk_operation.kind);
 end;
 $$;
 
@@ -11230,7 +11530,66 @@ ALTER FUNCTION compliance_private.in_bulk_operation(kind text) OWNER TO complian
 -- Name: FUNCTION in_bulk_operation(kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.in_bulk_operation(kind text) IS 'Whether the current transaction is an erasure or retention batch: the session setting compliance_private.bulk_operation names it and bulk_operations (writable only by the owner) proves it.';
+COMMENT ON FUNCTION compliance_private.in_bulk_operation(kind text) IS 'Whether the current transaction is an erasure or retention batch: the session setting compliance_private.bulk_operation names it and bulk_operations (writable only by the owner) proves it, by the transaction''s key (transaction_key), which every node of a Citus cluster knows.';
+
+--
+-- Name: shard_placements; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.shard_placements (
+    hash_min integer NOT NULL,
+    hash_max integer NOT NULL,
+    placement text NOT NULL,
+    CONSTRAINT shard_placements_placement_inside CHECK (((hashtext(placement) >= hash_min) AND (hashtext(placement) <= hash_max))),
+    CONSTRAINT shard_placements_range_ordered CHECK ((hash_min <= hash_max))
+);
+
+ALTER TABLE ONLY compliance_private.shard_placements FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.shard_placements OWNER TO compliance_owner;
+
+--
+-- Name: TABLE shard_placements; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.shard_placements IS 'On a Citus cluster, one row per shard of the subjects'' tables: its hash range and a placement key, a short text that hashes into it. Tables distributed by placement put a row in the shard of the subject it concerns without keeping the subject''s id in the distribution column. Empty on a single node. Written once, by distribute_on_citus.';
+
+--
+-- Name: COLUMN shard_placements.hash_min; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.shard_placements.hash_min IS 'The lowest hashtext value of the shard''s range (Citus''s shardminvalue).';
+
+--
+-- Name: COLUMN shard_placements.hash_max; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.shard_placements.hash_max IS 'The highest (shardmaxvalue).';
+
+--
+-- Name: COLUMN shard_placements.placement; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.shard_placements.placement IS 'The placement key: hashtext(placement) lies in the range. '''' for the range that holds hashtext(''''), which every row had before distribution.';
+
+--
+-- Name: is_distributed(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.is_distributed() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    BEGIN ATOMIC
+ SELECT (EXISTS ( SELECT
+            FROM compliance_private.shard_placements)) AS "exists";
+END;
+
+ALTER FUNCTION compliance_private.is_distributed() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION is_distributed(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.is_distributed() IS 'Whether pgcomply''s tables are distributed over a Citus cluster (distribute_on_citus has placed them). The routines that must write differently there ask once per statement.';
 
 --
 -- Name: is_erased(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11781,6 +12140,28 @@ ALTER FUNCTION compliance_private.phi_check(patient text, purpose text, intent t
 COMMENT ON FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) IS 'The access decision of every PHI function: NULL when the caller may (a patient their own records for patient_request; a DPO reading inside the transaction that registered the patient''s access or portability request; staff only under an access grant active at that moment, whose scope and purpose match), else the reason, after writing a phi.denied audit row (one per refusal and transaction). Never raises for a refusal, so the refusal''s row survives when the caller commits; raises BADRG for an unknown purpose or intent. Locks the patient''s profile against erasure (FOR KEY SHARE).';
 
 --
+-- Name: placement_of(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.placement_of(subject text) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    BEGIN ATOMIC
+ SELECT COALESCE(( SELECT p.placement
+            FROM compliance_private.shard_placements p
+           WHERE (p.hash_min <= hashtext(COALESCE(placement_of.subject, ''::text)))
+           ORDER BY p.hash_min DESC
+          LIMIT 1), ''::text) AS "coalesce";
+END;
+
+ALTER FUNCTION compliance_private.placement_of(subject text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION placement_of(subject text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.placement_of(subject text) IS 'The placement key of the shard that holds a subject''s rows on a Citus cluster: the representative that hashes into the same range as the subject id (shard_placements). The audit log and the records that outlive a subject''s rows (DSR requests, access grants, propagation tasks) are distributed by it, since erasure must clear their user_id and Citus cannot change a distribution column. Empty on a single node.';
+
+--
 -- Name: processing_record_gaps(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -11832,19 +12213,26 @@ CREATE FUNCTION compliance_private.propagate_request(request_id bigint, user_id 
     AS $$
 declare
   v_systems text[];
+  v_asked text[];
 begin
   -- pgcomply does not know which of the subject's records each system holds, so every system
   -- that receives this kind of request is asked; one that holds nothing says so. A system asked
   -- already and not done yet is not asked again for the same kind.
+  -- the systems asked already, first: on a Citus cluster the tasks sit in the subject's shard and
+  -- the systems on every node, and Citus takes no sub-select between the two
+  select coalesce(array_agg(t.system), '{}') into v_asked
+    from compliance.propagation_tasks t
+   where t.placement = compliance_private.placement_of(propagate_request.user_id)
+     and t.user_id = propagate_request.user_id and t.kind = propagate_request.kind
+     and t.state in ('pending', 'awaiting_confirmation', 'failed');
   with created as (
-    insert into compliance.propagation_tasks (request_id, system, kind, user_id, due_at, state)
-    select propagate_request.request_id, s.system, propagate_request.kind, propagate_request.user_id, now() + s.confirm_within,
+    insert into compliance.propagation_tasks (request_id, system, kind, user_id, placement, due_at, state)
+    select propagate_request.request_id, s.system, propagate_request.kind, propagate_request.user_id,
+           compliance_private.placement_of(propagate_request.user_id), now() + s.confirm_within,
            case when s.connector = 'manual' then 'awaiting_confirmation' else 'pending' end
       from compliance.processing_systems s
      where s.connector <> 'none' and propagate_request.kind = any (s.request_kinds)
-       and not exists (select from compliance.propagation_tasks t
-                        where t.user_id = propagate_request.user_id and t.system = s.system and t.kind = propagate_request.kind
-                          and t.state in ('pending', 'awaiting_confirmation', 'failed'))
+       and not s.system = any (v_asked)
     returning system)
   select coalesce(array_agg(c.system order by c.system), '{}') into v_systems from created c;
   if cardinality(v_systems) = 0 then
@@ -11945,8 +12333,8 @@ CREATE FUNCTION compliance_private.record_completed_dsr(user_id text, kind text,
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  insert into compliance.dsr_requests (user_id, kind, status, completed_at, handled_by)
-    values (user_id, kind, 'completed', now(), handled_by)
+  insert into compliance.dsr_requests (user_id, placement, kind, status, completed_at, handled_by)
+    values (user_id, compliance_private.placement_of(user_id), kind, 'completed', now(), handled_by)
   returning id;
 $$;
 
@@ -12785,72 +13173,98 @@ CREATE FUNCTION compliance_private.subject_document(user_id text) RETURNS json
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  -- the records that outlive a subject's rows sit by the placement of the subject's shard on a
+  -- Citus cluster ('' on a single node)
+  v_placement text := compliance_private.placement_of(subject_document.user_id);
+  v_profile json;
+  v_preferences jsonb;
+  v_consents json;
+  v_conversations json;
+  v_sessions json;
+  v_audit_trail json;
+  v_archived_audit_trail json;
+  v_breach_notices json;
+  v_dsr_requests json;
+  v_limits json;
+  v_recipients json;
 begin
-  -- json_agg over a row (C row-to-JSON) rather than jsonb_build_object per row: the export is
-  -- dominated by per-value formatting
-  return (select json_build_object(
-    'subject_id', p.user_id,
+  -- one statement per section, each about this subject alone: on a Citus cluster each then goes
+  -- to the subject's node as it is (or, for the rows where the subject acted, to every node), where
+  -- one statement correlating them all cannot be planned. json_agg over a row (C row-to-JSON)
+  -- rather than jsonb_build_object per row: the export is dominated by per-value formatting
+  select row_to_json(x) into v_profile
+    from (select p.user_id, p.username, p.email, p.full_name, p.metadata, p.created_at, p.updated_at
+            from compliance.user_profiles p where p.user_id = subject_document.user_id) x;
+  if v_profile is null then
+    return null;
+  end if;
+  select to_jsonb(pr) - 'user_id' into v_preferences
+    from compliance.user_preferences pr where pr.user_id = subject_document.user_id;
+  select json_agg(x order by x.purpose, x.recorded_at, x.id) into v_consents
+    from (select c.id, c.purpose, c.granted, c.policy_version, c.source, c.recorded_at,
+                 host(c.ip_address) as ip_address, c.user_agent
+            from compliance.consent_records c where c.user_id = subject_document.user_id) x;
+  select json_agg(x order by x.created_at, x.conversation_id) into v_conversations
+    from (select cv.conversation_id, cv.title, cv.created_at, cv.last_message_at, cv.archived, cv.metadata,
+                 coalesce(m.messages, '[]') as messages
+            from compliance.conversations cv
+            left join (select m.conversation_id,
+                              json_agg((m.id, m.role, m.content, m.created_at)::compliance_private.exported_message
+                                       order by m.id) as messages
+                         from compliance.messages m
+                        where m.user_id = subject_document.user_id
+                        group by m.conversation_id) m on m.conversation_id = cv.conversation_id
+           where cv.user_id = subject_document.user_id) x;
+  select json_agg(x order by x.created_at, x.id) into v_sessions
+    from (select s.id, s.created_at, s.last_activity_at, s.ended_at, host(s.ip_address) as ip_address, s.user_agent
+            from compliance.sessions s where s.user_id = subject_document.user_id) x;
+  -- as a named type: on a Citus cluster the rows come from every node, and an unnamed row
+  -- arrives there without its field names
+  select json_agg(x.r order by (x.r).occurred_at, (x.r).id) into v_audit_trail
+    from (select (a.id, a.occurred_at, a.action, a.category, a.resource_type, a.resource_id, a.outcome,
+                  a.failure_reason, a.details, a.actor_id, host(a.ip_address), a.user_agent,
+                  a.personal_details)::compliance_private.exported_audit_row as r
+            from compliance.audit_logs a
+           where a.user_id = subject_document.user_id or a.actor_id = subject_document.user_id) x;
+  -- rows whose month went to the cold archive: their personal parts stayed here; the rest of
+  -- each row is in the bundle named
+  select json_agg(x order by x.occurred_at, x.id) into v_archived_audit_trail
+    from (select a.id, a.occurred_at, a.action, a.resource_type, a.outcome, a.actor_id, host(a.ip_address) as ip_address,
+                 a.user_agent, a.personal_details, r.bundle_uri as archived_in
+            from compliance.audit_archived_parts a join compliance.audit_archives r on r.partition_name = a.partition_name
+           where a.user_id = subject_document.user_id or a.actor_id = subject_document.user_id) x;
+  select json_agg(x order by x.discovered_at, x.id) into v_breach_notices
+    from (select b.id, b.discovered_at, b.description, b.data_categories, b.status, b.notified_individuals_at
+            from compliance.breaches b join compliance.breach_subjects bs on bs.breach_id = b.id
+           where bs.user_id = subject_document.user_id) x;
+  select json_agg(x order by x.id) into v_dsr_requests
+    from (select r.id, r.kind, r.status, r.received_at, r.due_at, r.completed_at, r.processing_activity
+            from compliance.dsr_requests r
+           where r.placement = v_placement and r.user_id = subject_document.user_id) x;
+  select json_agg(x order by x.id) into v_limits
+    from (select l.id, l.kind, l.activity, l.request_id, l.started_at, l.lifted_at, l.lift_reason
+            from compliance.processing_limits l where l.user_id = subject_document.user_id) x;
+  select json_agg(x order by x.id) into v_recipients
+    from (select t.id, s.name as system, s.kind as system_kind, s.country, t.kind as request, t.request_id, t.state,
+                 t.created_at, t.confirmed_at
+            from compliance.propagation_tasks t join compliance.processing_systems s on s.system = t.system
+           where t.placement = v_placement and t.user_id = subject_document.user_id) x;
+  return json_build_object(
+    'subject_id', subject_document.user_id,
     'generated_at', now(),
-    'profile', (select row_to_json(x) from (select p.user_id, p.username, p.email, p.full_name, p.metadata,
-                                                  p.created_at, p.updated_at) x),
-    'preferences', (select to_jsonb(pr) - 'user_id' from compliance.user_preferences pr where pr.user_id = p.user_id),
-    'consents', coalesce((
-      select json_agg(x order by x.purpose, x.recorded_at, x.id)
-        from (select c.id, c.purpose, c.granted, c.policy_version, c.source, c.recorded_at,
-                     host(c.ip_address) as ip_address, c.user_agent
-                from compliance.consent_records c where c.user_id = p.user_id) x), '[]'),
-    'conversations', coalesce((
-      select json_agg(x order by x.created_at, x.conversation_id)
-        from (select cv.conversation_id, cv.title, cv.created_at, cv.last_message_at, cv.archived, cv.metadata,
-                     coalesce(m.messages, '[]') as messages
-                from compliance.conversations cv
-                left join (select m.conversation_id,
-                                  json_agg((m.id, m.role, m.content, m.created_at)::compliance_private.exported_message
-                                           order by m.id) as messages
-                             from compliance.messages m
-                            where m.user_id = p.user_id
-                            group by m.conversation_id) m on m.conversation_id = cv.conversation_id
-               where cv.user_id = p.user_id) x), '[]'),
-    'sessions', coalesce((
-      select json_agg(x order by x.created_at, x.id)
-        from (select s.id, s.created_at, s.last_activity_at, s.ended_at, host(s.ip_address) as ip_address, s.user_agent
-                from compliance.sessions s where s.user_id = p.user_id) x), '[]'),
-    'audit_trail', coalesce((
-      select json_agg(x order by x.occurred_at, x.id)
-        from (select a.id, a.occurred_at, a.action, a.category, a.resource_type, a.resource_id, a.outcome,
-                     a.failure_reason, a.details, a.actor_id, host(a.ip_address) as ip_address, a.user_agent,
-                     a.personal_details
-                from compliance.audit_logs a where a.user_id = p.user_id or a.actor_id = p.user_id) x), '[]'),
-    -- rows whose month went to the cold archive: their personal parts stayed here; the rest of
-    -- each row is in the bundle named
-    'archived_audit_trail', coalesce((
-      select json_agg(x order by x.occurred_at, x.id)
-        from (select a.id, a.occurred_at, a.action, a.resource_type, a.outcome, a.actor_id, host(a.ip_address) as ip_address,
-                     a.user_agent, a.personal_details, r.bundle_uri as archived_in
-                from compliance.audit_archived_parts a join compliance.audit_archives r on r.partition_name = a.partition_name
-               where a.user_id = p.user_id or a.actor_id = p.user_id) x), '[]'),
-    'breach_notices', coalesce((
-      select json_agg(x order by x.discovered_at, x.id)
-        from (select b.id, b.discovered_at, b.description, b.data_categories, b.status, b.notified_individuals_at
-                from compliance.breaches b join compliance.breach_subjects bs on bs.breach_id = b.id
-               where bs.user_id = p.user_id) x), '[]'),
-    'registered_tables', compliance_private.registered_rows_of(p.user_id),
-    'dsr_requests', coalesce((
-      select json_agg(x order by x.id)
-        from (select r.id, r.kind, r.status, r.received_at, r.due_at, r.completed_at, r.processing_activity
-                from compliance.dsr_requests r where r.user_id = p.user_id) x), '[]'),
-    'objections_and_restrictions', coalesce((
-      select json_agg(x order by x.id)
-        from (select l.id, l.kind, l.activity, l.request_id, l.started_at, l.lifted_at, l.lift_reason
-                from compliance.processing_limits l where l.user_id = p.user_id) x), '[]'),
-    'recipients_told', coalesce((
-      select json_agg(x order by x.id)
-        from (select t.id, s.name as system, s.kind as system_kind, s.country, t.kind as request, t.request_id, t.state,
-                     t.created_at, t.confirmed_at
-                from compliance.propagation_tasks t join compliance.processing_systems s on s.system = t.system
-               where t.user_id = p.user_id) x), '[]'))
-  from compliance.user_profiles p
-  where p.user_id = subject_document.user_id);
+    'profile', v_profile,
+    'preferences', v_preferences,
+    'consents', coalesce(v_consents, '[]'),
+    'conversations', coalesce(v_conversations, '[]'),
+    'sessions', coalesce(v_sessions, '[]'),
+    'audit_trail', coalesce(v_audit_trail, '[]'),
+    'archived_audit_trail', coalesce(v_archived_audit_trail, '[]'),
+    'breach_notices', coalesce(v_breach_notices, '[]'),
+    'registered_tables', compliance_private.registered_rows_of(subject_document.user_id),
+    'dsr_requests', coalesce(v_dsr_requests, '[]'),
+    'objections_and_restrictions', coalesce(v_limits, '[]'),
+    'recipients_told', coalesce(v_recipients, '[]'));
 end;
 $$;
 
@@ -12969,26 +13383,33 @@ CREATE FUNCTION compliance_private.tg__audit_deleted_rows() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_old_rows jsonb;
 begin
   -- once per statement, so an erasure or a retention batch deleting thousands of rows pays
   -- for one check, not one per row
   if compliance_private.in_any_bulk_operation() then
     return null;
   end if;
-  insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+  -- the deleted rows as JSON first: on a Citus cluster the INSERT into the distributed log is
+  -- planned apart from this trigger, where the transition table is not (ordinary deletes are few:
+  -- an erasure or a retention batch is audited by its routine instead)
+  select jsonb_agg(to_jsonb(o)) into v_old_rows from old_rows o;
+  insert into compliance.audit_logs (placement, action, category, resource_type, resource_id, details, user_id,
     actor_id, ip_address, user_agent, subject_part_salt, subject_part_digest, actor_part_salt,
     actor_part_digest, personal_digest)
-  select y.action, 'gdpr', y.resource_type, y.resource_id, '{}', y.subject, y.actor, y.ip, y.agent,
-         y.subject_salt, y.subject_digest, y.actor_salt, y.actor_digest, sha256(y.subject_digest || y.actor_digest)
+  select compliance_private.placement_of(y.subject), y.action, 'gdpr', y.resource_type, y.resource_id, '{}', y.subject,
+         y.actor, y.ip, y.agent, y.subject_salt, y.subject_digest, y.actor_salt, y.actor_digest,
+         sha256(y.subject_digest || y.actor_digest)
     from (select x.*,
                  compliance_private.audit_subject_digest(x.subject_salt, x.subject, null) as subject_digest,
                  compliance_private.audit_actor_digest(x.actor_salt, x.actor, x.ip, x.agent) as actor_digest
             from (select tg_argv[0] || '.' || tg_argv[4] as action, tg_argv[0] as resource_type,
-                         to_jsonb(o) ->> nullif(tg_argv[1], '') as resource_id, to_jsonb(o) ->> 'user_id' as subject,
+                         o.row ->> nullif(tg_argv[1], '') as resource_id, o.row ->> 'user_id' as subject,
                          uuid_send(gen_random_uuid()) as subject_salt, uuid_send(gen_random_uuid()) as actor_salt,
                          compliance.current_actor() as actor, compliance.current_client_ip() as ip,
                          compliance.current_user_agent() as agent
-                    from old_rows o) x) y;
+                    from jsonb_array_elements(v_old_rows) as o(row)) x) y;
   return null;
 end;
 $$;
@@ -13018,31 +13439,41 @@ declare
   -- erasure of the actor redacts all of them together
   v_actor_salt bytea := uuid_send(gen_random_uuid());
   v_actor_digest bytea := compliance_private.audit_actor_digest(v_actor_salt, v_actor, v_ip, v_user_agent);
-  v_consent boolean := tg_table_name = 'consent_records';
+  -- by the resource type, not the table's name: on a Citus cluster the trigger runs on a shard
+  v_consent boolean := tg_argv[0] = 'consent';
   -- a privileged request's rows say how its actor signed in (a subject's request sets nothing)
   v_authentication jsonb := case when compliance_private.current_authentication() is null then '{}'
                                  else jsonb_build_object('authentication', compliance_private.current_authentication()) end;
+  v_distributed boolean := compliance_private.is_distributed();
+  v_new_rows jsonb;
 begin
   if compliance_private.in_any_bulk_operation() then
     return null;  -- the routine writes one summary entry with counts
   end if;
   -- once per statement and set-based: a bulk load of a million rows writes its million audit rows
-  -- in one INSERT … SELECT instead of a million trigger calls
+  -- in one INSERT … SELECT instead of a million trigger calls. On a Citus cluster the INSERT into
+  -- the distributed log is planned apart from this trigger, where the transition table is not: the
+  -- rows are read into JSON first, and each audit row goes to its subject's shard.
+  if v_distributed then
+    select jsonb_agg(to_jsonb(r)) into v_new_rows from new_rows r;
+  end if;
   execute format($q$
-    insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+    insert into compliance.audit_logs (placement, action, category, resource_type, resource_id, details, user_id,
       actor_id, ip_address, user_agent, subject_part_salt, subject_part_digest, actor_part_salt,
       actor_part_digest, personal_digest)
-    select x.action, 'gdpr', $1, x.resource_id, x.details, x.subject, $2, $3, $4, x.salt, x.digest, $5, $6, sha256(x.digest || $6)
+    select %s, x.action, 'gdpr', $1, x.resource_id, x.details, x.subject, $2, $3, $4, x.salt, x.digest, $5, $6, sha256(x.digest || $6)
       from (select y.*, compliance_private.audit_subject_digest(y.salt, y.subject, null) as digest
               from (select %s as action, %s as resource_id, (%s) || $7 as details, r.user_id::text as subject,
                            uuid_send(gen_random_uuid()) as salt
-                      from new_rows r) y) x$q$,
+                      from %s r) y) x$q$,
+    case when v_distributed then 'compliance_private.placement_of(x.subject)' else $s$''$s$ end,
     case when v_consent then $s$case when r.granted then 'consent.granted' else 'consent.withdrawn' end$s$
          else quote_literal(tg_argv[0] || '.' || tg_argv[2]) end,
     case when tg_argv[1] = '' then 'null::text' else format('r.%I::text', tg_argv[1]) end,
     case when v_consent then $s$jsonb_build_object('purpose', r.purpose, 'policy_version', r.policy_version, 'source', r.source)$s$
-         else $s$'{}'::jsonb$s$ end)
-  using tg_argv[0], v_actor, v_ip, v_user_agent, v_actor_salt, v_actor_digest, v_authentication;
+         else $s$'{}'::jsonb$s$ end,
+    case when v_distributed then format('jsonb_populate_recordset(null::%s, $8)', tg_relid::regclass) else 'new_rows' end)
+  using tg_argv[0], v_actor, v_ip, v_user_agent, v_actor_salt, v_actor_digest, v_authentication, v_new_rows;
   return null;
 end;
 $_$;
@@ -13098,7 +13529,8 @@ begin
     v_personal := jsonb_build_object('old', to_jsonb(old) - v_unchanged, 'new', to_jsonb(new) - v_unchanged);
     v_details := jsonb_build_object('changed_fields', to_jsonb(v_changed));
   end if;
-  if tg_table_name = 'consent_records' then
+  -- by the resource type, not the table's name: on a Citus cluster the trigger runs on a shard
+  if tg_argv[0] = 'consent' then
     v_action := case when compliance_private.fetchval(v_new, 'granted')::boolean
                      then 'consent.granted' else 'consent.withdrawn' end;
     v_details := jsonb_build_object('purpose', compliance_private.fetchval(v_new, 'purpose'),
@@ -13120,10 +13552,10 @@ begin
   -- computed as plpgsql expressions: far cheaper than inside the INSERT's plan
   v_subject_digest := compliance_private.audit_subject_digest(v_subject_salt, v_subject, v_personal);
   v_actor_digest := compliance_private.audit_actor_digest(v_actor_salt, v_actor, v_ip, v_user_agent);
-  insert into compliance.audit_logs (action, category, resource_type, resource_id, details, user_id,
+  insert into compliance.audit_logs (placement, action, category, resource_type, resource_id, details, user_id,
     actor_id, ip_address, user_agent, personal_details, subject_part_salt, subject_part_digest,
     actor_part_salt, actor_part_digest, personal_digest)
-  values (v_action, 'gdpr', tg_argv[0], compliance_private.fetchval(v_new, nullif(tg_argv[1], '')), v_details,
+  values (compliance_private.placement_of(coalesce(v_subject, v_actor)), v_action, 'gdpr', tg_argv[0], compliance_private.fetchval(v_new, nullif(tg_argv[1], '')), v_details,
     v_subject, v_actor, v_ip, v_user_agent, v_personal, v_subject_salt, v_subject_digest, v_actor_salt,
     v_actor_digest, sha256(v_subject_digest || v_actor_digest));
   return null;
@@ -13137,6 +13569,36 @@ ALTER FUNCTION compliance_private.tg__audit_row_change() OWNER TO compliance_own
 --
 
 COMMENT ON FUNCTION compliance_private.tg__audit_row_change() IS 'AFTER UPDATE row trigger on every personal table (inserts are audited per statement by tg__audit_inserted_rows): one audit row per update, with the actor from the request context and, for updates, the changed field names (details.changed_fields, shortest name first) and their old and new values (personal part, GDPR Art. 16). Deletes are audited per statement by tg__audit_deleted_rows.';
+
+--
+-- Name: tg__column_defaults(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg__column_defaults() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_values jsonb;
+begin
+  -- TG_ARGV: column, default expression, column, default expression, …; each column takes its
+  -- default, whatever the INSERT said (as the owner: a sequence's
+  -- next value is not the inserting role's to take)
+  execute format('select jsonb_build_object(%s)',
+                 (select string_agg(format('%L, %s', tg_argv[i], tg_argv[i + 1]), ', ')
+                    from generate_series(0, tg_nargs - 2, 2) as i))
+    into v_values;
+  return jsonb_populate_record(new, v_values);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg__column_defaults() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg__column_defaults(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg__column_defaults() IS 'BEFORE INSERT row trigger on a Citus cluster''s shards: gives the columns it names their defaults (created_at, recorded_at, a sequence''s id). Citus sends a shard every column of an INSERT with the coordinator''s defaults filled in, and the shard checks INSERT on each, so the roles that insert some columns of a table need INSERT on these too; this keeps them from choosing the values. distribute_on_citus attaches it.';
 
 --
 -- Name: tg__refuse_foreign_key_value(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -13437,13 +13899,16 @@ CREATE FUNCTION compliance_private.tg_user_profiles__refuse_erased() RETURNS tri
 declare
   v_peppers bytea[];
   v_subject text;
+  -- the new ids read once: on a Citus cluster a query that also reads a distributed or reference
+  -- table is planned apart from this trigger, where the transition table is not
+  v_subjects text[] := array(select n.user_id from new_rows n order by n.user_id);
 begin
   -- lock first, then look: a running erasure of one of these ids finishes before the check,
   -- whose fresh snapshot then sees its tombstone
-  if (select count(*) from (select from new_rows limit 65) n) > 64 then
+  if cardinality(v_subjects) > 64 then
     perform compliance_private.lock_all_subjects();
   else
-    for v_subject in select n.user_id from new_rows n order by n.user_id loop
+    foreach v_subject in array v_subjects loop
       perform compliance_private.lock_subject(v_subject);
     end loop;
   end if;
@@ -13453,11 +13918,11 @@ begin
   v_peppers := compliance_private.session_peppers();
   -- a join, so each new id is digested once (a hash join on the digest)
   if cardinality(v_peppers) <= 2 then
-    select n.user_id into v_subject from new_rows n
+    select n.user_id into v_subject from unnest(v_subjects) as n(user_id)
       join compliance_private.erased_subjects e on e.subject_digest = compliance_private.subject_digest_with(v_peppers, n.user_id)
      limit 1;
   else
-    select n.user_id into v_subject from new_rows n
+    select n.user_id into v_subject from unnest(v_subjects) as n(user_id)
       join compliance_private.erased_subjects e on e.subject_digest = compliance_private.subject_digest(n.user_id)
      limit 1;
   end if;
@@ -13491,6 +13956,38 @@ ALTER FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) OWNER TO 
 --
 
 COMMENT ON FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) IS 'The check value stored for a pepper: tells the right pepper from a wrong one without revealing it.';
+
+--
+-- Name: transaction_key(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.transaction_key() RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_key text;
+begin
+  -- on a Citus cluster every node's part of one transaction knows the coordinator's number for
+  -- it; a node's own transaction id differs from node to node
+  if compliance_private.is_distributed() then
+    execute 'select t.initiator_node_identifier || '':'' || t.transaction_number from pg_catalog.get_current_transaction_id() t'
+      into v_key;
+    if v_key is not null and v_key !~ ':0$' then
+      return 'citus:' || v_key;
+    end if;
+  end if;
+  return pg_current_xact_id()::text;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.transaction_key() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION transaction_key(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.transaction_key() IS 'Names the current transaction the same way on every node: on a Citus cluster the distributed transaction''s number (once a statement has reached another node), elsewhere the transaction id. bulk_operations records it, so a trigger on a shard knows the erasure or retention batch it runs in.';
 
 --
 -- Name: untrusted_code_on(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -14287,7 +14784,8 @@ CREATE TABLE compliance.audit_logs_default (
     subject_part_salt bytea,
     subject_part_digest bytea,
     actor_part_salt bytea,
-    actor_part_digest bytea
+    actor_part_digest bytea,
+    placement text DEFAULT ''::text NOT NULL
 );
 
 ALTER TABLE compliance.audit_logs_default OWNER TO compliance_owner;
@@ -15713,6 +16211,7 @@ COMMENT ON COLUMN compliance.retention_due.unit IS 'What due_now counts: rows or
 CREATE TABLE compliance_private.bulk_operations (
     xact_id xid8 NOT NULL,
     kind text NOT NULL,
+    transaction_key text,
     CONSTRAINT bulk_operations_kind_known CHECK ((kind = ANY (ARRAY['erasure'::text, 'retention'::text])))
 );
 
@@ -15735,6 +16234,12 @@ COMMENT ON COLUMN compliance_private.bulk_operations.xact_id IS 'The transaction
 --
 
 COMMENT ON COLUMN compliance_private.bulk_operations.kind IS 'erasure or retention.';
+
+--
+-- Name: COLUMN bulk_operations.transaction_key; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.bulk_operations.transaction_key IS 'The transaction as every node of a Citus cluster names it (transaction_key): a trigger on a shard checks it. The transaction id elsewhere.';
 
 --
 -- Name: database_identity; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
@@ -16746,6 +17251,20 @@ ALTER TABLE ONLY compliance_private.service_minutes
 
 ALTER TABLE ONLY compliance_private.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
+
+--
+-- Name: shard_placements shard_placements_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.shard_placements
+    ADD CONSTRAINT shard_placements_pkey PRIMARY KEY (hash_min);
+
+--
+-- Name: shard_placements shard_placements_placement_key; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.shard_placements
+    ADD CONSTRAINT shard_placements_placement_key UNIQUE (placement);
 
 --
 -- Name: siem_cursor siem_cursor_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
@@ -18896,7 +19415,7 @@ ALTER TABLE compliance.sessions ENABLE ROW LEVEL SECURITY;
 -- Name: consent_records subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE POLICY subject_own_rows ON compliance.consent_records TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+CREATE POLICY subject_own_rows ON compliance.consent_records TO compliance_app USING ((user_id = compliance.current_subject())) WITH CHECK ((user_id = compliance.current_subject()));
 
 --
 -- Name: POLICY subject_own_rows ON consent_records; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -18908,7 +19427,7 @@ COMMENT ON POLICY subject_own_rows ON compliance.consent_records IS 'The API act
 -- Name: conversations subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE POLICY subject_own_rows ON compliance.conversations TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+CREATE POLICY subject_own_rows ON compliance.conversations TO compliance_app USING ((user_id = compliance.current_subject())) WITH CHECK ((user_id = compliance.current_subject()));
 
 --
 -- Name: POLICY subject_own_rows ON conversations; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -18920,7 +19439,7 @@ COMMENT ON POLICY subject_own_rows ON compliance.conversations IS 'The API actin
 -- Name: dsr_requests subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE POLICY subject_own_rows ON compliance.dsr_requests FOR SELECT TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+CREATE POLICY subject_own_rows ON compliance.dsr_requests FOR SELECT TO compliance_app USING ((user_id = compliance.current_subject()));
 
 --
 -- Name: POLICY subject_own_rows ON dsr_requests; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -18932,7 +19451,7 @@ COMMENT ON POLICY subject_own_rows ON compliance.dsr_requests IS 'A subject sees
 -- Name: legal_holds subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE POLICY subject_own_rows ON compliance.legal_holds TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+CREATE POLICY subject_own_rows ON compliance.legal_holds TO compliance_app USING ((user_id = compliance.current_subject())) WITH CHECK ((user_id = compliance.current_subject()));
 
 --
 -- Name: POLICY subject_own_rows ON legal_holds; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -18944,7 +19463,7 @@ COMMENT ON POLICY subject_own_rows ON compliance.legal_holds IS 'The API acting 
 -- Name: messages subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE POLICY subject_own_rows ON compliance.messages TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+CREATE POLICY subject_own_rows ON compliance.messages TO compliance_app USING ((user_id = compliance.current_subject())) WITH CHECK ((user_id = compliance.current_subject()));
 
 --
 -- Name: POLICY subject_own_rows ON messages; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -18956,7 +19475,7 @@ COMMENT ON POLICY subject_own_rows ON compliance.messages IS 'The API acting for
 -- Name: processing_limits subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE POLICY subject_own_rows ON compliance.processing_limits FOR SELECT TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+CREATE POLICY subject_own_rows ON compliance.processing_limits FOR SELECT TO compliance_app USING ((user_id = compliance.current_subject()));
 
 --
 -- Name: POLICY subject_own_rows ON processing_limits; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -18968,7 +19487,7 @@ COMMENT ON POLICY subject_own_rows ON compliance.processing_limits IS 'A subject
 -- Name: propagation_tasks subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE POLICY subject_own_rows ON compliance.propagation_tasks FOR SELECT TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+CREATE POLICY subject_own_rows ON compliance.propagation_tasks FOR SELECT TO compliance_app USING ((user_id = compliance.current_subject()));
 
 --
 -- Name: POLICY subject_own_rows ON propagation_tasks; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -18980,7 +19499,7 @@ COMMENT ON POLICY subject_own_rows ON compliance.propagation_tasks IS 'A subject
 -- Name: sessions subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE POLICY subject_own_rows ON compliance.sessions TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+CREATE POLICY subject_own_rows ON compliance.sessions TO compliance_app USING ((user_id = compliance.current_subject())) WITH CHECK ((user_id = compliance.current_subject()));
 
 --
 -- Name: POLICY subject_own_rows ON sessions; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -18992,7 +19511,7 @@ COMMENT ON POLICY subject_own_rows ON compliance.sessions IS 'The API acting for
 -- Name: user_preferences subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE POLICY subject_own_rows ON compliance.user_preferences TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+CREATE POLICY subject_own_rows ON compliance.user_preferences TO compliance_app USING ((user_id = compliance.current_subject())) WITH CHECK ((user_id = compliance.current_subject()));
 
 --
 -- Name: POLICY subject_own_rows ON user_preferences; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -19004,7 +19523,7 @@ COMMENT ON POLICY subject_own_rows ON compliance.user_preferences IS 'The API ac
 -- Name: user_profiles subject_own_rows; Type: POLICY; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE POLICY subject_own_rows ON compliance.user_profiles TO compliance_app USING ((user_id = ( SELECT compliance.current_subject() AS current_subject))) WITH CHECK ((user_id = ( SELECT compliance.current_subject() AS current_subject)));
+CREATE POLICY subject_own_rows ON compliance.user_profiles TO compliance_app USING ((user_id = compliance.current_subject())) WITH CHECK ((user_id = compliance.current_subject()));
 
 --
 -- Name: POLICY subject_own_rows ON user_profiles; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -19097,6 +19616,18 @@ CREATE POLICY owner_routines ON compliance_private.service_minutes TO compliance
 COMMENT ON POLICY owner_routines ON compliance_private.service_minutes IS 'Only the owner''s routines (record_service_probes, uptime, check_uptime) read and write the probes. No application role reaches the table.';
 
 --
+-- Name: shard_placements owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.shard_placements TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON shard_placements; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.shard_placements IS 'distribute_on_citus writes the placement keys; the routines that write the audit log and the DSR register (SECURITY DEFINER, running as the owner) read them through placement_of.';
+
+--
 -- Name: siem_cursor owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -19161,6 +19692,12 @@ ALTER TABLE compliance_private.request_keys ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE compliance_private.service_minutes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: shard_placements; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.shard_placements ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: siem_cursor; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
@@ -21236,6 +21773,12 @@ GRANT ALL ON FUNCTION compliance_private.describe_interval(value interval) TO co
 GRANT ALL ON FUNCTION compliance_private.describe_interval(value interval) TO compliance_dpo;
 
 --
+-- Name: PROCEDURE distribute_on_citus(IN shard_count integer); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON PROCEDURE compliance_private.distribute_on_citus(IN shard_count integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -21318,6 +21861,12 @@ REVOKE ALL ON FUNCTION compliance_private.in_any_bulk_operation() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.in_bulk_operation(kind text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION is_distributed(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.is_distributed() FROM PUBLIC;
 
 --
 -- Name: FUNCTION is_erased(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -21404,6 +21953,12 @@ REVOKE ALL ON FUNCTION compliance_private.phi_caller_role() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.phi_check(patient text, purpose text, intent text, record_id uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION placement_of(subject text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.placement_of(subject text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION processing_record_gaps(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -21622,6 +22177,12 @@ REVOKE ALL ON FUNCTION compliance_private.tg__audit_inserted_rows() FROM PUBLIC;
 REVOKE ALL ON FUNCTION compliance_private.tg__audit_row_change() FROM PUBLIC;
 
 --
+-- Name: FUNCTION tg__column_defaults(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg__column_defaults() FROM PUBLIC;
+
+--
 -- Name: FUNCTION tg__refuse_foreign_key_value(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -21708,6 +22269,12 @@ REVOKE ALL ON FUNCTION compliance_private.tg_user_profiles__refuse_erased() FROM
 --
 
 REVOKE ALL ON FUNCTION compliance_private.tombstone_pepper_check(pepper bytea) FROM PUBLIC;
+
+--
+-- Name: FUNCTION transaction_key(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.transaction_key() FROM PUBLIC;
 
 --
 -- Name: FUNCTION untrusted_code_on(relation regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner

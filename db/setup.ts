@@ -3,7 +3,8 @@
  * docker-compose: create the database if missing, create the cluster-wide roles
  * (db/roles.sql), grant database privileges, run the committed migrations as
  * pgcomply_migrator, install graphile-worker's schema as pgcomply_worker, configure pgaudit's
- * object audit where the server loads it (db/database-audit.ts), and hand the database its
+ * object audit where the server loads it (db/database-audit.ts), spread the tables over a Citus
+ * cluster where the database has one (db/citus.ts), and hand the database its
  * tombstone pepper's check value (the pepper itself stays outside).
  *
  * No login keeps CREATE on the database: the owner and the worker get it only while their
@@ -22,6 +23,7 @@ import { runMigrations } from 'graphile-worker';
 import { databaseName, ident, LOGIN_ROLES, loginRoleUrl, parseDatabaseUrl, withDatabase } from './connection.js';
 import { type PepperSource, pepperParameters, readKeyring } from './pepper.js';
 import { configureDatabaseAudit } from './database-audit.js';
+import { citusWorkerCount, distributeOnCitus, letCitusConnectAsGroupRoles } from './citus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const MIGRATIONS_FOLDER = path.join(here, 'migrations');
@@ -36,6 +38,8 @@ export interface SetupOptions {
   tombstonePepper: PepperSource;
   /** skip creating the database (it exists, e.g. a per-test copy) */
   createDatabase?: boolean;
+  /** on a Citus coordinator: shards per distributed table (32 by default) */
+  shardCount?: number;
 }
 
 export async function createRoles(adminUrl: string, loginPassword: string): Promise<void> {
@@ -164,8 +168,12 @@ export async function setupDatabase(options: SetupOptions): Promise<string> {
   parseDatabaseUrl(options.adminUrl);
   if (options.createDatabase !== false) await ensureDatabase(options.adminUrl);
   await createRoles(options.adminUrl, options.loginPassword);
+  // on a Citus coordinator with workers: the roles log in between nodes before any DDL reaches them
+  const onCitus = ((await citusWorkerCount(options.adminUrl)) ?? 0) > 0;
+  if (onCitus) await letCitusConnectAsGroupRoles(options.adminUrl);
   await grantDatabase(options.adminUrl);
   await migrateDatabase(options.adminUrl, options.loginPassword);
+  if (onCitus) await distributeOnCitus(options.adminUrl, options.shardCount);
   await configureDatabaseAudit(options.adminUrl);
   return adoptTombstonePepper(options.adminUrl, options.loginPassword, options.tombstonePepper);
 }

@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-/** the harnesses that start clusters of their own (PITR; later failover, Citus): .ci/run runs them after the suite */
+/** the harnesses that start clusters of their own (PITR, failover, pgaudit, Citus): .ci/run runs them after the suite */
 export default defineConfig({
   test: {
     root: '.',

@@ -1,0 +1,170 @@
+/**
+ * pgcomply on a Citus cluster: a coordinator and two workers of this machine's PostgreSQL 15,
+ * started here. Setup spreads the tables; a subject's rows and the audit rows about them sit on
+ * one node; export reads them all; erasure leaves no trace on either worker.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Sql, TransactionSql } from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresPrograms } from '../../db/postgres-binaries.js';
+import type { MachineCluster } from '../../db/machine-cluster.js';
+import { type CitusCluster, citusCluster } from './citus-cluster.js';
+
+const SUBJECTS = 10_000;
+const SHARDS = 32;
+
+let cluster: CitusCluster;
+let db: Sql;
+
+/**
+ * a transaction acting as one of pgcomply's roles. On Citus the role is switched with set_config,
+ * not SET LOCAL ROLE: Citus replays a transaction's SET LOCAL commands on every connection it opens
+ * to a worker, including those it opens as the owner for a SECURITY DEFINER routine.
+ */
+async function as<T>(role: string, actor: string, roles: string[], fn: (tx: TransactionSql) => Promise<T>): Promise<T> {
+  return db.begin(async (tx) => {
+    await tx`select set_config('role', ${role}, true)`;
+    await tx`select compliance.set_request_context(${actor}, ${roles})`;
+    return fn(tx);
+  }) as Promise<T>;
+}
+
+/** the data of every shard and reference-table placement a worker holds, as pg_dump writes it */
+function workerDump(worker: MachineCluster): string {
+  const pgDump = postgresPrograms('pg_dump').get(15)!;
+  return execFileSync(pgDump, ['-h', '127.0.0.1', '-p', String(worker.port), '-U', 'postgres', '--data-only',
+    '-t', 'compliance*.*_[0-9][0-9][0-9][0-9][0-9][0-9]', 'pgcomply'], {
+    encoding: 'utf8', maxBuffer: 1 << 30,
+    // the shards themselves, which Citus hides from clients; their distributed tables would read every node
+    env: { ...process.env, PGOPTIONS: '-c citus.override_table_visibility=off -c citus.enable_manual_changes_to_shards=on' },
+  });
+}
+
+beforeAll(async () => {
+  cluster = await citusCluster(mkdtempSync(path.join(os.tmpdir(), 'pgcomply-citus-')), 2, SHARDS);
+  db = cluster.connect();
+});
+
+afterAll(async () => {
+  await db?.end();
+  cluster?.stop();
+});
+
+describe('pgcomply on a Citus coordinator with two workers', () => {
+  it('places every table: a subject\'s tables by user_id, the records that outlive them by placement, all co-located, the rest on every node', async () => {
+    const tables = await db<{ relation: string; method: string | null; column: string | null; colocation: number | null }[]>`
+      select c.oid::regclass::text as relation, d.partmethod::text as method,
+             case when d.partmethod = 'h' then column_to_column_name(d.logicalrelid, d.partkey) end as column,
+             case when d.partmethod = 'h' then d.colocationid end as colocation
+        from pg_class c left join pg_dist_partition d on d.logicalrelid = c.oid
+       where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+         and c.relkind in ('r', 'p') and not c.relispartition`;
+    expect(tables.filter((t) => t.method === null).map((t) => t.relation)).toEqual([]);
+    const distributed = Object.fromEntries(tables.filter((t) => t.method === 'h').map((t) => [t.relation, t.column]));
+    expect(distributed).toMatchObject({
+      'compliance.user_profiles': 'user_id', 'compliance.consent_records': 'user_id', 'compliance.health_records': 'user_id',
+      'compliance.messages': 'user_id', 'compliance_private.subject_keys': 'user_id',
+      'compliance.audit_logs': 'placement', 'compliance.dsr_requests': 'placement', 'compliance.access_grants': 'placement',
+    });
+    expect(new Set(tables.filter((t) => t.method === 'h').map((t) => t.colocation)).size).toBe(1);
+    expect(tables.find((t) => t.relation === 'compliance.consent_purposes')!.method).toBe('n');
+
+    const [placements] = await db<{ shards: number; outside: number }[]>`
+      select count(*)::integer as shards,
+             count(*) filter (where hashtext(placement) not between hash_min and hash_max)::integer as outside
+        from compliance_private.shard_placements`;
+    expect(placements).toEqual({ shards: SHARDS, outside: 0 });
+
+    // every routine on every node, for the triggers that run on the shards
+    const [coordinator] = await db<{ routines: number }[]>`
+      select count(*)::integer as routines from pg_proc p
+       where p.pronamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)`;
+    for (const worker of cluster.workers) {
+      const sql = cluster.connect(worker);
+      try {
+        const [row] = await sql<{ routines: number }[]>`
+          select count(*)::integer as routines from pg_proc p
+           where p.pronamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)`;
+        expect(row!.routines).toBe(coordinator!.routines);
+      } finally {
+        await sql.end();
+      }
+    }
+  });
+
+  it(`spreads ${SUBJECTS} subjects over both workers, each profile's audit row in the shard of its subject`, async () => {
+    await as('compliance_dpo', 'dpo:import', ['dpo'], async (tx) => {
+      for (let start = 0; start < SUBJECTS; start += 1000) {
+        const rows = Array.from({ length: 1000 }, (_, i) => ({ user_id: `citizen-${start + i}`, email: `citizen-${start + i}@example.org` }));
+        await tx`insert into compliance.user_profiles ${tx(rows, 'user_id', 'email')}`;
+      }
+    });
+    const perNode = await db<{ port: number; subjects: number }[]>`
+      select n.nodeport as port, count(*)::integer as subjects
+        from compliance.user_profiles p
+        join pg_dist_placement pl on pl.shardid = get_shard_id_for_distribution_column('compliance.user_profiles', p.user_id)
+        join pg_dist_node n on n.groupid = pl.groupid
+       where p.user_id like 'citizen-%'
+       group by n.nodeport order by n.nodeport`;
+    expect(perNode.map((r) => r.port).sort()).toEqual(cluster.workers.map((w) => w.port).sort());
+    for (const node of perNode) expect(node.subjects).toBeGreaterThan(SUBJECTS / 4);
+    expect(perNode.reduce((sum, node) => sum + node.subjects, 0)).toBe(SUBJECTS);
+
+    const [audit] = await db<{ rows: number; elsewhere: number }[]>`
+      select count(*)::integer as rows,
+             count(*) filter (where not hashtext(a.user_id) between s.hash_min and s.hash_max)::integer as elsewhere
+        from compliance.audit_logs a join compliance_private.shard_placements s on s.placement = a.placement
+       where a.action = 'profile.created' and a.user_id like 'citizen-%'`;
+    expect(audit).toEqual({ rows: SUBJECTS, elsewhere: 0 });
+  });
+
+  it('exports a subject whole: profile, consents and the audit rows about them', async () => {
+    const subject = 'citizen-7';
+    await as('compliance_app', subject, [], async (tx) => {
+      await tx`select compliance.record_consent(${subject}, 'marketing', true, null, 'api')`;
+      await tx`select compliance.record_consent(${subject}, 'marketing', false, null, 'api')`;
+    });
+    const document = await as('compliance_dpo', 'dpo:citus', ['dpo'], async (tx) => {
+      const [row] = await tx<{ document: Record<string, unknown> }[]>`select compliance.export_subject(${subject}, 'access') as document`;
+      return row!.document as {
+        profile: { email: string }; consents: { granted: boolean }[]; audit_trail: { action: string }[]; dsr_requests: { kind: string }[];
+      };
+    });
+    expect(document.profile.email).toBe(`${subject}@example.org`);
+    expect(document.consents.map((c) => c.granted)).toEqual([true, false]);
+    expect(document.audit_trail.map((a) => a.action).filter((a) => a.startsWith('profile.') || a.startsWith('consent.')))
+      .toEqual(['profile.created', 'consent.granted', 'consent.withdrawn']);
+    expect(document.dsr_requests.map((r) => r.kind)).toEqual(['access']);
+  });
+
+  it('erases a subject so that neither worker\'s dump holds their id or e-mail, while each still holds other subjects', async () => {
+    const subject = 'citizen-4242';
+    await as('compliance_app', subject, [], (tx) => tx`select compliance.record_consent(${subject}, 'marketing', true, null, 'api')`);
+    const [before] = await db<{ placement: string }[]>`
+      select placement from compliance.audit_logs where user_id = ${subject} and action = 'profile.created'`;
+    const erased = await as('compliance_dpo', 'dpo:citus', ['dpo'], async (tx) => {
+      const [row] = await tx<{ result: { erased: boolean; audit_rows_redacted: number } }[]>`
+        select compliance.erase_subject(${subject}, 'asked', true) as result`;
+      return row!.result;
+    });
+    expect(erased.erased).toBe(true);
+    expect(erased.audit_rows_redacted).toBeGreaterThanOrEqual(2);
+
+    const dumps = cluster.workers.map(workerDump);
+    for (const dump of dumps) {
+      expect(dump).not.toContain(subject);
+      expect(dump).not.toContain(`${subject}@example.org`);
+      // the dump does hold the shards: other subjects are in it
+      expect(dump.match(/citizen-\d+@example\.org/g)?.length ?? 0).toBeGreaterThan(SUBJECTS / 4);
+    }
+    // the audit rows about them stay, redacted, in the subject's shard
+    const [after] = await db<{ rows: number }[]>`
+      select count(*)::integer as rows from compliance.audit_logs
+       where placement = ${before!.placement} and action in ('profile.created', 'consent.granted')
+         and user_id is null and redacted_at is not null`;
+    expect(after!.rows).toBeGreaterThanOrEqual(2);
+  });
+});
