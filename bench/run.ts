@@ -18,8 +18,9 @@ import * as p11 from './p11-backup.js';
 import * as p12 from './p12-own-tables.js';
 import * as p13 from './p13-permitted-subjects.js';
 import * as p14 from './p14-cold-archive.js';
+import * as p15 from './p15-citus.js';
 
-const BENCHMARKS = { P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7, P8: p8, P9: p9, P10: p10, P11: p11, P12: p12, P13: p13, P14: p14 } as const;
+const BENCHMARKS = { P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7, P8: p8, P9: p9, P10: p10, P11: p11, P12: p12, P13: p13, P14: p14, P15: p15 } as const;
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const selected = values.only ? values.only.split(',').map((s) => s.trim().toUpperCase()) : Object.keys(BENCHMARKS);

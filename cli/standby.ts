@@ -43,8 +43,8 @@ async function onStandby<T>(session: Session, replicaUrl: string, choices: reado
       if (!state!.standby) throw notAStandby(replicaUrl);
       if (state!.replayed) {
         const value = await standby.begin('isolation level repeatable read read only', async (tx) => {
-          await tx`set local role compliance_app`;
-          await tx.unsafe(`set local role ${choice.role}`);
+          await tx`select set_config('role', 'compliance_app', true)`;
+          await tx`select set_config('role', ${choice.role}, true)`;
           return work(tx);
         }) as T;
         return { value, readOn: { standby: whereIs(replicaUrl), replay_lsn: state!.replay_lsn!, primary_lsn_awaited: primary!.lsn } };

@@ -30,7 +30,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export function registerDatabaseMetrics(metrics: Metrics, sql: Sql): void {
   const read = <T extends object>(query: (tx: TransactionSql) => Promise<T[]>) =>
     sql.begin(async (tx) => {
-      await tx`set local role compliance_app`;
+      await tx`select set_config('role', 'compliance_app', true)`;
       return query(tx);
     }).catch(() => undefined);
   // both alert metrics are collected in the same scrape, at once: they share one read

@@ -127,7 +127,7 @@ async function replayErasures(copy: Sql, journal: { subject_digest: string; eras
   const problems: BackupProblem[] = [];
   if (journal.length === 0) return { replay, problems };
   const outcomes = await copy.begin(async (tx) => {
-    await tx`set local role compliance_dpo`;
+    await tx`select set_config('role', 'compliance_dpo', true)`;
     await tx`select compliance.set_request_context('system:restore-drill', '{dpo}')`;
     return tx<{ subject_digest: string; erased_at: Date; outcome: keyof ErasureReplay }[]>`
       select * from compliance.replay_erasures(${JSON.stringify(journal)}::text::jsonb, 'erasure replayed by the restore drill')`;

@@ -131,7 +131,7 @@ export async function loadMasterKeys(source: MasterKeySource, onCreate: (file: s
  */
 export async function reportMissingMasterKeys(sql: Sql, keys: MasterKeys, log: Logger): Promise<number[]> {
   const rows = await sql.begin(async (tx) => {
-    await tx`set local role compliance_app`;
+    await tx`select set_config('role', 'compliance_app', true)`;
     return tx<{ kek_version: number; data_keys: string }[]>`select * from compliance.phi_key_versions()`;
   });
   const missing = rows.filter((r) => !keys.versions.includes(r.kek_version));

@@ -133,7 +133,7 @@ export async function importFile(sql: Sql, options: { kind: ImportKind; file: st
   const total = statSync(options.file).size;
   return sql.begin(async (tx) => {
     // as a DPO: row-level security, the column grants and the triggers judge every row
-    await tx`set local role compliance_dpo`;
+    await tx`select set_config('role', 'compliance_dpo', true)`;
     await tx`select compliance.set_request_context(${options.actor}, '{dpo}'::text[], null, 'pgcomply-import')`;
     const [before] = await tx<{ n: string }[]>`select coalesce(max(id), 0)::text as n from compliance.audit_logs`;
     const insert = (rows: Record<string, unknown>[]) => tx.unsafe(

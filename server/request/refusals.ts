@@ -10,7 +10,7 @@ export type RefusalReason = 'invalid_token' | 'expired_token' | 'no_token' | 'fo
  */
 export async function recordRefusal(ctx: RequestContext, reason: RefusalReason, detail: string | null) {
   await ctx.sql.begin(async (tx) => {
-    await tx`set local role compliance_app`;
+    await tx`select set_config('role', 'compliance_app', true)`;
     await tx`select compliance.record_refusal(${reason}, ${ctx.clientIp}::inet, ${ctx.userAgent}, ${detail})`;
   }).catch((error: unknown) => ctx.log.warn({ err: error, reason }, 'could not record a refused request'));
 }

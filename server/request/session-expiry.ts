@@ -5,7 +5,7 @@ import type { RequestContext } from './request-context.js';
 
 /** the first statements of every request transaction: the app role, then who is acting */
 async function actAsSubject(tx: ReservedSql | TransactionSql, ctx: RequestContext, identity: Identity) {
-  await tx`set local role compliance_app`;
+  await tx`select set_config('role', 'compliance_app', true)`;
   await tx`select compliance.set_request_context(${identity.subject}, ${identity.roles}::text[],
              ${ctx.clientIp}::inet, ${ctx.userAgent})`;
 }

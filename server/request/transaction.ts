@@ -126,16 +126,19 @@ async function runTransaction<R extends { ok: boolean }>(
   const tx = await reserveWithin(ctx.sql, RESERVE_TIMEOUT_MS);
   let lost = false;
   try {
+    // roles switch with set_config, which does what SET LOCAL ROLE does: on a Citus cluster every
+    // SET LOCAL is repeated on the connections opened to the workers, including those opened as a
+    // routine's owner, which may not take the role (docs/CITUS.md)
     await Promise.all([
       tx`begin`,
-      tx`set local role compliance_app`,
+      tx`select set_config('role', 'compliance_app', true)`,
       tx`select compliance.open_request(${identity.subject}, ${identity.roles}::text[], ${ctx.clientIp}::inet,
            ${ctx.userAgent}, ${identity.sessionId}::uuid, make_interval(secs => ${ctx.sessionIdleTimeoutSeconds}),
            ${identity.username ?? null}, ${identity.email ?? null}, ${identity.name ?? null},
            ${authentication ? JSON.stringify(authentication) : null}::text::jsonb)`,
       // a retried request is applied once: its key is claimed in the transaction that applies it
       ...(ctx.idempotencyKey ? [tx`select compliance.claim_request_key(${ctx.idempotencyKey})`] : []),
-      ...(role === 'compliance_app' ? [] : [tx.unsafe(`set local role ${role}`)]),
+      ...(role === 'compliance_app' ? [] : [tx`select set_config('role', ${role}, true)`]),
     ]);
     const result = await procedure(tx);
     if (!result.ok) {

@@ -44,7 +44,7 @@ export async function handlePropagationCallback(req: IncomingMessage & { body?: 
       throw new TRPCError({ code: 'UNAUTHORIZED', message: 'the callback\'s signature does not verify with that system\'s secret, or its timestamp is more than 5 minutes off' });
     }
     const [task] = await ctx.sql.begin(async (tx) => {
-      await tx`set local role compliance_receiver`;
+      await tx`select set_config('role', 'compliance_receiver', true)`;
       await tx`select compliance.set_request_context(${`system:${system}`}, array['receiver'], ${ctx.clientIp}::inet, ${ctx.userAgent})`;
       return tx`select id::text, state, request_id::text from compliance.record_propagation_callback(${taskId}::bigint, ${outcome}, ${response ?? null})`;
     });

@@ -11,7 +11,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresPrograms } from '../../db/postgres-binaries.js';
 import type { MachineCluster } from '../../db/machine-cluster.js';
-import { type CitusCluster, citusCluster } from './citus-cluster.js';
+import { type CitusCluster, citusCluster } from '../../db/citus-cluster.js';
 
 const SUBJECTS = 10_000;
 const SHARDS = 32;

@@ -59,7 +59,10 @@ type Received = { id: string; row_hash: string; seal: string; seal_position: num
 function receivedEvents(): Map<string, Received[]> {
   const events = new Map<string, Received[]>();
   if (!existsSync(received)) return events;
-  for (const line of readFileSync(received, 'utf8').split('\n')) {
+  // only whole lines: rsyslog may be writing the last one while we read
+  const lines = readFileSync(received, 'utf8').split('\n');
+  lines.pop();
+  for (const line of lines) {
     const start = line.indexOf('{');
     if (start < 0) continue;
     const event = JSON.parse(line.slice(start));

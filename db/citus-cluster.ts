@@ -2,7 +2,8 @@
  * A Citus cluster of this machine's PostgreSQL 15: a coordinator and workers on loopback, each
  * its own cluster in a temporary directory, pgcomply set up on the coordinator (which spreads it
  * over the workers). Citus is built from the vendored source when PostgreSQL 15 has no citus.so
- * (../shared/vendor/README.md); a machine with Citus from its packages uses that.
+ * (../shared/vendor/README.md); a machine with Citus from its packages uses that. For the Citus
+ * harness and the scale-out benchmark.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,12 +11,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import postgres, { type Sql } from 'postgres';
-import { freePort } from '../../db/embedded.js';
-import { DEVELOPMENT_LOGIN_PASSWORD } from '../../db/connection.js';
-import { MachineCluster, ownedDirectory } from '../../db/machine-cluster.js';
-import { pepperParameters } from '../../db/pepper.js';
-import { postgresPrograms } from '../../db/postgres-binaries.js';
-import { setupDatabase } from '../../db/setup.js';
+import { freePort } from './embedded.js';
+import { DEVELOPMENT_LOGIN_PASSWORD } from './connection.js';
+import { MachineCluster, ownedDirectory } from './machine-cluster.js';
+import { pepperParameters } from './pepper.js';
+import { postgresPrograms } from './postgres-binaries.js';
+import { setupDatabase } from './setup.js';
 const quiet = { onnotice: () => undefined } as const;
 
 const CITUS_SOURCE = 'citus-13.2.2.tar.gz';
@@ -77,10 +78,9 @@ async function onNode<T>(node: MachineCluster, database: string, fn: (sql: Sql) 
 }
 
 /** a coordinator and `workerCount` workers with pgcomply set up and distributed; `work` is removed by stop() */
-export async function citusCluster(work: string, workerCount = 2, shardCount = 32): Promise<CitusCluster> {
+export async function citusCluster(work: string, workerCount = 2, shardCount = 32, pepper = randomBytes(32).toString('hex')): Promise<CitusCluster> {
   ensureCitusInstalled();
   const socketDir = ownedDirectory(path.join(work, 'sockets'));
-  const pepper = randomBytes(32).toString('hex');
   const coordinator = startNode(path.join(work, 'coordinator'), socketDir, await freePort());
   const workers: MachineCluster[] = [];
   // a worker's sessions are Citus's own, opened for the coordinator's: the tombstone pepper, which
