@@ -745,6 +745,28 @@ ALTER FUNCTION compliance.audit_archive_seals(partition_name text) OWNER TO comp
 COMMENT ON FUNCTION compliance.audit_archive_seals(partition_name text) IS 'The seals that list an archivable audit partition''s rows, as an archive bundle holds them, each with the ids it lists that belong to another month (rows_elsewhere). Worker role. Errors: ARCHV.';
 
 --
+-- Name: audit_chains(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.audit_chains() RETURNS SETOF text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+  select ''::text where not compliance_private.is_distributed()
+  union all
+  select p.placement from compliance_private.shard_placements p
+  order by 1;
+$$;
+
+ALTER FUNCTION compliance.audit_chains() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_chains(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.audit_chains() IS 'The audit log''s chains, each sealed and verified on its own: '''' on a single node; on a Citus cluster one per shard, named by its placement key (compliance.seal_audit_log and verify_audit_log take it).';
+
+--
 -- Name: audit_digest(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -6528,10 +6550,10 @@ ALTER FUNCTION compliance.schema_version() OWNER TO compliance_owner;
 COMMENT ON FUNCTION compliance.schema_version() IS 'The newest migration applied (its file name, e.g. 000033.sql): the schema version an evidence manifest records.';
 
 --
--- Name: seal_audit_log(integer, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+-- Name: seal_audit_log(integer, integer, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.seal_audit_log(max_rows_per_seal integer DEFAULT 10000, max_seals integer DEFAULT 100) RETURNS integer
+CREATE FUNCTION compliance.seal_audit_log(max_rows_per_seal integer DEFAULT 10000, max_seals integer DEFAULT 100, placement text DEFAULT ''::text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -6550,12 +6572,23 @@ begin
   if max_rows_per_seal not between 1 and 1000000 or max_seals < 1 then
     perform compliance_private.raise_error('BADRG', 'max_rows_per_seal must be 1..1000000 and max_seals at least 1');
   end if;
+  if placement is null or (placement <> '' and not exists (select from compliance_private.shard_placements p
+                                                            where p.placement = seal_audit_log.placement)) then
+    perform compliance_private.raise_error('BADRG', format('no audit chain %L', placement),
+      'compliance.audit_chains() lists them: '''' on a single node, one per shard on a Citus cluster.');
+  end if;
+  -- the horizon below reads this node's sequence and transactions: on a Citus cluster only the
+  -- node that holds the chain's shard may seal it (the call goes there by itself, outside a
+  -- transaction block)
+  perform compliance_private.require_chain_here(placement);
   -- every id handed out so far; each was taken by a transaction that already had its id
   select case when s.is_called then s.last_value else s.last_value - 1 end into v_seen
     from compliance_private.audit_logs_id_seq s;
   -- serializes sealers only: writers never touch this row. Locking it gives us a transaction
   -- id newer than that of every transaction holding an id up to v_seen.
-  select * into strict v_head from compliance_private.audit_seal_head for update;
+  insert into compliance_private.audit_seal_head (placement, next_row_id) values (seal_audit_log.placement, 1)
+    on conflict on constraint audit_seal_head_pkey do nothing;
+  select * into strict v_head from compliance_private.audit_seal_head h where h.placement = seal_audit_log.placement for update;
   v_own := pg_current_xact_id();
 
   if not compliance_private.older_transaction_running(v_own) then
@@ -6580,7 +6613,7 @@ begin
       into v_count, v_ids, v_hashes
       from (select c.id, c.row_hash
               from compliance_private.audit_log_checks c
-             where c.id >= v_head.next_row_id and c.id <= v_limit
+             where c.placement = seal_audit_log.placement and c.id >= v_head.next_row_id and c.id <= v_limit
              order by c.id
              limit max_rows_per_seal) b;
     if v_count = 0 then
@@ -6593,9 +6626,9 @@ begin
     v_head.last_seal_no := v_head.last_seal_no + 1;
     v_hash := compliance_private.audit_seal_hash_v2(v_head.last_hash, v_head.last_seal_no,
                 v_head.next_row_id, v_last, v_count, v_hashes);
-    insert into compliance.audit_seals (seal_no, layout, first_row_id, last_row_id, row_count, row_ids,
+    insert into compliance.audit_seals (placement, seal_no, layout, first_row_id, last_row_id, row_count, row_ids,
                                         row_hashes, previous_hash, seal_hash)
-    values (v_head.last_seal_no, 2, v_head.next_row_id, v_last, v_count, v_ids, v_hashes,
+    values (seal_audit_log.placement, v_head.last_seal_no, 2, v_head.next_row_id, v_last, v_count, v_ids, v_hashes,
             v_head.last_hash, v_hash);
     v_head.next_row_id := v_last + 1;
     v_head.last_hash := v_hash;
@@ -6604,18 +6637,19 @@ begin
 
   update compliance_private.audit_seal_head
      set last_seal_no = v_head.last_seal_no, last_hash = v_head.last_hash, next_row_id = v_head.next_row_id,
-         pending_row_id = v_head.pending_row_id, pending_xact_id = v_head.pending_xact_id;
+         pending_row_id = v_head.pending_row_id, pending_xact_id = v_head.pending_xact_id
+   where audit_seal_head.placement = seal_audit_log.placement;
   return v_seals;
 end;
 $$;
 
-ALTER FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer, placement text) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer, placement text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) IS 'Seals audit rows in id order into new audit_seals (at most max_rows_per_seal rows each, at most max_seals per call): every id handed out before the call once no older transaction is still running, otherwise up to the horizon an earlier call recorded. Takes no lock that a writer waits for; concurrent sealers wait for each other. Ids of rolled-back rows stay inside the range of the next seal that has rows, so the ranges are contiguous. Survives a restore onto another cluster (db/AUDIT_HASHING.md). Returns the number of seals made. The worker runs it every few seconds.';
+COMMENT ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer, placement text) IS 'Seals audit rows in id order into new audit_seals (at most max_rows_per_seal rows each, at most max_seals per call): every id handed out before the call once no older transaction is still running, otherwise up to the horizon an earlier call recorded. Takes no lock that a writer waits for; concurrent sealers wait for each other. Ids of rolled-back rows stay inside the range of the next seal that has rows, so the ranges are contiguous. Survives a restore onto another cluster (db/AUDIT_HASHING.md). Returns the number of seals made. The worker runs it every few seconds, for each chain (compliance.audit_chains(): '''' on a single node, one per shard on a Citus cluster, where a call outside a transaction block runs on the shard''s node).';
 
 --
 -- Name: set_anchor_key(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -7627,10 +7661,10 @@ ALTER FUNCTION compliance.uptime(window_length interval, at timestamp with time 
 COMMENT ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) IS 'Service uptime over the window ending at at (30 days by default), SOC 2 A1.2: the share of whole minutes, from the window''s start or the first record, whichever is later, that were up. A minute is up when a worker probe passed in it and none failed: the API answered /healthz and the worker could write to the primary (compliance.record_service_probes). A minute with no probe is down, so a dead worker is downtime too; before the first probe, a minute with the worker''s heartbeat is up. /metrics exports it as pgcomply_sla_uptime_ratio.';
 
 --
--- Name: verify_audit_log(bigint, bytea); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+-- Name: verify_audit_log(bigint, bytea, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.verify_audit_log(from_seal bigint DEFAULT NULL::bigint, from_hash bytea DEFAULT NULL::bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) RETURNS record
+CREATE FUNCTION compliance.verify_audit_log(from_seal bigint DEFAULT NULL::bigint, from_hash bytea DEFAULT NULL::bytea, placement text DEFAULT ''::text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) RETURNS record
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -7666,22 +7700,27 @@ begin
   rows_checked := 0;
   problems := '[]';
   notes := '[]';
-  select * into strict v_bounds from compliance_private.audit_chain_bounds();
+  select * into strict v_bounds from compliance_private.audit_chain_bounds(verify_audit_log.placement);
   -- from a checkpoint (a seal verified before, whose hash the caller kept anchored): only what
   -- was sealed after it. A checkpoint that is gone or not layout 2 means a full verification.
   if from_seal is not null then
-    select * into v_checkpoint from compliance.audit_seals s where s.seal_no = from_seal and s.layout = 2;
+    select * into v_checkpoint from compliance.audit_seals s
+     where s.placement = verify_audit_log.placement and s.seal_no = from_seal and s.layout = 2;
   end if;
   incremental := v_checkpoint.seal_no is not null and from_hash is not null;
 
   -- records written since migration 000041 count only from the routine that does the work
   select min(u.id) into v_marker from compliance.audit_logs u where u.action = 'audit.sealer_gaps_recorded';
   -- what sealed records account for: only rows inside the layout-2 seals count, and of the
-  -- upgrade records only the first (a later one would be a forgery)
+  -- upgrade records only the first (a later one would be a forgery). On a Citus cluster a record
+  -- about this chain's rows may sit in another chain (an erasure's, in its actor's shard): it counts
+  -- once sealed there
   with accounting as (
     select a.id, a.action, a.details from compliance.audit_logs a
      where a.action in ('audit.partition_dropped', 'subject.erased', 'audit.layout_upgraded')
-       and a.outcome = 'success' and a.id >= v_bounds.layout2_from and a.id <= v_bounds.layout2_end
+       and a.outcome = 'success'
+       and case when a.placement = verify_audit_log.placement then a.id >= v_bounds.layout2_from and a.id <= v_bounds.layout2_end
+                else compliance_private.audit_row_sealed(a.placement, a.id) end
        and (a.id < coalesce(v_marker, 0) or a.action = 'audit.layout_upgraded' or compliance_private.written_by_its_routine(a.action, a.details))
        and (a.action <> 'audit.layout_upgraded'
             or a.id = (select min(u.id) from compliance.audit_logs u where u.action = 'audit.layout_upgraded'))
@@ -7699,7 +7738,8 @@ begin
   -- what those records claim and the database contradicts: a claim that cannot be true. From a
   -- checkpoint, only the records sealed since: the older ones were checked by the run that made it
   for v_problem in select * from compliance_private.audit_claims_contradicted(
-      case when incremental then v_checkpoint.last_row_id + 1 else v_bounds.layout2_from end, v_bounds.layout2_end, v_marker) loop
+      case when incremental then v_checkpoint.last_row_id + 1 else v_bounds.layout2_from end, v_bounds.layout2_end, v_marker,
+      verify_audit_log.placement) loop
     problems := problems || (jsonb_build_object('kind', 'contradicted_claim', 'seal_no', null)
       || jsonb_strip_nulls(jsonb_build_object('row_id', v_problem.row_id))
       || jsonb_build_object('record_id', v_problem.record_id, 'detail', v_problem.detail));
@@ -7712,25 +7752,30 @@ begin
             from (select e.id, 's' as part from compliance.audit_logs a
                     cross join jsonb_array_elements_text(a.details -> 'redacted_subject_rows') e(id)
                    where a.action = 'subject.erased' and a.outcome = 'success'
-                     and a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)
+                     and case when a.placement = verify_audit_log.placement then a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)
+                              else not compliance_private.audit_row_sealed(a.placement, a.id) end
                      and compliance_private.written_by_its_routine(a.action, a.details)
                   union all
                   select e.id, 'a' from compliance.audit_logs a
                     cross join jsonb_array_elements_text(a.details -> 'redacted_actor_rows') e(id)
                    where a.action = 'subject.erased' and a.outcome = 'success'
-                     and a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)
+                     and case when a.placement = verify_audit_log.placement then a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)
+                              else not compliance_private.audit_row_sealed(a.placement, a.id) end
                      and compliance_private.written_by_its_routine(a.action, a.details)) x
            group by x.id) p;
 
   -- id ranges no seal covered: before migration 000041 the sealer skipped ids of rolled-back rows
   -- when they were all it found. Only the record that migration wrote counts (the action is
   -- reserved: no login role can write it), and only for the seals it names.
-  select coalesce(a.details -> 'gaps', '[]') into v_gaps from compliance.audit_logs a
-   where a.id = (select min(u.id) from compliance.audit_logs u where u.action = 'audit.sealer_gaps_recorded');
+  -- (the single node's chain: a Citus cluster's other chains began after)
+  if verify_audit_log.placement = '' then
+    select coalesce(a.details -> 'gaps', '[]') into v_gaps from compliance.audit_logs a
+     where a.id = (select min(u.id) from compliance.audit_logs u where u.action = 'audit.sealer_gaps_recorded');
+  end if;
   v_gaps := coalesce(v_gaps, '[]');
 
   -- where the chain starts: at seal 1, or where a sealed drop record says it removed seals
-  select * into v_first from compliance.audit_seals s order by s.seal_no limit 1;
+  select * into v_first from compliance.audit_seals s where s.placement = verify_audit_log.placement order by s.seal_no limit 1;
   v_previous_hash := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
   v_expected_no := 1;
   if incremental then
@@ -7749,7 +7794,8 @@ begin
     select (a.details -> 'seal_end' ->> 'xact_id')::xid8 as xact_id, (a.details -> 'seal_end' ->> 'row_id')::bigint as row_id
       into v_start
       from compliance.audit_logs a
-     where a.action = 'audit.partition_dropped' and a.id >= v_bounds.layout2_from and a.id <= v_bounds.layout2_end
+     where a.placement = verify_audit_log.placement
+       and a.action = 'audit.partition_dropped' and a.id >= v_bounds.layout2_from and a.id <= v_bounds.layout2_end
        and (a.id < coalesce(v_marker, 0) or compliance_private.written_by_its_routine(a.action, a.details))
        and (a.details ->> 'seals_removed_through')::bigint = v_first.seal_no - 1
        and a.details ->> 'seal_hash' = encode(v_first.previous_hash, 'hex')
@@ -7766,7 +7812,9 @@ begin
     end if;
   end if;
 
-  for v_seal in select * from compliance.audit_seals s where s.seal_no >= v_expected_no or not incremental order by s.seal_no loop
+  for v_seal in select * from compliance.audit_seals s
+                 where s.placement = verify_audit_log.placement and (s.seal_no >= v_expected_no or not incremental)
+                 order by s.seal_no loop
     seals_checked := seals_checked + 1;
     if v_seal.seal_no <> v_expected_no then
       problems := problems || jsonb_build_object('kind', 'missing_seal', 'seal_no', v_expected_no,
@@ -7794,7 +7842,7 @@ begin
       -- the range held no row when it was skipped; a row there now was put there since
       for v_problem in
         select a.id from compliance.audit_logs a
-         where a.id between (v_gap ->> 'from')::bigint and (v_gap ->> 'to')::bigint
+         where a.placement = verify_audit_log.placement and a.id between (v_gap ->> 'from')::bigint and (v_gap ->> 'to')::bigint
       loop
         problems := problems || jsonb_build_object('kind', 'forged_row', 'seal_no', v_seal.seal_no, 'row_id', v_problem.id,
           'detail', 'the row lies in an id range that no seal covers');
@@ -7862,7 +7910,7 @@ begin
   end loop;
 
   -- the head only adds an alarm: newest seals that went missing
-  select * into v_head from compliance_private.audit_seal_head;
+  select * into v_head from compliance_private.audit_seal_head h where h.placement = verify_audit_log.placement;
   if v_head.last_seal_no >= v_expected_no then
     problems := problems || jsonb_build_object('kind', 'missing_seal', 'seal_no', v_expected_no,
       'detail', format('the chain ends at seal %s but seal %s was made', v_expected_no - 1, v_head.last_seal_no));
@@ -7876,7 +7924,7 @@ begin
   -- verification's question, as it reads the oldest rows
   for v_problem in
     select a.id from compliance.audit_logs a
-     where not incremental and a.id < v_bounds.layout2_from
+     where not incremental and a.placement = verify_audit_log.placement and a.id < v_bounds.layout2_from
        and not coalesce((a.xact_id, a.id) > (v_start_xact, v_start_id)
                         and (a.xact_id, a.id) <= (v_bounds.layout1_end_xact, v_bounds.layout1_end_id), false)
   loop
@@ -7890,12 +7938,13 @@ begin
                      filter (where c.subject_redacted or c.actor_redacted)
     into unsealed_rows, v_found
     from compliance_private.audit_log_checks c
-   where c.id >= coalesce(v_next_id, v_bounds.layout2_from);
+   where c.placement = verify_audit_log.placement and c.id >= coalesce(v_next_id, v_bounds.layout2_from);
   v_redacted := v_redacted || coalesce(v_found, '{}');
   rows_checked := rows_checked + unsealed_rows;
   for v_problem in
     select c.id, c.personal_problem from compliance_private.audit_log_checks c
-     where c.id >= coalesce(v_next_id, v_bounds.layout2_from) and c.personal_problem is not null
+     where c.placement = verify_audit_log.placement and c.id >= coalesce(v_next_id, v_bounds.layout2_from)
+       and c.personal_problem is not null
   loop
     problems := problems || jsonb_build_object('kind', v_problem.personal_problem, 'seal_no', null,
       'row_id', v_problem.id, 'detail', compliance_private.audit_problem_detail(v_problem.personal_problem));
@@ -7913,7 +7962,8 @@ begin
       from (select jsonb_object_keys(v_redacted) as id union select jsonb_object_keys(v_expected)) k
       cross join lateral (select v_redacted ->> k.id as parts) f
       cross join lateral (select v_expected ->> k.id as parts) e
-     where (f.parts is not null or exists (select from compliance.audit_logs a where a.id = k.id::bigint))
+     where (f.parts is not null
+            or exists (select from compliance.audit_logs a where a.placement = verify_audit_log.placement and a.id = k.id::bigint))
        -- incremental: only the rows the checked seals and the unsealed tail hold
        and k.id::bigint >= v_range_from
      order by 1
@@ -7934,13 +7984,13 @@ begin
 end;
 $$;
 
-ALTER FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, placement text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, placement text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) IS 'Recomputes the whole seal chain, every row hash and every personal digest, from the chain''s own records only; or, given a checkpoint (from_seal and the from_hash it had when verified), only the seals after it and the rows they and the unsealed tail hold, so the cost follows the rows added since (redactions of older rows, the claims of older accounting records and layout-1 rows are then left to a full run). Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap, contradicted_claim (a sealed drop or erasure record claims what the database shows is not so; it also names record_id); whether it ran incrementally; the last seal it verified with its hash, the next checkpoint; and notes, which do not fail it: pending_redaction (an erasure not sealed yet redacted the row) and unsealed_id_range (ids the sealer skipped before migration 000041, listed by the record that migration wrote; a row found there is forged_row). db/AUDIT_HASHING.md says what it proves and what it cannot see.';
+COMMENT ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, placement text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) IS 'Recomputes the whole seal chain of one chain (placement: '''' on a single node, a shard''s placement key on a Citus cluster; compliance.audit_chains() lists them), every row hash and every personal digest, from the chain''s own records only; or, given a checkpoint (from_seal and the from_hash it had when verified), only the seals after it and the rows they and the unsealed tail hold, so the cost follows the rows added since (redactions of older rows, the claims of older accounting records and layout-1 rows are then left to a full run). Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap, contradicted_claim (a sealed drop or erasure record claims what the database shows is not so; it also names record_id); whether it ran incrementally; the last seal it verified with its hash, the next checkpoint; and notes, which do not fail it: pending_redaction (an erasure not sealed yet redacted the row) and unsealed_id_range (ids the sealer skipped before migration 000041, listed by the record that migration wrote; a row found there is forged_row). db/AUDIT_HASHING.md says what it proves and what it cannot see.';
 
 --
 -- Name: access_log_entries(text, boolean, bigint, integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -8253,211 +8303,80 @@ ALTER FUNCTION compliance_private.audit_breach(action text, breach compliance.br
 COMMENT ON FUNCTION compliance_private.audit_breach(action text, breach compliance.breaches, changes jsonb) IS 'Audits a change of a breach (breach.opened, updated, notified, closed): its id, status, dates, count, categories and whether it is notifiable in details; its free text (description, assessment, risk factors, the reason it is not notifiable, the note) in the personal part.';
 
 --
--- Name: audit_seals; Type: TABLE; Schema: compliance; Owner: compliance_owner
+-- Name: audit_chain_bounds(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE TABLE compliance.audit_seals (
-    seal_no bigint NOT NULL,
-    last_xact_id xid8,
-    last_row_id bigint NOT NULL,
-    row_count integer NOT NULL,
-    row_ids bigint[] NOT NULL,
-    row_hashes bytea NOT NULL,
-    previous_hash bytea NOT NULL,
-    seal_hash bytea NOT NULL,
-    sealed_at timestamp with time zone DEFAULT now() NOT NULL,
-    layout smallint DEFAULT 1 NOT NULL,
-    first_row_id bigint,
-    CONSTRAINT audit_seals_counts_agree CHECK (((row_count = cardinality(row_ids)) AND (octet_length(row_hashes) = (32 * row_count)))),
-    CONSTRAINT audit_seals_hash_length CHECK (((octet_length(previous_hash) = 32) AND (octet_length(seal_hash) = 32))),
-    CONSTRAINT audit_seals_layout_known CHECK ((((layout = 1) AND (last_xact_id IS NOT NULL) AND (first_row_id IS NULL)) OR ((layout = 2) AND (last_xact_id IS NULL) AND (first_row_id IS NOT NULL) AND (first_row_id <= last_row_id))))
-);
-
-ALTER TABLE compliance.audit_seals OWNER TO compliance_owner;
-
---
--- Name: TABLE audit_seals; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON TABLE compliance.audit_seals IS 'Hash chain over the audit log (db/AUDIT_HASHING.md). Seal n hashes the previous seal''s hash, its own range and its rows'' hashes. Append-only (APPND) except that retention removes the seals whose rows it dropped, recording the last one in its audit.partition_dropped row. Not personal data.';
-
---
--- Name: COLUMN audit_seals.seal_no; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.seal_no IS 'Position in the chain, from 1.';
-
---
--- Name: COLUMN audit_seals.last_xact_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.last_xact_id IS 'Layout 1: transaction id of the last row covered. NULL in layout 2.';
-
---
--- Name: COLUMN audit_seals.last_row_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.last_row_id IS 'Layout 1: id of the last row covered. Layout 2: the last id of the range covered (not necessarily a row: ids of rolled-back rows are covered too).';
-
---
--- Name: COLUMN audit_seals.row_count; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.row_count IS 'Number of rows covered.';
-
---
--- Name: COLUMN audit_seals.row_ids; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.row_ids IS 'Ids of the rows covered, in seal order, so verification can name a deleted row.';
-
---
--- Name: COLUMN audit_seals.row_hashes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.row_hashes IS 'The rows'' hashes (32 bytes each, in seal order), so verification can name an altered row.';
-
---
--- Name: COLUMN audit_seals.previous_hash; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.previous_hash IS 'seal_hash of the previous seal (32 zero bytes for seal 1).';
-
---
--- Name: COLUMN audit_seals.seal_hash; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.seal_hash IS 'This seal''s hash; the latest one is what compliance.audit_digest() returns for anchoring outside the database.';
-
---
--- Name: COLUMN audit_seals.sealed_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.sealed_at IS 'When the seal was made.';
-
---
--- Name: COLUMN audit_seals.layout; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.layout IS '1: the seal covers the rows after the previous seal''s (last_xact_id, last_row_id) in (xact_id, id) order. 2: it covers the rows with ids first_row_id to last_row_id. db/AUDIT_HASHING.md.';
-
---
--- Name: COLUMN audit_seals.first_row_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance.audit_seals.first_row_id IS 'Layout 2: the first id of the range covered (the previous layout-2 seal''s last_row_id + 1).';
-
---
--- Name: audit_seal_head; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
---
-
-CREATE TABLE compliance_private.audit_seal_head (
-    singleton boolean DEFAULT true NOT NULL,
-    last_seal_no bigint DEFAULT 0 NOT NULL,
-    last_hash bytea DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea NOT NULL,
-    next_row_id bigint NOT NULL,
-    pending_row_id bigint,
-    pending_xact_id xid8,
-    CONSTRAINT audit_seal_head_pending_whole CHECK (((pending_row_id IS NULL) = (pending_xact_id IS NULL))),
-    CONSTRAINT audit_seal_head_singleton CHECK (singleton)
-);
-
-ALTER TABLE compliance_private.audit_seal_head OWNER TO compliance_owner;
-
---
--- Name: TABLE audit_seal_head; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON TABLE compliance_private.audit_seal_head IS 'Where sealing continues: the newest seal and its hash, the first id not yet sealed, and a pending horizon. One row; its lock serializes sealers, never writers. Verification does not read it except to notice newest seals that went missing.';
-
---
--- Name: COLUMN audit_seal_head.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.audit_seal_head.singleton IS 'Always true: the table has one row.';
-
---
--- Name: COLUMN audit_seal_head.last_seal_no; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.audit_seal_head.last_seal_no IS 'Number of the newest seal.';
-
---
--- Name: COLUMN audit_seal_head.last_hash; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.audit_seal_head.last_hash IS 'Hash of the newest seal.';
-
---
--- Name: COLUMN audit_seal_head.next_row_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.audit_seal_head.next_row_id IS 'The first id the next seal covers.';
-
---
--- Name: COLUMN audit_seal_head.pending_row_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.audit_seal_head.pending_row_id IS 'Every id up to this one may be sealed once every transaction older than pending_xact_id has ended.';
-
---
--- Name: COLUMN audit_seal_head.pending_xact_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.audit_seal_head.pending_xact_id IS 'A sealer''s own transaction id, taken after it read pending_row_id from the id sequence. Ignored when it is newer than the current transaction (after a restore onto another cluster).';
-
---
--- Name: audit_chain_bounds(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
---
-
-CREATE FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) RETURNS record
-    LANGUAGE sql STABLE
-    BEGIN ATOMIC
- SELECT COALESCE(( SELECT s.first_row_id
-            FROM compliance.audit_seals s
-           WHERE (s.layout = 2)
-           ORDER BY s.seal_no
-          LIMIT 1), ( SELECT h.next_row_id
-            FROM compliance_private.audit_seal_head h)) AS "coalesce",
-     ( SELECT s.last_xact_id
-            FROM compliance.audit_seals s
-           WHERE (s.layout = 1)
-           ORDER BY s.seal_no DESC
-          LIMIT 1) AS last_xact_id,
-     ( SELECT s.last_row_id
-            FROM compliance.audit_seals s
-           WHERE (s.layout = 1)
-           ORDER BY s.seal_no DESC
-          LIMIT 1) AS last_row_id,
-     ( SELECT s.last_row_id
-            FROM compliance.audit_seals s
-           WHERE (s.layout = 2)
-           ORDER BY s.seal_no DESC
-          LIMIT 1) AS last_row_id;
-END;
-
-ALTER FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) OWNER TO compliance_owner;
-
---
--- Name: FUNCTION audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) IS 'Where layout 2 begins (the first layout-2 seal''s first id), where the layout-1 seals end and where the layout-2 seals end.';
-
---
--- Name: audit_claims_contradicted(bigint, bigint, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
---
-
-CREATE FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) RETURNS TABLE(record_id bigint, row_id bigint, detail text)
-    LANGUAGE sql STABLE
+CREATE FUNCTION compliance_private.audit_chain_bounds(placement text, OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) RETURNS record
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  -- the sealed accounting records verification trusts (the same selection as verify_audit_log)
+begin
+  -- PL/pgSQL: Citus cannot route an SQL function's parameter to the chain's shard
+  select s.first_row_id into layout2_from from compliance.audit_seals s
+   where s.placement = audit_chain_bounds.placement and s.layout = 2 order by s.seal_no limit 1;
+  if layout2_from is null then
+    select h.next_row_id into layout2_from from compliance_private.audit_seal_head h where h.placement = audit_chain_bounds.placement;
+  end if;
+  select s.last_xact_id, s.last_row_id into layout1_end_xact, layout1_end_id from compliance.audit_seals s
+   where s.placement = audit_chain_bounds.placement and s.layout = 1 order by s.seal_no desc limit 1;
+  select s.last_row_id into layout2_end from compliance.audit_seals s
+   where s.placement = audit_chain_bounds.placement and s.layout = 2 order by s.seal_no desc limit 1;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.audit_chain_bounds(placement text, OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_chain_bounds(placement text, OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_chain_bounds(placement text, OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) IS 'In one chain (placement: a shard''s on a Citus cluster, '''' on a single node), where layout 2 begins (the first layout-2 seal''s first id), where the layout-1 seals end and where the layout-2 seals end.';
+
+--
+-- Name: audit_claims_contradicted(bigint, bigint, bigint, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint, placement text) RETURNS TABLE(record_id bigint, row_id bigint, detail text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+declare
+  v_accounting jsonb;
+  v_listed bigint[];
+  v_present bigint[];
+  v_redacted_at jsonb;
+  v_first_seal bigint;
+begin
+  -- in steps, each a plain read: on a Citus cluster a query joining the records with the rows
+  -- and seals they name cannot be planned. First the sealed accounting records verification
+  -- trusts (the same selection as verify_audit_log)
+  select jsonb_agg(jsonb_build_object('id', a.id, 'action', a.action, 'occurred_at', a.occurred_at,
+                                      'resource_id', a.resource_id, 'details', a.details))
+    into v_accounting
+    from compliance.audit_logs a
+   where a.placement = audit_claims_contradicted.placement
+     and a.action in ('audit.partition_dropped', 'subject.erased') and a.outcome = 'success'
+     and a.id between layout2_from and layout2_end
+     and (a.id < coalesce(marker, 0) or compliance_private.written_by_its_routine(a.action, a.details));
+  if v_accounting is null then
+    return;
+  end if;
+  -- the rows they name, and which of those are still there and when they were redacted
+  select array_agg(distinct e.id::bigint) into v_listed
+    from jsonb_array_elements(v_accounting) r
+   cross join lateral (select jsonb_array_elements_text(coalesce(r -> 'details' -> 'dropped_rows_in_kept_seals', '[]'))
+                       union all select jsonb_array_elements_text(coalesce(r -> 'details' -> 'redacted_subject_rows', '[]'))
+                       union all select jsonb_array_elements_text(coalesce(r -> 'details' -> 'redacted_actor_rows', '[]'))) e(id);
+  select array_agg(a.id), jsonb_object_agg(a.id, a.redacted_at) into v_present, v_redacted_at
+    from compliance.audit_logs a where a.id = any (coalesce(v_listed, '{}'));
+  select min(s.seal_no) into v_first_seal from compliance.audit_seals s where s.placement = audit_claims_contradicted.placement;
+
+  return query
   with accounting as (
-    select a.id, a.action, a.occurred_at, a.resource_id, a.details from compliance.audit_logs a
-     where a.action in ('audit.partition_dropped', 'subject.erased') and a.outcome = 'success'
-       and a.id between layout2_from and layout2_end
-       and (a.id < coalesce(marker, 0) or compliance_private.written_by_its_routine(a.action, a.details))
+    select (r ->> 'id')::bigint as id, r ->> 'action' as action, (r ->> 'occurred_at')::timestamptz as occurred_at,
+           r ->> 'resource_id' as resource_id, r -> 'details' as details
+      from jsonb_array_elements(v_accounting) r
   ), drop_rows as (
     select c.id as record_id, e.id::bigint as row_id from accounting c
      cross join jsonb_array_elements_text(coalesce(c.details -> 'dropped_rows_in_kept_seals', '[]')) e(id)
@@ -8483,28 +8402,28 @@ CREATE FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint
     from drop_rows d where d.row_id >= d.record_id
   union all
   select d.record_id, d.row_id, 'the drop record lists this row as dropped, and it is still there'
-    from drop_rows d where d.row_id < d.record_id and exists (select from compliance.audit_logs a where a.id = d.row_id)
+    from drop_rows d where d.row_id < d.record_id and d.row_id = any (coalesce(v_present, '{}'))
   union all
   select c.id, null::bigint, format('the drop record says seals up to %s were removed, and seal %s is still there',
-                                    c.details ->> 'seals_removed_through', min(s.seal_no))
-    from accounting c join compliance.audit_seals s on s.seal_no <= (c.details ->> 'seals_removed_through')::bigint
-   where c.action = 'audit.partition_dropped'
-   group by c.id, c.details
+                                    c.details ->> 'seals_removed_through', v_first_seal)
+    from accounting c
+   where c.action = 'audit.partition_dropped' and v_first_seal <= (c.details ->> 'seals_removed_through')::bigint
   union all
   select e.record_id, e.row_id, 'the erasure record lists this row as redacted by it, and the row was not redacted when it was written'
-    from erased_rows e join compliance.audit_logs a on a.id = e.row_id
+    from erased_rows e
    -- a listed row not redacted at all is unredacted_row already
-   where a.redacted_at <> e.occurred_at
-  order by 1, 2 nulls first, 3
+   where (v_redacted_at ->> e.row_id::text)::timestamptz <> e.occurred_at
+  order by 1, 2 nulls first, 3;
+end;
 $$;
 
-ALTER FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) OWNER TO compliance_owner;
+ALTER FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint, placement text) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint, placement text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) IS 'What the sealed accounting records claim and the database contradicts (verify_audit_log reports each as contradicted_claim): a drop record whose partition is still attached, whose dropped rows are still there or were written after it, or whose removed seals are still there; an erasure record (since migration 000041) listing a row redacted at another moment than the erasure''s (redacted_at differs from the record''s occurred_at; one not redacted at all is verify_audit_log''s unredacted_row). What it cannot see: which subject a redacted part was about (its salt is gone by design).';
+COMMENT ON FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint, placement text) IS 'What the sealed accounting records of one chain (placement) claim and the database contradicts (verify_audit_log reports each as contradicted_claim): a drop record whose partition is still attached, whose dropped rows are still there or were written after it, or whose removed seals are still there; an erasure record (since migration 000041) listing a row redacted at another moment than the erasure''s (redacted_at differs from the record''s occurred_at; one not redacted at all is verify_audit_log''s unredacted_row). What it cannot see: which subject a redacted part was about (its salt is gone by design).';
 
 --
 -- Name: audit_first_kept(regclass, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -8825,7 +8744,8 @@ CREATE VIEW compliance_private.audit_log_checks AS
         CASE
             WHEN (a.subject_part_digest IS NULL) THEN (a.personal_salt IS NULL)
             ELSE (a.actor_part_salt IS NULL)
-        END AS actor_redacted
+        END AS actor_redacted,
+    a.placement
    FROM compliance.audit_logs a;
 
 ALTER TABLE compliance_private.audit_log_checks OWNER TO compliance_owner;
@@ -8879,6 +8799,12 @@ COMMENT ON COLUMN compliance_private.audit_log_checks.subject_redacted IS 'Wheth
 COMMENT ON COLUMN compliance_private.audit_log_checks.actor_redacted IS 'Whether the actor part is redacted (layout 1: the whole personal part).';
 
 --
+-- Name: COLUMN audit_log_checks.placement; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_log_checks.placement IS 'The row''s chain: its shard''s placement key on a Citus cluster, '''' on a single node (audit_logs.placement).';
+
+--
 -- Name: audit_log_checks_between(xid8, bigint, xid8, bigint, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8891,7 +8817,8 @@ CREATE FUNCTION compliance_private.audit_log_checks_between(from_xact xid8, from
      c.row_hash,
      c.personal_problem,
      c.subject_redacted,
-     c.actor_redacted
+     c.actor_redacted,
+     c.placement
     FROM compliance_private.audit_log_checks c
    WHERE ((c.xact_id = audit_log_checks_between.from_xact) AND (c.id > audit_log_checks_between.from_id) AND (c.id <=
          CASE
@@ -8905,7 +8832,8 @@ CREATE FUNCTION compliance_private.audit_log_checks_between(from_xact xid8, from
      c.row_hash,
      c.personal_problem,
      c.subject_redacted,
-     c.actor_redacted
+     c.actor_redacted,
+     c.placement
     FROM compliance_private.audit_log_checks c
    WHERE ((c.xact_id > audit_log_checks_between.from_xact) AND (c.xact_id < audit_log_checks_between.to_xact) AND (c.id < audit_log_checks_between.below_id))
  UNION ALL
@@ -8915,7 +8843,8 @@ CREATE FUNCTION compliance_private.audit_log_checks_between(from_xact xid8, from
      c.row_hash,
      c.personal_problem,
      c.subject_redacted,
-     c.actor_redacted
+     c.actor_redacted,
+     c.placement
     FROM compliance_private.audit_log_checks c
    WHERE ((audit_log_checks_between.from_xact < audit_log_checks_between.to_xact) AND (c.xact_id = audit_log_checks_between.to_xact) AND (c.id <= audit_log_checks_between.to_id) AND (c.id < audit_log_checks_between.below_id));
 END;
@@ -8988,6 +8917,30 @@ ALTER FUNCTION compliance_private.audit_problem_detail(kind text) OWNER TO compl
 COMMENT ON FUNCTION compliance_private.audit_problem_detail(kind text) IS 'The sentence verify_audit_log() gives with each kind of row finding.';
 
 --
+-- Name: audit_row_sealed(text, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_row_sealed(placement text, row_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- PL/pgSQL: Citus cannot route an SQL function's parameter to the chain's shard
+  return exists (select from compliance.audit_seals s
+                  where s.placement = audit_row_sealed.placement and s.layout = 2
+                    and s.first_row_id <= audit_row_sealed.row_id and s.last_row_id >= audit_row_sealed.row_id);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.audit_row_sealed(placement text, row_id bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_row_sealed(placement text, row_id bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_row_sealed(placement text, row_id bigint) IS 'Whether a layout-2 seal of the chain placement covers the row id: how verify_audit_log counts an accounting record that sits in another chain than the one it verifies (on a Citus cluster, an erasure''s record in its actor''s shard).';
+
+--
 -- Name: audit_seal_hash(bytea, bigint, xid8, bigint, integer, bytea); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9018,6 +8971,108 @@ ALTER FUNCTION compliance_private.audit_seal_hash_v2(previous_hash bytea, seal_n
 --
 
 COMMENT ON FUNCTION compliance_private.audit_seal_hash_v2(previous_hash bytea, seal_no bigint, first_row_id bigint, last_row_id bigint, row_count integer, row_hashes bytea) IS 'The hash of a layout-2 seal (db/AUDIT_HASHING.md).';
+
+--
+-- Name: audit_seals; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_seals (
+    seal_no bigint NOT NULL,
+    last_xact_id xid8,
+    last_row_id bigint NOT NULL,
+    row_count integer NOT NULL,
+    row_ids bigint[] NOT NULL,
+    row_hashes bytea NOT NULL,
+    previous_hash bytea NOT NULL,
+    seal_hash bytea NOT NULL,
+    sealed_at timestamp with time zone DEFAULT now() NOT NULL,
+    layout smallint DEFAULT 1 NOT NULL,
+    first_row_id bigint,
+    placement text DEFAULT ''::text NOT NULL,
+    CONSTRAINT audit_seals_counts_agree CHECK (((row_count = cardinality(row_ids)) AND (octet_length(row_hashes) = (32 * row_count)))),
+    CONSTRAINT audit_seals_hash_length CHECK (((octet_length(previous_hash) = 32) AND (octet_length(seal_hash) = 32))),
+    CONSTRAINT audit_seals_layout_known CHECK ((((layout = 1) AND (last_xact_id IS NOT NULL) AND (first_row_id IS NULL)) OR ((layout = 2) AND (last_xact_id IS NULL) AND (first_row_id IS NOT NULL) AND (first_row_id <= last_row_id))))
+);
+
+ALTER TABLE compliance.audit_seals OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_seals; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_seals IS 'Hash chain over the audit log (db/AUDIT_HASHING.md). Seal n hashes the previous seal''s hash, its own range and its rows'' hashes. Append-only (APPND) except that retention removes the seals whose rows it dropped, recording the last one in its audit.partition_dropped row. Not personal data.';
+
+--
+-- Name: COLUMN audit_seals.seal_no; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.seal_no IS 'Position in the chain, from 1.';
+
+--
+-- Name: COLUMN audit_seals.last_xact_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.last_xact_id IS 'Layout 1: transaction id of the last row covered. NULL in layout 2.';
+
+--
+-- Name: COLUMN audit_seals.last_row_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.last_row_id IS 'Layout 1: id of the last row covered. Layout 2: the last id of the range covered (not necessarily a row: ids of rolled-back rows are covered too).';
+
+--
+-- Name: COLUMN audit_seals.row_count; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.row_count IS 'Number of rows covered.';
+
+--
+-- Name: COLUMN audit_seals.row_ids; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.row_ids IS 'Ids of the rows covered, in seal order, so verification can name a deleted row.';
+
+--
+-- Name: COLUMN audit_seals.row_hashes; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.row_hashes IS 'The rows'' hashes (32 bytes each, in seal order), so verification can name an altered row.';
+
+--
+-- Name: COLUMN audit_seals.previous_hash; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.previous_hash IS 'seal_hash of the previous seal (32 zero bytes for seal 1).';
+
+--
+-- Name: COLUMN audit_seals.seal_hash; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.seal_hash IS 'This seal''s hash; the latest one is what compliance.audit_digest() returns for anchoring outside the database.';
+
+--
+-- Name: COLUMN audit_seals.sealed_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.sealed_at IS 'When the seal was made.';
+
+--
+-- Name: COLUMN audit_seals.layout; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.layout IS '1: the seal covers the rows after the previous seal''s (last_xact_id, last_row_id) in (xact_id, id) order. 2: it covers the rows with ids first_row_id to last_row_id. db/AUDIT_HASHING.md.';
+
+--
+-- Name: COLUMN audit_seals.first_row_id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.first_row_id IS 'Layout 2: the first id of the range covered (the previous layout-2 seal''s last_row_id + 1).';
+
+--
+-- Name: COLUMN audit_seals.placement; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_seals.placement IS 'The chain the seal belongs to: '''' on a single node; on a Citus cluster the placement key of the shard whose rows it seals (compliance.audit_chains()). Seal numbers and hashes run per chain.';
 
 --
 -- Name: audit_seal_hash_of(compliance.audit_seals); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -9054,7 +9109,8 @@ begin
   else
     return query
       select c.* from compliance_private.audit_log_checks c
-       where c.id >= (audit_seal_rows.seal).first_row_id and c.id <= (audit_seal_rows.seal).last_row_id;
+       where c.placement = (audit_seal_rows.seal).placement
+         and c.id >= (audit_seal_rows.seal).first_row_id and c.id <= (audit_seal_rows.seal).last_row_id;
   end if;
 end;
 $$;
@@ -9065,7 +9121,7 @@ ALTER FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, f
 -- Name: FUNCTION audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint) IS 'The rows present in a seal''s range: layout 1 after (from_xact, from_id), the previous seal''s end, and below layout2_from; layout 2 its id range.';
+COMMENT ON FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint) IS 'The rows present in a seal''s range: layout 1 after (from_xact, from_id), the previous seal''s end, and below layout2_from; layout 2 its id range, in the seal''s chain (placement).';
 
 --
 -- Name: begin_bulk_operation(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10518,9 +10574,10 @@ declare
     'compliance.conversations', 'compliance.messages', 'compliance.sessions', 'compliance.legal_holds',
     'compliance_private.subject_keys', 'compliance.health_records', 'compliance.breach_subjects', 'compliance.processing_limits'];
   -- records that outlive the subject's rows (erasure clears their user_id, and Citus cannot change a
-  -- distribution column): by the placement of the subject's shard, so they sit on the same node
+  -- distribution column): by the placement of the subject's shard, so they sit on the same node;
+  -- and each shard's audit chain, its seals and its sealer's head, beside the rows they seal
   v_by_placement constant text[] := array['compliance.audit_logs', 'compliance.dsr_requests', 'compliance.access_grants',
-    'compliance.propagation_tasks'];
+    'compliance.propagation_tasks', 'compliance.audit_seals', 'compliance_private.audit_seal_head'];
   v_foreign_keys jsonb := '[]';
   v_key record;
   v_table text;
@@ -10628,6 +10685,10 @@ begin
     foreach v_table in array v_by_placement loop
       execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');
     end loop;
+    -- from now on each shard's rows are numbered on the node that holds it, where its chain is
+    -- sealed (after the copy above: the rows already sealed keep their numbers)
+    create trigger _001_number_on_node before insert on compliance.audit_logs
+      for each row execute function compliance_private.tg_audit_logs__number_on_node();
 
     -- everything else is small, read where the subject's rows are (tombstones, purposes, policies,
     -- settings): a reference table, copied to every node. A table that refers to one not placed yet
@@ -10685,6 +10746,10 @@ begin
                          and exists (select from unnest(p.proconfig) c where c like 'plan_cache_mode=%') loop
     execute format('alter function %s reset plan_cache_mode', v_definition);
   end loop;
+  -- a chain is sealed on the node that holds it: a call of the sealer outside a transaction block
+  -- goes there by its placement
+  perform pg_catalog.create_distributed_function('compliance.seal_audit_log(integer,integer,text)'::regprocedure,
+    'placement', colocate_with => 'compliance.audit_logs');
   -- every routine on every node, so a trigger on a shard finds the helpers it calls by name
   -- (hstore's come with the extension)
   for v_definition in select p.oid::regprocedure::text from pg_catalog.pg_proc p
@@ -10756,7 +10821,7 @@ begin
         or exists (select from compliance.audit_archives r where r.partition_name = e.partition_name)
      order by e.range_end
   loop
-    select * into strict v_head from compliance_private.audit_seal_head for update;
+    select * into strict v_head from compliance_private.audit_seal_head h where h.placement = '' for update;
     v_relid := format('compliance.%I', v_partition.partition_name)::regclass;
     execute format('select exists (select from %s a where a.id >= $1)', v_relid) into v_unsealed using v_head.next_row_id;
     if v_unsealed then
@@ -10784,7 +10849,7 @@ begin
     -- a SIEM feed, once started, must have passed the month's rows: they leave the database here
     execute format('select max(a.id) from %s a', v_relid) into v_last_id;
     select s.seal_no, s.row_count into v_last_seal, v_last_seal_rows from compliance.audit_seals s
-     where s.layout = 2 and s.first_row_id <= v_last_id and s.last_row_id >= v_last_id;
+     where s.placement = '' and s.layout = 2 and s.first_row_id <= v_last_id and s.last_row_id >= v_last_id;
     if v_last_seal is not null
        and exists (select from compliance_private.siem_cursor c where (c.seal_no, c.seal_position) < (v_last_seal, v_last_seal_rows)) then
       raise warning 'audit partition % holds rows the SIEM feed has not sent yet; kept until it has', v_partition.partition_name;
@@ -10812,10 +10877,11 @@ begin
 
     -- the seals all of whose rows go with this partition (or went before): those before the
     -- first row that stays, in chain order
-    select * into strict v_bounds from compliance_private.audit_chain_bounds();
+    -- the single node's chain: retention does not drop a Citus cluster's partitions per shard yet
+    select * into strict v_bounds from compliance_private.audit_chain_bounds('');
     select * into strict v_kept from compliance_private.audit_first_kept(v_relid, v_bounds.layout2_from);
     select * into v_last_removed from compliance.audit_seals s
-     where case when s.layout = 1 then v_kept.v1_id is null or (s.last_xact_id, s.last_row_id) < (v_kept.v1_xact, v_kept.v1_id)
+     where s.placement = '' and case when s.layout = 1 then v_kept.v1_id is null or (s.last_xact_id, s.last_row_id) < (v_kept.v1_xact, v_kept.v1_id)
                 else v_kept.v1_id is null and (v_kept.v2_id is null or s.last_row_id < v_kept.v2_id) end
      order by s.seal_no desc limit 1;
     -- this partition's rows that kept seals still list: verification must know they went
@@ -10851,7 +10917,7 @@ begin
       end if;
       if v_last_removed.seal_no is not null then
         perform compliance_private.begin_bulk_operation('retention');
-        delete from compliance.audit_seals s where s.seal_no <= v_last_removed.seal_no;
+        delete from compliance.audit_seals s where s.placement = '' and s.seal_no <= v_last_removed.seal_no;
         perform compliance_private.end_bulk_operation();
       end if;
       perform compliance_private.append_audit('audit.partition_dropped', 'system', 'audit_partition',
@@ -12545,6 +12611,40 @@ ALTER FUNCTION compliance_private.require_archivable(partition_name text) OWNER 
 COMMENT ON FUNCTION compliance_private.require_archivable(partition_name text) IS 'The month''s range when compliance.archivable_audit_partitions lists it; ARCHV otherwise. What the archive''s routines check before they read or record a month.';
 
 --
+-- Name: require_chain_here(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.require_chain_here(placement text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_here boolean;
+begin
+  if not compliance_private.is_distributed() then
+    return;
+  end if;
+  execute $q$
+    select exists (select from pg_catalog.pg_dist_placement p
+                    where p.shardid = pg_catalog.get_shard_id_for_distribution_column('compliance.audit_logs', $1)
+                      and p.groupid = (select g.groupid from pg_catalog.pg_dist_local_group g))$q$
+    into v_here using placement;
+  if not v_here then
+    perform compliance_private.raise_error('CITUS', format('the audit chain %L is sealed on the node that holds its shard, not here', placement),
+      'Call compliance.seal_audit_log(…, placement) on the coordinator outside a transaction block: Citus runs it on that node.');
+  end if;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.require_chain_here(placement text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION require_chain_here(placement text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.require_chain_here(placement text) IS 'On a Citus cluster, refuses (CITUS) unless this node holds the shard of the audit chain named by placement: the sealer''s horizon reads this node''s sequence and transactions, which order only the rows written here. Nothing on a single node.';
+
+--
 -- Name: require_context_subject(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -13657,6 +13757,31 @@ ALTER FUNCTION compliance_private.tg__set_updated_at() OWNER TO compliance_owner
 --
 
 COMMENT ON FUNCTION compliance_private.tg__set_updated_at() IS 'BEFORE UPDATE trigger: keeps updated_at moving forward, even for two updates in one transaction.';
+
+--
+-- Name: tg_audit_logs__number_on_node(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.tg_audit_logs__number_on_node() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- the transaction id before the row id (db/AUDIT_HASHING.md), both of the node that holds the
+  -- shard: the coordinator fills in its own for a row it sends, which order nothing here
+  new.xact_id := pg_current_xact_id();
+  new.id := nextval('compliance_private.audit_logs_id_seq');
+  return new;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.tg_audit_logs__number_on_node() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION tg_audit_logs__number_on_node(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.tg_audit_logs__number_on_node() IS 'BEFORE INSERT row trigger on a Citus cluster''s audit log shards (distribute_on_citus attaches it): gives each row the transaction id and the row id of the node that holds its shard, so that shard''s chain is sealed in the order its own node made (compliance.seal_audit_log runs there).';
 
 --
 -- Name: tg_audit_logs__only_redaction(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -16205,6 +16330,64 @@ COMMENT ON COLUMN compliance.retention_due.due_now IS 'How many rows (or audit p
 COMMENT ON COLUMN compliance.retention_due.unit IS 'What due_now counts: rows or partitions.';
 
 --
+-- Name: audit_seal_head; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.audit_seal_head (
+    last_seal_no bigint DEFAULT 0 NOT NULL,
+    last_hash bytea DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea NOT NULL,
+    next_row_id bigint NOT NULL,
+    pending_row_id bigint,
+    pending_xact_id xid8,
+    placement text DEFAULT ''::text NOT NULL,
+    CONSTRAINT audit_seal_head_pending_whole CHECK (((pending_row_id IS NULL) = (pending_xact_id IS NULL)))
+);
+
+ALTER TABLE compliance_private.audit_seal_head OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_seal_head; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.audit_seal_head IS 'The sealer''s state, one row per audit chain: the last seal made, its hash, the next row id to seal, and the horizon (pending_row_id, pending_xact_id) an earlier call recorded while older transactions still ran.';
+
+--
+-- Name: COLUMN audit_seal_head.last_seal_no; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.last_seal_no IS 'Number of the newest seal.';
+
+--
+-- Name: COLUMN audit_seal_head.last_hash; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.last_hash IS 'Hash of the newest seal.';
+
+--
+-- Name: COLUMN audit_seal_head.next_row_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.next_row_id IS 'The first id the next seal covers.';
+
+--
+-- Name: COLUMN audit_seal_head.pending_row_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.pending_row_id IS 'Every id up to this one may be sealed once every transaction older than pending_xact_id has ended.';
+
+--
+-- Name: COLUMN audit_seal_head.pending_xact_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.pending_xact_id IS 'A sealer''s own transaction id, taken after it read pending_row_id from the id sequence. Ignored when it is newer than the current transaction (after a restore onto another cluster).';
+
+--
+-- Name: COLUMN audit_seal_head.placement; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.audit_seal_head.placement IS 'The chain this head is the sealer''s state of ('''' on a single node; a shard''s placement key on a Citus cluster).';
+
+--
 -- Name: bulk_operations; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -16928,7 +17111,7 @@ ALTER TABLE ONLY compliance.audit_logs_default
 --
 
 ALTER TABLE ONLY compliance.audit_seals
-    ADD CONSTRAINT audit_seals_pkey PRIMARY KEY (seal_no);
+    ADD CONSTRAINT audit_seals_pkey PRIMARY KEY (placement, seal_no);
 
 --
 -- Name: backup_verifications backup_verifications_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
@@ -17180,7 +17363,7 @@ ALTER TABLE ONLY compliance.user_profiles
 --
 
 ALTER TABLE ONLY compliance_private.audit_seal_head
-    ADD CONSTRAINT audit_seal_head_pkey PRIMARY KEY (singleton);
+    ADD CONSTRAINT audit_seal_head_pkey PRIMARY KEY (placement);
 
 --
 -- Name: bulk_operations bulk_operations_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
@@ -19865,6 +20048,15 @@ REVOKE ALL ON FUNCTION compliance.audit_archive_seals(partition_name text) FROM 
 GRANT ALL ON FUNCTION compliance.audit_archive_seals(partition_name text) TO compliance_worker;
 
 --
+-- Name: FUNCTION audit_chains(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.audit_chains() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.audit_chains() TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.audit_chains() TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.audit_chains() TO compliance_dpo;
+
+--
 -- Name: FUNCTION audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -21052,12 +21244,12 @@ GRANT ALL ON FUNCTION compliance.schema_version() TO compliance_dpo;
 GRANT ALL ON FUNCTION compliance.schema_version() TO compliance_auditor;
 
 --
--- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION seal_audit_log(max_rows_per_seal integer, max_seals integer, placement text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) TO compliance_worker;
-GRANT ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer) TO compliance_dpo;
+REVOKE ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer, placement text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer, placement text) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer, placement text) TO compliance_dpo;
 
 --
 -- Name: FUNCTION set_anchor_key(key_fingerprint text); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -21318,13 +21510,13 @@ GRANT ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp wit
 GRANT ALL ON FUNCTION compliance.uptime(window_length interval, at timestamp with time zone) TO compliance_app;
 
 --
--- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION verify_audit_log(from_seal bigint, from_hash bytea, placement text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_auditor;
-GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_dpo;
-GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_worker;
+REVOKE ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, placement text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, placement text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, placement text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, placement text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_worker;
 
 --
 -- Name: FUNCTION access_log_entries(subject text, others_only boolean, before_id bigint, page_size integer); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -21381,25 +21573,16 @@ REVOKE ALL ON FUNCTION compliance_private.audit_actor_digest(salt bytea, actor_i
 REVOKE ALL ON FUNCTION compliance_private.audit_breach(action text, breach compliance.breaches, changes jsonb) FROM PUBLIC;
 
 --
--- Name: TABLE audit_seals; Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION audit_chain_bounds(placement text, OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_auditor;
-GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_dpo;
-GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_worker;
-GRANT DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_app;
+REVOKE ALL ON FUNCTION compliance_private.audit_chain_bounds(placement text, OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) FROM PUBLIC;
 
 --
--- Name: FUNCTION audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint, placement text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.audit_chain_bounds(OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) FROM PUBLIC;
-
---
--- Name: FUNCTION audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
---
-
-REVOKE ALL ON FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint, placement text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -21543,6 +21726,12 @@ REVOKE ALL ON FUNCTION compliance_private.audit_parts_missing(have text, need te
 REVOKE ALL ON FUNCTION compliance_private.audit_problem_detail(kind text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION audit_row_sealed(placement text, row_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_row_sealed(placement text, row_id bigint) FROM PUBLIC;
+
+--
 -- Name: FUNCTION audit_seal_hash(previous_hash bytea, seal_no bigint, last_xact_id xid8, last_row_id bigint, row_count integer, row_hashes bytea); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -21553,6 +21742,15 @@ REVOKE ALL ON FUNCTION compliance_private.audit_seal_hash(previous_hash bytea, s
 --
 
 REVOKE ALL ON FUNCTION compliance_private.audit_seal_hash_v2(previous_hash bytea, seal_no bigint, first_row_id bigint, last_row_id bigint, row_count integer, row_hashes bytea) FROM PUBLIC;
+
+--
+-- Name: TABLE audit_seals; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_auditor;
+GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_dpo;
+GRANT SELECT,DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_worker;
+GRANT DELETE,TRUNCATE,UPDATE ON TABLE compliance.audit_seals TO compliance_app;
 
 --
 -- Name: FUNCTION audit_seal_hash_of(seal compliance.audit_seals); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -22037,6 +22235,12 @@ REVOKE ALL ON FUNCTION compliance_private.require_activity(activity text) FROM P
 REVOKE ALL ON FUNCTION compliance_private.require_archivable(partition_name text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION require_chain_here(placement text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.require_chain_here(placement text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION require_context_subject(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -22196,6 +22400,12 @@ REVOKE ALL ON FUNCTION compliance_private.tg__set_updated_at() FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance_private.tg__set_updated_at() TO compliance_app;
 GRANT ALL ON FUNCTION compliance_private.tg__set_updated_at() TO compliance_dpo;
 GRANT ALL ON FUNCTION compliance_private.tg__set_updated_at() TO compliance_worker;
+
+--
+-- Name: FUNCTION tg_audit_logs__number_on_node(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.tg_audit_logs__number_on_node() FROM PUBLIC;
 
 --
 -- Name: FUNCTION tg_audit_logs__only_redaction(); Type: ACL; Schema: compliance_private; Owner: compliance_owner

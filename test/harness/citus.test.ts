@@ -140,6 +140,50 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect(document.dsr_requests.map((r) => r.kind)).toEqual(['access']);
   });
 
+  it('seals each shard\'s chain on the node that holds it, and every chain verifies', async () => {
+    const chains = (await db<{ placement: string }[]>`select placement from compliance.audit_chains() as placement`).map((c) => c.placement);
+    expect(chains).toHaveLength(SHARDS);
+    // a call in a transaction block stays on the coordinator, which holds no chain (CITUS)
+    await expect(db.begin((tx) => tx`select compliance.seal_audit_log(10000, 100, ${chains[1]!})`)).rejects.toMatchObject({ code: 'CITUS' });
+    // as the worker job calls it: outside a transaction block, so Citus runs it on the shard's node
+    for (const placement of chains) await db`select compliance.seal_audit_log(10000, 100, ${placement})`;
+    const [sealed] = await db<{ rows: number; unsealed: number }[]>`
+      select (select sum(row_count)::integer from compliance.audit_seals) as rows,
+             (select count(*)::integer from compliance.audit_logs) - (select sum(row_count)::integer from compliance.audit_seals) as unsealed`;
+    expect(sealed!.rows).toBeGreaterThan(SUBJECTS);
+    expect(sealed!.unsealed).toBe(0);
+    const verdicts = await db<{ placement: string; ok: boolean; problems: unknown[] }[]>`
+      select c.placement, v.ok, v.problems from compliance.audit_chains() c(placement), compliance.verify_audit_log(null, null, c.placement) v`;
+    expect(verdicts.filter((v) => !v.ok)).toEqual([]);
+    expect(verdicts).toHaveLength(SHARDS);
+  });
+
+  it('names a sealed row deleted from a worker\'s shard by its superuser, in that shard\'s chain only', async () => {
+    const [audited] = await db<{ id: string; placement: string }[]>`
+      select id::text, placement from compliance.audit_logs where action = 'profile.created' and user_id = 'citizen-99'`;
+    const [row] = await db<{ id: string; placement: string; shard: string; port: number }[]>`
+      select ${audited!.id} as id, ${audited!.placement} as placement, pl.shardid::text as shard, n.nodeport as port
+        from pg_dist_placement pl join pg_dist_node n on n.groupid = pl.groupid
+       where pl.shardid = get_shard_id_for_distribution_column('compliance.audit_logs', ${audited!.placement}::text)`;
+    const worker = cluster.workers.find((w) => w.port === row!.port)!;
+    const direct = cluster.connect(worker);
+    try {
+      await direct.begin(async (tx) => {
+        // past the append-only trigger and Citus's guard on shards: what only a superuser can do
+        await tx`set local session_replication_role = replica`;
+        await tx`set local citus.enable_manual_changes_to_shards = on`;
+        await tx.unsafe(`delete from compliance.audit_logs_${row!.shard} where id = ${row!.id}`);
+      });
+    } finally {
+      await direct.end();
+    }
+    const verdicts = await db<{ placement: string; ok: boolean; problems: { kind: string; row_id: number }[] }[]>`
+      select c.placement, v.ok, v.problems from compliance.audit_chains() c(placement), compliance.verify_audit_log(null, null, c.placement) v`;
+    const broken = verdicts.filter((v) => !v.ok);
+    expect(broken.map((v) => v.placement)).toEqual([row!.placement]);
+    expect(broken[0]!.problems).toEqual([expect.objectContaining({ kind: 'deleted_row', row_id: Number(row!.id) })]);
+  });
+
   it('erases a subject so that neither worker\'s dump holds their id or e-mail, while each still holds other subjects', async () => {
     const subject = 'citizen-4242';
     await as('compliance_app', subject, [], (tx) => tx`select compliance.record_consent(${subject}, 'marketing', true, null, 'api')`);

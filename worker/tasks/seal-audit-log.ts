@@ -1,4 +1,4 @@
-/** Seals finished audit rows into the hash chain, then schedules itself again a few seconds later. */
+/** Seals finished audit rows into the hash chains (one per shard on Citus), then schedules itself again a few seconds later. */
 import type { Task } from 'graphile-worker';
 import { z } from 'zod';
 import { workerLog } from '../log.js';
@@ -14,15 +14,21 @@ export function sealAuditLog(defaultIntervalSeconds: number): Task {
     let seals = 0;
     let backlog = false;
     const deadline = Date.now() + MAX_JOB_SECONDS * 1000;
-    for (;;) {
-      const { rows } = await helpers.query<{ seals: number }>('select compliance.seal_audit_log(10000, 100) as seals');
-      seals += rows[0]!.seals;
-      if (rows[0]!.seals < 100) break;
-      // a job's time is bounded (worker/stale-locks.ts): the next job starts at once
-      if (Date.now() > deadline) {
-        backlog = true;
-        break;
+    // one chain on a single node; on a Citus cluster one per shard, each call outside a
+    // transaction block, which Citus runs on the node that holds the shard
+    const { rows: chains } = await helpers.query<{ placement: string }>('select placement from compliance.audit_chains() as placement');
+    for (const { placement } of chains) {
+      for (;;) {
+        const { rows } = await helpers.query<{ seals: number }>('select compliance.seal_audit_log(10000, 100, $1) as seals', [placement]);
+        seals += rows[0]!.seals;
+        if (rows[0]!.seals < 100) break;
+        // a job's time is bounded (worker/stale-locks.ts): the next job starts at once
+        if (Date.now() > deadline) {
+          backlog = true;
+          break;
+        }
       }
+      if (backlog) break;
     }
     // sealing runs every few seconds: worth a line only when it cannot keep up
     if (backlog) workerLog.warn({ task: 'seal_audit_log', seals }, 'audit log sealing is behind: the next round starts at once');
