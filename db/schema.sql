@@ -6652,6 +6652,51 @@ ALTER FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals in
 COMMENT ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer, placement text) IS 'Seals audit rows in id order into new audit_seals (at most max_rows_per_seal rows each, at most max_seals per call): every id handed out before the call once no older transaction is still running, otherwise up to the horizon an earlier call recorded. Takes no lock that a writer waits for; concurrent sealers wait for each other. Ids of rolled-back rows stay inside the range of the next seal that has rows, so the ranges are contiguous. Survives a restore onto another cluster (db/AUDIT_HASHING.md). Returns the number of seals made. The worker runs it every few seconds, for each chain (compliance.audit_chains(): '''' on a single node, one per shard on a Citus cluster, where a call outside a transaction block runs on the shard''s node).';
 
 --
+-- Name: seal_audit_root(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.seal_audit_root() RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_last compliance.audit_roots;
+  v_heads jsonb;
+  v_merkle bytea;
+  v_no bigint;
+  v_previous bytea;
+begin
+  -- one root maker at a time; each root follows the one before
+  perform pg_advisory_xact_lock(hashtext('compliance.audit_roots'));
+  select * into v_last from compliance.audit_roots r order by r.root_no desc limit 1;
+  -- each chain's newest seal, by placement: what every chain has promised so far
+  select coalesce(jsonb_agg(jsonb_build_object('placement', h.placement, 'seal_no', h.last_seal_no,
+                                               'seal_hash', encode(h.last_hash, 'hex')) order by h.placement), '[]'),
+         compliance_private.merkle_tree_hash(array_agg(compliance_private.audit_root_leaf(h.placement, h.last_seal_no, h.last_hash)
+                                                       order by h.placement))
+    into v_heads, v_merkle
+    from compliance_private.audit_seal_head h
+   where h.last_seal_no > 0;
+  if v_heads = '[]' or v_heads = v_last.heads then
+    return 0;  -- nothing sealed, or nothing sealed since the last root
+  end if;
+  v_no := coalesce(v_last.root_no, 0) + 1;
+  v_previous := coalesce(v_last.root_hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+  insert into compliance.audit_roots (root_no, heads, merkle_root, previous_hash, root_hash)
+  values (v_no, v_heads, v_merkle, v_previous, compliance_private.audit_root_hash(v_previous, v_no, v_merkle));
+  return v_no;
+end;
+$$;
+
+ALTER FUNCTION compliance.seal_audit_root() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION seal_audit_root(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.seal_audit_root() IS 'Seals every audit chain''s newest seal into the root chain (compliance.audit_roots), in the way Certificate Transparency publishes signed tree heads: a Merkle root over (placement, seal_no, seal_hash) of each chain, chained to the root before. A chain whose whole history was rewritten consistently (rows, seals and head) no longer matches the seal a root names (verify_audit_roots). The worker runs it after each sealing round on a Citus cluster, where there is a chain per shard. Returns the new root''s number, or 0 when nothing was sealed since the last root.';
+
+--
 -- Name: set_anchor_key(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -7993,6 +8038,87 @@ ALTER FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, pl
 COMMENT ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, placement text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) IS 'Recomputes the whole seal chain of one chain (placement: '''' on a single node, a shard''s placement key on a Citus cluster; compliance.audit_chains() lists them), every row hash and every personal digest, from the chain''s own records only; or, given a checkpoint (from_seal and the from_hash it had when verified), only the seals after it and the rows they and the unsealed tail hold, so the cost follows the rows added since (redactions of older rows, the claims of older accounting records and layout-1 rows are then left to a full run). Returns ok, how many seals and rows it checked, how many rows are not sealed yet (their personal parts are checked, their presence is not proven), and problems: a JSON array of {kind, seal_no, row_id, detail}. kind: deleted_row, forged_row, altered_row, reordered_row, digest_mismatch, redacted_not_empty, unaccounted_redaction, unredacted_row, altered_seal, broken_chain, missing_seal, unaccounted_gap, contradicted_claim (a sealed drop or erasure record claims what the database shows is not so; it also names record_id); whether it ran incrementally; the last seal it verified with its hash, the next checkpoint; and notes, which do not fail it: pending_redaction (an erasure not sealed yet redacted the row) and unsealed_id_range (ids the sealer skipped before migration 000041, listed by the record that migration wrote; a row found there is forged_row). db/AUDIT_HASHING.md says what it proves and what it cannot see.';
 
 --
+-- Name: verify_audit_roots(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.verify_audit_roots(OUT ok boolean, OUT roots_checked bigint, OUT problems jsonb) RETURNS record
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_root compliance.audit_roots;
+  v_previous bytea := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
+  v_expected bigint := 1;
+  v_chain record;
+  v_seal record;
+  v_first bigint;
+  v_hashes jsonb;
+begin
+  roots_checked := 0;
+  problems := '[]';
+  -- the root chain itself: numbered without gaps, each linked to the one before, each hash and
+  -- Merkle root recomputed from the heads it names
+  for v_root in select * from compliance.audit_roots r order by r.root_no loop
+    roots_checked := roots_checked + 1;
+    if v_root.root_no <> v_expected then
+      problems := problems || jsonb_build_object('kind', 'missing_root', 'root_no', v_expected,
+        'detail', format('roots %s to %s are missing', v_expected, v_root.root_no - 1));
+    end if;
+    if v_root.previous_hash <> v_previous then
+      problems := problems || jsonb_build_object('kind', 'broken_root_chain', 'root_no', v_root.root_no,
+        'detail', 'previous_hash does not match the hash of the root before it');
+    end if;
+    if compliance_private.merkle_tree_hash(array(
+         select compliance_private.audit_root_leaf(e ->> 'placement', (e ->> 'seal_no')::bigint, decode(e ->> 'seal_hash', 'hex'))
+           from jsonb_array_elements(v_root.heads) with ordinality as x(e, n) order by x.n)) <> v_root.merkle_root
+       or compliance_private.audit_root_hash(v_root.previous_hash, v_root.root_no, v_root.merkle_root) <> v_root.root_hash then
+      problems := problems || jsonb_build_object('kind', 'altered_root', 'root_no', v_root.root_no,
+        'detail', 'the root''s heads, Merkle root and hash do not agree');
+    end if;
+    v_previous := v_root.root_hash;
+    v_expected := v_root.root_no + 1;
+  end loop;
+
+  -- every seal a root named is still in its chain with the hash it had: a chain rewritten whole,
+  -- consistently from its first seal, still differs here. One read per chain.
+  for v_chain in
+    select e ->> 'placement' as placement,
+           jsonb_object_agg(e ->> 'seal_no', jsonb_build_object('hash', e ->> 'seal_hash', 'root_no', r.root_no)) as named
+      from compliance.audit_roots r cross join jsonb_array_elements(r.heads) e
+     group by e ->> 'placement'
+  loop
+    -- read apart, then compared: on a Citus cluster each read goes to the chain's shard alone
+    select min(s.seal_no) into v_first from compliance.audit_seals s where s.placement = v_chain.placement;
+    select jsonb_object_agg(s.seal_no, encode(s.seal_hash, 'hex')) into v_hashes
+      from compliance.audit_seals s
+     where s.placement = v_chain.placement
+       and s.seal_no = any (array(select k::bigint from jsonb_object_keys(v_chain.named) k));
+    for v_seal in
+      select n.key::bigint as seal_no, n.value ->> 'hash' as named_hash, (n.value ->> 'root_no')::bigint as root_no,
+             v_hashes ->> n.key as seal_hash
+        from jsonb_each(v_chain.named) n
+    loop
+      if v_seal.seal_hash is distinct from v_seal.named_hash and (v_seal.seal_hash is not null or v_seal.seal_no >= coalesce(v_first, 0)) then
+        problems := problems || jsonb_build_object('kind', 'root_mismatch', 'root_no', v_seal.root_no, 'placement', v_chain.placement,
+          'seal_no', v_seal.seal_no,
+          'detail', case when v_seal.seal_hash is null then format('root %s names seal %s of chain %L, which is gone', v_seal.root_no, v_seal.seal_no, v_chain.placement)
+                         else format('root %s names seal %s of chain %L with another hash: the chain was rewritten', v_seal.root_no, v_seal.seal_no, v_chain.placement) end);
+      end if;
+    end loop;
+  end loop;
+  ok := jsonb_array_length(problems) = 0;
+end;
+$$;
+
+ALTER FUNCTION compliance.verify_audit_roots(OUT ok boolean, OUT roots_checked bigint, OUT problems jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION verify_audit_roots(OUT ok boolean, OUT roots_checked bigint, OUT problems jsonb); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.verify_audit_roots(OUT ok boolean, OUT roots_checked bigint, OUT problems jsonb) IS 'Verifies the root chain (compliance.audit_roots): numbered without gaps, each root linked to the one before, its Merkle root and hash recomputed from the heads it names; and that every seal a root names is still in its chain with that hash. Each chain''s own rows and seals are verify_audit_log''s (per placement). Problems: missing_root, broken_root_chain, altered_root, root_mismatch (a chain rewritten after a root named it, even consistently; it names the chain and the seal).';
+
+--
 -- Name: access_log_entries(text, boolean, bigint, integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -8915,6 +9041,38 @@ ALTER FUNCTION compliance_private.audit_problem_detail(kind text) OWNER TO compl
 --
 
 COMMENT ON FUNCTION compliance_private.audit_problem_detail(kind text) IS 'The sentence verify_audit_log() gives with each kind of row finding.';
+
+--
+-- Name: audit_root_hash(bytea, bigint, bytea); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_root_hash(previous_hash bytea, root_no bigint, merkle_root bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN sha256(((('\x726f6f74'::bytea || previous_hash) || int8send(root_no)) || merkle_root));
+
+ALTER FUNCTION compliance_private.audit_root_hash(previous_hash bytea, root_no bigint, merkle_root bytea) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_root_hash(previous_hash bytea, root_no bigint, merkle_root bytea); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_root_hash(previous_hash bytea, root_no bigint, merkle_root bytea) IS 'The hash of a root in the root chain (db/AUDIT_HASHING.md, "The root chain"): sha256("root" || previous_hash || int8(root_no) || merkle_root).';
+
+--
+-- Name: audit_root_leaf(text, bigint, bytea); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_root_leaf(placement text, seal_no bigint, seal_hash bytea) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN sha256(((('\x00'::bytea || compliance_private.hash_field(placement)) || int8send(seal_no)) || seal_hash));
+
+ALTER FUNCTION compliance_private.audit_root_leaf(placement text, seal_no bigint, seal_hash bytea) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_root_leaf(placement text, seal_no bigint, seal_hash bytea); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_root_leaf(placement text, seal_no bigint, seal_hash bytea) IS 'The Merkle leaf hash of one chain''s newest seal in a root (db/AUDIT_HASHING.md, "The root chain"): sha256(00 || field(placement) || int8(seal_no) || seal_hash), as RFC 6962 hashes a leaf.';
 
 --
 -- Name: audit_row_sealed(text, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10597,11 +10755,11 @@ begin
     perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
       'Run create extension citus and add the workers first.');
   end if;
+  -- foreign keys and distribution in one transaction: Citus must not run shard commands in parallel
+  set local citus.multi_shard_modify_mode = 'sequential';
+  -- the audit and refusal triggers run on the shards, on the node that holds the subject
+  set local citus.enable_unsafe_triggers = on;
   if not compliance_private.is_distributed() then
-    -- foreign keys and distribution in one transaction: Citus must not run shard commands in parallel
-    set local citus.multi_shard_modify_mode = 'sequential';
-    -- the audit and refusal triggers run on the shards, on the node that holds the subject
-    set local citus.enable_unsafe_triggers = on;
 
     -- every foreign key goes first and comes back last, with the subject in it where both ends are
     -- distributed (Citus joins co-located rows only on the distribution column)
@@ -10690,55 +10848,56 @@ begin
     create trigger _001_number_on_node before insert on compliance.audit_logs
       for each row execute function compliance_private.tg_audit_logs__number_on_node();
 
-    -- everything else is small, read where the subject's rows are (tombstones, purposes, policies,
-    -- settings): a reference table, copied to every node. A table that refers to one not placed yet
-    -- waits for the next round.
-    while v_progress loop
-      v_progress := false;
-      for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
-                      where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
-                        and c.relkind in ('r', 'p') and not c.relispartition
-                        and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)
-                      order by 1 loop
-        begin
-          execute format('select pg_catalog.create_reference_table(%L)', v_table);
-          v_progress := true;
-        exception when others then
-          v_left := format('%s: %s', v_table, sqlerrm);
-        end;
-      end loop;
-    end loop;
-    if exists (select from pg_catalog.pg_class c
-                where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
-                  and c.relkind in ('r', 'p') and not c.relispartition
-                  and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)) then
-      perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
-    end if;
-
-    for v_key in select * from jsonb_to_recordset(v_foreign_keys) as k(relation text, name text, definition text, referenced text) loop
-      v_definition := v_key.definition;
-      -- between two tables distributed by the subject, the key goes through the subject
-      if v_key.relation = any (v_by_subject) and v_key.referenced = any (v_by_subject) and v_definition !~ '^FOREIGN KEY \(user_id' then
-        v_definition := regexp_replace(regexp_replace(v_definition, '^FOREIGN KEY \(', 'FOREIGN KEY (user_id, '),
-                                       'REFERENCES ([a-z_.]+)\(', 'REFERENCES \1(user_id, ');
-      end if;
-      begin
-        execute format('alter table %s add constraint %I %s', v_key.relation, v_key.name, v_definition);
-      exception when others then
-        -- a key Citus cannot hold (between tables distributed differently, or one that sets the
-        -- distribution column NULL): the routines that write both tables keep it
-        v_refused := v_refused || format('%s.%s (%s)', v_key.relation, v_key.name, sqlerrm);
-      end;
-    end loop;
-
-    if cardinality(v_refused) > 0 then
-      raise notice 'foreign keys Citus cannot hold, kept by the routines that write both tables: %', array_to_string(v_refused, '; ');
-    end if;
-
   end if;
 
   -- what follows again after every migration (setup calls this each time): a migration may
   -- have replaced a routine, or added one
+  -- everything else is small, read where the subject's rows are (tombstones, purposes, policies,
+  -- settings, the root chain): a reference table, copied to every node, also one a later migration
+  -- added. A table that refers to one not placed yet waits for the next round.
+  while v_progress loop
+    v_progress := false;
+    for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
+                    where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+                      and c.relkind in ('r', 'p') and not c.relispartition
+                      and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)
+                    order by 1 loop
+      begin
+        execute format('select pg_catalog.create_reference_table(%L)', v_table);
+        v_progress := true;
+      exception when others then
+        v_left := format('%s: %s', v_table, sqlerrm);
+      end;
+    end loop;
+  end loop;
+  if exists (select from pg_catalog.pg_class c
+              where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+                and c.relkind in ('r', 'p') and not c.relispartition
+                and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)) then
+    perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
+  end if;
+
+  -- the foreign keys taken off above come back, now that every table is placed
+  for v_key in select * from jsonb_to_recordset(v_foreign_keys) as k(relation text, name text, definition text, referenced text) loop
+    v_definition := v_key.definition;
+    -- between two tables distributed by the subject, the key goes through the subject
+    if v_key.relation = any (v_by_subject) and v_key.referenced = any (v_by_subject) and v_definition !~ '^FOREIGN KEY \(user_id' then
+      v_definition := regexp_replace(regexp_replace(v_definition, '^FOREIGN KEY \(', 'FOREIGN KEY (user_id, '),
+                                     'REFERENCES ([a-z_.]+)\(', 'REFERENCES \1(user_id, ');
+    end if;
+    begin
+      execute format('alter table %s add constraint %I %s', v_key.relation, v_key.name, v_definition);
+    exception when others then
+      -- a key Citus cannot hold (between tables distributed differently, or one that sets the
+      -- distribution column NULL): the routines that write both tables keep it
+      v_refused := v_refused || format('%s.%s (%s)', v_key.relation, v_key.name, sqlerrm);
+    end;
+  end loop;
+
+  if cardinality(v_refused) > 0 then
+    raise notice 'foreign keys Citus cannot hold, kept by the routines that write both tables: %', array_to_string(v_refused, '; ');
+  end if;
+
   -- a generic plan leaves parameters Citus cannot route by: where a routine pins one for the cost of
   -- planning over a single node's partitions (db/CONVENTIONS.md, "Plans"), the cluster plans afresh
   for v_definition in select p.oid::regprocedure::text from pg_catalog.pg_proc p
@@ -11784,6 +11943,41 @@ ALTER FUNCTION compliance_private.log_phi_access(action text, patient text, purp
 --
 
 COMMENT ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text, written jsonb) IS 'Writes one PHI access row (category hipaa): the patient as the row''s subject; the actor, IP and user agent from the request context; details with the purpose of use, the intent, the actor''s role, the record ids and, for workforce access, the grant''s id and kind; the outcome and failure reason. A write passes written ({version, integrity}: the version the record now has and its integrity code in hex), so the chain holds each version''s integrity code and a read can prove it returns the newest.';
+
+--
+-- Name: merkle_tree_hash(bytea[]); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.merkle_tree_hash(leaves bytea[]) RETURNS bytea
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_count integer := coalesce(cardinality(leaves), 0);
+  v_split integer := 1;
+begin
+  -- RFC 6962, 2.1: the hash of an empty tree is that of the empty string; one leaf is its own
+  -- hash; otherwise the left subtree takes the largest power of two below the count
+  if v_count = 0 then
+    return sha256(''::bytea);
+  elsif v_count = 1 then
+    return leaves[1];
+  end if;
+  while v_split * 2 < v_count loop
+    v_split := v_split * 2;
+  end loop;
+  return sha256('\x01'::bytea || compliance_private.merkle_tree_hash(leaves[1:v_split])
+                              || compliance_private.merkle_tree_hash(leaves[v_split + 1:v_count]));
+end;
+$$;
+
+ALTER FUNCTION compliance_private.merkle_tree_hash(leaves bytea[]) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION merkle_tree_hash(leaves bytea[]); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.merkle_tree_hash(leaves bytea[]) IS 'The Merkle tree hash of leaf hashes in order, as RFC 6962 (Certificate Transparency) defines it: sha256(01 || left || right), the left subtree holding the largest power of two of leaves below their count.';
 
 --
 -- Name: monthly_report_content(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -14922,6 +15116,68 @@ ALTER TABLE compliance.audit_logs_default OWNER TO compliance_owner;
 COMMENT ON TABLE compliance.audit_logs_default IS 'Catches rows outside every monthly partition so no audit row is ever refused. compliance.ensure_audit_partitions keeps it empty in normal running.';
 
 --
+-- Name: audit_roots; Type: TABLE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TABLE compliance.audit_roots (
+    root_no bigint NOT NULL,
+    heads jsonb NOT NULL,
+    merkle_root bytea NOT NULL,
+    previous_hash bytea NOT NULL,
+    root_hash bytea NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT audit_roots_hashes_sha256 CHECK (((octet_length(merkle_root) = 32) AND (octet_length(previous_hash) = 32) AND (octet_length(root_hash) = 32))),
+    CONSTRAINT audit_roots_heads_array CHECK ((jsonb_typeof(heads) = 'array'::text)),
+    CONSTRAINT audit_roots_number_positive CHECK ((root_no > 0))
+);
+
+ALTER TABLE ONLY compliance.audit_roots FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance.audit_roots OWNER TO compliance_owner;
+
+--
+-- Name: TABLE audit_roots; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance.audit_roots IS 'The root chain (db/AUDIT_HASHING.md, "The root chain"): each row seals the newest seal of every audit chain (one per shard on a Citus cluster) into a Merkle root, chained to the root before, the way Certificate Transparency publishes signed tree heads. Append-only; written by compliance.seal_audit_root, checked by verify_audit_roots.';
+
+--
+-- Name: COLUMN audit_roots.root_no; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_roots.root_no IS 'The root''s number, from 1, without gaps.';
+
+--
+-- Name: COLUMN audit_roots.heads; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_roots.heads IS 'Each chain''s newest seal when the root was made, by placement: [{placement, seal_no, seal_hash (hex)}].';
+
+--
+-- Name: COLUMN audit_roots.merkle_root; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_roots.merkle_root IS 'The RFC 6962 Merkle tree hash over the heads'' leaves (compliance_private.audit_root_leaf), in placement order.';
+
+--
+-- Name: COLUMN audit_roots.previous_hash; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_roots.previous_hash IS 'The root_hash of the root before (32 zero bytes for root 1).';
+
+--
+-- Name: COLUMN audit_roots.root_hash; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_roots.root_hash IS 'sha256("root" || previous_hash || int8(root_no) || merkle_root) (compliance_private.audit_root_hash).';
+
+--
+-- Name: COLUMN audit_roots.recorded_at; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_roots.recorded_at IS 'When the root was made.';
+
+--
 -- Name: backup_verifications; Type: TABLE; Schema: compliance; Owner: compliance_owner
 --
 
@@ -17107,6 +17363,13 @@ ALTER TABLE ONLY compliance.audit_logs_default
     ADD CONSTRAINT audit_logs_default_pkey PRIMARY KEY (id, occurred_at);
 
 --
+-- Name: audit_roots audit_roots_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance.audit_roots
+    ADD CONSTRAINT audit_roots_pkey PRIMARY KEY (root_no);
+
+--
 -- Name: audit_seals audit_seals_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner
 --
 
@@ -18005,6 +18268,12 @@ CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON complia
 CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON compliance.audit_logs_default FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_audit_logs__refuse_change();
 
 --
+-- Name: audit_roots _010_refuse_change; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE TRIGGER _010_refuse_change BEFORE DELETE OR UPDATE OR TRUNCATE ON compliance.audit_roots FOR EACH STATEMENT EXECUTE FUNCTION compliance_private.tg_audit_logs__refuse_change();
+
+--
 -- Name: audit_seals _010_refuse_change; Type: TRIGGER; Schema: compliance; Owner: compliance_owner
 --
 
@@ -18497,6 +18766,12 @@ ALTER TABLE compliance.audit_archives ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compliance.audit_logs ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: audit_roots; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
+--
+
+ALTER TABLE compliance.audit_roots ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: backup_verifications; Type: ROW SECURITY; Schema: compliance; Owner: compliance_owner
 --
 
@@ -18837,6 +19112,18 @@ CREATE POLICY owner_routines ON compliance.audit_logs TO compliance_owner USING 
 --
 
 COMMENT ON POLICY owner_routines ON compliance.audit_logs IS 'The SECURITY DEFINER routines (append, seal, verify, redact) run as the owner.';
+
+--
+-- Name: audit_roots owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance.audit_roots TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON audit_roots; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance.audit_roots IS 'compliance.seal_audit_root and verify_audit_roots (SECURITY DEFINER, running as the owner) reach every row.';
 
 --
 -- Name: backup_verifications owner_routines; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -19329,6 +19616,18 @@ CREATE POLICY readers ON compliance.audit_archives FOR SELECT TO compliance_dpo,
 --
 
 COMMENT ON POLICY readers ON compliance.audit_archives IS 'The DPO, auditors and the worker read every archive record; only compliance.record_audit_archive writes one, and retention marks it dropped.';
+
+--
+-- Name: audit_roots readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE POLICY readers ON compliance.audit_roots FOR SELECT TO compliance_dpo, compliance_worker, compliance_auditor USING (true);
+
+--
+-- Name: POLICY readers ON audit_roots; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON POLICY readers ON compliance.audit_roots IS 'Auditors, the DPO and the worker read every root: none holds personal data.';
 
 --
 -- Name: backup_verifications readers; Type: POLICY; Schema: compliance; Owner: compliance_owner
@@ -21252,6 +21551,14 @@ GRANT ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_s
 GRANT ALL ON FUNCTION compliance.seal_audit_log(max_rows_per_seal integer, max_seals integer, placement text) TO compliance_dpo;
 
 --
+-- Name: FUNCTION seal_audit_root(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.seal_audit_root() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.seal_audit_root() TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.seal_audit_root() TO compliance_dpo;
+
+--
 -- Name: FUNCTION set_anchor_key(key_fingerprint text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -21519,6 +21826,15 @@ GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash by
 GRANT ALL ON FUNCTION compliance.verify_audit_log(from_seal bigint, from_hash bytea, placement text, OUT ok boolean, OUT seals_checked bigint, OUT rows_checked bigint, OUT unsealed_rows bigint, OUT problems jsonb, OUT incremental boolean, OUT last_seal_no bigint, OUT last_seal_hash bytea, OUT notes jsonb) TO compliance_worker;
 
 --
+-- Name: FUNCTION verify_audit_roots(OUT ok boolean, OUT roots_checked bigint, OUT problems jsonb); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.verify_audit_roots(OUT ok boolean, OUT roots_checked bigint, OUT problems jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.verify_audit_roots(OUT ok boolean, OUT roots_checked bigint, OUT problems jsonb) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.verify_audit_roots(OUT ok boolean, OUT roots_checked bigint, OUT problems jsonb) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.verify_audit_roots(OUT ok boolean, OUT roots_checked bigint, OUT problems jsonb) TO compliance_worker;
+
+--
 -- Name: FUNCTION access_log_entries(subject text, others_only boolean, before_id bigint, page_size integer); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -21724,6 +22040,18 @@ REVOKE ALL ON FUNCTION compliance_private.audit_parts_missing(have text, need te
 --
 
 REVOKE ALL ON FUNCTION compliance_private.audit_problem_detail(kind text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_root_hash(previous_hash bytea, root_no bigint, merkle_root bytea); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_root_hash(previous_hash bytea, root_no bigint, merkle_root bytea) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_root_leaf(placement text, seal_no bigint, seal_hash bytea); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_root_leaf(placement text, seal_no bigint, seal_hash bytea) FROM PUBLIC;
 
 --
 -- Name: FUNCTION audit_row_sealed(placement text, row_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -22096,6 +22424,12 @@ REVOKE ALL ON FUNCTION compliance_private.lock_subject(user_id text) FROM PUBLIC
 --
 
 REVOKE ALL ON FUNCTION compliance_private.log_phi_access(action text, patient text, purpose text, intent text, record_ids uuid[], outcome text, failure_reason text, written jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION merkle_tree_hash(leaves bytea[]); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.merkle_tree_hash(leaves bytea[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -22543,6 +22877,14 @@ GRANT SELECT ON TABLE compliance.access_review_campaign_status TO compliance_aud
 
 GRANT SELECT ON TABLE compliance.access_review_role_actions TO compliance_dpo;
 GRANT SELECT ON TABLE compliance.access_review_role_actions TO compliance_auditor;
+
+--
+-- Name: TABLE audit_roots; Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+GRANT SELECT ON TABLE compliance.audit_roots TO compliance_auditor;
+GRANT SELECT ON TABLE compliance.audit_roots TO compliance_dpo;
+GRANT SELECT ON TABLE compliance.audit_roots TO compliance_worker;
 
 --
 -- Name: TABLE backup_verifications; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -184,6 +184,45 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect(broken[0]!.problems).toEqual([expect.objectContaining({ kind: 'deleted_row', row_id: Number(row!.id) })]);
   });
 
+  it('seals the chains\' newest seals into the root chain, and finds a chain rewritten whole after a root named it', async () => {
+    const [{ root }] = await db<{ root: number }[]>`select compliance.seal_audit_root()::integer as root`;
+    expect(root).toBeGreaterThan(0);
+    const [before] = await db<{ ok: boolean; roots_checked: number }[]>`select ok, roots_checked::integer from compliance.verify_audit_roots()`;
+    expect(before).toEqual({ ok: true, roots_checked: root });
+
+    // a superuser on a worker alters a row of one chain and seals that chain again from its start:
+    // rows, seals and head agree, so the chain alone verifies
+    const [target] = await db<{ id: string; placement: string }[]>`
+      select id::text, placement from compliance.audit_logs where action = 'profile.created' and user_id = 'citizen-123'`;
+    const [shards] = await db<{ rows: string; seals: string; head: string; port: number }[]>`
+      select get_shard_id_for_distribution_column('compliance.audit_logs', ${target!.placement}::text)::text as rows,
+             get_shard_id_for_distribution_column('compliance.audit_seals', ${target!.placement}::text)::text as seals,
+             get_shard_id_for_distribution_column('compliance_private.audit_seal_head', ${target!.placement}::text)::text as head,
+             (select n.nodeport from pg_dist_placement pl join pg_dist_node n on n.groupid = pl.groupid
+               where pl.shardid = get_shard_id_for_distribution_column('compliance.audit_logs', ${target!.placement}::text)) as port`;
+    const direct = cluster.connect(cluster.workers.find((w) => w.port === shards!.port)!);
+    try {
+      await direct.begin(async (tx) => {
+        await tx`set local session_replication_role = replica`;
+        await tx`set local citus.enable_manual_changes_to_shards = on`;
+        await tx.unsafe(`update compliance.audit_logs_${shards!.rows} set details = '{"rewritten": true}' where id = ${target!.id}`);
+        await tx.unsafe(`delete from compliance.audit_seals_${shards!.seals} where placement = '${target!.placement}'`);
+        await tx.unsafe(`delete from compliance_private.audit_seal_head_${shards!.head} where placement = '${target!.placement}'`);
+      });
+    } finally {
+      await direct.end();
+    }
+    await db`select compliance.seal_audit_log(10000, 100, ${target!.placement})`;
+    const [chain] = await db<{ ok: boolean }[]>`select ok from compliance.verify_audit_log(null, null, ${target!.placement})`;
+    expect(chain!.ok).toBe(true);
+
+    // the roots still name the seal it had
+    const [after] = await db<{ ok: boolean; problems: { kind: string; placement: string }[] }[]>`
+      select ok, problems from compliance.verify_audit_roots()`;
+    expect(after!.ok).toBe(false);
+    expect(new Set(after!.problems.map((p) => `${p.kind} ${p.placement}`))).toEqual(new Set([`root_mismatch ${target!.placement}`]));
+  });
+
   it('erases a subject so that neither worker\'s dump holds their id or e-mail, while each still holds other subjects', async () => {
     const subject = 'citizen-4242';
     await as('compliance_app', subject, [], (tx) => tx`select compliance.record_consent(${subject}, 'marketing', true, null, 'api')`);

@@ -1,5 +1,5 @@
 --! Previous: sha1:aac4b6d1d19fd2fde455725fd6056fc054b1462b
---! Hash: sha1:0326c21b92bd71b28c4f9f0cb3fbc327d3b075a8
+--! Hash: sha1:e287207ef8dc6027d778eb46b781e59d7dcb0a8d
 --! Message: One audit chain per shard: seals, the sealer's head and verification take a chain (placement), '' on a single node; on Citus each shard's rows are numbered and sealed on the node that holds it
 
 -- On a single node there is one chain, '', and nothing changes in what the sealer or the verifier
@@ -1026,11 +1026,11 @@ begin
     perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
       'Run create extension citus and add the workers first.');
   end if;
+  -- foreign keys and distribution in one transaction: Citus must not run shard commands in parallel
+  set local citus.multi_shard_modify_mode = 'sequential';
+  -- the audit and refusal triggers run on the shards, on the node that holds the subject
+  set local citus.enable_unsafe_triggers = on;
   if not compliance_private.is_distributed() then
-    -- foreign keys and distribution in one transaction: Citus must not run shard commands in parallel
-    set local citus.multi_shard_modify_mode = 'sequential';
-    -- the audit and refusal triggers run on the shards, on the node that holds the subject
-    set local citus.enable_unsafe_triggers = on;
 
     -- every foreign key goes first and comes back last, with the subject in it where both ends are
     -- distributed (Citus joins co-located rows only on the distribution column)
@@ -1119,55 +1119,56 @@ begin
     create trigger _001_number_on_node before insert on compliance.audit_logs
       for each row execute function compliance_private.tg_audit_logs__number_on_node();
 
-    -- everything else is small, read where the subject's rows are (tombstones, purposes, policies,
-    -- settings): a reference table, copied to every node. A table that refers to one not placed yet
-    -- waits for the next round.
-    while v_progress loop
-      v_progress := false;
-      for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
-                      where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
-                        and c.relkind in ('r', 'p') and not c.relispartition
-                        and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)
-                      order by 1 loop
-        begin
-          execute format('select pg_catalog.create_reference_table(%L)', v_table);
-          v_progress := true;
-        exception when others then
-          v_left := format('%s: %s', v_table, sqlerrm);
-        end;
-      end loop;
-    end loop;
-    if exists (select from pg_catalog.pg_class c
-                where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
-                  and c.relkind in ('r', 'p') and not c.relispartition
-                  and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)) then
-      perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
-    end if;
-
-    for v_key in select * from jsonb_to_recordset(v_foreign_keys) as k(relation text, name text, definition text, referenced text) loop
-      v_definition := v_key.definition;
-      -- between two tables distributed by the subject, the key goes through the subject
-      if v_key.relation = any (v_by_subject) and v_key.referenced = any (v_by_subject) and v_definition !~ '^FOREIGN KEY \(user_id' then
-        v_definition := regexp_replace(regexp_replace(v_definition, '^FOREIGN KEY \(', 'FOREIGN KEY (user_id, '),
-                                       'REFERENCES ([a-z_.]+)\(', 'REFERENCES \1(user_id, ');
-      end if;
-      begin
-        execute format('alter table %s add constraint %I %s', v_key.relation, v_key.name, v_definition);
-      exception when others then
-        -- a key Citus cannot hold (between tables distributed differently, or one that sets the
-        -- distribution column NULL): the routines that write both tables keep it
-        v_refused := v_refused || format('%s.%s (%s)', v_key.relation, v_key.name, sqlerrm);
-      end;
-    end loop;
-
-    if cardinality(v_refused) > 0 then
-      raise notice 'foreign keys Citus cannot hold, kept by the routines that write both tables: %', array_to_string(v_refused, '; ');
-    end if;
-
   end if;
 
   -- what follows again after every migration (setup calls this each time): a migration may
   -- have replaced a routine, or added one
+  -- everything else is small, read where the subject's rows are (tombstones, purposes, policies,
+  -- settings, the root chain): a reference table, copied to every node, also one a later migration
+  -- added. A table that refers to one not placed yet waits for the next round.
+  while v_progress loop
+    v_progress := false;
+    for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
+                    where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+                      and c.relkind in ('r', 'p') and not c.relispartition
+                      and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)
+                    order by 1 loop
+      begin
+        execute format('select pg_catalog.create_reference_table(%L)', v_table);
+        v_progress := true;
+      exception when others then
+        v_left := format('%s: %s', v_table, sqlerrm);
+      end;
+    end loop;
+  end loop;
+  if exists (select from pg_catalog.pg_class c
+              where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+                and c.relkind in ('r', 'p') and not c.relispartition
+                and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)) then
+    perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
+  end if;
+
+  -- the foreign keys taken off above come back, now that every table is placed
+  for v_key in select * from jsonb_to_recordset(v_foreign_keys) as k(relation text, name text, definition text, referenced text) loop
+    v_definition := v_key.definition;
+    -- between two tables distributed by the subject, the key goes through the subject
+    if v_key.relation = any (v_by_subject) and v_key.referenced = any (v_by_subject) and v_definition !~ '^FOREIGN KEY \(user_id' then
+      v_definition := regexp_replace(regexp_replace(v_definition, '^FOREIGN KEY \(', 'FOREIGN KEY (user_id, '),
+                                     'REFERENCES ([a-z_.]+)\(', 'REFERENCES \1(user_id, ');
+    end if;
+    begin
+      execute format('alter table %s add constraint %I %s', v_key.relation, v_key.name, v_definition);
+    exception when others then
+      -- a key Citus cannot hold (between tables distributed differently, or one that sets the
+      -- distribution column NULL): the routines that write both tables keep it
+      v_refused := v_refused || format('%s.%s (%s)', v_key.relation, v_key.name, sqlerrm);
+    end;
+  end loop;
+
+  if cardinality(v_refused) > 0 then
+    raise notice 'foreign keys Citus cannot hold, kept by the routines that write both tables: %', array_to_string(v_refused, '; ');
+  end if;
+
   -- a generic plan leaves parameters Citus cannot route by: where a routine pins one for the cost of
   -- planning over a single node's partitions (db/CONVENTIONS.md, "Plans"), the cluster plans afresh
   for v_definition in select p.oid::regprocedure::text from pg_catalog.pg_proc p
