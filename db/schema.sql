@@ -770,21 +770,23 @@ COMMENT ON FUNCTION compliance.audit_chains() IS 'The audit log''s chains, each 
 -- Name: audit_digest(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) RETURNS record
+CREATE FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text) RETURNS record
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select s.seal_no, encode(s.seal_hash, 'hex'), s.last_row_id, s.sealed_at
-    from compliance.audit_seals s order by s.seal_no desc limit 1;
+  select s.seal_no, encode(s.seal_hash, 'hex'), s.last_row_id, s.sealed_at, r.root_no, encode(r.root_hash, 'hex')
+    from (select 1) one
+    left join lateral (select s.* from compliance.audit_seals s where s.placement = '' order by s.seal_no desc limit 1) s on true
+    left join lateral (select r.* from compliance.audit_roots r order by r.root_no desc limit 1) r on true;
 $$;
 
-ALTER FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) IS 'The newest seal''s number and hash (hex). Record it outside the database (a ticket, a notary, a WORM bucket): a rewrite of the whole chain then shows as a different hash for the same seal number.';
+COMMENT ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text) IS 'The newest seal''s number and hash (hex) of the single node''s chain, and the newest root''s number and hash of the root chain (NULL until one is made; on a Citus cluster the root seals every shard''s chain). Record them outside the database (a ticket, a notary, a WORM bucket; pgcomply anchor signs and appends them): a rewrite of the whole chain, or of a shard''s chain and the roots after it, then shows as a different hash for the same number.';
 
 --
 -- Name: audit_personal_fields(bigint[], text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -4269,7 +4271,14 @@ begin
     perform compliance_private.raise_error('BADRG', format('the anchor is signed with key %s, not the configured anchor key %s', left(key_fingerprint, 16), left(v_configured, 16)),
       'The worker sets the configured key from ANCHOR_SIGNING_KEY (compliance.set_anchor_key).');
   end if;
-  if not exists (select from compliance.audit_seals s where s.seal_no = record_anchor.seal_no and encode(s.seal_hash, 'hex') = record_anchor.seal_hash) then
+  -- the single node's chain ('' on a Citus cluster too), and the root it names, if any, as they are
+  if signed ? 'root_no' and not exists (select from compliance.audit_roots r
+                                         where r.root_no = (signed ->> 'root_no')::bigint and encode(r.root_hash, 'hex') = signed ->> 'root_hash') then
+    perform compliance_private.raise_error('BADRG', format('root %s with hash %s is not in the root chain: an anchor names a root as it is',
+                                                           signed ->> 'root_no', signed ->> 'root_hash'));
+  end if;
+  if not exists (select from compliance.audit_seals s
+                  where s.placement = '' and s.seal_no = record_anchor.seal_no and encode(s.seal_hash, 'hex') = record_anchor.seal_hash) then
     perform compliance_private.raise_error('BADRG', format('seal %s with hash %s is not in the chain: an anchor names a seal as it is', record_anchor.seal_no, record_anchor.seal_hash));
   end if;
   return compliance_private.append_audit('audit.anchored', 'soc2', 'audit_seal', record_anchor.seal_no::text,
@@ -4288,7 +4297,7 @@ ALTER FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fing
 -- Name: FUNCTION record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) IS 'Records in the audit chain that an anchor of this seal was written outside the database (pgcomply anchor, the worker at start and hourly): the seal must be in the chain with that hash; the anchor carries what was signed, the Ed25519 signature and the signing key''s fingerprint (SHA-256 of its SubjectPublicKeyInfo), which must be the configured anchor key once one is set (compliance.set_anchor_key). PostgreSQL cannot check an Ed25519 signature: pgcomply verify --anchors and pgcomply doctor check each recorded anchor''s signature against the public key. Audited as audit.anchored, with whether the worker''s login recorded it. Errors: BADRG.';
+COMMENT ON FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) IS 'Records in the audit chain that an anchor of this seal was written outside the database (pgcomply anchor, the worker at start and hourly): the seal must be in the chain with that hash, and a root it names in the root chain with that hash; the anchor carries what was signed, the Ed25519 signature and the signing key''s fingerprint (SHA-256 of its SubjectPublicKeyInfo), which must be the configured anchor key once one is set (compliance.set_anchor_key). PostgreSQL cannot check an Ed25519 signature: pgcomply verify --anchors and pgcomply doctor check each recorded anchor''s signature against the public key. Audited as audit.anchored, with whether the worker''s login recorded it. Errors: BADRG.';
 
 --
 -- Name: record_archive_check(boolean, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -20356,13 +20365,13 @@ GRANT ALL ON FUNCTION compliance.audit_chains() TO compliance_auditor;
 GRANT ALL ON FUNCTION compliance.audit_chains() TO compliance_dpo;
 
 --
--- Name: FUNCTION audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) TO compliance_auditor;
-GRANT ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) TO compliance_dpo;
-GRANT ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone) TO compliance_worker;
+REVOKE ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text) TO compliance_auditor;
+GRANT ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text) TO compliance_dpo;
+GRANT ALL ON FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text) TO compliance_worker;
 
 --
 -- Name: FUNCTION audit_personal_fields(row_ids bigint[], reason text); Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -1,5 +1,6 @@
 /**
- * Signed anchors (issue #21): the newest seal's number and hash, with the erasures since the last
+ * Signed anchors: the newest seal's number and hash (and the newest root's, where the root chain
+ * seals a Citus cluster's chains), with the erasures since the last
  * anchor (peppered digests), signed with Ed25519 and appended to a JSON-lines log kept outside the
  * database. A superuser who rewrites the whole chain consistently still changes the hash of a
  * seal an anchor holds; verify --anchors finds it. The key is ANCHOR_SIGNING_KEY (PKCS#8 PEM) or
@@ -16,6 +17,9 @@ export interface AnchorState {
   seal_hash: string;
   last_row_id: string;
   sealed_at: string;
+  /** the newest root of the root chain, where one was made (a Citus cluster's chains per shard) */
+  root_no?: string;
+  root_hash?: string;
   erasures: { subject_digest: string; erased_at: string }[];
 }
 
@@ -25,10 +29,13 @@ export const ANCHOR_DIGEST_QUERY = 'select current_database() as database, d.* f
 export const ANCHOR_JOURNAL_QUERY = "select subject_digest, erased_at from compliance.erasure_journal(coalesce($1::timestamptz, '-infinity'))";
 
 /** the state from compliance.audit_digest() and compliance.erasure_journal(), as either driver returns them */
-export function toAnchorState(database: string, digest: { seal_no: unknown; seal_hash: string; last_row_id: unknown; sealed_at: Date },
+export function toAnchorState(database: string,
+  digest: { seal_no: unknown; seal_hash: string; last_row_id: unknown; sealed_at: Date; root_no?: unknown; root_hash?: string | null },
   erasures: { subject_digest: string; erased_at: Date }[]): AnchorState {
   return { database, seal_no: String(digest.seal_no), seal_hash: digest.seal_hash, last_row_id: String(digest.last_row_id),
-    sealed_at: digest.sealed_at.toISOString(), erasures: erasures.map((e) => ({ subject_digest: e.subject_digest, erased_at: e.erased_at.toISOString() })) };
+    sealed_at: digest.sealed_at.toISOString(),
+    ...(digest.root_no != null && digest.root_hash ? { root_no: String(digest.root_no), root_hash: digest.root_hash } : {}),
+    erasures: erasures.map((e) => ({ subject_digest: e.subject_digest, erased_at: e.erased_at.toISOString() })) };
 }
 
 export interface Anchor extends AnchorState {
@@ -75,9 +82,10 @@ export function loadAnchorKey(env: { ANCHOR_SIGNING_KEY?: string; ANCHOR_SIGNING
 
 /** what an anchor's signature covers: every field but the signature, in a fixed order */
 export function signedContent(anchor: Omit<Anchor, 'signature'>): Omit<Anchor, 'signature'> {
-  const { version, database, seal_no, seal_hash, last_row_id, sealed_at, erasures, anchored_at, key_id } = anchor;
-  // each erasure's fields in their own order too: jsonb (where the chain keeps a copy) sorts keys
-  return { version, database, seal_no, seal_hash, last_row_id, sealed_at,
+  const { version, database, seal_no, seal_hash, last_row_id, sealed_at, root_no, root_hash, erasures, anchored_at, key_id } = anchor;
+  // each erasure's fields in their own order too: jsonb (where the chain keeps a copy) sorts keys;
+  // an anchor without a root signs what it did before there were roots
+  return { version, database, seal_no, seal_hash, last_row_id, sealed_at, ...(root_no !== undefined ? { root_no, root_hash } : {}),
     erasures: erasures.map((e) => ({ subject_digest: e.subject_digest, erased_at: e.erased_at })), anchored_at, key_id };
 }
 
@@ -151,6 +159,8 @@ export function journalSince(previous: Anchor[]): string | null {
 export interface AnchorFinding {
   kind: 'anchor_signature' | 'anchor_mismatch' | 'anchor_missing';
   seal_no: number;
+  /** where the finding is about the root the anchor names */
+  root_no?: number;
   detail: string;
 }
 
@@ -159,7 +169,8 @@ export interface AnchorFinding {
  * there with the same hash. A seal before the chain's first kept seal was removed by retention,
  * which the chain itself accounts for (verify_audit_log's start check).
  */
-export function checkAnchors(anchors: Anchor[], key: AnchorKey, seals: Map<string, string>, firstKeptSeal: number): AnchorFinding[] {
+export function checkAnchors(anchors: Anchor[], key: AnchorKey, seals: Map<string, string>, firstKeptSeal: number,
+  roots: Map<string, string> = new Map()): AnchorFinding[] {
   const findings: AnchorFinding[] = [];
   for (const anchor of anchors) {
     const sealNo = Number(anchor.seal_no);
@@ -173,6 +184,16 @@ export function checkAnchors(anchors: Anchor[], key: AnchorKey, seals: Map<strin
     } else if (now !== anchor.seal_hash) {
       findings.push({ kind: 'anchor_mismatch', seal_no: sealNo, detail: `seal ${sealNo} has hash ${now}, the anchor of ${anchor.anchored_at} holds ${anchor.seal_hash}: the chain was rewritten` });
     }
+    if (anchor.root_no === undefined) continue;
+    // the root chain is never trimmed: a root an anchor names is there, with that hash
+    const rootNo = Number(anchor.root_no);
+    const root = roots.get(anchor.root_no);
+    if (root === undefined) {
+      findings.push({ kind: 'anchor_missing', seal_no: sealNo, root_no: rootNo, detail: `root ${rootNo}, anchored ${anchor.anchored_at}, is not in the root chain` });
+    } else if (root !== anchor.root_hash) {
+      findings.push({ kind: 'anchor_mismatch', seal_no: sealNo, root_no: rootNo,
+        detail: `root ${rootNo} has hash ${root}, the anchor of ${anchor.anchored_at} holds ${anchor.root_hash}: the root chain was rewritten` });
+    }
   }
   return findings;
 }
@@ -184,8 +205,12 @@ export function checkAnchors(anchors: Anchor[], key: AnchorKey, seals: Map<strin
 export async function anchorFindingsIn(sql: Sql, anchors: Anchor[], key: AnchorKey): Promise<AnchorFinding[]> {
   const wanted = [...new Set(anchors.map((a) => a.seal_no))];
   const seals = await sql<{ seal_no: string; seal_hash: string }[]>`
-    select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals where seal_no = any(${wanted}::bigint[])`;
-  const [first] = await sql<{ n: number | null }[]>`select min(seal_no)::int as n from compliance.audit_seals`;
-  return [...checkAnchors(anchors, key, new Map(seals.map((x) => [x.seal_no, x.seal_hash])), first!.n ?? Infinity),
+    select seal_no::text, encode(seal_hash, 'hex') as seal_hash from compliance.audit_seals where placement = '' and seal_no = any(${wanted}::bigint[])`;
+  const [first] = await sql<{ n: number | null }[]>`select min(seal_no)::int as n from compliance.audit_seals where placement = ''`;
+  const wantedRoots = [...new Set(anchors.flatMap((a) => (a.root_no === undefined ? [] : [a.root_no])))];
+  const roots = await sql<{ root_no: string; root_hash: string }[]>`
+    select root_no::text, encode(root_hash, 'hex') as root_hash from compliance.audit_roots where root_no = any(${wantedRoots}::bigint[])`;
+  return [...checkAnchors(anchors, key, new Map(seals.map((x) => [x.seal_no, x.seal_hash])), first!.n ?? Infinity,
+    new Map(roots.map((r) => [r.root_no, r.root_hash]))),
     ...await recordedAnchorFindings(sql, key)];
 }

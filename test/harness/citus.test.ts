@@ -4,11 +4,13 @@
  * one node; export reads them all; erasure leaves no trace on either worker.
  */
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Sql, TransactionSql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { anchorFindingsIn, signAnchor, toAnchorKey, toAnchorState } from '../../core/anchors/anchors.js';
 import { postgresPrograms } from '../../db/postgres-binaries.js';
 import type { MachineCluster } from '../../db/machine-cluster.js';
 import { type CitusCluster, citusCluster } from '../../db/citus-cluster.js';
@@ -161,7 +163,7 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
   it('seals on after a worker is killed mid-seal and restarted: no chain forks, the roots resume, everything verifies', async () => {
     const chains = (await db<{ placement: string }[]>`select placement from compliance.audit_chains() as placement`).map((c) => c.placement);
     await db`select compliance.seal_audit_root()`;
-    const [{ before }] = await db<{ before: number }[]>`select max(root_no)::integer as before from compliance.audit_roots`;
+    const before = (await db<{ before: number }[]>`select max(root_no)::integer as before from compliance.audit_roots`)[0]!.before;
     // a backlog on every chain: an audited update of a thousand profiles
     await as('compliance_dpo', 'dpo:citus', ['dpo'], (tx) => tx`
       update compliance.user_profiles set full_name = 'Renamed' where user_id like 'citizen-1%' and length(user_id) = 12`);
@@ -175,7 +177,7 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     victim.start();
 
     for (const placement of chains) await db`select compliance.seal_audit_log(10000, 100, ${placement})`;
-    const [{ after }] = await db<{ after: number }[]>`select compliance.seal_audit_root()::integer as after`;
+    const after = (await db<{ after: number }[]>`select compliance.seal_audit_root()::integer as after`)[0]!.after;
     expect(after).toBeGreaterThan(before);
     const verdicts = await db<{ placement: string; ok: boolean; unsealed: number }[]>`
       select c.placement, v.ok, v.unsealed_rows::integer as unsealed
@@ -213,10 +215,16 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
 
   it('seals the chains\' newest seals into the root chain, and finds a chain rewritten whole after a root named it', async () => {
     await db`select compliance.seal_audit_root()`;
-    const [{ roots }] = await db<{ roots: number }[]>`select count(*)::integer as roots from compliance.audit_roots`;
+    const roots = (await db<{ roots: number }[]>`select count(*)::integer as roots from compliance.audit_roots`)[0]!.roots;
     expect(roots).toBeGreaterThan(0);
     const [before] = await db<{ ok: boolean; roots_checked: number }[]>`select ok, roots_checked::integer from compliance.verify_audit_roots()`;
     expect(before).toEqual({ ok: true, roots_checked: roots });
+    // an anchor of the newest root, as the worker signs and writes it outside the database
+    const key = toAnchorKey(generateKeyPairSync('ed25519').privateKey);
+    const [digest] = await db<{ seal_no: string; seal_hash: string; last_row_id: string; sealed_at: Date; root_no: string; root_hash: string }[]>`
+      select * from compliance.audit_digest()`;
+    expect(digest!.root_no).toBe(String(roots));
+    const anchor = signAnchor(toAnchorState('pgcomply', digest!, []), key);
 
     // a superuser on a worker alters a row of one chain and seals that chain again from its start:
     // rows, seals and head agree, so the chain alone verifies
@@ -249,6 +257,18 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
       select ok, problems from compliance.verify_audit_roots()`;
     expect(after!.ok).toBe(false);
     expect(new Set(after!.problems.map((p) => `${p.kind} ${p.placement}`))).toEqual(new Set([`root_mismatch ${target!.placement}`]));
+
+    // the superuser makes the roots agree too, from a new first root: the root chain verifies, and
+    // only the anchor kept outside still tells
+    await db.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from compliance.audit_roots`;
+    });
+    await db`select compliance.seal_audit_root()`;
+    const [rewritten] = await db<{ ok: boolean }[]>`select ok from compliance.verify_audit_roots()`;
+    expect(rewritten!.ok).toBe(true);
+    const findings = await anchorFindingsIn(db, [anchor], key);
+    expect(findings).toEqual([expect.objectContaining({ root_no: roots, kind: roots === 1 ? 'anchor_mismatch' : 'anchor_missing' })]);
   });
 
   it('erases a subject so that neither worker\'s dump holds their id or e-mail, while each still holds other subjects', async () => {

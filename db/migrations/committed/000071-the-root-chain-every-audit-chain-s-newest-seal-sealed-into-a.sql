@@ -1,5 +1,5 @@
 --! Previous: sha1:e287207ef8dc6027d778eb46b781e59d7dcb0a8d
---! Hash: sha1:f1ccf5622afe23c52852edabd8c4a0d0580d32ff
+--! Hash: sha1:bb54c0076bbd75ec12afd2b98f3ef38d90489cec
 --! Message: The root chain: every audit chain's newest seal sealed into a Merkle root (RFC 6962), chained; a chain rewritten whole after a root named it is found (verify_audit_roots)
 
 create table if not exists compliance.audit_roots (
@@ -229,6 +229,87 @@ comment on function compliance.verify_audit_roots(OUT ok boolean, OUT roots_chec
 
 revoke execute on function compliance.verify_audit_roots() from public;
 grant execute on function compliance.verify_audit_roots() to compliance_auditor, compliance_dpo, compliance_worker;
+
+-- the digest anchors sign also names the newest root
+drop function if exists compliance.audit_digest();
+-- included from fixtures/audit/audit_digest.sql
+-- compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text)
+ RETURNS record
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select s.seal_no, encode(s.seal_hash, 'hex'), s.last_row_id, s.sealed_at, r.root_no, encode(r.root_hash, 'hex')
+    from (select 1) one
+    left join lateral (select s.* from compliance.audit_seals s where s.placement = '' order by s.seal_no desc limit 1) s on true
+    left join lateral (select r.* from compliance.audit_roots r order by r.root_no desc limit 1) r on true;
+$function$;
+
+comment on function compliance.audit_digest(OUT seal_no bigint, OUT seal_hash text, OUT last_row_id bigint, OUT sealed_at timestamp with time zone, OUT root_no bigint, OUT root_hash text) is
+  'The newest seal''s number and hash (hex) of the single node''s chain, and the newest root''s number and hash of the root chain (NULL until one is made; on a Citus cluster the root seals every shard''s chain). Record them outside the database (a ticket, a notary, a WORM bucket; pgcomply anchor signs and appends them): a rewrite of the whole chain, or of a shard''s chain and the roots after it, then shows as a different hash for the same number.';
+
+revoke execute on function compliance.audit_digest() from public;
+grant execute on function compliance.audit_digest() to compliance_auditor, compliance_dpo, compliance_worker;
+-- included from fixtures/anchors/record_anchor.sql
+-- compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text): its current definition.
+-- Change it here and include this file in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_configured text := (select s.anchor_key_fingerprint from compliance.compliance_check_settings s);
+  v_signature bytea;
+begin
+  if key_fingerprint is null or key_fingerprint !~ '^[0-9a-f]{64}$' or destination is null or length(destination) not between 1 and 1024
+     or signed is null or jsonb_typeof(signed) <> 'object' or jsonb_typeof(signed -> 'erasures') is distinct from 'array' then
+    perform compliance_private.raise_error('BADRG', 'an anchor needs the signing key''s fingerprint (64 hex), its signature, what was signed and where it was written');
+  end if;
+  begin
+    v_signature := decode(signature, 'base64');
+  exception when others then
+    v_signature := null;
+  end;
+  if v_signature is null or length(v_signature) <> 64 then
+    perform compliance_private.raise_error('BADRG', 'an anchor''s signature is 64 bytes of Ed25519, in base64');
+  end if;
+  -- what was signed must be this anchor: the same seal, under the key the fingerprint names
+  if signed ->> 'seal_no' is distinct from record_anchor.seal_no::text or signed ->> 'seal_hash' is distinct from record_anchor.seal_hash
+     or signed ->> 'key_id' is distinct from left(record_anchor.key_fingerprint, 16) then
+    perform compliance_private.raise_error('BADRG', 'what was signed names another seal or another key than the anchor');
+  end if;
+  if v_configured is not null and v_configured <> key_fingerprint then
+    perform compliance_private.raise_error('BADRG', format('the anchor is signed with key %s, not the configured anchor key %s', left(key_fingerprint, 16), left(v_configured, 16)),
+      'The worker sets the configured key from ANCHOR_SIGNING_KEY (compliance.set_anchor_key).');
+  end if;
+  -- the single node's chain ('' on a Citus cluster too), and the root it names, if any, as they are
+  if signed ? 'root_no' and not exists (select from compliance.audit_roots r
+                                         where r.root_no = (signed ->> 'root_no')::bigint and encode(r.root_hash, 'hex') = signed ->> 'root_hash') then
+    perform compliance_private.raise_error('BADRG', format('root %s with hash %s is not in the root chain: an anchor names a root as it is',
+                                                           signed ->> 'root_no', signed ->> 'root_hash'));
+  end if;
+  if not exists (select from compliance.audit_seals s
+                  where s.placement = '' and s.seal_no = record_anchor.seal_no and encode(s.seal_hash, 'hex') = record_anchor.seal_hash) then
+    perform compliance_private.raise_error('BADRG', format('seal %s with hash %s is not in the chain: an anchor names a seal as it is', record_anchor.seal_no, record_anchor.seal_hash));
+  end if;
+  return compliance_private.append_audit('audit.anchored', 'soc2', 'audit_seal', record_anchor.seal_no::text,
+    jsonb_build_object('seal_no', record_anchor.seal_no, 'seal_hash', record_anchor.seal_hash, 'key_id', left(record_anchor.key_fingerprint, 16),
+      'key_fingerprint', record_anchor.key_fingerprint, 'signature', record_anchor.signature, 'signed', record_anchor.signed,
+      'erasures', jsonb_array_length(record_anchor.signed -> 'erasures'), 'destination', record_anchor.destination,
+      -- whether the login that recorded it (which SET ROLE cannot change) is the worker's: the
+      -- anchors check counts only those
+      'recorded_by_worker', pg_has_role(session_user, 'compliance_worker', 'member')));
+end;
+$function$;
+
+comment on function compliance.record_anchor(seal_no bigint, seal_hash text, key_fingerprint text, signature text, signed jsonb, destination text) is
+  'Records in the audit chain that an anchor of this seal was written outside the database (pgcomply anchor, the worker at start and hourly): the seal must be in the chain with that hash, and a root it names in the root chain with that hash; the anchor carries what was signed, the Ed25519 signature and the signing key''s fingerprint (SHA-256 of its SubjectPublicKeyInfo), which must be the configured anchor key once one is set (compliance.set_anchor_key). PostgreSQL cannot check an Ed25519 signature: pgcomply verify --anchors and pgcomply doctor check each recorded anchor''s signature against the public key. Audited as audit.anchored, with whether the worker''s login recorded it. Errors: BADRG.';
 
 -- included from fixtures/citus/distribute_on_citus.sql
 -- compliance_private.distribute_on_citus(shard_count integer): its current definition. Change it here and include this file
