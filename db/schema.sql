@@ -3221,6 +3221,64 @@ ALTER FUNCTION compliance.mark_not_personal(relation regclass, column_name text,
 COMMENT ON FUNCTION compliance.mark_not_personal(relation regclass, column_name text, reason text) IS 'DPO or DBA: records that a column (or with column_name ''*'' a whole table) holds no personal data, and why, so the data_map check stops naming it. Audited (personal_table.marked_not_personal). Errors: BADRG.';
 
 --
+-- Name: move_shard(text, text, integer); Type: PROCEDURE; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE PROCEDURE compliance.move_shard(IN placement text, IN to_host text, IN to_port integer)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_shard bigint;
+  v_from record;
+  v_to_group integer;
+  v_source bigint;
+begin
+  if not compliance_private.is_distributed() or not exists (select from compliance_private.shard_placements p where p.placement = move_shard.placement) then
+    perform compliance_private.raise_error('CITUS', format('no shard of a Citus cluster has the placement key %L', placement),
+      'compliance.audit_chains() lists them.');
+  end if;
+  execute $q$select pg_catalog.get_shard_id_for_distribution_column('compliance.audit_logs', $1)$q$ into v_shard using placement;
+  execute $q$select n.nodename, n.nodeport, n.groupid from pg_catalog.pg_dist_placement pl join pg_catalog.pg_dist_node n on n.groupid = pl.groupid
+              where pl.shardid = $1$q$ into v_from using v_shard;
+  execute $q$select n.groupid from pg_catalog.pg_dist_node n where n.nodename = $1 and n.nodeport = $2 and n.noderole = 'primary'$q$
+    into v_to_group using to_host, to_port;
+  if v_to_group is null then
+    perform compliance_private.raise_error('CITUS', format('%s:%s is not a node of this cluster', to_host, to_port), 'Add it with citus_add_node first.');
+  end if;
+  if v_to_group = v_from.groupid then
+    return;
+  end if;
+  -- first the target's sequence past anything the source hands out until the move is done, with
+  -- room for 2³² more rows there meanwhile: the chain's ids go on rising on its new node
+  perform compliance_private.ensure_chain_sequences(0);
+  execute $q$select max(w.result::bigint) from pg_catalog.run_command_on_workers(
+              $c$select coalesce(pg_sequence_last_value('compliance_private.audit_chain_id_seq'), 0)
+                 where (select g.groupid from pg_catalog.pg_dist_local_group g) = $c$ || $1) w where w.success and w.result <> ''$q$
+    into v_source using v_from.groupid;
+  execute format($q$select pg_catalog.run_command_on_workers(
+                   'select setval(''compliance_private.audit_chain_id_seq'', greatest(%s, coalesce(pg_sequence_last_value(''compliance_private.audit_chain_id_seq''), 1)))
+                     where (select g.groupid from pg_catalog.pg_dist_local_group g) = %s')$q$,
+                 coalesce(v_source, 0) + 4294967296, v_to_group);
+  -- Citus moves the shard with every shard co-located with it: the subjects' rows, the audit rows,
+  -- the seals and the sealer's head of this chain
+  execute $q$select pg_catalog.citus_move_shard_placement($1, $2, $3, $4, $5, shard_transfer_mode => 'block_writes')$q$
+    using v_shard, v_from.nodename, v_from.nodeport, to_host, to_port;
+  perform compliance_private.append_audit('audit.shard_moved', 'system', 'audit_chain', nullif(placement, ''),
+    jsonb_build_object('placement', placement, 'shard', v_shard, 'from', format('%s:%s', v_from.nodename, v_from.nodeport),
+                       'to', format('%s:%s', to_host, to_port), 'sequence_from', coalesce(v_source, 0) + 4294967296));
+end;
+$_$;
+
+ALTER PROCEDURE compliance.move_shard(IN placement text, IN to_host text, IN to_port integer) OWNER TO compliance_owner;
+
+--
+-- Name: PROCEDURE move_shard(IN placement text, IN to_host text, IN to_port integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON PROCEDURE compliance.move_shard(IN placement text, IN to_host text, IN to_port integer) IS 'Moves a Citus shard, and every shard co-located with it (a hash range''s subjects, their audit rows, that chain''s seals and sealer''s head), to another node with citus_move_shard_placement (block_writes), its audit chain intact: first the target''s audit_chain_id_seq goes past the source''s, so the chain''s new rows sort after its sealed ones. Audited as audit.shard_moved. Run it as a superuser on the coordinator; moving shards by other means breaks the chains'' order (docs/CITUS.md). Errors: CITUS.';
+
+--
 -- Name: my_access_grants(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -6590,9 +6648,16 @@ begin
   -- node that holds the chain's shard may seal it (the call goes there by itself, outside a
   -- transaction block)
   perform compliance_private.require_chain_here(placement);
-  -- every id handed out so far; each was taken by a transaction that already had its id
-  select case when s.is_called then s.last_value else s.last_value - 1 end into v_seen
-    from compliance_private.audit_logs_id_seq s;
+  -- every id handed out so far; each was taken by a transaction that already had its id (on a
+  -- Citus cluster: this chain's, from this node's sequence; compliance_private.tg_audit_logs__number_on_node)
+  if compliance_private.is_distributed() then
+    select p.chain_no::bigint * 17592186044416 + coalesce(pg_sequence_last_value('compliance_private.audit_chain_id_seq'), 0)
+      into v_seen
+      from compliance_private.shard_placements p where p.placement = seal_audit_log.placement;
+  else
+    select case when s.is_called then s.last_value else s.last_value - 1 end into v_seen
+      from compliance_private.audit_logs_id_seq s;
+  end if;
   -- serializes sealers only: writers never touch this row. Locking it gives us a transaction
   -- id newer than that of every transaction holding an id up to v_seen.
   insert into compliance_private.audit_seal_head (placement, next_row_id) values (seal_audit_log.placement, 1)
@@ -10755,6 +10820,8 @@ declare
   v_refused text[] := '{}';
   v_try integer;
   v_shard record;
+  v_chain integer := 0;
+  v_above bigint;
 begin
   if to_regclass('pg_catalog.pg_dist_partition') is null then
     perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
@@ -10835,14 +10902,16 @@ begin
                      from pg_catalog.pg_dist_shard s where s.logicalrelid = 'compliance.user_profiles'::regclass
                     order by 1 loop
       if hashtext('') between v_shard.low and v_shard.high then
-        insert into compliance_private.shard_placements (hash_min, hash_max, placement) values (v_shard.low, v_shard.high, '');
+        insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, '', v_chain);
+        v_chain := v_chain + 1;
         continue;
       end if;
       v_try := 0;
       while hashtext('shard-' || v_try) not between v_shard.low and v_shard.high loop
         v_try := v_try + 1;
       end loop;
-      insert into compliance_private.shard_placements (hash_min, hash_max, placement) values (v_shard.low, v_shard.high, 'shard-' || v_try);
+      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, 'shard-' || v_try, v_chain);
+      v_chain := v_chain + 1;
     end loop;
 
     foreach v_table in array v_by_subject loop
@@ -10853,7 +10922,10 @@ begin
       execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');
     end loop;
     -- from now on each shard's rows are numbered on the node that holds it, where its chain is
-    -- sealed (after the copy above: the rows already sealed keep their numbers)
+    -- sealed (after the copy above: the rows already sealed keep their numbers), from a sequence of
+    -- that node's past every id there is so far
+    select coalesce(max(a.id), 0) into v_above from compliance.audit_logs a;
+    perform compliance_private.ensure_chain_sequences(v_above);
     create trigger _001_number_on_node before insert on compliance.audit_logs
       for each row execute function compliance_private.tg_audit_logs__number_on_node();
 
@@ -11166,6 +11238,42 @@ ALTER FUNCTION compliance_private.end_bulk_operation() OWNER TO compliance_owner
 --
 
 COMMENT ON FUNCTION compliance_private.end_bulk_operation() IS 'Ends the mark of begin_bulk_operation before the transaction writes its own summary audit row.';
+
+--
+-- Name: ensure_chain_sequences(bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.ensure_chain_sequences(above bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_command text;
+  v_failed text;
+begin
+  -- Citus does not bring a sequence of its own to the workers: every node, the coordinator too
+  foreach v_command in array array[
+      'create sequence if not exists compliance_private.audit_chain_id_seq as bigint minvalue 1 maxvalue 17592186044415',
+      'alter sequence compliance_private.audit_chain_id_seq owner to compliance_owner',
+      format($q$select setval('compliance_private.audit_chain_id_seq',
+                              greatest(%s, coalesce(pg_sequence_last_value('compliance_private.audit_chain_id_seq'), 1)))$q$, above)] loop
+    execute v_command;
+    execute format('select string_agg(w.nodename || '':'' || w.nodeport || '' '' || w.result, ''; '') from pg_catalog.run_command_on_workers(%L) w where not w.success',
+                   v_command) into v_failed;
+    if v_failed is not null then
+      perform compliance_private.raise_error('CITUS', format('a worker refused the audit chains'' sequence: %s', v_failed));
+    end if;
+  end loop;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.ensure_chain_sequences(above bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION ensure_chain_sequences(above bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.ensure_chain_sequences(above bigint) IS 'On a Citus cluster: makes compliance_private.audit_chain_id_seq on every node (Citus does not copy a sequence of its own) and moves it past above. A row of chain n takes the id n × 2⁴⁴ + that sequence''s next value on the node that holds the chain, so ids are unique across chains and rise within one; moving a chain moves the target''s sequence past the source''s first (compliance.move_shard).';
 
 --
 -- Name: erase_registered_rows(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11774,6 +11882,8 @@ CREATE TABLE compliance_private.shard_placements (
     hash_min integer NOT NULL,
     hash_max integer NOT NULL,
     placement text NOT NULL,
+    chain_no integer,
+    CONSTRAINT shard_placements_chain_no_range CHECK (((chain_no >= 0) AND (chain_no <= 524287))),
     CONSTRAINT shard_placements_placement_inside CHECK (((hashtext(placement) >= hash_min) AND (hashtext(placement) <= hash_max))),
     CONSTRAINT shard_placements_range_ordered CHECK ((hash_min <= hash_max))
 );
@@ -11805,6 +11915,12 @@ COMMENT ON COLUMN compliance_private.shard_placements.hash_max IS 'The highest (
 --
 
 COMMENT ON COLUMN compliance_private.shard_placements.placement IS 'The placement key: hashtext(placement) lies in the range. '''' for the range that holds hashtext(''''), which every row had before distribution.';
+
+--
+-- Name: COLUMN shard_placements.chain_no; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.shard_placements.chain_no IS 'The chain''s number, from 0 in hash order: the high bits of its rows'' ids on a Citus cluster (chain_no × 2⁴⁴ + the node''s compliance_private.audit_chain_id_seq), so ids stay unique across chains and rise within one as it moves between nodes.';
 
 --
 -- Name: is_distributed(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -13971,9 +14087,11 @@ CREATE FUNCTION compliance_private.tg_audit_logs__number_on_node() RETURNS trigg
     AS $$
 begin
   -- the transaction id before the row id (db/AUDIT_HASHING.md), both of the node that holds the
-  -- shard: the coordinator fills in its own for a row it sends, which order nothing here
+  -- shard: the coordinator fills in its own for a row it sends, which order nothing here. The
+  -- chain's number in the high bits keeps ids unique across the chains that share the sequence.
   new.xact_id := pg_current_xact_id();
-  new.id := nextval('compliance_private.audit_logs_id_seq');
+  new.id := (select p.chain_no from compliance_private.shard_placements p where p.placement = new.placement)::bigint * 17592186044416
+            + nextval('compliance_private.audit_chain_id_seq');
   return new;
 end;
 $$;
@@ -13984,7 +14102,7 @@ ALTER FUNCTION compliance_private.tg_audit_logs__number_on_node() OWNER TO compl
 -- Name: FUNCTION tg_audit_logs__number_on_node(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.tg_audit_logs__number_on_node() IS 'BEFORE INSERT row trigger on a Citus cluster''s audit log shards (distribute_on_citus attaches it): gives each row the transaction id and the row id of the node that holds its shard, so that shard''s chain is sealed in the order its own node made (compliance.seal_audit_log runs there).';
+COMMENT ON FUNCTION compliance_private.tg_audit_logs__number_on_node() IS 'BEFORE INSERT row trigger on a Citus cluster''s audit log shards (distribute_on_citus attaches it): gives each row the transaction id of the node that holds its shard and the id chain_no × 2⁴⁴ + that node''s compliance_private.audit_chain_id_seq, so the shard''s chain is sealed in the order its own node made (compliance.seal_audit_log runs there).';
 
 --
 -- Name: tg_audit_logs__only_redaction(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -17708,6 +17826,13 @@ ALTER TABLE ONLY compliance_private.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
 
 --
+-- Name: shard_placements shard_placements_chain_no_key; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.shard_placements
+    ADD CONSTRAINT shard_placements_chain_no_key UNIQUE (chain_no);
+
+--
 -- Name: shard_placements shard_placements_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -21027,6 +21152,12 @@ REVOKE ALL ON FUNCTION compliance.mark_not_personal(relation regclass, column_na
 GRANT ALL ON FUNCTION compliance.mark_not_personal(relation regclass, column_name text, reason text) TO compliance_dpo;
 
 --
+-- Name: PROCEDURE move_shard(IN placement text, IN to_host text, IN to_port integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON PROCEDURE compliance.move_shard(IN placement text, IN to_host text, IN to_port integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION my_access_grants(); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -22330,6 +22461,12 @@ REVOKE ALL ON FUNCTION compliance_private.eea_countries() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION compliance_private.end_bulk_operation() FROM PUBLIC;
+
+--
+-- Name: FUNCTION ensure_chain_sequences(above bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.ensure_chain_sequences(above bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION erase_registered_rows(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner

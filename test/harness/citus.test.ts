@@ -187,6 +187,40 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect(roots!.ok).toBe(true);
   });
 
+  it('moves a shard to the other worker with its chain: new rows sort after the sealed ones, and every chain verifies', async () => {
+    const subject = 'citizen-5';
+    const [placed] = await db<{ placement: string }[]>`select placement from compliance.audit_logs where user_id = ${subject} limit 1`;
+    const placement = placed!.placement;
+    const nodeOf = async () => (await db<{ port: number }[]>`
+      select n.nodeport as port from pg_dist_placement pl join pg_dist_node n on n.groupid = pl.groupid
+       where pl.shardid = get_shard_id_for_distribution_column('compliance.audit_logs', ${placement}::text)`)[0]!.port;
+    const from = await nodeOf();
+    const to = cluster.workers.find((w) => w.port !== from)!;
+    await db`select compliance.seal_audit_log(10000, 100, ${placement})`;
+    const sealedEnd = (await db<{ end: string }[]>`
+      select max(last_row_id)::text as end from compliance.audit_seals where placement = ${placement}`)[0]!.end;
+
+    await db`call compliance.move_shard(${placement}, '127.0.0.1', ${to.port})`;
+    expect(await nodeOf()).toBe(to.port);
+    // the subject's rows went with it, and new ones land there
+    await as('compliance_app', subject, [], (tx) => tx`select compliance.record_consent(${subject}, 'analytics', true, null, 'api')`);
+    const [newest] = await db<{ id: string }[]>`
+      select max(id)::text as id from compliance.audit_logs where placement = ${placement} and action = 'consent.granted'`;
+    expect(BigInt(newest!.id)).toBeGreaterThan(BigInt(sealedEnd));
+
+    const chains = (await db<{ placement: string }[]>`select placement from compliance.audit_chains() as placement`).map((c) => c.placement);
+    for (const chain of chains) await db`select compliance.seal_audit_log(10000, 100, ${chain})`;
+    await db`select compliance.seal_audit_root()`;
+    const verdicts = await db<{ placement: string; ok: boolean; unsealed: number }[]>`
+      select c.placement, v.ok, v.unsealed_rows::integer as unsealed
+        from compliance.audit_chains() c(placement), compliance.verify_audit_log(null, null, c.placement) v`;
+    expect(verdicts.filter((v) => !v.ok || v.unsealed > 0)).toEqual([]);
+    const [roots] = await db<{ ok: boolean }[]>`select ok from compliance.verify_audit_roots()`;
+    expect(roots!.ok).toBe(true);
+    const [moved] = await db<{ n: number }[]>`select count(*)::integer as n from compliance.audit_logs where action = 'audit.shard_moved'`;
+    expect(moved!.n).toBe(1);
+  });
+
   it('names a sealed row deleted from a worker\'s shard by its superuser, in that shard\'s chain only', async () => {
     const [audited] = await db<{ id: string; placement: string }[]>`
       select id::text, placement from compliance.audit_logs where action = 'profile.created' and user_id = 'citizen-99'`;

@@ -1,5 +1,5 @@
 --! Previous: sha1:aac4b6d1d19fd2fde455725fd6056fc054b1462b
---! Hash: sha1:e287207ef8dc6027d778eb46b781e59d7dcb0a8d
+--! Hash: sha1:6c3f928fad94927b738785ee12373e4998171f43
 --! Message: One audit chain per shard: seals, the sealer's head and verification take a chain (placement), '' on a single node; on Citus each shard's rows are numbered and sealed on the node that holds it
 
 -- On a single node there is one chain, '', and nothing changes in what the sealer or the verifier
@@ -36,6 +36,14 @@ alter table compliance_private.audit_seal_head drop column singleton;
 alter table compliance_private.audit_seal_head add constraint audit_seal_head_pkey primary key (placement);
 comment on table compliance_private.audit_seal_head is
   'The sealer''s state, one row per audit chain: the last seal made, its hash, the next row id to seal, and the horizon (pending_row_id, pending_xact_id) an earlier call recorded while older transactions still ran.';
+
+alter table compliance_private.shard_placements add column if not exists chain_no integer;
+alter table compliance_private.shard_placements drop constraint if exists shard_placements_chain_no_key;
+alter table compliance_private.shard_placements add constraint shard_placements_chain_no_key unique (chain_no);
+alter table compliance_private.shard_placements drop constraint if exists shard_placements_chain_no_range;
+alter table compliance_private.shard_placements add constraint shard_placements_chain_no_range check (chain_no between 0 and 524287);
+comment on column compliance_private.shard_placements.chain_no is
+  'The chain''s number, from 0 in hash order: the high bits of its rows'' ids on a Citus cluster (chain_no × 2⁴⁴ + the node''s compliance_private.audit_chain_id_seq), so ids stay unique across chains and rise within one as it moves between nodes.';
 
 -- included from fixtures/audit/audit_log_checks.sql
 -- compliance_private.audit_log_checks: the view's current definition (db/CONVENTIONS.md).
@@ -508,6 +516,39 @@ comment on function compliance_private.require_chain_here(placement text) is
   'On a Citus cluster, refuses (CITUS) unless this node holds the shard of the audit chain named by placement: the sealer''s horizon reads this node''s sequence and transactions, which order only the rows written here. Nothing on a single node.';
 
 revoke execute on function compliance_private.require_chain_here(text) from public;
+-- included from fixtures/citus/ensure_chain_sequences.sql
+-- compliance_private.ensure_chain_sequences(above bigint): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.ensure_chain_sequences(above bigint)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_command text;
+  v_failed text;
+begin
+  -- Citus does not bring a sequence of its own to the workers: every node, the coordinator too
+  foreach v_command in array array[
+      'create sequence if not exists compliance_private.audit_chain_id_seq as bigint minvalue 1 maxvalue 17592186044415',
+      'alter sequence compliance_private.audit_chain_id_seq owner to compliance_owner',
+      format($q$select setval('compliance_private.audit_chain_id_seq',
+                              greatest(%s, coalesce(pg_sequence_last_value('compliance_private.audit_chain_id_seq'), 1)))$q$, above)] loop
+    execute v_command;
+    execute format('select string_agg(w.nodename || '':'' || w.nodeport || '' '' || w.result, ''; '') from pg_catalog.run_command_on_workers(%L) w where not w.success',
+                   v_command) into v_failed;
+    if v_failed is not null then
+      perform compliance_private.raise_error('CITUS', format('a worker refused the audit chains'' sequence: %s', v_failed));
+    end if;
+  end loop;
+end;
+$function$;
+
+comment on function compliance_private.ensure_chain_sequences(above bigint) is
+  'On a Citus cluster: makes compliance_private.audit_chain_id_seq on every node (Citus does not copy a sequence of its own) and moves it past above. A row of chain n takes the id n × 2⁴⁴ + that sequence''s next value on the node that holds the chain, so ids are unique across chains and rise within one; moving a chain moves the target''s sequence past the source''s first (compliance.move_shard).';
+
+revoke execute on function compliance_private.ensure_chain_sequences(bigint) from public;
 -- included from fixtures/citus/tg_audit_logs__number_on_node.sql
 -- compliance_private.tg_audit_logs__number_on_node(): its current definition. Change it here and include this file
 -- in the migration that changes it (db/CONVENTIONS.md).
@@ -520,15 +561,17 @@ CREATE OR REPLACE FUNCTION compliance_private.tg_audit_logs__number_on_node()
 AS $function$
 begin
   -- the transaction id before the row id (db/AUDIT_HASHING.md), both of the node that holds the
-  -- shard: the coordinator fills in its own for a row it sends, which order nothing here
+  -- shard: the coordinator fills in its own for a row it sends, which order nothing here. The
+  -- chain's number in the high bits keeps ids unique across the chains that share the sequence.
   new.xact_id := pg_current_xact_id();
-  new.id := nextval('compliance_private.audit_logs_id_seq');
+  new.id := (select p.chain_no from compliance_private.shard_placements p where p.placement = new.placement)::bigint * 17592186044416
+            + nextval('compliance_private.audit_chain_id_seq');
   return new;
 end;
 $function$;
 
 comment on function compliance_private.tg_audit_logs__number_on_node() is
-  'BEFORE INSERT row trigger on a Citus cluster''s audit log shards (distribute_on_citus attaches it): gives each row the transaction id and the row id of the node that holds its shard, so that shard''s chain is sealed in the order its own node made (compliance.seal_audit_log runs there).';
+  'BEFORE INSERT row trigger on a Citus cluster''s audit log shards (distribute_on_citus attaches it): gives each row the transaction id of the node that holds its shard and the id chain_no × 2⁴⁴ + that node''s compliance_private.audit_chain_id_seq, so the shard''s chain is sealed in the order its own node made (compliance.seal_audit_log runs there).';
 
 revoke execute on function compliance_private.tg_audit_logs__number_on_node() from public;
 -- included from fixtures/audit/audit_chains.sql
@@ -588,9 +631,16 @@ begin
   -- node that holds the chain's shard may seal it (the call goes there by itself, outside a
   -- transaction block)
   perform compliance_private.require_chain_here(placement);
-  -- every id handed out so far; each was taken by a transaction that already had its id
-  select case when s.is_called then s.last_value else s.last_value - 1 end into v_seen
-    from compliance_private.audit_logs_id_seq s;
+  -- every id handed out so far; each was taken by a transaction that already had its id (on a
+  -- Citus cluster: this chain's, from this node's sequence; compliance_private.tg_audit_logs__number_on_node)
+  if compliance_private.is_distributed() then
+    select p.chain_no::bigint * 17592186044416 + coalesce(pg_sequence_last_value('compliance_private.audit_chain_id_seq'), 0)
+      into v_seen
+      from compliance_private.shard_placements p where p.placement = seal_audit_log.placement;
+  else
+    select case when s.is_called then s.last_value else s.last_value - 1 end into v_seen
+      from compliance_private.audit_logs_id_seq s;
+  end if;
   -- serializes sealers only: writers never touch this row. Locking it gives us a transaction
   -- id newer than that of every transaction holding an id up to v_seen.
   insert into compliance_private.audit_seal_head (placement, next_row_id) values (seal_audit_log.placement, 1)
@@ -989,6 +1039,60 @@ comment on function compliance.verify_audit_log(from_seal bigint, from_hash byte
 revoke execute on function compliance.verify_audit_log(bigint, bytea, text) from public;
 grant execute on function compliance.verify_audit_log(bigint, bytea, text) to compliance_auditor, compliance_dpo, compliance_worker;
 
+-- included from fixtures/citus/move_shard.sql
+-- compliance.move_shard(placement text, to_host text, to_port integer): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE PROCEDURE compliance.move_shard(IN placement text, IN to_host text, IN to_port integer)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $procedure$
+declare
+  v_shard bigint;
+  v_from record;
+  v_to_group integer;
+  v_source bigint;
+begin
+  if not compliance_private.is_distributed() or not exists (select from compliance_private.shard_placements p where p.placement = move_shard.placement) then
+    perform compliance_private.raise_error('CITUS', format('no shard of a Citus cluster has the placement key %L', placement),
+      'compliance.audit_chains() lists them.');
+  end if;
+  execute $q$select pg_catalog.get_shard_id_for_distribution_column('compliance.audit_logs', $1)$q$ into v_shard using placement;
+  execute $q$select n.nodename, n.nodeport, n.groupid from pg_catalog.pg_dist_placement pl join pg_catalog.pg_dist_node n on n.groupid = pl.groupid
+              where pl.shardid = $1$q$ into v_from using v_shard;
+  execute $q$select n.groupid from pg_catalog.pg_dist_node n where n.nodename = $1 and n.nodeport = $2 and n.noderole = 'primary'$q$
+    into v_to_group using to_host, to_port;
+  if v_to_group is null then
+    perform compliance_private.raise_error('CITUS', format('%s:%s is not a node of this cluster', to_host, to_port), 'Add it with citus_add_node first.');
+  end if;
+  if v_to_group = v_from.groupid then
+    return;
+  end if;
+  -- first the target's sequence past anything the source hands out until the move is done, with
+  -- room for 2³² more rows there meanwhile: the chain's ids go on rising on its new node
+  perform compliance_private.ensure_chain_sequences(0);
+  execute $q$select max(w.result::bigint) from pg_catalog.run_command_on_workers(
+              $c$select coalesce(pg_sequence_last_value('compliance_private.audit_chain_id_seq'), 0)
+                 where (select g.groupid from pg_catalog.pg_dist_local_group g) = $c$ || $1) w where w.success and w.result <> ''$q$
+    into v_source using v_from.groupid;
+  execute format($q$select pg_catalog.run_command_on_workers(
+                   'select setval(''compliance_private.audit_chain_id_seq'', greatest(%s, coalesce(pg_sequence_last_value(''compliance_private.audit_chain_id_seq''), 1)))
+                     where (select g.groupid from pg_catalog.pg_dist_local_group g) = %s')$q$,
+                 coalesce(v_source, 0) + 4294967296, v_to_group);
+  -- Citus moves the shard with every shard co-located with it: the subjects' rows, the audit rows,
+  -- the seals and the sealer's head of this chain
+  execute $q$select pg_catalog.citus_move_shard_placement($1, $2, $3, $4, $5, shard_transfer_mode => 'block_writes')$q$
+    using v_shard, v_from.nodename, v_from.nodeport, to_host, to_port;
+  perform compliance_private.append_audit('audit.shard_moved', 'system', 'audit_chain', nullif(placement, ''),
+    jsonb_build_object('placement', placement, 'shard', v_shard, 'from', format('%s:%s', v_from.nodename, v_from.nodeport),
+                       'to', format('%s:%s', to_host, to_port), 'sequence_from', coalesce(v_source, 0) + 4294967296));
+end;
+$procedure$;
+
+comment on procedure compliance.move_shard(placement text, to_host text, to_port integer) is
+  'Moves a Citus shard, and every shard co-located with it (a hash range''s subjects, their audit rows, that chain''s seals and sealer''s head), to another node with citus_move_shard_placement (block_writes), its audit chain intact: first the target''s audit_chain_id_seq goes past the source''s, so the chain''s new rows sort after its sealed ones. Audited as audit.shard_moved. Run it as a superuser on the coordinator; moving shards by other means breaks the chains'' order (docs/CITUS.md). Errors: CITUS.';
+
+revoke execute on procedure compliance.move_shard(text, text, integer) from public;
 -- included from fixtures/citus/distribute_on_citus.sql
 -- compliance_private.distribute_on_citus(shard_count integer): its current definition. Change it here and include this file
 -- in the migration that changes it (db/CONVENTIONS.md).
@@ -1017,6 +1121,8 @@ declare
   v_refused text[] := '{}';
   v_try integer;
   v_shard record;
+  v_chain integer := 0;
+  v_above bigint;
 begin
   if to_regclass('pg_catalog.pg_dist_partition') is null then
     perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
@@ -1097,14 +1203,16 @@ begin
                      from pg_catalog.pg_dist_shard s where s.logicalrelid = 'compliance.user_profiles'::regclass
                     order by 1 loop
       if hashtext('') between v_shard.low and v_shard.high then
-        insert into compliance_private.shard_placements (hash_min, hash_max, placement) values (v_shard.low, v_shard.high, '');
+        insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, '', v_chain);
+        v_chain := v_chain + 1;
         continue;
       end if;
       v_try := 0;
       while hashtext('shard-' || v_try) not between v_shard.low and v_shard.high loop
         v_try := v_try + 1;
       end loop;
-      insert into compliance_private.shard_placements (hash_min, hash_max, placement) values (v_shard.low, v_shard.high, 'shard-' || v_try);
+      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, 'shard-' || v_try, v_chain);
+      v_chain := v_chain + 1;
     end loop;
 
     foreach v_table in array v_by_subject loop
@@ -1115,7 +1223,10 @@ begin
       execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');
     end loop;
     -- from now on each shard's rows are numbered on the node that holds it, where its chain is
-    -- sealed (after the copy above: the rows already sealed keep their numbers)
+    -- sealed (after the copy above: the rows already sealed keep their numbers), from a sequence of
+    -- that node's past every id there is so far
+    select coalesce(max(a.id), 0) into v_above from compliance.audit_logs a;
+    perform compliance_private.ensure_chain_sequences(v_above);
     create trigger _001_number_on_node before insert on compliance.audit_logs
       for each row execute function compliance_private.tg_audit_logs__number_on_node();
 

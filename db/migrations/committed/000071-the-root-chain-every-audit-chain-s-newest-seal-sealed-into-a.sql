@@ -1,5 +1,5 @@
---! Previous: sha1:e287207ef8dc6027d778eb46b781e59d7dcb0a8d
---! Hash: sha1:bb54c0076bbd75ec12afd2b98f3ef38d90489cec
+--! Previous: sha1:6c3f928fad94927b738785ee12373e4998171f43
+--! Hash: sha1:8d9b92b0e77b9afc9b3ab29e63567de004006339
 --! Message: The root chain: every audit chain's newest seal sealed into a Merkle root (RFC 6962), chained; a chain rewritten whole after a root named it is found (verify_audit_roots)
 
 create table if not exists compliance.audit_roots (
@@ -339,6 +339,8 @@ declare
   v_refused text[] := '{}';
   v_try integer;
   v_shard record;
+  v_chain integer := 0;
+  v_above bigint;
 begin
   if to_regclass('pg_catalog.pg_dist_partition') is null then
     perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
@@ -419,14 +421,16 @@ begin
                      from pg_catalog.pg_dist_shard s where s.logicalrelid = 'compliance.user_profiles'::regclass
                     order by 1 loop
       if hashtext('') between v_shard.low and v_shard.high then
-        insert into compliance_private.shard_placements (hash_min, hash_max, placement) values (v_shard.low, v_shard.high, '');
+        insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, '', v_chain);
+        v_chain := v_chain + 1;
         continue;
       end if;
       v_try := 0;
       while hashtext('shard-' || v_try) not between v_shard.low and v_shard.high loop
         v_try := v_try + 1;
       end loop;
-      insert into compliance_private.shard_placements (hash_min, hash_max, placement) values (v_shard.low, v_shard.high, 'shard-' || v_try);
+      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, 'shard-' || v_try, v_chain);
+      v_chain := v_chain + 1;
     end loop;
 
     foreach v_table in array v_by_subject loop
@@ -437,7 +441,10 @@ begin
       execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');
     end loop;
     -- from now on each shard's rows are numbered on the node that holds it, where its chain is
-    -- sealed (after the copy above: the rows already sealed keep their numbers)
+    -- sealed (after the copy above: the rows already sealed keep their numbers), from a sequence of
+    -- that node's past every id there is so far
+    select coalesce(max(a.id), 0) into v_above from compliance.audit_logs a;
+    perform compliance_private.ensure_chain_sequences(v_above);
     create trigger _001_number_on_node before insert on compliance.audit_logs
       for each row execute function compliance_private.tg_audit_logs__number_on_node();
 
