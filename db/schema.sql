@@ -8516,6 +8516,8 @@ begin
    where s.placement = audit_chain_bounds.placement and s.layout = 2 order by s.seal_no limit 1;
   if layout2_from is null then
     select h.next_row_id into layout2_from from compliance_private.audit_seal_head h where h.placement = audit_chain_bounds.placement;
+    -- a chain the sealer has not begun yet begins at 1, where its first seal will
+    layout2_from := coalesce(layout2_from, 1);
   end if;
   select s.last_xact_id, s.last_row_id into layout1_end_xact, layout1_end_id from compliance.audit_seals s
    where s.placement = audit_chain_bounds.placement and s.layout = 1 order by s.seal_no desc limit 1;
@@ -9531,44 +9533,131 @@ COMMENT ON FUNCTION compliance_private.check_audit_archive(context jsonb) IS 'Co
 CREATE FUNCTION compliance_private.check_audit_chain(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
 declare
   v_full boolean := coalesce((context ->> 'full_verification')::boolean, false);
-  v_sealed_end bigint := coalesce((select s.last_row_id from compliance.audit_seals s where s.layout = 2 order by s.seal_no desc limit 1), 0);
+  v_chains text[] := array(select c from compliance.audit_chains() c);
+  v_chain text;
+  v_sealed_end bigint;
   v_from_seal bigint;
   v_from_hash bytea;
   v_result record;
+  v_roots record;
+  v_roots_checked bigint;
+  v_silent jsonb := '[]';
+  v_checkpoints jsonb := '[]';
+  -- where this check's own audit.verified rows go (its actor's chain, '' on a single node): read
+  -- there alone, so a node that does not answer fails only the chains it holds
+  v_kept_in text := compliance_private.placement_of(compliance.current_actor());
+  v_checkpoint jsonb;
+  v_ok boolean := true;
+  v_incremental boolean := true;
+  v_seals bigint := 0;
+  v_rows bigint := 0;
+  v_unsealed bigint := 0;
+  v_problems jsonb := '[]';
+  v_unreachable jsonb := '[]';
+  v_single_from bigint;
+  v_single_hash bytea;
 begin
-  -- the checkpoint is the newest audit.verified row that is itself sealed: anchored in the chain
-  if not v_full then
-    select (a.details ->> 'seal_no')::bigint, decode(a.details ->> 'seal_hash', 'hex')
-      into v_from_seal, v_from_hash
-      from compliance.audit_logs a
-     where a.action = 'audit.verified' and a.outcome = 'success' and a.id <= v_sealed_end
-     order by a.id desc limit 1;
+  -- on a Citus cluster: which workers answer at all (a chain's verification also reads the
+  -- accounting records every chain holds, so one silent node leaves every chain unproven)
+  if cardinality(v_chains) > 1 then
+    execute $q$select coalesce(jsonb_agg(w.nodename || ':' || w.nodeport order by w.nodename, w.nodeport) filter (where not w.success), '[]')
+                from pg_catalog.run_command_on_workers('select 1') w$q$ into v_silent;
   end if;
-  select * into v_result from compliance.verify_audit_log(v_from_seal, v_from_hash);
-  status := case when v_result.ok then 'pass' else 'fail' end;
-  measured := jsonb_build_object('incremental', v_result.incremental, 'from_seal', case when v_result.incremental then v_from_seal end,
-    'seals_checked', v_result.seals_checked, 'rows_checked', v_result.rows_checked,
-    'unsealed_rows', v_result.unsealed_rows, 'problems', jsonb_array_length(v_result.problems),
-    'first_problems', (select coalesce(jsonb_agg(p), '[]') from (select p from jsonb_array_elements(v_result.problems) p limit 5) x));
-  threshold := jsonb_build_object('problems', 0);
-  detail := case when v_result.ok then format('%s seals and %s rows verify%s', v_result.seals_checked, v_result.rows_checked,
-                                              case when v_result.incremental then format(' (after seal %s)', v_from_seal) else ' (the whole chain)' end)
-                 else format('%s problem(s) in the audit chain', jsonb_array_length(v_result.problems)) end;
-  evidence := case when v_result.incremental
-                   then format('select * from compliance.verify_audit_log(%s, %L::bytea)', v_from_seal, v_from_hash)
+  -- each chain on its own: one on a single node, one per shard on a Citus cluster, where a chain
+  -- that cannot be verified fails the check by name
+  foreach v_chain in array v_chains loop
+    begin
+      v_from_seal := null;
+      v_from_hash := null;
+      -- a plain read into a variable: Citus cannot plan a sub-select with a parameter in an expression
+      select s.last_row_id into v_sealed_end from compliance.audit_seals s
+       where s.placement = v_chain and s.layout = 2 order by s.seal_no desc limit 1;
+      v_sealed_end := coalesce(v_sealed_end, 0);
+      -- the checkpoint is the newest audit.verified row of this chain that is itself sealed: anchored
+      if not v_full then
+        select (a.details ->> 'seal_no')::bigint, decode(a.details ->> 'seal_hash', 'hex')
+          into v_from_seal, v_from_hash
+          from compliance.audit_logs a
+         where a.placement = v_kept_in
+           and a.action = 'audit.verified' and a.outcome = 'success' and coalesce(a.details ->> 'placement', '') = v_chain
+           and case when a.placement = v_chain then a.id <= v_sealed_end else compliance_private.audit_row_sealed(a.placement, a.id) end
+         order by a.id desc limit 1;
+      end if;
+      select * into v_result from compliance.verify_audit_log(v_from_seal, v_from_hash, v_chain);
+    exception when others then
+      if cardinality(v_chains) = 1 then
+        raise;  -- a single node's own failure is not a node that did not answer
+      end if;
+      v_ok := false;
+      v_unreachable := v_unreachable || jsonb_build_object('placement', v_chain, 'error', sqlerrm);
+      continue;
+    end;
+    v_ok := v_ok and v_result.ok;
+    v_incremental := v_incremental and v_result.incremental;
+    v_seals := v_seals + v_result.seals_checked;
+    v_rows := v_rows + v_result.rows_checked;
+    v_unsealed := v_unsealed + v_result.unsealed_rows;
+    v_problems := v_problems || case when cardinality(v_chains) = 1 then v_result.problems
+                                     else (select coalesce(jsonb_agg(p || jsonb_build_object('placement', v_chain)), '[]')
+                                             from jsonb_array_elements(v_result.problems) p) end;
+    v_single_from := v_from_seal;
+    v_single_hash := v_from_hash;
+    -- the next run starts here; the row is sealed like any other, which anchors it
+    if v_result.ok and v_result.last_seal_no > 0 then
+      v_checkpoints := v_checkpoints || jsonb_build_object('seal_no', v_result.last_seal_no, 'seal_hash', encode(v_result.last_seal_hash, 'hex'),
+          'incremental', v_result.incremental, 'seals_checked', v_result.seals_checked, 'rows_checked', v_result.rows_checked)
+        || case when v_chain = '' then '{}'::jsonb else jsonb_build_object('placement', v_chain) end;
+    end if;
+  end loop;
+  -- with chains per shard, the root chain too
+  if cardinality(v_chains) > 1 then
+    begin
+      select * into v_roots from compliance.verify_audit_roots();
+      v_ok := v_ok and v_roots.ok;
+      v_problems := v_problems || v_roots.problems;
+      v_roots_checked := v_roots.roots_checked;
+    exception when others then
+      v_ok := false;
+      v_unreachable := v_unreachable || jsonb_build_object('placement', null, 'error', sqlerrm);
+    end;
+  end if;
+
+  -- written after every read: on a Citus cluster a transaction may not read, as this caller, the
+  -- shards the owner's routine wrote in it
+  for v_checkpoint in select c from jsonb_array_elements(v_checkpoints) c loop
+    perform compliance_private.append_audit('audit.verified', 'soc2', 'audit_seal', v_checkpoint ->> 'seal_no', v_checkpoint);
+  end loop;
+
+  status := case when v_ok and v_silent = '[]' then 'pass' else 'fail' end;
+  measured := jsonb_build_object('incremental', v_incremental,
+    'from_seal', case when cardinality(v_chains) = 1 and v_incremental then v_single_from end,
+    'seals_checked', v_seals, 'rows_checked', v_rows, 'unsealed_rows', v_unsealed, 'problems', jsonb_array_length(v_problems),
+    'first_problems', (select coalesce(jsonb_agg(p), '[]') from (select p from jsonb_array_elements(v_problems) p limit 5) x))
+    || case when cardinality(v_chains) = 1 then '{}'::jsonb
+            else jsonb_build_object('chains', cardinality(v_chains), 'roots_checked', v_roots_checked, 'unreachable', v_unreachable,
+                                    'nodes_not_answering', v_silent) end;
+  threshold := jsonb_build_object('problems', 0)
+    || case when cardinality(v_chains) = 1 then '{}'::jsonb else jsonb_build_object('unreachable', '[]'::jsonb, 'nodes_not_answering', '[]'::jsonb) end;
+  detail := case when v_ok then format('%s seals and %s rows verify%s', v_seals, v_rows,
+                                       case when cardinality(v_chains) > 1 then format(' in %s chains, and %s roots', cardinality(v_chains), v_roots_checked)
+                                            when v_incremental then format(' (after seal %s)', v_single_from) else ' (the whole chain)' end)
+                 when jsonb_array_length(v_silent) > 0
+                   then format('%s worker(s) did not answer (%s): %s chain(s) could not be verified', jsonb_array_length(v_silent),
+                               (select string_agg(n, ', ') from jsonb_array_elements_text(v_silent) n), jsonb_array_length(v_unreachable))
+                 when jsonb_array_length(v_unreachable) > 0
+                   then format('%s chain(s) could not be verified: %s', jsonb_array_length(v_unreachable),
+                               (select string_agg(coalesce(u ->> 'placement', 'the roots'), ', ') from jsonb_array_elements(v_unreachable) u))
+                 else format('%s problem(s) in the audit chain', jsonb_array_length(v_problems)) end;
+  evidence := case when cardinality(v_chains) > 1
+                   then 'select c, v.* from compliance.audit_chains() c, compliance.verify_audit_log(null, null, c) v; select * from compliance.verify_audit_roots()'
+                   when v_incremental then format('select * from compliance.verify_audit_log(%s, %L::bytea)', v_single_from, v_single_hash)
                    else 'select * from compliance.verify_audit_log()' end;
-  -- the next run starts here; the row is sealed like any other, which anchors it
-  if v_result.ok and v_result.last_seal_no > 0 then
-    perform compliance_private.append_audit('audit.verified', 'soc2', 'audit_seal', v_result.last_seal_no::text,
-      jsonb_build_object('seal_no', v_result.last_seal_no, 'seal_hash', encode(v_result.last_seal_hash, 'hex'),
-        'incremental', v_result.incremental, 'seals_checked', v_result.seals_checked, 'rows_checked', v_result.rows_checked));
-  end if;
   return next;
 end;
-$$;
+$_$;
 
 ALTER FUNCTION compliance_private.check_audit_chain(context jsonb) OWNER TO compliance_owner;
 
@@ -9576,7 +9665,7 @@ ALTER FUNCTION compliance_private.check_audit_chain(context jsonb) OWNER TO comp
 -- Name: FUNCTION check_audit_chain(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_audit_chain(context jsonb) IS 'Compliance check: the audit chain verifies. Incrementally, from the newest sealed audit.verified row (the checkpoint, anchored in the chain), so the daily cost follows the day''s rows; the whole chain when context full_verification is true or no checkpoint exists. A passing run writes the next checkpoint.';
+COMMENT ON FUNCTION compliance_private.check_audit_chain(context jsonb) IS 'Compliance check: the audit chain verifies (on a Citus cluster, each shard''s chain and the root chain; a worker that does not answer fails the check, named in measured.nodes_not_answering, with the chains left unverified in measured.unreachable). Incrementally, from the newest sealed audit.verified row (the checkpoint, anchored in the chain), so the daily cost follows the day''s rows; the whole chain when context full_verification is true or no checkpoint exists. A passing run writes the next checkpoint.';
 
 --
 -- Name: check_backup_age(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner

@@ -187,6 +187,33 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect(roots!.ok).toBe(true);
   });
 
+  it('checks every chain and the roots daily, and fails naming the chains of a worker that does not answer', async () => {
+    const check = async () => (await db<{ status: string; measured: { chains: number; unreachable: { placement: string }[]; nodes_not_answering: string[] };
+      detail: string }[]>`
+      select status, measured, detail from compliance_private.check_audit_chain('{}')`)[0]!;
+    const healthy = await check();
+    expect(healthy, JSON.stringify(healthy)).toMatchObject({ status: 'pass' });
+    expect(healthy.measured.chains).toBe(SHARDS);
+    const victim = cluster.workers[0]!;
+    const held = (await db<{ placement: string }[]>`
+      select p.placement from compliance_private.shard_placements p
+        join pg_dist_placement pl on pl.shardid = get_shard_id_for_distribution_column('compliance.audit_logs', p.placement)
+        join pg_dist_node n on n.groupid = pl.groupid
+       where n.nodeport = ${victim.port}`).map((r) => r.placement);
+    victim.stop('immediate');
+    try {
+      const down = await check();
+      expect(down.status).toBe('fail');
+      expect(down.measured.nodes_not_answering).toEqual([`127.0.0.1:${victim.port}`]);
+      // its chains cannot be verified (nor the others, whose accounting records it may hold)
+      const unverified = new Set(down.measured.unreachable.map((u) => u.placement));
+      for (const placement of held) expect(unverified.has(placement)).toBe(true);
+      expect(down.detail).toContain('did not answer');
+    } finally {
+      victim.start();
+    }
+  });
+
   it('moves a shard to the other worker with its chain: new rows sort after the sealed ones, and every chain verifies', async () => {
     const subject = 'citizen-5';
     const [placed] = await db<{ placement: string }[]>`select placement from compliance.audit_logs where user_id = ${subject} limit 1`;

@@ -1,5 +1,5 @@
 --! Previous: sha1:aac4b6d1d19fd2fde455725fd6056fc054b1462b
---! Hash: sha1:6c3f928fad94927b738785ee12373e4998171f43
+--! Hash: sha1:a6ffad13585d72dc54c11c6a10bc3d0956c71e03
 --! Message: One audit chain per shard: seals, the sealer's head and verification take a chain (placement), '' on a single node; on Citus each shard's rows are numbered and sealed on the node that holds it
 
 -- On a single node there is one chain, '', and nothing changes in what the sealer or the verifier
@@ -110,6 +110,8 @@ begin
    where s.placement = audit_chain_bounds.placement and s.layout = 2 order by s.seal_no limit 1;
   if layout2_from is null then
     select h.next_row_id into layout2_from from compliance_private.audit_seal_head h where h.placement = audit_chain_bounds.placement;
+    -- a chain the sealer has not begun yet begins at 1, where its first seal will
+    layout2_from := coalesce(layout2_from, 1);
   end if;
   select s.last_xact_id, s.last_row_id into layout1_end_xact, layout1_end_id from compliance.audit_seals s
    where s.placement = audit_chain_bounds.placement and s.layout = 1 order by s.seal_no desc limit 1;
