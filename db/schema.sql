@@ -9607,9 +9607,10 @@ begin
     v_single_hash := v_from_hash;
     -- the next run starts here; the row is sealed like any other, which anchors it
     if v_result.ok and v_result.last_seal_no > 0 then
-      v_checkpoints := v_checkpoints || jsonb_build_object('seal_no', v_result.last_seal_no, 'seal_hash', encode(v_result.last_seal_hash, 'hex'),
+      v_checkpoints := v_checkpoints || jsonb_build_array(
+        jsonb_build_object('seal_no', v_result.last_seal_no, 'seal_hash', encode(v_result.last_seal_hash, 'hex'),
           'incremental', v_result.incremental, 'seals_checked', v_result.seals_checked, 'rows_checked', v_result.rows_checked)
-        || case when v_chain = '' then '{}'::jsonb else jsonb_build_object('placement', v_chain) end;
+        || case when v_chain = '' then '{}'::jsonb else jsonb_build_object('placement', v_chain) end);
     end if;
   end loop;
   -- with chains per shard, the root chain too

@@ -1,5 +1,5 @@
 --! Previous: sha1:a6ffad13585d72dc54c11c6a10bc3d0956c71e03
---! Hash: sha1:10dbcc7d9c84fd4d8ed569c9dc206bbc3df78fc8
+--! Hash: sha1:a18034a536488a25ffcb2bb0134e9bc3df7952c9
 --! Message: The root chain: every audit chain's newest seal sealed into a Merkle root (RFC 6962), chained; a chain rewritten whole after a root named it is found (verify_audit_roots)
 
 create table if not exists compliance.audit_roots (
@@ -393,9 +393,10 @@ begin
     v_single_hash := v_from_hash;
     -- the next run starts here; the row is sealed like any other, which anchors it
     if v_result.ok and v_result.last_seal_no > 0 then
-      v_checkpoints := v_checkpoints || jsonb_build_object('seal_no', v_result.last_seal_no, 'seal_hash', encode(v_result.last_seal_hash, 'hex'),
+      v_checkpoints := v_checkpoints || jsonb_build_array(
+        jsonb_build_object('seal_no', v_result.last_seal_no, 'seal_hash', encode(v_result.last_seal_hash, 'hex'),
           'incremental', v_result.incremental, 'seals_checked', v_result.seals_checked, 'rows_checked', v_result.rows_checked)
-        || case when v_chain = '' then '{}'::jsonb else jsonb_build_object('placement', v_chain) end;
+        || case when v_chain = '' then '{}'::jsonb else jsonb_build_object('placement', v_chain) end);
     end if;
   end loop;
   -- with chains per shard, the root chain too
