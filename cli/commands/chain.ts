@@ -4,7 +4,7 @@ import { anchorFindingsIn, anchorRecord, appendAnchor, journalSince, readAnchors
 import { ArchiveStoreError } from '../../core/archive/store.js';
 import { verifyArchive } from '../../core/archive/verify-archive.js';
 import { anchorKeyOf, archiveStoreOf, loadConfig } from '../../core/config.js';
-import { verifyInDatabase } from '../../core/verify/in-database.js';
+import { verifyChainsInDatabase, verifyInDatabase } from '../../core/verify/in-database.js';
 import { standbyLag } from '../../core/verify/standby.js';
 import { type Verdict, verifyIndependently } from '../../core/verify/verifier.js';
 import { printResult, progress } from '../output.js';
@@ -45,9 +45,15 @@ export function registerChain(cli: Cli): void {
       if (lag && !lag.standby) throw notAStandby(replicaUrl!);
       const sql = await adminConnection(url);
       try {
-        const verdict = options.sql
-          ? await verifyInDatabase(sql, Boolean(options.sinceCheckpoint))
-          : await verifyWithProgress(sql, url, Boolean(options.sinceCheckpoint));
+        // a Citus cluster keeps a chain per shard: each is verified in the database, on its
+        // node's shard, and the roots with them (the independent verifier reads one chain)
+        const chains = (await sql<{ chains: number }[]>`select count(*)::int as chains from compliance.audit_chains()`)[0]!.chains;
+        const perShard = chains > 1;
+        const verdict = perShard
+          ? await verifyChainsInDatabase(sql)
+          : options.sql
+            ? await verifyInDatabase(sql, Boolean(options.sinceCheckpoint))
+            : await verifyWithProgress(sql, url, Boolean(options.sinceCheckpoint));
         const problems: { kind: string; seal_no: number | null; row_id?: number; detail: string }[] = [...verdict.problems];
         let anchorsChecked = 0;
         if (options.anchors) {
@@ -57,7 +63,8 @@ export function registerChain(cli: Cli): void {
           anchorsChecked = anchors.length;
         }
         if (problems.length > 0) process.exitCode = cli.EXIT.finding;
-        printResult({ ok: problems.length === 0, verifier: options.sql ? 'sql' : 'independent',
+        printResult({ ok: problems.length === 0, verifier: perShard ? 'sql, per shard' : options.sql ? 'sql' : 'independent',
+          ...(perShard ? { chains, roots_checked: (verdict as { roots_checked?: number }).roots_checked } : {}),
           incremental: (verdict as { incremental?: boolean }).incremental ?? false, seals_checked: verdict.seals_checked,
           rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows, anchors_checked: anchorsChecked, problems, notes: verdict.notes,
           ...(lag ? { verified_on: 'standby', standby_lag: lag } : {}) }, Boolean(cli.globals().json));

@@ -11,7 +11,9 @@ import path from 'node:path';
 import type { Sql, TransactionSql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anchorFindingsIn, signAnchor, toAnchorKey, toAnchorState } from '../../core/anchors/anchors.js';
+import { DEVELOPMENT_LOGIN_PASSWORD } from '../../db/connection.js';
 import { postgresPrograms } from '../../db/postgres-binaries.js';
+import { type Run, runPgcomply } from '../provision/pgcomply.js';
 import type { MachineCluster } from '../../db/machine-cluster.js';
 import { type CitusCluster, citusCluster } from '../../db/citus-cluster.js';
 
@@ -32,6 +34,13 @@ async function as<T>(role: string, actor: string, roles: string[], fn: (tx: Tran
     await tx`select compliance.set_request_context(${actor}, ${roles})`;
     return fn(tx);
   }) as Promise<T>;
+}
+
+/** the operator's pgcomply executable against the coordinator */
+function pgcomplyOn(args: string[]): Promise<Run> {
+  return runPgcomply(['--actor', 'dpo:citus', '--json', ...args], { ...process.env, DATABASE_URL: cluster.coordinator.url('pgcomply'),
+    DB_LOGIN_PASSWORD: DEVELOPMENT_LOGIN_PASSWORD, TOMBSTONE_PEPPER: cluster.pepper, PGCOMPLY_DATA_DIR: path.join(os.tmpdir(), 'pgcomply-citus-cli'),
+    LOG_LEVEL: 'silent' });
 }
 
 /** the data of every shard and reference-table placement a worker holds, as pg_dump writes it */
@@ -158,6 +167,10 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
       select c.placement, v.ok, v.problems from compliance.audit_chains() c(placement), compliance.verify_audit_log(null, null, c.placement) v`;
     expect(verdicts.filter((v) => !v.ok)).toEqual([]);
     expect(verdicts).toHaveLength(SHARDS);
+    // the operator's command says the same
+    const run = await pgcomplyOn(['verify']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: true, verifier: 'sql, per shard', chains: SHARDS });
   });
 
   it('seals on after a worker is killed mid-seal and restarted: no chain forks, the roots resume, everything verifies', async () => {
@@ -272,6 +285,9 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     const broken = verdicts.filter((v) => !v.ok);
     expect(broken.map((v) => v.placement)).toEqual([row!.placement]);
     expect(broken[0]!.problems).toEqual([expect.objectContaining({ kind: 'deleted_row', row_id: Number(row!.id) })]);
+    const run = await pgcomplyOn(['verify']);
+    expect(run.code).not.toBe(0);
+    expect(JSON.parse(run.stdout).problems).toEqual([expect.objectContaining({ kind: 'deleted_row', placement: row!.placement })]);
   });
 
   it('seals the chains\' newest seals into the root chain, and finds a chain rewritten whole after a root named it', async () => {
