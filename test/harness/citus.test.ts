@@ -36,6 +36,37 @@ async function as<T>(role: string, actor: string, roles: string[], fn: (tx: Tran
   }) as Promise<T>;
 }
 
+/** every audit chain: one per shard */
+async function chains(): Promise<string[]> {
+  return (await db<{ placement: string }[]>`select placement from compliance.audit_chains() as placement`).map((c) => c.placement);
+}
+
+/** as the worker job seals: each chain outside a transaction block, so Citus runs it on the shard's node */
+async function sealEveryChain(): Promise<void> {
+  for (const placement of await chains()) await db`select compliance.seal_audit_log(10000, 100, ${placement})`;
+}
+
+type ChainVerdict = { placement: string; ok: boolean; unsealed: number; problems: { kind: string; row_id: number }[] };
+async function verifyEveryChain(): Promise<ChainVerdict[]> {
+  return db<ChainVerdict[]>`
+    select c.placement, v.ok, v.unsealed_rows::integer as unsealed, v.problems
+      from compliance.audit_chains() c(placement), compliance.verify_audit_log(null, null, c.placement) v`;
+}
+
+/** what only a superuser on a worker can do: write a shard directly, past the append-only triggers and Citus's guard */
+async function onShardsAsSuperuser(worker: MachineCluster, fn: (tx: TransactionSql) => Promise<unknown>): Promise<void> {
+  const direct = cluster.connect(worker);
+  try {
+    await direct.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`set local citus.enable_manual_changes_to_shards = on`;
+      await fn(tx);
+    });
+  } finally {
+    await direct.end();
+  }
+}
+
 /** the operator's pgcomply executable against the coordinator */
 function pgcomplyOn(args: string[]): Promise<Run> {
   return runPgcomply(['--actor', 'dpo:citus', '--json', ...args], { ...process.env, DATABASE_URL: cluster.coordinator.url('pgcomply'),
@@ -152,19 +183,17 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
   });
 
   it('seals each shard\'s chain on the node that holds it, and every chain verifies', async () => {
-    const chains = (await db<{ placement: string }[]>`select placement from compliance.audit_chains() as placement`).map((c) => c.placement);
-    expect(chains).toHaveLength(SHARDS);
+    const all = await chains();
+    expect(all).toHaveLength(SHARDS);
     // a call in a transaction block stays on the coordinator, which holds no chain (CITUS)
-    await expect(db.begin((tx) => tx`select compliance.seal_audit_log(10000, 100, ${chains[1]!})`)).rejects.toMatchObject({ code: 'CITUS' });
-    // as the worker job calls it: outside a transaction block, so Citus runs it on the shard's node
-    for (const placement of chains) await db`select compliance.seal_audit_log(10000, 100, ${placement})`;
+    await expect(db.begin((tx) => tx`select compliance.seal_audit_log(10000, 100, ${all[1]!})`)).rejects.toMatchObject({ code: 'CITUS' });
+    await sealEveryChain();
     const [sealed] = await db<{ rows: number; unsealed: number }[]>`
       select (select sum(row_count)::integer from compliance.audit_seals) as rows,
              (select count(*)::integer from compliance.audit_logs) - (select sum(row_count)::integer from compliance.audit_seals) as unsealed`;
     expect(sealed!.rows).toBeGreaterThan(SUBJECTS);
     expect(sealed!.unsealed).toBe(0);
-    const verdicts = await db<{ placement: string; ok: boolean; problems: unknown[] }[]>`
-      select c.placement, v.ok, v.problems from compliance.audit_chains() c(placement), compliance.verify_audit_log(null, null, c.placement) v`;
+    const verdicts = await verifyEveryChain();
     expect(verdicts.filter((v) => !v.ok)).toEqual([]);
     expect(verdicts).toHaveLength(SHARDS);
     // the operator's command says the same
@@ -174,7 +203,7 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
   });
 
   it('seals on after a worker is killed mid-seal and restarted: no chain forks, the roots resume, everything verifies', async () => {
-    const chains = (await db<{ placement: string }[]>`select placement from compliance.audit_chains() as placement`).map((c) => c.placement);
+    const all = await chains();
     await db`select compliance.seal_audit_root()`;
     const before = (await db<{ before: number }[]>`select max(root_no)::integer as before from compliance.audit_roots`)[0]!.before;
     // a backlog on every chain: an audited update of a thousand profiles
@@ -182,20 +211,17 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
       update compliance.user_profiles set full_name = 'Renamed' where user_id like 'citizen-1%' and length(user_id) = 12`);
     const victim = cluster.workers[1]!;
     // small seals, so that each chain's sealing is under way when the worker dies
-    const sealing = Promise.allSettled(chains.map((placement) => db`select compliance.seal_audit_log(5, 1000, ${placement})`));
+    const sealing = Promise.allSettled(all.map((placement) => db`select compliance.seal_audit_log(5, 1000, ${placement})`));
     await new Promise((resolve) => setTimeout(resolve, 100));
     victim.stop('immediate');
     const outcomes = await sealing;
     expect(outcomes.some((o) => o.status === 'rejected')).toBe(true);
     victim.start();
 
-    for (const placement of chains) await db`select compliance.seal_audit_log(10000, 100, ${placement})`;
+    await sealEveryChain();
     const after = (await db<{ after: number }[]>`select compliance.seal_audit_root()::integer as after`)[0]!.after;
     expect(after).toBeGreaterThan(before);
-    const verdicts = await db<{ placement: string; ok: boolean; unsealed: number }[]>`
-      select c.placement, v.ok, v.unsealed_rows::integer as unsealed
-        from compliance.audit_chains() c(placement), compliance.verify_audit_log(null, null, c.placement) v`;
-    expect(verdicts.filter((v) => !v.ok || v.unsealed > 0)).toEqual([]);
+    expect((await verifyEveryChain()).filter((v) => !v.ok || v.unsealed > 0)).toEqual([]);
     const [roots] = await db<{ ok: boolean }[]>`select ok from compliance.verify_audit_roots()`;
     expect(roots!.ok).toBe(true);
   });
@@ -248,13 +274,9 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
       select max(id)::text as id from compliance.audit_logs where placement = ${placement} and action = 'consent.granted'`;
     expect(BigInt(newest!.id)).toBeGreaterThan(BigInt(sealedEnd));
 
-    const chains = (await db<{ placement: string }[]>`select placement from compliance.audit_chains() as placement`).map((c) => c.placement);
-    for (const chain of chains) await db`select compliance.seal_audit_log(10000, 100, ${chain})`;
+    await sealEveryChain();
     await db`select compliance.seal_audit_root()`;
-    const verdicts = await db<{ placement: string; ok: boolean; unsealed: number }[]>`
-      select c.placement, v.ok, v.unsealed_rows::integer as unsealed
-        from compliance.audit_chains() c(placement), compliance.verify_audit_log(null, null, c.placement) v`;
-    expect(verdicts.filter((v) => !v.ok || v.unsealed > 0)).toEqual([]);
+    expect((await verifyEveryChain()).filter((v) => !v.ok || v.unsealed > 0)).toEqual([]);
     const [roots] = await db<{ ok: boolean }[]>`select ok from compliance.verify_audit_roots()`;
     expect(roots!.ok).toBe(true);
     const [moved] = await db<{ n: number }[]>`select count(*)::integer as n from compliance.audit_logs where action = 'audit.shard_moved'`;
@@ -268,21 +290,9 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
       select ${audited!.id} as id, ${audited!.placement} as placement, pl.shardid::text as shard, n.nodeport as port
         from pg_dist_placement pl join pg_dist_node n on n.groupid = pl.groupid
        where pl.shardid = get_shard_id_for_distribution_column('compliance.audit_logs', ${audited!.placement}::text)`;
-    const worker = cluster.workers.find((w) => w.port === row!.port)!;
-    const direct = cluster.connect(worker);
-    try {
-      await direct.begin(async (tx) => {
-        // past the append-only trigger and Citus's guard on shards: what only a superuser can do
-        await tx`set local session_replication_role = replica`;
-        await tx`set local citus.enable_manual_changes_to_shards = on`;
-        await tx.unsafe(`delete from compliance.audit_logs_${row!.shard} where id = ${row!.id}`);
-      });
-    } finally {
-      await direct.end();
-    }
-    const verdicts = await db<{ placement: string; ok: boolean; problems: { kind: string; row_id: number }[] }[]>`
-      select c.placement, v.ok, v.problems from compliance.audit_chains() c(placement), compliance.verify_audit_log(null, null, c.placement) v`;
-    const broken = verdicts.filter((v) => !v.ok);
+    await onShardsAsSuperuser(cluster.workers.find((w) => w.port === row!.port)!,
+      (tx) => tx.unsafe(`delete from compliance.audit_logs_${row!.shard} where id = ${row!.id}`));
+    const broken = (await verifyEveryChain()).filter((v) => !v.ok);
     expect(broken.map((v) => v.placement)).toEqual([row!.placement]);
     expect(broken[0]!.problems).toEqual([expect.objectContaining({ kind: 'deleted_row', row_id: Number(row!.id) })]);
     const run = await pgcomplyOn(['verify']);
@@ -313,18 +323,11 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
              get_shard_id_for_distribution_column('compliance_private.audit_seal_head', ${target!.placement}::text)::text as head,
              (select n.nodeport from pg_dist_placement pl join pg_dist_node n on n.groupid = pl.groupid
                where pl.shardid = get_shard_id_for_distribution_column('compliance.audit_logs', ${target!.placement}::text)) as port`;
-    const direct = cluster.connect(cluster.workers.find((w) => w.port === shards!.port)!);
-    try {
-      await direct.begin(async (tx) => {
-        await tx`set local session_replication_role = replica`;
-        await tx`set local citus.enable_manual_changes_to_shards = on`;
-        await tx.unsafe(`update compliance.audit_logs_${shards!.rows} set details = '{"rewritten": true}' where id = ${target!.id}`);
-        await tx.unsafe(`delete from compliance.audit_seals_${shards!.seals} where placement = '${target!.placement}'`);
-        await tx.unsafe(`delete from compliance_private.audit_seal_head_${shards!.head} where placement = '${target!.placement}'`);
-      });
-    } finally {
-      await direct.end();
-    }
+    await onShardsAsSuperuser(cluster.workers.find((w) => w.port === shards!.port)!, async (tx) => {
+      await tx.unsafe(`update compliance.audit_logs_${shards!.rows} set details = '{"rewritten": true}' where id = ${target!.id}`);
+      await tx.unsafe(`delete from compliance.audit_seals_${shards!.seals} where placement = '${target!.placement}'`);
+      await tx.unsafe(`delete from compliance_private.audit_seal_head_${shards!.head} where placement = '${target!.placement}'`);
+    });
     await db`select compliance.seal_audit_log(10000, 100, ${target!.placement})`;
     const [chain] = await db<{ ok: boolean }[]>`select ok from compliance.verify_audit_log(null, null, ${target!.placement})`;
     expect(chain!.ok).toBe(true);
