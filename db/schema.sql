@@ -2390,7 +2390,8 @@ CREATE TABLE compliance.erased_consent_proofs (
     source text NOT NULL,
     recorded_at timestamp with time zone NOT NULL,
     given_at timestamp with time zone,
-    erased_at timestamp with time zone DEFAULT now() NOT NULL
+    erased_at timestamp with time zone DEFAULT now() NOT NULL,
+    placement text DEFAULT ''::text NOT NULL
 );
 
 ALTER TABLE ONLY compliance.erased_consent_proofs FORCE ROW LEVEL SECURITY;
@@ -2456,6 +2457,12 @@ COMMENT ON COLUMN compliance.erased_consent_proofs.given_at IS 'When the person 
 --
 
 COMMENT ON COLUMN compliance.erased_consent_proofs.erased_at IS 'When the person was erased.';
+
+--
+-- Name: COLUMN erased_consent_proofs.placement; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.erased_consent_proofs.placement IS 'On a Citus cluster, the placement key of the erased subject''s shard, so the proof is written on that node alone; '''' on a single node.';
 
 --
 -- Name: erased_consent_proof(text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -6101,7 +6108,10 @@ begin
       select p.user_id into v_user_id from compliance.user_profiles p
        where compliance_private.subject_digest(p.user_id) = v_digest limit 1;
       if v_user_id is null then
-        insert into compliance_private.erased_subjects (subject_digest, erased_at) values (v_digest, replay_erasures.erased_at);
+        -- no id, so no shard to put it in: on a Citus cluster a tombstone in every shard, where the
+        -- triggers that refuse an erased id look
+        insert into compliance_private.erased_subjects (placement, subject_digest, erased_at)
+        select c.c, v_digest, replay_erasures.erased_at from compliance.audit_chains() c;
         outcome := 'tombstoned';
       else
         begin
@@ -8329,10 +8339,10 @@ ALTER FUNCTION compliance_private.adopt_tombstone_pepper() OWNER TO compliance_o
 COMMENT ON FUNCTION compliance_private.adopt_tombstone_pepper() IS 'Setup step, owner only: records check values for the session''s tombstone keyring and removes the pepper older versions kept in compliance_private.settings (refusing if existing tombstones need that pepper and the session brought another). Idempotent: afterwards it only checks the keyring. Errors: PEPPR.';
 
 --
--- Name: append_audit(text, text, text, text, jsonb, text, jsonb, text, text, text, boolean); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+-- Name: append_audit(text, text, text, text, jsonb, text, jsonb, text, text, text, boolean, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.append_audit(action text, category text, resource_type text DEFAULT NULL::text, resource_id text DEFAULT NULL::text, details jsonb DEFAULT '{}'::jsonb, user_id text DEFAULT NULL::text, personal_details jsonb DEFAULT NULL::jsonb, outcome text DEFAULT 'success'::text, failure_reason text DEFAULT NULL::text, actor_id text DEFAULT compliance.current_actor(), include_client boolean DEFAULT true) RETURNS bigint
+CREATE FUNCTION compliance_private.append_audit(action text, category text, resource_type text DEFAULT NULL::text, resource_id text DEFAULT NULL::text, details jsonb DEFAULT '{}'::jsonb, user_id text DEFAULT NULL::text, personal_details jsonb DEFAULT NULL::jsonb, outcome text DEFAULT 'success'::text, failure_reason text DEFAULT NULL::text, actor_id text DEFAULT compliance.current_actor(), include_client boolean DEFAULT true, placement text DEFAULT NULL::text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -8387,11 +8397,12 @@ begin
     append_audit.user_id, append_audit.actor_id);
   v_subject_digest := compliance_private.audit_subject_digest(v_subject_salt, append_audit.user_id, append_audit.personal_details);
   v_actor_digest := compliance_private.audit_actor_digest(v_actor_salt, append_audit.actor_id, v_ip, v_user_agent);
-  -- a row about a subject sits in their shard on a Citus cluster, a system event in its actor's
+  -- a row about a subject sits in their shard on a Citus cluster, a system event in its actor's,
+  -- unless the routine names the chain (an erasure's record goes with the subject it erased)
   insert into compliance.audit_logs (placement, xact_id, action, category, resource_type, resource_id, outcome,
     failure_reason, details, user_id, actor_id, ip_address, user_agent, personal_details,
     subject_part_salt, subject_part_digest, actor_part_salt, actor_part_digest, personal_digest)
-  values (compliance_private.placement_of(coalesce(append_audit.user_id, append_audit.actor_id)), v_xact, append_audit.action, append_audit.category, append_audit.resource_type,
+  values (coalesce(append_audit.placement, compliance_private.placement_of(coalesce(append_audit.user_id, append_audit.actor_id))), v_xact, append_audit.action, append_audit.category, append_audit.resource_type,
     append_audit.resource_id, append_audit.outcome, append_audit.failure_reason,
     coalesce(append_audit.details, '{}'), append_audit.user_id, append_audit.actor_id, v_ip,
     v_user_agent, append_audit.personal_details, v_subject_salt, v_subject_digest, v_actor_salt,
@@ -8401,13 +8412,13 @@ begin
 end;
 $_$;
 
-ALTER FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) OWNER TO compliance_owner;
+ALTER FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean, placement text) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean, placement text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) IS 'Writes one audit row for the routines and log_event: checks the row rules (action dotted lower case, a known category and outcome, a failure_reason only with a failure, details a JSON object: BADRG otherwise), adds to a reserved action''s details the routine that called it, and to a privileged API request''s rows how its actor signed in (authentication: amr, acr, mfa, auth_time) (written_by, from the call stack: verification trusts a drop or erasure record only from its own routine), fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part. The row triggers write the same columns inline, because a nested call costs every personal write.';
+COMMENT ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean, placement text) IS 'Writes one audit row for the routines and log_event: checks the row rules (action dotted lower case, a known category and outcome, a failure_reason only with a failure, details a JSON object: BADRG otherwise), adds to a reserved action''s details the routine that called it, and to a privileged API request''s rows how its actor signed in (authentication: amr, acr, mfa, auth_time) (written_by, from the call stack: verification trusts a drop or erasure record only from its own routine), fills the actor, client IP and user agent (unless include_client is false) from the request context, salts and digests the personal part. placement names the chain on a Citus cluster where it is not the subject''s or the actor''s (an erasure''s record, in the erased subject''s shard). The row triggers write the same columns inline, because a nested call costs every personal write.';
 
 --
 -- Name: audit_access_grant(text, compliance.access_grants, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10899,7 +10910,9 @@ declare
   -- distribution column): by the placement of the subject's shard, so they sit on the same node;
   -- and each shard's audit chain, its seals and its sealer's head, beside the rows they seal
   v_by_placement constant text[] := array['compliance.audit_logs', 'compliance.dsr_requests', 'compliance.access_grants',
-    'compliance.propagation_tasks', 'compliance.audit_seals', 'compliance_private.audit_seal_head'];
+    'compliance.propagation_tasks', 'compliance.audit_seals', 'compliance_private.audit_seal_head',
+    -- and what an erasure leaves behind, so that it writes on the subject's node alone
+    'compliance_private.erased_subjects', 'compliance.erased_consent_proofs'];
   v_foreign_keys jsonb := '[]';
   v_key record;
   v_table text;
@@ -11463,6 +11476,7 @@ declare
   -- statement runs on the subject's node, where the session that runs it has none
   v_digest bytea;
   v_consent record;
+  v_placement text;
 begin
   if confirm is not true then
     perform compliance_private.raise_error('CONFM', 'erasure needs confirm => true',
@@ -11488,6 +11502,9 @@ begin
   end if;
 
   v_digest := compliance_private.subject_digest(erase_subject_core.user_id);
+  -- on a Citus cluster everything this erasure writes stays on the subject's node: the tombstone,
+  -- the kept consent proofs and its own record go in the subject's shard ('' on a single node)
+  v_placement := compliance_private.placement_of(erase_subject_core.user_id);
   perform compliance_private.begin_bulk_operation('erasure');
 
   -- the duty to review a break-glass access outlives the patient's data (HIPAA
@@ -11508,8 +11525,8 @@ begin
     for v_consent in select c.purpose, c.granted, c.policy_version, c.source, c.recorded_at, c.given_at
                        from compliance.consent_records c where c.user_id = erase_subject_core.user_id
                       order by c.recorded_at, c.id loop
-      insert into compliance.erased_consent_proofs (subject_digest, purpose, granted, policy_version, source, recorded_at, given_at)
-      values (v_digest, v_consent.purpose, v_consent.granted, v_consent.policy_version, v_consent.source, v_consent.recorded_at,
+      insert into compliance.erased_consent_proofs (placement, subject_digest, purpose, granted, policy_version, source, recorded_at, given_at)
+      values (v_placement, v_digest, v_consent.purpose, v_consent.granted, v_consent.policy_version, v_consent.source, v_consent.recorded_at,
               v_consent.given_at);
       v_count := v_count + 1;
     end loop;
@@ -11649,7 +11666,7 @@ begin
   delete from compliance.audit_archived_parts a
    where a.redacted_at = now() and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
 
-  insert into compliance_private.erased_subjects (subject_digest) values (v_digest);
+  insert into compliance_private.erased_subjects (placement, subject_digest) values (v_placement, v_digest);
   perform compliance_private.end_bulk_operation();
 
   -- counts, never identity: no subject, and no actor or client when the subject asked
@@ -11660,7 +11677,7 @@ begin
                        'archived_audit_rows_redacted', v_archived_redacted),
     null, jsonb_build_object('reason', reason), 'success', null,
     case when requested_by = 'subject' then null else compliance.current_actor() end,
-    requested_by <> 'subject');
+    requested_by <> 'subject', v_placement);
 
   return jsonb_build_object('erased', true, 'erased_at', now(), 'dsr_request_id', v_request_id,
     'deleted', v_counts, 'audit_rows_redacted', v_redacted,
@@ -12036,11 +12053,17 @@ COMMENT ON FUNCTION compliance_private.is_distributed() IS 'Whether pgcomply''s 
 --
 
 CREATE FUNCTION compliance_private.is_erased(user_id text) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select exists (select from compliance_private.erased_subjects e
-                 where e.subject_digest = compliance_private.subject_digest(user_id));
+declare
+  v_digest bytea := compliance_private.subject_digest(is_erased.user_id);
+begin
+  -- in the subject's shard alone on a Citus cluster, where the triggers that ask run (PL/pgSQL:
+  -- Citus cannot route an SQL function's parameter)
+  return exists (select from compliance_private.erased_subjects e
+                  where e.placement = compliance_private.placement_of(is_erased.user_id) and e.subject_digest = v_digest);
+end;
 $$;
 
 ALTER FUNCTION compliance_private.is_erased(user_id text) OWNER TO compliance_owner;
@@ -12049,7 +12072,7 @@ ALTER FUNCTION compliance_private.is_erased(user_id text) OWNER TO compliance_ow
 -- Name: FUNCTION is_erased(user_id text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.is_erased(user_id text) IS 'Whether a tombstone exists for this user id.';
+COMMENT ON FUNCTION compliance_private.is_erased(user_id text) IS 'Whether a tombstone exists for this user id (on a Citus cluster, in the subject''s shard, where erasure writes it and replay_erasures writes one in every shard).';
 
 --
 -- Name: is_reserved_action(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -14438,6 +14461,9 @@ declare
   -- the new ids read once: on a Citus cluster a query that also reads a distributed or reference
   -- table is planned apart from this trigger, where the transition table is not
   v_subjects text[] := array(select n.user_id from new_rows n order by n.user_id);
+  v_digests bytea[];
+  v_found bytea;
+  v_placements text[];
 begin
   -- lock first, then look: a running erasure of one of these ids finishes before the check,
   -- whose fresh snapshot then sees its tombstone
@@ -14448,22 +14474,26 @@ begin
       perform compliance_private.lock_subject(v_subject);
     end loop;
   end if;
-  if not exists (select from compliance_private.erased_subjects) then
+  -- the tombstones of the new subjects' shards alone: on a Citus cluster those are the shards of
+  -- this node, where this trigger runs ('' on a single node)
+  v_placements := case when compliance_private.is_distributed()
+                       then array(select distinct compliance_private.placement_of(n.user_id) from unnest(v_subjects) as n(user_id))
+                       else array['']::text[] end;
+  if not exists (select from compliance_private.erased_subjects e where e.placement = any (v_placements)) then
     return null;
   end if;
   v_peppers := compliance_private.session_peppers();
-  -- a join, so each new id is digested once (a hash join on the digest)
+  -- each new id digested once, then the tombstones read on their own through their index: on a
+  -- Citus cluster they sit in the subjects' shards, and Citus cannot join them to this list
   if cardinality(v_peppers) <= 2 then
-    select n.user_id into v_subject from unnest(v_subjects) as n(user_id)
-      join compliance_private.erased_subjects e on e.subject_digest = compliance_private.subject_digest_with(v_peppers, n.user_id)
-     limit 1;
+    v_digests := array(select compliance_private.subject_digest_with(v_peppers, n.user_id) from unnest(v_subjects) as n(user_id));
   else
-    select n.user_id into v_subject from unnest(v_subjects) as n(user_id)
-      join compliance_private.erased_subjects e on e.subject_digest = compliance_private.subject_digest(n.user_id)
-     limit 1;
+    v_digests := array(select compliance_private.subject_digest(n.user_id) from unnest(v_subjects) as n(user_id));
   end if;
-  if found then
-    perform compliance_private.refuse_erased(v_subject);
+  select e.subject_digest into v_found from compliance_private.erased_subjects e
+   where e.placement = any (v_placements) and e.subject_digest = any (v_digests) limit 1;
+  if v_found is not null then
+    perform compliance_private.refuse_erased(v_subjects[array_position(v_digests, v_found)]);
   end if;
   return null;
 end;
@@ -14475,7 +14505,7 @@ ALTER FUNCTION compliance_private.tg_user_profiles__refuse_erased() OWNER TO com
 -- Name: FUNCTION tg_user_profiles__refuse_erased(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.tg_user_profiles__refuse_erased() IS 'AFTER INSERT statement trigger on user_profiles (transition table new_rows): no profile can be created for an erased user id (ERASD), even concurrently with its erasure. It locks each new subject (lock_subject), or every subject at once for more than 64, then checks all new ids against the tombstones in one query, so a bulk load of a million profiles works.';
+COMMENT ON FUNCTION compliance_private.tg_user_profiles__refuse_erased() IS 'AFTER INSERT statement trigger on user_profiles (transition table new_rows): no profile can be created for an erased user id (ERASD), even concurrently with its erasure. It locks each new subject (lock_subject), or every subject at once for more than 64, then checks all new ids against the tombstones in one index scan, so a bulk load of a million profiles works.';
 
 --
 -- Name: tombstone_pepper_check(bytea); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -16956,7 +16986,8 @@ COMMENT ON COLUMN compliance_private.database_identity.created_at IS 'When the i
 
 CREATE TABLE compliance_private.erased_subjects (
     subject_digest bytea NOT NULL,
-    erased_at timestamp with time zone DEFAULT now() NOT NULL
+    erased_at timestamp with time zone DEFAULT now() NOT NULL,
+    placement text DEFAULT ''::text NOT NULL
 );
 
 ALTER TABLE compliance_private.erased_subjects OWNER TO compliance_owner;
@@ -16978,6 +17009,12 @@ COMMENT ON COLUMN compliance_private.erased_subjects.subject_digest IS 'complian
 --
 
 COMMENT ON COLUMN compliance_private.erased_subjects.erased_at IS 'When the subject was erased.';
+
+--
+-- Name: COLUMN erased_subjects.placement; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.erased_subjects.placement IS 'On a Citus cluster, the placement key of the erased subject''s shard (compliance_private.placement_of), so the tombstone is written on that node alone; '''' on a single node, and for a tombstone replayed from an anchor''s journal, which knows no id.';
 
 --
 -- Name: expected_grants; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
@@ -22089,10 +22126,10 @@ REVOKE ALL ON FUNCTION compliance_private.active_access_grant(patient text, inte
 REVOKE ALL ON FUNCTION compliance_private.adopt_tombstone_pepper() FROM PUBLIC;
 
 --
--- Name: FUNCTION append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean, placement text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance_private.append_audit(action text, category text, resource_type text, resource_id text, details jsonb, user_id text, personal_details jsonb, outcome text, failure_reason text, actor_id text, include_client boolean, placement text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION audit_access_grant(action text, grant_row compliance.access_grants, note text); Type: ACL; Schema: compliance_private; Owner: compliance_owner

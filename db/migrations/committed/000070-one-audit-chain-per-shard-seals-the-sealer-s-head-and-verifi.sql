@@ -1,5 +1,5 @@
 --! Previous: sha1:aac4b6d1d19fd2fde455725fd6056fc054b1462b
---! Hash: sha1:a6ffad13585d72dc54c11c6a10bc3d0956c71e03
+--! Hash: sha1:131bc47996c65de25afea132ab3a61cb116e8767
 --! Message: One audit chain per shard: seals, the sealer's head and verification take a chain (placement), '' on a single node; on Citus each shard's rows are numbered and sealed on the node that holds it
 
 -- On a single node there is one chain, '', and nothing changes in what the sealer or the verifier
@@ -1112,7 +1112,9 @@ declare
   -- distribution column): by the placement of the subject's shard, so they sit on the same node;
   -- and each shard's audit chain, its seals and its sealer's head, beside the rows they seal
   v_by_placement constant text[] := array['compliance.audit_logs', 'compliance.dsr_requests', 'compliance.access_grants',
-    'compliance.propagation_tasks', 'compliance.audit_seals', 'compliance_private.audit_seal_head'];
+    'compliance.propagation_tasks', 'compliance.audit_seals', 'compliance_private.audit_seal_head',
+    -- and what an erasure leaves behind, so that it writes on the subject's node alone
+    'compliance_private.erased_subjects', 'compliance.erased_consent_proofs'];
   v_foreign_keys jsonb := '[]';
   v_key record;
   v_table text;

@@ -1,5 +1,5 @@
---! Previous: sha1:a6ffad13585d72dc54c11c6a10bc3d0956c71e03
---! Hash: sha1:a18034a536488a25ffcb2bb0134e9bc3df7952c9
+--! Previous: sha1:131bc47996c65de25afea132ab3a61cb116e8767
+--! Hash: sha1:7479b900ff426b0fe55a8f90d35d00cb61c58aa5
 --! Message: The root chain: every audit chain's newest seal sealed into a Merkle root (RFC 6962), chained; a chain rewritten whole after a root named it is found (verify_audit_roots)
 
 create table if not exists compliance.audit_roots (
@@ -466,7 +466,9 @@ declare
   -- distribution column): by the placement of the subject's shard, so they sit on the same node;
   -- and each shard's audit chain, its seals and its sealer's head, beside the rows they seal
   v_by_placement constant text[] := array['compliance.audit_logs', 'compliance.dsr_requests', 'compliance.access_grants',
-    'compliance.propagation_tasks', 'compliance.audit_seals', 'compliance_private.audit_seal_head'];
+    'compliance.propagation_tasks', 'compliance.audit_seals', 'compliance_private.audit_seal_head',
+    -- and what an erasure leaves behind, so that it writes on the subject's node alone
+    'compliance_private.erased_subjects', 'compliance.erased_consent_proofs'];
   v_foreign_keys jsonb := '[]';
   v_key record;
   v_table text;
