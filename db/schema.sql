@@ -6645,12 +6645,14 @@ declare
   v_hashes bytea;
   v_last bigint;
   v_hash bytea;
+  v_base bigint;
 begin
   if max_rows_per_seal not between 1 and 1000000 or max_seals < 1 then
     perform compliance_private.raise_error('BADRG', 'max_rows_per_seal must be 1..1000000 and max_seals at least 1');
   end if;
-  if placement is null or (placement <> '' and not exists (select from compliance_private.shard_placements p
-                                                            where p.placement = seal_audit_log.placement)) then
+  -- on a Citus cluster every chain, '' too, has its place; on a single node only '' is a chain
+  v_base := compliance_private.audit_chain_id_base(seal_audit_log.placement);
+  if placement is null or (placement <> '' and v_base is null) then
     perform compliance_private.raise_error('BADRG', format('no audit chain %L', placement),
       'compliance.audit_chains() lists them: '''' on a single node, one per shard on a Citus cluster.');
   end if;
@@ -6660,10 +6662,8 @@ begin
   perform compliance_private.require_chain_here(placement);
   -- every id handed out so far; each was taken by a transaction that already had its id (on a
   -- Citus cluster: this chain's, from this node's sequence; compliance_private.tg_audit_logs__number_on_node)
-  if compliance_private.is_distributed() then
-    select p.chain_no::bigint * 17592186044416 + coalesce(pg_sequence_last_value('compliance_private.audit_chain_id_seq'), 0)
-      into v_seen
-      from compliance_private.shard_placements p where p.placement = seal_audit_log.placement;
+  if v_base is not null then
+    v_seen := v_base + coalesce(pg_sequence_last_value('compliance_private.audit_chain_id_seq'), 0);
   else
     select case when s.is_called then s.last_value else s.last_value - 1 end into v_seen
       from compliance_private.audit_logs_id_seq s;
@@ -8546,6 +8546,29 @@ ALTER FUNCTION compliance_private.audit_chain_bounds(placement text, OUT layout2
 COMMENT ON FUNCTION compliance_private.audit_chain_bounds(placement text, OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) IS 'In one chain (placement: a shard''s on a Citus cluster, '''' on a single node), where layout 2 begins (the first layout-2 seal''s first id), where the layout-1 seals end and where the layout-2 seals end.';
 
 --
+-- Name: audit_chain_id_base(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.audit_chain_id_base(placement text) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- PL/pgSQL: Citus cannot route an SQL function's parameter
+  return (select p.chain_no::bigint * 17592186044416 from compliance_private.shard_placements p
+           where p.placement = audit_chain_id_base.placement);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.audit_chain_id_base(placement text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION audit_chain_id_base(placement text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.audit_chain_id_base(placement text) IS 'On a Citus cluster, the first id of a chain''s rows: its chain_no × 2⁴⁴. A row''s id is this plus the next value of compliance_private.audit_chain_id_seq on the node that holds the chain (tg_audit_logs__number_on_node), and the sealer reads its horizon the same way. NULL where the chain is unknown, and on a single node.';
+
+--
 -- Name: audit_claims_contradicted(bigint, bigint, bigint, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -9548,6 +9571,8 @@ CREATE FUNCTION compliance_private.check_audit_chain(context jsonb) RETURNS TABL
 declare
   v_full boolean := coalesce((context ->> 'full_verification')::boolean, false);
   v_chains text[] := array(select c from compliance.audit_chains() c);
+  -- a Citus cluster's chains, one per shard, and its root chain; a single node has one chain
+  v_per_shard boolean := cardinality(v_chains) > 1;
   v_chain text;
   v_sealed_end bigint;
   v_from_seal bigint;
@@ -9557,8 +9582,8 @@ declare
   v_roots_checked bigint;
   v_silent jsonb := '[]';
   v_checkpoints jsonb := '[]';
-  -- where this check's own audit.verified rows go (its actor's chain, '' on a single node): read
-  -- there alone, so a node that does not answer fails only the chains it holds
+  -- where this check's own audit.verified rows go (its actor's chain, '' on a single node): the
+  -- checkpoints are read there alone
   v_kept_in text := compliance_private.placement_of(compliance.current_actor());
   v_checkpoint jsonb;
   v_ok boolean := true;
@@ -9573,7 +9598,7 @@ declare
 begin
   -- on a Citus cluster: which workers answer at all (a chain's verification also reads the
   -- accounting records every chain holds, so one silent node leaves every chain unproven)
-  if cardinality(v_chains) > 1 then
+  if v_per_shard then
     execute $q$select coalesce(jsonb_agg(w.nodename || ':' || w.nodeport order by w.nodename, w.nodeport) filter (where not w.success), '[]')
                 from pg_catalog.run_command_on_workers('select 1') w$q$ into v_silent;
   end if;
@@ -9599,7 +9624,7 @@ begin
       end if;
       select * into v_result from compliance.verify_audit_log(v_from_seal, v_from_hash, v_chain);
     exception when others then
-      if cardinality(v_chains) = 1 then
+      if not v_per_shard then
         raise;  -- a single node's own failure is not a node that did not answer
       end if;
       v_ok := false;
@@ -9611,7 +9636,7 @@ begin
     v_seals := v_seals + v_result.seals_checked;
     v_rows := v_rows + v_result.rows_checked;
     v_unsealed := v_unsealed + v_result.unsealed_rows;
-    v_problems := v_problems || case when cardinality(v_chains) = 1 then v_result.problems
+    v_problems := v_problems || case when not v_per_shard then v_result.problems
                                      else (select coalesce(jsonb_agg(p || jsonb_build_object('placement', v_chain)), '[]')
                                              from jsonb_array_elements(v_result.problems) p) end;
     v_single_from := v_from_seal;
@@ -9625,7 +9650,7 @@ begin
     end if;
   end loop;
   -- with chains per shard, the root chain too
-  if cardinality(v_chains) > 1 then
+  if v_per_shard then
     begin
       select * into v_roots from compliance.verify_audit_roots();
       v_ok := v_ok and v_roots.ok;
@@ -9645,16 +9670,16 @@ begin
 
   status := case when v_ok and v_silent = '[]' then 'pass' else 'fail' end;
   measured := jsonb_build_object('incremental', v_incremental,
-    'from_seal', case when cardinality(v_chains) = 1 and v_incremental then v_single_from end,
+    'from_seal', case when not v_per_shard and v_incremental then v_single_from end,
     'seals_checked', v_seals, 'rows_checked', v_rows, 'unsealed_rows', v_unsealed, 'problems', jsonb_array_length(v_problems),
     'first_problems', (select coalesce(jsonb_agg(p), '[]') from (select p from jsonb_array_elements(v_problems) p limit 5) x))
-    || case when cardinality(v_chains) = 1 then '{}'::jsonb
+    || case when not v_per_shard then '{}'::jsonb
             else jsonb_build_object('chains', cardinality(v_chains), 'roots_checked', v_roots_checked, 'unreachable', v_unreachable,
                                     'nodes_not_answering', v_silent) end;
   threshold := jsonb_build_object('problems', 0)
-    || case when cardinality(v_chains) = 1 then '{}'::jsonb else jsonb_build_object('unreachable', '[]'::jsonb, 'nodes_not_answering', '[]'::jsonb) end;
+    || case when not v_per_shard then '{}'::jsonb else jsonb_build_object('unreachable', '[]'::jsonb, 'nodes_not_answering', '[]'::jsonb) end;
   detail := case when v_ok then format('%s seals and %s rows verify%s', v_seals, v_rows,
-                                       case when cardinality(v_chains) > 1 then format(' in %s chains, and %s roots', cardinality(v_chains), v_roots_checked)
+                                       case when v_per_shard then format(' in %s chains, and %s roots', cardinality(v_chains), v_roots_checked)
                                             when v_incremental then format(' (after seal %s)', v_single_from) else ' (the whole chain)' end)
                  when jsonb_array_length(v_silent) > 0
                    then format('%s worker(s) did not answer (%s): %s chain(s) could not be verified', jsonb_array_length(v_silent),
@@ -9663,7 +9688,7 @@ begin
                    then format('%s chain(s) could not be verified: %s', jsonb_array_length(v_unreachable),
                                (select string_agg(coalesce(u ->> 'placement', 'the roots'), ', ') from jsonb_array_elements(v_unreachable) u))
                  else format('%s problem(s) in the audit chain', jsonb_array_length(v_problems)) end;
-  evidence := case when cardinality(v_chains) > 1
+  evidence := case when v_per_shard
                    then 'select c, v.* from compliance.audit_chains() c, compliance.verify_audit_log(null, null, c) v; select * from compliance.verify_audit_roots()'
                    when v_incremental then format('select * from compliance.verify_audit_log(%s, %L::bytea)', v_single_from, v_single_hash)
                    else 'select * from compliance.verify_audit_log()' end;
@@ -10922,17 +10947,13 @@ declare
   v_left text;
   v_refused text[] := '{}';
   v_try integer;
+  v_placement text;
   v_shard record;
-  v_chain integer := 0;
   v_above bigint;
 begin
-  if to_regclass('pg_catalog.pg_dist_partition') is null then
-    perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
-      'Load citus (shared_preload_libraries), run create extension citus and add the workers first (README, "On Citus").');
-  end if;
   if not exists (select from pg_catalog.pg_extension e where e.extname = 'citus') then
     perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
-      'Run create extension citus and add the workers first.');
+      'Load citus (shared_preload_libraries), run create extension citus and add the workers first (docs/CITUS.md).');
   end if;
   -- foreign keys and distribution in one transaction: Citus must not run shard commands in parallel
   set local citus.multi_shard_modify_mode = 'sequential';
@@ -11001,20 +11022,19 @@ begin
     -- the placement keys: for each shard of the subjects' tables, a short text that hashes into its
     -- range. The range that holds hashtext('') keeps '', which every row had on a single node, so a
     -- log distributed later keeps its rows in one shard whose chain goes on.
-    for v_shard in select s.shardminvalue::integer as low, s.shardmaxvalue::integer as high
+    for v_shard in select s.shardminvalue::integer as low, s.shardmaxvalue::integer as high,
+                          (row_number() over (order by s.shardminvalue::integer) - 1)::integer as chain_no
                      from pg_catalog.pg_dist_shard s where s.logicalrelid = 'compliance.user_profiles'::regclass
                     order by 1 loop
-      if hashtext('') between v_shard.low and v_shard.high then
-        insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, '', v_chain);
-        v_chain := v_chain + 1;
-        continue;
-      end if;
+      -- '', then shard-0, shard-1, … until one hashes into the range
+      v_placement := '';
       v_try := 0;
-      while hashtext('shard-' || v_try) not between v_shard.low and v_shard.high loop
+      while hashtext(v_placement) not between v_shard.low and v_shard.high loop
+        v_placement := 'shard-' || v_try;
         v_try := v_try + 1;
       end loop;
-      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, 'shard-' || v_try, v_chain);
-      v_chain := v_chain + 1;
+      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no)
+      values (v_shard.low, v_shard.high, v_placement, v_shard.chain_no);
     end loop;
 
     foreach v_table in array v_by_subject loop
@@ -11041,6 +11061,7 @@ begin
   -- added. A table that refers to one not placed yet waits for the next round.
   while v_progress loop
     v_progress := false;
+    v_left := null;
     for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
                     where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
                       and c.relkind in ('r', 'p') and not c.relispartition
@@ -11054,10 +11075,8 @@ begin
       end;
     end loop;
   end loop;
-  if exists (select from pg_catalog.pg_class c
-              where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
-                and c.relkind in ('r', 'p') and not c.relispartition
-                and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)) then
+  -- a round that placed nothing ends the loop: a table it could not place stays local
+  if v_left is not null then
     perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
   end if;
 
@@ -14203,8 +14222,7 @@ begin
   -- shard: the coordinator fills in its own for a row it sends, which order nothing here. The
   -- chain's number in the high bits keeps ids unique across the chains that share the sequence.
   new.xact_id := pg_current_xact_id();
-  new.id := (select p.chain_no from compliance_private.shard_placements p where p.placement = new.placement)::bigint * 17592186044416
-            + nextval('compliance_private.audit_chain_id_seq');
+  new.id := compliance_private.audit_chain_id_base(new.placement) + nextval('compliance_private.audit_chain_id_seq');
   return new;
 end;
 $$;
@@ -22160,6 +22178,12 @@ REVOKE ALL ON FUNCTION compliance_private.audit_breach(action text, breach compl
 --
 
 REVOKE ALL ON FUNCTION compliance_private.audit_chain_bounds(placement text, OUT layout2_from bigint, OUT layout1_end_xact xid8, OUT layout1_end_id bigint, OUT layout2_end bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION audit_chain_id_base(placement text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.audit_chain_id_base(placement text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint, placement text); Type: ACL; Schema: compliance_private; Owner: compliance_owner

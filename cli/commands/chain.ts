@@ -4,7 +4,7 @@ import { anchorFindingsIn, anchorRecord, appendAnchor, journalSince, readAnchors
 import { ArchiveStoreError } from '../../core/archive/store.js';
 import { verifyArchive } from '../../core/archive/verify-archive.js';
 import { anchorKeyOf, archiveStoreOf, loadConfig } from '../../core/config.js';
-import { verifyChainsInDatabase, verifyInDatabase } from '../../core/verify/in-database.js';
+import { auditChains, verifyChainsInDatabase, verifyInDatabase } from '../../core/verify/in-database.js';
 import { standbyLag } from '../../core/verify/standby.js';
 import { type Verdict, verifyIndependently } from '../../core/verify/verifier.js';
 import { printResult, progress } from '../output.js';
@@ -47,10 +47,10 @@ export function registerChain(cli: Cli): void {
       try {
         // a Citus cluster keeps a chain per shard: each is verified in the database, on its
         // node's shard, and the roots with them (the independent verifier reads one chain)
-        const chains = (await sql<{ chains: number }[]>`select count(*)::int as chains from compliance.audit_chains()`)[0]!.chains;
-        const perShard = chains > 1;
+        const chains = await auditChains(sql);
+        const perShard = chains.length > 1;
         const verdict = perShard
-          ? await verifyChainsInDatabase(sql)
+          ? await verifyChainsInDatabase(sql, chains)
           : options.sql
             ? await verifyInDatabase(sql, Boolean(options.sinceCheckpoint))
             : await verifyWithProgress(sql, url, Boolean(options.sinceCheckpoint));
@@ -64,7 +64,7 @@ export function registerChain(cli: Cli): void {
         }
         if (problems.length > 0) process.exitCode = cli.EXIT.finding;
         printResult({ ok: problems.length === 0, verifier: perShard ? 'sql, per shard' : options.sql ? 'sql' : 'independent',
-          ...(perShard ? { chains, roots_checked: (verdict as { roots_checked?: number }).roots_checked } : {}),
+          ...(perShard ? { chains: chains.length, roots_checked: (verdict as { roots_checked?: number }).roots_checked } : {}),
           incremental: (verdict as { incremental?: boolean }).incremental ?? false, seals_checked: verdict.seals_checked,
           rows_checked: verdict.rows_checked, unsealed_rows: verdict.unsealed_rows, anchors_checked: anchorsChecked, problems, notes: verdict.notes,
           ...(lag ? { verified_on: 'standby', standby_lag: lag } : {}) }, Boolean(cli.globals().json));

@@ -20,8 +20,12 @@ export interface ChainsVerdict extends Verdict {
  * Every chain and the root chain, in the database (a Citus cluster's chains per shard): each
  * chain's problems name it (placement), the roots' name theirs.
  */
-export async function verifyChainsInDatabase(sql: Sql): Promise<ChainsVerdict> {
-  const chains = (await sql<{ placement: string }[]>`select placement from compliance.audit_chains() as placement`).map((c) => c.placement);
+/** the audit log's chains: '' alone on a single node, one per shard on a Citus cluster */
+export async function auditChains(sql: Sql): Promise<string[]> {
+  return (await sql<{ placement: string }[]>`select placement from compliance.audit_chains() as placement`).map((c) => c.placement);
+}
+
+export async function verifyChainsInDatabase(sql: Sql, chains: string[]): Promise<ChainsVerdict> {
   const verdicts = await Promise.all(chains.map(async (placement) => {
     const [verdict] = await sql<Verdict[]>`
       select ok, seals_checked::int, rows_checked::int, unsealed_rows::int, problems, notes

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Sql, TransactionSql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anchorFindingsIn, signAnchor, toAnchorKey, toAnchorState } from '../../core/anchors/anchors.js';
+import { auditChains } from '../../core/verify/in-database.js';
 import { DEVELOPMENT_LOGIN_PASSWORD } from '../../db/connection.js';
 import { postgresPrograms } from '../../db/postgres-binaries.js';
 import { type Run, runPgcomply } from '../provision/pgcomply.js';
@@ -37,9 +38,7 @@ async function as<T>(role: string, actor: string, roles: string[], fn: (tx: Tran
 }
 
 /** every audit chain: one per shard */
-async function chains(): Promise<string[]> {
-  return (await db<{ placement: string }[]>`select placement from compliance.audit_chains() as placement`).map((c) => c.placement);
-}
+const chains = () => auditChains(db);
 
 /** as the worker job seals: each chain outside a transaction block, so Citus runs it on the shard's node */
 async function sealEveryChain(): Promise<void> {

@@ -1,5 +1,5 @@
 --! Previous: sha1:aac4b6d1d19fd2fde455725fd6056fc054b1462b
---! Hash: sha1:131bc47996c65de25afea132ab3a61cb116e8767
+--! Hash: sha1:82d3ab783f61b336cb1788cc7ea1fe96502bb07d
 --! Message: One audit chain per shard: seals, the sealer's head and verification take a chain (placement), '' on a single node; on Citus each shard's rows are numbered and sealed on the node that holds it
 
 -- On a single node there is one chain, '', and nothing changes in what the sealer or the verifier
@@ -551,6 +551,27 @@ comment on function compliance_private.ensure_chain_sequences(above bigint) is
   'On a Citus cluster: makes compliance_private.audit_chain_id_seq on every node (Citus does not copy a sequence of its own) and moves it past above. A row of chain n takes the id n × 2⁴⁴ + that sequence''s next value on the node that holds the chain, so ids are unique across chains and rise within one; moving a chain moves the target''s sequence past the source''s first (compliance.move_shard).';
 
 revoke execute on function compliance_private.ensure_chain_sequences(bigint) from public;
+-- included from fixtures/citus/audit_chain_id_base.sql
+-- compliance_private.audit_chain_id_base(placement text): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.audit_chain_id_base(placement text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  -- PL/pgSQL: Citus cannot route an SQL function's parameter
+  return (select p.chain_no::bigint * 17592186044416 from compliance_private.shard_placements p
+           where p.placement = audit_chain_id_base.placement);
+end;
+$function$;
+
+comment on function compliance_private.audit_chain_id_base(placement text) is
+  'On a Citus cluster, the first id of a chain''s rows: its chain_no × 2⁴⁴. A row''s id is this plus the next value of compliance_private.audit_chain_id_seq on the node that holds the chain (tg_audit_logs__number_on_node), and the sealer reads its horizon the same way. NULL where the chain is unknown, and on a single node.';
+
+revoke execute on function compliance_private.audit_chain_id_base(text) from public;
 -- included from fixtures/citus/tg_audit_logs__number_on_node.sql
 -- compliance_private.tg_audit_logs__number_on_node(): its current definition. Change it here and include this file
 -- in the migration that changes it (db/CONVENTIONS.md).
@@ -566,8 +587,7 @@ begin
   -- shard: the coordinator fills in its own for a row it sends, which order nothing here. The
   -- chain's number in the high bits keeps ids unique across the chains that share the sequence.
   new.xact_id := pg_current_xact_id();
-  new.id := (select p.chain_no from compliance_private.shard_placements p where p.placement = new.placement)::bigint * 17592186044416
-            + nextval('compliance_private.audit_chain_id_seq');
+  new.id := compliance_private.audit_chain_id_base(new.placement) + nextval('compliance_private.audit_chain_id_seq');
   return new;
 end;
 $function$;
@@ -620,12 +640,14 @@ declare
   v_hashes bytea;
   v_last bigint;
   v_hash bytea;
+  v_base bigint;
 begin
   if max_rows_per_seal not between 1 and 1000000 or max_seals < 1 then
     perform compliance_private.raise_error('BADRG', 'max_rows_per_seal must be 1..1000000 and max_seals at least 1');
   end if;
-  if placement is null or (placement <> '' and not exists (select from compliance_private.shard_placements p
-                                                            where p.placement = seal_audit_log.placement)) then
+  -- on a Citus cluster every chain, '' too, has its place; on a single node only '' is a chain
+  v_base := compliance_private.audit_chain_id_base(seal_audit_log.placement);
+  if placement is null or (placement <> '' and v_base is null) then
     perform compliance_private.raise_error('BADRG', format('no audit chain %L', placement),
       'compliance.audit_chains() lists them: '''' on a single node, one per shard on a Citus cluster.');
   end if;
@@ -635,10 +657,8 @@ begin
   perform compliance_private.require_chain_here(placement);
   -- every id handed out so far; each was taken by a transaction that already had its id (on a
   -- Citus cluster: this chain's, from this node's sequence; compliance_private.tg_audit_logs__number_on_node)
-  if compliance_private.is_distributed() then
-    select p.chain_no::bigint * 17592186044416 + coalesce(pg_sequence_last_value('compliance_private.audit_chain_id_seq'), 0)
-      into v_seen
-      from compliance_private.shard_placements p where p.placement = seal_audit_log.placement;
+  if v_base is not null then
+    v_seen := v_base + coalesce(pg_sequence_last_value('compliance_private.audit_chain_id_seq'), 0);
   else
     select case when s.is_called then s.last_value else s.last_value - 1 end into v_seen
       from compliance_private.audit_logs_id_seq s;
@@ -1124,17 +1144,13 @@ declare
   v_left text;
   v_refused text[] := '{}';
   v_try integer;
+  v_placement text;
   v_shard record;
-  v_chain integer := 0;
   v_above bigint;
 begin
-  if to_regclass('pg_catalog.pg_dist_partition') is null then
-    perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
-      'Load citus (shared_preload_libraries), run create extension citus and add the workers first (README, "On Citus").');
-  end if;
   if not exists (select from pg_catalog.pg_extension e where e.extname = 'citus') then
     perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
-      'Run create extension citus and add the workers first.');
+      'Load citus (shared_preload_libraries), run create extension citus and add the workers first (docs/CITUS.md).');
   end if;
   -- foreign keys and distribution in one transaction: Citus must not run shard commands in parallel
   set local citus.multi_shard_modify_mode = 'sequential';
@@ -1203,20 +1219,19 @@ begin
     -- the placement keys: for each shard of the subjects' tables, a short text that hashes into its
     -- range. The range that holds hashtext('') keeps '', which every row had on a single node, so a
     -- log distributed later keeps its rows in one shard whose chain goes on.
-    for v_shard in select s.shardminvalue::integer as low, s.shardmaxvalue::integer as high
+    for v_shard in select s.shardminvalue::integer as low, s.shardmaxvalue::integer as high,
+                          (row_number() over (order by s.shardminvalue::integer) - 1)::integer as chain_no
                      from pg_catalog.pg_dist_shard s where s.logicalrelid = 'compliance.user_profiles'::regclass
                     order by 1 loop
-      if hashtext('') between v_shard.low and v_shard.high then
-        insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, '', v_chain);
-        v_chain := v_chain + 1;
-        continue;
-      end if;
+      -- '', then shard-0, shard-1, … until one hashes into the range
+      v_placement := '';
       v_try := 0;
-      while hashtext('shard-' || v_try) not between v_shard.low and v_shard.high loop
+      while hashtext(v_placement) not between v_shard.low and v_shard.high loop
+        v_placement := 'shard-' || v_try;
         v_try := v_try + 1;
       end loop;
-      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, 'shard-' || v_try, v_chain);
-      v_chain := v_chain + 1;
+      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no)
+      values (v_shard.low, v_shard.high, v_placement, v_shard.chain_no);
     end loop;
 
     foreach v_table in array v_by_subject loop
@@ -1243,6 +1258,7 @@ begin
   -- added. A table that refers to one not placed yet waits for the next round.
   while v_progress loop
     v_progress := false;
+    v_left := null;
     for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
                     where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
                       and c.relkind in ('r', 'p') and not c.relispartition
@@ -1256,10 +1272,8 @@ begin
       end;
     end loop;
   end loop;
-  if exists (select from pg_catalog.pg_class c
-              where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
-                and c.relkind in ('r', 'p') and not c.relispartition
-                and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)) then
+  -- a round that placed nothing ends the loop: a table it could not place stays local
+  if v_left is not null then
     perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
   end if;
 

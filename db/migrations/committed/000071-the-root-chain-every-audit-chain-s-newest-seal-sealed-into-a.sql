@@ -1,5 +1,5 @@
---! Previous: sha1:131bc47996c65de25afea132ab3a61cb116e8767
---! Hash: sha1:7479b900ff426b0fe55a8f90d35d00cb61c58aa5
+--! Previous: sha1:82d3ab783f61b336cb1788cc7ea1fe96502bb07d
+--! Hash: sha1:b8c7f12a6306f9da04f97759fea8aa848861e0c5
 --! Message: The root chain: every audit chain's newest seal sealed into a Merkle root (RFC 6962), chained; a chain rewritten whole after a root named it is found (verify_audit_roots)
 
 create table if not exists compliance.audit_roots (
@@ -323,6 +323,8 @@ AS $function$
 declare
   v_full boolean := coalesce((context ->> 'full_verification')::boolean, false);
   v_chains text[] := array(select c from compliance.audit_chains() c);
+  -- a Citus cluster's chains, one per shard, and its root chain; a single node has one chain
+  v_per_shard boolean := cardinality(v_chains) > 1;
   v_chain text;
   v_sealed_end bigint;
   v_from_seal bigint;
@@ -332,8 +334,8 @@ declare
   v_roots_checked bigint;
   v_silent jsonb := '[]';
   v_checkpoints jsonb := '[]';
-  -- where this check's own audit.verified rows go (its actor's chain, '' on a single node): read
-  -- there alone, so a node that does not answer fails only the chains it holds
+  -- where this check's own audit.verified rows go (its actor's chain, '' on a single node): the
+  -- checkpoints are read there alone
   v_kept_in text := compliance_private.placement_of(compliance.current_actor());
   v_checkpoint jsonb;
   v_ok boolean := true;
@@ -348,7 +350,7 @@ declare
 begin
   -- on a Citus cluster: which workers answer at all (a chain's verification also reads the
   -- accounting records every chain holds, so one silent node leaves every chain unproven)
-  if cardinality(v_chains) > 1 then
+  if v_per_shard then
     execute $q$select coalesce(jsonb_agg(w.nodename || ':' || w.nodeport order by w.nodename, w.nodeport) filter (where not w.success), '[]')
                 from pg_catalog.run_command_on_workers('select 1') w$q$ into v_silent;
   end if;
@@ -374,7 +376,7 @@ begin
       end if;
       select * into v_result from compliance.verify_audit_log(v_from_seal, v_from_hash, v_chain);
     exception when others then
-      if cardinality(v_chains) = 1 then
+      if not v_per_shard then
         raise;  -- a single node's own failure is not a node that did not answer
       end if;
       v_ok := false;
@@ -386,7 +388,7 @@ begin
     v_seals := v_seals + v_result.seals_checked;
     v_rows := v_rows + v_result.rows_checked;
     v_unsealed := v_unsealed + v_result.unsealed_rows;
-    v_problems := v_problems || case when cardinality(v_chains) = 1 then v_result.problems
+    v_problems := v_problems || case when not v_per_shard then v_result.problems
                                      else (select coalesce(jsonb_agg(p || jsonb_build_object('placement', v_chain)), '[]')
                                              from jsonb_array_elements(v_result.problems) p) end;
     v_single_from := v_from_seal;
@@ -400,7 +402,7 @@ begin
     end if;
   end loop;
   -- with chains per shard, the root chain too
-  if cardinality(v_chains) > 1 then
+  if v_per_shard then
     begin
       select * into v_roots from compliance.verify_audit_roots();
       v_ok := v_ok and v_roots.ok;
@@ -420,16 +422,16 @@ begin
 
   status := case when v_ok and v_silent = '[]' then 'pass' else 'fail' end;
   measured := jsonb_build_object('incremental', v_incremental,
-    'from_seal', case when cardinality(v_chains) = 1 and v_incremental then v_single_from end,
+    'from_seal', case when not v_per_shard and v_incremental then v_single_from end,
     'seals_checked', v_seals, 'rows_checked', v_rows, 'unsealed_rows', v_unsealed, 'problems', jsonb_array_length(v_problems),
     'first_problems', (select coalesce(jsonb_agg(p), '[]') from (select p from jsonb_array_elements(v_problems) p limit 5) x))
-    || case when cardinality(v_chains) = 1 then '{}'::jsonb
+    || case when not v_per_shard then '{}'::jsonb
             else jsonb_build_object('chains', cardinality(v_chains), 'roots_checked', v_roots_checked, 'unreachable', v_unreachable,
                                     'nodes_not_answering', v_silent) end;
   threshold := jsonb_build_object('problems', 0)
-    || case when cardinality(v_chains) = 1 then '{}'::jsonb else jsonb_build_object('unreachable', '[]'::jsonb, 'nodes_not_answering', '[]'::jsonb) end;
+    || case when not v_per_shard then '{}'::jsonb else jsonb_build_object('unreachable', '[]'::jsonb, 'nodes_not_answering', '[]'::jsonb) end;
   detail := case when v_ok then format('%s seals and %s rows verify%s', v_seals, v_rows,
-                                       case when cardinality(v_chains) > 1 then format(' in %s chains, and %s roots', cardinality(v_chains), v_roots_checked)
+                                       case when v_per_shard then format(' in %s chains, and %s roots', cardinality(v_chains), v_roots_checked)
                                             when v_incremental then format(' (after seal %s)', v_single_from) else ' (the whole chain)' end)
                  when jsonb_array_length(v_silent) > 0
                    then format('%s worker(s) did not answer (%s): %s chain(s) could not be verified', jsonb_array_length(v_silent),
@@ -438,7 +440,7 @@ begin
                    then format('%s chain(s) could not be verified: %s', jsonb_array_length(v_unreachable),
                                (select string_agg(coalesce(u ->> 'placement', 'the roots'), ', ') from jsonb_array_elements(v_unreachable) u))
                  else format('%s problem(s) in the audit chain', jsonb_array_length(v_problems)) end;
-  evidence := case when cardinality(v_chains) > 1
+  evidence := case when v_per_shard
                    then 'select c, v.* from compliance.audit_chains() c, compliance.verify_audit_log(null, null, c) v; select * from compliance.verify_audit_roots()'
                    when v_incremental then format('select * from compliance.verify_audit_log(%s, %L::bytea)', v_single_from, v_single_hash)
                    else 'select * from compliance.verify_audit_log()' end;
@@ -478,17 +480,13 @@ declare
   v_left text;
   v_refused text[] := '{}';
   v_try integer;
+  v_placement text;
   v_shard record;
-  v_chain integer := 0;
   v_above bigint;
 begin
-  if to_regclass('pg_catalog.pg_dist_partition') is null then
-    perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
-      'Load citus (shared_preload_libraries), run create extension citus and add the workers first (README, "On Citus").');
-  end if;
   if not exists (select from pg_catalog.pg_extension e where e.extname = 'citus') then
     perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
-      'Run create extension citus and add the workers first.');
+      'Load citus (shared_preload_libraries), run create extension citus and add the workers first (docs/CITUS.md).');
   end if;
   -- foreign keys and distribution in one transaction: Citus must not run shard commands in parallel
   set local citus.multi_shard_modify_mode = 'sequential';
@@ -557,20 +555,19 @@ begin
     -- the placement keys: for each shard of the subjects' tables, a short text that hashes into its
     -- range. The range that holds hashtext('') keeps '', which every row had on a single node, so a
     -- log distributed later keeps its rows in one shard whose chain goes on.
-    for v_shard in select s.shardminvalue::integer as low, s.shardmaxvalue::integer as high
+    for v_shard in select s.shardminvalue::integer as low, s.shardmaxvalue::integer as high,
+                          (row_number() over (order by s.shardminvalue::integer) - 1)::integer as chain_no
                      from pg_catalog.pg_dist_shard s where s.logicalrelid = 'compliance.user_profiles'::regclass
                     order by 1 loop
-      if hashtext('') between v_shard.low and v_shard.high then
-        insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, '', v_chain);
-        v_chain := v_chain + 1;
-        continue;
-      end if;
+      -- '', then shard-0, shard-1, … until one hashes into the range
+      v_placement := '';
       v_try := 0;
-      while hashtext('shard-' || v_try) not between v_shard.low and v_shard.high loop
+      while hashtext(v_placement) not between v_shard.low and v_shard.high loop
+        v_placement := 'shard-' || v_try;
         v_try := v_try + 1;
       end loop;
-      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, 'shard-' || v_try, v_chain);
-      v_chain := v_chain + 1;
+      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no)
+      values (v_shard.low, v_shard.high, v_placement, v_shard.chain_no);
     end loop;
 
     foreach v_table in array v_by_subject loop
@@ -597,6 +594,7 @@ begin
   -- added. A table that refers to one not placed yet waits for the next round.
   while v_progress loop
     v_progress := false;
+    v_left := null;
     for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
                     where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
                       and c.relkind in ('r', 'p') and not c.relispartition
@@ -610,10 +608,8 @@ begin
       end;
     end loop;
   end loop;
-  if exists (select from pg_catalog.pg_class c
-              where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
-                and c.relkind in ('r', 'p') and not c.relispartition
-                and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)) then
+  -- a round that placed nothing ends the loop: a table it could not place stays local
+  if v_left is not null then
     perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
   end if;
 

@@ -1,5 +1,5 @@
---! Previous: sha1:7479b900ff426b0fe55a8f90d35d00cb61c58aa5
---! Hash: sha1:6a93cf6f1194056ebf9019c0d1286c7d385de238
+--! Previous: sha1:b8c7f12a6306f9da04f97759fea8aa848861e0c5
+--! Hash: sha1:364356cfb0b94f637af8eef6003787ab1e7554a2
 --! Message: An erasure on a Citus cluster writes on the subject's node alone: its tombstone, the consent proofs it keeps and its own record go in the subject's shard
 
 alter table compliance_private.erased_subjects add column if not exists placement text not null default '';
@@ -493,17 +493,13 @@ declare
   v_left text;
   v_refused text[] := '{}';
   v_try integer;
+  v_placement text;
   v_shard record;
-  v_chain integer := 0;
   v_above bigint;
 begin
-  if to_regclass('pg_catalog.pg_dist_partition') is null then
-    perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
-      'Load citus (shared_preload_libraries), run create extension citus and add the workers first (README, "On Citus").');
-  end if;
   if not exists (select from pg_catalog.pg_extension e where e.extname = 'citus') then
     perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
-      'Run create extension citus and add the workers first.');
+      'Load citus (shared_preload_libraries), run create extension citus and add the workers first (docs/CITUS.md).');
   end if;
   -- foreign keys and distribution in one transaction: Citus must not run shard commands in parallel
   set local citus.multi_shard_modify_mode = 'sequential';
@@ -572,20 +568,19 @@ begin
     -- the placement keys: for each shard of the subjects' tables, a short text that hashes into its
     -- range. The range that holds hashtext('') keeps '', which every row had on a single node, so a
     -- log distributed later keeps its rows in one shard whose chain goes on.
-    for v_shard in select s.shardminvalue::integer as low, s.shardmaxvalue::integer as high
+    for v_shard in select s.shardminvalue::integer as low, s.shardmaxvalue::integer as high,
+                          (row_number() over (order by s.shardminvalue::integer) - 1)::integer as chain_no
                      from pg_catalog.pg_dist_shard s where s.logicalrelid = 'compliance.user_profiles'::regclass
                     order by 1 loop
-      if hashtext('') between v_shard.low and v_shard.high then
-        insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, '', v_chain);
-        v_chain := v_chain + 1;
-        continue;
-      end if;
+      -- '', then shard-0, shard-1, … until one hashes into the range
+      v_placement := '';
       v_try := 0;
-      while hashtext('shard-' || v_try) not between v_shard.low and v_shard.high loop
+      while hashtext(v_placement) not between v_shard.low and v_shard.high loop
+        v_placement := 'shard-' || v_try;
         v_try := v_try + 1;
       end loop;
-      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no) values (v_shard.low, v_shard.high, 'shard-' || v_try, v_chain);
-      v_chain := v_chain + 1;
+      insert into compliance_private.shard_placements (hash_min, hash_max, placement, chain_no)
+      values (v_shard.low, v_shard.high, v_placement, v_shard.chain_no);
     end loop;
 
     foreach v_table in array v_by_subject loop
@@ -612,6 +607,7 @@ begin
   -- added. A table that refers to one not placed yet waits for the next round.
   while v_progress loop
     v_progress := false;
+    v_left := null;
     for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
                     where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
                       and c.relkind in ('r', 'p') and not c.relispartition
@@ -625,10 +621,8 @@ begin
       end;
     end loop;
   end loop;
-  if exists (select from pg_catalog.pg_class c
-              where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
-                and c.relkind in ('r', 'p') and not c.relispartition
-                and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)) then
+  -- a round that placed nothing ends the loop: a table it could not place stays local
+  if v_left is not null then
     perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
   end if;
 
