@@ -261,9 +261,12 @@ CREATE FUNCTION compliance.add_message(conversation_id uuid, role text, content 
 declare
   v_conversation compliance.conversations;
   v_row compliance.messages;
+  v_subject text;
 begin
+  -- the subject first: Citus locks a row only where the distribution column names its shard
+  select c.user_id into v_subject from compliance.conversations c where c.conversation_id = add_message.conversation_id;
   select * into v_conversation from compliance.conversations c
-   where c.conversation_id = add_message.conversation_id for no key update;
+   where c.user_id = v_subject and c.conversation_id = add_message.conversation_id for no key update;
   if not found then
     perform compliance_private.raise_error('NOCNV', format('no conversation %s', conversation_id),
       'The conversation does not exist or belongs to someone else.');
@@ -272,7 +275,7 @@ begin
     values (add_message.conversation_id, v_conversation.user_id, add_message.role, add_message.content)
   returning * into v_row;
   update compliance.conversations c set last_message_at = v_row.created_at
-   where c.conversation_id = add_message.conversation_id;
+   where c.user_id = v_subject and c.conversation_id = add_message.conversation_id;
   return v_row;
 end;
 $$;
@@ -313,6 +316,7 @@ CREATE FUNCTION compliance.apply_retention(category text, batch_size integer DEF
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 declare
+  v_subject text;
   v_policy compliance.retention_policies;
   v_cutoff timestamptz;
   v_ids text[];
@@ -348,10 +352,17 @@ begin
       -- A hold being placed on one of these subjects holds its profile FOR NO KEY UPDATE
       -- (tg_legal_holds__lock_subject): wait for it, and keep new holds out until this batch
       -- commits. Each DELETE then checks holds again, in its own snapshot, after the wait.
-      perform from compliance.user_profiles p
-       where p.user_id in (select s.user_id from compliance_private.retention_row_subjects(category, v_ids) s)
-       order by p.user_id
-         for share;
+      if compliance_private.is_distributed() then
+        -- Citus locks rows of one shard per statement: one subject at a time, in the same order
+        for v_subject in select distinct s.user_id from compliance_private.retention_row_subjects(category, v_ids) s order by 1 loop
+          perform from compliance.user_profiles p where p.user_id = v_subject for share;
+        end loop;
+      else
+        perform from compliance.user_profiles p
+         where p.user_id in (select s.user_id from compliance_private.retention_row_subjects(category, v_ids) s)
+         order by p.user_id
+           for share;
+      end if;
       -- each DELETE checks again that its row is still due: a writer that was holding the row
       -- (a new message moves last_message_at) commits first, and the row then stays
       case category
@@ -1237,12 +1248,16 @@ COMMENT ON FUNCTION compliance.close_breach(breach_id bigint, note text) IS 'The
 --
 
 CREATE FUNCTION compliance.close_session(user_id text, session_id uuid) RETURNS boolean
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+begin
+  -- PL/pgSQL: Citus cannot plan an SQL function's parameter as the subject's shard
   update compliance.sessions s set ended_at = greatest(now(), s.created_at)
-   where s.id = session_id and s.user_id = close_session.user_id and s.ended_at is null
-  returning true;
+   where s.id = close_session.session_id and s.user_id = close_session.user_id and s.ended_at is null;
+  -- NULL, not false, when nothing was open: as the SQL function that returned no row
+  return case when found then true end;
+end;
 $$;
 
 ALTER FUNCTION compliance.close_session(user_id text, session_id uuid) OWNER TO compliance_owner;
@@ -2877,14 +2892,19 @@ COMMENT ON FUNCTION compliance.grant_database_audit(one_table regclass) IS 'Give
 --
 
 CREATE FUNCTION compliance.has_consent(user_id text, purpose text) RETURNS boolean
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  select coalesce((
-    select c.granted from compliance.consent_records c
-     where c.user_id = has_consent.user_id and c.purpose = has_consent.purpose
-     order by c.recorded_at desc, c.id desc
-     limit 1), false);
+declare
+  v_granted boolean;
+begin
+  -- PL/pgSQL: Citus cannot plan an SQL function's parameter as the subject's shard
+  select c.granted into v_granted from compliance.consent_records c
+   where c.user_id = has_consent.user_id and c.purpose = has_consent.purpose
+   order by c.recorded_at desc, c.id desc
+   limit 1;
+  return coalesce(v_granted, false);
+end;
 $$;
 
 ALTER FUNCTION compliance.has_consent(user_id text, purpose text) OWNER TO compliance_owner;
@@ -3130,15 +3150,19 @@ COMMENT ON FUNCTION compliance.lift_processing_limit(limit_id bigint, reason tex
 --
 
 CREATE FUNCTION compliance.list_conversations(user_id text) RETURNS TABLE(conversation_id uuid, title text, created_at timestamp with time zone, last_message_at timestamp with time zone, archived boolean, message_count bigint)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+begin
+  -- PL/pgSQL: Citus cannot plan an SQL function's parameter as the subject's shard
+  return query
   select c.conversation_id, c.title, c.created_at, c.last_message_at, c.archived,
          (select count(*) from compliance.messages m
            where m.conversation_id = c.conversation_id and m.user_id = c.user_id)
     from compliance.conversations c
    where c.user_id = list_conversations.user_id
    order by c.last_message_at desc;
+end;
 $$;
 
 ALTER FUNCTION compliance.list_conversations(user_id text) OWNER TO compliance_owner;
@@ -8263,12 +8287,16 @@ COMMENT ON FUNCTION compliance_private.acting_for_one_subject() IS 'Whether the 
 --
 
 CREATE FUNCTION compliance_private.active_access_grant(patient text, intent text, purpose text) RETURNS compliance.access_grants
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  -- the database clock at this moment, not the transaction's start: a grant that expires
+declare
+  v_grant compliance.access_grants;
+begin
+  -- PL/pgSQL: Citus cannot plan an SQL function's parameter as the subject's shard.
+  -- The database clock at this moment, not the transaction's start: a grant that expires
   -- while a long transaction runs stops there
-  select g.* from compliance.access_grants g
+  select g.* into v_grant from compliance.access_grants g
    where g.grantee = compliance.current_actor()
      and g.user_id = active_access_grant.patient
      and g.scope = case when active_access_grant.intent in ('read', 'search') then 'phi.read' else 'phi.write' end
@@ -8279,6 +8307,11 @@ CREATE FUNCTION compliance_private.active_access_grant(patient text, intent text
      and (g.revoked_at is null or g.revoked_at > clock_timestamp())
    order by g.kind = 'emergency', g.id desc
    limit 1;
+  if not found then
+    return null;
+  end if;
+  return v_grant;
+end;
 $$;
 
 ALTER FUNCTION compliance_private.active_access_grant(patient text, intent text, purpose text) OWNER TO compliance_owner;
@@ -12077,11 +12110,13 @@ CREATE FUNCTION compliance_private.is_erased(user_id text) RETURNS boolean
     AS $$
 declare
   v_digest bytea := compliance_private.subject_digest(is_erased.user_id);
+  -- a variable, not a call in the query: Citus prunes to one shard by a value it knows when it plans
+  v_placement text := compliance_private.placement_of(is_erased.user_id);
 begin
   -- in the subject's shard alone on a Citus cluster, where the triggers that ask run (PL/pgSQL:
   -- Citus cannot route an SQL function's parameter)
-  return exists (select from compliance_private.erased_subjects e
-                  where e.placement = compliance_private.placement_of(is_erased.user_id) and e.subject_digest = v_digest);
+  return exists (select 1 from compliance_private.erased_subjects e
+                  where e.placement = v_placement and e.subject_digest = v_digest);
 end;
 $$;
 
@@ -12600,6 +12635,7 @@ declare
   v_role text := compliance_private.phi_caller_role();
   v_reason text;
   v_known boolean;
+  v_request_here boolean;
 begin
   if purpose is null or purpose not in ('treatment', 'payment', 'operations', 'emergency', 'patient_request') then
     perform compliance_private.raise_error('BADRG', format('purpose of use %L is unknown', purpose),
@@ -12613,9 +12649,16 @@ begin
   perform from compliance.user_profiles p where p.user_id = phi_check.patient for key share;
   v_known := found;
 
+  if v_role = 'dpo' then
+    -- asked for the DPO alone: Citus cannot plan a shard row's xmin, so patients and staff never
+    -- reach this on a cluster (docs/CITUS.md)
+    v_request_here := exists (select 1 from compliance.dsr_requests r
+                               where r.user_id = patient and r.kind in ('access', 'portability')
+                                 and r.xmin = pg_current_xact_id()::xid);
+  end if;
   v_reason := case
     when not v_known then 'unknown_patient'
-    when exists (select from compliance.health_records h where h.id = record_id and h.user_id <> patient)
+    when exists (select 1 from compliance.health_records h where h.id = record_id and h.user_id <> patient)
       then 'not_this_patients_record'
     when v_role = 'patient' then
       case when patient is distinct from compliance.current_subject() then 'not_the_patient'
@@ -12625,9 +12668,7 @@ begin
       -- same transaction registered (export_subject)
       case when intent <> 'read' then 'dpo_reads_only'
            when purpose <> 'patient_request' then 'dpo_purpose_is_patient_request'
-           when not exists (select from compliance.dsr_requests r
-                             where r.user_id = patient and r.kind in ('access', 'portability')
-                               and r.xmin = pg_current_xact_id()::xid) then 'no_access_request_in_this_transaction' end
+           when not v_request_here then 'no_access_request_in_this_transaction' end
     -- workforce access needs a grant active at this moment (compliance.access_grants)
     when v_role = 'staff' then compliance_private.staff_refusal(patient, intent, purpose)
     else 'role_not_permitted'
@@ -12635,7 +12676,7 @@ begin
   -- one row per refusal and transaction: the server asks phi_access and calls the data function
   -- in one round trip, and both refuse alike
   if v_reason is not null and not exists (
-       select from compliance.audit_logs a
+       select 1 from compliance.audit_logs a
         where a.xact_id = pg_current_xact_id() and a.action = 'phi.denied'
           and a.user_id is not distinct from (case when v_known then patient end)
           and a.failure_reason = v_reason and a.details ->> 'intent' = intent
@@ -13286,56 +13327,21 @@ ALTER FUNCTION compliance_private.retention_due_ids(category text, cutoff timest
 COMMENT ON FUNCTION compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer) IS 'Keys of the rows of a row-deleted category that are due (older than cutoff, not under legal hold), oldest first, at most max_rows. A registered table of yours is a category by its name (schema.table), counted from its retention_from column.';
 
 --
--- Name: clock_override; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
---
-
-CREATE TABLE compliance_private.clock_override (
-    singleton boolean DEFAULT true NOT NULL,
-    frozen_at timestamp with time zone NOT NULL,
-    set_by text DEFAULT SESSION_USER NOT NULL,
-    set_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT clock_override_one_row CHECK (singleton)
-);
-
-ALTER TABLE compliance_private.clock_override OWNER TO compliance_owner;
-
---
--- Name: TABLE clock_override; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON TABLE compliance_private.clock_override IS 'At most one row: the instant retention treats as now, for tests that need data to be old. Only the owner can write it (no client role can reach compliance_private); every change is audited (retention.clock_overridden). Empty in production.';
-
---
--- Name: COLUMN clock_override.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.clock_override.singleton IS 'Always true: the table holds one row at most.';
-
---
--- Name: COLUMN clock_override.frozen_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.clock_override.frozen_at IS 'The instant retention uses instead of now().';
-
---
--- Name: COLUMN clock_override.set_by; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.clock_override.set_by IS 'The database login that set it.';
-
---
--- Name: COLUMN clock_override.set_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.clock_override.set_at IS 'When it was set.';
-
---
 -- Name: retention_now(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
 CREATE FUNCTION compliance_private.retention_now() RETURNS timestamp with time zone
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN COALESCE((SELECT o.frozen_at FROM compliance_private.clock_override o), now());
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_frozen timestamptz;
+begin
+  -- PL/pgSQL: Citus fails to plan an SQL-standard body that reads a reference table
+  select o.frozen_at into v_frozen from compliance_private.clock_override o;
+  return coalesce(v_frozen, now());
+end;
+$$;
 
 ALTER FUNCTION compliance_private.retention_now() OWNER TO compliance_owner;
 
@@ -16944,6 +16950,50 @@ COMMENT ON COLUMN compliance_private.bulk_operations.kind IS 'erasure or retenti
 --
 
 COMMENT ON COLUMN compliance_private.bulk_operations.transaction_key IS 'The transaction as every node of a Citus cluster names it (transaction_key): a trigger on a shard checks it. The transaction id elsewhere.';
+
+--
+-- Name: clock_override; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.clock_override (
+    singleton boolean DEFAULT true NOT NULL,
+    frozen_at timestamp with time zone NOT NULL,
+    set_by text DEFAULT SESSION_USER NOT NULL,
+    set_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT clock_override_one_row CHECK (singleton)
+);
+
+ALTER TABLE compliance_private.clock_override OWNER TO compliance_owner;
+
+--
+-- Name: TABLE clock_override; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.clock_override IS 'At most one row: the instant retention treats as now, for tests that need data to be old. Only the owner can write it (no client role can reach compliance_private); every change is audited (retention.clock_overridden). Empty in production.';
+
+--
+-- Name: COLUMN clock_override.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.clock_override.singleton IS 'Always true: the table holds one row at most.';
+
+--
+-- Name: COLUMN clock_override.frozen_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.clock_override.frozen_at IS 'The instant retention uses instead of now().';
+
+--
+-- Name: COLUMN clock_override.set_by; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.clock_override.set_by IS 'The database login that set it.';
+
+--
+-- Name: COLUMN clock_override.set_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.clock_override.set_at IS 'When it was set.';
 
 --
 -- Name: database_identity; Type: TABLE; Schema: compliance_private; Owner: compliance_owner

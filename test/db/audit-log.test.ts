@@ -210,7 +210,7 @@ describe('sealing', () => {
       const everyone = signal();
       const transactions = writers.map((sql, i) =>
         sql.begin(async (tx) => {
-          await tx`set local role compliance_app`;
+          await tx`select set_config('role', 'compliance_app', true)`;
           await setContext(tx, { actor: `user:w${i}` });
           for (let n = 0; n < 5; n += 1) {
             await tx`select compliance.update_profile(${`user:w${i}`}, ${tx.json({ full_name: `writer ${n}` })})`;

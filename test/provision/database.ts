@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { type LoginRole, loginRoleUrl, parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { pepperParameters } from '../../db/pepper.js';
 import { grantDatabase } from '../../db/setup.js';
+import { copyCitusTemplate } from './citus.js';
 
 export type GroupRole = 'compliance_owner' | 'compliance_app' | 'compliance_dpo' | 'compliance_worker' | 'compliance_auditor' | 'compliance_staff' | 'compliance_approver';
 
@@ -38,7 +39,9 @@ export async function copyTemplate(name: string): Promise<string> {
   try {
     // a template cannot be copied while another session copies it
     await sql`select pg_advisory_lock(hashtext('pgcomply.test-template'))`;
-    await sql.unsafe(`create database "${name}" template "${inject('templateDatabase')}"`);
+    const workers = inject('citusWorkerUrls');
+    if (workers.length > 0) await copyCitusTemplate(name, [maintenance, ...workers]);
+    else await sql.unsafe(`create database "${name}" template "${inject('templateDatabase')}"`);
     await sql`select pg_advisory_unlock(hashtext('pgcomply.test-template'))`;
   } finally {
     await sql.end();
@@ -82,7 +85,8 @@ export function useTestDatabase(): TestDatabase {
     async as(role, context, fn) {
       if (!admin) throw new Error('the test database is created in beforeAll');
       return admin.begin(async (tx) => {
-        await tx.unsafe(`set local role ${role}`);
+        // not SET LOCAL ROLE, which Citus would repeat on the connections a routine's owner opens
+        await tx`select set_config('role', ${role}, true)`;
         if (context) await setContext(tx, context);
         return fn(tx);
       }) as Promise<never>;

@@ -13,6 +13,7 @@ import { setupDatabase } from '../../db/setup.js';
 import { DEVELOPMENT_LOGIN_PASSWORD, parseDatabaseUrl, withDatabase } from '../../db/connection.js';
 import { freePort, startEmbedded } from '../../db/embedded.js';
 import { ensureWebBuilt } from '../../web/build.js';
+import { CITUS_TEMPLATE, onCitus, startCitusForTests } from './citus.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -22,6 +23,8 @@ declare module 'vitest' {
     loginPassword: string;
     databaseSource: string;
     tombstonePepper: string;
+    /** on Citus (test/provision/citus.ts): the workers' maintenance URLs, where each file's database is copied too */
+    citusWorkerUrls: string[];
   }
 }
 
@@ -89,14 +92,16 @@ async function findCluster(): Promise<Cluster> {
 }
 
 export default async function setup(project: TestProject) {
-  const cluster = await findCluster();
-  const runPrefix = `pgcomply_t${process.pid}_${Date.now().toString(36)}`;
-  const templateDatabase = `${runPrefix}_template`;
-  const loginPassword = process.env.DB_LOGIN_PASSWORD ?? DEVELOPMENT_LOGIN_PASSWORD;
-  const templateUrl = withDatabase(parseDatabaseUrl(cluster.maintenanceUrl), templateDatabase);
   // a pepper of this run's own: the databases, like production ones, never hold it
   const tombstonePepper = randomBytes(32).toString('hex');
-  await setupDatabase({ adminUrl: templateUrl, loginPassword, tombstonePepper: { keyring: tombstonePepper } });
+  const citus = onCitus() ? await startCitusForTests(tombstonePepper) : undefined;
+  const cluster = citus ?? await findCluster();
+  const runPrefix = `pgcomply_t${process.pid}_${Date.now().toString(36)}`;
+  const templateDatabase = citus ? CITUS_TEMPLATE : `${runPrefix}_template`;
+  const loginPassword = process.env.DB_LOGIN_PASSWORD ?? DEVELOPMENT_LOGIN_PASSWORD;
+  const templateUrl = withDatabase(parseDatabaseUrl(cluster.maintenanceUrl), templateDatabase);
+  // on Citus the cluster's start set the template up and spread it over the workers
+  if (!citus) await setupDatabase({ adminUrl: templateUrl, loginPassword, tombstonePepper: { keyring: tombstonePepper } });
   // the pages the browser tests open, built once here rather than by each test file at once
   await ensureWebBuilt();
 
@@ -106,6 +111,7 @@ export default async function setup(project: TestProject) {
   project.provide('loginPassword', loginPassword);
   project.provide('databaseSource', cluster.source);
   project.provide('tombstonePepper', tombstonePepper);
+  project.provide('citusWorkerUrls', citus?.workerMaintenanceUrls ?? []);
 
   return async () => {
     const sql = postgres(cluster.maintenanceUrl, { max: 1, onnotice: () => undefined });
