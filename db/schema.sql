@@ -1376,21 +1376,27 @@ CREATE FUNCTION compliance.complete_dsr(request_id bigint, status text DEFAULT '
     AS $$
 declare
   v_request compliance.dsr_requests;
+  v_placement text;
+  v_actor text := compliance.current_actor();
 begin
   if status not in ('completed', 'rejected') then
     perform compliance_private.raise_error('BADRG', 'status must be completed or rejected');
   end if;
-  select * into v_request from compliance.dsr_requests r where r.id = request_id and r.completed_at is null for update;
+  -- the request's shard first: Citus locks a row only where the distribution column names its shard
+  select r.placement into v_placement from compliance.dsr_requests r where r.id = request_id;
+  select * into v_request from compliance.dsr_requests r
+   where r.placement = v_placement and r.id = request_id and r.completed_at is null for update;
   if not found then
     perform compliance_private.raise_error('NODSR', format('no open request %s', request_id),
       'See compliance.dsr_open_requests for the open requests.');
   end if;
-  if exists (select from compliance.propagation_tasks t where t.request_id = v_request.id and t.state in ('pending', 'awaiting_confirmation', 'failed')) then
+  if exists (select 1 from compliance.propagation_tasks t where t.placement = v_placement and t.request_id = v_request.id and t.state in ('pending', 'awaiting_confirmation', 'failed')) then
     perform compliance_private.raise_error('PRPND', format('request %s waits for other systems to confirm it', v_request.id),
       'It completes when the last system confirms; confirm one by hand with compliance.confirm_propagation(task_id, note).');
   end if;
   if complete_dsr.notes is not null then
-    update compliance.dsr_requests r set notes = complete_dsr.notes where r.id = v_request.id returning r.* into v_request;
+    update compliance.dsr_requests r set notes = complete_dsr.notes
+     where r.placement = v_placement and r.id = v_request.id returning r.* into v_request;
   end if;
   -- an objection or a restriction takes effect as the DPO completes it, in this transaction
   if status = 'completed' and v_request.user_id is not null then
@@ -1401,8 +1407,8 @@ begin
     end if;
   end if;
   update compliance.dsr_requests r
-     set status = complete_dsr.status, completed_at = now(), handled_by = compliance.current_actor()
-   where r.id = v_request.id
+     set status = complete_dsr.status, completed_at = now(), handled_by = v_actor
+   where r.placement = v_placement and r.id = v_request.id
   returning r.* into v_request;
   -- a rectification reaches every system that receives rectifications (Art. 16, 19)
   if status = 'completed' and v_request.kind = 'rectification' and v_request.user_id is not null
@@ -6028,8 +6034,10 @@ CREATE FUNCTION compliance.release_legal_hold(user_id text) RETURNS compliance.l
     AS $$
 declare
   v_hold compliance.legal_holds;
+  -- read first: Citus takes no non-immutable call among an UPDATE's values
+  v_actor text := compliance.current_actor();
 begin
-  update compliance.legal_holds h set released_at = now(), released_by = compliance.current_actor()
+  update compliance.legal_holds h set released_at = now(), released_by = v_actor
    where h.user_id = release_legal_hold.user_id and h.released_at is null
   returning * into v_hold;
   if not found then
@@ -11910,8 +11918,12 @@ CREATE FUNCTION compliance_private.health_record_rows(patient text, record_ids u
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  -- the patient's shard on Citus, named for the audit log too, so the whole read runs on one node
+  v_placement text := compliance_private.placement_of(health_record_rows.patient);
 begin
-  -- two branches, each gated by whether ids were named, so each keeps its own index
+  -- one patient's records by the primary key's leading column, the named ones among them: no
+  -- UNION, which Citus would not route to the patient's node
   return query
     select r.id, r.category, r.classification, r.recorded_by, r.recorded_at, r.updated_at, r.key_version, r.ciphertext, r.integrity,
            k.wrapped_key, k.kek_version, r.version, r.integrity_scheme,
@@ -11923,19 +11935,17 @@ begin
                        then 'newest' else 'not_the_recorded_version' end
                 when r.integrity_scheme = 1 then 'written_before_version_binding'
                 else 'no_write_in_audit_log' end as version_check
-      from (select h.* from compliance.health_records h
-             where health_record_rows.record_ids is null and h.user_id = health_record_rows.patient
-            union all
-            select h.* from compliance.health_records h
-             where health_record_rows.record_ids is not null and h.id = any (health_record_rows.record_ids)
-               and h.user_id = health_record_rows.patient) r
+      from compliance.health_records r
       join compliance_private.subject_keys k on k.user_id = r.user_id and k.key_version = r.key_version
       left join lateral (select a.details from compliance.audit_logs a
-                          where a.resource_type = 'health_record' and a.resource_id = r.id::text
+                          where a.placement = v_placement
+                            and a.resource_type = 'health_record' and a.resource_id = r.id::text
                             and a.action in ('phi.created', 'phi.updated') and a.outcome = 'success'
                             and a.occurred_at >= r.recorded_at - interval '5 minutes'
                             and a.details ? 'integrity'
                           order by a.id desc limit 1) w on true
+     where r.user_id = health_record_rows.patient
+       and (health_record_rows.record_ids is null or r.id = any (health_record_rows.record_ids))
      order by r.recorded_at, r.id;
 end;
 $$;
