@@ -202,6 +202,11 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     const run = await pgcomplyOn(['verify']);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ ok: true, verifier: 'sql, per shard', chains: SHARDS });
+    expect(JSON.parse(run.stdout).options_not_applied).toBeUndefined();
+    // an option the cluster cannot honour is named, not dropped
+    const incremental = await pgcomplyOn(['verify', '--since-checkpoint']);
+    expect(incremental.code, incremental.stderr).toBe(0);
+    expect(JSON.parse(incremental.stdout).options_not_applied).toContain('--since-checkpoint');
   });
 
   it('seals on after a worker is killed mid-seal and restarted: no chain forks, the roots resume, everything verifies', async () => {
