@@ -68,8 +68,9 @@ function startNode(dir: string, socketDir: string, port: number, settings: Recor
   return node;
 }
 
-async function onNode<T>(node: MachineCluster, database: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(node.url(database), { ...quiet, max: 1 });
+/** fn on one short connection to a node's database (a node's URL names the database) */
+export async function onNode<T>(url: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(url, { ...quiet, max: 1 });
   try {
     return await fn(sql);
   } finally {
@@ -94,10 +95,10 @@ export async function citusCluster(work: string, workerCount = 2, shardCount = 3
   };
   try {
     for (const node of [coordinator, ...workers]) {
-      await onNode(node, 'postgres', (sql) => sql`create database pgcomply`);
-      await onNode(node, 'pgcomply', (sql) => sql`create extension citus`);
+      await onNode(node.url('postgres'), (sql) => sql`create database pgcomply`);
+      await onNode(node.url('pgcomply'), (sql) => sql`create extension citus`);
     }
-    await onNode(coordinator, 'pgcomply', async (sql) => {
+    await onNode(coordinator.url('pgcomply'), async (sql) => {
       await sql`select citus_set_coordinator_host('127.0.0.1', ${coordinator.port})`;
       for (const worker of workers) await sql`select citus_add_node('127.0.0.1', ${worker.port})`;
     });

@@ -9,25 +9,13 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import postgres, { type Sql } from 'postgres';
-import { citusCluster } from '../../db/citus-cluster.js';
-
-const quiet = { onnotice: () => undefined, max: 1 } as const;
+import { citusCluster, onNode } from '../../db/citus-cluster.js';
 
 /** the database citusCluster sets up on every node, copied by each test file */
 export const CITUS_TEMPLATE = 'pgcomply';
 
 export function onCitus(): boolean {
   return !!process.env.PGCOMPLY_TEST_ON_CITUS;
-}
-
-async function onNode<T>(url: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(url, quiet);
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.end();
-  }
 }
 
 /** a coordinator and two workers on loopback; the template takes no connections, so it can be copied */
