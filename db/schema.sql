@@ -12660,8 +12660,8 @@ begin
   v_known := found;
 
   if v_role = 'dpo' then
-    -- asked for the DPO alone: Citus cannot plan a shard row's xmin, so patients and staff never
-    -- reach this on a cluster (docs/CITUS.md)
+    -- a statement of its own, for the DPO alone: inside the CASE below, Citus planned this read of
+    -- a shard row's xmin for every caller and failed; asked apart, it runs on the patient's shard
     v_request_here := exists (select 1 from compliance.dsr_requests r
                                where r.user_id = patient and r.kind in ('access', 'portability')
                                  and r.xmin = pg_current_xact_id()::xid);
