@@ -56,7 +56,7 @@ export interface CitusCluster {
   workers: MachineCluster[];
   pepper: string;
   /** the pgcomply database on a node as the superuser, with the tombstone pepper erasure needs */
-  connect(node?: MachineCluster): Sql;
+  connect(node?: MachineCluster, options?: postgres.Options<Record<string, postgres.PostgresType>>): Sql;
   stop(): void;
 }
 
@@ -106,7 +106,8 @@ export async function citusCluster(work: string, workerCount = 2, shardCount = 3
       tombstonePepper: { keyring: pepper }, shardCount });
     return {
       coordinator, workers, pepper, stop,
-      connect: (node = coordinator) => postgres(node.url('pgcomply'), { ...quiet, max: 4, connection: pepperParameters(pepper) }),
+      connect: (node = coordinator, options = {}) =>
+        postgres(node.url('pgcomply'), { ...quiet, max: 4, ...options, connection: pepperParameters(pepper) }),
     };
   } catch (error) {
     if (!process.env.KEEP_CITUS_CLUSTER) stop();

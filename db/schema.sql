@@ -7383,7 +7383,7 @@ declare
   v_personal text[];
   v_changed text;
 begin
-  if compliance_private.in_any_bulk_operation() then
+  if compliance_private.in_any_bulk_operation(tg_relid) then
     return null;  -- erasure and retention write one summary row with counts per table
   end if;
   select * into v_table from compliance.personal_tables p where p.relation = tg_relid;
@@ -9433,30 +9433,53 @@ ALTER FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, f
 COMMENT ON FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint) IS 'The rows present in a seal''s range: layout 1 after (from_xact, from_id), the previous seal''s end, and below layout2_from; layout 2 its id range, in the seal''s chain (placement).';
 
 --
--- Name: begin_bulk_operation(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+-- Name: begin_bulk_operation(text, text[]); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.begin_bulk_operation(kind text) RETURNS void
+CREATE FUNCTION compliance_private.begin_bulk_operation(kind text, placements text[] DEFAULT NULL::text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_distributed boolean := compliance_private.is_distributed();
+  v_placements text[] := coalesce(placements,
+    case when v_distributed then (select array_agg(p.placement order by p.placement) from compliance_private.shard_placements p) end,
+    array['']);
+  v_first text := v_placements[1];
+  v_key text := compliance_private.transaction_key();
+  v_placement text;
 begin
-  insert into compliance_private.bulk_operations (xact_id, kind) values (pg_current_xact_id(), kind) on conflict do nothing;
-  -- named after the insert: on a Citus cluster it gave the transaction the number every node knows
-  update compliance_private.bulk_operations b set transaction_key = compliance_private.transaction_key()
-   where b.xact_id = pg_current_xact_id() and b.kind = begin_bulk_operation.kind;
+  if v_distributed and v_key not like 'citus:%' then
+    -- no statement of this transaction has reached a worker yet, so the workers know no number
+    -- for it: a read in the first placement's shard gives it one
+    perform 1 from compliance_private.bulk_operations b where b.placement = v_first limit 1;
+    v_key := compliance_private.transaction_key();
+    if v_key not like 'citus:%' then
+      perform compliance_private.raise_error('CITUS', 'this transaction has no number that the workers know, so a bulk operation cannot be marked on them');
+    end if;
+  end if;
+  -- one mark in each shard the operation changes, so a trigger there finds it on its own node
+  foreach v_placement in array v_placements loop
+    insert into compliance_private.bulk_operations (placement, transaction_key, kind)
+    values (v_placement, v_key, kind) on conflict do nothing;
+  end loop;
   -- SET LOCAL: on a Citus cluster it reaches the triggers on the shards
   execute format('set local compliance_private.bulk_operation = %L', kind);
+  -- only end_bulk_operation reads this, to take down each mark where it was put
+  perform set_config('compliance_private.bulk_operation_placements',
+    (select array_agg(distinct m.placement order by m.placement)
+       from unnest(coalesce(nullif(current_setting('compliance_private.bulk_operation_placements', true), '')::text[], '{}') || v_placements) m(placement))::text,
+    true);
 end;
 $$;
 
-ALTER FUNCTION compliance_private.begin_bulk_operation(kind text) OWNER TO compliance_owner;
+ALTER FUNCTION compliance_private.begin_bulk_operation(kind text, placements text[]) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION begin_bulk_operation(kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION begin_bulk_operation(kind text, placements text[]); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.begin_bulk_operation(kind text) IS 'Marks the current transaction as an erasure or retention batch (see bulk_operations).';
+COMMENT ON FUNCTION compliance_private.begin_bulk_operation(kind text, placements text[]) IS 'Marks the current transaction as an erasure or retention batch (see bulk_operations) in the shards of the given placement keys (every shard when NULL; the one placement '''' on a single node). Called again, it marks more shards: an erasure marks each shard it finds the subject acted in before it changes rows there.';
 
 --
 -- Name: check_access_review(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -10977,8 +11000,8 @@ declare
   -- and each shard's audit chain, its seals and its sealer's head, beside the rows they seal
   v_by_placement constant text[] := array['compliance.audit_logs', 'compliance.dsr_requests', 'compliance.access_grants',
     'compliance.propagation_tasks', 'compliance.audit_seals', 'compliance_private.audit_seal_head',
-    -- and what an erasure leaves behind, so that it writes on the subject's node alone
-    'compliance_private.erased_subjects', 'compliance.erased_consent_proofs'];
+    -- and what an erasure leaves behind, and its mark, so that it writes on the subject's node alone
+    'compliance_private.erased_subjects', 'compliance.erased_consent_proofs', 'compliance_private.bulk_operations'];
   v_foreign_keys jsonb := '[]';
   v_key record;
   v_table text;
@@ -11097,6 +11120,19 @@ begin
 
   -- what follows again after every migration (setup calls this each time): a migration may
   -- have replaced a routine, or added one
+
+  -- a table a later migration made anew to sit in the subjects' placements (the bulk-operation
+  -- marks, which live only inside a transaction, so no rows move): its key already holds the
+  -- placement. One placed before as a reference table goes back to a local table first.
+  for v_table in select t.name from unnest(v_by_placement) t(name)
+                  where not exists (select from pg_catalog.pg_dist_partition d
+                                     where d.logicalrelid = t.name::regclass and d.partmethod = 'h') loop
+    if exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = v_table::regclass) then
+      execute format('select pg_catalog.undistribute_table(%L)', v_table);
+    end if;
+    execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');
+  end loop;
+
   -- everything else is small, read where the subject's rows are (tombstones, purposes, policies,
   -- settings, the root chain): a reference table, copied to every node, also one a later migration
   -- added. A table that refers to one not placed yet waits for the next round.
@@ -11388,9 +11424,16 @@ CREATE FUNCTION compliance_private.end_bulk_operation() RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  v_key text := compliance_private.transaction_key();
+  v_placement text;
 begin
-  delete from compliance_private.bulk_operations b where b.xact_id = pg_current_xact_id();
+  -- shard by shard, by the distribution column: a delete by the key alone would reach every node
+  foreach v_placement in array coalesce(nullif(current_setting('compliance_private.bulk_operation_placements', true), '')::text[], '{}') loop
+    delete from compliance_private.bulk_operations b where b.placement = v_placement and b.transaction_key = v_key;
+  end loop;
   set local compliance_private.bulk_operation = '';
+  perform set_config('compliance_private.bulk_operation_placements', '', true);
 end;
 $$;
 
@@ -11400,7 +11443,7 @@ ALTER FUNCTION compliance_private.end_bulk_operation() OWNER TO compliance_owner
 -- Name: FUNCTION end_bulk_operation(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.end_bulk_operation() IS 'Ends the mark of begin_bulk_operation before the transaction writes its own summary audit row.';
+COMMENT ON FUNCTION compliance_private.end_bulk_operation() IS 'Ends the mark of begin_bulk_operation, in each shard it was put in, before the transaction writes its own summary audit row.';
 
 --
 -- Name: ensure_chain_sequences(bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11437,6 +11480,62 @@ ALTER FUNCTION compliance_private.ensure_chain_sequences(above bigint) OWNER TO 
 --
 
 COMMENT ON FUNCTION compliance_private.ensure_chain_sequences(above bigint) IS 'On a Citus cluster: makes compliance_private.audit_chain_id_seq on every node (Citus does not copy a sequence of its own) and moves it past above. A row of chain n takes the id n × 2⁴⁴ + that sequence''s next value on the node that holds the chain, so ids are unique across chains and rise within one; moving a chain moves the target''s sequence past the source''s first (compliance.move_shard).';
+
+--
+-- Name: erase_actor_columns(regclass, text, text[]); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.erase_actor_columns(relation regclass, actor text, VARIADIC columns text[]) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_named text := format('$1 in (%s)', (select string_agg(format('t.%I', c), ', ') from unnest(columns) c));
+  v_cleared text := (select string_agg(format('%1$I = nullif(t.%1$I, $1)', c), ', ') from unnest(columns) c);
+  v_key text;
+  v_value text;
+  v_found boolean;
+  v_count bigint := 0;
+  v_changed bigint;
+begin
+  if not compliance_private.is_distributed() then
+    execute format('update %s t set %s where %s', relation, v_cleared, v_named) using actor;
+    get diagnostics v_count = row_count;
+    return v_count;
+  end if;
+  -- on a Citus cluster: look first, then change only where the erased person acted, one shard at
+  -- a time by the distribution column, so the erasure's transaction reaches no other node
+  execute 'select pg_catalog.column_to_column_name(d.logicalrelid, d.partkey) from pg_catalog.pg_dist_partition d
+            where d.logicalrelid = $1 and d.partmethod = ''h'''
+    into v_key using relation;
+  if v_key is null then
+    -- a reference table: a copy on every node, read here on the coordinator
+    execute format('select exists (select 1 from %s t where %s)', relation, v_named) into v_found using actor;
+    if v_found then
+      execute format('update %s t set %s where %s', relation, v_cleared, v_named) using actor;
+      get diagnostics v_count = row_count;
+    end if;
+    return v_count;
+  end if;
+  for v_value in execute format('select distinct t.%I::text from %s t where %s', v_key, relation, v_named) using actor loop
+    -- the shard's triggers find the erasure's mark on their own node
+    perform compliance_private.begin_bulk_operation('erasure',
+      array[case when v_key = 'placement' then v_value else compliance_private.placement_of(v_value) end]);
+    execute format('update %s t set %s where t.%I = $2 and %s', relation, v_cleared, v_key, v_named) using actor, v_value;
+    get diagnostics v_changed = row_count;
+    v_count := v_count + v_changed;
+  end loop;
+  return v_count;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.erase_actor_columns(relation regclass, actor text, VARIADIC columns text[]) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION erase_actor_columns(relation regclass, actor text, VARIADIC columns text[]); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.erase_actor_columns(relation regclass, actor text, VARIADIC columns text[]) IS 'Part of an erasure: clears the erased person from the columns of relation that name who acted (who recorded, granted, handled…), where the row is about someone else, and returns how many rows changed. On a Citus cluster it reads first and changes only the shards (by the distribution column) and reference tables where the person appears, marking the erasure in each such shard, so an erasure of someone who acted nowhere else changes nothing outside their own node.';
 
 --
 -- Name: erase_registered_rows(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11537,6 +11636,9 @@ declare
   v_digest bytea;
   v_consent record;
   v_placement text;
+  v_acted_in text;
+  v_acted text[];
+  v_rows record;
 begin
   if confirm is not true then
     perform compliance_private.raise_error('CONFM', 'erasure needs confirm => true',
@@ -11565,12 +11667,12 @@ begin
   -- on a Citus cluster everything this erasure writes stays on the subject's node: the tombstone,
   -- the kept consent proofs and its own record go in the subject's shard ('' on a single node)
   v_placement := compliance_private.placement_of(erase_subject_core.user_id);
-  perform compliance_private.begin_bulk_operation('erasure');
+  perform compliance_private.begin_bulk_operation('erasure', array[v_placement]);
 
   -- the duty to review a break-glass access outlives the patient's data (HIPAA
   -- §164.308(a)(1)(ii)(D)): an emergency grant not reviewed yet stays, without the patient
   update compliance.access_grants g set user_id = null
-   where g.user_id = erase_subject_core.user_id and g.kind = 'emergency' and g.reviewed_at is null;
+   where g.placement = v_placement and g.user_id = erase_subject_core.user_id and g.kind = 'emergency' and g.reviewed_at is null;
   get diagnostics v_count = row_count;
   v_counts := v_counts || jsonb_build_object('emergency_reviews_kept', v_count);
 
@@ -11596,13 +11698,15 @@ begin
   -- your registered tables first: their rows may reference the profile (FKBLK when an
   -- unregistered table's foreign key would block, and nothing is changed)
   v_counts := v_counts || jsonb_build_object('registered_tables', compliance_private.erase_registered_rows(user_id));
-  update compliance.personal_tables t set registered_by = null where t.registered_by = erase_subject_core.user_id;
-  update compliance.not_personal_columns n set marked_by = null where n.marked_by = erase_subject_core.user_id;
+  perform compliance_private.erase_actor_columns('compliance.personal_tables', user_id, 'registered_by');
+  perform compliance_private.erase_actor_columns('compliance.not_personal_columns', user_id, 'marked_by');
 
   -- children before the profile so each count is exact
   foreach v_table in array array['health_records', 'access_grants', 'breach_subjects', 'messages', 'conversations', 'consent_records', 'sessions',
                                  'user_preferences', 'legal_holds', 'processing_limits'] loop
-    execute format('delete from compliance.%I t where t.user_id = $1', v_table) using user_id;
+    -- access grants sit in the subject's placement (placement_of); the rest by the subject
+    execute format('delete from compliance.%I t where t.user_id = $1%s', v_table,
+                   case when v_table = 'access_grants' then ' and t.placement = $2' else '' end) using user_id, v_placement;
     get diagnostics v_count = row_count;
     v_counts := v_counts || jsonb_build_object(v_table, v_count);
   end loop;
@@ -11617,114 +11721,109 @@ begin
   v_counts := v_counts || jsonb_build_object('user_profiles', v_count);
 
   -- the register keeps each request's kind and dates, never who asked
-  v_request_id := compliance_private.record_completed_dsr(null, 'erasure', compliance_private.handler_for(user_id));
+  v_request_id := compliance_private.record_completed_dsr(null, 'erasure', compliance_private.handler_for(user_id), v_placement);
   -- every other system is asked to erase too (Art. 17(2), 19); the tasks keep the id until each
   -- confirms. What older tasks still waited for is superseded, and their answers go with the subject.
   update compliance.propagation_tasks t
      set state = case when t.state in ('pending', 'awaiting_confirmation', 'failed') then 'cancelled' else t.state end,
          confirmation_note = case when t.state in ('pending', 'awaiting_confirmation', 'failed') then 'superseded by the subject''s erasure' else t.confirmation_note end,
          user_id = null, response = null
-   where t.user_id = erase_subject_core.user_id;
+   where t.placement = v_placement and t.user_id = erase_subject_core.user_id;
   get diagnostics v_count = row_count;
   v_counts := v_counts || jsonb_build_object('propagation_tasks_anonymised', v_count);
-  update compliance.propagation_tasks t set confirmed_by = null where t.confirmed_by = erase_subject_core.user_id;
-  v_tasks := compliance_private.propagate_request(v_request_id, user_id, 'erasure');
+  perform compliance_private.erase_actor_columns('compliance.propagation_tasks', user_id, 'confirmed_by');
+  v_tasks := compliance_private.propagate_request(v_request_id, user_id, 'erasure', v_placement);
+  -- the subject's own requests, in their placement; then those they handled for others
   update compliance.dsr_requests r
-     set user_id = case when r.user_id = erase_subject_core.user_id then null else r.user_id end,
-         notes = case when r.user_id = erase_subject_core.user_id then null else r.notes end,
-         handled_by = case when r.handled_by = erase_subject_core.user_id then null else r.handled_by end
-   where r.user_id = erase_subject_core.user_id or r.handled_by = erase_subject_core.user_id;
+     set user_id = null, notes = null, handled_by = nullif(r.handled_by, erase_subject_core.user_id)
+   where r.placement = v_placement and r.user_id = erase_subject_core.user_id;
   get diagnostics v_count = row_count;
-  v_counts := v_counts || jsonb_build_object('dsr_requests_anonymised', v_count);
+  v_counts := v_counts || jsonb_build_object('dsr_requests_anonymised',
+    v_count + compliance_private.erase_actor_columns('compliance.dsr_requests', user_id, 'handled_by'));
 
   -- other patients' records keep their content, never who recorded them
-  update compliance.health_records h set recorded_by = null where h.recorded_by = erase_subject_core.user_id;
-  get diagnostics v_count = row_count;
-  v_counts := v_counts || jsonb_build_object('health_records_anonymised', v_count);
+  v_counts := v_counts || jsonb_build_object('health_records_anonymised',
+    compliance_private.erase_actor_columns('compliance.health_records', user_id, 'recorded_by'));
 
   -- other patients' grants keep their dates and terms, never who held, asked for or decided them
-  update compliance.access_grants g
-     set grantee = nullif(g.grantee, erase_subject_core.user_id),
-         requested_by = nullif(g.requested_by, erase_subject_core.user_id),
-         approved_by = nullif(g.approved_by, erase_subject_core.user_id),
-         denied_by = nullif(g.denied_by, erase_subject_core.user_id),
-         revoked_by = nullif(g.revoked_by, erase_subject_core.user_id),
-         reviewed_by = nullif(g.reviewed_by, erase_subject_core.user_id)
-   where erase_subject_core.user_id in (g.grantee, g.requested_by, g.approved_by, g.denied_by, g.revoked_by, g.reviewed_by);
-  get diagnostics v_count = row_count;
-  v_counts := v_counts || jsonb_build_object('access_grants_anonymised', v_count);
-  update compliance.breaches b
-     set opened_by = nullif(b.opened_by, erase_subject_core.user_id), closed_by = nullif(b.closed_by, erase_subject_core.user_id)
-   where erase_subject_core.user_id in (b.opened_by, b.closed_by);
-  update compliance.alert_outbox a
-     set user_id = nullif(a.user_id, erase_subject_core.user_id), actor_id = nullif(a.actor_id, erase_subject_core.user_id)
-   where erase_subject_core.user_id in (a.user_id, a.actor_id);
-  get diagnostics v_count = row_count;
-  v_counts := v_counts || jsonb_build_object('alerts_anonymised', v_count);
+  v_counts := v_counts || jsonb_build_object('access_grants_anonymised',
+    compliance_private.erase_actor_columns('compliance.access_grants', user_id,
+      'grantee', 'requested_by', 'approved_by', 'denied_by', 'revoked_by', 'reviewed_by'));
+  perform compliance_private.erase_actor_columns('compliance.breaches', user_id, 'opened_by', 'closed_by');
+  v_counts := v_counts || jsonb_build_object('alerts_anonymised',
+    compliance_private.erase_actor_columns('compliance.alert_outbox', user_id, 'user_id', 'actor_id'));
 
   -- reviews, packages and reports keep what was decided and produced, never by or about whom
-  update compliance.access_review_items i
-     set actor_id = nullif(i.actor_id, erase_subject_core.user_id), granted_by = nullif(i.granted_by, erase_subject_core.user_id),
-         decided_by = nullif(i.decided_by, erase_subject_core.user_id)
-   where erase_subject_core.user_id in (i.actor_id, i.granted_by, i.decided_by);
-  get diagnostics v_count = row_count;
-  v_counts := v_counts || jsonb_build_object('access_review_items_anonymised', v_count);
-  update compliance.access_review_campaigns c set opened_by = null where c.opened_by = erase_subject_core.user_id;
-  update compliance.evidence_packages p set generated_by = null where p.generated_by = erase_subject_core.user_id;
-  update compliance.reports r set generated_by = null where r.generated_by = erase_subject_core.user_id;
-  update compliance.backup_verifications b set verified_by = null where b.verified_by = erase_subject_core.user_id;
+  v_counts := v_counts || jsonb_build_object('access_review_items_anonymised',
+    compliance_private.erase_actor_columns('compliance.access_review_items', user_id, 'actor_id', 'granted_by', 'decided_by'));
+  perform compliance_private.erase_actor_columns('compliance.access_review_campaigns', user_id, 'opened_by');
+  perform compliance_private.erase_actor_columns('compliance.evidence_packages', user_id, 'generated_by');
+  perform compliance_private.erase_actor_columns('compliance.reports', user_id, 'generated_by');
+  perform compliance_private.erase_actor_columns('compliance.backup_verifications', user_id, 'verified_by');
 
   -- holds on other subjects keep their dates and reasons, never who placed or released them
-  update compliance.legal_holds h
-     set placed_by = case when h.placed_by = erase_subject_core.user_id then null else h.placed_by end,
-         released_by = case when h.released_by = erase_subject_core.user_id then null else h.released_by end
-   where h.placed_by = erase_subject_core.user_id or h.released_by = erase_subject_core.user_id;
-  get diagnostics v_count = row_count;
-  v_counts := v_counts || jsonb_build_object('legal_holds_anonymised', v_count);
+  v_counts := v_counts || jsonb_build_object('legal_holds_anonymised',
+    compliance_private.erase_actor_columns('compliance.legal_holds', user_id, 'placed_by', 'released_by'));
 
   -- the subject's part of rows about them, the actor's part of rows where they acted: a DPO who
   -- handled the subject stays on record. Layout-1 rows have one personal part and lose it whole.
-  with targets as (
-    select a.id, a.occurred_at, a.user_id = erase_subject_core.user_id as subject,
-           coalesce(a.actor_id = erase_subject_core.user_id, false) as actor, a.subject_part_digest is null as layout1
-      from compliance.audit_logs a
-     where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id
-  ), redacted as (
-    update compliance.audit_logs a
-       set user_id = case when t.subject or t.layout1 then null else a.user_id end,
-           personal_details = case when t.subject or t.layout1 then null else a.personal_details end,
-           subject_part_salt = case when t.subject then null else a.subject_part_salt end,
-           actor_id = case when t.actor or t.layout1 then null else a.actor_id end,
-           ip_address = case when t.actor or t.layout1 then null else a.ip_address end,
-           user_agent = case when t.actor or t.layout1 then null else a.user_agent end,
-           actor_part_salt = case when t.actor then null else a.actor_part_salt end,
-           personal_salt = null,
-           redacted_at = now()
-      from targets t
-     where a.id = t.id and a.occurred_at = t.occurred_at
-    returning a.id, t.subject, t.actor
-  )
-  select count(*), coalesce(jsonb_agg(r.id order by r.id) filter (where r.subject), '[]'),
-         coalesce(jsonb_agg(r.id order by r.id) filter (where r.actor), '[]')
-    into v_redacted, v_subject_rows, v_actor_rows
-    from redacted r;
+  -- Rows about the subject sit in their placement; where they acted, in the placements read first.
+  v_redacted := 0;
+  v_subject_rows := '[]';
+  v_actor_rows := '[]';
+  select array_agg(distinct a.placement) into v_acted from compliance.audit_logs a where a.actor_id = erase_subject_core.user_id;
+  for v_acted_in in select distinct p from unnest(array[v_placement] || coalesce(v_acted, '{}')) p loop
+    perform compliance_private.begin_bulk_operation('erasure', array[v_acted_in]);
+    with targets as (
+      select a.id, a.occurred_at, a.user_id = erase_subject_core.user_id as subject,
+             coalesce(a.actor_id = erase_subject_core.user_id, false) as actor, a.subject_part_digest is null as layout1
+        from compliance.audit_logs a
+       where a.placement = v_acted_in and (a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id)
+    ), redacted as (
+      update compliance.audit_logs a
+         set user_id = case when t.subject or t.layout1 then null else a.user_id end,
+             personal_details = case when t.subject or t.layout1 then null else a.personal_details end,
+             subject_part_salt = case when t.subject then null else a.subject_part_salt end,
+             actor_id = case when t.actor or t.layout1 then null else a.actor_id end,
+             ip_address = case when t.actor or t.layout1 then null else a.ip_address end,
+             user_agent = case when t.actor or t.layout1 then null else a.user_agent end,
+             actor_part_salt = case when t.actor then null else a.actor_part_salt end,
+             personal_salt = null,
+             redacted_at = now()
+        from targets t
+       where a.placement = v_acted_in and a.id = t.id and a.occurred_at = t.occurred_at
+      returning a.id, t.subject, t.actor
+    )
+    select count(*) as redacted, coalesce(jsonb_agg(r.id order by r.id) filter (where r.subject), '[]') as subject_rows,
+           coalesce(jsonb_agg(r.id order by r.id) filter (where r.actor), '[]') as actor_rows
+      into v_rows
+      from redacted r;
+    v_redacted := v_redacted + v_rows.redacted;
+    v_subject_rows := v_subject_rows || v_rows.subject_rows;
+    v_actor_rows := v_actor_rows || v_rows.actor_rows;
+  end loop;
 
   -- the same parts of rows whose month is in the cold archive; a row left with no personal part
   -- goes, since the bundle holds the rest of it and its digests
-  update compliance.audit_archived_parts a
-     set user_id = case when a.user_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.user_id end,
-         personal_details = case when a.user_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.personal_details end,
-         subject_part_salt = case when a.user_id = erase_subject_core.user_id then null else a.subject_part_salt end,
-         actor_id = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.actor_id end,
-         ip_address = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.ip_address end,
-         user_agent = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.user_agent end,
-         actor_part_salt = case when a.actor_id = erase_subject_core.user_id then null else a.actor_part_salt end,
-         personal_salt = null,
-         redacted_at = now()
-   where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id;
-  get diagnostics v_archived_redacted = row_count;
-  delete from compliance.audit_archived_parts a
-   where a.redacted_at = now() and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
+  -- (looked for first: on a Citus cluster a change to this reference table reaches every node)
+  v_archived_redacted := 0;
+  if exists (select 1 from compliance.audit_archived_parts a
+              where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id) then
+    update compliance.audit_archived_parts a
+       set user_id = case when a.user_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.user_id end,
+           personal_details = case when a.user_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.personal_details end,
+           subject_part_salt = case when a.user_id = erase_subject_core.user_id then null else a.subject_part_salt end,
+           actor_id = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.actor_id end,
+           ip_address = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.ip_address end,
+           user_agent = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.user_agent end,
+           actor_part_salt = case when a.actor_id = erase_subject_core.user_id then null else a.actor_part_salt end,
+           personal_salt = null,
+           redacted_at = now()
+     where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id;
+    get diagnostics v_archived_redacted = row_count;
+    delete from compliance.audit_archived_parts a
+     where a.redacted_at = now() and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
+  end if;
 
   insert into compliance_private.erased_subjects (placement, subject_digest) values (v_placement, v_digest);
   perform compliance_private.end_bulk_operation();
@@ -11743,7 +11842,7 @@ begin
     'deleted', v_counts, 'audit_rows_redacted', v_redacted,
     'other_systems', (select coalesce(jsonb_agg(jsonb_build_object('system', t.system, 'name', s.name, 'task_id', t.id, 'state', t.state) order by t.system), '[]')
                         from compliance.propagation_tasks t join compliance.processing_systems s on s.system = t.system
-                       where t.request_id = v_request_id));
+                       where t.placement = v_placement and t.request_id = v_request_id));
 end;
 $_$;
 
@@ -11987,10 +12086,10 @@ ALTER FUNCTION compliance_private.holds_rows(relation regclass) OWNER TO complia
 COMMENT ON FUNCTION compliance_private.holds_rows(relation regclass) IS 'Whether a table holds any row now (one it may not read counts as holding some): a table holds personal data for the record of processing once it holds a row.';
 
 --
--- Name: in_any_bulk_operation(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+-- Name: in_any_bulk_operation(oid); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.in_any_bulk_operation() RETURNS boolean
+CREATE FUNCTION compliance_private.in_any_bulk_operation(relation oid) RETURNS boolean
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -11999,49 +12098,56 @@ declare
 begin
   -- nested, not AND-ed: an expression that calls PL/pgSQL costs ~20 µs even unevaluated
   if v_kind in ('erasure', 'retention') then
-    return compliance_private.in_bulk_operation(v_kind);
+    return compliance_private.in_bulk_operation(v_kind, relation);
   end if;
   return false;
 end;
 $$;
 
-ALTER FUNCTION compliance_private.in_any_bulk_operation() OWNER TO compliance_owner;
+ALTER FUNCTION compliance_private.in_any_bulk_operation(relation oid) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION in_any_bulk_operation(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION in_any_bulk_operation(relation oid); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.in_any_bulk_operation() IS 'Whether the current transaction is an erasure or a retention batch; without the hint setting it answers without a lookup, so the row audit trigger can ask on every write.';
+COMMENT ON FUNCTION compliance_private.in_any_bulk_operation(relation oid) IS 'Whether the current transaction is an erasure or a retention batch that marked the shard of relation (a trigger passes tg_relid); without the hint setting it answers without a lookup, so the row audit trigger can ask on every write.';
 
 --
--- Name: in_bulk_operation(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+-- Name: in_bulk_operation(text, oid); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.in_bulk_operation(kind text) RETURNS boolean
+CREATE FUNCTION compliance_private.in_bulk_operation(kind text, relation oid) RETURNS boolean
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   v_key text;
+  v_placement text;
 begin
   -- the setting is only a hint that keeps ordinary writes free of a lookup; anyone can set
   -- it, so the owner-only table is the proof
   if current_setting('compliance_private.bulk_operation', true) is distinct from kind then
     return false;
   end if;
+  -- the mark in the shard co-located with the one the trigger fires on: on a Citus cluster the
+  -- same node, so the lookup asks no other node
+  v_placement := compliance_private.placement_of_relation(relation);
+  if v_placement is null then
+    return false;
+  end if;
   v_key := compliance_private.transaction_key();
-  return exists (select from compliance_private.bulk_operations b
-                  where b.transaction_key = v_key and b.kind = in_bulk_operation.kind);
+  return exists (select 1 from compliance_private.bulk_operations b
+                  where b.placement = v_placement and b.transaction_key = v_key and b.kind = in_bulk_operation.kind);
 end;
 $$;
 
-ALTER FUNCTION compliance_private.in_bulk_operation(kind text) OWNER TO compliance_owner;
+ALTER FUNCTION compliance_private.in_bulk_operation(kind text, relation oid) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION in_bulk_operation(kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION in_bulk_operation(kind text, relation oid); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.in_bulk_operation(kind text) IS 'Whether the current transaction is an erasure or retention batch: the session setting compliance_private.bulk_operation names it and bulk_operations (writable only by the owner) proves it, by the transaction''s key (transaction_key), which every node of a Citus cluster knows.';
+COMMENT ON FUNCTION compliance_private.in_bulk_operation(kind text, relation oid) IS 'Whether the current transaction is an erasure or retention batch that marked the shard of relation (the table a trigger fires on, tg_relid): the session setting compliance_private.bulk_operation names it and bulk_operations (writable only by the owner) proves it, by the placement of relation''s shard (placement_of_relation) and the transaction''s key (transaction_key), which every node of a Citus cluster knows.';
 
 --
 -- Name: shard_placements; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
@@ -12730,6 +12836,47 @@ ALTER FUNCTION compliance_private.placement_of(subject text) OWNER TO compliance
 COMMENT ON FUNCTION compliance_private.placement_of(subject text) IS 'The placement key of the shard that holds a subject''s rows on a Citus cluster: the representative that hashes into the same range as the subject id (shard_placements). The audit log and the records that outlive a subject''s rows (DSR requests, access grants, propagation tasks) are distributed by it, since erasure must clear their user_id and Citus cannot change a distribution column. Empty on a single node.';
 
 --
+-- Name: placement_of_relation(oid); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.placement_of_relation(relation oid) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_name text;
+  v_shard bigint;
+  v_low integer;
+begin
+  if not compliance_private.is_distributed() then
+    return '';
+  end if;
+  -- on a node of a Citus cluster a trigger fires on a shard: a table named after its distributed
+  -- table and the shard's id, whose hash range names the placement. A name that only looks like
+  -- one (a shell table on the coordinator, a reference table's copy) has no range, so no placement.
+  select c.relname into v_name from pg_catalog.pg_class c where c.oid = relation;
+  v_shard := substring(v_name from '_([0-9]+)$')::bigint;
+  if v_shard is null then
+    return null;
+  end if;
+  execute 'select s.shardminvalue::integer
+             from pg_catalog.pg_dist_shard s join pg_catalog.pg_class d on d.oid = s.logicalrelid
+            where s.shardid = $1 and d.relname || ''_'' || s.shardid = $2
+              and d.relnamespace = (select c.relnamespace from pg_catalog.pg_class c where c.oid = $3)'
+    into v_low using v_shard, v_name, relation;
+  return (select p.placement from compliance_private.shard_placements p where p.hash_min = v_low);
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.placement_of_relation(relation oid) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION placement_of_relation(relation oid); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.placement_of_relation(relation oid) IS 'The placement key (placement_of) of the shard a trigger fires on, from its name and Citus''s shard metadata on that node: '''' on a single node, NULL for a table that is not a shard of a distributed table. The bulk-operation checks use it to find the erasure''s or retention batch''s mark in the co-located shard, on the same node, without asking another node.';
+
+--
 -- Name: processing_record_gaps(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -12772,16 +12919,18 @@ ALTER FUNCTION compliance_private.processing_record_gaps() OWNER TO compliance_o
 COMMENT ON FUNCTION compliance_private.processing_record_gaps() IS 'What the record of processing lacks: a table holding personal data in no activity, an activity without a legal basis, a transfer to a third country without a safeguard, a consent-based purpose without a consent purpose. The processing_record check fails on any; the record shows them.';
 
 --
--- Name: propagate_request(bigint, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+-- Name: propagate_request(bigint, text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text) RETURNS integer
+CREATE FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text, placement text DEFAULT NULL::text) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   v_systems text[];
   v_asked text[];
+  -- a variable, not a call in the statements: Citus routes by a value it can see
+  v_placement text := coalesce(placement, compliance_private.placement_of(user_id));
 begin
   -- pgcomply does not know which of the subject's records each system holds, so every system
   -- that receives this kind of request is asked; one that holds nothing says so. A system asked
@@ -12790,13 +12939,13 @@ begin
   -- the systems on every node, and Citus takes no sub-select between the two
   select coalesce(array_agg(t.system), '{}') into v_asked
     from compliance.propagation_tasks t
-   where t.placement = compliance_private.placement_of(propagate_request.user_id)
+   where t.placement = v_placement
      and t.user_id = propagate_request.user_id and t.kind = propagate_request.kind
      and t.state in ('pending', 'awaiting_confirmation', 'failed');
   with created as (
     insert into compliance.propagation_tasks (request_id, system, kind, user_id, placement, due_at, state)
     select propagate_request.request_id, s.system, propagate_request.kind, propagate_request.user_id,
-           compliance_private.placement_of(propagate_request.user_id), now() + s.confirm_within,
+           v_placement, now() + s.confirm_within,
            case when s.connector = 'manual' then 'awaiting_confirmation' else 'pending' end
       from compliance.processing_systems s
      where s.connector <> 'none' and propagate_request.kind = any (s.request_kinds)
@@ -12806,21 +12955,23 @@ begin
   if cardinality(v_systems) = 0 then
     return 0;
   end if;
-  update compliance.dsr_requests r set status = 'in_progress', completed_at = null where r.id = propagate_request.request_id;
+  update compliance.dsr_requests r set status = 'in_progress', completed_at = null
+   where r.placement = v_placement and r.id = propagate_request.request_id;
   -- an erased subject is named nowhere new: the tasks carry the id until each system confirms
   perform compliance_private.append_audit('propagation.requested', 'gdpr', 'dsr_request', request_id::text,
-    jsonb_build_object('kind', kind, 'systems', to_jsonb(v_systems)), case when kind <> 'erasure' then user_id end);
+    jsonb_build_object('kind', kind, 'systems', to_jsonb(v_systems)), case when kind <> 'erasure' then user_id end,
+    placement => v_placement);
   return cardinality(v_systems);
 end;
 $$;
 
-ALTER FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text) OWNER TO compliance_owner;
+ALTER FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text, placement text) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION propagate_request(request_id bigint, user_id text, kind text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION propagate_request(request_id bigint, user_id text, kind text, placement text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text) IS 'Creates, in the request''s transaction, one propagation task per system that receives this kind of request (GDPR Art. 19, 28(3)(e)): the worker delivers webhook and SCIM tasks, a manual system waits for the DPO. The request stays in progress until every task is confirmed (compliance_private.settle_request). Audited (propagation.requested). Returns how many tasks it created.';
+COMMENT ON FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text, placement text) IS 'Creates, in the request''s transaction, one propagation task per system that receives this kind of request (GDPR Art. 19, 28(3)(e)): the worker delivers webhook and SCIM tasks, a manual system waits for the DPO. The request stays in progress until every task is confirmed (compliance_private.settle_request). Audited (propagation.requested). Returns how many tasks it created. The tasks, the request''s update and the audit row go in the shard of placement (by default the subject''s): an erasure names its subject''s, since it keeps no id on the request.';
 
 --
 -- Name: protect_audit_relation(regclass); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -12894,25 +13045,25 @@ ALTER FUNCTION compliance_private.raise_error(code text, message text, hint text
 COMMENT ON FUNCTION compliance_private.raise_error(code text, message text, hint text) IS 'Raises a pgcomply error with one of the SQLSTATEs listed in db/ERROR_CODES.md.';
 
 --
--- Name: record_completed_dsr(text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+-- Name: record_completed_dsr(text, text, text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) RETURNS bigint
+CREATE FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text, placement text DEFAULT NULL::text) RETURNS bigint
     LANGUAGE sql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   insert into compliance.dsr_requests (user_id, placement, kind, status, completed_at, handled_by)
-    values (user_id, compliance_private.placement_of(user_id), kind, 'completed', now(), handled_by)
+    values (user_id, coalesce(placement, compliance_private.placement_of(user_id)), kind, 'completed', now(), handled_by)
   returning id;
 $$;
 
-ALTER FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) OWNER TO compliance_owner;
+ALTER FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text, placement text) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION record_completed_dsr(user_id text, kind text, handled_by text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION record_completed_dsr(user_id text, kind text, handled_by text, placement text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) IS 'Registers a request answered on the spot (an export or an erasure); handled_by is self-service when the subject served itself.';
+COMMENT ON FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text, placement text) IS 'Registers a request answered on the spot (an export or an erasure); handled_by is self-service when the subject served itself. placement puts the record in a subject''s shard on a Citus cluster when it names no subject (an erasure''s); by default, the shard of user_id.';
 
 --
 -- Name: record_expected_grants(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -13955,7 +14106,7 @@ declare
 begin
   -- once per statement, so an erasure or a retention batch deleting thousands of rows pays
   -- for one check, not one per row
-  if compliance_private.in_any_bulk_operation() then
+  if compliance_private.in_any_bulk_operation(tg_relid) then
     return null;
   end if;
   -- the deleted rows as JSON first: on a Citus cluster the INSERT into the distributed log is
@@ -14014,7 +14165,7 @@ declare
   v_distributed boolean := compliance_private.is_distributed();
   v_new_rows jsonb;
 begin
-  if compliance_private.in_any_bulk_operation() then
+  if compliance_private.in_any_bulk_operation(tg_relid) then
     return null;  -- the routine writes one summary entry with counts
   end if;
   -- once per statement and set-based: a bulk load of a million rows writes its million audit rows
@@ -14079,7 +14230,7 @@ declare
   v_subject_digest bytea;
   v_actor_digest bytea;
 begin
-  if compliance_private.in_any_bulk_operation() then
+  if compliance_private.in_any_bulk_operation(tg_relid) then
     return null;  -- the routine writes one summary entry with counts
   end if;
 
@@ -14307,14 +14458,17 @@ COMMENT ON FUNCTION compliance_private.tg_audit_logs__only_redaction() IS 'BEFOR
 CREATE FUNCTION compliance_private.tg_audit_logs__refuse_change() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
+declare
+  -- the seals, or on a Citus node one of their shards (named after the table and the shard id)
+  v_seals boolean := tg_table_schema = 'compliance' and tg_table_name ~ '^audit_seals(_[0-9]+)?$';
 begin
-  if tg_op = 'UPDATE' and tg_relid <> 'compliance.audit_seals'::regclass
-     and compliance_private.in_bulk_operation('erasure') then
+  if tg_op = 'UPDATE' and not v_seals
+     and compliance_private.in_bulk_operation('erasure', tg_relid) then
     return null;  -- each changed row is then checked by tg_audit_logs__only_redaction
   end if;
-  if tg_op = 'DELETE' and tg_relid = 'compliance.audit_seals'::regclass
-     and compliance_private.in_bulk_operation('retention') then
+  if tg_op = 'DELETE' and v_seals
+     and compliance_private.in_bulk_operation('retention', tg_relid) then
     return null;  -- drop_expired_audit_partitions removes the seals of the rows it dropped
   end if;
   perform compliance_private.raise_error('APPND',
@@ -14322,7 +14476,7 @@ begin
     'Audit rows are never changed or removed. Erasure redacts personal fields through compliance.erase_subject; retention drops audit partitions through compliance.apply_retention.');
   return null;
 end;
-$$;
+$_$;
 
 ALTER FUNCTION compliance_private.tg_audit_logs__refuse_change() OWNER TO compliance_owner;
 
@@ -14366,7 +14520,7 @@ CREATE FUNCTION compliance_private.tg_consent_records__append_only() RETURNS tri
     AS $$
 begin
   if tg_op = 'DELETE' and (
-       compliance_private.in_any_bulk_operation()
+       compliance_private.in_any_bulk_operation(tg_relid)
        -- the cascade of a profile deletion: the subject is going away entirely
        or not exists (select from compliance.user_profiles p where p.user_id = old.user_id)) then
     return old;
@@ -16929,9 +17083,9 @@ COMMENT ON COLUMN compliance_private.audit_seal_head.placement IS 'The chain thi
 --
 
 CREATE TABLE compliance_private.bulk_operations (
-    xact_id xid8 NOT NULL,
+    placement text DEFAULT ''::text NOT NULL,
+    transaction_key text NOT NULL,
     kind text NOT NULL,
-    transaction_key text,
     CONSTRAINT bulk_operations_kind_known CHECK ((kind = ANY (ARRAY['erasure'::text, 'retention'::text])))
 );
 
@@ -16941,25 +17095,25 @@ ALTER TABLE compliance_private.bulk_operations OWNER TO compliance_owner;
 -- Name: TABLE bulk_operations; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON TABLE compliance_private.bulk_operations IS 'Marks the transaction of a running erasure or retention batch (a row lives only inside that transaction). Row audit triggers skip per-row entries there because the routine writes one summary entry, and the append-only trigger permits redaction only inside an erasure. Only the owner can write it, so a client cannot forge the mark.';
+COMMENT ON TABLE compliance_private.bulk_operations IS 'Marks the transaction of a running erasure or retention batch (a row lives only inside that transaction), once in each shard it changes. Row audit triggers skip per-row entries there because the routine writes one summary entry, and the append-only trigger permits redaction only inside an erasure. Only the owner can write it, so a client cannot forge the mark.';
 
 --
--- Name: COLUMN bulk_operations.xact_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: COLUMN bulk_operations.placement; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance_private.bulk_operations.xact_id IS 'The transaction (pg_current_xact_id()) running the operation.';
-
---
--- Name: COLUMN bulk_operations.kind; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON COLUMN compliance_private.bulk_operations.kind IS 'erasure or retention.';
+COMMENT ON COLUMN compliance_private.bulk_operations.placement IS 'The placement key of the shard the mark covers (placement_of; '''' on a single node): on a Citus cluster the mark sits in that shard, beside the rows whose triggers ask for it.';
 
 --
 -- Name: COLUMN bulk_operations.transaction_key; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
 COMMENT ON COLUMN compliance_private.bulk_operations.transaction_key IS 'The transaction as every node of a Citus cluster names it (transaction_key): a trigger on a shard checks it. The transaction id elsewhere.';
+
+--
+-- Name: COLUMN bulk_operations.kind; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.bulk_operations.kind IS 'erasure or retention.';
 
 --
 -- Name: clock_override; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
@@ -17965,7 +18119,7 @@ ALTER TABLE ONLY compliance_private.audit_seal_head
 --
 
 ALTER TABLE ONLY compliance_private.bulk_operations
-    ADD CONSTRAINT bulk_operations_pkey PRIMARY KEY (xact_id, kind);
+    ADD CONSTRAINT bulk_operations_pkey PRIMARY KEY (placement, transaction_key, kind);
 
 --
 -- Name: clock_override clock_override_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
@@ -22444,10 +22598,10 @@ REVOKE ALL ON FUNCTION compliance_private.audit_seal_hash_of(seal compliance.aud
 REVOKE ALL ON FUNCTION compliance_private.audit_seal_rows(seal compliance.audit_seals, from_xact xid8, from_id bigint, layout2_from bigint) FROM PUBLIC;
 
 --
--- Name: FUNCTION begin_bulk_operation(kind text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION begin_bulk_operation(kind text, placements text[]); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.begin_bulk_operation(kind text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance_private.begin_bulk_operation(kind text, placements text[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION check_access_review(context jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -22680,6 +22834,12 @@ REVOKE ALL ON FUNCTION compliance_private.end_bulk_operation() FROM PUBLIC;
 REVOKE ALL ON FUNCTION compliance_private.ensure_chain_sequences(above bigint) FROM PUBLIC;
 
 --
+-- Name: FUNCTION erase_actor_columns(relation regclass, actor text, VARIADIC columns text[]); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.erase_actor_columns(relation regclass, actor text, VARIADIC columns text[]) FROM PUBLIC;
+
+--
 -- Name: FUNCTION erase_registered_rows(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -22734,16 +22894,16 @@ REVOKE ALL ON FUNCTION compliance_private.health_record_rows(patient text, recor
 REVOKE ALL ON FUNCTION compliance_private.holds_rows(relation regclass) FROM PUBLIC;
 
 --
--- Name: FUNCTION in_any_bulk_operation(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION in_any_bulk_operation(relation oid); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.in_any_bulk_operation() FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance_private.in_any_bulk_operation(relation oid) FROM PUBLIC;
 
 --
--- Name: FUNCTION in_bulk_operation(kind text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION in_bulk_operation(kind text, relation oid); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.in_bulk_operation(kind text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance_private.in_bulk_operation(kind text, relation oid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION is_distributed(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -22850,16 +23010,22 @@ REVOKE ALL ON FUNCTION compliance_private.phi_check(patient text, purpose text, 
 REVOKE ALL ON FUNCTION compliance_private.placement_of(subject text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION placement_of_relation(relation oid); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.placement_of_relation(relation oid) FROM PUBLIC;
+
+--
 -- Name: FUNCTION processing_record_gaps(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
 REVOKE ALL ON FUNCTION compliance_private.processing_record_gaps() FROM PUBLIC;
 
 --
--- Name: FUNCTION propagate_request(request_id bigint, user_id text, kind text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION propagate_request(request_id bigint, user_id text, kind text, placement text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance_private.propagate_request(request_id bigint, user_id text, kind text, placement text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION protect_audit_relation(relation regclass); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -22882,10 +23048,10 @@ GRANT ALL ON FUNCTION compliance_private.raise_error(code text, message text, hi
 GRANT ALL ON FUNCTION compliance_private.raise_error(code text, message text, hint text) TO compliance_dpo;
 
 --
--- Name: FUNCTION record_completed_dsr(user_id text, kind text, handled_by text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION record_completed_dsr(user_id text, kind text, handled_by text, placement text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance_private.record_completed_dsr(user_id text, kind text, handled_by text, placement text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION record_expected_grants(); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -87,6 +87,48 @@ function workerDump(worker: MachineCluster): string {
   }).replace(/^\\(un)?restrict .*$/gm, '');
 }
 
+type Erased = { erased: boolean; audit_rows_redacted: number; deleted: Record<string, number> };
+/** a statement Citus sent a worker, as citus.log_remote_commands reports it */
+type Issued = { port: number; command: string };
+/** what only reads: the transaction's begin and end, the request context, a plain SELECT */
+const readsOnly = (command: string) =>
+  /^(BEGIN TRANSACTION |COMMIT$|ROLLBACK$|set local |SELECT )/.test(command)
+  && !/ FOR (NO KEY |KEY )?(UPDATE|SHARE)\b|lock_shard_resources/.test(command);
+
+/** a DPO's erasure, with every statement Citus sends a worker for it */
+async function eraseWatchingTheWorkers(subject: string): Promise<{ result: Erased; issued: Issued[] }> {
+  const issued: Issued[] = [];
+  const watched = cluster.connect(cluster.coordinator, {
+    max: 1,
+    onnotice: (notice) => {
+      const port = /on server \S+@[^:\s]+:(\d+)/.exec(String(notice.detail ?? ''))?.[1];
+      const message = String(notice.message ?? '');
+      if (port && message.startsWith('issuing ')) issued.push({ port: Number(port), command: message.slice('issuing '.length) });
+    },
+  });
+  try {
+    const result = await watched.begin(async (tx) => {
+      await tx`set local citus.log_remote_commands = on`;
+      await tx`set local client_min_messages = log`;
+      await tx`select set_config('role', 'compliance_dpo', true)`;
+      await tx`select compliance.set_request_context('dpo:citus', ${['dpo']})`;
+      const [row] = await tx<{ result: Erased }[]>`select compliance.erase_subject(${subject}, 'asked', true) as result`;
+      return row!.result;
+    }) as Erased;
+    return { result, issued };
+  } finally {
+    await watched.end();
+  }
+}
+
+/** the worker port that holds a subject's shard now (a shard may have moved) */
+async function workerOf(subject: string): Promise<number> {
+  const [home] = await db<{ port: number }[]>`
+    select n.nodeport as port from pg_dist_placement pl join pg_dist_node n on n.groupid = pl.groupid
+     where pl.shardid = get_shard_id_for_distribution_column('compliance.user_profiles', ${subject}::text)`;
+  return home!.port;
+}
+
 beforeAll(async () => {
   cluster = await citusCluster(mkdtempSync(path.join(os.tmpdir(), 'pgcomply-citus-')), 2, SHARDS);
   db = cluster.connect();
@@ -368,13 +410,18 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
        where pl.shardid = get_shard_id_for_distribution_column('compliance.audit_logs', ${before!.placement}::text)`;
     const elsewhere = cluster.workers.find((w) => w.port !== home!.port)!;
     const untouched = workerDump(elsewhere);
-    const erased = await as('compliance_dpo', 'dpo:citus', ['dpo'], async (tx) => {
-      const [row] = await tx<{ result: { erased: boolean; audit_rows_redacted: number } }[]>`
-        select compliance.erase_subject(${subject}, 'asked', true) as result`;
-      return row!.result;
-    });
+    const { result: erased, issued } = await eraseWatchingTheWorkers(subject);
     expect(erased.erased).toBe(true);
     expect(erased.audit_rows_redacted).toBeGreaterThanOrEqual(2);
+
+    // the other worker is only asked where the subject acted (they did nowhere): it gets reads,
+    // committed in one phase, and no write, no row lock and no prepared transaction
+    const there = issued.filter((i) => i.port === elsewhere.port).map((i) => i.command);
+    expect(there.some((command) => command.startsWith('SELECT '))).toBe(true);
+    expect(there.filter((command) => !readsOnly(command))).toEqual([]);
+    const onHome = issued.filter((i) => i.port === home!.port).map((i) => i.command);
+    expect(onHome.some((command) => command.startsWith('DELETE FROM compliance.user_profiles_'))).toBe(true);
+    expect(issued.every((i) => i.port === home!.port || i.port === elsewhere.port)).toBe(true);
 
     // the other worker holds exactly what it held: the tombstone, the kept consent proof and the
     // erasure's record went to the subject's node
@@ -395,5 +442,50 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
        where placement = ${before!.placement} and action in ('profile.created', 'consent.granted')
          and user_id is null and redacted_at is not null`;
     expect(after!.rows).toBeGreaterThanOrEqual(2);
+  });
+
+  it('erases someone who acted on another worker\'s subject there too: who placed a hold is cleared on that node, no row is audited twice, every chain verifies', async () => {
+    // two chains that verify now (an earlier test deleted a sealed row from one on purpose)
+    await sealEveryChain();
+    const broken = new Set((await verifyEveryChain()).filter((v) => !v.ok).map((v) => v.placement));
+    const chainOf = async (subject: string) =>
+      (await db<{ placement: string }[]>`select compliance_private.placement_of(${subject}) as placement`)[0]!.placement;
+    let actor = '';
+    for (let n = 5151; !actor; n += 1) if (!broken.has(await chainOf(`citizen-${n}`))) actor = `citizen-${n}`;
+    const actorPort = await workerOf(actor);
+    let patient = '';
+    for (let n = 6161; !patient; n += 1) {
+      const candidate = `citizen-${n}`;
+      if (await workerOf(candidate) !== actorPort && !broken.has(await chainOf(candidate))) patient = candidate;
+    }
+    // the actor, a subject too, places and releases a hold as a DPO on the patient held elsewhere
+    await as('compliance_dpo', actor, ['dpo'], (tx) => tx`select compliance.place_legal_hold(${patient}, 'a matter')`);
+    await as('compliance_dpo', actor, ['dpo'], (tx) => tx`select compliance.release_legal_hold(${patient})`);
+    const auditedAbout = async () => (await db<{ rows: number }[]>`
+      select count(*)::integer as rows from compliance.audit_logs
+       where placement = compliance_private.placement_of(${patient}) and user_id = ${patient}`)[0]!.rows;
+    const before = await auditedAbout();
+    await sealEveryChain();
+
+    const { result: erased, issued } = await eraseWatchingTheWorkers(actor);
+    expect(erased.deleted.legal_holds_anonymised).toBe(1);
+    const [hold] = await db<{ placed_by: string | null; released_by: string | null }[]>`
+      select placed_by, released_by from compliance.legal_holds where user_id = ${patient}`;
+    expect(hold).toEqual({ placed_by: null, released_by: null });
+    const [named] = await db<{ rows: number }[]>`
+      select count(*)::integer as rows from compliance.audit_logs where actor_id = ${actor} or user_id = ${actor}`;
+    expect(named!.rows).toBe(0);
+    // the hold's own audit rows stay, the actor's part redacted; the change wrote no row of its own
+    expect(await auditedAbout()).toBe(before);
+    const patientPort = await workerOf(patient);
+    expect(issued.some((i) => i.port === patientPort && i.command.startsWith('UPDATE compliance.legal_holds_'))).toBe(true);
+
+    // the hold's chain, with the rows sealed before the redaction, verifies: the erasure's record,
+    // in the actor's chain, names the rows it redacted there
+    await sealEveryChain();
+    const verdicts = await verifyEveryChain();
+    expect(verdicts.filter((v) => !v.ok && !broken.has(v.placement)).map((v) => ({ placement: v.placement, problems: v.problems }))).toEqual([]);
+    const theirs = [await chainOf(actor), await chainOf(patient)];
+    expect(verdicts.filter((v) => theirs.includes(v.placement)).map((v) => v.ok)).toEqual([true, true]);
   });
 });
