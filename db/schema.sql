@@ -356,6 +356,13 @@ begin
         -- Citus locks rows of one shard per statement: one subject at a time, in the same order
         for v_subject in select distinct s.user_id from compliance_private.retention_row_subjects(category, v_ids) s order by 1 loop
           perform from compliance.user_profiles p where p.user_id = v_subject for share;
+          -- and the batch's conversations, so that no new message moves one between the count of
+          -- their messages and the delete below
+          if category = 'conversations' then
+            perform from compliance.conversations c
+             where c.user_id = v_subject and c.conversation_id = any (v_ids::uuid[])
+               for update;
+          end if;
         end loop;
       else
         perform from compliance.user_profiles p
@@ -367,17 +374,31 @@ begin
       -- (a new message moves last_message_at) commits first, and the row then stays
       case category
         when 'conversations' then
-          with gone as (
+          if compliance_private.is_distributed() then
+            -- Citus deletes in a CTE before the query around it reads, so the messages are
+            -- counted first, from the conversations locked above
+            select count(*) into v_messages
+              from compliance.conversations c
+              join compliance.messages m on m.user_id = c.user_id and m.conversation_id = c.conversation_id
+             where c.conversation_id = any (v_ids::uuid[]) and c.last_message_at < v_cutoff
+               and not exists (select 1 from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null);
             delete from compliance.conversations c where c.conversation_id = any (v_ids::uuid[])
                and c.last_message_at < v_cutoff
-               and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null)
-            returning c.conversation_id
-          )
-          -- the messages go with their conversation (ON DELETE CASCADE, at the statement's end);
-          -- this count reads them from the statement's snapshot
-          select (select count(*) from gone),
-                 (select count(*) from compliance.messages m where m.conversation_id in (select g.conversation_id from gone g))
-            into v_deleted, v_messages;
+               and not exists (select 1 from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null);
+            get diagnostics v_deleted = row_count;
+          else
+            with gone as (
+              delete from compliance.conversations c where c.conversation_id = any (v_ids::uuid[])
+                 and c.last_message_at < v_cutoff
+                 and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null)
+              returning c.conversation_id
+            )
+            -- the messages go with their conversation (ON DELETE CASCADE, at the statement's end);
+            -- this count reads them from the statement's snapshot
+            select (select count(*) from gone),
+                   (select count(*) from compliance.messages m where m.conversation_id in (select g.conversation_id from gone g))
+              into v_deleted, v_messages;
+          end if;
         when 'sessions' then
           delete from compliance.sessions s where s.id = any (v_ids::uuid[])
              and s.last_activity_at < v_cutoff
@@ -11160,8 +11181,9 @@ begin
   -- the foreign keys taken off above come back, now that every table is placed
   for v_key in select * from jsonb_to_recordset(v_foreign_keys) as k(relation text, name text, definition text, referenced text) loop
     v_definition := v_key.definition;
-    -- between two tables distributed by the subject, the key goes through the subject
-    if v_key.relation = any (v_by_subject) and v_key.referenced = any (v_by_subject) and v_definition !~ '^FOREIGN KEY \(user_id' then
+    -- between two tables distributed by the subject, the key goes through the subject (a key that
+    -- names it already, like a message's in its own conversation, stands as it is)
+    if v_key.relation = any (v_by_subject) and v_key.referenced = any (v_by_subject) and v_definition !~ '^FOREIGN KEY \([^)]*\muser_id\M' then
       v_definition := regexp_replace(regexp_replace(v_definition, '^FOREIGN KEY \(', 'FOREIGN KEY (user_id, '),
                                      'REFERENCES ([a-z_.]+)\(', 'REFERENCES \1(user_id, ');
     end if;
