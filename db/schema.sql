@@ -8724,10 +8724,10 @@ ALTER FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint,
 COMMENT ON FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint, placement text) IS 'What the sealed accounting records of one chain (placement) claim and the database contradicts (verify_audit_log reports each as contradicted_claim): a drop record whose partition is still attached, whose dropped rows are still there or were written after it, or whose removed seals are still there; an erasure record (since migration 000041) listing a row redacted at another moment than the erasure''s (redacted_at differs from the record''s occurred_at; one not redacted at all is verify_audit_log''s unredacted_row). What it cannot see: which subject a redacted part was about (its salt is gone by design).';
 
 --
--- Name: audit_first_kept(regclass, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+-- Name: audit_first_kept(regclass, bigint, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) RETURNS record
+CREATE FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, placement text, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -8740,13 +8740,13 @@ begin
     select i.inhrelid::regclass from pg_inherits i
      where i.inhparent = 'compliance.audit_logs'::regclass and i.inhrelid <> dropping
   loop
-    execute format('select a.xact_id, a.id from %s a where a.id < $1 order by a.xact_id, a.id limit 1', v_partition)
-      into v_row using layout2_from;
+    execute format('select a.xact_id, a.id from %s a where a.placement = $2 and a.id < $1 order by a.xact_id, a.id limit 1', v_partition)
+      into v_row using layout2_from, placement;
     if v_row.id is not null and (v1_id is null or (v_row.xact_id, v_row.id) < (v1_xact, v1_id)) then
       v1_xact := v_row.xact_id;
       v1_id := v_row.id;
     end if;
-    execute format('select min(a.id) as id from %s a where a.id >= $1', v_partition) into v_row using layout2_from;
+    execute format('select min(a.id) as id from %s a where a.placement = $2 and a.id >= $1', v_partition) into v_row using layout2_from, placement;
     if v_row.id is not null and (v2_id is null or v_row.id < v2_id) then
       v2_id := v_row.id;
     end if;
@@ -8754,13 +8754,13 @@ begin
 end;
 $_$;
 
-ALTER FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) OWNER TO compliance_owner;
+ALTER FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, placement text, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION audit_first_kept(dropping regclass, layout2_from bigint, placement text, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) IS 'The first audit row, in seal order, outside the partition being dropped: in layout 1 by (xact_id, id) below layout2_from, in layout 2 by id.';
+COMMENT ON FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, placement text, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) IS 'The first audit row of one chain (placement: '''' on a single node, a shard''s on a Citus cluster), in seal order, outside the partition being dropped: in layout 1 by (xact_id, id) below layout2_from, in layout 2 by id.';
 
 --
 -- Name: audit_personal_digest(bytea, text, text, inet, text, jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11274,6 +11274,12 @@ declare
   v_last_id bigint;
   v_last_seal bigint;
   v_last_seal_rows integer;
+  v_chain text;
+  v_chain_rows bigint;
+  v_unsealed_chain text;
+  v_chains jsonb;
+  v_plan record;
+  v_kept_total bigint;
 begin
   -- past retention, or archived, verified and past archive_after
   for v_partition in
@@ -11282,11 +11288,22 @@ begin
         or exists (select from compliance.audit_archives r where r.partition_name = e.partition_name)
      order by e.range_end
   loop
-    select * into strict v_head from compliance_private.audit_seal_head h where h.placement = '' for update;
     v_relid := format('compliance.%I', v_partition.partition_name)::regclass;
-    execute format('select exists (select from %s a where a.id >= $1)', v_relid) into v_unsealed using v_head.next_row_id;
-    if v_unsealed then
-      raise warning 'audit partition % holds unsealed rows; not dropped (run compliance.seal_audit_log())', v_partition.partition_name;
+    -- every chain's rows in the month sealed (one chain on a single node, one per shard on a
+    -- Citus cluster), each chain's sealer held off until the month is gone
+    v_unsealed_chain := null;
+    for v_chain in select c.placement from compliance.audit_chains() c(placement) loop
+      select * into v_head from compliance_private.audit_seal_head h where h.placement = v_chain for update;
+      execute format('select exists (select 1 from %s a where a.placement = $2 and a.id >= $1)', v_relid)
+        into v_unsealed using coalesce(v_head.next_row_id, 1), v_chain;
+      if v_unsealed then
+        v_unsealed_chain := v_chain;
+        exit;
+      end if;
+    end loop;
+    if v_unsealed_chain is not null then
+      raise warning 'audit partition % holds unsealed rows (chain %); not dropped (run compliance.seal_audit_log())',
+        v_partition.partition_name, quote_literal(v_unsealed_chain);
       continue;
     end if;
     execute format('select count(*) from %s', v_relid) into v_rows;
@@ -11308,7 +11325,8 @@ begin
     end if;
 
     -- a SIEM feed, once started, must have passed the month's rows: they leave the database here
-    execute format('select max(a.id) from %s a', v_relid) into v_last_id;
+    -- (the feed follows the chain '' alone, which on a Citus cluster is one shard's)
+    execute format('select max(a.id) from %s a where a.placement = $1', v_relid) into v_last_id using '';
     select s.seal_no, s.row_count into v_last_seal, v_last_seal_rows from compliance.audit_seals s
      where s.placement = '' and s.layout = 2 and s.first_row_id <= v_last_id and s.last_row_id >= v_last_id;
     if v_last_seal is not null
@@ -11336,22 +11354,35 @@ begin
       end if;
     end if;
 
-    -- the seals all of whose rows go with this partition (or went before): those before the
-    -- first row that stays, in chain order
-    -- the single node's chain: retention does not drop a Citus cluster's partitions per shard yet
-    select * into strict v_bounds from compliance_private.audit_chain_bounds('');
-    select * into strict v_kept from compliance_private.audit_first_kept(v_relid, v_bounds.layout2_from);
-    select * into v_last_removed from compliance.audit_seals s
-     where s.placement = '' and case when s.layout = 1 then v_kept.v1_id is null or (s.last_xact_id, s.last_row_id) < (v_kept.v1_xact, v_kept.v1_id)
-                else v_kept.v1_id is null and (v_kept.v2_id is null or s.last_row_id < v_kept.v2_id) end
-     order by s.seal_no desc limit 1;
-    -- this partition's rows that kept seals still list: verification must know they went
-    execute format($q$
-      select coalesce(jsonb_agg(a.id order by a.id), '[]') from %s a
-       where case when a.id >= $1 then $2 is null or $2 = 1 or a.id > $4
-                  else $2 is null or ($2 = 1 and (a.xact_id, a.id) > ($3, $4)) end$q$, v_relid)
-      into v_kept_rows
-      using v_bounds.layout2_from, v_last_removed.layout, v_last_removed.last_xact_id, v_last_removed.last_row_id;
+    -- per chain, before the month goes: the seals all of whose rows go with this partition (or
+    -- went before), those before the chain's first row that stays; and this partition's rows
+    -- that the chain's kept seals still list, which verification must know went
+    v_chains := '[]';
+    v_kept_total := 0;
+    for v_chain in select c.placement from compliance.audit_chains() c(placement) loop
+      execute format('select count(*) from %s a where a.placement = $1', v_relid) into v_chain_rows using v_chain;
+      select * into strict v_bounds from compliance_private.audit_chain_bounds(v_chain);
+      select * into strict v_kept from compliance_private.audit_first_kept(v_relid, v_bounds.layout2_from, v_chain);
+      select * into v_last_removed from compliance.audit_seals s
+       where s.placement = v_chain
+         and case when s.layout = 1 then v_kept.v1_id is null or (s.last_xact_id, s.last_row_id) < (v_kept.v1_xact, v_kept.v1_id)
+                  else v_kept.v1_id is null and (v_kept.v2_id is null or s.last_row_id < v_kept.v2_id) end
+       order by s.seal_no desc limit 1;
+      execute format($q$
+        select coalesce(jsonb_agg(a.id order by a.id), '[]') from %s a
+         where a.placement = $5
+           and case when a.id >= $1 then $2 is null or $2 = 1 or a.id > $4
+                    else $2 is null or ($2 = 1 and (a.xact_id, a.id) > ($3, $4)) end$q$, v_relid)
+        into v_kept_rows
+        using v_bounds.layout2_from, v_last_removed.layout, v_last_removed.last_xact_id, v_last_removed.last_row_id, v_chain;
+      -- a chain on a cluster with nothing in the month and no seal to remove has nothing to record
+      continue when v_chain <> '' and v_chain_rows = 0 and v_last_removed.seal_no is null;
+      v_kept_total := v_kept_total + jsonb_array_length(v_kept_rows);
+      v_chains := v_chains || jsonb_build_object('placement', v_chain, 'rows', v_chain_rows,
+        'seals_removed_through', v_last_removed.seal_no, 'seal_hash', encode(v_last_removed.seal_hash, 'hex'),
+        'seal_end', jsonb_build_object('xact_id', v_last_removed.last_xact_id, 'row_id', v_last_removed.last_row_id),
+        'dropped_rows_in_kept_seals', v_kept_rows);
+    end loop;
 
     v_drop_started := clock_timestamp();
     if not dry_run then
@@ -11376,24 +11407,33 @@ begin
       if v_archive.partition_name is not null then
         update compliance.audit_archives r set dropped_at = now() where r.partition_name = v_partition.partition_name;
       end if;
-      if v_last_removed.seal_no is not null then
-        perform compliance_private.begin_bulk_operation('retention');
-        delete from compliance.audit_seals s where s.placement = '' and s.seal_no <= v_last_removed.seal_no;
-        perform compliance_private.end_bulk_operation();
-      end if;
-      perform compliance_private.append_audit('audit.partition_dropped', 'system', 'audit_partition',
-        v_partition.partition_name,
-        jsonb_build_object('rows', v_rows, 'range_end', v_partition.range_end,
-          'seals_removed_through', v_last_removed.seal_no,
-          'seal_hash', encode(v_last_removed.seal_hash, 'hex'),
-          'seal_end', jsonb_build_object('xact_id', v_last_removed.last_xact_id, 'row_id', v_last_removed.last_row_id),
-          'dropped_rows_in_kept_seals', v_kept_rows)
-        || case when v_archive.partition_name is null then '{}'::jsonb
-                else jsonb_build_object('archive', jsonb_build_object('bundle_uri', v_archive.bundle_uri,
-                       'bundle_sha256', encode(v_archive.bundle_sha256, 'hex'), 'personal_parts_kept', v_parts)) end);
+      -- each chain's own drop record, in that chain: verification reads a chain's start there
+      for v_plan in select * from jsonb_to_recordset(v_chains) as c(placement text, rows bigint, seals_removed_through bigint,
+                                                                    seal_hash text, seal_end jsonb, dropped_rows_in_kept_seals jsonb) loop
+        if v_plan.seals_removed_through is not null then
+          perform compliance_private.begin_bulk_operation('retention', array[v_plan.placement]);
+          delete from compliance.audit_seals s where s.placement = v_plan.placement and s.seal_no <= v_plan.seals_removed_through;
+          perform compliance_private.end_bulk_operation();
+        end if;
+        perform compliance_private.append_audit('audit.partition_dropped', 'system', 'audit_partition',
+          v_partition.partition_name,
+          jsonb_build_object('rows', v_plan.rows, 'range_end', v_partition.range_end,
+            'seals_removed_through', v_plan.seals_removed_through,
+            'seal_hash', v_plan.seal_hash,
+            'seal_end', v_plan.seal_end,
+            'dropped_rows_in_kept_seals', v_plan.dropped_rows_in_kept_seals)
+          || case when v_archive.partition_name is null then '{}'::jsonb
+                  else jsonb_build_object('archive', jsonb_build_object('bundle_uri', v_archive.bundle_uri,
+                         'bundle_sha256', encode(v_archive.bundle_sha256, 'hex'), 'personal_parts_kept', v_parts)) end,
+          placement => v_plan.placement);
+      end loop;
     end if;
     v_dropped := v_dropped || (jsonb_build_object('partition', v_partition.partition_name, 'rows', v_rows,
-      'seals_removed_through', v_last_removed.seal_no, 'rows_in_kept_seals', jsonb_array_length(v_kept_rows),
+      -- the first chain's (the only one on a single node); every chain's under chains
+      'seals_removed_through', (v_chains -> 0 ->> 'seals_removed_through')::bigint, 'rows_in_kept_seals', v_kept_total,
+      'chains', (select coalesce(jsonb_agg(jsonb_build_object('placement', c ->> 'placement', 'rows', (c ->> 'rows')::bigint,
+                                                              'seals_removed_through', (c ->> 'seals_removed_through')::bigint)), '[]')
+                   from jsonb_array_elements(v_chains) c),
       'drop_ms', round((extract(epoch from clock_timestamp() - v_drop_started) * 1000)::numeric, 3))
       || case when v_archive.partition_name is null then '{}'::jsonb else jsonb_build_object('archive', v_archive.bundle_uri) end);
   end loop;
@@ -11416,7 +11456,7 @@ ALTER FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp
 -- Name: FUNCTION drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean) IS 'Drops whole audit partitions older than cutoff, and archived ones (compliance.audit_archives) older than archive_cutoff whose rows still match their bundle (a month whose rows a started SIEM feed has not sent yet waits), moving an archived month''s personal parts to compliance.audit_archived_parts first, once every row in them is sealed, removes the seals all of whose rows are gone, and audits each drop (audit.partition_dropped) with the archive bundle and its SHA-256 where there is one, the last seal removed, its hash and end, and the ids of dropped rows that kept seals still list: the records verification accepts for a chain that no longer starts at seal 1.';
+COMMENT ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean) IS 'Drops whole audit partitions older than cutoff, and archived ones (compliance.audit_archives) older than archive_cutoff whose rows still match their bundle (a month whose rows a started SIEM feed has not sent yet waits), moving an archived month''s personal parts to compliance.audit_archived_parts first, once every row in them is sealed, and then, chain by chain (one on a single node, one per shard on a Citus cluster), removes the seals all of whose rows are gone and audits the drop in that chain (audit.partition_dropped, with the chain''s rows) with the archive bundle and its SHA-256 where there is one, the last seal removed, its hash and end, and the ids of dropped rows that kept seals still list: the records verification accepts for a chain that no longer starts at seal 1.';
 
 --
 -- Name: eea_countries(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -22435,10 +22475,10 @@ REVOKE ALL ON FUNCTION compliance_private.audit_chain_id_base(placement text) FR
 REVOKE ALL ON FUNCTION compliance_private.audit_claims_contradicted(layout2_from bigint, layout2_end bigint, marker bigint, placement text) FROM PUBLIC;
 
 --
--- Name: FUNCTION audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+-- Name: FUNCTION audit_first_kept(dropping regclass, layout2_from bigint, placement text, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION compliance_private.audit_first_kept(dropping regclass, layout2_from bigint, placement text, OUT v1_xact xid8, OUT v1_id bigint, OUT v2_id bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION audit_personal_digest(salt bytea, user_id text, actor_id text, ip_address inet, user_agent text, personal_details jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner

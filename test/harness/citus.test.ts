@@ -488,4 +488,44 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     const theirs = [await chainOf(actor), await chainOf(patient)];
     expect(verdicts.filter((v) => theirs.includes(v.placement)).map((v) => v.ok)).toEqual([true, true]);
   });
+
+  it('drops an expired audit month in every chain: each shard\'s chain records its own drop, and every chain verifies', async () => {
+    await sealEveryChain();
+    const broken = new Set((await verifyEveryChain()).filter((v) => !v.ok).map((v) => v.placement));
+    const months = (await chains()).filter((placement) => !broken.has(placement)).slice(0, 4);
+    // a month seven years gone, with rows in four chains, written as the owner (every other
+    // writer takes today's date)
+    await db.begin(async (tx) => {
+      await tx`select set_config('role', 'compliance_owner', true)`;
+      await tx`create table compliance.audit_logs_y2018m01 partition of compliance.audit_logs for values from ('2018-01-01') to ('2018-02-01')`;
+      await tx`select compliance_private.protect_audit_relation('compliance.audit_logs_y2018m01')`;
+    });
+    const [digest] = await db<{ value: Buffer }[]>`
+      select compliance_private.audit_personal_digest('\\x00'::bytea, null, null, null, null, null) as value`;
+    const rows = months.flatMap((placement, chain) => Array.from({ length: 5 }, (_, n) => ({
+      placement, occurred_at: new Date(Date.UTC(2018, 0, 15, chain, n)), action: 'phi.access', category: 'hipaa', details: '{}',
+      personal_salt: Buffer.from([0]), personal_digest: digest!.value })));
+    await db.begin(async (tx) => {
+      await tx`select set_config('role', 'compliance_owner', true)`;
+      await tx`insert into compliance.audit_logs ${tx(rows, 'placement', 'occurred_at', 'action', 'category', 'details', 'personal_salt', 'personal_digest')}`;
+    });
+    await sealEveryChain();
+
+    const [run] = await as('compliance_worker', 'worker:retention', [], (tx) =>
+      tx<{ r: { partitions: { partition: string; rows: number; chains: { placement: string; rows: number }[] }[] } }[]>`
+        select compliance.apply_retention('audit_logs') as r`);
+    expect(run!.r.partitions).toEqual([expect.objectContaining({ partition: 'audit_logs_y2018m01', rows: rows.length })]);
+    const [gone] = await db<{ t: string | null }[]>`select to_regclass('compliance.audit_logs_y2018m01')::text as t`;
+    expect(gone!.t).toBeNull();
+    // one drop record in each chain that had rows in the month, naming that chain's rows
+    const records = await db<{ placement: string; rows: number }[]>`
+      select placement, (details ->> 'rows')::integer as rows
+        from compliance.audit_logs where action = 'audit.partition_dropped' and placement = any (${months})`;
+    expect(records.map((r) => [r.placement, r.rows]).sort()).toEqual(months.map((placement) => [placement, 5]).sort());
+
+    // once the drop records are sealed, every chain verifies without the month
+    await sealEveryChain();
+    const verdicts = await verifyEveryChain();
+    expect(verdicts.filter((v) => !v.ok && !broken.has(v.placement)).map((v) => ({ placement: v.placement, problems: v.problems }))).toEqual([]);
+  });
 });
