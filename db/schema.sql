@@ -12630,6 +12630,33 @@ ALTER FUNCTION compliance_private.older_transaction_running(horizon xid8) OWNER 
 COMMENT ON FUNCTION compliance_private.older_transaction_running(horizon xid8) IS 'Whether a transaction of this database older than horizon (its id lower) is still running or prepared. The sealer''s test that every id it read from the sequence is final (db/AUDIT_HASHING.md); transactions of other databases of the cluster do not count.';
 
 --
+-- Name: on_a_worker(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.on_a_worker() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_worker boolean := false;
+begin
+  if compliance_private.is_distributed() then
+    -- by name: the function exists only where Citus is installed
+    execute 'select not pg_catalog.citus_is_coordinator()' into v_worker;
+  end if;
+  return v_worker;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.on_a_worker() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION on_a_worker(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.on_a_worker() IS 'Whether this session runs on a Citus worker (false on the coordinator and on a single node). A change to a reference table fires its triggers on every node''s copy; an audit trigger on such a table writes its row from the coordinator''s copy alone, since a worker may not write the distributed audit log from inside its part of the transaction and one change must give one row.';
+
+--
 -- Name: parse_keyring(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -14564,6 +14591,10 @@ CREATE FUNCTION compliance_private.tg_clock_override__audit() RETURNS trigger
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
+  -- on a Citus cluster this table is copied to every node: the coordinator's copy audits the change
+  if compliance_private.on_a_worker() then
+    return null;
+  end if;
   perform compliance_private.append_audit('retention.clock_overridden', 'security', 'clock', 'retention',
     jsonb_build_object('frozen_at', case when tg_op = 'DELETE' then null else new.frozen_at end,
                        'operation', lower(tg_op)));
@@ -14662,6 +14693,10 @@ CREATE FUNCTION compliance_private.tg_retention_policies__audit() RETURNS trigge
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
+  -- on a Citus cluster this table is copied to every node: the coordinator's copy audits the change
+  if compliance_private.on_a_worker() then
+    return null;
+  end if;
   perform compliance_private.append_audit('retention.policy_changed', 'soc2', 'retention_policy', new.category,
     jsonb_build_object(
       'old', jsonb_build_object('retention_period', old.retention_period, 'action', old.action, 'enabled', old.enabled, 'counted_from', old.counted_from, 'archive_after', old.archive_after),
@@ -23028,6 +23063,12 @@ REVOKE ALL ON FUNCTION compliance_private.monthly_report_content(period_from tim
 --
 
 REVOKE ALL ON FUNCTION compliance_private.older_transaction_running(horizon xid8) FROM PUBLIC;
+
+--
+-- Name: FUNCTION on_a_worker(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.on_a_worker() FROM PUBLIC;
 
 --
 -- Name: FUNCTION parse_keyring(keyring text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
