@@ -11035,6 +11035,8 @@ declare
   v_placement text;
   v_shard record;
   v_above bigint;
+  -- the first call places the tables; every later one only what a migration added
+  v_first constant boolean := not compliance_private.is_distributed();
 begin
   if not exists (select from pg_catalog.pg_extension e where e.extname = 'citus') then
     perform compliance_private.raise_error('CITUS', 'the citus extension is not installed in this database',
@@ -11044,7 +11046,7 @@ begin
   set local citus.multi_shard_modify_mode = 'sequential';
   -- the audit and refusal triggers run on the shards, on the node that holds the subject
   set local citus.enable_unsafe_triggers = on;
-  if not compliance_private.is_distributed() then
+  if v_first then
 
     -- every foreign key goes first and comes back last, with the subject in it where both ends are
     -- distributed (Citus joins co-located rows only on the distribution column)
@@ -11126,9 +11128,23 @@ begin
       continue when v_table = 'compliance.user_profiles';
       execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'user_id', 'compliance.user_profiles');
     end loop;
-    foreach v_table in array v_by_placement loop
-      execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');
-    end loop;
+  end if;
+
+  -- the tables distributed by placement: on the first call all of them; on a later one, a table a
+  -- migration made anew to sit in the subjects' placements (the bulk-operation marks, which live
+  -- only inside a transaction, so no rows move), whose key already holds the placement. One placed
+  -- before as a reference table goes back to a local table first.
+  for v_table in select t.name from unnest(v_by_placement) with ordinality t(name, n)
+                  where not exists (select from pg_catalog.pg_dist_partition d
+                                     where d.logicalrelid = t.name::regclass and d.partmethod = 'h')
+                  order by t.n loop
+    if exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = v_table::regclass) then
+      execute format('select pg_catalog.undistribute_table(%L)', v_table);
+    end if;
+    execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');
+  end loop;
+
+  if v_first then
     -- from now on each shard's rows are numbered on the node that holds it, where its chain is
     -- sealed (after the copy above: the rows already sealed keep their numbers), from a sequence of
     -- that node's past every id there is so far
@@ -11141,19 +11157,6 @@ begin
 
   -- what follows again after every migration (setup calls this each time): a migration may
   -- have replaced a routine, or added one
-
-  -- a table a later migration made anew to sit in the subjects' placements (the bulk-operation
-  -- marks, which live only inside a transaction, so no rows move): its key already holds the
-  -- placement. One placed before as a reference table goes back to a local table first.
-  for v_table in select t.name from unnest(v_by_placement) t(name)
-                  where not exists (select from pg_catalog.pg_dist_partition d
-                                     where d.logicalrelid = t.name::regclass and d.partmethod = 'h') loop
-    if exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = v_table::regclass) then
-      execute format('select pg_catalog.undistribute_table(%L)', v_table);
-    end if;
-    execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');
-  end loop;
-
   -- everything else is small, read where the subject's rows are (tombstones, purposes, policies,
   -- settings, the root chain): a reference table, copied to every node, also one a later migration
   -- added. A table that refers to one not placed yet waits for the next round.
@@ -11276,6 +11279,7 @@ declare
   v_last_seal_rows integer;
   v_chain text;
   v_chain_rows bigint;
+  v_rows_per_chain jsonb;
   v_unsealed_chain text;
   v_chains jsonb;
   v_plan record;
@@ -11306,7 +11310,10 @@ begin
         v_partition.partition_name, quote_literal(v_unsealed_chain);
       continue;
     end if;
-    execute format('select count(*) from %s', v_relid) into v_rows;
+    -- the month's rows per chain, in one read: each chain's drop record names its own
+    execute format('select coalesce(jsonb_object_agg(c.placement, c.n), ''{}''), coalesce(sum(c.n), 0)
+                      from (select a.placement, count(*) as n from %s a group by a.placement) c', v_relid)
+      into v_rows_per_chain, v_rows;
     -- a subject under legal hold keeps every audit row about them or by them: the month waits
     -- for the hold's release (holding it back keeps the chain whole)
     execute format($q$select count(*) from %s a
@@ -11360,7 +11367,7 @@ begin
     v_chains := '[]';
     v_kept_total := 0;
     for v_chain in select c.placement from compliance.audit_chains() c(placement) loop
-      execute format('select count(*) from %s a where a.placement = $1', v_relid) into v_chain_rows using v_chain;
+      v_chain_rows := coalesce((v_rows_per_chain ->> v_chain)::bigint, 0);
       select * into strict v_bounds from compliance_private.audit_chain_bounds(v_chain);
       select * into strict v_kept from compliance_private.audit_first_kept(v_relid, v_bounds.layout2_from, v_chain);
       select * into v_last_removed from compliance.audit_seals s
