@@ -160,32 +160,40 @@ ALTER FUNCTION compliance.access_review_items_of(campaign_id bigint) OWNER TO co
 COMMENT ON FUNCTION compliance.access_review_items_of(campaign_id bigint) IS 'The DPO''s worklist for one access review campaign: every item with its roles, who granted it where known, its decision and note, and for a database login to revoke, the REVOKE statements a DBA runs (pgcomply does not change role memberships itself).';
 
 --
--- Name: acknowledge_siem(bigint, integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+-- Name: acknowledge_siem(bigint, integer, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer) RETURNS void
+CREATE FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer, chain text DEFAULT ''::text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
-  if seal_no is null or seal_position is null or seal_position < 1
-     or not exists (select from compliance.audit_seals s where s.seal_no = acknowledge_siem.seal_no and s.row_count >= acknowledge_siem.seal_position) then
-    perform compliance_private.raise_error('BADRG', 'acknowledge an event the feed sent: its seal_no and seal_position');
+  if seal_no is null or seal_position is null or seal_position < 1 or chain is null
+     or not exists (select 1 from compliance.audit_seals s
+                     where s.placement = acknowledge_siem.chain and s.seal_no = acknowledge_siem.seal_no
+                       and s.row_count >= acknowledge_siem.seal_position) then
+    perform compliance_private.raise_error('BADRG', 'acknowledge an event the feed sent: its chain, seal_no and seal_position');
+  end if;
+  if not exists (select 1 from compliance_private.siem_feed) then
+    perform compliance_private.raise_error('BADRG', 'the SIEM feed has not started: ask compliance.siem_events first');
   end if;
   -- never backwards: a late acknowledgement of an earlier batch changes nothing
-  update compliance_private.siem_cursor c
-     set seal_no = acknowledge_siem.seal_no, seal_position = acknowledge_siem.seal_position, acknowledged_at = now(), last_error = null
-   where (c.seal_no, c.seal_position) < (acknowledge_siem.seal_no, acknowledge_siem.seal_position);
+  insert into compliance_private.siem_chain_cursors as c (placement, seal_no, seal_position, acknowledged_at)
+  values (acknowledge_siem.chain, acknowledge_siem.seal_no, acknowledge_siem.seal_position, now())
+  on conflict on constraint siem_chain_cursors_pkey do update
+     set seal_no = excluded.seal_no, seal_position = excluded.seal_position, acknowledged_at = excluded.acknowledged_at
+   where (c.seal_no, c.seal_position) < (excluded.seal_no, excluded.seal_position);
+  update compliance_private.siem_feed f set acknowledged_at = now(), last_error = null;
 end;
 $$;
 
-ALTER FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer) OWNER TO compliance_owner;
+ALTER FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer, chain text) OWNER TO compliance_owner;
 
 --
--- Name: FUNCTION acknowledge_siem(seal_no bigint, seal_position integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION acknowledge_siem(seal_no bigint, seal_position integer, chain text); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer) IS 'The worker moves the SIEM feed''s cursor past an event the SIEM has (it stayed connected for a while after the event was written); the feed resumes after it on any restart. Never moves backwards. Worker role only. Errors: BADRG.';
+COMMENT ON FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer, chain text) IS 'The worker moves one chain''s SIEM cursor past an event the SIEM has (the connection stayed open a while after the event was written); the feed resumes that chain after it on any restart. chain is the event''s chain ('''' on a single node). Never moves backwards. Worker role only. Errors: BADRG.';
 
 SET default_table_access_method = heap;
 
@@ -5918,7 +5926,7 @@ CREATE FUNCTION compliance.record_siem_failure(error text) RETURNS void
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-  update compliance_private.siem_cursor c set last_error = left(coalesce(error, 'no error given'), 1000), last_error_at = now();
+  update compliance_private.siem_feed f set last_error = left(coalesce(error, 'no error given'), 1000), last_error_at = now();
 $$;
 
 ALTER FUNCTION compliance.record_siem_failure(error text) OWNER TO compliance_owner;
@@ -6975,36 +6983,71 @@ COMMENT ON FUNCTION compliance.set_request_context(actor text, roles text[], cli
 -- Name: siem_events(integer); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
-CREATE FUNCTION compliance.siem_events(max_rows integer DEFAULT 500) RETURNS TABLE(seal_no bigint, seal_position integer, seal_rows integer, seal_hash text, id bigint, row_hash text, occurred_at timestamp with time zone, action text, category text, outcome text, failure_reason text, resource_type text, resource_id text, details jsonb, actor text)
+CREATE FUNCTION compliance.siem_events(max_rows integer DEFAULT 500) RETURNS TABLE(chain text, seal_no bigint, seal_position integer, seal_rows integer, seal_hash text, id bigint, row_hash text, occurred_at timestamp with time zone, action text, category text, outcome text, failure_reason text, resource_type text, resource_id text, details jsonb, actor text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_cursor compliance_private.siem_cursor;
+  v_chain record;
+  v_waiting text[] := '{}';
+  v_since timestamptz[] := '{}';
+  v_next timestamptz;
+  v_left integer := max_rows;
+  v_sent integer;
 begin
   if max_rows is null or max_rows not between 1 and 10000 then
     perform compliance_private.raise_error('BADRG', 'max_rows must be 1 to 10000');
   end if;
   -- the feed starts at the first seal there is when it is first asked
-  insert into compliance_private.siem_cursor (seal_no, seal_position) values (0, 0)
-  on conflict on constraint siem_cursor_pkey do nothing;
-  select * into v_cursor from compliance_private.siem_cursor;
-  -- sealed rows only, in the chain's order: each event carries its seal, and the order never
-  -- changes after the fact (row ids commit out of order; seals do not)
-  return query
-    select s.seal_no, u.ord::integer, s.row_count, encode(s.seal_hash, 'hex'), a.id,
-           encode(substring(s.row_hashes from ((u.ord - 1) * 32 + 1)::integer for 32), 'hex'),
-           a.occurred_at, a.action, a.category, a.outcome, a.failure_reason, a.resource_type, a.resource_id, a.details,
-           -- who acted on someone else's data (staff, a DPO); never the subject's own id, which
-           -- erasure must reach and a SIEM keeps out of its reach
-           case when a.actor_id is distinct from a.user_id then a.actor_id end
-      from compliance.audit_seals s
-      cross join lateral unnest(s.row_ids) with ordinality u(row_id, ord)
-      join compliance.audit_logs a on a.id = u.row_id
-     where s.seal_no >= v_cursor.seal_no
-       and (s.seal_no, u.ord) > (v_cursor.seal_no, v_cursor.seal_position::bigint)
-     order by s.seal_no, u.ord
-     limit max_rows;
+  if not exists (select 1 from compliance_private.siem_feed) then
+    insert into compliance_private.siem_feed (started_at) values (now())
+    on conflict on constraint siem_feed_pkey do nothing;
+  end if;
+  -- each chain (one per shard on a Citus cluster) by the age of its oldest seal the SIEM does not
+  -- have, so a quiet chain never waits behind a busy one; one query per chain, each routed to
+  -- the chain's shard
+  for v_chain in
+    select c.placement, coalesce(k.seal_no, 0) as seal_no, coalesce(k.seal_position, 0) as seal_position
+      from compliance.audit_chains() c(placement)
+      left join compliance_private.siem_chain_cursors k on k.placement = c.placement
+  loop
+    select s.sealed_at into v_next from compliance.audit_seals s
+     where s.placement = v_chain.placement and s.seal_no >= v_chain.seal_no
+       and (s.seal_no, s.row_count) > (v_chain.seal_no, v_chain.seal_position)
+     order by s.seal_no limit 1;
+    if found then
+      v_waiting := v_waiting || v_chain.placement;
+      v_since := v_since || v_next;
+    end if;
+  end loop;
+
+  -- sealed rows only, each chain in its order: an event carries its chain and seal, and the order
+  -- never changes after the fact (row ids commit out of order; seals do not)
+  for v_chain in
+    select w.placement, coalesce(k.seal_no, 0) as seal_no, coalesce(k.seal_position, 0) as seal_position
+      from unnest(v_waiting, v_since) w(placement, since)
+      left join compliance_private.siem_chain_cursors k on k.placement = w.placement
+     order by w.since, w.placement
+  loop
+    return query
+      select v_chain.placement, s.seal_no, u.ord::integer, s.row_count, encode(s.seal_hash, 'hex'), a.id,
+             encode(substring(s.row_hashes from ((u.ord - 1) * 32 + 1)::integer for 32), 'hex'),
+             a.occurred_at, a.action, a.category, a.outcome, a.failure_reason, a.resource_type, a.resource_id, a.details,
+             -- who acted on someone else's data (staff, a DPO); never the subject's own id, which
+             -- erasure must reach and a SIEM keeps out of its reach
+             case when a.actor_id is distinct from a.user_id then a.actor_id end
+        from compliance.audit_seals s
+        cross join lateral unnest(s.row_ids) with ordinality u(row_id, ord)
+        join compliance.audit_logs a on a.placement = s.placement and a.id = u.row_id
+       where s.placement = v_chain.placement
+         and s.seal_no >= v_chain.seal_no
+         and (s.seal_no, u.ord) > (v_chain.seal_no, v_chain.seal_position::bigint)
+       order by s.seal_no, u.ord
+       limit v_left;
+    get diagnostics v_sent = row_count;
+    v_left := v_left - v_sent;
+    exit when v_left <= 0;
+  end loop;
 end;
 $$;
 
@@ -7014,7 +7057,7 @@ ALTER FUNCTION compliance.siem_events(max_rows integer) OWNER TO compliance_owne
 -- Name: FUNCTION siem_events(max_rows integer); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.siem_events(max_rows integer) IS 'The SIEM feed''s next events after its cursor: sealed audit rows in the chain''s order (PHI access included), each with its row hash, its seal, the seal''s row count and hash, so the SIEM can check it has every row of each seal. An event carries the row''s non-personal part and, where someone acted on another''s data, that actor; never the subject''s id. Worker role only. Errors: BADRG.';
+COMMENT ON FUNCTION compliance.siem_events(max_rows integer) IS 'The SIEM feed''s next events after its cursors: sealed audit rows (PHI access included), each chain in its order and after its own cursor, the chain whose oldest unsent seal is oldest first. Each event names its chain and carries its row hash, its seal, the seal''s row count and hash, so the SIEM can check it has every row of each seal. An event carries the row''s non-personal part and, where someone acted on another''s data, that actor; never the subject''s id. Worker role only. Errors: BADRG.';
 
 --
 -- Name: siem_lag(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -7025,23 +7068,40 @@ CREATE FUNCTION compliance.siem_lag() RETURNS TABLE(feeding boolean, lag_seconds
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  v_cursor compliance_private.siem_cursor;
+  v_feed compliance_private.siem_feed;
+  v_chain record;
+  v_oldest timestamptz;
+  v_last_seal bigint;
 begin
-  select * into v_cursor from compliance_private.siem_cursor;
+  select * into v_feed from compliance_private.siem_feed;
   feeding := found;
   if feeding then
-    -- the oldest sealed row the SIEM does not have yet: how far behind the feed is
-    select min(a.occurred_at) into oldest_unsent_at
-      from compliance.audit_seals s
-      cross join lateral unnest(s.row_ids) with ordinality u(row_id, ord)
-      join compliance.audit_logs a on a.id = u.row_id
-     where s.seal_no >= v_cursor.seal_no and (s.seal_no, u.ord) > (v_cursor.seal_no, v_cursor.seal_position::bigint)
-       and s.seal_no <= (select min(n.seal_no) + 10 from compliance.audit_seals n
-                          where (n.seal_no, n.row_count::bigint) > (v_cursor.seal_no, v_cursor.seal_position::bigint));
+    -- the oldest sealed row the SIEM does not have yet, over every chain: how far behind the feed
+    -- is (its next ten seals per chain are enough to find it)
+    for v_chain in
+      select c.placement, coalesce(k.seal_no, 0) as seal_no, coalesce(k.seal_position, 0) as seal_position
+        from compliance.audit_chains() c(placement)
+        left join compliance_private.siem_chain_cursors k on k.placement = c.placement
+    loop
+      select min(n.seal_no) + 10 into v_last_seal from compliance.audit_seals n
+       where n.placement = v_chain.placement and n.seal_no >= v_chain.seal_no
+         and (n.seal_no, n.row_count::bigint) > (v_chain.seal_no, v_chain.seal_position::bigint);
+      continue when v_last_seal is null;
+      select min(a.occurred_at) into v_oldest
+        from compliance.audit_seals s
+        cross join lateral unnest(s.row_ids) with ordinality u(row_id, ord)
+        join compliance.audit_logs a on a.placement = s.placement and a.id = u.row_id
+       where s.placement = v_chain.placement
+         and s.seal_no >= v_chain.seal_no and (s.seal_no, u.ord) > (v_chain.seal_no, v_chain.seal_position::bigint)
+         and s.seal_no <= v_last_seal;
+      if v_oldest < oldest_unsent_at or oldest_unsent_at is null then
+        oldest_unsent_at := v_oldest;
+      end if;
+    end loop;
     lag_seconds := coalesce(round(extract(epoch from now() - oldest_unsent_at)::numeric, 3), 0);
-    acknowledged_at := v_cursor.acknowledged_at;
-    last_error := v_cursor.last_error;
-    last_error_at := v_cursor.last_error_at;
+    acknowledged_at := v_feed.acknowledged_at;
+    last_error := v_feed.last_error;
+    last_error_at := v_feed.last_error_at;
   end if;
   return next;
 end;
@@ -7053,7 +7113,7 @@ ALTER FUNCTION compliance.siem_lag() OWNER TO compliance_owner;
 -- Name: FUNCTION siem_lag(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.siem_lag() IS 'How far the SIEM feed is behind: the age of the oldest sealed audit row it has not delivered (0 when it has them all), when it last acknowledged, and its last error. feeding is false until a worker with SIEM_SYSLOG_URL has started the feed. /metrics exports it as pgcomply_siem_lag_seconds.';
+COMMENT ON FUNCTION compliance.siem_lag() IS 'How far the SIEM feed is behind: the age of the oldest sealed audit row, over every chain, it has not delivered (0 when it has them all), when it last acknowledged, and its last error. feeding is false until a worker with SIEM_SYSLOG_URL has started the feed. /metrics exports it as pgcomply_siem_lag_seconds.';
 
 --
 -- Name: standby_health_records(uuid, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -11281,6 +11341,7 @@ declare
   v_chain_rows bigint;
   v_rows_per_chain jsonb;
   v_unsealed_chain text;
+  v_behind_chain text;
   v_chains jsonb;
   v_plan record;
   v_kept_total bigint;
@@ -11331,17 +11392,28 @@ begin
       continue;
     end if;
 
-    -- a SIEM feed, once started, must have passed the month's rows: they leave the database here
-    -- (the feed follows the chain '' alone, which on a Citus cluster is one shard's)
-    execute format('select max(a.id) from %s a where a.placement = $1', v_relid) into v_last_id using '';
-    select s.seal_no, s.row_count into v_last_seal, v_last_seal_rows from compliance.audit_seals s
-     where s.placement = '' and s.layout = 2 and s.first_row_id <= v_last_id and s.last_row_id >= v_last_id;
-    if v_last_seal is not null
-       and exists (select from compliance_private.siem_cursor c where (c.seal_no, c.seal_position) < (v_last_seal, v_last_seal_rows)) then
-      raise warning 'audit partition % holds rows the SIEM feed has not sent yet; kept until it has', v_partition.partition_name;
+    -- a SIEM feed, once started, must have passed the month's rows in every chain: they leave the
+    -- database here
+    v_behind_chain := null;
+    if exists (select 1 from compliance_private.siem_feed) then
+      for v_chain in select k from jsonb_object_keys(v_rows_per_chain) k order by 1 loop
+        execute format('select max(a.id) from %s a where a.placement = $1', v_relid) into v_last_id using v_chain;
+        select s.seal_no, s.row_count into v_last_seal, v_last_seal_rows from compliance.audit_seals s
+         where s.placement = v_chain and s.layout = 2 and s.first_row_id <= v_last_id and s.last_row_id >= v_last_id;
+        if v_last_seal is not null
+           and not exists (select 1 from compliance_private.siem_chain_cursors c
+                            where c.placement = v_chain and (c.seal_no, c.seal_position) >= (v_last_seal, v_last_seal_rows)) then
+          v_behind_chain := v_chain;
+          exit;
+        end if;
+      end loop;
+    end if;
+    if v_behind_chain is not null then
+      raise warning 'audit partition % holds rows the SIEM feed has not sent yet (chain %); kept until it has', v_partition.partition_name, v_behind_chain;
       if not dry_run then
         perform compliance_private.append_audit('audit.partition_kept', 'system', 'audit_partition', v_partition.partition_name,
-          jsonb_build_object('rows', v_rows, 'range_end', v_partition.range_end, 'reason', 'SIEM feed behind', 'last_seal', v_last_seal));
+          jsonb_build_object('rows', v_rows, 'range_end', v_partition.range_end, 'reason', 'SIEM feed behind', 'chain', v_behind_chain,
+            'last_seal', v_last_seal));
       end if;
       continue;
     end if;
@@ -11463,7 +11535,7 @@ ALTER FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp
 -- Name: FUNCTION drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean) IS 'Drops whole audit partitions older than cutoff, and archived ones (compliance.audit_archives) older than archive_cutoff whose rows still match their bundle (a month whose rows a started SIEM feed has not sent yet waits), moving an archived month''s personal parts to compliance.audit_archived_parts first, once every row in them is sealed, and then, chain by chain (one on a single node, one per shard on a Citus cluster), removes the seals all of whose rows are gone and audits the drop in that chain (audit.partition_dropped, with the chain''s rows) with the archive bundle and its SHA-256 where there is one, the last seal removed, its hash and end, and the ids of dropped rows that kept seals still list: the records verification accepts for a chain that no longer starts at seal 1.';
+COMMENT ON FUNCTION compliance_private.drop_expired_audit_partitions(cutoff timestamp with time zone, archive_cutoff timestamp with time zone, dry_run boolean) IS 'Drops whole audit partitions older than cutoff, and archived ones (compliance.audit_archives) older than archive_cutoff whose rows still match their bundle (a month with rows, in any chain, that a started SIEM feed has not sent yet waits), moving an archived month''s personal parts to compliance.audit_archived_parts first, once every row in them is sealed, and then, chain by chain (one on a single node, one per shard on a Citus cluster), removes the seals all of whose rows are gone and audits the drop in that chain (audit.partition_dropped, with the chain''s rows) with the archive bundle and its SHA-256 where there is one, the last seal removed, its hash and end, and the ids of dropped rows that kept seals still list: the records verification accepts for a chain that no longer starts at seal 1.';
 
 --
 -- Name: eea_countries(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -17618,66 +17690,104 @@ COMMENT ON COLUMN compliance_private.settings.value IS 'Setting value (bytes).';
 COMMENT ON COLUMN compliance_private.settings.created_at IS 'When it was set.';
 
 --
--- Name: siem_cursor; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+-- Name: siem_chain_cursors; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE TABLE compliance_private.siem_cursor (
-    singleton boolean DEFAULT true NOT NULL,
+CREATE TABLE compliance_private.siem_chain_cursors (
+    placement text NOT NULL,
     seal_no bigint NOT NULL,
     seal_position integer NOT NULL,
+    acknowledged_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT siem_chain_cursors_position_positive CHECK (((seal_no >= 0) AND (seal_position >= 1)))
+);
+
+ALTER TABLE ONLY compliance_private.siem_chain_cursors FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.siem_chain_cursors OWNER TO compliance_owner;
+
+--
+-- Name: TABLE siem_chain_cursors; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.siem_chain_cursors IS 'Where the SIEM feed stands in each audit chain: the last event the SIEM has (a seal and a position in it). A chain without a row has sent nothing yet, and starts at its first seal. Not personal data.';
+
+--
+-- Name: COLUMN siem_chain_cursors.placement; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.siem_chain_cursors.placement IS 'The chain: '''' on a single node, a shard''s placement key on a Citus cluster (compliance.audit_chains).';
+
+--
+-- Name: COLUMN siem_chain_cursors.seal_no; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.siem_chain_cursors.seal_no IS 'The seal of the chain''s last acknowledged event.';
+
+--
+-- Name: COLUMN siem_chain_cursors.seal_position; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.siem_chain_cursors.seal_position IS 'Its position in that seal (1 is the seal''s first row).';
+
+--
+-- Name: COLUMN siem_chain_cursors.acknowledged_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.siem_chain_cursors.acknowledged_at IS 'When the cursor last moved.';
+
+--
+-- Name: siem_feed; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.siem_feed (
+    singleton boolean DEFAULT true NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
     acknowledged_at timestamp with time zone,
     last_error text,
     last_error_at timestamp with time zone,
-    CONSTRAINT siem_cursor_last_error_length CHECK ((length(last_error) <= 1000)),
-    CONSTRAINT siem_cursor_one_row CHECK (singleton),
-    CONSTRAINT siem_cursor_position_not_negative CHECK (((seal_no >= 0) AND (seal_position >= 0)))
+    CONSTRAINT siem_feed_last_error_length CHECK ((length(last_error) <= 1000)),
+    CONSTRAINT siem_feed_one_row CHECK (singleton)
 );
 
-ALTER TABLE ONLY compliance_private.siem_cursor FORCE ROW LEVEL SECURITY;
+ALTER TABLE ONLY compliance_private.siem_feed FORCE ROW LEVEL SECURITY;
 
-ALTER TABLE compliance_private.siem_cursor OWNER TO compliance_owner;
-
---
--- Name: TABLE siem_cursor; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON TABLE compliance_private.siem_cursor IS 'Where the SIEM feed stands: the last event the SIEM has (a seal and a position in it). One row, made when a worker with SIEM_SYSLOG_URL first asks for events. Not personal data.';
+ALTER TABLE compliance_private.siem_feed OWNER TO compliance_owner;
 
 --
--- Name: COLUMN siem_cursor.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: TABLE siem_feed; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance_private.siem_cursor.singleton IS 'Always true: the feed has one cursor.';
+COMMENT ON TABLE compliance_private.siem_feed IS 'The SIEM feed, once started: one row, made when a worker with SIEM_SYSLOG_URL first asks for events. From then on retention keeps an audit month until the feed has sent its rows. Not personal data.';
 
 --
--- Name: COLUMN siem_cursor.seal_no; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: COLUMN siem_feed.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance_private.siem_cursor.seal_no IS 'The seal of the last acknowledged event (0: none yet).';
+COMMENT ON COLUMN compliance_private.siem_feed.singleton IS 'Always true: there is one feed.';
 
 --
--- Name: COLUMN siem_cursor.seal_position; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: COLUMN siem_feed.started_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance_private.siem_cursor.seal_position IS 'Its position in that seal (1 is the seal''s first row).';
+COMMENT ON COLUMN compliance_private.siem_feed.started_at IS 'When the worker first asked for events.';
 
 --
--- Name: COLUMN siem_cursor.acknowledged_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: COLUMN siem_feed.acknowledged_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance_private.siem_cursor.acknowledged_at IS 'When the cursor last moved.';
+COMMENT ON COLUMN compliance_private.siem_feed.acknowledged_at IS 'When a cursor last moved.';
 
 --
--- Name: COLUMN siem_cursor.last_error; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: COLUMN siem_feed.last_error; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance_private.siem_cursor.last_error IS 'Why the SIEM could not be reached, last time it could not.';
+COMMENT ON COLUMN compliance_private.siem_feed.last_error IS 'Why the SIEM could not be reached, last time it could not; cleared by the next acknowledgement.';
 
 --
--- Name: COLUMN siem_cursor.last_error_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: COLUMN siem_feed.last_error_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance_private.siem_cursor.last_error_at IS 'When that was.';
+COMMENT ON COLUMN compliance_private.siem_feed.last_error_at IS 'When that was.';
 
 --
 -- Name: tombstone_peppers; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
@@ -18317,11 +18427,18 @@ ALTER TABLE ONLY compliance_private.shard_placements
     ADD CONSTRAINT shard_placements_placement_key UNIQUE (placement);
 
 --
--- Name: siem_cursor siem_cursor_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+-- Name: siem_chain_cursors siem_chain_cursors_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
 --
 
-ALTER TABLE ONLY compliance_private.siem_cursor
-    ADD CONSTRAINT siem_cursor_pkey PRIMARY KEY (singleton);
+ALTER TABLE ONLY compliance_private.siem_chain_cursors
+    ADD CONSTRAINT siem_chain_cursors_pkey PRIMARY KEY (placement);
+
+--
+-- Name: siem_feed siem_feed_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.siem_feed
+    ADD CONSTRAINT siem_feed_pkey PRIMARY KEY (singleton);
 
 --
 -- Name: standby_read_leases standby_read_leases_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
@@ -20714,16 +20831,28 @@ CREATE POLICY owner_routines ON compliance_private.shard_placements TO complianc
 COMMENT ON POLICY owner_routines ON compliance_private.shard_placements IS 'distribute_on_citus writes the placement keys; the routines that write the audit log and the DSR register (SECURITY DEFINER, running as the owner) read them through placement_of.';
 
 --
--- Name: siem_cursor owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+-- Name: siem_chain_cursors owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE POLICY owner_routines ON compliance_private.siem_cursor TO compliance_owner USING (true) WITH CHECK (true);
+CREATE POLICY owner_routines ON compliance_private.siem_chain_cursors TO compliance_owner USING (true) WITH CHECK (true);
 
 --
--- Name: POLICY owner_routines ON siem_cursor; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: POLICY owner_routines ON siem_chain_cursors; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON POLICY owner_routines ON compliance_private.siem_cursor IS 'Only the feed''s routines (siem_events, acknowledge_siem, record_siem_failure, siem_lag, check_siem_lag) read and move the cursor. No application role reaches the table.';
+COMMENT ON POLICY owner_routines ON compliance_private.siem_chain_cursors IS 'Only the feed''s routines (siem_events, acknowledge_siem, siem_lag) and retention, which keeps a month the feed has not sent, read and move the cursors. No application role reaches the table.';
+
+--
+-- Name: siem_feed owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.siem_feed TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON siem_feed; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.siem_feed IS 'Only the feed''s routines (siem_events, acknowledge_siem, record_siem_failure, siem_lag, check_siem_lag) start the feed and record its errors. No application role reaches the table.';
 
 --
 -- Name: standby_read_leases owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
@@ -20786,10 +20915,16 @@ ALTER TABLE compliance_private.service_minutes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compliance_private.shard_placements ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: siem_cursor; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+-- Name: siem_chain_cursors; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
 --
 
-ALTER TABLE compliance_private.siem_cursor ENABLE ROW LEVEL SECURITY;
+ALTER TABLE compliance_private.siem_chain_cursors ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: siem_feed; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.siem_feed ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: standby_read_leases; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
@@ -20860,11 +20995,11 @@ REVOKE ALL ON FUNCTION compliance.access_review_items_of(campaign_id bigint) FRO
 GRANT ALL ON FUNCTION compliance.access_review_items_of(campaign_id bigint) TO compliance_dpo;
 
 --
--- Name: FUNCTION acknowledge_siem(seal_no bigint, seal_position integer); Type: ACL; Schema: compliance; Owner: compliance_owner
+-- Name: FUNCTION acknowledge_siem(seal_no bigint, seal_position integer, chain text); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
-REVOKE ALL ON FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer) TO compliance_worker;
+REVOKE ALL ON FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer, chain text) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.acknowledge_siem(seal_no bigint, seal_position integer, chain text) TO compliance_worker;
 
 --
 -- Name: TABLE messages; Type: ACL; Schema: compliance; Owner: compliance_owner

@@ -17,6 +17,7 @@ import { postgresPrograms } from '../../db/postgres-binaries.js';
 import { type Run, runPgcomply } from '../provision/pgcomply.js';
 import type { MachineCluster } from '../../db/machine-cluster.js';
 import { type CitusCluster, citusCluster } from '../../db/citus-cluster.js';
+import { acknowledgeEachChain } from '../../worker/tasks/siem-feed.js';
 
 const SUBJECTS = 10_000;
 const SHARDS = 32;
@@ -151,6 +152,19 @@ afterAll(async () => {
   await db?.end();
   cluster?.stop();
 });
+
+type SiemEvent = { chain: string; seal_no: string; seal_position: number; id: string };
+/** the SIEM feed as the worker runs it, the SIEM taking every batch: events until none is left */
+async function drainSiemFeed(): Promise<SiemEvent[]> {
+  const received: SiemEvent[] = [];
+  for (;;) {
+    const batch = await as('compliance_worker', 'worker:siem', [], (tx) =>
+      tx<SiemEvent[]>`select chain, seal_no::text, seal_position, id::text from compliance.siem_events(5000)`);
+    if (batch.length === 0) return received;
+    received.push(...batch);
+    await as('compliance_worker', 'worker:siem', [], (tx) => acknowledgeEachChain((text, values) => tx.unsafe(text, values as string[]), batch));
+  }
+}
 
 describe('pgcomply on a Citus coordinator with two workers', () => {
   it('places every table: a subject\'s tables by user_id, the records that outlive them by placement, all co-located, the rest on every node', async () => {
@@ -498,7 +512,31 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect(verdicts.filter((v) => theirs.includes(v.placement)).map((v) => v.ok)).toEqual([true, true]);
   });
 
-  it('drops an expired audit month in every chain: each shard\'s chain records its own drop, and every chain verifies', async () => {
+  it('feeds the SIEM from every chain: every sealed row once, named by its chain, each chain in its order', async () => {
+    await sealEveryChain();
+    const events = await drainSiemFeed();
+    // a row an earlier test deleted from a shard as superuser is not there to send: verification names it
+    const sealed = await db<{ placement: string; id: string }[]>`
+      select s.placement, u.id::text as id from compliance.audit_seals s cross join lateral unnest(s.row_ids) u(id)
+        join compliance.audit_logs a on a.placement = s.placement and a.id = u.id`;
+    // every sealed row of every chain, once, named by its chain
+    expect(events.map((e) => `${e.chain}/${e.id}`).sort()).toEqual(sealed.map((r) => `${r.placement}/${r.id}`).sort());
+    const chainsFed = new Set(events.map((e) => e.chain));
+    expect(chainsFed.size).toBe(new Set(sealed.map((r) => r.placement)).size);
+    expect(chainsFed.size).toBeGreaterThan(SHARDS / 2);
+    // each chain's events in its order: seal by seal, position by position
+    for (const chain of chainsFed) {
+      const order = events.filter((e) => e.chain === chain).map((e) => [BigInt(e.seal_no), e.seal_position] as const);
+      order.slice(1).forEach(([seal, position], n) => {
+        const [seal0, position0] = order[n]!;
+        expect(seal > seal0 || (seal === seal0 && position > position0)).toBe(true);
+      });
+    }
+    const [lag] = await db<{ feeding: boolean; lag_seconds: string }[]>`select feeding, lag_seconds::text from compliance.siem_lag()`;
+    expect(lag).toEqual({ feeding: true, lag_seconds: '0' });
+  });
+
+  it('drops an expired audit month in every chain once the SIEM feed has passed it there: each shard\'s chain records its own drop, and every chain verifies', async () => {
     const broken = await chainsFailingOnceSealed();
     const months = (await chains()).filter((placement) => !broken.has(placement)).slice(0, 4);
     // a month seven years gone, with rows in four chains, written as the owner (every other
@@ -518,6 +556,18 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
       await tx`insert into compliance.audit_logs ${tx(rows, 'placement', 'occurred_at', 'action', 'category', 'details', 'personal_salt', 'personal_digest')}`;
     });
     await sealEveryChain();
+
+    // the SIEM feed, started by the test before, has not sent the month's rows in any chain yet
+    const [held] = await as('compliance_worker', 'worker:retention', [], (tx) =>
+      tx<{ r: { partitions: unknown[] } }[]>`select compliance.apply_retention('audit_logs') as r`);
+    expect(held!.r.partitions).toEqual([]);
+    const [kept] = await db<{ details: { reason: string; chain: string } }[]>`
+      select details from compliance.audit_logs where action = 'audit.partition_kept' and resource_id = 'audit_logs_y2018m01'`;
+    expect(kept!.details).toMatchObject({ reason: 'SIEM feed behind', chain: months[0] });
+    const fed = await drainSiemFeed();
+    expect(months.every((placement) => fed.some((e) => e.chain === placement))).toBe(true);
+    await sealEveryChain();
+    await drainSiemFeed();
 
     const [run] = await as('compliance_worker', 'worker:retention', [], (tx) =>
       tx<{ r: { partitions: { partition: string; rows: number; chains: { placement: string; rows: number }[] }[] } }[]>`

@@ -75,13 +75,13 @@ describe('the cold archive', () => {
     bundle = await s3().get(bundleName(partition));
 
     // a started SIEM feed that has not sent the month yet holds the drop back
-    await db.as('compliance_owner', null, (tx) => tx`insert into compliance_private.siem_cursor (seal_no, seal_position) values (0, 0)`);
+    await db.as('compliance_owner', null, (tx) => tx`insert into compliance_private.siem_feed default values`);
     const [held] = await db.as('compliance_worker', null, (tx) => tx`select compliance.apply_retention('audit_logs') as r`);
     expect(held!.r.deleted).toBe(0);
     const [kept] = await db.admin`select details from compliance.audit_logs where action = 'audit.partition_kept' and resource_id = ${partition}`;
     expect(kept!.details.reason).toBe('SIEM feed behind');
-    await db.as('compliance_owner', null, (tx) => tx`update compliance_private.siem_cursor
-      set (seal_no, seal_position) = (select s.seal_no, s.row_count from compliance.audit_seals s order by s.seal_no desc limit 1)`);
+    await db.as('compliance_owner', null, (tx) => tx`insert into compliance_private.siem_chain_cursors (placement, seal_no, seal_position)
+      select '', s.seal_no, s.row_count from compliance.audit_seals s order by s.seal_no desc limit 1`);
 
     const [run] = await db.as('compliance_worker', null, (tx) => tx`select compliance.apply_retention('audit_logs') as r`);
     expect(run!.r.partitions).toEqual([expect.objectContaining({ partition, rows: 60, archive: archived[0]!.bundle_uri })]);

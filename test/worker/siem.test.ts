@@ -55,7 +55,7 @@ async function stopRsyslog() {
 }
 
 /** the events in the receiver's file, by id */
-type Received = { id: string; row_hash: string; seal: string; seal_position: number; seal_rows: number; seal_hash: string };
+type Received = { id: string; row_hash: string; chain: string; seal: string; seal_position: number; seal_rows: number; seal_hash: string };
 function receivedEvents(): Map<string, Received[]> {
   const events = new Map<string, Received[]>();
   if (!existsSync(received)) return events;
@@ -125,13 +125,30 @@ describe('the SIEM feed over syslog with TLS', () => {
     for (const seal of seals) {
       (seal.row_ids as string[]).forEach((id, n) => {
         for (const copy of events.get(id)!) {
-          expect(copy).toMatchObject({ seal: seal.seal_no, seal_hash: seal.seal_hash, seal_position: n + 1, seal_rows: (seal.row_ids as string[]).length,
+          expect(copy).toMatchObject({ chain: '', seal: seal.seal_no, seal_hash: seal.seal_hash, seal_position: n + 1, seal_rows: (seal.row_ids as string[]).length,
             row_hash: (seal.row_hashes as string).slice(n * 64, n * 64 + 64) });
         }
       });
     }
     const [lag] = await db.admin`select feeding, lag_seconds from compliance.siem_lag()`;
     expect(lag).toMatchObject({ feeding: true });
+  });
+
+  it('refuses an acknowledgement of an event no chain has (BADRG), and never moves a cursor backwards', async () => {
+    const ack = (sealNo: string, position: number, chain: string) =>
+      db.as('compliance_worker', null, (tx) => tx`select compliance.acknowledge_siem(${sealNo}, ${position}, ${chain})`);
+    const cursor = async () => (await db.admin`select seal_no::text, seal_position from compliance_private.siem_chain_cursors where placement = ''`)[0]!;
+    const [last] = await db.admin`select seal_no::text, row_count from compliance.audit_seals where placement = '' order by seal_no desc limit 1`;
+    const before = await cursor();
+    await expect(ack(last!.seal_no, last!.row_count + 1, '')).rejects.toMatchObject({ code: 'BADRG' });
+    await expect(ack(last!.seal_no, 1, 'no such chain')).rejects.toMatchObject({ code: 'BADRG' });
+    await expect(ack('1', 0, '')).rejects.toMatchObject({ code: 'BADRG' });
+    await ack('1', 1, '');
+    expect(await cursor()).toEqual(before);
+    expect((await db.admin`select count(*)::int as n from compliance_private.siem_chain_cursors`)[0]!.n).toBe(1);
+    // the app cannot move the feed at all
+    await expect(db.as('compliance_app', null, (tx) => tx`select compliance.acknowledge_siem(${last!.seal_no}, 1, '')`))
+      .rejects.toMatchObject({ code: '42501' });
   });
 
   it('fails siem_lag while rsyslog is down past the threshold, and passes once the feed caught up', async () => {

@@ -1,7 +1,7 @@
 /**
- * The SIEM feed: sealed audit rows, in the chain's order, written to the SIEM's syslog receiver
- * over TLS (worker/siem/). At least once: a batch's events are acknowledged (the cursor moves past
- * them, compliance.acknowledge_siem) only when the connection stayed open a settling second after
+ * The SIEM feed: sealed audit rows, each chain in its order, written to the SIEM's syslog receiver
+ * over TLS (worker/siem/). At least once: a batch's events are acknowledged (each chain's cursor
+ * moves past them, compliance.acknowledge_siem) only when the connection stayed open a settling second after
  * the batch was written. A receiver that restarts closes the connection, and the next round sends
  * again from the cursor, so the SIEM may get an event twice (its id tells) and never not at all.
  * A round takes batches until none is left or its time is up, then schedules the next.
@@ -19,6 +19,17 @@ export interface SiemFeed extends SiemFeedSettings {
   /** how long the connection must stay open after a batch before it counts as delivered */
   settleMs: number;
   intervalSeconds: number;
+}
+
+type Query = (text: string, values: unknown[]) => Promise<unknown>;
+type Sent = Pick<AuditEvent, 'chain' | 'seal_no' | 'seal_position'>;
+
+/** after the SIEM has a batch: each chain's events come in its order, so its last one moves its cursor */
+export async function acknowledgeEachChain(query: Query, sent: readonly Sent[]): Promise<void> {
+  const lastOfChain = new Map(sent.map((event) => [event.chain, event]));
+  for (const last of lastOfChain.values()) {
+    await query('select compliance.acknowledge_siem($1, $2, $3)', [last.seal_no, last.seal_position, last.chain]);
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,8 +52,7 @@ export function siemFeed(options: SiemFeed): Task {
         await connection.write(rows.map(syslogFrame));
         await sleep(options.settleMs);
         if (connection.closed) throw new Error(`${connection.closed} within ${options.settleMs} ms of a write: the batch is sent again`);
-        const last = rows.at(-1)!;
-        await helpers.query('select compliance.acknowledge_siem($1, $2)', [last.seal_no, last.seal_position]);
+        await acknowledgeEachChain((text, values) => helpers.query(text, values), rows);
         sent += rows.length;
         failures = 0;
         if (rows.length < options.batch || Date.now() > deadline) {
