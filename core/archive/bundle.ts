@@ -2,8 +2,8 @@
  * The cold archive's bundle (db/AUDIT_HASHING.md, "Cold archive"): gzip-compressed NDJSON, one
  * JSON object per line, in this order:
  *   1. `bundle`: which month, of which database;
- *   2. `seal` lines: every seal that lists one of the month's rows, with the ids it lists that
- *      belong to another month (`rows_elsewhere`);
+ *   2. `seal` lines: every seal that lists one of the month's rows, chain by chain, with the ids it
+ *      lists that belong to another month (`rows_elsewhere`);
  *   3. `row` lines in id order: the columns the row hash covers and the personal parts' digests,
  *      never a personal part;
  *   4. `manifest`: counts, the SHA-256 of every byte before it, the rows' digest, and an Ed25519
@@ -15,7 +15,8 @@ import { sign, verify } from 'node:crypto';
 import type { AnchorKey } from '../anchors/anchors.js';
 import { int8, NULL_FIELD, sha256 } from '../verify/hashing.js';
 
-export const BUNDLE_VERSION = 1;
+/** 2: seal lines name their chain (one per shard on a Citus cluster); a version 1 bundle's seals are all the chain '' */
+export const BUNDLE_VERSION = 2;
 export const BUNDLE_SUFFIX = '.ndjson.gz';
 
 export interface BundleHeader {
@@ -29,6 +30,8 @@ export interface BundleHeader {
 
 export interface SealLine {
   type: 'seal';
+  /** the audit chain: '' on a single node, a shard's placement key on a Citus cluster */
+  chain: string;
   seal_no: number;
   layout: 1 | 2;
   previous_hash: string;
@@ -117,12 +120,15 @@ export function isRowLine(x: Record<string, unknown>): x is RowLine & Record<str
 /** a line that has a seal line's shape */
 export function isSealLine(x: Record<string, unknown>): x is SealLine & Record<string, unknown> {
   const ids = x.row_ids;
-  return Number.isSafeInteger(x.seal_no) && (x.layout === 1 || x.layout === 2) && HEX32.test(String(x.previous_hash)) && HEX32.test(String(x.seal_hash))
+  return (x.chain === undefined || typeof x.chain === 'string') && Number.isSafeInteger(x.seal_no) && (x.layout === 1 || x.layout === 2) && HEX32.test(String(x.previous_hash)) && HEX32.test(String(x.seal_hash))
     && Number.isSafeInteger(x.last_row_id) && Number.isSafeInteger(x.row_count) && Array.isArray(ids) && ids.length === x.row_count
     && ids.every(Number.isSafeInteger) && typeof x.row_hashes === 'string' && x.row_hashes.length === 64 * ids.length && /^[0-9a-f]*$/.test(x.row_hashes)
     && (x.layout === 1 ? Number.isSafeInteger(x.last_xact_id) : Number.isSafeInteger(x.first_row_id))
     && Array.isArray(x.rows_elsewhere) && x.rows_elsewhere.every(Number.isSafeInteger);
 }
+
+/** how a finding names a seal: with its chain where there is more than the one */
+export const sealName = (seal: Pick<SealLine, 'chain' | 'seal_no'>) => (seal.chain ? `seal ${seal.seal_no} of chain ${seal.chain}` : `seal ${seal.seal_no}`);
 
 /** the readable time a row line carries, from the microseconds its hash covers */
 export const isoOfMicros = (micros: string) => new Date(Number(BigInt(micros) / 1000n)).toISOString();

@@ -1,6 +1,6 @@
 /**
  * One bundle checked on its own, with nothing but its bytes and the anchor key: every row hashes
- * to what its seal lists, every seal to its hash and to the seal before it, the manifest's
+ * to what its seal lists, every seal to its hash and to the seal before it in its chain, the manifest's
  * signature holds over the bundle's text. A damaged bundle is read as far as it decompresses, and
  * each finding names the row where what was read stops agreeing with the seals.
  */
@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { constants, gunzipSync, inflateRawSync } from 'node:zlib';
 import type { AnchorKey } from '../anchors/anchors.js';
 import { sealHash } from '../verify/hashing.js';
-import { type BundleHeader, isRowLine, isSealLine, type Manifest, manifestSignatureHolds, type RowLine, rowLineConsistent, rowLineHash, type SealLine } from './bundle.js';
+import { type BundleHeader, isRowLine, isSealLine, type Manifest, manifestSignatureHolds, type RowLine, rowLineConsistent, rowLineHash, type SealLine, sealName } from './bundle.js';
 
 export interface ArchiveFinding {
   kind: 'unreadable_bundle' | 'unreadable_row' | 'unsigned_bundle' | 'bad_signature' | 'content_mismatch' | 'altered_seal' | 'broken_chain'
@@ -99,7 +99,8 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
   const positions = new Map<number, { seal: SealLine; at: number }>();
   const elsewhere = new Set<number>();
   let manifest: Manifest | undefined;
-  let previous: SealLine | undefined;
+  /** each chain's seal read last */
+  const previous = new Map<string, SealLine>();
   let lastRowRead: number | null = null;
   /** the month's rows the seals list, in id order: what a damaged stretch of the bundle held */
   let expectedIds: number[] | undefined;
@@ -137,16 +138,18 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
     if (line.type === 'bundle') {
       read.header = line as unknown as BundleHeader;
     } else if (line.type === 'seal') {
-      const seal = line as unknown as SealLine;
+      // a version 1 bundle's seals are all the chain ''
+      const seal = { ...line, chain: (line.chain as string | undefined) ?? '' } as unknown as SealLine;
       read.seals.push(seal);
       const recomputed = sealHash({ sealNo: seal.seal_no, layout: seal.layout, previousHash: Buffer.from(seal.previous_hash, 'hex'), sealHash: Buffer.alloc(0),
         firstRowId: seal.first_row_id, lastRowId: seal.last_row_id, lastXactId: seal.last_xact_id, rowCount: seal.row_count, rowIds: seal.row_ids,
         rowHashes: Buffer.from(seal.row_hashes, 'hex') }).toString('hex');
-      if (recomputed !== seal.seal_hash) finding('altered_seal', `seal ${seal.seal_no} does not hash to ${seal.seal_hash}`, seal.seal_no);
-      if (previous && previous.seal_no + 1 === seal.seal_no && previous.seal_hash !== seal.previous_hash) {
-        finding('broken_chain', `seal ${seal.seal_no} does not follow seal ${previous.seal_no}`, seal.seal_no);
+      if (recomputed !== seal.seal_hash) finding('altered_seal', `${sealName(seal)} does not hash to ${seal.seal_hash}`, seal.seal_no);
+      const before = previous.get(seal.chain);
+      if (before && before.seal_no + 1 === seal.seal_no && before.seal_hash !== seal.previous_hash) {
+        finding('broken_chain', `${sealName(seal)} does not follow seal ${before.seal_no}`, seal.seal_no);
       }
-      previous = seal;
+      previous.set(seal.chain, seal);
       seal.row_ids.forEach((id, at) => positions.set(id, { seal, at }));
       expectedIds = undefined;
       for (const id of seal.rows_elsewhere) elsewhere.add(id);
@@ -158,7 +161,7 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
       if (!place || elsewhere.has(id) || read.rowIds.has(id)) {
         finding('forged_row', `row ${row.id} is in no seal of this month, or twice`, place?.seal.seal_no ?? null, id);
       } else if (place.seal.row_hashes.slice(place.at * 64, place.at * 64 + 64) !== hash.toString('hex') || !rowLineConsistent(row)) {
-        finding('altered_row', `row ${row.id} does not hash to what seal ${place.seal.seal_no} lists for it`, place.seal.seal_no, id);
+        finding('altered_row', `row ${row.id} does not hash to what ${sealName(place.seal)} lists for it`, place.seal.seal_no, id);
       } else {
         read.rowIds.add(id);
         read.personalDigests.set(id, row.personal_digest);
@@ -171,7 +174,7 @@ export async function readBundle(name: string, bytes: Buffer, key: AnchorKey): P
 
   if (error) finding('unreadable_bundle', `the bundle does not decompress whole (${error}); the lines around the damage were read`);
   for (const id of expected()) if (!read.rowIds.has(id) && !named.has(id)) {
-    finding('deleted_row', `row ${id} is listed by seal ${positions.get(id)!.seal.seal_no} but not in the bundle${error ? ', or in a stretch of it that does not decompress' : ''}`,
+    finding('deleted_row', `row ${id} is listed by ${sealName(positions.get(id)!.seal)} but not in the bundle${error ? ', or in a stretch of it that does not decompress' : ''}`,
       positions.get(id)!.seal.seal_no, id);
   }
   if (!manifest) {

@@ -76,7 +76,7 @@ export async function writeBundle(client: Client, month: ArchivableMonth, key: A
       range_start: month.range_start.toISOString(), range_end: month.range_end.toISOString() };
     await write(header);
     const { rows: seals } = await client.query<Omit<SealLine, 'type'>>(
-      `select seal_no::int8::float8 as seal_no, layout::int as layout, previous_hash, seal_hash, first_row_id::float8 as first_row_id,
+      `select chain, seal_no::int8::float8 as seal_no, layout::int as layout, previous_hash, seal_hash, first_row_id::float8 as first_row_id,
               last_row_id::float8 as last_row_id, last_xact_id::float8 as last_xact_id, row_count, row_ids::float8[] as row_ids, row_hashes,
               rows_elsewhere::float8[] as rows_elsewhere
          from compliance.audit_archive_seals($1)`, [month.partition_name]);

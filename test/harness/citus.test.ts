@@ -5,9 +5,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import type { Sql, TransactionSql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anchorFindingsIn, signAnchor, toAnchorKey, toAnchorState } from '../../core/anchors/anchors.js';
@@ -24,6 +25,8 @@ const SHARDS = 32;
 
 let cluster: CitusCluster;
 let db: Sql;
+/** where the cold archive's bundles go */
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'pgcomply-citus-archive-'));
 
 /**
  * a transaction acting as one of pgcomply's roles. On Citus the role is switched with set_config,
@@ -151,6 +154,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.end();
   cluster?.stop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 type SiemEvent = { chain: string; seal_no: string; seal_position: number; id: string };
@@ -536,7 +540,7 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect(lag).toEqual({ feeding: true, lag_seconds: '0' });
   });
 
-  it('drops an expired audit month in every chain once the SIEM feed has passed it there: each shard\'s chain records its own drop, and every chain verifies', async () => {
+  it('archives and drops an expired audit month in every chain once the SIEM feed has passed it there: the bundle holds each chain\'s seals, each chain records its own drop, and the chains and the archive verify', async () => {
     const broken = await chainsFailingOnceSealed();
     const months = (await chains()).filter((placement) => !broken.has(placement)).slice(0, 4);
     // a month seven years gone, with rows in four chains, written as the owner (every other
@@ -557,6 +561,20 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     });
     await sealEveryChain();
 
+    // the cold archive takes the month once every chain has sealed it: its bundle holds the seals
+    // of each chain, and verifies chained to each live chain
+    const archive = path.join(scratch, 'archive');
+    const archived = JSON.parse((await pgcomplyOn(['archive', '--to', archive])).stdout) as { archived: { partition: string; rows: number; bundle_uri: string }[] };
+    expect(archived.archived).toEqual([expect.objectContaining({ partition: 'audit_logs_y2018m01', rows: rows.length })]);
+    const sealLines = gunzipSync(readFileSync(archived.archived[0]!.bundle_uri)).toString('utf8').split('\n')
+      .filter((line) => line.startsWith('{"type":"seal"')).map((line) => JSON.parse(line) as { chain: string });
+    expect([...new Set(sealLines.map((seal) => seal.chain))].sort()).toEqual([...months].sort());
+    // the archive's own record counts once it is sealed
+    await sealEveryChain();
+    const verdictBefore = await pgcomplyOn(['verify', '--archive', archive]);
+    expect(JSON.parse(verdictBefore.stdout), verdictBefore.stderr)
+      .toMatchObject({ ok: true, bundles_checked: 1, rows_checked: rows.length, chained_to_live_log: true, problems: [] });
+
     // the SIEM feed, started by the test before, has not sent the month's rows in any chain yet
     const [held] = await as('compliance_worker', 'worker:retention', [], (tx) =>
       tx<{ r: { partitions: unknown[] } }[]>`select compliance.apply_retention('audit_logs') as r`);
@@ -572,7 +590,7 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     const [run] = await as('compliance_worker', 'worker:retention', [], (tx) =>
       tx<{ r: { partitions: { partition: string; rows: number; chains: { placement: string; rows: number }[] }[] } }[]>`
         select compliance.apply_retention('audit_logs') as r`);
-    expect(run!.r.partitions).toEqual([expect.objectContaining({ partition: 'audit_logs_y2018m01', rows: rows.length })]);
+    expect(run!.r.partitions).toEqual([expect.objectContaining({ partition: 'audit_logs_y2018m01', rows: rows.length, archive: archived.archived[0]!.bundle_uri })]);
     const [gone] = await db<{ t: string | null }[]>`select to_regclass('compliance.audit_logs_y2018m01')::text as t`;
     expect(gone!.t).toBeNull();
     // one drop record in each chain that had rows in the month, naming that chain's rows
@@ -581,7 +599,10 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
         from compliance.audit_logs where action = 'audit.partition_dropped' and placement = any (${months})`;
     expect(records.map((r) => [r.placement, r.rows]).sort()).toEqual(months.map((placement) => [placement, 5]).sort());
 
-    // once the drop records are sealed, every chain verifies without the month
+    // once the drop records are sealed, every chain verifies without the month, and the archive
+    // still joins each live chain where the month left it
     expect((await verifiedOnceSealed(broken)).newlyFailing).toEqual([]);
+    const verdictAfter = await pgcomplyOn(['verify', '--archive', archive]);
+    expect(JSON.parse(verdictAfter.stdout), verdictAfter.stderr).toMatchObject({ ok: true, chained_to_live_log: true, problems: [] });
   });
 });
