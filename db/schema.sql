@@ -11096,7 +11096,9 @@ declare
   v_by_placement constant text[] := array['compliance.audit_logs', 'compliance.dsr_requests', 'compliance.access_grants',
     'compliance.propagation_tasks', 'compliance.audit_seals', 'compliance_private.audit_seal_head',
     -- and what an erasure leaves behind, and its mark, so that it writes on the subject's node alone
-    'compliance_private.erased_subjects', 'compliance.erased_consent_proofs', 'compliance_private.bulk_operations'];
+    'compliance_private.erased_subjects', 'compliance.erased_consent_proofs', 'compliance_private.bulk_operations',
+    -- and the personal parts of archived audit rows, beside the audit rows they came from
+    'compliance.audit_archived_parts'];
   v_foreign_keys jsonb := '[]';
   v_key record;
   v_table text;
@@ -11202,6 +11204,26 @@ begin
       continue when v_table = 'compliance.user_profiles';
       execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'user_id', 'compliance.user_profiles');
     end loop;
+
+    -- rows written before the cluster all hold the placement ''. The records that outlive a
+    -- subject's rows move to the subject's placement, where erasure and export look for them. A
+    -- tombstone, whose subject is known only by its digest, goes into every placement, where the
+    -- triggers that refuse an erased id look (as replay_erasures does). The audit log and its
+    -- archived parts stay where they are, chained in the chain '': erasure looks for a subject's
+    -- audit rows in every placement. Triggers are off for this: no row's content changes.
+    perform pg_catalog.set_config('session_replication_role', 'replica', true);
+    update compliance.dsr_requests r set placement = compliance_private.placement_of(r.user_id)
+     where r.user_id is not null and r.placement is distinct from compliance_private.placement_of(r.user_id);
+    update compliance.access_grants g set placement = compliance_private.placement_of(g.user_id)
+     where g.user_id is not null and g.placement is distinct from compliance_private.placement_of(g.user_id);
+    update compliance.propagation_tasks t set placement = compliance_private.placement_of(t.user_id)
+     where t.user_id is not null and t.placement is distinct from compliance_private.placement_of(t.user_id);
+    insert into compliance_private.erased_subjects (placement, subject_digest, erased_at)
+    select p.placement, e.subject_digest, e.erased_at
+      from compliance_private.erased_subjects e cross join compliance_private.shard_placements p
+     where e.placement = '' and p.placement <> ''
+    on conflict do nothing;
+    perform pg_catalog.set_config('session_replication_role', 'origin', true);
   end if;
 
   -- the tables distributed by placement: on the first call all of them; on a later one, a table a
@@ -11485,10 +11507,10 @@ begin
         -- the personal parts stay in PostgreSQL, where erasure and the export reach them; the
         -- bundle holds only their digests (db/AUDIT_HASHING.md, "Cold archive")
         execute format($q$
-          insert into compliance.audit_archived_parts (id, occurred_at, partition_name, action, resource_type, outcome,
+          insert into compliance.audit_archived_parts (placement, id, occurred_at, partition_name, action, resource_type, outcome,
                  user_id, actor_id, ip_address, user_agent, personal_details, personal_salt, subject_part_salt, actor_part_salt,
                  personal_digest, subject_part_digest, actor_part_digest, redacted_at)
-          select a.id, a.occurred_at, $1, a.action, a.resource_type, a.outcome,
+          select a.placement, a.id, a.occurred_at, $1, a.action, a.resource_type, a.outcome,
                  a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details, a.personal_salt, a.subject_part_salt, a.actor_part_salt,
                  a.personal_digest, a.subject_part_digest, a.actor_part_digest, a.redacted_at
             from %s a
@@ -11788,6 +11810,7 @@ declare
   v_count bigint;
   v_redacted bigint;
   v_archived_redacted bigint;
+  v_archived_count bigint;
   v_subject_rows jsonb;
   v_actor_rows jsonb;
   v_request_id bigint;
@@ -11929,11 +11952,13 @@ begin
 
   -- the subject's part of rows about them, the actor's part of rows where they acted: a DPO who
   -- handled the subject stays on record. Layout-1 rows have one personal part and lose it whole.
-  -- Rows about the subject sit in their placement; where they acted, in the placements read first.
+  -- Rows about the subject sit in their placement, those written before a Citus cluster was set
+  -- up in the placement ''; where they acted, anywhere: the placements are read first.
   v_redacted := 0;
   v_subject_rows := '[]';
   v_actor_rows := '[]';
-  select array_agg(distinct a.placement) into v_acted from compliance.audit_logs a where a.actor_id = erase_subject_core.user_id;
+  select array_agg(distinct a.placement) into v_acted from compliance.audit_logs a
+   where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id;
   for v_acted_in in select distinct p from unnest(array[v_placement] || coalesce(v_acted, '{}')) p loop
     perform compliance_private.begin_bulk_operation('erasure', array[v_acted_in]);
     with targets as (
@@ -11965,12 +11990,13 @@ begin
     v_actor_rows := v_actor_rows || v_rows.actor_rows;
   end loop;
 
-  -- the same parts of rows whose month is in the cold archive; a row left with no personal part
-  -- goes, since the bundle holds the rest of it and its digests
-  -- (looked for first: on a Citus cluster a change to this reference table reaches every node)
+  -- the same parts of rows whose month is in the cold archive, where they sit beside the audit
+  -- rows they came from (read first, as above); a row left with no personal part goes, since the
+  -- bundle holds the rest of it and its digests
   v_archived_redacted := 0;
-  if exists (select 1 from compliance.audit_archived_parts a
-              where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id) then
+  select array_agg(distinct a.placement) into v_acted from compliance.audit_archived_parts a
+   where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id;
+  for v_acted_in in select distinct p from unnest(coalesce(v_acted, '{}')) p loop
     update compliance.audit_archived_parts a
        set user_id = case when a.user_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.user_id end,
            personal_details = case when a.user_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.personal_details end,
@@ -11981,11 +12007,13 @@ begin
            actor_part_salt = case when a.actor_id = erase_subject_core.user_id then null else a.actor_part_salt end,
            personal_salt = null,
            redacted_at = now()
-     where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id;
-    get diagnostics v_archived_redacted = row_count;
+     where a.placement = v_acted_in and (a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id);
+    get diagnostics v_archived_count = row_count;
+    v_archived_redacted := v_archived_redacted + v_archived_count;
     delete from compliance.audit_archived_parts a
-     where a.redacted_at = now() and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
-  end if;
+     where a.placement = v_acted_in and a.redacted_at = now()
+       and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
+  end loop;
 
   insert into compliance_private.erased_subjects (placement, subject_digest) values (v_placement, v_digest);
   perform compliance_private.end_bulk_operation();
@@ -15571,6 +15599,7 @@ COMMENT ON SEQUENCE compliance.alert_outbox_id_seq IS 'Numbers alerts in the ord
 --
 
 CREATE TABLE compliance.audit_archived_parts (
+    placement text DEFAULT ''::text NOT NULL,
     id bigint NOT NULL,
     occurred_at timestamp with time zone NOT NULL,
     partition_name text NOT NULL,
@@ -15600,6 +15629,12 @@ ALTER TABLE compliance.audit_archived_parts OWNER TO compliance_owner;
 --
 
 COMMENT ON TABLE compliance.audit_archived_parts IS 'The personal parts of audit rows whose month retention dropped after archiving it: the subject''s and the actor''s, with their salts and digests, and enough of the row (time, action, outcome) for the subject''s export. The bundle holds the rest and only the digests, so erasure, which redacts here, reaches every copy of a person''s data. Personal data.';
+
+--
+-- Name: COLUMN audit_archived_parts.placement; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.audit_archived_parts.placement IS 'The placement of the audit row the parts came from ('''' on a single node): on a Citus cluster they sit in that row''s shard, on the node of its subject (or, for a system event, its actor).';
 
 --
 -- Name: COLUMN audit_archived_parts.id; Type: COMMENT; Schema: compliance; Owner: compliance_owner
@@ -18060,7 +18095,7 @@ ALTER TABLE ONLY compliance.alert_outbox
 --
 
 ALTER TABLE ONLY compliance.audit_archived_parts
-    ADD CONSTRAINT audit_archived_parts_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT audit_archived_parts_pkey PRIMARY KEY (placement, id);
 
 --
 -- Name: audit_archives audit_archives_pkey; Type: CONSTRAINT; Schema: compliance; Owner: compliance_owner

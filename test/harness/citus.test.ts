@@ -540,24 +540,44 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect(lag).toEqual({ feeding: true, lag_seconds: '0' });
   });
 
-  it('archives and drops an expired audit month in every chain once the SIEM feed has passed it there: the bundle holds each chain\'s seals, each chain records its own drop, and the chains and the archive verify', async () => {
+  it('archives and drops an expired audit month in every chain once the SIEM feed has passed it there: the bundle holds each chain\'s seals, each chain records its own drop, the personal parts stay on their subject\'s node, where erasure reaches them, and the chains and the archive verify', async () => {
     const broken = await chainsFailingOnceSealed();
     const months = (await chains()).filter((placement) => !broken.has(placement)).slice(0, 4);
-    // a month seven years gone, with rows in four chains, written as the owner (every other
-    // writer takes today's date)
+    // a month a year gone (past archive_after, within retention), with rows in four chains,
+    // written as the owner (every other writer takes today's date)
+    const [month] = await db<{ name: string; start: Date }[]>`
+      select format('audit_logs_y%sm%s', to_char(b.at, 'YYYY'), to_char(b.at, 'MM')) as name, date_trunc('month', b.at) as start
+        from (select now() - interval '1 year' as at) b`;
     await db.begin(async (tx) => {
       await tx`select set_config('role', 'compliance_owner', true)`;
-      await tx`create table compliance.audit_logs_y2018m01 partition of compliance.audit_logs for values from ('2018-01-01') to ('2018-02-01')`;
-      await tx`select compliance_private.protect_audit_relation('compliance.audit_logs_y2018m01')`;
+      await tx.unsafe(`create table compliance.${month!.name} partition of compliance.audit_logs
+        for values from ('${month!.start.toISOString()}') to ('${month!.start.toISOString()}'::timestamptz + interval '1 month')`);
+      await tx`select compliance_private.protect_audit_relation(${`compliance.${month!.name}`}::regclass)`;
     });
     const [digest] = await db<{ value: Buffer }[]>`
       select compliance_private.audit_personal_digest('\\x00'::bytea, null, null, null, null, null) as value`;
+    // the first chain's rows are about one of its subjects, read by a nurse: personal parts that
+    // stay in the database when the month goes
+    const [patient] = await db<{ user_id: string }[]>`
+      select p.user_id from compliance.user_profiles p
+       where compliance_private.placement_of(p.user_id) = ${months[0]!} and p.user_id like 'citizen-%' order by p.user_id limit 1`;
+    const [parts] = await db<{ subject_salt: Buffer; subject_digest: Buffer; actor_salt: Buffer; actor_digest: Buffer; personal_digest: Buffer }[]>`
+      select s.salt as subject_salt, s.digest as subject_digest, a.salt as actor_salt, a.digest as actor_digest, sha256(s.digest || a.digest) as personal_digest
+        from (select '\\x01'::bytea as salt, compliance_private.audit_subject_digest('\\x01'::bytea, ${patient!.user_id}, '{"why": "care"}'::jsonb) as digest) s,
+             (select '\\x02'::bytea as salt, compliance_private.audit_actor_digest('\\x02'::bytea, 'staff:archivist', '10.1.2.3'::inet, 'ward-terminal') as digest) a`;
     const rows = months.flatMap((placement, chain) => Array.from({ length: 5 }, (_, n) => ({
-      placement, occurred_at: new Date(Date.UTC(2018, 0, 15, chain, n)), action: 'phi.access', category: 'hipaa', details: '{}',
-      personal_salt: Buffer.from([0]), personal_digest: digest!.value })));
+      placement, occurred_at: new Date(month!.start.getTime() + ((chain * 60 + n) * 60_000)), action: 'phi.access', category: 'hipaa', details: '{}',
+      ...(chain === 0
+        ? { user_id: patient!.user_id, actor_id: 'staff:archivist', ip_address: '10.1.2.3', user_agent: 'ward-terminal', personal_details: { why: 'care' },
+            personal_salt: null, subject_part_salt: parts!.subject_salt, subject_part_digest: parts!.subject_digest, actor_part_salt: parts!.actor_salt,
+            actor_part_digest: parts!.actor_digest, personal_digest: parts!.personal_digest }
+        : { user_id: null, actor_id: null, ip_address: null, user_agent: null, personal_details: null, personal_salt: Buffer.from([0]),
+            subject_part_salt: null, subject_part_digest: null, actor_part_salt: null, actor_part_digest: null, personal_digest: digest!.value }),
+    })));
     await db.begin(async (tx) => {
       await tx`select set_config('role', 'compliance_owner', true)`;
-      await tx`insert into compliance.audit_logs ${tx(rows, 'placement', 'occurred_at', 'action', 'category', 'details', 'personal_salt', 'personal_digest')}`;
+      await tx`insert into compliance.audit_logs ${tx(rows, 'placement', 'occurred_at', 'action', 'category', 'details', 'user_id', 'actor_id', 'ip_address',
+        'user_agent', 'personal_details', 'personal_salt', 'subject_part_salt', 'subject_part_digest', 'actor_part_salt', 'actor_part_digest', 'personal_digest')}`;
     });
     await sealEveryChain();
 
@@ -565,7 +585,7 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     // of each chain, and verifies chained to each live chain
     const archive = path.join(scratch, 'archive');
     const archived = JSON.parse((await pgcomplyOn(['archive', '--to', archive])).stdout) as { archived: { partition: string; rows: number; bundle_uri: string }[] };
-    expect(archived.archived).toEqual([expect.objectContaining({ partition: 'audit_logs_y2018m01', rows: rows.length })]);
+    expect(archived.archived).toEqual([expect.objectContaining({ partition: month!.name, rows: rows.length })]);
     const sealLines = gunzipSync(readFileSync(archived.archived[0]!.bundle_uri)).toString('utf8').split('\n')
       .filter((line) => line.startsWith('{"type":"seal"')).map((line) => JSON.parse(line) as { chain: string });
     expect([...new Set(sealLines.map((seal) => seal.chain))].sort()).toEqual([...months].sort());
@@ -580,7 +600,7 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
       tx<{ r: { partitions: unknown[] } }[]>`select compliance.apply_retention('audit_logs') as r`);
     expect(held!.r.partitions).toEqual([]);
     const [kept] = await db<{ details: { reason: string; chain: string } }[]>`
-      select details from compliance.audit_logs where action = 'audit.partition_kept' and resource_id = 'audit_logs_y2018m01'`;
+      select details from compliance.audit_logs where action = 'audit.partition_kept' and resource_id = ${month!.name}`;
     expect(kept!.details).toMatchObject({ reason: 'SIEM feed behind', chain: months[0] });
     const fed = await drainSiemFeed();
     expect(months.every((placement) => fed.some((e) => e.chain === placement))).toBe(true);
@@ -590,8 +610,8 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     const [run] = await as('compliance_worker', 'worker:retention', [], (tx) =>
       tx<{ r: { partitions: { partition: string; rows: number; chains: { placement: string; rows: number }[] }[] } }[]>`
         select compliance.apply_retention('audit_logs') as r`);
-    expect(run!.r.partitions).toEqual([expect.objectContaining({ partition: 'audit_logs_y2018m01', rows: rows.length, archive: archived.archived[0]!.bundle_uri })]);
-    const [gone] = await db<{ t: string | null }[]>`select to_regclass('compliance.audit_logs_y2018m01')::text as t`;
+    expect(run!.r.partitions).toEqual([expect.objectContaining({ partition: month!.name, rows: rows.length, archive: archived.archived[0]!.bundle_uri })]);
+    const [gone] = await db<{ t: string | null }[]>`select to_regclass(${`compliance.${month!.name}`})::text as t`;
     expect(gone!.t).toBeNull();
     // one drop record in each chain that had rows in the month, naming that chain's rows
     const records = await db<{ placement: string; rows: number }[]>`
@@ -604,5 +624,27 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect((await verifiedOnceSealed(broken)).newlyFailing).toEqual([]);
     const verdictAfter = await pgcomplyOn(['verify', '--archive', archive]);
     expect(JSON.parse(verdictAfter.stdout), verdictAfter.stderr).toMatchObject({ ok: true, chained_to_live_log: true, problems: [] });
+
+    // the personal parts the month left behind sit in its chain's shard, on the patient's node
+    const [keptParts] = await db<{ placement: string; n: number }[]>`
+      select placement, count(*)::integer as n from compliance.audit_archived_parts where user_id = ${patient!.user_id} group by placement`;
+    expect(keptParts).toEqual({ placement: months[0], n: 5 });
+    // erasing the patient redacts them there, and writes nothing on the other worker
+    const homePort = await workerOf(patient!.user_id);
+    const elsewhere = cluster.workers.find((w) => w.port !== homePort)!;
+    const { result: erased, issued } = await eraseWatchingTheWorkers(patient!.user_id);
+    expect(erased.erased).toBe(true);
+    expect(issued.filter((i) => i.port === elsewhere.port).map((i) => i.command).filter((command) => !readsOnly(command))).toEqual([]);
+    // the nurse's part stays on record; the patient's is gone
+    const [left] = await db<{ subject: number; redacted: number }[]>`
+      select count(*) filter (where user_id = ${patient!.user_id})::integer as subject,
+             count(*) filter (where actor_id = 'staff:archivist' and user_id is null and subject_part_salt is null and redacted_at is not null)::integer as redacted
+        from compliance.audit_archived_parts where placement = ${months[0]!}`;
+    expect(left).toEqual({ subject: 0, redacted: 5 });
+    // (citizen-1 is a prefix of citizen-10: the id, not followed by another digit)
+    for (const dump of cluster.workers.map(workerDump)) expect(dump).not.toMatch(new RegExp(`${patient!.user_id}(?![0-9])`));
+    await sealEveryChain();
+    const verdictErased = await pgcomplyOn(['verify', '--archive', archive]);
+    expect(JSON.parse(verdictErased.stdout), verdictErased.stderr).toMatchObject({ ok: true, problems: [] });
   });
 });
