@@ -78,8 +78,13 @@ export async function onNode<T>(url: string, fn: (sql: Sql) => Promise<T>): Prom
   }
 }
 
-/** a coordinator and `workerCount` workers with pgcomply set up and distributed; `work` is removed by stop() */
-export async function citusCluster(work: string, workerCount = 2, shardCount = 32, pepper = randomBytes(32).toString('hex')): Promise<CitusCluster> {
+/**
+ * a coordinator and `workerCount` workers with pgcomply set up and distributed; `work` is removed
+ * by stop(). With `inUse`, pgcomply is set up on the coordinator alone first and inUse writes to it
+ * there, as a single node in use; then the workers join and setup distributes what it holds.
+ */
+export async function citusCluster(work: string, workerCount = 2, shardCount = 32, pepper = randomBytes(32).toString('hex'),
+  inUse?: (coordinator: Sql) => Promise<void>): Promise<CitusCluster> {
   ensureCitusInstalled();
   const socketDir = ownedDirectory(path.join(work, 'sockets'));
   const coordinator = startNode(path.join(work, 'coordinator'), socketDir, await freePort());
@@ -98,17 +103,25 @@ export async function citusCluster(work: string, workerCount = 2, shardCount = 3
       await onNode(node.url('postgres'), (sql) => sql`create database pgcomply`);
       await onNode(node.url('pgcomply'), (sql) => sql`create extension citus`);
     }
+    const connect = (node = coordinator, options = {}) =>
+      postgres(node.url('pgcomply'), { ...quiet, max: 4, ...options, connection: pepperParameters(pepper) });
+    const setup = () => setupDatabase({ adminUrl: coordinator.url('pgcomply'), loginPassword: DEVELOPMENT_LOGIN_PASSWORD,
+      tombstonePepper: { keyring: pepper }, shardCount });
+    await onNode(coordinator.url('pgcomply'), (sql) => sql`select citus_set_coordinator_host('127.0.0.1', ${coordinator.port})`);
+    if (inUse) {
+      await setup();
+      const sql = connect();
+      try {
+        await inUse(sql);
+      } finally {
+        await sql.end();
+      }
+    }
     await onNode(coordinator.url('pgcomply'), async (sql) => {
-      await sql`select citus_set_coordinator_host('127.0.0.1', ${coordinator.port})`;
       for (const worker of workers) await sql`select citus_add_node('127.0.0.1', ${worker.port})`;
     });
-    await setupDatabase({ adminUrl: coordinator.url('pgcomply'), loginPassword: DEVELOPMENT_LOGIN_PASSWORD,
-      tombstonePepper: { keyring: pepper }, shardCount });
-    return {
-      coordinator, workers, pepper, stop,
-      connect: (node = coordinator, options = {}) =>
-        postgres(node.url('pgcomply'), { ...quiet, max: 4, ...options, connection: pepperParameters(pepper) }),
-    };
+    await setup();
+    return { coordinator, workers, pepper, stop, connect };
   } catch (error) {
     if (!process.env.KEEP_CITUS_CLUSTER) stop();
     throw error;

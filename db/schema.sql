@@ -11180,6 +11180,34 @@ begin
                      v_key.relation, v_key.arguments);
     end loop;
 
+    -- a database in use has rows, and placing a table copies them into its shards, whose triggers
+    -- call pgcomply's helpers by name on the workers. First the small tables go to every node, as
+    -- reference tables, then every routine that needs no other table (the rest follow at the end).
+    for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
+                    where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+                      and c.relkind in ('r', 'p') and not c.relispartition
+                      and c.oid::regclass::text <> all (v_by_subject || v_by_placement)
+                    order by 1 loop
+      execute format('select pg_catalog.create_reference_table(%L)', v_table);
+    end loop;
+    for v_definition in select p.oid::regprocedure::text from pg_catalog.pg_proc p
+                         where p.pronamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
+                           and not exists (select from pg_catalog.pg_depend d
+                                            where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e') loop
+      begin
+        execute format('select pg_catalog.create_distributed_function(%L::regprocedure)', v_definition);
+      exception when others then
+        -- it needs a table (or a view of one) placed below: it follows at the end
+        null;
+      end;
+    end loop;
+
+    -- and the rows a table holds are copied into its shards with its triggers off: they were
+    -- checked and audited when they were written, and the triggers' tables are not placed yet
+    foreach v_table in array v_by_subject || v_by_placement loop
+      execute format('alter table %s disable trigger user', v_table);
+    end loop;
+
     execute format('select pg_catalog.create_distributed_table(%L, %L, shard_count => %s)', 'compliance.user_profiles', 'user_id', shard_count);
 
     -- the placement keys: for each shard of the subjects' tables, a short text that hashes into its
@@ -11248,6 +11276,9 @@ begin
     perform compliance_private.ensure_chain_sequences(v_above);
     create trigger _001_number_on_node before insert on compliance.audit_logs
       for each row execute function compliance_private.tg_audit_logs__number_on_node();
+    foreach v_table in array v_by_subject || v_by_placement loop
+      execute format('alter table %s enable trigger user', v_table);
+    end loop;
 
   end if;
 
