@@ -6447,25 +6447,39 @@ CREATE FUNCTION compliance.review_phi_access() RETURNS TABLE(finding text, actor
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
+  v_chain text;
   v_through bigint;
   v_sealed bigint;
+  -- each chain's [reviewed through, sealed through]
+  v_horizons jsonb := '{}';
+  v_recent jsonb;
   v_found record;
 begin
-  select p.reviewed_through into v_through from compliance_private.phi_access_review_progress p for update;
-  -- single rows only up to the sealed end: every row below it has committed or never will, so
-  -- moving past it skips none (db/AUDIT_HASHING.md)
-  select coalesce((select s.last_row_id from compliance.audit_seals s where s.layout = 2 order by s.seal_no desc limit 1), 0)
-    into v_sealed;
-  for v_found in
-    select u.* from compliance.phi_unusual_access u
-     where (u.audit_row_id is null
-            -- the counts once a day per actor and kind while they stay over
-            and not exists (select from compliance.audit_logs a
-                             where a.action = 'phi.unusual_access' and a.occurred_at >= now() - interval '20 hours'
-                               and a.user_id is not distinct from u.actor_id and a.details ->> 'finding' = u.finding))
-        or (u.audit_row_id > v_through and u.audit_row_id <= v_sealed)
-     order by u.audit_row_id nulls first, u.actor_id
-  loop
+  -- one review at a time
+  lock table compliance_private.phi_access_review_horizons in exclusive mode;
+  -- single rows only up to each chain's sealed end (one chain on a single node, one per shard on a
+  -- Citus cluster): every row below it has committed or never will, so moving past it skips none
+  -- (db/AUDIT_HASHING.md)
+  for v_chain in select c.placement from compliance.audit_chains() c(placement) loop
+    v_sealed := null;
+    v_through := null;
+    select s.last_row_id into v_sealed from compliance.audit_seals s
+     where s.placement = v_chain and s.layout = 2 order by s.seal_no desc limit 1;
+    select h.reviewed_through into v_through from compliance_private.phi_access_review_horizons h where h.placement = v_chain;
+    v_horizons := v_horizons || jsonb_build_object(v_chain, jsonb_build_array(coalesce(v_through, 0), coalesce(v_sealed, 0)));
+  end loop;
+  -- the counts once a day per actor and kind while they stay over: those raised in the last 20
+  -- hours, read once
+  select coalesce(jsonb_agg(distinct jsonb_build_array(a.user_id, a.details ->> 'finding')), '[]') into v_recent
+    from compliance.audit_logs a
+   where a.action = 'phi.unusual_access' and a.occurred_at >= now() - interval '20 hours';
+  for v_found in select u.* from compliance.phi_unusual_access u order by u.audit_row_id nulls first, u.actor_id loop
+    if v_found.audit_row_id is null then
+      continue when v_recent @> jsonb_build_array(jsonb_build_array(v_found.actor_id, v_found.finding));
+    else
+      continue when v_found.audit_row_id <= (v_horizons -> v_found.chain ->> 0)::bigint
+                 or v_found.audit_row_id > (v_horizons -> v_found.chain ->> 1)::bigint;
+    end if;
     finding := v_found.finding;
     actor_id := v_found.actor_id;
     accesses := v_found.accesses;
@@ -6483,8 +6497,10 @@ begin
       null, v_found.actor_id);
     return next;
   end loop;
-  update compliance_private.phi_access_review_progress p
-     set reviewed_through = greatest(v_through, v_sealed), reviewed_at = now();
+  insert into compliance_private.phi_access_review_horizons as h (placement, reviewed_through, reviewed_at)
+  select c.key, greatest((c.value ->> 0)::bigint, (c.value ->> 1)::bigint), now() from jsonb_each(v_horizons) c
+  on conflict on constraint phi_access_review_horizons_pkey do update
+     set reviewed_through = excluded.reviewed_through, reviewed_at = excluded.reviewed_at;
 end;
 $$;
 
@@ -6494,7 +6510,7 @@ ALTER FUNCTION compliance.review_phi_access() OWNER TO compliance_owner;
 -- Name: FUNCTION review_phi_access(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.review_phi_access() IS 'The daily review of PHI access (worker job phi_unusual_access): writes a phi.unusual_access audit row about the actor for each finding of compliance.phi_unusual_access not alerted yet (single accesses once; counts once a day while over) and returns them for the alert. Reads single accesses only up to the newest seal, so a late-committing row is reviewed next time, never skipped. Each finding is also raised at once as a phi.unusual_access alert in the outbox.';
+COMMENT ON FUNCTION compliance.review_phi_access() IS 'The daily review of PHI access (worker job phi_unusual_access): writes a phi.unusual_access audit row about the actor for each finding of compliance.phi_unusual_access not alerted yet (single accesses once; counts once a day while over) and returns them for the alert. Reads single accesses only up to the newest seal of their chain (one per shard on a Citus cluster), so a late-committing row is reviewed next time, never skipped. Each finding is also raised at once as a phi.unusual_access alert in the outbox.';
 
 --
 -- Name: revoke_access_grant(bigint, text); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -16883,14 +16899,16 @@ CREATE VIEW compliance.phi_unusual_access AS
             a.actor_id,
             a.action,
             a.outcome,
-            (a.details ->> 'actor_role'::text) AS actor_role
+            (a.details ->> 'actor_role'::text) AS actor_role,
+            a.placement
            FROM compliance.audit_logs a
           WHERE ((a.occurred_at >= (now() - '37 days'::interval)) AND (a.action = ANY (ARRAY['phi.read'::text, 'phi.created'::text, 'phi.updated'::text, 'phi.deleted'::text, 'phi.denied'::text, 'phi.integrity_failure'::text])))
         ), workforce AS (
          SELECT access.id,
             access.occurred_at,
             access.user_id,
-            access.actor_id
+            access.actor_id,
+            access.placement
            FROM access
           WHERE ((access.actor_role IS DISTINCT FROM 'patient'::text) AND (access.outcome = 'success'::text) AND (access.action <> 'phi.integrity_failure'::text))
         ), counts AS (
@@ -16906,7 +16924,8 @@ CREATE VIEW compliance.phi_unusual_access AS
     c.last_week AS accesses,
     round((((c.baseline_month)::numeric * 7.0) / 30.0), 1) AS weekly_baseline,
     NULL::bigint AS audit_row_id,
-    NULL::timestamp with time zone AS occurred_at
+    NULL::timestamp with time zone AS occurred_at,
+    NULL::text AS chain
    FROM counts c,
     settings s
   WHERE (c.last_week > s.weekly_threshold)
@@ -16917,7 +16936,8 @@ UNION ALL
     c.last_week AS accesses,
     round((((c.baseline_month)::numeric * 7.0) / 30.0), 1) AS weekly_baseline,
     NULL::bigint AS audit_row_id,
-    NULL::timestamp with time zone AS occurred_at
+    NULL::timestamp with time zone AS occurred_at,
+    NULL::text AS chain
    FROM counts c,
     settings s
   WHERE ((c.baseline_month > 0) AND ((c.last_week)::numeric > (((s.baseline_factor * (c.baseline_month)::numeric) * 7.0) / 30.0)))
@@ -16928,7 +16948,8 @@ UNION ALL
     (1)::bigint AS accesses,
     NULL::numeric AS weekly_baseline,
     w.id AS audit_row_id,
-    w.occurred_at
+    w.occurred_at,
+    w.placement AS chain
    FROM workforce w,
     settings s
   WHERE ((w.occurred_at >= (now() - '7 days'::interval)) AND ((((w.occurred_at AT TIME ZONE s.time_zone))::time without time zone < s.day_starts) OR (((w.occurred_at AT TIME ZONE s.time_zone))::time without time zone >= s.day_ends)))
@@ -16943,7 +16964,8 @@ UNION ALL
     (1)::bigint AS accesses,
     NULL::numeric AS weekly_baseline,
     a.id AS audit_row_id,
-    a.occurred_at
+    a.occurred_at,
+    a.placement AS chain
    FROM access a
   WHERE ((a.occurred_at >= (now() - '7 days'::interval)) AND (a.action = ANY (ARRAY['phi.denied'::text, 'phi.integrity_failure'::text])));
 
@@ -16996,6 +17018,12 @@ COMMENT ON COLUMN compliance.phi_unusual_access.audit_row_id IS 'The audit row o
 --
 
 COMMENT ON COLUMN compliance.phi_unusual_access.occurred_at IS 'When that access happened; NULL for the counts.';
+
+--
+-- Name: COLUMN phi_unusual_access.chain; Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance.phi_unusual_access.chain IS 'The audit chain that row is in ('''' on a single node, a shard''s placement key on a Citus cluster); NULL for the counts.';
 
 --
 -- Name: processing_activity_recipients; Type: TABLE; Schema: compliance; Owner: compliance_owner
@@ -17550,43 +17578,42 @@ COMMENT ON COLUMN compliance_private.expected_grants.grantee IS 'The role holdin
 COMMENT ON COLUMN compliance_private.expected_grants.privilege IS 'SELECT, INSERT, UPDATE (with its columns), EXECUTE, USAGE, …';
 
 --
--- Name: phi_access_review_progress; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+-- Name: phi_access_review_horizons; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE TABLE compliance_private.phi_access_review_progress (
-    singleton boolean DEFAULT true NOT NULL,
+CREATE TABLE compliance_private.phi_access_review_horizons (
+    placement text NOT NULL,
     reviewed_through bigint DEFAULT 0 NOT NULL,
-    reviewed_at timestamp with time zone,
-    CONSTRAINT phi_access_review_progress_one_row CHECK (singleton)
+    reviewed_at timestamp with time zone
 );
 
-ALTER TABLE ONLY compliance_private.phi_access_review_progress FORCE ROW LEVEL SECURITY;
+ALTER TABLE ONLY compliance_private.phi_access_review_horizons FORCE ROW LEVEL SECURITY;
 
-ALTER TABLE compliance_private.phi_access_review_progress OWNER TO compliance_owner;
-
---
--- Name: TABLE phi_access_review_progress; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
---
-
-COMMENT ON TABLE compliance_private.phi_access_review_progress IS 'The last audit row id the PHI access review has flagged single rows up to (it reads only sealed rows, so none can still appear below it).';
+ALTER TABLE compliance_private.phi_access_review_horizons OWNER TO compliance_owner;
 
 --
--- Name: COLUMN phi_access_review_progress.singleton; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: TABLE phi_access_review_horizons; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance_private.phi_access_review_progress.singleton IS 'Always true: the table has one row.';
+COMMENT ON TABLE compliance_private.phi_access_review_horizons IS 'How far compliance.review_phi_access has reviewed single PHI accesses, per audit chain ('''' on a single node, one per shard on a Citus cluster): the id of the last row it reviewed there, always a sealed one. Not personal data.';
 
 --
--- Name: COLUMN phi_access_review_progress.reviewed_through; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: COLUMN phi_access_review_horizons.placement; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance_private.phi_access_review_progress.reviewed_through IS 'Audit rows up to this id have been reviewed for out-of-hours and refused access.';
+COMMENT ON COLUMN compliance_private.phi_access_review_horizons.placement IS 'The chain (compliance.audit_chains).';
 
 --
--- Name: COLUMN phi_access_review_progress.reviewed_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: COLUMN phi_access_review_horizons.reviewed_through; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON COLUMN compliance_private.phi_access_review_progress.reviewed_at IS 'When the review last ran.';
+COMMENT ON COLUMN compliance_private.phi_access_review_horizons.reviewed_through IS 'The last audit row id of the chain that has been reviewed.';
+
+--
+-- Name: COLUMN phi_access_review_horizons.reviewed_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.phi_access_review_horizons.reviewed_at IS 'When the review last moved it.';
 
 --
 -- Name: refusal_windows; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
@@ -18451,11 +18478,11 @@ ALTER TABLE ONLY compliance_private.expected_grants
     ADD CONSTRAINT expected_grants_pkey PRIMARY KEY (object_name, grantee, privilege);
 
 --
--- Name: phi_access_review_progress phi_access_review_progress_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+-- Name: phi_access_review_horizons phi_access_review_horizons_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
 --
 
-ALTER TABLE ONLY compliance_private.phi_access_review_progress
-    ADD CONSTRAINT phi_access_review_progress_pkey PRIMARY KEY (singleton);
+ALTER TABLE ONLY compliance_private.phi_access_review_horizons
+    ADD CONSTRAINT phi_access_review_horizons_pkey PRIMARY KEY (placement);
 
 --
 -- Name: refusal_windows refusal_windows_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
@@ -20863,16 +20890,16 @@ CREATE POLICY owner_routines ON compliance_private.expected_grants TO compliance
 COMMENT ON POLICY owner_routines ON compliance_private.expected_grants IS 'The compliance-check routines (SECURITY DEFINER, running as the owner) reach every row.';
 
 --
--- Name: phi_access_review_progress owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+-- Name: phi_access_review_horizons owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
 --
 
-CREATE POLICY owner_routines ON compliance_private.phi_access_review_progress TO compliance_owner USING (true) WITH CHECK (true);
+CREATE POLICY owner_routines ON compliance_private.phi_access_review_horizons TO compliance_owner USING (true) WITH CHECK (true);
 
 --
--- Name: POLICY owner_routines ON phi_access_review_progress; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+-- Name: POLICY owner_routines ON phi_access_review_horizons; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON POLICY owner_routines ON compliance_private.phi_access_review_progress IS 'Only review_phi_access (SECURITY DEFINER) reads and moves the review''s progress.';
+COMMENT ON POLICY owner_routines ON compliance_private.phi_access_review_horizons IS 'Only review_phi_access reads and moves the horizons. No application role reaches the table.';
 
 --
 -- Name: request_keys owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
@@ -20971,10 +20998,10 @@ CREATE POLICY owner_routines ON compliance_private.worker_heartbeats TO complian
 COMMENT ON POLICY owner_routines ON compliance_private.worker_heartbeats IS 'The compliance-check routines (SECURITY DEFINER, running as the owner) reach every row.';
 
 --
--- Name: phi_access_review_progress; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+-- Name: phi_access_review_horizons; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
 --
 
-ALTER TABLE compliance_private.phi_access_review_progress ENABLE ROW LEVEL SECURITY;
+ALTER TABLE compliance_private.phi_access_review_horizons ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: request_keys; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner

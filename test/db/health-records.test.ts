@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { auditChains } from '../../core/verify/in-database.js';
 import { expectSqlState, useTestDatabase } from '../provision/database.js';
 import type { GroupRole } from '../provision/database.js';
 
@@ -122,7 +123,8 @@ describe('health records in SQL', () => {
     const before = await db.as('compliance_worker', null, (tx) => tx`select * from compliance.review_phi_access()`);
     // nothing sealed yet: single rows wait for the seal
     expect(before.filter((f) => f.audit_row_id !== null)).toHaveLength(0);
-    await db.as('compliance_worker', null, (tx) => tx`select compliance.seal_audit_log()`);
+    // every chain, each outside a transaction block as the worker seals (one per shard on Citus)
+    for (const chain of await auditChains(db.admin)) await db.admin`select compliance.seal_audit_log(10000, 100, ${chain})`;
     const findings = await db.as('compliance_worker', null, (tx) => tx`select * from compliance.review_phi_access()`);
     expect(findings.filter((f) => f.actor_id === 'staff:sam').map((f) => f.finding)).toContain('refused');
     const alerts = await db.admin`select user_id, details from compliance.audit_logs where action = 'phi.unusual_access'`;
