@@ -11273,12 +11273,13 @@ begin
   -- the tables distributed by placement: on the first call all of them; on a later one, a table a
   -- migration made anew to sit in the subjects' placements (the bulk-operation marks, which live
   -- only inside a transaction, so no rows move), whose key already holds the placement. One placed
-  -- before as a reference table goes back to a local table first.
+  -- before as a reference table goes back to a local table first; one Citus took in as a local
+  -- table of its own (a key to a reference table does that) is distributed as it is.
   for v_table in select t.name from unnest(v_by_placement) with ordinality t(name, n)
                   where not exists (select from pg_catalog.pg_dist_partition d
                                      where d.logicalrelid = t.name::regclass and d.partmethod = 'h')
                   order by t.n loop
-    if exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = v_table::regclass) then
+    if exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = v_table::regclass and d.repmodel = 't') then
       execute format('select pg_catalog.undistribute_table(%L)', v_table);
     end if;
     execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');
@@ -13339,6 +13340,7 @@ CREATE FUNCTION compliance_private.record_expected_grants() RETURNS integer
     AS $$
 declare
   v_count integer;
+  v_rows text;
   v_changes jsonb;
 begin
   -- what this migration changed, into the audit chain: the grant-change population reads it
@@ -13353,9 +13355,14 @@ begin
                    order by c.object_name, c.grantee, c.privilege, c.change)
     into v_changes from changes c;
   delete from compliance_private.expected_grants;
-  insert into compliance_private.expected_grants (object_name, grantee, privilege)
-  select distinct g.object_name, g.grantee, g.privilege from compliance_private.current_grants() g;
-  get diagnostics v_count = row_count;
+  -- one statement of rows, not INSERT … SELECT: on a Citus cluster that is a COPY into the
+  -- reference table, which row-level security refuses
+  select count(*), string_agg(format('(%L, %L, %L)', g.object_name, g.grantee, g.privilege), ', ')
+    into v_count, v_rows
+    from (select distinct c.object_name, c.grantee, c.privilege from compliance_private.current_grants() c) g;
+  if v_count > 0 then
+    execute 'insert into compliance_private.expected_grants (object_name, grantee, privilege) values ' || v_rows;
+  end if;
   if v_changes is not null then
     perform compliance_private.append_audit('security.grants_recorded', 'security', 'grants', null,
       jsonb_build_object('expected_grants', v_count, 'changes', v_changes));

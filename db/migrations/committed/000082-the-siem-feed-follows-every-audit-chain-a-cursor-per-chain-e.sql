@@ -1,5 +1,5 @@
 --! Previous: sha1:f15a8db206416111b904b072f4cae55601dcda92
---! Hash: sha1:e2307f107eca30b520f1d6c42485e938a02b77dd
+--! Hash: sha1:a007e8865ba68c63ae36b26cbf0763b634113ebb
 --! Message: The SIEM feed follows every audit chain: a cursor per chain, events that name their chain, and retention that waits for the feed in each chain
 
 -- On a Citus cluster each shard keeps its own audit chain; the feed followed the chain '' alone,
@@ -58,11 +58,22 @@ create policy owner_routines on compliance_private.siem_chain_cursors as permiss
   with check (true);
 comment on policy owner_routines on compliance_private.siem_chain_cursors is 'Only the feed''s routines (siem_events, acknowledge_siem, siem_lag) and retention, which keeps a month the feed has not sent, read and move the cursors. No application role reaches the table.';
 
--- a feed that was running keeps its place, which was in the chain ''
-insert into compliance_private.siem_feed (started_at, acknowledged_at, last_error, last_error_at)
-select coalesce(c.acknowledged_at, now()), c.acknowledged_at, c.last_error, c.last_error_at from compliance_private.siem_cursor c;
-insert into compliance_private.siem_chain_cursors (placement, seal_no, seal_position, acknowledged_at)
-select '', c.seal_no, c.seal_position, coalesce(c.acknowledged_at, now()) from compliance_private.siem_cursor c where c.seal_position > 0;
+-- a feed that was running keeps its place, which was in the chain '' (row by row: on a Citus
+-- cluster an INSERT … SELECT from a table of Citus's is a COPY, which row-level security refuses)
+do $$
+declare
+  v_cursor record;
+begin
+  for v_cursor in select c.* from compliance_private.siem_cursor c loop
+    insert into compliance_private.siem_feed (started_at, acknowledged_at, last_error, last_error_at)
+    values (coalesce(v_cursor.acknowledged_at, now()), v_cursor.acknowledged_at, v_cursor.last_error, v_cursor.last_error_at);
+    if v_cursor.seal_position > 0 then
+      insert into compliance_private.siem_chain_cursors (placement, seal_no, seal_position, acknowledged_at)
+      values ('', v_cursor.seal_no, v_cursor.seal_position, coalesce(v_cursor.acknowledged_at, now()));
+    end if;
+  end loop;
+end;
+$$;
 drop table compliance_private.siem_cursor;
 
 -- the events name their chain, and an acknowledgement names the chain it moves
@@ -475,5 +486,51 @@ revoke all on function compliance.siem_events(integer) from public;
 revoke all on function compliance.acknowledge_siem(bigint, integer, text) from public;
 grant execute on function compliance.siem_events(integer) to compliance_worker;
 grant execute on function compliance.acknowledge_siem(bigint, integer, text) to compliance_worker;
+
+-- the grants are recorded in one statement of rows, which a Citus cluster takes
+-- included from fixtures/checks/record_expected_grants.sql
+-- compliance_private.record_expected_grants(): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.record_expected_grants()
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_count integer;
+  v_rows text;
+  v_changes jsonb;
+begin
+  -- what this migration changed, into the audit chain: the grant-change population reads it
+  with now_granted as (select distinct g.object_name, g.grantee, g.privilege from compliance_private.current_grants() g),
+  changes as (
+    select 'added' as change, n.* from now_granted n
+     where not exists (select from compliance_private.expected_grants e where (e.object_name, e.grantee, e.privilege) = (n.object_name, n.grantee, n.privilege))
+    union all
+    select 'removed', e.* from compliance_private.expected_grants e
+     where not exists (select from now_granted n where (e.object_name, e.grantee, e.privilege) = (n.object_name, n.grantee, n.privilege)))
+  select jsonb_agg(jsonb_build_object('change', c.change, 'object', c.object_name, 'grantee', c.grantee, 'privilege', c.privilege)
+                   order by c.object_name, c.grantee, c.privilege, c.change)
+    into v_changes from changes c;
+  delete from compliance_private.expected_grants;
+  -- one statement of rows, not INSERT … SELECT: on a Citus cluster that is a COPY into the
+  -- reference table, which row-level security refuses
+  select count(*), string_agg(format('(%L, %L, %L)', g.object_name, g.grantee, g.privilege), ', ')
+    into v_count, v_rows
+    from (select distinct c.object_name, c.grantee, c.privilege from compliance_private.current_grants() c) g;
+  if v_count > 0 then
+    execute 'insert into compliance_private.expected_grants (object_name, grantee, privilege) values ' || v_rows;
+  end if;
+  if v_changes is not null then
+    perform compliance_private.append_audit('security.grants_recorded', 'security', 'grants', null,
+      jsonb_build_object('expected_grants', v_count, 'changes', v_changes));
+  end if;
+  return v_count;
+end;
+$function$;
+
+comment on function compliance_private.record_expected_grants() is
+  'Records the grants as they are now as the expected set, and each grant added or removed since the last time in one security.grants_recorded audit row (the role_memberships evidence population lists them). The last statement of every migration that changes a grant (db/CONVENTIONS.md); never called at run time.';
 
 select compliance_private.record_expected_grants();

@@ -1,5 +1,5 @@
---! Previous: sha1:e2307f107eca30b520f1d6c42485e938a02b77dd
---! Hash: sha1:0f566de2d6b20550ef954cc2d093de0922da6491
+--! Previous: sha1:a007e8865ba68c63ae36b26cbf0763b634113ebb
+--! Hash: sha1:9d3f6db5ec7aabb09cc7b3b3f6e898513c0d3fc9
 --! Message: The cold archive follows every audit chain: a month is archivable once each chain has sealed its rows, and its bundle's seals name their chain
 
 -- On a Citus cluster each shard keeps its own chain. A month waited only for the chain '' to seal

@@ -1,5 +1,5 @@
---! Previous: sha1:0f566de2d6b20550ef954cc2d093de0922da6491
---! Hash: sha1:96b9270df8fa85e38fbfbd20e77a09ebe0205a50
+--! Previous: sha1:9d3f6db5ec7aabb09cc7b3b3f6e898513c0d3fc9
+--! Hash: sha1:ff8b51930a48a135158566e5be33e1bfd2ce354c
 --! Message: The personal parts of archived audit rows sit beside the audit rows they came from, in their placement; an erasure looks for a subject's audit rows and archived parts in every placement; a Citus cluster set up over a database in use moves its records to their subjects' placements and its tombstones into every placement
 
 -- On a Citus cluster the archived parts were a reference table: personal data copied to every
@@ -28,8 +28,7 @@ create table compliance.audit_archived_parts (
   subject_part_digest bytea,
   actor_part_digest bytea,
   redacted_at timestamptz,
-  constraint audit_archived_parts_pkey primary key (placement, id),
-  constraint audit_archived_parts_of_archive foreign key (partition_name) references compliance.audit_archives (partition_name)
+  constraint audit_archived_parts_pkey primary key (placement, id)
 );
 create index audit_archived_parts_actor_id_idx on compliance.audit_archived_parts (actor_id) where actor_id is not null;
 create index audit_archived_parts_partition_idx on compliance.audit_archived_parts (partition_name);
@@ -805,3 +804,13 @@ $procedure$;
 
 comment on procedure compliance_private.distribute_on_citus(shard_count integer) is
   'Spreads pgcomply over a Citus cluster, once: a subject''s tables by user_id, co-located, so one node holds a subject; the audit log, DSR requests, access grants and propagation tasks by the placement key of the subject''s shard (placement_of); every other table as a reference table on each node. Foreign keys come back where Citus can hold them (a notice names the rest). Every node''s sessions of the database then propagate SET LOCAL, so the request context reaches the shards. Run by setup as a superuser on the coordinator after every migration, once create extension citus is done and the workers are added (CITUS otherwise); the placing happens once, and each later call only brings new or replaced routines to every node and sets their plans. Then call compliance_private.record_expected_grants(), in a transaction of its own, so the privileges check knows the grants it added (setup does both).';
+
+-- last, and on its own: on a Citus cluster a key to a reference table makes this table one of
+-- Citus's, and Citus would pass each later statement on as the migration's whole text, which it
+-- refuses (distribute_on_citus places the table by placement)
+do $$
+begin
+  alter table compliance.audit_archived_parts
+    add constraint audit_archived_parts_of_archive foreign key (partition_name) references compliance.audit_archives (partition_name);
+end;
+$$;

@@ -1,5 +1,5 @@
---! Previous: sha1:96b9270df8fa85e38fbfbd20e77a09ebe0205a50
---! Hash: sha1:d284bb50bb5a1f9396060abbb3781efdab792fe5
+--! Previous: sha1:ff8b51930a48a135158566e5be33e1bfd2ce354c
+--! Hash: sha1:67e928310cb31e7fe59d05659c18b466c41d7a41
 --! Message: distribute_on_citus spreads a database in use: it brings pgcomply's routines to the workers before it places the tables, whose rows the shards' triggers check as they arrive
 
 -- included from fixtures/citus/distribute_on_citus.sql
@@ -182,12 +182,13 @@ begin
   -- the tables distributed by placement: on the first call all of them; on a later one, a table a
   -- migration made anew to sit in the subjects' placements (the bulk-operation marks, which live
   -- only inside a transaction, so no rows move), whose key already holds the placement. One placed
-  -- before as a reference table goes back to a local table first.
+  -- before as a reference table goes back to a local table first; one Citus took in as a local
+  -- table of its own (a key to a reference table does that) is distributed as it is.
   for v_table in select t.name from unnest(v_by_placement) with ordinality t(name, n)
                   where not exists (select from pg_catalog.pg_dist_partition d
                                      where d.logicalrelid = t.name::regclass and d.partmethod = 'h')
                   order by t.n loop
-    if exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = v_table::regclass) then
+    if exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = v_table::regclass and d.repmodel = 't') then
       execute format('select pg_catalog.undistribute_table(%L)', v_table);
     end if;
     execute format('select pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)', v_table, 'placement', 'compliance.user_profiles');

@@ -1,5 +1,5 @@
---! Previous: sha1:d284bb50bb5a1f9396060abbb3781efdab792fe5
---! Hash: sha1:9e90e455a947abba76424b2d36927b3a4d588a39
+--! Previous: sha1:67e928310cb31e7fe59d05659c18b466c41d7a41
+--! Hash: sha1:2b871dfe9abc68bee54d65a6dfd5b8e4e14b742d
 --! Message: The unusual-access review keeps a horizon per audit chain and reads its recent findings once, so it runs on a Citus cluster; the findings about one access name their chain
 
 -- The review moved one horizon through the chain '' and looked for each count finding's recent
@@ -27,8 +27,18 @@ create policy owner_routines on compliance_private.phi_access_review_horizons as
   with check (true);
 comment on policy owner_routines on compliance_private.phi_access_review_horizons is 'Only review_phi_access reads and moves the horizons. No application role reaches the table.';
 
-insert into compliance_private.phi_access_review_horizons (placement, reviewed_through, reviewed_at)
-select '', p.reviewed_through, p.reviewed_at from compliance_private.phi_access_review_progress p;
+-- row by row: on a Citus cluster an INSERT … SELECT from a table of Citus's is a COPY, which
+-- row-level security refuses
+do $$
+declare
+  v_progress record;
+begin
+  for v_progress in select p.* from compliance_private.phi_access_review_progress p loop
+    insert into compliance_private.phi_access_review_horizons (placement, reviewed_through, reviewed_at)
+    values ('', v_progress.reviewed_through, v_progress.reviewed_at);
+  end loop;
+end;
+$$;
 drop table compliance_private.phi_access_review_progress;
 
 -- included from fixtures/health/phi_unusual_access.sql
