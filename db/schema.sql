@@ -11196,16 +11196,40 @@ begin
                      v_key.relation, v_key.arguments);
     end loop;
 
-    -- a database in use has rows, and placing a table copies them into its shards, whose triggers
-    -- call pgcomply's helpers by name on the workers. First the small tables go to every node, as
-    -- reference tables, then every routine that needs no other table (the rest follow at the end).
+  end if;
+
+  -- what follows again after every migration (setup calls this each time): a migration may
+  -- have added a table. Everything but the subjects' tables and those by placement is small, read
+  -- where the subject's rows are (tombstones, purposes, policies, settings, the root chain): a
+  -- reference table, copied to every node, placed first, since the triggers on the shards that a
+  -- database in use fills read them there. A table that refers to one not placed yet waits for
+  -- the next round.
+  while v_progress loop
+    v_progress := false;
+    v_left := null;
     for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
                     where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
                       and c.relkind in ('r', 'p') and not c.relispartition
                       and c.oid::regclass::text <> all (v_by_subject || v_by_placement)
+                      and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)
                     order by 1 loop
-      execute format('select pg_catalog.create_reference_table(%L)', v_table);
+      begin
+        execute format('select pg_catalog.create_reference_table(%L)', v_table);
+        v_progress := true;
+      exception when others then
+        v_left := format('%s: %s', v_table, sqlerrm);
+      end;
     end loop;
+  end loop;
+  -- a round that placed nothing ends the loop: a table it could not place stays local
+  if v_left is not null then
+    perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
+  end if;
+
+  if v_first then
+    -- a database in use has rows, and placing a table copies them into its shards, whose triggers
+    -- call pgcomply's helpers by name on the workers: first every routine that needs no table
+    -- placed below (the rest follow at the end)
     for v_definition in select p.oid::regprocedure::text from pg_catalog.pg_proc p
                          where p.pronamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
                            and not exists (select from pg_catalog.pg_depend d
@@ -11297,32 +11321,6 @@ begin
       execute format('alter table %s enable trigger user', v_table);
     end loop;
 
-  end if;
-
-  -- what follows again after every migration (setup calls this each time): a migration may
-  -- have replaced a routine, or added one
-  -- everything else is small, read where the subject's rows are (tombstones, purposes, policies,
-  -- settings, the root chain): a reference table, copied to every node, also one a later migration
-  -- added. A table that refers to one not placed yet waits for the next round.
-  while v_progress loop
-    v_progress := false;
-    v_left := null;
-    for v_table in select c.oid::regclass::text from pg_catalog.pg_class c
-                    where c.relnamespace in ('compliance'::regnamespace, 'compliance_private'::regnamespace)
-                      and c.relkind in ('r', 'p') and not c.relispartition
-                      and not exists (select from pg_catalog.pg_dist_partition d where d.logicalrelid = c.oid)
-                    order by 1 loop
-      begin
-        execute format('select pg_catalog.create_reference_table(%L)', v_table);
-        v_progress := true;
-      exception when others then
-        v_left := format('%s: %s', v_table, sqlerrm);
-      end;
-    end loop;
-  end loop;
-  -- a round that placed nothing ends the loop: a table it could not place stays local
-  if v_left is not null then
-    perform compliance_private.raise_error('CITUS', format('a table could not be placed on the cluster: %s', v_left));
   end if;
 
   -- the foreign keys taken off above come back, now that every table is placed
