@@ -2575,6 +2575,75 @@ ALTER FUNCTION compliance.erasure_journal(since timestamp with time zone) OWNER 
 COMMENT ON FUNCTION compliance.erasure_journal(since timestamp with time zone) IS 'The erasures after since: each erased subject''s peppered digest (hex, never the id) and when. Anchors carry it outside the database, so that erasures undone by restoring an older backup can be replayed (compliance.replay_erasures). For the DPO, auditors and the worker.';
 
 --
+-- Name: erasures_finishing_elsewhere; Type: TABLE; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE TABLE compliance_private.erasures_finishing_elsewhere (
+    placement text NOT NULL,
+    request_id bigint NOT NULL,
+    person text NOT NULL,
+    queued_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT erasures_finishing_elsewhere_person_length CHECK (((length(person) >= 1) AND (length(person) <= 200)))
+);
+
+ALTER TABLE ONLY compliance_private.erasures_finishing_elsewhere FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE compliance_private.erasures_finishing_elsewhere OWNER TO compliance_owner;
+
+--
+-- Name: TABLE erasures_finishing_elsewhere; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON TABLE compliance_private.erasures_finishing_elsewhere IS 'Erasures on a Citus cluster whose second transaction (finish_erasure_elsewhere) has not run yet: it clears the person wherever they acted on someone else''s rows and redacts the audit rows about them outside their own chain. Personal data: the erased person''s id, kept only until that transaction takes the row off (within a minute, by the worker).';
+
+--
+-- Name: COLUMN erasures_finishing_elsewhere.placement; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.erasures_finishing_elsewhere.placement IS 'The subject''s placement (placement_of), where the erasure wrote and this row sits.';
+
+--
+-- Name: COLUMN erasures_finishing_elsewhere.request_id; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.erasures_finishing_elsewhere.request_id IS 'The erasure''s DSR request (compliance.dsr_requests.id).';
+
+--
+-- Name: COLUMN erasures_finishing_elsewhere.person; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.erasures_finishing_elsewhere.person IS 'The erased id, which the second transaction looks for.';
+
+--
+-- Name: COLUMN erasures_finishing_elsewhere.queued_at; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON COLUMN compliance_private.erasures_finishing_elsewhere.queued_at IS 'When the erasure ran.';
+
+--
+-- Name: erasures_finishing_elsewhere(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.erasures_finishing_elsewhere() RETURNS TABLE(chain text, request_id bigint, erased_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT e.placement,
+     e.request_id,
+     e.queued_at
+    FROM compliance_private.erasures_finishing_elsewhere e
+   ORDER BY e.queued_at, e.placement, e.request_id;
+END;
+
+ALTER FUNCTION compliance.erasures_finishing_elsewhere() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION erasures_finishing_elsewhere(); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.erasures_finishing_elsewhere() IS 'The erasures on a Citus cluster whose second transaction has not run yet (compliance.finish_erasure_elsewhere), oldest first: the subject''s chain, the erasure''s DSR request and when it was erased. Never the person. Always empty on a single node. For the worker and the DPO.';
+
+--
 -- Name: evidence_population(text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
 --
 
@@ -2711,6 +2780,31 @@ ALTER FUNCTION compliance.find_subjects(query text, max_rows integer) OWNER TO c
 --
 
 COMMENT ON FUNCTION compliance.find_subjects(query text, max_rows integer) IS 'DPO: subjects whose user id, username or e-mail address contains query (2 to 320 characters, matched literally, case-insensitive), at most max_rows (1 to 100), with an active legal hold and the number of open requests. Audited as subject.searched with the number of rows (never the query, which may be personal data). Errors: BADRG.';
+
+--
+-- Name: finish_erasure_elsewhere(text, bigint); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance.finish_erasure_elsewhere(chain text, request_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if chain is null or request_id is null then
+    perform compliance_private.raise_error('BADRG', 'give the chain and the request id of a waiting erasure',
+      'compliance.erasures_finishing_elsewhere() lists them.');
+  end if;
+  return compliance_private.finish_erasure_elsewhere_core(chain, request_id);
+end;
+$$;
+
+ALTER FUNCTION compliance.finish_erasure_elsewhere(chain text, request_id bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION finish_erasure_elsewhere(chain text, request_id bigint); Type: COMMENT; Schema: compliance; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance.finish_erasure_elsewhere(chain text, request_id bigint) IS 'Finishes one erasure on a Citus cluster, in a transaction of its own: see compliance_private.finish_erasure_elsewhere_core. The worker calls it for each erasure compliance.erasures_finishing_elsewhere() lists, every minute; a DPO may call it at once. It takes no person: only an erasure that is waiting can be finished, and finishing one twice does nothing the second time (null). For the worker and the DPO.';
 
 --
 -- Name: forget_request_keys(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -7989,7 +8083,7 @@ begin
   -- once sealed there
   with accounting as (
     select a.id, a.action, a.details from compliance.audit_logs a
-     where a.action in ('audit.partition_dropped', 'subject.erased', 'audit.layout_upgraded')
+     where a.action in ('audit.partition_dropped', 'subject.erased', 'subject.erased_elsewhere', 'audit.layout_upgraded')
        and a.outcome = 'success'
        and case when a.placement = verify_audit_log.placement then a.id >= v_bounds.layout2_from and a.id <= v_bounds.layout2_end
                 else compliance_private.audit_row_sealed(a.placement, a.id) end
@@ -8023,14 +8117,14 @@ begin
     from (select x.id, string_agg(distinct x.part, '' order by x.part) as parts
             from (select e.id, 's' as part from compliance.audit_logs a
                     cross join jsonb_array_elements_text(a.details -> 'redacted_subject_rows') e(id)
-                   where a.action = 'subject.erased' and a.outcome = 'success'
+                   where a.action in ('subject.erased', 'subject.erased_elsewhere') and a.outcome = 'success'
                      and case when a.placement = verify_audit_log.placement then a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)
                               else not compliance_private.audit_row_sealed(a.placement, a.id) end
                      and compliance_private.written_by_its_routine(a.action, a.details)
                   union all
                   select e.id, 'a' from compliance.audit_logs a
                     cross join jsonb_array_elements_text(a.details -> 'redacted_actor_rows') e(id)
-                   where a.action = 'subject.erased' and a.outcome = 'success'
+                   where a.action in ('subject.erased', 'subject.erased_elsewhere') and a.outcome = 'success'
                      and case when a.placement = verify_audit_log.placement then a.id > coalesce(v_bounds.layout2_end, v_bounds.layout2_from - 1)
                               else not compliance_private.audit_row_sealed(a.placement, a.id) end
                      and compliance_private.written_by_its_routine(a.action, a.details)) x
@@ -8744,7 +8838,7 @@ begin
     into v_accounting
     from compliance.audit_logs a
    where a.placement = audit_claims_contradicted.placement
-     and a.action in ('audit.partition_dropped', 'subject.erased') and a.outcome = 'success'
+     and a.action in ('audit.partition_dropped', 'subject.erased', 'subject.erased_elsewhere') and a.outcome = 'success'
      and a.id between layout2_from and layout2_end
      and (a.id < coalesce(marker, 0) or compliance_private.written_by_its_routine(a.action, a.details));
   if v_accounting is null then
@@ -8777,7 +8871,7 @@ begin
              cross join lateral (select jsonb_array_elements_text(coalesce(c.details -> 'redacted_subject_rows', '[]'))
                                  union all
                                  select jsonb_array_elements_text(coalesce(c.details -> 'redacted_actor_rows', '[]'))) e(id)
-             where c.action = 'subject.erased' and c.id >= coalesce(marker, 0)) x
+             where c.action in ('subject.erased', 'subject.erased_elsewhere') and c.id >= coalesce(marker, 0)) x
      order by x.row_id, x.record_id desc
   )
   select c.id, null::bigint, format('the drop record says partition %s was dropped, and it is still there', c.resource_id)
@@ -10363,13 +10457,20 @@ CREATE FUNCTION compliance_private.check_overdue_requests(context jsonb) RETURNS
     AS $$
 declare
   v_overdue bigint;
+  v_unfinished bigint;
 begin
   select count(*) into v_overdue from compliance.dsr_open_requests r where r.overdue;
-  status := case when v_overdue = 0 then 'pass' else 'fail' end;
-  measured := jsonb_build_object('overdue_requests', v_overdue);
-  threshold := jsonb_build_object('max_overdue', 0);
-  detail := format('%s data subject request(s) past their deadline', v_overdue);
-  evidence := 'select count(*) from compliance.dsr_open_requests where overdue';
+  -- an erasure on a Citus cluster is whole only once its second transaction has run (the worker
+  -- runs it every minute): one waiting an hour means the worker is not doing it
+  select count(*) into v_unfinished from compliance_private.erasures_finishing_elsewhere e
+   where e.queued_at < now() - interval '1 hour';
+  status := case when v_overdue = 0 and v_unfinished = 0 then 'pass' else 'fail' end;
+  measured := jsonb_build_object('overdue_requests', v_overdue, 'erasures_unfinished_elsewhere', v_unfinished);
+  threshold := jsonb_build_object('max_overdue', 0, 'max_erasures_unfinished_after_an_hour', 0);
+  detail := case when v_unfinished = 0 then format('%s data subject request(s) past their deadline', v_overdue)
+                 else format('%s data subject request(s) past their deadline; %s erasure(s) not finished on the other nodes after an hour (compliance.erasures_finishing_elsewhere)',
+                             v_overdue, v_unfinished) end;
+  evidence := 'select count(*) from compliance.dsr_open_requests where overdue; select count(*) from compliance.erasures_finishing_elsewhere() where erased_at < now() - interval ''1 hour''';
   return next;
 end;
 $$;
@@ -10380,7 +10481,7 @@ ALTER FUNCTION compliance_private.check_overdue_requests(context jsonb) OWNER TO
 -- Name: FUNCTION check_overdue_requests(context jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.check_overdue_requests(context jsonb) IS 'Compliance check: no data subject request is past its deadline (GDPR Art. 12(3)).';
+COMMENT ON FUNCTION compliance_private.check_overdue_requests(context jsonb) IS 'Compliance check: no data subject request is past its deadline (GDPR Art. 12(3)), and no erasure on a Citus cluster has waited more than an hour for its second transaction, which clears the person on the other nodes (Art. 17(1), without undue delay).';
 
 --
 -- Name: check_password_encryption(jsonb); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -11114,7 +11215,9 @@ declare
     -- and what an erasure leaves behind, and its mark, so that it writes on the subject's node alone
     'compliance_private.erased_subjects', 'compliance.erased_consent_proofs', 'compliance_private.bulk_operations',
     -- and the personal parts of archived audit rows, beside the audit rows they came from
-    'compliance.audit_archived_parts'];
+    'compliance.audit_archived_parts',
+    -- and the erasures whose second transaction has not run, beside their subject
+    'compliance_private.erasures_finishing_elsewhere'];
   v_foreign_keys jsonb := '[]';
   v_key record;
   v_table text;
@@ -11296,7 +11399,8 @@ begin
 
   -- the tables distributed by placement: on the first call all of them; on a later one, a table a
   -- migration made anew to sit in the subjects' placements (the bulk-operation marks, which live
-  -- only inside a transaction, so no rows move), whose key already holds the placement. One placed
+  -- only inside a transaction; the erasures waiting for their second transaction, which a cluster
+  -- makes only once distributed: no rows move), whose key already holds the placement. One placed
   -- before as a reference table goes back to a local table first; one Citus took in as a local
   -- table of its own (a key to a reference table does that) is distributed as it is.
   for v_table in select t.name from unnest(v_by_placement) with ordinality t(name, n)
@@ -11768,6 +11872,54 @@ ALTER FUNCTION compliance_private.erase_actor_columns(relation regclass, actor t
 COMMENT ON FUNCTION compliance_private.erase_actor_columns(relation regclass, actor text, VARIADIC columns text[]) IS 'Part of an erasure: clears the erased person from the columns of relation that name who acted (who recorded, granted, handled…), where the row is about someone else, and returns how many rows changed. On a Citus cluster it reads first and changes only the shards (by the distribution column) and reference tables where the person appears, marking the erasure in each such shard, so an erasure of someone who acted nowhere else changes nothing outside their own node.';
 
 --
+-- Name: erase_person_as_actor(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.erase_person_as_actor(person text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_counts jsonb := '{}';
+begin
+  perform compliance_private.erase_actor_columns('compliance.personal_tables', person, 'registered_by');
+  perform compliance_private.erase_actor_columns('compliance.not_personal_columns', person, 'marked_by');
+  perform compliance_private.erase_actor_columns('compliance.propagation_tasks', person, 'confirmed_by');
+  v_counts := v_counts || jsonb_build_object('dsr_requests_anonymised',
+    compliance_private.erase_actor_columns('compliance.dsr_requests', person, 'handled_by'));
+  -- other patients' records keep their content, never who recorded them
+  v_counts := v_counts || jsonb_build_object('health_records_anonymised',
+    compliance_private.erase_actor_columns('compliance.health_records', person, 'recorded_by'));
+  -- other patients' grants keep their dates and terms, never who held, asked for or decided them
+  v_counts := v_counts || jsonb_build_object('access_grants_anonymised',
+    compliance_private.erase_actor_columns('compliance.access_grants', person,
+      'grantee', 'requested_by', 'approved_by', 'denied_by', 'revoked_by', 'reviewed_by'));
+  perform compliance_private.erase_actor_columns('compliance.breaches', person, 'opened_by', 'closed_by');
+  v_counts := v_counts || jsonb_build_object('alerts_anonymised',
+    compliance_private.erase_actor_columns('compliance.alert_outbox', person, 'user_id', 'actor_id'));
+  -- reviews, packages and reports keep what was decided and produced, never by or about whom
+  v_counts := v_counts || jsonb_build_object('access_review_items_anonymised',
+    compliance_private.erase_actor_columns('compliance.access_review_items', person, 'actor_id', 'granted_by', 'decided_by'));
+  perform compliance_private.erase_actor_columns('compliance.access_review_campaigns', person, 'opened_by');
+  perform compliance_private.erase_actor_columns('compliance.evidence_packages', person, 'generated_by');
+  perform compliance_private.erase_actor_columns('compliance.reports', person, 'generated_by');
+  perform compliance_private.erase_actor_columns('compliance.backup_verifications', person, 'verified_by');
+  -- holds on other subjects keep their dates and reasons, never who placed or released them
+  v_counts := v_counts || jsonb_build_object('legal_holds_anonymised',
+    compliance_private.erase_actor_columns('compliance.legal_holds', person, 'placed_by', 'released_by'));
+  return v_counts;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.erase_person_as_actor(person text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION erase_person_as_actor(person text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.erase_person_as_actor(person text) IS 'Part of an erasure: clears the erased person from every column that names who acted on someone else''s rows (who registered a table, handled a request, recorded a health record, held or decided a grant, opened a breach, placed a hold, generated a report…) and returns the counts the erasure reports (dsr_requests_anonymised, health_records_anonymised, access_grants_anonymised, alerts_anonymised, access_review_items_anonymised, legal_holds_anonymised). On a single node the erasure calls it in its own transaction; on a Citus cluster finish_erasure_elsewhere_core does, since those rows may be on any node.';
+
+--
 -- Name: erase_registered_rows(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -11854,11 +12006,9 @@ CREATE FUNCTION compliance_private.erase_subject_core(user_id text, reason text,
 declare
   v_counts jsonb := '{}';
   v_count bigint;
-  v_redacted bigint;
   v_archived_redacted bigint;
-  v_archived_count bigint;
-  v_subject_rows jsonb;
-  v_actor_rows jsonb;
+  v_actor_counts jsonb;
+  v_elsewhere boolean;
   v_request_id bigint;
   v_tasks integer;
   v_table text;
@@ -11867,8 +12017,6 @@ declare
   v_digest bytea;
   v_consent record;
   v_placement text;
-  v_acted_in text;
-  v_acted text[];
   v_rows record;
 begin
   if confirm is not true then
@@ -11929,8 +12077,6 @@ begin
   -- your registered tables first: their rows may reference the profile (FKBLK when an
   -- unregistered table's foreign key would block, and nothing is changed)
   v_counts := v_counts || jsonb_build_object('registered_tables', compliance_private.erase_registered_rows(user_id));
-  perform compliance_private.erase_actor_columns('compliance.personal_tables', user_id, 'registered_by');
-  perform compliance_private.erase_actor_columns('compliance.not_personal_columns', user_id, 'marked_by');
 
   -- children before the profile so each count is exact
   foreach v_table in array array['health_records', 'access_grants', 'breach_subjects', 'messages', 'conversations', 'consent_records', 'sessions',
@@ -11962,104 +12108,34 @@ begin
    where t.placement = v_placement and t.user_id = erase_subject_core.user_id;
   get diagnostics v_count = row_count;
   v_counts := v_counts || jsonb_build_object('propagation_tasks_anonymised', v_count);
-  perform compliance_private.erase_actor_columns('compliance.propagation_tasks', user_id, 'confirmed_by');
   v_tasks := compliance_private.propagate_request(v_request_id, user_id, 'erasure', v_placement);
-  -- the subject's own requests, in their placement; then those they handled for others
+  -- the subject's own requests, in their placement
   update compliance.dsr_requests r
      set user_id = null, notes = null, handled_by = nullif(r.handled_by, erase_subject_core.user_id)
    where r.placement = v_placement and r.user_id = erase_subject_core.user_id;
   get diagnostics v_count = row_count;
-  v_counts := v_counts || jsonb_build_object('dsr_requests_anonymised',
-    v_count + compliance_private.erase_actor_columns('compliance.dsr_requests', user_id, 'handled_by'));
+  v_counts := v_counts || jsonb_build_object('dsr_requests_anonymised', v_count);
 
-  -- other patients' records keep their content, never who recorded them
-  v_counts := v_counts || jsonb_build_object('health_records_anonymised',
-    compliance_private.erase_actor_columns('compliance.health_records', user_id, 'recorded_by'));
+  -- the rows where the person acted on someone else's, and on a Citus cluster the rows about them
+  -- kept from before it was set up (the chain ''), may be on any node. On a single node they are
+  -- all here, and cleared before the audit rows are redacted. On a cluster a second transaction
+  -- clears them (finish_erasure_elsewhere, which the worker runs within a minute), so this one
+  -- reads and writes on the subject's node alone.
+  v_elsewhere := compliance_private.is_distributed();
+  if v_elsewhere then
+    insert into compliance_private.erasures_finishing_elsewhere (placement, request_id, person)
+    values (v_placement, v_request_id, erase_subject_core.user_id);
+  else
+    v_actor_counts := compliance_private.erase_person_as_actor(erase_subject_core.user_id);
+    v_counts := v_counts || (v_actor_counts - 'dsr_requests_anonymised')
+      || jsonb_build_object('dsr_requests_anonymised', v_count + (v_actor_counts ->> 'dsr_requests_anonymised')::bigint);
+  end if;
 
-  -- other patients' grants keep their dates and terms, never who held, asked for or decided them
-  v_counts := v_counts || jsonb_build_object('access_grants_anonymised',
-    compliance_private.erase_actor_columns('compliance.access_grants', user_id,
-      'grantee', 'requested_by', 'approved_by', 'denied_by', 'revoked_by', 'reviewed_by'));
-  perform compliance_private.erase_actor_columns('compliance.breaches', user_id, 'opened_by', 'closed_by');
-  v_counts := v_counts || jsonb_build_object('alerts_anonymised',
-    compliance_private.erase_actor_columns('compliance.alert_outbox', user_id, 'user_id', 'actor_id'));
-
-  -- reviews, packages and reports keep what was decided and produced, never by or about whom
-  v_counts := v_counts || jsonb_build_object('access_review_items_anonymised',
-    compliance_private.erase_actor_columns('compliance.access_review_items', user_id, 'actor_id', 'granted_by', 'decided_by'));
-  perform compliance_private.erase_actor_columns('compliance.access_review_campaigns', user_id, 'opened_by');
-  perform compliance_private.erase_actor_columns('compliance.evidence_packages', user_id, 'generated_by');
-  perform compliance_private.erase_actor_columns('compliance.reports', user_id, 'generated_by');
-  perform compliance_private.erase_actor_columns('compliance.backup_verifications', user_id, 'verified_by');
-
-  -- holds on other subjects keep their dates and reasons, never who placed or released them
-  v_counts := v_counts || jsonb_build_object('legal_holds_anonymised',
-    compliance_private.erase_actor_columns('compliance.legal_holds', user_id, 'placed_by', 'released_by'));
-
-  -- the subject's part of rows about them, the actor's part of rows where they acted: a DPO who
-  -- handled the subject stays on record. Layout-1 rows have one personal part and lose it whole.
-  -- Rows about the subject sit in their placement, those written before a Citus cluster was set
-  -- up in the placement ''; where they acted, anywhere: the placements are read first.
-  v_redacted := 0;
-  v_subject_rows := '[]';
-  v_actor_rows := '[]';
-  select array_agg(distinct a.placement) into v_acted from compliance.audit_logs a
-   where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id;
-  for v_acted_in in select distinct p from unnest(array[v_placement] || coalesce(v_acted, '{}')) p loop
-    perform compliance_private.begin_bulk_operation('erasure', array[v_acted_in]);
-    with targets as (
-      select a.id, a.occurred_at, a.user_id = erase_subject_core.user_id as subject,
-             coalesce(a.actor_id = erase_subject_core.user_id, false) as actor, a.subject_part_digest is null as layout1
-        from compliance.audit_logs a
-       where a.placement = v_acted_in and (a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id)
-    ), redacted as (
-      update compliance.audit_logs a
-         set user_id = case when t.subject or t.layout1 then null else a.user_id end,
-             personal_details = case when t.subject or t.layout1 then null else a.personal_details end,
-             subject_part_salt = case when t.subject then null else a.subject_part_salt end,
-             actor_id = case when t.actor or t.layout1 then null else a.actor_id end,
-             ip_address = case when t.actor or t.layout1 then null else a.ip_address end,
-             user_agent = case when t.actor or t.layout1 then null else a.user_agent end,
-             actor_part_salt = case when t.actor then null else a.actor_part_salt end,
-             personal_salt = null,
-             redacted_at = now()
-        from targets t
-       where a.placement = v_acted_in and a.id = t.id and a.occurred_at = t.occurred_at
-      returning a.id, t.subject, t.actor
-    )
-    select count(*) as redacted, coalesce(jsonb_agg(r.id order by r.id) filter (where r.subject), '[]') as subject_rows,
-           coalesce(jsonb_agg(r.id order by r.id) filter (where r.actor), '[]') as actor_rows
-      into v_rows
-      from redacted r;
-    v_redacted := v_redacted + v_rows.redacted;
-    v_subject_rows := v_subject_rows || v_rows.subject_rows;
-    v_actor_rows := v_actor_rows || v_rows.actor_rows;
-  end loop;
-
-  -- the same parts of rows whose month is in the cold archive, where they sit beside the audit
-  -- rows they came from (read first, as above); a row left with no personal part goes, since the
-  -- bundle holds the rest of it and its digests
-  v_archived_redacted := 0;
-  select array_agg(distinct a.placement) into v_acted from compliance.audit_archived_parts a
-   where a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id;
-  for v_acted_in in select distinct p from unnest(coalesce(v_acted, '{}')) p loop
-    update compliance.audit_archived_parts a
-       set user_id = case when a.user_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.user_id end,
-           personal_details = case when a.user_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.personal_details end,
-           subject_part_salt = case when a.user_id = erase_subject_core.user_id then null else a.subject_part_salt end,
-           actor_id = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.actor_id end,
-           ip_address = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.ip_address end,
-           user_agent = case when a.actor_id = erase_subject_core.user_id or a.subject_part_digest is null then null else a.user_agent end,
-           actor_part_salt = case when a.actor_id = erase_subject_core.user_id then null else a.actor_part_salt end,
-           personal_salt = null,
-           redacted_at = now()
-     where a.placement = v_acted_in and (a.user_id = erase_subject_core.user_id or a.actor_id = erase_subject_core.user_id);
-    get diagnostics v_archived_count = row_count;
-    v_archived_redacted := v_archived_redacted + v_archived_count;
-    delete from compliance.audit_archived_parts a
-     where a.placement = v_acted_in and a.redacted_at = now()
-       and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
-  end loop;
+  -- the subject's part of rows about them, the actor's part of rows where they acted, in the
+  -- subject's placement; and the same parts of rows whose month is in the cold archive, which sit
+  -- beside the audit rows they came from
+  select * into v_rows from compliance_private.redact_audit_rows_in(v_placement, erase_subject_core.user_id);
+  v_archived_redacted := compliance_private.redact_archived_parts_in(v_placement, erase_subject_core.user_id);
 
   insert into compliance_private.erased_subjects (placement, subject_digest) values (v_placement, v_digest);
   perform compliance_private.end_bulk_operation();
@@ -12067,15 +12143,15 @@ begin
   -- counts, never identity: no subject, and no actor or client when the subject asked
   perform compliance_private.append_audit('subject.erased', 'gdpr', 'dsr_request', v_request_id::text,
     -- the rows it redacted, so verification can tell these redactions from any other
-    jsonb_build_object('deleted', v_counts, 'audit_rows_redacted', v_redacted, 'requested_by', requested_by,
-                       'redacted_subject_rows', v_subject_rows, 'redacted_actor_rows', v_actor_rows,
-                       'archived_audit_rows_redacted', v_archived_redacted),
+    jsonb_build_object('deleted', v_counts, 'audit_rows_redacted', v_rows.redacted, 'requested_by', requested_by,
+                       'redacted_subject_rows', v_rows.subject_rows, 'redacted_actor_rows', v_rows.actor_rows,
+                       'archived_audit_rows_redacted', v_archived_redacted, 'finishing_elsewhere', v_elsewhere),
     null, jsonb_build_object('reason', reason), 'success', null,
     case when requested_by = 'subject' then null else compliance.current_actor() end,
     requested_by <> 'subject', v_placement);
 
   return jsonb_build_object('erased', true, 'erased_at', now(), 'dsr_request_id', v_request_id,
-    'deleted', v_counts, 'audit_rows_redacted', v_redacted,
+    'deleted', v_counts, 'audit_rows_redacted', v_rows.redacted, 'finishing_elsewhere', v_elsewhere,
     'other_systems', (select coalesce(jsonb_agg(jsonb_build_object('system', t.system, 'name', s.name, 'task_id', t.id, 'state', t.state) order by t.system), '[]')
                         from compliance.propagation_tasks t join compliance.processing_systems s on s.system = t.system
                        where t.placement = v_placement and t.request_id = v_request_id));
@@ -12154,6 +12230,73 @@ ALTER FUNCTION compliance_private.export_subject_core(user_id text, kind text) O
 --
 
 COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) IS 'Registers and completes an access or portability request, audits it and returns the subject document; every other system that receives exports is asked for its part (the request completes when each confirmed), unless the subject only views its data (self-service access). Its statements run on generic plans (plan_cache_mode), without JIT compilation (a generic plan''s row estimates over a million subjects passed jit_above_cost, and compiling took longer than the export): a custom plan over every audit partition costs more to make than to run, and a connection''s first five exports paid it each time.';
+
+--
+-- Name: finish_erasure_elsewhere_core(text, bigint); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.finish_erasure_elsewhere_core(chain text, request_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    SET jit TO 'off'
+    AS $$
+declare
+  v_person text;
+  v_queued_at timestamptz;
+  v_counts jsonb;
+  v_acted_in text;
+  v_rows record;
+  v_redacted bigint := 0;
+  v_subject_rows jsonb := '[]';
+  v_actor_rows jsonb := '[]';
+  v_archived bigint := 0;
+begin
+  -- taken off the list first: a second caller waits for this transaction, then finds nothing
+  delete from compliance_private.erasures_finishing_elsewhere e
+   where e.placement = finish_erasure_elsewhere_core.chain and e.request_id = finish_erasure_elsewhere_core.request_id
+  returning e.person, e.queued_at into v_person, v_queued_at;
+  if not found then
+    return null;
+  end if;
+
+  v_counts := compliance_private.erase_person_as_actor(v_person);
+  -- the audit rows and archived parts outside the subject's own chain, which the erasure cleared:
+  -- where they acted, and where rows about them were written before the cluster (the chain '')
+  for v_acted_in in select distinct a.placement from compliance.audit_logs a
+                     where (a.user_id = v_person or a.actor_id = v_person) and a.placement <> finish_erasure_elsewhere_core.chain
+                     order by 1 loop
+    select * into v_rows from compliance_private.redact_audit_rows_in(v_acted_in, v_person);
+    v_redacted := v_redacted + v_rows.redacted;
+    v_subject_rows := v_subject_rows || v_rows.subject_rows;
+    v_actor_rows := v_actor_rows || v_rows.actor_rows;
+  end loop;
+  for v_acted_in in select distinct a.placement from compliance.audit_archived_parts a
+                     where (a.user_id = v_person or a.actor_id = v_person) and a.placement <> finish_erasure_elsewhere_core.chain
+                     order by 1 loop
+    perform compliance_private.begin_bulk_operation('erasure', array[v_acted_in]);
+    v_archived := v_archived + compliance_private.redact_archived_parts_in(v_acted_in, v_person);
+  end loop;
+  perform compliance_private.end_bulk_operation();
+
+  -- beside the erasure's own record, in the subject's chain; counts and row ids, never identity
+  perform compliance_private.append_audit('subject.erased_elsewhere', 'gdpr', 'dsr_request', finish_erasure_elsewhere_core.request_id::text,
+    jsonb_build_object('anonymised', v_counts, 'audit_rows_redacted', v_redacted,
+                       'redacted_subject_rows', v_subject_rows, 'redacted_actor_rows', v_actor_rows,
+                       'archived_audit_rows_redacted', v_archived, 'erased_at', v_queued_at),
+    null, null, 'success', null, compliance.current_actor(), false, finish_erasure_elsewhere_core.chain);
+  return jsonb_build_object('dsr_request_id', finish_erasure_elsewhere_core.request_id, 'anonymised', v_counts,
+                            'audit_rows_redacted', v_redacted, 'archived_audit_rows_redacted', v_archived);
+end;
+$$;
+
+ALTER FUNCTION compliance_private.finish_erasure_elsewhere_core(chain text, request_id bigint) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION finish_erasure_elsewhere_core(chain text, request_id bigint); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.finish_erasure_elsewhere_core(chain text, request_id bigint) IS 'The second transaction of an erasure on a Citus cluster (the first, erase_subject_core, stays on the subject''s node): clears the erased person wherever they acted on someone else''s rows, and redacts the audit rows and archived parts about or by them in other chains (those written before the cluster was set up are in the chain ''''). It writes a subject.erased_elsewhere record listing the rows it redacted, in the subject''s chain, which verification trusts like the erasure''s own. Returns null when that erasure is not waiting (finished already, or never queued).';
 
 --
 -- Name: grant_duration(integer); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -13376,6 +13519,93 @@ ALTER FUNCTION compliance_private.record_expected_grants() OWNER TO compliance_o
 --
 
 COMMENT ON FUNCTION compliance_private.record_expected_grants() IS 'Records the grants as they are now as the expected set, and each grant added or removed since the last time in one security.grants_recorded audit row (the role_memberships evidence population lists them). The last statement of every migration that changes a grant (db/CONVENTIONS.md); never called at run time.';
+
+--
+-- Name: redact_archived_parts_in(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.redact_archived_parts_in(placement text, person text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  v_count bigint;
+begin
+  update compliance.audit_archived_parts a
+     set user_id = case when a.user_id = redact_archived_parts_in.person or a.subject_part_digest is null then null else a.user_id end,
+         personal_details = case when a.user_id = redact_archived_parts_in.person or a.subject_part_digest is null then null else a.personal_details end,
+         subject_part_salt = case when a.user_id = redact_archived_parts_in.person then null else a.subject_part_salt end,
+         actor_id = case when a.actor_id = redact_archived_parts_in.person or a.subject_part_digest is null then null else a.actor_id end,
+         ip_address = case when a.actor_id = redact_archived_parts_in.person or a.subject_part_digest is null then null else a.ip_address end,
+         user_agent = case when a.actor_id = redact_archived_parts_in.person or a.subject_part_digest is null then null else a.user_agent end,
+         actor_part_salt = case when a.actor_id = redact_archived_parts_in.person then null else a.actor_part_salt end,
+         personal_salt = null,
+         redacted_at = now()
+   where a.placement = redact_archived_parts_in.placement
+     and (a.user_id = redact_archived_parts_in.person or a.actor_id = redact_archived_parts_in.person);
+  get diagnostics v_count = row_count;
+  -- a row left with no personal part goes: the bundle holds the rest of it and its digests
+  delete from compliance.audit_archived_parts a
+   where a.placement = redact_archived_parts_in.placement and a.redacted_at = now()
+     and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
+  return v_count;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.redact_archived_parts_in(placement text, person text) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION redact_archived_parts_in(placement text, person text); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.redact_archived_parts_in(placement text, person text) IS 'Part of an erasure: in one chain (placement), the same redaction as redact_audit_rows_in for the personal parts of audit rows whose month went to the cold archive; a part left with nothing personal is deleted. Returns how many parts changed.';
+
+--
+-- Name: redact_audit_rows_in(text, text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.redact_audit_rows_in(placement text, person text, OUT redacted bigint, OUT subject_rows jsonb, OUT actor_rows jsonb) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  -- the shard's triggers admit the redaction only under the erasure's mark on their own node
+  perform compliance_private.begin_bulk_operation('erasure', array[redact_audit_rows_in.placement]);
+  with targets as (
+    select a.id, a.occurred_at, a.user_id = redact_audit_rows_in.person as subject,
+           coalesce(a.actor_id = redact_audit_rows_in.person, false) as actor, a.subject_part_digest is null as layout1
+      from compliance.audit_logs a
+     where a.placement = redact_audit_rows_in.placement
+       and (a.user_id = redact_audit_rows_in.person or a.actor_id = redact_audit_rows_in.person)
+  ), changed as (
+    update compliance.audit_logs a
+       set user_id = case when t.subject or t.layout1 then null else a.user_id end,
+           personal_details = case when t.subject or t.layout1 then null else a.personal_details end,
+           subject_part_salt = case when t.subject then null else a.subject_part_salt end,
+           actor_id = case when t.actor or t.layout1 then null else a.actor_id end,
+           ip_address = case when t.actor or t.layout1 then null else a.ip_address end,
+           user_agent = case when t.actor or t.layout1 then null else a.user_agent end,
+           actor_part_salt = case when t.actor then null else a.actor_part_salt end,
+           personal_salt = null,
+           redacted_at = now()
+      from targets t
+     where a.placement = redact_audit_rows_in.placement and a.id = t.id and a.occurred_at = t.occurred_at
+    returning a.id, t.subject, t.actor
+  )
+  select count(*), coalesce(jsonb_agg(r.id order by r.id) filter (where r.subject), '[]'),
+         coalesce(jsonb_agg(r.id order by r.id) filter (where r.actor), '[]')
+    into redacted, subject_rows, actor_rows
+    from changed r;
+end;
+$$;
+
+ALTER FUNCTION compliance_private.redact_audit_rows_in(placement text, person text, OUT redacted bigint, OUT subject_rows jsonb, OUT actor_rows jsonb) OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION redact_audit_rows_in(placement text, person text, OUT redacted bigint, OUT subject_rows jsonb, OUT actor_rows jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.redact_audit_rows_in(placement text, person text, OUT redacted bigint, OUT subject_rows jsonb, OUT actor_rows jsonb) IS 'Part of an erasure: in one chain (placement), takes the erased person''s part out of every audit row about them (the subject part) and of every row where they acted (the actor part; layout-1 rows have one personal part and lose it whole), and returns how many rows changed and the ids of each kind, which the erasure''s audit record lists so that verification tells these redactions from any other. A DPO who handled the subject stays on record.';
 
 --
 -- Name: refuse_erased(text); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -15060,7 +15290,7 @@ COMMENT ON FUNCTION compliance_private.untrusted_code_on(relation regclass) IS '
 
 CREATE FUNCTION compliance_private.written_by_its_routine(action text, details jsonb) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN ((details ->> 'written_by'::text) = CASE action WHEN 'audit.partition_dropped'::text THEN 'compliance_private.drop_expired_audit_partitions'::text WHEN 'subject.erased'::text THEN 'compliance_private.erase_subject_core'::text ELSE NULL::text END);
+    RETURN ((details ->> 'written_by'::text) = CASE action WHEN 'audit.partition_dropped'::text THEN 'compliance_private.drop_expired_audit_partitions'::text WHEN 'subject.erased'::text THEN 'compliance_private.erase_subject_core'::text WHEN 'subject.erased_elsewhere'::text THEN 'compliance_private.finish_erasure_elsewhere_core'::text ELSE NULL::text END);
 
 ALTER FUNCTION compliance_private.written_by_its_routine(action text, details jsonb) OWNER TO compliance_owner;
 
@@ -15068,7 +15298,7 @@ ALTER FUNCTION compliance_private.written_by_its_routine(action text, details js
 -- Name: FUNCTION written_by_its_routine(action text, details jsonb); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance_private.written_by_its_routine(action text, details jsonb) IS 'Whether an accounting record (audit.partition_dropped, subject.erased) says it was written by the one routine that does that work (details.written_by, which append_audit takes from the call stack). Verification trusts records written after migration 000041 only then.';
+COMMENT ON FUNCTION compliance_private.written_by_its_routine(action text, details jsonb) IS 'Whether an accounting record (audit.partition_dropped, subject.erased, subject.erased_elsewhere) says it was written by the one routine that does that work (details.written_by, which append_audit takes from the call stack). Verification trusts records written after migration 000041 only then.';
 
 --
 -- Name: _private_jobs; Type: TABLE; Schema: graphile_worker; Owner: pgcomply_worker
@@ -18476,6 +18706,13 @@ ALTER TABLE ONLY compliance_private.erased_subjects
     ADD CONSTRAINT erased_subjects_pkey PRIMARY KEY (subject_digest);
 
 --
+-- Name: erasures_finishing_elsewhere erasures_finishing_elsewhere_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE ONLY compliance_private.erasures_finishing_elsewhere
+    ADD CONSTRAINT erasures_finishing_elsewhere_pkey PRIMARY KEY (placement, request_id);
+
+--
 -- Name: expected_grants expected_grants_pkey; Type: CONSTRAINT; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -20865,6 +21102,12 @@ ALTER TABLE compliance.user_profiles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE compliance_private.database_identity ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: erasures_finishing_elsewhere; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
+--
+
+ALTER TABLE compliance_private.erasures_finishing_elsewhere ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: expected_grants; Type: ROW SECURITY; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -20881,6 +21124,18 @@ CREATE POLICY owner_routines ON compliance_private.database_identity TO complian
 --
 
 COMMENT ON POLICY owner_routines ON compliance_private.database_identity IS 'Written once by migration 000042 (the owner); pgcomply backup verify reads it as the superuser. No application role reads it.';
+
+--
+-- Name: erasures_finishing_elsewhere owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE POLICY owner_routines ON compliance_private.erasures_finishing_elsewhere TO compliance_owner USING (true) WITH CHECK (true);
+
+--
+-- Name: POLICY owner_routines ON erasures_finishing_elsewhere; Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON POLICY owner_routines ON compliance_private.erasures_finishing_elsewhere IS 'Only the erasure puts a row here and only finish_erasure_elsewhere_core takes it off; erasures_finishing_elsewhere lists them without the person. No application role reaches the table.';
 
 --
 -- Name: expected_grants owner_routines; Type: POLICY; Schema: compliance_private; Owner: compliance_owner
@@ -21719,6 +21974,14 @@ GRANT ALL ON FUNCTION compliance.erasure_journal(since timestamp with time zone)
 GRANT ALL ON FUNCTION compliance.erasure_journal(since timestamp with time zone) TO compliance_worker;
 
 --
+-- Name: FUNCTION erasures_finishing_elsewhere(); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.erasures_finishing_elsewhere() FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.erasures_finishing_elsewhere() TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.erasures_finishing_elsewhere() TO compliance_dpo;
+
+--
 -- Name: FUNCTION evidence_population(name text, period_from timestamp with time zone, period_to timestamp with time zone); Type: ACL; Schema: compliance; Owner: compliance_owner
 --
 
@@ -21754,6 +22017,14 @@ GRANT ALL ON FUNCTION compliance.export_subject(user_id text, kind text) TO comp
 
 REVOKE ALL ON FUNCTION compliance.find_subjects(query text, max_rows integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION compliance.find_subjects(query text, max_rows integer) TO compliance_dpo;
+
+--
+-- Name: FUNCTION finish_erasure_elsewhere(chain text, request_id bigint); Type: ACL; Schema: compliance; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance.finish_erasure_elsewhere(chain text, request_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION compliance.finish_erasure_elsewhere(chain text, request_id bigint) TO compliance_worker;
+GRANT ALL ON FUNCTION compliance.finish_erasure_elsewhere(chain text, request_id bigint) TO compliance_dpo;
 
 --
 -- Name: FUNCTION forget_request_keys(); Type: ACL; Schema: compliance; Owner: compliance_owner
@@ -23198,6 +23469,12 @@ REVOKE ALL ON FUNCTION compliance_private.ensure_chain_sequences(above bigint) F
 REVOKE ALL ON FUNCTION compliance_private.erase_actor_columns(relation regclass, actor text, VARIADIC columns text[]) FROM PUBLIC;
 
 --
+-- Name: FUNCTION erase_person_as_actor(person text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.erase_person_as_actor(person text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION erase_registered_rows(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
 --
 
@@ -23220,6 +23497,12 @@ REVOKE ALL ON FUNCTION compliance_private.expired_audit_partitions(cutoff timest
 --
 
 REVOKE ALL ON FUNCTION compliance_private.export_subject_core(user_id text, kind text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION finish_erasure_elsewhere_core(chain text, request_id bigint); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.finish_erasure_elsewhere_core(chain text, request_id bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION grant_duration(days integer); Type: ACL; Schema: compliance_private; Owner: compliance_owner
@@ -23422,6 +23705,18 @@ REVOKE ALL ON FUNCTION compliance_private.record_completed_dsr(user_id text, kin
 --
 
 REVOKE ALL ON FUNCTION compliance_private.record_expected_grants() FROM PUBLIC;
+
+--
+-- Name: FUNCTION redact_archived_parts_in(placement text, person text); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.redact_archived_parts_in(placement text, person text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION redact_audit_rows_in(placement text, person text, OUT redacted bigint, OUT subject_rows jsonb, OUT actor_rows jsonb); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.redact_audit_rows_in(placement text, person text, OUT redacted bigint, OUT subject_rows jsonb, OUT actor_rows jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION refuse_erased(user_id text); Type: ACL; Schema: compliance_private; Owner: compliance_owner

@@ -24,6 +24,7 @@ import { DELIVER_PROPAGATION_JOB_KEY, deliverPropagation, type PropagationDelive
 import { archiveAudit, type AuditArchiving } from './tasks/archive-audit.js';
 import { SIEM_FEED_JOB_KEY, type SiemFeed, siemFeed } from './tasks/siem-feed.js';
 import { retention } from './tasks/retention.js';
+import { finishErasures } from './tasks/finish-erasures.js';
 import { SEAL_JOB_KEY, sealAuditLog } from './tasks/seal-audit-log.js';
 import { unlockStaleJobs as unlockStaleJobsTask } from './tasks/unlock-stale-jobs.js';
 import { DEFAULT_STALE_LOCK_SECONDS, releaseJobsOf, unlockStaleJobs } from './stale-locks.js';
@@ -78,6 +79,7 @@ export function taskList(sealIntervalSeconds: number, connectionString: string, 
     monthly_report: monthlyReport,
     compliance_checks: complianceChecks(requireTls, backups),
     deliver_alerts: deliverAlerts(alerts),
+    finish_erasures: finishErasures,
     deliver_propagation: deliverPropagation(propagation ?? { leaseSeconds: 60, intervalSeconds: 2, scim: {} }),
     // without a SIEM the watchdog's job does nothing, and no feed is started
     siem_feed: siem ? siemFeed(siem) : async () => undefined,

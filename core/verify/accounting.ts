@@ -24,8 +24,13 @@ export interface SealerGap { seal_no: number; from: number; to: number }
 const WRITTEN_BY: Record<string, string> = {
   'audit.partition_dropped': 'compliance_private.drop_expired_audit_partitions',
   'subject.erased': 'compliance_private.erase_subject_core',
+  'subject.erased_elsewhere': 'compliance_private.finish_erasure_elsewhere_core',
   'audit.archived': 'compliance.record_audit_archive',
 };
+
+/** an erasure's records: its own, and on a Citus cluster the one its second transaction writes */
+export const isErasureRecord = (record: Pick<AccountingRecord, 'action'>): boolean =>
+  record.action === 'subject.erased' || record.action === 'subject.erased_elsewhere';
 
 /** whether a record written since migration 000041 comes from the routine that does its work */
 export const writtenByItsRoutine = (action: string, details: { written_by?: unknown }): boolean =>
@@ -49,7 +54,7 @@ export async function readAccounting(sql: Sql, layout2From: number, layout2End: 
   // the accounting records: sealed (inside the layout-2 seals), successful, and of the upgrade records only the first
   const records = await sql<AccountingRecord[]>`
     select a.id::text, a.action, a.occurred_at::text, a.resource_id, a.details from compliance.audit_logs a
-     where a.action in ('audit.partition_dropped', 'subject.erased', 'audit.layout_upgraded', 'audit.sealer_gaps_recorded')
+     where a.action in ('audit.partition_dropped', 'subject.erased', 'subject.erased_elsewhere', 'audit.layout_upgraded', 'audit.sealer_gaps_recorded')
        and a.outcome = 'success' order by a.id`;
   const firstUpgrade = records.find((r) => r.action === 'audit.layout_upgraded')?.id;
   // records written since migration 000041 count only from the routine that does the work
@@ -71,8 +76,8 @@ export async function readAccounting(sql: Sql, layout2From: number, layout2End: 
   // erasures not sealed yet: they excuse a redaction (pending) and never accuse a row
   const pending = new Map<number, string>();
   for (const record of records) {
-    if (record.action === 'subject.erased' && Number(record.id) > (layout2End ?? layout2From - 1)
-        && record.details.written_by === WRITTEN_BY['subject.erased']) addParts(pending, record);
+    if (isErasureRecord(record) && Number(record.id) > (layout2End ?? layout2From - 1)
+        && writtenByItsRoutine(record.action, record.details)) addParts(pending, record);
   }
   // the id ranges the sealer skipped before migration 000041, as the one record that migration wrote lists them
   const gapRecord = records.find((r) => r.action === 'audit.sealer_gaps_recorded');

@@ -6,7 +6,7 @@
  * listing a row that was not redacted in the erasure's own transaction.
  */
 import type { Sql } from 'postgres';
-import { type AccountingRecord, idsIn } from './accounting.js';
+import { type AccountingRecord, idsIn, isErasureRecord } from './accounting.js';
 import type { Problem } from './range-check.js';
 
 export async function contradictedClaims(sql: Sql, accounting: AccountingRecord[], sealNumbers: number[], marker: number): Promise<Problem[]> {
@@ -32,7 +32,7 @@ export async function contradictedClaims(sql: Sql, accounting: AccountingRecord[
 
   // each row's newest listing erasure: a later erasure of its actor may have redacted it again
   const newest = new Map<number, AccountingRecord>();
-  for (const erasure of accounting.filter((r) => r.action === 'subject.erased' && Number(r.id) >= marker)) {
+  for (const erasure of accounting.filter((r) => isErasureRecord(r) && Number(r.id) >= marker)) {
     for (const id of [...idsIn(erasure, 'redacted_subject_rows'), ...idsIn(erasure, 'redacted_actor_rows')]) {
       if (Number(newest.get(id)?.id ?? -1) < Number(erasure.id)) newest.set(id, erasure);
     }

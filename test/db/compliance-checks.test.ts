@@ -67,6 +67,12 @@ describe('compliance checks', () => {
     expect(await statusOf('overdue_requests')).toMatchObject({ status: 'fail', measured: { overdue_requests: 1 } });
     await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.complete_dsr(${request!.id})`);
     expect((await statusOf('overdue_requests')).status).toBe('pass');
+    // an erasure a cluster left for its second transaction, waiting more than an hour
+    await db.admin`insert into compliance_private.erasures_finishing_elsewhere (placement, request_id, person, queued_at)
+                   values ('', ${request!.id}, 'user:asks', now() - interval '61 minutes')`;
+    expect(await statusOf('overdue_requests')).toMatchObject({ status: 'fail', measured: { overdue_requests: 0, erasures_unfinished_elsewhere: 1 } });
+    await db.as('compliance_worker', null, (tx) => tx`select compliance.finish_erasure_elsewhere('', ${request!.id})`);
+    expect((await statusOf('overdue_requests')).status).toBe('pass');
 
     const [grant] = await db.as('compliance_staff', { actor: 'staff:er', roles: ['staff'] },
       (tx) => tx`select id from compliance.break_glass('user:asks', 'collapsed at reception, needs history')`);

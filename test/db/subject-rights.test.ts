@@ -140,6 +140,47 @@ describe('erasure (Art. 17)', () => {
     expect(final!.details.deleted.messages).toBe(2);
   });
 
+  it('clears where the person acted on someone else\'s rows in its own transaction on a single node, and on Citus leaves that to a second transaction the worker or the DPO runs once', async () => {
+    await seedFullSubject('user:clinician');
+    await seedFullSubject('user:their-patient');
+    await db.as('compliance_dpo', { actor: 'user:clinician', roles: ['dpo'] },
+      (tx) => tx`select compliance.place_legal_hold('user:their-patient', 'a matter')`);
+    const [row] = await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject('user:clinician', 'asked', true) as receipt`);
+    const waiting = await db.as('compliance_worker', { actor: 'worker:erasures' }, (tx) => tx`select chain, request_id from compliance.erasures_finishing_elsewhere()`);
+    const heldBy = async () => (await db.admin`select placed_by from compliance.legal_holds where user_id = 'user:their-patient'`)[0]!.placed_by;
+    if (onCitus()) {
+      expect(row!.receipt.finishing_elsewhere).toBe(true);
+      expect(waiting.map((w) => String(w.request_id))).toEqual([String(row!.receipt.dsr_request_id)]);
+      expect(await heldBy()).toBe('user:clinician');
+      const [finished] = await db.as('compliance_dpo', dpo, (tx) =>
+        tx`select compliance.finish_erasure_elsewhere(${waiting[0]!.chain}, ${waiting[0]!.request_id}) as result`);
+      expect(finished!.result.anonymised.legal_holds_anonymised).toBe(1);
+    } else {
+      expect(row!.receipt.finishing_elsewhere).toBe(false);
+      expect(row!.receipt.deleted.legal_holds_anonymised).toBe(1);
+      expect(waiting).toEqual([]);
+    }
+    expect(await heldBy()).toBeNull();
+    // an erasure not waiting (finished, or never queued) is finished once: the second call is null
+    const [again] = await db.as('compliance_worker', { actor: 'worker:erasures' }, (tx) =>
+      tx`select compliance.finish_erasure_elsewhere('', ${row!.receipt.dsr_request_id}) as result`);
+    expect(again!.result).toBeNull();
+    expect(await db.admin`select 1 from compliance.audit_logs where actor_id = 'user:clinician' or user_id = 'user:clinician'`).toHaveLength(0);
+  });
+
+  it('lets only the worker and the DPO list and finish waiting erasures (42501), never naming the person, and needs the chain and request (BADRG)', async () => {
+    for (const [role, roles] of [['compliance_app', []], ['compliance_staff', ['staff']], ['compliance_auditor', ['auditor']]] as const) {
+      const context = { actor: 'someone', roles: [...roles] };
+      await expectSqlState(db.as(role, context, (tx) => tx`select * from compliance.erasures_finishing_elsewhere()`), '42501');
+      await expectSqlState(db.as(role, context, (tx) => tx`select compliance.finish_erasure_elsewhere('', 1)`), '42501');
+      await expectSqlState(db.as(role, context, (tx) => tx`select * from compliance_private.erasures_finishing_elsewhere`), '42501');
+    }
+    await expectSqlState(db.as('compliance_worker', { actor: 'worker:erasures' }, (tx) => tx`select compliance.finish_erasure_elsewhere(null, 1)`), 'BADRG');
+    await expectSqlState(db.as('compliance_dpo', dpo, (tx) => tx`select compliance.finish_erasure_elsewhere('', null)`), 'BADRG');
+    const [listed] = await db.admin`select proargnames from pg_proc where oid = 'compliance.erasures_finishing_elsewhere()'::regprocedure`;
+    expect(listed!.proargnames).toEqual(['chain', 'request_id', 'erased_at']);
+  });
+
   it('leaves a tombstone: later writes for the id fail (ERASD) until re-registration', async () => {
     await expectSqlState(db.as('compliance_app', { actor: 'user:gone' }, (tx) => tx`select compliance.ensure_profile('user:gone')`), 'ERASD');
     await expectSqlState(db.admin`insert into compliance.user_profiles (user_id) values ('user:gone')`, 'ERASD');

@@ -1,7 +1,8 @@
 /**
  * pgcomply on a Citus cluster: a coordinator and two workers of this machine's PostgreSQL 15,
  * started here. Setup spreads the tables; a subject's rows and the audit rows about them sit on
- * one node; export reads them all; erasure leaves no trace on either worker.
+ * one node; export reads them all; erasure runs on the subject's node, its second transaction
+ * clears them where they acted, and neither worker keeps a trace.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { DEVELOPMENT_LOGIN_PASSWORD } from '../../db/connection.js';
 import { type Run, runPgcomply } from '../provision/pgcomply.js';
 import type { MachineCluster } from '../../db/machine-cluster.js';
 import { type CitusCluster, citusCluster } from '../../db/citus-cluster.js';
-import { actAs, holdsId, sealEveryChain as sealEveryChainOf, verifyEveryChain as verifyEveryChainOf, workerDump } from '../provision/citus-cluster-tools.js';
+import { actAs, type FinishedElsewhere, holdsId, sealEveryChain as sealEveryChainOf, verifyEveryChain as verifyEveryChainOf, workerDump } from '../provision/citus-cluster-tools.js';
 import { acknowledgeEachChain } from '../../worker/tasks/siem-feed.js';
 
 const SUBJECTS = 10_000;
@@ -67,7 +68,7 @@ function pgcomplyOn(args: string[]): Promise<Run> {
     LOG_LEVEL: 'silent' });
 }
 
-type Erased = { erased: boolean; audit_rows_redacted: number; deleted: Record<string, number> };
+type Erased = { erased: boolean; audit_rows_redacted: number; deleted: Record<string, number>; finishing_elsewhere: boolean };
 
 /** a statement Citus sent a worker, as citus.log_remote_commands reports it */
 type Issued = { port: number; command: string };
@@ -76,8 +77,8 @@ const readsOnly = (command: string) =>
   /^(BEGIN TRANSACTION |COMMIT$|ROLLBACK$|set local |SELECT )/.test(command)
   && !/ FOR (NO KEY |KEY )?(UPDATE|SHARE)\b|lock_shard_resources/.test(command);
 
-/** a DPO's erasure, with every statement Citus sends a worker for it */
-async function eraseWatchingTheWorkers(subject: string): Promise<{ result: Erased; issued: Issued[] }> {
+/** a transaction acting as one of pgcomply's roles, with every statement Citus sends a worker for it */
+async function watchingTheWorkers<T>(role: string, actor: string, roles: string[], fn: (tx: TransactionSql) => Promise<T>): Promise<{ result: T; issued: Issued[] }> {
   const issued: Issued[] = [];
   const watched = cluster.connect(cluster.coordinator, {
     max: 1,
@@ -91,16 +92,35 @@ async function eraseWatchingTheWorkers(subject: string): Promise<{ result: Erase
     const result = await watched.begin(async (tx) => {
       await tx`set local citus.log_remote_commands = on`;
       await tx`set local client_min_messages = log`;
-      await tx`select set_config('role', 'compliance_dpo', true)`;
-      await tx`select compliance.set_request_context('dpo:citus', ${['dpo']})`;
-      const [row] = await tx<{ result: Erased }[]>`select compliance.erase_subject(${subject}, 'asked', true) as result`;
-      return row!.result;
-    }) as Erased;
+      await tx`select set_config('role', ${role}, true)`;
+      await tx`select compliance.set_request_context(${actor}, ${roles})`;
+      return fn(tx);
+    }) as T;
     return { result, issued };
   } finally {
     await watched.end();
   }
 }
+
+/** a DPO's erasure, with every statement Citus sends a worker for it */
+const eraseWatchingTheWorkers = async (subject: string): Promise<{ result: Erased; issued: Issued[] }> =>
+  watchingTheWorkers('compliance_dpo', 'dpo:citus', ['dpo'], async (tx) =>
+    (await tx<{ result: Erased }[]>`select compliance.erase_subject(${subject}, 'asked', true) as result`)[0]!.result);
+
+/** the erasures' second transactions, as the worker runs them, with every statement Citus sends a worker for them */
+const finishWatchingTheWorkers = async (): Promise<{ result: FinishedElsewhere[]; issued: Issued[] }> => {
+  const waiting = await as('compliance_worker', 'worker:erasures', [], (tx) =>
+    tx<{ chain: string; request_id: string }[]>`select chain, request_id::text from compliance.erasures_finishing_elsewhere()`);
+  const finished: FinishedElsewhere[] = [];
+  const issued: Issued[] = [];
+  for (const erasure of waiting) {
+    const one = await watchingTheWorkers('compliance_worker', 'worker:erasures', [], async (tx) =>
+      (await tx<{ result: FinishedElsewhere }[]>`select compliance.finish_erasure_elsewhere(${erasure.chain}, ${erasure.request_id}::bigint) as result`)[0]!.result);
+    finished.push(one.result);
+    issued.push(...one.issued);
+  }
+  return { result: finished, issued };
+};
 
 /** the worker port that holds a subject's shard now (a shard may have moved) */
 async function workerOf(subject: string): Promise<number> {
@@ -406,22 +426,29 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     const { result: erased, issued } = await eraseWatchingTheWorkers(subject);
     expect(erased.erased).toBe(true);
     expect(erased.audit_rows_redacted).toBeGreaterThanOrEqual(2);
+    expect(erased.finishing_elsewhere).toBe(true);
 
-    // the other worker is only asked where the subject acted (they did nowhere): it gets reads,
-    // committed in one phase, and no write, no row lock and no prepared transaction
-    const there = issued.filter((i) => i.port === elsewhere.port).map((i) => i.command);
-    expect(there.some((command) => command.startsWith('SELECT '))).toBe(true);
-    expect(there.filter((command) => !readsOnly(command))).toEqual([]);
+    // the erasure's transaction sends the other worker nothing at all: not a read, not a lock
+    expect(issued.filter((i) => i.port !== homePort)).toEqual([]);
     const onHome = issued.filter((i) => i.port === homePort).map((i) => i.command);
     expect(onHome.some((command) => command.startsWith('DELETE FROM compliance.user_profiles_'))).toBe(true);
-    expect(issued.every((i) => i.port === homePort || i.port === elsewhere.port)).toBe(true);
 
     // the other worker holds exactly what it held: the tombstone, the kept consent proof and the
     // erasure's record went to the subject's node
-    const now = workerDump(elsewhere);
     const changed = (a: string, b: string) => { const was = new Set(b.split('\n')); return a.split('\n').filter((line) => !was.has(line)); };
-    expect({ added: changed(now, untouched), removed: changed(untouched, now) }).toEqual({ added: [], removed: [] });
-    expect(now === untouched).toBe(true);
+    const unchangedThere = () => {
+      const now = workerDump(elsewhere);
+      expect({ added: changed(now, untouched), removed: changed(untouched, now) }).toEqual({ added: [], removed: [] });
+    };
+    unchangedThere();
+
+    // the second transaction looks on every node for where they acted (nowhere), changes nothing
+    // on the other worker, and takes the erased id off the subject's node
+    const { result: finished, issued: looked } = await finishWatchingTheWorkers();
+    expect(finished).toHaveLength(1);
+    expect(finished[0]).toMatchObject({ audit_rows_redacted: 0, anonymised: { legal_holds_anonymised: 0, health_records_anonymised: 0 } });
+    expect(looked.filter((i) => i.port === elsewhere.port).map((i) => i.command).filter((command) => !readsOnly(command))).toEqual([]);
+    unchangedThere();
     const dumps = cluster.workers.map(workerDump);
     for (const dump of dumps) {
       expect(dump).not.toContain(subject);
@@ -459,8 +486,16 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     const before = await auditedAbout();
     await sealEveryChain();
 
-    const { result: erased, issued } = await eraseWatchingTheWorkers(actor);
-    expect(erased.deleted.legal_holds_anonymised).toBe(1);
+    const { result: erased, issued: erasing } = await eraseWatchingTheWorkers(actor);
+    expect(erased.finishing_elsewhere).toBe(true);
+    expect(erasing.every((i) => i.port === actorPort)).toBe(true);
+    // the hold on the other worker still names them until the second transaction runs
+    const [waiting] = await db<{ placed_by: string | null }[]>`select placed_by from compliance.legal_holds where user_id = ${patient}`;
+    expect(waiting!.placed_by).toBe(actor);
+    const { result: finished, issued } = await finishWatchingTheWorkers();
+    expect(finished.map((f) => f.anonymised.legal_holds_anonymised)).toEqual([1]);
+    expect(finished[0]!.audit_rows_redacted).toBeGreaterThanOrEqual(2);
+    expect(await finishWatchingTheWorkers()).toMatchObject({ result: [] });
     const [hold] = await db<{ placed_by: string | null; released_by: string | null }[]>`
       select placed_by, released_by from compliance.legal_holds where user_id = ${patient}`;
     expect(hold).toEqual({ placed_by: null, released_by: null });
@@ -472,8 +507,8 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     const patientPort = await workerOf(patient);
     expect(issued.some((i) => i.port === patientPort && i.command.startsWith('UPDATE compliance.legal_holds_'))).toBe(true);
 
-    // the hold's chain, with the rows sealed before the redaction, verifies: the erasure's record,
-    // in the actor's chain, names the rows it redacted there
+    // the hold's chain, with the rows sealed before the redaction, verifies: the second
+    // transaction's record, in the actor's chain, names the rows it redacted there
     const { verdicts, newlyFailing } = await verifiedOnceSealed(broken);
     expect(newlyFailing).toEqual([]);
     const theirs = [await chainOf(actor), await chainOf(patient)];
@@ -598,7 +633,9 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     const elsewhere = cluster.workers.find((w) => w.port !== homePort)!;
     const { result: erased, issued } = await eraseWatchingTheWorkers(patient!.user_id);
     expect(erased.erased).toBe(true);
-    expect(issued.filter((i) => i.port === elsewhere.port).map((i) => i.command).filter((command) => !readsOnly(command))).toEqual([]);
+    expect(issued.filter((i) => i.port === elsewhere.port)).toEqual([]);
+    const { issued: looked } = await finishWatchingTheWorkers();
+    expect(looked.filter((i) => i.port === elsewhere.port).map((i) => i.command).filter((command) => !readsOnly(command))).toEqual([]);
     // the nurse's part stays on record; the patient's is gone
     const [left] = await db<{ subject: number; redacted: number }[]>`
       select count(*) filter (where user_id = ${patient!.user_id})::integer as subject,

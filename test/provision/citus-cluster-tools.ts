@@ -49,3 +49,17 @@ export function workerDump(worker: MachineCluster): string {
 
 /** a dump holds a subject's id: the id not followed by another digit (citizen-1 is a prefix of citizen-10) */
 export const holdsId = (dump: string, id: string) => new RegExp(`${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![0-9])`).test(dump);
+
+export type FinishedElsewhere = { dsr_request_id: number; anonymised: Record<string, number>; audit_rows_redacted: number };
+/** as the worker job does every minute: each erasure's second transaction, in a transaction of its own */
+export async function finishErasuresElsewhere(db: Sql): Promise<FinishedElsewhere[]> {
+  const waiting = await actAs(db, 'compliance_worker', 'worker:erasures', [], (tx) =>
+    tx<{ chain: string; request_id: string }[]>`select chain, request_id::text from compliance.erasures_finishing_elsewhere()`);
+  const finished: FinishedElsewhere[] = [];
+  for (const erasure of waiting) {
+    const [row] = await actAs(db, 'compliance_worker', 'worker:erasures', [], (tx) =>
+      tx<{ result: FinishedElsewhere }[]>`select compliance.finish_erasure_elsewhere(${erasure.chain}, ${erasure.request_id}::bigint) as result`);
+    finished.push(row!.result);
+  }
+  return finished;
+}

@@ -94,6 +94,36 @@ describe('the heartbeat and the daily compliance checks', () => {
   });
 });
 
+describe('the second transaction of an erasure on a Citus cluster', () => {
+  let runner: Worker | undefined;
+  afterEach(async () => {
+    await runner?.stop();
+  });
+
+  it('runs every minute, clears the person where they acted, takes the erasure off the list, and writes a record verification trusts', async () => {
+    expect(parseCrontab(CRONTAB).find((item) => item.task === 'finish_erasures')!.match({ min: 41, hour: 13, date: 2, month: 12, dow: 3 })).toBe(true);
+    await db.as('compliance_app', { actor: 'user:held' }, (tx) => tx`select compliance.ensure_profile('user:held')`);
+    await db.as('compliance_dpo', { actor: 'dpo:leaving', roles: ['dpo'] }, (tx) => tx`select compliance.place_legal_hold('user:held', 'a matter')`);
+    // what a cluster's erasure of the DPO leaves (a single node's erasure never does: it finishes at once)
+    await db.admin`insert into compliance_private.erasures_finishing_elsewhere (placement, request_id, person) values ('', 4711, 'dpo:leaving')`;
+    runner = await startWorker({ connectionString: db.loginUrl('worker'), sealIntervalSeconds: 1, pollInterval: 200 });
+    await quickAddJob({ connectionString: db.loginUrl('worker') }, 'finish_erasures', {});
+    const [record] = await until(async () => {
+      const rows = await db.admin`select details from compliance.audit_logs where action = 'subject.erased_elsewhere'`;
+      return rows.length ? rows : undefined;
+    }, 10_000, 'the second transaction');
+    expect(record!.details).toMatchObject({ written_by: 'compliance_private.finish_erasure_elsewhere_core', anonymised: { legal_holds_anonymised: 1 } });
+    // the audit rows in the subject's own chain are the erasure's to redact, not this transaction's
+    expect(record!.details.redacted_actor_rows).toEqual([]);
+    expect(await db.admin`select 1 from compliance_private.erasures_finishing_elsewhere`).toHaveLength(0);
+    expect(await db.admin`select 1 from compliance.legal_holds where placed_by is not null`).toHaveLength(0);
+    await until(async () => ((await db.admin`select 1 from compliance.audit_logs a
+      where not exists (select from compliance.audit_seals s where a.id = any (s.row_ids))`).length === 0 ? true : undefined), 10_000, 'the record to be sealed');
+    const [verified] = await db.admin`select ok, problems from compliance.verify_audit_log()`;
+    expect(verified).toEqual({ ok: true, problems: [] });
+  });
+});
+
 describe('sealing on its own', () => {
   let runner: Worker | undefined;
   afterEach(async () => {
