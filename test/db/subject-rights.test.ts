@@ -146,11 +146,13 @@ describe('erasure (Art. 17)', () => {
     await db.as('compliance_dpo', { actor: 'user:clinician', roles: ['dpo'] },
       (tx) => tx`select compliance.place_legal_hold('user:their-patient', 'a matter')`);
     const [row] = await db.as('compliance_dpo', dpo, (tx) => tx`select compliance.erase_subject('user:clinician', 'asked', true) as receipt`);
-    const waiting = await db.as('compliance_worker', { actor: 'worker:erasures' }, (tx) => tx`select chain, request_id from compliance.erasures_finishing_elsewhere()`);
+    // earlier erasures of this file may wait too
+    const listed = await db.as('compliance_worker', { actor: 'worker:erasures' }, (tx) => tx`select chain, request_id from compliance.erasures_finishing_elsewhere()`);
+    const waiting = listed.filter((w) => String(w.request_id) === String(row!.receipt.dsr_request_id));
     const heldBy = async () => (await db.admin`select placed_by from compliance.legal_holds where user_id = 'user:their-patient'`)[0]!.placed_by;
     if (onCitus()) {
       expect(row!.receipt.finishing_elsewhere).toBe(true);
-      expect(waiting.map((w) => String(w.request_id))).toEqual([String(row!.receipt.dsr_request_id)]);
+      expect(waiting).toHaveLength(1);
       expect(await heldBy()).toBe('user:clinician');
       const [finished] = await db.as('compliance_dpo', dpo, (tx) =>
         tx`select compliance.finish_erasure_elsewhere(${waiting[0]!.chain}, ${waiting[0]!.request_id}) as result`);
@@ -158,7 +160,7 @@ describe('erasure (Art. 17)', () => {
     } else {
       expect(row!.receipt.finishing_elsewhere).toBe(false);
       expect(row!.receipt.deleted.legal_holds_anonymised).toBe(1);
-      expect(waiting).toEqual([]);
+      expect(listed).toEqual([]);
     }
     expect(await heldBy()).toBeNull();
     // an erasure not waiting (finished, or never queued) is finished once: the second call is null
