@@ -105,6 +105,8 @@ export const erasureReceipt = z.looseObject({
   deleted: z.record(z.string(), z.union([z.number(), z.record(z.string(), z.record(z.string(), z.number()))]))
     .describe('per table: rows deleted; *_kept and *_anonymised: rows another duty keeps, without the person; registered_tables: your own tables by name, {deleted} or {anonymized}'),
   audit_rows_redacted: z.number().describe('audit rows kept as the fact that something happened, with the personal parts removed'),
+  finishing_elsewhere: z.boolean()
+    .describe('on a Citus cluster, true: a second transaction, run by the worker within a minute, clears the person where they acted on other nodes (compliance.erasures_finishing_elsewhere lists it until then); false on a single node, where the erasure did all of it'),
   other_systems: z.array(z.object({ system: z.string(), name: z.string(), task_id: z.number(), state: z.string() }))
     .describe('the other systems asked to erase the subject too (GDPR Art. 17(2), 19); the request completes when each confirmed'),
 });
