@@ -13544,10 +13544,13 @@ begin
    where a.placement = redact_archived_parts_in.placement
      and (a.user_id = redact_archived_parts_in.person or a.actor_id = redact_archived_parts_in.person);
   get diagnostics v_count = row_count;
-  -- a row left with no personal part goes: the bundle holds the rest of it and its digests
-  delete from compliance.audit_archived_parts a
-   where a.placement = redact_archived_parts_in.placement and a.redacted_at = now()
-     and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
+  -- a row left with no personal part goes: the bundle holds the rest of it and its digests (only
+  -- when there was one: no index finds this transaction's redactions, and most erasures have none)
+  if v_count > 0 then
+    delete from compliance.audit_archived_parts a
+     where a.placement = redact_archived_parts_in.placement and a.redacted_at = now()
+       and num_nonnulls(a.user_id, a.actor_id, a.ip_address, a.user_agent, a.personal_details) = 0;
+  end if;
   return v_count;
 end;
 $$;
