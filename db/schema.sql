@@ -12238,8 +12238,6 @@ COMMENT ON FUNCTION compliance_private.export_subject_core(user_id text, kind te
 CREATE FUNCTION compliance_private.finish_erasure_elsewhere_core(chain text, request_id bigint) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
-    SET jit TO 'off'
     AS $$
 declare
   v_person text;
