@@ -6737,6 +6737,12 @@ CREATE FUNCTION compliance.run_compliance_checks(trigger text DEFAULT 'demand'::
 declare
   v_run compliance.check_runs;
   v_since bigint;
+  v_high_water bigint;
+  v_silent jsonb;
+  v_passed integer;
+  v_failed integer;
+  v_not_applicable integer;
+  v_finished_at timestamptz;
   v_context jsonb;
   v_name text;
   v_result record;
@@ -6745,10 +6751,21 @@ begin
   if trigger is null or trigger not in ('schedule', 'demand') then
     perform compliance_private.raise_error('BADRG', format('trigger %L is unknown', trigger), 'Use schedule or demand.');
   end if;
+  -- on a Citus cluster a silent worker leaves its shards unread and its copy of the results
+  -- table unwritable: no check may pass, and the run could not be recorded, so it says which
+  v_silent := compliance_private.nodes_not_answering();
+  if v_silent <> '[]' then
+    perform compliance_private.raise_error('NODES',
+      format('the compliance checks cannot run: these workers of the Citus cluster do not answer: %s',
+             (select string_agg(n, ', ') from jsonb_array_elements_text(v_silent) n)),
+      'No check passes while a worker is silent. Bring it back (docs/CITUS.md); compliance_private.check_audit_chain(''{}'') names the chains it holds.');
+  end if;
   -- findings are counted from where the last run began
   select r.audit_high_water into v_since from compliance.check_runs r order by r.id desc limit 1;
+  -- read first: on a Citus cluster an INSERT may not hold a subquery
+  select coalesce(max(a.id), 0) into v_high_water from compliance.audit_logs a;
   insert into compliance.check_runs as r (trigger, audit_high_water)
-  values (run_compliance_checks.trigger, coalesce((select max(a.id) from compliance.audit_logs a), 0))
+  values (run_compliance_checks.trigger, v_high_water)
   returning r.* into v_run;
   v_context := jsonb_build_object('since_audit_id', coalesce(v_since, 0), 'require_tls', coalesce(require_tls, false),
     'full_verification', coalesce(full_verification, false));
@@ -6766,11 +6783,13 @@ begin
     end if;
     return next v_row;
   end loop;
+  -- counted and timed first: on a Citus cluster an UPDATE may hold neither a subquery nor clock_timestamp()
+  select count(*) filter (where c.status = 'pass'), count(*) filter (where c.status = 'fail'),
+         count(*) filter (where c.status = 'not_applicable'), clock_timestamp()
+    into v_passed, v_failed, v_not_applicable, v_finished_at
+    from compliance.check_results c where c.run_id = v_run.id;
   update compliance.check_runs r
-     set finished_at = clock_timestamp(),
-         passed = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'pass'),
-         failed = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'fail'),
-         not_applicable = (select count(*) from compliance.check_results c where c.run_id = v_run.id and c.status = 'not_applicable')
+     set finished_at = v_finished_at, passed = v_passed, failed = v_failed, not_applicable = v_not_applicable
    where r.id = v_run.id
   returning r.* into v_run;
   perform compliance_private.append_audit('compliance.checks_run', 'soc2', 'check_run', v_run.id::text,
@@ -6790,7 +6809,7 @@ ALTER FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolea
 -- Name: FUNCTION run_compliance_checks(trigger text, require_tls boolean, full_verification boolean); Type: COMMENT; Schema: compliance; Owner: compliance_owner
 --
 
-COMMENT ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) IS 'Runs every compliance check (compliance_private.check_*) now, stores a run and its results, raises one compliance.check_failed alert per failing check in the outbox, and audits the run (compliance.checks_run, with the results'' hash). require_tls: whether the deployment requires TLS (REQUIRE_TLS), for the client_tls check; full_verification: verify the whole audit chain rather than from the last checkpoint. Returns the results. The worker runs it daily at 06:00 UTC; a DPO on demand.';
+COMMENT ON FUNCTION compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) IS 'Runs every compliance check (compliance_private.check_*) now, stores a run and its results, raises one compliance.check_failed alert per failing check in the outbox, and audits the run (compliance.checks_run, with the results'' hash). require_tls: whether the deployment requires TLS (REQUIRE_TLS), for the client_tls check; full_verification: verify the whole audit chain rather than from the last checkpoint. Returns the results. On a Citus cluster it refuses to start while a worker does not answer (NODES, naming them): no check passes then. The worker runs it daily at 06:00 UTC; a DPO on demand.';
 
 --
 -- Name: schema_version(); Type: FUNCTION; Schema: compliance; Owner: compliance_owner
@@ -9836,7 +9855,7 @@ COMMENT ON FUNCTION compliance_private.check_audit_archive(context jsonb) IS 'Co
 CREATE FUNCTION compliance_private.check_audit_chain(context jsonb) RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
+    AS $$
 declare
   v_full boolean := coalesce((context ->> 'full_verification')::boolean, false);
   v_chains text[] := array(select c from compliance.audit_chains() c);
@@ -9868,8 +9887,7 @@ begin
   -- on a Citus cluster: which workers answer at all (a chain's verification also reads the
   -- accounting records every chain holds, so one silent node leaves every chain unproven)
   if v_per_shard then
-    execute $q$select coalesce(jsonb_agg(w.nodename || ':' || w.nodeport order by w.nodename, w.nodeport) filter (where not w.success), '[]')
-                from pg_catalog.run_command_on_workers('select 1') w$q$ into v_silent;
+    v_silent := compliance_private.nodes_not_answering();
   end if;
   -- each chain on its own: one on a single node, one per shard on a Citus cluster, where a chain
   -- that cannot be verified fails the check by name
@@ -9963,7 +9981,7 @@ begin
                    else 'select * from compliance.verify_audit_log()' end;
   return next;
 end;
-$_$;
+$$;
 
 ALTER FUNCTION compliance_private.check_audit_chain(context jsonb) OWNER TO compliance_owner;
 
@@ -12449,7 +12467,8 @@ begin
   if not pg_catalog.has_table_privilege(relation, 'SELECT') then
     return true;
   end if;
-  execute format('select exists (select from %s)', relation) into v_found;
+  -- a column to select: Citus cannot plan an empty select list over a distributed table
+  execute format('select exists (select 1 from %s)', relation) into v_found;
   return v_found;
 end;
 $$;
@@ -12907,6 +12926,34 @@ ALTER FUNCTION compliance_private.monthly_report_content(period_from timestamp w
 --
 
 COMMENT ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) IS 'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages, the users whose privileged requests proved multi-factor authentication over 90 days), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification, newest seal and last anchor written outside the database, the TLS versions seen on database connections (client_tls runs), recovery (backups taken and failed, restore drills with their largest recovery time against the objective, the largest recovery point wal_archive_lag measured), and breaches. Each figure names the evidence population it was counted from. No names.';
+
+--
+-- Name: nodes_not_answering(); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
+--
+
+CREATE FUNCTION compliance_private.nodes_not_answering() RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  v_silent jsonb := '[]';
+begin
+  if compliance_private.is_distributed() then
+    -- dynamic: the function exists only where Citus is installed
+    execute $q$select coalesce(jsonb_agg(w.nodename || ':' || w.nodeport order by w.nodename, w.nodeport) filter (where not w.success), '[]')
+                from pg_catalog.run_command_on_workers('select 1') w$q$ into v_silent;
+  end if;
+  return v_silent;
+end;
+$_$;
+
+ALTER FUNCTION compliance_private.nodes_not_answering() OWNER TO compliance_owner;
+
+--
+-- Name: FUNCTION nodes_not_answering(); Type: COMMENT; Schema: compliance_private; Owner: compliance_owner
+--
+
+COMMENT ON FUNCTION compliance_private.nodes_not_answering() IS 'On a Citus cluster, the workers that do not answer a trivial query now, as host:port (a JSON array); always [] on a single node. The audit_chain check names them, and a check run refuses to start while any is silent (NODES).';
 
 --
 -- Name: older_transaction_running(xid8); Type: FUNCTION; Schema: compliance_private; Owner: compliance_owner
@@ -13964,9 +14011,11 @@ begin
           and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null)
         order by c.recorded_at limit max_rows;
     when 'dsr_requests' then
+      -- the subjects held, read apart: on a Citus cluster the requests sit by their subject's
+      -- placement and the holds by the subject, so the two cannot be joined
       return query select r.id::text from compliance.dsr_requests r
         where r.received_at < cutoff and r.completed_at is not null
-          and not exists (select from compliance.legal_holds h where h.user_id = r.user_id and h.released_at is null)
+          and not coalesce(r.user_id = any (array(select h.user_id from compliance.legal_holds h where h.released_at is null)), false)
         order by r.received_at limit max_rows;
     else
       if not exists (select from compliance.personal_tables t where t.relation::text = category) then
@@ -23595,6 +23644,12 @@ REVOKE ALL ON FUNCTION compliance_private.merkle_tree_hash(leaves bytea[]) FROM 
 --
 
 REVOKE ALL ON FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION nodes_not_answering(); Type: ACL; Schema: compliance_private; Owner: compliance_owner
+--
+
+REVOKE ALL ON FUNCTION compliance_private.nodes_not_answering() FROM PUBLIC;
 
 --
 -- Name: FUNCTION older_transaction_running(horizon xid8); Type: ACL; Schema: compliance_private; Owner: compliance_owner

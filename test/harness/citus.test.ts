@@ -290,13 +290,21 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect(roots!.ok).toBe(true);
   });
 
-  it('checks every chain and the roots daily, and fails naming the chains of a worker that does not answer', async () => {
+  it('runs every check daily on the cluster, verifying every chain and the roots, and with a worker silent fails naming it and its chains, and records no run (NODES)', async () => {
     const check = async () => (await db<{ status: string; measured: { chains: number; unreachable: { placement: string }[]; nodes_not_answering: string[] };
       detail: string }[]>`
       select status, measured, detail from compliance_private.check_audit_chain('{}')`)[0]!;
     const healthy = await check();
     expect(healthy, JSON.stringify(healthy)).toMatchObject({ status: 'pass' });
     expect(healthy.measured.chains).toBe(SHARDS);
+    // the daily run of every check, recorded on the cluster
+    const runs = async () => (await db<{ n: number }[]>`select count(*)::integer as n from compliance.check_runs where finished_at is not null`)[0]!.n;
+    const results = await as('compliance_dpo', 'dpo:citus', ['dpo'], (tx) =>
+      tx<{ check_name: string; status: string }[]>`select check_name, status from compliance.run_compliance_checks('demand')`);
+    expect(results.find((r) => r.check_name === 'audit_chain')?.status).toBe('pass');
+    expect(results.length).toBeGreaterThan(20);
+    const recorded = await runs();
+    expect(recorded).toBeGreaterThanOrEqual(1);
     const victim = cluster.workers[0]!;
     const held = (await db<{ placement: string }[]>`
       select p.placement from compliance_private.shard_placements p
@@ -312,6 +320,13 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
       const unverified = new Set(down.measured.unreachable.map((u) => u.placement));
       for (const placement of held) expect(unverified.has(placement)).toBe(true);
       expect(down.detail).toContain('did not answer');
+      // the run of every check refuses to start, naming the node (NODES): no check passes, and
+      // no run is recorded
+      const refused = await as('compliance_dpo', 'dpo:citus', ['dpo'], (tx) => tx`select * from compliance.run_compliance_checks('demand')`)
+        .then(() => undefined, (error: { code?: string; message: string }) => error);
+      expect(refused).toMatchObject({ code: 'NODES' });
+      expect(refused!.message).toContain(`127.0.0.1:${victim.port}`);
+      expect(await runs()).toBe(recorded);
     } finally {
       victim.start();
     }

@@ -1,6 +1,6 @@
 --! Previous: sha1:dc615d0cb53ee1709b7290769598263f7aaa466b
---! Hash: sha1:650a05e6ab2c35700005e5b8a47154b6a1979a20
---! Message: Review: an erasure looks for archived audit parts left with nothing personal only when it redacted some, and the second transaction of an erasure on Citus pins no plan, which Citus would reset
+--! Hash: sha1:2d8adcac16da04546d30b1d8ee1e0f21d7492032
+--! Message: Review: an erasure looks for archived audit parts left with nothing personal only when it redacted some; the compliance checks run on a Citus cluster, and refuse to start while a worker does not answer (NODES)
 
 -- Found on review: moved into its own routine, the deletion of archived parts left with nothing
 -- personal ran on every erasure, and no index finds the parts this transaction redacted, so each
@@ -106,3 +106,339 @@ $function$;
 
 comment on function compliance_private.finish_erasure_elsewhere_core(chain text, request_id bigint) is
   'The second transaction of an erasure on a Citus cluster (the first, erase_subject_core, stays on the subject''s node): clears the erased person wherever they acted on someone else''s rows, and redacts the audit rows and archived parts about or by them in other chains (those written before the cluster was set up are in the chain ''''). It writes a subject.erased_elsewhere record listing the rows it redacted, in the subject''s chain, which verification trusts like the erasure''s own. Returns null when that erasure is not waiting (finished already, or never queued).';
+
+-- The run of every check failed on a Citus cluster from its first statement: Citus refuses a
+-- subquery inside INSERT … VALUES, and volatile functions or subqueries inside an UPDATE of a
+-- distributed table. Three routines read first and write plain values, or read the held
+-- subjects apart from the requests they cannot be joined with; and a run with a silent worker
+-- refuses to start, naming it, where it failed on the first row it could not write.
+-- included from fixtures/citus/nodes_not_answering.sql
+-- compliance_private.nodes_not_answering(): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.nodes_not_answering()
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_silent jsonb := '[]';
+begin
+  if compliance_private.is_distributed() then
+    -- dynamic: the function exists only where Citus is installed
+    execute $q$select coalesce(jsonb_agg(w.nodename || ':' || w.nodeport order by w.nodename, w.nodeport) filter (where not w.success), '[]')
+                from pg_catalog.run_command_on_workers('select 1') w$q$ into v_silent;
+  end if;
+  return v_silent;
+end;
+$function$;
+
+comment on function compliance_private.nodes_not_answering() is
+  'On a Citus cluster, the workers that do not answer a trivial query now, as host:port (a JSON array); always [] on a single node. The audit_chain check names them, and a check run refuses to start while any is silent (NODES).';
+
+-- included from fixtures/checks/check_audit_chain.sql
+-- compliance_private.check_audit_chain(context jsonb): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.check_audit_chain(context jsonb)
+ RETURNS TABLE(status text, measured jsonb, threshold jsonb, detail text, evidence text)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_full boolean := coalesce((context ->> 'full_verification')::boolean, false);
+  v_chains text[] := array(select c from compliance.audit_chains() c);
+  -- a Citus cluster's chains, one per shard, and its root chain; a single node has one chain
+  v_per_shard boolean := cardinality(v_chains) > 1;
+  v_chain text;
+  v_sealed_end bigint;
+  v_from_seal bigint;
+  v_from_hash bytea;
+  v_result record;
+  v_roots record;
+  v_roots_checked bigint;
+  v_silent jsonb := '[]';
+  v_checkpoints jsonb := '[]';
+  -- where this check's own audit.verified rows go (its actor's chain, '' on a single node): the
+  -- checkpoints are read there alone
+  v_kept_in text := compliance_private.placement_of(compliance.current_actor());
+  v_checkpoint jsonb;
+  v_ok boolean := true;
+  v_incremental boolean := true;
+  v_seals bigint := 0;
+  v_rows bigint := 0;
+  v_unsealed bigint := 0;
+  v_problems jsonb := '[]';
+  v_unreachable jsonb := '[]';
+  v_single_from bigint;
+  v_single_hash bytea;
+begin
+  -- on a Citus cluster: which workers answer at all (a chain's verification also reads the
+  -- accounting records every chain holds, so one silent node leaves every chain unproven)
+  if v_per_shard then
+    v_silent := compliance_private.nodes_not_answering();
+  end if;
+  -- each chain on its own: one on a single node, one per shard on a Citus cluster, where a chain
+  -- that cannot be verified fails the check by name
+  foreach v_chain in array v_chains loop
+    begin
+      v_from_seal := null;
+      v_from_hash := null;
+      -- a plain read into a variable: Citus cannot plan a sub-select with a parameter in an expression
+      select s.last_row_id into v_sealed_end from compliance.audit_seals s
+       where s.placement = v_chain and s.layout = 2 order by s.seal_no desc limit 1;
+      v_sealed_end := coalesce(v_sealed_end, 0);
+      -- the checkpoint is the newest audit.verified row of this chain that is itself sealed: anchored
+      if not v_full then
+        select (a.details ->> 'seal_no')::bigint, decode(a.details ->> 'seal_hash', 'hex')
+          into v_from_seal, v_from_hash
+          from compliance.audit_logs a
+         where a.placement = v_kept_in
+           and a.action = 'audit.verified' and a.outcome = 'success' and coalesce(a.details ->> 'placement', '') = v_chain
+           and case when a.placement = v_chain then a.id <= v_sealed_end else compliance_private.audit_row_sealed(a.placement, a.id) end
+         order by a.id desc limit 1;
+      end if;
+      select * into v_result from compliance.verify_audit_log(v_from_seal, v_from_hash, v_chain);
+    exception when others then
+      if not v_per_shard then
+        raise;  -- a single node's own failure is not a node that did not answer
+      end if;
+      v_ok := false;
+      v_unreachable := v_unreachable || jsonb_build_object('placement', v_chain, 'error', sqlerrm);
+      continue;
+    end;
+    v_ok := v_ok and v_result.ok;
+    v_incremental := v_incremental and v_result.incremental;
+    v_seals := v_seals + v_result.seals_checked;
+    v_rows := v_rows + v_result.rows_checked;
+    v_unsealed := v_unsealed + v_result.unsealed_rows;
+    v_problems := v_problems || case when not v_per_shard then v_result.problems
+                                     else (select coalesce(jsonb_agg(p || jsonb_build_object('placement', v_chain)), '[]')
+                                             from jsonb_array_elements(v_result.problems) p) end;
+    v_single_from := v_from_seal;
+    v_single_hash := v_from_hash;
+    -- the next run starts here; the row is sealed like any other, which anchors it
+    if v_result.ok and v_result.last_seal_no > 0 then
+      v_checkpoints := v_checkpoints || jsonb_build_array(
+        jsonb_build_object('seal_no', v_result.last_seal_no, 'seal_hash', encode(v_result.last_seal_hash, 'hex'),
+          'incremental', v_result.incremental, 'seals_checked', v_result.seals_checked, 'rows_checked', v_result.rows_checked)
+        || case when v_chain = '' then '{}'::jsonb else jsonb_build_object('placement', v_chain) end);
+    end if;
+  end loop;
+  -- with chains per shard, the root chain too
+  if v_per_shard then
+    begin
+      select * into v_roots from compliance.verify_audit_roots();
+      v_ok := v_ok and v_roots.ok;
+      v_problems := v_problems || v_roots.problems;
+      v_roots_checked := v_roots.roots_checked;
+    exception when others then
+      v_ok := false;
+      v_unreachable := v_unreachable || jsonb_build_object('placement', null, 'error', sqlerrm);
+    end;
+  end if;
+
+  -- written after every read: on a Citus cluster a transaction may not read, as this caller, the
+  -- shards the owner's routine wrote in it
+  for v_checkpoint in select c from jsonb_array_elements(v_checkpoints) c loop
+    perform compliance_private.append_audit('audit.verified', 'soc2', 'audit_seal', v_checkpoint ->> 'seal_no', v_checkpoint);
+  end loop;
+
+  status := case when v_ok and v_silent = '[]' then 'pass' else 'fail' end;
+  measured := jsonb_build_object('incremental', v_incremental,
+    'from_seal', case when not v_per_shard and v_incremental then v_single_from end,
+    'seals_checked', v_seals, 'rows_checked', v_rows, 'unsealed_rows', v_unsealed, 'problems', jsonb_array_length(v_problems),
+    'first_problems', (select coalesce(jsonb_agg(p), '[]') from (select p from jsonb_array_elements(v_problems) p limit 5) x))
+    || case when not v_per_shard then '{}'::jsonb
+            else jsonb_build_object('chains', cardinality(v_chains), 'roots_checked', v_roots_checked, 'unreachable', v_unreachable,
+                                    'nodes_not_answering', v_silent) end;
+  threshold := jsonb_build_object('problems', 0)
+    || case when not v_per_shard then '{}'::jsonb else jsonb_build_object('unreachable', '[]'::jsonb, 'nodes_not_answering', '[]'::jsonb) end;
+  detail := case when v_ok then format('%s seals and %s rows verify%s', v_seals, v_rows,
+                                       case when v_per_shard then format(' in %s chains, and %s roots', cardinality(v_chains), v_roots_checked)
+                                            when v_incremental then format(' (after seal %s)', v_single_from) else ' (the whole chain)' end)
+                 when jsonb_array_length(v_silent) > 0
+                   then format('%s worker(s) did not answer (%s): %s chain(s) could not be verified', jsonb_array_length(v_silent),
+                               (select string_agg(n, ', ') from jsonb_array_elements_text(v_silent) n), jsonb_array_length(v_unreachable))
+                 when jsonb_array_length(v_unreachable) > 0
+                   then format('%s chain(s) could not be verified: %s', jsonb_array_length(v_unreachable),
+                               (select string_agg(coalesce(u ->> 'placement', 'the roots'), ', ') from jsonb_array_elements(v_unreachable) u))
+                 else format('%s problem(s) in the audit chain', jsonb_array_length(v_problems)) end;
+  evidence := case when v_per_shard
+                   then 'select c, v.* from compliance.audit_chains() c, compliance.verify_audit_log(null, null, c) v; select * from compliance.verify_audit_roots()'
+                   when v_incremental then format('select * from compliance.verify_audit_log(%s, %L::bytea)', v_single_from, v_single_hash)
+                   else 'select * from compliance.verify_audit_log()' end;
+  return next;
+end;
+$function$;
+
+comment on function compliance_private.check_audit_chain(context jsonb) is
+  'Compliance check: the audit chain verifies (on a Citus cluster, each shard''s chain and the root chain; a worker that does not answer fails the check, named in measured.nodes_not_answering, with the chains left unverified in measured.unreachable). Incrementally, from the newest sealed audit.verified row (the checkpoint, anchored in the chain), so the daily cost follows the day''s rows; the whole chain when context full_verification is true or no checkpoint exists. A passing run writes the next checkpoint.';
+
+-- included from fixtures/checks/run_compliance_checks.sql
+-- compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance.run_compliance_checks(trigger text DEFAULT 'demand'::text, require_tls boolean DEFAULT false, full_verification boolean DEFAULT false)
+ RETURNS SETOF compliance.check_results
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_run compliance.check_runs;
+  v_since bigint;
+  v_high_water bigint;
+  v_silent jsonb;
+  v_passed integer;
+  v_failed integer;
+  v_not_applicable integer;
+  v_finished_at timestamptz;
+  v_context jsonb;
+  v_name text;
+  v_result record;
+  v_row compliance.check_results;
+begin
+  if trigger is null or trigger not in ('schedule', 'demand') then
+    perform compliance_private.raise_error('BADRG', format('trigger %L is unknown', trigger), 'Use schedule or demand.');
+  end if;
+  -- on a Citus cluster a silent worker leaves its shards unread and its copy of the results
+  -- table unwritable: no check may pass, and the run could not be recorded, so it says which
+  v_silent := compliance_private.nodes_not_answering();
+  if v_silent <> '[]' then
+    perform compliance_private.raise_error('NODES',
+      format('the compliance checks cannot run: these workers of the Citus cluster do not answer: %s',
+             (select string_agg(n, ', ') from jsonb_array_elements_text(v_silent) n)),
+      'No check passes while a worker is silent. Bring it back (docs/CITUS.md); compliance_private.check_audit_chain(''{}'') names the chains it holds.');
+  end if;
+  -- findings are counted from where the last run began
+  select r.audit_high_water into v_since from compliance.check_runs r order by r.id desc limit 1;
+  -- read first: on a Citus cluster an INSERT may not hold a subquery
+  select coalesce(max(a.id), 0) into v_high_water from compliance.audit_logs a;
+  insert into compliance.check_runs as r (trigger, audit_high_water)
+  values (run_compliance_checks.trigger, v_high_water)
+  returning r.* into v_run;
+  v_context := jsonb_build_object('since_audit_id', coalesce(v_since, 0), 'require_tls', coalesce(require_tls, false),
+    'full_verification', coalesce(full_verification, false));
+  foreach v_name in array array['audit_chain', 'seal_lag', 'retention_backlog', 'overdue_requests', 'emergency_reviews',
+                                'phi_findings', 'breach_deadlines', 'access_review', 'row_level_security', 'privileges', 'password_encryption', 'client_tls',
+                                'master_key_age', 'backup_age', 'anchors', 'worker_heartbeat', 'uptime', 'outside_the_database', 'privileged_mfa', 'wal_archive_lag', 'restore_drill', 'data_map', 'processing_record', 'dsr_propagation', 'database_audit', 'siem_lag', 'audit_archive'] loop
+    execute format('select * from compliance_private.check_%s($1)', v_name) into v_result using v_context;
+    insert into compliance.check_results as c (run_id, check_name, status, measured, threshold, detail, evidence)
+    values (v_run.id, v_name, v_result.status, v_result.measured, v_result.threshold, v_result.detail, v_result.evidence)
+    returning c.* into v_row;
+    -- one alert per failing check per run, in this transaction
+    if v_row.status = 'fail' then
+      perform compliance_private.raise_alert('compliance.check_failed',
+        jsonb_build_object('run_id', v_run.id, 'check', v_name, 'measured', v_row.measured, 'threshold', v_row.threshold));
+    end if;
+    return next v_row;
+  end loop;
+  -- counted and timed first: on a Citus cluster an UPDATE may hold neither a subquery nor clock_timestamp()
+  select count(*) filter (where c.status = 'pass'), count(*) filter (where c.status = 'fail'),
+         count(*) filter (where c.status = 'not_applicable'), clock_timestamp()
+    into v_passed, v_failed, v_not_applicable, v_finished_at
+    from compliance.check_results c where c.run_id = v_run.id;
+  update compliance.check_runs r
+     set finished_at = v_finished_at, passed = v_passed, failed = v_failed, not_applicable = v_not_applicable
+   where r.id = v_run.id
+  returning r.* into v_run;
+  perform compliance_private.append_audit('compliance.checks_run', 'soc2', 'check_run', v_run.id::text,
+    jsonb_build_object('trigger', v_run.trigger, 'passed', v_run.passed, 'failed', v_run.failed,
+      'not_applicable', v_run.not_applicable,
+      'failed_checks', (select coalesce(jsonb_agg(c.check_name order by c.check_name), '[]') from compliance.check_results c
+                         where c.run_id = v_run.id and c.status = 'fail'),
+      -- the results themselves are anchored in the chain by their hash
+      'results_sha256', encode(sha256(convert_to((select jsonb_agg(to_jsonb(c) order by c.check_name)::text
+                                                  from compliance.check_results c where c.run_id = v_run.id), 'UTF8')), 'hex')));
+end;
+$function$;
+
+comment on function compliance.run_compliance_checks(trigger text, require_tls boolean, full_verification boolean) is
+  'Runs every compliance check (compliance_private.check_*) now, stores a run and its results, raises one compliance.check_failed alert per failing check in the outbox, and audits the run (compliance.checks_run, with the results'' hash). require_tls: whether the deployment requires TLS (REQUIRE_TLS), for the client_tls check; full_verification: verify the whole audit chain rather than from the last checkpoint. Returns the results. On a Citus cluster it refuses to start while a worker does not answer (NODES, naming them): no check passes then. The worker runs it daily at 06:00 UTC; a DPO on demand.';
+
+-- included from fixtures/retention/retention_due_ids.sql
+-- compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer)
+ RETURNS TABLE(id text)
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_table compliance.personal_tables;
+  v_sql record;
+begin
+  select * into v_table from compliance.personal_tables t where t.relation::text = category;
+  if found then
+    v_sql := compliance.personal_table_sql(v_table.relation);
+  end if;
+  -- subjects under an active legal hold keep everything
+  case category
+    when 'conversations' then
+      return query select c.conversation_id::text from compliance.conversations c
+        where c.last_message_at < cutoff
+          and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null)
+        order by c.last_message_at limit max_rows;
+    when 'sessions' then
+      return query select s.id::text from compliance.sessions s
+        where s.last_activity_at < cutoff
+          and not exists (select from compliance.legal_holds h where h.user_id = s.user_id and h.released_at is null)
+        order by s.last_activity_at limit max_rows;
+    when 'consent_records' then
+      -- the record in force (latest per subject and purpose) is proof of a current consent: kept
+      return query select c.id::text from compliance.consent_records c
+        where c.recorded_at < cutoff
+          and exists (select from compliance.consent_records n
+                       where n.user_id = c.user_id and n.purpose = c.purpose
+                         and (n.recorded_at, n.id) > (c.recorded_at, c.id))
+          and not exists (select from compliance.legal_holds h where h.user_id = c.user_id and h.released_at is null)
+        order by c.recorded_at limit max_rows;
+    when 'dsr_requests' then
+      -- the subjects held, read apart: on a Citus cluster the requests sit by their subject's
+      -- placement and the holds by the subject, so the two cannot be joined
+      return query select r.id::text from compliance.dsr_requests r
+        where r.received_at < cutoff and r.completed_at is not null
+          and not coalesce(r.user_id = any (array(select h.user_id from compliance.legal_holds h where h.released_at is null)), false)
+        order by r.received_at limit max_rows;
+    else
+      if not exists (select from compliance.personal_tables t where t.relation::text = category) then
+        perform compliance_private.raise_error('RETCT', format('category %s is not deleted row by row', category));
+      end if;
+      -- one of your registered tables: its retention column, its subject through the foreign key too
+      return query execute format('select %s from %s r where r.%I < $1 and not exists (select from compliance.legal_holds h where h.user_id = %s and h.released_at is null) order by r.%I limit $2',
+        v_sql.key_of_row, category, v_table.retention_from, v_sql.subject_of_row, v_table.retention_from) using cutoff, max_rows;
+  end case;
+end;
+$function$;
+
+comment on function compliance_private.retention_due_ids(category text, cutoff timestamp with time zone, max_rows integer) is
+  'Keys of the rows of a row-deleted category that are due (older than cutoff, not under legal hold), oldest first, at most max_rows. A registered table of yours is a category by its name (schema.table), counted from its retention_from column.';
+
+-- included from fixtures/processing/holds_rows.sql
+-- compliance_private.holds_rows(relation regclass): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.holds_rows(relation regclass)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_found boolean;
+begin
+  -- a table pgcomply may not read is taken to hold some: the record must name it
+  if not pg_catalog.has_table_privilege(relation, 'SELECT') then
+    return true;
+  end if;
+  -- a column to select: Citus cannot plan an empty select list over a distributed table
+  execute format('select exists (select 1 from %s)', relation) into v_found;
+  return v_found;
+end;
+$function$;
+
+comment on function compliance_private.holds_rows(relation regclass) is
+  'Whether a table holds any row now (one it may not read counts as holding some): a table holds personal data for the record of processing once it holds a row.';
