@@ -12788,30 +12788,51 @@ COMMENT ON FUNCTION compliance_private.merkle_tree_hash(leaves bytea[]) IS 'The 
 --
 
 CREATE FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+#variable_conflict use_variable
+begin
+  -- PL/pgSQL, not SQL: Citus cannot plan a SQL function's parameters. And the period is this
+  -- call's wherever a table has a column of the same name (evidence_packages.period_from), which in
+  -- a SQL function the column would have won. Every read of a table distributed on a Citus
+  -- cluster is a materialized CTE of plain rows: Citus reads those from the shards, and the
+  -- figures are computed from them where the query runs (Citus cannot push down a subquery in the
+  -- select list over its shards).
   -- every figure is {value, population}: the evidence population (compliance.evidence_populations)
   -- over the same period holds the rows it was counted from
-  with requests as (
+  return (with requests as materialized (
     select r.* from compliance.dsr_requests r where r.received_at >= period_from and r.received_at < period_to
-  ), audit as (
+  ), audit as materialized (
     select a.action, a.resource_id, a.outcome, a.details, a.occurred_at from compliance.audit_logs a
      where a.occurred_at >= period_from and a.occurred_at < period_to
        and a.action in ('subject.erased', 'retention.applied', 'phi.read', 'phi.created', 'phi.updated', 'phi.deleted',
                         'phi.denied', 'phi.integrity_failure', 'phi.unusual_access')
-  ), consent as (
+  ), consent as materialized (
     select c.purpose, date_trunc('week', c.recorded_at, 'UTC') as week, c.granted from compliance.consent_records c
      where c.recorded_at >= period_from and c.recorded_at < period_to
   ), checks as (
     select c.check_name, c.status from compliance.check_runs r join compliance.check_results c on c.run_id = r.id
      where r.started_at >= period_from and r.started_at < period_to
-  ), emergencies as (
+  ), emergencies as materialized (
     select g.* from compliance.access_grants g where g.kind = 'emergency' and g.requested_at >= period_from and g.requested_at < period_to
   ), campaigns as (
     select s.* from compliance.access_review_campaign_status s where s.opened_at >= period_from and s.opened_at < period_to
   ), breaches as (
     select b.* from compliance.breaches b where b.discovered_at >= period_from and b.discovered_at < period_to
+  ), privileged as materialized (
+    select a.actor_id, a.details from compliance.audit_logs a
+     where a.details ? 'authentication' and a.occurred_at >= period_to - interval '90 days' and a.occurred_at < period_to
+  ), last_anchor as materialized (
+    select a.occurred_at, a.details from compliance.audit_logs a
+     where a.action = 'audit.anchored' and a.outcome = 'success' and a.occurred_at < period_to
+     order by a.id desc limit 1
+  ), newest_seal as materialized (
+    select s.seal_no, s.seal_hash, s.sealed_at, s.last_row_id from compliance.audit_seals s
+     where s.sealed_at < period_to order by s.seal_no desc limit 1
+  ), recovery_rows as materialized (
+    select a.action, a.outcome, a.details from compliance.audit_logs a
+     where a.occurred_at >= period_from and a.occurred_at < period_to and a.action in ('backup.taken', 'backup.failed', 'backup.drill')
   )
   select jsonb_build_object(
     'period', jsonb_build_object('from', period_from, 'to', period_to),
@@ -12859,8 +12880,7 @@ CREATE FUNCTION compliance_private.monthly_report_content(period_from timestamp 
                                      then jsonb_build_object('value', null, 'not_applicable', 'no privileged request in the 90 days carried amr or acr claims', 'population', 'privileged_actions')
                                      else jsonb_build_object('value', count(distinct a.actor_id) filter (where (a.details -> 'authentication' ->> 'mfa')::boolean),
                                        'privileged_users', count(distinct a.actor_id), 'population', 'privileged_actions') end
-                              from compliance.audit_logs a
-                             where a.details ? 'authentication' and a.occurred_at >= period_to - interval '90 days' and a.occurred_at < period_to)),
+                              from privileged a)),
     'hipaa', jsonb_build_object(
       'phi_accesses', jsonb_build_object('value', (select count(*) from audit a where a.action in ('phi.read', 'phi.created', 'phi.updated', 'phi.deleted')), 'population', 'phi_accesses'),
       'phi_refused', jsonb_build_object('value', (select count(*) from audit a where a.action = 'phi.denied'), 'population', 'phi_accesses'),
@@ -12875,12 +12895,11 @@ CREATE FUNCTION compliance_private.monthly_report_content(period_from timestamp 
                                 from compliance.check_runs r join compliance.check_results c on c.run_id = r.id and c.check_name = 'audit_chain'
                                where r.started_at < period_to order by r.id desc limit 1),
       'newest_seal', (select jsonb_build_object('seal_no', s.seal_no, 'seal_hash', encode(s.seal_hash, 'hex'), 'sealed_at', s.sealed_at, 'last_row_id', s.last_row_id)
-                        from compliance.audit_seals s where s.sealed_at < period_to order by s.seal_no desc limit 1),
+                        from newest_seal s),
       -- an anchor written outside the database, as compliance.record_anchor recorded it; null when none was
       'last_anchor', (select jsonb_build_object('anchored_at', a.occurred_at, 'seal_no', (a.details ->> 'seal_no')::bigint, 'seal_hash', a.details ->> 'seal_hash',
                                                 'key_id', a.details ->> 'key_id', 'destination', a.details ->> 'destination')
-                        from compliance.audit_logs a where a.action = 'audit.anchored' and a.outcome = 'success' and a.occurred_at < period_to
-                       order by a.id desc limit 1)),
+                        from last_anchor a)),
     -- the TLS versions the client_tls check saw on the database's connections, with how many of
     -- the month's check runs saw each ("none": a connection without TLS)
     'tls', jsonb_build_object('population', 'verification_results',
@@ -12911,12 +12930,12 @@ CREATE FUNCTION compliance_private.monthly_report_content(period_from timestamp 
                                    'threshold_seconds', (select extract(epoch from s.wal_archive_max_lag)::int from compliance.compliance_check_settings s), 'rpo_seconds', 3600) end
                              from compliance.check_runs r join compliance.check_results c on c.run_id = r.id and c.check_name = 'wal_archive_lag'
                             where r.started_at >= period_from and r.started_at < period_to and c.status <> 'not_applicable'))
-      from compliance.audit_logs a
-     where a.occurred_at >= period_from and a.occurred_at < period_to and a.action in ('backup.taken', 'backup.failed', 'backup.drill')),
+      from recovery_rows a),
     'breaches', jsonb_build_object('population', 'breaches', 'value', (select count(*) from breaches),
       'items', coalesce((select jsonb_agg(jsonb_build_object('id', b.id, 'discovered_at', b.discovered_at, 'status', b.status,
                  'affected_count', b.affected_count, 'notified_authority_at', b.notified_authority_at,
-                 'notified_individuals_at', b.notified_individuals_at, 'closed_at', b.closed_at) order by b.id) from breaches b), '[]')));
+                 'notified_individuals_at', b.notified_individuals_at, 'closed_at', b.closed_at) order by b.id) from breaches b), '[]'))));
+end;
 $$;
 
 ALTER FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) OWNER TO compliance_owner;

@@ -305,6 +305,11 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect(results.length).toBeGreaterThan(20);
     const recorded = await runs();
     expect(recorded).toBeGreaterThanOrEqual(1);
+    // and the monthly report, counted over every node: the profiles' consents, the checks just run
+    const [report] = await as('compliance_worker', 'worker:report', [], (tx) =>
+      tx<{ content: { soc2: { check_pass_rates: { checks: { check: string; runs: number }[] } } } }[]>`
+        select content from compliance.generate_monthly_report(date_trunc('month', now())::date)`);
+    expect(report!.content.soc2.check_pass_rates.checks.find((c) => c.check === 'audit_chain')?.runs).toBeGreaterThanOrEqual(1);
     const victim = cluster.workers[0]!;
     const held = (await db<{ placement: string }[]>`
       select p.placement from compliance_private.shard_placements p

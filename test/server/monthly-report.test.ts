@@ -127,6 +127,20 @@ describe('the monthly report', () => {
     expect(followed.json.rows).toHaveLength(1);
   });
 
+  it('counts the evidence packages generated in the month, whatever period each one covers', async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    const packages = async () => {
+      const [row] = await api.db.admin`select (compliance_private.monthly_report_content(${`${month}-01T00:00:00Z`}::timestamptz,
+        ${`${month}-01T00:00:00Z`}::timestamptz + interval '1 month') -> 'soc2' -> 'evidence_packages' ->> 'value')::int as n`;
+      return row!.n as number;
+    };
+    const before = await packages();
+    // generated now, about a year long gone: it counts in this month, when it was generated
+    await api.db.as('compliance_auditor', { actor: 'auditor:ann', roles: ['auditor'] },
+      (tx) => tx`select compliance.record_evidence_package('2020-01-01T00:00:00Z', '2020-04-01T00:00:00Z', ${tx.json({ populations: [] })})`);
+    expect(await packages()).toBe(before + 1);
+  });
+
   it('refuses a month that has not begun, and a subject', async () => {
     const dpo = await api.token('dpo:dana', ['dpo']);
     const next = new Date();

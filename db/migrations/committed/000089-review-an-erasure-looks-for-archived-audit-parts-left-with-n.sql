@@ -1,6 +1,6 @@
 --! Previous: sha1:dc615d0cb53ee1709b7290769598263f7aaa466b
---! Hash: sha1:2d8adcac16da04546d30b1d8ee1e0f21d7492032
---! Message: Review: an erasure looks for archived audit parts left with nothing personal only when it redacted some; the compliance checks run on a Citus cluster, and refuse to start while a worker does not answer (NODES)
+--! Hash: sha1:88aa72aa82b9027d051e57afe0b3650d957e9dc6
+--! Message: Review: an erasure looks for archived audit parts left with nothing personal only when it redacted some; the compliance checks and the monthly report run on a Citus cluster, and the checks refuse to start while a worker does not answer (NODES)
 
 -- Found on review: moved into its own routine, the deletion of archived parts left with nothing
 -- personal ran on every erasure, and no index finds the parts this transaction redacted, so each
@@ -442,3 +442,168 @@ $function$;
 
 comment on function compliance_private.holds_rows(relation regclass) is
   'Whether a table holds any row now (one it may not read counts as holding some): a table holds personal data for the record of processing once it holds a row.';
+
+-- The monthly report failed on a Citus cluster too: Citus cannot plan a SQL function's parameters,
+-- nor a subquery in the select list over its shards. It reads each distributed table into a
+-- materialized CTE of plain rows. Written in PL/pgSQL, it also counts the evidence packages
+-- generated in the report's period, where the packages' own period columns had taken the place
+-- of the function's parameters of the same name.
+-- included from fixtures/reports/monthly_report_content.sql
+-- compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone): its current definition. Change it here and include this file
+-- in the migration that changes it (db/CONVENTIONS.md).
+
+CREATE OR REPLACE FUNCTION compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+begin
+  -- PL/pgSQL, not SQL: Citus cannot plan a SQL function's parameters. And the period is this
+  -- call's wherever a table has a column of the same name (evidence_packages.period_from), which in
+  -- a SQL function the column would have won. Every read of a table distributed on a Citus
+  -- cluster is a materialized CTE of plain rows: Citus reads those from the shards, and the
+  -- figures are computed from them where the query runs (Citus cannot push down a subquery in the
+  -- select list over its shards).
+  -- every figure is {value, population}: the evidence population (compliance.evidence_populations)
+  -- over the same period holds the rows it was counted from
+  return (with requests as materialized (
+    select r.* from compliance.dsr_requests r where r.received_at >= period_from and r.received_at < period_to
+  ), audit as materialized (
+    select a.action, a.resource_id, a.outcome, a.details, a.occurred_at from compliance.audit_logs a
+     where a.occurred_at >= period_from and a.occurred_at < period_to
+       and a.action in ('subject.erased', 'retention.applied', 'phi.read', 'phi.created', 'phi.updated', 'phi.deleted',
+                        'phi.denied', 'phi.integrity_failure', 'phi.unusual_access')
+  ), consent as materialized (
+    select c.purpose, date_trunc('week', c.recorded_at, 'UTC') as week, c.granted from compliance.consent_records c
+     where c.recorded_at >= period_from and c.recorded_at < period_to
+  ), checks as (
+    select c.check_name, c.status from compliance.check_runs r join compliance.check_results c on c.run_id = r.id
+     where r.started_at >= period_from and r.started_at < period_to
+  ), emergencies as materialized (
+    select g.* from compliance.access_grants g where g.kind = 'emergency' and g.requested_at >= period_from and g.requested_at < period_to
+  ), campaigns as (
+    select s.* from compliance.access_review_campaign_status s where s.opened_at >= period_from and s.opened_at < period_to
+  ), breaches as (
+    select b.* from compliance.breaches b where b.discovered_at >= period_from and b.discovered_at < period_to
+  ), privileged as materialized (
+    select a.actor_id, a.details from compliance.audit_logs a
+     where a.details ? 'authentication' and a.occurred_at >= period_to - interval '90 days' and a.occurred_at < period_to
+  ), last_anchor as materialized (
+    select a.occurred_at, a.details from compliance.audit_logs a
+     where a.action = 'audit.anchored' and a.outcome = 'success' and a.occurred_at < period_to
+     order by a.id desc limit 1
+  ), newest_seal as materialized (
+    select s.seal_no, s.seal_hash, s.sealed_at, s.last_row_id from compliance.audit_seals s
+     where s.sealed_at < period_to order by s.seal_no desc limit 1
+  ), recovery_rows as materialized (
+    select a.action, a.outcome, a.details from compliance.audit_logs a
+     where a.occurred_at >= period_from and a.occurred_at < period_to and a.action in ('backup.taken', 'backup.failed', 'backup.drill')
+  )
+  select jsonb_build_object(
+    'period', jsonb_build_object('from', period_from, 'to', period_to),
+    'gdpr', jsonb_build_object(
+      'requests_received', jsonb_build_object('value', (select count(*) from requests), 'population', 'dsr_requests'),
+      'requests_completed', jsonb_build_object('value', (select count(*) from requests r where r.completed_at is not null), 'population', 'dsr_requests'),
+      'requests_overdue', jsonb_build_object('value', (select count(*) from requests r
+          where r.completed_at > r.due_at or (r.completed_at is null and r.due_at < least(now(), period_to))), 'population', 'dsr_requests'),
+      'median_days_to_complete', jsonb_build_object('value', (select round(percentile_cont(0.5) within group
+          (order by extract(epoch from r.completed_at - r.received_at) / 86400)::numeric, 1) from requests r where r.completed_at is not null),
+        'population', 'dsr_requests'),
+      'erasures', jsonb_build_object('value', (select count(*) from audit a where a.action = 'subject.erased'), 'population', 'erasures'),
+      'consent_trend', jsonb_build_object('population', 'consent_changes', 'weeks', coalesce((
+        select jsonb_agg(jsonb_build_object('purpose', c.purpose, 'week', c.week, 'granted', c.granted_count, 'withdrawn', c.withdrawn_count)
+                         order by c.purpose, c.week)
+          from (select c.purpose, c.week, count(*) filter (where c.granted) as granted_count, count(*) filter (where not c.granted) as withdrawn_count
+                  from consent c group by c.purpose, c.week) c), '[]'))),
+    'retention', jsonb_build_object('population', 'retention_runs', 'deleted_per_category', coalesce((
+      select jsonb_agg(jsonb_build_object('category', d.category, 'deleted', d.deleted) order by d.category)
+        from (select a.resource_id as category, sum((a.details ->> 'deleted')::bigint) as deleted from audit a
+               where a.action = 'retention.applied' and jsonb_typeof(a.details -> 'deleted') = 'number'
+                 and coalesce(a.details ->> 'dry_run', 'false') = 'false'
+               group by a.resource_id) d), '[]')),
+    'soc2', jsonb_build_object(
+      'check_pass_rates', jsonb_build_object('population', 'verification_results', 'checks', coalesce((
+        select jsonb_agg(jsonb_build_object('check', c.check_name, 'runs', c.runs, 'passed', c.passed, 'failed', c.failed,
+                 'not_applicable', c.not_applicable, 'pass_rate', case when c.runs > c.not_applicable then round(c.passed::numeric / (c.runs - c.not_applicable), 4) end)
+                 order by c.check_name)
+          from (select c.check_name, count(*) as runs, count(*) filter (where c.status = 'pass') as passed,
+                       count(*) filter (where c.status = 'fail') as failed, count(*) filter (where c.status = 'not_applicable') as not_applicable
+                  from checks c group by c.check_name) c), '[]')),
+      -- no minute counted is no measurement, not 100%
+      'uptime', (select jsonb_build_object('value', case when u.minutes_counted > 0 then u.ratio end, 'minutes_up', u.minutes_up, 'minutes_counted', u.minutes_counted, 'population', 'worker_heartbeats')
+                   from compliance.uptime(least(period_to, now()) - period_from, least(period_to, now())) u),
+      'access_reviews', jsonb_build_object('population', 'access_reviews',
+        'campaigns', (select count(*) from campaigns), 'completed', (select count(*) from campaigns c where c.completed_at is not null),
+        'overdue', (select count(*) from campaigns c where c.overdue),
+        'items', (select coalesce(sum(c.items), 0) from campaigns c), 'decided', (select coalesce(sum(c.decided), 0) from campaigns c),
+        'revoked', (select coalesce(sum(c.revoked), 0) from campaigns c)),
+      'evidence_packages', jsonb_build_object('value', (select count(*) from compliance.evidence_packages p
+          where p.generated_at >= period_from and p.generated_at < period_to), 'population', 'evidence_packages'),
+      -- the seeds' mfa_enabled_users, counted from what tokens proved over the 90 days before the
+      -- period's end: not_applicable (a null value with the reason) until tokens carry amr
+      'mfa_enabled_users', (select case when count(*) filter (where jsonb_array_length(a.details -> 'authentication' -> 'amr') > 0) = 0
+                                     then jsonb_build_object('value', null, 'not_applicable', 'no privileged request in the 90 days carried amr or acr claims', 'population', 'privileged_actions')
+                                     else jsonb_build_object('value', count(distinct a.actor_id) filter (where (a.details -> 'authentication' ->> 'mfa')::boolean),
+                                       'privileged_users', count(distinct a.actor_id), 'population', 'privileged_actions') end
+                              from privileged a)),
+    'hipaa', jsonb_build_object(
+      'phi_accesses', jsonb_build_object('value', (select count(*) from audit a where a.action in ('phi.read', 'phi.created', 'phi.updated', 'phi.deleted')), 'population', 'phi_accesses'),
+      'phi_refused', jsonb_build_object('value', (select count(*) from audit a where a.action = 'phi.denied'), 'population', 'phi_accesses'),
+      'integrity_failures', jsonb_build_object('value', (select count(*) from audit a where a.action = 'phi.integrity_failure'), 'population', 'phi_accesses'),
+      'unusual_access_findings', jsonb_build_object('value', (select count(*) from audit a where a.action = 'phi.unusual_access'), 'population', 'phi_unusual_access'),
+      'emergency_access', jsonb_build_object('population', 'access_grants', 'value', (select count(*) from emergencies),
+        'reviewed', (select count(*) from emergencies g where g.reviewed_at is not null),
+        'inappropriate', (select count(*) from emergencies g where g.review_outcome = 'inappropriate'),
+        'review_overdue', (select count(*) from emergencies g where g.reviewed_at is null and g.review_due_at < now()))),
+    'audit_chain', jsonb_build_object('population', 'verification_results',
+      'latest_verification', (select jsonb_build_object('status', c.status, 'detail', c.detail, 'at', r.started_at)
+                                from compliance.check_runs r join compliance.check_results c on c.run_id = r.id and c.check_name = 'audit_chain'
+                               where r.started_at < period_to order by r.id desc limit 1),
+      'newest_seal', (select jsonb_build_object('seal_no', s.seal_no, 'seal_hash', encode(s.seal_hash, 'hex'), 'sealed_at', s.sealed_at, 'last_row_id', s.last_row_id)
+                        from newest_seal s),
+      -- an anchor written outside the database, as compliance.record_anchor recorded it; null when none was
+      'last_anchor', (select jsonb_build_object('anchored_at', a.occurred_at, 'seal_no', (a.details ->> 'seal_no')::bigint, 'seal_hash', a.details ->> 'seal_hash',
+                                                'key_id', a.details ->> 'key_id', 'destination', a.details ->> 'destination')
+                        from last_anchor a)),
+    -- the TLS versions the client_tls check saw on the database's connections, with how many of
+    -- the month's check runs saw each ("none": a connection without TLS)
+    'tls', jsonb_build_object('population', 'verification_results',
+      'database_versions_seen', coalesce((
+        select jsonb_object_agg(v.version, v.runs order by v.version)
+          from (select k as version, count(*) as runs
+                  from compliance.check_runs r
+                  join compliance.check_results c on c.run_id = r.id and c.check_name = 'client_tls'
+                  cross join lateral jsonb_object_keys(coalesce(c.measured -> 'versions', '{}')) k
+                 where r.started_at >= period_from and r.started_at < period_to
+                 group by k) v), '{}')),
+    -- recovery: the backups the worker recorded, the restore drills and their recovery time, and the
+    -- recovery point wal_archive_lag measured; a figure with nothing measured is null with the reason
+    'recovery', (select jsonb_build_object(
+        'backups', jsonb_build_object('population', 'backups',
+          'value', count(*) filter (where a.action = 'backup.taken' and a.details ->> 'written_by' = 'compliance.record_backup'),
+          'full', count(*) filter (where a.action = 'backup.taken' and a.details ->> 'written_by' = 'compliance.record_backup' and a.details ->> 'type' = 'full'),
+          'failed', count(*) filter (where a.action = 'backup.failed' and a.details ->> 'written_by' = 'compliance.record_backup')),
+        'restore_drills', jsonb_build_object('population', 'restore_drills',
+          'value', count(*) filter (where a.action = 'backup.drill' and a.details ->> 'written_by' = 'compliance.record_restore_drill'),
+          'passed', count(*) filter (where a.action = 'backup.drill' and a.details ->> 'written_by' = 'compliance.record_restore_drill' and a.outcome = 'success'),
+          'max_rto_seconds', max((a.details ->> 'rto_seconds')::numeric) filter (where a.action = 'backup.drill' and a.details ->> 'written_by' = 'compliance.record_restore_drill' and a.outcome = 'success'),
+          'rto_objective_seconds', (select extract(epoch from s.recovery_time_objective)::int from compliance.compliance_check_settings s)),
+        'recovery_point', (select case when count(*) = 0
+                                 then jsonb_build_object('value', null, 'not_applicable', 'no wal_archive_lag check measured continuous archiving in the period', 'population', 'recovery_points')
+                                 else jsonb_build_object('population', 'recovery_points', 'runs', count(*), 'failed_runs', count(*) filter (where c.status = 'fail'),
+                                   'value', max((c.measured ->> 'lag_seconds')::numeric),
+                                   'threshold_seconds', (select extract(epoch from s.wal_archive_max_lag)::int from compliance.compliance_check_settings s), 'rpo_seconds', 3600) end
+                             from compliance.check_runs r join compliance.check_results c on c.run_id = r.id and c.check_name = 'wal_archive_lag'
+                            where r.started_at >= period_from and r.started_at < period_to and c.status <> 'not_applicable'))
+      from recovery_rows a),
+    'breaches', jsonb_build_object('population', 'breaches', 'value', (select count(*) from breaches),
+      'items', coalesce((select jsonb_agg(jsonb_build_object('id', b.id, 'discovered_at', b.discovered_at, 'status', b.status,
+                 'affected_count', b.affected_count, 'notified_authority_at', b.notified_authority_at,
+                 'notified_individuals_at', b.notified_individuals_at, 'closed_at', b.closed_at) order by b.id) from breaches b), '[]'))));
+end;
+$function$;
+
+comment on function compliance_private.monthly_report_content(period_from timestamp with time zone, period_to timestamp with time zone) is
+  'Computes the monthly report''s content for [period_from, period_to) from the data: GDPR (requests received, completed, overdue, median days to complete, erasures, consent grants and withdrawals per purpose and week), retention deletions per category, SOC 2 (check pass rates, uptime, access reviews, evidence packages, the users whose privileged requests proved multi-factor authentication over 90 days), HIPAA (PHI accesses and refusals, integrity failures, unusual-access findings, emergency access and its reviews), the audit chain''s latest verification, newest seal and last anchor written outside the database, the TLS versions seen on database connections (client_tls runs), recovery (backups taken and failed, restore drills with their largest recovery time against the objective, the largest recovery point wal_archive_lag measured), and breaches. Each figure names the evidence population it was counted from. No names.';
