@@ -290,7 +290,7 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
     expect(roots!.ok).toBe(true);
   });
 
-  it('runs every check daily on the cluster, verifying every chain and the roots, and with a worker silent fails naming it and its chains, and records no run (NODES)', async () => {
+  it('runs every check and the monthly report over every node, and an auditor\'s evidence holds every node\'s rows; with a worker silent the chain check fails naming it and its chains, and the run refuses to start (NODES)', async () => {
     const check = async () => (await db<{ status: string; measured: { chains: number; unreachable: { placement: string }[]; nodes_not_answering: string[] };
       detail: string }[]>`
       select status, measured, detail from compliance_private.check_audit_chain('{}')`)[0]!;
@@ -310,6 +310,20 @@ describe('pgcomply on a Citus coordinator with two workers', () => {
       tx<{ content: { soc2: { check_pass_rates: { checks: { check: string; runs: number }[] } } } }[]>`
         select content from compliance.generate_monthly_report(date_trunc('month', now())::date)`);
     expect(report!.content.soc2.check_pass_rates.checks.find((c) => c.check === 'audit_chain')?.runs).toBeGreaterThanOrEqual(1);
+    // and an auditor's evidence population holds the rows of every node
+    const byWorker = new Map<number, string>();
+    for (let n = 7001; byWorker.size < cluster.workers.length; n += 1) byWorker.set(await workerOf(`citizen-${n}`), `citizen-${n}`);
+    for (const subject of byWorker.values()) {
+      await as('compliance_app', subject, [], (tx) => tx`select compliance.ensure_profile(${subject})`);
+      await as('compliance_app', subject, [], (tx) => tx`select compliance.record_consent(${subject}, 'marketing', true, null, 'api')`);
+    }
+    const [counted] = await db<{ consents: number }[]>`
+      select count(*)::integer as consents from compliance.consent_records where recorded_at > now() - interval '1 day'`;
+    const consents = counted!.consents;
+    expect(consents).toBeGreaterThanOrEqual(cluster.workers.length);
+    const population = await as('compliance_auditor', 'auditor:citus', ['auditor'], (tx) =>
+      tx`select * from compliance.evidence_population('consent_changes', now() - interval '1 day', now() + interval '1 minute')`);
+    expect(population).toHaveLength(consents);
     const victim = cluster.workers[0]!;
     const held = (await db<{ placement: string }[]>`
       select p.placement from compliance_private.shard_placements p
