@@ -12290,7 +12290,6 @@ begin
   for v_acted_in in select distinct a.placement from compliance.audit_archived_parts a
                      where (a.user_id = v_person or a.actor_id = v_person) and a.placement <> finish_erasure_elsewhere_core.chain
                      order by 1 loop
-    perform compliance_private.begin_bulk_operation('erasure', array[v_acted_in]);
     v_archived := v_archived + compliance_private.redact_archived_parts_in(v_acted_in, v_person);
   end loop;
   perform compliance_private.end_bulk_operation();
@@ -13595,6 +13594,8 @@ CREATE FUNCTION compliance_private.redact_archived_parts_in(placement text, pers
 declare
   v_count bigint;
 begin
+  -- under the erasure's mark on the shard's own node, as redact_audit_rows_in
+  perform compliance_private.begin_bulk_operation('erasure', array[redact_archived_parts_in.placement]);
   update compliance.audit_archived_parts a
      set user_id = case when a.user_id = redact_archived_parts_in.person or a.subject_part_digest is null then null else a.user_id end,
          personal_details = case when a.user_id = redact_archived_parts_in.person or a.subject_part_digest is null then null else a.personal_details end,

@@ -177,6 +177,13 @@ describe('erasure (Art. 17)', () => {
       await expectSqlState(db.as(role, context, (tx) => tx`select compliance.finish_erasure_elsewhere('', 1)`), '42501');
       await expectSqlState(db.as(role, context, (tx) => tx`select * from compliance_private.erasures_finishing_elsewhere`), '42501');
     }
+    // nobody but the erasure puts a person on the list, nor writes the record verification trusts
+    for (const [role, roles] of [['compliance_app', []], ['compliance_worker', []], ['compliance_dpo', ['dpo']]] as const) {
+      const context = { actor: 'someone', roles: [...roles] };
+      await expectSqlState(db.as(role, context, (tx) =>
+        tx`insert into compliance_private.erasures_finishing_elsewhere (placement, request_id, person) values ('', 1, 'user:anyone')`), '42501');
+      await expectSqlState(db.as(role, context, (tx) => tx`select compliance.log_event('subject.erased_elsewhere', 'gdpr')`), 'RSRVD');
+    }
     await expectSqlState(db.as('compliance_worker', { actor: 'worker:erasures' }, (tx) => tx`select compliance.finish_erasure_elsewhere(null, 1)`), 'BADRG');
     await expectSqlState(db.as('compliance_dpo', dpo, (tx) => tx`select compliance.finish_erasure_elsewhere('', null)`), 'BADRG');
     const [listed] = await db.admin`select proargnames from pg_proc where oid = 'compliance.erasures_finishing_elsewhere()'::regprocedure`;

@@ -17,7 +17,7 @@ import { DEVELOPMENT_LOGIN_PASSWORD } from '../../db/connection.js';
 import { type Run, runPgcomply } from '../provision/pgcomply.js';
 import type { MachineCluster } from '../../db/machine-cluster.js';
 import { type CitusCluster, citusCluster } from '../../db/citus-cluster.js';
-import { actAs, type FinishedElsewhere, holdsId, sealEveryChain as sealEveryChainOf, verifyEveryChain as verifyEveryChainOf, workerDump } from '../provision/citus-cluster-tools.js';
+import { actAs, type FinishedElsewhere, finishErasuresElsewhere, holdsId, sealEveryChain as sealEveryChainOf, verifyEveryChain as verifyEveryChainOf, workerDump } from '../provision/citus-cluster-tools.js';
 import { acknowledgeEachChain } from '../../worker/tasks/siem-feed.js';
 
 const SUBJECTS = 10_000;
@@ -109,17 +109,14 @@ const eraseWatchingTheWorkers = async (subject: string): Promise<{ result: Erase
 
 /** the erasures' second transactions, as the worker runs them, with every statement Citus sends a worker for them */
 const finishWatchingTheWorkers = async (): Promise<{ result: FinishedElsewhere[]; issued: Issued[] }> => {
-  const waiting = await as('compliance_worker', 'worker:erasures', [], (tx) =>
-    tx<{ chain: string; request_id: string }[]>`select chain, request_id::text from compliance.erasures_finishing_elsewhere()`);
-  const finished: FinishedElsewhere[] = [];
   const issued: Issued[] = [];
-  for (const erasure of waiting) {
+  const result = await finishErasuresElsewhere(db, async (chain, requestId) => {
     const one = await watchingTheWorkers('compliance_worker', 'worker:erasures', [], async (tx) =>
-      (await tx<{ result: FinishedElsewhere }[]>`select compliance.finish_erasure_elsewhere(${erasure.chain}, ${erasure.request_id}::bigint) as result`)[0]!.result);
-    finished.push(one.result);
+      (await tx<{ result: FinishedElsewhere }[]>`select compliance.finish_erasure_elsewhere(${chain}, ${requestId}::bigint) as result`)[0]!.result);
     issued.push(...one.issued);
-  }
-  return { result: finished, issued };
+    return one.result;
+  });
+  return { result, issued };
 };
 
 /** the worker port that holds a subject's shard now (a shard may have moved) */

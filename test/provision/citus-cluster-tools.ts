@@ -51,15 +51,15 @@ export function workerDump(worker: MachineCluster): string {
 export const holdsId = (dump: string, id: string) => new RegExp(`${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![0-9])`).test(dump);
 
 export type FinishedElsewhere = { dsr_request_id: number; anonymised: Record<string, number>; audit_rows_redacted: number };
+/** one erasure's second transaction, as the worker runs it; a harness may run it another way to watch it */
+export type FinishOne = (chain: string, requestId: string) => Promise<FinishedElsewhere>;
 /** as the worker job does every minute: each erasure's second transaction, in a transaction of its own */
-export async function finishErasuresElsewhere(db: Sql): Promise<FinishedElsewhere[]> {
+export async function finishErasuresElsewhere(db: Sql, finishOne?: FinishOne): Promise<FinishedElsewhere[]> {
+  const finish: FinishOne = finishOne ?? (async (chain, requestId) => (await actAs(db, 'compliance_worker', 'worker:erasures', [], (tx) =>
+    tx<{ result: FinishedElsewhere }[]>`select compliance.finish_erasure_elsewhere(${chain}, ${requestId}::bigint) as result`))[0]!.result);
   const waiting = await actAs(db, 'compliance_worker', 'worker:erasures', [], (tx) =>
     tx<{ chain: string; request_id: string }[]>`select chain, request_id::text from compliance.erasures_finishing_elsewhere()`);
   const finished: FinishedElsewhere[] = [];
-  for (const erasure of waiting) {
-    const [row] = await actAs(db, 'compliance_worker', 'worker:erasures', [], (tx) =>
-      tx<{ result: FinishedElsewhere }[]>`select compliance.finish_erasure_elsewhere(${erasure.chain}, ${erasure.request_id}::bigint) as result`);
-    finished.push(row!.result);
-  }
+  for (const erasure of waiting) finished.push(await finish(erasure.chain, erasure.request_id));
   return finished;
 }

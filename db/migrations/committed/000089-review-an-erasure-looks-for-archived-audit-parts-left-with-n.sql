@@ -1,5 +1,5 @@
 --! Previous: sha1:dc615d0cb53ee1709b7290769598263f7aaa466b
---! Hash: sha1:88aa72aa82b9027d051e57afe0b3650d957e9dc6
+--! Hash: sha1:98b346e5d757a76a9277d1b09ba4a8b8895ffa33
 --! Message: Review: an erasure looks for archived audit parts left with nothing personal only when it redacted some; the compliance checks and the monthly report run on a Citus cluster, and the checks refuse to start while a worker does not answer (NODES)
 
 -- Found on review: moved into its own routine, the deletion of archived parts left with nothing
@@ -17,6 +17,8 @@ AS $function$
 declare
   v_count bigint;
 begin
+  -- under the erasure's mark on the shard's own node, as redact_audit_rows_in
+  perform compliance_private.begin_bulk_operation('erasure', array[redact_archived_parts_in.placement]);
   update compliance.audit_archived_parts a
      set user_id = case when a.user_id = redact_archived_parts_in.person or a.subject_part_digest is null then null else a.user_id end,
          personal_details = case when a.user_id = redact_archived_parts_in.person or a.subject_part_digest is null then null else a.personal_details end,
@@ -88,7 +90,6 @@ begin
   for v_acted_in in select distinct a.placement from compliance.audit_archived_parts a
                      where (a.user_id = v_person or a.actor_id = v_person) and a.placement <> finish_erasure_elsewhere_core.chain
                      order by 1 loop
-    perform compliance_private.begin_bulk_operation('erasure', array[v_acted_in]);
     v_archived := v_archived + compliance_private.redact_archived_parts_in(v_acted_in, v_person);
   end loop;
   perform compliance_private.end_bulk_operation();
